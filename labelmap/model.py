@@ -1,0 +1,246 @@
+"""The in-memory model every reader produces and every writer consumes.
+
+Coordinates are DICOM patient coordinates (LPS, millimetres) everywhere in the
+package; RAS exists only inside the NIfTI reader and writer.  Arrays are indexed
+``[k, j, i]`` = [slice, row, column], so ``array[k]`` is one DICOM frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Optional
+
+import numpy as np
+
+__all__ = [
+    "Code",
+    "Geometry",
+    "SegmentDescription",
+    "LabelVolume",
+    "SeriesAttributes",
+    "SourceSeries",
+    "DEFAULT_RGB",
+]
+
+#: dcmqi's default display colour when the JSON gives none.
+DEFAULT_RGB = (128, 174, 128)
+
+
+@dataclass(frozen=True)
+class Code:
+    """A coded concept: (CodeValue, CodingSchemeDesignator, CodeMeaning)."""
+
+    value: str
+    scheme: str
+    meaning: str
+
+
+def _as_float_array(value: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
+    arr = np.array(value, dtype=np.float64)
+    if arr.shape != shape:
+        raise ValueError(f"Geometry.{name} must have shape {shape}, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"Geometry.{name} holds a non-finite value: {arr.tolist()}")
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Geometry:
+    """A regular voxel grid in LPS.
+
+    ``origin``: centre of voxel (k, j, i) = (0, 0, 0) in mm.
+    ``direction``: 3x3, columns are the unit vectors of the i (column), j (row)
+    and k (slice) index axes.  ``spacing``: (di, dj, dk) in mm.
+    ``shape``: (k, j, i) = (slices, rows, columns).
+    """
+
+    origin: np.ndarray
+    direction: np.ndarray
+    spacing: np.ndarray
+    shape: tuple[int, int, int]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "origin", _as_float_array(self.origin, (3,), "origin"))
+        object.__setattr__(self, "direction", _as_float_array(self.direction, (3, 3), "direction"))
+        object.__setattr__(self, "spacing", _as_float_array(self.spacing, (3,), "spacing"))
+        shape = tuple(int(s) for s in self.shape)
+        if len(shape) != 3 or min(shape) < 1:
+            raise ValueError(f"Geometry.shape must be three positive sizes (k, j, i), got {self.shape}")
+        object.__setattr__(self, "shape", shape)
+        if np.any(self.spacing <= 0):
+            raise ValueError(f"Geometry.spacing must be positive, got {self.spacing.tolist()}")
+
+    # -- derived quantities -------------------------------------------------
+    @property
+    def row_direction(self) -> np.ndarray:
+        """Direction of increasing column index (first half of ImageOrientationPatient)."""
+        return self.direction[:, 0]
+
+    @property
+    def column_direction(self) -> np.ndarray:
+        """Direction of increasing row index (second half of ImageOrientationPatient)."""
+        return self.direction[:, 1]
+
+    @property
+    def slice_direction(self) -> np.ndarray:
+        return self.direction[:, 2]
+
+    @property
+    def normal(self) -> np.ndarray:
+        """row x column: the DICOM slice normal (may be -slice_direction)."""
+        return np.cross(self.direction[:, 0], self.direction[:, 1])
+
+    @property
+    def image_orientation(self) -> list[float]:
+        """ImageOrientationPatient of every frame."""
+        return [float(v) for v in np.concatenate([self.direction[:, 0], self.direction[:, 1]])]
+
+    @property
+    def pixel_spacing(self) -> list[float]:
+        """DICOM PixelSpacing = [row spacing (between rows, dj), column spacing (di)]."""
+        return [float(self.spacing[1]), float(self.spacing[0])]
+
+    @property
+    def affine(self) -> np.ndarray:
+        """4x4 matrix mapping (i, j, k, 1) to LPS (x, y, z, 1)."""
+        aff = np.eye(4)
+        aff[:3, :3] = self.direction * self.spacing[np.newaxis, :]
+        aff[:3, 3] = self.origin
+        return aff
+
+    def slice_positions(self) -> np.ndarray:
+        """ImagePositionPatient of every slice k, shape (K, 3)."""
+        k = np.arange(self.shape[0], dtype=np.float64)
+        return self.origin[np.newaxis, :] + k[:, np.newaxis] * (self.spacing[2] * self.slice_direction)[np.newaxis, :]
+
+    def index_to_lps(self, ijk: np.ndarray) -> np.ndarray:
+        """Map (..., 3) continuous indices (i, j, k) to LPS points."""
+        ijk = np.asarray(ijk, dtype=np.float64)
+        return ijk @ (self.direction * self.spacing[np.newaxis, :]).T + self.origin
+
+    def lps_to_index(self, points: np.ndarray) -> np.ndarray:
+        """Map (..., 3) LPS points to continuous indices (i, j, k)."""
+        points = np.asarray(points, dtype=np.float64)
+        inv = np.linalg.inv(self.direction * self.spacing[np.newaxis, :])
+        return (points - self.origin) @ inv.T
+
+    def with_shape(self, shape: tuple[int, int, int]) -> "Geometry":
+        return replace(self, shape=shape)
+
+    def crop_slices(self, k0: int, k1: int) -> "Geometry":
+        """The sub-grid of slices k0 .. k1-1."""
+        origin = self.origin + k0 * self.spacing[2] * self.slice_direction
+        return Geometry(origin, self.direction, self.spacing, (k1 - k0, self.shape[1], self.shape[2]))
+
+    def max_deviation(self, other: "Geometry") -> float:
+        """Largest distance in mm between matching voxel corners of two grids with equal shape."""
+        if self.shape != other.shape:
+            return float("inf")
+        corners = np.array(
+            [[i, j, k] for i in (0, self.shape[2] - 1) for j in (0, self.shape[1] - 1) for k in (0, self.shape[0] - 1)],
+            dtype=np.float64,
+        )
+        return float(np.max(np.linalg.norm(self.index_to_lps(corners) - other.index_to_lps(corners), axis=1)))
+
+    def is_close(self, other: "Geometry", tol_mm: float = 1e-3) -> bool:
+        return self.max_deviation(other) <= tol_mm
+
+    def __repr__(self) -> str:  # compact, for error messages and logs
+        return (
+            f"Geometry(shape={self.shape}, origin={np.round(self.origin, 4).tolist()}, "
+            f"spacing={np.round(self.spacing, 5).tolist()}, direction={np.round(self.direction, 5).tolist()})"
+        )
+
+
+@dataclass(frozen=True)
+class SegmentDescription:
+    """One segment: maps 1:1 to a dcmqi JSON segment object and a DICOM Segment Sequence item.
+
+    ``label_id`` is the voxel value in the label image (dcmqi ``labelID``);
+    ``number`` is the DICOM Segment Number (0 = not yet assigned).
+    """
+
+    label_id: int
+    category: Code
+    type: Code
+    algorithm_type: str = "MANUAL"
+    number: int = 0
+    label: Optional[str] = None
+    description: Optional[str] = None
+    algorithm_name: Optional[str] = None
+    type_modifier: Optional[Code] = None
+    anatomic_region: Optional[Code] = None
+    anatomic_region_modifier: Optional[Code] = None
+    rgb: Optional[tuple[int, int, int]] = None
+    cielab: Optional[tuple[int, int, int]] = None
+    tracking_id: Optional[str] = None
+    tracking_uid: Optional[str] = None
+
+    @property
+    def display_label(self) -> str:
+        """SegmentLabel as dcmqi derives it: label, else description, else the type's meaning."""
+        return self.label or self.description or self.type.meaning
+
+
+@dataclass(frozen=True)
+class SeriesAttributes:
+    """The top-level (non-segment) fields of a dcmqi metadata JSON, with dcmqi's defaults."""
+
+    content_creator_name: str = "Reader1"
+    clinical_trial_series_id: str = "Session1"
+    clinical_trial_time_point_id: str = "1"
+    clinical_trial_coordinating_center_name: Optional[str] = None
+    series_description: str = "Segmentation"
+    series_number: str = "300"
+    instance_number: str = "1"
+    body_part_examined: Optional[str] = None
+    content_label: str = "SEGMENTATION"
+    content_description: Optional[str] = None
+
+
+@dataclass(frozen=True, eq=False)
+class LabelVolume:
+    """A label image on a geometry, with the descriptions of the labels it holds."""
+
+    array: np.ndarray
+    geometry: Geometry
+    segments: tuple[SegmentDescription, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.array.ndim != 3:
+            raise ValueError(f"LabelVolume.array must be 3-D [k, j, i], got shape {self.array.shape}")
+        if tuple(self.array.shape) != self.geometry.shape:
+            raise ValueError(
+                f"LabelVolume.array shape {self.array.shape} differs from geometry shape {self.geometry.shape}"
+            )
+        object.__setattr__(self, "segments", tuple(self.segments))
+
+
+@dataclass(frozen=True, eq=False)
+class SourceSeries:
+    """Headers of the referenced image series, sorted along the slice normal (never pixels).
+
+    ``positions`` (N, 3) are ImagePositionPatient in sorted order; ``sop_instance_uids``
+    and ``sop_class_uids`` follow the same order.  ``dataset`` is one header holding
+    the patient / study / frame-of-reference attributes to copy into a SEG.
+    """
+
+    series_instance_uid: str
+    sop_class_uids: tuple[str, ...]
+    sop_instance_uids: tuple[str, ...]
+    positions: np.ndarray
+    orientation: np.ndarray
+    pixel_spacing: tuple[float, float]
+    rows: int
+    columns: int
+    dataset: Any = field(repr=False)
+    files: tuple[str, ...] = ()
+    frame_numbers: tuple[Optional[int], ...] = ()
+
+    @property
+    def normal(self) -> np.ndarray:
+        return np.cross(self.orientation[:3], self.orientation[3:])
+
+    def __len__(self) -> int:
+        return len(self.sop_instance_uids)
