@@ -1,0 +1,350 @@
+"""Build DICOM Segmentation datasets from a label volume on a matched source series.
+
+The caller (``labelmap.convert``) has already reoriented the labels onto the
+source series, mapped label values to Segment Numbers and matched each slice
+to its source image; this module only lays out the IOD.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from typing import Optional, Sequence
+
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.uid import UID, generate_uid
+
+from .. import __version__, kernels
+from ..errors import InputError, MetadataError
+from ..geometry import patient_orientation
+from ..metadata import background_segment, segment_to_dataset
+from ..model import DEFAULT_RGB, LabelVolume, SegmentDescription, SeriesAttributes, SourceSeries
+from .palette import apply_palette, palette_lut
+from .uids import (
+    IMPLEMENTATION_CLASS_UID,
+    IMPLEMENTATION_VERSION_NAME,
+    LABEL_MAP_SEGMENTATION_STORAGE,
+    TRANSFER_SYNTAXES,
+)
+
+__all__ = ["encode_labelmap", "LabelmapPlan", "plan_labelmap"]
+
+log = logging.getLogger(__name__)
+
+_COPIED_FROM_SOURCE = (
+    "SpecificCharacterSet",
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+    "StudyID",
+    "AccessionNumber",
+    "FrameOfReferenceUID",
+    "PositionReferenceIndicator",
+)
+
+
+def _code_item(value: str, scheme: str, meaning: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue = value
+    item.CodingSchemeDesignator = scheme
+    item.CodeMeaning = meaning
+    return item
+
+
+class LabelmapPlan:
+    """Which slices become frames and which segment items a LABELMAP needs."""
+
+    def __init__(self, frames: np.ndarray, values: np.ndarray, counts: np.ndarray, has_background: bool):
+        self.frames = frames  # slice indices k, in frame order
+        self.values = values  # pixel values that occur in the written frames
+        self.counts = counts  # voxel count per value over the whole volume
+        self.has_background = has_background
+
+
+def plan_labelmap(array: np.ndarray, *, keep_empty_slices: bool = False, source: str = "label image") -> LabelmapPlan:
+    """Choose the frames of a LABELMAP: slices holding a non-zero value (or all of them)."""
+    presence, counts = kernels.label_presence(array, source=source)
+    nonzero = presence[:, 1:].any(axis=1)
+    if keep_empty_slices:
+        frames = np.arange(array.shape[0])
+    else:
+        frames = np.flatnonzero(nonzero)
+        if frames.size == 0:
+            log.warning("%s holds no labels; writing one empty frame", source)
+            frames = np.array([0])
+    values = np.flatnonzero(presence[frames].any(axis=0))
+    return LabelmapPlan(frames, values, counts, bool(values.size and values[0] == 0))
+
+
+def _now() -> tuple[str, str]:
+    now = _dt.datetime.now()
+    return now.strftime("%Y%m%d"), now.strftime("%H%M%S.%f")
+
+
+def common_dataset(
+    source: SourceSeries,
+    series: SeriesAttributes,
+    *,
+    sop_class_uid: str,
+    segmentation_type: str,
+    rows: int,
+    columns: int,
+) -> Dataset:
+    """The attributes every SEG we write shares: patient, study, series, equipment, image, segmentation."""
+    ds = Dataset()
+    src = source.dataset
+    for keyword in _COPIED_FROM_SOURCE:
+        if keyword in src:
+            setattr(ds, keyword, src[keyword].value)
+    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                    "ReferringPhysicianName", "StudyID", "AccessionNumber", "PositionReferenceIndicator"):
+        if keyword not in ds:
+            setattr(ds, keyword, "")
+    if "StudyInstanceUID" not in ds:
+        ds.StudyInstanceUID = generate_uid()
+    if "FrameOfReferenceUID" not in ds:
+        ds.FrameOfReferenceUID = generate_uid()
+    date, time = _now()
+    ds.SOPClassUID = UID(sop_class_uid)
+    ds.SOPInstanceUID = generate_uid()
+    ds.ImageType = ["DERIVED", "PRIMARY"]
+    ds.InstanceCreationDate, ds.InstanceCreationTime = date, time
+    ds.SeriesDate, ds.SeriesTime = date, time
+    ds.ContentDate, ds.ContentTime = date, time
+    ds.Modality = "SEG"
+    ds.SeriesInstanceUID = generate_uid()
+    ds.SeriesNumber = series.series_number
+    ds.SeriesDescription = series.series_description
+    ds.InstanceNumber = series.instance_number
+    body_part = series.body_part_examined or src.get("BodyPartExamined", None)
+    if body_part:
+        ds.BodyPartExamined = body_part
+    if series.clinical_trial_series_id:
+        ds.ClinicalTrialSeriesID = series.clinical_trial_series_id
+    if series.clinical_trial_time_point_id:
+        ds.ClinicalTrialTimePointID = series.clinical_trial_time_point_id
+    if series.clinical_trial_coordinating_center_name:
+        ds.ClinicalTrialCoordinatingCenterName = series.clinical_trial_coordinating_center_name
+    ds.Manufacturer = "labelmap"
+    ds.ManufacturerModelName = "labelmap"
+    ds.DeviceSerialNumber = "1"
+    ds.SoftwareVersions = __version__
+    ds.ContentLabel = series.content_label
+    ds.ContentDescription = series.content_description or ""
+    ds.ContentCreatorName = series.content_creator_name
+    ds.SamplesPerPixel = 1
+    ds.Rows = rows
+    ds.Columns = columns
+    ds.PixelRepresentation = 0
+    ds.LossyImageCompression = "00"
+    ds.SegmentationType = segmentation_type
+    return ds
+
+
+def _derivation_item(sop_class_uid: str, sop_instance_uid: str) -> Dataset:
+    src = Dataset()
+    src.ReferencedSOPClassUID = sop_class_uid
+    src.ReferencedSOPInstanceUID = sop_instance_uid
+    src.PurposeOfReferenceCodeSequence = [_code_item("121322", "DCM", "Source image for image processing operation")]
+    src.SpatialLocationsPreserved = "YES"
+    deriv = Dataset()
+    deriv.DerivationCodeSequence = [_code_item("113076", "DCM", "Segmentation")]
+    deriv.SourceImageSequence = [src]
+    return deriv
+
+
+def add_geometry_and_references(
+    ds: Dataset,
+    volume: LabelVolume,
+    frame_slices: np.ndarray,
+    source: SourceSeries,
+    source_index: np.ndarray,
+    frame_extra: Optional[Sequence[Dataset]] = None,
+) -> None:
+    """Shared and per-frame functional groups, dimensions and the Common Instance Reference.
+
+    ``frame_slices[f]`` is the label slice of frame f; ``source_index[k]`` is the
+    source instance matched to label slice k (-1 for none).
+    """
+    g = volume.geometry
+    shared = Dataset()
+    measures = Dataset()
+    measures.PixelSpacing = [f"{v:.10g}" for v in g.pixel_spacing]
+    measures.SliceThickness = f"{g.spacing[2]:.10g}"
+    measures.SpacingBetweenSlices = f"{g.spacing[2]:.10g}"
+    shared.PixelMeasuresSequence = [measures]
+    orient = Dataset()
+    orient.ImageOrientationPatient = [f"{v:.10g}" for v in g.image_orientation]
+    shared.PlaneOrientationSequence = [orient]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    ds.PatientOrientation = patient_orientation(g)
+
+    positions = g.slice_positions()
+    normal = g.normal
+    rank = np.empty(len(frame_slices), dtype=np.int64)
+    rank[np.argsort(positions[frame_slices] @ normal, kind="stable")] = np.arange(1, len(frame_slices) + 1)
+    dim_uid = generate_uid()
+    per_frame = []
+    referenced: dict[str, str] = {}
+    for f, k in enumerate(frame_slices):
+        item = Dataset()
+        content = Dataset()
+        content.DimensionIndexValues = [int(rank[f])]
+        item.FrameContentSequence = [content]
+        pos = Dataset()
+        pos.ImagePositionPatient = [f"{v:.10g}" for v in positions[k]]
+        item.PlanePositionSequence = [pos]
+        s = int(source_index[k])
+        if s >= 0:
+            cls, uid = source.sop_class_uids[s], source.sop_instance_uids[s]
+            item.DerivationImageSequence = [_derivation_item(cls, uid)]
+            referenced[uid] = cls
+        if frame_extra is not None:
+            for elem in frame_extra[f]:
+                item.add(elem)
+        per_frame.append(item)
+    ds.PerFrameFunctionalGroupsSequence = DicomSequence(per_frame)
+    ds.NumberOfFrames = len(per_frame)
+
+    org = Dataset()
+    org.DimensionOrganizationUID = dim_uid
+    ds.DimensionOrganizationSequence = [org]
+    dim = Dataset()
+    dim.DimensionOrganizationUID = dim_uid
+    dim.DimensionIndexPointer = 0x00200032
+    dim.FunctionalGroupPointer = 0x00209113
+    dim.DimensionDescriptionLabel = "ImagePositionPatient"
+    ds.DimensionIndexSequence = [dim]
+    contiguous = np.array_equal(np.sort(frame_slices), np.arange(frame_slices.min(), frame_slices.max() + 1))
+    if contiguous and len(set(frame_slices.tolist())) == len(frame_slices):
+        ds.DimensionOrganizationType = "3D"
+
+    if referenced:
+        series_item = Dataset()
+        series_item.SeriesInstanceUID = source.series_instance_uid
+        instances = []
+        for uid, cls in referenced.items():
+            inst = Dataset()
+            inst.ReferencedSOPClassUID = cls
+            inst.ReferencedSOPInstanceUID = uid
+            instances.append(inst)
+        series_item.ReferencedInstanceSequence = instances
+        ds.ReferencedSeriesSequence = [series_item]
+
+
+def file_meta_for(ds: Dataset, transfer_syntax: UID) -> FileMetaDataset:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    meta.TransferSyntaxUID = transfer_syntax
+    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
+    return meta
+
+
+def encode_labelmap(
+    volume: LabelVolume,
+    source: SourceSeries,
+    source_index: np.ndarray,
+    *,
+    series: SeriesAttributes = SeriesAttributes(),
+    palette: bool = False,
+    keep_empty_slices: bool = False,
+    compression: str = "none",
+    plan: Optional[LabelmapPlan] = None,
+) -> Dataset:
+    """Encode a LABELMAP SEG (Label Map Segmentation Storage) dataset.
+
+    ``volume.array`` holds Segment Numbers; ``volume.segments`` describes them
+    (``number`` set).  Values absent from the segment list are an error; a
+    background segment 0 with Pixel Padding Value 0 is added when 0 occurs.
+    """
+    array = kernels.as_label_array(volume.array)
+    if plan is None:
+        plan = plan_labelmap(array, keep_empty_slices=keep_empty_slices)
+    by_number: dict[int, SegmentDescription] = {}
+    for seg in volume.segments:
+        if seg.number in by_number:
+            raise MetadataError(f"segment number {seg.number} is used by more than one segment")
+        if not 0 < seg.number <= 0xFFFF:
+            raise MetadataError(f"segment number {seg.number} of segment {seg.display_label!r} is outside 1..65535")
+        by_number[seg.number] = seg
+    missing = [int(v) for v in plan.values if v != 0 and int(v) not in by_number]
+    if missing:
+        raise MetadataError(f"label values {missing} occur in the image but have no segment description")
+    items: list[tuple[int, SegmentDescription]] = []
+    if plan.has_background:
+        items.append((0, background_segment()))
+    items.extend(sorted(by_number.items()))
+    max_number = max(n for n, _ in items)
+    bits = 8 if max_number <= 0xFF else 16
+
+    ds = common_dataset(
+        source, series,
+        sop_class_uid=LABEL_MAP_SEGMENTATION_STORAGE,
+        segmentation_type="LABELMAP",
+        rows=array.shape[1],
+        columns=array.shape[2],
+    )
+    ds.BitsAllocated = bits
+    ds.BitsStored = bits
+    ds.HighBit = bits - 1
+    ds.SegmentsOverlap = "NO"
+    if plan.has_background:
+        ds.PixelPaddingValue = 0
+    ds.SegmentSequence = DicomSequence(
+        [segment_to_dataset(seg, number=n, cielab=not palette) for n, seg in items]
+    )
+    if palette:
+        ds.PhotometricInterpretation = "PALETTE COLOR"
+        colours = {n: tuple(seg.rgb or DEFAULT_RGB) for n, seg in items}
+        if plan.has_background:
+            colours[0] = (0, 0, 0)
+        apply_palette(ds, palette_lut(colours, max_number + 1))
+    else:
+        ds.PhotometricInterpretation = "MONOCHROME2"
+
+    # frames in ascending order along the normal
+    g = volume.geometry
+    frames = plan.frames[np.argsort(g.slice_positions()[plan.frames] @ g.normal, kind="stable")]
+    add_geometry_and_references(ds, volume, frames, source, source_index)
+    dtype = np.uint8 if bits == 8 else np.dtype("<u2")
+    pixels = np.ascontiguousarray(array[frames], dtype=dtype).tobytes()
+    if len(pixels) % 2:
+        pixels += b"\0"
+    ds.PixelData = pixels
+    ds["PixelData"].VR = "OB" if bits == 8 else "OW"
+    ts = _transfer_syntax(compression)
+    ds.file_meta = file_meta_for(ds, ts)
+    if ts.is_compressed:
+        from .codecs import compress_dataset
+
+        compress_dataset(ds, ts)
+    return ds
+
+
+def _transfer_syntax(name: str) -> UID:
+    try:
+        return TRANSFER_SYNTAXES[name]
+    except KeyError:
+        raise InputError(
+            f"unknown compression {name!r}; choose one of: {', '.join(TRANSFER_SYNTAXES)}"
+        ) from None
+
+
+def save_dataset(ds: Dataset, path) -> None:
+    """Write ``ds`` as a DICOM file atomically (temporary file, then rename)."""
+    from .._atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        ds.save_as(tmp, enforce_file_format=True)
+
+
+__all__ += ["common_dataset", "add_geometry_and_references", "file_meta_for", "save_dataset"]
