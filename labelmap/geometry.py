@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .errors import GeometryError
-from .model import Geometry
+from .model import Geometry, SourceSeries
 
 __all__ = [
     "DEFAULT_TOLERANCE_MM",
@@ -22,6 +22,7 @@ __all__ = [
     "grid_from_frames",
     "place_frames",
     "patient_orientation",
+    "match_slices",
 ]
 
 #: Default tolerance for matching planes and positions, in mm.
@@ -247,3 +248,60 @@ def patient_orientation(geometry: Geometry) -> list[str]:
         return out or "L"
 
     return [letters(geometry.row_direction), letters(geometry.column_direction)]
+
+
+def match_slices(
+    geometry: Geometry,
+    source: SourceSeries,
+    *,
+    tol_mm: float = DEFAULT_TOLERANCE_MM,
+    label_name: str = "label image",
+) -> np.ndarray:
+    """For each slice k of ``geometry``, the index of the source image it coincides with.
+
+    The grid must already be reoriented onto the source (see :func:`reorient`).
+    Raises :class:`GeometryError` naming the first slice without a source image
+    within ``tol_mm`` (corner pixel centres compared) and by how much it misses.
+    """
+    rows, columns = geometry.shape[1], geometry.shape[2]
+    if (rows, columns) != (source.rows, source.columns):
+        raise GeometryError(
+            f"{label_name}: slices are {rows} x {columns} (rows x columns) but the source images are "
+            f"{source.rows} x {source.columns}; resample the labels onto the source series grid"
+        )
+    src_row, src_col = source.orientation[:3], source.orientation[3:]
+    src_spacing = (float(source.pixel_spacing[1]), float(source.pixel_spacing[0]))
+    positions = geometry.slice_positions()
+    # nearest source image by distance between positions
+    dist = np.linalg.norm(positions[:, None, :] - source.positions[None, :, :], axis=2)
+    nearest = np.argmin(dist, axis=1)
+    for k in range(geometry.shape[0]):
+        s = int(nearest[k])
+        dev = corner_deviation(
+            positions[k], geometry.row_direction, geometry.column_direction, geometry.spacing[:2],
+            source.positions[s], src_row, src_col, src_spacing, rows, columns,
+        )
+        if dev > tol_mm:
+            what = source.files[s] if s < len(source.files) else source.sop_instance_uids[s]
+            detail = []
+            off = float(dist[k, s])
+            if off > tol_mm:
+                detail.append(f"its position {_fmt(positions[k])} is {off:.4f} mm from the nearest image's {_fmt(source.positions[s])}")
+            sp = np.abs(np.asarray(geometry.spacing[:2]) - np.asarray(src_spacing))
+            if sp.max() > 1e-6:
+                detail.append(
+                    f"pixel spacing (column, row) {np.round(geometry.spacing[:2], 6).tolist()} vs "
+                    f"{np.round(src_spacing, 6).tolist()}"
+                )
+            ang = float(np.degrees(np.arccos(np.clip(min(geometry.row_direction @ src_row,
+                                                             geometry.column_direction @ src_col), -1, 1))))
+            if ang > 1e-4:
+                detail.append(f"orientation differs by {ang:.4f} degrees")
+            raise GeometryError(
+                f"{label_name}: slice {k} does not match any source image: its corners are {dev:.4f} mm from "
+                f"those of the nearest image {what} (tolerance {tol_mm} mm)"
+                + ("; " + "; ".join(detail) if detail else "")
+            )
+    if len(np.unique(nearest)) != len(nearest):
+        raise GeometryError(f"{label_name}: several slices match the same source image; slice spacing is too small")
+    return nearest.astype(np.int64)

@@ -1,0 +1,497 @@
+"""Read the headers of a source image series (never its pixels).
+
+:func:`load_series` scans files and folders, keeps the DICOM images (files with
+Image Plane attributes), picks one series by SeriesInstanceUID, checks that its
+slices form a stack (one orientation, one in-plane size and spacing, no two
+slices at one position) and sorts them along the slice normal
+``row x column`` (never by InstanceNumber or file name).
+
+:func:`series_geometry` turns the sorted stack into the regular grid it spans,
+refusing stacks with missing slices or positions that are not on a line.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from ..errors import DicomSeriesError
+from ..model import Geometry, SourceSeries
+
+__all__ = [
+    "COPIED_ATTRIBUTES",
+    "find_dicom_files",
+    "read_series_headers",
+    "load_series",
+    "series_geometry",
+    "SliceHeader",
+]
+
+#: Patient / study / frame-of-reference attributes copied from the source into ``SourceSeries.dataset``
+#: (only those present in the source are copied).
+COPIED_ATTRIBUTES: tuple[str, ...] = (
+    "SpecificCharacterSet",
+    "PatientName",
+    "PatientID",
+    "IssuerOfPatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+    "StudyID",
+    "AccessionNumber",
+    "StudyDescription",
+    "FrameOfReferenceUID",
+    "PositionReferenceIndicator",
+    "BodyPartExamined",
+)
+
+_GEOMETRY_TAGS: tuple[str, ...] = (
+    "SOPClassUID",
+    "SOPInstanceUID",
+    "SeriesInstanceUID",
+    "Modality",
+    "SeriesNumber",
+    "SeriesDescription",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "PixelSpacing",
+    "Rows",
+    "Columns",
+    "NumberOfFrames",
+    "SliceThickness",
+)
+
+_READ_TAGS: list[str] = list(dict.fromkeys(_GEOMETRY_TAGS + COPIED_ATTRIBUTES))
+
+#: Orientation cosines may differ by this much between slices of one series.
+ORIENTATION_TOL = 1e-4
+#: Pixel spacing may differ by this much (mm) between slices of one series.
+SPACING_TOL = 1e-4
+#: Two slices closer than this (mm) along the normal are at the same position.
+POSITION_TOL = 1e-3
+
+#: Non-image storage classes that carry NumberOfFrames (segmentations, registrations, ...).
+_NON_SOURCE_SOP_PREFIX = "1.2.840.10008.5.1.4.1.1.66"
+_NON_SOURCE_MODALITIES = {"SEG", "RTSTRUCT", "SR", "REG", "KO", "PR", "RTPLAN", "RTDOSE"}
+
+# Header parsing is CPU-bound under the GIL: on a warm cache a 2-thread pool measured slower
+# (0.24 s vs 0.14 s for 300 files), so reading is sequential unless this is raised.
+_THREADS = 1
+_THREAD_MIN_FILES = 64
+
+
+# --------------------------------------------------------------------------- file discovery
+def find_dicom_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """Every regular file under ``paths`` (folders walked recursively in sorted order, files kept as given).
+
+    Non-DICOM files are not filtered here; :func:`read_series_headers` ignores them.
+    A path that does not exist raises :class:`DicomSeriesError`.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    files: list[Path] = []
+    seen: set[Path] = set()
+
+    def add(p: Path) -> None:
+        if p not in seen:
+            seen.add(p)
+            files.append(p)
+
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for root, dirs, names in os.walk(path):
+                dirs.sort()
+                for name in sorted(names):
+                    f = Path(root) / name
+                    if f.is_file():
+                        add(f)
+        elif path.is_file():
+            add(path)
+        else:
+            raise DicomSeriesError(f"DICOM input {str(path)!r} does not exist")
+    return files
+
+
+# --------------------------------------------------------------------------- header reading
+@dataclass
+class SliceHeader:
+    """What load_series needs from one image file."""
+
+    file: str
+    sop_class_uid: str
+    sop_instance_uid: str
+    series_instance_uid: str
+    modality: str
+    series_number: Optional[str]
+    series_description: Optional[str]
+    position: Optional[np.ndarray]
+    orientation: Optional[np.ndarray]
+    pixel_spacing: Optional[tuple[float, float]]
+    rows: Optional[int]
+    columns: Optional[int]
+    number_of_frames: Optional[int]
+    dataset: Dataset
+
+
+@dataclass
+class _ScanResult:
+    images: list[SliceHeader]
+    non_dicom: int
+    non_image: int
+    n_files: int
+
+
+def _floats(ds: Dataset, keyword: str, n: int) -> Optional[np.ndarray]:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return None
+    try:
+        arr = np.array([float(v) for v in (value if not isinstance(value, (str, bytes, float, int)) else [value])])
+    except (TypeError, ValueError):
+        return None
+    if arr.shape != (n,) or not np.all(np.isfinite(arr)):
+        return None
+    return arr
+
+
+def _int_or_none(ds: Dataset, keyword: str) -> Optional[int]:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _read_one(path: Path) -> Optional[SliceHeader]:
+    """Header of one file, or None when it is not DICOM (or unreadable)."""
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_READ_TAGS)
+    except (InvalidDicomError, OSError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None
+    except Exception:  # pydicom raises assorted errors on junk; a non-DICOM file is never fatal
+        return None
+    try:
+        sop_instance = str(ds.get("SOPInstanceUID", "") or "")
+        series_uid = str(ds.get("SeriesInstanceUID", "") or "")
+        sop_class = str(ds.get("SOPClassUID", "") or "")
+        number_of_frames = _int_or_none(ds, "NumberOfFrames")
+        spacing = _floats(ds, "PixelSpacing", 2)
+        series_number = ds.get("SeriesNumber")
+        series_description = ds.get("SeriesDescription")
+        return SliceHeader(
+            file=str(path),
+            sop_class_uid=sop_class,
+            sop_instance_uid=sop_instance,
+            series_instance_uid=series_uid,
+            modality=str(ds.get("Modality", "") or ""),
+            series_number=None if series_number in (None, "") else str(series_number),
+            series_description=None if series_description in (None, "") else str(series_description),
+            position=_floats(ds, "ImagePositionPatient", 3),
+            orientation=_floats(ds, "ImageOrientationPatient", 6),
+            pixel_spacing=None if spacing is None else (float(spacing[0]), float(spacing[1])),
+            rows=_int_or_none(ds, "Rows"),
+            columns=_int_or_none(ds, "Columns"),
+            number_of_frames=number_of_frames,
+            dataset=ds,
+        )
+    except Exception:
+        return None
+
+
+def _is_multiframe_image(h: SliceHeader) -> bool:
+    if h.number_of_frames is None or h.rows is None or h.columns is None:
+        return False
+    if h.sop_class_uid.startswith(_NON_SOURCE_SOP_PREFIX) or h.modality.upper() in _NON_SOURCE_MODALITIES:
+        return False
+    # Enhanced / legacy-converted multi-frame images keep their geometry in functional groups;
+    # an old-style multi-frame file with top-level IPP and NumberOfFrames > 1 is multi-frame too.
+    return h.position is None or h.number_of_frames > 1
+
+
+def _is_single_frame_image(h: SliceHeader) -> bool:
+    return (
+        h.position is not None
+        and bool(h.sop_instance_uid)
+        and bool(h.series_instance_uid)
+        and (h.number_of_frames is None or h.number_of_frames <= 1)
+    )
+
+
+def read_series_headers(paths: Sequence[str | os.PathLike]) -> _ScanResult:
+    """Read the headers of every file under ``paths``; keep images, count the rest."""
+    files = find_dicom_files(paths)
+    if len(files) >= _THREAD_MIN_FILES and _THREADS > 1:
+        with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+            headers = list(pool.map(_read_one, files, chunksize=32))
+    else:
+        headers = [_read_one(f) for f in files]
+    images: list[SliceHeader] = []
+    non_dicom = non_image = 0
+    for h in headers:
+        if h is None:
+            non_dicom += 1
+        elif _is_single_frame_image(h) or (_is_multiframe_image(h) and h.series_instance_uid):
+            images.append(h)
+        else:
+            non_image += 1
+    return _ScanResult(images=images, non_dicom=non_dicom, non_image=non_image, n_files=len(files))
+
+
+# --------------------------------------------------------------------------- series selection
+def _describe_paths(paths: Sequence[str | os.PathLike]) -> str:
+    names = [str(p) for p in paths]
+    if len(names) > 3:
+        return ", ".join(repr(n) for n in names[:3]) + f" and {len(names) - 3} more"
+    return ", ".join(repr(n) for n in names)
+
+
+def _series_summary(uid: str, members: list[SliceHeader]) -> str:
+    first = members[0]
+    n_instances = len({h.sop_instance_uid for h in members})
+    parts = [f"SeriesInstanceUID {uid}", f"Modality {first.modality or '?'}"]
+    parts.append(f"SeriesNumber {first.series_number if first.series_number is not None else '?'}")
+    if first.series_description:
+        parts.append(f"SeriesDescription {first.series_description!r}")
+    frames = [h.number_of_frames for h in members if h.number_of_frames and h.number_of_frames > 1]
+    if frames or any(h.position is None for h in members):
+        parts.append(f"{n_instances} multi-frame instance(s)")
+    else:
+        parts.append(f"{n_instances} slice(s)")
+    return "  - " + ", ".join(parts)
+
+
+def _group(images: list[SliceHeader]) -> dict[str, list[SliceHeader]]:
+    groups: dict[str, list[SliceHeader]] = {}
+    for h in images:
+        groups.setdefault(h.series_instance_uid, []).append(h)
+    return groups
+
+
+def load_series(paths: Sequence[str | os.PathLike], *, series_uid: str | None = None) -> SourceSeries:
+    """Headers of one single-frame image series found under ``paths``, sorted along the slice normal.
+
+    ``paths``: files and/or folders (walked recursively).  Non-DICOM files and DICOM files
+    without Image Plane attributes (SR, SEG, DICOMDIR, ...) are ignored.  With several series
+    present ``series_uid`` must pick one.  Raises :class:`DicomSeriesError` for no images,
+    an ambiguous or absent series, multi-frame images, inconsistent slices or two slices at
+    one position.  Instances with the same SOPInstanceUID are counted once.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    paths = list(paths)
+    if not paths:
+        raise DicomSeriesError("no DICOM input given: pass the source series folder or files")
+    scan = read_series_headers(paths)
+    where = _describe_paths(paths)
+    if not scan.images:
+        detail = f"{scan.n_files} file(s) scanned"
+        if scan.n_files:
+            detail += f": {scan.non_dicom} not DICOM, {scan.non_image} DICOM without image geometry"
+        raise DicomSeriesError(f"no DICOM images were found in {where} ({detail})")
+
+    groups = _group(scan.images)
+    if series_uid is None:
+        if len(groups) > 1:
+            listing = "\n".join(_series_summary(uid, m) for uid, m in groups.items())
+            raise DicomSeriesError(
+                f"{len(groups)} image series were found in {where}; pass --series-uid "
+                f"(series_uid=...) to choose one:\n{listing}"
+            )
+        series_uid = next(iter(groups))
+    elif series_uid not in groups:
+        listing = "\n".join(_series_summary(uid, m) for uid, m in groups.items())
+        raise DicomSeriesError(
+            f"series {series_uid} was not found in {where}; the image series there are:\n{listing}"
+        )
+    members = groups[series_uid]
+
+    multi = [h for h in members if _is_multiframe_image(h)]
+    if multi:
+        h = multi[0]
+        raise DicomSeriesError(
+            f"series {series_uid} holds multi-frame images ({h.file!r}: NumberOfFrames "
+            f"{h.number_of_frames}, SOPClassUID {h.sop_class_uid}); multi-frame source series are not "
+            "supported yet - only single-frame series (one slice per file)"
+        )
+
+    # One instance per SOPInstanceUID (the same file copied twice is harmless).
+    unique: dict[str, SliceHeader] = {}
+    for h in members:
+        unique.setdefault(h.sop_instance_uid, h)
+    slices = list(unique.values())
+    return _build_series(series_uid, slices)
+
+
+def _build_series(series_uid: str, slices: list[SliceHeader]) -> SourceSeries:
+    ref = slices[0]
+    if ref.orientation is None:
+        raise DicomSeriesError(f"{ref.file!r} has no usable ImageOrientationPatient")
+    if ref.pixel_spacing is None:
+        raise DicomSeriesError(f"{ref.file!r} has no usable PixelSpacing")
+    if ref.rows is None or ref.columns is None:
+        raise DicomSeriesError(f"{ref.file!r} has no Rows/Columns")
+    for h in slices[1:]:
+        if h.orientation is None:
+            raise DicomSeriesError(f"{h.file!r} has no usable ImageOrientationPatient")
+        if np.max(np.abs(h.orientation - ref.orientation)) > ORIENTATION_TOL:
+            raise DicomSeriesError(
+                f"slices of series {series_uid} have different orientations: {ref.file!r} has "
+                f"ImageOrientationPatient {np.round(ref.orientation, 6).tolist()}, {h.file!r} has "
+                f"{np.round(h.orientation, 6).tolist()}"
+            )
+        if h.rows != ref.rows or h.columns != ref.columns:
+            raise DicomSeriesError(
+                f"slices of series {series_uid} differ in size: {h.file!r} is {h.rows}x{h.columns} "
+                f"(rows x columns), {ref.file!r} is {ref.rows}x{ref.columns}"
+            )
+        if h.pixel_spacing is None or max(
+            abs(h.pixel_spacing[0] - ref.pixel_spacing[0]), abs(h.pixel_spacing[1] - ref.pixel_spacing[1])
+        ) > SPACING_TOL:
+            raise DicomSeriesError(
+                f"slices of series {series_uid} differ in PixelSpacing: {h.file!r} has "
+                f"{None if h.pixel_spacing is None else list(h.pixel_spacing)}, {ref.file!r} has "
+                f"{list(ref.pixel_spacing)}"
+            )
+
+    orientation = ref.orientation.astype(np.float64)
+    row, col = orientation[:3], orientation[3:]
+    if abs(np.linalg.norm(row) - 1) > 1e-3 or abs(np.linalg.norm(col) - 1) > 1e-3 or abs(np.dot(row, col)) > 1e-3:
+        raise DicomSeriesError(
+            f"ImageOrientationPatient {orientation.tolist()} of {ref.file!r} is not two orthogonal unit vectors"
+        )
+    normal = np.cross(row, col)
+    positions = np.array([h.position for h in slices], dtype=np.float64)
+    dist = positions @ normal
+    # Stable sort on (distance, file name) keeps the result independent of scan order.
+    order = sorted(range(len(slices)), key=lambda m: (dist[m], slices[m].file))
+    slices = [slices[m] for m in order]
+    positions = positions[order]
+    dist = dist[order]
+    close = np.nonzero(np.diff(dist) < POSITION_TOL)[0]
+    if close.size:
+        a, b = slices[close[0]], slices[close[0] + 1]
+        raise DicomSeriesError(
+            f"two instances of series {series_uid} lie at the same slice position "
+            f"{np.round(a.position, 4).tolist()}: {a.file!r} and {b.file!r} (SOPInstanceUIDs "
+            f"{a.sop_instance_uid} and {b.sop_instance_uid}); several phases or echoes in one "
+            "series are not supported"
+        )
+
+    dataset = Dataset()
+    first = slices[0].dataset
+    for keyword in COPIED_ATTRIBUTES:
+        if keyword in first:
+            dataset[keyword] = first[keyword]
+    positions.setflags(write=False)
+    orientation.setflags(write=False)
+    return SourceSeries(
+        series_instance_uid=series_uid,
+        sop_class_uids=tuple(h.sop_class_uid for h in slices),
+        sop_instance_uids=tuple(h.sop_instance_uid for h in slices),
+        positions=positions,
+        orientation=orientation,
+        pixel_spacing=(float(ref.pixel_spacing[0]), float(ref.pixel_spacing[1])),
+        rows=int(ref.rows),
+        columns=int(ref.columns),
+        dataset=dataset,
+        files=tuple(h.file for h in slices),
+        frame_numbers=tuple(None for _ in slices),
+    )
+
+
+# --------------------------------------------------------------------------- geometry
+def _single_slice_thickness(series: SourceSeries) -> float:
+    ds: Any = series.dataset
+    for keyword in ("SpacingBetweenSlices", "SliceThickness"):
+        value = ds.get(keyword) if ds is not None and hasattr(ds, "get") else None
+        if value not in (None, ""):
+            try:
+                if float(value) > 0:
+                    return float(value)
+            except (TypeError, ValueError):
+                pass
+    if series.files:
+        try:
+            hdr = pydicom.dcmread(
+                series.files[0], stop_before_pixels=True, specific_tags=["SliceThickness", "SpacingBetweenSlices"]
+            )
+            for keyword in ("SpacingBetweenSlices", "SliceThickness"):
+                value = hdr.get(keyword)
+                if value not in (None, "") and float(value) > 0:
+                    return float(value)
+        except Exception:
+            pass
+    return 1.0
+
+
+def series_geometry(series: SourceSeries, *, tol_mm: float = 0.01) -> Geometry:
+    """The regular grid spanned by a sorted series.
+
+    Origin = first sorted position; direction columns = row cosines, column cosines and the
+    unit vector from the first to the last position (not necessarily the normal: a gantry
+    tilt makes the stack sheared); spacing = (PixelSpacing[1], PixelSpacing[0], mean slice step);
+    shape = (slices, rows, columns).  Raises :class:`DicomSeriesError` when a slice step differs
+    from the others by more than ``tol_mm`` (e.g. a missing slice) or the positions are not on
+    a straight line.  A single slice gets the normal as k direction and SliceThickness (else 1 mm).
+    """
+    positions = np.asarray(series.positions, dtype=np.float64)
+    orientation = np.asarray(series.orientation, dtype=np.float64)
+    row, col = orientation[:3], orientation[3:]
+    normal = np.cross(row, col)
+    n = positions.shape[0]
+    if n == 0:
+        raise DicomSeriesError(f"series {series.series_instance_uid} has no slices")
+    spacing_ij = (float(series.pixel_spacing[1]), float(series.pixel_spacing[0]))
+    shape = (n, int(series.rows), int(series.columns))
+    if n == 1:
+        direction = np.column_stack([row, col, normal / np.linalg.norm(normal)])
+        return Geometry(positions[0], direction, (*spacing_ij, _single_slice_thickness(series)), shape)
+
+    steps = np.diff(positions, axis=0)
+    step_len = np.linalg.norm(steps, axis=1)
+    expected = float(np.median(step_len))
+    if expected <= 0:
+        raise DicomSeriesError(f"series {series.series_instance_uid}: slices do not advance along the normal")
+    bad = np.nonzero(np.abs(step_len - expected) > tol_mm)[0]
+    if bad.size:
+        m = int(bad[0])
+        ratio = step_len[m] / expected
+        hint = ""
+        if ratio > 1.5:
+            hint = f"; about {int(round(ratio)) - 1} slice(s) seem to be missing there"
+        raise DicomSeriesError(
+            f"series {series.series_instance_uid} is not regularly spaced: the gap between slice "
+            f"{m} and slice {m + 1} (0-based, sorted along the normal) is {step_len[m]:.4f} mm, expected "
+            f"{expected:.4f} mm (tolerance {tol_mm} mm){hint} "
+            f"[files {series.files[m] if series.files else '?'!r} and "
+            f"{series.files[m + 1] if series.files else '?'!r}]"
+        )
+    total = positions[-1] - positions[0]
+    length = float(np.linalg.norm(total))
+    k_dir = total / length
+    mean_step = length / (n - 1)
+    ideal = positions[0] + np.arange(n)[:, None] * (mean_step * k_dir)[None, :]
+    off = np.linalg.norm(positions - ideal, axis=1)
+    worst = int(np.argmax(off))
+    if off[worst] > tol_mm:
+        raise DicomSeriesError(
+            f"series {series.series_instance_uid}: slice positions are not on a straight line; slice "
+            f"{worst} is {off[worst]:.4f} mm away from the line through the first and last slice "
+            f"(tolerance {tol_mm} mm)"
+        )
+    direction = np.column_stack([row, col, k_dir])
+    return Geometry(positions[0], direction, (*spacing_ij, mean_step), shape)

@@ -1,0 +1,42 @@
+"""Shared fixtures.  Geometry factories live in tests/_geometries.py (plain functions)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _geometries import axial_geometry, las_geometry, make_ct_series, oblique_geometry  # noqa: E402,F401
+
+from labelmap.model import Geometry  # noqa: E402
+
+
+@pytest.fixture
+def ct_series(tmp_path):
+    """Factory fixture: ``ct_series(geometry, **kw) -> Path`` (a folder under tmp_path)."""
+    counter = {"n": 0}
+
+    def factory(geometry: Geometry | None = None, **kw) -> Path:
+        counter["n"] += 1
+        kw.setdefault("name", f"ct{counter['n']}")
+        return make_ct_series(tmp_path, geometry if geometry is not None else axial_geometry(), **kw)
+
+    return factory
+
+
+@pytest.fixture
+def axial():
+    return axial_geometry()
+
+
+@pytest.fixture
+def oblique():
+    return oblique_geometry()
+
+
+@pytest.fixture
+def las():
+    return las_geometry()
