@@ -620,8 +620,8 @@ def segment_to_dataset(seg: SegmentDescription, *, number: int, cielab: bool = T
     Modifiers are nested in their parent code items.  ``cielab=False`` leaves
     out RecommendedDisplayCIELabValue (PALETTE COLOR LABELMAP files).
     """
-    if not 1 <= int(number) <= 65535:
-        raise MetadataError(f"segment number must be in 1..65535, got {number}")
+    if not 0 <= int(number) <= 65535:  # 0 only for a LABELMAP background segment
+        raise MetadataError(f"segment number must be in 0..65535, got {number}")
     if seg.algorithm_type not in ALGORITHM_TYPES:
         raise MetadataError(
             f"segment {number} ({seg.display_label!r}): SegmentAlgorithmType {seg.algorithm_type!r} "
