@@ -1,0 +1,282 @@
+"""NRRD (``.nrrd`` attached, ``.nhdr`` detached) label images via pynrrd.
+
+Arrays are returned indexed ``[k, j, i]`` (NRRD's fastest axis is ``i``), in
+native byte order, C-contiguous and writable.
+
+Space handling on read (mirrors ITK's NrrdImageIO where ITK is right):
+
+* ``left-posterior-superior`` / ``LPS``: taken as is.
+* ``right-anterior-superior`` / ``RAS``: x and y of the origin and of every
+  space direction are negated.
+* ``left-anterior-superior`` / ``LAS``: y is negated.  (ITK negates x here,
+  which mirrors the image; we do the geometrically correct flip.)
+* ``scanner-xyz``, ``3D-right-handed`` and ``space dimension: 3`` without a
+  ``space`` field: taken as is, i.e. as LPS - this is what ITK does (it has no
+  conversion for these spaces and its physical space is LPS).
+* Time spaces (``...-time``, ``scanner-xyz-time``, ``3D-*-handed-time``) and
+  ``3D-left-handed`` are refused with :class:`ImageFormatError`.
+* No ``space directions``: spacing from ``spacings`` (1 where missing),
+  identity direction, origin 0.
+
+``space directions`` hold spacing x direction: spacing is the vector norm and
+direction the normalised vector.  Only scalar 3-D images are accepted; a 2-D
+image becomes one slice (shape ``(1, j, i)``) whose slice direction is
+``row x column`` with spacing 1.  Sheared (non-orthogonal) grids are refused.
+
+The writer always writes ``space: left-posterior-superior``, ``space
+directions``, ``space origin``, ``kinds: domain domain domain`` and gzip (or
+raw) encoding, preserving the dtype.  Output is atomic (see
+:func:`labelmap._atomic.atomic_path`); for ``.nhdr`` the data file
+(``<name>.raw.gz`` or ``<name>.raw``) is written first, then the header.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._atomic import atomic_path
+from ..errors import ImageFormatError, LabelmapError, OutputError
+from ..model import Geometry
+
+__all__ = ["read_nrrd", "write_nrrd"]
+
+#: Tolerance on |dot| of two normalised axis directions before a grid counts as sheared.
+ORTHOGONALITY_TOLERANCE = 1e-4
+
+_LPS_SPACES = {"left-posterior-superior", "lps", "scanner-xyz", "3d-right-handed"}
+_RAS_SPACES = {"right-anterior-superior", "ras"}
+_LAS_SPACES = {"left-anterior-superior", "las"}
+_DOMAIN_KINDS = {"domain", "space", "???", "none"}
+
+_WRITABLE_DTYPES = {
+    np.dtype(t)
+    for t in ("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64")
+}
+
+
+def _fail(path: Any, reason: str) -> ImageFormatError:
+    return ImageFormatError(f"cannot read NRRD file {str(path)!r}: {reason}")
+
+
+def _describe_read_error(exc: BaseException) -> str:
+    import zlib
+
+    msg = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, FileNotFoundError):
+        return f"its detached data file {str(exc.filename or msg)!r} was not found"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder, not a file"
+    if isinstance(exc, (zlib.error, EOFError)) or "compressed" in msg.lower() or "end-of-stream" in msg.lower():
+        return f"compressed data is damaged or truncated ({msg})"
+    low = msg.lower()
+    if "magic" in low:
+        return "not a NRRD file (the first line is not a 'NRRD000x' magic line)"
+    if "size of the data" in low or "reshape" in low or "buffer" in low or "fewer" in low:
+        return f"the data is shorter or longer than the header says - file truncated? ({msg})"
+    if isinstance(exc, UnicodeDecodeError):
+        return "the header is not text - not a NRRD file or a damaged header"
+    return f"damaged or unsupported file ({type(exc).__name__}: {msg})"
+
+
+def _space_flip(header: dict, path: Any, spacedim: int | None) -> np.ndarray:
+    """Per-axis sign that maps the file's space to LPS."""
+    space = header.get("space")
+    if space is None:
+        if spacedim not in (None, 2, 3):
+            raise _fail(path, f"'space dimension: {spacedim}' is not supported (3-D images only)")
+        return np.ones(3)
+    name = str(space).strip().lower()
+    if name in _LPS_SPACES:
+        return np.ones(3)
+    if name in _RAS_SPACES:
+        return np.array([-1.0, -1.0, 1.0])
+    if name in _LAS_SPACES:
+        return np.array([1.0, -1.0, 1.0])
+    raise _fail(
+        path,
+        f"space {space!r} is not supported; expected left-posterior-superior, right-anterior-superior, "
+        "left-anterior-superior, scanner-xyz or 3D-right-handed (time and left-handed spaces are refused)",
+    )
+
+
+def _geometry_from_header(header: dict, data_shape: tuple[int, ...], path: Any) -> Geometry:
+    ndim = len(data_shape)  # data is C order: (k, j, i) or (j, i)
+    kinds = header.get("kinds")
+    if kinds is not None:
+        bad = [str(k) for k in kinds if str(k).strip().lower() not in _DOMAIN_KINDS]
+        if bad:
+            raise _fail(
+                path,
+                f"axis kinds {list(map(str, kinds))} include non-spatial axes ({', '.join(bad)}); "
+                "multi-component, vector and 4-D (multi-layer) images are not supported - "
+                "only scalar 3-D label images",
+            )
+    if ndim not in (2, 3):
+        raise _fail(path, f"{ndim}-D image (sizes {list(data_shape[::-1])}); only 2-D and 3-D scalar images are supported")
+
+    spacedim = header.get("space dimension")
+    spacedim = int(spacedim) if spacedim is not None else None
+    flip = _space_flip(header, path, spacedim)
+
+    naxes = ndim
+    dirs = header.get("space directions")
+    if dirs is not None:
+        dirs = np.asarray(dirs, dtype=np.float64)
+        if dirs.ndim != 2 or dirs.shape[0] != naxes:
+            raise _fail(path, f"'space directions' has {dirs.shape[0] if dirs.ndim else 0} vectors for {naxes} axes")
+        if not np.all(np.isfinite(dirs)):
+            raise _fail(
+                path,
+                "'space directions' has a 'none' entry (a non-spatial axis); "
+                "multi-component or 4-D images are not supported",
+            )
+        sdim = dirs.shape[1]
+        if sdim not in (2, 3) or (sdim == 2 and naxes == 3):
+            raise _fail(path, f"space directions of dimension {sdim} are not supported for a {naxes}-D image")
+        vecs = np.zeros((naxes, 3))
+        vecs[:, :sdim] = dirs
+        vecs = vecs * flip[np.newaxis, :]
+        spacing = np.linalg.norm(vecs, axis=1)
+        if np.any(spacing <= 0):
+            raise _fail(path, f"'space directions' has a zero-length vector: {dirs.tolist()}")
+        unit = vecs / spacing[:, np.newaxis]
+        origin_raw = header.get("space origin")
+        origin = np.zeros(3)
+        if origin_raw is not None:
+            o = np.asarray(origin_raw, dtype=np.float64).ravel()
+            if o.size != sdim or not np.all(np.isfinite(o)):
+                raise _fail(path, f"'space origin' {o.tolist()} does not fit a {sdim}-D space")
+            origin[:sdim] = o
+        origin = origin * flip
+    else:
+        sp = header.get("spacings")
+        spacing = np.ones(naxes)
+        if sp is not None:
+            sp = np.asarray(sp, dtype=np.float64).ravel()
+            if sp.size == naxes:
+                spacing = np.where(np.isfinite(sp) & (sp != 0), np.abs(sp), 1.0)
+        unit = np.eye(3)[:naxes]
+        origin = np.zeros(3)
+
+    if naxes == 2:
+        normal = np.cross(unit[0], unit[1])
+        n = np.linalg.norm(normal)
+        if n < 1e-6:
+            raise _fail(path, "the two axis directions are parallel")
+        unit = np.vstack([unit, normal / n])
+        spacing = np.concatenate([spacing, [1.0]])
+
+    # Orthogonality check (sheared grids cannot be represented in DICOM).
+    gram = unit @ unit.T
+    off = np.abs(gram - np.eye(3)).max()
+    if off > ORTHOGONALITY_TOLERANCE:
+        raise _fail(
+            path,
+            f"the axis directions are not orthogonal (sheared grid, largest |cos| = {off:.3g}); "
+            "resample the image to an orthogonal grid first",
+        )
+
+    shape3 = tuple(data_shape) if ndim == 3 else (1,) + tuple(data_shape)
+    try:
+        return Geometry(origin=origin, direction=unit.T, spacing=spacing, shape=shape3)
+    except ValueError as exc:
+        raise _fail(path, str(exc)) from None
+
+
+def _native(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype.byteorder not in ("=", "|"):
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    arr = np.ascontiguousarray(arr)
+    if not arr.flags.writeable:
+        arr = arr.copy()
+    return arr
+
+
+def read_nrrd(path: str | os.PathLike[str]) -> tuple[np.ndarray, Geometry]:
+    """Read a ``.nrrd`` / ``.nhdr`` file: (array [k, j, i], Geometry in LPS)."""
+    import nrrd
+
+    p = Path(path)
+    if not p.exists():
+        raise _fail(p, "file not found")
+    if p.is_dir():
+        raise _fail(p, "is a folder, not a file")
+    try:
+        data, header = nrrd.read(str(p), index_order="C")
+    except LabelmapError:
+        raise
+    except MemoryError:
+        raise
+    except Exception as exc:  # pynrrd, zlib, numpy and OS errors all mean "cannot read this file"
+        raise _fail(p, _describe_read_error(exc)) from exc
+    if data.dtype.kind not in "iuf" and data.dtype.kind != "b":
+        raise _fail(p, f"pixel type {data.dtype} is not supported")
+    geometry = _geometry_from_header(header, tuple(data.shape), p)
+    arr = _native(data).reshape(geometry.shape)
+    return arr, geometry
+
+
+def _header_for(array: np.ndarray, geometry: Geometry, compress: bool) -> dict:
+    vecs = (geometry.direction * geometry.spacing[np.newaxis, :]).T  # rows: i, j, k axis vectors
+    return {
+        "type": array.dtype.name,
+        "dimension": 3,
+        "space": "left-posterior-superior",
+        "sizes": np.array(array.shape[::-1]),
+        "space directions": vecs.astype(np.float64),
+        "kinds": ["domain", "domain", "domain"],
+        "endian": "little",
+        "encoding": "gzip" if compress else "raw",
+        "space origin": np.asarray(geometry.origin, dtype=np.float64),
+    }
+
+
+def _prepare(array: np.ndarray, geometry: Geometry) -> np.ndarray:
+    array = np.asarray(array)
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8)
+    if array.ndim != 3 or tuple(array.shape) != tuple(geometry.shape):
+        raise ValueError(f"array shape {array.shape} does not match geometry shape {geometry.shape}")
+    if array.dtype.newbyteorder("=") not in _WRITABLE_DTYPES:
+        raise ImageFormatError(f"cannot store pixel type {array.dtype} in an image file")
+    # Little-endian, C order: [k, j, i] in C order is NRRD's i-fastest order.
+    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+
+
+def write_nrrd(path: str | os.PathLike[str], array: np.ndarray, geometry: Geometry, *, compress: bool = True) -> None:
+    """Write ``array`` [k, j, i] on ``geometry`` as ``.nrrd`` (attached) or ``.nhdr`` (detached), atomically."""
+    import nrrd
+
+    target = Path(path)
+    array = _prepare(array, geometry)
+    header = _header_for(array, geometry, compress)
+    try:
+        if target.name.lower().endswith(".nhdr"):
+            # Let pynrrd encode header + data into memory, then split at the blank line
+            # that ends the header (header lines are never empty).
+            buf = io.BytesIO()
+            nrrd.write(buf, array, header, index_order="C", compression_level=6)
+            blob = buf.getvalue()
+            cut = blob.index(b"\n\n")
+            head, body = blob[: cut + 1], blob[cut + 2 :]
+            base = target.name[: -len(".nhdr")]
+            data_name = base + (".raw.gz" if compress else ".raw")
+            with atomic_path(target.with_name(data_name)) as tmp:
+                tmp.write_bytes(body)
+            with atomic_path(target) as tmp:
+                tmp.write_bytes(head + f"data file: {data_name}\n\n".encode("ascii"))
+        else:
+            with atomic_path(target) as tmp:
+                with open(tmp, "wb") as fh:
+                    nrrd.write(fh, array, header, index_order="C", compression_level=6)
+    except LabelmapError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None

@@ -1,0 +1,288 @@
+"""NRRD reader/writer: round trips, space conversion, error handling."""
+
+from __future__ import annotations
+
+import numpy as np
+import nrrd
+import pytest
+
+from labelmap.errors import ImageFormatError, OutputError
+from labelmap.io.nrrd import read_nrrd, write_nrrd
+from labelmap.model import Geometry
+
+
+def _rot(axis: int, deg: float) -> np.ndarray:
+    c, s = np.cos(np.radians(deg)), np.sin(np.radians(deg))
+    i, j = [a for a in range(3) if a != axis]
+    m = np.eye(3)
+    m[i, i], m[i, j], m[j, i], m[j, j] = c, -s, s, c
+    return m
+
+
+OBLIQUE = _rot(0, 17.0) @ _rot(2, -33.0)  # rotated about two axes
+LEFT_HANDED = np.diag([1.0, 1.0, -1.0]) @ OBLIQUE  # det = -1
+assert np.linalg.det(LEFT_HANDED) < 0
+
+GEOMETRIES = {
+    "axial": ((3, 38, 23), np.eye(3), (0.7, 0.9, 2.5), (-120.25, 33.5, 7.0)),
+    "oblique": ((5, 22, 21), OBLIQUE, (0.7, 0.9, 2.5), (12.345678, -98.7654321, 250.125)),
+    "left_handed": ((3, 38, 23), LEFT_HANDED, (0.7, 0.9, 2.5), (-5.5, 6.25, -7.75)),
+    "flipped_x": ((5, 22, 21), np.diag([-1.0, 1.0, 1.0]), (1.0, 1.0, 1.0), (100.0, 0.0, -3.0)),
+}
+
+
+def _labels(shape, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(dtype)
+    arr = rng.integers(0, 6, size=shape).astype(dtype)
+    arr.flat[0] = info.max  # extreme values survive
+    arr.flat[-1] = info.min
+    return arr
+
+
+@pytest.mark.parametrize("name", sorted(GEOMETRIES))
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16])
+@pytest.mark.parametrize("ext,compress", [(".nrrd", True), (".nrrd", False), (".nhdr", True)])
+def test_round_trip(tmp_path, name, dtype, ext, compress):
+    shape, direction, spacing, origin = GEOMETRIES[name]
+    geom = Geometry(origin, direction, spacing, shape)
+    arr = _labels(shape, dtype)
+    path = tmp_path / f"img{ext}"
+    write_nrrd(path, arr, geom, compress=compress)
+    back, g2 = read_nrrd(path)
+    assert back.dtype == np.dtype(dtype)
+    assert back.shape == shape
+    assert back.flags.c_contiguous and back.flags.writeable
+    np.testing.assert_array_equal(back, arr)
+    np.testing.assert_allclose(g2.origin, geom.origin, atol=1e-6)
+    np.testing.assert_allclose(g2.direction, geom.direction, atol=1e-6)
+    np.testing.assert_allclose(g2.spacing, geom.spacing, atol=1e-6)
+    assert g2.shape == geom.shape
+    # no temporary files left behind
+    leftovers = [p.name for p in tmp_path.iterdir() if ".part" in p.name]
+    assert leftovers == []
+
+
+def test_nhdr_writes_detached_data(tmp_path):
+    geom = Geometry((0, 0, 0), np.eye(3), (1, 1, 1), (2, 3, 4))
+    arr = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    write_nrrd(tmp_path / "a.nhdr", arr, geom, compress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.nhdr", "a.raw"]
+    assert "data file: a.raw" in (tmp_path / "a.nhdr").read_text()
+    assert (tmp_path / "a.raw").read_bytes() == arr.tobytes()  # i fastest
+
+
+def test_axis_order_matches_pynrrd_fortran_view(tmp_path):
+    geom = Geometry((0, 0, 0), np.eye(3), (1, 1, 1), (2, 3, 4))
+    arr = np.arange(24, dtype=np.int16).reshape(2, 3, 4)
+    write_nrrd(tmp_path / "a.nrrd", arr, geom)
+    data_f, header = nrrd.read(str(tmp_path / "a.nrrd"))  # pynrrd default: [i, j, k]
+    assert list(header["sizes"]) == [4, 3, 2]
+    np.testing.assert_array_equal(data_f, arr.transpose(2, 1, 0))
+
+
+def _write_raw_header(path, data_kji, header):
+    nrrd.write(str(path), data_kji, header, index_order="C")
+
+
+def test_ras_space_maps_to_lps(tmp_path):
+    rng = np.random.default_rng(3)
+    arr = rng.integers(0, 4, size=(4, 5, 6)).astype(np.uint8)
+    spacing = np.array([0.8, 1.1, 3.0])
+    vec_lps = (OBLIQUE * spacing[np.newaxis, :]).T  # rows = axis vectors in LPS
+    origin_lps = np.array([10.0, -20.0, 30.0])
+    flip = np.array([-1.0, -1.0, 1.0])
+    _write_raw_header(
+        tmp_path / "ras.nrrd",
+        arr,
+        {"space": "right-anterior-superior", "space directions": vec_lps * flip, "space origin": origin_lps * flip,
+         "kinds": ["domain"] * 3},
+    )
+    _write_raw_header(
+        tmp_path / "lps.nrrd",
+        arr,
+        {"space": "left-posterior-superior", "space directions": vec_lps, "space origin": origin_lps,
+         "kinds": ["domain"] * 3},
+    )
+    a1, g_ras = read_nrrd(tmp_path / "ras.nrrd")
+    a2, g_lps = read_nrrd(tmp_path / "lps.nrrd")
+    np.testing.assert_array_equal(a1, a2)
+    ijk = rng.uniform(0, 4, size=(20, 3))
+    np.testing.assert_allclose(g_ras.index_to_lps(ijk), g_lps.index_to_lps(ijk), atol=1e-9)
+    # and directly: a voxel's RAS coordinate from the header, with x, y negated
+    i, j, k = 2, 3, 1
+    ras = origin_lps * flip + i * vec_lps[0] * flip + j * vec_lps[1] * flip + k * vec_lps[2] * flip
+    np.testing.assert_allclose(g_ras.index_to_lps([i, j, k]), ras * flip, atol=1e-9)
+
+
+@pytest.mark.parametrize("space", ["scanner-xyz", "3D-right-handed", None])
+def test_scanner_xyz_and_bare_space_dimension_are_lps(tmp_path, space):
+    arr = np.zeros((2, 3, 4), dtype=np.uint8)
+    header = {"space directions": np.diag([0.5, 0.6, 2.0]), "space origin": np.array([1.0, 2.0, 3.0])}
+    if space:
+        header["space"] = space
+    else:
+        header["space dimension"] = 3
+    _write_raw_header(tmp_path / "s.nrrd", arr, header)
+    _, g = read_nrrd(tmp_path / "s.nrrd")
+    np.testing.assert_allclose(g.origin, [1, 2, 3])
+    np.testing.assert_allclose(g.direction, np.eye(3))
+    np.testing.assert_allclose(g.spacing, [0.5, 0.6, 2.0])
+
+
+def test_las_space_negates_y(tmp_path):
+    arr = np.zeros((2, 3, 4), dtype=np.uint8)
+    _write_raw_header(
+        tmp_path / "las.nrrd",
+        arr,
+        {"space": "left-anterior-superior", "space directions": np.eye(3), "space origin": np.array([1.0, 2.0, 3.0])},
+    )
+    _, g = read_nrrd(tmp_path / "las.nrrd")
+    np.testing.assert_allclose(g.origin, [1, -2, 3])
+    np.testing.assert_allclose(g.direction, np.diag([1.0, -1.0, 1.0]))
+
+
+def test_time_space_refused(tmp_path):
+    arr = np.zeros((2, 3, 4), dtype=np.uint8)
+    _write_raw_header(tmp_path / "t.nrrd", arr, {"space": "3D-left-handed", "space directions": np.eye(3)})
+    with pytest.raises(ImageFormatError, match="3D-left-handed"):
+        read_nrrd(tmp_path / "t.nrrd")
+
+
+def test_no_space_uses_spacings(tmp_path):
+    arr = np.ones((2, 3, 4), dtype=np.int16)
+    _write_raw_header(tmp_path / "p.nrrd", arr, {"spacings": np.array([0.5, 0.25, 4.0])})
+    back, g = read_nrrd(tmp_path / "p.nrrd")
+    np.testing.assert_array_equal(back, arr)
+    np.testing.assert_allclose(g.spacing, [0.5, 0.25, 4.0])
+    np.testing.assert_allclose(g.direction, np.eye(3))
+    np.testing.assert_allclose(g.origin, 0)
+
+    _write_raw_header(tmp_path / "q.nrrd", arr, {})
+    _, g = read_nrrd(tmp_path / "q.nrrd")
+    np.testing.assert_allclose(g.spacing, 1)
+
+
+def test_2d_image_becomes_one_slice(tmp_path):
+    arr = np.arange(12, dtype=np.uint8).reshape(3, 4)  # [j, i]
+    _write_raw_header(
+        tmp_path / "two.nrrd",
+        arr,
+        {"space": "left-posterior-superior", "space directions": np.array([[0.0, 0.5, 0.0], [0.0, 0.0, -0.7]]),
+         "space origin": np.array([5.0, 6.0, 7.0])},
+    )
+    back, g = read_nrrd(tmp_path / "two.nrrd")
+    assert back.shape == (1, 3, 4) and g.shape == (1, 3, 4)
+    np.testing.assert_array_equal(back[0], arr)
+    np.testing.assert_allclose(g.slice_direction, np.cross([0, 1, 0], [0, 0, -1]))
+    np.testing.assert_allclose(g.spacing, [0.5, 0.7, 1.0])
+
+
+def test_big_endian_becomes_native(tmp_path):
+    arr = np.arange(24, dtype=">u2").reshape(2, 3, 4)
+    _write_raw_header(tmp_path / "be.nrrd", arr, {"encoding": "raw"})
+    back, _ = read_nrrd(tmp_path / "be.nrrd")
+    assert back.dtype == np.dtype(np.uint16) and back.dtype.isnative
+    np.testing.assert_array_equal(back, np.arange(24).reshape(2, 3, 4))
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+def _good(tmp_path, name="good.nrrd", compress=True):
+    geom = Geometry((0, 0, 0), OBLIQUE, (1, 1, 2), (5, 22, 21))
+    write_nrrd(tmp_path / name, _labels(geom.shape, np.uint16), geom, compress=compress)
+    return tmp_path / name
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_truncated_file(tmp_path, compress):
+    p = _good(tmp_path, compress=compress)
+    data = p.read_bytes()
+    cut = tmp_path / "cut.nrrd"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageFormatError, match="cut.nrrd") as info:
+        read_nrrd(cut)
+    assert "truncated" in str(info.value)
+
+
+def test_truncated_detached_data(tmp_path):
+    p = _good(tmp_path, name="d.nhdr")
+    data_file = tmp_path / "d.raw.gz"
+    data_file.write_bytes(data_file.read_bytes()[:40])
+    with pytest.raises(ImageFormatError, match="d.nhdr"):
+        read_nrrd(p)
+
+
+def test_text_file_named_nrrd(tmp_path):
+    p = tmp_path / "notes.nrrd"
+    p.write_text("this is not an image\n")
+    with pytest.raises(ImageFormatError, match="notes.nrrd.*not a NRRD file"):
+        read_nrrd(p)
+
+
+def test_binary_garbage(tmp_path):
+    p = tmp_path / "junk.nrrd"
+    p.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ImageFormatError, match="junk.nrrd"):
+        read_nrrd(p)
+
+
+def test_header_garbage(tmp_path):
+    p = tmp_path / "bad.nrrd"
+    p.write_bytes(b"NRRD0004\ntype: uint8\ndimension: 3\nsizes: 2 2 two\nencoding: raw\n\n" + bytes(8))
+    with pytest.raises(ImageFormatError, match="bad.nrrd"):
+        read_nrrd(p)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ImageFormatError, match="nothere.nrrd.*not found"):
+        read_nrrd(tmp_path / "nothere.nrrd")
+
+
+def test_4d_refused(tmp_path):
+    arr = np.zeros((2, 3, 4, 5), dtype=np.uint8)
+    _write_raw_header(tmp_path / "four.nrrd", arr, {"kinds": ["list", "domain", "domain", "domain"]})
+    with pytest.raises(ImageFormatError, match="four.nrrd.*(4-D|non-spatial)"):
+        read_nrrd(tmp_path / "four.nrrd")
+    _write_raw_header(tmp_path / "four_b.nrrd", arr, {})
+    with pytest.raises(ImageFormatError, match="4-D"):
+        read_nrrd(tmp_path / "four_b.nrrd")
+
+
+def test_slicer_style_4d_with_none_direction_refused(tmp_path):
+    arr = np.zeros((2, 3, 4, 2), dtype=np.uint8)  # C order: k j i layer
+    dirs = np.vstack([np.full(3, np.nan), np.eye(3)])
+    _write_raw_header(
+        tmp_path / "seg.nrrd",
+        arr,
+        {"space": "left-posterior-superior", "space directions": dirs, "kinds": ["list", "domain", "domain", "domain"]},
+    )
+    with pytest.raises(ImageFormatError, match="seg.nrrd"):
+        read_nrrd(tmp_path / "seg.nrrd")
+
+
+def test_sheared_refused(tmp_path):
+    arr = np.zeros((2, 3, 4), dtype=np.uint8)
+    dirs = np.array([[1.0, 0, 0], [0.3, 1.0, 0], [0, 0, 1.0]])
+    _write_raw_header(tmp_path / "shear.nrrd", arr, {"space": "left-posterior-superior", "space directions": dirs})
+    with pytest.raises(ImageFormatError, match="shear.nrrd.*orthogonal"):
+        read_nrrd(tmp_path / "shear.nrrd")
+
+
+def test_failed_write_leaves_old_file(tmp_path, monkeypatch):
+    p = _good(tmp_path)
+    before = p.read_bytes()
+    geom = Geometry((0, 0, 0), np.eye(3), (1, 1, 1), (2, 2, 2))
+    with pytest.raises(ImageFormatError):
+        write_nrrd(p, np.zeros((2, 2, 2), dtype=np.complex64), geom)
+
+    def broken_write(fh, *args, **kwargs):
+        fh.write(b"NRRD0005\npartial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(nrrd, "write", broken_write)
+    with pytest.raises(OutputError, match="good.nrrd.*No space"):
+        write_nrrd(p, np.zeros((2, 2, 2), dtype=np.uint8), geom)
+    assert p.read_bytes() == before
+    assert [q.name for q in tmp_path.iterdir() if ".part" in q.name] == []
