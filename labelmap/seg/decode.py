@@ -193,7 +193,7 @@ def frames_array(ds: Dataset, name: str) -> np.ndarray:
             f"{name}: Pixel Data holds {len(data)} bytes but Rows x Columns x Number of Frames "
             f"({rows} x {columns} x {n_frames}) needs {need}"
         )
-    return np.frombuffer(data, dtype=dtype, count=need // dtype().itemsize).reshape(n_frames, rows, columns)
+    return np.frombuffer(data, dtype=dtype, count=need // np.dtype(dtype).itemsize).reshape(n_frames, rows, columns)
 
 
 def series_attributes(ds: Dataset) -> SeriesAttributes:

@@ -1,0 +1,303 @@
+"""The ``labelmap-convert`` command line: parses, calls :mod:`labelmap.convert`, prints.
+
+Exit codes: 0 success; 1 a user error (one line on stderr, no traceback).
+Heavy modules (numpy, pydicom, nibabel) are imported inside the commands so
+``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(
+    name="labelmap-convert",
+    help="Convert NRRD / NIfTI label maps + dcmqi JSON to and from DICOM Segmentation (LABELMAP).",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+DEFAULT_TOLERANCE = 0.01
+
+
+class Compression(str, Enum):
+    none = "none"
+    deflate = "deflate"
+    rle = "rle"
+    jpegls = "jpegls"
+    j2k = "j2k"
+
+
+class SegType(str, Enum):
+    labelmap = "labelmap"
+    binary = "binary"
+    fractional = "fractional"
+    auto = "auto"
+
+
+class OutFormat(str, Enum):
+    nrrd = "nrrd"
+    nifti = "nifti"
+
+
+class _State:
+    quiet = False
+
+
+def _setup_logging(quiet: bool) -> None:
+    _State.quiet = quiet
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    root = logging.getLogger("labelmap")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.ERROR if quiet else logging.WARNING)
+    root.propagate = False
+
+
+def _echo(message: str) -> None:
+    if not _State.quiet:
+        typer.echo(message)
+
+
+def _warn(messages: List[str]) -> None:
+    if not _State.quiet:
+        for m in messages:
+            typer.echo(f"warning: {m}", err=True)
+
+
+def _status(message: str):
+    """A rich spinner on stderr for long steps (only on a terminal, never with --quiet)."""
+    import contextlib
+
+    if _State.quiet or not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(message)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def _split_list(values: Optional[List[str]]) -> List[str]:
+    """dcmqi list syntax: comma-separated, possibly given several times."""
+    out: List[str] = []
+    for v in values or []:
+        out.extend(p for p in v.split(",") if p)
+    return out
+
+
+def _report_write(report) -> None:
+    _warn(report.warnings)
+    _echo(
+        f"wrote {report.output} ({report.segmentation_type}, {report.frames} frames, {report.segments} segments, "
+        f"{report.bits_allocated}-bit, {report.transfer_syntax}, {_size(report.size_bytes)}) in {report.seconds:.2f} s"
+    )
+
+
+def _report_read(report) -> None:
+    _warn(report.warnings)
+    names = ", ".join(str(p) for p in report.outputs)
+    _echo(
+        f"wrote {names} and {report.metadata} ({report.segments} segments, grid "
+        f"{report.shape[2]}x{report.shape[1]}x{report.shape[0]}) in {report.seconds:.2f} s"
+    )
+
+
+# --------------------------------------------------------------------------- native commands
+@app.command("itk2seg")
+def itk2seg(
+    labels: List[Path] = typer.Argument(..., help="Label image(s): .nrrd, .nhdr, .nii or .nii.gz."),
+    dicom: List[Path] = typer.Option(..., "--dicom", "-d", help="Source series: a folder (searched recursively) or files; repeatable."),
+    metadata: Path = typer.Option(..., "--metadata", "-m", help="dcmqi segmentation metadata JSON."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output DICOM SEG file."),
+    seg_type: SegType = typer.Option(SegType.labelmap, "--type", help="Segmentation type to write."),
+    palette: bool = typer.Option(False, "--palette", help="PALETTE COLOR with a colour LUT instead of MONOCHROME2 + CIELab."),
+    keep_empty_slices: bool = typer.Option(False, "--keep-empty-slices", help="Write a frame for every slice, even empty ones."),
+    renumber: bool = typer.Option(False, "--renumber", help="Segment Numbers 1..N in label order instead of the label values."),
+    compression: Compression = typer.Option(Compression.none, "--compression", help="Transfer syntax (all lossless)."),
+    series_uid: Optional[str] = typer.Option(None, "--series-uid", help="Source series to use when the folder holds several."),
+    tolerance: float = typer.Option(DEFAULT_TOLERANCE, "--tolerance", help="Largest allowed label/source plane mismatch, mm."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print errors only."),
+) -> None:
+    """Label image(s) + dcmqi JSON + source DICOM series -> DICOM SEG."""
+    _setup_logging(quiet)
+    from .convert import itk_to_seg
+
+    with _status("writing DICOM SEG"):
+        report = itk_to_seg(
+            labels, dicom, metadata, output,
+            seg_type=seg_type.value, numbering="sequential" if renumber else "label", palette=palette,
+            keep_empty_slices=keep_empty_slices, compression=compression.value, series_uid=series_uid,
+            tol_mm=tolerance,
+        )
+    _report_write(report)
+
+
+@app.command("seg2itk")
+def seg2itk(
+    seg: Path = typer.Argument(..., help="DICOM SEG file."),
+    output_dir: Path = typer.Option(..., "--output-dir", "-o", help="Existing folder for the label image and meta.json."),
+    fmt: OutFormat = typer.Option(OutFormat.nrrd, "--format", "-f", help="Output image format."),
+    prefix: str = typer.Option("", "--prefix", "-p", help="File name prefix: <prefix>-1.nrrd, <prefix>-meta.json."),
+    reference: Optional[List[Path]] = typer.Option(None, "--reference", "-r", help="Source series (folder or files): output on its full grid, skipped slices filled with background."),
+    series_uid: Optional[str] = typer.Option(None, "--series-uid", help="Reference series to use when the folder holds several."),
+    tolerance: float = typer.Option(DEFAULT_TOLERANCE, "--tolerance", help="Largest allowed frame/reference plane mismatch, mm."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print errors only."),
+) -> None:
+    """DICOM SEG -> label image + dcmqi meta.json."""
+    _setup_logging(quiet)
+    from .convert import seg_to_itk
+
+    with _status("reading DICOM SEG"):
+        report = seg_to_itk(
+            seg, output_dir, fmt=fmt.value, prefix=prefix, reference=reference or None,
+            series_uid=series_uid, tol_mm=tolerance, create_dir=False,
+        )
+    _report_read(report)
+
+
+@app.command("info")
+def info(
+    seg: Path = typer.Argument(..., help="DICOM SEG file."),
+) -> None:
+    """Summarise a DICOM SEG: type, syntax, frames, geometry, segments with codes and voxel counts."""
+    _setup_logging(False)
+    from .inspect import describe_seg
+
+    describe_seg(seg)
+
+
+@app.command("demo")
+def demo(
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="Keep the files here (default: a temporary folder)."),
+    organs: int = typer.Option(40, "--organs", help="Number of organ labels in the sample."),
+    size: int = typer.Option(256, "--size", help="Rows and columns of the sample CT."),
+    slices: int = typer.Option(120, "--slices", help="Slices of the sample CT."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Make a synthetic CT + organ label map, convert to LABELMAP SEG and back, check, print sizes and times."""
+    _setup_logging(quiet)
+    from .demo import run_demo
+
+    ok = run_demo(output_dir, organs=organs, size=size, slices=slices, echo=_echo)
+    if not ok:
+        raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------- dcmqi-compatible commands
+@app.command("itkimage2segimage", context_settings={"allow_interspersed_args": True})
+def itkimage2segimage(
+    input_image_list: List[str] = typer.Option(..., "--inputImageList", help="Comma-separated label images."),
+    input_metadata: Path = typer.Option(..., "--inputMetadata", help="dcmqi metadata JSON."),
+    output_dicom: Path = typer.Option(..., "--outputDICOM", help="Output SEG file."),
+    input_dicom_directory: Optional[Path] = typer.Option(None, "--inputDICOMDirectory", help="Source series folder (recursive)."),
+    input_dicom_list: Optional[List[str]] = typer.Option(None, "--inputDICOMList", help="Comma-separated source files."),
+    segmentation_type: str = typer.Option("binary", "--segmentationType", help="binary (dcmqi's default) or labelmap."),
+    use_label_id: bool = typer.Option(False, "--useLabelIDAsSegmentNumber", help="Segment Number = label value."),
+    skip: int = typer.Option(1, "--skip", help="1: skip empty slices; 0: keep them."),
+    compress: str = typer.Option("none", "--compress", help="none or deflate."),
+    references_geometry_check: int = typer.Option(1, "--referencesGeometryCheck", help="Accepted for compatibility; geometry is always checked."),
+    no_dicom_value_checks: bool = typer.Option(False, "--noDicomValueChecks", help="Accepted for compatibility."),
+    verbose: bool = typer.Option(False, "--verbose", help="More output."),
+) -> None:
+    """dcmqi-compatible: same flags, list syntax and defaults as dcmqi 1.5.7's itkimage2segimage."""
+    _setup_logging(False)
+    from .convert import itk_to_seg
+    from .errors import InputError, UnsupportedError
+
+    seg_type = segmentation_type.lower()
+    if seg_type not in ("binary", "labelmap"):
+        raise InputError(f"--segmentationType must be binary or labelmap, got {segmentation_type!r}")
+    if seg_type == "binary":
+        raise UnsupportedError(
+            "--segmentationType binary (classic DICOM SEG, dcmqi's default) is not available yet; "
+            "pass --segmentationType labelmap"
+        )
+    if skip not in (0, 1):
+        raise InputError(f"--skip must be 0 or 1, got {skip}")
+    if compress not in ("none", "deflate"):
+        raise InputError(f"--compress must be none or deflate, got {compress!r}")
+    dicom: List[Path] = []
+    if input_dicom_directory is not None:
+        dicom.append(input_dicom_directory)
+    dicom.extend(Path(p) for p in _split_list(input_dicom_list))
+    if not dicom:
+        raise InputError("give the source series with --inputDICOMDirectory or --inputDICOMList")
+    report = itk_to_seg(
+        [Path(p) for p in _split_list(input_image_list)], dicom, input_metadata, output_dicom,
+        seg_type=seg_type, numbering="label" if use_label_id else "sequential",
+        keep_empty_slices=(skip == 0), compression=compress,
+    )
+    _report_write(report)
+
+
+@app.command("segimage2itkimage")
+def segimage2itkimage(
+    input_dicom: Path = typer.Option(..., "--inputDICOM", help="Input SEG file."),
+    output_directory: Path = typer.Option(..., "--outputDirectory", help="Existing output folder."),
+    prefix: str = typer.Option("", "--prefix", "-p", help="Output file name prefix."),
+    output_type: str = typer.Option("nrrd", "--outputType", "-t", help="nrrd, nii or nifti (.nii.gz)."),
+    merge_segments: bool = typer.Option(False, "--mergeSegments", help="Fewest non-overlapping files (a LABELMAP is one already)."),
+    verbose: bool = typer.Option(False, "--verbose", help="More output."),
+) -> None:
+    """dcmqi-compatible: same flags and output names as dcmqi 1.5.7's segimage2itkimage."""
+    _setup_logging(False)
+    from .convert import seg_to_itk
+    from .errors import InputError
+
+    kind = output_type.lower()
+    if kind not in ("nrrd", "nii", "nifti"):
+        raise InputError(f"--outputType {output_type!r} is not supported; use nrrd, nii or nifti")
+    report = seg_to_itk(
+        input_dicom, output_directory, fmt="nrrd" if kind == "nrrd" else "nifti", prefix=prefix, create_dir=False,
+    )
+    _report_read(report)
+
+
+# --------------------------------------------------------------------------- entry point
+def main(argv: Optional[List[str]] = None) -> int:
+    """Console entry point: run the app; user errors become one line on stderr and exit 1."""
+    from .errors import LabelmapError
+
+    try:
+        rv = app(args=argv, standalone_mode=False, prog_name="labelmap-convert")
+    except LabelmapError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted", err=True)
+        return 1
+    except Exception as exc:
+        # typer / click signalling: Exit carries a code; usage errors format their own message
+        if type(exc).__name__ == "Exit" and hasattr(exc, "exit_code"):
+            return int(exc.exit_code or 0)
+        if type(exc).__name__ == "Abort":
+            typer.echo("error: aborted", err=True)
+            return 1
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            message = " ".join(str(exc.format_message()).split())
+            typer.echo(f"error: {message} (see --help)", err=True)
+            return 1
+        raise
+    return rv if isinstance(rv, int) else 0
+
+
+def _entry() -> None:  # pragma: no cover - console script shim
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""``labelmap-convert info``: a readable summary of a DICOM SEG file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+
+from .seg.decode import frame_info, frames_array, load_seg, segment_descriptions
+from .seg.uids import SEG_SOP_CLASSES
+
+__all__ = ["seg_summary", "describe_seg"]
+
+
+def seg_summary(path: Union[str, "os.PathLike[str]"]) -> dict:
+    """The facts ``info`` prints, as a dict (also handy in notebooks)."""
+    ds, name = load_seg(path)
+    seg_type = str(ds.get("SegmentationType", ""))
+    info = frame_info(ds, name)
+    segments = segment_descriptions(ds, name)
+    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    counts: dict[int, int] = {}
+    bits = int(ds.get("BitsAllocated", 0))
+    if seg_type == "LABELMAP":
+        frames = frames_array(ds, name)
+        bc = np.bincount(frames.ravel())
+        counts = {int(v): int(c) for v, c in enumerate(bc) if c}
+    elif bits == 1 and info.segment_numbers is not None:
+        npx = info.rows * info.columns
+        bitsarr = np.unpackbits(np.frombuffer(ds.PixelData, dtype=np.uint8), bitorder="little")[: n_frames * npx]
+        per_frame = bitsarr.reshape(n_frames, npx).sum(axis=1)
+        for num, c in zip(info.segment_numbers, per_frame):
+            counts[int(num)] = counts.get(int(num), 0) + int(c)
+    normal = np.cross(info.orientation[:3], info.orientation[3:])
+    proj = info.positions @ normal
+    return {
+        "file": name,
+        "size_bytes": Path(name).stat().st_size if Path(name).exists() else None,
+        "sop_class": f"{ds.SOPClassUID} ({SEG_SOP_CLASSES.get(str(ds.SOPClassUID), '?')})",
+        "segmentation_type": seg_type,
+        "transfer_syntax": f"{ds.file_meta.TransferSyntaxUID} ({ds.file_meta.TransferSyntaxUID.name})",
+        "frames": n_frames,
+        "bits_allocated": bits,
+        "photometric_interpretation": str(ds.get("PhotometricInterpretation", "")),
+        "pixel_padding_value": ds.get("PixelPaddingValue", None),
+        "rows": info.rows,
+        "columns": info.columns,
+        "pixel_spacing": info.pixel_spacing,
+        "slice_spacing": info.slice_spacing,
+        "orientation": [round(float(v), 6) for v in info.orientation],
+        "positions_along_normal": (float(proj.min()), float(proj.max())),
+        "distinct_positions": int(len(np.unique(np.round(proj, 3)))),
+        "segments": [
+            {
+                "number": s.number,
+                "label": s.display_label,
+                "category": s.category.meaning,
+                "type": s.type.meaning + (f" ({s.type_modifier.meaning})" if s.type_modifier else ""),
+                "code": f"{s.type.scheme} {s.type.value}",
+                "voxels": counts.get(s.number, 0),
+            }
+            for s in sorted(segments, key=lambda s: s.number)
+        ],
+    }
+
+
+def describe_seg(path: Union[str, "os.PathLike[str]"]) -> None:
+    """Print :func:`seg_summary` as a table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    s = seg_summary(path)
+    console = Console()
+    size = s["size_bytes"]
+    console.print(f"[bold]{s['file']}[/bold]" + (f"  ({size:,} bytes)" if size is not None else ""))
+    for key, label in (
+        ("sop_class", "SOP Class"),
+        ("segmentation_type", "Segmentation Type"),
+        ("transfer_syntax", "Transfer Syntax"),
+        ("frames", "Frames"),
+        ("bits_allocated", "Bits Allocated"),
+        ("photometric_interpretation", "Photometric"),
+        ("pixel_padding_value", "Pixel Padding Value"),
+    ):
+        console.print(f"  {label:<20} {s[key]}")
+    console.print(
+        f"  {'Geometry':<20} {s['columns']} x {s['rows']} px, spacing {s['pixel_spacing'][1]:g} x "
+        f"{s['pixel_spacing'][0]:g} mm, slice spacing {s['slice_spacing']}, "
+        f"{s['distinct_positions']} positions from {s['positions_along_normal'][0]:.2f} to "
+        f"{s['positions_along_normal'][1]:.2f} mm along the normal"
+    )
+    console.print(f"  {'Orientation':<20} {s['orientation']}")
+    table = Table(title=f"{len(s['segments'])} segments")
+    for col in ("#", "label", "category", "type", "code", "voxels"):
+        table.add_column(col, justify="right" if col in ("#", "voxels") else "left")
+    for seg in s["segments"]:
+        table.add_row(str(seg["number"]), seg["label"], seg["category"], seg["type"], seg["code"], f"{seg['voxels']:,}")
+    console.print(table)
