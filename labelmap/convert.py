@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Optional, Sequence, Union
@@ -31,6 +30,7 @@ __all__ = [
     "write_labels",
     "load_source",
     "prepare_labelmap",
+    "encode_seg",
     "write_seg",
     "read_seg",
     "itk_to_seg",
@@ -163,10 +163,9 @@ def prepare_labelmap(
     return LabelVolume(array, geometry, tuple(numbered)), source_index, notes
 
 
-def write_seg(
+def encode_seg(
     volume: LabelVolume,
     source: SourceSeries,
-    output: PathLike,
     *,
     series: SeriesAttributes = SeriesAttributes(),
     seg_type: SegType = "labelmap",
@@ -176,15 +175,14 @@ def write_seg(
     compression: str = "none",
     tol_mm: float = DEFAULT_TOLERANCE_MM,
     name: str = "label image",
-) -> WriteReport:
-    """Encode ``volume`` (label values + their ``segments``) as a DICOM SEG referencing ``source``.
+):
+    """Encode ``volume`` (label values + their ``segments``) as a SEG ``pydicom.Dataset`` referencing ``source``.
 
     ``volume.segments`` are matched to voxel values by ``label_id``; ``numbering``
-    decides their Segment Numbers.  The file is written atomically.
+    decides their Segment Numbers.  Returns ``(dataset, warnings)``.
     """
-    from .seg.encode import encode_labelmap, plan_labelmap, save_dataset
+    from .seg.encode import encode_labelmap, plan_labelmap
 
-    t0 = time.perf_counter()
     if seg_type in ("binary", "fractional"):
         raise UnsupportedError(
             f"segmentation type {seg_type!r} (classic DICOM SEG) is not available yet; use labelmap"
@@ -199,18 +197,43 @@ def write_seg(
         prepared, source, source_index,
         series=series, palette=palette, compression=compression, plan=plan,
     )
+    return ds, notes
+
+
+def write_seg(
+    volume: LabelVolume,
+    source: SourceSeries,
+    output: PathLike,
+    *,
+    series: SeriesAttributes = SeriesAttributes(),
+    seg_type: SegType = "labelmap",
+    numbering: Numbering = "label",
+    palette: bool = False,
+    keep_empty_slices: bool = False,
+    compression: str = "none",
+    tol_mm: float = DEFAULT_TOLERANCE_MM,
+    name: str = "label image",
+) -> WriteReport:
+    """:func:`encode_seg`, then write the file atomically; returns a :class:`WriteReport`."""
+    from .seg.encode import save_dataset
+
+    t0 = time.perf_counter()
+    ds, notes = encode_seg(
+        volume, source, series=series, seg_type=seg_type, numbering=numbering, palette=palette,
+        keep_empty_slices=keep_empty_slices, compression=compression, tol_mm=tol_mm, name=name,
+    )
     save_dataset(ds, output)
     out = Path(output)
     return WriteReport(
         output=out,
-        segmentation_type="LABELMAP",
+        segmentation_type=str(ds.SegmentationType),
         frames=int(ds.NumberOfFrames),
-        segments=len(prepared.segments),
+        segments=sum(1 for item in ds.SegmentSequence if int(item.SegmentNumber) != ds.get("PixelPaddingValue", -1)),
         bits_allocated=int(ds.BitsAllocated),
         transfer_syntax=ds.file_meta.TransferSyntaxUID.name,
         size_bytes=out.stat().st_size,
         seconds=time.perf_counter() - t0,
-        skipped_slices=prepared.array.shape[0] - int(ds.NumberOfFrames),
+        skipped_slices=volume.array.shape[0] - int(ds.NumberOfFrames),
         warnings=notes,
     )
 
@@ -355,5 +378,3 @@ def seg_to_itk(
         warnings=notes,
     )
 
-
-_ = warnings

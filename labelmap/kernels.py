@@ -38,7 +38,7 @@ def as_label_array(array: np.ndarray, *, source: str = "label image") -> np.ndar
         if arr.size and not np.array_equal(arr, np.round(arr)):
             bad = arr[arr != np.round(arr)].flat[0]
             raise InputError(
-                f"{source}: holds non-integer value {bad!r}; a label image must hold integer labels "
+                f"{source}: holds non-integer value {float(bad)!r}; a label image must hold integer labels "
                 "(use --type fractional for probability maps)"
             )
     elif arr.dtype.kind not in "iu":
