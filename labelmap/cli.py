@@ -99,6 +99,14 @@ def _split_list(values: Optional[List[str]]) -> List[str]:
     return out
 
 
+def _check_output_file(path: Path, flag: str) -> None:
+    """An output file path must not name an existing folder (else the final rename fails with a traceback)."""
+    from .errors import OutputError
+
+    if path.is_dir():
+        raise OutputError(f"{flag} {str(path)!r} is a folder; give a file name such as {str(path / 'seg.dcm')!r}")
+
+
 def _report_write(report) -> None:
     _warn(report.warnings)
     _echo(
@@ -129,13 +137,14 @@ def itk2seg(
     renumber: bool = typer.Option(False, "--renumber", help="Segment Numbers 1..N in label order instead of the label values."),
     compression: Compression = typer.Option(Compression.none, "--compression", help="Transfer syntax (all lossless)."),
     series_uid: Optional[str] = typer.Option(None, "--series-uid", help="Source series to use when the folder holds several."),
-    tolerance: float = typer.Option(DEFAULT_TOLERANCE, "--tolerance", help="Largest allowed label/source plane mismatch, mm."),
+    tolerance: float = typer.Option(DEFAULT_TOLERANCE, "--tolerance", min=0.0, help="Largest allowed label/source plane mismatch, mm."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print errors only."),
 ) -> None:
     """Label image(s) + dcmqi JSON + source DICOM series -> DICOM SEG."""
     _setup_logging(quiet)
     from .convert import itk_to_seg
 
+    _check_output_file(output, "--output")
     with _status("writing DICOM SEG"):
         report = itk_to_seg(
             labels, dicom, metadata, output,
@@ -154,7 +163,7 @@ def seg2itk(
     prefix: str = typer.Option("", "--prefix", "-p", help="File name prefix: <prefix>-1.nrrd, <prefix>-meta.json."),
     reference: Optional[List[Path]] = typer.Option(None, "--reference", "-r", help="Source series (folder or files): output on its full grid, skipped slices filled with background."),
     series_uid: Optional[str] = typer.Option(None, "--series-uid", help="Reference series to use when the folder holds several."),
-    tolerance: float = typer.Option(DEFAULT_TOLERANCE, "--tolerance", help="Largest allowed frame/reference plane mismatch, mm."),
+    tolerance: float = typer.Option(DEFAULT_TOLERANCE, "--tolerance", min=0.0, help="Largest allowed frame/reference plane mismatch, mm."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print errors only."),
 ) -> None:
     """DICOM SEG -> label image + dcmqi meta.json."""
@@ -230,6 +239,7 @@ def itkimage2segimage(
         raise InputError(f"--skip must be 0 or 1, got {skip}")
     if compress not in ("none", "deflate"):
         raise InputError(f"--compress must be none or deflate, got {compress!r}")
+    _check_output_file(output_dicom, "--outputDICOM")
     dicom: List[Path] = []
     if input_dicom_directory is not None:
         dicom.append(input_dicom_directory)
@@ -275,7 +285,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="labelmap-convert")
     except LabelmapError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        # the contract is ONE line on stderr: fold multi-line messages (e.g. lists of series)
+        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        typer.echo(f"error: {message}", err=True)
         return 1
     except KeyboardInterrupt:
         typer.echo("error: interrupted", err=True)

@@ -22,31 +22,41 @@ def run_demo(
     echo: Callable[[str], None] = print,
 ) -> bool:
     """Synthetic CT + organ label map -> LABELMAP SEG -> label map; True when the round trip is exact."""
+    from ._atomic import check_output_dir
     from .convert import itk_to_seg, read_labels, seg_to_itk
+    from .errors import InputError
     from .metadata import load_metadata
     from .model import Geometry
     from .io.images import write_image
     from .sample import organ_phantom, sample_metadata, write_ct_series
 
+    for flag, value, low in (("--organs", organs, 1), ("--size", size, 2), ("--slices", slices, 1)):
+        if value < low:
+            raise InputError(f"{flag} must be at least {low}, got {value}")
+    geometry = Geometry(
+        origin=(-0.5 * size * 0.8, -0.5 * size * 0.8, -200.0),
+        direction=np.eye(3),
+        spacing=(0.8, 0.8, 2.0),
+        shape=(slices, size, size),
+    )
+    t = time.perf_counter()
+    try:  # before creating anything, so a bad request leaves no files behind
+        labels = organ_phantom(geometry, organs, seed=7)
+    except ValueError as exc:
+        raise InputError(
+            f"--organs {organs} do not fit in a {size}x{size}x{slices} sample ({exc}); "
+            "use fewer organs or a larger --size / --slices"
+        ) from None
     if output_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="labelmap-demo-")
         out = Path(tmp.name)
     else:
         tmp = None
-        out = Path(output_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = check_output_dir(output_dir, create=True)  # OutputError (not a traceback) if unusable
     try:
-        geometry = Geometry(
-            origin=(-0.5 * size * 0.8, -0.5 * size * 0.8, -200.0),
-            direction=np.eye(3),
-            spacing=(0.8, 0.8, 2.0),
-            shape=(slices, size, size),
-        )
-        t = time.perf_counter()
         ct_dir = out / "ct"
         ct_dir.mkdir(exist_ok=True)
         write_ct_series(ct_dir, geometry)
-        labels = organ_phantom(geometry, organs, seed=7)
         labels_path = out / "labels.nrrd"
         write_image(labels_path, labels, geometry, compress=True)
         values = [int(v) for v in np.unique(labels) if v]
