@@ -42,6 +42,8 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     the extension (``.nii.gz``, ``.nrrd``) behave as they would for the target.
     """
     target = Path(target)
+    if target.is_dir():
+        raise OutputError(f"output {str(target)!r} is a folder; give a file name")
     parent = check_output_dir(target.parent if str(target.parent) else ".")
     suffix = "".join(target.suffixes) if target.suffixes else ""
     try:
