@@ -116,8 +116,9 @@ def frame_info(ds: Dataset, name: str) -> FrameInfo:
     slice_spacing = None
     has_seg_ids = False
     for f, item in enumerate(per_frame):
+        pos_item = _group_item(ds, item, "PlanePositionSequence", name, f)  # its SegFormatError names the group
         try:
-            pos = _group_item(ds, item, "PlanePositionSequence", name, f).ImagePositionPatient
+            pos = pos_item.ImagePositionPatient
             positions[f] = [float(v) for v in pos]
         except (AttributeError, TypeError, ValueError):
             raise SegFormatError(f"{name}: frame {f + 1} has no valid ImagePositionPatient") from None

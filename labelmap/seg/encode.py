@@ -322,11 +322,17 @@ def encode_labelmap(
     ds.PixelData = pixels
     ds["PixelData"].VR = "OB" if bits == 8 else "OW"
     ts = _transfer_syntax(compression)
-    ds.file_meta = file_meta_for(ds, ts)
     if ts.is_compressed:
+        # pydicom compresses only a dataset whose transfer syntax is still native;
+        # Dataset.compress() then sets the compressed one.
+        from pydicom.uid import ExplicitVRLittleEndian
+
         from .codecs import compress_dataset
 
+        ds.file_meta = file_meta_for(ds, ExplicitVRLittleEndian)
         compress_dataset(ds, ts)
+    else:
+        ds.file_meta = file_meta_for(ds, ts)
     return ds
 
 
