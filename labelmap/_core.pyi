@@ -13,3 +13,45 @@ def remap_lut(
     lut: npt.NDArray[np.uint8] | npt.NDArray[np.uint16],
     out: npt.NDArray[np.uint8] | npt.NDArray[np.uint16],
 ) -> None: ...
+
+_Labels = npt.NDArray[np.uint8] | npt.NDArray[np.uint16] | npt.NDArray[np.uint32]
+_Out = npt.NDArray[np.uint8] | npt.NDArray[np.uint16]
+
+def pack_label_frames(
+    labels: _Labels,
+    frame_slices: npt.NDArray[np.int64],
+    frame_values: npt.NDArray[np.int64],
+    order: npt.NDArray[np.int64],
+    group_starts: npt.NDArray[np.int64],
+    lut: npt.NDArray[np.int64],
+    out: npt.NDArray[np.uint8],
+    bit_offset: int,
+) -> None: ...
+def pack_masks(masks: npt.NDArray[np.uint8], out: npt.NDArray[np.uint8]) -> None: ...
+def unpack_bits(packed: npt.NDArray[np.uint8], out: npt.NDArray[np.uint8]) -> None: ...
+def paint_frames(
+    packed: npt.NDArray[np.uint8],
+    frame_index: npt.NDArray[np.int64],
+    frame_slices: npt.NDArray[np.int64],
+    frame_values: npt.NDArray[np.int64],
+    out: _Out,
+) -> None: ...
+def frame_overlap(
+    packed: npt.NDArray[np.uint8],
+    order: npt.NDArray[np.int64],
+    group_starts: npt.NDArray[np.int64],
+    segments: npt.NDArray[np.int32],
+    npx: int,
+    count: npt.NDArray[np.int32],
+    start: npt.NDArray[np.int32],
+    fill: npt.NDArray[np.int32],
+    result: npt.NDArray[np.int64],
+) -> None: ...
+def lut_segments(labels: _Labels, lut: npt.NDArray[np.int32], seg: npt.NDArray[np.int32]) -> None: ...
+def merge_segments(
+    seg: npt.NDArray[np.int32],
+    n: int,
+    values: _Out,
+    merged: _Out,
+    result: npt.NDArray[np.int64],
+) -> None: ...

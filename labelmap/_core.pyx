@@ -6,7 +6,9 @@ without the GIL.  Callers guarantee shapes, dtypes and bounds: nothing in this
 file validates user input.
 """
 
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, int64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
+from libc.stdlib cimport malloc, realloc, free
+from libc.string cimport memcpy, memset
 
 ctypedef fused label_t:
     uint8_t
@@ -46,3 +48,404 @@ def remap_lut(const label_t[::1] labels, const out_t[::1] lut, out_t[::1] out):
     with nogil:
         for p in range(n):
             out[p] = lut[labels[p]]
+
+
+# ---------------------------------------------------------------------------
+# 1-bit frame streams.  Bit ``i`` of a stream lives in byte ``i >> 3`` at bit
+# position ``i & 7`` (LSB first); frame ``f`` of ``npx`` pixels occupies bits
+# ``f * npx .. f * npx + npx - 1`` with no padding between frames.
+# ---------------------------------------------------------------------------
+
+cdef inline void _pack_eq(const label_t* src, label_t val, Py_ssize_t n,
+                          uint8_t* out, int64_t bit) noexcept nogil:
+    """OR the bits ``src[p] == val`` (p < n) into ``out`` from stream bit ``bit``."""
+    cdef Py_ssize_t p = 0
+    cdef int64_t byte = bit >> 3
+    cdef int sh = <int>(bit & 7)
+    cdef uint8_t acc = 0
+    if sh:
+        while sh < 8 and p < n:
+            acc |= <uint8_t>(src[p] == val) << sh
+            p += 1
+            sh += 1
+        out[byte] |= acc
+        byte += 1
+    while p + 8 <= n:
+        out[byte] = (<uint8_t>(src[p] == val)
+                     | <uint8_t>(src[p + 1] == val) << 1
+                     | <uint8_t>(src[p + 2] == val) << 2
+                     | <uint8_t>(src[p + 3] == val) << 3
+                     | <uint8_t>(src[p + 4] == val) << 4
+                     | <uint8_t>(src[p + 5] == val) << 5
+                     | <uint8_t>(src[p + 6] == val) << 6
+                     | <uint8_t>(src[p + 7] == val) << 7)
+        p += 8
+        byte += 1
+    if p < n:
+        acc = 0
+        sh = 0
+        while p < n:
+            acc |= <uint8_t>(src[p] == val) << sh
+            p += 1
+            sh += 1
+        out[byte] |= acc
+
+
+cdef inline void _pack_nz(const uint8_t* src, Py_ssize_t n,
+                          uint8_t* out, int64_t bit) noexcept nogil:
+    """OR the bits ``src[p] != 0`` (p < n) into ``out`` from stream bit ``bit``."""
+    cdef Py_ssize_t p = 0
+    cdef int64_t byte = bit >> 3
+    cdef int sh = <int>(bit & 7)
+    cdef uint8_t acc = 0
+    cdef uint64_t w
+    cdef int little = 1
+    if sh:
+        while sh < 8 and p < n:
+            acc |= <uint8_t>(src[p] != 0) << sh
+            p += 1
+            sh += 1
+        out[byte] |= acc
+        byte += 1
+    if (<uint8_t*>&little)[0] == 1:
+        # 8 pixels per step: fold each byte onto its bit 0, then gather the
+        # eight bit-0s into the top byte with one multiply (no carries)
+        while p + 8 <= n:
+            memcpy(&w, &src[p], 8)
+            w |= w >> 4
+            w |= w >> 2
+            w |= w >> 1
+            w &= 0x0101010101010101ULL
+            out[byte] = <uint8_t>((w * 0x0102040810204080ULL) >> 56)
+            p += 8
+            byte += 1
+    while p + 8 <= n:
+        out[byte] = (<uint8_t>(src[p] != 0)
+                     | <uint8_t>(src[p + 1] != 0) << 1
+                     | <uint8_t>(src[p + 2] != 0) << 2
+                     | <uint8_t>(src[p + 3] != 0) << 3
+                     | <uint8_t>(src[p + 4] != 0) << 4
+                     | <uint8_t>(src[p + 5] != 0) << 5
+                     | <uint8_t>(src[p + 6] != 0) << 6
+                     | <uint8_t>(src[p + 7] != 0) << 7)
+        p += 8
+        byte += 1
+    if p < n:
+        acc = 0
+        sh = 0
+        while p < n:
+            acc |= <uint8_t>(src[p] != 0) << sh
+            p += 1
+            sh += 1
+        out[byte] |= acc
+
+
+def pack_label_frames(const label_t[:, ::1] labels,
+                      const int64_t[::1] frame_slices,
+                      const int64_t[::1] frame_values,
+                      const int64_t[::1] order,
+                      const int64_t[::1] group_starts,
+                      int64_t[::1] lut,
+                      uint8_t[::1] out,
+                      int64_t bit_offset):
+    """Pack frame ``f`` = ``labels[frame_slices[f]] == frame_values[f]`` into ``out``.
+
+    Frame f's bits start at ``bit_offset + f * npx``.  ``labels`` is
+    (K, npx); those bits of ``out`` must be zero and ``out`` must hold
+    ceil((bit_offset + F * npx) / 8) bytes; slices index ``labels`` and values fit ``label_t``.  ``order``
+    lists frame indices grouped by slice (group g is
+    ``order[group_starts[g]:group_starts[g + 1]]``) and no (slice, value)
+    pair may repeat within ``order``; frames left out of ``order`` are not
+    packed.  ``lut`` (one entry per possible label value) must be all -1; it
+    is returned so.  A slice with several frames is read once: each pixel
+    sets one bit of the frame its value maps to.
+    """
+    cdef Py_ssize_t g, q, f, p, k
+    cdef Py_ssize_t ng = group_starts.shape[0] - 1
+    cdef Py_ssize_t npx = labels.shape[1]
+    cdef int64_t fi, bit
+    cdef const label_t* src
+    with nogil:
+        for g in range(ng):
+            if group_starts[g + 1] - group_starts[g] == 1:
+                f = order[group_starts[g]]
+                _pack_eq(&labels[frame_slices[f], 0], <label_t>frame_values[f], npx,
+                         &out[0], bit_offset + <int64_t>f * npx)
+                continue
+            k = frame_slices[order[group_starts[g]]]
+            src = &labels[k, 0]
+            for q in range(group_starts[g], group_starts[g + 1]):
+                f = order[q]
+                lut[frame_values[f]] = bit_offset + <int64_t>f * npx
+            for p in range(npx):
+                fi = lut[src[p]]
+                if fi >= 0:
+                    bit = fi + p
+                    out[bit >> 3] |= <uint8_t>(1 << (bit & 7))
+            for q in range(group_starts[g], group_starts[g + 1]):
+                lut[frame_values[order[q]]] = -1
+
+
+def pack_masks(const uint8_t[:, ::1] masks, uint8_t[::1] out):
+    """Pack the (F, npx) masks (nonzero = 1) as one continuous bit stream into zeroed ``out``."""
+    cdef Py_ssize_t f
+    cdef Py_ssize_t nf = masks.shape[0]
+    cdef Py_ssize_t npx = masks.shape[1]
+    with nogil:
+        for f in range(nf):
+            _pack_nz(&masks[f, 0], npx, &out[0], <int64_t>f * npx)
+
+
+cdef uint64_t _SPREAD[256]   # byte b -> 8 bytes holding its bits, LSB first (little-endian)
+
+
+cdef void _init_spread() noexcept:
+    cdef int b, t
+    cdef uint64_t v
+    for b in range(256):
+        v = 0
+        for t in range(8):
+            if (b >> t) & 1:
+                v |= (<uint64_t>1) << (8 * t)
+        _SPREAD[b] = v
+
+
+_init_spread()
+
+
+def unpack_bits(const uint8_t[::1] packed, uint8_t[::1] out):
+    """``out[i] = bit i`` of ``packed`` for every i < len(out); packed holds ceil(len(out) / 8) bytes."""
+    cdef Py_ssize_t n = out.shape[0]
+    cdef Py_ssize_t nfull = n >> 3
+    cdef Py_ssize_t j, i
+    cdef uint64_t word
+    cdef int little = 1
+    cdef uint8_t b
+    with nogil:
+        if (<uint8_t*>&little)[0] == 1:
+            for j in range(nfull):
+                word = _SPREAD[packed[j]]
+                memcpy(&out[j << 3], &word, 8)
+        else:
+            for j in range(nfull):
+                b = packed[j]
+                i = j << 3
+                out[i] = b & 1
+                out[i + 1] = (b >> 1) & 1
+                out[i + 2] = (b >> 2) & 1
+                out[i + 3] = (b >> 3) & 1
+                out[i + 4] = (b >> 4) & 1
+                out[i + 5] = (b >> 5) & 1
+                out[i + 6] = (b >> 6) & 1
+                out[i + 7] = (b >> 7) & 1
+        for i in range(nfull << 3, n):
+            out[i] = (packed[i >> 3] >> (i & 7)) & 1
+
+
+def paint_frames(const uint8_t[::1] packed,
+                 const int64_t[::1] frame_index,
+                 const int64_t[::1] frame_slices,
+                 const int64_t[::1] frame_values,
+                 out_t[:, ::1] out):
+    """For each i and set bit p of stream frame ``frame_index[i]``: ``out[frame_slices[i], p] = frame_values[i]``.
+
+    ``out`` is (K, npx); stream frame f's bits start at f * npx and
+    ``packed`` holds them all; slices index ``out`` and values fit
+    ``out_t``.  Later entries overwrite earlier ones.
+    """
+    cdef Py_ssize_t i, b, b0, b1, p
+    cdef int t
+    cdef Py_ssize_t nf = frame_index.shape[0]
+    cdef Py_ssize_t npx = out.shape[1]
+    cdef int64_t s
+    cdef uint8_t byte
+    cdef out_t val
+    cdef out_t* dst
+    with nogil:
+        for i in range(nf):
+            s = frame_index[i] * npx
+            b0 = s >> 3
+            b1 = (s + npx + 7) >> 3
+            dst = &out[frame_slices[i], 0]
+            val = <out_t>frame_values[i]
+            for b in range(b0, b1):
+                byte = packed[b]
+                if byte == 0:
+                    continue
+                p = (b << 3) - s
+                if p >= 0 and p + 8 <= npx:
+                    for t in range(8):
+                        if (byte >> t) & 1:
+                            dst[p + t] = val
+                else:
+                    for t in range(8):
+                        if (byte >> t) & 1 and p + t >= 0 and p + t < npx:
+                            dst[p + t] = val
+
+
+cdef inline void _add_pairs(int32_t* segs, Py_ssize_t n, int64_t[:, ::1] result) noexcept nogil:
+    """Sort the ``n`` segment ids in place, drop repeats and count every distinct pair once."""
+    cdef Py_ssize_t i, j, m
+    cdef int32_t x
+    for i in range(1, n):
+        x = segs[i]
+        j = i - 1
+        while j >= 0 and segs[j] > x:
+            segs[j + 1] = segs[j]
+            j -= 1
+        segs[j + 1] = x
+    m = 0
+    for i in range(n):
+        if m == 0 or segs[i] != segs[m - 1]:
+            segs[m] = segs[i]
+            m += 1
+    for i in range(m):
+        for j in range(i + 1, m):
+            result[segs[i], segs[j]] += 1
+            result[segs[j], segs[i]] += 1
+
+
+def frame_overlap(const uint8_t[::1] packed,
+                  const int64_t[::1] order,
+                  const int64_t[::1] group_starts,
+                  const int32_t[::1] segments,
+                  Py_ssize_t npx,
+                  int32_t[::1] count,
+                  int32_t[::1] start,
+                  int32_t[::1] fill,
+                  int64_t[:, ::1] result):
+    """Pixel overlap between segments of 1-bit frames that share a position.
+
+    ``order`` lists frame indices grouped by position; group g is
+    ``order[group_starts[g]:group_starts[g + 1]]``.  ``segments[f]`` is the
+    segment (< result.shape[0]) of frame f, whose bits start at f * npx.
+    ``count``, ``start`` and ``fill`` are int32 scratch arrays of npx entries.
+    Adds to ``result`` (N x N, symmetric, diagonal untouched).
+    """
+    cdef Py_ssize_t g, q, f, b, b0, b1, p, pp
+    cdef int t
+    cdef Py_ssize_t ng = group_starts.shape[0] - 1
+    cdef int64_t s, total, cap = 0, pos
+    cdef int32_t c, seg
+    cdef uint8_t byte
+    cdef int32_t* buf = NULL
+    cdef int32_t* nbuf
+    cdef bint failed = False
+    with nogil:
+        for g in range(ng):
+            memset(&count[0], 0, npx * sizeof(int32_t))
+            total = 0
+            # pass 1: how many frames of this position cover each pixel
+            for q in range(group_starts[g], group_starts[g + 1]):
+                f = order[q]
+                s = <int64_t>f * npx
+                b0 = s >> 3
+                b1 = (s + npx + 7) >> 3
+                for b in range(b0, b1):
+                    byte = packed[b]
+                    if byte == 0:
+                        continue
+                    p = (b << 3) - s
+                    for t in range(8):
+                        if (byte >> t) & 1:
+                            pp = p + t
+                            if pp >= 0 and pp < npx:
+                                c = count[pp] + 1
+                                count[pp] = c
+                                if c == 2:
+                                    total += 2
+                                elif c > 2:
+                                    total += 1
+            if total == 0:
+                continue
+            # CSR slots for the pixels covered more than once
+            if total > cap:
+                nbuf = <int32_t*>realloc(buf, total * sizeof(int32_t))
+                if nbuf == NULL:
+                    failed = True
+                    break
+                buf = nbuf
+                cap = total
+            pos = 0
+            for pp in range(npx):
+                if count[pp] > 1:
+                    start[pp] = <int32_t>pos
+                    fill[pp] = 0
+                    pos += count[pp]
+            # pass 2: collect the segments at those pixels
+            for q in range(group_starts[g], group_starts[g + 1]):
+                f = order[q]
+                seg = segments[f]
+                s = <int64_t>f * npx
+                b0 = s >> 3
+                b1 = (s + npx + 7) >> 3
+                for b in range(b0, b1):
+                    byte = packed[b]
+                    if byte == 0:
+                        continue
+                    p = (b << 3) - s
+                    for t in range(8):
+                        if (byte >> t) & 1:
+                            pp = p + t
+                            if pp >= 0 and pp < npx and count[pp] > 1:
+                                buf[start[pp] + fill[pp]] = seg
+                                fill[pp] += 1
+            for pp in range(npx):
+                if count[pp] > 1:
+                    _add_pairs(&buf[start[pp]], count[pp], result)
+        free(buf)
+    if failed:
+        raise MemoryError("frame_overlap: cannot allocate the overlap buffer")
+
+
+def lut_segments(const label_t[::1] labels, const int32_t[::1] lut, int32_t[::1] seg):
+    """``seg[p] = lut[labels[p]]``; every label must index into ``lut``."""
+    cdef Py_ssize_t p
+    cdef Py_ssize_t n = labels.shape[0]
+    with nogil:
+        for p in range(n):
+            seg[p] = lut[labels[p]]
+
+
+def merge_segments(const int32_t[:, ::1] seg,
+                   Py_ssize_t n,
+                   const out_t[::1] values,
+                   out_t[::1] merged,
+                   int64_t[:, ::1] result):
+    """Combine the first ``n`` columns of the (M, B) segment-index rows (-1 = none).
+
+    Adds 1 to ``result[a, b]`` and ``result[b, a]`` for every voxel where the
+    distinct segments a != b are both present.  When ``merged`` is not empty,
+    ``merged[v] = values[s]`` of the last row with a segment at v, else 0.
+    Segment indices must be < result.shape[0] and < len(values) when merging.
+    """
+    cdef Py_ssize_t v, m, j
+    cdef Py_ssize_t nm = seg.shape[0]
+    cdef int32_t s, last
+    cdef Py_ssize_t cnt
+    cdef bint dup
+    cdef bint do_merge = merged.shape[0] > 0
+    cdef int32_t* buf = <int32_t*>malloc((nm + 1) * sizeof(int32_t))
+    if buf == NULL:
+        raise MemoryError()
+    with nogil:
+        for v in range(n):
+            cnt = 0
+            last = -1
+            for m in range(nm):
+                s = seg[m, v]
+                if s >= 0:
+                    last = s
+                    dup = False
+                    for j in range(cnt):
+                        if buf[j] == s:
+                            dup = True
+                            break
+                    if not dup:
+                        buf[cnt] = s
+                        cnt += 1
+            if do_merge:
+                merged[v] = values[last] if last >= 0 else 0
+            if cnt > 1:
+                _add_pairs(buf, cnt, result)
+    free(buf)

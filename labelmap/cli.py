@@ -42,6 +42,11 @@ class SegType(str, Enum):
     auto = "auto"
 
 
+class FractionalType(str, Enum):
+    probability = "probability"
+    occupancy = "occupancy"
+
+
 class OutFormat(str, Enum):
     nrrd = "nrrd"
     nifti = "nifti"
@@ -131,10 +136,11 @@ def itk2seg(
     dicom: List[Path] = typer.Option(..., "--dicom", "-d", help="Source series: a folder (searched recursively) or files; repeatable."),
     metadata: Path = typer.Option(..., "--metadata", "-m", help="dcmqi segmentation metadata JSON."),
     output: Path = typer.Option(..., "--output", "-o", help="Output DICOM SEG file."),
-    seg_type: SegType = typer.Option(SegType.labelmap, "--type", help="Segmentation type to write."),
+    seg_type: SegType = typer.Option(SegType.auto, "--type", help="auto: LABELMAP unless segments of different files overlap, then BINARY."),
+    fractional_type: FractionalType = typer.Option(FractionalType.probability, "--fractional-type", help="For --type fractional."),
     palette: bool = typer.Option(False, "--palette", help="PALETTE COLOR with a colour LUT instead of MONOCHROME2 + CIELab."),
     keep_empty_slices: bool = typer.Option(False, "--keep-empty-slices", help="Write a frame for every slice, even empty ones."),
-    renumber: bool = typer.Option(False, "--renumber", help="Segment Numbers 1..N in label order instead of the label values."),
+    renumber: bool = typer.Option(False, "--renumber", help="Segment Numbers 1..N (files in order, labels ascending) instead of the label values."),
     compression: Compression = typer.Option(Compression.none, "--compression", help="Transfer syntax (all lossless)."),
     series_uid: Optional[str] = typer.Option(None, "--series-uid", help="Source series to use when the folder holds several."),
     tolerance: float = typer.Option(DEFAULT_TOLERANCE, "--tolerance", min=0.0, help="Largest allowed label/source plane mismatch, mm."),
@@ -148,7 +154,8 @@ def itk2seg(
     with _status("writing DICOM SEG"):
         report = itk_to_seg(
             labels, dicom, metadata, output,
-            seg_type=seg_type.value, numbering="sequential" if renumber else "label", palette=palette,
+            seg_type=seg_type.value, numbering="sequential" if renumber else "auto", palette=palette,
+            fractional_type=fractional_type.value,
             keep_empty_slices=keep_empty_slices, compression=compression.value, series_uid=series_uid,
             tol_mm=tolerance,
         )
@@ -164,16 +171,17 @@ def seg2itk(
     reference: Optional[List[Path]] = typer.Option(None, "--reference", "-r", help="Source series (folder or files): output on its full grid, skipped slices filled with background."),
     series_uid: Optional[str] = typer.Option(None, "--series-uid", help="Reference series to use when the folder holds several."),
     tolerance: float = typer.Option(DEFAULT_TOLERANCE, "--tolerance", min=0.0, help="Largest allowed frame/reference plane mismatch, mm."),
+    merge_segments: bool = typer.Option(False, "--merge-segments", help="BINARY/FRACTIONAL: the fewest files of non-overlapping segments instead of one per segment."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print errors only."),
 ) -> None:
-    """DICOM SEG -> label image + dcmqi meta.json."""
+    """DICOM SEG -> label image(s) + dcmqi meta.json."""
     _setup_logging(quiet)
     from .convert import seg_to_itk
 
     with _status("reading DICOM SEG"):
         report = seg_to_itk(
             seg, output_dir, fmt=fmt.value, prefix=prefix, reference=reference or None,
-            series_uid=series_uid, tol_mm=tolerance, create_dir=False,
+            series_uid=series_uid, tol_mm=tolerance, merge_segments=merge_segments, create_dir=False,
         )
     _report_read(report)
 
@@ -225,16 +233,11 @@ def itkimage2segimage(
     """dcmqi-compatible: same flags, list syntax and defaults as dcmqi 1.5.7's itkimage2segimage."""
     _setup_logging(False)
     from .convert import itk_to_seg
-    from .errors import InputError, UnsupportedError
+    from .errors import InputError
 
     seg_type = segmentation_type.lower()
     if seg_type not in ("binary", "labelmap"):
         raise InputError(f"--segmentationType must be binary or labelmap, got {segmentation_type!r}")
-    if seg_type == "binary":
-        raise UnsupportedError(
-            "--segmentationType binary (classic DICOM SEG, dcmqi's default) is not available yet; "
-            "pass --segmentationType labelmap"
-        )
     if skip not in (0, 1):
         raise InputError(f"--skip must be 0 or 1, got {skip}")
     if compress not in ("none", "deflate"):
@@ -272,9 +275,61 @@ def segimage2itkimage(
     if kind not in ("nrrd", "nii", "nifti"):
         raise InputError(f"--outputType {output_type!r} is not supported; use nrrd, nii or nifti")
     report = seg_to_itk(
-        input_dicom, output_directory, fmt="nrrd" if kind == "nrrd" else "nifti", prefix=prefix, create_dir=False,
+        input_dicom, output_directory, fmt="nrrd" if kind == "nrrd" else "nifti", prefix=prefix,
+        merge_segments=merge_segments, create_dir=False,
     )
     _report_read(report)
+
+
+@app.command("bin2label")
+def bin2label(
+    seg: Path = typer.Argument(..., help="BINARY DICOM SEG file."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output LABELMAP SEG file."),
+    palette: bool = typer.Option(False, "--palette", help="PALETTE COLOR with a colour LUT."),
+    force_16bit: bool = typer.Option(False, "--force-16bit", help="16-bit pixels even when 8 would do."),
+    compression: Compression = typer.Option(Compression.none, "--compression", help="Transfer syntax (all lossless)."),
+    keep_empty_slices: bool = typer.Option(False, "--keep-empty-slices", help="A frame for every slice of the grid."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print errors only."),
+) -> None:
+    """BINARY SEG -> LABELMAP SEG (refuses overlapping segments, naming the pairs)."""
+    _setup_logging(quiet)
+    from .convert import binary_to_labelmap
+
+    with _status("re-encoding as LABELMAP"):
+        report = binary_to_labelmap(
+            seg, output, palette=palette, force_16bit=force_16bit, compression=compression.value,
+            keep_empty_slices=keep_empty_slices,
+        )
+    _report_write(report)
+
+
+@app.command("bin2labelsegimage")
+def bin2labelsegimage(
+    input_dicom: Path = typer.Option(..., "--inputDICOM", help="Input BINARY SEG."),
+    output_dicom: Path = typer.Option(..., "--outputDICOM", help="Output LABELMAP SEG."),
+    use_palette: bool = typer.Option(False, "--usePalette", help="PALETTE COLOR photometric interpretation."),
+    force_16bit: bool = typer.Option(False, "--force16Bit", help="16-bit pixels."),
+    compress: str = typer.Option("none", "--compress", help="none, rle or deflate."),
+    skip: int = typer.Option(1, "--skip", help="1: skip empty slices; 0: keep them."),
+    references_geometry_check: int = typer.Option(1, "--referencesGeometryCheck", help="Accepted for compatibility."),
+    use_label_id: bool = typer.Option(False, "--useLabelIDAsSegmentNumber", help="Accepted for compatibility (numbers are kept)."),
+    no_check: bool = typer.Option(False, "--noCheck", help="Accepted for compatibility; overlap is always checked."),
+    verbose: bool = typer.Option(False, "--verbose", help="More output."),
+) -> None:
+    """dcmqi-compatible: same flags as dcmqi 1.5.7's bin2labelsegimage."""
+    _setup_logging(False)
+    from .convert import binary_to_labelmap
+    from .errors import InputError
+
+    if compress not in ("none", "rle", "deflate"):
+        raise InputError(f"--compress must be none, rle or deflate, got {compress!r}")
+    if skip not in (0, 1):
+        raise InputError(f"--skip must be 0 or 1, got {skip}")
+    report = binary_to_labelmap(
+        input_dicom, output_dicom, palette=use_palette, force_16bit=force_16bit, compression=compress,
+        keep_empty_slices=(skip == 0),
+    )
+    _report_write(report)
 
 
 # --------------------------------------------------------------------------- entry point

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import kernels
 from .errors import InputError, MetadataError, UnsupportedError
-from .geometry import DEFAULT_TOLERANCE_MM, match_slices, reorient
+from .geometry import DEFAULT_TOLERANCE_MM
 from .model import Geometry, LabelVolume, SegmentDescription, SeriesAttributes, SourceSeries
 
 __all__ = [
@@ -29,20 +29,18 @@ __all__ = [
     "read_labels",
     "write_labels",
     "load_source",
-    "prepare_labelmap",
     "encode_seg",
     "write_seg",
     "read_seg",
     "itk_to_seg",
     "seg_to_itk",
+    "binary_to_labelmap",
 ]
 
 log = logging.getLogger(__name__)
 
 PathLike = Union[str, "os.PathLike[str]"]
-#: "label": Segment Number = label value; "sequential": 1..N in label order (dcmqi's default).
-Numbering = Literal["label", "sequential"]
-SegType = Literal["labelmap", "binary", "fractional", "auto"]
+from .seg.plan import Numbering, SegType  # noqa: E402  (Literal aliases only)
 
 
 @dataclass
@@ -100,141 +98,101 @@ def load_source(paths: Union[PathLike, Sequence[PathLike]], *, series_uid: Optio
 
 
 # --------------------------------------------------------------------------- itk -> seg
-def _assign_numbers(
-    present: Sequence[int], described: Sequence[SegmentDescription], numbering: Numbering, source: str
-) -> tuple[list[SegmentDescription], np.ndarray, list[str]]:
-    """Give each described label a Segment Number; return (segments, lut, warnings)."""
-    notes: list[str] = []
-    by_label: dict[int, SegmentDescription] = {}
-    for seg in described:
-        if seg.label_id in by_label:
-            raise MetadataError(f"labelID {seg.label_id} is described twice in the metadata for {source}")
-        by_label[seg.label_id] = seg
-    missing = [v for v in present if v != 0 and v not in by_label]
-    if missing:
-        shown = ", ".join(str(v) for v in missing[:20]) + (" ..." if len(missing) > 20 else "")
-        raise MetadataError(
-            f"{source}: label values {shown} occur in the image but have no entry in the metadata JSON; "
-            "add a segment object with that labelID"
-        )
-    present_set = set(int(v) for v in present)
-    for label in sorted(by_label):
-        if label not in present_set:
-            notes.append(f"{source}: labelID {label} ({by_label[label].display_label}) does not occur in the image; "
-                         "it is written as an empty segment")
-    labels_sorted = sorted(by_label)
-    max_label = max(labels_sorted + [0])
-    if numbering == "label":
-        numbers = {label: label for label in labels_sorted}
-    elif numbering == "sequential":
-        numbers = {label: i + 1 for i, label in enumerate(labels_sorted)}
-    else:
-        raise InputError(f"unknown numbering {numbering!r}; use 'label' or 'sequential'")
-    lut_dtype = np.uint8 if max(numbers.values(), default=0) <= 0xFF else np.uint16
-    lut = np.zeros(max_label + 1, dtype=lut_dtype)
-    for label, number in numbers.items():
-        lut[label] = number
-    segments = [replace(by_label[label], number=numbers[label]) for label in labels_sorted]
-    return segments, lut, notes
-
-
-def prepare_labelmap(
-    volume: LabelVolume,
-    source: SourceSeries,
-    segments: Sequence[SegmentDescription],
-    *,
-    numbering: Numbering = "label",
-    tol_mm: float = DEFAULT_TOLERANCE_MM,
-    name: str = "label image",
-) -> tuple[LabelVolume, np.ndarray, list[str]]:
-    """Reorient labels onto the source grid, match slices, assign Segment Numbers.
-
-    Returns (volume of Segment Numbers with numbered segments, source index per slice, warnings).
-    """
-    array = kernels.as_label_array(volume.array, source=name)
-    array, geometry = reorient(array, volume.geometry, source.orientation[:3], source.orientation[3:], source=name)
-    source_index = match_slices(geometry, source, tol_mm=tol_mm, label_name=name)
-    _, counts = kernels.label_presence(array, source=name)
-    present = [int(v) for v in np.flatnonzero(counts)]
-    numbered, lut, notes = _assign_numbers(present, segments, numbering, name)
-    identity = lut.size == 0 or np.array_equal(lut[1:], np.arange(1, lut.size))
-    if not identity:
-        array = kernels.remap_labels(array, lut, source=name)
-    return LabelVolume(array, geometry, tuple(numbered)), source_index, notes
-
-
 def encode_seg(
-    volume: LabelVolume,
+    volumes: Union[LabelVolume, Sequence[LabelVolume]],
     source: SourceSeries,
     *,
     series: SeriesAttributes = SeriesAttributes(),
     seg_type: SegType = "labelmap",
-    numbering: Numbering = "label",
+    numbering: Numbering = "auto",
     palette: bool = False,
     keep_empty_slices: bool = False,
     compression: str = "none",
+    fractional_type: str = "probability",
     tol_mm: float = DEFAULT_TOLERANCE_MM,
-    name: str = "label image",
+    names: Optional[Sequence[str]] = None,
 ):
-    """Encode ``volume`` (label values + their ``segments``) as a SEG ``pydicom.Dataset`` referencing ``source``.
+    """Encode label volume(s) as a SEG ``pydicom.Dataset`` referencing ``source``.
 
-    ``volume.segments`` are matched to voxel values by ``label_id``; ``numbering``
-    decides their Segment Numbers.  Returns ``(dataset, warnings)``.
+    Each volume's ``segments`` describe its voxel values (``label_id``);
+    ``numbering`` decides the Segment Numbers ("label": the values themselves,
+    "sequential": 1..N, "auto": the values when the type allows).  ``seg_type``
+    "auto" writes LABELMAP unless segments of different volumes overlap.
+    Returns ``(dataset, prepared inputs)``; ``prepared.notes`` holds warnings.
     """
     from .seg.encode import encode_labelmap, plan_labelmap
+    from .seg.encode_classic import encode_binary, encode_fractional
+    from .seg.plan import merge_layers, prepare_inputs
 
-    if seg_type in ("binary", "fractional"):
-        raise UnsupportedError(
-            f"segmentation type {seg_type!r} (classic DICOM SEG) is not available yet; use labelmap"
+    if isinstance(volumes, LabelVolume):
+        volumes = [volumes]
+    prepared = prepare_inputs(
+        volumes, source, names=names, numbering=numbering, seg_type=seg_type, tol_mm=tol_mm
+    )
+    if prepared.seg_type == "LABELMAP":
+        array = merge_layers(prepared)
+        labelmap = LabelVolume(array, prepared.geometry, tuple(prepared.segments))
+        plan = plan_labelmap(array, keep_empty_slices=keep_empty_slices, source=prepared.layers[0].name)
+        ds = encode_labelmap(
+            labelmap, source, prepared.source_index,
+            series=series, palette=palette, compression=compression, plan=plan,
         )
-    if seg_type not in ("labelmap", "auto"):
-        raise InputError(f"unknown segmentation type {seg_type!r}; use labelmap")
-    prepared, source_index, notes = prepare_labelmap(
-        volume, source, volume.segments, numbering=numbering, tol_mm=tol_mm, name=name
-    )
-    plan = plan_labelmap(prepared.array, keep_empty_slices=keep_empty_slices, source=name)
-    ds = encode_labelmap(
-        prepared, source, source_index,
-        series=series, palette=palette, compression=compression, plan=plan,
-    )
-    return ds, notes
+    else:
+        if palette:
+            raise InputError("--palette applies to LABELMAP only; BINARY and FRACTIONAL are MONOCHROME2")
+        overlap = "YES" if prepared.overlapping_pairs() else "NO"
+        if prepared.seg_type == "BINARY":
+            ds = encode_binary(
+                prepared.layers, prepared.geometry, source, prepared.source_index, series=series,
+                keep_empty_slices=keep_empty_slices, compression=compression, segments_overlap=overlap,
+            )
+        else:
+            ds = encode_fractional(
+                prepared.layers, prepared.geometry, source, prepared.source_index, series=series,
+                fractional_type=fractional_type.upper(), keep_empty_slices=keep_empty_slices,
+                compression=compression, segments_overlap="UNDEFINED" if len(prepared.layers) > 1 else "NO",
+            )
+    return ds, prepared
 
 
 def write_seg(
-    volume: LabelVolume,
+    volumes: Union[LabelVolume, Sequence[LabelVolume]],
     source: SourceSeries,
     output: PathLike,
     *,
     series: SeriesAttributes = SeriesAttributes(),
     seg_type: SegType = "labelmap",
-    numbering: Numbering = "label",
+    numbering: Numbering = "auto",
     palette: bool = False,
     keep_empty_slices: bool = False,
     compression: str = "none",
+    fractional_type: str = "probability",
     tol_mm: float = DEFAULT_TOLERANCE_MM,
-    name: str = "label image",
+    names: Optional[Sequence[str]] = None,
 ) -> WriteReport:
     """:func:`encode_seg`, then write the file atomically; returns a :class:`WriteReport`."""
     from .seg.encode import save_dataset
 
     t0 = time.perf_counter()
-    ds, notes = encode_seg(
-        volume, source, series=series, seg_type=seg_type, numbering=numbering, palette=palette,
-        keep_empty_slices=keep_empty_slices, compression=compression, tol_mm=tol_mm, name=name,
+    ds, prepared = encode_seg(
+        volumes, source, series=series, seg_type=seg_type, numbering=numbering, palette=palette,
+        keep_empty_slices=keep_empty_slices, compression=compression, fractional_type=fractional_type,
+        tol_mm=tol_mm, names=names,
     )
     save_dataset(ds, output)
     out = Path(output)
+    n_slices = prepared.geometry.shape[0]
     return WriteReport(
         output=out,
         segmentation_type=str(ds.SegmentationType),
         frames=int(ds.NumberOfFrames),
-        segments=sum(1 for item in ds.SegmentSequence if int(item.SegmentNumber) != ds.get("PixelPaddingValue", -1)),
+        segments=len(prepared.segments),
         bits_allocated=int(ds.BitsAllocated),
         transfer_syntax=ds.file_meta.TransferSyntaxUID.name,
         size_bytes=out.stat().st_size,
         seconds=time.perf_counter() - t0,
-        skipped_slices=volume.array.shape[0] - int(ds.NumberOfFrames),
-        warnings=notes,
+        skipped_slices=max(0, n_slices - int(ds.NumberOfFrames)) if prepared.seg_type == "LABELMAP" else 0,
+        warnings=prepared.notes,
     )
 
 
@@ -245,10 +203,11 @@ def itk_to_seg(
     output: PathLike,
     *,
     seg_type: SegType = "labelmap",
-    numbering: Numbering = "label",
+    numbering: Numbering = "auto",
     palette: bool = False,
     keep_empty_slices: bool = False,
     compression: str = "none",
+    fractional_type: str = "probability",
     series_uid: Optional[str] = None,
     tol_mm: float = DEFAULT_TOLERANCE_MM,
 ) -> WriteReport:
@@ -268,18 +227,16 @@ def itk_to_seg(
     per_file = list(md.segments)
     if md.file_mapping:
         per_file = _apply_file_mapping(label_paths, md.file_mapping, per_file)
-    if len(label_paths) > 1:
-        raise UnsupportedError(
-            "several label files in one SEG are not available yet; convert them one at a time"
-        )
-    volume = read_labels(label_paths[0])
-    volume = LabelVolume(volume.array, volume.geometry, per_file[0])
+    volumes = []
+    for path, segments in zip(label_paths, per_file):
+        volume = read_labels(path)
+        volumes.append(LabelVolume(volume.array, volume.geometry, segments))
     source = load_source(dicom, series_uid=series_uid)
     return write_seg(
-        volume, source, output,
+        volumes, source, output,
         series=md.series, seg_type=seg_type, numbering=numbering, palette=palette,
-        keep_empty_slices=keep_empty_slices, compression=compression, tol_mm=tol_mm,
-        name=str(label_paths[0]),
+        keep_empty_slices=keep_empty_slices, compression=compression, fractional_type=fractional_type,
+        tol_mm=tol_mm, names=[str(p) for p in label_paths],
     )
 
 
@@ -309,15 +266,23 @@ def read_seg(
     series_uid: Optional[str] = None,
     tol_mm: float = DEFAULT_TOLERANCE_MM,
 ):
-    """Decode a SEG into a :class:`~labelmap.seg.decode.DecodedSeg` (volume of Segment Numbers + attributes).
+    """Decode a SEG file or Dataset.
 
-    ``reference`` (a series folder / files, a SourceSeries or a Geometry) puts the
-    volume on that full grid, skipped slices filled with background.
+    LABELMAP gives a :class:`~labelmap.seg.decode.DecodedSeg` (``.volume``: Segment
+    Numbers, background 0); BINARY / FRACTIONAL give a
+    :class:`~labelmap.seg.decode_classic.ClassicSeg` (``.volume_of(numbers)``,
+    ``.iter_segment_volumes()``, ``.layers()``, ``.overlap()``).  ``reference`` (a
+    series folder / files, a SourceSeries or a Geometry) puts the output on that
+    full grid, skipped slices filled with background.
     """
-    from .seg.decode import decode_labelmap
+    from .seg.decode import decode_labelmap, load_seg
+    from .seg.decode_classic import decode_classic
 
+    ds, _ = load_seg(seg)
     ref_geometry = _reference_geometry(reference, series_uid=series_uid, tol_mm=tol_mm)
-    return decode_labelmap(seg, reference=ref_geometry, tol_mm=tol_mm)
+    if str(ds.get("SegmentationType", "")) == "LABELMAP":
+        return decode_labelmap(ds, reference=ref_geometry, tol_mm=tol_mm)
+    return decode_classic(ds, reference=ref_geometry, tol_mm=tol_mm)
 
 
 def _reference_geometry(reference, *, series_uid: Optional[str], tol_mm: float) -> Optional[Geometry]:
@@ -348,11 +313,19 @@ def seg_to_itk(
     reference: Union[None, PathLike, Sequence[PathLike]] = None,
     series_uid: Optional[str] = None,
     tol_mm: float = DEFAULT_TOLERANCE_MM,
+    merge_segments: bool = False,
     create_dir: bool = True,
 ) -> ReadReport:
-    """DICOM SEG -> label image(s) + dcmqi ``meta.json`` in ``output_dir``."""
+    """DICOM SEG -> label image(s) + dcmqi ``meta.json`` in ``output_dir``.
+
+    LABELMAP: one image of Segment Numbers.  BINARY / FRACTIONAL: one image per
+    segment (voxels = Segment Number, or the stored fractional value), or with
+    ``merge_segments`` the fewest images of non-overlapping segments; ``meta.json``
+    has one inner list per image, as dcmqi writes it.
+    """
     from ._atomic import check_output_dir
     from .metadata import write_metadata
+    from .seg.decode import DecodedSeg
 
     t0 = time.perf_counter()
     ext = _EXTENSIONS.get(fmt.lower().lstrip("."))
@@ -360,21 +333,132 @@ def seg_to_itk(
         raise InputError(f"unknown output format {fmt!r}; use nrrd or nifti")
     out_dir = check_output_dir(output_dir, create=create_dir)
     decoded = read_seg(seg, reference=reference, series_uid=series_uid, tol_mm=tol_mm)
-    images, meta_path = output_names(out_dir, prefix, 1, ext)
-    volume = decoded.volume
-    segments = [replace(s, label_id=s.number) for s in volume.segments]
-    write_labels(images[0], volume)
-    write_metadata(meta_path, decoded.series, [segments])
+    if isinstance(decoded, DecodedSeg):
+        volume = decoded.volume
+        groups = [[replace(s, label_id=s.number) for s in volume.segments]]
+        images, meta_path = output_names(out_dir, prefix, 1, ext)
+        write_labels(images[0], volume)
+        shape = volume.geometry.shape
+    else:
+        if merge_segments:
+            layer_groups = decoded.layers()
+        else:
+            layer_groups = [[s] for s in decoded.segments]
+        images, meta_path = output_names(out_dir, prefix, len(layer_groups), ext)
+        buffer = None
+        groups = []
+        for path, group in zip(images, layer_groups):
+            buffer = decoded.volume_of([s.number for s in group], buffer)
+            write_labels(path, LabelVolume(buffer, decoded.geometry))
+            groups.append([replace(s, label_id=s.number) for s in group])
+        shape = decoded.geometry.shape
+    write_metadata(meta_path, decoded.series, groups)
     notes = []
     if decoded.filled_slices:
         notes.append(f"{decoded.filled_slices} slice(s) without a frame were filled with background")
     return ReadReport(
         outputs=images,
         metadata=meta_path,
-        shape=volume.geometry.shape,
-        segments=len(segments),
+        shape=shape,
+        segments=sum(len(g) for g in groups),
         filled_slices=decoded.filled_slices,
         seconds=time.perf_counter() - t0,
         warnings=notes,
     )
 
+
+def binary_to_labelmap(
+    seg: Union[PathLike, "pydicom.Dataset"],  # noqa: F821
+    output: PathLike,
+    *,
+    palette: bool = False,
+    force_16bit: bool = False,
+    compression: str = "none",
+    keep_empty_slices: bool = False,
+    tol_mm: float = DEFAULT_TOLERANCE_MM,
+) -> WriteReport:
+    """Re-encode a BINARY SEG as a LABELMAP SEG with the same segments, references and patient/study.
+
+    Refuses overlapping segments with an :class:`OverlapError` naming each pair.
+    """
+    from .errors import OverlapError
+    from .seg.decode import load_seg, series_attributes
+    from .seg.decode_classic import decode_classic
+    from .seg.encode import encode_labelmap, plan_labelmap, save_dataset
+    from .seg.plan import describe_pairs, overlap_pairs
+
+    t0 = time.perf_counter()
+    ds, name = load_seg(seg)
+    seg_type = str(ds.get("SegmentationType", ""))
+    if seg_type != "BINARY":
+        raise InputError(f"{name}: Segmentation Type is {seg_type or '(missing)'}; bin2label needs a BINARY SEG")
+    classic = decode_classic(ds, tol_mm=tol_mm)
+    pairs = overlap_pairs(classic.overlap(), classic.segments)
+    if pairs:
+        raise OverlapError(
+            f"{name}: segments overlap, which a LABELMAP cannot store: {describe_pairs(pairs)}; "
+            "keep the BINARY SEG or split the segments"
+        )
+    array = classic.volume_of([s.number for s in classic.segments])
+    if force_16bit:
+        array = array.astype(np.uint16)
+    source, source_index = _source_from_references(ds, name, classic)
+    volume = LabelVolume(array, classic.geometry, tuple(classic.segments))
+    plan = plan_labelmap(array, keep_empty_slices=keep_empty_slices, source=name)
+    out_ds = encode_labelmap(
+        volume, source, source_index, series=series_attributes(ds), palette=palette,
+        compression=compression, plan=plan, bits=16 if force_16bit else None,
+    )
+    save_dataset(out_ds, output)
+    out = Path(output)
+    return WriteReport(
+        output=out,
+        segmentation_type="LABELMAP",
+        frames=int(out_ds.NumberOfFrames),
+        segments=len(classic.segments),
+        bits_allocated=int(out_ds.BitsAllocated),
+        transfer_syntax=out_ds.file_meta.TransferSyntaxUID.name,
+        size_bytes=out.stat().st_size,
+        seconds=time.perf_counter() - t0,
+        skipped_slices=classic.geometry.shape[0] - int(out_ds.NumberOfFrames),
+    )
+
+
+def _source_from_references(ds, name: str, classic) -> tuple[SourceSeries, np.ndarray]:
+    """A SourceSeries made of the instances a SEG's frames reference, and the instance index per grid slice."""
+    from .seg.decode import frame_info
+
+    info = frame_info(ds, name)
+    n_slices = classic.geometry.shape[0]
+    index = np.full(n_slices, -1, dtype=np.int64)
+    classes: list[str] = []
+    uids: list[str] = []
+    positions: list[np.ndarray] = []
+    seen: dict[str, int] = {}
+    for f, ref in enumerate(info.source_instances):
+        if ref is None:
+            continue
+        k = int(classic.frame_slices[f])
+        if ref[1] not in seen:
+            seen[ref[1]] = len(uids)
+            classes.append(ref[0])
+            uids.append(ref[1])
+            positions.append(info.positions[f])
+        if index[k] < 0:
+            index[k] = seen[ref[1]]
+    try:
+        series_uid = str(ds.ReferencedSeriesSequence[0].SeriesInstanceUID)
+    except (AttributeError, IndexError):
+        series_uid = ""
+    source = SourceSeries(
+        series_instance_uid=series_uid,
+        sop_class_uids=tuple(classes),
+        sop_instance_uids=tuple(uids),
+        positions=np.array(positions).reshape(-1, 3),
+        orientation=np.asarray(info.orientation, dtype=float),
+        pixel_spacing=info.pixel_spacing,
+        rows=info.rows,
+        columns=info.columns,
+        dataset=ds,
+    )
+    return source, index

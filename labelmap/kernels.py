@@ -11,7 +11,22 @@ import numpy as np
 from . import _core
 from .errors import InputError
 
-__all__ = ["as_label_array", "label_presence", "remap_labels", "label_dtype_for"]
+__all__ = [
+    "as_label_array",
+    "label_presence",
+    "remap_labels",
+    "label_dtype_for",
+    "packed_length",
+    "pack_label_frames",
+    "pack_masks",
+    "unpack_frames",
+    "paint_frames",
+    "paint_frames_subset",
+    "frame_overlap",
+    "label_overlap",
+    "merge_labels",
+    "greedy_layers",
+]
 
 
 def label_dtype_for(max_value: int) -> type:
@@ -90,3 +105,417 @@ def remap_labels(labels: np.ndarray, lut: np.ndarray, *, source: str = "label im
     if arr.size:
         _core.remap_lut(arr.reshape(-1), lut_arr, out.reshape(-1))
     return out
+
+
+# ---------------------------------------------------------------------------
+# 1-bit (BINARY) frame streams.  Bit i of the stream is bit (i % 8) of byte
+# i // 8, LSB first; frame f's pixel p (row-major) is bit f * npx + p, with no
+# padding between frames, so bytes straddle frames when npx % 8 != 0.
+# ---------------------------------------------------------------------------
+
+
+def packed_length(n_frames: int, npx: int) -> int:
+    """Bytes of a stream of ``n_frames`` 1-bit frames of ``npx`` pixels: ceil(F * npx / 8), unpadded."""
+    return (int(n_frames) * int(npx) + 7) // 8
+
+
+def _as_int_vector(values, name: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise InputError(f"{name}: expected a 1-D array of integers, got shape {arr.shape}")
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if arr.dtype.kind not in "iu":
+        raise InputError(f"{name}: expected integers, got data type {arr.dtype}")
+    if arr.dtype == np.uint64 and int(arr.max()) > np.iinfo(np.int64).max:
+        raise InputError(f"{name}: value {int(arr.max())} is out of range")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _check_range(arr: np.ndarray, name: str, lo: int, hi: int, what: str) -> None:
+    """Raise unless every entry of ``arr`` is in lo..hi (inclusive)."""
+    if arr.size == 0:
+        return
+    bad = (arr < lo) | (arr > hi)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{name}[{i}] = {int(arr[i])} is outside {lo}..{hi} ({what})")
+
+
+def _frame_arrays(frame_slices, frame_values, n_slices: int, max_value: int, *, source: str):
+    slices = _as_int_vector(frame_slices, "frame_slices")
+    values = _as_int_vector(frame_values, "frame_values")
+    if slices.shape != values.shape:
+        raise InputError(
+            f"frame_slices has {slices.size} entries but frame_values has {values.size}; "
+            "expected one slice and one value per frame"
+        )
+    _check_range(slices, "frame_slices", 0, n_slices - 1, f"{source} has {n_slices} slices")
+    _check_range(values, "frame_values", 0, max_value, "label values")
+    return slices, values
+
+
+def _as_packed(packed, name: str = "packed") -> np.ndarray:
+    if isinstance(packed, (bytes, bytearray, memoryview)):
+        arr = np.frombuffer(packed, dtype=np.uint8)
+    else:
+        arr = np.asarray(packed)
+        if arr.dtype != np.uint8:
+            raise InputError(f"{name}: expected uint8 bytes, got data type {arr.dtype}")
+        arr = arr.ravel()
+    return np.ascontiguousarray(arr)
+
+
+def _need_bytes(packed: np.ndarray, n_frames: int, npx: int, name: str = "packed") -> None:
+    need = packed_length(n_frames, npx)
+    if packed.size < need:
+        raise InputError(
+            f"{name}: {n_frames} frames of {npx} pixels need {need} bytes of 1-bit data, "
+            f"but only {packed.size} bytes were given"
+        )
+
+
+def pack_label_frames(
+    labels: np.ndarray,
+    frame_slices,
+    frame_values,
+    *,
+    source: str = "label image",
+    out: np.ndarray | None = None,
+    bit_offset: int = 0,
+) -> np.ndarray:
+    """Pack the masks ``labels[frame_slices[f]] == frame_values[f]`` as one 1-bit stream.
+
+    ``labels`` is (K, rows, columns); ``frame_slices`` / ``frame_values`` are
+    integer arrays of one entry per frame (slice index 0..K-1, value
+    0..65535).  Frames are packed back to back without materialising masks;
+    a slice holding several frames is read once.
+
+    Without ``out``: returns a new uint8 array of ``packed_length(F, rows *
+    columns)`` bytes (not padded to even length); ``bit_offset`` must be 0.
+    With ``out`` (a writeable C-contiguous 1-D uint8 array): frame f goes to
+    stream bits ``bit_offset + f * npx ..``, which must be zero beforehand
+    (e.g. a fresh ``np.zeros`` buffer filled by consecutive calls); other
+    bits are kept.  Returns ``out``.
+    """
+    arr = as_label_array(labels, source=source)
+    if arr.ndim != 3:
+        raise InputError(f"{source}: expected a 3-D (slices, rows, columns) array, got shape {arr.shape}")
+    slices, values = _frame_arrays(frame_slices, frame_values, arr.shape[0], 0xFFFF, source=source)
+    if values.size and int(values.max()) > np.iinfo(arr.dtype).max:
+        arr = arr.astype(np.uint16)  # a value above the dtype can never match; keep the compare exact
+    npx = arr.shape[1] * arr.shape[2]
+    bit_offset = int(bit_offset)
+    if bit_offset < 0:
+        raise InputError(f"pack_label_frames: bit_offset must be >= 0, got {bit_offset}")
+    if out is None:
+        if bit_offset:
+            raise InputError("pack_label_frames: bit_offset needs an out buffer")
+        out = np.zeros(packed_length(slices.size, npx), dtype=np.uint8)
+    else:
+        if not isinstance(out, np.ndarray) or out.dtype != np.uint8 or out.ndim != 1:
+            raise InputError("pack_label_frames: out must be a 1-D uint8 array")
+        if not out.flags.c_contiguous or not out.flags.writeable:
+            raise InputError("pack_label_frames: out must be a writeable C-contiguous array")
+        need = (bit_offset + slices.size * npx + 7) // 8
+        if out.size < need:
+            raise InputError(
+                f"pack_label_frames: {slices.size} frames of {npx} pixels from bit {bit_offset} need "
+                f"{need} bytes, but out holds only {out.size}"
+            )
+    if not slices.size or not npx:
+        return out
+    # group frames by slice so that a slice with many frames is read once;
+    # repeats of a (slice, value) pair go in a second call as one-frame
+    # groups (within a group the kernel maps each value to one frame)
+    key = slices * 0x10000 + values
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    repeat = np.zeros(order.size, dtype=bool)
+    repeat[1:] = sorted_key[1:] == sorted_key[:-1]
+    lut = np.full(int(np.iinfo(arr.dtype).max) + 1, -1, dtype=np.int64)
+    flat = arr.reshape(arr.shape[0], npx)
+    first = order[~repeat]
+    first_slices = slices[first]
+    breaks = np.flatnonzero(first_slices[1:] != first_slices[:-1]) + 1
+    starts = np.concatenate(([0], breaks, [first.size])).astype(np.int64)
+    _core.pack_label_frames(
+        flat, slices, values, np.ascontiguousarray(first, dtype=np.int64), starts, lut, out, bit_offset
+    )
+    again = order[repeat]
+    if again.size:
+        singles = np.arange(again.size + 1, dtype=np.int64)
+        _core.pack_label_frames(
+            flat, slices, values, np.ascontiguousarray(again, dtype=np.int64), singles, lut, out, bit_offset
+        )
+    return out
+
+
+def pack_masks(masks: np.ndarray) -> np.ndarray:
+    """Pack (F, rows, columns) masks (any nonzero = 1) as one continuous 1-bit stream.
+
+    Returns uint8 of ``packed_length(F, rows * columns)`` bytes.
+    """
+    arr = np.asarray(masks)
+    if arr.ndim != 3:
+        raise InputError(f"masks: expected a 3-D (frames, rows, columns) array, got shape {arr.shape}")
+    if arr.dtype == np.bool_:
+        arr = arr.view(np.uint8)
+    elif arr.dtype != np.uint8:
+        if arr.dtype.kind not in "iufb":
+            raise InputError(f"masks: expected a boolean or numeric array, got data type {arr.dtype}")
+        arr = (arr != 0).view(np.uint8)
+    arr = np.ascontiguousarray(arr)
+    npx = arr.shape[1] * arr.shape[2]
+    out = np.zeros(packed_length(arr.shape[0], npx), dtype=np.uint8)
+    if out.size:
+        _core.pack_masks(arr.reshape(arr.shape[0], npx), out)
+    return out
+
+
+def unpack_frames(packed, n_frames: int, rows: int, columns: int) -> np.ndarray:
+    """Unpack ``n_frames`` 1-bit frames into a (F, rows, columns) uint8 array of 0 / 1.
+
+    ``packed`` is bytes or a uint8 array; extra trailing bytes (padding) are ignored.
+    """
+    n_frames, rows, columns = int(n_frames), int(rows), int(columns)
+    if n_frames < 0 or rows < 0 or columns < 0:
+        raise InputError(f"unpack_frames: negative size (frames={n_frames}, rows={rows}, columns={columns})")
+    data = _as_packed(packed)
+    npx = rows * columns
+    _need_bytes(data, n_frames, npx)
+    out = np.empty((n_frames, rows, columns), dtype=np.uint8)
+    if out.size:
+        _core.unpack_bits(data, out.reshape(-1))
+    return out
+
+
+def _paint_target(out) -> None:
+    if not isinstance(out, np.ndarray) or out.dtype not in (np.uint8, np.uint16):
+        dtype = getattr(out, "dtype", type(out).__name__)
+        raise InputError(f"paint_frames: out must be a uint8 or uint16 array, got {dtype}")
+    if out.ndim != 3:
+        raise InputError(f"paint_frames: out must be (slices, rows, columns), got shape {out.shape}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise InputError("paint_frames: out must be a writeable C-contiguous array")
+
+
+def paint_frames(packed, frame_slices, frame_values, out: np.ndarray) -> np.ndarray:
+    """Decode 1-bit frames straight into the label map ``out`` (modified in place, also returned).
+
+    For each frame f and each set pixel p: ``out[frame_slices[f]].flat[p] =
+    frame_values[f]``; later frames overwrite earlier ones.  ``out`` is a
+    C-contiguous (K, rows, columns) uint8 or uint16 array and the values must
+    fit its dtype.
+    """
+    _paint_target(out)
+    slices, values = _frame_arrays(
+        frame_slices, frame_values, out.shape[0], int(np.iinfo(out.dtype).max), source="out"
+    )
+    data = _as_packed(packed)
+    npx = out.shape[1] * out.shape[2]
+    _need_bytes(data, slices.size, npx)
+    if slices.size and npx:
+        index = np.arange(slices.size, dtype=np.int64)
+        _core.paint_frames(data, index, slices, values, out.reshape(out.shape[0], npx))
+    return out
+
+
+def paint_frames_subset(packed, frames, frame_slices, frame_values, npx: int, out: np.ndarray) -> np.ndarray:
+    """:func:`paint_frames` for chosen frames of a longer stream (modified ``out`` is returned).
+
+    ``frames[i]`` is a frame index in the stream (bits ``frames[i] * npx ..``),
+    painted into slice ``frame_slices[i]`` with ``frame_values[i]``; later
+    entries overwrite earlier ones.  ``npx`` must equal rows * columns of
+    ``out``; ``packed`` must hold every chosen frame.
+    """
+    _paint_target(out)
+    npx = int(npx)
+    if npx != out.shape[1] * out.shape[2]:
+        raise InputError(f"paint_frames_subset: npx is {npx} but out has {out.shape[1]} x {out.shape[2]} pixels per slice")
+    index = _as_int_vector(frames, "frames")
+    slices, values = _frame_arrays(
+        frame_slices, frame_values, out.shape[0], int(np.iinfo(out.dtype).max), source="out"
+    )
+    if index.shape != slices.shape:
+        raise InputError(f"frames has {index.size} entries but frame_slices has {slices.size}")
+    if index.size and int(index.min()) < 0:
+        raise InputError(f"frames: negative frame index {int(index.min())}")
+    data = _as_packed(packed)
+    if index.size:
+        _need_bytes(data, int(index.max()) + 1, npx)
+    if index.size and npx:
+        _core.paint_frames(data, index, slices, values, out.reshape(out.shape[0], npx))
+    return out
+
+
+def frame_overlap(packed, frame_positions, frame_segments, n_segments: int, npx: int) -> np.ndarray:
+    """Pixel overlap of segments whose 1-bit frames share a position.
+
+    Frame f (bits f * npx ..) sits at position id ``frame_positions[f]`` (any
+    integers; equal ids = same slice) and belongs to segment
+    ``frame_segments[f]`` in 0..n_segments-1.  Returns an (N, N) int64
+    symmetric matrix with zero diagonal: ``[a, b]`` = pixels where a and b
+    are both set at the same position, exact for 3+ segments on one pixel
+    (a segment with two frames at one position counts once).  Work per
+    position is linear in its set pixels plus the pixels covered twice.
+    """
+    n_segments, npx = int(n_segments), int(npx)
+    if n_segments < 0 or npx < 0:
+        raise InputError(f"frame_overlap: negative n_segments ({n_segments}) or npx ({npx})")
+    positions = _as_int_vector(frame_positions, "frame_positions")
+    segments = _as_int_vector(frame_segments, "frame_segments")
+    if positions.shape != segments.shape:
+        raise InputError(
+            f"frame_positions has {positions.size} entries but frame_segments has {segments.size}; "
+            "expected one position and one segment per frame"
+        )
+    _check_range(segments, "frame_segments", 0, n_segments - 1, f"{n_segments} segments")
+    data = _as_packed(packed)
+    _need_bytes(data, positions.size, npx)
+    result = np.zeros((n_segments, n_segments), dtype=np.int64)
+    if positions.size < 2 or npx == 0:
+        return result
+    order = np.ascontiguousarray(np.argsort(positions, kind="stable"), dtype=np.int64)
+    sorted_pos = positions[order]
+    breaks = np.flatnonzero(sorted_pos[1:] != sorted_pos[:-1]) + 1
+    starts = np.concatenate(([0], breaks, [positions.size])).astype(np.int64)
+    # only positions holding two or more frames can overlap
+    sizes = np.diff(starts)
+    keep = np.flatnonzero(sizes > 1)
+    if keep.size == 0:
+        return result
+    order = np.ascontiguousarray(np.concatenate([order[starts[g]:starts[g + 1]] for g in keep]), dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(sizes[keep]))).astype(np.int64)
+    scratch = np.empty((3, npx), dtype=np.int32)
+    _core.frame_overlap(
+        data, order, starts, segments.astype(np.int32), npx, scratch[0], scratch[1], scratch[2], result
+    )
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Several label files on one grid.
+# ---------------------------------------------------------------------------
+
+_CHUNK = 1 << 18
+
+
+def _label_inputs(volumes, luts, n_segments):
+    vols = [as_label_array(v, source=f"label image {m + 1}") for m, v in enumerate(volumes)]
+    if not vols:
+        raise InputError("expected at least one label image")
+    if len(luts) != len(vols):
+        raise InputError(f"got {len(vols)} label images but {len(luts)} lookup tables")
+    shape = vols[0].shape
+    for m, v in enumerate(vols[1:], start=2):
+        if v.shape != shape:
+            raise InputError(f"label image {m} has shape {v.shape}, label image 1 has {shape}; they must match")
+    tables = []
+    for m, (v, lut) in enumerate(zip(vols, luts), start=1):
+        t = np.asarray(lut)
+        if t.ndim != 1 or t.dtype.kind not in "iu":
+            raise InputError(f"lookup table {m}: expected a 1-D integer array, got {t.dtype} of shape {t.shape}")
+        if v.size and int(v.max()) >= t.size:
+            raise InputError(f"label image {m}: label {int(v.max())} is outside its lookup table of {t.size} entries")
+        if t.size and (int(t.min()) < -1 or int(t.max()) > np.iinfo(np.int32).max):
+            raise InputError(f"lookup table {m}: entries must be -1 (none) or a segment index >= 0")
+        tables.append(np.ascontiguousarray(t, dtype=np.int32))
+    top = max((int(t.max()) for t in tables if t.size), default=-1)
+    if n_segments is None:
+        n_segments = top + 1
+    n_segments = int(n_segments)
+    if top >= n_segments:
+        raise InputError(f"lookup tables reach segment index {top}, but n_segments is {n_segments}")
+    return vols, tables, n_segments
+
+
+def _merge(vols, tables, n_segments, values, merged):
+    """Run the chunked kernel; ``merged`` (flat) or None."""
+    n = vols[0].size
+    flats = [v.reshape(-1) for v in vols]
+    result = np.zeros((n_segments, n_segments), dtype=np.int64)
+    chunk = min(_CHUNK, max(n, 1))
+    seg = np.empty((len(vols), chunk), dtype=np.int32)
+    empty_out = np.zeros(0, dtype=np.uint8 if merged is None else merged.dtype)
+    vals = empty_out if merged is None else values
+    for lo in range(0, n, chunk):
+        hi = min(lo + chunk, n)
+        for m, flat in enumerate(flats):
+            _core.lut_segments(flat[lo:hi], tables[m], seg[m, : hi - lo])
+        if merged is None and len(vols) == 1:
+            continue  # one file cannot overlap itself, and nothing to write
+        _core.merge_segments(seg, hi - lo, vals, empty_out if merged is None else merged[lo:hi], result)
+    return result
+
+
+def label_overlap(volumes, luts, n_segments: int | None = None) -> np.ndarray:
+    """Voxel overlap between segments of several label images on one grid.
+
+    ``volumes`` are M label arrays of equal shape; ``luts[m]`` is an integer
+    array mapping each value of volume m to a global segment index
+    0..N-1, or -1 for background / ignored values.  N is ``n_segments`` or
+    1 + the largest index in the tables.  Returns (N, N) int64, symmetric,
+    zero diagonal: ``[a, b]`` = voxels where a and b are both present
+    (exact for 3+ files on one voxel; one index met twice counts once).
+    """
+    vols, tables, n_segments = _label_inputs(volumes, luts, n_segments)
+    if len(vols) == 1:
+        return np.zeros((n_segments, n_segments), dtype=np.int64)
+    return _merge(vols, tables, n_segments, None, None)
+
+
+def merge_labels(volumes, luts, values=None, out_dtype=None, n_segments: int | None = None):
+    """Merge several label images into one label map and count their overlaps in one pass.
+
+    ``volumes`` / ``luts`` / ``n_segments`` are as in :func:`label_overlap`
+    (luts map values to segment indices 0..N-1, -1 = none).  ``values[s]``
+    is the output value (e.g. the Segment Number, 1..65535) of segment
+    index s; default ``s + 1``.  Where segments overlap, the one from the
+    later volume wins.  ``out_dtype`` is uint8 or uint16 (default: the
+    smallest that holds every value).  Returns ``(merged, overlap)``:
+    ``merged`` has the volumes' shape, 0 = background; ``overlap`` is the
+    (N, N) matrix of :func:`label_overlap`.
+    """
+    vols, tables, n_segments = _label_inputs(volumes, luts, n_segments)
+    if values is None:
+        vals = np.arange(1, n_segments + 1, dtype=np.int64)
+    else:
+        vals = _as_int_vector(values, "values")
+        if vals.size != n_segments:
+            raise InputError(f"values has {vals.size} entries, expected one per segment ({n_segments})")
+    top = int(vals.max()) if vals.size else 0
+    if out_dtype is None:
+        out_dtype = np.uint8 if top <= 0xFF else np.uint16
+    out_dtype = np.dtype(out_dtype)
+    if out_dtype not in (np.uint8, np.uint16):
+        raise InputError(f"merge_labels: out_dtype must be uint8 or uint16, got {out_dtype}")
+    _check_range(vals, "values", 0, int(np.iinfo(out_dtype).max), f"output data type {out_dtype}")
+    merged = np.empty(vols[0].shape, dtype=out_dtype)
+    if vals.size == 0:
+        vals = np.zeros(1, dtype=np.int64)  # kernel needs a non-empty table; every index is -1
+    overlap = _merge(vols, tables, n_segments, np.ascontiguousarray(vals, dtype=out_dtype), merged.reshape(-1))
+    return merged, overlap
+
+
+def greedy_layers(overlap) -> np.ndarray:
+    """Layer index per segment: first fit in segment order, as DCMTK OverlapUtil / dcmqi ``--mergeSegments``.
+
+    ``overlap`` is an (N, N) bool or integer matrix (nonzero = the two
+    segments overlap; treated as symmetric, diagonal ignored).  Segment s
+    goes to the lowest layer none of whose members overlaps s.
+    """
+    ov = np.asarray(overlap)
+    if ov.ndim != 2 or ov.shape[0] != ov.shape[1]:
+        raise InputError(f"greedy_layers: expected a square (N, N) matrix, got shape {ov.shape}")
+    if ov.dtype.kind not in "biuf":
+        raise InputError(f"greedy_layers: expected a boolean or numeric matrix, got {ov.dtype}")
+    ov = ov != 0
+    ov = ov | ov.T
+    n = ov.shape[0]
+    layers = np.zeros(n, dtype=np.int64)
+    for s in range(n):
+        taken = np.zeros(s + 1, dtype=bool)  # s earlier segments occupy at most s layers
+        taken[layers[:s][ov[s, :s]]] = True
+        layers[s] = int(np.argmin(taken))
+    return layers

@@ -17,3 +17,89 @@ def label_presence(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def remap_labels(labels: np.ndarray, lut: np.ndarray) -> np.ndarray:
     return lut[labels]
+
+
+# --- 1-bit frame streams: frame f's pixel p is bit f * npx + p, LSB first, no padding between frames ---
+
+
+def pack_stream(masks: np.ndarray) -> np.ndarray:
+    """Concatenate the flattened masks (nonzero = 1) and pack LSB first."""
+    return np.packbits(np.asarray(masks).reshape(-1) != 0, bitorder="little")
+
+
+def pack_label_frames(labels: np.ndarray, frame_slices, frame_values) -> np.ndarray:
+    masks = [labels[s] == v for s, v in zip(frame_slices, frame_values)]
+    if not masks:
+        return np.zeros(0, dtype=np.uint8)
+    return pack_stream(np.stack(masks))
+
+
+def unpack_frames(packed: np.ndarray, n_frames: int, rows: int, columns: int) -> np.ndarray:
+    n = n_frames * rows * columns
+    bits = np.unpackbits(np.asarray(packed, dtype=np.uint8), bitorder="little", count=n)
+    return bits.reshape(n_frames, rows, columns)
+
+
+def paint_frames(packed, frame_slices, frame_values, out: np.ndarray) -> np.ndarray:
+    out = out.copy()
+    masks = unpack_frames(packed, len(frame_slices), out.shape[1], out.shape[2]).astype(bool)
+    for mask, s, v in zip(masks, frame_slices, frame_values):
+        out[s][mask] = v
+    return out
+
+
+def frame_overlap(packed, frame_positions, frame_segments, n_segments: int, npx: int) -> np.ndarray:
+    """Brute force: union mask per (position, segment), then AND every pair."""
+    masks = unpack_frames(packed, len(frame_positions), 1, npx).reshape(len(frame_positions), npx).astype(bool)
+    union: dict[tuple[int, int], np.ndarray] = {}
+    for mask, pos, seg in zip(masks, frame_positions, frame_segments):
+        key = (int(pos), int(seg))
+        union[key] = union.get(key, np.zeros(npx, dtype=bool)) | mask
+    result = np.zeros((n_segments, n_segments), dtype=np.int64)
+    for (pa, a), ma in union.items():
+        for (pb, b), mb in union.items():
+            if pa == pb and a != b:
+                result[a, b] += int(np.count_nonzero(ma & mb))
+    return result
+
+
+def label_overlap(volumes, luts, n_segments: int) -> np.ndarray:
+    """Brute force: one presence mask per segment index (union over files), AND per pair of files."""
+    segs = [np.asarray(lut)[np.asarray(v).astype(np.int64)] for v, lut in zip(volumes, luts)]
+    count = np.zeros((n_segments, n_segments), dtype=np.int64)
+    present = np.zeros((n_segments,) + np.shape(volumes[0]), dtype=bool)
+    for s in segs:
+        for a in range(n_segments):
+            present[a] |= s == a
+    for a in range(n_segments):
+        for b in range(n_segments):
+            if a != b:
+                count[a, b] = np.count_nonzero(present[a] & present[b])
+    return count
+
+
+def merge_labels(volumes, luts, values) -> np.ndarray:
+    """Paint the files in order; a later file's segment wins."""
+    merged = np.zeros(np.shape(volumes[0]), dtype=np.int64)
+    values = np.asarray(values)
+    for v, lut in zip(volumes, luts):
+        s = np.asarray(lut)[np.asarray(v).astype(np.int64)]
+        merged[s >= 0] = values[s[s >= 0]]
+    return merged
+
+
+def greedy_layers(overlap) -> np.ndarray:
+    ov = np.asarray(overlap) != 0
+    ov = ov | ov.T
+    layers: list[list[int]] = []
+    out = []
+    for s in range(ov.shape[0]):
+        for i, members in enumerate(layers):
+            if not any(ov[s, t] for t in members if t != s):
+                members.append(s)
+                out.append(i)
+                break
+        else:
+            layers.append([s])
+            out.append(len(layers) - 1)
+    return np.array(out, dtype=np.int64)

@@ -174,17 +174,17 @@ def test_itkimage2segimage_directory_and_list(case, tmp_path, capsys):
     assert sorted(int(s.SegmentNumber) for s in ds.SegmentSequence if int(s.SegmentNumber)) == [1, 2, 3, 4]
 
 
-def test_itkimage2segimage_default_binary_is_refused(case, tmp_path, capsys):
-    before = listing(tmp_path)
+def test_itkimage2segimage_default_is_binary(case, tmp_path, capsys):
+    """Without --segmentationType dcmqi writes BINARY; so do we, numbered 1..N."""
     args = _dcmqi_write(case, tmp_path / "x.dcm")
     i = args.index("--segmentationType")
     del args[i : i + 2]
     rc, stdout, err = run_cli(capsys, *args)
-    assert rc == 1
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:")
-    assert "binary" in lines[0] and "not available yet" in lines[0]
-    assert listing(tmp_path) == before
+    assert rc == 0, err
+    ds = pydicom.dcmread(tmp_path / "x.dcm")
+    assert ds.SegmentationType == "BINARY"
+    assert str(ds.SOPClassUID) == "1.2.840.10008.5.1.4.1.1.66.4"
+    assert sorted(int(s.SegmentNumber) for s in ds.SegmentSequence) == [1, 2, 3, 4]
 
 
 # Keys our meta.json may hold beyond dcmqi's (top level / per segment).  Nothing else may differ.

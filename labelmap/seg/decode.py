@@ -40,6 +40,7 @@ class FrameInfo:
     segment_numbers: Optional[np.ndarray]  # (F,) Referenced Segment Number, None for LABELMAP
     rows: int
     columns: int
+    source_instances: tuple[Optional[tuple[str, str]], ...] = ()  # (class UID, instance UID) per frame
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,6 +116,7 @@ def frame_info(ds: Dataset, name: str) -> FrameInfo:
     spacing = None
     slice_spacing = None
     has_seg_ids = False
+    sources: list[Optional[tuple[str, str]]] = []
     for f, item in enumerate(per_frame):
         pos_item = _group_item(ds, item, "PlanePositionSequence", name, f)  # its SegFormatError names the group
         try:
@@ -148,6 +150,7 @@ def frame_info(ds: Dataset, name: str) -> FrameInfo:
                         break
                 except (TypeError, ValueError):
                     continue
+        sources.append(_first_source(item))
         seg_id = item.get("SegmentIdentificationSequence") if item is not None else None
         if seg_id:
             has_seg_ids = True
@@ -157,8 +160,17 @@ def frame_info(ds: Dataset, name: str) -> FrameInfo:
         raise SegFormatError(f"{name}: PixelSpacing {list(spacing)} must be two positive values")
     return FrameInfo(
         positions, orientation, (spacing[0], spacing[1]), slice_spacing,
-        seg_numbers if has_seg_ids else None, rows, columns,
+        seg_numbers if has_seg_ids else None, rows, columns, tuple(sources),
     )
+
+
+def _first_source(item: Optional[Dataset]) -> Optional[tuple[str, str]]:
+    """(ReferencedSOPClassUID, ReferencedSOPInstanceUID) of a frame's first source image, if any."""
+    try:
+        src = item.DerivationImageSequence[0].SourceImageSequence[0]  # type: ignore[union-attr]
+        return str(src.ReferencedSOPClassUID), str(src.ReferencedSOPInstanceUID)
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return None
 
 
 def frames_array(ds: Dataset, name: str) -> np.ndarray:

@@ -20,7 +20,7 @@ from .. import __version__, kernels
 from ..errors import InputError, MetadataError
 from ..geometry import patient_orientation
 from ..metadata import background_segment, segment_to_dataset
-from ..model import DEFAULT_RGB, LabelVolume, SegmentDescription, SeriesAttributes, SourceSeries
+from ..model import DEFAULT_RGB, Geometry, LabelVolume, SegmentDescription, SeriesAttributes, SourceSeries
 from .palette import apply_palette, palette_lut
 from .uids import (
     IMPLEMENTATION_CLASS_UID,
@@ -162,18 +162,21 @@ def _derivation_item(sop_class_uid: str, sop_instance_uid: str) -> Dataset:
 
 def add_geometry_and_references(
     ds: Dataset,
-    volume: LabelVolume,
+    geometry: Geometry,
     frame_slices: np.ndarray,
     source: SourceSeries,
     source_index: np.ndarray,
-    frame_extra: Optional[Sequence[Dataset]] = None,
+    frame_segments: Optional[np.ndarray] = None,
 ) -> None:
     """Shared and per-frame functional groups, dimensions and the Common Instance Reference.
 
     ``frame_slices[f]`` is the label slice of frame f; ``source_index[k]`` is the
-    source instance matched to label slice k (-1 for none).
+    source instance matched to label slice k (-1 for none).  ``frame_segments``
+    (classic SEG) adds the Segment Identification Sequence per frame and makes the
+    dimension index (Referenced Segment Number, Image Position Patient).
     """
-    g = volume.geometry
+    g = geometry
+    frame_slices = np.asarray(frame_slices, dtype=np.int64)
     shared = Dataset()
     measures = Dataset()
     measures.PixelSpacing = [f"{v:.10g}" for v in g.pixel_spacing]
@@ -187,28 +190,37 @@ def add_geometry_and_references(
     ds.PatientOrientation = patient_orientation(g)
 
     positions = g.slice_positions()
-    normal = g.normal
-    rank = np.empty(len(frame_slices), dtype=np.int64)
-    rank[np.argsort(positions[frame_slices] @ normal, kind="stable")] = np.arange(1, len(frame_slices) + 1)
+    # 1-based rank of each written slice along the normal
+    distinct = np.unique(frame_slices)
+    order = distinct[np.argsort(positions[distinct] @ g.normal, kind="stable")]
+    rank_of_slice = np.zeros(g.shape[0], dtype=np.int64)
+    rank_of_slice[order] = np.arange(1, len(order) + 1)
+    position_text = [[f"{v:.10g}" for v in p] for p in positions]
     dim_uid = generate_uid()
     per_frame = []
     referenced: dict[str, str] = {}
-    for f, k in enumerate(frame_slices):
+    derivations: dict[int, Dataset] = {}
+    for f, k in enumerate(frame_slices.tolist()):
         item = Dataset()
         content = Dataset()
-        content.DimensionIndexValues = [int(rank[f])]
+        if frame_segments is None:
+            content.DimensionIndexValues = [int(rank_of_slice[k])]
+        else:
+            content.DimensionIndexValues = [int(frame_segments[f]), int(rank_of_slice[k])]
+            seg_id = Dataset()
+            seg_id.ReferencedSegmentNumber = int(frame_segments[f])
+            item.SegmentIdentificationSequence = [seg_id]
         item.FrameContentSequence = [content]
         pos = Dataset()
-        pos.ImagePositionPatient = [f"{v:.10g}" for v in positions[k]]
+        pos.ImagePositionPatient = position_text[k]
         item.PlanePositionSequence = [pos]
         s = int(source_index[k])
         if s >= 0:
             cls, uid = source.sop_class_uids[s], source.sop_instance_uids[s]
-            item.DerivationImageSequence = [_derivation_item(cls, uid)]
+            if k not in derivations:
+                derivations[k] = _derivation_item(cls, uid)
+            item.DerivationImageSequence = [derivations[k]]
             referenced[uid] = cls
-        if frame_extra is not None:
-            for elem in frame_extra[f]:
-                item.add(elem)
         per_frame.append(item)
     ds.PerFrameFunctionalGroupsSequence = DicomSequence(per_frame)
     ds.NumberOfFrames = len(per_frame)
@@ -216,15 +228,24 @@ def add_geometry_and_references(
     org = Dataset()
     org.DimensionOrganizationUID = dim_uid
     ds.DimensionOrganizationSequence = [org]
+    dims = []
+    if frame_segments is not None:
+        dim = Dataset()
+        dim.DimensionOrganizationUID = dim_uid
+        dim.DimensionIndexPointer = 0x0062000B
+        dim.FunctionalGroupPointer = 0x0062000A
+        dim.DimensionDescriptionLabel = "ReferencedSegmentNumber"
+        dims.append(dim)
     dim = Dataset()
     dim.DimensionOrganizationUID = dim_uid
     dim.DimensionIndexPointer = 0x00200032
     dim.FunctionalGroupPointer = 0x00209113
     dim.DimensionDescriptionLabel = "ImagePositionPatient"
-    ds.DimensionIndexSequence = [dim]
-    contiguous = np.array_equal(np.sort(frame_slices), np.arange(frame_slices.min(), frame_slices.max() + 1))
-    if contiguous and len(set(frame_slices.tolist())) == len(frame_slices):
-        ds.DimensionOrganizationType = "3D"
+    dims.append(dim)
+    ds.DimensionIndexSequence = dims
+    if frame_segments is None and len(frame_slices) == len(distinct):
+        if np.array_equal(distinct, np.arange(distinct.min(), distinct.max() + 1)):
+            ds.DimensionOrganizationType = "3D"
 
     if referenced:
         series_item = Dataset()
@@ -259,6 +280,7 @@ def encode_labelmap(
     keep_empty_slices: bool = False,
     compression: str = "none",
     plan: Optional[LabelmapPlan] = None,
+    bits: Optional[int] = None,
 ) -> Dataset:
     """Encode a LABELMAP SEG (Label Map Segmentation Storage) dataset.
 
@@ -284,7 +306,11 @@ def encode_labelmap(
         items.append((0, background_segment()))
     items.extend(sorted(by_number.items()))
     max_number = max(n for n, _ in items)
-    bits = 8 if max_number <= 0xFF else 16
+    needed = 8 if max_number <= 0xFF else 16
+    if bits is None:
+        bits = needed
+    elif bits not in (8, 16) or bits < needed:
+        raise InputError(f"cannot store Segment Number {max_number} in {bits} bits")
 
     ds = common_dataset(
         source, series,
@@ -314,7 +340,7 @@ def encode_labelmap(
     # frames in ascending order along the normal
     g = volume.geometry
     frames = plan.frames[np.argsort(g.slice_positions()[plan.frames] @ g.normal, kind="stable")]
-    add_geometry_and_references(ds, volume, frames, source, source_index)
+    add_geometry_and_references(ds, volume.geometry, frames, source, source_index)
     dtype = np.uint8 if bits == 8 else np.dtype("<u2")
     pixels = np.ascontiguousarray(array[frames], dtype=dtype).tobytes()
     if len(pixels) % 2:

@@ -1,0 +1,238 @@
+"""Classic Segmentation Storage: BINARY (1-bit frames) and FRACTIONAL (8-bit frames).
+
+One frame per (segment, slice), segment-major and ascending along the normal
+inside a segment; each frame names its segment in the Segment Identification
+Sequence.  BINARY frames are packed LSB first and continuously across frame
+boundaries (no padding between frames).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Optional, Sequence
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DicomSequence
+
+from .. import kernels
+from ..errors import InputError, MetadataError, UnsupportedError
+from ..metadata import segment_to_dataset
+from ..model import Geometry, SegmentDescription, SeriesAttributes, SourceSeries
+from .encode import _transfer_syntax, add_geometry_and_references, common_dataset, file_meta_for
+from .uids import SEGMENTATION_STORAGE
+
+__all__ = ["Layer", "classic_frames", "encode_binary", "encode_fractional"]
+
+#: Transfer syntaxes allowed for 1-bit frames (highdicom / DCMTK agree: no RLE, no JPEG-LS).
+_BINARY_SYNTAXES = ("none", "implicit", "deflate", "j2k")
+
+
+@dataclass(frozen=True, eq=False)
+class Layer:
+    """One input label array (already on the source grid) and the segments it holds.
+
+    For BINARY a segment's voxels are ``array == segment.label_id``; for
+    FRACTIONAL the layer holds one segment and ``array`` its uint8 values.
+    """
+
+    array: np.ndarray
+    segments: tuple[SegmentDescription, ...]
+    name: str = "label image"
+
+
+def classic_frames(
+    layers: Sequence[Layer], geometry: Geometry, *, keep_empty_slices: bool = False, fractional: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Plan the frames: (frame_slices, frame_numbers, frame_layers, frame_values), segment-major.
+
+    Without ``keep_empty_slices`` only (segment, slice) pairs holding the
+    segment become frames; with it every slice of every segment does.
+    """
+    along = geometry.slice_positions() @ geometry.normal
+    order_k = np.argsort(along, kind="stable")
+    entries = []
+    for m, layer in enumerate(layers):
+        presence, _ = kernels.label_presence(layer.array, source=layer.name)
+        for seg in layer.segments:
+            if keep_empty_slices:
+                slices = order_k
+            elif fractional:
+                slices = order_k[presence[order_k, 1:].any(axis=1)]
+            else:
+                v = seg.label_id
+                slices = order_k[presence[order_k, v]] if v < presence.shape[1] else order_k[:0]
+            entries.append((seg.number, m, seg.label_id, slices))
+    entries.sort(key=lambda e: e[0])
+    frame_slices = np.concatenate([e[3] for e in entries]) if entries else np.zeros(0, np.int64)
+    frame_numbers = np.concatenate([np.full(len(e[3]), e[0]) for e in entries]) if entries else np.zeros(0, np.int64)
+    frame_layers = np.concatenate([np.full(len(e[3]), e[1]) for e in entries]) if entries else np.zeros(0, np.int64)
+    frame_values = np.concatenate([np.full(len(e[3]), e[2]) for e in entries]) if entries else np.zeros(0, np.int64)
+    return (
+        frame_slices.astype(np.int64),
+        frame_numbers.astype(np.int64),
+        frame_layers.astype(np.int64),
+        frame_values.astype(np.int64),
+    )
+
+
+def _check_numbers(segments: Sequence[SegmentDescription]) -> list[SegmentDescription]:
+    ordered = sorted(segments, key=lambda s: s.number)
+    numbers = [s.number for s in ordered]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise MetadataError(
+            f"classic SEG segment numbers must be 1..N without gaps (C.8.20.2.4), got {numbers[:20]}; "
+            "renumber the segments (--renumber, or leave out --useLabelIDAsSegmentNumber)"
+        )
+    return ordered
+
+
+def _first_nonempty_frame(frame_slices: np.ndarray, layers: Sequence[Layer], geometry: Geometry) -> None:
+    if len(frame_slices) == 0:
+        raise InputError(
+            "no segment has any voxel, so a classic SEG would have no frames; "
+            "use --keep-empty-slices or write a LABELMAP"
+        )
+
+
+def _base(
+    source: SourceSeries, series: SeriesAttributes, geometry: Geometry, seg_type: str, segments, overlap: str
+) -> Dataset:
+    ds = common_dataset(
+        source, series,
+        sop_class_uid=SEGMENTATION_STORAGE,
+        segmentation_type=seg_type,
+        rows=geometry.shape[1],
+        columns=geometry.shape[2],
+    )
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.SegmentsOverlap = overlap
+    ds.SegmentSequence = DicomSequence([segment_to_dataset(s, number=s.number) for s in segments])
+    return ds
+
+
+def encode_binary(
+    layers: Sequence[Layer],
+    geometry: Geometry,
+    source: SourceSeries,
+    source_index: np.ndarray,
+    *,
+    series: SeriesAttributes = SeriesAttributes(),
+    keep_empty_slices: bool = False,
+    compression: str = "none",
+    segments_overlap: Literal["YES", "NO", "UNDEFINED"] = "UNDEFINED",
+) -> Dataset:
+    """Encode a BINARY Segmentation Storage dataset from label layers on the source grid."""
+    if compression not in _BINARY_SYNTAXES:
+        raise UnsupportedError(
+            f"compression {compression!r} is not allowed for 1-bit BINARY frames; use one of "
+            f"{', '.join(_BINARY_SYNTAXES)}"
+        )
+    segments = _check_numbers([s for layer in layers for s in layer.segments])
+    frame_slices, frame_numbers, frame_layers, frame_values = classic_frames(
+        layers, geometry, keep_empty_slices=keep_empty_slices
+    )
+    _first_nonempty_frame(frame_slices, layers, geometry)
+    ds = _base(source, series, geometry, "BINARY", segments, segments_overlap)
+    ds.BitsAllocated = 1
+    ds.BitsStored = 1
+    ds.HighBit = 0
+    add_geometry_and_references(ds, geometry, frame_slices, source, source_index, frame_numbers)
+    npx = geometry.shape[1] * geometry.shape[2]
+    n_bits = len(frame_slices) * npx
+    packed = np.zeros((n_bits + 7) // 8 + ((n_bits + 7) // 8) % 2, dtype=np.uint8)
+    # consecutive frames of one layer are packed in one kernel call, at their bit offset
+    start = 0
+    while start < len(frame_slices):
+        m = frame_layers[start]
+        stop = start
+        while stop < len(frame_slices) and frame_layers[stop] == m:
+            stop += 1
+        kernels.pack_label_frames(
+            layers[m].array, frame_slices[start:stop], frame_values[start:stop], out=packed, bit_offset=start * npx
+        )
+        start = stop
+    ds.PixelData = packed.tobytes()
+    ds["PixelData"].VR = "OB"
+    return _finish(ds, compression)
+
+
+def encode_fractional(
+    layers: Sequence[Layer],
+    geometry: Geometry,
+    source: SourceSeries,
+    source_index: np.ndarray,
+    *,
+    fractional_type: Literal["PROBABILITY", "OCCUPANCY"] = "PROBABILITY",
+    series: SeriesAttributes = SeriesAttributes(),
+    keep_empty_slices: bool = False,
+    compression: str = "none",
+    segments_overlap: Literal["YES", "NO", "UNDEFINED"] = "UNDEFINED",
+) -> Dataset:
+    """Encode a FRACTIONAL Segmentation Storage dataset; each layer is one segment's uint8 map (255 = 1.0)."""
+    fractional_type = fractional_type.upper()  # type: ignore[assignment]
+    if fractional_type not in ("PROBABILITY", "OCCUPANCY"):
+        raise InputError(f"fractional type must be probability or occupancy, got {fractional_type!r}")
+    for layer in layers:
+        if len(layer.segments) != 1:
+            raise MetadataError(
+                f"{layer.name}: a FRACTIONAL input file holds one segment, but its metadata list has "
+                f"{len(layer.segments)} entries"
+            )
+        if layer.array.dtype != np.uint8:
+            raise InputError(f"{layer.name}: fractional values must be converted to uint8 (0..255) first")
+    segments = _check_numbers([layer.segments[0] for layer in layers])
+    frame_slices, frame_numbers, frame_layers, _ = classic_frames(
+        layers, geometry, keep_empty_slices=keep_empty_slices, fractional=True
+    )
+    _first_nonempty_frame(frame_slices, layers, geometry)
+    ds = _base(source, series, geometry, "FRACTIONAL", segments, segments_overlap)
+    ds.BitsAllocated = 8
+    ds.BitsStored = 8
+    ds.HighBit = 7
+    ds.SegmentationFractionalType = fractional_type
+    ds.MaximumFractionalValue = 255
+    add_geometry_and_references(ds, geometry, frame_slices, source, source_index, frame_numbers)
+    npx = geometry.shape[1] * geometry.shape[2]
+    pixels = np.empty((len(frame_slices), npx + 0), dtype=np.uint8)
+    for f, (k, m) in enumerate(zip(frame_slices, frame_layers)):
+        pixels[f] = layers[m].array[k].reshape(-1)
+    data = pixels.tobytes()
+    if len(data) % 2:
+        data += b"\0"
+    ds.PixelData = data
+    ds["PixelData"].VR = "OB"
+    return _finish(ds, compression)
+
+
+def to_fractional_uint8(array: np.ndarray, *, source: str) -> np.ndarray:
+    """Probability / occupancy values as stored: floats in [0, 1] -> round(255 p); uint8 (or ints <= 255) kept."""
+    arr = np.asarray(array)
+    if arr.dtype.kind == "f":
+        if arr.size and (not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1):
+            lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+            raise InputError(
+                f"{source}: fractional values must lie in [0, 1], found {lo:g} .. {hi:g} (or NaN); "
+                "scale the map or give uint8 0..255"
+            )
+        return np.ascontiguousarray(np.rint(arr * 255.0).astype(np.uint8))
+    if arr.dtype.kind in "iub":
+        if arr.size and (arr.min() < 0 or arr.max() > 255):
+            raise InputError(f"{source}: integer fractional values must lie in 0..255, found {arr.min()} .. {arr.max()}")
+        return np.ascontiguousarray(arr, dtype=np.uint8)
+    raise InputError(f"{source}: data type {arr.dtype} cannot hold fractional values")
+
+
+def _finish(ds: Dataset, compression: str) -> Dataset:
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    ts = _transfer_syntax(compression)
+    ds.file_meta = file_meta_for(ds, ts if not ts.is_compressed else ExplicitVRLittleEndian)
+    if ts.is_compressed:
+        from .codecs import compress_dataset
+
+        compress_dataset(ds, ts)
+    return ds
+
+
+_ = Optional
