@@ -130,8 +130,9 @@ def common_dataset(
         ds.ClinicalTrialSeriesID = series.clinical_trial_series_id
     if series.clinical_trial_time_point_id:
         ds.ClinicalTrialTimePointID = series.clinical_trial_time_point_id
-    if series.clinical_trial_coordinating_center_name:
-        ds.ClinicalTrialCoordinatingCenterName = series.clinical_trial_coordinating_center_name
+    if series.clinical_trial_series_id or series.clinical_trial_coordinating_center_name:
+        # Clinical Trial Series module: Coordinating Center Name is Type 2
+        ds.ClinicalTrialCoordinatingCenterName = series.clinical_trial_coordinating_center_name or ""
     ds.Manufacturer = "labelmap"
     ds.ManufacturerModelName = "labelmap"
     ds.DeviceSerialNumber = "1"
