@@ -275,14 +275,14 @@ def read_seg(
     series folder / files, a SourceSeries or a Geometry) puts the output on that
     full grid, skipped slices filled with background.
     """
-    from .seg.decode import decode_labelmap, load_seg
+    from .seg.decode import decode_labelmap, open_seg
     from .seg.decode_classic import decode_classic
 
-    ds, _ = load_seg(seg)
+    opened = open_seg(seg)
     ref_geometry = _reference_geometry(reference, series_uid=series_uid, tol_mm=tol_mm)
-    if str(ds.get("SegmentationType", "")) == "LABELMAP":
-        return decode_labelmap(ds, reference=ref_geometry, tol_mm=tol_mm)
-    return decode_classic(ds, reference=ref_geometry, tol_mm=tol_mm)
+    if str(opened.ds.get("SegmentationType", "")) == "LABELMAP":
+        return decode_labelmap(opened, reference=ref_geometry, tol_mm=tol_mm)
+    return decode_classic(opened, reference=ref_geometry, tol_mm=tol_mm)
 
 
 def _reference_geometry(reference, *, series_uid: Optional[str], tol_mm: float) -> Optional[Geometry]:
@@ -382,17 +382,18 @@ def binary_to_labelmap(
     Refuses overlapping segments with an :class:`OverlapError` naming each pair.
     """
     from .errors import OverlapError
-    from .seg.decode import load_seg, series_attributes
+    from .seg.decode import open_seg, series_attributes
     from .seg.decode_classic import decode_classic
     from .seg.encode import encode_labelmap, plan_labelmap, save_dataset
     from .seg.plan import describe_pairs, overlap_pairs
 
     t0 = time.perf_counter()
-    ds, name = load_seg(seg)
+    opened = open_seg(seg)
+    ds, name = opened.ds, opened.name
     seg_type = str(ds.get("SegmentationType", ""))
     if seg_type != "BINARY":
         raise InputError(f"{name}: Segmentation Type is {seg_type or '(missing)'}; bin2label needs a BINARY SEG")
-    classic = decode_classic(ds, tol_mm=tol_mm)
+    classic = decode_classic(opened, tol_mm=tol_mm)
     pairs = overlap_pairs(classic.overlap(), classic.segments)
     if pairs:
         raise OverlapError(
@@ -402,7 +403,7 @@ def binary_to_labelmap(
     array = classic.volume_of([s.number for s in classic.segments])
     if force_16bit:
         array = array.astype(np.uint16)
-    source, source_index = _source_from_references(ds, name, classic)
+    source, source_index = _source_from_references(opened, classic)
     volume = LabelVolume(array, classic.geometry, tuple(classic.segments))
     plan = plan_labelmap(array, keep_empty_slices=keep_empty_slices, source=name)
     out_ds = encode_labelmap(
@@ -424,11 +425,9 @@ def binary_to_labelmap(
     )
 
 
-def _source_from_references(ds, name: str, classic) -> tuple[SourceSeries, np.ndarray]:
+def _source_from_references(opened, classic) -> tuple[SourceSeries, np.ndarray]:
     """A SourceSeries made of the instances a SEG's frames reference, and the instance index per grid slice."""
-    from .seg.decode import frame_info
-
-    info = frame_info(ds, name)
+    ds, info = opened.ds, opened.info
     n_slices = classic.geometry.shape[0]
     index = np.full(n_slices, -1, dtype=np.int64)
     classes: list[str] = []

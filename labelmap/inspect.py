@@ -8,7 +8,7 @@ from typing import Union
 
 import numpy as np
 
-from .seg.decode import frame_info, frames_array, load_seg, segment_descriptions
+from .seg.decode import frames_array, open_seg, segment_descriptions
 from .seg.uids import SEG_SOP_CLASSES
 
 __all__ = ["seg_summary", "describe_seg"]
@@ -16,23 +16,26 @@ __all__ = ["seg_summary", "describe_seg"]
 
 def seg_summary(path: Union[str, "os.PathLike[str]"]) -> dict:
     """The facts ``info`` prints, as a dict (also handy in notebooks)."""
-    ds, name = load_seg(path)
+    opened = open_seg(path)
+    ds, name = opened.ds, opened.name
     seg_type = str(ds.get("SegmentationType", ""))
-    info = frame_info(ds, name)
+    info = opened.info
     segments = segment_descriptions(ds, name)
     n_frames = int(ds.get("NumberOfFrames", 1) or 1)
     counts: dict[int, int] = {}
     bits = int(ds.get("BitsAllocated", 0))
     if seg_type == "LABELMAP":
-        frames = frames_array(ds, name)
+        frames = frames_array(opened)
         bc = np.bincount(frames.ravel())
         counts = {int(v): int(c) for v, c in enumerate(bc) if c}
     elif bits == 1 and info.segment_numbers is not None:
-        npx = info.rows * info.columns
-        bitsarr = np.unpackbits(np.frombuffer(ds.PixelData, dtype=np.uint8), bitorder="little")[: n_frames * npx]
-        per_frame = bitsarr.reshape(n_frames, npx).sum(axis=1)
-        for num, c in zip(info.segment_numbers, per_frame):
-            counts[int(num)] = counts.get(int(num), 0) + int(c)
+        from .seg.decode_classic import _binary_stream
+
+        counts = _bit_counts(_binary_stream(opened), info.segment_numbers, info.rows * info.columns)
+    elif bits == 8 and info.segment_numbers is not None:
+        frames = frames_array(opened)
+        for num, frame in zip(info.segment_numbers, frames):
+            counts[int(num)] = counts.get(int(num), 0) + int(np.count_nonzero(frame))
     normal = np.cross(info.orientation[:3], info.orientation[3:])
     proj = info.positions @ normal
     return {
@@ -64,6 +67,21 @@ def seg_summary(path: Union[str, "os.PathLike[str]"]) -> dict:
             for s in sorted(segments, key=lambda s: s.number)
         ],
     }
+
+
+def _bit_counts(packed: np.ndarray, segment_numbers: np.ndarray, npx: int, chunk: int = 256) -> dict[int, int]:
+    """Set voxels per segment in a 1-bit stream, unpacking ``chunk`` frames at a time."""
+    counts: dict[int, int] = {}
+    n_frames = len(segment_numbers)
+    for start in range(0, n_frames, chunk):
+        stop = min(n_frames, start + chunk)
+        first_bit, last_bit = start * npx, stop * npx
+        raw = packed[first_bit // 8 : (last_bit + 7) // 8]
+        bits = np.unpackbits(raw, bitorder="little")[first_bit % 8 : first_bit % 8 + (last_bit - first_bit)]
+        per_frame = bits.reshape(stop - start, npx).sum(axis=1)
+        for num, c in zip(segment_numbers[start:stop], per_frame):
+            counts[int(num)] = counts.get(int(num), 0) + int(c)
+    return counts
 
 
 def describe_seg(path: Union[str, "os.PathLike[str]"]) -> None:

@@ -24,7 +24,10 @@ from ..model import Geometry, LabelVolume, SegmentDescription, SeriesAttributes
 from .palette import read_palette
 from .uids import LABEL_MAP_SEGMENTATION_STORAGE, SEG_SOP_CLASSES, SEGMENTATION_STORAGE
 
-__all__ = ["DecodedSeg", "FrameInfo", "load_seg", "frame_info", "decode_labelmap", "series_attributes"]
+__all__ = [
+    "DecodedSeg", "FrameInfo", "OpenedSeg", "open_seg", "load_seg", "frame_info", "frames_array",
+    "decode_labelmap", "series_attributes", "segment_descriptions",
+]
 
 log = logging.getLogger(__name__)
 
@@ -173,40 +176,192 @@ def _first_source(item: Optional[Dataset]) -> Optional[tuple[str, str]]:
         return None
 
 
-def frames_array(ds: Dataset, name: str) -> np.ndarray:
-    """All frames as an (F, rows, columns) array of stored values."""
-    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
-    rows, columns = int(ds.Rows), int(ds.Columns)
-    bits = int(_get(ds, "BitsAllocated", name))
-    if "PixelData" not in ds:
-        raise SegFormatError(f"{name}: has no Pixel Data")
-    ts = ds.file_meta.get("TransferSyntaxUID", None) if hasattr(ds, "file_meta") else None
-    if ts is not None and ts.is_compressed:
+@dataclass(eq=False)
+class OpenedSeg:
+    """A SEG opened for decoding: top-level attributes, per-frame geometry, and lazy pixel access.
+
+    From a file the per-frame groups are read in bulk by :mod:`labelmap.seg.fastread`
+    (pydicom is only used for the small top-level part); a Dataset given by the
+    caller is read with pydicom.
+    """
+
+    ds: Dataset
+    name: str
+    info: FrameInfo
+    _pixels: Any = None  # fastread PixelDataInfo, or None for a full pydicom Dataset
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.info.positions)
+
+    def native_bytes(self) -> Optional[np.ndarray]:
+        """The native Pixel Data value as uint8 (None when compressed: use :meth:`decoded_frames`)."""
+        ts = self.ds.file_meta.get("TransferSyntaxUID", None) if hasattr(self.ds, "file_meta") else None
+        if ts is not None and ts.is_compressed:
+            return None
+        if self._pixels is not None:
+            if not self._pixels.present:
+                raise SegFormatError(f"{self.name}: has no Pixel Data")
+            return self._pixels.read_native()
+        if "PixelData" not in self.ds:
+            raise SegFormatError(f"{self.name}: has no Pixel Data")
+        return np.frombuffer(self.ds.PixelData, dtype=np.uint8)
+
+    def decoded_frames(self) -> np.ndarray:
+        """Frames of a compressed SEG as an (F, rows, columns) array, through pydicom's decoders."""
         from .codecs import check_available
 
+        ts = self.ds.file_meta.TransferSyntaxUID
         check_available(ts, purpose="reading")
+        ds = self.ds if self._pixels is None else _full_dataset(self.name)
         try:
-            arr = ds.pixel_array
+            arr = np.asarray(ds.pixel_array)
         except Exception as exc:
-            raise SegFormatError(f"{name}: cannot decode {ts.name} pixel data ({exc})") from None
-        return np.asarray(arr).reshape(n_frames, rows, columns)
-    data = ds.PixelData
-    if bits == 8:
-        need = n_frames * rows * columns
-        dtype = np.uint8
-    elif bits == 16:
-        need = 2 * n_frames * rows * columns
-        dtype = np.dtype("<u2")
-    elif bits == 1:
-        raise UnsupportedError(f"{name}: 1-bit frames are read by the BINARY reader")
-    else:
+            raise SegFormatError(f"{self.name}: cannot decode {ts.name} pixel data ({exc})") from None
+        return arr.reshape(self.n_frames, self.info.rows, self.info.columns)
+
+
+def _full_dataset(name: str) -> Dataset:
+    try:
+        return pydicom.dcmread(name)
+    except Exception as exc:
+        raise SegFormatError(f"{name}: cannot be parsed as DICOM ({type(exc).__name__}: {exc})") from None
+
+
+def open_seg(source: Union[str, os.PathLike[str], Dataset]) -> OpenedSeg:
+    """Open a SEG file (fast bulk per-frame parsing) or wrap a Dataset; checks the SOP Class."""
+    if isinstance(source, Dataset):
+        ds, name = load_seg(source)
+        return OpenedSeg(ds, name, frame_info(ds, name))
+    from .fastread import read_seg_fast
+
+    name = str(source)
+    if not os.path.exists(name):
+        raise SegFormatError(f"{name}: file not found")
+    if os.path.isdir(name):
+        raise SegFormatError(f"{name}: is a folder, expected a DICOM SEG file")
+    try:
+        ds, table, pixels = read_seg_fast(name)
+    except SegFormatError:
+        # a readable non-SEG file deserves "not a Segmentation", not a structural complaint
+        try:
+            head = pydicom.dcmread(name, stop_before_pixels=True, specific_tags=["SOPClassUID"])
+        except Exception:
+            head = None
+        if head is not None and "SOPClassUID" in head:
+            _check_sop_class(head, name)
+        raise
+    _check_sop_class(ds, name)
+    return OpenedSeg(ds, name, _info_from_table(ds, table, name), pixels)
+
+
+def _shared_item(ds: Dataset, seq: str) -> Optional[Dataset]:
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    if shared and seq in shared[0] and shared[0][seq].value:
+        return shared[0][seq].value[0]
+    return None
+
+
+def _info_from_table(ds: Dataset, table: Any, name: str) -> FrameInfo:
+    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if table.n_frames != n_frames:
+        raise SegFormatError(
+            f"{name}: Number of Frames is {n_frames} but the Per-frame Functional Groups Sequence has "
+            f"{table.n_frames} items"
+        )
+    rows, columns = int(_get(ds, "Rows", name)), int(_get(ds, "Columns", name))
+    positions = np.array(table.positions, dtype=float)
+    bad = np.flatnonzero(~np.isfinite(positions).all(axis=1))
+    if bad.size:
+        item = _shared_item(ds, "PlanePositionSequence")
+        try:
+            shared_pos = [float(v) for v in item.ImagePositionPatient]  # type: ignore[union-attr]
+        except (AttributeError, TypeError, ValueError):
+            raise SegFormatError(f"{name}: frame {bad[0] + 1} has no valid ImagePositionPatient") from None
+        positions[bad] = shared_pos
+
+    def column_or_shared(column: Optional[np.ndarray], seq: str, keyword: str, width: int) -> np.ndarray:
+        if column is not None and np.isfinite(column).all():
+            return np.asarray(column, dtype=float).reshape(n_frames, width)
+        item = _shared_item(ds, seq)
+        try:
+            value = np.array([float(v) for v in np.atleast_1d(item.get(keyword))], dtype=float)  # type: ignore[union-attr]
+        except (AttributeError, TypeError, ValueError):
+            value = np.array([])
+        if value.size != width:
+            raise SegFormatError(f"{name}: no valid {keyword} (neither per-frame nor shared)")
+        out = np.tile(value, (n_frames, 1))
+        if column is not None:
+            have = np.isfinite(np.asarray(column).reshape(n_frames, width)).all(axis=1)
+            out[have] = np.asarray(column).reshape(n_frames, width)[have]
+        return out
+
+    orientations = column_or_shared(table.orientations, "PlaneOrientationSequence", "ImageOrientationPatient", 6)
+    if np.max(np.abs(orientations - orientations[0])) > 1e-4:
+        f = int(np.flatnonzero(np.max(np.abs(orientations - orientations[0]), axis=1) > 1e-4)[0])
+        raise UnsupportedError(f"{name}: frame {f + 1} has a different orientation than frame 1")
+    spacings = column_or_shared(table.pixel_spacings, "PixelMeasuresSequence", "PixelSpacing", 2)
+    spacing = (float(spacings[0, 0]), float(spacings[0, 1]))
+    if min(spacing) <= 0:
+        raise SegFormatError(f"{name}: PixelSpacing {list(spacing)} must be two positive values")
+    slice_spacing = None
+    measures = _shared_item(ds, "PixelMeasuresSequence")
+    for column, keyword in ((table.spacing_between_slices, "SpacingBetweenSlices"),
+                            (table.slice_thickness, "SliceThickness")):
+        value = None
+        if column is not None and np.isfinite(column[0]):
+            value = float(column[0])
+        elif measures is not None and measures.get(keyword) not in (None, ""):
+            try:
+                value = float(measures.get(keyword))
+            except (TypeError, ValueError):
+                value = None
+        if value is not None and value > 0:
+            slice_spacing = value
+            break
+    seg_numbers = None
+    if table.segment_numbers is not None:
+        seg_numbers = np.asarray(table.segment_numbers, dtype=np.int64)
+        if (seg_numbers == 0).any():
+            f = int(np.flatnonzero(seg_numbers == 0)[0])
+            raise SegFormatError(f"{name}: frame {f + 1} has no Referenced Segment Number")
+    sources = tuple(
+        (c, u) if u is not None else None
+        for c, u in zip(table.source_class_uids, table.source_instance_uids)
+    )
+    return FrameInfo(positions, orientations[0], spacing, slice_spacing, seg_numbers, rows, columns, sources)
+
+
+def _check_sop_class(ds: Dataset, name: str) -> None:
+    sop = str(ds.get("SOPClassUID", ""))
+    if sop not in SEG_SOP_CLASSES:
+        raise SegFormatError(
+            f"{name}: SOP Class UID {sop or '(missing)'} is not a Segmentation "
+            f"({', '.join(f'{v} {k}' for k, v in SEG_SOP_CLASSES.items())})"
+        )
+
+
+def frames_array(seg: Union["OpenedSeg", Dataset], name: Optional[str] = None) -> np.ndarray:
+    """All 8- or 16-bit frames as an (F, rows, columns) array of stored values."""
+    opened = seg if isinstance(seg, OpenedSeg) else open_seg(seg)
+    ds, name = opened.ds, opened.name
+    n_frames, rows, columns = opened.n_frames, opened.info.rows, opened.info.columns
+    bits = int(_get(ds, "BitsAllocated", name))
+    if bits not in (8, 16):
+        if bits == 1:
+            raise UnsupportedError(f"{name}: 1-bit frames are read by the BINARY reader")
         raise SegFormatError(f"{name}: Bits Allocated {bits} is not 8 or 16")
+    data = opened.native_bytes()
+    if data is None:
+        return opened.decoded_frames()
+    dtype = np.dtype(np.uint8) if bits == 8 else np.dtype("<u2")
+    need = n_frames * rows * columns * dtype.itemsize
     if len(data) < need:
         raise SegFormatError(
             f"{name}: Pixel Data holds {len(data)} bytes but Rows x Columns x Number of Frames "
             f"({rows} x {columns} x {n_frames}) needs {need}"
         )
-    return np.frombuffer(data, dtype=dtype, count=need // np.dtype(dtype).itemsize).reshape(n_frames, rows, columns)
+    return data[:need].view(dtype).reshape(n_frames, rows, columns)
 
 
 def series_attributes(ds: Dataset) -> SeriesAttributes:
@@ -255,7 +410,7 @@ def segment_descriptions(ds: Dataset, name: str) -> list[SegmentDescription]:
 
 
 def decode_labelmap(
-    source: Union[str, os.PathLike[str], Dataset],
+    source: Union[str, os.PathLike[str], Dataset, "OpenedSeg"],
     *,
     reference: Optional[Geometry] = None,
     tol_mm: float = DEFAULT_TOLERANCE_MM,
@@ -266,18 +421,15 @@ def decode_labelmap(
     (interior skipped slices become background); with it, the volume lies on the
     reference grid and every slice without a frame is background.
     """
-    ds, name = load_seg(source)
+    opened = source if isinstance(source, OpenedSeg) else open_seg(source)
+    ds, name, info = opened.ds, opened.name, opened.info
     seg_type = str(ds.get("SegmentationType", ""))
     if seg_type != "LABELMAP":
-        raise UnsupportedError(
-            f"{name}: Segmentation Type {seg_type or '(missing)'} is not LABELMAP; "
-            "BINARY and FRACTIONAL reading is not available yet"
-        )
-    info = frame_info(ds, name)
+        raise UnsupportedError(f"{name}: Segmentation Type {seg_type or '(missing)'} is not LABELMAP")
     segments = segment_descriptions(ds, name)
     ppv = ds.get("PixelPaddingValue", None)
     background = int(ppv) if ppv is not None else None
-    frames = frames_array(ds, name)
+    frames = frames_array(opened)
     numbers = {s.number for s in segments}
     present = np.unique(frames)
     undescribed = [int(v) for v in present if int(v) not in numbers]

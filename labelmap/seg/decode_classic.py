@@ -19,7 +19,7 @@ from .. import kernels
 from ..errors import SegFormatError, UnsupportedError
 from ..geometry import DEFAULT_TOLERANCE_MM, grid_from_frames, place_frames
 from ..model import Geometry, SegmentDescription
-from .decode import FrameInfo, frame_info, load_seg, segment_descriptions, series_attributes
+from .decode import FrameInfo, OpenedSeg, open_seg, segment_descriptions, series_attributes
 
 __all__ = ["ClassicSeg", "decode_classic"]
 
@@ -98,31 +98,23 @@ class ClassicSeg:
             yield seg, buffer
 
 
-def _binary_stream(ds: Dataset, name: str, n_frames: int, npx: int) -> np.ndarray:
-    ts = ds.file_meta.get("TransferSyntaxUID", None) if hasattr(ds, "file_meta") else None
-    if ts is not None and ts.is_compressed:
-        from .codecs import check_available
-
-        check_available(ts, purpose="reading")
-        try:
-            arr = np.asarray(ds.pixel_array)
-        except Exception as exc:
-            raise SegFormatError(f"{name}: cannot decode {ts.name} pixel data ({exc})") from None
-        return kernels.pack_masks(arr.reshape(n_frames, int(ds.Rows), int(ds.Columns)))
-    data = ds.get("PixelData")
+def _binary_stream(opened: OpenedSeg) -> np.ndarray:
+    """The 1-bit frames as one continuous packed stream (compressed frames are decoded and re-packed)."""
+    data = opened.native_bytes()
     if data is None:
-        raise SegFormatError(f"{name}: has no Pixel Data")
+        return kernels.pack_masks(opened.decoded_frames())
+    n_frames, npx = opened.n_frames, opened.info.rows * opened.info.columns
     need = (n_frames * npx + 7) // 8
     if len(data) < need:
         raise SegFormatError(
-            f"{name}: Pixel Data holds {len(data)} bytes but {n_frames} 1-bit frames of {ds.Rows} x {ds.Columns} "
-            f"need {need}"
+            f"{opened.name}: Pixel Data holds {len(data)} bytes but {n_frames} 1-bit frames of "
+            f"{opened.info.rows} x {opened.info.columns} need {need}"
         )
-    return np.frombuffer(data, dtype=np.uint8, count=need)
+    return data[:need]
 
 
 def decode_classic(
-    source: Union[str, "os.PathLike[str]", Dataset],
+    source: Union[str, "os.PathLike[str]", Dataset, OpenedSeg],
     *,
     reference: Optional[Geometry] = None,
     tol_mm: float = DEFAULT_TOLERANCE_MM,
@@ -130,11 +122,12 @@ def decode_classic(
     """Decode a BINARY or FRACTIONAL SEG into frames placed on a grid (the frames' own, or ``reference``)."""
     from .decode import frames_array
 
-    ds, name = load_seg(source)
+    opened = source if isinstance(source, OpenedSeg) else open_seg(source)
+    ds, name = opened.ds, opened.name
     seg_type = str(ds.get("SegmentationType", ""))
     if seg_type not in ("BINARY", "FRACTIONAL"):
         raise UnsupportedError(f"{name}: Segmentation Type {seg_type or '(missing)'} is not BINARY or FRACTIONAL")
-    info: FrameInfo = frame_info(ds, name)
+    info: FrameInfo = opened.info
     if info.segment_numbers is None:
         raise SegFormatError(f"{name}: frames have no Segment Identification Sequence (0062,000A)")
     segments = sorted(segment_descriptions(ds, name), key=lambda s: s.number)
@@ -159,11 +152,11 @@ def decode_classic(
     if seg_type == "BINARY":
         if bits != 1:
             raise SegFormatError(f"{name}: a BINARY SEG must have Bits Allocated 1, found {bits}")
-        packed = _binary_stream(ds, name, n_frames, npx)
+        packed = _binary_stream(opened)
     else:
         if bits != 8:
             raise SegFormatError(f"{name}: a FRACTIONAL SEG must have Bits Allocated 8, found {bits}")
-        frames = np.asarray(frames_array(ds, name))
+        frames = np.asarray(frames_array(opened))
         frac_type = str(ds.get("SegmentationFractionalType", "PROBABILITY"))
         mfv = int(ds.get("MaximumFractionalValue", 255))
     # the same (segment, slice) twice would make the result depend on frame order
