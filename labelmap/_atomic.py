@@ -52,6 +52,10 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         raise OutputError(f"cannot write in {str(parent)!r}: {exc.strerror or exc}") from None
     os.close(fd)
     tmp = Path(tmp_name)
+    # mkstemp creates 0600; give the file the mode a plain open() would (0666 minus the umask)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         os.replace(tmp, target)

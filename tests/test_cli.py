@@ -500,3 +500,20 @@ def test_cli_import_is_lazy():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "False"]
+
+
+def test_outputs_get_normal_file_mode(tmp_path):
+    """Atomic writes go through mkstemp (0600); the final file must honour the umask like open() does."""
+    import os
+    import stat
+
+    from labelmap._atomic import atomic_path
+
+    target = tmp_path / "x.bin"
+    old = os.umask(0o022)
+    try:
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"abc")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
