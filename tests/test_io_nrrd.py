@@ -277,11 +277,12 @@ def test_failed_write_leaves_old_file(tmp_path, monkeypatch):
     with pytest.raises(ImageFormatError):
         write_nrrd(p, np.zeros((2, 2, 2), dtype=np.complex64), geom)
 
-    def broken_write(fh, *args, **kwargs):
-        fh.write(b"NRRD0005\npartial")
+    def broken_compress(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(nrrd, "write", broken_write)
+    import labelmap.io.nrrd as nrrd_module
+
+    monkeypatch.setattr(nrrd_module, "gzip_compress", broken_compress)
     with pytest.raises(OutputError, match="good.nrrd.*No space"):
         write_nrrd(p, np.zeros((2, 2, 2), dtype=np.uint8), geom)
     assert p.read_bytes() == before

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_path
+from .._deflate import gzip_compress, gzip_decompress
 from ..errors import ImageFormatError, LabelmapError, OutputError
 from ..model import Geometry
 
@@ -199,6 +200,42 @@ def _native(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
+def _read_attached(p: Path) -> tuple[np.ndarray, dict] | None:
+    """Fast path for attached raw / gzip data: pynrrd parses the header, ISA-L inflates.
+
+    Returns None when the file needs pynrrd's general reader (detached data,
+    skips, other encodings); errors surface as in pynrrd.
+    """
+    import nrrd
+
+    with open(p, "rb") as fh:
+        header = nrrd.read_header(fh)
+        if (
+            "data file" in header
+            or "datafile" in header
+            or header.get("line skip", 0)
+            or header.get("byte skip", 0)
+            or header.get("encoding") not in ("gzip", "gz", "raw")
+        ):
+            return None
+        offset = fh.tell()
+    dtype = np.dtype(nrrd.reader._determine_datatype(header))
+    sizes = [int(n) for n in header["sizes"]]
+    count = int(np.prod(sizes))
+    with open(p, "rb") as fh:
+        fh.seek(offset)
+        blob = fh.read()
+    if header["encoding"] in ("gzip", "gz"):
+        blob = gzip_decompress(blob)
+    if len(blob) < count * dtype.itemsize:
+        raise ImageFormatError(
+            f"{p}: data holds {len(blob)} bytes but the header's sizes {sizes} of {dtype.name} need "
+            f"{count * dtype.itemsize} (file truncated?)"
+        )
+    data = np.frombuffer(blob, dtype=dtype, count=count).reshape(sizes[::-1])
+    return data, header
+
+
 def read_nrrd(path: str | os.PathLike[str]) -> tuple[np.ndarray, Geometry]:
     """Read a ``.nrrd`` / ``.nhdr`` file: (array [k, j, i], Geometry in LPS)."""
     import nrrd
@@ -209,7 +246,8 @@ def read_nrrd(path: str | os.PathLike[str]) -> tuple[np.ndarray, Geometry]:
     if p.is_dir():
         raise _fail(p, "is a folder, not a file")
     try:
-        data, header = nrrd.read(str(p), index_order="C")
+        fast = _read_attached(p)
+        data, header = fast if fast is not None else nrrd.read(str(p), index_order="C")
     except LabelmapError:
         raise
     except MemoryError:
@@ -221,6 +259,36 @@ def read_nrrd(path: str | os.PathLike[str]) -> tuple[np.ndarray, Geometry]:
     geometry = _geometry_from_header(header, tuple(data.shape), p)
     arr = _native(data).reshape(geometry.shape)
     return arr, geometry
+
+
+_NRRD_TYPES = {
+    "int8": "int8", "uint8": "uint8", "int16": "int16", "uint16": "uint16", "int32": "int32",
+    "uint32": "uint32", "int64": "int64", "uint64": "uint64", "float32": "float", "float64": "double",
+}
+
+
+def _vec(v: np.ndarray) -> str:
+    return "(" + ",".join(repr(float(x)) for x in v) + ")"
+
+
+def _format_header(array: np.ndarray, geometry: Geometry, compress: bool) -> bytes:
+    """The NRRD0004 header of an attached file (exact float repr, so geometry round-trips)."""
+    vecs = (geometry.direction * geometry.spacing[np.newaxis, :]).T
+    lines = [
+        "NRRD0004",
+        "# Complete NRRD file format specification at:",
+        "# http://teem.sourceforge.net/nrrd/format.html",
+        f"type: {_NRRD_TYPES[array.dtype.name]}",
+        "dimension: 3",
+        "space: left-posterior-superior",
+        "sizes: " + " ".join(str(n) for n in array.shape[::-1]),
+        "space directions: " + " ".join(_vec(v) for v in vecs),
+        "kinds: domain domain domain",
+        "endian: little",
+        "encoding: " + ("gzip" if compress else "raw"),
+        "space origin: " + _vec(geometry.origin),
+    ]
+    return ("\n".join(lines) + "\n\n").encode("ascii")
 
 
 def _header_for(array: np.ndarray, geometry: Geometry, compress: bool) -> dict:
@@ -273,9 +341,12 @@ def write_nrrd(path: str | os.PathLike[str], array: np.ndarray, geometry: Geomet
             with atomic_path(target) as tmp:
                 tmp.write_bytes(head + f"data file: {data_name}\n\n".encode("ascii"))
         else:
+            head = _format_header(array, geometry, compress)
+            body = gzip_compress(memoryview(array).cast("B")) if compress else memoryview(array).cast("B")
             with atomic_path(target) as tmp:
                 with open(tmp, "wb") as fh:
-                    nrrd.write(fh, array, header, index_order="C", compression_level=6)
+                    fh.write(head)
+                    fh.write(body)
     except LabelmapError:
         raise
     except OSError as exc:

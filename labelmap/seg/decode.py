@@ -17,6 +17,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
+from .. import kernels
 from ..errors import SegFormatError, UnsupportedError
 from ..geometry import DEFAULT_TOLERANCE_MM, grid_from_frames, place_frames
 from ..metadata import is_background, segment_from_dataset
@@ -431,7 +432,8 @@ def decode_labelmap(
     background = int(ppv) if ppv is not None else None
     frames = frames_array(opened)
     numbers = {s.number for s in segments}
-    present = np.unique(frames)
+    _, counts = kernels.label_presence(frames, source=name)
+    present = np.flatnonzero(counts)
     undescribed = [int(v) for v in present if int(v) not in numbers]
     if undescribed:
         raise SegFormatError(

@@ -1,0 +1,59 @@
+"""Fast deflate / gzip for label data: ISA-L (``isal``) when installed, else zlib.
+
+Label maps are long runs of equal bytes; ISA-L's level 1 compresses them about
+4x faster than zlib level 1 at a similar size, and inflates 2-3x faster.  Used
+for gzip NRRD data and the Deflated Explicit VR Little Endian transfer syntax.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Union
+
+__all__ = ["gzip_compress", "gzip_decompress", "deflate_raw", "inflate_raw", "BACKEND"]
+
+Buffer = Union[bytes, bytearray, memoryview]
+
+try:  # pragma: no cover - which branch runs depends on the environment
+    from isal import igzip as _igzip
+    from isal import isal_zlib as _izlib
+
+    BACKEND = "isal"
+except ImportError:  # pragma: no cover
+    _igzip = None
+    _izlib = None
+    BACKEND = "zlib"
+
+
+def gzip_compress(data: Buffer, *, fast: bool = True) -> bytes:
+    """A gzip member holding ``data`` (fast: ISA-L level 1 / zlib level 1; else zlib level 6)."""
+    if fast and _igzip is not None:
+        return _igzip.compress(data, compresslevel=1)
+    import gzip
+
+    return gzip.compress(bytes(data), compresslevel=1 if fast else 6, mtime=0)
+
+
+def gzip_decompress(data: Buffer) -> bytes:
+    """Inflate one or more concatenated gzip members."""
+    if _igzip is not None:
+        return _igzip.decompress(data)
+    import gzip
+
+    return gzip.decompress(bytes(data))
+
+
+def deflate_raw(data: Buffer, *, level: int = 6) -> bytes:
+    """A raw deflate stream (no zlib header), as the Deflated transfer syntax stores the data set."""
+    if _izlib is not None and level <= 3:
+        c = _izlib.compressobj(level, _izlib.DEFLATED, -15)
+    else:
+        c = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush()
+
+
+def inflate_raw(data: Buffer) -> bytes:
+    """Inflate a raw deflate stream."""
+    if _izlib is not None:
+        return _izlib.decompress(data, -15)
+    return zlib.decompress(data, -15)
