@@ -215,7 +215,8 @@ def to_fractional_uint8(array: np.ndarray, *, source: str) -> np.ndarray:
                 f"{source}: fractional values must lie in [0, 1], found {lo:g} .. {hi:g} (or NaN); "
                 "scale the map or give uint8 0..255"
             )
-        return np.ascontiguousarray(np.rint(arr * 255.0).astype(np.uint8))
+        # in float64: float32 products can land exactly on .5 and round the wrong way
+        return np.ascontiguousarray(np.rint(arr.astype(np.float64, copy=False) * 255.0).astype(np.uint8))
     if arr.dtype.kind in "iub":
         if arr.size and (arr.min() < 0 or arr.max() > 255):
             raise InputError(f"{source}: integer fractional values must lie in 0..255, found {arr.min()} .. {arr.max()}")

@@ -34,6 +34,11 @@ import mmap
 import os
 import struct
 import zlib
+
+try:  # ISA-L inflates the Deflated transfer syntax 2-3x faster than zlib
+    from isal import isal_zlib as _inflate_impl
+except ImportError:  # pragma: no cover
+    _inflate_impl = zlib
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -633,10 +638,10 @@ def _read(mm: mmap.mmap, file_path: Path, name: str) -> tuple[FileDataset, PerFr
     inflated: Optional[bytes] = None
     where = ""
     if ts == _DEFLATED_LE:
-        inflater = zlib.decompressobj(-15)
+        inflater = _inflate_impl.decompressobj(-15)
         try:
             inflated = inflater.decompress(mm[start:])
-        except zlib.error as exc:
+        except _inflate_impl.error as exc:
             raise SegFormatError(f"{name}: deflated data set cannot be inflated ({exc})") from None
         if not inflater.eof:
             raise SegFormatError(f"{name}: deflated data set is truncated (no end of the deflate stream)")
