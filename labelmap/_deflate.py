@@ -10,7 +10,7 @@ from __future__ import annotations
 import zlib
 from typing import Union
 
-__all__ = ["gzip_compress", "gzip_decompress", "deflate_raw", "inflate_raw", "BACKEND"]
+__all__ = ["gzip_compress", "gzip_decompress", "deflate_raw", "inflate_raw", "raw_compressor", "BACKEND"]
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -43,12 +43,28 @@ def gzip_decompress(data: Buffer) -> bytes:
     return gzip.decompress(bytes(data))
 
 
+try:  # pragma: no cover
+    from zlib_ng import zlib_ng as _zng
+except ImportError:  # pragma: no cover
+    _zng = None
+
+
+def raw_compressor(level: int = 6):
+    """A streaming raw-deflate compressor (``compress`` / ``flush``).
+
+    Levels 1-3 use ISA-L (fastest); higher levels zlib-ng (zlib's ratio at about
+    twice its speed), else zlib.
+    """
+    if _izlib is not None and level <= 3:
+        return _izlib.compressobj(level, _izlib.DEFLATED, -15)
+    if _zng is not None:
+        return _zng.compressobj(level, _zng.DEFLATED, -15)
+    return zlib.compressobj(level, zlib.DEFLATED, -15)
+
+
 def deflate_raw(data: Buffer, *, level: int = 6) -> bytes:
     """A raw deflate stream (no zlib header), as the Deflated transfer syntax stores the data set."""
-    if _izlib is not None and level <= 3:
-        c = _izlib.compressobj(level, _izlib.DEFLATED, -15)
-    else:
-        c = zlib.compressobj(level, zlib.DEFLATED, -15)
+    c = raw_compressor(level)
     return c.compress(data) + c.flush()
 
 

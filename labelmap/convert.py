@@ -111,6 +111,7 @@ def encode_seg(
     fractional_type: str = "probability",
     tol_mm: float = DEFAULT_TOLERANCE_MM,
     names: Optional[Sequence[str]] = None,
+    materialize: bool = True,
 ):
     """Encode label volume(s) as a SEG ``pydicom.Dataset`` referencing ``source``.
 
@@ -119,6 +120,8 @@ def encode_seg(
     "sequential": 1..N, "auto": the values when the type allows).  ``seg_type``
     "auto" writes LABELMAP unless segments of different volumes overlap.
     Returns ``(dataset, prepared inputs)``; ``prepared.notes`` holds warnings.
+    ``materialize=False`` leaves the per-frame items for the bulk file writer
+    (:func:`labelmap.seg.encode.save_dataset`) instead of building pydicom Datasets.
     """
     from .seg.encode import encode_labelmap, plan_labelmap
     from .seg.encode_classic import encode_binary, encode_fractional
@@ -135,7 +138,7 @@ def encode_seg(
         plan = plan_labelmap(array, keep_empty_slices=keep_empty_slices, source=prepared.layers[0].name)
         ds = encode_labelmap(
             labelmap, source, prepared.source_index,
-            series=series, palette=palette, compression=compression, plan=plan,
+            series=series, palette=palette, compression=compression, plan=plan, materialize=materialize,
         )
     else:
         if palette:
@@ -145,12 +148,14 @@ def encode_seg(
             ds = encode_binary(
                 prepared.layers, prepared.geometry, source, prepared.source_index, series=series,
                 keep_empty_slices=keep_empty_slices, compression=compression, segments_overlap=overlap,
+                materialize=materialize,
             )
         else:
             ds = encode_fractional(
                 prepared.layers, prepared.geometry, source, prepared.source_index, series=series,
                 fractional_type=fractional_type.upper(), keep_empty_slices=keep_empty_slices,
                 compression=compression, segments_overlap="UNDEFINED" if len(prepared.layers) > 1 else "NO",
+                materialize=materialize,
             )
     return ds, prepared
 
@@ -177,7 +182,7 @@ def write_seg(
     ds, prepared = encode_seg(
         volumes, source, series=series, seg_type=seg_type, numbering=numbering, palette=palette,
         keep_empty_slices=keep_empty_slices, compression=compression, fractional_type=fractional_type,
-        tol_mm=tol_mm, names=names,
+        tol_mm=tol_mm, names=names, materialize=False,
     )
     save_dataset(ds, output)
     out = Path(output)
@@ -408,7 +413,7 @@ def binary_to_labelmap(
     plan = plan_labelmap(array, keep_empty_slices=keep_empty_slices, source=name)
     out_ds = encode_labelmap(
         volume, source, source_index, series=series_attributes(ds), palette=palette,
-        compression=compression, plan=plan, bits=16 if force_16bit else None,
+        compression=compression, plan=plan, bits=16 if force_16bit else None, materialize=False,
     )
     save_dataset(out_ds, output)
     out = Path(output)

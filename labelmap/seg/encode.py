@@ -21,6 +21,7 @@ from ..errors import InputError, MetadataError
 from ..geometry import patient_orientation
 from ..metadata import background_segment, segment_to_dataset
 from ..model import DEFAULT_RGB, Geometry, LabelVolume, SegmentDescription, SeriesAttributes, SourceSeries
+from .fastwrite import PerFrameSpec, write_seg_file
 from .palette import apply_palette, palette_lut
 from .uids import (
     IMPLEMENTATION_CLASS_UID,
@@ -168,13 +169,17 @@ def add_geometry_and_references(
     source: SourceSeries,
     source_index: np.ndarray,
     frame_segments: Optional[np.ndarray] = None,
-) -> None:
+    *,
+    materialize: bool = True,
+) -> PerFrameSpec:
     """Shared and per-frame functional groups, dimensions and the Common Instance Reference.
 
     ``frame_slices[f]`` is the label slice of frame f; ``source_index[k]`` is the
     source instance matched to label slice k (-1 for none).  ``frame_segments``
     (classic SEG) adds the Segment Identification Sequence per frame and makes the
     dimension index (Referenced Segment Number, Image Position Patient).
+    ``materialize=False`` keeps the per-frame items as a :class:`PerFrameSpec`
+    (``ds._labelmap_frames``) for the bulk writer instead of pydicom Datasets.
     """
     g = geometry
     frame_slices = np.asarray(frame_slices, dtype=np.int64)
@@ -197,34 +202,31 @@ def add_geometry_and_references(
     rank_of_slice = np.zeros(g.shape[0], dtype=np.int64)
     rank_of_slice[order] = np.arange(1, len(order) + 1)
     position_text = [[f"{v:.10g}" for v in p] for p in positions]
-    dim_uid = generate_uid()
-    per_frame = []
+    sources: list[Optional[tuple[str, str]]] = [None] * g.shape[0]
     referenced: dict[str, str] = {}
-    derivations: dict[int, Dataset] = {}
-    for f, k in enumerate(frame_slices.tolist()):
-        item = Dataset()
-        content = Dataset()
-        if frame_segments is None:
-            content.DimensionIndexValues = [int(rank_of_slice[k])]
-        else:
-            content.DimensionIndexValues = [int(frame_segments[f]), int(rank_of_slice[k])]
-            seg_id = Dataset()
-            seg_id.ReferencedSegmentNumber = int(frame_segments[f])
-            item.SegmentIdentificationSequence = [seg_id]
-        item.FrameContentSequence = [content]
-        pos = Dataset()
-        pos.ImagePositionPatient = position_text[k]
-        item.PlanePositionSequence = [pos]
+    for k in distinct.tolist():
         s = int(source_index[k])
         if s >= 0:
             cls, uid = source.sop_class_uids[s], source.sop_instance_uids[s]
-            if k not in derivations:
-                derivations[k] = _derivation_item(cls, uid)
-            item.DerivationImageSequence = [derivations[k]]
+            sources[k] = (cls, uid)
             referenced[uid] = cls
-        per_frame.append(item)
-    ds.PerFrameFunctionalGroupsSequence = DicomSequence(per_frame)
-    ds.NumberOfFrames = len(per_frame)
+    if frame_segments is None:
+        dims = rank_of_slice[frame_slices][:, None]
+    else:
+        dims = np.stack([np.asarray(frame_segments, dtype=np.int64), rank_of_slice[frame_slices]], axis=1)
+    spec = PerFrameSpec(
+        frame_slices=frame_slices,
+        frame_segments=None if frame_segments is None else np.asarray(frame_segments, dtype=np.int64),
+        dimension_values=dims,
+        position_text=position_text,
+        sources=sources,
+    )
+    if materialize:
+        ds.PerFrameFunctionalGroupsSequence = spec.to_sequence()
+    else:
+        ds._labelmap_frames = spec  # written in bulk by save_dataset
+    ds.NumberOfFrames = len(frame_slices)
+    dim_uid = generate_uid()
 
     org = Dataset()
     org.DimensionOrganizationUID = dim_uid
@@ -259,6 +261,7 @@ def add_geometry_and_references(
             instances.append(inst)
         series_item.ReferencedInstanceSequence = instances
         ds.ReferencedSeriesSequence = [series_item]
+    return spec
 
 
 def file_meta_for(ds: Dataset, transfer_syntax: UID) -> FileMetaDataset:
@@ -282,6 +285,7 @@ def encode_labelmap(
     compression: str = "none",
     plan: Optional[LabelmapPlan] = None,
     bits: Optional[int] = None,
+    materialize: bool = True,
 ) -> Dataset:
     """Encode a LABELMAP SEG (Label Map Segmentation Storage) dataset.
 
@@ -341,7 +345,7 @@ def encode_labelmap(
     # frames in ascending order along the normal
     g = volume.geometry
     frames = plan.frames[np.argsort(g.slice_positions()[plan.frames] @ g.normal, kind="stable")]
-    add_geometry_and_references(ds, volume.geometry, frames, source, source_index)
+    add_geometry_and_references(ds, volume.geometry, frames, source, source_index, materialize=materialize)
     dtype = np.uint8 if bits == 8 else np.dtype("<u2")
     pixels = np.ascontiguousarray(array[frames], dtype=dtype).tobytes()
     if len(pixels) % 2:
@@ -376,8 +380,11 @@ def save_dataset(ds: Dataset, path) -> None:
     """Write ``ds`` as a DICOM file atomically (temporary file, then rename)."""
     from .._atomic import atomic_path
 
+    spec = getattr(ds, "_labelmap_frames", None)
+    if "PerFrameFunctionalGroupsSequence" in ds:
+        spec = None
     with atomic_path(path) as tmp:
-        ds.save_as(tmp, enforce_file_format=True)
+        write_seg_file(ds, spec, tmp)
 
 
 __all__ += ["common_dataset", "add_geometry_and_references", "file_meta_for", "save_dataset"]

@@ -121,6 +121,7 @@ def encode_binary(
     keep_empty_slices: bool = False,
     compression: str = "none",
     segments_overlap: Literal["YES", "NO", "UNDEFINED"] = "UNDEFINED",
+    materialize: bool = True,
 ) -> Dataset:
     """Encode a BINARY Segmentation Storage dataset from label layers on the source grid."""
     if compression not in _BINARY_SYNTAXES:
@@ -137,7 +138,9 @@ def encode_binary(
     ds.BitsAllocated = 1
     ds.BitsStored = 1
     ds.HighBit = 0
-    add_geometry_and_references(ds, geometry, frame_slices, source, source_index, frame_numbers)
+    add_geometry_and_references(
+        ds, geometry, frame_slices, source, source_index, frame_numbers, materialize=materialize
+    )
     npx = geometry.shape[1] * geometry.shape[2]
     n_bits = len(frame_slices) * npx
     packed = np.zeros((n_bits + 7) // 8 + ((n_bits + 7) // 8) % 2, dtype=np.uint8)
@@ -168,6 +171,7 @@ def encode_fractional(
     keep_empty_slices: bool = False,
     compression: str = "none",
     segments_overlap: Literal["YES", "NO", "UNDEFINED"] = "UNDEFINED",
+    materialize: bool = True,
 ) -> Dataset:
     """Encode a FRACTIONAL Segmentation Storage dataset; each layer is one segment's uint8 map (255 = 1.0)."""
     fractional_type = fractional_type.upper()  # type: ignore[assignment]
@@ -192,7 +196,9 @@ def encode_fractional(
     ds.HighBit = 7
     ds.SegmentationFractionalType = fractional_type
     ds.MaximumFractionalValue = 255
-    add_geometry_and_references(ds, geometry, frame_slices, source, source_index, frame_numbers)
+    add_geometry_and_references(
+        ds, geometry, frame_slices, source, source_index, frame_numbers, materialize=materialize
+    )
     npx = geometry.shape[1] * geometry.shape[2]
     pixels = np.empty((len(frame_slices), npx + 0), dtype=np.uint8)
     for f, (k, m) in enumerate(zip(frame_slices, frame_layers)):
