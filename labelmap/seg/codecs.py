@@ -1,48 +1,565 @@
-"""Transfer-syntax support: which codec package each compressed syntax needs, loaded lazily.
+"""Transfer syntaxes and frame-level lossless codecs for SEG Pixel Data.
 
-Deflated Explicit VR Little Endian needs nothing (pydicom deflates the whole
-dataset on write); RLE Lossless uses pydicom's own NumPy encoder; JPEG-LS and
-JPEG 2000 need optional packages, named in the error when missing.
+Every syntax labelmap writes is lossless (bit-exact):
+
+========== ================================ ======================================
+name       transfer syntax                  how
+========== ================================ ======================================
+none       Explicit VR Little Endian        native frames
+implicit   Implicit VR Little Endian        native frames
+deflate    Deflated Explicit VR LE          *dataset-level*: pydicom deflates the
+                                            whole data set after the file meta on
+                                            write; there is no per-frame codec
+rle        RLE Lossless                     ``pylibjpeg-rle`` (Rust) when
+                                            installed, else pydicom's own NumPy /
+                                            pure-Python RLE (20-60x slower)
+jpegls     JPEG-LS Lossless                 ``pyjpegls`` (CharLS), NEAR = 0
+j2k        JPEG 2000 Lossless               ``pylibjpeg-openjpeg`` (reversible 5-3
+                                            wavelet, one layer, no MCT); frames
+                                            below 32 px in a dimension need
+                                            ``imagecodecs`` (see below)
+========== ================================ ======================================
+
+Frame layout and parameters:
+
+* 8-bit frames (LABELMAP up to 255 segments, FRACTIONAL) are coded with precision 8,
+  16-bit LABELMAP frames with precision 16 (``BitsStored`` = ``BitsAllocated``), so a
+  reader that checks the codestream precision against Bits Stored agrees.
+* RLE: one byte segment per 8-bit frame, two for 16-bit (most significant byte
+  first), as PS3.5 Annex G requires.
+* BINARY (Bits Allocated 1) may only use ``none``, ``implicit``, ``deflate`` and
+  ``j2k`` (:func:`allowed_for`).  For ``j2k`` each frame is coded as a 1-bit
+  greyscale image (precision 1, like highdicom does), from and to uint8 0/1 arrays.
+
+Threads: none of the codec packages measured here releases the GIL while it codes
+(pyjpegls, pylibjpeg-openjpeg and pylibjpeg-rle all hold it), so a thread pool only
+adds overhead; ``threads=None`` therefore codes serially, and an explicit
+``threads > 1`` uses a :class:`~concurrent.futures.ThreadPoolExecutor` for the codecs
+that are thread-safe.  pylibjpeg-openjpeg's *encoder* crashes (segfault) when called
+from two threads at once, so JPEG 2000 encoding is always serial.
+
+Offset tables: :func:`encapsulate_frames` writes one fragment per frame and fills
+the Basic Offset Table whenever every offset fits in 32 bits (< 4 GiB of
+fragments); an Extended Offset Table is written only when it is needed (>= 4 GiB,
+where the BOT cannot hold the offsets) or asked for (``extended_offset_table=True``).
+Below 4 GiB the EOT adds nothing a BOT does not give and some readers ignore it,
+so the default keeps the widely supported BOT.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import os
+import struct
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence, Union
 
+import numpy as np
 from pydicom.dataset import Dataset
-from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless, UID
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGLSLossless,
+    RLELossless,
+    UID,
+)
 
-from ..errors import MissingDependencyError, UnsupportedError
+from ..errors import InputError, MissingDependencyError, SegFormatError, UnsupportedError
 
-__all__ = ["compress_dataset", "decoder_requirements", "check_available"]
+__all__ = [
+    "SYNTAXES",
+    "is_available",
+    "check_available",
+    "decoder_requirements",
+    "allowed_for",
+    "encode_frames",
+    "decode_frames",
+    "encapsulate_frames",
+    "decode_pixel_data",
+    "compress_dataset",
+    "rle_backend",
+]
 
-#: transfer syntax -> (import name, pip package) needed to encode and decode it
+#: Names accepted by ``--compression`` mapped to their transfer syntax.
+SYNTAXES: dict[str, UID] = {
+    "none": ExplicitVRLittleEndian,
+    "implicit": ImplicitVRLittleEndian,
+    "deflate": DeflatedExplicitVRLittleEndian,
+    "rle": RLELossless,
+    "jpegls": JPEGLSLossless,
+    "j2k": JPEG2000Lossless,
+}
+
+#: syntaxes whose Pixel Data is native (the dataset may still be deflated as a whole)
+_NATIVE = (ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian)
+#: frame codecs (encapsulated Pixel Data)
+_FRAME_CODECS = (RLELossless, JPEGLSLossless, JPEG2000Lossless)
+
+#: transfer syntax -> (import name, pip package) it strictly needs to encode and decode
 _REQUIREMENTS: dict[str, tuple[str, str]] = {
     JPEGLSLossless: ("jpeg_ls", "pyjpegls"),
     JPEG2000Lossless: ("openjpeg", "pylibjpeg-openjpeg"),
 }
 
+#: smallest frame dimension pylibjpeg-openjpeg can encode (it always uses 6 resolutions)
+_OPENJPEG_MIN_SIDE = 32
 
-def decoder_requirements(ts: UID) -> tuple[str, str] | None:
-    """(module, pip package) a transfer syntax needs beyond pydicom and NumPy, or None."""
+_MAX_BOT_OFFSET = 2**32 - 1
+
+
+# --------------------------------------------------------------------------- lookup
+
+
+def _as_uid(name_or_uid: Union[str, UID]) -> UID:
+    key = str(name_or_uid)
+    if key in SYNTAXES:
+        return SYNTAXES[key]
+    if key not in {str(u) for u in SYNTAXES.values()}:
+        raise InputError(
+            f"unknown transfer syntax {key!r}; choose one of: {', '.join(SYNTAXES)} "
+            "(or their UIDs)"
+        )
+    return UID(key)
+
+
+def _has_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _import(module: str, package: str, purpose: str, ts: UID):
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependencyError(
+            f"{purpose} {ts.name} needs the package {package!r}: pip install {package}"
+        ) from None
+
+
+def decoder_requirements(ts: Union[str, UID]) -> Optional[tuple[str, str]]:
+    """(module, pip package) a transfer syntax needs beyond pydicom and NumPy, or None.
+
+    RLE needs nothing (pydicom codes it itself); ``pylibjpeg-rle`` only makes it faster.
+    """
     return _REQUIREMENTS.get(str(ts))
 
 
-def check_available(ts: UID, *, purpose: str) -> None:
-    """Raise :class:`MissingDependencyError` naming the package ``ts`` needs, if it is not installed."""
-    req = decoder_requirements(ts)
-    if req and importlib.util.find_spec(req[0]) is None:
+def is_available(name_or_uid: Union[str, UID]) -> bool:
+    """Whether the packages to encode and decode this syntax (a name of :data:`SYNTAXES` or a UID) are installed."""
+    req = decoder_requirements(_as_uid(name_or_uid))
+    return req is None or _has_module(req[0])
+
+
+def check_available(ts: Union[str, UID], *, purpose: str) -> None:
+    """Raise :class:`MissingDependencyError` naming the pip package ``ts`` needs, if it is not installed.
+
+    ``purpose`` starts the message ("writing", "reading").  Syntaxes labelmap does not
+    know (e.g. a JPEG baseline SEG from another writer) pass: pydicom reports those.
+    """
+    try:
+        uid = _as_uid(ts)
+    except InputError:
+        return
+    req = decoder_requirements(uid)
+    if req is not None and not _has_module(req[0]):
         raise MissingDependencyError(
-            f"{purpose} {ts.name} needs the package {req[1]!r}: pip install {req[1]}"
+            f"{purpose} {uid.name} needs the package {req[1]!r}: pip install {req[1]}"
         )
 
 
-def compress_dataset(ds: Dataset, ts: UID) -> None:
-    """Compress ``ds``'s Pixel Data in place to the lossless syntax ``ts``."""
-    if ts not in (RLELossless, JPEGLSLossless, JPEG2000Lossless):
-        raise UnsupportedError(f"writing {ts.name} is not supported")
-    check_available(ts, purpose="writing")
-    kwargs = {}
-    if ts == JPEG2000Lossless:
-        kwargs["j2k_cr"] = [1]
-    ds.compress(ts, generate_instance_uid=False, **kwargs)
+def allowed_for(seg_type: str) -> tuple[str, ...]:
+    """Names of :data:`SYNTAXES` a Segmentation Type may be written with.
+
+    LABELMAP and FRACTIONAL (8/16-bit frames): all.  BINARY (1-bit frames): ``none``,
+    ``implicit``, ``deflate`` and ``j2k`` -- RLE and JPEG-LS have no 1-bit form that
+    DICOM readers (highdicom, dcmqi) accept for SEG.
+    """
+    kind = seg_type.upper()
+    if kind in ("LABELMAP", "FRACTIONAL"):
+        return tuple(SYNTAXES)
+    if kind == "BINARY":
+        return ("none", "implicit", "deflate", "j2k")
+    raise InputError(f"unknown Segmentation Type {seg_type!r}")
+
+
+def rle_backend() -> str:
+    """``"pylibjpeg-rle"`` when that package is installed, else ``"pydicom"``."""
+    return "pylibjpeg-rle" if _has_module("rle") else "pydicom"
+
+
+# --------------------------------------------------------------------------- codecs
+
+
+@dataclass(frozen=True)
+class _Codec:
+    encode: Callable[[np.ndarray], bytes]  # one 2-D frame -> codestream
+    decode: Callable[[bytes], np.ndarray]  # codestream -> one 2-D frame (target dtype)
+    encode_thread_safe: bool = True
+    decode_thread_safe: bool = True
+
+
+def _dtype_for(bits_allocated: int) -> np.dtype:
+    if bits_allocated in (1, 8):
+        return np.dtype(np.uint8)
+    if bits_allocated == 16:
+        return np.dtype("<u2")
+    raise UnsupportedError(f"Bits Allocated {bits_allocated} is not supported (1, 8 or 16)")
+
+
+def _shaped(data, rows: int, columns: int, dtype: np.dtype, ts: UID) -> np.ndarray:
+    arr = np.frombuffer(data, dtype=dtype)
+    if arr.size < rows * columns:
+        raise SegFormatError(
+            f"a {ts.name} frame decoded to {arr.size} pixels, expected {rows} x {columns}"
+        )
+    return arr[: rows * columns].reshape(rows, columns)
+
+
+def _rle_codec(rows: int, columns: int, bits: int, purpose: str) -> _Codec:
+    dtype = _dtype_for(bits)
+    if _has_module("rle"):
+        from rle.rle import decode_frame, encode_frame
+
+        npx = rows * columns
+
+        def enc(frame: np.ndarray) -> bytes:
+            return encode_frame(frame.tobytes(), rows, columns, 1, bits, "<")
+
+        def dec(data: bytes) -> np.ndarray:
+            try:
+                out = decode_frame(bytes(data), npx, bits, "<")
+            except ValueError as exc:
+                raise SegFormatError(f"cannot decode an RLE Lossless frame ({exc})") from None
+            return _shaped(out, rows, columns, dtype, RLELossless)
+
+        return _Codec(enc, dec)
+
+    from pydicom.encaps import encapsulate
+    from pydicom.pixels import get_decoder, get_encoder
+
+    opts = dict(
+        rows=rows, columns=columns, samples_per_pixel=1, bits_allocated=bits, bits_stored=bits,
+        pixel_representation=0, photometric_interpretation="MONOCHROME2", number_of_frames=1,
+    )
+    encoder = get_encoder(RLELossless)
+    decoder = get_decoder(RLELossless)
+
+    def enc_py(frame: np.ndarray) -> bytes:
+        return encoder.encode(np.ascontiguousarray(frame), encoding_plugin="pydicom", **opts)
+
+    def dec_py(data: bytes) -> np.ndarray:
+        try:
+            arr, _ = decoder.as_array(
+                encapsulate([bytes(data)]), decoding_plugin="pydicom", **opts
+            )
+        except Exception as exc:
+            raise SegFormatError(f"cannot decode an RLE Lossless frame ({exc})") from None
+        return np.asarray(arr, dtype=dtype).reshape(rows, columns)
+
+    return _Codec(enc_py, dec_py)
+
+
+def _jpegls_codec(rows: int, columns: int, bits: int, purpose: str) -> _Codec:
+    jpeg_ls = _import("jpeg_ls", "pyjpegls", purpose, JPEGLSLossless)
+    dtype = _dtype_for(bits)
+
+    def enc(frame: np.ndarray) -> bytes:
+        # encode_buffer with an explicit precision: encode_array derives it from the
+        # frame's maximum and fails on all-zero frames.
+        return bytes(jpeg_ls.encode_buffer(frame.tobytes(), rows, columns, 1, bits, lossy_error=0))
+
+    def dec(data: bytes) -> np.ndarray:
+        try:
+            out, info = jpeg_ls.decode_buffer(bytes(data))
+        except Exception as exc:
+            raise SegFormatError(f"cannot decode a JPEG-LS frame ({exc})") from None
+        if (info["height"], info["width"], info["components"]) != (rows, columns, 1):
+            raise SegFormatError(
+                f"a JPEG-LS frame is {info['height']} x {info['width']} x {info['components']}, "
+                f"expected {rows} x {columns} x 1"
+            )
+        if info.get("allowed_lossy_error", 0):
+            raise SegFormatError("a frame of a JPEG-LS Lossless SEG is near-lossless coded")
+        src_dtype = np.uint8 if info["bits_per_sample"] <= 8 else np.dtype("<u2")
+        return _shaped(out, rows, columns, src_dtype, JPEGLSLossless).astype(dtype, copy=False)
+
+    return _Codec(enc, dec)
+
+
+def _j2k_codec(rows: int, columns: int, bits: int, purpose: str) -> _Codec:
+    openjpeg = _import("openjpeg", "pylibjpeg-openjpeg", purpose, JPEG2000Lossless)
+    dtype = _dtype_for(bits)
+    small = min(rows, columns) < _OPENJPEG_MIN_SIDE
+    imagecodecs = None
+    if small and purpose == "writing":
+        if _has_module("imagecodecs"):
+            import imagecodecs
+        else:
+            raise UnsupportedError(
+                f"JPEG 2000 encoding of {rows} x {columns} frames: pylibjpeg-openjpeg needs at least "
+                f"{_OPENJPEG_MIN_SIDE} pixels in each dimension; pip install imagecodecs, or choose "
+                "another compression"
+            )
+
+    def enc(frame: np.ndarray) -> bytes:
+        arr = frame.astype(bool) if bits == 1 else frame
+        if imagecodecs is not None:
+            return bytes(imagecodecs.jpeg2k_encode(
+                arr if bits != 1 else arr.astype(np.uint8), level=0, codecformat="J2K",
+                reversible=True, mct=False, bitspersample=bits,
+            ))
+        return bytes(openjpeg.encode(arr, bits_stored=bits, photometric_interpretation=2, use_mct=False))
+
+    def dec(data: bytes) -> np.ndarray:
+        try:
+            out = np.asarray(openjpeg.decode(bytes(data)))
+        except Exception as exc:
+            raise SegFormatError(f"cannot decode a JPEG 2000 frame ({exc})") from None
+        if out.shape != (rows, columns):
+            raise SegFormatError(f"a JPEG 2000 frame is {out.shape}, expected {rows} x {columns}")
+        if out.dtype.kind == "i" and out.size and out.min() < 0:
+            raise SegFormatError("a JPEG 2000 frame holds negative values")
+        return out.astype(dtype, copy=False)
+
+    return _Codec(enc, dec, encode_thread_safe=False)
+
+
+_CODEC_FACTORIES = {
+    RLELossless: _rle_codec,
+    JPEGLSLossless: _jpegls_codec,
+    JPEG2000Lossless: _j2k_codec,
+}
+
+
+def _codec(ts: UID, rows: int, columns: int, bits: int, purpose: str) -> _Codec:
+    if ts in _NATIVE:
+        what = "deflates the whole data set" if ts == DeflatedExplicitVRLittleEndian else "is native"
+        raise InputError(f"{ts.name} {what}: it has no frame codec (write native Pixel Data instead)")
+    if bits == 1 and ts != JPEG2000Lossless:
+        raise UnsupportedError(f"1-bit BINARY frames cannot be coded as {ts.name}; use one of "
+                               f"{', '.join(allowed_for('BINARY'))}")
+    _dtype_for(bits)
+    return _CODEC_FACTORIES[ts](rows, columns, bits, purpose)
+
+
+def _map(fn, items: Sequence, threads: Optional[int], thread_safe: bool) -> list:
+    n = 1 if threads is None else int(threads)
+    if n <= 0:
+        n = os.cpu_count() or 1
+    n = min(n, len(items))
+    if n <= 1 or not thread_safe:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(fn, items))
+
+
+def encode_frames(
+    frames: np.ndarray, ts: Union[str, UID], *, bits_allocated: int, threads: Optional[int] = None
+) -> list[bytes]:
+    """Encode each frame of ``frames`` (F, rows, columns) to one codestream of ``ts``.
+
+    ``frames`` is uint8 (``bits_allocated`` 8, or 1 with values 0/1 for BINARY ``j2k``)
+    or uint16 (``bits_allocated`` 16).  Only frame codecs are accepted (``rle``,
+    ``jpegls``, ``j2k``): native syntaxes and Deflated Explicit VR Little Endian -- which
+    deflates the whole data set, not frames -- raise :class:`InputError`.
+
+    ``threads``: None (default) codes serially, since none of the codec packages
+    releases the GIL; ``n > 1`` uses a thread pool of ``n`` for thread-safe codecs;
+    ``0`` or less uses one per core.  JPEG 2000 encoding is always serial (its package
+    is not thread-safe).
+    """
+    uid = _as_uid(ts)
+    arr = np.asarray(frames)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3:
+        raise InputError(f"frames must be (F, rows, columns), got shape {arr.shape}")
+    dtype = _dtype_for(bits_allocated)
+    if arr.dtype != dtype:
+        if arr.dtype.kind not in "ub" or arr.dtype.itemsize > dtype.itemsize:
+            raise InputError(f"{bits_allocated}-bit frames must be {dtype}, got {arr.dtype}")
+        arr = arr.astype(dtype)
+    if bits_allocated == 1 and arr.size and arr.max() > 1:
+        raise InputError("1-bit BINARY frames must hold only 0 and 1")
+    _, rows, columns = arr.shape
+    check_available(uid, purpose="writing")
+    codec = _codec(uid, rows, columns, bits_allocated, "writing")
+    return _map(lambda f: codec.encode(np.ascontiguousarray(f)), list(arr), threads, codec.encode_thread_safe)
+
+
+def decode_frames(
+    fragments_per_frame: Sequence[bytes],
+    ts: Union[str, UID],
+    *,
+    rows: int,
+    columns: int,
+    bits_allocated: int,
+    threads: Optional[int] = None,
+) -> np.ndarray:
+    """Decode one codestream per frame to an (F, rows, columns) uint8 / uint16 array.
+
+    ``bits_allocated`` 1 (BINARY ``j2k``) gives uint8 0/1.  A frame split over several
+    fragments must be joined by the caller (``pydicom.encaps.generate_frames`` does).
+    ``threads`` as for :func:`encode_frames`.
+    """
+    uid = _as_uid(ts)
+    dtype = _dtype_for(bits_allocated)
+    out = np.empty((len(fragments_per_frame), rows, columns), dtype=dtype)
+    if not len(fragments_per_frame):
+        return out
+    check_available(uid, purpose="reading")
+    codec = _codec(uid, rows, columns, bits_allocated, "reading")
+
+    def one(i: int) -> None:
+        out[i] = codec.decode(fragments_per_frame[i])
+
+    _map(one, range(len(fragments_per_frame)), threads, codec.decode_thread_safe)
+    if bits_allocated == 1 and out.size and out.max() > 1:
+        raise SegFormatError("a 1-bit JPEG 2000 frame decoded to values other than 0 and 1")
+    return out
+
+
+# --------------------------------------------------------------------------- encapsulation
+
+
+def _item(fragment: bytes) -> list[bytes]:
+    pad = len(fragment) % 2
+    parts = [struct.pack("<HHI", 0xFFFE, 0xE000, len(fragment) + pad), fragment]
+    if pad:
+        parts.append(b"\0")
+    return parts
+
+
+def encapsulate_frames(
+    fragments: Sequence[bytes], *, extended_offset_table: Optional[bool] = None
+) -> tuple[bytes, Optional[bytes], Optional[bytes]]:
+    """Encapsulate one codestream per frame (PS3.5 A.4).
+
+    Returns ``(pixel_data, extended_offset_table, extended_offset_table_lengths)``;
+    the last two are None unless an Extended Offset Table is written.  Each frame is
+    one fragment, padded to even length.
+
+    ``extended_offset_table``: None (default) writes a Basic Offset Table when every
+    frame offset fits in 32 bits and an Extended Offset Table (with an empty BOT, as
+    the standard requires) only when they do not (>= 4 GiB); True always writes the
+    EOT; False never does (an empty BOT when the offsets do not fit).
+    """
+    offsets: list[int] = []
+    padded: list[int] = []
+    pos = 0
+    for frag in fragments:
+        offsets.append(pos)
+        n = len(frag) + len(frag) % 2
+        padded.append(n)
+        pos += 8 + n
+    fits = not offsets or offsets[-1] <= _MAX_BOT_OFFSET
+    use_eot = extended_offset_table if extended_offset_table is not None else not fits
+    if use_eot or not fits:
+        bot = struct.pack("<HHI", 0xFFFE, 0xE000, 0)
+    else:
+        bot = struct.pack(f"<HHI{len(offsets)}I", 0xFFFE, 0xE000, 4 * len(offsets), *offsets)
+    parts = [bot]
+    for frag in fragments:
+        parts.extend(_item(bytes(frag) if not isinstance(frag, bytes) else frag))
+    pixel_data = b"".join(parts)
+    if not use_eot:
+        return pixel_data, None, None
+    n = len(offsets)
+    return pixel_data, struct.pack(f"<{n}Q", *offsets), struct.pack(f"<{n}Q", *padded)
+
+
+def decode_pixel_data(
+    pixel_data: bytes,
+    ts: Union[str, UID],
+    *,
+    number_of_frames: int,
+    rows: int,
+    columns: int,
+    bits_allocated: int,
+    extended_offsets: Optional[tuple[bytes, bytes]] = None,
+    threads: Optional[int] = None,
+) -> np.ndarray:
+    """Decode an encapsulated Pixel Data value of ``ts`` to (F, rows, columns) frames."""
+    from pydicom.encaps import generate_frames
+
+    try:
+        frames = list(generate_frames(
+            pixel_data, number_of_frames=number_of_frames, extended_offsets=extended_offsets
+        ))
+    except Exception as exc:
+        raise SegFormatError(f"cannot split encapsulated Pixel Data into frames ({exc})") from None
+    if len(frames) != number_of_frames:
+        raise SegFormatError(f"encapsulated Pixel Data holds {len(frames)} frames, expected {number_of_frames}")
+    return decode_frames(frames, ts, rows=rows, columns=columns, bits_allocated=bits_allocated, threads=threads)
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def _native_frames(ds: Dataset) -> np.ndarray:
+    rows, columns = int(ds.Rows), int(ds.Columns)
+    n = int(ds.get("NumberOfFrames", 1) or 1)
+    bits = int(ds.BitsAllocated)
+    raw = np.frombuffer(ds.PixelData, dtype=np.uint8)
+    npx = n * rows * columns
+    if bits == 1:
+        need = (npx + 7) // 8
+        if raw.size < need:
+            raise SegFormatError(f"Pixel Data holds {raw.size} bytes, {n} 1-bit frames need {need}")
+        return np.unpackbits(raw[:need], bitorder="little", count=npx).reshape(n, rows, columns)
+    dtype = _dtype_for(bits)
+    need = npx * dtype.itemsize
+    if raw.size < need:
+        raise SegFormatError(f"Pixel Data holds {raw.size} bytes, {n} {bits}-bit frames need {need}")
+    return raw[:need].view(dtype).reshape(n, rows, columns)
+
+
+def compress_dataset(
+    ds: Dataset, ts: Union[str, UID], *, threads: Optional[int] = None,
+    extended_offset_table: Optional[bool] = None,
+) -> None:
+    """Set ``ds``'s transfer syntax to ``ts``, compressing its native Pixel Data in place.
+
+    Frame codecs (RLE, JPEG-LS, JPEG 2000) replace Pixel Data with the encapsulated
+    frames (VR OB, undefined length, BOT / EOT as :func:`encapsulate_frames`); the
+    native syntaxes and Deflated Explicit VR Little Endian only set the file meta's
+    Transfer Syntax UID (pydicom deflates on write).  1-bit BINARY Pixel Data is
+    unpacked first.  The SOP Instance UID is kept.
+    """
+    uid = _as_uid(ts)
+    if not hasattr(ds, "file_meta") or ds.file_meta is None:
+        from pydicom.dataset import FileMetaDataset
+
+        ds.file_meta = FileMetaDataset()
+    current = ds.file_meta.get("TransferSyntaxUID", None)
+    if current is not None and UID(current).is_compressed:
+        raise InputError(f"the dataset is already compressed ({UID(current).name})")
+    if uid in _FRAME_CODECS:
+        bits = int(ds.BitsAllocated)
+        if bits == 1 and uid != JPEG2000Lossless:
+            raise UnsupportedError(
+                f"{uid.name} is not allowed for 1-bit BINARY frames; use one of "
+                f"{', '.join(allowed_for('BINARY'))}"
+            )
+        frames = _native_frames(ds)
+        pixel_data, eot, eot_lengths = encapsulate_frames(
+            encode_frames(frames, uid, bits_allocated=bits, threads=threads),
+            extended_offset_table=extended_offset_table,
+        )
+        ds.PixelData = pixel_data
+        elem = ds["PixelData"]
+        elem.VR = "OB"
+        elem.is_undefined_length = True
+        for kw in ("ExtendedOffsetTable", "ExtendedOffsetTableLengths"):
+            if kw in ds:
+                del ds[kw]
+        if eot is not None:
+            ds.ExtendedOffsetTable = eot
+            ds.ExtendedOffsetTableLengths = eot_lengths
+    ds.file_meta.TransferSyntaxUID = uid
