@@ -24,6 +24,11 @@ except ImportError:  # pragma: no cover
     _izlib = None
     BACKEND = "zlib"
 
+try:  # pragma: no cover
+    from zlib_ng import zlib_ng as _zng
+except ImportError:  # pragma: no cover
+    _zng = None
+
 
 def gzip_compress(data: Buffer, *, fast: bool = True) -> bytes:
     """A gzip member holding ``data`` (fast: ISA-L level 1 / zlib level 1; else zlib level 6)."""
@@ -35,18 +40,24 @@ def gzip_compress(data: Buffer, *, fast: bool = True) -> bytes:
 
 
 def gzip_decompress(data: Buffer) -> bytes:
-    """Inflate one or more concatenated gzip members."""
+    """Inflate one or more concatenated gzip members (zlib-ng, else ISA-L, else zlib)."""
+    if _zng is not None:
+        out = []
+        rest = memoryview(data)
+        while len(rest):
+            d = _zng.decompressobj(31)
+            out.append(d.decompress(rest))
+            if not d.eof:
+                raise _zng.error("gzip stream ends before its end marker (truncated?)")
+            rest = memoryview(d.unused_data)
+            if rest.nbytes and not bytes(rest[:2]) == b"\x1f\x8b":
+                break  # trailing garbage after the last member is ignored, as gzip does
+        return out[0] if len(out) == 1 else b"".join(out)
     if _igzip is not None:
         return _igzip.decompress(data)
     import gzip
 
     return gzip.decompress(bytes(data))
-
-
-try:  # pragma: no cover
-    from zlib_ng import zlib_ng as _zng
-except ImportError:  # pragma: no cover
-    _zng = None
 
 
 def raw_compressor(level: int = 6):

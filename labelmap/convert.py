@@ -133,9 +133,11 @@ def encode_seg(
         volumes, source, names=names, numbering=numbering, seg_type=seg_type, tol_mm=tol_mm
     )
     if prepared.seg_type == "LABELMAP":
-        array = merge_layers(prepared)
+        array, presence = merge_layers(prepared)
         labelmap = LabelVolume(array, prepared.geometry, tuple(prepared.segments))
-        plan = plan_labelmap(array, keep_empty_slices=keep_empty_slices, source=prepared.layers[0].name)
+        plan = plan_labelmap(
+            array, keep_empty_slices=keep_empty_slices, source=prepared.layers[0].name, presence=presence
+        )
         ds = encode_labelmap(
             labelmap, source, prepared.source_index,
             series=series, palette=palette, compression=compression, plan=plan, materialize=materialize,

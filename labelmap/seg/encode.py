@@ -62,16 +62,28 @@ def _code_item(value: str, scheme: str, meaning: str) -> Dataset:
 class LabelmapPlan:
     """Which slices become frames and which segment items a LABELMAP needs."""
 
-    def __init__(self, frames: np.ndarray, values: np.ndarray, counts: np.ndarray, has_background: bool):
+    def __init__(self, frames: np.ndarray, values: np.ndarray, counts: Optional[np.ndarray], has_background: bool):
         self.frames = frames  # slice indices k, in frame order
         self.values = values  # pixel values that occur in the written frames
-        self.counts = counts  # voxel count per value over the whole volume
+        self.counts = counts  # voxel count per value (None when planned from a presence matrix)
         self.has_background = has_background
 
 
-def plan_labelmap(array: np.ndarray, *, keep_empty_slices: bool = False, source: str = "label image") -> LabelmapPlan:
-    """Choose the frames of a LABELMAP: slices holding a non-zero value (or all of them)."""
-    presence, counts = kernels.label_presence(array, source=source)
+def plan_labelmap(
+    array: np.ndarray,
+    *,
+    keep_empty_slices: bool = False,
+    source: str = "label image",
+    presence: Optional[np.ndarray] = None,
+) -> LabelmapPlan:
+    """Choose the frames of a LABELMAP: slices holding a non-zero value (or all of them).
+
+    ``presence`` (``kernels.label_presence(array)[0]``) skips the scan when known.
+    """
+    if presence is None:
+        presence, counts = kernels.label_presence(array, source=source)
+    else:
+        counts = None
     nonzero = presence[:, 1:].any(axis=1)
     if keep_empty_slices:
         frames = np.arange(array.shape[0])

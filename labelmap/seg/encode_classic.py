@@ -39,6 +39,14 @@ class Layer:
     array: np.ndarray
     segments: tuple[SegmentDescription, ...]
     name: str = "label image"
+    presence: Optional[np.ndarray] = None  # kernels.label_presence(array)[0], when already known
+
+    def value_presence(self) -> np.ndarray:
+        """presence[k, v]: value v occurs in slice k (computed once)."""
+        if self.presence is None:
+            object.__setattr__(self, "presence", kernels.label_presence(self.array, source=self.name)[0])
+        assert self.presence is not None
+        return self.presence
 
 
 def classic_frames(
@@ -53,7 +61,7 @@ def classic_frames(
     order_k = np.argsort(along, kind="stable")
     entries = []
     for m, layer in enumerate(layers):
-        presence, _ = kernels.label_presence(layer.array, source=layer.name)
+        presence = layer.value_presence()
         for seg in layer.segments:
             if keep_empty_slices:
                 slices = order_k
@@ -242,4 +250,3 @@ def _finish(ds: Dataset, compression: str) -> Dataset:
     return ds
 
 
-_ = Optional

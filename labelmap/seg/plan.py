@@ -5,7 +5,7 @@ detect overlap between files and choose the segmentation type.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal, Sequence
+from typing import Literal, Optional, Sequence
 
 import numpy as np
 
@@ -162,6 +162,7 @@ def prepare_inputs(
     source_index = match_slices(geometry, source, tol_mm=tol_mm, label_name=names[0])
 
     entries: list[tuple[int, SegmentDescription]] = []
+    presences: list[Optional[np.ndarray]] = [None] * len(arrays)
     for m, (volume, name) in enumerate(zip(volumes, names)):
         if fractional:
             if len(volume.segments) != 1:
@@ -170,14 +171,16 @@ def prepare_inputs(
                     f"{len(volume.segments)} entries"
                 )
         else:
-            _, counts = kernels.label_presence(arrays[m], source=name)
+            presence_m, counts = kernels.label_presence(arrays[m], source=name)
+            presences[m] = presence_m
             _check_coverage([int(v) for v in np.flatnonzero(counts)], volume.segments, name, notes)
         entries.extend((m, seg) for seg in sorted(volume.segments, key=lambda s: s.label_id))
     classic = seg_type in ("binary", "fractional")
     numbers = _number(entries, names, numbering, classic, notes)
     numbered = [(m, replace(seg, number=numbers[(m, seg.label_id)])) for m, seg in entries]
     layers = [
-        Layer(arrays[m], tuple(seg for mm, seg in numbered if mm == m), names[m]) for m in range(len(arrays))
+        Layer(arrays[m], tuple(seg for mm, seg in numbered if mm == m), names[m], presences[m])
+        for m in range(len(arrays))
     ]
     segments = sorted((seg for _, seg in numbered), key=lambda s: s.number)
     index_of = {seg.number: i for i, seg in enumerate(segments)}
@@ -214,27 +217,39 @@ def prepare_inputs(
             renumbered = {seg.number: i + 1 for i, seg in enumerate(segments)}
             notes.append("segments are renumbered 1..N because a BINARY SEG needs consecutive numbers")
             prepared.layers = [
-                Layer(layer.array, tuple(replace(s, number=renumbered[s.number]) for s in layer.segments), layer.name)
+                Layer(layer.array, tuple(replace(s, number=renumbered[s.number]) for s in layer.segments),
+                      layer.name, layer.presence)
                 for layer in layers
             ]
             prepared.segments = [replace(s, number=renumbered[s.number]) for s in segments]
     return prepared
 
 
-def merge_layers(prepared: PreparedInputs) -> np.ndarray:
-    """One array of Segment Numbers from non-overlapping layers (LABELMAP input)."""
+def merge_layers(prepared: PreparedInputs) -> tuple[np.ndarray, np.ndarray]:
+    """One array of Segment Numbers from non-overlapping layers (LABELMAP input), and its presence matrix.
+
+    presence[k, n] tells whether Segment Number n occurs in slice k; it is derived
+    from the layers' own presence, not by scanning the merged array again.
+    """
+    top = max((s.number for s in prepared.segments), default=0)
+    n_slices = prepared.geometry.shape[0]
     merged = None
+    presence = np.zeros((n_slices, top + 1), dtype=bool)
     for layer in prepared.layers:
+        layer_presence = layer.value_presence()
         if not layer.segments:
             continue
         hi = max(int(layer.array.max()) if layer.array.size else 0, max(s.label_id for s in layer.segments))
-        top = max(s.number for s in prepared.segments)
         lut = np.zeros(hi + 1, dtype=np.uint8 if top <= 0xFF else np.uint16)
         for seg in layer.segments:
             lut[seg.label_id] = seg.number
+            if seg.label_id < layer_presence.shape[1]:
+                presence[:, seg.number] |= layer_presence[:, seg.label_id]
+        presence[:, 0] |= layer_presence[:, 0] if layer_presence.shape[1] else False
         identity = np.array_equal(lut[1:], np.arange(1, lut.size))
         if identity and len(prepared.layers) == 1:
-            return layer.array  # label values are the Segment Numbers already
+            merged = layer.array  # label values are the Segment Numbers already
+            continue
         mapped = kernels.remap_labels(layer.array, lut, source=layer.name)
         if merged is None:
             merged = mapped
@@ -242,4 +257,8 @@ def merge_layers(prepared: PreparedInputs) -> np.ndarray:
             np.copyto(merged, mapped, where=mapped != 0)
     if merged is None:
         merged = np.zeros(prepared.geometry.shape, dtype=np.uint8)
-    return merged
+        presence[:, 0] = True
+    if len(prepared.layers) > 1:
+        # background: a voxel is 0 only where every layer is 0
+        presence[:, 0] = (merged.reshape(n_slices, -1) == 0).any(axis=1)
+    return merged, presence
