@@ -234,11 +234,17 @@ def itk_to_seg(
     per_file = list(md.segments)
     if md.file_mapping:
         per_file = _apply_file_mapping(label_paths, md.file_mapping, per_file)
-    volumes = []
-    for path, segments in zip(label_paths, per_file):
-        volume = read_labels(path)
-        volumes.append(LabelVolume(volume.array, volume.geometry, segments))
-    source = load_source(dicom, series_uid=series_uid)
+    # the series headers are read in a second thread while the label files inflate
+    # (inflating releases the GIL); errors surface from .result()
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(load_source, dicom, series_uid=series_uid)
+        volumes = []
+        for path, segments in zip(label_paths, per_file):
+            volume = read_labels(path)
+            volumes.append(LabelVolume(volume.array, volume.geometry, segments))
+        source = pending.result()
     return write_seg(
         volumes, source, output,
         series=md.series, seg_type=seg_type, numbering=numbering, palette=palette,

@@ -47,6 +47,9 @@ def as_label_array(array: np.ndarray, *, source: str = "label image") -> np.ndar
     arr = np.asarray(array)
     if arr.dtype == np.bool_:
         arr = arr.view(np.uint8)
+    if arr.dtype in (np.uint8, np.uint16):
+        # every value already fits a Segment Number: no scan, no copy unless non-contiguous
+        return np.ascontiguousarray(arr)
     if arr.dtype.kind == "f":
         if arr.size and not np.all(np.isfinite(arr)):
             raise InputError(f"{source}: holds NaN or infinite values; a label image must hold integers")
@@ -79,12 +82,15 @@ def label_presence(labels: np.ndarray, *, source: str = "label image") -> tuple[
     arr = as_label_array(labels, source=source)
     if arr.ndim != 3:
         raise InputError(f"{source}: expected a 3-D (slices, rows, columns) array, got shape {arr.shape}")
-    n_values = int(arr.max()) + 1 if arr.size else 1
+    if not arr.size:
+        return np.zeros((arr.shape[0], 1), dtype=bool), np.zeros(1, dtype=np.int64)
+    # size the tables by the dtype's range (no separate max pass), then trim to 0 .. max
+    n_values = 0x100 if arr.dtype == np.uint8 else 0x10000
     presence = np.zeros((arr.shape[0], n_values), dtype=np.uint8)
     counts = np.zeros(n_values, dtype=np.int64)
-    if arr.size:
-        _core.slice_label_presence(arr.reshape(arr.shape[0], -1), presence, counts)
-    return presence.view(np.bool_), counts
+    _core.slice_label_presence(arr.reshape(arr.shape[0], -1), presence, counts)
+    top = int(np.flatnonzero(counts)[-1]) + 1
+    return np.ascontiguousarray(presence[:, :top]).view(np.bool_), counts[:top]
 
 
 def remap_labels(labels: np.ndarray, lut: np.ndarray, *, source: str = "label image") -> np.ndarray:
