@@ -1,0 +1,172 @@
+"""Deterministic benchmark cases shared by the asv suite and ``compare.py``.
+
+A case is a synthetic CT series, an organ-like label map of ``n_labels``
+non-overlapping labels (values 1..n) saved as gzip NRRD, and its dcmqi
+metadata JSON.  Everything depends only on (size, slices, n_labels, seed), so a
+case directory named after those parameters can be reused across runs; a
+``.complete`` marker is written last, so an interrupted generation is redone.
+
+Only the public API is used: :mod:`labelmap.sample`, :mod:`labelmap.io.images`
+and :class:`labelmap.model.Geometry`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SEED = 20240611
+
+#: Environment variable: when set to 1, the asv suite skips the large (512 x 512 x 300) size.
+SMALL_ONLY_ENV = "LABELMAP_BENCH_SMALL"
+
+#: (rows = columns, slices) of the asv sizes, named for the parameter tables.
+SIZES = {"128x128x64": (128, 64), "512x512x300": (512, 300)}
+SMALL = "128x128x64"
+LARGE = "512x512x300"
+
+
+def small_only() -> bool:
+    return os.environ.get(SMALL_ONLY_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def size_params() -> list[str]:
+    """asv size parameter values (the large one is dropped with LABELMAP_BENCH_SMALL=1)."""
+    return [SMALL] if small_only() else [SMALL, LARGE]
+
+
+def skip_if_disabled(size: str) -> None:
+    """In asv ``setup``: raising NotImplementedError marks the combination as skipped."""
+    if size not in size_params():
+        raise NotImplementedError(f"size {size} disabled by {SMALL_ONLY_ENV}=1")
+
+
+def geometry_for(size: int, slices: int):
+    """The reference grid: identity orientation, 0.78125 mm pixels, 1.5 mm slices, axial LPS."""
+    from labelmap.model import Geometry
+
+    fov = size * 0.78125
+    return Geometry(
+        (-fov / 2.0, -fov / 2.0, -1.5 * slices), np.eye(3), (0.78125, 0.78125, 1.5), (slices, size, size)
+    )
+
+
+@dataclass(frozen=True)
+class Case:
+    """Paths of one generated case."""
+
+    root: Path
+    size: int
+    slices: int
+    n_labels: int
+    seed: int
+
+    @property
+    def ct(self) -> Path:
+        return self.root / "ct"
+
+    @property
+    def labels(self) -> Path:
+        return self.root / "labels.nrrd"
+
+    @property
+    def metadata(self) -> Path:
+        return self.root / "meta.json"
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.slices, self.size, self.size)
+
+    def fractional(self, n: int | None = None) -> tuple[list[Path], Path]:
+        """FRACTIONAL inputs (one uint8 probability map per segment) and their metadata; made on first use."""
+        return make_fractional(self, n)
+
+
+def case_name(size: int, slices: int, n_labels: int, seed: int = SEED) -> str:
+    return f"case-{size}x{size}x{slices}-L{n_labels}-s{seed}"
+
+
+def _ct_dir(workdir: Path, size: int, slices: int, seed: int) -> Path:
+    return workdir / f"ct-{size}x{size}x{slices}-s{seed}"
+
+
+def make_ct(workdir: Path, size: int, slices: int, seed: int = SEED) -> Path:
+    """The synthetic CT series of a grid, written once per (size, slices, seed) and shared by cases."""
+    from labelmap.sample import write_ct_series
+
+    out = _ct_dir(Path(workdir), size, slices, seed)
+    if (out / ".complete").exists():
+        return out
+    if out.exists():
+        shutil.rmtree(out)
+    tmp = out.with_name(out.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    write_ct_series(tmp, geometry_for(size, slices), seed=seed)
+    (tmp / ".complete").write_text("ok\n")
+    tmp.rename(out)
+    return out
+
+
+def make_case(workdir: str | os.PathLike, size: int, slices: int, n_labels: int, seed: int = SEED) -> Case:
+    """Generate (or reuse) the case ``case_name(...)`` under ``workdir``."""
+    from labelmap.io.images import write_image
+    from labelmap.sample import organ_phantom, sample_metadata
+
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    root = workdir / case_name(size, slices, n_labels, seed)
+    case = Case(root, size, slices, n_labels, seed)
+    ct = make_ct(workdir, size, slices, seed)
+    if (root / ".complete").exists() and case.ct.exists():
+        return case
+    root.mkdir(parents=True, exist_ok=True)
+    geometry = geometry_for(size, slices)
+    labels = organ_phantom(geometry, n_labels, seed=seed)
+    values = np.unique(labels)
+    values = values[values != 0]
+    write_image(case.labels, labels, geometry, compress=True)
+    case.metadata.write_text(json.dumps(sample_metadata([int(v) for v in values]), indent=2))
+    if case.ct.is_symlink() or case.ct.exists():
+        case.ct.unlink()
+    case.ct.symlink_to(os.path.relpath(ct, root))
+    (root / ".complete").write_text("ok\n")
+    return case
+
+
+def make_fractional(case: Case, n: int | None = None) -> tuple[list[Path], Path]:
+    """One uint8 map per segment (255 inside the label, 128 on a one-voxel rim along i), plus metadata.
+
+    ``n`` limits the number of segments (default: all labels of the case).
+    """
+    from labelmap.io.images import read_image, write_image
+    from labelmap.sample import sample_metadata
+
+    n = case.n_labels if n is None else min(int(n), case.n_labels)
+    out = case.root / f"fractional-{n}"
+    paths = [out / f"prob-{v}.nrrd" for v in range(1, n + 1)]
+    meta = out / "meta.json"
+    if (out / ".complete").exists():
+        return paths, meta
+    out.mkdir(parents=True, exist_ok=True)
+    labels, geometry = read_image(case.labels)
+    for v, path in zip(range(1, n + 1), paths):
+        inside = labels == v
+        rim = (np.roll(inside, 1, axis=2) | np.roll(inside, -1, axis=2)) & ~inside
+        prob = np.zeros(labels.shape, dtype=np.uint8)
+        prob[rim] = 128
+        prob[inside] = 255
+        write_image(path, prob, geometry, compress=True)
+    base = sample_metadata(list(range(1, n + 1)))
+    segments = base["segmentAttributes"][0]
+    for s in segments:
+        s["labelID"] = 1  # FRACTIONAL: each file holds one segment
+    base["segmentAttributes"] = [[s] for s in segments]
+    meta.write_text(json.dumps(base, indent=2))
+    (out / ".complete").write_text("ok\n")
+    return paths, meta

@@ -1,0 +1,227 @@
+"""asv benchmarks of the checked kernel wrappers in :mod:`labelmap.kernels`.
+
+Parameters: segment count (1, 10, 100) and volume size (128x128x64 and
+512x512x300; set LABELMAP_BENCH_SMALL=1 to skip the large size, e.g. for
+``asv run --quick``).  The label volumes are organ phantoms made once in
+``setup_cache`` and loaded from .npy files in ``setup``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from . import _cases
+
+SEGMENTS = [1, 10, 100]
+
+
+def _array_path(root: str, n: int, size: str) -> str:
+    return os.path.join(root, f"labels-{size}-L{n}.npy")
+
+
+class _KernelBase:
+    params = [SEGMENTS, _cases.size_params()]
+    param_names = ["segments", "size"]
+    timeout = 600
+    repeat = (1, 5, 30.0)  # slow kernels on the large size: a few samples are enough
+
+    def setup_cache(self):
+        from labelmap.kernels import as_label_array
+        from labelmap.sample import organ_phantom
+
+        root = os.path.abspath("kernel-cases")
+        os.makedirs(root, exist_ok=True)
+        for size in _cases.size_params():
+            rows, slices = _cases.SIZES[size]
+            geometry = _cases.geometry_for(rows, slices)
+            for n in SEGMENTS:
+                labels = as_label_array(organ_phantom(geometry, n, seed=_cases.SEED))
+                np.save(_array_path(root, n, size), labels)
+        return root
+
+    setup_cache.timeout = 1800
+
+    def load(self, root, n, size):
+        _cases.skip_if_disabled(size)
+        self.labels = np.load(_array_path(root, n, size))
+        self.n = n
+
+    def frames(self):
+        """(slices, values) of every non-empty (slice, label) pair, as a SEG writer would emit."""
+        from labelmap.kernels import label_presence
+
+        presence, _ = label_presence(self.labels)
+        k, v = np.nonzero(presence[:, 1:])
+        return k.astype(np.int64), (v + 1).astype(np.int64)
+
+
+class LabelPresence(_KernelBase):
+    def setup(self, root, n, size):
+        self.load(root, n, size)
+
+    def time_label_presence(self, root, n, size):
+        from labelmap.kernels import label_presence
+
+        label_presence(self.labels)
+
+    def peakmem_label_presence(self, root, n, size):
+        from labelmap.kernels import label_presence
+
+        label_presence(self.labels)
+
+
+class RemapLabels(_KernelBase):
+    def setup(self, root, n, size):
+        self.load(root, n, size)
+        top = int(self.labels.max())
+        lut = np.zeros(top + 1, dtype=np.uint16)
+        lut[1:] = np.arange(top, 0, -1)  # reverse the numbering
+        self.lut = lut
+
+    def time_remap_labels(self, root, n, size):
+        from labelmap.kernels import remap_labels
+
+        remap_labels(self.labels, self.lut)
+
+    def peakmem_remap_labels(self, root, n, size):
+        from labelmap.kernels import remap_labels
+
+        remap_labels(self.labels, self.lut)
+
+
+class PackLabelFrames(_KernelBase):
+    def setup(self, root, n, size):
+        self.load(root, n, size)
+        self.slices, self.values = self.frames()
+
+    def time_pack_label_frames(self, root, n, size):
+        from labelmap.kernels import pack_label_frames
+
+        pack_label_frames(self.labels, self.slices, self.values)
+
+    def peakmem_pack_label_frames(self, root, n, size):
+        from labelmap.kernels import pack_label_frames
+
+        pack_label_frames(self.labels, self.slices, self.values)
+
+
+class _PackedBase(_KernelBase):
+    def setup(self, root, n, size):
+        from labelmap.kernels import pack_label_frames
+
+        self.load(root, n, size)
+        self.slices, self.values = self.frames()
+        self.packed = pack_label_frames(self.labels, self.slices, self.values)
+        self.shape = self.labels.shape
+        self.npx = self.shape[1] * self.shape[2]
+
+
+class UnpackFrames(_PackedBase):
+    def time_unpack_frames(self, root, n, size):
+        from labelmap.kernels import unpack_frames
+
+        unpack_frames(self.packed, self.slices.size, self.shape[1], self.shape[2])
+
+    def peakmem_unpack_frames(self, root, n, size):
+        from labelmap.kernels import unpack_frames
+
+        unpack_frames(self.packed, self.slices.size, self.shape[1], self.shape[2])
+
+
+class PaintFrames(_PackedBase):
+    def setup(self, root, n, size):
+        super().setup(root, n, size)
+        self.out = np.zeros(self.shape, dtype=self.labels.dtype)
+
+    def time_paint_frames(self, root, n, size):
+        from labelmap.kernels import paint_frames
+
+        paint_frames(self.packed, self.slices, self.values, self.out)
+
+    def peakmem_paint_frames(self, root, n, size):
+        from labelmap.kernels import paint_frames
+
+        paint_frames(self.packed, self.slices, self.values, np.zeros(self.shape, dtype=self.labels.dtype))
+
+
+class FrameOverlap(_PackedBase):
+    """Overlap of BINARY frames: the phantom, plus every frame shifted by 3 columns as a second copy of each segment."""
+
+    def setup(self, root, n, size):
+        from labelmap.kernels import pack_label_frames
+
+        super().setup(root, n, size)
+        shifted = np.ascontiguousarray(np.roll(self.labels, 3, axis=2))
+        f = self.slices.size
+        # concatenate the two bit streams (frame f of the second at bit (F + f) * npx)
+        stream = np.zeros((2 * f * self.npx + 7) // 8, dtype=np.uint8)
+        pack_label_frames(self.labels, self.slices, self.values, out=stream)
+        pack_label_frames(shifted, self.slices, self.values, out=stream, bit_offset=f * self.npx)
+        self.packed = stream
+        self.positions = np.concatenate([self.slices, self.slices])
+        self.segments = np.concatenate([self.values - 1, self.values - 1 + self.n])
+        self.n_segments = 2 * self.n
+
+    def time_frame_overlap(self, root, n, size):
+        from labelmap.kernels import frame_overlap
+
+        frame_overlap(self.packed, self.positions, self.segments, self.n_segments, self.npx)
+
+    def peakmem_frame_overlap(self, root, n, size):
+        from labelmap.kernels import frame_overlap
+
+        frame_overlap(self.packed, self.positions, self.segments, self.n_segments, self.npx)
+
+
+class LabelOverlap(_KernelBase):
+    """Two label files on one grid: the phantom and a copy shifted by 3 columns with its own segments."""
+
+    def setup(self, root, n, size):
+        self.load(root, n, size)
+        self.shifted = np.ascontiguousarray(np.roll(self.labels, 3, axis=2))
+        top = int(self.labels.max())
+        lut1 = np.full(top + 1, -1, dtype=np.int32)
+        lut1[1:] = np.arange(top)
+        lut2 = np.full(top + 1, -1, dtype=np.int32)
+        lut2[1:] = np.arange(top) + top
+        self.luts = [lut1, lut2]
+        self.n_segments = 2 * top
+
+    def time_label_overlap(self, root, n, size):
+        from labelmap.kernels import label_overlap
+
+        label_overlap([self.labels, self.shifted], self.luts, self.n_segments)
+
+    def peakmem_label_overlap(self, root, n, size):
+        from labelmap.kernels import label_overlap
+
+        label_overlap([self.labels, self.shifted], self.luts, self.n_segments)
+
+
+class GreedyLayers(_KernelBase):
+    """First-fit layering of the overlap matrix of LabelOverlap (2N segments)."""
+
+    def setup(self, root, n, size):
+        from labelmap.kernels import label_overlap
+
+        self.load(root, n, size)
+        shifted = np.roll(self.labels, 3, axis=2)
+        top = int(self.labels.max())
+        lut1 = np.full(top + 1, -1, dtype=np.int32)
+        lut1[1:] = np.arange(top)
+        lut2 = np.full(top + 1, -1, dtype=np.int32)
+        lut2[1:] = np.arange(top) + top
+        self.overlap = label_overlap([self.labels, shifted], [lut1, lut2], 2 * top)
+        del self.labels
+
+    def time_greedy_layers(self, root, n, size):
+        from labelmap.kernels import greedy_layers
+
+        greedy_layers(self.overlap)
+
+    def peakmem_greedy_layers(self, root, n, size):
+        from labelmap.kernels import greedy_layers
+
+        greedy_layers(self.overlap)
