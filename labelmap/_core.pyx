@@ -29,16 +29,28 @@ def slice_label_presence(const label_t[:, ::1] labels,
     ``counts[v]`` accumulates the voxel count of ``v``.  Every value must be
     smaller than ``presence.shape[1]`` (the caller checks the maximum).
     """
-    cdef Py_ssize_t k, p
+    cdef Py_ssize_t k, p, start
     cdef Py_ssize_t nk = labels.shape[0]
     cdef Py_ssize_t npix = labels.shape[1]
-    cdef label_t v
+    cdef label_t v, cur
+    cdef const label_t* row
+    if npix == 0:
+        return
     with nogil:
         for k in range(nk):
-            for p in range(npix):
-                v = labels[k, p]
-                presence[k, v] = 1
-                counts[v] += 1
+            # label maps are long runs of one value: count runs, not voxels
+            row = &labels[k, 0]
+            cur = row[0]
+            start = 0
+            for p in range(1, npix):
+                v = row[p]
+                if v != cur:
+                    presence[k, cur] = 1
+                    counts[cur] += p - start
+                    cur = v
+                    start = p
+            presence[k, cur] = 1
+            counts[cur] += npix - start
 
 
 def remap_lut(const label_t[::1] labels, const out_t[::1] lut, out_t[::1] out):

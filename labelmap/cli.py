@@ -141,7 +141,7 @@ def itk2seg(
     palette: bool = typer.Option(False, "--palette", help="PALETTE COLOR with a colour LUT instead of MONOCHROME2 + CIELab."),
     keep_empty_slices: bool = typer.Option(False, "--keep-empty-slices", help="Write a frame for every slice, even empty ones."),
     renumber: bool = typer.Option(False, "--renumber", help="Segment Numbers 1..N (files in order, labels ascending) instead of the label values."),
-    compression: Compression = typer.Option(Compression.none, "--compression", help="Transfer syntax (all lossless)."),
+    compression: Compression = typer.Option(Compression.deflate, "--compression", help="Transfer syntax, all lossless (deflate: smallest file that every peer reads, at the speed of none; see README)."),
     series_uid: Optional[str] = typer.Option(None, "--series-uid", help="Source series to use when the folder holds several."),
     tolerance: float = typer.Option(DEFAULT_TOLERANCE, "--tolerance", min=0.0, help="Largest allowed label/source plane mismatch, mm."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print errors only."),
@@ -287,7 +287,7 @@ def bin2label(
     output: Path = typer.Option(..., "--output", "-o", help="Output LABELMAP SEG file."),
     palette: bool = typer.Option(False, "--palette", help="PALETTE COLOR with a colour LUT."),
     force_16bit: bool = typer.Option(False, "--force-16bit", help="16-bit pixels even when 8 would do."),
-    compression: Compression = typer.Option(Compression.none, "--compression", help="Transfer syntax (all lossless)."),
+    compression: Compression = typer.Option(Compression.deflate, "--compression", help="Transfer syntax, all lossless (deflate: smallest file that every peer reads, at the speed of none; see README)."),
     keep_empty_slices: bool = typer.Option(False, "--keep-empty-slices", help="A frame for every slice of the grid."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print errors only."),
 ) -> None:

@@ -18,7 +18,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from .. import kernels
-from ..errors import SegFormatError, UnsupportedError
+from ..errors import LabelmapError, SegFormatError, UnsupportedError
 from ..geometry import DEFAULT_TOLERANCE_MM, grid_from_frames, place_frames
 from ..metadata import is_background, segment_from_dataset
 from ..model import Geometry, LabelVolume, SegmentDescription, SeriesAttributes
@@ -208,18 +208,50 @@ class OpenedSeg:
             raise SegFormatError(f"{self.name}: has no Pixel Data")
         return np.frombuffer(self.ds.PixelData, dtype=np.uint8)
 
+    def _fast_decode(self, ts: Any, bits: int) -> Optional[np.ndarray]:
+        """Decode frames straight from the fragment offsets fastread found (None: let pydicom try)."""
+        from .codecs import decode_frames
+
+        try:
+            per_frame = self._pixels.frame_fragments(self.n_frames)
+        except SegFormatError:
+            return None
+        try:
+            frames = decode_frames(
+                _fragments_bytes(self._pixels, per_frame), ts,
+                rows=self.info.rows, columns=self.info.columns, bits_allocated=bits,
+            )
+        except LabelmapError:
+            raise
+        except Exception as exc:
+            raise SegFormatError(f"{self.name}: cannot decode {ts.name} pixel data ({exc})") from None
+        return frames.reshape(self.n_frames, self.info.rows, self.info.columns)
+
     def decoded_frames(self) -> np.ndarray:
         """Frames of a compressed SEG as an (F, rows, columns) array, through pydicom's decoders."""
         from .codecs import check_available
 
         ts = self.ds.file_meta.TransferSyntaxUID
         check_available(ts, purpose="reading")
+        bits = int(_get(self.ds, "BitsAllocated", self.name))
+        if self._pixels is not None and self._pixels.encapsulated and "ExtendedOffsetTable" not in self.ds:
+            fast = self._fast_decode(ts, bits)
+            if fast is not None:
+                return fast
         ds = self.ds if self._pixels is None else _full_dataset(self.name)
         try:
             arr = np.asarray(ds.pixel_array)
         except Exception as exc:
             raise SegFormatError(f"{self.name}: cannot decode {ts.name} pixel data ({exc})") from None
         return arr.reshape(self.n_frames, self.info.rows, self.info.columns)
+
+
+def _fragments_bytes(info: Any, frame_fragments: list) -> list[bytes]:
+    source = info.buffer if info.buffer is not None else None
+    if source is None:
+        with open(info.path, "rb") as fh:
+            source = fh.read()
+    return [b"".join(bytes(source[o : o + n]) for o, n in frags) for frags in frame_fragments]
 
 
 def _full_dataset(name: str) -> Dataset:
