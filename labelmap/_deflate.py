@@ -10,7 +10,9 @@ from __future__ import annotations
 import zlib
 from typing import Union
 
-__all__ = ["gzip_compress", "gzip_decompress", "deflate_raw", "inflate_raw", "raw_compressor", "BACKEND"]
+__all__ = [
+    "gzip_compress", "gzip_decompress", "deflate_raw", "deflate_chunks", "inflate_raw", "raw_compressor", "BACKEND",
+]
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -77,6 +79,32 @@ def deflate_raw(data: Buffer, *, level: int = 6) -> bytes:
     """A raw deflate stream (no zlib header), as the Deflated transfer syntax stores the data set."""
     c = raw_compressor(level)
     return c.compress(data) + c.flush()
+
+
+def deflate_chunks(data: Buffer, *, level: int = 6, threads: int = 2, min_chunk: int = 8 << 20) -> list[bytes]:
+    """Raw-deflate ``data`` as one stream, compressing ``threads`` chunks in parallel.
+
+    Chunks other than the last end with a full flush (byte-aligned, no final
+    block, no back-references across the boundary), so the pieces concatenate to
+    a valid stream.  Small inputs use one chunk.
+    """
+    view = memoryview(data)
+    n = max(1, min(threads, len(view) // min_chunk))
+    if n == 1:
+        return [deflate_raw(view, level=level)]
+    bounds = [len(view) * i // n for i in range(n + 1)]
+
+    def work(i: int) -> bytes:
+        c = raw_compressor(level)
+        mod = _zng if (_zng is not None and not (_izlib is not None and level <= 3)) else (
+            _izlib if (_izlib is not None and level <= 3) else zlib)
+        body = c.compress(view[bounds[i] : bounds[i + 1]])
+        return body + (c.flush() if i == n - 1 else c.flush(mod.Z_FULL_FLUSH))
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(work, range(n)))
 
 
 def inflate_raw(data: Buffer) -> bytes:

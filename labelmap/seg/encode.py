@@ -359,10 +359,7 @@ def encode_labelmap(
     frames = plan.frames[np.argsort(g.slice_positions()[plan.frames] @ g.normal, kind="stable")]
     add_geometry_and_references(ds, volume.geometry, frames, source, source_index, materialize=materialize)
     dtype = np.uint8 if bits == 8 else np.dtype("<u2")
-    pixels = np.ascontiguousarray(array[frames], dtype=dtype).tobytes()
-    if len(pixels) % 2:
-        pixels += b"\0"
-    ds.PixelData = pixels
+    ds.PixelData = frames_to_bytes(array, frames, dtype)
     ds["PixelData"].VR = "OB" if bits == 8 else "OW"
     ts = _transfer_syntax(compression)
     if ts.is_compressed:
@@ -377,6 +374,20 @@ def encode_labelmap(
     else:
         ds.file_meta = file_meta_for(ds, ts)
     return ds
+
+
+def frames_to_bytes(array: np.ndarray, frames: np.ndarray, dtype) -> bytes:
+    """Pixel Data bytes of ``array[frames]`` cast to ``dtype``, padded to even length.
+
+    Frames are cast slice by slice into one buffer (no full-size temporary of the
+    input dtype), then handed to pydicom as bytes.
+    """
+    rows, columns = array.shape[1], array.shape[2]
+    out = np.empty((len(frames), rows, columns), dtype=dtype)
+    for f, k in enumerate(frames.tolist()):
+        np.copyto(out[f], array[k], casting="unsafe")
+    data = out.tobytes()
+    return data + b"\0" if len(data) % 2 else data
 
 
 def _transfer_syntax(name: str) -> UID:

@@ -177,13 +177,18 @@ def _derivation_dataset(sop_class: str, sop_instance: str) -> Dataset:
 
 
 class _DeflatingWriter(io.RawIOBase):
-    """A write-only stream that raw-deflates everything written to it into ``target``."""
+    """A write-only stream whose content is raw-deflated into ``target`` on :meth:`finish`.
 
-    def __init__(self, target, level: int) -> None:
-        from .._deflate import raw_compressor
+    Written data is buffered, then compressed in independent chunks on two
+    threads (zlib-ng and ISA-L release the GIL): each chunk but the last ends with
+    a full flush, so the concatenation is one valid deflate stream (as pigz does).
+    """
 
+    def __init__(self, target, level: int, threads: int = 2) -> None:
         self._target = target
-        self._compressor = raw_compressor(level)
+        self._level = level
+        self._threads = threads
+        self._parts: list[bytes] = []
         self._written = 0
 
     def writable(self) -> bool:
@@ -193,12 +198,17 @@ class _DeflatingWriter(io.RawIOBase):
         return self._written
 
     def write(self, data) -> int:  # type: ignore[override]
-        self._target.write(self._compressor.compress(data))
+        self._parts.append(bytes(data))
         self._written += len(data)
         return len(data)
 
     def finish(self) -> None:
-        self._target.write(self._compressor.flush())
+        from .._deflate import deflate_chunks
+
+        data = b"".join(self._parts)
+        self._parts = []
+        for piece in deflate_chunks(data, level=self._level, threads=self._threads):
+            self._target.write(piece)
 
 
 def write_seg_file(ds: Dataset, spec: Optional[PerFrameSpec], path: "os.PathLike[str] | str", *, deflate_level: int = 6) -> None:
