@@ -152,6 +152,21 @@ cdef inline void _pack_nz(const uint8_t* src, Py_ssize_t n,
         out[byte] |= acc
 
 
+cdef inline void _set_bits(uint8_t* out, int64_t start, int64_t stop) noexcept nogil:
+    """Set stream bits start .. stop-1 (LSB first within each byte)."""
+    cdef int64_t b0 = start >> 3
+    cdef int64_t b1 = stop >> 3
+    cdef int64_t b
+    if b0 == b1:
+        out[b0] |= <uint8_t>(((1 << (stop - start)) - 1) << (start & 7))
+        return
+    out[b0] |= <uint8_t>(0xFF << (start & 7))
+    for b in range(b0 + 1, b1):
+        out[b] = 0xFF
+    if stop & 7:
+        out[b1] |= <uint8_t>((1 << (stop & 7)) - 1)
+
+
 def pack_label_frames(const label_t[:, ::1] labels,
                       const int64_t[::1] frame_slices,
                       const int64_t[::1] frame_values,
@@ -175,8 +190,9 @@ def pack_label_frames(const label_t[:, ::1] labels,
     cdef Py_ssize_t g, q, f, p, k
     cdef Py_ssize_t ng = group_starts.shape[0] - 1
     cdef Py_ssize_t npx = labels.shape[1]
-    cdef int64_t fi, bit
+    cdef int64_t fi
     cdef const label_t* src
+    cdef label_t v
     with nogil:
         for g in range(ng):
             if group_starts[g + 1] - group_starts[g] == 1:
@@ -189,11 +205,17 @@ def pack_label_frames(const label_t[:, ::1] labels,
             for q in range(group_starts[g], group_starts[g + 1]):
                 f = order[q]
                 lut[frame_values[f]] = bit_offset + <int64_t>f * npx
-            for p in range(npx):
-                fi = lut[src[p]]
+            # walk runs of equal values: one lookup and one bit-range fill per run
+            p = 0
+            while p < npx:
+                v = src[p]
+                q = p + 1
+                while q < npx and src[q] == v:
+                    q += 1
+                fi = lut[v]
                 if fi >= 0:
-                    bit = fi + p
-                    out[bit >> 3] |= <uint8_t>(1 << (bit & 7))
+                    _set_bits(&out[0], fi + p, fi + q)
+                p = q
             for q in range(group_starts[g], group_starts[g + 1]):
                 lut[frame_values[order[q]]] = -1
 

@@ -52,6 +52,11 @@ def test_bulk_writer_matches_pydicom(case, tmp_path, seg_type, compression):
     assert "PerFrameFunctionalGroupsSequence" not in lazy
     full = copy.deepcopy(lazy)
     full.PerFrameFunctionalGroupsSequence = lazy._labelmap_frames.to_sequence()
+    if "PixelData" not in full:  # native pixels stay an array until the bulk writer streams them
+        data, vr = lazy._labelmap_pixels
+        raw = data.tobytes()
+        full.PixelData = raw + b"\0" if len(raw) % 2 else raw
+        full["PixelData"].VR = vr
 
     fast_path = tmp_path / "fast.dcm"
     save_dataset(lazy, fast_path)
@@ -79,7 +84,7 @@ def test_spec_without_sources_and_single_frame(case, tmp_path):
     spec = ds._labelmap_frames
     spec.sources = [None] * len(spec.sources)
     path = tmp_path / "x.dcm"
-    write_seg_file(ds, spec, path)
+    write_seg_file(ds, spec, path, pixels=getattr(ds, "_labelmap_pixels", None))
     back = pydicom.dcmread(path)
     assert int(back.NumberOfFrames) == 1
     item = back.PerFrameFunctionalGroupsSequence[0]

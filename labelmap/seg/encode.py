@@ -359,35 +359,46 @@ def encode_labelmap(
     frames = plan.frames[np.argsort(g.slice_positions()[plan.frames] @ g.normal, kind="stable")]
     add_geometry_and_references(ds, volume.geometry, frames, source, source_index, materialize=materialize)
     dtype = np.uint8 if bits == 8 else np.dtype("<u2")
-    ds.PixelData = frames_to_bytes(array, frames, dtype)
-    ds["PixelData"].VR = "OB" if bits == 8 else "OW"
+    return attach_pixels(
+        ds, frames_array_of(array, frames, dtype), "OB" if bits == 8 else "OW", compression, materialize=materialize
+    )
+
+
+def attach_pixels(ds: Dataset, pixels: np.ndarray, vr: str, compression: str, *, materialize: bool) -> Dataset:
+    """Set the transfer syntax and Pixel Data (compressing it when the syntax asks).
+
+    Native / deflated output that is not materialized keeps the array in
+    ``ds._labelmap_pixels`` for the bulk writer, which streams it to the file
+    without a bytes copy.
+    """
     ts = _transfer_syntax(compression)
-    if ts.is_compressed:
-        # pydicom compresses only a dataset whose transfer syntax is still native;
-        # Dataset.compress() then sets the compressed one.
-        from pydicom.uid import ExplicitVRLittleEndian
+    raw = np.ascontiguousarray(pixels).reshape(-1).view(np.uint8)
+    if ts.is_compressed or materialize:
+        data = raw.tobytes()
+        ds.PixelData = data + b"\0" if len(data) % 2 else data
+        ds["PixelData"].VR = vr
+        if ts.is_compressed:
+            # pydicom compresses only a dataset whose transfer syntax is still native;
+            # Dataset.compress() then sets the compressed one.
+            from pydicom.uid import ExplicitVRLittleEndian
 
-        from .codecs import compress_dataset
+            from .codecs import compress_dataset
 
-        ds.file_meta = file_meta_for(ds, ExplicitVRLittleEndian)
-        compress_dataset(ds, ts)
+            ds.file_meta = file_meta_for(ds, ExplicitVRLittleEndian)
+            compress_dataset(ds, ts)
+            return ds
     else:
-        ds.file_meta = file_meta_for(ds, ts)
+        ds._labelmap_pixels = (raw, vr)
+    ds.file_meta = file_meta_for(ds, ts)
     return ds
 
 
-def frames_to_bytes(array: np.ndarray, frames: np.ndarray, dtype) -> bytes:
-    """Pixel Data bytes of ``array[frames]`` cast to ``dtype``, padded to even length.
-
-    Frames are cast slice by slice into one buffer (no full-size temporary of the
-    input dtype), then handed to pydicom as bytes.
-    """
-    rows, columns = array.shape[1], array.shape[2]
-    out = np.empty((len(frames), rows, columns), dtype=dtype)
+def frames_array_of(array: np.ndarray, frames: np.ndarray, dtype) -> np.ndarray:
+    """``array[frames]`` cast to ``dtype``, frame by frame (no full-size temporary of the input dtype)."""
+    out = np.empty((len(frames), array.shape[1], array.shape[2]), dtype=dtype)
     for f, k in enumerate(frames.tolist()):
         np.copyto(out[f], array[k], casting="unsafe")
-    data = out.tobytes()
-    return data + b"\0" if len(data) % 2 else data
+    return out
 
 
 def _transfer_syntax(name: str) -> UID:
@@ -406,8 +417,9 @@ def save_dataset(ds: Dataset, path) -> None:
     spec = getattr(ds, "_labelmap_frames", None)
     if "PerFrameFunctionalGroupsSequence" in ds:
         spec = None
+    pixels = getattr(ds, "_labelmap_pixels", None) if "PixelData" not in ds else None
     with atomic_path(path) as tmp:
-        write_seg_file(ds, spec, tmp)
+        write_seg_file(ds, spec, tmp, pixels=pixels)
 
 
 __all__ += ["common_dataset", "add_geometry_and_references", "file_meta_for", "save_dataset"]

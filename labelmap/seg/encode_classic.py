@@ -19,7 +19,7 @@ from .. import kernels
 from ..errors import InputError, MetadataError, UnsupportedError
 from ..metadata import segment_to_dataset
 from ..model import Geometry, SegmentDescription, SeriesAttributes, SourceSeries
-from .encode import _transfer_syntax, add_geometry_and_references, common_dataset, file_meta_for
+from .encode import add_geometry_and_references, attach_pixels, common_dataset
 from .uids import SEGMENTATION_STORAGE
 
 __all__ = ["Layer", "classic_frames", "encode_binary", "encode_fractional"]
@@ -163,9 +163,8 @@ def encode_binary(
             layers[m].array, frame_slices[start:stop], frame_values[start:stop], out=packed, bit_offset=start * npx
         )
         start = stop
-    ds.PixelData = packed.tobytes()
-    ds["PixelData"].VR = "OB"
-    return _finish(ds, compression)
+    n_bytes = (n_bits + 7) // 8
+    return attach_pixels(ds, packed[:n_bytes], "OB", compression, materialize=materialize)
 
 
 def encode_fractional(
@@ -211,12 +210,7 @@ def encode_fractional(
     pixels = np.empty((len(frame_slices), npx + 0), dtype=np.uint8)
     for f, (k, m) in enumerate(zip(frame_slices, frame_layers)):
         pixels[f] = layers[m].array[k].reshape(-1)
-    data = pixels.tobytes()
-    if len(data) % 2:
-        data += b"\0"
-    ds.PixelData = data
-    ds["PixelData"].VR = "OB"
-    return _finish(ds, compression)
+    return attach_pixels(ds, pixels, "OB", compression, materialize=materialize)
 
 
 def to_fractional_uint8(array: np.ndarray, *, source: str) -> np.ndarray:
@@ -236,17 +230,3 @@ def to_fractional_uint8(array: np.ndarray, *, source: str) -> np.ndarray:
             raise InputError(f"{source}: integer fractional values must lie in 0..255, found {arr.min()} .. {arr.max()}")
         return np.ascontiguousarray(arr, dtype=np.uint8)
     raise InputError(f"{source}: data type {arr.dtype} cannot hold fractional values")
-
-
-def _finish(ds: Dataset, compression: str) -> Dataset:
-    from pydicom.uid import ExplicitVRLittleEndian
-
-    ts = _transfer_syntax(compression)
-    ds.file_meta = file_meta_for(ds, ts if not ts.is_compressed else ExplicitVRLittleEndian)
-    if ts.is_compressed:
-        from .codecs import compress_dataset
-
-        compress_dataset(ds, ts)
-    return ds
-
-

@@ -211,17 +211,30 @@ class _DeflatingWriter(io.RawIOBase):
             self._target.write(piece)
 
 
-def write_seg_file(ds: Dataset, spec: Optional[PerFrameSpec], path: "os.PathLike[str] | str", *, deflate_level: int = 6) -> None:
+def write_seg_file(
+    ds: Dataset,
+    spec: Optional[PerFrameSpec],
+    path: "os.PathLike[str] | str",
+    *,
+    pixels: Optional[tuple[np.ndarray, str]] = None,
+    deflate_level: int = 6,
+) -> None:
     """Write ``ds`` (without its per-frame sequence) plus ``spec``'s per-frame items to ``path``.
 
-    The caller handles atomicity (``path`` is normally a temporary file).
-    Implicit VR files, or datasets without a spec, go through pydicom entirely.
+    ``pixels`` = (uint8 buffer, VR) is written as the native Pixel Data when the
+    dataset holds none.  The caller handles atomicity (``path`` is normally a
+    temporary file).  Implicit VR files, or datasets without a spec, go through
+    pydicom entirely.
     """
     ts = ds.file_meta.TransferSyntaxUID
     if spec is None or ts == ImplicitVRLittleEndian:
         full = ds
         if spec is not None:
             full = _with_sequence(ds, spec)
+        if pixels is not None:
+            data = pixels[0].tobytes()
+            full.PixelData = data + b"\0" if len(data) % 2 else data
+            full["PixelData"].VR = pixels[1]
         full.save_as(path, enforce_file_format=True)
         return
     pre = Dataset()
@@ -245,6 +258,15 @@ def write_seg_file(ds: Dataset, spec: Optional[PerFrameSpec], path: "os.PathLike
         _write(fp, pre, charset)
         sink.write(spec.encode())
         _write(fp, post, charset)
+        if pixels is not None:
+            if any(elem.tag > 0x7FE00010 for elem in post):
+                raise ValueError("elements after Pixel Data are not supported by the bulk writer")
+            data, vr = pixels
+            n = data.nbytes
+            sink.write(_tag(0x7FE00010) + vr.encode("ascii") + b"\0\0" + struct.pack("<I", n + n % 2))
+            sink.write(memoryview(data))
+            if n % 2:
+                sink.write(b"\0")
         if deflater is not None:
             deflater.finish()
 
