@@ -12,12 +12,11 @@ import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from . import kernels
-from .errors import InputError, MetadataError, UnsupportedError
+from .errors import InputError, MetadataError
 from .geometry import DEFAULT_TOLERANCE_MM
 from .model import Geometry, LabelVolume, SegmentDescription, SeriesAttributes, SourceSeries
 

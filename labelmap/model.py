@@ -20,7 +20,29 @@ __all__ = [
     "SeriesAttributes",
     "SourceSeries",
     "DEFAULT_RGB",
+    "SOURCE_ATTRIBUTES",
 ]
+
+#: Patient / study / frame-of-reference attributes a SEG copies from its source series
+#: (BodyPartExamined is series-level: the JSON's value wins over the source's).
+SOURCE_ATTRIBUTES: tuple[str, ...] = (
+    "SpecificCharacterSet",
+    "PatientName",
+    "PatientID",
+    "IssuerOfPatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+    "StudyID",
+    "AccessionNumber",
+    "StudyDescription",
+    "FrameOfReferenceUID",
+    "PositionReferenceIndicator",
+    "BodyPartExamined",
+)
 
 #: dcmqi's default display colour when the JSON gives none.
 DEFAULT_RGB = (128, 174, 128)

@@ -24,7 +24,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from ..errors import DicomSeriesError
-from ..model import Geometry, SourceSeries
+from ..model import SOURCE_ATTRIBUTES, Geometry, SourceSeries
 
 __all__ = [
     "COPIED_ATTRIBUTES",
@@ -35,26 +35,9 @@ __all__ = [
     "SliceHeader",
 ]
 
-#: Patient / study / frame-of-reference attributes copied from the source into ``SourceSeries.dataset``
+#: Patient / study / frame-of-reference attributes copied into ``SourceSeries.dataset``
 #: (only those present in the source are copied).
-COPIED_ATTRIBUTES: tuple[str, ...] = (
-    "SpecificCharacterSet",
-    "PatientName",
-    "PatientID",
-    "IssuerOfPatientID",
-    "PatientBirthDate",
-    "PatientSex",
-    "StudyInstanceUID",
-    "StudyDate",
-    "StudyTime",
-    "ReferringPhysicianName",
-    "StudyID",
-    "AccessionNumber",
-    "StudyDescription",
-    "FrameOfReferenceUID",
-    "PositionReferenceIndicator",
-    "BodyPartExamined",
-)
+COPIED_ATTRIBUTES: tuple[str, ...] = SOURCE_ATTRIBUTES
 
 _GEOMETRY_TAGS: tuple[str, ...] = (
     "SOPClassUID",

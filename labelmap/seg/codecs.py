@@ -69,6 +69,7 @@ from pydicom.uid import (
 )
 
 from ..errors import InputError, MissingDependencyError, SegFormatError, UnsupportedError
+from .uids import TRANSFER_SYNTAXES
 
 __all__ = [
     "SYNTAXES",
@@ -85,14 +86,7 @@ __all__ = [
 ]
 
 #: Names accepted by ``--compression`` mapped to their transfer syntax.
-SYNTAXES: dict[str, UID] = {
-    "none": ExplicitVRLittleEndian,
-    "implicit": ImplicitVRLittleEndian,
-    "deflate": DeflatedExplicitVRLittleEndian,
-    "rle": RLELossless,
-    "jpegls": JPEGLSLossless,
-    "j2k": JPEG2000Lossless,
-}
+SYNTAXES: dict[str, UID] = dict(TRANSFER_SYNTAXES)
 
 #: syntaxes whose Pixel Data is native (the dataset may still be deflated as a whole)
 _NATIVE = (ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian)

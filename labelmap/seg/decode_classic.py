@@ -144,8 +144,6 @@ def decode_classic(
     else:
         geometry, k = grid_from_frames(info.positions, info.orientation, info.pixel_spacing, info.rows,
                                        info.columns, slice_spacing=info.slice_spacing, tol_mm=tol_mm, source=name)
-    n_frames = len(k)
-    npx = info.rows * info.columns
     bits = int(ds.get("BitsAllocated", 0))
     packed = frames = None
     frac_type = mfv = None

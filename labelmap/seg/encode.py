@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -20,7 +20,7 @@ from .. import __version__, kernels
 from ..errors import InputError, MetadataError
 from ..geometry import patient_orientation
 from ..metadata import background_segment, segment_to_dataset
-from ..model import DEFAULT_RGB, Geometry, LabelVolume, SegmentDescription, SeriesAttributes, SourceSeries
+from ..model import DEFAULT_RGB, SOURCE_ATTRIBUTES, Geometry, LabelVolume, SegmentDescription, SeriesAttributes, SourceSeries
 from .fastwrite import PerFrameSpec, write_seg_file
 from .palette import apply_palette, palette_lut
 from .uids import (
@@ -34,21 +34,7 @@ __all__ = ["encode_labelmap", "LabelmapPlan", "plan_labelmap"]
 
 log = logging.getLogger(__name__)
 
-_COPIED_FROM_SOURCE = (
-    "SpecificCharacterSet",
-    "PatientName",
-    "PatientID",
-    "PatientBirthDate",
-    "PatientSex",
-    "StudyInstanceUID",
-    "StudyDate",
-    "StudyTime",
-    "ReferringPhysicianName",
-    "StudyID",
-    "AccessionNumber",
-    "FrameOfReferenceUID",
-    "PositionReferenceIndicator",
-)
+_COPIED_FROM_SOURCE = tuple(k for k in SOURCE_ATTRIBUTES if k != "BodyPartExamined")
 
 
 def _code_item(value: str, scheme: str, meaning: str) -> Dataset:
