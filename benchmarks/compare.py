@@ -250,8 +250,10 @@ def build_entries(case: _cases.Case, inputs: dict[str, Path], only: set[str]) ->
 
     # 2. write BINARY
     op = "write BINARY"
-    add(op, "labelmap", "none",
-        lambda out: [lm, "itk2seg", labels, "--dicom", ct, "-m", meta, "-o", str(out), "--type", "binary", "-q"])
+    for comp in ("none", "deflate"):
+        add(op, "labelmap", comp,
+            lambda out, comp=comp: [lm, "itk2seg", labels, "--dicom", ct, "-m", meta, "-o", str(out),
+                                    "--type", "binary", "--compression", comp, "-q"])
     add(op, "dcmqi", "none",
         lambda out: [exe, "--inputImageList", labels, "--inputDICOMDirectory", ct, "--inputMetadata", meta,
                      "--outputDICOM", str(out)],
@@ -326,11 +328,13 @@ def make_inputs(case: _cases.Case, workdir: Path, log_dir: Path) -> dict[str, Pa
              "-q", "-o"],
         ],
         "labelmap-labelmap": [
-            [lm, "itk2seg", labels, "--dicom", ct, "-m", meta, "--type", "labelmap", "-q", "-o"],
+            [lm, "itk2seg", labels, "--dicom", ct, "-m", meta, "--type", "labelmap", "--compression", "deflate",
+             "-q", "-o"],
         ],
         "dcmqi-binary": [
             [dq, "--inputImageList", labels, "--inputDICOMDirectory", ct, "--inputMetadata", meta, "--outputDICOM"],
-            [lm, "itk2seg", labels, "--dicom", ct, "-m", meta, "--type", "binary", "-q", "-o"],
+            [lm, "itk2seg", labels, "--dicom", ct, "-m", meta, "--type", "binary", "--compression", "none",
+             "-q", "-o"],
         ],
     }
     out: dict[str, Path] = {}
