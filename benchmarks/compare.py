@@ -242,6 +242,9 @@ def build_entries(case: _cases.Case, inputs: dict[str, Path], only: set[str]) ->
                                     "--inputMetadata", meta, "--outputDICOM", str(out),
                                     "--segmentationType", "labelmap", "--compress", comp],
             unavailable=na)
+    add(op, "labelmap", "deflate level 8",
+        lambda out: [lm, "itk2seg", labels, "--dicom", ct, "-m", meta, "-o", str(out),
+                     "--type", "labelmap", "--compression", "deflate", "--deflate-level", "8", "-q"])
     hd_ts = "jpegls" if not codec_missing["jpegls"] else "explicit"
     for ts in dict.fromkeys(["explicit", hd_ts]):
         add(op, "highdicom", "none" if ts == "explicit" else ts,

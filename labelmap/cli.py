@@ -142,6 +142,7 @@ def itk2seg(
     keep_empty_slices: bool = typer.Option(False, "--keep-empty-slices", help="Write a frame for every slice, even empty ones."),
     renumber: bool = typer.Option(False, "--renumber", help="Segment Numbers 1..N (files in order, labels ascending) instead of the label values."),
     compression: Compression = typer.Option(Compression.deflate, "--compression", help="Transfer syntax, all lossless (deflate: smallest file that every peer reads, at the speed of none; see README)."),
+    deflate_level: int = typer.Option(6, "--deflate-level", min=1, max=9, help="Deflate effort 1-9 (8: about 10 % smaller, slower)."),
     series_uid: Optional[str] = typer.Option(None, "--series-uid", help="Source series to use when the folder holds several."),
     tolerance: float = typer.Option(DEFAULT_TOLERANCE, "--tolerance", min=0.0, help="Largest allowed label/source plane mismatch, mm."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print errors only."),
@@ -157,7 +158,7 @@ def itk2seg(
             seg_type=seg_type.value, numbering="sequential" if renumber else "auto", palette=palette,
             fractional_type=fractional_type.value,
             keep_empty_slices=keep_empty_slices, compression=compression.value, series_uid=series_uid,
-            tol_mm=tolerance,
+            tol_mm=tolerance, deflate_level=deflate_level,
         )
     _report_write(report)
 
@@ -288,6 +289,7 @@ def bin2label(
     palette: bool = typer.Option(False, "--palette", help="PALETTE COLOR with a colour LUT."),
     force_16bit: bool = typer.Option(False, "--force-16bit", help="16-bit pixels even when 8 would do."),
     compression: Compression = typer.Option(Compression.deflate, "--compression", help="Transfer syntax, all lossless (deflate: smallest file that every peer reads, at the speed of none; see README)."),
+    deflate_level: int = typer.Option(6, "--deflate-level", min=1, max=9, help="Deflate effort 1-9 (8: about 10 % smaller, slower)."),
     keep_empty_slices: bool = typer.Option(False, "--keep-empty-slices", help="A frame for every slice of the grid."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print errors only."),
 ) -> None:
@@ -298,7 +300,7 @@ def bin2label(
     with _status("re-encoding as LABELMAP"):
         report = binary_to_labelmap(
             seg, output, palette=palette, force_16bit=force_16bit, compression=compression.value,
-            keep_empty_slices=keep_empty_slices,
+            keep_empty_slices=keep_empty_slices, deflate_level=deflate_level,
         )
     _report_write(report)
 

@@ -175,8 +175,12 @@ def write_seg(
     fractional_type: str = "probability",
     tol_mm: float = DEFAULT_TOLERANCE_MM,
     names: Optional[Sequence[str]] = None,
+    deflate_level: int = 6,
 ) -> WriteReport:
-    """:func:`encode_seg`, then write the file atomically; returns a :class:`WriteReport`."""
+    """:func:`encode_seg`, then write the file atomically; returns a :class:`WriteReport`.
+
+    ``deflate_level`` (1-9) is used with ``compression="deflate"``.
+    """
     from .seg.encode import save_dataset
 
     t0 = time.perf_counter()
@@ -185,7 +189,7 @@ def write_seg(
         keep_empty_slices=keep_empty_slices, compression=compression, fractional_type=fractional_type,
         tol_mm=tol_mm, names=names, materialize=False,
     )
-    save_dataset(ds, output)
+    save_dataset(ds, output, deflate_level=deflate_level)
     out = Path(output)
     n_slices = prepared.geometry.shape[0]
     return WriteReport(
@@ -216,6 +220,7 @@ def itk_to_seg(
     fractional_type: str = "probability",
     series_uid: Optional[str] = None,
     tol_mm: float = DEFAULT_TOLERANCE_MM,
+    deflate_level: int = 6,
 ) -> WriteReport:
     """NRRD / NIfTI label files + dcmqi JSON + source series -> DICOM SEG file."""
     from .metadata import load_metadata
@@ -248,7 +253,7 @@ def itk_to_seg(
         volumes, source, output,
         series=md.series, seg_type=seg_type, numbering=numbering, palette=palette,
         keep_empty_slices=keep_empty_slices, compression=compression, fractional_type=fractional_type,
-        tol_mm=tol_mm, names=[str(p) for p in label_paths],
+        tol_mm=tol_mm, names=[str(p) for p in label_paths], deflate_level=deflate_level,
     )
 
 
@@ -388,6 +393,7 @@ def binary_to_labelmap(
     compression: str = "none",
     keep_empty_slices: bool = False,
     tol_mm: float = DEFAULT_TOLERANCE_MM,
+    deflate_level: int = 6,
 ) -> WriteReport:
     """Re-encode a BINARY SEG as a LABELMAP SEG with the same segments, references and patient/study.
 
@@ -422,7 +428,7 @@ def binary_to_labelmap(
         volume, source, source_index, series=series_attributes(ds), palette=palette,
         compression=compression, plan=plan, bits=16 if force_16bit else None, materialize=False,
     )
-    save_dataset(out_ds, output)
+    save_dataset(out_ds, output, deflate_level=deflate_level)
     out = Path(output)
     return WriteReport(
         output=out,

@@ -90,3 +90,29 @@ def test_spec_without_sources_and_single_frame(case, tmp_path):
     item = back.PerFrameFunctionalGroupsSequence[0]
     assert "DerivationImageSequence" not in item
     assert int(item.SegmentIdentificationSequence[0].ReferencedSegmentNumber) == 1
+
+
+def test_deflate_level_trades_size_for_time(case, tmp_path):
+    """A higher --deflate-level gives a file no larger, and the same labels."""
+    from labelmap.convert import read_seg, write_seg
+
+    _, volume, source = case
+    big = LabelVolume(np.repeat(volume.array, 1, axis=0), volume.geometry, volume.segments)
+    sizes = {}
+    for level in (1, 8):
+        out = tmp_path / f"l{level}.dcm"
+        report = write_seg(big, source, out, compression="deflate", deflate_level=level)
+        sizes[level] = report.size_bytes
+        back = read_seg(out, reference=source)
+        np.testing.assert_array_equal(back.volume.array, volume.array)
+    assert sizes[8] <= sizes[1]
+
+
+def test_deflate_level_out_of_range(case, tmp_path):
+    from labelmap.convert import write_seg
+    from labelmap.errors import InputError
+
+    _, volume, source = case
+    with pytest.raises(InputError, match="deflate level"):
+        write_seg(volume, source, tmp_path / "x.dcm", compression="deflate", deflate_level=12)
+    assert not list(tmp_path.iterdir())
