@@ -506,3 +506,20 @@ def test_bin2label_round_trip_ours(tmp_path, capsys):
         [str(s.SegmentLabel) for s in src.SegmentSequence]
     decoded = read_seg(out, reference=ct)
     np.testing.assert_array_equal(decoded.volume.array, arr)
+
+
+def test_volume_of_reused_buffer_clears_what_it_must(overlap_case):
+    """A reused buffer is cleared only where the previous call painted; a foreign buffer fully."""
+    from labelmap.convert import read_seg
+
+    c = overlap_case
+    out = c["tmp"] / "reuse.dcm"
+    itk_to_seg(c["images"], [c["ct"]], c["md_path"], out, seg_type="binary")
+    decoded = read_seg(out)
+    numbers = [s.number for s in decoded.segments]
+    buffer = None
+    for n in numbers:
+        buffer = decoded.volume_of([n], buffer)
+        np.testing.assert_array_equal(buffer, decoded.volume_of([n]))
+    foreign = np.full(decoded.geometry.shape, 9, dtype=buffer.dtype)
+    np.testing.assert_array_equal(decoded.volume_of([numbers[0]], foreign), decoded.volume_of([numbers[0]]))

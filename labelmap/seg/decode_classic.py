@@ -9,7 +9,7 @@ non-overlapping segments first-fit in segment order, as dcmqi's
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Optional, Union
 
 import numpy as np
@@ -40,6 +40,7 @@ class ClassicSeg:
     fractional_type: Optional[str] = None
     max_fractional_value: Optional[int] = None
     filled_slices: int = 0
+    _last: tuple = field(default=(None, None), repr=False)  # (buffer, slices painted into it last)
 
     @property
     def npx(self) -> int:
@@ -75,8 +76,13 @@ class ClassicSeg:
         if out is None or out.dtype != dtype:
             out = np.zeros(self.geometry.shape, dtype=dtype)
         else:
-            out[...] = 0
+            # a reused buffer: clear only the slices the previous call painted
+            if self._last[0] is out:
+                out[self._last[1]] = 0
+            else:
+                out[...] = 0
         wanted = np.isin(self.frame_segments, numbers)
+        self._last = (out, np.unique(self.frame_slices[wanted]))
         if self.packed is not None:
             frames = np.flatnonzero(wanted)
             kernels.paint_frames_subset(
