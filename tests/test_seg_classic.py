@@ -517,9 +517,10 @@ def test_volume_of_reused_buffer_clears_what_it_must(overlap_case):
     itk_to_seg(c["images"], [c["ct"]], c["md_path"], out, seg_type="binary")
     decoded = read_seg(out)
     numbers = [s.number for s in decoded.segments]
-    buffer = None
-    for n in numbers:
-        buffer = decoded.volume_of([n], buffer)
-        np.testing.assert_array_equal(buffer, decoded.volume_of([n]))
+    expected = [decoded.volume_of([n]).copy() for n in numbers]
+    buffer = decoded.volume_of([numbers[0]])
+    for n, want in zip(numbers, expected):
+        buffer = decoded.volume_of([n], buffer)  # the partial clear path
+        np.testing.assert_array_equal(buffer, want)
     foreign = np.full(decoded.geometry.shape, 9, dtype=buffer.dtype)
     np.testing.assert_array_equal(decoded.volume_of([numbers[0]], foreign), decoded.volume_of([numbers[0]]))
