@@ -23,7 +23,7 @@ from ..geometry import DEFAULT_TOLERANCE_MM, grid_from_frames, place_frames
 from ..metadata import is_background, segment_from_dataset
 from ..model import Geometry, LabelVolume, SegmentDescription, SeriesAttributes
 from .palette import read_palette
-from .uids import LABEL_MAP_SEGMENTATION_STORAGE, SEG_SOP_CLASSES, SEGMENTATION_STORAGE
+from .uids import SEG_SOP_CLASSES
 
 __all__ = [
     "DecodedSeg", "FrameInfo", "OpenedSeg", "open_seg", "load_seg", "frame_info", "frames_array",
@@ -75,12 +75,7 @@ def load_seg(source: Union[str, os.PathLike[str], Dataset]) -> tuple[Dataset, st
             raise SegFormatError(f"{name}: not a DICOM file ({exc})") from None
         except Exception as exc:  # pydicom raises many types on damaged files
             raise SegFormatError(f"{name}: cannot be parsed as DICOM ({type(exc).__name__}: {exc})") from None
-    sop = str(ds.get("SOPClassUID", ""))
-    if sop not in SEG_SOP_CLASSES:
-        raise SegFormatError(
-            f"{name}: SOP Class UID {sop or '(missing)'} is not a Segmentation "
-            f"({', '.join(f'{v} {k}' for k, v in SEG_SOP_CLASSES.items())})"
-        )
+    _check_sop_class(ds, name)
     return ds, name
 
 
@@ -506,4 +501,3 @@ def decode_labelmap(
     )
 
 
-_ = (LABEL_MAP_SEGMENTATION_STORAGE, SEGMENTATION_STORAGE)

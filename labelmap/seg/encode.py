@@ -37,14 +37,6 @@ log = logging.getLogger(__name__)
 _COPIED_FROM_SOURCE = tuple(k for k in SOURCE_ATTRIBUTES if k != "BodyPartExamined")
 
 
-def _code_item(value: str, scheme: str, meaning: str) -> Dataset:
-    item = Dataset()
-    item.CodeValue = value
-    item.CodingSchemeDesignator = scheme
-    item.CodeMeaning = meaning
-    return item
-
-
 class LabelmapPlan:
     """Which slices become frames and which segment items a LABELMAP needs."""
 
@@ -146,18 +138,6 @@ def common_dataset(
     ds.LossyImageCompression = "00"
     ds.SegmentationType = segmentation_type
     return ds
-
-
-def _derivation_item(sop_class_uid: str, sop_instance_uid: str) -> Dataset:
-    src = Dataset()
-    src.ReferencedSOPClassUID = sop_class_uid
-    src.ReferencedSOPInstanceUID = sop_instance_uid
-    src.PurposeOfReferenceCodeSequence = [_code_item("121322", "DCM", "Source image for image processing operation")]
-    src.SpatialLocationsPreserved = "YES"
-    deriv = Dataset()
-    deriv.DerivationCodeSequence = [_code_item("113076", "DCM", "Segmentation")]
-    deriv.SourceImageSequence = [src]
-    return deriv
 
 
 def add_geometry_and_references(
