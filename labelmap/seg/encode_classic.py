@@ -19,13 +19,12 @@ from .. import kernels
 from ..errors import InputError, MetadataError, UnsupportedError
 from ..metadata import segment_to_dataset
 from ..model import Geometry, SegmentDescription, SeriesAttributes, SourceSeries
+from .codecs import allowed_for
 from .encode import add_geometry_and_references, attach_pixels, common_dataset
 from .uids import SEGMENTATION_STORAGE
 
 __all__ = ["Layer", "classic_frames", "encode_binary", "encode_fractional"]
 
-#: Transfer syntaxes allowed for 1-bit frames (highdicom / DCMTK agree: no RLE, no JPEG-LS).
-_BINARY_SYNTAXES = ("none", "implicit", "deflate", "j2k")
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,7 +94,7 @@ def _check_numbers(segments: Sequence[SegmentDescription]) -> list[SegmentDescri
     return ordered
 
 
-def _first_nonempty_frame(frame_slices: np.ndarray, layers: Sequence[Layer], geometry: Geometry) -> None:
+def _require_frames(frame_slices: np.ndarray) -> None:
     if len(frame_slices) == 0:
         raise InputError(
             "no segment has any voxel, so a classic SEG would have no frames; "
@@ -132,16 +131,16 @@ def encode_binary(
     materialize: bool = True,
 ) -> Dataset:
     """Encode a BINARY Segmentation Storage dataset from label layers on the source grid."""
-    if compression not in _BINARY_SYNTAXES:
+    allowed = allowed_for("BINARY")
+    if compression not in allowed:
         raise UnsupportedError(
-            f"compression {compression!r} is not allowed for 1-bit BINARY frames; use one of "
-            f"{', '.join(_BINARY_SYNTAXES)}"
+            f"compression {compression!r} is not allowed for 1-bit BINARY frames; use one of {', '.join(allowed)}"
         )
     segments = _check_numbers([s for layer in layers for s in layer.segments])
     frame_slices, frame_numbers, frame_layers, frame_values = classic_frames(
         layers, geometry, keep_empty_slices=keep_empty_slices
     )
-    _first_nonempty_frame(frame_slices, layers, geometry)
+    _require_frames(frame_slices)
     ds = _base(source, series, geometry, "BINARY", segments, segments_overlap)
     ds.BitsAllocated = 1
     ds.BitsStored = 1
@@ -196,7 +195,7 @@ def encode_fractional(
     frame_slices, frame_numbers, frame_layers, _ = classic_frames(
         layers, geometry, keep_empty_slices=keep_empty_slices, fractional=True
     )
-    _first_nonempty_frame(frame_slices, layers, geometry)
+    _require_frames(frame_slices)
     ds = _base(source, series, geometry, "FRACTIONAL", segments, segments_overlap)
     ds.BitsAllocated = 8
     ds.BitsStored = 8
@@ -207,7 +206,7 @@ def encode_fractional(
         ds, geometry, frame_slices, source, source_index, frame_numbers, materialize=materialize
     )
     npx = geometry.shape[1] * geometry.shape[2]
-    pixels = np.empty((len(frame_slices), npx + 0), dtype=np.uint8)
+    pixels = np.empty((len(frame_slices), npx), dtype=np.uint8)
     for f, (k, m) in enumerate(zip(frame_slices, frame_layers)):
         pixels[f] = layers[m].array[k].reshape(-1)
     return attach_pixels(ds, pixels, "OB", compression, materialize=materialize)
