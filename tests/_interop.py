@@ -188,3 +188,53 @@ def permuted(array: np.ndarray, geometry: Geometry, perm, flips) -> tuple[np.nda
     spacing = np.array([geometry.spacing[perm[n]] for n in range(3)])
     arr = np.ascontiguousarray(np.transpose(new, (2, 1, 0)))
     return arr, Geometry(origin, direction, spacing, arr.shape)
+
+
+def write_highdicom_seg(
+    directory: Path,
+    geometry: Geometry,
+    pixel_array: np.ndarray,
+    *,
+    seg_type: str,
+    numbers: Sequence[int],
+    colours: bool = False,
+    **kw,
+) -> tuple[Path, Path]:
+    """Write a CT series and a highdicom SEG of ``pixel_array`` on it into ``directory``: (ct dir, SEG path)."""
+    import pydicom
+    import pytest
+
+    hd = pytest.importorskip("highdicom")
+    from pydicom.sr.codedict import codes
+
+    ct_dir = directory / "ct"
+    sources = [pydicom.dcmread(f) for f in write_ct_series(ct_dir, geometry)]
+    descriptions = [
+        hd.seg.SegmentDescription(
+            segment_number=n,
+            segment_label=f"Segment {n}",
+            segmented_property_category=codes.SCT.Tissue,
+            segmented_property_type=codes.SCT.Tissue,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+            **({"display_color": hd.color.CIELabColor(50.0, 10.0 * i, -5.0 * i)} if colours else {}),
+        )
+        for i, n in enumerate(numbers)
+    ]
+    seg = hd.seg.Segmentation(
+        source_images=sources,
+        pixel_array=pixel_array,
+        segmentation_type=getattr(hd.seg.SegmentationTypeValues, seg_type),
+        segment_descriptions=descriptions,
+        series_instance_uid=hd.UID(),
+        series_number=20,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="test",
+        manufacturer_model_name="test",
+        software_versions="1",
+        device_serial_number="1",
+        **kw,
+    )
+    out = directory / "hd.dcm"
+    seg.save_as(out)
+    return ct_dir, out

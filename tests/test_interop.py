@@ -26,11 +26,13 @@ import pydicom
 import pytest
 
 from _geometries import axial_geometry, oblique_geometry
-from _interop import BIN_DIR, dcmqi_read, dcmqi_write, highdicom_read, make_case, world_compare
+from _interop import (
+    BIN_DIR, dcmqi_read, dcmqi_write, highdicom_read, make_case, world_compare, write_highdicom_seg,
+)
 from labelmap.convert import itk_to_seg, read_seg, seg_to_itk
 from labelmap.io.images import read_image
 from labelmap.model import Geometry
-from labelmap.sample import organ_phantom, sample_metadata, write_ct_series
+from labelmap.sample import organ_phantom, sample_metadata
 
 pytestmark = pytest.mark.interop
 
@@ -237,41 +239,8 @@ def test_dcmqi_label_above_32767_limitation(tmp_path):
 
 # ----------------------------------------------------------------------------- d. we read highdicom's
 def _highdicom_seg(tmp_path: Path, geometry: Geometry, numbers, **kw) -> tuple[np.ndarray, Path, Path]:
-    hd = pytest.importorskip("highdicom")
-    from pydicom.sr.codedict import codes
-
-    ct_dir = tmp_path / "ct"
-    files = write_ct_series(ct_dir, geometry)
-    sources = [pydicom.dcmread(f) for f in files]
     arr = labels_for(geometry, numbers, seed=3)
-    descriptions = [
-        hd.seg.SegmentDescription(
-            segment_number=n,
-            segment_label=f"Segment {n}",
-            segmented_property_category=codes.SCT.Tissue,
-            segmented_property_type=codes.SCT.Tissue,
-            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
-            display_color=hd.color.CIELabColor(50.0, 10.0 * i, -5.0 * i),
-        )
-        for i, n in enumerate(numbers)
-    ]
-    seg = hd.seg.Segmentation(
-        source_images=sources,
-        pixel_array=arr,
-        segmentation_type=hd.seg.SegmentationTypeValues.LABELMAP,
-        segment_descriptions=descriptions,
-        series_instance_uid=hd.UID(),
-        series_number=20,
-        sop_instance_uid=hd.UID(),
-        instance_number=1,
-        manufacturer="test",
-        manufacturer_model_name="test",
-        software_versions="1",
-        device_serial_number="1",
-        **kw,
-    )
-    out = tmp_path / "hd.dcm"
-    seg.save_as(out)
+    ct_dir, out = write_highdicom_seg(tmp_path, geometry, arr, seg_type="LABELMAP", numbers=numbers, colours=True, **kw)
     return arr, ct_dir, out
 
 

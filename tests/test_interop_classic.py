@@ -20,7 +20,6 @@ Findings (dcmqi 1.5.7, highdicom 0.28.2):
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +37,11 @@ from _classic import (
     write_inputs,
 )
 from _geometries import axial_geometry, oblique_geometry
-from _interop import BIN_DIR, run_dcmqi, volume_geometry, world_compare
+from _interop import BIN_DIR, run_dcmqi, volume_geometry, world_compare, write_highdicom_seg
 from labelmap.cli import main
 from labelmap.convert import itk_to_seg, read_seg, seg_to_itk
-from labelmap.io.images import read_image
 from labelmap.model import Geometry
-from labelmap.sample import organ_phantom, write_ct_series
+from labelmap.sample import organ_phantom
 from test_seg_classic import fractional_maps, overlapping_arrays, phantom
 
 pytestmark = pytest.mark.interop
@@ -222,41 +220,8 @@ def test_we_read_dcmqi_binary(request, case, skip):
 
 # ----------------------------------------------------------------------------- c. we read highdicom's
 def _highdicom_classic(tmp: Path, geometry: Geometry, pixel_array: np.ndarray, seg_type: str, **kw) -> tuple[Path, Path]:
-    hd = pytest.importorskip("highdicom")
-    from pydicom.sr.codedict import codes
-
-    ct_dir = tmp / "ct"
-    files = write_ct_series(ct_dir, geometry)
-    sources = [pydicom.dcmread(f) for f in files]
-    n_seg = pixel_array.shape[-1]
-    descriptions = [
-        hd.seg.SegmentDescription(
-            segment_number=n,
-            segment_label=f"Segment {n}",
-            segmented_property_category=codes.SCT.Tissue,
-            segmented_property_type=codes.SCT.Tissue,
-            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
-        )
-        for n in range(1, n_seg + 1)
-    ]
-    seg = hd.seg.Segmentation(
-        source_images=sources,
-        pixel_array=pixel_array,
-        segmentation_type=getattr(hd.seg.SegmentationTypeValues, seg_type),
-        segment_descriptions=descriptions,
-        series_instance_uid=hd.UID(),
-        series_number=20,
-        sop_instance_uid=hd.UID(),
-        instance_number=1,
-        manufacturer="test",
-        manufacturer_model_name="test",
-        software_versions="1",
-        device_serial_number="1",
-        **kw,
-    )
-    out = tmp / "hd.dcm"
-    seg.save_as(out)
-    return ct_dir, out
+    numbers = range(1, pixel_array.shape[-1] + 1)
+    return write_highdicom_seg(tmp, geometry, pixel_array, seg_type=seg_type, numbers=numbers, **kw)
 
 
 @pytest.mark.parametrize("kind", ["binary", "binary-overlap", "binary-all-frames"])
