@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml setup.py labelmap/_core.pyx
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# an editable install writes no bytecode; compile it once, as a wheel install does
+	$(BIN)/python -m compileall -q labelmap
 	touch $(STAMP)
 
 # Optional: Debian's dicom3tools (dciodvfy) lets the IOD-validation tests run; they skip without it.

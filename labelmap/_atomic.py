@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from .errors import OutputError
+from .errors import LabelmapError, OutputError
 
 __all__ = ["atomic_path", "check_output_dir"]
 
@@ -28,9 +28,11 @@ def check_output_dir(directory: str | os.PathLike[str], *, create: bool = False)
         except OSError as exc:
             raise OutputError(f"cannot create output folder {str(d)!r}: {exc.strerror or exc}") from None
     if not d.is_dir():
-        raise OutputError(f"output path {str(d)!r} is not a folder")
+        raise OutputError(
+            f"output path {str(d)!r} is a file, not a folder; write the output into an existing folder"
+        )
     if not os.access(d, os.W_OK | os.X_OK):
-        raise OutputError(f"output folder {str(d)!r} is not writable")
+        raise OutputError(f"output folder {str(d)!r} is not writable; fix its permissions or choose another folder")
     return d
 
 
@@ -59,7 +61,10 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError) and not isinstance(exc, LabelmapError):
+            # a failed write (disk full, file too large, I/O error) names the target, not the temp file
+            raise OutputError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc
         raise

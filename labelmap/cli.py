@@ -346,6 +346,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         typer.echo(f"error: {message}", err=True)
         return 1
+    except OSError as exc:
+        # the environment, not the program: a full disk, a permission, a vanished file
+        where = f"{exc.filename!r}: " if exc.filename else ""
+        if exc.filename2:
+            where = f"{exc.filename!r} -> {exc.filename2!r}: "
+        reason = " ".join(str(exc.strerror or exc).split())
+        typer.echo(f"error: {where}{reason}; check the path, its permissions and the free disk space", err=True)
+        return 1
     except KeyboardInterrupt:
         typer.echo("error: interrupted", err=True)
         return 1

@@ -39,7 +39,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PathLike = Union[str, "os.PathLike[str]"]
-from .seg.plan import Numbering, SegType  # noqa: E402  (Literal aliases only)
+from .model import Numbering, SegType  # noqa: E402  (Literal aliases only)
 
 
 @dataclass
@@ -226,13 +226,15 @@ def itk_to_seg(
     from .metadata import load_metadata
 
     if not labels:
-        raise InputError("no label image given")
+        raise InputError("no label image given; pass the NRRD / NIfTI label file(s)")
+    _check_output_target(output)
     md = load_metadata(metadata)
     label_paths = [Path(p) for p in labels]
     if len(md.segments) != len(label_paths):
+        meta_name = "the metadata JSON" if isinstance(metadata, dict) else f"metadata file {str(metadata)!r}"
         raise MetadataError(
-            f"the metadata JSON describes {len(md.segments)} input file(s) (segmentAttributes has "
-            f"{len(md.segments)} inner list(s)) but {len(label_paths)} label file(s) were given; "
+            f"{meta_name}: segmentAttributes has {len(md.segments)} inner list(s) but "
+            f"{len(label_paths)} label file(s) were given ({', '.join(p.name for p in label_paths)}); "
             "give one inner list per label file, in the same order"
         )
     per_file = list(md.segments)
@@ -255,6 +257,17 @@ def itk_to_seg(
         keep_empty_slices=keep_empty_slices, compression=compression, fractional_type=fractional_type,
         tol_mm=tol_mm, names=[str(p) for p in label_paths], deflate_level=deflate_level,
     )
+
+
+def _check_output_target(output: PathLike) -> None:
+    """Fail before any work when the output file cannot be created (the write checks again)."""
+    from ._atomic import check_output_dir
+    from .errors import OutputError
+
+    target = Path(output)
+    if target.is_dir():
+        raise OutputError(f"output {str(target)!r} is a folder; give a file name such as {str(target / 'seg.dcm')!r}")
+    check_output_dir(target.parent if str(target.parent) else ".")
 
 
 def _apply_file_mapping(
@@ -293,12 +306,13 @@ def read_seg(
     full grid, skipped slices filled with background.
     """
     from .seg.decode import decode_labelmap, open_seg
-    from .seg.decode_classic import decode_classic
 
     opened = open_seg(seg)
     ref_geometry = _reference_geometry(reference, series_uid=series_uid, tol_mm=tol_mm)
-    if str(opened.ds.get("SegmentationType", "")) == "LABELMAP":
+    if str(opened.header.get("SegmentationType", "")) == "LABELMAP":
         return decode_labelmap(opened, reference=ref_geometry, tol_mm=tol_mm)
+    from .seg.decode_classic import decode_classic
+
     return decode_classic(opened, reference=ref_geometry, tol_mm=tol_mm)
 
 
@@ -406,11 +420,15 @@ def binary_to_labelmap(
     from .seg.plan import describe_pairs, overlap_pairs
 
     t0 = time.perf_counter()
+    _check_output_target(output)
     opened = open_seg(seg)
     ds, name = opened.ds, opened.name
     seg_type = str(ds.get("SegmentationType", ""))
     if seg_type != "BINARY":
-        raise InputError(f"{name}: Segmentation Type is {seg_type or '(missing)'}; bin2label needs a BINARY SEG")
+        raise InputError(
+            f"{name}: Segmentation Type is {seg_type or '(missing)'}; this conversion needs a BINARY SEG"
+            + (" (the file is a LABELMAP SEG already)" if seg_type == "LABELMAP" else "")
+        )
     classic = decode_classic(opened, tol_mm=tol_mm)
     pairs = overlap_pairs(classic.overlap(), classic.segments)
     if pairs:

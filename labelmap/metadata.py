@@ -39,16 +39,17 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
-from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import generate_uid
+
 
 from ._atomic import atomic_path
 from .errors import MetadataError
 from .model import DEFAULT_RGB, Code, SegmentDescription, SeriesAttributes
+
+if TYPE_CHECKING:  # the read path builds no Dataset: pydicom is imported where one is made
+    from pydicom.dataset import Dataset
 
 __all__ = [
     "Metadata",
@@ -288,7 +289,10 @@ def _parse_segment(obj: Any, ctx: _Ctx, i: int, j: int) -> SegmentDescription:
     if isinstance(label_id, float) and label_id.is_integer():
         label_id = int(label_id)
     if not isinstance(label_id, int) or isinstance(label_id, bool):
-        raise ctx.error(pos, f"field 'labelID' must be an integer voxel value, got {label_id!r}")
+        hint = ""
+        if isinstance(label_id, str) and _INT_LIKE_RE.match(label_id):
+            hint = f"; write it as a JSON number without quotes: \"labelID\": {int(label_id)}"
+        raise ctx.error(pos, f"field 'labelID' must be an integer voxel value, got {label_id!r}{hint}")
     if label_id < 1:
         raise ctx.error(
             pos,
@@ -447,6 +451,10 @@ def load_metadata(source: str | os.PathLike | dict, *, name: str | None = None) 
             text = path.read_text(encoding="utf-8-sig")
         except FileNotFoundError:
             raise MetadataError(f"metadata file {str(path)!r} does not exist") from None
+        except IsADirectoryError:
+            raise MetadataError(
+                f"metadata file {str(path)!r} is a folder; give the path of the dcmqi JSON file"
+            ) from None
         except UnicodeDecodeError as exc:
             raise MetadataError(f"{ctx.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         except OSError as exc:
@@ -607,6 +615,8 @@ def write_metadata(
 
 
 def _code_item(code: Code) -> Dataset:
+    from pydicom.dataset import Dataset
+
     item = Dataset()
     item.CodeValue = code.value
     item.CodingSchemeDesignator = code.scheme
@@ -620,6 +630,10 @@ def segment_to_dataset(seg: SegmentDescription, *, number: int, cielab: bool = T
     Modifiers are nested in their parent code items.  ``cielab=False`` leaves
     out RecommendedDisplayCIELabValue (PALETTE COLOR LABELMAP files).
     """
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence as DicomSequence
+    from pydicom.uid import generate_uid
+
     if not 0 <= int(number) <= 65535:  # 0 only for a LABELMAP background segment
         raise MetadataError(f"segment number must be in 0..65535, got {number}")
     if seg.algorithm_type not in ALGORITHM_TYPES:

@@ -8,11 +8,13 @@ package; RAS exists only inside the NIfTI reader and writer.  Arrays are indexed
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import numpy as np
 
 __all__ = [
+    "Numbering",
+    "SegType",
     "Code",
     "Geometry",
     "SegmentDescription",
@@ -22,6 +24,12 @@ __all__ = [
     "DEFAULT_RGB",
     "SOURCE_ATTRIBUTES",
 ]
+
+#: "label": Segment Number = label value; "sequential": 1..N (files in order, labels ascending);
+#: "auto": "label" when the type allows it, else "sequential" with a note.
+Numbering = Literal["label", "sequential", "auto"]
+#: Segmentation Type asked for; "auto" picks LABELMAP unless segments overlap or are fractional.
+SegType = Literal["labelmap", "binary", "fractional", "auto"]
 
 #: Patient / study / frame-of-reference attributes a SEG copies from its source series
 #: (BodyPartExamined is series-level: the JSON's value wins over the source's).

@@ -13,8 +13,9 @@ refusing stacks with missing slices or positions that are not on a line.
 from __future__ import annotations
 
 import os
+import struct
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -103,7 +104,9 @@ def find_dicom_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
         elif path.is_file():
             add(path)
         else:
-            raise DicomSeriesError(f"DICOM input {str(path)!r} does not exist")
+            raise DicomSeriesError(
+                f"DICOM input {str(path)!r} does not exist; give the folder or files of the source image series"
+            )
     return files
 
 
@@ -126,6 +129,8 @@ class SliceHeader:
     columns: Optional[int]
     number_of_frames: Optional[int]
     dataset: Dataset
+    #: why the file is incomplete (truncated before or inside its Pixel Data), else None
+    damage: Optional[str] = None
 
 
 @dataclass
@@ -134,6 +139,9 @@ class _ScanResult:
     non_dicom: int
     non_image: int
     n_files: int
+    #: DICOM files without image geometry that end before their Pixel Data (truncated copies?)
+    #: or that name a series but have no ImagePositionPatient
+    incomplete: list[SliceHeader] = field(default_factory=list)
 
 
 def _floats(ds: Dataset, keyword: str, n: int) -> Optional[np.ndarray]:
@@ -159,10 +167,54 @@ def _int_or_none(ds: Dataset, keyword: str) -> Optional[int]:
         return None
 
 
+#: Explicit VRs with a 4-byte length field (PS3.5 7.1.2).
+_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+
+
+def _pixel_data_problem(fp: Any, ds: Dataset, size: int) -> Optional[str]:
+    """Why the Pixel Data of a file read with ``stop_before_pixels`` is incomplete, or None.
+
+    ``fp`` is positioned where pydicom stopped: at the Pixel Data element, or at the end
+    of the file when there is none (a truncated copy, or a non-image object).  Only the
+    element's length field is read; encapsulated (undefined length) and deflated data
+    are not checked.
+    """
+    pos = fp.tell()
+    if pos >= size:
+        return "it ends before its Pixel Data"
+    try:
+        syntax = ds.file_meta.TransferSyntaxUID
+        if syntax.is_deflated:
+            return None
+        implicit, little = syntax.is_implicit_VR, syntax.is_little_endian
+    except (AttributeError, ValueError):
+        return None
+    head = fp.read(12)
+    order = "<" if little else ">"
+    if len(head) < 8:
+        return "it ends inside its Pixel Data element"
+    group, element = struct.unpack(order + "HH", head[:4])
+    if group != 0x7FE0:
+        return None
+    if implicit:
+        length, start = struct.unpack(order + "I", head[4:8])[0], pos + 8
+    elif head[4:6] in _LONG_VRS:
+        if len(head) < 12:
+            return "it ends inside its Pixel Data element"
+        length, start = struct.unpack(order + "I", head[8:12])[0], pos + 12
+    else:
+        length, start = struct.unpack(order + "H", head[6:8])[0], pos + 8
+    if length == 0xFFFFFFFF or start + length <= size:
+        return None
+    return f"its Pixel Data holds {size - start} of {length} bytes"
+
+
 def _read_one(path: Path) -> Optional[SliceHeader]:
     """Header of one file, or None when it is not DICOM (or unreadable)."""
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_READ_TAGS)
+        with open(path, "rb") as fp:
+            ds = pydicom.dcmread(fp, stop_before_pixels=True, specific_tags=_READ_TAGS)
+            damage = _pixel_data_problem(fp, ds, os.fstat(fp.fileno()).st_size)
     except (InvalidDicomError, OSError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError):
         return None
     except Exception:  # pydicom raises assorted errors on junk; a non-DICOM file is never fatal
@@ -171,6 +223,8 @@ def _read_one(path: Path) -> Optional[SliceHeader]:
         sop_instance = str(ds.get("SOPInstanceUID", "") or "")
         series_uid = str(ds.get("SeriesInstanceUID", "") or "")
         sop_class = str(ds.get("SOPClassUID", "") or "")
+        if not sop_class:  # a copy truncated before SOPClassUID still names its class in the file meta
+            sop_class = str(getattr(ds, "file_meta", Dataset()).get("MediaStorageSOPClassUID", "") or "")
         number_of_frames = _int_or_none(ds, "NumberOfFrames")
         spacing = _floats(ds, "PixelSpacing", 2)
         series_number = ds.get("SeriesNumber")
@@ -190,6 +244,7 @@ def _read_one(path: Path) -> Optional[SliceHeader]:
             columns=_int_or_none(ds, "Columns"),
             number_of_frames=number_of_frames,
             dataset=ds,
+            damage=damage,
         )
     except Exception:
         return None
@@ -223,6 +278,7 @@ def read_series_headers(paths: Sequence[str | os.PathLike]) -> _ScanResult:
     else:
         headers = [_read_one(f) for f in files]
     images: list[SliceHeader] = []
+    incomplete: list[SliceHeader] = []
     non_dicom = non_image = 0
     for h in headers:
         if h is None:
@@ -231,7 +287,11 @@ def read_series_headers(paths: Sequence[str | os.PathLike]) -> _ScanResult:
             images.append(h)
         else:
             non_image += 1
-    return _ScanResult(images=images, non_dicom=non_dicom, non_image=non_image, n_files=len(files))
+            if h.damage is not None or (h.series_instance_uid and h.position is None):
+                incomplete.append(h)
+    return _ScanResult(
+        images=images, non_dicom=non_dicom, non_image=non_image, n_files=len(files), incomplete=incomplete
+    )
 
 
 # --------------------------------------------------------------------------- series selection
@@ -284,15 +344,18 @@ def load_series(paths: Sequence[str | os.PathLike], *, series_uid: str | None = 
         detail = f"{scan.n_files} file(s) scanned"
         if scan.n_files:
             detail += f": {scan.non_dicom} not DICOM, {scan.non_image} DICOM without image geometry"
-        raise DicomSeriesError(f"no DICOM images were found in {where} ({detail})")
+        raise DicomSeriesError(
+            f"no DICOM images were found in {where} ({detail}); give the folder holding the source series "
+            "(CT, MR, ...) the labels were drawn on"
+        )
 
     groups = _group(scan.images)
     if series_uid is None:
         if len(groups) > 1:
             listing = "\n".join(_series_summary(uid, m) for uid, m in groups.items())
             raise DicomSeriesError(
-                f"{len(groups)} image series were found in {where}; pass --series-uid "
-                f"(series_uid=...) to choose one:\n{listing}"
+                f"{len(groups)} image series were found in {where}; pass --series-uid UID "
+                f"(series_uid=...) or only that series' files to choose one:\n{listing}"
             )
         series_uid = next(iter(groups))
     elif series_uid not in groups:
@@ -311,12 +374,46 @@ def load_series(paths: Sequence[str | os.PathLike], *, series_uid: str | None = 
             "supported yet - only single-frame series (one slice per file)"
         )
 
+    _check_complete(series_uid, members, scan.incomplete)
+
     # One instance per SOPInstanceUID (the same file copied twice is harmless).
     unique: dict[str, SliceHeader] = {}
     for h in members:
         unique.setdefault(h.sop_instance_uid, h)
     slices = list(unique.values())
     return _build_series(series_uid, slices)
+
+
+def _check_complete(series_uid: str, members: list[SliceHeader], incomplete: list[SliceHeader]) -> None:
+    """Refuse a series with a truncated member, or with a truncated file of the same class beside it.
+
+    A file cut before its geometry attributes cannot be placed in the series; left out
+    silently, it would surface later as a "missing slice" far from its cause.
+    """
+    classes = {h.sop_class_uid for h in members}
+    damaged = [h for h in members if h.damage is not None]
+    damaged += [
+        h for h in incomplete
+        if h.damage is not None and h.sop_class_uid in classes and h.series_instance_uid in ("", series_uid)
+    ]
+    unplaced = [
+        h for h in incomplete
+        if h.damage is None and h.sop_class_uid in classes and h.series_instance_uid == series_uid
+    ]
+    if unplaced and not damaged:
+        h = unplaced[0]
+        more = f" (and {len(unplaced) - 1} more file(s))" if len(unplaced) > 1 else ""
+        raise DicomSeriesError(
+            f"DICOM file {h.file!r} of series {series_uid} has no usable ImagePositionPatient{more}, so its "
+            "slice cannot be placed; fix or remove that file"
+        )
+    if damaged:
+        h = damaged[0]
+        more = f" (and {len(damaged) - 1} more damaged file(s))" if len(damaged) > 1 else ""
+        raise DicomSeriesError(
+            f"DICOM file {h.file!r} is damaged: {h.damage} (truncated copy?){more}; "
+            "copy it again from the original or remove it from the source folder"
+        )
 
 
 def _build_series(series_uid: str, slices: list[SliceHeader]) -> SourceSeries:
@@ -334,7 +431,8 @@ def _build_series(series_uid: str, slices: list[SliceHeader]) -> SourceSeries:
             raise DicomSeriesError(
                 f"slices of series {series_uid} have different orientations: {ref.file!r} has "
                 f"ImageOrientationPatient {np.round(ref.orientation, 6).tolist()}, {h.file!r} has "
-                f"{np.round(h.orientation, 6).tolist()}"
+                f"{np.round(h.orientation, 6).tolist()}; a source series must be one stack of parallel slices - "
+                "remove the files of the other orientation"
             )
         if h.rows != ref.rows or h.columns != ref.columns:
             raise DicomSeriesError(
@@ -370,8 +468,8 @@ def _build_series(series_uid: str, slices: list[SliceHeader]) -> SourceSeries:
         raise DicomSeriesError(
             f"two instances of series {series_uid} lie at the same slice position "
             f"{np.round(a.position, 4).tolist()}: {a.file!r} and {b.file!r} (SOPInstanceUIDs "
-            f"{a.sop_instance_uid} and {b.sop_instance_uid}); several phases or echoes in one "
-            "series are not supported"
+            f"{a.sop_instance_uid} and {b.sop_instance_uid}); remove one of the two files "
+            "(several phases or echoes in one series are not supported)"
         )
 
     dataset = Dataset()

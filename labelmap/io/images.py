@@ -35,11 +35,78 @@ def image_format(path: str | os.PathLike[str]) -> str:
     )
 
 
+def sniff_format(path: str | os.PathLike[str]) -> str | None:
+    """What the first bytes say the file is: "nrrd", "nifti", "nifti.gz", "gzip", "dicom", "empty" or None.
+
+    Used only to explain a failed read (a file whose content does not match its
+    extension); never to pick a reader.
+    """
+    import gzip
+    import zlib
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(540)
+    except OSError:
+        return None
+    if not head:
+        return "empty"
+    if head.startswith(b"NRRD000"):
+        return "nrrd"
+    if _is_nifti_header(head):
+        return "nifti"
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "dicom"
+    if head[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(path, "rb") as gz:
+                inner = gz.read(540)
+        except (OSError, EOFError, zlib.error):
+            return "gzip"
+        if inner.startswith(b"NRRD000"):
+            return "nrrd.gz"
+        return "nifti.gz" if _is_nifti_header(inner) else "gzip"
+    return None
+
+
+def _is_nifti_header(head: bytes) -> bool:
+    """NIfTI-1 magic at byte 344 or NIfTI-2 magic at byte 4 (with sizeof_hdr 348 / 540 either endian)."""
+    if len(head) >= 348 and head[344:348] in (b"n+1\x00", b"ni1\x00"):
+        return head[:4] in ((348).to_bytes(4, "little"), (348).to_bytes(4, "big"))
+    if len(head) >= 12 and head[4:12] in (b"n+2\x00\r\n\x1a\n", b"ni2\x00\r\n\x1a\n"):
+        return head[:4] in ((540).to_bytes(4, "little"), (540).to_bytes(4, "big"))
+    return False
+
+
+_RENAME_HINTS = {
+    # (format by extension, format by content) -> what to say
+    ("nrrd", "nifti"): "it is a NIfTI file; rename it to end in .nii",
+    ("nrrd", "nifti.gz"): "it is a gzip-compressed NIfTI file; rename it to end in .nii.gz",
+    ("nrrd", "nrrd.gz"): "it is a NRRD file compressed as a whole with gzip; gunzip it first",
+    ("nrrd", "gzip"): "it is gzip-compressed data, not a NRRD file",
+    ("nifti", "nrrd"): "it is a NRRD file; rename it to end in .nrrd",
+    ("nifti", "nrrd.gz"): "it is a gzip-compressed NRRD file; gunzip it and name it .nrrd",
+    ("nrrd", "dicom"): "it is a DICOM file, not a label image (NRRD or NIfTI)",
+    ("nifti", "dicom"): "it is a DICOM file, not a label image (NRRD or NIfTI)",
+}
+
+
 def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, Geometry]:
     """Read a label image: (array [k, j, i] in the file's dtype, Geometry in LPS)."""
-    if image_format(path) == "nrrd":
-        return read_nrrd(path)
-    return read_nifti(path)
+    fmt = image_format(path)
+    try:
+        if fmt == "nrrd":
+            return read_nrrd(path)
+        return read_nifti(path)
+    except ImageFormatError:
+        content = sniff_format(path)
+        hint = _RENAME_HINTS.get((fmt, content or ""))
+        if content == "empty":
+            hint = "the file is empty (0 bytes)"
+        if hint is None:
+            raise
+        kind = "NRRD" if fmt == "nrrd" else "NIfTI"
+        raise ImageFormatError(f"cannot read {kind} file {str(path)!r}: {hint}") from None
 
 
 def write_image(

@@ -77,15 +77,15 @@ def _describe_read_error(exc: BaseException) -> str:
     if isinstance(exc, PermissionError):
         return "permission denied"
     if isinstance(exc, (EOFError, zlib.error)) or "end-of-stream" in low or "compressed file ended" in low:
-        return f"compressed data is damaged or truncated ({msg})"
+        return f"compressed data is damaged or truncated ({msg}); write or copy the file again"
     if "not a gzip" in low or "bad gzip" in low:
         return f"the file ends in .gz but is not gzip data ({msg})"
     if "expected" in low and "bytes" in low or "requested" in low or "buffer" in low or "mmap" in low:
-        return f"the data is shorter than the header says - file truncated? ({msg})"
+        return f"the data is shorter than the header says ({msg}); the file is truncated - write or copy it again"
     if "empty file" in low:
         return "the file is empty"
     if "sizeof_hdr" in low or "header" in low or "magic" in low or "cannot work out file type" in low:
-        return f"not a NIfTI file or a damaged header ({msg})"
+        return "not a NIfTI file, or its header is damaged (label images must be NRRD or NIfTI-1/2)"
     return f"damaged or unsupported file ({type(exc).__name__}: {msg})"
 
 
@@ -159,6 +159,9 @@ def read_nifti(path: str | os.PathLike[str]) -> tuple[np.ndarray, Geometry]:
     except MemoryError:
         raise
     except Exception as exc:
+        size = p.stat().st_size
+        if 0 < size < 348 and not p.name.lower().endswith(".gz"):
+            raise _fail(p, f"it is {size} bytes, shorter than a NIfTI header (348 bytes); the file is truncated") from exc
         raise _fail(p, _describe_read_error(exc)) from exc
     if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
         raise _fail(p, f"nibabel read it as {type(img).__name__}, not NIfTI")

@@ -74,13 +74,18 @@ def _describe_read_error(exc: BaseException) -> str:
         return "permission denied"
     if isinstance(exc, IsADirectoryError):
         return "is a folder, not a file"
-    if isinstance(exc, (zlib.error, EOFError)) or "compressed" in msg.lower() or "end-of-stream" in msg.lower():
-        return f"compressed data is damaged or truncated ({msg})"
     low = msg.lower()
+    if (
+        isinstance(exc, (zlib.error, EOFError))
+        or "compressed" in low or "end-of-stream" in low or "end marker" in low or "gzip" in low
+    ):
+        return f"compressed data is damaged or truncated ({msg}); the file is incomplete - write or copy it again"
+    if "missing required field" in low:
+        return f"the header is incomplete ({msg}); the file is truncated or damaged - write or copy it again"
     if "magic" in low:
         return "not a NRRD file (the first line is not a 'NRRD000x' magic line)"
     if "size of the data" in low or "reshape" in low or "buffer" in low or "fewer" in low:
-        return f"the data is shorter or longer than the header says - file truncated? ({msg})"
+        return f"the data is shorter or longer than the header says ({msg}); the file is truncated? - write or copy it again"
     if isinstance(exc, UnicodeDecodeError):
         return "the header is not text - not a NRRD file or a damaged header"
     return f"damaged or unsupported file ({type(exc).__name__}: {msg})"
@@ -228,9 +233,10 @@ def _read_attached(p: Path) -> tuple[np.ndarray, dict] | None:
     if header["encoding"] in ("gzip", "gz"):
         blob = gzip_decompress(blob)
     if len(blob) < count * dtype.itemsize:
-        raise ImageFormatError(
-            f"{p}: data holds {len(blob)} bytes but the header's sizes {sizes} of {dtype.name} need "
-            f"{count * dtype.itemsize} (file truncated?)"
+        raise _fail(
+            p,
+            f"the data holds {len(blob)} bytes but the header's sizes {sizes} of {dtype.name} need "
+            f"{count * dtype.itemsize}; the file is truncated - write or copy it again",
         )
     data = np.frombuffer(blob, dtype=dtype, count=count).reshape(sizes[::-1])
     return data, header

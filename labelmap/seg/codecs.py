@@ -86,7 +86,7 @@ __all__ = [
 ]
 
 #: Names accepted by ``--compression`` mapped to their transfer syntax.
-SYNTAXES: dict[str, UID] = dict(TRANSFER_SYNTAXES)
+SYNTAXES: dict[str, UID] = {name: UID(uid) for name, uid in TRANSFER_SYNTAXES.items()}
 
 #: syntaxes whose Pixel Data is native (the dataset may still be deflated as a whole)
 _NATIVE = (ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian)

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
-import pydicom
-from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 
 from .. import kernels
 from ..errors import LabelmapError, SegFormatError, UnsupportedError
@@ -23,7 +21,10 @@ from ..geometry import DEFAULT_TOLERANCE_MM, grid_from_frames, place_frames
 from ..metadata import is_background, segment_from_dataset
 from ..model import Geometry, LabelVolume, SegmentDescription, SeriesAttributes
 from .palette import read_palette
-from .uids import SEG_SOP_CLASSES
+from .uids import NATIVE_SYNTAXES, SEG_SOP_CLASSES
+
+if TYPE_CHECKING:  # files are read without pydicom (fastread + lite); Datasets given by callers use it
+    from pydicom.dataset import Dataset
 
 __all__ = [
     "DecodedSeg", "FrameInfo", "OpenedSeg", "open_seg", "load_seg", "frame_info", "frames_array",
@@ -59,9 +60,18 @@ class DecodedSeg:
     filled_slices: int
 
 
+def _is_dataset(obj: Any) -> bool:
+    """True for a pydicom Dataset (without importing pydicom: if it is not loaded, obj is not one)."""
+    pydicom = sys.modules.get("pydicom")
+    return pydicom is not None and isinstance(obj, pydicom.Dataset)
+
+
 def load_seg(source: Union[str, os.PathLike[str], Dataset]) -> tuple[Dataset, str]:
     """Read a SEG file (or take a Dataset) and check it is a Segmentation; returns (dataset, display name)."""
-    if isinstance(source, Dataset):
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    if _is_dataset(source):
         ds, name = source, getattr(source, "filename", None) or "SEG dataset"
     else:
         name = str(source)
@@ -176,15 +186,33 @@ def _first_source(item: Optional[Dataset]) -> Optional[tuple[str, str]]:
 class OpenedSeg:
     """A SEG opened for decoding: top-level attributes, per-frame geometry, and lazy pixel access.
 
-    From a file the per-frame groups are read in bulk by :mod:`labelmap.seg.fastread`
-    (pydicom is only used for the small top-level part); a Dataset given by the
-    caller is read with pydicom.
+    From a file the per-frame groups are read in bulk by :mod:`labelmap.seg.fastread` and
+    the top level by :mod:`labelmap.seg.lite`, without pydicom (``ds`` converts on demand);
+    a Dataset given by the caller is read with pydicom.
     """
 
-    ds: Dataset
+    header: Any  # top level: a lite.LiteDataset from a file, or the pydicom Dataset given
     name: str
     info: FrameInfo
     _pixels: Any = None  # fastread PixelDataInfo, or None for a full pydicom Dataset
+    _source: Any = None  # fastread SegHeader, which builds the pydicom Dataset on demand
+    _ds: Any = None
+
+    @property
+    def ds(self) -> Dataset:
+        """The top level as a pydicom Dataset (built, and pydicom imported, on first use)."""
+        if self._ds is None:
+            self._ds = self._source.to_pydicom() if self._source is not None else self.header
+        return self._ds
+
+    @property
+    def transfer_syntax(self) -> Optional[str]:
+        """Transfer Syntax UID of the file (None for a Dataset without File Meta Information)."""
+        if self._source is not None:
+            return self._source.transfer_syntax
+        meta = getattr(self.header, "file_meta", None)
+        ts = meta.get("TransferSyntaxUID", None) if meta is not None else None
+        return str(ts) if ts else None
 
     @property
     def n_frames(self) -> int:
@@ -192,8 +220,8 @@ class OpenedSeg:
 
     def native_bytes(self) -> Optional[np.ndarray]:
         """The native Pixel Data value as uint8 (None when compressed: use :meth:`decoded_frames`)."""
-        ts = self.ds.file_meta.get("TransferSyntaxUID", None) if hasattr(self.ds, "file_meta") else None
-        if ts is not None and ts.is_compressed:
+        ts = self.transfer_syntax
+        if ts is not None and ts not in NATIVE_SYNTAXES:
             return None
         if self._pixels is not None:
             if not self._pixels.present:
@@ -226,10 +254,12 @@ class OpenedSeg:
         """Frames of a compressed SEG as an (F, rows, columns) array, through pydicom's decoders."""
         from .codecs import check_available
 
-        ts = self.ds.file_meta.TransferSyntaxUID
+        from pydicom.uid import UID
+
+        ts = UID(self.transfer_syntax or "")
         check_available(ts, purpose="reading")
-        bits = int(_get(self.ds, "BitsAllocated", self.name))
-        if self._pixels is not None and self._pixels.encapsulated and "ExtendedOffsetTable" not in self.ds:
+        bits = int(_get(self.header, "BitsAllocated", self.name))
+        if self._pixels is not None and self._pixels.encapsulated and "ExtendedOffsetTable" not in self.header:
             fast = self._fast_decode(ts, bits)
             if fast is not None:
                 return fast
@@ -250,6 +280,8 @@ def _fragments_bytes(info: Any, frame_fragments: list) -> list[bytes]:
 
 
 def _full_dataset(name: str) -> Dataset:
+    import pydicom
+
     try:
         return pydicom.dcmread(name)
     except Exception as exc:
@@ -258,10 +290,10 @@ def _full_dataset(name: str) -> Dataset:
 
 def open_seg(source: Union[str, os.PathLike[str], Dataset]) -> OpenedSeg:
     """Open a SEG file (fast bulk per-frame parsing) or wrap a Dataset; checks the SOP Class."""
-    if isinstance(source, Dataset):
+    if _is_dataset(source):
         ds, name = load_seg(source)
         return OpenedSeg(ds, name, frame_info(ds, name))
-    from .fastread import read_seg_fast
+    from .fastread import read_seg_header
 
     name = str(source)
     if not os.path.exists(name):
@@ -269,9 +301,11 @@ def open_seg(source: Union[str, os.PathLike[str], Dataset]) -> OpenedSeg:
     if os.path.isdir(name):
         raise SegFormatError(f"{name}: is a folder, expected a DICOM SEG file")
     try:
-        ds, table, pixels = read_seg_fast(name)
+        source, table, pixels = read_seg_header(name)
     except SegFormatError:
         # a readable non-SEG file deserves "not a Segmentation", not a structural complaint
+        import pydicom
+
         try:
             head = pydicom.dcmread(name, stop_before_pixels=True, specific_tags=["SOPClassUID"])
         except Exception:
@@ -279,8 +313,9 @@ def open_seg(source: Union[str, os.PathLike[str], Dataset]) -> OpenedSeg:
         if head is not None and "SOPClassUID" in head:
             _check_sop_class(head, name)
         raise
-    _check_sop_class(ds, name)
-    return OpenedSeg(ds, name, _info_from_table(ds, table, name), pixels)
+    header = source.ds if source.ds is not None else source.to_pydicom()
+    _check_sop_class(header, name)
+    return OpenedSeg(header, name, _info_from_table(header, table, name), pixels, source)
 
 
 def _shared_item(ds: Dataset, seq: str) -> Optional[Dataset]:
@@ -372,7 +407,7 @@ def _check_sop_class(ds: Dataset, name: str) -> None:
 def frames_array(seg: Union["OpenedSeg", Dataset], name: Optional[str] = None) -> np.ndarray:
     """All 8- or 16-bit frames as an (F, rows, columns) array of stored values."""
     opened = seg if isinstance(seg, OpenedSeg) else open_seg(seg)
-    ds, name = opened.ds, opened.name
+    ds, name = opened.header, opened.name
     n_frames, rows, columns = opened.n_frames, opened.info.rows, opened.info.columns
     bits = int(_get(ds, "BitsAllocated", name))
     if bits not in (8, 16):
@@ -437,6 +472,23 @@ def segment_descriptions(ds: Dataset, name: str) -> list[SegmentDescription]:
     return out
 
 
+def _stack_frames(frames: np.ndarray, k: np.ndarray, shape: tuple[int, int, int], dtype: Any) -> np.ndarray:
+    """The volume holding frame ``i`` at slice ``k[i]``; no copy when the frames already are the volume.
+
+    Most files list every slice once, in order: the frame block itself (a file map or the
+    inflated buffer) is then returned, saving a 75 MB zero-fill and scatter on a CT-sized grid.
+    """
+    if len(k) == shape[0]:
+        order = np.argsort(k, kind="stable")
+        if np.array_equal(k[order], np.arange(shape[0])):
+            if np.array_equal(order, np.arange(shape[0])):
+                return frames.astype(dtype, copy=False)
+            return frames[order].astype(dtype, copy=False)
+    volume = np.zeros(shape, dtype=dtype)
+    volume[k] = frames
+    return volume
+
+
 def decode_labelmap(
     source: Union[str, os.PathLike[str], Dataset, "OpenedSeg"],
     *,
@@ -450,7 +502,7 @@ def decode_labelmap(
     reference grid and every slice without a frame is background.
     """
     opened = source if isinstance(source, OpenedSeg) else open_seg(source)
-    ds, name, info = opened.ds, opened.name, opened.info
+    ds, name, info = opened.header, opened.name, opened.info
     seg_type = str(ds.get("SegmentationType", ""))
     if seg_type != "LABELMAP":
         raise UnsupportedError(f"{name}: Segmentation Type {seg_type or '(missing)'} is not LABELMAP")
@@ -482,9 +534,10 @@ def decode_labelmap(
         raise SegFormatError(f"{name}: several frames lie at slice {dup}; a LABELMAP has one frame per position")
     max_number = max(numbers | {0})
     out_dtype = np.uint8 if max_number <= 0xFF else np.uint16
-    volume = np.zeros(geometry.shape, dtype=out_dtype)
-    volume[k] = frames
+    volume = _stack_frames(frames, k, geometry.shape, out_dtype)
     if background is not None and background != 0:
+        if not volume.flags.writeable:
+            volume = volume.copy()
         volume[volume == background] = 0
     kept = [s for s in segments if s.number != background and not (s.number == 0 and is_background(s))]
     if any(s.number == 0 for s in kept):

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from typing import Iterator, Optional, Union
 
 import numpy as np
-from pydicom.dataset import Dataset
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 from .. import kernels
 from ..errors import SegFormatError, UnsupportedError
@@ -129,7 +132,7 @@ def decode_classic(
     from .decode import frames_array
 
     opened = source if isinstance(source, OpenedSeg) else open_seg(source)
-    ds, name = opened.ds, opened.name
+    ds, name = opened.header, opened.name
     seg_type = str(ds.get("SegmentationType", ""))
     if seg_type not in ("BINARY", "FRACTIONAL"):
         raise UnsupportedError(f"{name}: Segmentation Type {seg_type or '(missing)'} is not BINARY or FRACTIONAL")

@@ -369,7 +369,7 @@ def frames_array_of(array: np.ndarray, frames: np.ndarray, dtype) -> np.ndarray:
 
 def _transfer_syntax(name: str) -> UID:
     try:
-        return TRANSFER_SYNTAXES[name]
+        return UID(TRANSFER_SYNTAXES[name])
     except KeyError:
         raise InputError(
             f"unknown compression {name!r}; choose one of: {', '.join(TRANSFER_SYNTAXES)}"

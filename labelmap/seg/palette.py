@@ -12,7 +12,10 @@ from functools import lru_cache
 from typing import Mapping
 
 import numpy as np
-from pydicom.dataset import Dataset
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 __all__ = ["palette_lut", "apply_palette", "srgb_icc_profile", "read_palette"]
 

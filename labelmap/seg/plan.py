@@ -5,7 +5,8 @@ detect overlap between files and choose the segmentation type.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal, Optional, Sequence
+from pathlib import Path
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -17,10 +18,7 @@ from .encode_classic import Layer, to_fractional_uint8
 
 __all__ = ["Numbering", "SegType", "PreparedInputs", "prepare_inputs", "overlap_pairs", "merge_layers"]
 
-#: "label": Segment Number = label value; "sequential": 1..N (files in order, labels ascending);
-#: "auto": "label" when the type allows it, else "sequential" with a note.
-Numbering = Literal["label", "sequential", "auto"]
-SegType = Literal["labelmap", "binary", "fractional", "auto"]
+from ..model import Numbering, SegType  # noqa: E402  (defined with the data model, re-exported)
 
 
 @dataclass(eq=False)
@@ -55,7 +53,74 @@ def describe_pairs(pairs, limit: int = 10) -> str:
     return text + (f"; and {len(pairs) - limit} more pairs" if len(pairs) > limit else "")
 
 
-def _check_coverage(present: Sequence[int], described: Sequence[SegmentDescription], name: str, notes: list[str]) -> None:
+def _where(index: tuple[int, ...]) -> str:
+    k, j, i = (int(v) for v in index)
+    return f"slice {k}, row {j}, column {i}"
+
+
+def _label_array(array: np.ndarray, name: str) -> np.ndarray:
+    """``array`` as uint8 / uint16 labels, or an :class:`InputError` naming the file, the value, where it is and the fix.
+
+    uint8 / uint16 / bool inputs cost nothing; wider integer and float inputs are
+    checked here (NaN, fractions, negative, above 65535) so the message can point at
+    the first offending voxel, then narrowed by :func:`kernels.as_label_array`.
+    """
+    arr = np.asarray(array)
+    if arr.dtype.kind == "f" and arr.size:
+        finite = np.isfinite(arr)
+        if not finite.all():
+            idx = np.unravel_index(int(np.argmin(finite)), arr.shape)
+            what = "NaN" if np.isnan(arr[idx]) else f"{float(arr[idx])} (infinite)"
+            raise InputError(
+                f"{name}: holds {what} at {_where(idx)}; a label image holds whole numbers 0..65535 - "
+                "set those voxels to 0 (background) or to a label and save the labels again"
+            )
+        whole = arr == np.round(arr)
+        if not whole.all():
+            idx = np.unravel_index(int(np.argmin(whole)), arr.shape)
+            raise InputError(
+                f"{name}: holds non-integer value {float(arr[idx])!r} at {_where(idx)}; a label image holds whole "
+                "numbers 0..65535 - save it as an integer label map (a probability map needs a FRACTIONAL SEG: "
+                "itk2seg --type fractional)"
+            )
+    elif arr.dtype.kind not in "iub":
+        raise InputError(f"{name}: has pixel type {arr.dtype}; a label image holds whole numbers 0..65535")
+    if arr.size and arr.dtype not in (np.uint8, np.uint16, np.bool_):
+        if arr.dtype.kind != "u":
+            lo = arr.min()
+            if lo < 0:
+                idx = np.unravel_index(int(np.argmin(arr)), arr.shape)
+                raise InputError(
+                    f"{name}: holds negative value {int(lo)} at {_where(idx)}; label values must be 0..65535 - "
+                    "give that region a positive label (0 is background)"
+                )
+        hi = arr.max()
+        if hi > 0xFFFF:
+            idx = np.unravel_index(int(np.argmax(arr)), arr.shape)
+            raise InputError(
+                f"{name}: holds label {int(hi)} at {_where(idx)}, above 65535, the largest DICOM Segment Number; "
+                "renumber the labels to 1..65535"
+            )
+        # checked: narrow here, so the kernel below does not scan the array again
+        arr = arr.astype(kernels.label_dtype_for(int(hi)))
+    return kernels.as_label_array(arr, source=name)
+
+
+def _slice_ranges(slices: Sequence[int]) -> str:
+    """[1, 2, 3, 7] -> "1-3, 7"."""
+    runs: list[list[int]] = []
+    for k in slices:
+        if runs and k == runs[-1][1] + 1:
+            runs[-1][1] = k
+        else:
+            runs.append([k, k])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def _check_coverage(
+    present: Sequence[int], described: Sequence[SegmentDescription], name: str, notes: list[str],
+    presence: Optional[np.ndarray] = None, counts: Optional[np.ndarray] = None,
+) -> None:
     by_label: dict[int, SegmentDescription] = {}
     for seg in described:
         if seg.label_id in by_label:
@@ -63,10 +128,19 @@ def _check_coverage(present: Sequence[int], described: Sequence[SegmentDescripti
         by_label[seg.label_id] = seg
     missing = [v for v in present if v != 0 and v not in by_label]
     if missing:
-        shown = ", ".join(str(v) for v in missing[:20]) + (" ..." if len(missing) > 20 else "")
+        v = missing[0]
+        where = ""
+        if presence is not None and counts is not None:
+            slices = [int(k) for k in np.flatnonzero(presence[:, v])]
+            where = f" ({int(counts[v])} voxels in slice(s) {_slice_ranges(slices)})"
+        others = ""
+        if len(missing) > 1:
+            shown = ", ".join(str(m) for m in missing[1:20]) + (" ..." if len(missing) > 20 else "")
+            others = f"; so do label values {shown}"
         raise MetadataError(
-            f"{name}: label values {shown} occur in the image but have no entry in the metadata JSON; "
-            "add a segment object with that labelID"
+            f"{name}: label value {v}{where} has no entry in the metadata JSON{others}; "
+            f"add a segment object with \"labelID\": {v} to this file's list in segmentAttributes, "
+            "or set those voxels to 0"
         )
     present_set = set(int(v) for v in present)
     for label in sorted(by_label):
@@ -144,7 +218,7 @@ def prepare_inputs(
     geometry: Geometry | None = None
     row, col = source.orientation[:3], source.orientation[3:]
     for volume, name in zip(volumes, names):
-        arr = to_fractional_uint8(volume.array, source=name) if fractional else kernels.as_label_array(volume.array, source=name)
+        arr = to_fractional_uint8(volume.array, source=name) if fractional else _label_array(volume.array, name)
         arr, geo = reorient(arr, volume.geometry, row, col, source=name)
         if geometry is None:
             geometry = geo
@@ -152,14 +226,17 @@ def prepare_inputs(
             dev = geometry.max_deviation(geo)
             if dev > tol_mm:
                 raise GeometryError(
-                    f"{name}: its grid differs from that of {names[0]} "
-                    + (f"(shape {geo.shape} vs {geometry.shape})" if geo.shape != geometry.shape
-                       else f"(corners {dev:.4f} mm apart, tolerance {tol_mm} mm)")
-                    + "; all label files of one SEG must share one grid"
+                    f"{name}: its grid differs from that of {names[0]} ({_grid_difference(geo, geometry, dev, tol_mm)}); "
+                    f"all label files of one SEG must share one grid - resample {Path(name).name} onto it"
                 )
         arrays.append(arr)
     assert geometry is not None
-    source_index = match_slices(geometry, source, tol_mm=tol_mm, label_name=names[0])
+    try:
+        source_index = match_slices(geometry, source, tol_mm=tol_mm, label_name=names[0])
+    except GeometryError as exc:
+        if "does not match any source image" not in str(exc):
+            raise
+        raise GeometryError(f"{exc}; {_source_hint(source, tol_mm)}") from None
 
     entries: list[tuple[int, SegmentDescription]] = []
     presences: list[Optional[np.ndarray]] = [None] * len(arrays)
@@ -173,7 +250,7 @@ def prepare_inputs(
         else:
             presence_m, counts = kernels.label_presence(arrays[m], source=name)
             presences[m] = presence_m
-            _check_coverage([int(v) for v in np.flatnonzero(counts)], volume.segments, name, notes)
+            _check_coverage([int(v) for v in np.flatnonzero(counts)], volume.segments, name, notes, presence_m, counts)
         entries.extend((m, seg) for seg in sorted(volume.segments, key=lambda s: s.label_id))
     classic = seg_type in ("binary", "fractional")
     numbers = _number(entries, names, numbering, classic, notes)
@@ -223,6 +300,40 @@ def prepare_inputs(
             ]
             prepared.segments = [replace(s, number=renumbered[s.number]) for s in segments]
     return prepared
+
+
+def _grid_difference(geo: Geometry, ref: Geometry, dev: float, tol_mm: float) -> str:
+    """What differs between two label grids, for an error message ([k, j, i] shapes shown as columns x rows x slices)."""
+    def size(g: Geometry) -> str:
+        return f"{g.shape[2]} x {g.shape[1]} x {g.shape[0]}"
+
+    if geo.shape != ref.shape:
+        return f"size {size(geo)} vs {size(ref)}, columns x rows x slices"
+    parts = []
+    if np.abs(np.asarray(geo.spacing) - np.asarray(ref.spacing)).max() > 1e-6:
+        parts.append(f"spacing {np.round(geo.spacing, 6).tolist()} vs {np.round(ref.spacing, 6).tolist()} mm")
+    if np.linalg.norm(np.asarray(geo.origin) - np.asarray(ref.origin)) > 1e-6:
+        parts.append(f"origin {np.round(geo.origin, 4).tolist()} vs {np.round(ref.origin, 4).tolist()} mm")
+    if np.abs(np.asarray(geo.direction) - np.asarray(ref.direction)).max() > 1e-6:
+        parts.append("different axis directions")
+    parts.append(f"corners up to {dev:.4f} mm apart, tolerance {tol_mm} mm")
+    return "; ".join(parts)
+
+
+def _source_hint(source: SourceSeries, tol_mm: float) -> str:
+    """The likely cause of a label slice without a source image: a gap in the series, or a different grid."""
+    from ..errors import DicomSeriesError
+    from ..io.dicom_series import series_geometry
+
+    try:
+        series_geometry(source, tol_mm=max(tol_mm, 0.01))
+    except (DicomSeriesError, ValueError) as exc:
+        text = str(exc)
+        if "missing" in text:
+            detail = text.split("is not regularly spaced: ", 1)[-1]
+            return f"the source series itself has a gap: {detail}; add the missing file(s) to the source folder"
+    return ("the labels must lie on the source series grid: check that they were made from this series "
+            "(--tolerance MM accepts small differences)")
 
 
 def merge_layers(prepared: PreparedInputs) -> tuple[np.ndarray, np.ndarray]:

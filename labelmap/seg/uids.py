@@ -1,30 +1,25 @@
-"""UIDs and coded values of the Segmentation IOD (PS3.3 A.51, PS3.6, PS3.16)."""
+"""UIDs and coded values of the Segmentation IOD (PS3.3 A.51, PS3.6, PS3.16).
+
+Plain strings, so the read path can check a SOP Class without importing pydicom; writers
+wrap transfer syntaxes in ``pydicom.uid.UID`` where they need its properties.
+"""
 
 from __future__ import annotations
-
-from pydicom.uid import (
-    DeflatedExplicitVRLittleEndian,
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-    JPEG2000Lossless,
-    JPEGLSLossless,
-    RLELossless,
-    UID,
-)
 
 __all__ = [
     "SEGMENTATION_STORAGE",
     "LABEL_MAP_SEGMENTATION_STORAGE",
     "SEG_SOP_CLASSES",
     "TRANSFER_SYNTAXES",
+    "NATIVE_SYNTAXES",
     "IMPLEMENTATION_CLASS_UID",
     "IMPLEMENTATION_VERSION_NAME",
 ]
 
 #: Segmentation Storage (BINARY, FRACTIONAL).
-SEGMENTATION_STORAGE = UID("1.2.840.10008.5.1.4.1.1.66.4")
+SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 #: Label Map Segmentation Storage (Supplement 243); pydicom 3.0 has no constant for it.
-LABEL_MAP_SEGMENTATION_STORAGE = UID("1.2.840.10008.5.1.4.1.1.66.7")
+LABEL_MAP_SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
 SEG_SOP_CLASSES = {
     SEGMENTATION_STORAGE: "Segmentation Storage",
     LABEL_MAP_SEGMENTATION_STORAGE: "Label Map Segmentation Storage",
@@ -32,14 +27,16 @@ SEG_SOP_CLASSES = {
 
 #: Names accepted by --compression / --compress, mapped to transfer syntaxes.
 TRANSFER_SYNTAXES = {
-    "none": ExplicitVRLittleEndian,
-    "implicit": ImplicitVRLittleEndian,
-    "deflate": DeflatedExplicitVRLittleEndian,
-    "rle": RLELossless,
-    "jpegls": JPEGLSLossless,
-    "j2k": JPEG2000Lossless,
+    "none": "1.2.840.10008.1.2.1",  # Explicit VR Little Endian
+    "implicit": "1.2.840.10008.1.2",  # Implicit VR Little Endian
+    "deflate": "1.2.840.10008.1.2.1.99",  # Deflated Explicit VR Little Endian
+    "rle": "1.2.840.10008.1.2.5",  # RLE Lossless
+    "jpegls": "1.2.840.10008.1.2.4.80",  # JPEG-LS Lossless
+    "j2k": "1.2.840.10008.1.2.4.90",  # JPEG 2000 Image Compression (Lossless Only)
 }
+#: Syntaxes whose Pixel Data is native (Big Endian included, for recognising it).
+NATIVE_SYNTAXES = frozenset(("1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2"))
 
 #: Our implementation class UID (a UUID-derived 2.25 UID fixed for this project).
-IMPLEMENTATION_CLASS_UID = UID("2.25.208844935137218410958916425468497361822")
+IMPLEMENTATION_CLASS_UID = "2.25.208844935137218410958916425468497361822"
 IMPLEMENTATION_VERSION_NAME = "LABELMAP_010"
