@@ -46,6 +46,9 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(target)
     if target.is_dir():
         raise OutputError(f"output {str(target)!r} is a folder; give a file name")
+    if target.exists() and not target.is_file():
+        # a device, FIFO or socket: the rename would replace it with a regular file
+        raise OutputError(f"output {str(target)!r} exists and is not a regular file; give a file name")
     parent = check_output_dir(target.parent if str(target.parent) else ".")
     suffix = "".join(target.suffixes) if target.suffixes else ""
     try:

@@ -198,6 +198,58 @@ def info(
     describe_seg(seg)
 
 
+@app.command("validate")
+def validate(
+    segs: List[Path] = typer.Argument(..., metavar="SEG...", help="DICOM SEG file(s)."),
+    strict: bool = typer.Option(False, "--strict", help="Warnings fail too (exit 1)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout instead of text lines."),
+    deep: Optional[bool] = typer.Option(
+        None, "--deep/--no-deep",
+        help="Read every per-frame item with pydicom (codes, item counts); default: only up to 2000 frames.",
+    ),
+) -> None:
+    """Check SEG file(s) against the Segmentation IOD rules; one line per violation, exit 1 on errors."""
+    _setup_logging(False)
+    import json
+
+    from .validate import check_seg
+
+    results = [check_seg(seg, deep=deep) for seg in segs]
+    failed = any(r.errors or (strict and r.warnings) for r in results)
+    if as_json:
+        typer.echo(json.dumps({
+            "files": [
+                {
+                    "file": r.name, "segmentation_type": r.segmentation_type, "frames": r.frames,
+                    "per_frame_items_checked": r.per_frame_items_checked, "errors": len(r.errors),
+                    "warnings": len(r.warnings), "violations": [v.to_dict() for v in r.violations],
+                }
+                for r in results
+            ],
+            "errors": sum(len(r.errors) for r in results),
+            "warnings": sum(len(r.warnings) for r in results),
+            "valid": not failed,
+        }, indent=2))
+    else:
+        for r in results:
+            for v in r.violations:
+                typer.echo(v.format(r.name))
+            what = ", ".join(
+                part for part in (
+                    r.segmentation_type, f"{r.frames} frames" if r.frames is not None else None,
+                    None if r.segmentation_type is None else
+                    ("per-frame items read" if r.per_frame_items_checked else "per-frame values only; --deep reads items"),
+                ) if part
+            )
+            counts = [f"{len(found)} {word}{'' if len(found) == 1 else 's'}"
+                      for found, word in ((r.errors, "error"), (r.warnings, "warning"))]
+            verdict = "valid" if not r.violations else ("valid with " if not r.errors else "") + ", ".join(
+                c for c in counts if not c.startswith("0 "))
+            typer.echo(f"{r.name}: {verdict}" + (f" ({what})" if what else ""))
+    if failed:
+        raise typer.Exit(1)
+
+
 @app.command("demo")
 def demo(
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="Keep the files here (default: a temporary folder)."),

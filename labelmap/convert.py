@@ -227,7 +227,8 @@ def itk_to_seg(
 
     if not labels:
         raise InputError("no label image given; pass the NRRD / NIfTI label file(s)")
-    _check_output_target(output)
+    inputs = [*labels, *dicom] + ([] if isinstance(metadata, dict) else [metadata])
+    _check_output_target(output, inputs)
     md = load_metadata(metadata)
     label_paths = [Path(p) for p in labels]
     if len(md.segments) != len(label_paths):
@@ -259,15 +260,28 @@ def itk_to_seg(
     )
 
 
-def _check_output_target(output: PathLike) -> None:
-    """Fail before any work when the output file cannot be created (the write checks again)."""
+def _check_output_target(output: PathLike, inputs: Sequence[PathLike] = ()) -> None:
+    """Fail before any work when the output file cannot be created (the write checks again)
+    or would replace one of the ``inputs``."""
     from ._atomic import check_output_dir
     from .errors import OutputError
 
     target = Path(output)
     if target.is_dir():
         raise OutputError(f"output {str(target)!r} is a folder; give a file name such as {str(target / 'seg.dcm')!r}")
+    if target.exists() and not target.is_file():
+        raise OutputError(f"output {str(target)!r} exists and is not a regular file; give a file name")
     check_output_dir(target.parent if str(target.parent) else ".")
+    if target.exists():
+        for source in inputs:
+            try:
+                same = Path(source).is_file() and os.path.samefile(source, target)
+            except OSError:
+                same = False
+            if same:
+                raise OutputError(
+                    f"output {str(target)!r} is also an input file; it would be overwritten - give another output name"
+                )
 
 
 def _apply_file_mapping(
@@ -420,7 +434,7 @@ def binary_to_labelmap(
     from .seg.plan import describe_pairs, overlap_pairs
 
     t0 = time.perf_counter()
-    _check_output_target(output)
+    _check_output_target(output, [] if not isinstance(seg, (str, os.PathLike)) else [seg])
     opened = open_seg(seg)
     ds, name = opened.ds, opened.name
     seg_type = str(ds.get("SegmentationType", ""))

@@ -193,7 +193,7 @@ def _pixel_data_problem(fp: Any, ds: Dataset, size: int) -> Optional[str]:
     order = "<" if little else ">"
     if len(head) < 8:
         return "it ends inside its Pixel Data element"
-    group, element = struct.unpack(order + "HH", head[:4])
+    group = struct.unpack(order + "H", head[:2])[0]
     if group != 0x7FE0:
         return None
     if implicit:

@@ -180,10 +180,23 @@ def read_nifti(path: str | os.PathLike[str]) -> tuple[np.ndarray, Geometry]:
 
     aff_ras, _which = select_affine(header, p)
 
+    n_bytes = int(np.prod(img.shape, dtype=np.float64)) * header.get_data_dtype().itemsize
+    if not p.name.lower().endswith(".gz"):
+        available = p.stat().st_size - int(header.get_data_offset())
+        if available < n_bytes:
+            raise _fail(
+                p,
+                f"the header's dimensions {list(img.shape)} of {header.get_data_dtype()} need {n_bytes} bytes of "
+                f"data but the file holds {max(available, 0)}; the file is truncated - write or copy it again",
+            )
     try:
         raw = np.asarray(img.dataobj.get_unscaled())
     except MemoryError:
-        raise
+        raise _fail(
+            p,
+            f"not enough memory for the {n_bytes / 2**30:.1f} GiB its header's dimensions {list(img.shape)} "
+            "describe (a damaged header?)",
+        ) from None
     except Exception as exc:
         raise _fail(p, _describe_read_error(exc)) from exc
     if raw.dtype.kind not in "iufb":

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_path
-from .._deflate import gzip_compress, gzip_decompress
+from .._deflate import gzip_compress, gzip_decompress_into
 from ..errors import ImageFormatError, LabelmapError, OutputError
 from ..model import Geometry
 
@@ -227,18 +227,28 @@ def _read_attached(p: Path) -> tuple[np.ndarray, dict] | None:
     dtype = np.dtype(nrrd.reader._determine_datatype(header))
     sizes = [int(n) for n in header["sizes"]]
     count = int(np.prod(sizes))
-    with open(p, "rb") as fh:
-        fh.seek(offset)
-        blob = fh.read()
-    if header["encoding"] in ("gzip", "gz"):
-        blob = gzip_decompress(blob)
-    if len(blob) < count * dtype.itemsize:
+    need = count * dtype.itemsize
+    if header["encoding"] == "raw" and p.stat().st_size - offset < need:
+        # before allocating: a damaged 'sizes' line must not ask for more memory than the file holds
         raise _fail(
             p,
-            f"the data holds {len(blob)} bytes but the header's sizes {sizes} of {dtype.name} need "
-            f"{count * dtype.itemsize}; the file is truncated - write or copy it again",
+            f"the data holds {p.stat().st_size - offset} bytes but the header's sizes {sizes} of {dtype.name} "
+            f"need {need}; the file is truncated - write or copy it again",
         )
-    data = np.frombuffer(blob, dtype=dtype, count=count).reshape(sizes[::-1])
+    out = np.empty(need, dtype=np.uint8)  # filled in place: writable, no second copy
+    with open(p, "rb") as fh:
+        fh.seek(offset)
+        if header["encoding"] in ("gzip", "gz"):
+            got = gzip_decompress_into(fh.read(), out)
+        else:
+            got = fh.readinto(memoryview(out))
+    if got < need:
+        raise _fail(
+            p,
+            f"the data holds {got} bytes but the header's sizes {sizes} of {dtype.name} need "
+            f"{need}; the file is truncated - write or copy it again",
+        )
+    data = out.view(dtype).reshape(sizes[::-1])
     return data, header
 
 
@@ -257,7 +267,7 @@ def read_nrrd(path: str | os.PathLike[str]) -> tuple[np.ndarray, Geometry]:
     except LabelmapError:
         raise
     except MemoryError:
-        raise
+        raise _fail(p, "not enough memory for the image its header describes (damaged 'sizes'?)") from None
     except Exception as exc:  # pynrrd, zlib, numpy and OS errors all mean "cannot read this file"
         raise _fail(p, _describe_read_error(exc)) from exc
     if data.dtype.kind not in "iuf" and data.dtype.kind != "b":

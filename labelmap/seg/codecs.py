@@ -215,6 +215,47 @@ def _shaped(data, rows: int, columns: int, dtype: np.dtype, ts: UID) -> np.ndarr
     return arr[: rows * columns].reshape(rows, columns)
 
 
+def _rle_segments(data: bytes, expected: int) -> list[bytes]:
+    """The segments of an RLE Lossless frame (PS3.5 G.5), after checking its 64-byte header."""
+    if len(data) < 64:
+        raise SegFormatError(f"an RLE Lossless frame of {len(data)} bytes is shorter than its 64-byte header")
+    header = struct.unpack_from("<16I", data)
+    count, offsets = header[0], header[1:]
+    if count != expected:
+        raise SegFormatError(f"an RLE Lossless frame has {count} segments, expected {expected}")
+    bounds = [*offsets[:count], len(data)]
+    if bounds[0] != 64 or any(b <= a for a, b in zip(bounds, bounds[1:])):
+        raise SegFormatError(
+            f"an RLE Lossless frame header has segment offsets {list(offsets[:count])} that are not increasing "
+            f"from 64 within its {len(data)} bytes"
+        )
+    return [data[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+_RLE_ONE_SEGMENT = struct.pack("<16I", 1, 64, *[0] * 14)
+
+
+def _rle_decode_16(data: bytes, rows: int, columns: int, decode_frame: Callable) -> np.ndarray:
+    """A 16-bit RLE Lossless frame: segment 1 holds the high bytes, segment 2 the low bytes.
+
+    Each segment is decoded as a one-segment 8-bit frame, the case pylibjpeg-rle bounds-checks
+    (as fast as its own 16-bit path).
+    """
+    npx = rows * columns
+    out = np.empty((npx, 2), dtype=np.uint8)
+    for plane, segment in zip((1, 0), _rle_segments(data, 2)):
+        try:
+            decoded = decode_frame(_RLE_ONE_SEGMENT + segment, npx, 8, "<")
+        except ValueError as exc:
+            raise SegFormatError(f"cannot decode an RLE Lossless frame ({exc})") from None
+        if len(decoded) != npx:
+            raise SegFormatError(
+                f"an RLE Lossless segment decoded to {len(decoded)} bytes, expected {rows} x {columns}"
+            )
+        out[:, plane] = np.frombuffer(decoded, dtype=np.uint8)
+    return out.reshape(-1).view("<u2").reshape(rows, columns)
+
+
 def _rle_codec(rows: int, columns: int, bits: int, purpose: str) -> _Codec:
     dtype = _dtype_for(bits)
     if _has_module("rle"):
@@ -226,8 +267,14 @@ def _rle_codec(rows: int, columns: int, bits: int, purpose: str) -> _Codec:
             return encode_frame(frame.tobytes(), rows, columns, 1, bits, "<")
 
         def dec(data: bytes) -> np.ndarray:
+            data = bytes(data)
+            if bits == 16:
+                # pylibjpeg-rle 2.2 panics (a Rust message on stderr, then PanicException)
+                # when a segment of a 16-bit frame decodes too long: decode the byte planes
+                # one by one instead.
+                return _rle_decode_16(data, rows, columns, decode_frame)
             try:
-                out = decode_frame(bytes(data), npx, bits, "<")
+                out = decode_frame(data, npx, bits, "<")
             except ValueError as exc:
                 raise SegFormatError(f"cannot decode an RLE Lossless frame ({exc})") from None
             return _shaped(out, rows, columns, dtype, RLELossless)
@@ -411,11 +458,15 @@ def decode_frames(
     codec = _codec(uid, rows, columns, bits_allocated, "reading")
 
     def one(i: int) -> None:
-        out[i] = codec.decode(fragments_per_frame[i])
+        try:
+            out[i] = codec.decode(fragments_per_frame[i])
+        except SegFormatError as exc:
+            raise SegFormatError(f"frame {i + 1}: {exc}") from None
 
     _map(one, range(len(fragments_per_frame)), threads, codec.decode_thread_safe)
     if bits_allocated == 1 and out.size and out.max() > 1:
-        raise SegFormatError("a 1-bit JPEG 2000 frame decoded to values other than 0 and 1")
+        bad = int(np.flatnonzero(out.reshape(len(out), -1).max(axis=1) > 1)[0])
+        raise SegFormatError(f"frame {bad + 1}: a 1-bit JPEG 2000 frame decoded to values other than 0 and 1")
     return out
 
 

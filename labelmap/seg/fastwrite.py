@@ -198,16 +198,18 @@ class _DeflatingWriter(io.RawIOBase):
         return self._written
 
     def write(self, data) -> int:  # type: ignore[override]
-        self._parts.append(bytes(data))
-        self._written += len(data)
-        return len(data)
+        # Large buffers (the frame block) are kept as views, not copied: the caller keeps
+        # them alive and unchanged until finish().
+        view = memoryview(data).cast("B")
+        self._parts.append(view if view.nbytes >= 1 << 20 else bytes(view))
+        self._written += view.nbytes
+        return view.nbytes
 
     def finish(self) -> None:
         from .._deflate import deflate_chunks
 
-        data = b"".join(self._parts)
-        self._parts = []
-        for piece in deflate_chunks(data, level=self._level, threads=self._threads):
+        parts, self._parts = self._parts, []
+        for piece in deflate_chunks(parts, level=self._level, threads=self._threads):
             self._target.write(piece)
 
 

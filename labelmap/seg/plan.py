@@ -236,7 +236,7 @@ def prepare_inputs(
     except GeometryError as exc:
         if "does not match any source image" not in str(exc):
             raise
-        raise GeometryError(f"{exc}; {_source_hint(source, tol_mm)}") from None
+        raise GeometryError(f"{exc}; {_source_hint(geometry, source)}") from None
 
     entries: list[tuple[int, SegmentDescription]] = []
     presences: list[Optional[np.ndarray]] = [None] * len(arrays)
@@ -320,19 +320,26 @@ def _grid_difference(geo: Geometry, ref: Geometry, dev: float, tol_mm: float) ->
     return "; ".join(parts)
 
 
-def _source_hint(source: SourceSeries, tol_mm: float) -> str:
-    """The likely cause of a label slice without a source image: a gap in the series, or a different grid."""
-    from ..errors import DicomSeriesError
-    from ..io.dicom_series import series_geometry
-
-    try:
-        series_geometry(source, tol_mm=max(tol_mm, 0.01))
-    except (DicomSeriesError, ValueError) as exc:
-        text = str(exc)
-        if "missing" in text:
-            detail = text.split("is not regularly spaced: ", 1)[-1]
-            return f"the source series itself has a gap: {detail}; add the missing file(s) to the source folder"
-    return ("the labels must lie on the source series grid: check that they were made from this series "
+def _source_hint(geometry: Geometry, source: SourceSeries) -> str:
+    """The likely cause of a label slice without a source image: a gap in the series, or another grid."""
+    positions = np.asarray(source.positions, dtype=np.float64)
+    files = source.files or source.sop_instance_uids
+    if len(positions) > 2:
+        steps = np.linalg.norm(np.diff(positions, axis=0), axis=1)
+        usual = float(np.median(steps))
+        gaps = np.flatnonzero(steps > 1.5 * usual) if usual > 0 else np.array([], dtype=int)
+        if gaps.size:
+            m = int(gaps[0])
+            missing = int(round(steps[m] / usual)) - 1
+            more = f" (and {gaps.size - 1} more gap(s))" if gaps.size > 1 else ""
+            return (
+                f"the source series has a gap: about {missing} slice(s) missing between {str(files[m])!r} and "
+                f"{str(files[m + 1])!r}{more}; add the missing file(s) to the source folder"
+            )
+    counts = ""
+    if geometry.shape[0] != len(positions):
+        counts = f"the label image has {geometry.shape[0]} slices, the source series {len(positions)}; "
+    return (f"{counts}the labels must lie on the source series grid: check that they were made from this series "
             "(--tolerance MM accepts small differences)")
 
 
