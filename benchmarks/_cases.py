@@ -87,8 +87,9 @@ class Case:
         return make_fractional(self, n)
 
 
-def case_name(size: int, slices: int, n_labels: int, seed: int = SEED) -> str:
-    return f"case-{size}x{size}x{slices}-L{n_labels}-s{seed}"
+def case_name(size: int, slices: int, n_labels: int, seed: int = SEED, dtype: str = "uint16") -> str:
+    suffix = "" if np.dtype(dtype) == np.uint16 else f"-{np.dtype(dtype).name}"
+    return f"case-{size}x{size}x{slices}-L{n_labels}-s{seed}{suffix}"
 
 
 def _ct_dir(workdir: Path, size: int, slices: int, seed: int) -> Path:
@@ -113,21 +114,23 @@ def make_ct(workdir: Path, size: int, slices: int, seed: int = SEED) -> Path:
     return out
 
 
-def make_case(workdir: str | os.PathLike, size: int, slices: int, n_labels: int, seed: int = SEED) -> Case:
-    """Generate (or reuse) the case ``case_name(...)`` under ``workdir``."""
+def make_case(
+    workdir: str | os.PathLike, size: int, slices: int, n_labels: int, seed: int = SEED, dtype: str = "uint16"
+) -> Case:
+    """Generate (or reuse) the case ``case_name(...)`` under ``workdir`` (labels stored as ``dtype``)."""
     from labelmap.io.images import write_image
     from labelmap.sample import organ_phantom, sample_metadata
 
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    root = workdir / case_name(size, slices, n_labels, seed)
+    root = workdir / case_name(size, slices, n_labels, seed, dtype)
     case = Case(root, size, slices, n_labels, seed)
     ct = make_ct(workdir, size, slices, seed)
     if (root / ".complete").exists() and case.ct.exists():
         return case
     root.mkdir(parents=True, exist_ok=True)
     geometry = geometry_for(size, slices)
-    labels = organ_phantom(geometry, n_labels, seed=seed)
+    labels = organ_phantom(geometry, n_labels, seed=seed, dtype=np.dtype(dtype).type)
     values = np.unique(labels)
     values = values[values != 0]
     write_image(case.labels, labels, geometry, compress=True)

@@ -319,15 +319,22 @@ def read_seg(
     series folder / files, a SourceSeries or a Geometry) puts the output on that
     full grid, skipped slices filled with background.
     """
+    import warnings
+
     from .seg.decode import decode_labelmap, open_seg
 
-    opened = open_seg(seg)
-    ref_geometry = _reference_geometry(reference, series_uid=series_uid, tol_mm=tol_mm)
-    if str(opened.header.get("SegmentationType", "")) == "LABELMAP":
-        return decode_labelmap(opened, reference=ref_geometry, tol_mm=tol_mm)
-    from .seg.decode_classic import decode_classic
+    # pydicom (when a file needs it) warns on stderr about every odd value of a damaged file;
+    # what matters to the conversion is reported as one SegFormatError instead
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"pydicom(\.|$)")
+        warnings.filterwarnings("ignore", category=UserWarning)
+        opened = open_seg(seg)
+        ref_geometry = _reference_geometry(reference, series_uid=series_uid, tol_mm=tol_mm)
+        if str(opened.header.get("SegmentationType", "")) == "LABELMAP":
+            return decode_labelmap(opened, reference=ref_geometry, tol_mm=tol_mm)
+        from .seg.decode_classic import decode_classic
 
-    return decode_classic(opened, reference=ref_geometry, tol_mm=tol_mm)
+        return decode_classic(opened, reference=ref_geometry, tol_mm=tol_mm)
 
 
 def _reference_geometry(reference, *, series_uid: Optional[str], tol_mm: float) -> Optional[Geometry]:

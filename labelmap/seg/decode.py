@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 import numpy as np
 
 from .. import kernels
-from ..errors import LabelmapError, SegFormatError, UnsupportedError
+from ..errors import LabelmapError, MetadataError, SegFormatError, UnsupportedError
 from ..geometry import DEFAULT_TOLERANCE_MM, grid_from_frames, place_frames
 from ..metadata import is_background, segment_from_dataset
 from ..model import Geometry, LabelVolume, SegmentDescription, SeriesAttributes
+from .attrs import check_header, int_value
 from .palette import read_palette
 from .uids import NATIVE_SYNTAXES, SEG_SOP_CLASSES
 
@@ -99,6 +100,12 @@ def _get(ds: Dataset, keyword: str, name: str, where: str = "") -> Any:
     return value
 
 
+def _frame_size(ds: Any, name: str) -> tuple[int, int]:
+    """(Rows, Columns), each one integer in 1..65535."""
+    return (int_value(ds, "Rows", name, minimum=1, maximum=0xFFFF),
+            int_value(ds, "Columns", name, minimum=1, maximum=0xFFFF))
+
+
 def _group_item(ds: Dataset, frame_item: Optional[Dataset], seq: str, name: str, frame: int) -> Dataset:
     """A functional group macro for one frame: per-frame item first, then shared."""
     for holder in (frame_item, (ds.get("SharedFunctionalGroupsSequence") or [None])[0]):
@@ -109,8 +116,8 @@ def _group_item(ds: Dataset, frame_item: Optional[Dataset], seq: str, name: str,
 
 def frame_info(ds: Dataset, name: str) -> FrameInfo:
     """Collect positions, orientation, spacing and segment numbers of every frame."""
-    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
-    rows, columns = int(_get(ds, "Rows", name)), int(_get(ds, "Columns", name))
+    n_frames = int_value(ds, "NumberOfFrames", name, default=1, minimum=1)
+    rows, columns = _frame_size(ds, name)
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
     if per_frame is None:
         raise SegFormatError(f"{name}: missing Per-frame Functional Groups Sequence (5200,9230)")
@@ -163,7 +170,8 @@ def frame_info(ds: Dataset, name: str) -> FrameInfo:
         seg_id = item.get("SegmentIdentificationSequence") if item is not None else None
         if seg_id:
             has_seg_ids = True
-            seg_numbers[f] = int(seg_id[0].ReferencedSegmentNumber)
+            seg_numbers[f] = int_value(seg_id[0], "ReferencedSegmentNumber", name, where=f" of frame {f + 1}",
+                                       minimum=1, maximum=0xFFFF)
     assert orientation is not None and spacing is not None
     if len(spacing) != 2 or min(spacing) <= 0:
         raise SegFormatError(f"{name}: PixelSpacing {list(spacing)} must be two positive values")
@@ -258,7 +266,7 @@ class OpenedSeg:
 
         ts = UID(self.transfer_syntax or "")
         check_available(ts, purpose="reading")
-        bits = int(_get(self.header, "BitsAllocated", self.name))
+        bits = int_value(self.header, "BitsAllocated", self.name, minimum=1)
         if self._pixels is not None and self._pixels.encapsulated and "ExtendedOffsetTable" not in self.header:
             fast = self._fast_decode(ts, bits)
             if fast is not None:
@@ -291,6 +299,8 @@ def _full_dataset(name: str) -> Dataset:
 def open_seg(source: Union[str, os.PathLike[str], Dataset]) -> OpenedSeg:
     """Open a SEG file (fast bulk per-frame parsing) or wrap a Dataset; checks the SOP Class."""
     if _is_dataset(source):
+        name = getattr(source, "filename", None) or "SEG dataset"
+        check_header(source, str(name))
         ds, name = load_seg(source)
         return OpenedSeg(ds, name, frame_info(ds, name))
     from .fastread import read_seg_header
@@ -308,12 +318,14 @@ def open_seg(source: Union[str, os.PathLike[str], Dataset]) -> OpenedSeg:
 
         try:
             head = pydicom.dcmread(name, stop_before_pixels=True, specific_tags=["SOPClassUID"])
-        except Exception:
-            head = None
-        if head is not None and "SOPClassUID" in head:
-            _check_sop_class(head, name)
+            sop = str(head.SOPClassUID) if "SOPClassUID" in head else None
+        except Exception:  # pydicom raises many types on damaged files; the structural error stands
+            sop = None
+        if sop:
+            _check_sop_class({"SOPClassUID": sop}, name)
         raise
     header = source.ds if source.ds is not None else source.to_pydicom()
+    check_header(header, name)
     _check_sop_class(header, name)
     return OpenedSeg(header, name, _info_from_table(header, table, name), pixels, source)
 
@@ -326,13 +338,13 @@ def _shared_item(ds: Dataset, seq: str) -> Optional[Dataset]:
 
 
 def _info_from_table(ds: Dataset, table: Any, name: str) -> FrameInfo:
-    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    n_frames = int_value(ds, "NumberOfFrames", name, default=1, minimum=1)
     if table.n_frames != n_frames:
         raise SegFormatError(
             f"{name}: Number of Frames is {n_frames} but the Per-frame Functional Groups Sequence has "
             f"{table.n_frames} items"
         )
-    rows, columns = int(_get(ds, "Rows", name)), int(_get(ds, "Columns", name))
+    rows, columns = _frame_size(ds, name)
     positions = np.array(table.positions, dtype=float)
     bad = np.flatnonzero(~np.isfinite(positions).all(axis=1))
     if bad.size:
@@ -409,7 +421,7 @@ def frames_array(seg: Union["OpenedSeg", Dataset], name: Optional[str] = None) -
     opened = seg if isinstance(seg, OpenedSeg) else open_seg(seg)
     ds, name = opened.header, opened.name
     n_frames, rows, columns = opened.n_frames, opened.info.rows, opened.info.columns
-    bits = int(_get(ds, "BitsAllocated", name))
+    bits = int_value(ds, "BitsAllocated", name, minimum=1)
     if bits not in (8, 16):
         if bits == 1:
             raise UnsupportedError(f"{name}: 1-bit frames are read by the BINARY reader")
@@ -456,14 +468,24 @@ def segment_descriptions(ds: Dataset, name: str) -> list[SegmentDescription]:
         raise SegFormatError(f"{name}: missing or empty Segment Sequence (0062,0002)")
     palette = read_palette(ds) if ds.get("PhotometricInterpretation") == "PALETTE COLOR" else {}
     out: list[SegmentDescription] = []
-    seen: set[int] = set()
+    seen: dict[int, int] = {}
     for idx, item in enumerate(items):
+        where = f" in Segment Sequence item {idx + 1}"
         if "SegmentNumber" not in item:
             raise SegFormatError(f"{name}: Segment Sequence item {idx + 1} has no SegmentNumber")
-        seg = segment_from_dataset(item)
+        int_value(item, "SegmentNumber", name, where=where, minimum=0, maximum=0xFFFF)
+        try:
+            seg = segment_from_dataset(item)
+        except MetadataError as exc:
+            raise SegFormatError(f"{name}: Segment Sequence item {idx + 1}: {exc}") from None
+        except (TypeError, ValueError, AttributeError, IndexError) as exc:  # a damaged item (kinds checked above)
+            raise SegFormatError(f"{name}: Segment Sequence item {idx + 1} cannot be read ({exc})") from None
         if seg.number in seen:
-            raise SegFormatError(f"{name}: segment number {seg.number} is described twice")
-        seen.add(seg.number)
+            raise SegFormatError(
+                f"{name}: segment number {seg.number} is described twice in the Segment Sequence (items "
+                f"{seen[seg.number] + 1} and {idx + 1})"
+            )
+        seen[seg.number] = idx
         if palette and seg.number in palette and seg.cielab is None:
             from dataclasses import replace
 
@@ -507,8 +529,7 @@ def decode_labelmap(
     if seg_type != "LABELMAP":
         raise UnsupportedError(f"{name}: Segmentation Type {seg_type or '(missing)'} is not LABELMAP")
     segments = segment_descriptions(ds, name)
-    ppv = ds.get("PixelPaddingValue", None)
-    background = int(ppv) if ppv is not None else None
+    background = int_value(ds, "PixelPaddingValue", name, default=None)
     frames = frames_array(opened)
     numbers = {s.number for s in segments}
     _, counts = kernels.label_presence(frames, source=name)

@@ -22,6 +22,7 @@ from .. import kernels
 from ..errors import SegFormatError, UnsupportedError
 from ..geometry import DEFAULT_TOLERANCE_MM, grid_from_frames, place_frames
 from ..model import Geometry, SegmentDescription
+from .attrs import int_value
 from .decode import FrameInfo, OpenedSeg, open_seg, segment_descriptions, series_attributes
 
 __all__ = ["ClassicSeg", "decode_classic"]
@@ -153,7 +154,7 @@ def decode_classic(
     else:
         geometry, k = grid_from_frames(info.positions, info.orientation, info.pixel_spacing, info.rows,
                                        info.columns, slice_spacing=info.slice_spacing, tol_mm=tol_mm, source=name)
-    bits = int(ds.get("BitsAllocated", 0))
+    bits = int_value(ds, "BitsAllocated", name)
     packed = frames = None
     frac_type = mfv = None
     if seg_type == "BINARY":
@@ -165,7 +166,7 @@ def decode_classic(
             raise SegFormatError(f"{name}: a FRACTIONAL SEG must have Bits Allocated 8, found {bits}")
         frames = np.asarray(frames_array(opened))
         frac_type = str(ds.get("SegmentationFractionalType", "PROBABILITY"))
-        mfv = int(ds.get("MaximumFractionalValue", 255))
+        mfv = int_value(ds, "MaximumFractionalValue", name, default=255, minimum=1, maximum=255)
     # the same (segment, slice) twice would make the result depend on frame order
     key = info.segment_numbers.astype(np.int64) * (geometry.shape[0] + 1) + k
     if len(np.unique(key)) != len(key):
