@@ -273,3 +273,68 @@ def test_multiframe_refused(tmp_path):
         ds.save_as(f)
     with pytest.raises(DicomSeriesError, match="multi-frame source series are not supported"):
         load_series([d])
+
+
+# --------------------------------------------------------------------------- lite header reading
+def _both_ways(path: Path):
+    """SliceHeader through the lite reader, and through pydicom as the fallback reads it."""
+    import os
+
+    from labelmap.io import dicom_series as dsr
+    from labelmap.seg.fastread import read_image_header
+
+    meta, lite, damage = read_image_header(path)
+    by_lite = dsr._slice_header(path, lite, meta, damage)
+    with open(path, "rb") as fp:
+        full = pydicom.dcmread(fp, stop_before_pixels=True, specific_tags=dsr._READ_TAGS)
+        full_damage = dsr._pixel_data_problem(fp, full, os.fstat(fp.fileno()).st_size)
+    by_pydicom = dsr._slice_header(path, full, full.file_meta, full_damage)
+    return by_lite, by_pydicom
+
+
+def _same_header(a, b) -> None:
+    for name in ("file", "sop_class_uid", "sop_instance_uid", "series_instance_uid", "modality", "series_number",
+                 "series_description", "pixel_spacing", "rows", "columns", "number_of_frames", "damage"):
+        assert getattr(a, name) == getattr(b, name), name
+    for name in ("position", "orientation"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+@pytest.mark.parametrize("geometry", [oblique_geometry(), las_geometry()], ids=["oblique", "las"])
+def test_lite_headers_equal_pydicom_headers(tmp_path, geometry):
+    files = write_ct_series(tmp_path / "ct", geometry)
+    for f in files[:3]:
+        _same_header(*_both_ways(f))
+    series = load_series([tmp_path / "ct"])
+    assert series.dataset.PatientName == "Sample^Patient"  # copied attributes come from pydicom
+
+
+def test_lite_headers_of_implicit_vr_and_truncated_files(tmp_path):
+    files = write_ct_series(tmp_path / "ct", axial_geometry(shape=(3, 21, 22)))
+    ds = pydicom.dcmread(files[0])
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    ds.save_as(tmp_path / "implicit.dcm", implicit_vr=True, little_endian=True, enforce_file_format=True)
+    _same_header(*_both_ways(tmp_path / "implicit.dcm"))
+    data = files[1].read_bytes()
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(data[:-100])  # inside the Pixel Data
+    lite, full = _both_ways(cut)
+    _same_header(lite, full)
+    assert lite.damage and "Pixel Data holds" in lite.damage
+
+
+def test_unusual_character_set_headers_fall_back_to_pydicom(tmp_path):
+    from labelmap.io.dicom_series import _read_one
+    from labelmap.seg.fastread import read_image_header
+    from labelmap.seg.lite import NeedsPydicom
+
+    files = write_ct_series(tmp_path / "ct", axial_geometry(shape=(3, 21, 22)))
+    ds = pydicom.dcmread(files[0])
+    ds.SpecificCharacterSet = "ISO_IR 144"
+    ds.SeriesDescription = "Грудь"
+    ds.save_as(files[0], enforce_file_format=True)
+    with pytest.raises(NeedsPydicom):
+        read_image_header(files[0])
+    h = _read_one(files[0])
+    assert h is not None and h.series_description == "Грудь"
+    assert isinstance(h.dataset, pydicom.Dataset)

@@ -26,6 +26,7 @@ from pydicom.errors import InvalidDicomError
 
 from ..errors import DicomSeriesError
 from ..model import SOURCE_ATTRIBUTES, Geometry, SourceSeries
+from ..seg.lite import NeedsPydicom
 
 __all__ = [
     "COPIED_ATTRIBUTES",
@@ -128,7 +129,7 @@ class SliceHeader:
     rows: Optional[int]
     columns: Optional[int]
     number_of_frames: Optional[int]
-    dataset: Dataset
+    dataset: Any  # pydicom Dataset, or a lite.LiteDataset when read without pydicom
     #: why the file is incomplete (truncated before or inside its Pixel Data), else None
     damage: Optional[str] = None
 
@@ -210,7 +211,20 @@ def _pixel_data_problem(fp: Any, ds: Dataset, size: int) -> Optional[str]:
 
 
 def _read_one(path: Path) -> Optional[SliceHeader]:
-    """Header of one file, or None when it is not DICOM (or unreadable)."""
+    """Header of one file, or None when it is not DICOM (or unreadable).
+
+    Usual files (Explicit or Implicit VR Little Endian, simple character sets) are parsed by
+    :func:`labelmap.seg.fastread.read_image_header` (300 CT headers: 0.03 s instead of 0.15 s
+    with pydicom); anything else, damaged files included, goes to pydicom as before.
+    """
+    from ..errors import SegFormatError
+    from ..seg.fastread import read_image_header
+
+    try:
+        meta, ds, damage = read_image_header(path)
+        return _slice_header(path, ds, meta, damage)
+    except (SegFormatError, NeedsPydicom, OSError):
+        pass
     try:
         with open(path, "rb") as fp:
             ds = pydicom.dcmread(fp, stop_before_pixels=True, specific_tags=_READ_TAGS)
@@ -219,12 +233,17 @@ def _read_one(path: Path) -> Optional[SliceHeader]:
         return None
     except Exception:  # pydicom raises assorted errors on junk; a non-DICOM file is never fatal
         return None
+    return _slice_header(path, ds, getattr(ds, "file_meta", None), damage)
+
+
+def _slice_header(path: Path, ds: Any, meta: Any, damage: Optional[str]) -> Optional[SliceHeader]:
+    """A SliceHeader from a pydicom Dataset or a lite data set (None if its values do not decode)."""
     try:
         sop_instance = str(ds.get("SOPInstanceUID", "") or "")
         series_uid = str(ds.get("SeriesInstanceUID", "") or "")
         sop_class = str(ds.get("SOPClassUID", "") or "")
-        if not sop_class:  # a copy truncated before SOPClassUID still names its class in the file meta
-            sop_class = str(getattr(ds, "file_meta", Dataset()).get("MediaStorageSOPClassUID", "") or "")
+        if not sop_class and meta is not None:  # a copy truncated before SOPClassUID still names it in the meta
+            sop_class = str(meta.get("MediaStorageSOPClassUID", "") or "")
         number_of_frames = _int_or_none(ds, "NumberOfFrames")
         spacing = _floats(ds, "PixelSpacing", 2)
         series_number = ds.get("SeriesNumber")
@@ -246,6 +265,8 @@ def _read_one(path: Path) -> Optional[SliceHeader]:
             dataset=ds,
             damage=damage,
         )
+    except NeedsPydicom:
+        raise  # a lite value pydicom decodes leniently: read the file with pydicom
     except Exception:
         return None
 
@@ -474,6 +495,11 @@ def _build_series(series_uid: str, slices: list[SliceHeader]) -> SourceSeries:
 
     dataset = Dataset()
     first = slices[0].dataset
+    if not isinstance(first, Dataset):  # read without pydicom: load the attributes to copy with it
+        try:
+            first = pydicom.dcmread(slices[0].file, stop_before_pixels=True, specific_tags=list(COPIED_ATTRIBUTES))
+        except Exception as exc:  # it parsed a moment ago: only a file changed meanwhile gets here
+            raise DicomSeriesError(f"{slices[0].file!r} cannot be read again ({type(exc).__name__}: {exc})") from None
     for keyword in COPIED_ATTRIBUTES:
         if keyword in first:
             dataset[keyword] = first[keyword]

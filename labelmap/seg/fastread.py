@@ -53,7 +53,7 @@ from .lite import LiteDataset, NeedsPydicom, charset_of, read_element
 if TYPE_CHECKING:  # pydicom is imported only when a pydicom Dataset is asked for
     from pydicom.dataset import FileDataset
 
-__all__ = ["PerFrameTable", "PixelDataInfo", "SegHeader", "read_seg_header", "read_seg_fast", "MAX_DEPTH"]
+__all__ = ["PerFrameTable", "PixelDataInfo", "SegHeader", "read_image_header", "read_seg_header", "read_seg_fast", "MAX_DEPTH"]
 
 #: Deepest sequence nesting accepted (the SEG per-frame groups need 4); guards against recursion bombs.
 MAX_DEPTH = 48
@@ -585,6 +585,11 @@ def _read_meta(buf: Buffer, name: str) -> tuple[LiteDataset, int]:
     while pos + 8 <= walker.size and _TAG(buf, pos)[0] == 0x0002:
         element, pos = read_element(walker, pos, walker.size, False, None)
         elements[element.tag] = element
+    if pos + 8 > walker.size:
+        where = "inside" if pos < walker.size else "at the end of"
+        raise SegFormatError(
+            f"{name}: file truncated {where} the File Meta Information at byte offset {pos} ({walker.size} bytes)"
+        )
     return LiteDataset(elements), pos
 
 
@@ -640,6 +645,63 @@ def _encapsulated(walker: _Walker, vpos: int) -> tuple[int, tuple, tuple]:
         else:
             frags.append((ivpos, length))
         pos = end
+
+
+def read_image_header(path: Union[str, os.PathLike]) -> tuple[LiteDataset, LiteDataset, Optional[str]]:
+    """File Meta Information and the elements before Pixel Data of one DICOM file, without pydicom.
+
+    Returns (meta, data set, damage): ``damage`` says why the Pixel Data is incomplete (the
+    file ends before or inside it), else None.  Reads the first 64 KB, and the whole file
+    only when the elements run further.  Raises :class:`~labelmap.seg.lite.NeedsPydicom`
+    for what it leaves to pydicom (Deflated or Big Endian data sets, unusual character sets)
+    and :class:`SegFormatError` for files that are not DICOM or are damaged.
+    """
+    name = str(path)
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        buf = fh.read(min(size, 1 << 16))
+        try:
+            return _image_header(buf, name, size)
+        except SegFormatError:
+            if len(buf) >= size:
+                raise
+            return _image_header(buf + fh.read(), name, size)
+
+
+def _image_header(buf: bytes, name: str, size: int) -> tuple[LiteDataset, LiteDataset, Optional[str]]:
+    meta, pos = _read_meta(buf, name)
+    ts = str(meta.get("TransferSyntaxUID", "") or "").rstrip("\x00 ")
+    if ts in ("", _DEFLATED_LE, _EXPLICIT_BE):
+        raise NeedsPydicom(f"transfer syntax {ts or '(none)'}")
+    implicit = ts == _IMPLICIT_LE
+    walker = _Walker(buf, name, implicit)
+    elements: dict = {}
+    encoding: Optional[str] = None
+    while pos < walker.size:
+        if pos + 8 > walker.size:
+            raise walker.error(pos, "file truncated inside an element header")
+        group, elem = _TAG(buf, pos)
+        if (group << 16 | elem) >= _PIXEL_DATA:
+            return meta, LiteDataset(elements), _pixel_damage(walker, pos, size, implicit)
+        element, pos = read_element(walker, pos, walker.size, implicit, encoding)
+        if element.tag == 0x00080005:
+            encoding = charset_of(element)
+        elements[element.tag] = element
+    if walker.size < size:  # stopped at the end of the bytes read, not of the file
+        raise walker.error(pos, "element runs past the bytes read")
+    return meta, LiteDataset(elements), "it ends before its Pixel Data"
+
+
+def _pixel_damage(walker: "_Walker", pos: int, size: int, implicit: bool) -> Optional[str]:
+    """Why the Pixel Data element at ``pos`` is incomplete, or None (its length is not checked when undefined)."""
+    if pos + (8 if implicit else 12) > walker.size:
+        if walker.size < size:  # cut by the partial read, not by the file: read it all
+            raise walker.error(pos, "Pixel Data header past the bytes read")
+        return "it ends inside its Pixel Data element"
+    tag, _, length, vpos = walker.header(pos, walker.size, implicit)
+    if tag != _PIXEL_DATA or length == _UNDEFINED or vpos + length <= size:
+        return None
+    return f"its Pixel Data holds {max(0, size - vpos)} of {length} bytes"
 
 
 def read_seg_fast(path: Union[str, os.PathLike]) -> tuple["FileDataset", PerFrameTable, PixelDataInfo]:
