@@ -45,6 +45,7 @@ _EXPORTS = {
     "write_metadata": "metadata",
     # inspection
     "seg_summary": "inspect",
+    "validate_seg": "validate",
     # errors
     "LabelmapError": "errors",
     "InputError": "errors",

@@ -360,7 +360,16 @@ def attach_pixels(ds: Dataset, pixels: np.ndarray, vr: str, compression: str, *,
 
 
 def frames_array_of(array: np.ndarray, frames: np.ndarray, dtype) -> np.ndarray:
-    """``array[frames]`` cast to ``dtype``, frame by frame (no full-size temporary of the input dtype)."""
+    """``array[frames]`` cast to ``dtype``, frame by frame (no full-size temporary of the input dtype).
+
+    Consecutive ascending frames of the right type are a slab of ``array``: returned as a view.
+    """
+    frames = np.asarray(frames)
+    if (
+        array.dtype == np.dtype(dtype) and array.flags.c_contiguous and len(frames)
+        and np.array_equal(frames, np.arange(frames[0], frames[0] + len(frames)))
+    ):
+        return array[int(frames[0]) : int(frames[0]) + len(frames)]
     out = np.empty((len(frames), array.shape[1], array.shape[2]), dtype=dtype)
     for f, k in enumerate(frames.tolist()):
         np.copyto(out[f], array[k], casting="unsafe")

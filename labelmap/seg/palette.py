@@ -114,7 +114,7 @@ def srgb_icc_profile() -> bytes:
         body += data
         offset += len(data)
     total = 128 + table_size + len(body)
-    header = struct.pack(">I", total) + b"\0" * 4 + struct.pack(">I", 0x02100000) + b"mntr" + b"RGB " + b"XYZ "
+    header = struct.pack(">I", total) + b"\0" * 4 + struct.pack(">I", 0x02100000) + b"scnr" + b"RGB " + b"XYZ "
     header += struct.pack(">6H", 2026, 1, 1, 0, 0, 0) + b"acsp" + b"\0" * 4 + b"\0" * 4 + b"\0" * 8 + b"\0" * 8
     header += struct.pack(">I", 0) + _s15(0.9642) + _s15(1.0) + _s15(0.8249) + b"\0" * 4
     header += b"\0" * (128 - len(header))

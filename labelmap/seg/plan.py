@@ -103,6 +103,10 @@ def _label_array(array: np.ndarray, name: str) -> np.ndarray:
             )
         # checked: narrow here, so the kernel below does not scan the array again
         arr = arr.astype(kernels.label_dtype_for(int(hi)))
+    elif arr.dtype == np.uint16 and arr.size and int(arr.max()) <= 0xFF:
+        # 16-bit files of up to 255 labels are common (ITK writes ushort): every later pass
+        # (presence scan, frame copy, deflate input) is then half the bytes
+        arr = arr.astype(np.uint8)
     return kernels.as_label_array(arr, source=name)
 
 
