@@ -319,15 +319,12 @@ def read_seg(
     series folder / files, a SourceSeries or a Geometry) puts the output on that
     full grid, skipped slices filled with background.
     """
-    import warnings
-
+    from .seg.attrs import quiet_pydicom
     from .seg.decode import decode_labelmap, open_seg
 
     # pydicom (when a file needs it) warns on stderr about every odd value of a damaged file;
     # what matters to the conversion is reported as one SegFormatError instead
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", module=r"pydicom(\.|$)")
-        warnings.filterwarnings("ignore", category=UserWarning)
+    with quiet_pydicom():
         opened = open_seg(seg)
         ref_geometry = _reference_geometry(reference, series_uid=series_uid, tol_mm=tol_mm)
         if str(opened.header.get("SegmentationType", "")) == "LABELMAP":
@@ -482,6 +479,13 @@ def binary_to_labelmap(
     )
 
 
+def _is_uid(value) -> bool:
+    """A DICOM UID: digits and dots, at most 64 characters."""
+    import re
+
+    return isinstance(value, str) and len(value) <= 64 and re.fullmatch(r"[0-9]+(\.[0-9]+)*", value) is not None
+
+
 def _source_from_references(opened, classic) -> tuple[SourceSeries, np.ndarray]:
     """A SourceSeries made of the instances a SEG's frames reference, and the instance index per grid slice."""
     ds, info = opened.ds, opened.info
@@ -494,6 +498,13 @@ def _source_from_references(opened, classic) -> tuple[SourceSeries, np.ndarray]:
     for f, ref in enumerate(info.source_instances):
         if ref is None:
             continue
+        for keyword, uid in zip(("ReferencedSOPClassUID", "ReferencedSOPInstanceUID"), ref):
+            if not _is_uid(uid):
+                from .errors import SegFormatError
+
+                raise SegFormatError(
+                    f"{opened.name}: frame {f + 1}: {keyword} {uid!r} of its source image is not a valid UID"
+                )
         k = int(classic.frame_slices[f])
         if ref[1] not in seen:
             seen[ref[1]] = len(uids)
@@ -505,6 +516,8 @@ def _source_from_references(opened, classic) -> tuple[SourceSeries, np.ndarray]:
     try:
         series_uid = str(ds.ReferencedSeriesSequence[0].SeriesInstanceUID)
     except (AttributeError, IndexError):
+        series_uid = ""
+    if not _is_uid(series_uid):
         series_uid = ""
     source = SourceSeries(
         series_instance_uid=series_uid,

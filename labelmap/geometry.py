@@ -28,6 +28,10 @@ __all__ = [
 #: Default tolerance for matching planes and positions, in mm.
 DEFAULT_TOLERANCE_MM = 0.01
 
+#: Most slices a grid built from frame positions may have (a CT has a few thousand); more means
+#: damaged positions or spacing, and would allocate and write a volume of that many slices.
+MAX_GRID_SLICES = 100_000
+
 
 def _fmt(v: np.ndarray, nd: int = 3) -> str:
     return "(" + ", ".join(f"{x:.{nd}f}" for x in np.asarray(v, dtype=float)) + ")"
@@ -103,6 +107,28 @@ def reorient(
     return arr, Geometry(origin, direction, spacing, shape)
 
 
+def check_orientation(orientation: Sequence[float], source: str = "SEG") -> np.ndarray:
+    """ImageOrientationPatient as 6 floats; :class:`GeometryError` unless two orthogonal unit vectors (1e-3)."""
+    o = np.asarray(orientation, dtype=float).reshape(-1)
+    if o.shape != (6,) or not np.isfinite(o).all():
+        raise GeometryError(f"{source}: ImageOrientationPatient {o.tolist()} is not six finite numbers")
+    row, col = o[:3], o[3:]
+    if abs(np.linalg.norm(row) - 1) > 1e-3 or abs(np.linalg.norm(col) - 1) > 1e-3 or abs(np.dot(row, col)) > 1e-3:
+        raise GeometryError(f"{source}: ImageOrientationPatient {o.tolist()} is not two orthogonal unit vectors")
+    return o
+
+
+def _finite_positions(positions: np.ndarray, source: str) -> np.ndarray:
+    positions = np.asarray(positions, dtype=float).reshape(-1, 3)
+    bad = np.flatnonzero(~(np.isfinite(positions).all(axis=1) & (np.abs(positions) < 1e9).all(axis=1)))
+    if bad.size:
+        raise GeometryError(
+            f"{source}: frame {bad[0] + 1} has ImagePositionPatient {positions[bad[0]].tolist()}, not a position "
+            "in patient space (mm)"
+        )
+    return positions
+
+
 def corner_deviation(
     position_a: np.ndarray,
     row_a: np.ndarray,
@@ -146,10 +172,10 @@ def grid_from_frames(
     sit on multiples of it, else the smallest gap between distinct positions;
     gaps (skipped empty slices) become empty slices of the grid.
     """
-    orientation = np.asarray(orientation, dtype=float)
+    orientation = check_orientation(orientation, source)
     row, col = orientation[:3], orientation[3:]
     normal = np.cross(row, col)
-    positions = np.asarray(positions, dtype=float).reshape(-1, 3)
+    positions = _finite_positions(positions, source)
     spacing_ij = (float(pixel_spacing[1]), float(pixel_spacing[0]))
     proj = positions @ normal
     order = np.argsort(proj, kind="stable")
@@ -167,6 +193,11 @@ def grid_from_frames(
         geometry = Geometry(origin, np.stack([row, col, k_dir], axis=1), (*spacing_ij, step), (1, rows, columns))
         return geometry, np.zeros(len(positions), dtype=np.int64)
     span = distinct_arr[-1] - origin
+    if float(span @ normal) <= tol_mm:
+        raise GeometryError(
+            f"{source}: frames at {_fmt(origin)} and {_fmt(distinct_arr[-1])} lie in one plane at different "
+            "in-plane positions; frames must be parallel slices"
+        )
     k_dir = span / np.linalg.norm(span)
     along = (distinct_arr - origin) @ k_dir
     gaps = np.diff(along)
@@ -177,11 +208,18 @@ def grid_from_frames(
     last_error = ""
     for step in candidates:
         t = (positions - origin) @ k_dir / step
+        if not np.isfinite(t).all() or t.max() >= MAX_GRID_SLICES:
+            far = int(np.argmax(np.where(np.isfinite(t), t, np.inf)))
+            last_error = (
+                f"{source}: frame {far + 1} at {_fmt(positions[far])} lies {along[-1]:.4g} mm from the first "
+                f"frame, more than {MAX_GRID_SLICES} slices of {step:.4g} mm"
+            )
+            continue
         k = np.rint(t).astype(np.int64)
         grid_pos = origin[None, :] + (k * step)[:, None] * k_dir[None, :]
         dev = np.linalg.norm(positions - grid_pos, axis=1)
         bad = int(np.argmax(dev))
-        if dev[bad] <= tol_mm:
+        if dev[bad] <= tol_mm and k.min() >= 0:
             n_slices = int(k.max()) + 1
             geometry = Geometry(origin, np.stack([row, col, k_dir], axis=1), (*spacing_ij, step), (n_slices, rows, columns))
             return geometry, k
@@ -210,8 +248,8 @@ def place_frames(
             f"{source}: frames are {rows} x {columns} (rows x columns) but the {target} is "
             f"{geometry.shape[1]} x {geometry.shape[2]}"
         )
-    orientation = np.asarray(orientation, dtype=float)
-    positions = np.asarray(positions, dtype=float).reshape(-1, 3)
+    orientation = check_orientation(orientation, source)
+    positions = _finite_positions(positions, source)
     idx = geometry.lps_to_index(positions)
     k = np.rint(idx[:, 2]).astype(np.int64)
     spacing_ij = (float(pixel_spacing[1]), float(pixel_spacing[0]))

@@ -8,6 +8,7 @@ from typing import Union
 
 import numpy as np
 
+from .seg.attrs import int_value, quiet_pydicom
 from .seg.decode import frames_array, open_seg, segment_descriptions
 from .seg.uids import SEG_SOP_CLASSES
 
@@ -16,14 +17,19 @@ __all__ = ["seg_summary", "describe_seg"]
 
 def seg_summary(path: Union[str, "os.PathLike[str]"]) -> dict:
     """The facts ``info`` prints, as a dict (also handy in notebooks)."""
+    with quiet_pydicom():
+        return _summary(path)
+
+
+def _summary(path: Union[str, "os.PathLike[str]"]) -> dict:
     opened = open_seg(path)
-    ds, name = opened.ds, opened.name
+    ds, name = opened.header, opened.name  # (checked when opened; read with int_value)
     seg_type = str(ds.get("SegmentationType", ""))
     info = opened.info
     segments = segment_descriptions(ds, name)
-    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    n_frames = opened.n_frames
     counts: dict[int, int] = {}
-    bits = int(ds.get("BitsAllocated", 0))
+    bits = int_value(ds, "BitsAllocated", name, default=0)
     if seg_type == "LABELMAP":
         frames = frames_array(opened)
         bc = np.bincount(frames.ravel())
@@ -43,11 +49,11 @@ def seg_summary(path: Union[str, "os.PathLike[str]"]) -> dict:
         "size_bytes": Path(name).stat().st_size if Path(name).exists() else None,
         "sop_class": f"{ds.SOPClassUID} ({SEG_SOP_CLASSES.get(str(ds.SOPClassUID), '?')})",
         "segmentation_type": seg_type,
-        "transfer_syntax": f"{ds.file_meta.TransferSyntaxUID} ({ds.file_meta.TransferSyntaxUID.name})",
+        "transfer_syntax": _syntax_name(opened.transfer_syntax),
         "frames": n_frames,
         "bits_allocated": bits,
         "photometric_interpretation": str(ds.get("PhotometricInterpretation", "")),
-        "pixel_padding_value": ds.get("PixelPaddingValue", None),
+        "pixel_padding_value": int_value(ds, "PixelPaddingValue", name, default=None),
         "rows": info.rows,
         "columns": info.columns,
         "pixel_spacing": info.pixel_spacing,
@@ -67,6 +73,14 @@ def seg_summary(path: Union[str, "os.PathLike[str]"]) -> dict:
             for s in sorted(segments, key=lambda s: s.number)
         ],
     }
+
+
+def _syntax_name(uid: "str | None") -> str:
+    if not uid:
+        return "(none)"
+    from pydicom.uid import UID
+
+    return f"{uid} ({UID(uid).name})"
 
 
 def _bit_counts(packed: np.ndarray, segment_numbers: np.ndarray, npx: int, chunk: int = 256) -> dict[int, int]:

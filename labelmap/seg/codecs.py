@@ -232,6 +232,16 @@ def _rle_segments(data: bytes, expected: int) -> list[bytes]:
     return [data[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
+def _rle_can_hold(segments: list[bytes], npx: int, rows: int, columns: int) -> None:
+    """Each 2 bytes of a segment decode to at most 128: a frame too large for its segments is damaged
+    (checked before pylibjpeg-rle allocates rows x columns)."""
+    for segment in segments:
+        if (len(segment) + 1) // 2 * 128 < npx:
+            raise SegFormatError(
+                f"an RLE Lossless segment of {len(segment)} bytes cannot hold {rows} x {columns} pixels"
+            )
+
+
 _RLE_ONE_SEGMENT = struct.pack("<16I", 1, 64, *[0] * 14)
 
 
@@ -242,8 +252,10 @@ def _rle_decode_16(data: bytes, rows: int, columns: int, decode_frame: Callable)
     (as fast as its own 16-bit path).
     """
     npx = rows * columns
+    segments = _rle_segments(data, 2)
+    _rle_can_hold(segments, npx, rows, columns)
     out = np.empty((npx, 2), dtype=np.uint8)
-    for plane, segment in zip((1, 0), _rle_segments(data, 2)):
+    for plane, segment in zip((1, 0), segments):
         try:
             decoded = decode_frame(_RLE_ONE_SEGMENT + segment, npx, 8, "<")
         except ValueError as exc:
@@ -273,6 +285,8 @@ def _rle_codec(rows: int, columns: int, bits: int, purpose: str) -> _Codec:
                 # when a segment of a 16-bit frame decodes too long: decode the byte planes
                 # one by one instead.
                 return _rle_decode_16(data, rows, columns, decode_frame)
+            # (pylibjpeg-rle counts the offsets and ignores the segment count)
+            _rle_can_hold(_rle_segments(data, 1), npx, rows, columns)
             try:
                 out = decode_frame(data, npx, bits, "<")
             except ValueError as exc:
@@ -313,7 +327,22 @@ def _jpegls_codec(rows: int, columns: int, bits: int, purpose: str) -> _Codec:
     def enc(frame: np.ndarray) -> bytes:
         # encode_buffer with an explicit precision: encode_array derives it from the
         # frame's maximum and fails on all-zero frames.
-        return bytes(jpeg_ls.encode_buffer(frame.tobytes(), rows, columns, 1, bits, lossy_error=0))
+        try:
+            return bytes(jpeg_ls.encode_buffer(frame.tobytes(), rows, columns, 1, bits, lossy_error=0))
+        except RuntimeError as exc:
+            # pyjpegls sizes its output buffer from the pixel count: frames of up to ~130 pixels
+            # (plus the codestream header) do not fit.  imagecodecs' CharLS sizes it properly and
+            # writes the same lossless codestream (precision from the dtype: 8 or 16 bits).
+            if "too small" not in str(exc):
+                raise
+            if not _has_module("imagecodecs"):
+                raise UnsupportedError(
+                    f"JPEG-LS encoding of {rows} x {columns} frames: pyjpegls cannot code frames this "
+                    "small; pip install imagecodecs, or choose another compression"
+                ) from None
+            import imagecodecs
+
+            return bytes(imagecodecs.jpegls_encode(np.ascontiguousarray(frame, dtype=dtype), level=0))
 
     def dec(data: bytes) -> np.ndarray:
         try:
@@ -451,19 +480,27 @@ def decode_frames(
     """
     uid = _as_uid(ts)
     dtype = _dtype_for(bits_allocated)
-    out = np.empty((len(fragments_per_frame), rows, columns), dtype=dtype)
     if not len(fragments_per_frame):
-        return out
+        return np.empty((0, rows, columns), dtype=dtype)
     check_available(uid, purpose="reading")
     codec = _codec(uid, rows, columns, bits_allocated, "reading")
 
-    def one(i: int) -> None:
+    def decode(i: int) -> np.ndarray:
         try:
-            out[i] = codec.decode(fragments_per_frame[i])
+            return codec.decode(fragments_per_frame[i])
         except SegFormatError as exc:
             raise SegFormatError(f"frame {i + 1}: {exc}") from None
 
-    _map(one, range(len(fragments_per_frame)), threads, codec.decode_thread_safe)
+    # the output is allocated once the first frame has shown that rows x columns are real
+    # (damaged Rows / Columns must not allocate gigabytes before any frame is decoded)
+    first = decode(0)
+    out = np.empty((len(fragments_per_frame), rows, columns), dtype=dtype)
+    out[0] = first
+
+    def one(i: int) -> None:
+        out[i] = decode(i)
+
+    _map(one, range(1, len(fragments_per_frame)), threads, codec.decode_thread_safe)
     if bits_allocated == 1 and out.size and out.max() > 1:
         bad = int(np.flatnonzero(out.reshape(len(out), -1).max(axis=1) > 1)[0])
         raise SegFormatError(f"frame {bad + 1}: a 1-bit JPEG 2000 frame decoded to values other than 0 and 1")

@@ -20,7 +20,7 @@ from ..errors import LabelmapError, MetadataError, SegFormatError, UnsupportedEr
 from ..geometry import DEFAULT_TOLERANCE_MM, grid_from_frames, place_frames
 from ..metadata import is_background, segment_from_dataset
 from ..model import Geometry, LabelVolume, SegmentDescription, SeriesAttributes
-from .attrs import check_header, int_value
+from .attrs import check_header, int_value, quiet_pydicom
 from .palette import read_palette
 from .uids import NATIVE_SYNTAXES, SEG_SOP_CLASSES
 
@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_RLE_LOSSLESS = "1.2.840.10008.1.2.5"
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,7 +212,13 @@ class OpenedSeg:
     def ds(self) -> Dataset:
         """The top level as a pydicom Dataset (built, and pydicom imported, on first use)."""
         if self._ds is None:
-            self._ds = self._source.to_pydicom() if self._source is not None else self.header
+            if self._source is None:
+                self._ds = self.header
+            else:
+                with quiet_pydicom():  # values converted now, once and silently (pydicom warns on damage)
+                    ds = self._source.to_pydicom()
+                    check_header(ds, self.name)
+                self._ds = ds
         return self._ds
 
     @property
@@ -237,7 +245,11 @@ class OpenedSeg:
             return self._pixels.read_native()
         if "PixelData" not in self.ds:
             raise SegFormatError(f"{self.name}: has no Pixel Data")
-        return np.frombuffer(self.ds.PixelData, dtype=np.uint8)
+        data = self.ds.PixelData
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise SegFormatError(f"{self.name}: Pixel Data (7FE0,0010) is {'empty' if data is None else type(data).__name__}, "
+                                 "not bytes")
+        return np.frombuffer(data, dtype=np.uint8)
 
     def _fast_decode(self, ts: Any, bits: int) -> Optional[np.ndarray]:
         """Decode frames straight from the fragment offsets fastread found (None: let pydicom try)."""
@@ -246,12 +258,18 @@ class OpenedSeg:
         try:
             per_frame = self._pixels.frame_fragments(self.n_frames)
         except SegFormatError:
+            # every frame needs a fragment; RLE frames split over fragments cannot be told apart
+            # without the offset table; pydicom can find JPEG frames by their markers
+            if len(self._pixels.fragments) < self.n_frames or ts == _RLE_LOSSLESS:
+                raise
             return None
         try:
             frames = decode_frames(
                 _fragments_bytes(self._pixels, per_frame), ts,
                 rows=self.info.rows, columns=self.info.columns, bits_allocated=bits,
             )
+        except SegFormatError as exc:
+            raise SegFormatError(f"{self.name}: {exc}") from None
         except LabelmapError:
             raise
         except Exception as exc:
@@ -265,17 +283,29 @@ class OpenedSeg:
         from pydicom.uid import UID
 
         ts = UID(self.transfer_syntax or "")
+        if not ts.is_transfer_syntax:
+            raise SegFormatError(f"{self.name}: Transfer Syntax UID {ts or '(missing)'} is not a known transfer syntax")
         check_available(ts, purpose="reading")
         bits = int_value(self.header, "BitsAllocated", self.name, minimum=1)
         if self._pixels is not None and self._pixels.encapsulated and "ExtendedOffsetTable" not in self.header:
             fast = self._fast_decode(ts, bits)
             if fast is not None:
                 return fast
-        ds = self.ds if self._pixels is None else _full_dataset(self.name)
         try:
-            arr = np.asarray(ds.pixel_array)
-        except Exception as exc:
-            raise SegFormatError(f"{self.name}: cannot decode {ts.name} pixel data ({exc})") from None
+            with quiet_pydicom():
+                ds = self.ds if self._pixels is None else _full_dataset(self.name)
+                arr = np.asarray(ds.pixel_array)
+        except SegFormatError:
+            raise
+        except Exception as exc:  # pydicom and its plugins raise many types on damaged data
+            raise SegFormatError(
+                f"{self.name}: cannot decode {ts.name} pixel data ({type(exc).__name__}: {exc})"
+            ) from None
+        if arr.size != self.n_frames * self.info.rows * self.info.columns:
+            raise SegFormatError(
+                f"{self.name}: {ts.name} pixel data decoded to {arr.size} pixels, expected Rows x Columns x "
+                f"Number of Frames ({self.info.rows} x {self.info.columns} x {self.n_frames})"
+            )
         return arr.reshape(self.n_frames, self.info.rows, self.info.columns)
 
 
@@ -298,9 +328,14 @@ def _full_dataset(name: str) -> Dataset:
 
 def open_seg(source: Union[str, os.PathLike[str], Dataset]) -> OpenedSeg:
     """Open a SEG file (fast bulk per-frame parsing) or wrap a Dataset; checks the SOP Class."""
+    with quiet_pydicom():
+        return _open_seg(source)
+
+
+def _open_seg(source: Union[str, os.PathLike[str], Dataset]) -> OpenedSeg:
     if _is_dataset(source):
         name = getattr(source, "filename", None) or "SEG dataset"
-        check_header(source, str(name))
+        check_header(source, str(name), per_frame=True)
         ds, name = load_seg(source)
         return OpenedSeg(ds, name, frame_info(ds, name))
     from .fastread import read_seg_header
@@ -364,7 +399,8 @@ def _info_from_table(ds: Dataset, table: Any, name: str) -> FrameInfo:
         except (AttributeError, TypeError, ValueError):
             value = np.array([])
         if value.size != width:
-            raise SegFormatError(f"{name}: no valid {keyword} (neither per-frame nor shared)")
+            found = f"; the shared one has {value.size} values, expected {width}" if value.size else ""
+            raise SegFormatError(f"{name}: no valid {keyword} (neither per-frame nor shared{found})")
         out = np.tile(value, (n_frames, 1))
         if column is not None:
             have = np.isfinite(np.asarray(column).reshape(n_frames, width)).all(axis=1)
@@ -424,17 +460,17 @@ def frames_array(seg: Union["OpenedSeg", Dataset], name: Optional[str] = None) -
     bits = int_value(ds, "BitsAllocated", name, minimum=1)
     if bits not in (8, 16):
         if bits == 1:
-            raise UnsupportedError(f"{name}: 1-bit frames are read by the BINARY reader")
+            raise UnsupportedError(f"{name}: Bits Allocated 1 is for BINARY frames; this reader needs 8 or 16")
         raise SegFormatError(f"{name}: Bits Allocated {bits} is not 8 or 16")
     data = opened.native_bytes()
     if data is None:
         return opened.decoded_frames()
     dtype = np.dtype(np.uint8) if bits == 8 else np.dtype("<u2")
     need = n_frames * rows * columns * dtype.itemsize
-    if len(data) < need:
+    if not need <= len(data) <= need + need % 2:  # (one pad byte to an even length)
         raise SegFormatError(
             f"{name}: Pixel Data holds {len(data)} bytes but Rows x Columns x Number of Frames "
-            f"({rows} x {columns} x {n_frames}) needs {need}"
+            f"({rows} x {columns} x {n_frames}) of {bits}-bit pixels needs {need}"
         )
     return data[:need].view(dtype).reshape(n_frames, rows, columns)
 
@@ -536,8 +572,10 @@ def decode_labelmap(
     present = np.flatnonzero(counts)
     undescribed = [int(v) for v in present if int(v) not in numbers]
     if undescribed:
+        frame = int(np.flatnonzero(np.isin(frames, undescribed).reshape(len(frames), -1).any(axis=1))[0])
         raise SegFormatError(
-            f"{name}: pixel values {undescribed[:10]} occur in the frames but no Segment Sequence item describes them"
+            f"{name}: pixel values {undescribed[:10]} occur in the frames (first in frame {frame + 1}) but no "
+            "Segment Sequence item describes them"
         )
     if reference is not None:
         geometry = reference
@@ -552,7 +590,11 @@ def decode_labelmap(
         )
     if len(np.unique(k)) != len(k):
         dup = int(np.flatnonzero(np.bincount(k) > 1)[0])
-        raise SegFormatError(f"{name}: several frames lie at slice {dup}; a LABELMAP has one frame per position")
+        first, second = (int(f) + 1 for f in np.flatnonzero(k == dup)[:2])
+        raise SegFormatError(
+            f"{name}: several frames lie at slice {dup} (frames {first} and {second}); a LABELMAP has one frame "
+            "per position"
+        )
     max_number = max(numbers | {0})
     out_dtype = np.uint8 if max_number <= 0xFF else np.uint16
     volume = _stack_frames(frames, k, geometry.shape, out_dtype)

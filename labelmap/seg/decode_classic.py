@@ -115,10 +115,13 @@ def _binary_stream(opened: OpenedSeg) -> np.ndarray:
         return kernels.pack_masks(opened.decoded_frames())
     n_frames, npx = opened.n_frames, opened.info.rows * opened.info.columns
     need = (n_frames * npx + 7) // 8
-    if len(data) < need:
+    if not need <= len(data) <= need + need % 2:  # (one pad byte to an even length)
+        padded = n_frames * ((npx + 7) // 8)
+        hint = (" (each frame padded to whole bytes, which the standard does not allow: frames are packed "
+                "continuously)" if padded != need and len(data) in (padded, padded + padded % 2) else "")
         raise SegFormatError(
-            f"{opened.name}: Pixel Data holds {len(data)} bytes but {n_frames} 1-bit frames of "
-            f"{opened.info.rows} x {opened.info.columns} need {need}"
+            f"{opened.name}: Pixel Data holds {len(data)} bytes but Rows x Columns x Number of Frames "
+            f"({opened.info.rows} x {opened.info.columns} x {n_frames}) of 1-bit pixels need {need}{hint}"
         )
     return data[:need]
 
@@ -170,7 +173,13 @@ def decode_classic(
     # the same (segment, slice) twice would make the result depend on frame order
     key = info.segment_numbers.astype(np.int64) * (geometry.shape[0] + 1) + k
     if len(np.unique(key)) != len(key):
-        raise SegFormatError(f"{name}: some segment has two frames at the same position")
+        _, first, counts = np.unique(key, return_index=True, return_counts=True)
+        f1 = int(first[np.flatnonzero(counts > 1)[0]])
+        f2 = int(np.flatnonzero(key == key[f1])[1])
+        raise SegFormatError(
+            f"{name}: frames {f1 + 1} and {f2 + 1} both hold segment {int(info.segment_numbers[f1])} at slice "
+            f"{int(k[f1])}; a segment has one frame per position"
+        )
     filled = geometry.shape[0] - len(np.unique(k))
     return ClassicSeg(
         name=name,

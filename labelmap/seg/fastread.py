@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Optional, Union
 import numpy as np
 
 from ..errors import SegFormatError
-from .lite import LiteDataset, NeedsPydicom, charset_of, read_element
+from .lite import KEYWORDS, LiteDataset, NeedsPydicom, charset_of, read_element
 
 if TYPE_CHECKING:  # pydicom is imported only when a pydicom Dataset is asked for
     from pydicom.dataset import FileDataset
@@ -103,10 +103,17 @@ _U32 = struct.Struct("<I").unpack_from
 _TAG = struct.Struct("<HH").unpack_from
 
 Buffer = Union[bytes, mmap.mmap]
+_KEYWORD_OF = {tag: keyword for keyword, (tag, _) in KEYWORDS.items()}  # for error messages
 
 
 def _tag_str(tag: int) -> str:
     return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+def _element_str(tag: int) -> str:
+    """``Keyword (gggg,eeee)`` for the attributes lite knows, else the tag."""
+    keyword = _KEYWORD_OF.get(tag)
+    return f"{keyword} {_tag_str(tag)}" if keyword else _tag_str(tag)
 
 
 # --------------------------------------------------------------------------- public types
@@ -274,16 +281,16 @@ class _Walker:
         vr = bytes(self.buf[pos + 4:pos + 6])
         if vr in _LONG_VRS:
             if pos + 12 > limit:
-                raise self.error(pos, f"element {_tag_str(tag)} header truncated (expected 12 bytes)")
+                raise self.error(pos, f"element {_element_str(tag)} header truncated (expected 12 bytes)")
             return tag, vr, _U32(self.buf, pos + 8)[0], pos + 12
         if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
-            raise self.error(pos + 4, f"element {_tag_str(tag)} has an invalid VR {vr!r}")
+            raise self.error(pos + 4, f"element {_element_str(tag)} has an invalid VR {vr!r}")
         return tag, vr, _U16(self.buf, pos + 6)[0], pos + 8
 
     def value_end(self, pos: int, tag: int, vpos: int, length: int, limit: int) -> int:
         end = vpos + length
         if end > limit:
-            raise self._past(pos, f"value of element {_tag_str(tag)} (length {length})", end, limit)
+            raise self._past(pos, f"value of element {_element_str(tag)} (length {length})", end, limit)
         return end
 
     # -- generic walk ----------------------------------------------------------------------
@@ -636,6 +643,9 @@ def _encapsulated(walker: _Walker, vpos: int) -> tuple[int, tuple, tuple]:
             raise walker.error(pos, f"expected a Pixel Data item (FFFE,E000) or delimiter (FFFE,E0DD), found {_tag_str(tag)}")
         if length == _UNDEFINED:
             raise walker.error(pos, "Pixel Data fragment with undefined length")
+        if ivpos + length > walker.size:
+            what = "Basic Offset Table" if first else f"Pixel Data fragment {len(frags) + 1}"
+            raise walker._past(pos, f"{what} (length {length})", ivpos + length, walker.size)
         end = walker.value_end(pos, tag, ivpos, length, walker.size)
         if first:
             if length % 4:
@@ -739,7 +749,13 @@ def read_seg_header(path: Union[str, os.PathLike]) -> tuple[SegHeader, PerFrameT
 def _read(mm: mmap.mmap, file_path: Path, name: str) -> tuple[SegHeader, PerFrameTable, PixelDataInfo]:
     meta, start = _read_meta(mm, name)
     preamble, meta_bytes = bytes(mm[:128]), bytes(mm[132:start])
-    ts = str(meta.get("TransferSyntaxUID", "") or "").rstrip("\x00 ")
+    try:
+        ts = meta.get("TransferSyntaxUID", "") or ""
+    except NeedsPydicom as exc:
+        raise SegFormatError(f"{name}: File Meta Information: TransferSyntaxUID cannot be decoded ({exc})") from None
+    if not isinstance(ts, str):
+        raise SegFormatError(f"{name}: File Meta Information: TransferSyntaxUID {ts!r:.60} is not a UID")
+    ts = ts.rstrip("\x00 ")
     if not ts:
         raise SegFormatError(f"{name}: File Meta Information has no TransferSyntaxUID")
     if ts == _EXPLICIT_BE:

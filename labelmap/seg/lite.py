@@ -373,7 +373,7 @@ def _sequence(
     if length != _UNDEFINED:
         end = vpos + length
         if end > limit:
-            raise walker.error(vpos, f"sequence value (length {length}) runs to offset {end}, past its end ({limit})")
+            raise walker._past(vpos, f"sequence value (length {length})", end, limit)
         pos = vpos
         while pos < end:
             item, pos = _item(walker, pos, end, implicit, encoding, depth)
@@ -397,6 +397,6 @@ def _item(walker: Any, pos: int, limit: int, implicit: bool, encoding: Optional[
         return LiteDataset(elements), end
     end = vpos + length
     if end > limit:
-        raise walker.error(pos, f"item (length {length}) runs to offset {end}, past its end ({limit})")
+        raise walker._past(pos, f"item (length {length})", end, limit)
     elements, end = _elements(walker, vpos, end, end, implicit, encoding, depth)
     return LiteDataset(elements), end

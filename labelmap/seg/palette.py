@@ -46,20 +46,22 @@ def read_palette(ds: Dataset) -> dict[int, tuple[int, int, int]]:
         desc = [int(v) for v in ds.RedPaletteColorLookupTableDescriptor]
     except (AttributeError, TypeError, ValueError):
         return {}
+    if len(desc) != 3 or desc[2] not in (8, 16) or not 0 <= desc[1] <= 0xFFFF:
+        return {}  # a damaged descriptor: the colours are cosmetic, the segments keep their defaults
     n = desc[0] or 65536
     first = desc[1]
     bits = desc[2]
     channels = []
     for name in ("Red", "Green", "Blue"):
         data = getattr(ds, f"{name}PaletteColorLookupTableData", None)
-        if data is None:
+        if not isinstance(data, (bytes, bytearray)):
             return {}
         if bits == 8 and len(data) >= n and len(data) < 2 * n:
             values = np.frombuffer(data, dtype=np.uint8)[:n].astype(np.uint16)
         else:
             values = np.frombuffer(data[: 2 * (len(data) // 2)], dtype="<u2")[:n]
             values = values if bits == 8 else np.rint(values / 257.0)
-        channels.append(values.astype(np.int64))
+        channels.append(np.clip(values, 0, 255).astype(np.int64))  # (8-bit entries in 16-bit words)
     if min(len(c) for c in channels) < n:
         return {}
     return {first + i: (int(channels[0][i]), int(channels[1][i]), int(channels[2][i])) for i in range(n)}
