@@ -8,7 +8,10 @@ for gzip NRRD data and the Deflated Explicit VR Little Endian transfer syntax.
 from __future__ import annotations
 
 import zlib
-from typing import Sequence, Union
+from typing import TYPE_CHECKING, Sequence, Union
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "gzip_compress", "gzip_decompress", "gzip_decompress_into", "deflate_raw", "deflate_chunks", "inflate_raw", "raw_compressor", "BACKEND",

@@ -32,6 +32,7 @@ import pydicom
 import pytest
 from pydicom.uid import generate_uid
 
+from _cli import listing, run_cli
 from _geometries import axial_geometry, make_ct_series
 from labelmap.cli import main
 from labelmap.io.images import write_image
@@ -70,21 +71,6 @@ def case(tmp_path_factory):
         "root": root, "geometry": geometry, "ct": ct, "labels": labels, "lab": lab, "nii": nii,
         "meta": meta, "meta_doc": meta_doc, "binary": binary, "labelmap": labelmap_seg,
     }
-
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    rc = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def listing(directory: Path) -> set[str]:
-    """Every entry (hidden ones included) below ``directory``; empty when it does not exist."""
-    found = set()
-    for dirpath, dirnames, filenames in os.walk(directory):
-        for name in dirnames + filenames:
-            found.add(os.path.relpath(os.path.join(dirpath, name), directory))
-    return found
 
 
 def one_line_error(rc: int, stdout: str, err: str, needles=(), *, folders=()) -> str:

@@ -20,6 +20,7 @@ import numpy as np
 import pydicom
 import pytest
 
+from _cli import listing, run_cli
 from _geometries import axial_geometry, make_ct_series
 from labelmap.cli import main
 from labelmap.io.images import read_image, write_image
@@ -53,21 +54,6 @@ def case(tmp_path_factory):
     seg = root / "base.seg.dcm"
     assert main(["itk2seg", str(lab), "-d", str(ct), "-m", str(meta), "-o", str(seg), "-q"]) == 0
     return {"root": root, "geometry": geometry, "ct": ct, "labels": labels, "lab": lab, "meta": meta, "seg": seg}
-
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    rc = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def listing(directory: Path) -> set[str]:
-    """Every entry (hidden ones included) below ``directory``."""
-    found = set()
-    for dirpath, dirnames, filenames in os.walk(directory):
-        for name in dirnames + filenames:
-            found.add(os.path.relpath(os.path.join(dirpath, name), directory))
-    return found
 
 
 # --------------------------------------------------------------------------- 1. native round trip
