@@ -3,13 +3,13 @@ damaged-file, fuzz and property tests; and the assertions those tests share."""
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 from typing import Iterable, Optional
 
 import numpy as np
 
+from _cli import listing
 from _geometries import oblique_geometry
 from labelmap.convert import load_source, write_seg
 from labelmap.model import Code, Geometry, LabelVolume, SegmentDescription
@@ -85,15 +85,6 @@ def write_files(root: Path, geometry: Optional[Geometry] = None,
                       compression=compression, seg_type="fractional")
         files[key] = path
     return ct, files
-
-
-def listing(directory: Path) -> set[str]:
-    """Every entry (hidden ones included) below ``directory``."""
-    found = set()
-    for dirpath, dirnames, filenames in os.walk(directory):
-        for name in dirnames + filenames:
-            found.add(os.path.relpath(os.path.join(dirpath, name), directory))
-    return found
 
 
 def run_cli_error(capsys, args: list, out_dir: Path) -> str:

@@ -478,19 +478,19 @@ def require_slow(request) -> None:
 @pytest.mark.slow
 def test_fuzz_bytes_many(corpus, request):
     require_slow(request)
-    _run_bytes(corpus, 20000)
+    _run_bytes(corpus, 10000)
 
 
 @pytest.mark.slow
 def test_fuzz_truncation_many(corpus, request):
     require_slow(request)
-    _run_truncation(corpus, 3000)
+    _run_truncation(corpus, 2000)
 
 
 @pytest.mark.slow
 def test_fuzz_attributes_many(corpus, request):
     require_slow(request)
-    _run_attributes(corpus, 6000)
+    _run_attributes(corpus, 3000)
 
 
 def test_random_offsets_every_file(corpus):
