@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-slow test-all demo bench compare clean tools
+.PHONY: test test-slow test-all demo bench compare big clean tools
 
 $(STAMP): pyproject.toml setup.py labelmap/_core.pyx
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ demo: $(STAMP)
 
 compare: $(STAMP)
 	$(BIN)/python benchmarks/compare.py
+
+# 1024x1024x600, 200 labels: peak memory of write and read against the label volume (about 2 GB of disk)
+big: $(STAMP)
+	$(BIN)/python benchmarks/big.py
 
 clean:
 	rm -rf build $(VENV) labelmap/_core.c labelmap/*.so demo-output
