@@ -391,8 +391,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Console entry point: run the app; user errors become one line on stderr and exit 1."""
     from .errors import LabelmapError
 
+    import warnings
+
     try:
-        rv = app(args=argv, standalone_mode=False, prog_name="labelmap-convert")
+        # Library warnings (pydicom's value checks on damaged input, numpy) would add stray stderr
+        # lines; the converter checks what it relies on itself and reports it as one error line.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rv = app(args=argv, standalone_mode=False, prog_name="labelmap-convert")
     except LabelmapError as exc:
         # the contract is ONE line on stderr: fold multi-line messages (e.g. lists of series)
         message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())

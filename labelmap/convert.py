@@ -72,11 +72,14 @@ class ReadReport:
 
 
 # --------------------------------------------------------------------------- inputs
-def read_labels(path: PathLike) -> LabelVolume:
-    """Read a NRRD / NIfTI label image into a :class:`LabelVolume` (LPS, [k, j, i], no segments yet)."""
+def read_labels(path: PathLike, *, narrow: bool = False) -> LabelVolume:
+    """Read a NRRD / NIfTI label image into a :class:`LabelVolume` (LPS, [k, j, i], no segments yet).
+
+    ``narrow``: integer labels all in 0..255 may come back as uint8 whatever the file's type.
+    """
     from .io.images import read_image
 
-    array, geometry = read_image(path)
+    array, geometry = read_image(path, narrow=narrow)
     return LabelVolume(array, geometry)
 
 
@@ -249,7 +252,7 @@ def itk_to_seg(
         pending = pool.submit(load_source, dicom, series_uid=series_uid)
         volumes = []
         for path, segments in zip(label_paths, per_file):
-            volume = read_labels(path)
+            volume = read_labels(path, narrow=True)
             volumes.append(LabelVolume(volume.array, volume.geometry, segments))
         source = pending.result()
     return write_seg(

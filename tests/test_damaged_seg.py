@@ -537,6 +537,18 @@ def test_transfer_syntax_not_known(files, tmp_path, capsys):
     check(capsys, tmp_path, path, "1.2.3.4.5", "transfer syntax")
 
 
+def test_garbled_transfer_syntax_of_a_compressed_binary_through_bin2label(files, tmp_path, capsys):
+    """Found by the fuzzer: a J2K BINARY whose Transfer Syntax UID has one digit garbled made
+    pydicom warn while bin2label failed, a second stderr line; library warnings stay silent."""
+    data = files["bin-j2k"].read_bytes()
+    bad = data.replace(b"1.2.840.10008.1.2.4.90", b"1.2.840.1000:.1.2.4.90", 1)
+    assert bad != data
+    path = written(tmp_path / "ts-bin.dcm", bad)
+    out = tmp_path / "out-b2l"
+    line = run_cli_error(capsys, ["bin2label", path, "-o", out / "label.dcm"], out)
+    assert "ts-bin.dcm" in line
+
+
 # --------------------------------------------------------------------------- corrupt compressed frames
 def _corrupt_fragment(ds, frame: int, how: Callable[[bytes], bytes]) -> None:
     frames = pixel_frames(ds)

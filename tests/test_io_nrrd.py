@@ -287,3 +287,47 @@ def test_failed_write_leaves_old_file(tmp_path, monkeypatch):
         write_nrrd(p, np.zeros((2, 2, 2), dtype=np.uint8), geom)
     assert p.read_bytes() == before
     assert [q.name for q in tmp_path.iterdir() if ".part" in q.name] == []
+
+
+# --------------------------------------------------------------------------- narrowed label reads
+_G = Geometry((1.0, 2.0, 3.0), np.eye(3), (0.5, 0.6, 1.5), (4, 23, 38))
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "int16", "uint32", "int64"])
+def test_narrow_read_gives_uint8_when_values_fit(tmp_path, dtype):
+    a = (np.arange(np.prod(_G.shape)) % 256).astype(dtype).reshape(_G.shape)
+    write_nrrd(tmp_path / "l.nrrd", a, _G, compress=True)
+    b, g = read_nrrd(tmp_path / "l.nrrd", narrow=True)
+    assert b.dtype == np.uint8 and b.flags.writeable
+    np.testing.assert_array_equal(b, a)
+    assert g.max_deviation(_G) < 1e-9
+    assert read_nrrd(tmp_path / "l.nrrd")[0].dtype == np.dtype(dtype)  # default: the file's type
+
+
+@pytest.mark.parametrize("dtype, value", [("uint16", 300), ("int16", -1), ("int32", 70000)])
+def test_narrow_read_keeps_the_type_when_a_value_does_not_fit(tmp_path, dtype, value):
+    a = (np.arange(np.prod(_G.shape)) % 200).astype(dtype).reshape(_G.shape)
+    a[3, 22, 37] = value  # the very last voxel: everything before was narrowed already
+    write_nrrd(tmp_path / "l.nrrd", a, _G, compress=True)
+    b, _ = read_nrrd(tmp_path / "l.nrrd", narrow=True)
+    assert b.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(b, a)
+
+
+def test_narrow_read_across_gzip_members_split_inside_a_value(tmp_path):
+    import gzip
+
+    a = (np.arange(np.prod(_G.shape)) % 251).astype("<u2").reshape(_G.shape)
+    raw = a.tobytes()
+    header = (
+        "NRRD0004\ntype: uint16\ndimension: 3\nspace: left-posterior-superior\nsizes: 38 23 4\n"
+        "space directions: (0.5,0,0) (0,0.6,0) (0,0,1.5)\nkinds: domain domain domain\nendian: little\n"
+        "encoding: gzip\nspace origin: (1,2,3)\n\n"
+    ).encode()
+    (tmp_path / "m.nrrd").write_bytes(header + gzip.compress(raw[:1001]) + gzip.compress(raw[1001:]))
+    b, _ = read_nrrd(tmp_path / "m.nrrd", narrow=True)
+    assert b.dtype == np.uint8
+    np.testing.assert_array_equal(b, a)
+    (tmp_path / "t.nrrd").write_bytes(header + gzip.compress(raw)[:-300])
+    with pytest.raises(ImageFormatError, match="t.nrrd"):
+        read_nrrd(tmp_path / "t.nrrd", narrow=True)

@@ -91,12 +91,15 @@ _RENAME_HINTS = {
 }
 
 
-def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, Geometry]:
-    """Read a label image: (array [k, j, i] in the file's dtype, Geometry in LPS)."""
+def read_image(path: str | os.PathLike[str], *, narrow: bool = False) -> tuple[np.ndarray, Geometry]:
+    """Read a label image: (array [k, j, i] in the file's dtype, Geometry in LPS).
+
+    ``narrow``: a gzip NRRD of integers all in 0..255 may come back as uint8 (read straight into it).
+    """
     fmt = image_format(path)
     try:
         if fmt == "nrrd":
-            return read_nrrd(path)
+            return read_nrrd(path, narrow=narrow)
         return read_nifti(path)
     except ImageFormatError:
         content = sniff_format(path)

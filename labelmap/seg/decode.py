@@ -149,6 +149,8 @@ def frame_info(ds: Dataset, name: str) -> FrameInfo:
             raise SegFormatError(f"{name}: frame {f + 1} has no valid ImageOrientationPatient") from None
         if o.shape != (6,):
             raise SegFormatError(f"{name}: frame {f + 1} ImageOrientationPatient has {o.size} values, expected 6")
+        if not np.all(np.isfinite(o)):
+            raise SegFormatError(f"{name}: frame {f + 1} ImageOrientationPatient {o.tolist()} is not finite")
         if orientation is None:
             orientation = o
         elif np.max(np.abs(o - orientation)) > 1e-4:
