@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import numpy as np
 import pydicom
@@ -116,3 +117,23 @@ def test_deflate_level_out_of_range(case, tmp_path):
     with pytest.raises(InputError, match="deflate level"):
         write_seg(volume, source, tmp_path / "x.dcm", compression="deflate", deflate_level=12)
     assert not list(tmp_path.iterdir())
+
+
+def test_bulk_writer_matches_pydicom_for_palette_and_16_bit(case, tmp_path):
+    """The top-level encoder (palette LUTs as OW, ICC profile as OB, 16-bit Pixel Padding) writes
+    pydicom's bytes."""
+    _, volume, source = case
+    arr = volume.array.astype(np.uint16)
+    arr[arr == 3] = 300
+    segs = volume.segments[:2] + (replace(volume.segments[2], label_id=300),)
+    lazy, _ = encode_seg(LabelVolume(arr, volume.geometry, segs), source, seg_type="labelmap",
+                         compression="none", palette=True, materialize=False)
+    full = copy.deepcopy(lazy)
+    full.PerFrameFunctionalGroupsSequence = lazy._labelmap_frames.to_sequence()
+    data, vr = lazy._labelmap_pixels
+    full.PixelData = data.tobytes()
+    full["PixelData"].VR = vr
+    save_dataset(lazy, tmp_path / "fast.dcm")
+    full.save_as(tmp_path / "ref.dcm", enforce_file_format=True)
+    assert (tmp_path / "fast.dcm").read_bytes() == (tmp_path / "ref.dcm").read_bytes()
+    assert "RedPaletteColorLookupTableData" in full and full.BitsAllocated == 16

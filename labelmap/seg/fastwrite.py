@@ -21,6 +21,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomFileLike
 from pydicom.filewriter import write_dataset, write_file_meta_info
+from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ImplicitVRLittleEndian
 
@@ -274,9 +275,95 @@ def write_seg_file(
 
 
 def _write(fp: DicomFileLike, ds: Dataset, charset) -> None:
-    if len(ds):
-        kwargs = {"parent_encoding": charset} if charset else {}
-        write_dataset(fp, ds, **kwargs)
+    """Write ``ds`` (Explicit VR LE): our element encoder, or pydicom's for what it does not cover."""
+    if not len(ds):
+        return
+    codec = _CODECS.get(str(charset).strip() if charset else "")
+    if codec is not None:
+        try:
+            fp.write(_encode_dataset(ds, codec))
+            return
+        except _Unsupported:
+            pass
+    kwargs = {"parent_encoding": charset} if charset else {}
+    write_dataset(fp, ds, **kwargs)
+
+
+# --------------------------------------------------------------------------- top-level encoder
+# pydicom's write_dataset costs about 1 ms per Segment Sequence item (0.1 s for 100 segments);
+# the data sets built here hold plain values, encoded below exactly as pydicom encodes them
+# (the byte-identity test in tests/test_fastwrite.py holds both to it).  Anything else (other
+# character sets, raw or unusual elements) goes to pydicom.
+_CODECS = {"": "ascii", "ISO_IR 6": "ascii", "ISO_IR 100": "latin-1", "ISO_IR 192": "utf-8"}
+_LONG = frozenset(("OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"))
+_TEXT = frozenset(("AE", "AS", "CS", "DA", "DT", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT"))
+_CHARSET_TEXT = frozenset(("LO", "LT", "PN", "SH", "ST", "UC", "UT"))
+_BINARY = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "SV": "q", "UV": "Q"}
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _encode_dataset(ds: Dataset, codec: str, signed: bool = False) -> bytes:
+    out = []
+    signed = bool(ds.get("PixelRepresentation", int(signed)))
+    for tag in sorted(ds.keys()):
+        elem = ds[tag]  # RawDataElements (read from a file) are converted here
+        if elem.is_undefined_length or (elem.VR == "SQ" and any(
+                item.get("is_undefined_length_sequence_item", False) for item in (elem.value or ()))):
+            raise _Unsupported("undefined length (encapsulated Pixel Data)")
+        out.append(_encode_element(int(elem.tag), elem.VR, elem.value, codec, signed))
+    return b"".join(out)
+
+
+def _encode_element(tag: int, vr: str, value, codec: str, signed: bool = False) -> bytes:
+    if vr == "US or SS":  # e.g. Pixel Padding Value: the sign follows Pixel Representation, as in pydicom
+        vr = "SS" if signed else "US"
+    if vr == "SQ":
+        body = b"".join(_item(_encode_dataset(item, codec, signed)) for item in (value or ()))
+        return _long(tag, b"SQ", body)
+    raw = _encode_value(vr, value, codec)
+    if len(raw) % 2:
+        raw += b"\0" if vr in ("UI", "OB", "UN") else b" "
+    vrb = vr.encode("ascii")
+    return _long(tag, vrb, raw) if vr in _LONG else _short(tag, vrb, raw)
+
+
+def _values(value) -> list:
+    if value is None or value == "":
+        return []
+    if isinstance(value, (list, tuple, MultiValue)):
+        return list(value)
+    return [value]  # one value (str, number, PersonName, ...)
+
+
+def _encode_value(vr: str, value, codec: str) -> bytes:
+    if vr in _TEXT:
+        parts = _values(value)
+        if not all(isinstance(v, str) for v in parts) and vr != "PN":
+            raise _Unsupported(vr)
+        text = "\\".join(str(v) for v in parts)
+        return text.encode(codec if vr in _CHARSET_TEXT else "ascii")
+    if vr in ("DS", "IS"):
+        parts = []
+        for v in _values(value):
+            original = getattr(v, "original_string", None)
+            parts.append(original if isinstance(original, str) else str(v))
+        return "\\".join(parts).encode("ascii")
+    code = _BINARY.get(vr)
+    if code is not None:
+        values = _values(value)
+        return struct.pack(f"<{len(values)}{code}", *values)
+    if vr in ("OB", "OW", "UN"):
+        if value is None:
+            return b""
+        if not isinstance(value, (bytes, bytearray)):
+            raise _Unsupported(vr)
+        return bytes(value)
+    if vr == "AT":
+        return b"".join(struct.pack("<HH", int(t) >> 16, int(t) & 0xFFFF) for t in _values(value))
+    raise _Unsupported(vr)
 
 
 def _with_sequence(ds: Dataset, spec: PerFrameSpec) -> Dataset:
