@@ -57,6 +57,24 @@ class WriteReport:
     skipped_slices: int
     warnings: list[str] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, ds, output: PathLike, t0: float, *, segments: int, skipped_slices: int,
+           warnings: Sequence[str] = ()) -> "WriteReport":
+        """The report of the SEG ``ds`` just written to ``output`` by a write that started at ``t0``."""
+        out = Path(output)
+        return cls(
+            output=out,
+            segmentation_type=str(ds.SegmentationType),
+            frames=int(ds.NumberOfFrames),
+            segments=segments,
+            bits_allocated=int(ds.BitsAllocated),
+            transfer_syntax=ds.file_meta.TransferSyntaxUID.name,
+            size_bytes=out.stat().st_size,
+            seconds=time.perf_counter() - t0,
+            skipped_slices=skipped_slices,
+            warnings=list(warnings),
+        )
+
 
 @dataclass
 class ReadReport:
@@ -193,17 +211,9 @@ def write_seg(
         tol_mm=tol_mm, names=names, materialize=False,
     )
     save_dataset(ds, output, deflate_level=deflate_level)
-    out = Path(output)
     n_slices = prepared.geometry.shape[0]
-    return WriteReport(
-        output=out,
-        segmentation_type=str(ds.SegmentationType),
-        frames=int(ds.NumberOfFrames),
-        segments=len(prepared.segments),
-        bits_allocated=int(ds.BitsAllocated),
-        transfer_syntax=ds.file_meta.TransferSyntaxUID.name,
-        size_bytes=out.stat().st_size,
-        seconds=time.perf_counter() - t0,
+    return WriteReport.of(
+        ds, output, t0, segments=len(prepared.segments),
         skipped_slices=max(0, n_slices - int(ds.NumberOfFrames)) if prepared.seg_type == "LABELMAP" else 0,
         warnings=prepared.notes,
     )
@@ -468,16 +478,8 @@ def binary_to_labelmap(
         compression=compression, plan=plan, bits=16 if force_16bit else None, materialize=False,
     )
     save_dataset(out_ds, output, deflate_level=deflate_level)
-    out = Path(output)
-    return WriteReport(
-        output=out,
-        segmentation_type="LABELMAP",
-        frames=int(out_ds.NumberOfFrames),
-        segments=len(classic.segments),
-        bits_allocated=int(out_ds.BitsAllocated),
-        transfer_syntax=out_ds.file_meta.TransferSyntaxUID.name,
-        size_bytes=out.stat().st_size,
-        seconds=time.perf_counter() - t0,
+    return WriteReport.of(
+        out_ds, output, t0, segments=len(classic.segments),
         skipped_slices=classic.geometry.shape[0] - int(out_ds.NumberOfFrames),
     )
 
