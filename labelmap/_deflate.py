@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
-    "gzip_compress", "gzip_decompress", "gzip_decompress_into", "gzip_pieces", "deflate_raw", "deflate_chunks", "inflate_raw", "raw_compressor", "BACKEND",
+    "gzip_compress", "gzip_decompress_into", "gzip_pieces", "deflate_raw", "deflate_chunks", "inflate_raw", "raw_compressor", "BACKEND",
 ]
 
 Buffer = Union[bytes, bytearray, memoryview]
@@ -42,27 +42,6 @@ def gzip_compress(data: Buffer, *, fast: bool = True) -> bytes:
     import gzip
 
     return gzip.compress(bytes(data), compresslevel=1 if fast else 6, mtime=0)
-
-
-def gzip_decompress(data: Buffer) -> bytes:
-    """Inflate one or more concatenated gzip members (zlib-ng, else ISA-L, else zlib)."""
-    if _zng is not None:
-        out = []
-        rest = memoryview(data)
-        while len(rest):
-            d = _zng.decompressobj(31)
-            out.append(d.decompress(rest))
-            if not d.eof:
-                raise _zng.error("gzip stream ends before its end marker (truncated?)")
-            rest = memoryview(d.unused_data)
-            if rest.nbytes and not bytes(rest[:2]) == b"\x1f\x8b":
-                break  # trailing garbage after the last member is ignored, as gzip does
-        return out[0] if len(out) == 1 else b"".join(out)
-    if _igzip is not None:
-        return _igzip.decompress(data)
-    import gzip
-
-    return gzip.decompress(bytes(data))
 
 
 def gzip_pieces(data: Buffer, limit: int, chunk: int = 1 << 20) -> Iterator[bytes]:

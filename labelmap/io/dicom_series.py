@@ -26,7 +26,7 @@ from pydicom.errors import InvalidDicomError
 
 from ..errors import DicomSeriesError
 from ..model import SOURCE_ATTRIBUTES, Geometry, SourceSeries
-from ..seg.lite import NeedsPydicom
+from ..seg.lite import LONG_VRS, NeedsPydicom
 
 __all__ = [
     "COPIED_ATTRIBUTES",
@@ -168,10 +168,6 @@ def _int_or_none(ds: Dataset, keyword: str) -> Optional[int]:
         return None
 
 
-#: Explicit VRs with a 4-byte length field (PS3.5 7.1.2).
-_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
-
-
 def _pixel_data_problem(fp: Any, ds: Dataset, size: int) -> Optional[str]:
     """Why the Pixel Data of a file read with ``stop_before_pixels`` is incomplete, or None.
 
@@ -199,7 +195,7 @@ def _pixel_data_problem(fp: Any, ds: Dataset, size: int) -> Optional[str]:
         return None
     if implicit:
         length, start = struct.unpack(order + "I", head[4:8])[0], pos + 8
-    elif head[4:6] in _LONG_VRS:
+    elif head[4:6] in LONG_VRS:
         if len(head) < 12:
             return "it ends inside its Pixel Data element"
         length, start = struct.unpack(order + "I", head[8:12])[0], pos + 12

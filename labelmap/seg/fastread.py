@@ -48,7 +48,10 @@ from typing import TYPE_CHECKING, Optional, Union
 import numpy as np
 
 from ..errors import SegFormatError
-from .lite import KEYWORDS, LiteDataset, NeedsPydicom, charset_of, read_element
+from .lite import (
+    ITEM, ITEM_DELIMITER, KEYWORDS, LONG_VRS, SEQUENCE_DELIMITER, UNDEFINED_LENGTH, LiteDataset, NeedsPydicom,
+    charset_of, read_element,
+)
 
 if TYPE_CHECKING:  # pydicom is imported only when a pydicom Dataset is asked for
     from pydicom.dataset import FileDataset
@@ -63,15 +66,10 @@ _EXPLICIT_LE = "1.2.840.10008.1.2.1"
 _DEFLATED_LE = "1.2.840.10008.1.2.1.99"
 _EXPLICIT_BE = "1.2.840.10008.1.2.2"
 
-_UNDEFINED = 0xFFFFFFFF
-_LONG_VRS = frozenset(
-    (b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV")
-)
+_UNDEFINED, _LONG_VRS = UNDEFINED_LENGTH, LONG_VRS
 
 # Tags as (group << 16) | element.
-_ITEM = 0xFFFEE000
-_ITEM_DELIM = 0xFFFEE00D
-_SEQ_DELIM = 0xFFFEE0DD
+_ITEM, _ITEM_DELIM, _SEQ_DELIM = ITEM, ITEM_DELIMITER, SEQUENCE_DELIMITER
 _PER_FRAME = 0x52009230
 _PIXEL_DATA = 0x7FE00010
 

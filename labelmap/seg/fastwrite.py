@@ -25,6 +25,8 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from .lite import LONG_VRS
+
 __all__ = ["PerFrameSpec", "write_seg_file"]
 
 _PER_FRAME_TAG = 0x52009230
@@ -295,7 +297,7 @@ def _write(fp: DicomFileLike, ds: Dataset, charset) -> None:
 # (the byte-identity test in tests/test_fastwrite.py holds both to it).  Anything else (other
 # character sets, raw or unusual elements) goes to pydicom.
 _CODECS = {"": "ascii", "ISO_IR 6": "ascii", "ISO_IR 100": "latin-1", "ISO_IR 192": "utf-8"}
-_LONG = frozenset(("OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"))
+_LONG = frozenset(vr.decode("ascii") for vr in LONG_VRS)
 _TEXT = frozenset(("AE", "AS", "CS", "DA", "DT", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT"))
 _CHARSET_TEXT = frozenset(("LO", "LT", "PN", "SH", "ST", "UC", "UT"))
 _BINARY = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "SV": "q", "UV": "Q"}

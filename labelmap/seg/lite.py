@@ -176,9 +176,12 @@ KEYWORDS: dict[str, tuple[int, str]] = {
 }
 _TAG_VR = {tag: vr for tag, vr in KEYWORDS.values()}
 
-_UNDEFINED = 0xFFFFFFFF
-_ITEM, _ITEM_DELIM, _SEQ_DELIM = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
-_LONG_VRS = frozenset((b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"))
+#: Encoding facts (PS3.5 7.1-7.5) shared by the readers and the bulk writer.
+UNDEFINED_LENGTH = 0xFFFFFFFF
+ITEM, ITEM_DELIMITER, SEQUENCE_DELIMITER = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+#: Explicit VRs with a 4-byte length field.
+LONG_VRS = frozenset((b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"))
+_UNDEFINED, _ITEM, _ITEM_DELIM, _SEQ_DELIM = UNDEFINED_LENGTH, ITEM, ITEM_DELIMITER, SEQUENCE_DELIMITER
 _TEXT_VRS = frozenset(("AE", "AS", "CS", "DA", "DT", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT"))
 _SINGLE_TEXT = frozenset(("LT", "ST", "UT", "UR"))  # backslash is not a value separator
 _NUMBERS = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "SV": "q", "UV": "Q"}
