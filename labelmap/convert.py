@@ -61,14 +61,17 @@ class WriteReport:
     def of(cls, ds, output: PathLike, t0: float, *, segments: int, skipped_slices: int,
            warnings: Sequence[str] = ()) -> "WriteReport":
         """The report of the SEG ``ds`` just written to ``output`` by a write that started at ``t0``."""
+        from .seg.uids import SYNTAX_NAMES
+
         out = Path(output)
+        ts = str(ds.file_meta.TransferSyntaxUID)
         return cls(
             output=out,
             segmentation_type=str(ds.SegmentationType),
             frames=int(ds.NumberOfFrames),
             segments=segments,
             bits_allocated=int(ds.BitsAllocated),
-            transfer_syntax=ds.file_meta.TransferSyntaxUID.name,
+            transfer_syntax=SYNTAX_NAMES.get(ts, ts),
             size_bytes=out.stat().st_size,
             seconds=time.perf_counter() - t0,
             skipped_slices=skipped_slices,
@@ -140,8 +143,9 @@ def encode_seg(
     "sequential": 1..N, "auto": the values when the type allows).  ``seg_type``
     "auto" writes LABELMAP unless segments of different volumes overlap.
     Returns ``(dataset, prepared inputs)``; ``prepared.notes`` holds warnings.
-    ``materialize=False`` leaves the per-frame items for the bulk file writer
-    (:func:`labelmap.seg.encode.save_dataset`) instead of building pydicom Datasets.
+    ``materialize=False`` returns the writers' :class:`~labelmap.seg.dataset.WriteDataset`
+    (per-frame items and pixels kept for the bulk file writer,
+    :func:`labelmap.seg.encode.save_dataset`) instead of a pydicom Dataset.
     """
     from .seg.encode import encode_labelmap, plan_labelmap
     from .seg.encode_classic import encode_binary, encode_fractional

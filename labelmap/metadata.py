@@ -48,8 +48,10 @@ from ._atomic import atomic_path
 from .errors import MetadataError
 from .model import DEFAULT_RGB, Code, SegmentDescription, SeriesAttributes
 
-if TYPE_CHECKING:  # the read path builds no Dataset: pydicom is imported where one is made
+if TYPE_CHECKING:  # neither path builds a pydicom Dataset; readers may be given one
     from pydicom.dataset import Dataset
+
+    from .seg.dataset import WriteDataset
 
 __all__ = [
     "Metadata",
@@ -614,25 +616,24 @@ def write_metadata(
 # model <-> DICOM Segment Sequence item
 
 
-def _code_item(code: Code) -> Dataset:
-    from pydicom.dataset import Dataset
+def _code_item(code: Code) -> "WriteDataset":
+    from .seg.dataset import WriteDataset
 
-    item = Dataset()
+    item = WriteDataset()
     item.CodeValue = code.value
     item.CodingSchemeDesignator = code.scheme
     item.CodeMeaning = code.meaning
     return item
 
 
-def segment_to_dataset(seg: SegmentDescription, *, number: int, cielab: bool = True) -> Dataset:
-    """One Segment Sequence item for ``seg`` as Segment Number ``number``.
+def segment_to_dataset(seg: SegmentDescription, *, number: int, cielab: bool = True) -> "WriteDataset":
+    """One Segment Sequence item for ``seg`` as Segment Number ``number`` (a writer's data set;
+    ``.to_pydicom()`` gives pydicom's form).
 
     Modifiers are nested in their parent code items.  ``cielab=False`` leaves
     out RecommendedDisplayCIELabValue (PALETTE COLOR LABELMAP files).
     """
-    from pydicom.dataset import Dataset
-    from pydicom.sequence import Sequence as DicomSequence
-    from pydicom.uid import generate_uid
+    from .seg.dataset import WriteDataset, new_uid
 
     if not 0 <= int(number) <= 65535:  # 0 only for a LABELMAP background segment
         raise MetadataError(f"segment number must be in 0..65535, got {number}")
@@ -646,7 +647,7 @@ def segment_to_dataset(seg: SegmentDescription, *, number: int, cielab: bool = T
             f"segment {number} ({seg.display_label!r}): SegmentAlgorithmName is required when "
             f"SegmentAlgorithmType is {seg.algorithm_type}"
         )
-    ds = Dataset()
+    ds = WriteDataset()
     ds.SegmentNumber = int(number)
     ds.SegmentLabel = seg.display_label
     if seg.description:
@@ -654,21 +655,21 @@ def segment_to_dataset(seg: SegmentDescription, *, number: int, cielab: bool = T
     ds.SegmentAlgorithmType = seg.algorithm_type
     if seg.algorithm_name:
         ds.SegmentAlgorithmName = seg.algorithm_name
-    ds.SegmentedPropertyCategoryCodeSequence = DicomSequence([_code_item(seg.category)])
+    ds.SegmentedPropertyCategoryCodeSequence = [_code_item(seg.category)]
     type_item = _code_item(seg.type)
     if seg.type_modifier is not None:
-        type_item.SegmentedPropertyTypeModifierCodeSequence = DicomSequence([_code_item(seg.type_modifier)])
-    ds.SegmentedPropertyTypeCodeSequence = DicomSequence([type_item])
+        type_item.SegmentedPropertyTypeModifierCodeSequence = [_code_item(seg.type_modifier)]
+    ds.SegmentedPropertyTypeCodeSequence = [type_item]
     if seg.anatomic_region is not None:
         region = _code_item(seg.anatomic_region)
         if seg.anatomic_region_modifier is not None:
-            region.AnatomicRegionModifierSequence = DicomSequence([_code_item(seg.anatomic_region_modifier)])
-        ds.AnatomicRegionSequence = DicomSequence([region])
+            region.AnatomicRegionModifierSequence = [_code_item(seg.anatomic_region_modifier)]
+        ds.AnatomicRegionSequence = [region]
     tracking_id, tracking_uid = seg.tracking_id, seg.tracking_uid
     if tracking_id or tracking_uid:
         # Each is Type 1C on the other.
         if not tracking_uid:
-            tracking_uid = generate_uid()
+            tracking_uid = new_uid()
         if not tracking_id:
             tracking_id = tracking_uid
         ds.TrackingID = tracking_id

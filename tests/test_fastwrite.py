@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import replace
 
 import numpy as np
@@ -51,13 +50,8 @@ def test_bulk_writer_matches_pydicom(case, tmp_path, seg_type, compression):
         volume = LabelVolume((volume.array * 60).astype(np.uint8), volume.geometry, volume.segments[:1])
     lazy, _ = encode_seg(volume, source, seg_type=seg_type, compression=compression, materialize=False)
     assert "PerFrameFunctionalGroupsSequence" not in lazy
-    full = copy.deepcopy(lazy)
-    full.PerFrameFunctionalGroupsSequence = lazy._labelmap_frames.to_sequence()
-    if "PixelData" not in full:  # native pixels stay an array until the bulk writer streams them
-        data, vr = lazy._labelmap_pixels
-        raw = data.tobytes()
-        full.PixelData = raw + b"\0" if len(raw) % 2 else raw
-        full["PixelData"].VR = vr
+    assert "pydicom" not in type(lazy).__module__
+    full = lazy.to_pydicom()  # per-frame items and native pixels included
 
     fast_path = tmp_path / "fast.dcm"
     save_dataset(lazy, fast_path)
@@ -82,10 +76,9 @@ def test_spec_without_sources_and_single_frame(case, tmp_path):
     one[2, 3, 4] = 1
     ds, _ = encode_seg(LabelVolume(one, volume.geometry, volume.segments[:1]), source, seg_type="binary",
                        materialize=False)
-    spec = ds._labelmap_frames
-    spec.sources = [None] * len(spec.sources)
+    ds.frames.sources = [None] * len(ds.frames.sources)
     path = tmp_path / "x.dcm"
-    write_seg_file(ds, spec, path, pixels=getattr(ds, "_labelmap_pixels", None))
+    write_seg_file(ds, path)
     back = pydicom.dcmread(path)
     assert int(back.NumberOfFrames) == 1
     item = back.PerFrameFunctionalGroupsSequence[0]
@@ -128,12 +121,62 @@ def test_bulk_writer_matches_pydicom_for_palette_and_16_bit(case, tmp_path):
     segs = volume.segments[:2] + (replace(volume.segments[2], label_id=300),)
     lazy, _ = encode_seg(LabelVolume(arr, volume.geometry, segs), source, seg_type="labelmap",
                          compression="none", palette=True, materialize=False)
-    full = copy.deepcopy(lazy)
-    full.PerFrameFunctionalGroupsSequence = lazy._labelmap_frames.to_sequence()
-    data, vr = lazy._labelmap_pixels
-    full.PixelData = data.tobytes()
-    full["PixelData"].VR = vr
+    full = lazy.to_pydicom()
     save_dataset(lazy, tmp_path / "fast.dcm")
     full.save_as(tmp_path / "ref.dcm", enforce_file_format=True)
     assert (tmp_path / "fast.dcm").read_bytes() == (tmp_path / "ref.dcm").read_bytes()
     assert "RedPaletteColorLookupTableData" in full and full.BitsAllocated == 16
+
+
+def test_labels_beyond_ascii_declare_utf8(case, tmp_path):
+    """A segment label outside ASCII on a source without a character set: the SEG declares
+    ISO_IR 192 and the label reads back exactly."""
+    from labelmap.seg.lite import LiteDataset
+
+    _, volume, source = case
+    source = replace(source, dataset=LiteDataset({e.tag: e for e in source.dataset if e.tag != 0x00080005}))
+    segs = (replace(volume.segments[0], label="Läsion ü"),) + volume.segments[1:]
+    ds, _ = encode_seg(LabelVolume(volume.array, volume.geometry, segs), source, materialize=False)
+    save_dataset(ds, tmp_path / "u.dcm")
+    back = pydicom.dcmread(tmp_path / "u.dcm")
+    assert back.SpecificCharacterSet == "ISO_IR 192"
+    assert [str(s.SegmentLabel) for s in back.SegmentSequence if s.SegmentNumber == 1] == ["Läsion ü"]
+
+
+def test_label_outside_the_source_character_set(case, tmp_path):
+    from labelmap.errors import InputError
+
+    _, volume, source = case
+    assert source.dataset.SpecificCharacterSet == "ISO_IR 100"
+    segs = (replace(volume.segments[0], label="肝臓"),) + volume.segments[1:]
+    ds, _ = encode_seg(LabelVolume(volume.array, volume.geometry, segs), source, materialize=False)
+    with pytest.raises(InputError, match="Specific Character Set 'ISO_IR 100'"):
+        save_dataset(ds, tmp_path / "u.dcm")
+    assert not list(tmp_path.iterdir())
+
+
+def test_write_path_does_not_import_pydicom(case, tmp_path):
+    """The LABELMAP / BINARY writers (native and deflate) never import pydicom (0.12 s of start-up)."""
+    import subprocess
+    import sys
+
+    tmp, volume, _ = case
+    code = (
+        "import sys, numpy as np\n"
+        "from labelmap.convert import load_source, write_seg\n"
+        "from labelmap.model import LabelVolume\n"
+        "import pickle\n"
+        "volume = pickle.load(open(sys.argv[1], 'rb'))\n"
+        "source = load_source(sys.argv[2])\n"
+        "for t in ('labelmap', 'binary'):\n"
+        "    for c in ('none', 'deflate'):\n"
+        "        write_seg(volume, source, sys.argv[3] + t + c + '.dcm', seg_type=t, compression=c)\n"
+        "print('pydicom' in sys.modules)\n"
+    )
+    import pickle
+
+    (tmp_path / "v.pkl").write_bytes(pickle.dumps(volume))
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "v.pkl"), str(tmp / "ct"), str(tmp_path) + "/"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    assert len(list(tmp_path.glob("*.dcm"))) == 4

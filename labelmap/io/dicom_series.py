@@ -17,16 +17,16 @@ import struct
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
-import pydicom
-from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 
 from ..errors import DicomSeriesError
 from ..model import SOURCE_ATTRIBUTES, Geometry, SourceSeries
-from ..seg.lite import LONG_VRS, NeedsPydicom
+from ..seg.lite import LONG_VRS, LiteDataset, NeedsPydicom
+
+if TYPE_CHECKING:  # headers are parsed without pydicom; it reads only the files the lite parser leaves
+    from pydicom.dataset import Dataset
 
 __all__ = [
     "COPIED_ATTRIBUTES",
@@ -221,6 +221,11 @@ def _read_one(path: Path) -> Optional[SliceHeader]:
         return _slice_header(path, ds, meta, damage)
     except (SegFormatError, NeedsPydicom, OSError):
         pass
+    if not _has_dicm_prefix(path):
+        return None  # pydicom (without force) refuses it too; spares its import for a stray file
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
     try:
         with open(path, "rb") as fp:
             ds = pydicom.dcmread(fp, stop_before_pixels=True, specific_tags=_READ_TAGS)
@@ -230,6 +235,15 @@ def _read_one(path: Path) -> Optional[SliceHeader]:
     except Exception:  # pydicom raises assorted errors on junk; a non-DICOM file is never fatal
         return None
     return _slice_header(path, ds, getattr(ds, "file_meta", None), damage)
+
+
+def _has_dicm_prefix(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(128)
+            return fh.read(4) == b"DICM"
+    except OSError:
+        return False
 
 
 def _slice_header(path: Path, ds: Any, meta: Any, damage: Optional[str]) -> Optional[SliceHeader]:
@@ -489,16 +503,16 @@ def _build_series(series_uid: str, slices: list[SliceHeader]) -> SourceSeries:
             "(several phases or echoes in one series are not supported)"
         )
 
-    dataset = Dataset()
     first = slices[0].dataset
-    if not isinstance(first, Dataset):  # read without pydicom: load the attributes to copy with it
-        try:
-            first = pydicom.dcmread(slices[0].file, stop_before_pixels=True, specific_tags=list(COPIED_ATTRIBUTES))
-        except Exception as exc:  # it parsed a moment ago: only a file changed meanwhile gets here
-            raise DicomSeriesError(f"{slices[0].file!r} cannot be read again ({type(exc).__name__}: {exc})") from None
-    for keyword in COPIED_ATTRIBUTES:
-        if keyword in first:
-            dataset[keyword] = first[keyword]
+    if isinstance(first, LiteDataset):  # read without pydicom: keep the lite elements (encoded bytes)
+        dataset: Any = LiteDataset({first[k].tag: first[k] for k in COPIED_ATTRIBUTES if k in first})
+    else:
+        from pydicom.dataset import Dataset
+
+        dataset = Dataset()
+        for keyword in COPIED_ATTRIBUTES:
+            if keyword in first:
+                dataset[keyword] = first[keyword]
     positions.setflags(write=False)
     orientation.setflags(write=False)
     return SourceSeries(
@@ -529,6 +543,8 @@ def _single_slice_thickness(series: SourceSeries) -> float:
                 pass
     if series.files:
         try:
+            import pydicom
+
             hdr = pydicom.dcmread(
                 series.files[0], stop_before_pixels=True, specific_tags=["SliceThickness", "SpacingBetweenSlices"]
             )

@@ -69,7 +69,7 @@ from pydicom.uid import (
 )
 
 from ..errors import InputError, MissingDependencyError, SegFormatError, UnsupportedError
-from .uids import TRANSFER_SYNTAXES
+from .uids import TRANSFER_SYNTAXES, allowed_for
 
 __all__ = [
     "SYNTAXES",
@@ -165,21 +165,6 @@ def check_available(ts: Union[str, UID], *, purpose: str) -> None:
         raise MissingDependencyError(
             f"{purpose} {uid.name} needs the package {req[1]!r}: pip install {req[1]}"
         )
-
-
-def allowed_for(seg_type: str) -> tuple[str, ...]:
-    """Names of :data:`SYNTAXES` a Segmentation Type may be written with.
-
-    LABELMAP and FRACTIONAL (8/16-bit frames): all.  BINARY (1-bit frames): ``none``,
-    ``implicit``, ``deflate`` and ``j2k`` -- RLE and JPEG-LS have no 1-bit form that
-    DICOM readers (highdicom, dcmqi) accept for SEG.
-    """
-    kind = seg_type.upper()
-    if kind in ("LABELMAP", "FRACTIONAL"):
-        return tuple(SYNTAXES)
-    if kind == "BINARY":
-        return ("none", "implicit", "deflate", "j2k")
-    raise InputError(f"unknown Segmentation Type {seg_type!r}")
 
 
 def rle_backend() -> str:

@@ -9,26 +9,29 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-from typing import Optional
+from typing import TYPE_CHECKING, Optional, Union
 
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import UID, generate_uid
 
 from .. import __version__, kernels
 from ..errors import InputError, MetadataError
 from ..geometry import patient_orientation
 from ..metadata import background_segment, segment_to_dataset
 from ..model import DEFAULT_RGB, SOURCE_ATTRIBUTES, Geometry, LabelVolume, SegmentDescription, SeriesAttributes, SourceSeries
+from .dataset import WriteDataset, copy_attribute, new_uid
 from .fastwrite import PerFrameSpec, write_seg_file
 from .palette import apply_palette, palette_lut
 from .uids import (
+    EXPLICIT_VR_LITTLE_ENDIAN,
+    FRAME_CODEC_SYNTAXES,
     IMPLEMENTATION_CLASS_UID,
     IMPLEMENTATION_VERSION_NAME,
     LABEL_MAP_SEGMENTATION_STORAGE,
     TRANSFER_SYNTAXES,
 )
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 __all__ = ["encode_labelmap", "LabelmapPlan", "plan_labelmap"]
 
@@ -87,30 +90,29 @@ def common_dataset(
     segmentation_type: str,
     rows: int,
     columns: int,
-) -> Dataset:
+) -> WriteDataset:
     """The attributes every SEG we write shares: patient, study, series, equipment, image, segmentation."""
-    ds = Dataset()
+    ds = WriteDataset()
     src = source.dataset
     for keyword in _COPIED_FROM_SOURCE:
-        if keyword in src:
-            setattr(ds, keyword, src[keyword].value)
+        copy_attribute(ds, src, keyword)
     for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
                     "ReferringPhysicianName", "StudyID", "AccessionNumber", "PositionReferenceIndicator"):
         if keyword not in ds:
             setattr(ds, keyword, "")
     if "StudyInstanceUID" not in ds:
-        ds.StudyInstanceUID = generate_uid()
+        ds.StudyInstanceUID = new_uid()
     if "FrameOfReferenceUID" not in ds:
-        ds.FrameOfReferenceUID = generate_uid()
+        ds.FrameOfReferenceUID = new_uid()
     date, time = _now()
-    ds.SOPClassUID = UID(sop_class_uid)
-    ds.SOPInstanceUID = generate_uid()
+    ds.SOPClassUID = sop_class_uid
+    ds.SOPInstanceUID = new_uid()
     ds.ImageType = ["DERIVED", "PRIMARY"]
     ds.InstanceCreationDate, ds.InstanceCreationTime = date, time
     ds.SeriesDate, ds.SeriesTime = date, time
     ds.ContentDate, ds.ContentTime = date, time
     ds.Modality = "SEG"
-    ds.SeriesInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = new_uid()
     ds.SeriesNumber = series.series_number
     ds.SeriesDescription = series.series_description
     ds.InstanceNumber = series.instance_number
@@ -141,14 +143,12 @@ def common_dataset(
 
 
 def add_geometry_and_references(
-    ds: Dataset,
+    ds: WriteDataset,
     geometry: Geometry,
     frame_slices: np.ndarray,
     source: SourceSeries,
     source_index: np.ndarray,
     frame_segments: Optional[np.ndarray] = None,
-    *,
-    materialize: bool = True,
 ) -> PerFrameSpec:
     """Shared and per-frame functional groups, dimensions and the Common Instance Reference.
 
@@ -156,18 +156,17 @@ def add_geometry_and_references(
     source instance matched to label slice k (-1 for none).  ``frame_segments``
     (classic SEG) adds the Segment Identification Sequence per frame and makes the
     dimension index (Referenced Segment Number, Image Position Patient).
-    ``materialize=False`` keeps the per-frame items as a :class:`PerFrameSpec`
-    (``ds._labelmap_frames``) for the bulk writer instead of pydicom Datasets.
+    The per-frame items stay a :class:`PerFrameSpec` (``ds.frames``), written in bulk.
     """
     g = geometry
     frame_slices = np.asarray(frame_slices, dtype=np.int64)
-    shared = Dataset()
-    measures = Dataset()
+    shared = WriteDataset()
+    measures = WriteDataset()
     measures.PixelSpacing = [f"{v:.10g}" for v in g.pixel_spacing]
     measures.SliceThickness = f"{g.spacing[2]:.10g}"
     measures.SpacingBetweenSlices = f"{g.spacing[2]:.10g}"
     shared.PixelMeasuresSequence = [measures]
-    orient = Dataset()
+    orient = WriteDataset()
     orient.ImageOrientationPatient = [f"{v:.10g}" for v in g.image_orientation]
     shared.PlaneOrientationSequence = [orient]
     ds.SharedFunctionalGroupsSequence = [shared]
@@ -199,25 +198,22 @@ def add_geometry_and_references(
         position_text=position_text,
         sources=sources,
     )
-    if materialize:
-        ds.PerFrameFunctionalGroupsSequence = spec.to_sequence()
-    else:
-        ds._labelmap_frames = spec  # written in bulk by save_dataset
+    ds.frames = spec
     ds.NumberOfFrames = len(frame_slices)
-    dim_uid = generate_uid()
+    dim_uid = new_uid()
 
-    org = Dataset()
+    org = WriteDataset()
     org.DimensionOrganizationUID = dim_uid
     ds.DimensionOrganizationSequence = [org]
     dims = []
     if frame_segments is not None:
-        dim = Dataset()
+        dim = WriteDataset()
         dim.DimensionOrganizationUID = dim_uid
         dim.DimensionIndexPointer = 0x0062000B
         dim.FunctionalGroupPointer = 0x0062000A
         dim.DimensionDescriptionLabel = "ReferencedSegmentNumber"
         dims.append(dim)
-    dim = Dataset()
+    dim = WriteDataset()
     dim.DimensionOrganizationUID = dim_uid
     dim.DimensionIndexPointer = 0x00200032
     dim.FunctionalGroupPointer = 0x00209113
@@ -229,11 +225,11 @@ def add_geometry_and_references(
             ds.DimensionOrganizationType = "3D"
 
     if referenced:
-        series_item = Dataset()
+        series_item = WriteDataset()
         series_item.SeriesInstanceUID = source.series_instance_uid
         instances = []
         for uid, cls in referenced.items():
-            inst = Dataset()
+            inst = WriteDataset()
             inst.ReferencedSOPClassUID = cls
             inst.ReferencedSOPInstanceUID = uid
             instances.append(inst)
@@ -242,8 +238,9 @@ def add_geometry_and_references(
     return spec
 
 
-def file_meta_for(ds: Dataset, transfer_syntax: UID) -> FileMetaDataset:
-    meta = FileMetaDataset()
+def file_meta_for(ds: WriteDataset, transfer_syntax: str) -> WriteDataset:
+    meta = WriteDataset()
+    meta.FileMetaInformationVersion = b"\x00\x01"
     meta.MediaStorageSOPClassUID = ds.SOPClassUID
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     meta.TransferSyntaxUID = transfer_syntax
@@ -264,12 +261,14 @@ def encode_labelmap(
     plan: Optional[LabelmapPlan] = None,
     bits: Optional[int] = None,
     materialize: bool = True,
-) -> Dataset:
+) -> Union[WriteDataset, "Dataset"]:
     """Encode a LABELMAP SEG (Label Map Segmentation Storage) dataset.
 
     ``volume.array`` holds Segment Numbers; ``volume.segments`` describes them
     (``number`` set).  Values absent from the segment list are an error; a
     background segment 0 with Pixel Padding Value 0 is added when 0 occurs.
+    ``materialize`` True returns a pydicom Dataset; False the :class:`WriteDataset` that
+    :func:`save_dataset` writes in bulk without pydicom.
     """
     array = kernels.as_label_array(volume.array)
     if plan is None:
@@ -308,9 +307,7 @@ def encode_labelmap(
     ds.SegmentsOverlap = "NO"
     if plan.has_background:
         ds.PixelPaddingValue = 0
-    ds.SegmentSequence = DicomSequence(
-        [segment_to_dataset(seg, number=n, cielab=not palette) for n, seg in items]
-    )
+    ds.SegmentSequence = [segment_to_dataset(seg, number=n, cielab=not palette) for n, seg in items]
     if palette:
         ds.PhotometricInterpretation = "PALETTE COLOR"
         colours = {n: tuple(seg.rgb or DEFAULT_RGB) for n, seg in items}
@@ -323,40 +320,39 @@ def encode_labelmap(
     # frames in ascending order along the normal
     g = volume.geometry
     frames = plan.frames[np.argsort(g.slice_positions()[plan.frames] @ g.normal, kind="stable")]
-    add_geometry_and_references(ds, volume.geometry, frames, source, source_index, materialize=materialize)
+    add_geometry_and_references(ds, volume.geometry, frames, source, source_index)
     dtype = np.uint8 if bits == 8 else np.dtype("<u2")
     return attach_pixels(
         ds, frames_array_of(array, frames, dtype), "OB" if bits == 8 else "OW", compression, materialize=materialize
     )
 
 
-def attach_pixels(ds: Dataset, pixels: np.ndarray, vr: str, compression: str, *, materialize: bool) -> Dataset:
-    """Set the transfer syntax and Pixel Data (compressing it when the syntax asks).
+def attach_pixels(
+    ds: WriteDataset, pixels: np.ndarray, vr: str, compression: str, *, materialize: bool
+) -> Union[WriteDataset, "Dataset"]:
+    """Set the transfer syntax and Pixel Data (compressing the frames when the syntax asks).
 
-    Native / deflated output that is not materialized keeps the array in
-    ``ds._labelmap_pixels`` for the bulk writer, which streams it to the file
-    without a bytes copy.
+    Native and deflated Pixel Data stays an array (``ds.pixels``) that the bulk writer
+    streams to the file without a copy.  ``materialize``: return a pydicom Dataset.
     """
     ts = _transfer_syntax(compression)
     raw = np.ascontiguousarray(pixels).reshape(-1).view(np.uint8)
-    if ts.is_compressed or materialize:
-        data = raw.tobytes()
-        ds.PixelData = data + b"\0" if len(data) % 2 else data
-        ds["PixelData"].VR = vr
-        if ts.is_compressed:
-            # pydicom compresses only a dataset whose transfer syntax is still native;
-            # Dataset.compress() then sets the compressed one.
-            from pydicom.uid import ExplicitVRLittleEndian
+    ds.pixels = (raw, vr)
+    if ts in FRAME_CODEC_SYNTAXES:
+        # the frame codecs work on pydicom's form; the encapsulated result comes back as bytes
+        from .codecs import compress_dataset
 
-            from .codecs import compress_dataset
-
-            ds.file_meta = file_meta_for(ds, ExplicitVRLittleEndian)
-            compress_dataset(ds, ts)
-            return ds
-    else:
-        ds._labelmap_pixels = (raw, vr)
+        ds.file_meta = file_meta_for(ds, EXPLICIT_VR_LITTLE_ENDIAN)
+        pds = ds.to_pydicom(per_frame=False)
+        compress_dataset(pds, ts)
+        ds.pixels = None
+        for keyword in ("PixelData", "ExtendedOffsetTable", "ExtendedOffsetTableLengths"):
+            if keyword in pds:
+                setattr(ds, keyword, pds[keyword].value)
+        ds["PixelData"].VR = "OB"
+        ds["PixelData"].is_undefined_length = True
     ds.file_meta = file_meta_for(ds, ts)
-    return ds
+    return ds.to_pydicom() if materialize else ds
 
 
 def frames_array_of(array: np.ndarray, frames: np.ndarray, dtype) -> np.ndarray:
@@ -376,32 +372,32 @@ def frames_array_of(array: np.ndarray, frames: np.ndarray, dtype) -> np.ndarray:
     return out
 
 
-def _transfer_syntax(name: str) -> UID:
+def _transfer_syntax(name: str) -> str:
     try:
-        return UID(TRANSFER_SYNTAXES[name])
+        return TRANSFER_SYNTAXES[name]
     except KeyError:
         raise InputError(
             f"unknown compression {name!r}; choose one of: {', '.join(TRANSFER_SYNTAXES)}"
         ) from None
 
 
-def save_dataset(ds: Dataset, path, *, deflate_level: int = 6) -> None:
+def save_dataset(ds: Union[WriteDataset, "Dataset"], path, *, deflate_level: int = 6) -> None:
     """Write ``ds`` as a DICOM file atomically (temporary file, then rename).
 
-    ``deflate_level`` (1-9) applies to the Deflated transfer syntax: 6 is the
-    balanced default; 8 gives about 10 % smaller label maps for 3x the deflate time.
+    A :class:`WriteDataset` goes to the bulk writer; a pydicom Dataset (``materialize=True``
+    results, possibly edited by the caller) to pydicom.  ``deflate_level`` (1-9) applies to
+    the Deflated transfer syntax: 6 is the balanced default; 8 gives about 10 % smaller
+    label maps for 3x the deflate time.
     """
     from .._atomic import atomic_path
 
     if not 1 <= int(deflate_level) <= 9:
         raise InputError(f"deflate level must be 1..9, got {deflate_level}")
-
-    spec = getattr(ds, "_labelmap_frames", None)
-    if "PerFrameFunctionalGroupsSequence" in ds:
-        spec = None
-    pixels = getattr(ds, "_labelmap_pixels", None) if "PixelData" not in ds else None
     with atomic_path(path) as tmp:
-        write_seg_file(ds, spec, tmp, pixels=pixels, deflate_level=int(deflate_level))
+        if isinstance(ds, WriteDataset):
+            write_seg_file(ds, tmp, deflate_level=int(deflate_level))
+        else:
+            ds.save_as(tmp, enforce_file_format=True)
 
 
 __all__ += ["common_dataset", "add_geometry_and_references", "file_meta_for", "save_dataset"]

@@ -9,19 +9,20 @@ boundaries (no padding between frames).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Optional, Sequence
+from typing import TYPE_CHECKING, Literal, Optional, Sequence, Union
 
 import numpy as np
-from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence as DicomSequence
 
 from .. import kernels
 from ..errors import InputError, MetadataError, UnsupportedError
 from ..metadata import segment_to_dataset
 from ..model import Geometry, SegmentDescription, SeriesAttributes, SourceSeries
-from .codecs import allowed_for
+from .dataset import WriteDataset
 from .encode import add_geometry_and_references, attach_pixels, common_dataset
-from .uids import SEGMENTATION_STORAGE
+from .uids import SEGMENTATION_STORAGE, allowed_for
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 __all__ = ["Layer", "classic_frames", "encode_binary", "encode_fractional"]
 
@@ -104,7 +105,7 @@ def _require_frames(frame_slices: np.ndarray) -> None:
 
 def _base(
     source: SourceSeries, series: SeriesAttributes, geometry: Geometry, seg_type: str, segments, overlap: str
-) -> Dataset:
+) -> WriteDataset:
     ds = common_dataset(
         source, series,
         sop_class_uid=SEGMENTATION_STORAGE,
@@ -114,7 +115,7 @@ def _base(
     )
     ds.PhotometricInterpretation = "MONOCHROME2"
     ds.SegmentsOverlap = overlap
-    ds.SegmentSequence = DicomSequence([segment_to_dataset(s, number=s.number) for s in segments])
+    ds.SegmentSequence = [segment_to_dataset(s, number=s.number) for s in segments]
     return ds
 
 
@@ -129,7 +130,7 @@ def encode_binary(
     compression: str = "none",
     segments_overlap: Literal["YES", "NO", "UNDEFINED"] = "UNDEFINED",
     materialize: bool = True,
-) -> Dataset:
+) -> Union[WriteDataset, "Dataset"]:
     """Encode a BINARY Segmentation Storage dataset from label layers on the source grid."""
     allowed = allowed_for("BINARY")
     if compression not in allowed:
@@ -146,7 +147,7 @@ def encode_binary(
     ds.BitsStored = 1
     ds.HighBit = 0
     add_geometry_and_references(
-        ds, geometry, frame_slices, source, source_index, frame_numbers, materialize=materialize
+        ds, geometry, frame_slices, source, source_index, frame_numbers
     )
     npx = geometry.shape[1] * geometry.shape[2]
     n_bits = len(frame_slices) * npx
@@ -178,7 +179,7 @@ def encode_fractional(
     compression: str = "none",
     segments_overlap: Literal["YES", "NO", "UNDEFINED"] = "UNDEFINED",
     materialize: bool = True,
-) -> Dataset:
+) -> Union[WriteDataset, "Dataset"]:
     """Encode a FRACTIONAL Segmentation Storage dataset; each layer is one segment's uint8 map (255 = 1.0)."""
     fractional_type = fractional_type.upper()  # type: ignore[assignment]
     if fractional_type not in ("PROBABILITY", "OCCUPANCY"):
@@ -203,7 +204,7 @@ def encode_fractional(
     ds.SegmentationFractionalType = fractional_type
     ds.MaximumFractionalValue = 255
     add_geometry_and_references(
-        ds, geometry, frame_slices, source, source_index, frame_numbers, materialize=materialize
+        ds, geometry, frame_slices, source, source_index, frame_numbers
     )
     npx = geometry.shape[1] * geometry.shape[2]
     pixels = np.empty((len(frame_slices), npx), dtype=np.uint8)

@@ -1,12 +1,15 @@
-"""Write SEG files fast: the Per-frame Functional Groups Sequence as bytes, in bulk.
+"""Write SEG files fast, without pydicom: the top level by our element encoder, the
+Per-frame Functional Groups Sequence as bytes, in bulk.
 
 A classic SEG has one per-frame item per (segment, slice); building and
 serialising one pydicom Dataset per frame is where Python writers spend their
 time.  Frames differ only in a few values, so each item here is assembled
 from byte pieces cached per slice (position, source reference) and per segment
-(Segment Identification), plus the packed Dimension Index Values.  Everything
-else in the file is written by pydicom.  Encoding: Explicit VR Little Endian
-with defined lengths (also the inner encoding of the Deflated syntax).
+(Segment Identification), plus the packed Dimension Index Values.  The rest of the
+:class:`~labelmap.seg.dataset.WriteDataset` is encoded as pydicom would encode it
+(tests hold the two to the same bytes); pydicom writes only Implicit VR files and
+text in character sets other than ASCII, Latin-1 and UTF-8.  Encoding: Explicit VR
+Little Endian with defined lengths (also the inner encoding of the Deflated syntax).
 """
 
 from __future__ import annotations
@@ -15,17 +18,17 @@ import io
 import os
 import struct
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
-from pydicom.dataset import Dataset
-from pydicom.filebase import DicomFileLike
-from pydicom.filewriter import write_dataset, write_file_meta_info
-from pydicom.multival import MultiValue
-from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import DeflatedExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from .dataset import WriteDataset
 from .lite import LONG_VRS
+from .uids import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence as DicomSequence
 
 __all__ = ["PerFrameSpec", "write_seg_file"]
 
@@ -90,8 +93,11 @@ class PerFrameSpec:
         return len(self.frame_slices)
 
     # -- pydicom form (API users, tests) --------------------------------------
-    def to_sequence(self) -> DicomSequence:
+    def to_sequence(self) -> "DicomSequence":
         """The Per-frame Functional Groups Sequence as pydicom Datasets."""
+        from pydicom.dataset import Dataset
+        from pydicom.sequence import Sequence as DicomSequence
+
         derivations: dict[int, Dataset] = {}
         items = []
         for f, k in enumerate(self.frame_slices.tolist()):
@@ -162,7 +168,9 @@ class PerFrameSpec:
         return _tag(_PER_FRAME_TAG) + b"SQ\0\0" + struct.pack("<I", len(value)) + value
 
 
-def _derivation_dataset(sop_class: str, sop_instance: str) -> Dataset:
+def _derivation_dataset(sop_class: str, sop_instance: str) -> "Dataset":
+    from pydicom.dataset import Dataset
+
     def code(value: str, scheme: str, meaning: str) -> Dataset:
         item = Dataset()
         item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, scheme, meaning
@@ -216,57 +224,49 @@ class _DeflatingWriter(io.RawIOBase):
             self._target.write(piece)
 
 
-def write_seg_file(
-    ds: Dataset,
-    spec: Optional[PerFrameSpec],
-    path: "os.PathLike[str] | str",
-    *,
-    pixels: Optional[tuple[np.ndarray, str]] = None,
-    deflate_level: int = 6,
-) -> None:
-    """Write ``ds`` (without its per-frame sequence) plus ``spec``'s per-frame items to ``path``.
+def write_seg_file(ds: WriteDataset, path: "os.PathLike[str] | str", *, deflate_level: int = 6) -> None:
+    """Write ``ds`` with its per-frame items (``ds.frames``) and native pixels (``ds.pixels``) to ``path``.
 
-    ``pixels`` = (uint8 buffer, VR) is written as the native Pixel Data when the
-    dataset holds none.  The caller handles atomicity (``path`` is normally a
-    temporary file).  Implicit VR files, or datasets without a spec, go through
-    pydicom entirely.
+    The caller handles atomicity (``path`` is normally a temporary file).  Implicit VR
+    files go through pydicom entirely.
     """
-    ts = ds.file_meta.TransferSyntaxUID
-    if spec is None or ts == ImplicitVRLittleEndian:
-        full = ds
-        if spec is not None:
-            full = _with_sequence(ds, spec)
-        if pixels is not None:
-            data = pixels[0].tobytes()
-            full.PixelData = data + b"\0" if len(data) % 2 else data
-            full["PixelData"].VR = pixels[1]
-        full.save_as(path, enforce_file_format=True)
+    ts = str(ds.file_meta.TransferSyntaxUID)
+    if ts == IMPLICIT_VR_LITTLE_ENDIAN:
+        ds.to_pydicom().save_as(path, enforce_file_format=True)
         return
-    pre = Dataset()
-    post = Dataset()
+    pre = WriteDataset()
+    post = WriteDataset()
     for elem in ds:
         if elem.tag == _PER_FRAME_TAG:
             continue
-        (pre if elem.tag < _PER_FRAME_TAG else post).add(elem)
+        if elem.tag > 0x7FE00010:
+            raise ValueError("elements after Pixel Data are not supported by the bulk writer")
+        (pre if elem.tag < _PER_FRAME_TAG else post)._elements[elem.tag] = elem
+    charset = ds.get("SpecificCharacterSet", None)
+    try:
+        head, tail = _encode_part(pre, charset), _encode_part(post, charset)
+    except _NeedsUnicode as exc:
+        if charset:
+            from ..errors import InputError
+
+            raise InputError(
+                f"text {exc.args[0][:64]!r} cannot be written in the source series' Specific Character Set "
+                f"{charset!r}; use characters of that set in the metadata JSON"
+            ) from None
+        # labels beyond ASCII without a character set from the source: declare UTF-8
+        pre.SpecificCharacterSet = "ISO_IR 192"
+        head, tail = _encode_part(pre, "ISO_IR 192"), _encode_part(post, "ISO_IR 192")
     with open(path, "wb") as raw:
         raw.write(b"\0" * 128 + b"DICM")
-        meta_fp = DicomFileLike(raw)
-        meta_fp.is_little_endian = True
-        meta_fp.is_implicit_VR = False
-        write_file_meta_info(meta_fp, ds.file_meta, enforce_standard=True)
-        deflater = _DeflatingWriter(raw, deflate_level) if ts == DeflatedExplicitVRLittleEndian else None
+        raw.write(encode_file_meta(ds.file_meta))
+        deflater = _DeflatingWriter(raw, deflate_level) if ts == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN else None
         sink = deflater if deflater is not None else raw
-        fp = DicomFileLike(sink)
-        fp.is_little_endian = True
-        fp.is_implicit_VR = False
-        charset = ds.get("SpecificCharacterSet", None)
-        _write(fp, pre, charset)
-        sink.write(spec.encode())
-        _write(fp, post, charset)
-        if pixels is not None:
-            if any(elem.tag > 0x7FE00010 for elem in post):
-                raise ValueError("elements after Pixel Data are not supported by the bulk writer")
-            data, vr = pixels
+        sink.write(head)
+        if ds.frames is not None:
+            sink.write(ds.frames.encode())
+        sink.write(tail)
+        if ds.pixels is not None and "PixelData" not in ds:
+            data, vr = ds.pixels
             n = data.nbytes
             sink.write(_tag(0x7FE00010) + vr.encode("ascii") + b"\0\0" + struct.pack("<I", n + n % 2))
             sink.write(memoryview(data))
@@ -276,19 +276,45 @@ def write_seg_file(
             deflater.finish()
 
 
-def _write(fp: DicomFileLike, ds: Dataset, charset) -> None:
-    """Write ``ds`` (Explicit VR LE): our element encoder, or pydicom's for what it does not cover."""
+def encode_file_meta(meta: WriteDataset) -> bytes:
+    """The File Meta Information group (Explicit VR LE) with its group length first."""
+    body = _encode_dataset(_without(meta, 0x00020000), "ascii")
+    return _short(0x00020000, b"UL", struct.pack("<I", len(body))) + body
+
+
+def _without(ds: WriteDataset, tag: int) -> WriteDataset:
+    out = WriteDataset()
+    out._elements.update((t, e) for t, e in ds._elements.items() if t != tag)
+    return out
+
+
+def _encode_part(ds: WriteDataset, charset) -> bytes:
+    """``ds`` encoded (Explicit VR LE): our element encoder, or pydicom's for other character sets."""
     if not len(ds):
-        return
-    codec = _CODECS.get(str(charset).strip() if charset else "")
+        return b""
+    codec = _CODECS.get(_charset_key(charset))
     if codec is not None:
         try:
-            fp.write(_encode_dataset(ds, codec))
-            return
+            return _encode_dataset(ds, codec)
         except _Unsupported:
             pass
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    fp = DicomBytesIO()
+    fp.is_little_endian = True
+    fp.is_implicit_VR = False
     kwargs = {"parent_encoding": charset} if charset else {}
-    write_dataset(fp, ds, **kwargs)
+    write_dataset(fp, ds.to_pydicom(per_frame=False, pixel_data=False), **kwargs)
+    return fp.getvalue()
+
+
+def _charset_key(charset) -> str:
+    if not charset:
+        return ""
+    if isinstance(charset, (list, tuple)):
+        return "\x00multiple" if len(charset) > 1 else str(charset[0]).strip()
+    return str(charset).strip()
 
 
 # --------------------------------------------------------------------------- top-level encoder
@@ -307,15 +333,30 @@ class _Unsupported(Exception):
     pass
 
 
-def _encode_dataset(ds: Dataset, codec: str, signed: bool = False) -> bytes:
+class _NeedsUnicode(Exception):
+    """Text the data set's character set cannot hold."""
+
+
+class _BadText(Exception):
+    """Text outside the default repertoire in a VR that allows no other (UI, CS, DA ...)."""
+
+
+def _encode_dataset(ds: WriteDataset, codec: str, signed: bool = False) -> bytes:
     out = []
     signed = bool(ds.get("PixelRepresentation", int(signed)))
-    for tag in sorted(ds.keys()):
-        elem = ds[tag]  # RawDataElements (read from a file) are converted here
-        if elem.is_undefined_length or (elem.VR == "SQ" and any(
-                item.get("is_undefined_length_sequence_item", False) for item in (elem.value or ()))):
-            raise _Unsupported("undefined length (encapsulated Pixel Data)")
-        out.append(_encode_element(int(elem.tag), elem.VR, elem.value, codec, signed))
+    for elem in ds:
+        if elem.raw is not None:  # copied from a source header as encoded
+            raw = elem.raw + (b"\0" if elem.VR == "UI" else b" ") if len(elem.raw) % 2 else elem.raw
+            vrb = elem.VR.encode("ascii")
+            out.append(_long(elem.tag, vrb, raw) if elem.VR in _LONG else _short(elem.tag, vrb, raw))
+        elif elem.is_undefined_length:
+            if elem.VR not in ("OB", "OW") or not isinstance(elem.value, (bytes, bytearray)):
+                raise _Unsupported("undefined length")
+            # encapsulated Pixel Data: the items as given, then the sequence delimiter
+            out.append(_tag(elem.tag) + elem.VR.encode("ascii") + b"\0\0\xff\xff\xff\xff"
+                       + bytes(elem.value) + b"\xfe\xff\xdd\xe0\0\0\0\0")
+        else:
+            out.append(_encode_element(elem.tag, elem.VR, elem.value, codec, signed))
     return b"".join(out)
 
 
@@ -325,7 +366,15 @@ def _encode_element(tag: int, vr: str, value, codec: str, signed: bool = False) 
     if vr == "SQ":
         body = b"".join(_item(_encode_dataset(item, codec, signed)) for item in (value or ()))
         return _long(tag, b"SQ", body)
-    raw = _encode_value(vr, value, codec)
+    try:
+        raw = _encode_value(vr, value, codec)
+    except _BadText as exc:
+        from ..errors import InputError
+
+        raise InputError(
+            f"attribute ({tag >> 16:04X},{tag & 0xFFFF:04X}) {vr} value {exc.args[1][:64]!r} holds characters "
+            f"a {vr} value cannot store (ASCII only); correct it in the input"
+        ) from None
     if len(raw) % 2:
         raw += b"\0" if vr in ("UI", "OB", "UN") else b" "
     vrb = vr.encode("ascii")
@@ -335,7 +384,7 @@ def _encode_element(tag: int, vr: str, value, codec: str, signed: bool = False) 
 def _values(value) -> list:
     if value is None or value == "":
         return []
-    if isinstance(value, (list, tuple, MultiValue)):
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
         return list(value)
     return [value]  # one value (str, number, PersonName, ...)
 
@@ -346,7 +395,15 @@ def _encode_value(vr: str, value, codec: str) -> bytes:
         if not all(isinstance(v, str) for v in parts) and vr != "PN":
             raise _Unsupported(vr)
         text = "\\".join(str(v) for v in parts)
-        return text.encode(codec if vr in _CHARSET_TEXT else "ascii")
+        if vr not in _CHARSET_TEXT:
+            try:  # the default repertoire, written as pydicom writes it
+                return text.encode("latin-1")
+            except UnicodeEncodeError:
+                raise _BadText(vr, text) from None
+        try:
+            return text.encode(codec)
+        except UnicodeEncodeError:
+            raise _NeedsUnicode(text) from None
     if vr in ("DS", "IS"):
         parts = []
         for v in _values(value):
@@ -368,6 +425,3 @@ def _encode_value(vr: str, value, codec: str) -> bytes:
     raise _Unsupported(vr)
 
 
-def _with_sequence(ds: Dataset, spec: PerFrameSpec) -> Dataset:
-    ds.PerFrameFunctionalGroupsSequence = spec.to_sequence()
-    return ds

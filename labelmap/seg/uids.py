@@ -14,6 +14,12 @@ __all__ = [
     "NATIVE_SYNTAXES",
     "IMPLEMENTATION_CLASS_UID",
     "IMPLEMENTATION_VERSION_NAME",
+    "EXPLICIT_VR_LITTLE_ENDIAN",
+    "IMPLICIT_VR_LITTLE_ENDIAN",
+    "DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN",
+    "FRAME_CODEC_SYNTAXES",
+    "SYNTAX_NAMES",
+    "allowed_for",
 ]
 
 #: Segmentation Storage (BINARY, FRACTIONAL).
@@ -34,9 +40,41 @@ TRANSFER_SYNTAXES = {
     "jpegls": "1.2.840.10008.1.2.4.80",  # JPEG-LS Lossless
     "j2k": "1.2.840.10008.1.2.4.90",  # JPEG 2000 Image Compression (Lossless Only)
 }
+EXPLICIT_VR_LITTLE_ENDIAN = TRANSFER_SYNTAXES["none"]
+IMPLICIT_VR_LITTLE_ENDIAN = TRANSFER_SYNTAXES["implicit"]
+DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN = TRANSFER_SYNTAXES["deflate"]
+#: Syntaxes whose frames are compressed one by one (encapsulated Pixel Data).
+FRAME_CODEC_SYNTAXES = frozenset((TRANSFER_SYNTAXES["rle"], TRANSFER_SYNTAXES["jpegls"], TRANSFER_SYNTAXES["j2k"]))
+#: Transfer syntax names as PS3.6 (and pydicom's UID.name) give them.
+SYNTAX_NAMES = {
+    "1.2.840.10008.1.2": "Implicit VR Little Endian",
+    "1.2.840.10008.1.2.1": "Explicit VR Little Endian",
+    "1.2.840.10008.1.2.1.99": "Deflated Explicit VR Little Endian",
+    "1.2.840.10008.1.2.2": "Explicit VR Big Endian",
+    "1.2.840.10008.1.2.5": "RLE Lossless",
+    "1.2.840.10008.1.2.4.80": "JPEG-LS Lossless Image Compression",
+    "1.2.840.10008.1.2.4.90": "JPEG 2000 Image Compression (Lossless Only)",
+}
 #: Syntaxes whose Pixel Data is native (Big Endian included, for recognising it).
 NATIVE_SYNTAXES = frozenset(("1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2"))
 
 #: Our implementation class UID (a UUID-derived 2.25 UID fixed for this project).
 IMPLEMENTATION_CLASS_UID = "2.25.208844935137218410958916425468497361822"
 IMPLEMENTATION_VERSION_NAME = "LABELMAP_010"
+
+
+def allowed_for(seg_type: str) -> tuple[str, ...]:
+    """Names of :data:`TRANSFER_SYNTAXES` a Segmentation Type may be written with.
+
+    LABELMAP and FRACTIONAL (8/16-bit frames): all.  BINARY (1-bit frames): ``none``,
+    ``implicit``, ``deflate`` and ``j2k`` -- RLE and JPEG-LS have no 1-bit form that
+    DICOM readers (highdicom, dcmqi) accept for SEG.
+    """
+    from ..errors import InputError
+
+    kind = seg_type.upper()
+    if kind in ("LABELMAP", "FRACTIONAL"):
+        return tuple(TRANSFER_SYNTAXES)
+    if kind == "BINARY":
+        return ("none", "implicit", "deflate", "j2k")
+    raise InputError(f"unknown Segmentation Type {seg_type!r}")
