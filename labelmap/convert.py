@@ -457,7 +457,7 @@ def binary_to_labelmap(
     t0 = time.perf_counter()
     _check_output_target(output, [] if not isinstance(seg, (str, os.PathLike)) else [seg])
     opened = open_seg(seg)
-    ds, name = opened.ds, opened.name
+    ds, name = opened.header, opened.name  # lite top level from a file: pydicom stays unloaded
     seg_type = str(ds.get("SegmentationType", ""))
     if seg_type != "BINARY":
         raise InputError(
@@ -497,7 +497,7 @@ def _is_uid(value) -> bool:
 
 def _source_from_references(opened, classic) -> tuple[SourceSeries, np.ndarray]:
     """A SourceSeries made of the instances a SEG's frames reference, and the instance index per grid slice."""
-    ds, info = opened.ds, opened.info
+    ds, info = opened.header, opened.info
     n_slices = classic.geometry.shape[0]
     index = np.full(n_slices, -1, dtype=np.int64)
     classes: list[str] = []

@@ -156,7 +156,8 @@ def test_label_outside_the_source_character_set(case, tmp_path):
 
 
 def test_write_path_does_not_import_pydicom(case, tmp_path):
-    """The LABELMAP / BINARY writers (native and deflate) never import pydicom (0.12 s of start-up)."""
+    """The LABELMAP / BINARY writers (native and deflate) and BINARY -> LABELMAP never import
+    pydicom (0.12 s of start-up)."""
     import subprocess
     import sys
 
@@ -171,6 +172,8 @@ def test_write_path_does_not_import_pydicom(case, tmp_path):
         "for t in ('labelmap', 'binary'):\n"
         "    for c in ('none', 'deflate'):\n"
         "        write_seg(volume, source, sys.argv[3] + t + c + '.dcm', seg_type=t, compression=c)\n"
+        "from labelmap.convert import binary_to_labelmap\n"
+        "binary_to_labelmap(sys.argv[3] + 'binarydeflate.dcm', sys.argv[3] + 'b2l.dcm', compression='deflate')\n"
         "print('pydicom' in sys.modules)\n"
     )
     import pickle
@@ -179,4 +182,4 @@ def test_write_path_does_not_import_pydicom(case, tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "v.pkl"), str(tmp / "ct"), str(tmp_path) + "/"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
-    assert len(list(tmp_path.glob("*.dcm"))) == 4
+    assert len(list(tmp_path.glob("*.dcm"))) == 5
