@@ -273,3 +273,13 @@ def test_transfer_syntaxes_save_and_reload(encode, tmp_path, compression, ts):
     back = pydicom.dcmread(path)
     assert back.file_meta.TransferSyntaxUID == ts
     np.testing.assert_array_equal(back.pixel_array.reshape(arr.shape), arr)
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0, -0.5, 512.123456789, -123.4567890123, 1e-5, -3.0853665e-220,
+                                   -1.7976931348623157e308, 2.2250738585072014e-308, -0.0001234567891])
+def test_ds_text_fits_16_characters(value):
+    from labelmap.seg.encode import ds_text
+
+    text = ds_text(value)
+    assert len(text) <= 16
+    assert abs(float(text) - value) <= abs(value) * 1e-5

@@ -77,6 +77,16 @@ def plan_labelmap(
     return LabelmapPlan(frames, values, counts, bool(values.size and values[0] == 0))
 
 
+def ds_text(value: float) -> str:
+    """A Decimal String of at most 16 characters (PS3.5 6.2): 10 significant digits, fewer
+    only when an exponent needs the room (e.g. -3.0853665e-220)."""
+    for digits in range(10, 0, -1):
+        text = f"{value:.{digits}g}"
+        if len(text) <= 16:
+            return text
+    raise ValueError(f"{value!r} has no 16-character decimal string")
+
+
 def _now() -> tuple[str, str]:
     now = _dt.datetime.now()
     return now.strftime("%Y%m%d"), now.strftime("%H%M%S.%f")
@@ -162,12 +172,12 @@ def add_geometry_and_references(
     frame_slices = np.asarray(frame_slices, dtype=np.int64)
     shared = WriteDataset()
     measures = WriteDataset()
-    measures.PixelSpacing = [f"{v:.10g}" for v in g.pixel_spacing]
-    measures.SliceThickness = f"{g.spacing[2]:.10g}"
-    measures.SpacingBetweenSlices = f"{g.spacing[2]:.10g}"
+    measures.PixelSpacing = [ds_text(v) for v in g.pixel_spacing]
+    measures.SliceThickness = ds_text(g.spacing[2])
+    measures.SpacingBetweenSlices = ds_text(g.spacing[2])
     shared.PixelMeasuresSequence = [measures]
     orient = WriteDataset()
-    orient.ImageOrientationPatient = [f"{v:.10g}" for v in g.image_orientation]
+    orient.ImageOrientationPatient = [ds_text(v) for v in g.image_orientation]
     shared.PlaneOrientationSequence = [orient]
     ds.SharedFunctionalGroupsSequence = [shared]
     ds.PatientOrientation = patient_orientation(g)
@@ -178,7 +188,7 @@ def add_geometry_and_references(
     order = distinct[np.argsort(positions[distinct] @ g.normal, kind="stable")]
     rank_of_slice = np.zeros(g.shape[0], dtype=np.int64)
     rank_of_slice[order] = np.arange(1, len(order) + 1)
-    position_text = [[f"{v:.10g}" for v in p] for p in positions]
+    position_text = [[ds_text(v) for v in p] for p in positions]
     sources: list[Optional[tuple[str, str]]] = [None] * g.shape[0]
     referenced: dict[str, str] = {}
     for k in distinct.tolist():
