@@ -55,3 +55,7 @@ def merge_segments(
     merged: _Out,
     result: npt.NDArray[np.int64],
 ) -> None: ...
+def narrow_to_u8(
+    src: npt.NDArray[np.uint16] | npt.NDArray[np.uint32] | npt.NDArray[np.uint64],
+    out: npt.NDArray[np.uint8],
+) -> bool: ...

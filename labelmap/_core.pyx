@@ -10,6 +10,22 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy, memset
 
+cdef extern from *:
+    """
+    /* bit index of the lowest set bit of x counted from the first byte in memory order
+       (x != 0): a word loaded with memcpy on a little-endian machine is trailing zeros */
+    #if defined(_MSC_VER)
+    #include <intrin.h>
+    static __inline int lm_first_set_bit(unsigned __int64 x) { unsigned long i; _BitScanForward64(&i, x); return (int)i; }
+    #elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    static inline int lm_first_set_bit(unsigned long long x) { return __builtin_clzll(x); }
+    #else
+    static inline int lm_first_set_bit(unsigned long long x) { return __builtin_ctzll(x); }
+    #endif
+    """
+    int _first_set_bit "lm_first_set_bit"(uint64_t x) noexcept nogil
+
+
 ctypedef fused label_t:
     uint8_t
     uint16_t
@@ -20,6 +36,56 @@ ctypedef fused out_t:
     uint16_t
 
 
+cdef inline uint64_t _broadcast(label_t v) noexcept nogil:
+    """A 64-bit word whose every ``label_t`` lane holds ``v``."""
+    if label_t is uint8_t:
+        return <uint64_t>v * 0x0101010101010101ULL
+    elif label_t is uint16_t:
+        return <uint64_t>v * 0x0001000100010001ULL
+    else:
+        return <uint64_t>v * 0x0000000100000001ULL
+
+
+cdef inline void _presence_row(const label_t* row, Py_ssize_t npix,
+                               uint8_t* presence, int64_t* counts) noexcept nogil:
+    """Mark the values of one row in ``presence`` and add their voxel counts to ``counts``."""
+    # label maps are long runs of one value: compare 8-byte words with the current value
+    # repeated, and take the position of the first different value from the lowest set bit
+    # of their XOR (in memory order, whatever the byte order), so only run ends cost a step
+    cdef Py_ssize_t lanes = 8 // sizeof(label_t)
+    cdef int shift = 3 + (0 if sizeof(label_t) == 1 else (1 if sizeof(label_t) == 2 else 2))
+    cdef Py_ssize_t p = 1, start = 0
+    cdef label_t cur = row[0]
+    cdef uint64_t pat = _broadcast(cur)
+    cdef uint64_t w0, w1, x
+    while True:
+        # p: the first position not known to hold cur
+        while p + 2 * lanes <= npix:
+            memcpy(&w0, &row[p], 8)
+            memcpy(&w1, &row[p + lanes], 8)
+            if (w0 ^ pat) | (w1 ^ pat):
+                x = w0 ^ pat
+                if x:
+                    p += _first_set_bit(x) >> shift
+                else:
+                    p += lanes + (_first_set_bit(w1 ^ pat) >> shift)
+                break
+            p += 2 * lanes
+        else:
+            while p < npix and row[p] == cur:
+                p += 1
+        if p >= npix:
+            break
+        presence[cur] = 1
+        counts[cur] += p - start
+        cur = row[p]
+        start = p
+        pat = _broadcast(cur)
+        p += 1
+    presence[cur] = 1
+    counts[cur] += npix - start
+
+
 def slice_label_presence(const label_t[:, ::1] labels,
                          uint8_t[:, ::1] presence,
                          int64_t[::1] counts):
@@ -27,30 +93,17 @@ def slice_label_presence(const label_t[:, ::1] labels,
 
     ``presence[k, v]`` becomes 1 when value ``v`` occurs in slice ``k``;
     ``counts[v]`` accumulates the voxel count of ``v``.  Every value must be
-    smaller than ``presence.shape[1]`` (the caller checks the maximum).
+    smaller than ``presence.shape[1]`` (the caller checks the maximum);
+    ``presence`` has as many rows as ``labels``.
     """
-    cdef Py_ssize_t k, p, start
+    cdef Py_ssize_t k
     cdef Py_ssize_t nk = labels.shape[0]
     cdef Py_ssize_t npix = labels.shape[1]
-    cdef label_t v, cur
-    cdef const label_t* row
-    if npix == 0:
+    if npix == 0 or nk == 0:
         return
     with nogil:
         for k in range(nk):
-            # label maps are long runs of one value: count runs, not voxels
-            row = &labels[k, 0]
-            cur = row[0]
-            start = 0
-            for p in range(1, npix):
-                v = row[p]
-                if v != cur:
-                    presence[k, cur] = 1
-                    counts[cur] += p - start
-                    cur = v
-                    start = p
-            presence[k, cur] = 1
-            counts[cur] += npix - start
+            _presence_row(&labels[k, 0], npix, &presence[k, 0], &counts[0])
 
 
 def remap_lut(const label_t[::1] labels, const out_t[::1] lut, out_t[::1] out):
@@ -61,6 +114,41 @@ def remap_lut(const label_t[::1] labels, const out_t[::1] lut, out_t[::1] out):
         for p in range(n):
             out[p] = lut[labels[p]]
 
+
+ctypedef fused wide_t:
+    uint16_t
+    uint32_t
+    uint64_t
+
+
+def narrow_to_u8(const wide_t[::1] src, uint8_t[::1] out):
+    """``out[p] = src[p] & 0xFF`` for p < len(src) while every value fits; True when all are <= 255.
+
+    ``out`` holds at least len(src) entries.  Works in blocks and stops after
+    the first block holding a value above 255: ``out`` is then partly written.
+    Signed data is passed as its unsigned view (a negative value has high bits
+    set, so it does not fit either).
+    """
+    cdef Py_ssize_t n = src.shape[0]
+    cdef Py_ssize_t lo = 0, hi, p
+    cdef wide_t acc = 0
+    cdef const wide_t* s
+    cdef uint8_t* d
+    if n == 0:
+        return True
+    s = &src[0]
+    d = &out[0]
+    with nogil:
+        while lo < n:
+            hi = lo + 32768 if n - lo > 32768 else n
+            # OR of the block and a truncating copy: one read of the input, vectorised by the compiler
+            for p in range(lo, hi):
+                acc = acc | s[p]
+                d[p] = <uint8_t>s[p]
+            if acc >> 8:
+                break
+            lo = hi
+    return (acc >> 8) == 0
 
 # ---------------------------------------------------------------------------
 # 1-bit frame streams.  Bit ``i`` of a stream lives in byte ``i >> 3`` at bit

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
-    "gzip_compress", "gzip_decompress_into", "gzip_pieces", "deflate_raw", "deflate_chunks", "inflate_raw", "raw_compressor", "BACKEND",
+    "gzip_compress", "gzip_decompress_into", "gzip_pieces", "GzipFiller", "deflate_raw", "deflate_chunks", "inflate_raw", "raw_compressor", "BACKEND",
 ]
 
 Buffer = Union[bytes, bytearray, memoryview]
@@ -33,6 +33,10 @@ try:  # pragma: no cover
     from zlib_ng import zlib_ng as _zng
 except ImportError:  # pragma: no cover
     _zng = None
+
+# A C gzip reader that inflates straight into a caller's buffer (``readinto``), one GIL
+# release per call: zlib-ng's (fastest), else ISA-L's; both are what their GzipFile uses.
+_READER = getattr(_zng, "_GzipReader", None) or getattr(_izlib, "_GzipReader", None)
 
 
 def gzip_compress(data: Buffer, *, fast: bool = True) -> bytes:
@@ -73,19 +77,94 @@ def gzip_pieces(data: Buffer, limit: int, chunk: int = 1 << 20) -> Iterator[byte
             break
 
 
+class GzipFiller:
+    """Inflates gzip member(s) of ``data``, at most ``limit`` bytes in all, into buffers the caller gives.
+
+    :meth:`readinto` fills the whole buffer unless the content (or ``limit``) ends first,
+    so a loop over a reused scratch buffer sees full pieces.  The content, the errors
+    (a stream ending before its end marker raises the backend's zlib-compatible ``error``
+    unless ``limit`` bytes were already produced) and the end rules (trailing non-gzip
+    data is ignored) are those of :func:`gzip_pieces`: the fast path is a C reader
+    inflating straight into the buffer, with no new bytes object per piece; should it
+    raise, the rest is read, from where it stood, by :func:`gzip_pieces`, whose verdict
+    counts.  (The C reader alone is more lenient in one case: zero padding between two
+    members, which it skips.)
+    """
+
+    def __init__(self, data: Buffer, limit: int) -> None:
+        self._data = data
+        self._limit = int(limit)
+        self._pos = 0  # content bytes handed out so far
+        self._fast = _READER(data) if _READER is not None and self._limit > 0 else None
+        self._slow: Iterator[bytes] | None = None
+        self._left = memoryview(b"")  # the part of the last slow piece not handed out yet
+
+    @property
+    def position(self) -> int:
+        """Content bytes handed out so far."""
+        return self._pos
+
+    def readinto(self, buf: Buffer) -> int:
+        """Fill ``buf`` (writable bytes-like) from its start; returns the bytes written (0 at the end)."""
+        view = memoryview(buf).cast("B")
+        want = min(len(view), self._limit - self._pos)
+        if want <= 0:
+            return 0
+        if self._fast is not None:
+            got = 0
+            try:
+                while got < want:
+                    n = self._fast.readinto(view[got:want])
+                    if not n:
+                        break
+                    got += n
+            except Exception:  # damaged or truncated data, junk after a member: let gzip_pieces decide
+                self._fast = None
+            else:
+                self._pos += got
+                return got
+        if self._slow is None:
+            skip = self._pos
+            self._slow = gzip_pieces(self._data, self._limit, max(1 << 20, min(want, 1 << 23)))
+            while skip:
+                piece = next(self._slow, b"")
+                if not piece:
+                    break  # cannot happen: the C reader produced these bytes
+                if len(piece) > skip:
+                    self._left = memoryview(piece)[skip:]
+                    break
+                skip -= len(piece)
+        got = 0
+        while got < want:
+            if not len(self._left):
+                piece = next(self._slow, b"")
+                if not piece:
+                    break
+                self._left = memoryview(piece)
+            k = min(len(self._left), want - got)
+            view[got:got + k] = self._left[:k]
+            self._left = self._left[k:]
+            got += k
+        self._pos += got
+        return got
+
+
 def gzip_decompress_into(data: Buffer, out: "np.ndarray", chunk: int = 1 << 20) -> int:
     """Inflate gzip member(s) into the uint8 array ``out`` until it is full; returns the bytes written.
 
-    Inflating in 1 MB pieces straight into the caller's array halves the time of inflating
-    to one bytes object and copying it (150 MB: 0.07 s against 0.13 s), and the result is
-    writable.  A truncated stream raises ``zlib.error``-compatible errors of the backend.
+    Inflating straight into the caller's array (one call of the C reader, no bytes objects)
+    is about twice as fast as inflating to one bytes object and copying it, and the result
+    is writable.  A truncated stream raises ``zlib.error``-compatible errors of the backend.
+    ``chunk``: piece size of the :func:`gzip_pieces` path (used without a C reader, or on errors).
     """
     target = memoryview(out).cast("B")
-    pos = 0
-    for piece in gzip_pieces(data, len(target), chunk):
-        target[pos:pos + len(piece)] = piece
-        pos += len(piece)
-    return pos
+    if _READER is None:
+        pos = 0
+        for piece in gzip_pieces(data, len(target), chunk):
+            target[pos:pos + len(piece)] = piece
+            pos += len(piece)
+        return pos
+    return GzipFiller(data, len(target)).readinto(target)
 
 
 def raw_compressor(level: int = 6):

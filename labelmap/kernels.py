@@ -15,6 +15,7 @@ __all__ = [
     "as_label_array",
     "label_presence",
     "remap_labels",
+    "narrow_to_uint8",
     "label_dtype_for",
     "packed_length",
     "pack_label_frames",
@@ -72,6 +73,40 @@ def as_label_array(array: np.ndarray, *, source: str = "label image") -> np.ndar
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
+#: Label arrays of at least this many bytes are scanned by two threads, half the slices each
+#: (512x512x300 on 2 cores: uint8 4.1 ms against 7.2 ms, uint16 7.4 against 13.8; a thread costs ~0.1 ms).
+_PRESENCE_SPLIT_BYTES = 1 << 24
+
+
+def _presence_two_threads(flat: np.ndarray, presence: np.ndarray, counts: np.ndarray) -> None:
+    """:func:`_core.slice_label_presence` with the upper half of the slices in a second thread.
+
+    The kernel runs without the GIL; presence rows are per slice, and the second thread
+    adds into its own counts, summed afterwards.
+    """
+    import threading
+
+    mid = flat.shape[0] // 2
+    counts_hi = np.zeros_like(counts)
+    failure: list[BaseException] = []
+
+    def upper() -> None:
+        try:
+            _core.slice_label_presence(flat[mid:], presence[mid:], counts_hi)
+        except BaseException as exc:  # pragma: no cover - re-raised below
+            failure.append(exc)
+
+    worker = threading.Thread(target=upper, name="label-presence")
+    worker.start()
+    try:
+        _core.slice_label_presence(flat[:mid], presence[:mid], counts)
+    finally:
+        worker.join()
+    if failure:
+        raise failure[0]
+    counts += counts_hi
+
+
 def label_presence(labels: np.ndarray, *, source: str = "label image") -> tuple[np.ndarray, np.ndarray]:
     """Which label values occur in which slice.
 
@@ -88,7 +123,11 @@ def label_presence(labels: np.ndarray, *, source: str = "label image") -> tuple[
     n_values = 0x100 if arr.dtype == np.uint8 else 0x10000
     presence = np.zeros((arr.shape[0], n_values), dtype=np.uint8)
     counts = np.zeros(n_values, dtype=np.int64)
-    _core.slice_label_presence(arr.reshape(arr.shape[0], -1), presence, counts)
+    flat = arr.reshape(arr.shape[0], -1)
+    if arr.nbytes >= _PRESENCE_SPLIT_BYTES and arr.shape[0] > 1:
+        _presence_two_threads(flat, presence, counts)
+    else:
+        _core.slice_label_presence(flat, presence, counts)
     top = int(np.flatnonzero(counts)[-1]) + 1
     return np.ascontiguousarray(presence[:, :top]).view(np.bool_), counts[:top]
 
@@ -111,6 +150,42 @@ def remap_labels(labels: np.ndarray, lut: np.ndarray, *, source: str = "label im
     if arr.size:
         _core.remap_lut(arr.reshape(-1), lut_arr, out.reshape(-1))
     return out
+
+
+_NARROW_VIEW = {np.dtype(np.uint16): np.uint16, np.dtype(np.int16): np.uint16,
+                np.dtype(np.uint32): np.uint32, np.dtype(np.int32): np.uint32,
+                np.dtype(np.uint64): np.uint64, np.dtype(np.int64): np.uint64}
+
+
+def narrow_to_uint8(values: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
+    """Copy 16- / 32-bit integers into uint8 and say whether every value lies in 0..255, in one pass.
+
+    ``values``: uint16, int16, uint32, int32, uint64 or int64 of any shape (other byte orders are
+    converted first).  ``out``: a writeable C-contiguous uint8 array of as many entries
+    (any shape), else a new one of ``values``' shape.  Returns ``(out, fits)``; when
+    ``fits`` is False (a value is negative or above 255) ``out`` is partly written and
+    meaningless.  Replaces ``max()``, ``min()`` and a casting copy: three passes.
+    """
+    arr = np.asarray(values)
+    view = _NARROW_VIEW.get(arr.dtype.newbyteorder("="))
+    if view is None:
+        raise InputError(f"narrow_to_uint8: expected 16-, 32- or 64-bit integer values, got {arr.dtype}")
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    arr = np.ascontiguousarray(arr)
+    if out is None:
+        out = np.empty(arr.shape, dtype=np.uint8)
+    elif not isinstance(out, np.ndarray) or out.dtype != np.uint8:
+        raise InputError(f"narrow_to_uint8: out must be a uint8 array, got {getattr(out, 'dtype', type(out).__name__)}")
+    elif not out.flags.c_contiguous or not out.flags.writeable:
+        raise InputError("narrow_to_uint8: out must be a writeable C-contiguous array")
+    elif out.size != arr.size:
+        raise InputError(f"narrow_to_uint8: out holds {out.size} entries for {arr.size} values")
+    if not arr.size:
+        return out, True
+    # a signed value's unsigned view keeps its bits: negative ones have high bits set and do not fit
+    fits = _core.narrow_to_u8(arr.reshape(-1).view(view), out.reshape(-1))
+    return out, bool(fits)
 
 
 # ---------------------------------------------------------------------------

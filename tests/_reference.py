@@ -19,6 +19,14 @@ def remap_labels(labels: np.ndarray, lut: np.ndarray) -> np.ndarray:
     return lut[labels]
 
 
+def narrow_to_uint8(values: np.ndarray) -> tuple[np.ndarray | None, bool]:
+    """(values as uint8, True) when every value lies in 0..255, else (None, False)."""
+    values = np.asarray(values)
+    if values.size and (int(values.min()) < 0 or int(values.max()) > 0xFF):
+        return None, False
+    return values.astype(np.uint8), True
+
+
 # --- 1-bit frame streams: frame f's pixel p is bit f * npx + p, LSB first, no padding between frames ---
 
 

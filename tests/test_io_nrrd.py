@@ -331,3 +331,124 @@ def test_narrow_read_across_gzip_members_split_inside_a_value(tmp_path):
     (tmp_path / "t.nrrd").write_bytes(header + gzip.compress(raw)[:-300])
     with pytest.raises(ImageFormatError, match="t.nrrd"):
         read_nrrd(tmp_path / "t.nrrd", narrow=True)
+
+
+_HEADER16 = (
+    "NRRD0004\ntype: {type}\ndimension: 3\nspace: left-posterior-superior\nsizes: 38 23 4\n"
+    "space directions: (0.5,0,0) (0,0.6,0) (0,0,1.5)\nkinds: domain domain domain\nendian: little\n"
+    "encoding: gzip\nspace origin: (1,2,3)\n\n"
+)
+
+
+@pytest.fixture(params=[None, 1000, 1001, 4 * 23 * 38 * 2 - 2], ids=["one-piece", "p1000", "p1001", "p-short"])
+def small_pieces(request, monkeypatch):
+    """Narrowed reads in small pieces (many steps over a 6992-byte uint16 image), or in one."""
+    from labelmap.io import nrrd as nrrd_module
+
+    if request.param is not None:
+        monkeypatch.setattr(nrrd_module, "_NARROW_PIECE", request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "int16", "uint32", "int32"])
+def test_narrow_read_in_pieces_gives_uint8(tmp_path, small_pieces, dtype):
+    a = (np.arange(np.prod(_G.shape)) % 256).astype(dtype).reshape(_G.shape)
+    write_nrrd(tmp_path / "l.nrrd", a, _G, compress=True)
+    b, _ = read_nrrd(tmp_path / "l.nrrd", narrow=True)
+    assert b.dtype == np.uint8 and b.flags.writeable and b.flags.c_contiguous
+    np.testing.assert_array_equal(b, a)
+
+
+@pytest.mark.parametrize(
+    "dtype, value, where",
+    [
+        ("uint16", 256, -1),  # only in the last piece
+        ("uint16", 300, 0),  # in the first piece
+        ("uint16", 65535, 2000),  # in a middle piece: the rest inflates straight into uint16
+        ("int16", -1, -1),
+        ("int16", -32768, 1500),
+        ("uint32", 256, -1),
+        ("int32", -7, 3000),
+    ],
+)
+def test_narrow_read_in_pieces_keeps_the_type(tmp_path, small_pieces, dtype, value, where):
+    a = (np.arange(np.prod(_G.shape)) % 200).astype(dtype).reshape(_G.shape)
+    a.flat[where] = value
+    write_nrrd(tmp_path / "l.nrrd", a, _G, compress=True)
+    b, _ = read_nrrd(tmp_path / "l.nrrd", narrow=True)
+    assert b.dtype == np.dtype(dtype) and b.flags.writeable
+    np.testing.assert_array_equal(b, a)
+
+
+def test_narrow_read_carries_values_split_across_members_and_pieces(tmp_path, small_pieces):
+    import gzip
+
+    a = (np.arange(np.prod(_G.shape)) % 251).astype("<u2").reshape(_G.shape)
+    raw = a.tobytes()
+    header = _HEADER16.format(type="uint16").encode()
+    # members split inside a value, at odd offsets, one of them empty; trailing junk ignored
+    cuts = [0, 1001, 1002, 2999, 5001, len(raw)]
+    body = b"".join(gzip.compress(raw[x:y]) for x, y in zip(cuts, cuts[1:]))
+    (tmp_path / "m.nrrd").write_bytes(header + body + b"trailing junk")
+    b, _ = read_nrrd(tmp_path / "m.nrrd", narrow=True)
+    assert b.dtype == np.uint8
+    np.testing.assert_array_equal(b, a)
+    # a value above 255 in the last member: the wide copy holds everything
+    wide = a.copy()
+    wide.flat[-1] = 4000
+    raw = wide.tobytes()
+    body = b"".join(gzip.compress(raw[x:y]) for x, y in zip(cuts, cuts[1:]))
+    (tmp_path / "w.nrrd").write_bytes(header + body)
+    b, _ = read_nrrd(tmp_path / "w.nrrd", narrow=True)
+    assert b.dtype == np.uint16
+    np.testing.assert_array_equal(b, wide)
+
+
+@pytest.mark.parametrize("fits", [True, False])
+def test_narrow_read_of_short_data_counts_every_byte(tmp_path, small_pieces, fits):
+    # a complete gzip stream holding 3 bytes less than the header needs: the partial value counts
+    import gzip
+
+    a = (np.arange(np.prod(_G.shape)) % 251).astype("<u2")
+    if not fits:
+        a[1700] = 999
+    need = a.nbytes
+    (tmp_path / "s.nrrd").write_bytes(_HEADER16.format(type="uint16").encode() + gzip.compress(a.tobytes()[:-3]))
+    for narrow in (True, False):
+        with pytest.raises(ImageFormatError, match=f"holds {need - 3} bytes .* need {need}; the file is truncated"):
+            read_nrrd(tmp_path / "s.nrrd", narrow=narrow)
+
+
+@pytest.mark.parametrize("cut", [300, 40, 5, 1])
+def test_narrow_read_of_truncated_stream(tmp_path, small_pieces, cut):
+    import gzip
+
+    a = np.random.default_rng(2).integers(0, 255, size=_G.shape).astype("<u2")  # does not compress away
+    packed = gzip.compress(a.tobytes())
+    (tmp_path / "t.nrrd").write_bytes(_HEADER16.format(type="uint16").encode() + packed[:-cut])
+    for narrow in (True, False):
+        if cut > 8:  # data lost
+            with pytest.raises(ImageFormatError, match="t.nrrd.*compressed data is damaged or truncated"):
+                read_nrrd(tmp_path / "t.nrrd", narrow=narrow)
+        else:  # only the 8-byte trailer (CRC, size) is cut: every value is there, as before
+            b, _ = read_nrrd(tmp_path / "t.nrrd", narrow=narrow)
+            np.testing.assert_array_equal(b, a.reshape(_G.shape))
+    bad = bytearray(packed)
+    bad[-6] ^= 1  # a damaged CRC is an error
+    (tmp_path / "c.nrrd").write_bytes(_HEADER16.format(type="uint16").encode() + bytes(bad))
+    for narrow in (True, False):
+        with pytest.raises(ImageFormatError, match="c.nrrd.*incorrect data check"):
+            read_nrrd(tmp_path / "c.nrrd", narrow=narrow)
+
+
+def test_narrow_read_without_the_c_reader(tmp_path, monkeypatch):
+    from labelmap import _deflate
+
+    monkeypatch.setattr(_deflate, "_READER", None)  # the gzip_pieces path alone
+    test_narrow_read_carries_values_split_across_members_and_pieces(tmp_path, None)
+    a = (np.arange(np.prod(_G.shape)) % 200).astype("int16").reshape(_G.shape)
+    a.flat[-1] = -3
+    write_nrrd(tmp_path / "l.nrrd", a, _G, compress=True)
+    b, _ = read_nrrd(tmp_path / "l.nrrd", narrow=True)
+    assert b.dtype == np.int16
+    np.testing.assert_array_equal(b, a)

@@ -493,3 +493,180 @@ def test_paint_frames_subset_matches_reference(shape):
         kernels.paint_frames_subset(short, [8], [0], [1], shape[1] * shape[2], out)
     with pytest.raises(InputError, match="npx is 5"):
         kernels.paint_frames_subset(packed, [0], [0], [1], 5, out)
+
+
+# --- narrowing 16- / 32- / 64-bit integers to uint8 -------------------------
+
+NARROW_DTYPES = ["uint16", "int16", "uint32", "int32", "uint64", "int64"]
+NARROW_SHAPES = [(21, 22), (23, 38, 3), (1,), (7,), (0,), (3, 0, 5), (40_000,)]
+
+
+@pytest.mark.parametrize("dtype", NARROW_DTYPES)
+@pytest.mark.parametrize("shape", NARROW_SHAPES)
+def test_narrow_to_uint8_matches_reference_when_values_fit(dtype, shape):
+    rng = np.random.default_rng(sum(shape) + len(dtype))
+    arr = rng.integers(0, 256, size=shape).astype(dtype)
+    if arr.size >= 2:
+        arr.flat[0], arr.flat[-1] = 255, 0  # both ends of the range
+    out, fits = kernels.narrow_to_uint8(arr)
+    ref_out, ref_fits = ref.narrow_to_uint8(arr)
+    assert fits is True and ref_fits
+    assert out.dtype == np.uint8 and out.shape == arr.shape
+    np.testing.assert_array_equal(out, ref_out)
+
+
+def _bad_values(dtype):
+    info = np.iinfo(dtype)
+    bad = [256, int(info.max)]
+    if info.min < 0:
+        bad += [-1, int(info.min)]
+    return bad
+
+
+@pytest.mark.parametrize("dtype", NARROW_DTYPES)
+@pytest.mark.parametrize("shape", [(21, 22), (23, 38, 3), (1,), (70_001,)])
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_narrow_to_uint8_reports_values_that_do_not_fit(dtype, shape, where):
+    # 70_001 values span several kernel blocks: a bad value in a later block is still seen
+    for bad in _bad_values(dtype):
+        arr = (np.arange(int(np.prod(shape))) % 256).astype(dtype).reshape(shape)
+        index = {"first": 0, "middle": arr.size // 2, "last": arr.size - 1}[where]
+        arr.flat[index] = bad
+        assert ref.narrow_to_uint8(arr)[1] is False
+        assert kernels.narrow_to_uint8(arr)[1] is False, (dtype, shape, where, bad)
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "int16", "uint32", "int32"])
+def test_narrow_to_uint8_edge_values(dtype):
+    fits = np.array([0, 1, 254, 255], dtype=dtype)
+    out, ok = kernels.narrow_to_uint8(fits)
+    assert ok and out.tolist() == [0, 1, 254, 255]
+    for bad in _bad_values(dtype):
+        assert kernels.narrow_to_uint8(np.array([0, bad, 255], dtype=dtype))[1] is False
+    assert kernels.narrow_to_uint8(np.array([], dtype=dtype))[1] is True
+
+
+def test_narrow_to_uint8_into_out_and_odd_inputs():
+    values = (np.arange(23 * 38 * 3) % 256).astype(np.uint16)
+    target = np.full(values.size + 10, 7, dtype=np.uint8)
+    out, ok = kernels.narrow_to_uint8(values, target[5:-5])
+    assert ok and out.base is target
+    np.testing.assert_array_equal(target[5:-5], values)
+    assert target[:5].tolist() == [7] * 5 and target[-5:].tolist() == [7] * 5  # nothing outside
+    # other byte order, non-contiguous input, 2-D out for 1-D values
+    swapped = values.astype(">u2")
+    np.testing.assert_array_equal(kernels.narrow_to_uint8(swapped)[0], values)
+    strided = values.reshape(23, 38, 3)[:, ::3, 1]
+    np.testing.assert_array_equal(kernels.narrow_to_uint8(strided)[0], strided)
+    out2 = np.empty((38, 69), dtype=np.uint8)
+    assert kernels.narrow_to_uint8(values, out2)[1]
+    np.testing.assert_array_equal(out2.ravel(), values)
+    assert kernels.narrow_to_uint8(np.array([0, -5], dtype=">i2"))[1] is False
+
+
+def test_narrow_to_uint8_errors():
+    with pytest.raises(InputError, match="16-, 32- or 64-bit"):
+        kernels.narrow_to_uint8(np.zeros(3, dtype=np.uint8))
+    with pytest.raises(InputError, match="16-, 32- or 64-bit"):
+        kernels.narrow_to_uint8(np.zeros(3, dtype=np.float32))
+    values = np.zeros(6, dtype=np.uint16)
+    with pytest.raises(InputError, match="uint8"):
+        kernels.narrow_to_uint8(values, np.zeros(6, dtype=np.uint16))
+    with pytest.raises(InputError, match="6 values"):
+        kernels.narrow_to_uint8(values, np.zeros(5, dtype=np.uint8))
+    with pytest.raises(InputError, match="C-contiguous"):
+        kernels.narrow_to_uint8(values, np.zeros(12, dtype=np.uint8)[::2])
+    frozen = np.zeros(6, dtype=np.uint8)
+    frozen.flags.writeable = False
+    with pytest.raises(InputError, match="writeable"):
+        kernels.narrow_to_uint8(values, frozen)
+
+
+@st.composite
+def _narrow_inputs(draw):
+    dtype = np.dtype(draw(st.sampled_from(NARROW_DTYPES)))
+    low = -3 if dtype.kind == "i" else 0
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=40))
+    return draw(hnp.arrays(dtype, shape, elements=st.integers(low, 300)))
+
+
+@given(_narrow_inputs())
+@settings(max_examples=80, deadline=None)
+def test_narrow_to_uint8_property(arr):
+    out, fits = kernels.narrow_to_uint8(arr)
+    ref_out, ref_fits = ref.narrow_to_uint8(arr)
+    assert fits == ref_fits
+    if fits:
+        np.testing.assert_array_equal(out, ref_out)
+
+
+# --- label presence: long runs (the kernel skips whole words) and the two-thread split ---
+
+
+def _runs(shape, dtype, hi, seed, max_run=40):
+    """A label array made of runs of random length 1..max_run (crossing word boundaries everywhere)."""
+    rng = np.random.default_rng(seed)
+    n = int(np.prod(shape))
+    lengths = rng.integers(1, max_run + 1, size=2 * n // (max_run + 1) + 8)
+    values = rng.integers(0, hi + 1, size=lengths.size)
+    return np.resize(np.repeat(values, lengths), n).astype(dtype).reshape(shape)  # resize: repeats if short
+
+
+@pytest.mark.parametrize("shape", [(3, 38, 23), (5, 22, 21), (2, 1, 1), (4, 1, 17), (6, 64, 64), (2, 3, 5)])
+@pytest.mark.parametrize("dtype,hi", [(np.uint8, 255), (np.uint8, 2), (np.uint16, 65535), (np.uint16, 3)])
+@pytest.mark.parametrize("max_run", [1, 9, 40, 300])
+def test_label_presence_runs_match_reference(shape, dtype, hi, max_run):
+    arr = _runs(shape, dtype, hi, seed=shape[1] * 7 + max_run, max_run=max_run)
+    arr.flat[-1] = hi  # a run ending exactly at the last voxel
+    presence, counts = kernels.label_presence(arr)
+    ref_p, ref_c = ref_presence(arr.astype(np.int64))
+    np.testing.assert_array_equal(presence, ref_p)
+    np.testing.assert_array_equal(counts, ref_c)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_label_presence_constant_and_single_change_rows(dtype):
+    # every row one value, or one change at each possible position of a 3-word row
+    npx = 24 // np.dtype(dtype).itemsize + 5
+    rows = [np.full(npx, 9, dtype=dtype)]
+    for p in range(1, npx):
+        row = np.full(npx, 4, dtype=dtype)
+        row[p:] = 200
+        rows.append(row)
+    arr = np.stack(rows).reshape(len(rows), 1, npx)
+    presence, counts = kernels.label_presence(arr)
+    ref_p, ref_c = ref_presence(arr.astype(np.int64))
+    np.testing.assert_array_equal(presence, ref_p)
+    np.testing.assert_array_equal(counts, ref_c)
+
+
+@pytest.mark.parametrize("shape", [(2, 21, 22), (3, 38, 23), (7, 22, 21), (1, 38, 23)])
+@pytest.mark.parametrize("dtype,hi", [(np.uint8, 255), (np.uint16, 1000)])
+def test_label_presence_two_threads_match_reference(monkeypatch, shape, dtype, hi):
+    monkeypatch.setattr(kernels, "_PRESENCE_SPLIT_BYTES", 0)  # split even small arrays
+    arr = _runs(shape, dtype, hi, seed=shape[0])
+    presence, counts = kernels.label_presence(arr)
+    ref_p, ref_c = ref_presence(arr.astype(np.int64))
+    np.testing.assert_array_equal(presence, ref_p)
+    np.testing.assert_array_equal(counts, ref_c)
+
+
+def test_label_presence_large_array_uses_two_threads(monkeypatch):
+    calls = []
+    real = kernels._presence_two_threads
+    monkeypatch.setattr(kernels, "_presence_two_threads", lambda *a: (calls.append(1), real(*a)))
+    arr = _runs((9, 1024, 2048), np.uint8, 30, seed=3, max_run=500)  # 18 MB
+    presence, counts = kernels.label_presence(arr)
+    assert calls == [1]
+    assert counts.sum() == arr.size
+    np.testing.assert_array_equal(counts, np.bincount(arr.ravel(), minlength=counts.size))
+    for k in (0, 4, 5, 8):
+        assert np.flatnonzero(presence[k]).tolist() == np.unique(arr[k]).tolist()
+
+
+def test_as_label_array_keeps_8_and_16_bit_as_they_are():
+    # uint8 / uint16 already hold only Segment Numbers: returned as is (no scan, no copy)
+    for dtype in (np.uint8, np.uint16):
+        arr = np.arange(24, dtype=dtype).reshape(2, 3, 4)
+        assert kernels.as_label_array(arr) is arr
+    assert kernels.as_label_array(np.array([[[0, 300]]], dtype=np.int32)).dtype == np.uint16

@@ -40,7 +40,8 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_path
-from .._deflate import gzip_compress, gzip_decompress_into, gzip_pieces
+from .. import kernels
+from .._deflate import GzipFiller, gzip_compress, gzip_decompress_into
 from ..errors import ImageFormatError, LabelmapError, OutputError
 from ..model import Geometry
 
@@ -264,32 +265,49 @@ def _read_attached(p: Path, narrow: bool = False) -> tuple[np.ndarray, dict] | N
     return data, header
 
 
+#: Bytes inflated per step of a narrowed read: one reused scratch buffer of this size.
+_NARROW_PIECE = 1 << 23
+
+
 def _inflate_narrowed(blob: bytes, dtype: np.dtype, count: int) -> tuple[np.ndarray, int]:
     """Inflate ``count`` integers of ``dtype`` into uint8 while every value fits, else into ``dtype``.
 
     ITK writes most label maps as 16-bit; holding them as 8-bit from the start halves the memory
-    touched (fresh pages are costly) and spares a narrowing pass.  Returns (array, bytes read).
+    touched (fresh pages are costly) and spares a narrowing pass.  Each piece is inflated into one
+    reused scratch buffer and narrowed by one fused kernel (copy + range check); the first value
+    outside 0..255 switches to ``dtype``, the rest then inflating straight into that array.
+    Returns (array, bytes read).
     """
     size = dtype.itemsize
+    need = count * size
+    stream = GzipFiller(blob, need)
     small = np.empty(count, dtype=np.uint8)
-    wide: np.ndarray | None = None
-    done, carry = 0, b""
-    for piece in gzip_pieces(blob, count * size, 1 << 23):  # few GIL hand-offs
-        buf = carry + piece if carry else piece
-        n = min(len(buf) // size, count - done)
-        carry = buf[n * size:]
-        if not n:
-            continue
-        values = np.frombuffer(buf, dtype=dtype, count=n)
-        if wide is None and (int(values.max()) > 0xFF or int(values.min()) < 0):
-            wide = np.empty(count, dtype=dtype)
-            wide[:done] = small[:done]
-        if wide is None:
-            small[done:done + n] = values
-        else:
-            wide[done:done + n] = values
-        done += n
-    return (small if wide is None else wide), done * size + len(carry)
+    scratch = np.empty(max(size, min(need, _NARROW_PIECE) // size * size), dtype=np.uint8)
+    done = carry = 0  # values stored; bytes of a partial value at the start of scratch
+    while done < count:
+        got = stream.readinto(scratch[carry:])
+        have = carry + got
+        n = have // size
+        if n:
+            values = scratch[: n * size].view(dtype)
+            if not kernels.narrow_to_uint8(values, small[done:done + n])[1]:
+                wide = np.empty(count, dtype=dtype)
+                wide[:done] = small[:done]
+                del small
+                wide[done:done + n] = values
+                done += n
+                rest = wide[done:].view(np.uint8)
+                tail = have - n * size  # only at the very end of a short stream
+                rest[:tail] = scratch[n * size:have]
+                total = tail + stream.readinto(rest[tail:]) if done < count else tail
+                return wide, done * size + total
+            done += n
+        carry = have - n * size
+        if carry:
+            scratch[:carry] = scratch[n * size:have]
+        if not got:
+            break
+    return small, done * size + carry
 
 
 def read_nrrd(path: str | os.PathLike[str], *, narrow: bool = False) -> tuple[np.ndarray, Geometry]:
