@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ._np import has_duplicates
 from .errors import GeometryError
 from .model import Geometry, SourceSeries
 
@@ -340,6 +341,6 @@ def match_slices(
                 f"those of the nearest image {what} (tolerance {tol_mm} mm)"
                 + ("; " + "; ".join(detail) if detail else "")
             )
-    if len(np.unique(nearest)) != len(nearest):
+    if has_duplicates(nearest):
         raise GeometryError(f"{label_name}: several slices match the same source image; slice spacing is too small")
     return nearest.astype(np.int64)

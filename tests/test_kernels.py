@@ -670,3 +670,12 @@ def test_as_label_array_keeps_8_and_16_bit_as_they_are():
         arr = np.arange(24, dtype=dtype).reshape(2, 3, 4)
         assert kernels.as_label_array(arr) is arr
     assert kernels.as_label_array(np.array([[[0, 300]]], dtype=np.int32)).dtype == np.uint16
+
+
+@pytest.mark.parametrize("values", [[], [3], [5, 1, 5, 2, 2, 9], list(range(10, 0, -1)), [7, 7, 7]])
+def test_np_unique_and_duplicates_match_numpy(values):
+    from labelmap._np import has_duplicates, unique
+
+    arr = np.asarray(values, dtype=np.int64)
+    np.testing.assert_array_equal(unique(arr), np.unique(arr))
+    assert has_duplicates(arr) == (len(np.unique(arr)) != len(arr))

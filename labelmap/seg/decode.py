@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 import numpy as np
 
 from .. import kernels
+from .._np import has_duplicates
 from ..errors import LabelmapError, MetadataError, SegFormatError, UnsupportedError
 from ..geometry import DEFAULT_TOLERANCE_MM, grid_from_frames, place_frames
 from ..metadata import is_background, segment_from_dataset
@@ -590,7 +591,7 @@ def decode_labelmap(
             info.positions, info.orientation, info.pixel_spacing, info.rows, info.columns,
             slice_spacing=info.slice_spacing, tol_mm=tol_mm, source=name,
         )
-    if len(np.unique(k)) != len(k):
+    if has_duplicates(k):
         dup = int(np.flatnonzero(np.bincount(k) > 1)[0])
         first, second = (int(f) + 1 for f in np.flatnonzero(k == dup)[:2])
         raise SegFormatError(

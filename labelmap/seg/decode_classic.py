@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Iterator, Optional, Union
+from typing import TYPE_CHECKING, Iterator, Optional, Union
 
 import numpy as np
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
 from .. import kernels
+from .._np import has_duplicates, unique
 from ..errors import SegFormatError, UnsupportedError
 from ..geometry import DEFAULT_TOLERANCE_MM, grid_from_frames, place_frames
 from ..model import Geometry, SegmentDescription
@@ -86,7 +86,7 @@ class ClassicSeg:
             else:
                 out[...] = 0
         wanted = np.isin(self.frame_segments, numbers)
-        self._last = (out, np.unique(self.frame_slices[wanted]))
+        self._last = (out, unique(self.frame_slices[wanted]))
         if self.packed is not None:
             frames = np.flatnonzero(wanted)
             kernels.paint_frames_subset(
@@ -172,7 +172,7 @@ def decode_classic(
         mfv = int_value(ds, "MaximumFractionalValue", name, default=255, minimum=1, maximum=255)
     # the same (segment, slice) twice would make the result depend on frame order
     key = info.segment_numbers.astype(np.int64) * (geometry.shape[0] + 1) + k
-    if len(np.unique(key)) != len(key):
+    if has_duplicates(key):
         _, first, counts = np.unique(key, return_index=True, return_counts=True)
         f1 = int(first[np.flatnonzero(counts > 1)[0]])
         f2 = int(np.flatnonzero(key == key[f1])[1])
@@ -180,7 +180,7 @@ def decode_classic(
             f"{name}: frames {f1 + 1} and {f2 + 1} both hold segment {int(info.segment_numbers[f1])} at slice "
             f"{int(k[f1])}; a segment has one frame per position"
         )
-    filled = geometry.shape[0] - len(np.unique(k))
+    filled = geometry.shape[0] - len(unique(k))
     return ClassicSeg(
         name=name,
         segmentation_type=seg_type,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Optional, Union
 import numpy as np
 
 from .. import __version__, kernels
+from .._np import unique
 from ..errors import InputError, MetadataError
 from ..geometry import patient_orientation
 from ..metadata import background_segment, segment_to_dataset
@@ -184,7 +185,7 @@ def add_geometry_and_references(
 
     positions = g.slice_positions()
     # 1-based rank of each written slice along the normal
-    distinct = np.unique(frame_slices)
+    distinct = unique(frame_slices)
     order = distinct[np.argsort(positions[distinct] @ g.normal, kind="stable")]
     rank_of_slice = np.zeros(g.shape[0], dtype=np.int64)
     rank_of_slice[order] = np.arange(1, len(order) + 1)
