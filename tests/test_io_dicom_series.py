@@ -338,3 +338,42 @@ def test_unusual_character_set_headers_fall_back_to_pydicom(tmp_path):
     h = _read_one(files[0])
     assert h is not None and h.series_description == "Грудь"
     assert isinstance(h.dataset, pydicom.Dataset)
+
+
+@pytest.mark.parametrize("implicit", [False, True])
+def test_lite_header_with_wanted_tags_skips_the_rest(tmp_path, implicit):
+    """Only the wanted elements are kept; sequences of defined and undefined length in between
+    are skipped; the kept values equal the full parse."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    from labelmap.io import dicom_series as dsr
+    from labelmap.seg.fastread import read_image_header
+
+    files = write_ct_series(tmp_path / "ct", oblique_geometry())
+    ds = pydicom.dcmread(files[0])
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = "1", "DCM", "x"
+    ds.ProcedureCodeSequence = Sequence([item])
+    ds.ReferencedImageSequence = Sequence([item])
+    path = tmp_path / "seq.dcm"
+    if implicit:
+        ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    ds.save_as(path, implicit_vr=implicit, little_endian=True, enforce_file_format=True)
+    raw = path.read_bytes()
+    # make the second sequence undefined length, as some scanners write them
+    tag = b"\x08\x00\x40\x11"
+    pos = raw.index(tag)
+    head = 8 if implicit else 12
+    (length,) = np.frombuffer(raw[pos + head - 4:pos + head], dtype="<u4")
+    body = raw[pos + head:pos + head + int(length)]
+    undefined = raw[:pos + head - 4] + b"\xff\xff\xff\xff" + body + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+    path.write_bytes(undefined + raw[pos + head + int(length):])
+
+    meta_all, full, _ = read_image_header(path)
+    meta, some, damage = read_image_header(path, dsr._READ_TAG_NUMBERS)
+    assert damage is None and len(some) < len(full)
+    assert {e.tag for e in some} == {e.tag for e in full} & dsr._READ_TAG_NUMBERS
+    for element in some:
+        assert element.value == full[element.tag].value
+    _same_header(dsr._slice_header(path, some, meta, damage), _both_ways(path)[1])

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import DicomSeriesError
 from ..model import SOURCE_ATTRIBUTES, Geometry, SourceSeries
-from ..seg.lite import LONG_VRS, LiteDataset, NeedsPydicom
+from ..seg.lite import KEYWORDS, LONG_VRS, LiteDataset, NeedsPydicom
 
 if TYPE_CHECKING:  # headers are parsed without pydicom; it reads only the files the lite parser leaves
     from pydicom.dataset import Dataset
@@ -58,6 +58,8 @@ _GEOMETRY_TAGS: tuple[str, ...] = (
 )
 
 _READ_TAGS: list[str] = list(dict.fromkeys(_GEOMETRY_TAGS + COPIED_ATTRIBUTES))
+#: the same as tag numbers, for the lite reader (which skips every other element)
+_READ_TAG_NUMBERS: frozenset[int] = frozenset(KEYWORDS[k][0] for k in _READ_TAGS)
 
 #: Orientation cosines may differ by this much between slices of one series.
 ORIENTATION_TOL = 1e-4
@@ -217,7 +219,7 @@ def _read_one(path: Path) -> Optional[SliceHeader]:
     from ..seg.fastread import read_image_header
 
     try:
-        meta, ds, damage = read_image_header(path)
+        meta, ds, damage = read_image_header(path, _READ_TAG_NUMBERS)
         return _slice_header(path, ds, meta, damage)
     except (SegFormatError, NeedsPydicom, OSError):
         pass
