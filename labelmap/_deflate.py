@@ -170,9 +170,14 @@ def gzip_decompress_into(data: Buffer, out: "np.ndarray", chunk: int = 1 << 20) 
 def raw_compressor(level: int = 6):
     """A streaming raw-deflate compressor (``compress`` / ``flush``).
 
-    Levels 1-3 use ISA-L (fastest); higher levels zlib-ng (zlib's ratio at about
-    twice its speed), else zlib.
+    Level 1 looks only for runs (zlib-ng's Z_RLE strategy): label maps are runs of equal
+    bytes, so it gives 1.29 MB at 0.025 s for the 78 MB reference volume, where ISA-L's
+    level 1 gives 1.79 MB in 0.016 s and zlib-ng's level 6 1.02 MB in 0.17 s.  Levels 2-3
+    use ISA-L; higher levels zlib-ng (zlib's ratio at about twice its speed), else zlib.
     """
+    if level <= 1:
+        lib = _zng if _zng is not None else zlib
+        return lib.compressobj(1, lib.DEFLATED, -15, 8, lib.Z_RLE)
     if _izlib is not None and level <= 3:
         return _izlib.compressobj(level, _izlib.DEFLATED, -15)
     if _zng is not None:
@@ -208,15 +213,13 @@ def deflate_chunks(
 
     def work(i: int) -> bytes:
         c = raw_compressor(level)
-        mod = _zng if (_zng is not None and not (_izlib is not None and level <= 3)) else (
-            _izlib if (_izlib is not None and level <= 3) else zlib)
         lo, hi = bounds[i], bounds[i + 1]
         out = []
         for p, start in zip(pieces, starts):
             a, b = max(lo, start), min(hi, start + len(p))
             if a < b:
                 out.append(c.compress(p[a - start : b - start]))
-        out.append(c.flush() if i == n - 1 else c.flush(mod.Z_FULL_FLUSH))
+        out.append(c.flush() if i == n - 1 else c.flush(zlib.Z_FULL_FLUSH))  # 3 in every backend
         return b"".join(out)
 
     if n == 1:

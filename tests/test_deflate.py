@@ -16,7 +16,7 @@ def _data(n: int = 300_000) -> bytes:
     return np.repeat(rng.integers(0, 5, n // 50), 50).astype(np.uint8).tobytes()
 
 
-@pytest.mark.parametrize("level", [1, 6])
+@pytest.mark.parametrize("level", [1, 2, 3, 4, 6, 8, 9])
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_chunked_deflate_is_one_valid_stream(level, threads):
     data = _data()
@@ -185,3 +185,14 @@ def test_gzip_decompress_into_without_the_c_reader(monkeypatch, chunk):
     test_gzip_decompress_into_fills_the_array(chunk)
     test_gzip_decompress_into_reads_members_and_stops_when_full()
     test_gzip_decompress_into_reports_short_and_truncated_streams()
+
+
+def test_level_1_run_strategy_is_valid_and_compact():
+    """Level 1 is the run-only strategy: on label-map-like data (runs of equal bytes) it is
+    compact, and still a valid raw deflate stream."""
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 20, size=400).astype(np.uint8)
+    data = np.repeat(values, rng.integers(50, 3000, size=400)).tobytes()
+    one = _deflate.deflate_raw(data, level=1)
+    assert zlib.decompress(one, -15) == data
+    assert len(one) < len(data) // 20
