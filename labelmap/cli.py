@@ -50,6 +50,7 @@ class FractionalType(str, Enum):
 class OutFormat(str, Enum):
     nrrd = "nrrd"
     nifti = "nifti"
+    segnrrd = "segnrrd"  # one 3D Slicer .seg.nrrd holding every segment
 
 
 class _State:
@@ -132,9 +133,9 @@ def _report_read(report) -> None:
 # --------------------------------------------------------------------------- native commands
 @app.command("itk2seg")
 def itk2seg(
-    labels: List[Path] = typer.Argument(..., help="Label image(s): .nrrd, .nhdr, .nii or .nii.gz."),
+    labels: List[Path] = typer.Argument(..., help="Label image(s): .nrrd, .nhdr, .nii or .nii.gz; or one 3D Slicer .seg.nrrd."),
     dicom: List[Path] = typer.Option(..., "--dicom", "-d", help="Source series: a folder (searched recursively) or files; repeatable."),
-    metadata: Path = typer.Option(..., "--metadata", "-m", help="dcmqi segmentation metadata JSON."),
+    metadata: Optional[Path] = typer.Option(None, "--metadata", "-m", help="dcmqi segmentation metadata JSON (optional for a .seg.nrrd: its entries then replace the file's, inner list i = layer i)."),
     output: Path = typer.Option(..., "--output", "-o", help="Output DICOM SEG file."),
     seg_type: SegType = typer.Option(SegType.auto, "--type", help="auto: LABELMAP unless segments of different files overlap, then BINARY."),
     fractional_type: FractionalType = typer.Option(FractionalType.probability, "--fractional-type", help="For --type fractional."),
@@ -167,7 +168,7 @@ def itk2seg(
 def seg2itk(
     seg: Path = typer.Argument(..., help="DICOM SEG file."),
     output_dir: Path = typer.Option(..., "--output-dir", "-o", help="Existing folder for the label image and meta.json."),
-    fmt: OutFormat = typer.Option(OutFormat.nrrd, "--format", "-f", help="Output image format."),
+    fmt: OutFormat = typer.Option(OutFormat.nrrd, "--format", "-f", help="Output image format (segnrrd: one 3D Slicer <prefix or SEG name>.seg.nrrd with every segment)."),
     prefix: str = typer.Option("", "--prefix", "-p", help="File name prefix: <prefix>-1.nrrd, <prefix>-meta.json."),
     reference: Optional[List[Path]] = typer.Option(None, "--reference", "-r", help="Source series (folder or files): output on its full grid, skipped slices filled with background."),
     series_uid: Optional[str] = typer.Option(None, "--series-uid", help="Reference series to use when the folder holds several."),

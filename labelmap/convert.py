@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -226,7 +227,7 @@ def write_seg(
 def itk_to_seg(
     labels: Sequence[PathLike],
     dicom: Sequence[PathLike],
-    metadata: Union[PathLike, dict],
+    metadata: Union[PathLike, dict, None],
     output: PathLike,
     *,
     seg_type: SegType = "labelmap",
@@ -239,13 +240,29 @@ def itk_to_seg(
     tol_mm: float = DEFAULT_TOLERANCE_MM,
     deflate_level: int = 6,
 ) -> WriteReport:
-    """NRRD / NIfTI label files + dcmqi JSON + source series -> DICOM SEG file."""
+    """NRRD / NIfTI label files + dcmqi JSON + source series -> DICOM SEG file.
+
+    A Slicer ``.seg.nrrd`` (given alone) carries its own segment descriptions, so
+    ``metadata`` may be None; see :func:`_segnrrd_to_seg` for how a JSON combines with it.
+    """
     from .metadata import load_metadata
 
     if not labels:
         raise InputError("no label image given; pass the NRRD / NIfTI label file(s)")
-    inputs = [*labels, *dicom] + ([] if isinstance(metadata, dict) else [metadata])
+    inputs = [*labels, *dicom] + ([] if metadata is None or isinstance(metadata, dict) else [metadata])
     _check_output_target(output, inputs)
+    seg_nrrd = _segnrrd_input(labels)  # .seg.nrrd hook
+    if seg_nrrd is not None:
+        return _segnrrd_to_seg(
+            seg_nrrd, dicom, None if metadata is None else load_metadata(metadata), output, series_uid=series_uid,
+            seg_type=seg_type, numbering=numbering, palette=palette, keep_empty_slices=keep_empty_slices,
+            compression=compression, fractional_type=fractional_type, tol_mm=tol_mm, deflate_level=deflate_level,
+        )
+    if metadata is None:
+        raise InputError(
+            "no metadata JSON given; NRRD / NIfTI label files need a dcmqi metadata JSON (--metadata) "
+            "describing their labels (only a Slicer .seg.nrrd carries its own)"
+        )
     md = load_metadata(metadata)
     label_paths = [Path(p) for p in labels]
     if len(md.segments) != len(label_paths):
@@ -275,6 +292,64 @@ def itk_to_seg(
         keep_empty_slices=keep_empty_slices, compression=compression, fractional_type=fractional_type,
         tol_mm=tol_mm, names=[str(p) for p in label_paths], deflate_level=deflate_level,
     )
+
+
+# --------------------------------------------------------------------------- .seg.nrrd hooks
+def _segnrrd_input(labels: Sequence[PathLike]) -> Optional[Path]:
+    """The Slicer ``.seg.nrrd`` among ``labels`` (it must be the only label file), or None."""
+    from .io.segnrrd import is_segnrrd
+
+    found = [Path(p) for p in labels if is_segnrrd(p)]
+    if found and len(labels) > 1:
+        raise InputError(
+            f"{str(found[0])!r} is a Slicer .seg.nrrd holding all its layers and segments; give it as the only "
+            "label file (convert other label files separately, or add them as segments in Slicer)"
+        )
+    return found[0] if found else None
+
+
+def _segnrrd_to_seg(
+    path: Path, dicom: Sequence[PathLike], md: Optional["Metadata"], output: PathLike, *,  # noqa: F821
+    series_uid: Optional[str], **write,
+) -> WriteReport:
+    """itk2seg for a ``.seg.nrrd``: its layers are the label volumes (as several label files would be).
+
+    Segments come from the file; with a metadata JSON, ``segmentAttributes[i]`` describes layer i
+    (labelID = value in that layer) and its entries replace the file's description of that value
+    (or add one); series attributes are the JSON's, else the defaults.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .io.segnrrd import read_segnrrd
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(load_source, dicom, series_uid=series_uid)
+        volumes = read_segnrrd(path, metadata=None if md is None else md.segments, narrow=True)
+        source = pending.result()
+    names = [str(path)] if len(volumes) == 1 else [f"{path} layer {m}" for m in range(len(volumes))]
+    series = md.series if md is not None else SeriesAttributes()
+    return write_seg(volumes, source, output, series=series, names=names, **write)
+
+
+def _segnrrd_layers(decoded) -> list[LabelVolume]:  # DecodedSeg | ClassicSeg
+    """A decoded SEG as ``.seg.nrrd`` layers (label value = Segment Number): LABELMAP is one layer,
+    BINARY the greedy first-fit groups of non-overlapping segments."""
+    from .errors import UnsupportedError
+    from .seg.decode import DecodedSeg
+
+    if isinstance(decoded, DecodedSeg):
+        volume = decoded.volume
+        return [LabelVolume(volume.array, volume.geometry, tuple(replace(s, label_id=s.number) for s in volume.segments))]
+    if decoded.segmentation_type != "BINARY":
+        raise UnsupportedError(
+            f"{decoded.name}: a {decoded.segmentation_type} SEG cannot be written as a .seg.nrrd (binary "
+            "labelmaps only); use --format nrrd or nifti, which keep the fractional values"
+        )
+    return [
+        LabelVolume(decoded.volume_of([s.number for s in group]), decoded.geometry,
+                    tuple(replace(s, label_id=s.number) for s in group))
+        for group in decoded.layers()
+    ] or [LabelVolume(np.zeros(decoded.geometry.shape, np.uint8), decoded.geometry)]
 
 
 def _check_output_target(output: PathLike, inputs: Sequence[PathLike] = ()) -> None:
@@ -367,7 +442,8 @@ def output_names(output_dir: Path, prefix: str, count: int, ext: str) -> tuple[l
     return [output_dir / f"{stem}{k}{ext}" for k in range(1, count + 1)], output_dir / f"{stem}meta.json"
 
 
-_EXTENSIONS = {"nrrd": ".nrrd", "nifti": ".nii.gz", "nii": ".nii.gz", "nii.gz": ".nii.gz"}
+_EXTENSIONS = {"nrrd": ".nrrd", "nifti": ".nii.gz", "nii": ".nii.gz", "nii.gz": ".nii.gz",
+               "segnrrd": ".seg.nrrd", "seg.nrrd": ".seg.nrrd"}
 
 
 def seg_to_itk(
@@ -387,7 +463,9 @@ def seg_to_itk(
     LABELMAP: one image of Segment Numbers.  BINARY / FRACTIONAL: one image per
     segment (voxels = Segment Number, or the stored fractional value), or with
     ``merge_segments`` the fewest images of non-overlapping segments; ``meta.json``
-    has one inner list per image, as dcmqi writes it.
+    has one inner list per image, as dcmqi writes it.  ``fmt="segnrrd"``: one Slicer
+    ``<prefix or SEG name>.seg.nrrd`` holding every segment (one layer per group of
+    non-overlapping segments) and ``meta.json`` with one inner list per layer.
     """
     from ._atomic import check_output_dir
     from .metadata import write_metadata
@@ -396,10 +474,19 @@ def seg_to_itk(
     t0 = time.perf_counter()
     ext = _EXTENSIONS.get(fmt.lower().lstrip("."))
     if ext is None:
-        raise InputError(f"unknown output format {fmt!r}; use nrrd or nifti")
+        raise InputError(f"unknown output format {fmt!r}; use nrrd, nifti or segnrrd")
     out_dir = check_output_dir(output_dir, create=create_dir)
     decoded = read_seg(seg, reference=reference, series_uid=series_uid, tol_mm=tol_mm)
-    if isinstance(decoded, DecodedSeg):
+    if ext == ".seg.nrrd":  # .seg.nrrd hook: every segment in one Slicer file
+        from .io.segnrrd import write_segnrrd
+
+        layers = _segnrrd_layers(decoded)
+        stem = prefix or re.sub(r"(\.seg)?(\.dcm)?$", "", Path(seg).name, flags=re.I) or "segmentation"
+        images, meta_path = [out_dir / f"{stem}.seg.nrrd"], output_names(out_dir, prefix, 1, ext)[1]
+        write_segnrrd(images[0], layers)
+        groups = [list(layer.segments) for layer in layers]
+        shape = layers[0].geometry.shape
+    elif isinstance(decoded, DecodedSeg):
         volume = decoded.volume
         groups = [[replace(s, label_id=s.number) for s in volume.segments]]
         images, meta_path = output_names(out_dir, prefix, 1, ext)

@@ -101,7 +101,12 @@ def read_image(path: str | os.PathLike[str], *, narrow: bool = False) -> tuple[n
         if fmt == "nrrd":
             return read_nrrd(path, narrow=narrow)
         return read_nifti(path)
-    except ImageFormatError:
+    except ImageFormatError as exc:
+        if fmt == "nrrd" and _is_layered_segnrrd(path):  # .seg.nrrd hook
+            raise ImageFormatError(
+                f"{exc}; it is a multi-layer 3D Slicer segmentation: give it alone to itk2seg, or read it with "
+                "labelmap.io.segnrrd.read_segnrrd"
+            ) from None
         content = sniff_format(path)
         hint = _RENAME_HINTS.get((fmt, content or ""))
         if content == "empty":
@@ -110,6 +115,20 @@ def read_image(path: str | os.PathLike[str], *, narrow: bool = False) -> tuple[n
             raise
         kind = "NRRD" if fmt == "nrrd" else "NIfTI"
         raise ImageFormatError(f"cannot read {kind} file {str(path)!r}: {hint}") from None
+
+
+def _is_layered_segnrrd(path: str | os.PathLike[str]) -> bool:
+    """A ``.seg.nrrd`` whose header says 4-D (layers), which :func:`read_image` cannot hold."""
+    from .segnrrd import is_segnrrd
+
+    if not is_segnrrd(path):
+        return False
+    try:
+        import nrrd
+
+        return int(nrrd.read_header(str(path)).get("dimension", 0)) == 4
+    except Exception:  # an unreadable header: the original error says enough
+        return False
 
 
 def write_image(
