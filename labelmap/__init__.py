@@ -38,6 +38,9 @@ _EXPORTS = {
     "read_seg": "convert",
     "itk_to_seg": "convert",
     "seg_to_itk": "convert",
+    # 3D Slicer segmentation files
+    "read_segnrrd": "io.segnrrd",
+    "write_segnrrd": "io.segnrrd",
     # metadata
     "Metadata": "metadata",
     "load_metadata": "metadata",
