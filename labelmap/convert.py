@@ -281,6 +281,7 @@ def itk_to_seg(
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(load_source, dicom, series_uid=series_uid)
+        _prefetch_codecs(pool, compression)
         volumes = []
         for path, segments in zip(label_paths, per_file):
             volume = read_labels(path, narrow=True)
@@ -324,6 +325,7 @@ def _segnrrd_to_seg(
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(load_source, dicom, series_uid=series_uid)
+        _prefetch_codecs(pool, write.get("compression", "none"))
         volumes = read_segnrrd(path, metadata=None if md is None else md.segments, narrow=True)
         source = pending.result()
     names = [str(path)] if len(volumes) == 1 else [f"{path} layer {m}" for m in range(len(volumes))]
@@ -350,6 +352,23 @@ def _segnrrd_layers(decoded) -> list[LabelVolume]:  # DecodedSeg | ClassicSeg
                     tuple(replace(s, label_id=s.number) for s in group))
         for group in decoded.layers()
     ] or [LabelVolume(np.zeros(decoded.geometry.shape, np.uint8), decoded.geometry)]
+
+
+def _prefetch_codecs(pool, compression: str) -> None:
+    """Import the frame codecs (pydicom and a codec package: about 0.15 s) on the worker thread
+    while the labels inflate, when the write will need them."""
+    from .seg.uids import FRAME_CODEC_SYNTAXES, TRANSFER_SYNTAXES
+
+    if TRANSFER_SYNTAXES.get(compression) in FRAME_CODEC_SYNTAXES:
+        import importlib
+
+        def warm() -> None:
+            try:
+                importlib.import_module("labelmap.seg.codecs")
+            except ImportError:  # reported where the codec is used, with the package to install
+                pass
+
+        pool.submit(warm)
 
 
 def _check_output_target(output: PathLike, inputs: Sequence[PathLike] = ()) -> None:
