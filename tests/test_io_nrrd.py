@@ -452,3 +452,75 @@ def test_narrow_read_without_the_c_reader(tmp_path, monkeypatch):
     b, _ = read_nrrd(tmp_path / "l.nrrd", narrow=True)
     assert b.dtype == np.int16
     np.testing.assert_array_equal(b, a)
+
+
+# --------------------------------------------------------------------------- quick header parser
+def _quick_cases(tmp_path):
+    import nrrd
+
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 9, size=(23, 38, 3)).astype(np.uint16)  # pynrrd's (i, j, k) order
+    cases = {
+        "lps-gzip": dict(space="left-posterior-superior", **{
+            "space directions": np.array([[0.7, 0.1, 0.0], [-0.1, 0.7, 0.0], [0.0, 0.0, 2.5]]),
+            "space origin": np.array([-12.5, 30.25, -7.0]), "kinds": ["domain", "domain", "domain"],
+            "encoding": "gzip", "Segment0_Name": "liver: left lobe", "Segment0_Tags": "TerminologyEntry:a~b|x:=y|"}),
+        "ras-raw": dict(space="RAS", encoding="raw", **{"space directions": np.diag([1.0, 2.0, 3.0]),
+                                                        "space origin": np.zeros(3)}),
+        "spacings": dict(encoding="gzip", spacings=np.array([0.5, 0.75, 2.0])),
+        "bare": dict(encoding="raw"),
+    }
+    paths = {}
+    for name, header in cases.items():
+        path = tmp_path / f"{name}.nrrd"
+        nrrd.write(str(path), data if name != "bare" else data.astype(np.int8), header)
+        paths[name] = path
+    return paths
+
+
+def test_quick_header_matches_pynrrd(tmp_path):
+    import nrrd
+
+    from labelmap.io.nrrd import _quick_dtype, _quick_header
+
+    for name, path in _quick_cases(tmp_path).items():
+        with open(path, "rb") as fh:
+            quick = _quick_header(fh)
+        with open(path, "rb") as fh:
+            ref = nrrd.read_header(fh)
+            ref_offset = fh.tell()
+        assert quick is not None, name
+        header, offset = quick
+        assert offset == ref_offset, name
+        assert _quick_dtype(header) == np.dtype(nrrd.reader._determine_datatype(ref)), name
+        assert set(header) == set(ref), name
+        for key, value in ref.items():
+            if isinstance(value, np.ndarray):
+                np.testing.assert_allclose(header[key], value, err_msg=f"{name}: {key}")
+            elif isinstance(value, list):
+                assert header[key] == [str(v) for v in value], (name, key)
+            else:
+                assert str(header[key]) == str(value), (name, key)
+
+
+@pytest.mark.parametrize("change", [
+    lambda h: h.replace(b"encoding: gzip", b"encoding: ascii"),
+    lambda h: h.replace(b"encoding: gzip", b"encoding: gzip\nline skip: 1"),
+    lambda h: h.replace(b"encoding: gzip", b"encoding: gzip\ndata file: x.raw"),
+    lambda h: h.replace(b"encoding: gzip", b"encoding: gzip\nencoding: raw"),
+    lambda h: h.replace(b"space directions: ", b"space directions: none "),
+    lambda h: h.replace(b"type: uint16", b"type: block"),
+    lambda h: h.split(b"\n\n")[0],  # cut inside the header
+], ids=["ascii", "line-skip", "detached", "duplicate-field", "none-direction", "block", "cut"])
+def test_quick_header_leaves_unusual_files_to_pynrrd(tmp_path, change):
+    from labelmap.io.nrrd import _quick_dtype, _quick_header
+
+    path = _quick_cases(tmp_path)["lps-gzip"]
+    raw = path.read_bytes()
+    head, rest = raw.split(b"\n\n", 1)
+    assert b"type: uint16" in head and b"encoding: gzip" in head
+    changed = change(head + b"\n\n") + (rest if b"\n\n" in change(head + b"\n\n") else b"")
+    path.write_bytes(changed)
+    with open(path, "rb") as fh:
+        quick = _quick_header(fh)
+    assert quick is None or _quick_dtype(quick[0]) is None
