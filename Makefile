@@ -36,6 +36,12 @@ test-all: $(STAMP) tools
 demo: $(STAMP)
 	$(BIN)/labelmap-convert demo --output-dir demo-output
 
+# asv suite on this checkout in the project venv (LABELMAP_BENCH_SMALL=1 skips 512x512x300)
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'asv>=0.6'
+	$(BIN)/asv machine --yes >/dev/null
+	$(BIN)/asv run --python=same --quick --show-stderr
+
 compare: $(STAMP)
 	$(BIN)/python benchmarks/compare.py
 
