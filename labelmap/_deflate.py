@@ -95,7 +95,12 @@ class GzipFiller:
         self._data = data
         self._limit = int(limit)
         self._pos = 0  # content bytes handed out so far
-        self._fast = _READER(data) if _READER is not None and self._limit > 0 else None
+        self._fast = None
+        if _READER is not None and self._limit > 0:
+            try:  # a private class of the backend: should its signature change, the plain path reads
+                self._fast = _READER(data)
+            except Exception:
+                self._fast = None
         self._slow: Iterator[bytes] | None = None
         self._left = memoryview(b"")  # the part of the last slow piece not handed out yet
 

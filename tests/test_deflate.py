@@ -196,3 +196,17 @@ def test_level_1_run_strategy_is_valid_and_compact():
     one = _deflate.deflate_raw(data, level=1)
     assert zlib.decompress(one, -15) == data
     assert len(one) < len(data) // 20
+
+
+def test_gzip_filler_survives_a_reader_it_cannot_construct(monkeypatch):
+    """Should the backend's private reader change its signature, the plain path reads."""
+    import gzip
+
+    def broken(*args, **kwargs):
+        raise TypeError("new signature")
+
+    data = bytes(range(256)) * 400
+    monkeypatch.setattr(_deflate, "_READER", broken)
+    out = np.empty(len(data), dtype=np.uint8)
+    assert _deflate.gzip_decompress_into(gzip.compress(data), out) == len(data)
+    assert out.tobytes() == data
