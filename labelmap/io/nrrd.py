@@ -527,12 +527,22 @@ def write_nrrd(path: str | os.PathLike[str], array: np.ndarray, geometry: Geomet
             with atomic_path(target) as tmp:
                 tmp.write_bytes(head + f"data file: {data_name}\n\n".encode("ascii"))
         else:
-            head = _format_header(array, geometry, compress)
-            body = gzip_compress(memoryview(array).cast("B")) if compress else memoryview(array).cast("B")
-            with atomic_path(target) as tmp:
-                with open(tmp, "wb") as fh:
-                    fh.write(head)
-                    fh.write(body)
+            write_attached(target, _format_header(array, geometry, compress), array, compress=compress)
+    except LabelmapError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
+
+
+def write_attached(target: Path, head: bytes, array: np.ndarray, *, compress: bool) -> None:
+    """``head`` (a NRRD header ending in its blank line) and ``array``'s bytes (gzip when
+    ``compress``) as one file, atomically; an OSError becomes an :class:`OutputError`."""
+    body = gzip_compress(memoryview(array).cast("B")) if compress else memoryview(array).cast("B")
+    try:
+        with atomic_path(target) as tmp:
+            with open(tmp, "wb") as fh:
+                fh.write(head)
+                fh.write(body)
     except LabelmapError:
         raise
     except OSError as exc:

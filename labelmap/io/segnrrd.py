@@ -29,8 +29,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .. import kernels
-from .._atomic import atomic_path
-from ..errors import ImageFormatError, InputError, LabelmapError, MetadataError, OutputError
+from ..errors import ImageFormatError, InputError, LabelmapError, MetadataError
 from ..model import DEFAULT_RGB, Code, Geometry, LabelVolume, SegmentDescription
 
 __all__ = ["SEGNRRD_SUFFIXES", "DEFAULT_CATEGORY", "DEFAULT_TYPE", "is_segnrrd", "read_segnrrd", "write_segnrrd"]
@@ -465,21 +464,11 @@ def write_segnrrd(path: str | os.PathLike[str], layers: Sequence[LabelVolume], *
     One layer gives a 3-D file, several a 4-D file (layers first).  Segments are
     listed in Segment Number order (then layer, value).
     """
-    from .._deflate import gzip_compress
+    from .nrrd import write_attached
 
     target = Path(path)
     if target.name.lower().endswith(".nhdr"):
         raise InputError(f"{str(target)!r}: a .seg.nrrd is written with attached data; name it .seg.nrrd")
     stack = _check_layers(layers, target)
     head = _header(stack, layers[0].geometry, layers, compress)
-    data = np.ascontiguousarray(stack, dtype=stack.dtype.newbyteorder("<"))
-    body = gzip_compress(memoryview(data).cast("B")) if compress else memoryview(data).cast("B")
-    try:
-        with atomic_path(target) as tmp:
-            with open(tmp, "wb") as fh:
-                fh.write(head)
-                fh.write(body)
-    except LabelmapError:
-        raise
-    except OSError as exc:
-        raise OutputError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
+    write_attached(target, head, np.ascontiguousarray(stack, dtype=stack.dtype.newbyteorder("<")), compress=compress)
