@@ -417,29 +417,35 @@ def _inflate_narrowed(blob: bytes, dtype: np.dtype, count: int) -> tuple[np.ndar
     return small, done * size + carry
 
 
-def read_nrrd(path: str | os.PathLike[str], *, narrow: bool = False) -> tuple[np.ndarray, Geometry]:
-    """Read a ``.nrrd`` / ``.nhdr`` file: (array [k, j, i], Geometry in LPS).
-
-    ``narrow``: integer data whose values all lie in 0..255 comes back as uint8 (label maps).
-    """
-    p = Path(path)
+def read_data_and_header(p: Path, *, narrow: bool = False, fail=_fail) -> tuple[np.ndarray, dict]:
+    """(data in C order, header) of a NRRD: the fast attached reader, else pynrrd; any failure
+    becomes ``fail(path, reason)`` (an :class:`ImageFormatError` saying what is wrong)."""
     if not p.exists():
-        raise _fail(p, "file not found")
+        raise fail(p, "file not found")
     if p.is_dir():
-        raise _fail(p, "is a folder, not a file")
+        raise fail(p, "is a folder, not a file")
     try:
         fast = _read_attached(p, narrow)
         if fast is None:
             import nrrd
 
             fast = nrrd.read(str(p), index_order="C")
-        data, header = fast
+        return fast
     except LabelmapError:
         raise
     except MemoryError:
-        raise _fail(p, "not enough memory for the image its header describes (damaged 'sizes'?)") from None
+        raise fail(p, "not enough memory for the image its header describes (damaged 'sizes'?)") from None
     except Exception as exc:  # pynrrd, zlib, numpy and OS errors all mean "cannot read this file"
-        raise _fail(p, _describe_read_error(exc)) from exc
+        raise fail(p, _describe_read_error(exc)) from exc
+
+
+def read_nrrd(path: str | os.PathLike[str], *, narrow: bool = False) -> tuple[np.ndarray, Geometry]:
+    """Read a ``.nrrd`` / ``.nhdr`` file: (array [k, j, i], Geometry in LPS).
+
+    ``narrow``: integer data whose values all lie in 0..255 comes back as uint8 (label maps).
+    """
+    p = Path(path)
+    data, header = read_data_and_header(p, narrow=narrow)
     if data.dtype.kind not in "iuf" and data.dtype.kind != "b":
         raise _fail(p, f"pixel type {data.dtype} is not supported")
     geometry = _geometry_from_header(header, tuple(data.shape), p)
@@ -457,24 +463,30 @@ def _vec(v: np.ndarray) -> str:
     return "(" + ",".join(repr(float(x)) for x in v) + ")"
 
 
-def _format_header(array: np.ndarray, geometry: Geometry, compress: bool) -> bytes:
-    """The NRRD0004 header of an attached file (exact float repr, so geometry round-trips)."""
-    vecs = (geometry.direction * geometry.spacing[np.newaxis, :]).T
-    lines = [
+def header_lines(array: np.ndarray, geometry: Geometry, compress: bool, *, layers: bool = False) -> list[str]:
+    """The lines of a NRRD0004 attached header, exact float repr so geometry round-trips.
+
+    ``layers``: ``array`` is 4-D with a leading list axis (a multi-layer Slicer segmentation).
+    """
+    vecs = (geometry.direction * geometry.spacing[np.newaxis, :]).T  # rows: i, j, k axis vectors
+    return [
         "NRRD0004",
         "# Complete NRRD file format specification at:",
         "# http://teem.sourceforge.net/nrrd/format.html",
         f"type: {_NRRD_TYPES[array.dtype.name]}",
-        "dimension: 3",
+        f"dimension: {array.ndim}",
         "space: left-posterior-superior",
         "sizes: " + " ".join(str(n) for n in array.shape[::-1]),
-        "space directions: " + " ".join(_vec(v) for v in vecs),
-        "kinds: domain domain domain",
+        "space directions: " + ("none " if layers else "") + " ".join(_vec(v) for v in vecs),
+        "kinds: " + ("list " if layers else "") + "domain domain domain",
         "endian: little",
         "encoding: " + ("gzip" if compress else "raw"),
         "space origin: " + _vec(geometry.origin),
     ]
-    return ("\n".join(lines) + "\n\n").encode("ascii")
+
+
+def _format_header(array: np.ndarray, geometry: Geometry, compress: bool) -> bytes:
+    return ("\n".join(header_lines(array, geometry, compress)) + "\n\n").encode("ascii")
 
 
 def _header_for(array: np.ndarray, geometry: Geometry, compress: bool) -> dict:

@@ -29,7 +29,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .. import kernels
-from ..errors import ImageFormatError, InputError, LabelmapError, MetadataError
+from ..errors import ImageFormatError, InputError, MetadataError
 from ..model import DEFAULT_RGB, Code, Geometry, LabelVolume, SegmentDescription
 
 __all__ = ["SEGNRRD_SUFFIXES", "DEFAULT_CATEGORY", "DEFAULT_TYPE", "is_segnrrd", "read_segnrrd", "write_segnrrd"]
@@ -66,23 +66,9 @@ def _fail(path: object, reason: str) -> ImageFormatError:
 # --------------------------------------------------------------------------- reading
 def _read_raw(p: Path, narrow: bool) -> tuple[np.ndarray, dict]:
     """(data in C order, header) through io.nrrd's fast gzip reader, else pynrrd."""
-    import nrrd
+    from .nrrd import read_data_and_header
 
-    from .nrrd import _describe_read_error, _read_attached
-
-    if not p.exists():
-        raise _fail(p, "file not found")
-    if p.is_dir():
-        raise _fail(p, "is a folder, not a file")
-    try:
-        fast = _read_attached(p, narrow)
-        return fast if fast is not None else nrrd.read(str(p), index_order="C")
-    except LabelmapError:
-        raise
-    except MemoryError:
-        raise _fail(p, "not enough memory for the image its header describes (damaged 'sizes'?)") from None
-    except Exception as exc:  # pynrrd, zlib, numpy and OS errors all mean "cannot read this file"
-        raise _fail(p, _describe_read_error(exc)) from exc
+    return read_data_and_header(p, narrow=narrow, fail=_fail)
 
 
 def _split_layers(data: np.ndarray, header: dict, p: Path) -> tuple[list[np.ndarray], Geometry]:
@@ -374,26 +360,10 @@ def _extents(array: np.ndarray, values: Sequence[int]) -> dict[int, tuple[int, .
     return out
 
 
-def _vec(v: np.ndarray) -> str:
-    return "(" + ",".join(repr(float(x)) for x in v) + ")"
-
-
 def _header(stack: np.ndarray, geometry: Geometry, layers: Sequence[LabelVolume], compress: bool) -> bytes:
-    four_d = stack.ndim == 4
-    vecs = (geometry.direction * geometry.spacing[np.newaxis, :]).T
-    lines = [
-        "NRRD0004",
-        "# Complete NRRD file format specification at:",
-        "# http://teem.sourceforge.net/nrrd/format.html",
-        f"type: {stack.dtype.name}",
-        f"dimension: {stack.ndim}",
-        "space: left-posterior-superior",
-        "sizes: " + " ".join(str(n) for n in stack.shape[::-1]),
-        "space directions: " + ("none " if four_d else "") + " ".join(_vec(v) for v in vecs),
-        "kinds: " + ("list " if four_d else "") + "domain domain domain",
-        "endian: little",
-        "encoding: " + ("gzip" if compress else "raw"),
-        "space origin: " + _vec(geometry.origin),
+    from .nrrd import header_lines
+
+    lines = header_lines(stack, geometry, compress, layers=stack.ndim == 4) + [
         "Segmentation_ContainedRepresentationNames:=Binary labelmap|",
         "Segmentation_MasterRepresentation:=Binary labelmap",
         "Segmentation_ReferenceImageExtentOffset:=0 0 0",
