@@ -183,3 +183,25 @@ def test_write_path_does_not_import_pydicom(case, tmp_path):
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert len(list(tmp_path.glob("*.dcm"))) == 5
+
+
+def test_encapsulated_pixels_with_extended_offset_table_match_pydicom(case, tmp_path):
+    """Encapsulated Pixel Data (undefined length) and the OV Extended Offset Table are
+    encoded by our writer as pydicom encodes them."""
+    from labelmap.seg.codecs import encapsulate_frames, encode_frames
+
+    _, volume, source = case
+    lazy, _ = encode_seg(volume, source, compression="rle", materialize=False)
+    frames = volume.array[np.asarray(lazy.frames.frame_slices)]
+    pixel_data, eot, lengths = encapsulate_frames(encode_frames(frames, "rle", bits_allocated=8),
+                                                  extended_offset_table=True)
+    lazy.PixelData = pixel_data
+    lazy["PixelData"].VR = "OB"
+    lazy["PixelData"].is_undefined_length = True
+    lazy.ExtendedOffsetTable = eot
+    lazy.ExtendedOffsetTableLengths = lengths
+    save_dataset(lazy, tmp_path / "fast.dcm")
+    lazy.to_pydicom().save_as(tmp_path / "ref.dcm", enforce_file_format=True)
+    assert (tmp_path / "fast.dcm").read_bytes() == (tmp_path / "ref.dcm").read_bytes()
+    back = pydicom.dcmread(tmp_path / "fast.dcm")
+    np.testing.assert_array_equal(back.pixel_array, frames)

@@ -414,7 +414,7 @@ def _encode_value(vr: str, value, codec: str) -> bytes:
     if code is not None:
         values = _values(value)
         return struct.pack(f"<{len(values)}{code}", *values)
-    if vr in ("OB", "OW", "UN"):
+    if vr in ("OB", "OW", "OD", "OF", "OL", "OV", "UN"):
         if value is None:
             return b""
         if not isinstance(value, (bytes, bytearray)):
