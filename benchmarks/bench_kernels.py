@@ -258,3 +258,69 @@ class GreedyLayers(_KernelBase):
         from labelmap.kernels import greedy_layers
 
         greedy_layers(self.overlap)
+
+
+class _RleBase(_KernelBase):
+    """Every slice as one frame, 8-bit or 16-bit (labels + 256: values above 255 sharing high bytes)."""
+
+    params = [SEGMENTS, _cases.size_params(), ["uint8", "uint16"]]
+    param_names = ["segments", "size", "dtype"]
+
+    def setup(self, root, n, size, dtype):
+        self.load(root, n, size)
+        self.frames = self.labels.astype(dtype)
+        if dtype == "uint16":
+            self.frames[self.frames != 0] += 256
+        del self.labels
+
+
+class RleEncodeFrames(_RleBase):
+    """RLE Lossless encoding (``--compression rle``) by the kernel; ``track_rle_bytes`` is the
+    size of the codestreams.  :class:`RlePylibjpeg` times the encoder the writer used before."""
+
+    def time_rle_encode_frames(self, root, n, size, dtype):
+        from labelmap.kernels import rle_encode_frames
+
+        rle_encode_frames(self.frames)
+
+    def time_rle_encode_frames_one_thread(self, root, n, size, dtype):
+        from labelmap.kernels import rle_encode_frames
+
+        rle_encode_frames(self.frames, threads=1)
+
+    def peakmem_rle_encode_frames(self, root, n, size, dtype):
+        from labelmap.kernels import rle_encode_frames
+
+        rle_encode_frames(self.frames)
+
+    def track_rle_bytes(self, root, n, size, dtype):
+        from labelmap.kernels import rle_encode_frames
+
+        return sum(len(b) for b in rle_encode_frames(self.frames))
+
+    track_rle_bytes.unit = "bytes"
+
+
+class RlePylibjpeg(_RleBase):
+    """The encoder ``--compression rle`` used before: pylibjpeg-rle (Rust), frame by frame."""
+
+    def setup(self, root, n, size, dtype):
+        try:
+            from rle.rle import encode_frame
+        except ImportError:
+            raise NotImplementedError("pylibjpeg-rle is not installed") from None
+        self.encode_frame = encode_frame
+        super().setup(root, n, size, dtype)
+
+    def time_pylibjpeg_rle(self, root, n, size, dtype):
+        _, rows, cols = self.frames.shape
+        bits = 8 * self.frames.dtype.itemsize
+        for frame in self.frames:
+            self.encode_frame(frame.tobytes(), rows, cols, 1, bits, "<")
+
+    def track_pylibjpeg_rle_bytes(self, root, n, size, dtype):
+        _, rows, cols = self.frames.shape
+        bits = 8 * self.frames.dtype.itemsize
+        return sum(len(self.encode_frame(f.tobytes(), rows, cols, 1, bits, "<")) for f in self.frames)
+
+    track_pylibjpeg_rle_bytes.unit = "bytes"

@@ -59,3 +59,8 @@ def narrow_to_u8(
     src: npt.NDArray[np.uint16] | npt.NDArray[np.uint32] | npt.NDArray[np.uint64],
     out: npt.NDArray[np.uint8],
 ) -> bool: ...
+def rle_encode(
+    frames: npt.NDArray[np.uint8] | npt.NDArray[np.uint16],
+    out: npt.NDArray[np.uint8],
+    offsets: npt.NDArray[np.int64],
+) -> None: ...

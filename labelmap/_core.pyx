@@ -571,3 +571,172 @@ def merge_segments(const int32_t[:, ::1] seg,
             if cnt > 1:
                 _add_pairs(buf, cnt, result)
     free(buf)
+
+
+# ---------------------------------------------------------------------------
+# RLE Lossless (PS3.5 Annex G).  A frame of ``rle_t`` pixels is one codestream:
+# a 64-byte header (uint32 LE segment count, then 15 uint32 LE segment offsets
+# from the start of the header, unused ones 0), then one PackBits segment per
+# byte plane, most significant byte first, each padded to even length with a
+# zero byte.  Every row of a plane is encoded on its own (runs never cross a
+# row end).  Byte values are taken from the pixel values by shifts, so the
+# pixels are native-endian and the output is the same on any host.
+# ---------------------------------------------------------------------------
+
+ctypedef fused rle_t:
+    uint8_t
+    uint16_t
+
+
+cdef inline uint8_t _plane_byte(rle_t x, int sh) noexcept nogil:
+    return <uint8_t>(x >> sh)
+
+
+cdef inline Py_ssize_t _rle_run_end(const rle_t* row, Py_ssize_t p, Py_ssize_t n, int sh,
+                                    uint8_t v) noexcept nogil:
+    """First q > p whose plane byte differs from ``v`` (the byte at p), or n."""
+    cdef Py_ssize_t q = p + 1
+    cdef Py_ssize_t lanes = 8 // sizeof(rle_t)
+    cdef int shift = 3 if sizeof(rle_t) == 1 else 4
+    cdef uint64_t mask, pat, w0, w1, x0, x1
+    if q >= n or _plane_byte(row[q], sh) != v:
+        return q
+    # long runs: compare 8-byte words with the byte repeated in this plane's lanes, and take
+    # the first differing pixel from the lowest set bit of the XOR (in memory order)
+    if rle_t is uint8_t:
+        mask = 0xFFFFFFFFFFFFFFFFULL
+        pat = <uint64_t>v * 0x0101010101010101ULL
+    else:
+        mask = (<uint64_t>0xFF << sh) * 0x0001000100010001ULL
+        pat = (<uint64_t>v << sh) * 0x0001000100010001ULL
+    q += 1
+    while q + 2 * lanes <= n:
+        memcpy(&w0, &row[q], 8)
+        memcpy(&w1, &row[q + lanes], 8)
+        if rle_t is uint8_t:
+            x0 = w0 ^ pat
+            x1 = w1 ^ pat
+        else:
+            x0 = (w0 ^ pat) & mask
+            x1 = (w1 ^ pat) & mask
+        if x0 | x1:
+            if x0:
+                return q + (_first_set_bit(x0) >> shift)
+            return q + lanes + (_first_set_bit(x1) >> shift)
+        q += 2 * lanes
+    while q < n and _plane_byte(row[q], sh) == v:
+        q += 1
+    return q
+
+
+cdef inline Py_ssize_t _rle_literal(const rle_t* row, Py_ssize_t a, Py_ssize_t b, int sh,
+                                    uint8_t* out) noexcept nogil:
+    """Write the plane bytes a .. b-1 of ``row`` as literal runs of up to 128; returns the bytes written."""
+    cdef Py_ssize_t o = 0, k, i
+    while a < b:
+        k = b - a if b - a < 128 else 128
+        out[o] = <uint8_t>(k - 1)
+        o += 1
+        if rle_t is uint8_t:
+            memcpy(&out[o], &row[a], k)
+        else:
+            for i in range(k):
+                out[o + i] = _plane_byte(row[a + i], sh)
+        o += k
+        a += k
+    return o
+
+
+cdef inline Py_ssize_t _rle_row(const rle_t* row, Py_ssize_t n, int sh, uint8_t* out) noexcept nogil:
+    """PackBits-encode the plane bytes of one row into ``out``; returns the bytes written.
+
+    Greedy: runs of 3 or more are replicate runs (PS3.5 G.3.1 requires it); a run of 2
+    joins the pending literal run when one precedes it and a literal follows it (what the
+    standard's note recommends: 2 bytes instead of 2 plus a new literal header), else it
+    is a replicate run.  A run longer than 128 is cut into replicate runs of 128; a
+    last byte left over starts the next literal run.  At most n + ceil(n / 128) bytes.
+    """
+    cdef Py_ssize_t p = 0, q, r, o = 0
+    cdef Py_ssize_t lit = -1    # start of the pending literal run, or -1
+    cdef uint8_t v
+    while p < n:
+        v = _plane_byte(row[p], sh)
+        q = _rle_run_end(row, p, n, sh, v)
+        r = q - p
+        if r == 1 or (
+            r == 2 and lit >= 0 and q < n
+            and not (q + 2 < n and _plane_byte(row[q + 1], sh) == _plane_byte(row[q], sh)
+                     and _plane_byte(row[q + 2], sh) == _plane_byte(row[q], sh))
+        ):
+            if lit < 0:
+                lit = p
+            p = q
+            continue
+        if lit >= 0:
+            o += _rle_literal(row, lit, p, sh, &out[o])
+            lit = -1
+        while r > 128:
+            out[o] = 129         # -127: 128 copies
+            out[o + 1] = v
+            o += 2
+            r -= 128
+        if r >= 2:
+            out[o] = <uint8_t>(257 - r)   # 1 - r as a signed byte
+            out[o + 1] = v
+            o += 2
+        else:
+            lit = q - 1
+        p = q
+    if lit >= 0:
+        o += _rle_literal(row, lit, n, sh, &out[o])
+    return o
+
+
+cdef inline void _put_u32le(uint8_t* out, uint32_t x) noexcept nogil:
+    out[0] = <uint8_t>x
+    out[1] = <uint8_t>(x >> 8)
+    out[2] = <uint8_t>(x >> 16)
+    out[3] = <uint8_t>(x >> 24)
+
+
+cdef Py_ssize_t _rle_frame(const rle_t* src, Py_ssize_t rows, Py_ssize_t cols,
+                           uint8_t* out) noexcept nogil:
+    """One frame's RLE Lossless codestream into ``out``; returns its length (even)."""
+    cdef int nseg = sizeof(rle_t)
+    cdef int s, sh
+    cdef Py_ssize_t r, o = 64, start
+    memset(out, 0, 64)
+    _put_u32le(out, <uint32_t>nseg)
+    for s in range(nseg):
+        _put_u32le(&out[4 + 4 * s], <uint32_t>o)
+        sh = 8 * (nseg - 1 - s)
+        start = o
+        for r in range(rows):
+            o += _rle_row(&src[r * cols], cols, sh, &out[o])
+        if (o - start) & 1:
+            out[o] = 0
+            o += 1
+    return o
+
+
+def rle_encode(const rle_t[:, :, ::1] frames, uint8_t[::1] out, int64_t[::1] offsets):
+    """RLE Lossless-encode each (rows, columns) frame of ``frames`` into ``out``, back to back.
+
+    Frame f's codestream becomes ``out[offsets[f]:offsets[f + 1]]`` with
+    ``offsets[0] = 0``; ``offsets`` has F + 1 entries.  ``out`` must hold
+    F x (64 + planes x (rows x (columns + ceil(columns / 128)) + 1)) bytes (the
+    worst case: literal runs only), every segment offset must fit 32 bits, and
+    frames must have at least one pixel.
+    """
+    cdef Py_ssize_t f
+    cdef Py_ssize_t nf = frames.shape[0]
+    cdef Py_ssize_t rows = frames.shape[1]
+    cdef Py_ssize_t cols = frames.shape[2]
+    cdef int64_t pos = 0
+    offsets[0] = 0
+    if nf == 0:
+        return
+    with nogil:
+        for f in range(nf):
+            pos += _rle_frame(&frames[f, 0, 0], rows, cols, &out[pos])
+            offsets[f + 1] = pos

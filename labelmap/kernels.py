@@ -27,6 +27,8 @@ __all__ = [
     "label_overlap",
     "merge_labels",
     "greedy_layers",
+    "rle_capacity",
+    "rle_encode_frames",
 ]
 
 
@@ -600,3 +602,111 @@ def greedy_layers(overlap) -> np.ndarray:
         taken[layers[:s][ov[s, :s]]] = True
         layers[s] = int(np.argmin(taken))
     return layers
+
+
+# ---------------------------------------------------------------------------
+# RLE Lossless (PS3.5 Annex G) frame encoding.
+# ---------------------------------------------------------------------------
+
+#: Frames of at least this many bytes in all are encoded by two threads, half the frames each
+#: (the kernel runs without the GIL; a thread costs ~0.05 ms).  2 cores, label maps: 512x512x298
+#: uint8 7 ms against 12 ms on one, 16 frames (4 MiB) 0.40 against 0.57 ms; 1 MiB 0.18 against 0.11.
+_RLE_SPLIT_BYTES = 1 << 22
+
+
+def rle_capacity(rows: int, columns: int, bytes_per_pixel: int) -> int:
+    """Largest RLE Lossless codestream of one frame: the 64-byte header, then per byte plane
+    literal runs only (``columns + ceil(columns / 128)`` bytes a row) and one pad byte."""
+    row = int(columns) + (int(columns) + 127) // 128
+    return 64 + int(bytes_per_pixel) * (int(rows) * row + 1)
+
+
+def _rle_input(frames) -> np.ndarray:
+    arr = np.asarray(frames)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3:
+        raise InputError(f"rle_encode_frames: expected (frames, rows, columns), got shape {arr.shape}")
+    if arr.dtype == np.bool_:
+        arr = arr.view(np.uint8)
+    if arr.dtype.kind != "u" or arr.dtype.itemsize not in (1, 2):
+        raise InputError(f"rle_encode_frames: expected uint8 or uint16 frames, got data type {arr.dtype}")
+    if arr.shape[0] and (arr.shape[1] == 0 or arr.shape[2] == 0):
+        raise InputError(f"rle_encode_frames: frames of {arr.shape[1]} x {arr.shape[2]} pixels hold no pixel")
+    # the kernel takes byte planes from the values: native byte order, C order
+    return np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("="))
+
+
+def _rle_parts(n_frames: int, threads: int | None, nbytes: int) -> int:
+    if threads is None:
+        n = 2 if nbytes >= _RLE_SPLIT_BYTES else 1
+    else:
+        n = int(threads)
+        if n <= 0:
+            import os
+
+            n = os.cpu_count() or 1
+    return max(1, min(n, n_frames))
+
+
+def rle_encode_frames(frames: np.ndarray, *, threads: int | None = None) -> list[bytes]:
+    """RLE Lossless (transfer syntax 1.2.840.10008.1.2.5) codestream of each frame.
+
+    ``frames``: (F, rows, columns) or one (rows, columns) frame of uint8 (one byte
+    segment) or uint16 (two: high bytes, then low bytes); any byte order.  Each
+    codestream has the 64-byte header and PackBits segments padded to even length
+    (PS3.5 G.3-G.5), so its length is even.  ``threads``: None uses two threads,
+    half the frames each, for 4 MiB of frames or more; ``n`` uses n; 0 or less one
+    per core.  The output does not depend on it.
+    """
+    arr = _rle_input(frames)
+    n_frames, rows, columns = arr.shape
+    if not n_frames:
+        return []
+    nplanes = arr.dtype.itemsize
+    cap = rle_capacity(rows, columns, nplanes)
+    if cap > 0xFFFFFFFE:
+        # segment offsets and the fragment length are 32-bit
+        raise InputError(
+            f"rle_encode_frames: {rows} x {columns} frames of {8 * nplanes} bits can exceed the 4 GiB "
+            "an RLE Lossless frame may hold"
+        )
+    parts = _rle_parts(n_frames, threads, arr.nbytes)
+    bounds = [n_frames * i // parts for i in range(parts + 1)]
+    out = np.empty(n_frames * cap, dtype=np.uint8)
+    offsets = [np.empty(b - a + 1, dtype=np.int64) for a, b in zip(bounds, bounds[1:])]
+
+    def run(i: int) -> None:
+        a, b = bounds[i], bounds[i + 1]
+        _core.rle_encode(arr[a:b], out[a * cap : b * cap], offsets[i])
+
+    if parts == 1:
+        run(0)
+    else:
+        import threading
+
+        failure: list[BaseException] = []
+
+        def worker(i: int) -> None:
+            try:
+                run(i)
+            except BaseException as exc:  # pragma: no cover - re-raised below
+                failure.append(exc)
+
+        others = [threading.Thread(target=worker, args=(i,), name="rle-encode") for i in range(1, parts)]
+        for t in others:
+            t.start()
+        try:
+            run(0)
+        finally:
+            for t in others:
+                t.join()
+        if failure:
+            raise failure[0]
+    view = memoryview(out)
+    result: list[bytes] = []
+    for a, offs in zip(bounds, offsets):
+        base = a * cap
+        starts = (offs + base).tolist()
+        result.extend(view[s:e].tobytes() for s, e in zip(starts, starts[1:]))
+    return result

@@ -111,3 +111,86 @@ def greedy_layers(overlap) -> np.ndarray:
             layers.append([s])
             out.append(len(layers) - 1)
     return np.array(out, dtype=np.int64)
+
+
+# --- RLE Lossless (PS3.5 Annex G) -------------------------------------------------------------
+
+
+def _byte_runs(row: np.ndarray) -> list[tuple[int, int]]:
+    """(value, length) of each run of equal bytes in a 1-D uint8 row."""
+    row = np.asarray(row, dtype=np.uint8)
+    starts = np.concatenate(([0], np.flatnonzero(row[1:] != row[:-1]) + 1))
+    lengths = np.diff(np.concatenate((starts, [row.size])))
+    return [(int(row[s]), int(n)) for s, n in zip(starts, lengths)]
+
+
+def rle_encode_row(row: np.ndarray, pairs: str = "standard") -> bytes:
+    """PackBits one row of bytes, greedily.
+
+    Runs are first cut into pieces of at most 128 (a piece of 1 left over is a literal
+    byte).  Pieces of 3 or more are replicate runs, pieces of 1 literal bytes; a piece
+    of 2 is a replicate run, except with ``pairs="standard"`` when the piece before it
+    is literal and the piece after it exists and is shorter than 3 (then it is literal:
+    PS3.5 G.3.1's note), or always literal with ``pairs="literal"``
+    (``pairs="replicate"``: always a replicate run, as pydicom does).  Consecutive
+    literal pieces form literal runs of up to 128 bytes.
+    """
+    pieces: list[tuple[int, int]] = []
+    for value, n in _byte_runs(row):
+        while n > 128:
+            pieces.append((value, 128))
+            n -= 128
+        pieces.append((value, n))
+    kinds: list[str] = []
+    for i, (_, n) in enumerate(pieces):
+        if n == 1:
+            kinds.append("L")
+        elif n >= 3:
+            kinds.append("R")
+        elif pairs == "literal":
+            kinds.append("L")
+        elif pairs == "replicate":
+            kinds.append("R")
+        else:
+            after = pieces[i + 1][1] if i + 1 < len(pieces) else None
+            merge = bool(kinds) and kinds[-1] == "L" and after is not None and after < 3
+            kinds.append("L" if merge else "R")
+    out = bytearray()
+    literal: list[int] = []
+
+    def flush() -> None:
+        for k in range(0, len(literal), 128):
+            chunk = literal[k : k + 128]
+            out.append(len(chunk) - 1)
+            out.extend(chunk)
+        literal.clear()
+
+    for (value, n), kind in zip(pieces, kinds):
+        if kind == "L":
+            literal.extend([value] * n)
+        else:
+            flush()
+            out.extend([(1 - n) & 0xFF, value])  # -(n - 1) as a signed byte
+    flush()
+    return bytes(out)
+
+
+def rle_encode_frame(frame: np.ndarray, pairs: str = "standard") -> bytes:
+    """One RLE Lossless codestream: the 64-byte header, then one segment per byte plane
+    (most significant first), each row encoded separately, each segment padded with a
+    zero byte to even length."""
+    import struct
+
+    frame = np.asarray(frame)
+    n = frame.dtype.itemsize
+    values = frame.astype(np.uint64)
+    segments = []
+    for s in range(n):
+        plane = ((values >> np.uint64(8 * (n - 1 - s))) & np.uint64(0xFF)).astype(np.uint8)
+        seg = b"".join(rle_encode_row(row, pairs) for row in plane)
+        segments.append(seg + b"\0" * (len(seg) % 2))
+    offsets = [64]
+    for seg in segments[:-1]:
+        offsets.append(offsets[-1] + len(seg))
+    header = struct.pack("<16I", n, *offsets, *[0] * (15 - n))
+    return header + b"".join(segments)

@@ -83,20 +83,47 @@ def test_frames_round_trip_exactly(name, kind, shape):
 
 
 @pytest.mark.parametrize("kind", ["u8", "u16"])
-def test_rle_backends_agree(monkeypatch, kind):
+def test_rle_encoder_is_the_kernel_and_both_backends_decode(monkeypatch, kind):
+    """Encoding is labelmap's kernel whatever decodes; its frames are no larger than
+    pylibjpeg-rle's and pydicom's encoders' and each decoder reads every encoder's frames."""
     pytest.importorskip("rle")
+    from pydicom.pixels import get_encoder
+    from rle.rle import encode_frame
+
+    from labelmap.kernels import rle_encode_frames
+
     frames, bits = _frames(kind, (23, 38), seed=4)
-    fast = encode_frames(frames, "rle", bits_allocated=bits)
+    ours = encode_frames(frames, "rle", bits_allocated=bits)
+    assert ours == rle_encode_frames(frames)
+    theirs_rle = [encode_frame(f.tobytes(), 23, 38, 1, bits, "<") for f in frames]
+    opts = dict(rows=23, columns=38, samples_per_pixel=1, bits_allocated=bits, bits_stored=bits,
+                pixel_representation=0, photometric_interpretation="MONOCHROME2", number_of_frames=1)
+    theirs_py = [get_encoder(pydicom.uid.RLELossless).encode(f, encoding_plugin="pydicom", **opts) for f in frames]
+    for a, b, c in zip(ours, theirs_rle, theirs_py):
+        assert len(a) <= len(b) and len(a) <= len(c)
     real = codecs._has_module
     monkeypatch.setattr(codecs, "_has_module", lambda m: False if m == "rle" else real(m))
     assert codecs.rle_backend() == "pydicom"
-    slow = encode_frames(frames, "rle", bits_allocated=bits)
-    # each backend decodes the other's output
-    for enc in (fast, slow):
+    assert encode_frames(frames, "rle", bits_allocated=bits) == ours
+    for enc in (ours, theirs_rle, theirs_py):
         np.testing.assert_array_equal(decode_frames(enc, "rle", rows=23, columns=38, bits_allocated=bits), frames)
     monkeypatch.setattr(codecs, "_has_module", real)
-    for enc in (fast, slow):
+    assert codecs.rle_backend() == "pylibjpeg-rle"
+    for enc in (ours, theirs_rle, theirs_py):
         np.testing.assert_array_equal(decode_frames(enc, "rle", rows=23, columns=38, bits_allocated=bits), frames)
+
+
+def test_rle_encode_frames_threads_give_the_same_bytes():
+    frames, _ = _frames("u16", (40, 33), seed=6)
+    frames = np.concatenate([frames] * 4)
+    one = encode_frames(frames, "rle", bits_allocated=16, threads=1)
+    for threads in (None, 2, 3, 0):
+        assert encode_frames(frames, "rle", bits_allocated=16, threads=threads) == one
+    # uint8 frames coded with 16 bits allocated: two segments, the first all zero bytes
+    small = (frames & 0xFF).astype(np.uint8)
+    wide = encode_frames(small, "rle", bits_allocated=16)
+    assert wide == encode_frames(small.astype(np.uint16), "rle", bits_allocated=16)
+    assert all(struct.unpack_from("<I", w)[0] == 2 for w in wide)
 
 
 def test_rle_16bit_uses_two_segments_msb_first():
@@ -293,6 +320,107 @@ def test_classic_files_decode_identically(case, seg_type, name):
     ra, rb = read_seg(path), read_seg(ref_path)
     for n in values:
         np.testing.assert_array_equal(ra.volume_of([n]), rb.volume_of([n]))
+
+
+def _rle_file_frames(path) -> tuple[pydicom.Dataset, list[bytes]]:
+    ds = pydicom.dcmread(path)
+    assert ds.file_meta.TransferSyntaxUID == pydicom.uid.RLELossless
+    n = int(ds.NumberOfFrames)
+    return ds, list(generate_frames(ds.PixelData, number_of_frames=n))
+
+
+def _check_rle_file(path, native_path) -> None:
+    """Every frame of the RLE file is the reference encoder's codestream of the native file's
+    frame, and pydicom's and pylibjpeg-rle's decoders (through pydicom) read it exactly."""
+    import _reference as ref
+
+    ds, streams = _rle_file_frames(path)
+    native = pydicom.dcmread(native_path).pixel_array.reshape(len(streams), ds.Rows, ds.Columns)
+    assert [len(b) for b in streams] and all(len(b) % 2 == 0 for b in streams)
+    for frame, stream in zip(native, streams):
+        assert stream == ref.rle_encode_frame(frame.astype(np.uint16 if ds.BitsAllocated == 16 else np.uint8))
+    for plugin in ("pydicom", "pylibjpeg"):
+        ds.pixel_array_options(decoding_plugin=plugin)  # (also drops the decoded array)
+        np.testing.assert_array_equal(ds.pixel_array.reshape(native.shape), native)
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize(
+    "values", [[1, 7, 200], [2, 300, 65535], [256, 257, 511]], ids=["8bit", "16bit", "16bit-high-bytes"]
+)
+def test_rle_labelmap_files_read_back_exactly(case, values):
+    pytest.importorskip("rle")
+    hd = pytest.importorskip("highdicom")
+    arr, native = _write(case, values, "none")
+    _, path = _write(case, values, "rle")
+    ds = pydicom.dcmread(path)
+    assert ds.BitsAllocated == (8 if max(values) <= 255 else 16)
+    _check_rle_file(path, native)
+    g = case[1]
+    np.testing.assert_array_equal(read_seg(path, reference=g).volume.array, arr)
+    def volume(p):
+        return hd.seg.segread(str(p)).get_volume(combine_segments=True, relabel=False).array
+
+    np.testing.assert_array_equal(volume(path), volume(native))
+
+
+@pytest.mark.interop
+def test_rle_fractional_file_reads_back_exactly(case):
+    pytest.importorskip("rle")
+    hd = pytest.importorskip("highdicom")
+    _, native = _write(case, [200], "none", seg_type="fractional")
+    _, path = _write(case, [200], "rle", seg_type="fractional")
+    _check_rle_file(path, native)
+    a = hd.seg.segread(str(path)).get_volume(combine_segments=False).array
+    np.testing.assert_array_equal(a, hd.seg.segread(str(native)).get_volume(combine_segments=False).array)
+    np.testing.assert_array_equal(read_seg(path).volume_of([200]), read_seg(native).volume_of([200]))
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("force_16bit", [False, True])
+def test_rle_from_the_command_line(case, tmp_path, capsys, force_16bit):
+    """``itk2seg --compression rle`` and ``bin2label --compression rle`` (8- and 16-bit frames)."""
+    pytest.importorskip("rle")
+    from _cli import run_cli
+
+    from labelmap.io.images import write_image
+
+    _, g, _ = case
+    tmp = case[0]
+    arr = _labels(g, [3, 9, 40])
+    write_image(tmp_path / "lab.nrrd", arr, g)
+    meta = {"segmentAttributes": [[
+        {"labelID": v, "SegmentLabel": f"s{v}", "SegmentDescription": f"s{v}", "SegmentAlgorithmType": "MANUAL",
+         "SegmentedPropertyCategoryCodeSequence": {"CodeValue": "85756007", "CodingSchemeDesignator": "SCT",
+                                                   "CodeMeaning": "Tissue"},
+         "SegmentedPropertyTypeCodeSequence": {"CodeValue": "85756007", "CodingSchemeDesignator": "SCT",
+                                               "CodeMeaning": "Tissue"}}
+        for v in (3, 9, 40)]]}
+    import json
+
+    (tmp_path / "m.json").write_text(json.dumps(meta))
+    common = ["-d", tmp / "ct", "-m", tmp_path / "m.json", "-q"]
+    rc, _, err = run_cli(capsys, "itk2seg", tmp_path / "lab.nrrd", *common, "-o", tmp_path / "lm.dcm",
+                         "--type", "labelmap", "--compression", "rle")
+    assert rc == 0, err
+    rc, _, err = run_cli(capsys, "itk2seg", tmp_path / "lab.nrrd", *common, "-o", tmp_path / "lm-none.dcm",
+                         "--type", "labelmap", "--compression", "none")
+    assert rc == 0, err
+    _check_rle_file(tmp_path / "lm.dcm", tmp_path / "lm-none.dcm")
+    rc, _, err = run_cli(capsys, "itk2seg", tmp_path / "lab.nrrd", *common, "-o", tmp_path / "bin.dcm",
+                         "--type", "binary", "--compression", "none")
+    assert rc == 0, err
+    extra = ["--force-16bit"] if force_16bit else []
+    for out, compression in (("b2l.dcm", "rle"), ("b2l-none.dcm", "none")):
+        rc, _, err = run_cli(capsys, "bin2label", tmp_path / "bin.dcm", "-o", tmp_path / out,
+                             "--compression", compression, *extra)
+        assert rc == 0, err
+    assert pydicom.dcmread(tmp_path / "b2l.dcm").BitsAllocated == (16 if force_16bit else 8)
+    _check_rle_file(tmp_path / "b2l.dcm", tmp_path / "b2l-none.dcm")
+    # BINARY renumbers the labels 1..N: the voxels are the uncompressed bin2label output's
+    back = read_seg(tmp_path / "b2l.dcm", reference=g).volume.array
+    np.testing.assert_array_equal(back, read_seg(tmp_path / "b2l-none.dcm", reference=g).volume.array)
+    np.testing.assert_array_equal(back != 0, arr != 0)
 
 
 def test_compress_dataset_on_plain_dataset():
