@@ -23,7 +23,6 @@ from .dataset import WriteDataset, copy_attribute, new_uid
 from .fastwrite import PerFrameSpec, write_seg_file
 from .palette import apply_palette, palette_lut
 from .uids import (
-    EXPLICIT_VR_LITTLE_ENDIAN,
     FRAME_CODEC_SYNTAXES,
     IMPLEMENTATION_CLASS_UID,
     IMPLEMENTATION_VERSION_NAME,
@@ -350,18 +349,22 @@ def attach_pixels(
     raw = np.ascontiguousarray(pixels).reshape(-1).view(np.uint8)
     ds.pixels = (raw, vr)
     if ts in FRAME_CODEC_SYNTAXES:
-        # the frame codecs work on pydicom's form; the encapsulated result comes back as bytes
-        from .codecs import compress_dataset
+        from .codecs import encapsulate_frames, encode_frames
 
-        ds.file_meta = file_meta_for(ds, EXPLICIT_VR_LITTLE_ENDIAN)
-        pds = ds.to_pydicom(per_frame=False)
-        compress_dataset(pds, ts)
+        bits, rows, columns = int(ds.BitsAllocated), int(ds.Rows), int(ds.Columns)
+        n = int(ds.NumberOfFrames)
+        if bits == 1:  # packed LSB first across frames: the codec wants one 0/1 byte per pixel
+            frames = np.unpackbits(raw, bitorder="little", count=n * rows * columns).reshape(n, rows, columns)
+        else:
+            frames = raw.view(np.uint8 if bits == 8 else np.dtype("<u2")).reshape(n, rows, columns)
+        pixel_data, eot, eot_lengths = encapsulate_frames(encode_frames(frames, ts, bits_allocated=bits))
         ds.pixels = None
-        for keyword in ("PixelData", "ExtendedOffsetTable", "ExtendedOffsetTableLengths"):
-            if keyword in pds:
-                setattr(ds, keyword, pds[keyword].value)
+        ds.PixelData = pixel_data
         ds["PixelData"].VR = "OB"
         ds["PixelData"].is_undefined_length = True
+        if eot is not None:
+            ds.ExtendedOffsetTable = eot
+            ds.ExtendedOffsetTableLengths = eot_lengths
     ds.file_meta = file_meta_for(ds, ts)
     return ds.to_pydicom() if materialize else ds
 
