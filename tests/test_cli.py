@@ -503,3 +503,20 @@ def test_outputs_get_normal_file_mode(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
+
+
+def test_cli_process_turns_off_numpy_huge_page_advice(tmp_path):
+    """The command's own process loads numpy without madvise(MADV_HUGEPAGE) (synchronous compaction
+    stalls); a user's explicit NUMPY_MADVISE_HUGEPAGE wins."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from labelmap.cli import main; main(['--help']);"
+            "from numpy._core import multiarray as m; print('HP', m._get_madvise_hugepage())")
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "HP False"
+    env["NUMPY_MADVISE_HUGEPAGE"] = "1"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "HP True"
