@@ -89,6 +89,7 @@ __all__ = [
     "encode_frames",
     "decode_frames",
     "encapsulate_frames",
+    "native_frames",
     "decode_pixel_data",
     "compress_dataset",
     "rle_backend",
@@ -592,10 +593,15 @@ def decode_pixel_data(
 
 
 def _native_frames(ds: Dataset) -> np.ndarray:
-    rows, columns = int(ds.Rows), int(ds.Columns)
-    n = int(ds.get("NumberOfFrames", 1) or 1)
-    bits = int(ds.BitsAllocated)
-    raw = np.frombuffer(ds.PixelData, dtype=np.uint8)
+    return native_frames(
+        np.frombuffer(ds.PixelData, dtype=np.uint8), int(ds.get("NumberOfFrames", 1) or 1),
+        int(ds.Rows), int(ds.Columns), int(ds.BitsAllocated),
+    )
+
+
+def native_frames(raw: np.ndarray, n: int, rows: int, columns: int, bits: int) -> np.ndarray:
+    """Native Pixel Data bytes (uint8) as (n, rows, columns) frames, 1-bit data unpacked
+    (LSB first, continuous across frames) to one 0/1 byte per pixel, as the frame codecs take it."""
     npx = n * rows * columns
     if bits == 1:
         need = (npx + 7) // 8

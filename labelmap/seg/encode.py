@@ -349,14 +349,10 @@ def attach_pixels(
     raw = np.ascontiguousarray(pixels).reshape(-1).view(np.uint8)
     ds.pixels = (raw, vr)
     if ts in FRAME_CODEC_SYNTAXES:
-        from .codecs import encapsulate_frames, encode_frames
+        from .codecs import encapsulate_frames, encode_frames, native_frames
 
-        bits, rows, columns = int(ds.BitsAllocated), int(ds.Rows), int(ds.Columns)
-        n = int(ds.NumberOfFrames)
-        if bits == 1:  # packed LSB first across frames: the codec wants one 0/1 byte per pixel
-            frames = np.unpackbits(raw, bitorder="little", count=n * rows * columns).reshape(n, rows, columns)
-        else:
-            frames = raw.view(np.uint8 if bits == 8 else np.dtype("<u2")).reshape(n, rows, columns)
+        bits = int(ds.BitsAllocated)
+        frames = native_frames(raw, int(ds.NumberOfFrames), int(ds.Rows), int(ds.Columns), bits)
         pixel_data, eot, eot_lengths = encapsulate_frames(encode_frames(frames, ts, bits_allocated=bits))
         ds.pixels = None
         ds.PixelData = pixel_data
