@@ -80,32 +80,49 @@ def as_label_array(array: np.ndarray, *, source: str = "label image") -> np.ndar
 _PRESENCE_SPLIT_BYTES = 1 << 24
 
 
-def _presence_two_threads(flat: np.ndarray, presence: np.ndarray, counts: np.ndarray) -> None:
-    """:func:`_core.slice_label_presence` with the upper half of the slices in a second thread.
-
-    The kernel runs without the GIL; presence rows are per slice, and the second thread
-    adds into its own counts, summed afterwards.
-    """
+def _run_parts(work, parts: int, name: str) -> None:
+    """``work(i)`` for i in 0..parts-1: part 0 on this thread, the others on their own threads
+    (the kernels release the GIL); the first exception of any part is raised after all joined."""
+    if parts == 1:
+        work(0)
+        return
     import threading
 
-    mid = flat.shape[0] // 2
-    counts_hi = np.zeros_like(counts)
     failure: list[BaseException] = []
 
-    def upper() -> None:
+    def worker(i: int) -> None:
         try:
-            _core.slice_label_presence(flat[mid:], presence[mid:], counts_hi)
+            work(i)
         except BaseException as exc:  # pragma: no cover - re-raised below
             failure.append(exc)
 
-    worker = threading.Thread(target=upper, name="label-presence")
-    worker.start()
+    others = [threading.Thread(target=worker, args=(i,), name=name) for i in range(1, parts)]
+    for t in others:
+        t.start()
     try:
-        _core.slice_label_presence(flat[:mid], presence[:mid], counts)
+        work(0)
     finally:
-        worker.join()
+        for t in others:
+            t.join()
     if failure:
         raise failure[0]
+
+
+def _presence_two_threads(flat: np.ndarray, presence: np.ndarray, counts: np.ndarray) -> None:
+    """:func:`_core.slice_label_presence` with the upper half of the slices in a second thread.
+
+    Presence rows are per slice; the second thread adds into its own counts, summed afterwards.
+    """
+    mid = flat.shape[0] // 2
+    counts_hi = np.zeros_like(counts)
+
+    def half(i: int) -> None:
+        if i == 0:
+            _core.slice_label_presence(flat[:mid], presence[:mid], counts)
+        else:
+            _core.slice_label_presence(flat[mid:], presence[mid:], counts_hi)
+
+    _run_parts(half, 2, "label-presence")
     counts += counts_hi
 
 
@@ -680,29 +697,7 @@ def rle_encode_frames(frames: np.ndarray, *, threads: int | None = None) -> list
         a, b = bounds[i], bounds[i + 1]
         _core.rle_encode(arr[a:b], out[a * cap : b * cap], offsets[i])
 
-    if parts == 1:
-        run(0)
-    else:
-        import threading
-
-        failure: list[BaseException] = []
-
-        def worker(i: int) -> None:
-            try:
-                run(i)
-            except BaseException as exc:  # pragma: no cover - re-raised below
-                failure.append(exc)
-
-        others = [threading.Thread(target=worker, args=(i,), name="rle-encode") for i in range(1, parts)]
-        for t in others:
-            t.start()
-        try:
-            run(0)
-        finally:
-            for t in others:
-                t.join()
-        if failure:
-            raise failure[0]
+    _run_parts(run, parts, "rle-encode")
     view = memoryview(out)
     result: list[bytes] = []
     for a, offs in zip(bounds, offsets):
