@@ -346,9 +346,7 @@ def _encode_dataset(ds: WriteDataset, codec: str, signed: bool = False) -> bytes
     signed = bool(ds.get("PixelRepresentation", int(signed)))
     for elem in ds:
         if elem.raw is not None:  # copied from a source header as encoded
-            raw = elem.raw + (b"\0" if elem.VR == "UI" else b" ") if len(elem.raw) % 2 else elem.raw
-            vrb = elem.VR.encode("ascii")
-            out.append(_long(elem.tag, vrb, raw) if elem.VR in _LONG else _short(elem.tag, vrb, raw))
+            out.append(_encoded(elem.tag, elem.VR, elem.raw))
         elif elem.is_undefined_length:
             if elem.VR not in ("OB", "OW") or not isinstance(elem.value, (bytes, bytearray)):
                 raise _Unsupported("undefined length")
@@ -375,6 +373,11 @@ def _encode_element(tag: int, vr: str, value, codec: str, signed: bool = False) 
             f"attribute ({tag >> 16:04X},{tag & 0xFFFF:04X}) {vr} value {exc.args[1][:64]!r} holds characters "
             f"a {vr} value cannot store (ASCII only); correct it in the input"
         ) from None
+    return _encoded(tag, vr, raw)
+
+
+def _encoded(tag: int, vr: str, raw: bytes) -> bytes:
+    """The element for an encoded value, padded to even length as PS3.5 6.2 asks."""
     if len(raw) % 2:
         raw += b"\0" if vr in ("UI", "OB", "UN") else b" "
     vrb = vr.encode("ascii")
