@@ -6,7 +6,7 @@ metadata JSON.  Everything depends only on (size, slices, n_labels, seed), so a
 case directory named after those parameters can be reused across runs; a
 ``.complete`` marker is written last, so an interrupted generation is redone.
 
-Only the public API is used: :mod:`labelmap.sample`, :mod:`labelmap.io.images`
+Only the public API is used: :mod:`labelmap.demo.sample`, :mod:`labelmap.formats.images`
 and :class:`labelmap.model.Geometry`.
 """
 
@@ -51,9 +51,7 @@ def geometry_for(size: int, slices: int):
     from labelmap.model import Geometry
 
     fov = size * 0.78125
-    return Geometry(
-        (-fov / 2.0, -fov / 2.0, -1.5 * slices), np.eye(3), (0.78125, 0.78125, 1.5), (slices, size, size)
-    )
+    return Geometry((-fov / 2.0, -fov / 2.0, -1.5 * slices), np.eye(3), (0.78125, 0.78125, 1.5), (slices, size, size))
 
 
 @dataclass(frozen=True)
@@ -98,7 +96,7 @@ def _ct_dir(workdir: Path, size: int, slices: int, seed: int) -> Path:
 
 def make_ct(workdir: Path, size: int, slices: int, seed: int = SEED) -> Path:
     """The synthetic CT series of a grid, written once per (size, slices, seed) and shared by cases."""
-    from labelmap.sample import write_ct_series
+    from labelmap.demo.sample import write_ct_series
 
     out = _ct_dir(Path(workdir), size, slices, seed)
     if (out / ".complete").exists():
@@ -118,8 +116,8 @@ def make_case(
     workdir: str | os.PathLike, size: int, slices: int, n_labels: int, seed: int = SEED, dtype: str = "uint16"
 ) -> Case:
     """Generate (or reuse) the case ``case_name(...)`` under ``workdir`` (labels stored as ``dtype``)."""
-    from labelmap.io.images import write_image
-    from labelmap.sample import organ_phantom, sample_metadata
+    from labelmap.demo.sample import organ_phantom, sample_metadata
+    from labelmap.formats.images import write_image
 
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -147,8 +145,8 @@ def make_fractional(case: Case, n: int | None = None) -> tuple[list[Path], Path]
 
     ``n`` limits the number of segments (default: all labels of the case).
     """
-    from labelmap.io.images import read_image, write_image
-    from labelmap.sample import sample_metadata
+    from labelmap.demo.sample import sample_metadata
+    from labelmap.formats.images import read_image, write_image
 
     n = case.n_labels if n is None else min(int(n), case.n_labels)
     out = case.root / f"fractional-{n}"

@@ -28,8 +28,8 @@ class _KernelBase:
     repeat = (1, 5, 30.0)  # slow kernels on the large size: a few samples are enough
 
     def setup_cache(self):
+        from labelmap.demo.sample import organ_phantom
         from labelmap.kernels import as_label_array
-        from labelmap.sample import organ_phantom
 
         root = os.path.abspath("kernel-cases")
         os.makedirs(root, exist_ok=True)

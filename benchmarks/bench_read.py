@@ -1,11 +1,11 @@
 """asv benchmarks: reading DICOM SEG back to NRRD through the public Python API.
 
-``labelmap.convert.seg_to_itk`` on SEG files of each type -- LABELMAP,
+``labelmap.pipeline.convert.seg_to_itk`` on SEG files of each type -- LABELMAP,
 LABELMAP with deflate, BINARY (one NRRD per segment), BINARY with
 ``merge_segments`` (fewest non-overlapping NRRDs), FRACTIONAL (one NRRD per
 segment).  Parameters: segment count (1, 10, 100) and size (128x128x64,
 512x512x300; LABELMAP_BENCH_SMALL=1 skips the large one).  The SEG inputs are
-written once in ``setup_cache`` with ``labelmap.convert.itk_to_seg``;
+written once in ``setup_cache`` with ``labelmap.pipeline.convert.itk_to_seg``;
 FRACTIONAL with 100 segments on the large grid is skipped.
 """
 
@@ -56,7 +56,7 @@ class ReadSeg:
     repeat = (1, 5, 60.0)
 
     def setup_cache(self):
-        from labelmap.convert import itk_to_seg
+        from labelmap.pipeline.convert import itk_to_seg
 
         root = os.path.abspath("read-cases")
         for size in _cases.size_params():
@@ -70,8 +70,12 @@ class ReadSeg:
                     else:
                         labels, metadata = [case.labels], case.metadata
                     itk_to_seg(
-                        labels, [case.ct], metadata, case.root / f"{stem}.dcm",
-                        seg_type=seg_type, compression=compression,
+                        labels,
+                        [case.ct],
+                        metadata,
+                        case.root / f"{stem}.dcm",
+                        seg_type=seg_type,
+                        compression=compression,
                     )
         return root
 
@@ -91,7 +95,7 @@ class ReadSeg:
             shutil.rmtree(tmp, ignore_errors=True)
 
     def _run(self):
-        from labelmap.convert import seg_to_itk
+        from labelmap.pipeline.convert import seg_to_itk
 
         seg_to_itk(self.input, self.tmp, merge_segments=self.merge)
 

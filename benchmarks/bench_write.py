@@ -1,8 +1,8 @@
 """asv benchmarks: writing DICOM SEG through the public Python API.
 
-``labelmap.convert.itk_to_seg`` (NRRD + dcmqi JSON + CT series -> SEG) for
+``labelmap.pipeline.convert.itk_to_seg`` (NRRD + dcmqi JSON + CT series -> SEG) for
 each type -- LABELMAP, LABELMAP with deflate, BINARY, FRACTIONAL -- and
-``labelmap.convert.binary_to_labelmap`` (BINARY SEG -> LABELMAP SEG).
+``labelmap.pipeline.convert.binary_to_labelmap`` (BINARY SEG -> LABELMAP SEG).
 Parameters: segment count (1, 10, 100) and size (128x128x64, 512x512x300;
 LABELMAP_BENCH_SMALL=1 skips the large one).  The input cases are generated
 once in ``setup_cache``; FRACTIONAL with 100 segments on the large grid
@@ -43,7 +43,7 @@ class _WriteBase:
     repeat = (1, 5, 60.0)
 
     def setup_cache(self):
-        from labelmap.convert import itk_to_seg
+        from labelmap.pipeline.convert import itk_to_seg
 
         root = os.path.abspath("write-cases")
         for size in _cases.size_params():
@@ -88,7 +88,7 @@ class WriteSeg(_WriteBase):
         self.output = os.path.join(self.tmp, "seg.dcm")
 
     def _run(self):
-        from labelmap.convert import itk_to_seg
+        from labelmap.pipeline.convert import itk_to_seg
 
         labels, dicom, metadata = self.args
         itk_to_seg(labels, dicom, metadata, self.output, **self.kwargs)
@@ -119,11 +119,11 @@ class BinaryToLabelmap(_WriteBase):
         self.output = os.path.join(self.tmp, "labelmap.dcm")
 
     def time_binary_to_labelmap(self, root, n, size):
-        from labelmap.convert import binary_to_labelmap
+        from labelmap.pipeline.convert import binary_to_labelmap
 
         binary_to_labelmap(self.input, self.output)
 
     def peakmem_binary_to_labelmap(self, root, n, size):
-        from labelmap.convert import binary_to_labelmap
+        from labelmap.pipeline.convert import binary_to_labelmap
 
         binary_to_labelmap(self.input, self.output)

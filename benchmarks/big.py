@@ -24,8 +24,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import _cases  # noqa: E402
 from compare import _compile_bytecode, _cpu_model, _fmt_size, _mem_total_gib, _venv_bin, run_process  # noqa: E402
+
+import _cases  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -61,18 +62,44 @@ def main(argv=None) -> int:
         back = out_root / f"read-{comp}"
         back.mkdir()
         steps = [
-            (f"write LABELMAP ({comp})", [lm, "itk2seg", str(case.labels), "--dicom", str(case.ct), "-m",
-                                          str(case.metadata), "-o", str(seg), "--compression", comp, "-q"], seg),
+            (
+                f"write LABELMAP ({comp})",
+                [
+                    lm,
+                    "itk2seg",
+                    str(case.labels),
+                    "--dicom",
+                    str(case.ct),
+                    "-m",
+                    str(case.metadata),
+                    "-o",
+                    str(seg),
+                    "--compression",
+                    comp,
+                    "-q",
+                ],
+                seg,
+            ),
             (f"read LABELMAP ({comp}) -> NRRD", [lm, "seg2itk", str(seg), "-o", str(back), "-q"], back / "1.nrrd"),
         ]
         for label, cmd, output in steps:
             print(f"  {label} ...", flush=True)
-            m = run_process(cmd, logs / f"big-{label.replace(' ', '-').replace('>', '').replace('(', '').replace(')', '')}")
+            m = run_process(
+                cmd, logs / f"big-{label.replace(' ', '-').replace('>', '').replace('(', '').replace(')', '')}"
+            )
             ratio = m.peak_rss_mb * 2**20 / volume_bytes
             ok = m.returncode == 0 and ratio < args.limit
             failed |= not ok
-            rows.append((label, m.seconds, _fmt_size(output.stat().st_size) if output.exists() else "-",
-                         m.peak_rss_mb, ratio, "yes" if ok else f"NO {m.stderr_first}"))
+            rows.append(
+                (
+                    label,
+                    m.seconds,
+                    _fmt_size(output.stat().st_size) if output.exists() else "-",
+                    m.peak_rss_mb,
+                    ratio,
+                    "yes" if ok else f"NO {m.stderr_first}",
+                )
+            )
         if (back / "1.nrrd").exists():
             _check_roundtrip(case.labels, back / "1.nrrd")
 
@@ -99,13 +126,13 @@ def _check_roundtrip(labels: Path, read_back: Path) -> None:
     """The read-back labels equal the input voxel for voxel (else the benchmark is meaningless)."""
     import numpy as np
 
-    from labelmap.io.images import read_image
+    from labelmap.formats.images import read_image
 
     a, ga = read_image(labels)
     b, gb = read_image(read_back)
     # the reader gives the smallest grid holding every frame: compare on the input's grid
     k0 = int(round((gb.origin - ga.origin) @ ga.direction[:, 2] / ga.spacing[2]))
-    if not np.array_equal(a[k0:k0 + b.shape[0]], b) or a[:k0].any() or a[k0 + b.shape[0]:].any():
+    if not np.array_equal(a[k0 : k0 + b.shape[0]], b) or a[:k0].any() or a[k0 + b.shape[0] :].any():
         raise SystemExit(f"round trip differs: {labels} vs {read_back}")
     print("    read-back labels equal the input", flush=True)
 

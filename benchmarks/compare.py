@@ -33,9 +33,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -47,7 +47,7 @@ TIMEOUT_S = 3600
 
 
 # --------------------------------------------------------------------------- tools
-def _venv_bin(name: str) -> Optional[str]:
+def _venv_bin(name: str) -> str | None:
     """An executable next to this interpreter (the venv), else on PATH."""
     candidate = Path(sys.executable).parent / name
     if candidate.exists():
@@ -55,7 +55,7 @@ def _venv_bin(name: str) -> Optional[str]:
     return shutil.which(name)
 
 
-def _dcmqi_bin(name: str) -> Optional[str]:
+def _dcmqi_bin(name: str) -> str | None:
     """The dcmqi executable itself (not the pip package's Python wrapper, whose start-up would be counted)."""
     spec = importlib.util.find_spec("dcmqi")
     if spec is not None and spec.submodule_search_locations:
@@ -161,7 +161,8 @@ def run_process(cmd: list[str], log_prefix: Path, timeout: float = TIMEOUT_S) ->
         first = (errors[0] if errors else (text[-1] if text else f"exit code {returncode}")).strip()
         if signalled or returncode < 0:
             first = (signalled[0].strip() if signalled else f"killed by signal {-returncode}") + (
-                f" ({first})" if text else "")
+                f" ({first})" if text else ""
+            )
         returncode = returncode or 1
     return Measurement(seconds, rss_kb / 1024.0, returncode, first[:160])
 
@@ -231,39 +232,162 @@ def build_entries(case: _cases.Case, inputs: dict[str, Path], only: set[str]) ->
     # 1. write LABELMAP
     op = "write LABELMAP"
     for comp in ("none", "deflate", "rle", "jpegls", "j2k"):
-        add(op, "labelmap", comp,
-            lambda out, comp=comp: [lm, "itk2seg", labels, "--dicom", ct, "-m", meta, "-o", str(out),
-                                    "--type", "labelmap", "--compression", comp, "-q"],
-            unavailable=codec_missing.get(comp, ""))
+        add(
+            op,
+            "labelmap",
+            comp,
+            lambda out, comp=comp: [
+                lm,
+                "itk2seg",
+                labels,
+                "--dicom",
+                ct,
+                "-m",
+                meta,
+                "-o",
+                str(out),
+                "--type",
+                "labelmap",
+                "--compression",
+                comp,
+                "-q",
+            ],
+            unavailable=codec_missing.get(comp, ""),
+        )
     exe, na = dcmqi("itkimage2segimage")
     for comp in ("none", "deflate"):
-        add(op, "dcmqi", comp,
-            lambda out, comp=comp: [exe, "--inputImageList", labels, "--inputDICOMDirectory", ct,
-                                    "--inputMetadata", meta, "--outputDICOM", str(out),
-                                    "--segmentationType", "labelmap", "--compress", comp],
-            unavailable=na)
-    add(op, "labelmap", "deflate level 8",
-        lambda out: [lm, "itk2seg", labels, "--dicom", ct, "-m", meta, "-o", str(out),
-                     "--type", "labelmap", "--compression", "deflate", "--deflate-level", "8", "-q"])
+        add(
+            op,
+            "dcmqi",
+            comp,
+            lambda out, comp=comp: [
+                exe,
+                "--inputImageList",
+                labels,
+                "--inputDICOMDirectory",
+                ct,
+                "--inputMetadata",
+                meta,
+                "--outputDICOM",
+                str(out),
+                "--segmentationType",
+                "labelmap",
+                "--compress",
+                comp,
+            ],
+            unavailable=na,
+        )
+    add(
+        op,
+        "labelmap",
+        "deflate level 8",
+        lambda out: [
+            lm,
+            "itk2seg",
+            labels,
+            "--dicom",
+            ct,
+            "-m",
+            meta,
+            "-o",
+            str(out),
+            "--type",
+            "labelmap",
+            "--compression",
+            "deflate",
+            "--deflate-level",
+            "8",
+            "-q",
+        ],
+    )
     hd_ts = "jpegls" if not codec_missing["jpegls"] else "explicit"
     for ts in dict.fromkeys(["explicit", hd_ts]):
-        add(op, "highdicom", "none" if ts == "explicit" else ts,
-            lambda out, ts=ts: [py, runner, "write", "--labels", labels, "--ct", ct, "--metadata", meta,
-                                "--output", str(out), "--type", "labelmap", "--transfer-syntax", ts])
+        add(
+            op,
+            "highdicom",
+            "none" if ts == "explicit" else ts,
+            lambda out, ts=ts: [
+                py,
+                runner,
+                "write",
+                "--labels",
+                labels,
+                "--ct",
+                ct,
+                "--metadata",
+                meta,
+                "--output",
+                str(out),
+                "--type",
+                "labelmap",
+                "--transfer-syntax",
+                ts,
+            ],
+        )
 
     # 2. write BINARY
     op = "write BINARY"
     for comp in ("none", "deflate"):
-        add(op, "labelmap", comp,
-            lambda out, comp=comp: [lm, "itk2seg", labels, "--dicom", ct, "-m", meta, "-o", str(out),
-                                    "--type", "binary", "--compression", comp, "-q"])
-    add(op, "dcmqi", "none",
-        lambda out: [exe, "--inputImageList", labels, "--inputDICOMDirectory", ct, "--inputMetadata", meta,
-                     "--outputDICOM", str(out)],
-        unavailable=na)
-    add(op, "highdicom", "none",
-        lambda out: [py, runner, "write", "--labels", labels, "--ct", ct, "--metadata", meta,
-                     "--output", str(out), "--type", "binary", "--transfer-syntax", "explicit"])
+        add(
+            op,
+            "labelmap",
+            comp,
+            lambda out, comp=comp: [
+                lm,
+                "itk2seg",
+                labels,
+                "--dicom",
+                ct,
+                "-m",
+                meta,
+                "-o",
+                str(out),
+                "--type",
+                "binary",
+                "--compression",
+                comp,
+                "-q",
+            ],
+        )
+    add(
+        op,
+        "dcmqi",
+        "none",
+        lambda out: [
+            exe,
+            "--inputImageList",
+            labels,
+            "--inputDICOMDirectory",
+            ct,
+            "--inputMetadata",
+            meta,
+            "--outputDICOM",
+            str(out),
+        ],
+        unavailable=na,
+    )
+    add(
+        op,
+        "highdicom",
+        "none",
+        lambda out: [
+            py,
+            runner,
+            "write",
+            "--labels",
+            labels,
+            "--ct",
+            ct,
+            "--metadata",
+            meta,
+            "--output",
+            str(out),
+            "--type",
+            "binary",
+            "--transfer-syntax",
+            "explicit",
+        ],
+    )
 
     # 3. read LABELMAP -> NRRD, the same input files for every tool
     exe_r, na_r = dcmqi("segimage2itkimage")
@@ -271,39 +395,78 @@ def build_entries(case: _cases.Case, inputs: dict[str, Path], only: set[str]) ->
     for variant, key in (("dcmqi deflate file", "dcmqi-labelmap-deflate"), ("labelmap file", "labelmap-labelmap")):
         src = inputs.get(key)
         missing = "" if src else f"failed: input {key} could not be made"
-        add(op, "labelmap", variant,
-            lambda out, src=src: [lm, "seg2itk", str(src), "-o", str(out), "-q"], is_dir=True, unavailable=missing)
-        add(op, "dcmqi", variant,
+        add(
+            op,
+            "labelmap",
+            variant,
+            lambda out, src=src: [lm, "seg2itk", str(src), "-o", str(out), "-q"],
+            is_dir=True,
+            unavailable=missing,
+        )
+        add(
+            op,
+            "dcmqi",
+            variant,
             lambda out, src=src: [exe_r, "--inputDICOM", str(src), "--outputDirectory", str(out)],
-            is_dir=True, unavailable=na_r or missing)
-        add(op, "highdicom", variant,
+            is_dir=True,
+            unavailable=na_r or missing,
+        )
+        add(
+            op,
+            "highdicom",
+            variant,
             lambda out, src=src: [py, runner, "read", "--seg", str(src), "--output", str(out / "labels.nrrd")],
-            is_dir=True, unavailable=missing)
+            is_dir=True,
+            unavailable=missing,
+        )
 
     # 4. read BINARY -> merged NRRD (dcmqi's BINARY file)
     op = "read BINARY -> merged NRRD"
     src_b = inputs.get("dcmqi-binary")
     missing = "" if src_b else "failed: input dcmqi-binary could not be made"
-    add(op, "labelmap", "dcmqi file",
+    add(
+        op,
+        "labelmap",
+        "dcmqi file",
         lambda out: [lm, "seg2itk", str(src_b), "-o", str(out), "--merge-segments", "-q"],
-        is_dir=True, unavailable=missing)
-    add(op, "dcmqi", "dcmqi file",
+        is_dir=True,
+        unavailable=missing,
+    )
+    add(
+        op,
+        "dcmqi",
+        "dcmqi file",
         lambda out: [exe_r, "--inputDICOM", str(src_b), "--outputDirectory", str(out), "--mergeSegments"],
-        is_dir=True, unavailable=na_r or missing)
-    add(op, "highdicom", "dcmqi file",
+        is_dir=True,
+        unavailable=na_r or missing,
+    )
+    add(
+        op,
+        "highdicom",
+        "dcmqi file",
         lambda out: [py, runner, "read", "--seg", str(src_b), "--output", str(out / "labels.nrrd")],
-        is_dir=True, unavailable=missing)
+        is_dir=True,
+        unavailable=missing,
+    )
 
     # 5. BINARY -> LABELMAP (dcmqi's BINARY file)
     op = "BINARY -> LABELMAP"
     exe_b, na_b = dcmqi("bin2labelsegimage")
     for comp in ("none", "deflate"):
-        add(op, "labelmap", comp,
+        add(
+            op,
+            "labelmap",
+            comp,
             lambda out, comp=comp: [lm, "bin2label", str(src_b), "-o", str(out), "--compression", comp, "-q"],
-            unavailable=missing)
-        add(op, "dcmqi", comp,
+            unavailable=missing,
+        )
+        add(
+            op,
+            "dcmqi",
+            comp,
             lambda out, comp=comp: [exe_b, "--inputDICOM", str(src_b), "--outputDICOM", str(out), "--compress", comp],
-            unavailable=na_b or missing)
+            unavailable=na_b or missing,
+        )
 
     # 6. the floor: read the NRRD, copy the array, write the raw bytes
     floor = (
@@ -325,19 +488,56 @@ def make_inputs(case: _cases.Case, workdir: Path, log_dir: Path) -> dict[str, Pa
     labels, ct, meta = str(case.labels), str(case.ct), str(case.metadata)
     plans = {
         "dcmqi-labelmap-deflate": [
-            [dq, "--inputImageList", labels, "--inputDICOMDirectory", ct, "--inputMetadata", meta,
-             "--segmentationType", "labelmap", "--compress", "deflate", "--outputDICOM"],
-            [lm, "itk2seg", labels, "--dicom", ct, "-m", meta, "--type", "labelmap", "--compression", "deflate",
-             "-q", "-o"],
+            [
+                dq,
+                "--inputImageList",
+                labels,
+                "--inputDICOMDirectory",
+                ct,
+                "--inputMetadata",
+                meta,
+                "--segmentationType",
+                "labelmap",
+                "--compress",
+                "deflate",
+                "--outputDICOM",
+            ],
+            [
+                lm,
+                "itk2seg",
+                labels,
+                "--dicom",
+                ct,
+                "-m",
+                meta,
+                "--type",
+                "labelmap",
+                "--compression",
+                "deflate",
+                "-q",
+                "-o",
+            ],
         ],
         "labelmap-labelmap": [
-            [lm, "itk2seg", labels, "--dicom", ct, "-m", meta, "--type", "labelmap", "--compression", "deflate",
-             "-q", "-o"],
+            [
+                lm,
+                "itk2seg",
+                labels,
+                "--dicom",
+                ct,
+                "-m",
+                meta,
+                "--type",
+                "labelmap",
+                "--compression",
+                "deflate",
+                "-q",
+                "-o",
+            ],
         ],
         "dcmqi-binary": [
             [dq, "--inputImageList", labels, "--inputDICOMDirectory", ct, "--inputMetadata", meta, "--outputDICOM"],
-            [lm, "itk2seg", labels, "--dicom", ct, "-m", meta, "--type", "binary", "--compression", "none",
-             "-q", "-o"],
+            [lm, "itk2seg", labels, "--dicom", ct, "-m", meta, "--type", "binary", "--compression", "none", "-q", "-o"],
         ],
     }
     out: dict[str, Path] = {}
@@ -376,7 +576,7 @@ def summarize(entries: list[Entry]) -> list[dict]:
     for e in entries:
         by_op.setdefault(e.operation, []).append(e)
 
-    def median_of(e: Entry) -> Optional[float]:
+    def median_of(e: Entry) -> float | None:
         ok = [m.seconds for m in e.runs if m.returncode == 0]
         return statistics.median(ok) if ok and not e.failure else None
 
@@ -399,18 +599,20 @@ def summarize(entries: list[Entry]) -> list[dict]:
                 status = f"failed: {e.failure}"
             else:
                 status = "ok"
-            rows.append({
-                "operation": op,
-                "tool": e.tool,
-                "variant": e.variant,
-                "status": status,
-                "median_s": med,
-                "runs_s": [round(m.seconds, 4) for m in e.runs],
-                "vs_dcmqi": ratio,
-                "vs_dcmqi_reference": ref,
-                "output_bytes": e.output_bytes if med is not None else 0,
-                "peak_rss_mb": rss,
-            })
+            rows.append(
+                {
+                    "operation": op,
+                    "tool": e.tool,
+                    "variant": e.variant,
+                    "status": status,
+                    "median_s": med,
+                    "runs_s": [round(m.seconds, 4) for m in e.runs],
+                    "vs_dcmqi": ratio,
+                    "vs_dcmqi_reference": ref,
+                    "output_bytes": e.output_bytes if med is not None else 0,
+                    "peak_rss_mb": rss,
+                }
+            )
     return rows
 
 
@@ -468,7 +670,9 @@ def main(argv=None) -> int:
     parser.add_argument("--labels", type=int, default=100, help="number of labels (default 100)")
     parser.add_argument("--runs", type=int, default=3, help="runs per command (default 3)")
     parser.add_argument("--seed", type=int, default=_cases.SEED)
-    parser.add_argument("--workdir", type=Path, default=Path(".bench-cache"), help="case cache + outputs (default .bench-cache)")
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(".bench-cache"), help="case cache + outputs (default .bench-cache)"
+    )
     parser.add_argument("--only", default=",".join(TOOLS), help=f"comma-separated tools among {','.join(TOOLS)}")
     parser.add_argument("--quick", action="store_true", help="smoke test: 128x128x40, 10 labels, 1 run")
     parser.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds before a command is killed")
@@ -482,8 +686,10 @@ def main(argv=None) -> int:
 
     workdir = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"case: {args.size}x{args.size}x{args.slices}, {args.labels} labels, seed {args.seed} (cache {workdir})",
-          file=sys.stderr)
+    print(
+        f"case: {args.size}x{args.size}x{args.slices}, {args.labels} labels, seed {args.seed} (cache {workdir})",
+        file=sys.stderr,
+    )
     t0 = time.perf_counter()
     case = _cases.make_case(workdir, args.size, args.slices, args.labels, args.seed)
     _compile_bytecode()
@@ -515,8 +721,10 @@ def main(argv=None) -> int:
                 print(f"[run {run}] {e.key}: failed: {e.failure}", file=sys.stderr)
                 continue
             e.output_bytes = _size_of(out)
-            print(f"[run {run}] {e.key}: {m.seconds:.2f} s, {m.peak_rss_mb:.0f} MB, {_fmt_size(e.output_bytes)}",
-                  file=sys.stderr)
+            print(
+                f"[run {run}] {e.key}: {m.seconds:.2f} s, {m.peak_rss_mb:.0f} MB, {_fmt_size(e.output_bytes)}",
+                file=sys.stderr,
+            )
 
     rows = summarize(entries)
     info = {

@@ -85,10 +85,16 @@ def write(args) -> int:
         raise SystemExit(f"error: {args.labels}: expected a 3-D label image")
     files = [p for p in Path(args.ct).rglob("*") if p.is_file() and not p.name.startswith(".")]
     sources = [pydicom.dcmread(p, stop_before_pixels=True) for p in files]
-    sources.sort(key=lambda ds: float(np.dot(
-        np.cross(np.array(ds.ImageOrientationPatient[:3], float), np.array(ds.ImageOrientationPatient[3:], float)),
-        np.array(ds.ImagePositionPatient, float),
-    )))
+    sources.sort(
+        key=lambda ds: float(
+            np.dot(
+                np.cross(
+                    np.array(ds.ImageOrientationPatient[:3], float), np.array(ds.ImageOrientationPatient[3:], float)
+                ),
+                np.array(ds.ImagePositionPatient, float),
+            )
+        )
+    )
     if len(sources) != labels.shape[0]:
         raise SystemExit(f"error: {len(sources)} CT slices but the label image has {labels.shape[0]}")
     origin = np.asarray(header.get("space origin", [0, 0, 0]), float)
@@ -97,7 +103,9 @@ def write(args) -> int:
     top = int(labels.max())
     labels = labels.astype(np.uint8 if top <= 0xFF else np.uint16, copy=False)
     metadata = json.loads(Path(args.metadata).read_text())
-    seg_type = hd.seg.SegmentationTypeValues.LABELMAP if args.type == "labelmap" else hd.seg.SegmentationTypeValues.BINARY
+    seg_type = (
+        hd.seg.SegmentationTypeValues.LABELMAP if args.type == "labelmap" else hd.seg.SegmentationTypeValues.BINARY
+    )
     seg = hd.seg.Segmentation(
         source_images=sources,
         pixel_array=labels,

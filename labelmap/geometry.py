@@ -8,13 +8,13 @@ measure covers position, orientation and pixel spacing together.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from ._np import has_duplicates
-from .errors import GeometryError
-from .model import Geometry, SourceSeries
+from labelmap._util.arrays import has_duplicates
+from labelmap.errors import GeometryError
+from labelmap.model import Geometry, SourceSeries
 
 __all__ = [
     "DEFAULT_TOLERANCE_MM",
@@ -162,7 +162,7 @@ def grid_from_frames(
     rows: int,
     columns: int,
     *,
-    slice_spacing: Optional[float] = None,
+    slice_spacing: float | None = None,
     tol_mm: float = DEFAULT_TOLERANCE_MM,
     source: str = "SEG",
 ) -> tuple[Geometry, np.ndarray]:
@@ -222,7 +222,9 @@ def grid_from_frames(
         bad = int(np.argmax(dev))
         if dev[bad] <= tol_mm and k.min() >= 0:
             n_slices = int(k.max()) + 1
-            geometry = Geometry(origin, np.stack([row, col, k_dir], axis=1), (*spacing_ij, step), (n_slices, rows, columns))
+            geometry = Geometry(
+                origin, np.stack([row, col, k_dir], axis=1), (*spacing_ij, step), (n_slices, rows, columns)
+            )
             return geometry, k
         last_error = (
             f"{source}: frame {bad + 1} at {_fmt(positions[bad])} is {dev[bad]:.4f} mm off a regular grid "
@@ -263,9 +265,16 @@ def place_frames(
                 f"(slice index {idx[f, 2]:.3f} of 0..{geometry.shape[0] - 1})"
             )
         dev = corner_deviation(
-            positions[f], orientation[:3], orientation[3:], spacing_ij,
-            slice_pos[kf], geometry.row_direction, geometry.column_direction, geometry.spacing[:2],
-            rows, columns,
+            positions[f],
+            orientation[:3],
+            orientation[3:],
+            spacing_ij,
+            slice_pos[kf],
+            geometry.row_direction,
+            geometry.column_direction,
+            geometry.spacing[:2],
+            rows,
+            columns,
         )
         if dev > tol_mm:
             raise GeometryError(
@@ -317,23 +326,38 @@ def match_slices(
     for k in range(geometry.shape[0]):
         s = int(nearest[k])
         dev = corner_deviation(
-            positions[k], geometry.row_direction, geometry.column_direction, geometry.spacing[:2],
-            source.positions[s], src_row, src_col, src_spacing, rows, columns,
+            positions[k],
+            geometry.row_direction,
+            geometry.column_direction,
+            geometry.spacing[:2],
+            source.positions[s],
+            src_row,
+            src_col,
+            src_spacing,
+            rows,
+            columns,
         )
         if dev > tol_mm:
             what = source.files[s] if s < len(source.files) else source.sop_instance_uids[s]
             detail = []
             off = float(dist[k, s])
             if off > tol_mm:
-                detail.append(f"its position {_fmt(positions[k])} is {off:.4f} mm from the nearest image's {_fmt(source.positions[s])}")
+                detail.append(
+                    f"its position {_fmt(positions[k])} is {off:.4f} mm from the nearest image's {_fmt(source.positions[s])}"
+                )
             sp = np.abs(np.asarray(geometry.spacing[:2]) - np.asarray(src_spacing))
             if sp.max() > 1e-6:
                 detail.append(
                     f"pixel spacing (column, row) {np.round(geometry.spacing[:2], 6).tolist()} vs "
                     f"{np.round(src_spacing, 6).tolist()}"
                 )
-            ang = float(np.degrees(np.arccos(np.clip(min(geometry.row_direction @ src_row,
-                                                             geometry.column_direction @ src_col), -1, 1))))
+            ang = float(
+                np.degrees(
+                    np.arccos(
+                        np.clip(min(geometry.row_direction @ src_row, geometry.column_direction @ src_col), -1, 1)
+                    )
+                )
+            )
             if ang > 1e-4:
                 detail.append(f"orientation differs by {ang:.4f} degrees")
             raise GeometryError(

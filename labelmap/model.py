@@ -8,7 +8,7 @@ package; RAS exists only inside the NIfTI reader and writer.  Arrays are indexed
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import numpy as np
 
@@ -155,15 +155,15 @@ class Geometry:
         inv = np.linalg.inv(self.direction * self.spacing[np.newaxis, :])
         return (points - self.origin) @ inv.T
 
-    def with_shape(self, shape: tuple[int, int, int]) -> "Geometry":
+    def with_shape(self, shape: tuple[int, int, int]) -> Geometry:
         return replace(self, shape=shape)
 
-    def crop_slices(self, k0: int, k1: int) -> "Geometry":
+    def crop_slices(self, k0: int, k1: int) -> Geometry:
         """The sub-grid of slices k0 .. k1-1."""
         origin = self.origin + k0 * self.spacing[2] * self.slice_direction
         return Geometry(origin, self.direction, self.spacing, (k1 - k0, self.shape[1], self.shape[2]))
 
-    def max_deviation(self, other: "Geometry") -> float:
+    def max_deviation(self, other: Geometry) -> float:
         """Largest distance in mm between matching voxel corners of two grids with equal shape."""
         if self.shape != other.shape:
             return float("inf")
@@ -173,7 +173,7 @@ class Geometry:
         )
         return float(np.max(np.linalg.norm(self.index_to_lps(corners) - other.index_to_lps(corners), axis=1)))
 
-    def is_close(self, other: "Geometry", tol_mm: float = 1e-3) -> bool:
+    def is_close(self, other: Geometry, tol_mm: float = 1e-3) -> bool:
         return self.max_deviation(other) <= tol_mm
 
     def __repr__(self) -> str:  # compact, for error messages and logs
@@ -196,16 +196,16 @@ class SegmentDescription:
     type: Code
     algorithm_type: str = "MANUAL"
     number: int = 0
-    label: Optional[str] = None
-    description: Optional[str] = None
-    algorithm_name: Optional[str] = None
-    type_modifier: Optional[Code] = None
-    anatomic_region: Optional[Code] = None
-    anatomic_region_modifier: Optional[Code] = None
-    rgb: Optional[tuple[int, int, int]] = None
-    cielab: Optional[tuple[int, int, int]] = None
-    tracking_id: Optional[str] = None
-    tracking_uid: Optional[str] = None
+    label: str | None = None
+    description: str | None = None
+    algorithm_name: str | None = None
+    type_modifier: Code | None = None
+    anatomic_region: Code | None = None
+    anatomic_region_modifier: Code | None = None
+    rgb: tuple[int, int, int] | None = None
+    cielab: tuple[int, int, int] | None = None
+    tracking_id: str | None = None
+    tracking_uid: str | None = None
 
     @property
     def display_label(self) -> str:
@@ -220,13 +220,13 @@ class SeriesAttributes:
     content_creator_name: str = "Reader1"
     clinical_trial_series_id: str = "Session1"
     clinical_trial_time_point_id: str = "1"
-    clinical_trial_coordinating_center_name: Optional[str] = None
+    clinical_trial_coordinating_center_name: str | None = None
     series_description: str = "Segmentation"
     series_number: str = "300"
     instance_number: str = "1"
-    body_part_examined: Optional[str] = None
+    body_part_examined: str | None = None
     content_label: str = "SEGMENTATION"
-    content_description: Optional[str] = None
+    content_description: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -266,7 +266,7 @@ class SourceSeries:
     columns: int
     dataset: Any = field(repr=False)
     files: tuple[str, ...] = ()
-    frame_numbers: tuple[Optional[int], ...] = ()
+    frame_numbers: tuple[int | None, ...] = ()
 
     @property
     def normal(self) -> np.ndarray:

@@ -4,15 +4,15 @@ expected per-segment masks, an independent greedy layering and readers for our o
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 import pydicom
 
-from labelmap.io.images import read_image, write_image
+from labelmap.demo.sample import organ_phantom, sample_metadata, write_ct_series
+from labelmap.formats.images import read_image, write_image
 from labelmap.model import Geometry
-from labelmap.sample import sample_metadata, write_ct_series
 
 CLASSIC_SOP = "1.2.840.10008.5.1.4.1.1.66.4"
 LABELMAP_SOP = "1.2.840.10008.5.1.4.1.1.66.7"
@@ -40,11 +40,11 @@ def write_inputs(
     tmp: Path,
     geometry: Geometry,
     arrays: Sequence[np.ndarray],
-    groups: Optional[Sequence[Sequence[int]]] = None,
+    groups: Sequence[Sequence[int]] | None = None,
     *,
-    names: Optional[Sequence[str]] = None,
-    stored: Optional[Sequence[tuple[np.ndarray, Geometry]]] = None,
-    metadata: Optional[dict] = None,
+    names: Sequence[str] | None = None,
+    stored: Sequence[tuple[np.ndarray, Geometry]] | None = None,
+    metadata: dict | None = None,
     ct: bool = True,
 ) -> tuple[Path, list[Path], Path, dict]:
     """CT series on ``geometry`` + one label file per array + metadata JSON -> (ct_dir, images, json, md)."""
@@ -103,17 +103,25 @@ def read_outputs(paths: Sequence[Path]) -> list[tuple[np.ndarray, Geometry]]:
 
 
 def dimension_indices(ds: pydicom.Dataset) -> list[tuple[int, ...]]:
-    return [tuple(int(v) for v in f.FrameContentSequence[0].DimensionIndexValues)
-            for f in ds.PerFrameFunctionalGroupsSequence]
+    return [
+        tuple(int(v) for v in f.FrameContentSequence[0].DimensionIndexValues)
+        for f in ds.PerFrameFunctionalGroupsSequence
+    ]
 
 
 def frame_segments(ds: pydicom.Dataset) -> list[int]:
-    return [int(f.SegmentIdentificationSequence[0].ReferencedSegmentNumber) for f in ds.PerFrameFunctionalGroupsSequence]
+    return [
+        int(f.SegmentIdentificationSequence[0].ReferencedSegmentNumber) for f in ds.PerFrameFunctionalGroupsSequence
+    ]
 
 
 def frame_positions(ds: pydicom.Dataset) -> np.ndarray:
-    return np.array([[float(v) for v in f.PlanePositionSequence[0].ImagePositionPatient]
-                     for f in ds.PerFrameFunctionalGroupsSequence])
+    return np.array(
+        [
+            [float(v) for v in f.PlanePositionSequence[0].ImagePositionPatient]
+            for f in ds.PerFrameFunctionalGroupsSequence
+        ]
+    )
 
 
 def unpack_binary(ds: pydicom.Dataset) -> np.ndarray:
@@ -132,3 +140,36 @@ def slice_of_position(geometry: Geometry, positions: np.ndarray) -> np.ndarray:
     k = np.rint(ijk[:, 2])
     assert np.abs(ijk[:, 2] - k).max() < 1e-3
     return k.astype(int)
+
+
+def phantom(geometry: Geometry, n: int, seed: int) -> np.ndarray:
+    return organ_phantom(geometry, n, seed=seed, empty_slices=False).astype(np.uint8)
+
+
+def overlapping_arrays(geometry: Geometry) -> tuple[list[np.ndarray], list[list[int]]]:
+    """Three label files on a (5, 22, 21) grid; segments of different files overlap, files 1 and 3 do not touch."""
+    a = np.zeros(geometry.shape, np.uint8)
+    a[1:3, 2:10, 3:12] = 1
+    a[3, 12:18, 5:9] = 2
+    a[4, 1:5, 1:5] = 2
+    a[1, 12:18, 14:20] = 2  # label 2 on slices 1, 3, 4: an inner empty slice (dcmqi --skip 1 keeps it, we do not)
+    b = np.zeros(geometry.shape, np.uint8)
+    b[2:4, 5:14, 8:15] = 1  # overlaps a:1 (20 voxels) and a:2 (2 voxels)
+    c = np.zeros(geometry.shape, np.uint8)
+    c[0, 0:4, 0:4] = 1
+    c[4, 15:20, 15:20] = 2
+    c[1, 18:21, 0:3] = 3
+    return [a, b, c], [[1, 2], [1], [1, 2, 3]]
+
+
+def fractional_maps(geometry: Geometry, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    maps = []
+    for m in range(2):
+        p = rng.uniform(0.0, 1.0, size=geometry.shape)
+        p[p < 0.4] = 0.0
+        p[m] = 0.0  # an empty slice per map: no frame there
+        p[2, 3, 4] = 1.0
+        p[2, 3, 5] = 0.5 / 255  # rounds to 0 or 1 (round half to even)
+        maps.append(p.astype(np.float32))
+    return maps

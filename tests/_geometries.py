@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from labelmap.demo.sample import write_ct_series
 from labelmap.model import Geometry
-from labelmap.sample import write_ct_series
 
 
 def rotation_x(deg: float) -> np.ndarray:
@@ -28,9 +28,7 @@ def rotation_z(deg: float) -> np.ndarray:
     return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]], dtype=np.float64)
 
 
-def axial_geometry(
-    shape=(5, 22, 21), spacing=(0.7, 0.9, 2.5), origin=(-7.35, -9.45, -30.0)
-) -> Geometry:
+def axial_geometry(shape=(5, 22, 21), spacing=(0.7, 0.9, 2.5), origin=(-7.35, -9.45, -30.0)) -> Geometry:
     """Identity direction: i along +x (L), j along +y (P), k along +z (S)."""
     return Geometry(np.array(origin, dtype=np.float64), np.eye(3), np.array(spacing, dtype=np.float64), shape)
 

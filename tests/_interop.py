@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 
-from labelmap.io.images import read_image, write_image
+from labelmap.demo.sample import sample_metadata, write_ct_series
+from labelmap.formats.images import read_image, write_image
 from labelmap.model import Geometry
-from labelmap.sample import sample_metadata, write_ct_series
 
 BIN_DIR = Path(sys.executable).parent
 DCMQI_TIMEOUT = 120
@@ -54,14 +54,19 @@ def dcmqi_write(
     output: Path,
     *,
     label_id_as_number: bool = True,
-    compress: Optional[str] = None,
+    compress: str | None = None,
 ) -> subprocess.CompletedProcess:
     args = [
-        "--inputImageList", str(labels),
-        "--inputDICOMDirectory", str(ct_dir),
-        "--inputMetadata", str(metadata),
-        "--outputDICOM", str(output),
-        "--segmentationType", "labelmap",
+        "--inputImageList",
+        str(labels),
+        "--inputDICOMDirectory",
+        str(ct_dir),
+        "--inputMetadata",
+        str(metadata),
+        "--outputDICOM",
+        str(output),
+        "--segmentationType",
+        "labelmap",
     ]
     if label_id_as_number:
         args.append("--useLabelIDAsSegmentNumber")
@@ -75,11 +80,11 @@ def make_case(
     geometry: Geometry,
     array: np.ndarray,
     *,
-    label_values: Optional[Sequence[int]] = None,
+    label_values: Sequence[int] | None = None,
     image_name: str = "labels.nrrd",
-    image_geometry: Optional[Geometry] = None,
-    image_array: Optional[np.ndarray] = None,
-    metadata: Optional[dict] = None,
+    image_geometry: Geometry | None = None,
+    image_array: np.ndarray | None = None,
+    metadata: dict | None = None,
 ) -> tuple[Path, Path, Path, dict]:
     """CT series on ``geometry`` + label image + metadata JSON; returns (ct_dir, image, json, metadata dict).
 

@@ -4,17 +4,18 @@ damaged-file, fuzz and property tests; and the assertions those tests share."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Optional
 
 import numpy as np
 
+from labelmap.demo.sample import write_ct_series
+from labelmap.dicom.pixels.codecs import allowed_for, is_available
+from labelmap.model import Code, Geometry, LabelVolume, SegmentDescription
+from labelmap.pipeline.convert import load_source, write_seg
+
 from _cli import listing
 from _geometries import oblique_geometry
-from labelmap.convert import load_source, write_seg
-from labelmap.model import Code, Geometry, LabelVolume, SegmentDescription
-from labelmap.sample import write_ct_series
-from labelmap.seg.codecs import allowed_for, is_available
 
 CATEGORY = Code("123037004", "SCT", "Anatomical Structure")
 TISSUE = Code("85756007", "SCT", "Tissue")
@@ -22,8 +23,7 @@ TISSUE = Code("85756007", "SCT", "Tissue")
 
 def segments(*numbers: int) -> tuple[SegmentDescription, ...]:
     return tuple(
-        SegmentDescription(label_id=n, number=n, category=CATEGORY, type=TISSUE, label=f"segment {n}")
-        for n in numbers
+        SegmentDescription(label_id=n, number=n, category=CATEGORY, type=TISSUE, label=f"segment {n}") for n in numbers
     )
 
 
@@ -60,8 +60,9 @@ def kinds() -> list[tuple[str, str, str]]:
     return out
 
 
-def write_files(root: Path, geometry: Optional[Geometry] = None,
-                which: Optional[Iterable[str]] = None) -> tuple[Path, dict[str, Path]]:
+def write_files(
+    root: Path, geometry: Geometry | None = None, which: Iterable[str] | None = None
+) -> tuple[Path, dict[str, Path]]:
     """A CT series and SEG files ``<kind>-<compression>.dcm`` on it: (ct folder, {key: path})."""
     geometry = geometry or small_geometry()
     ct = root / "ct"
@@ -74,15 +75,27 @@ def write_files(root: Path, geometry: Optional[Geometry] = None,
             continue
         path = root / f"{key}.dcm"
         if kind in ("lm8", "lm16"):
-            volume = LabelVolume(labels(geometry, kind == "lm16"), geometry, segments(1, 2, 300 if kind == "lm16" else 3))
+            volume = LabelVolume(
+                labels(geometry, kind == "lm16"), geometry, segments(1, 2, 300 if kind == "lm16" else 3)
+            )
             write_seg(volume, source, path, compression=compression)
         elif kind == "bin":
-            write_seg(LabelVolume(labels(geometry), geometry, segments(1, 2, 3)), source, path,
-                      compression=compression, seg_type="binary")
+            write_seg(
+                LabelVolume(labels(geometry), geometry, segments(1, 2, 3)),
+                source,
+                path,
+                compression=compression,
+                seg_type="binary",
+            )
         else:
             p, q = fractions(geometry)
-            write_seg([LabelVolume(p, geometry, segments(1)), LabelVolume(q, geometry, segments(2))], source, path,
-                      compression=compression, seg_type="fractional")
+            write_seg(
+                [LabelVolume(p, geometry, segments(1)), LabelVolume(q, geometry, segments(2))],
+                source,
+                path,
+                compression=compression,
+                seg_type="fractional",
+            )
         files[key] = path
     return ct, files
 

@@ -9,9 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _geometries import axial_geometry, las_geometry, make_ct_series, oblique_geometry  # noqa: E402,F401
-
 from labelmap.model import Geometry  # noqa: E402
+
+from _geometries import axial_geometry, las_geometry, make_ct_series, oblique_geometry  # noqa: E402,F401
 
 
 @pytest.fixture

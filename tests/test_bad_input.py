@@ -32,12 +32,13 @@ import pydicom
 import pytest
 from pydicom.uid import generate_uid
 
+from labelmap.cli import main
+from labelmap.demo.sample import organ_phantom, sample_metadata
+from labelmap.formats.images import write_image
+from labelmap.model import Geometry
+
 from _cli import listing, run_cli
 from _geometries import axial_geometry, make_ct_series
-from labelmap.cli import main
-from labelmap.io.images import write_image
-from labelmap.model import Geometry
-from labelmap.sample import organ_phantom, sample_metadata
 
 BIN = Path(sys.executable).parent
 LABELMAP_CONVERT = BIN / "labelmap-convert"
@@ -68,8 +69,16 @@ def case(tmp_path_factory):
     labelmap_seg = root / "labelmap.seg.dcm"
     assert main(["itk2seg", str(lab), "-d", str(ct), "-m", str(meta), "-o", str(labelmap_seg), "-q"]) == 0
     return {
-        "root": root, "geometry": geometry, "ct": ct, "labels": labels, "lab": lab, "nii": nii,
-        "meta": meta, "meta_doc": meta_doc, "binary": binary, "labelmap": labelmap_seg,
+        "root": root,
+        "geometry": geometry,
+        "ct": ct,
+        "labels": labels,
+        "lab": lab,
+        "nii": nii,
+        "meta": meta,
+        "meta_doc": meta_doc,
+        "binary": binary,
+        "labelmap": labelmap_seg,
     }
 
 
@@ -106,16 +115,35 @@ def out_file(t: Path) -> Path:
 def itk2seg(c, t, label=None, *, dicom=None, meta=None, extra=()) -> list:
     labels = label if isinstance(label, list) else [label if label is not None else c["lab"]]
     sources = dicom if isinstance(dicom, list) else [dicom if dicom is not None else c["ct"]]
-    return ["itk2seg", *labels, *(a for d in sources for a in ("-d", d)),
-            "-m", meta if meta is not None else c["meta"], "-o", out_file(t), *extra]
+    return [
+        "itk2seg",
+        *labels,
+        *(a for d in sources for a in ("-d", d)),
+        "-m",
+        meta if meta is not None else c["meta"],
+        "-o",
+        out_file(t),
+        *extra,
+    ]
 
 
 def dcmqi(c, t, label=None, *, dicom=None, meta=None, extra=()) -> list:
     labels = label if isinstance(label, list) else [label if label is not None else c["lab"]]
-    return ["itkimage2segimage", "--inputImageList", ",".join(str(p) for p in labels),
-            "--inputDICOMDirectory", dicom if dicom is not None else c["ct"],
-            "--inputMetadata", meta if meta is not None else c["meta"], "--outputDICOM", out_file(t),
-            "--segmentationType", "labelmap", "--useLabelIDAsSegmentNumber", *extra]
+    return [
+        "itkimage2segimage",
+        "--inputImageList",
+        ",".join(str(p) for p in labels),
+        "--inputDICOMDirectory",
+        dicom if dicom is not None else c["ct"],
+        "--inputMetadata",
+        meta if meta is not None else c["meta"],
+        "--outputDICOM",
+        out_file(t),
+        "--segmentationType",
+        "labelmap",
+        "--useLabelIDAsSegmentNumber",
+        *extra,
+    ]
 
 
 # ---- label images
@@ -206,6 +234,7 @@ def segment(doc, label: int) -> dict:
 def drop_label(label):
     def edit(doc):
         doc["segmentAttributes"][0] = [s for s in doc["segmentAttributes"][0] if s["labelID"] != label]
+
     return edit
 
 
@@ -215,6 +244,7 @@ def add_label(label):
         extra["labelID"] = label
         extra["SegmentLabel"] = f"Absent {label}"
         doc["segmentAttributes"][0].append(extra)
+
     return edit
 
 
@@ -315,282 +345,523 @@ ERRORS = {
     # ---- label values
     "float label 1.5": lambda c, t: (
         itk2seg(c, t, label_variant(c, t, "float15.nrrd", with_value(c, np.float32, 2, 1.5))),
-        ["float15.nrrd", "1.5", "at slice 1, row", "whole numbers", "--type fractional"]),
+        ["float15.nrrd", "1.5", "at slice 1, row", "whole numbers", "--type fractional"],
+    ),
     "negative label (int16)": lambda c, t: (
         itk2seg(c, t, label_variant(c, t, "neg.nrrd", with_value(c, np.int16, 2, -3))),
-        ["neg.nrrd", "-3", "0..65535", "at slice 1, row", "positive label"]),
+        ["neg.nrrd", "-3", "0..65535", "at slice 1, row", "positive label"],
+    ),
     "label 70000 in int32": lambda c, t: (
         itk2seg(c, t, label_variant(c, t, "big32.nrrd", with_value(c, np.int32, 2, 70000))),
-        ["big32.nrrd", "70000", "65535", "at slice 1", "renumber"]),
+        ["big32.nrrd", "70000", "65535", "at slice 1", "renumber"],
+    ),
     "label 70000 in uint32 NIfTI": lambda c, t: (
         itk2seg(c, t, label_variant(c, t, "bigu32.nii.gz", with_value(c, np.uint32, 2, 70000))),
-        ["bigu32.nii.gz", "70000", "65535"]),
+        ["bigu32.nii.gz", "70000", "65535"],
+    ),
     "NaN in a float image": lambda c, t: (
         itk2seg(c, t, label_variant(c, t, "nan.nrrd", with_value(c, np.float64, 2, np.nan))),
-        ["nan.nrrd", "NaN", "at slice 1", "set those voxels"]),
+        ["nan.nrrd", "NaN", "at slice 1", "set those voxels"],
+    ),
     "NIfTI slope makes values non-integer": lambda c, t: (
-        itk2seg(c, t, nifti_scaled(c, t, 0.5)), ["scaled_0.5.nii", "0.5", "integer"]),
+        itk2seg(c, t, nifti_scaled(c, t, 0.5)),
+        ["scaled_0.5.nii", "0.5", "integer"],
+    ),
     "label without a JSON entry": lambda c, t: (
         itk2seg(c, t, meta=meta_variant(c, t, "no3.json", drop_label(3))),
-        ["lab.nrrd", "label value 3", "in slice(s) 3-4", "no entry", '"labelID": 3']),
+        ["lab.nrrd", "label value 3", "in slice(s) 3-4", "no entry", '"labelID": 3'],
+    ),
     "label without a JSON entry (dcmqi flags)": lambda c, t: (
-        dcmqi(c, t, meta=meta_variant(c, t, "no3.json", drop_label(3))), ["lab.nrrd", "3", "labelID"]),
+        dcmqi(c, t, meta=meta_variant(c, t, "no3.json", drop_label(3))),
+        ["lab.nrrd", "3", "labelID"],
+    ),
     # ---- metadata JSON
     "malformed JSON": lambda c, t: (
         itk2seg(c, t, meta=meta_variant(c, t, "bad.json", text='{\n  "segmentAttributes": [[1,]]\n}\n')),
-        ["bad.json", "line 2", "column"]),
+        ["bad.json", "line 2", "column"],
+    ),
     "empty JSON file": lambda c, t: (
-        itk2seg(c, t, meta=meta_variant(c, t, "empty.json", text="")), ["empty.json", "line 1"]),
+        itk2seg(c, t, meta=meta_variant(c, t, "empty.json", text="")),
+        ["empty.json", "line 1"],
+    ),
     "JSON not UTF-8": lambda c, t: (
         itk2seg(c, t, meta=write_bytes(t, "latin.json", '{"SeriesDescription": "f\xf6o"}'.encode("latin-1"))),
-        ["latin.json", "UTF-8"]),
+        ["latin.json", "UTF-8"],
+    ),
     "JSON is a list": lambda c, t: (
         itk2seg(c, t, meta=meta_variant(c, t, "list.json", text=json.dumps([c["meta_doc"]]))),
-        ["list.json", "object"]),
+        ["list.json", "object"],
+    ),
     "JSON file missing": lambda c, t: (
-        itk2seg(c, t, meta=inputs(t) / "nowhere.json"), ["nowhere.json", "does not exist"]),
-    "JSON is a folder": lambda c, t: (
-        itk2seg(c, t, meta=inputs(t)), ["inputs", "folder"]),
+        itk2seg(c, t, meta=inputs(t) / "nowhere.json"),
+        ["nowhere.json", "does not exist"],
+    ),
+    "JSON is a folder": lambda c, t: (itk2seg(c, t, meta=inputs(t)), ["inputs", "folder"]),
     "code without CodeMeaning": lambda c, t: (
-        itk2seg(c, t, meta=meta_variant(
-            c, t, "nomeaning.json", lambda d: segment(d, 2)["SegmentedPropertyTypeCodeSequence"].pop("CodeMeaning"))),
-        ["nomeaning.json", "segmentAttributes[0][1]", "labelID 2", "SegmentedPropertyTypeCodeSequence.CodeMeaning"]),
+        itk2seg(
+            c,
+            t,
+            meta=meta_variant(
+                c, t, "nomeaning.json", lambda d: segment(d, 2)["SegmentedPropertyTypeCodeSequence"].pop("CodeMeaning")
+            ),
+        ),
+        ["nomeaning.json", "segmentAttributes[0][1]", "labelID 2", "SegmentedPropertyTypeCodeSequence.CodeMeaning"],
+    ),
     "code without CodeValue": lambda c, t: (
-        itk2seg(c, t, meta=meta_variant(
-            c, t, "novalue.json", lambda d: segment(d, 1)["SegmentedPropertyCategoryCodeSequence"].pop("CodeValue"))),
-        ["labelID 1", "SegmentedPropertyCategoryCodeSequence.CodeValue", "missing"]),
+        itk2seg(
+            c,
+            t,
+            meta=meta_variant(
+                c, t, "novalue.json", lambda d: segment(d, 1)["SegmentedPropertyCategoryCodeSequence"].pop("CodeValue")
+            ),
+        ),
+        ["labelID 1", "SegmentedPropertyCategoryCodeSequence.CodeValue", "missing"],
+    ),
     "code without CodingSchemeDesignator": lambda c, t: (
-        itk2seg(c, t, meta=meta_variant(
-            c, t, "noscheme.json",
-            lambda d: segment(d, 3)["SegmentedPropertyTypeCodeSequence"].pop("CodingSchemeDesignator"))),
-        ["labelID 3", "CodingSchemeDesignator"]),
+        itk2seg(
+            c,
+            t,
+            meta=meta_variant(
+                c,
+                t,
+                "noscheme.json",
+                lambda d: segment(d, 3)["SegmentedPropertyTypeCodeSequence"].pop("CodingSchemeDesignator"),
+            ),
+        ),
+        ["labelID 3", "CodingSchemeDesignator"],
+    ),
     "segment without SegmentedPropertyTypeCodeSequence": lambda c, t: (
-        itk2seg(c, t, meta=meta_variant(
-            c, t, "notype.json", lambda d: segment(d, 2).pop("SegmentedPropertyTypeCodeSequence"))),
-        ["labelID 2", "SegmentedPropertyTypeCodeSequence", "missing"]),
+        itk2seg(
+            c,
+            t,
+            meta=meta_variant(c, t, "notype.json", lambda d: segment(d, 2).pop("SegmentedPropertyTypeCodeSequence")),
+        ),
+        ["labelID 2", "SegmentedPropertyTypeCodeSequence", "missing"],
+    ),
     "labelID as a string": lambda c, t: (
         itk2seg(c, t, meta=meta_variant(c, t, "strid.json", lambda d: segment(d, 2).update(labelID="2"))),
-        ["strid.json", "segmentAttributes[0][1]", "labelID", "'2'", "number"]),
+        ["strid.json", "segmentAttributes[0][1]", "labelID", "'2'", "number"],
+    ),
     "labelID 0": lambda c, t: (
         itk2seg(c, t, meta=meta_variant(c, t, "zero.json", lambda d: segment(d, 2).update(labelID=0))),
-        ["zero.json", "labelID", "background"]),
+        ["zero.json", "labelID", "background"],
+    ),
     "RGB of two values": lambda c, t: (
-        itk2seg(c, t, meta=meta_variant(
-            c, t, "rgb2.json", lambda d: segment(d, 3).update(recommendedDisplayRGBValue=[10, 20]))),
-        ["rgb2.json", "labelID 3", "recommendedDisplayRGBValue", "three integers"]),
+        itk2seg(
+            c,
+            t,
+            meta=meta_variant(c, t, "rgb2.json", lambda d: segment(d, 3).update(recommendedDisplayRGBValue=[10, 20])),
+        ),
+        ["rgb2.json", "labelID 3", "recommendedDisplayRGBValue", "three integers"],
+    ),
     "RGB value out of range": lambda c, t: (
-        itk2seg(c, t, meta=meta_variant(
-            c, t, "rgb300.json", lambda d: segment(d, 3).update(recommendedDisplayRGBValue=[10, 20, 300]))),
-        ["labelID 3", "recommendedDisplayRGBValue", "0..255"]),
+        itk2seg(
+            c,
+            t,
+            meta=meta_variant(
+                c, t, "rgb300.json", lambda d: segment(d, 3).update(recommendedDisplayRGBValue=[10, 20, 300])
+            ),
+        ),
+        ["labelID 3", "recommendedDisplayRGBValue", "0..255"],
+    ),
     "SegmentLabel not a string": lambda c, t: (
         itk2seg(c, t, meta=meta_variant(c, t, "lbl.json", lambda d: segment(d, 1).update(SegmentLabel=5))),
-        ["labelID 1", "SegmentLabel", "string"]),
+        ["labelID 1", "SegmentLabel", "string"],
+    ),
     "duplicate labelID": lambda c, t: (
         itk2seg(c, t, meta=meta_variant(c, t, "dup.json", lambda d: segment(d, 3).update(labelID=2))),
-        ["dup.json", "labelID 2", "duplicate", "segmentAttributes[0][1]"]),
+        ["dup.json", "labelID 2", "duplicate", "segmentAttributes[0][1]"],
+    ),
     "segmentAttributes is a flat list": lambda c, t: (
-        itk2seg(c, t, meta=meta_variant(
-            c, t, "flat.json", lambda d: d.update(segmentAttributes=d["segmentAttributes"][0]))),
-        ["flat.json", "segmentAttributes[0]", "list"]),
+        itk2seg(
+            c, t, meta=meta_variant(c, t, "flat.json", lambda d: d.update(segmentAttributes=d["segmentAttributes"][0]))
+        ),
+        ["flat.json", "segmentAttributes[0]", "list"],
+    ),
     "two inner lists for one label file": lambda c, t: (
-        itk2seg(c, t, meta=meta_variant(
-            c, t, "two.json", lambda d: d["segmentAttributes"].append(d["segmentAttributes"][0]))),
-        ["two.json", "2 inner list", "1 label file"]),
+        itk2seg(
+            c,
+            t,
+            meta=meta_variant(c, t, "two.json", lambda d: d["segmentAttributes"].append(d["segmentAttributes"][0])),
+        ),
+        ["two.json", "2 inner list", "1 label file"],
+    ),
     "one inner list for two label files (binary)": lambda c, t: (
         itk2seg(c, t, [c["lab"], c["nii"]], extra=["--type", "binary"]),
-        ["meta.json", "1 inner list", "2 label file"]),
+        ["meta.json", "1 inner list", "2 label file"],
+    ),
     "one inner list for two label files (dcmqi flags)": lambda c, t: (
-        dcmqi(c, t, [c["lab"], c["nii"]]), ["meta.json", "1 inner list", "2 label file"]),
+        dcmqi(c, t, [c["lab"], c["nii"]]),
+        ["meta.json", "1 inner list", "2 label file"],
+    ),
     "unknown segment key": lambda c, t: (
         itk2seg(c, t, meta=meta_variant(c, t, "typo.json", lambda d: segment(d, 1).update(SegmentLable="x"))),
-        ["typo.json", "labelID 1", "SegmentLable", "spelling"]),
+        ["typo.json", "labelID 1", "SegmentLable", "spelling"],
+    ),
     # ---- label grids
     "label files of different shape": lambda c, t: (
-        itk2seg(c, t, [c["lab"], label_variant(c, t, "small.nrrd", c["labels"][:, :20, :],
-                                                resized(c["geometry"], (6, 20, 20)))],
-                meta=meta_variant(c, t, "twofiles.json",
-                                  lambda d: d["segmentAttributes"].append(d["segmentAttributes"][0])),
-                extra=["--type", "binary"]),
-        ["small.nrrd", "lab.nrrd", "size 20 x 20 x 6 vs 20 x 24 x 6", "share one grid"]),
+        itk2seg(
+            c,
+            t,
+            [c["lab"], label_variant(c, t, "small.nrrd", c["labels"][:, :20, :], resized(c["geometry"], (6, 20, 20)))],
+            meta=meta_variant(
+                c, t, "twofiles.json", lambda d: d["segmentAttributes"].append(d["segmentAttributes"][0])
+            ),
+            extra=["--type", "binary"],
+        ),
+        ["small.nrrd", "lab.nrrd", "size 20 x 20 x 6 vs 20 x 24 x 6", "share one grid"],
+    ),
     "label files of different spacing": lambda c, t: (
-        itk2seg(c, t, [c["lab"], label_variant(c, t, "spaced.nrrd", geometry=respaced(c["geometry"], (0.7, 0.9, 2.6)))],
-                meta=meta_variant(c, t, "twofiles.json",
-                                  lambda d: d["segmentAttributes"].append(d["segmentAttributes"][0])),
-                extra=["--type", "binary"]),
-        ["spaced.nrrd", "lab.nrrd", "spacing [0.7, 0.9, 2.6] vs [0.7, 0.9, 2.5] mm", "share one grid"]),
+        itk2seg(
+            c,
+            t,
+            [c["lab"], label_variant(c, t, "spaced.nrrd", geometry=respaced(c["geometry"], (0.7, 0.9, 2.6)))],
+            meta=meta_variant(
+                c, t, "twofiles.json", lambda d: d["segmentAttributes"].append(d["segmentAttributes"][0])
+            ),
+            extra=["--type", "binary"],
+        ),
+        ["spaced.nrrd", "lab.nrrd", "spacing [0.7, 0.9, 2.6] vs [0.7, 0.9, 2.5] mm", "share one grid"],
+    ),
     "label files of different origin": lambda c, t: (
-        itk2seg(c, t, [c["lab"], label_variant(c, t, "moved.nrrd", geometry=shifted(c["geometry"], (0.5, 0, 0)))],
-                meta=meta_variant(c, t, "twofiles.json",
-                                  lambda d: d["segmentAttributes"].append(d["segmentAttributes"][0])),
-                extra=["--type", "binary"]),
-        ["moved.nrrd", "lab.nrrd", "origin", "0.5000 mm", "resample moved.nrrd"]),
+        itk2seg(
+            c,
+            t,
+            [c["lab"], label_variant(c, t, "moved.nrrd", geometry=shifted(c["geometry"], (0.5, 0, 0)))],
+            meta=meta_variant(
+                c, t, "twofiles.json", lambda d: d["segmentAttributes"].append(d["segmentAttributes"][0])
+            ),
+            extra=["--type", "binary"],
+        ),
+        ["moved.nrrd", "lab.nrrd", "origin", "0.5000 mm", "resample moved.nrrd"],
+    ),
     "label rows/columns differ from the series": lambda c, t: (
         itk2seg(c, t, label_variant(c, t, "rows.nrrd", c["labels"][:, :20, :], resized(c["geometry"], (6, 20, 20)))),
-        ["rows.nrrd", "20 x 20", "24 x 20", "resample"]),
+        ["rows.nrrd", "20 x 20", "24 x 20", "resample"],
+    ),
     "label has a slice more than the series": lambda c, t: (
-        itk2seg(c, t, label_variant(c, t, "seven.nrrd", np.concatenate([c["labels"], c["labels"][:1]]),
-                                    resized(c["geometry"], (7,) + SHAPE[1:]))),
-        ["seven.nrrd", "slice 6", "mm", "7 slices, the source series 6"]),
+        itk2seg(
+            c,
+            t,
+            label_variant(
+                c,
+                t,
+                "seven.nrrd",
+                np.concatenate([c["labels"], c["labels"][:1]]),
+                resized(c["geometry"], (7,) + SHAPE[1:]),
+            ),
+        ),
+        ["seven.nrrd", "slice 6", "mm", "7 slices, the source series 6"],
+    ),
     "label origin 0.5 mm off": lambda c, t: (
         itk2seg(c, t, label_variant(c, t, "off.nrrd", geometry=shifted(c["geometry"], (0, 0.5, 0)))),
-        ["off.nrrd", "slice 0", "0.5000 mm", "tolerance", "made from this series"]),
+        ["off.nrrd", "slice 0", "0.5000 mm", "tolerance", "made from this series"],
+    ),
     "label pixel spacing off": lambda c, t: (
         itk2seg(c, t, label_variant(c, t, "px.nrrd", geometry=respaced(c["geometry"], (0.75, 0.9, 2.5)))),
-        ["px.nrrd", "slice 0", "mm", "spacing"]),
+        ["px.nrrd", "slice 0", "mm", "spacing"],
+    ),
     "label slice spacing off": lambda c, t: (
         itk2seg(c, t, label_variant(c, t, "dz.nrrd", geometry=respaced(c["geometry"], (0.7, 0.9, 2.6)))),
-        ["dz.nrrd", "slice 1", "0.1000 mm"]),
+        ["dz.nrrd", "slice 1", "0.1000 mm"],
+    ),
     # ---- DICOM source
-    "DICOM folder does not exist": lambda c, t: (
-        itk2seg(c, t, dicom=inputs(t) / "no_ct"), ["no_ct", "does not exist"]),
+    "DICOM folder does not exist": lambda c, t: (itk2seg(c, t, dicom=inputs(t) / "no_ct"), ["no_ct", "does not exist"]),
     "DICOM folder empty": lambda c, t: (
-        itk2seg(c, t, dicom=empty_dir(c, t)), ["empty_ct", "no DICOM images", "0 file"]),
+        itk2seg(c, t, dicom=empty_dir(c, t)),
+        ["empty_ct", "no DICOM images", "0 file"],
+    ),
     "DICOM folder holds only junk": lambda c, t: (
-        itk2seg(c, t, dicom=junk_only(c, t)), ["junk_only", "no DICOM images", "2 not DICOM"]),
+        itk2seg(c, t, dicom=junk_only(c, t)),
+        ["junk_only", "no DICOM images", "2 not DICOM"],
+    ),
     "DICOM folder holds only a SEG": lambda c, t: (
-        itk2seg(c, t, dicom=c["binary"]), ["binary.seg.dcm", "no DICOM images"]),
+        itk2seg(c, t, dicom=c["binary"]),
+        ["binary.seg.dcm", "no DICOM images"],
+    ),
     "several series": lambda c, t: (
-        itk2seg(c, t, dicom=two_series(c, t)), ["ct_two", "2 image series", "--series-uid UID", "SeriesNumber 7", "SeriesNumber 1"]),
+        itk2seg(c, t, dicom=two_series(c, t)),
+        ["ct_two", "2 image series", "--series-uid UID", "SeriesNumber 7", "SeriesNumber 1"],
+    ),
     "several series (dcmqi flags)": lambda c, t: (
-        dcmqi(c, t, dicom=two_series(c, t)), ["2 image series", "SeriesNumber 7"]),
+        dcmqi(c, t, dicom=two_series(c, t)),
+        ["2 image series", "SeriesNumber 7"],
+    ),
     "slice missing in the middle": lambda c, t: (
         itk2seg(c, t, dicom=missing_slice(c, t)),
-        ["lab.nrrd", "slice 3", "gap", "1 slice(s) missing between", "CT000003.dcm", "CT000005.dcm", "add the missing"]),
+        ["lab.nrrd", "slice 3", "gap", "1 slice(s) missing between", "CT000003.dcm", "CT000005.dcm", "add the missing"],
+    ),
     "duplicated slice": lambda c, t: (
-        itk2seg(c, t, dicom=duplicated_slice(c, t)), ["same slice position", "CT000003.dcm", "CT000099.dcm", "remove"]),
+        itk2seg(c, t, dicom=duplicated_slice(c, t)),
+        ["same slice position", "CT000003.dcm", "CT000099.dcm", "remove"],
+    ),
     "mixed orientations": lambda c, t: (
-        itk2seg(c, t, dicom=mixed_orientation(c, t)), ["different orientations", "CT000005.dcm", "remove"]),
+        itk2seg(c, t, dicom=mixed_orientation(c, t)),
+        ["different orientations", "CT000005.dcm", "remove"],
+    ),
     "truncated DICOM header in the folder": lambda c, t: (
-        itk2seg(c, t, dicom=truncated_dicom(c, t, 400)), ["CT000004.dcm", "damaged", "truncated", "copy it again"]),
+        itk2seg(c, t, dicom=truncated_dicom(c, t, 400)),
+        ["CT000004.dcm", "damaged", "truncated", "copy it again"],
+    ),
     "truncated DICOM pixel data in the folder": lambda c, t: (
-        itk2seg(c, t, dicom=truncated_dicom(c, t, -100)), ["CT000004.dcm", "of 960 bytes", "truncated"]),
+        itk2seg(c, t, dicom=truncated_dicom(c, t, -100)),
+        ["CT000004.dcm", "of 960 bytes", "truncated"],
+    ),
     "a slice without ImagePositionPatient": lambda c, t: (
-        itk2seg(c, t, dicom=without_position(c, t)), ["CT000003.dcm", "ImagePositionPatient", "remove"]),
+        itk2seg(c, t, dicom=without_position(c, t)),
+        ["CT000003.dcm", "ImagePositionPatient", "remove"],
+    ),
     "DICOM list holding a truncated file": lambda c, t: (
-        itk2seg(c, t, dicom=ct_files(truncated_dicom(c, t, 700))), ["CT000004.dcm", "damaged"]),
-    "unknown --series-uid": lambda c, t: (
-        itk2seg(c, t, extra=["--series-uid", "1.2.3.4"]), ["1.2.3.4", "not found"]),
+        itk2seg(c, t, dicom=ct_files(truncated_dicom(c, t, 700))),
+        ["CT000004.dcm", "damaged"],
+    ),
+    "unknown --series-uid": lambda c, t: (itk2seg(c, t, extra=["--series-uid", "1.2.3.4"]), ["1.2.3.4", "not found"]),
     # ---- image files
     "NRRD raw data truncated": lambda c, t: (
-        itk2seg(c, t, raw_nrrd(c, t, "cut.nrrd", cut=100)), ["cut.nrrd", "truncated"]),
+        itk2seg(c, t, raw_nrrd(c, t, "cut.nrrd", cut=100)),
+        ["cut.nrrd", "truncated"],
+    ),
     "NRRD gzip data truncated": lambda c, t: (
-        itk2seg(c, t, raw_nrrd(c, t, "cutgz.nrrd", cut=40, encoding="gzip")), ["cutgz.nrrd", "truncated"]),
+        itk2seg(c, t, raw_nrrd(c, t, "cutgz.nrrd", cut=40, encoding="gzip")),
+        ["cutgz.nrrd", "truncated"],
+    ),
     "NRRD header cut": lambda c, t: (
         itk2seg(c, t, write_bytes(t, "head.nrrd", raw_nrrd(c, t, "full.nrrd").read_bytes()[:60])),
-        ["head.nrrd", "header is incomplete", "truncated"]),
+        ["head.nrrd", "header is incomplete", "truncated"],
+    ),
     "NRRD without data": lambda c, t: (
         itk2seg(c, t, raw_nrrd(c, t, "nodata.nrrd", cut=SHAPE[0] * SHAPE[1] * SHAPE[2] * 2)),
-        ["nodata.nrrd", "truncated"]),
+        ["nodata.nrrd", "truncated"],
+    ),
     "empty .nrrd": lambda c, t: (itk2seg(c, t, write_bytes(t, "zero.nrrd", b"")), ["zero.nrrd", "empty"]),
     "text file named .nrrd": lambda c, t: (
-        itk2seg(c, t, write_bytes(t, "text.nrrd", b"this is not an image\n")), ["text.nrrd", "not a NRRD"]),
+        itk2seg(c, t, write_bytes(t, "text.nrrd", b"this is not an image\n")),
+        ["text.nrrd", "not a NRRD"],
+    ),
     "NIfTI named .nrrd": lambda c, t: (
-        itk2seg(c, t, write_bytes(t, "nifti.nrrd", nifti_bytes(c, gz=False))), ["nifti.nrrd", "NIfTI", ".nii"]),
+        itk2seg(c, t, write_bytes(t, "nifti.nrrd", nifti_bytes(c, gz=False))),
+        ["nifti.nrrd", "NIfTI", ".nii"],
+    ),
     "gzipped NIfTI named .nrrd": lambda c, t: (
-        itk2seg(c, t, write_bytes(t, "niftigz.nrrd", nifti_bytes(c, gz=True))), ["niftigz.nrrd", ".nii.gz"]),
+        itk2seg(c, t, write_bytes(t, "niftigz.nrrd", nifti_bytes(c, gz=True))),
+        ["niftigz.nrrd", ".nii.gz"],
+    ),
     "NRRD named .nii.gz": lambda c, t: (
-        itk2seg(c, t, write_bytes(t, "nrrd.nii.gz", c["lab"].read_bytes())), ["nrrd.nii.gz", "NRRD", ".nrrd"]),
+        itk2seg(c, t, write_bytes(t, "nrrd.nii.gz", c["lab"].read_bytes())),
+        ["nrrd.nii.gz", "NRRD", ".nrrd"],
+    ),
     "random bytes .nii.gz": lambda c, t: (
-        itk2seg(c, t, write_bytes(t, "random.nii.gz", os.urandom(3000))), ["random.nii.gz", "gzip"]),
+        itk2seg(c, t, write_bytes(t, "random.nii.gz", os.urandom(3000))),
+        ["random.nii.gz", "gzip"],
+    ),
     "gzip that is not NIfTI": lambda c, t: (
         itk2seg(c, t, write_bytes(t, "text.nii.gz", gzip.compress(b"hello world\n" * 50))),
-        ["text.nii.gz", "not a NIfTI"]),
+        ["text.nii.gz", "not a NIfTI"],
+    ),
     "random bytes .nii": lambda c, t: (
-        itk2seg(c, t, write_bytes(t, "random.nii", os.urandom(3000))), ["random.nii", "not a NIfTI"]),
+        itk2seg(c, t, write_bytes(t, "random.nii", os.urandom(3000))),
+        ["random.nii", "not a NIfTI"],
+    ),
     "NIfTI data truncated": lambda c, t: (
-        itk2seg(c, t, write_bytes(t, "cut.nii", nifti_bytes(c, gz=False)[:-500])), ["cut.nii", "truncated"]),
+        itk2seg(c, t, write_bytes(t, "cut.nii", nifti_bytes(c, gz=False)[:-500])),
+        ["cut.nii", "truncated"],
+    ),
     "NIfTI gzip truncated": lambda c, t: (
-        itk2seg(c, t, write_bytes(t, "cut.nii.gz", nifti_bytes(c, gz=True)[:-60])), ["cut.nii.gz", "truncated"]),
+        itk2seg(c, t, write_bytes(t, "cut.nii.gz", nifti_bytes(c, gz=True)[:-60])),
+        ["cut.nii.gz", "truncated"],
+    ),
     "NIfTI header cut": lambda c, t: (
-        itk2seg(c, t, write_bytes(t, "head.nii", nifti_bytes(c, gz=False)[:200])), ["head.nii", "200 bytes", "truncated"]),
-    "detached NRRD data truncated": lambda c, t: (
-        itk2seg(c, t, _detached_cut(c, t)), ["cut.nhdr", "truncated"]),
+        itk2seg(c, t, write_bytes(t, "head.nii", nifti_bytes(c, gz=False)[:200])),
+        ["head.nii", "200 bytes", "truncated"],
+    ),
+    "detached NRRD data truncated": lambda c, t: (itk2seg(c, t, _detached_cut(c, t)), ["cut.nhdr", "truncated"]),
     "NIfTI header claims a huge image": lambda c, t: (
-        itk2seg(c, t, _nifti_huge(c, t, "huge.nii")), ["huge.nii", "32767", "truncated"]),
+        itk2seg(c, t, _nifti_huge(c, t, "huge.nii")),
+        ["huge.nii", "32767", "truncated"],
+    ),
     "gzipped NIfTI header claims a huge image": lambda c, t: (
-        itk2seg(c, t, _nifti_huge(c, t, "huge.nii.gz")), ["huge.nii.gz", "32767"]),
+        itk2seg(c, t, _nifti_huge(c, t, "huge.nii.gz")),
+        ["huge.nii.gz", "32767"],
+    ),
     "NRRD header claims a huge image": lambda c, t: (
-        itk2seg(c, t, write_bytes(t, "huge.nrrd", nrrd_text(
-            "NRRD0004\ntype: uint16\ndimension: 3\nsizes: 100000 100000 100000\nencoding: gzip\n",
-            gzip.compress(bytes(64))))),
-        ["huge.nrrd"]),
+        itk2seg(
+            c,
+            t,
+            write_bytes(
+                t,
+                "huge.nrrd",
+                nrrd_text(
+                    "NRRD0004\ntype: uint16\ndimension: 3\nsizes: 100000 100000 100000\nencoding: gzip\n",
+                    gzip.compress(bytes(64)),
+                ),
+            ),
+        ),
+        ["huge.nrrd"],
+    ),
     "raw NRRD header claims a huge image": lambda c, t: (
-        itk2seg(c, t, write_bytes(t, "hugeraw.nrrd", nrrd_text(
-            "NRRD0004\ntype: uint8\ndimension: 3\nsizes: 4096 4096 4096\nencoding: raw\n", bytes(64)))),
-        ["hugeraw.nrrd", "truncated"]),
+        itk2seg(
+            c,
+            t,
+            write_bytes(
+                t,
+                "hugeraw.nrrd",
+                nrrd_text("NRRD0004\ntype: uint8\ndimension: 3\nsizes: 4096 4096 4096\nencoding: raw\n", bytes(64)),
+            ),
+        ),
+        ["hugeraw.nrrd", "truncated"],
+    ),
     "4-D NRRD": lambda c, t: (
-        itk2seg(c, t, write_bytes(t, "fourd.nrrd", nrrd_text(
-            "NRRD0004\ntype: uint8\ndimension: 4\nsizes: 2 3 4 5\nencoding: raw\n", bytes(120)))),
-        ["fourd.nrrd", "4-D", "3-D"]),
+        itk2seg(
+            c,
+            t,
+            write_bytes(
+                t,
+                "fourd.nrrd",
+                nrrd_text("NRRD0004\ntype: uint8\ndimension: 4\nsizes: 2 3 4 5\nencoding: raw\n", bytes(120)),
+            ),
+        ),
+        ["fourd.nrrd", "4-D", "3-D"],
+    ),
     "vector NRRD": lambda c, t: (
-        itk2seg(c, t, write_bytes(t, "vector.nrrd", nrrd_text(
-            "NRRD0004\ntype: uint8\ndimension: 4\nsizes: 3 20 24 6\nkinds: vector domain domain domain\n"
-            "encoding: raw\n", bytes(3 * 20 * 24 * 6)))),
-        ["vector.nrrd", "vector", "scalar"]),
+        itk2seg(
+            c,
+            t,
+            write_bytes(
+                t,
+                "vector.nrrd",
+                nrrd_text(
+                    "NRRD0004\ntype: uint8\ndimension: 4\nsizes: 3 20 24 6\nkinds: vector domain domain domain\n"
+                    "encoding: raw\n",
+                    bytes(3 * 20 * 24 * 6),
+                ),
+            ),
+        ),
+        ["vector.nrrd", "vector", "scalar"],
+    ),
     "1-D NRRD": lambda c, t: (
-        itk2seg(c, t, write_bytes(t, "oned.nrrd", nrrd_text(
-            "NRRD0004\ntype: uint8\ndimension: 1\nsizes: 5\nencoding: raw\n", bytes(5)))),
-        ["oned.nrrd", "1-D"]),
+        itk2seg(
+            c,
+            t,
+            write_bytes(
+                t, "oned.nrrd", nrrd_text("NRRD0004\ntype: uint8\ndimension: 1\nsizes: 5\nencoding: raw\n", bytes(5))
+            ),
+        ),
+        ["oned.nrrd", "1-D"],
+    ),
     "2-D NRRD off the series": lambda c, t: (
-        itk2seg(c, t, write_bytes(t, "twod.nrrd", nrrd_text(
-            "NRRD0004\ntype: uint8\ndimension: 2\nsizes: 20 24\nencoding: raw\n", bytes(480)))),
-        ["twod.nrrd", "slice 0", "mm"]),
-    "4-D NIfTI": lambda c, t: (
-        itk2seg(c, t, _nifti_4d(t)), ["fourd.nii.gz", "4-D", "3-D"]),
-    "RGB NIfTI": lambda c, t: (
-        itk2seg(c, t, _nifti_rgb(t)), ["rgb.nii", "pixel type"]),
+        itk2seg(
+            c,
+            t,
+            write_bytes(
+                t,
+                "twod.nrrd",
+                nrrd_text("NRRD0004\ntype: uint8\ndimension: 2\nsizes: 20 24\nencoding: raw\n", bytes(480)),
+            ),
+        ),
+        ["twod.nrrd", "slice 0", "mm"],
+    ),
+    "4-D NIfTI": lambda c, t: (itk2seg(c, t, _nifti_4d(t)), ["fourd.nii.gz", "4-D", "3-D"]),
+    "RGB NIfTI": lambda c, t: (itk2seg(c, t, _nifti_rgb(t)), ["rgb.nii", "pixel type"]),
     "unknown extension": lambda c, t: (
-        itk2seg(c, t, write_bytes(t, "labels.mha", b"ObjectType = Image\n")), ["labels.mha", ".nrrd", ".nii.gz"]),
-    "label file missing": lambda c, t: (
-        itk2seg(c, t, inputs(t) / "nope.nii.gz"), ["nope.nii.gz", "not found"]),
-    "label path is a folder": lambda c, t: (
-        itk2seg(c, t, _mkdir(inputs(t) / "dir.nrrd")), ["dir.nrrd", "folder"]),
+        itk2seg(c, t, write_bytes(t, "labels.mha", b"ObjectType = Image\n")),
+        ["labels.mha", ".nrrd", ".nii.gz"],
+    ),
+    "label file missing": lambda c, t: (itk2seg(c, t, inputs(t) / "nope.nii.gz"), ["nope.nii.gz", "not found"]),
+    "label path is a folder": lambda c, t: (itk2seg(c, t, _mkdir(inputs(t) / "dir.nrrd")), ["dir.nrrd", "folder"]),
     "detached NRRD without its data file": lambda c, t: (
-        itk2seg(c, t, write_bytes(t, "det.nhdr", nrrd_text(
-            "NRRD0004\ntype: uint8\ndimension: 3\nsizes: 20 24 6\nencoding: raw\ndata file: det.raw\n"))),
-        ["det.nhdr", "det.raw", "not found"]),
+        itk2seg(
+            c,
+            t,
+            write_bytes(
+                t,
+                "det.nhdr",
+                nrrd_text("NRRD0004\ntype: uint8\ndimension: 3\nsizes: 20 24 6\nencoding: raw\ndata file: det.raw\n"),
+            ),
+        ),
+        ["det.nhdr", "det.raw", "not found"],
+    ),
     # ---- dcmqi-style flags
     "dcmqi: float label 1.5": lambda c, t: (
         dcmqi(c, t, label_variant(c, t, "float15.nii.gz", with_value(c, np.float32, 2, 1.5))),
-        ["float15.nii.gz", "1.5"]),
-    "dcmqi: DICOM folder missing": lambda c, t: (
-        dcmqi(c, t, dicom=inputs(t) / "no_ct"), ["no_ct", "does not exist"]),
+        ["float15.nii.gz", "1.5"],
+    ),
+    "dcmqi: DICOM folder missing": lambda c, t: (dcmqi(c, t, dicom=inputs(t) / "no_ct"), ["no_ct", "does not exist"]),
     "dcmqi: DICOM list with a missing file": lambda c, t: (
-        ["itkimage2segimage", "--inputImageList", c["lab"], "--inputDICOMList",
-         ",".join([str(ct_files(c["ct"])[0]), str(inputs(t) / "gone.dcm")]), "--inputMetadata", c["meta"],
-         "--outputDICOM", out_file(t)],
-        ["gone.dcm", "does not exist"]),
+        [
+            "itkimage2segimage",
+            "--inputImageList",
+            c["lab"],
+            "--inputDICOMList",
+            ",".join([str(ct_files(c["ct"])[0]), str(inputs(t) / "gone.dcm")]),
+            "--inputMetadata",
+            c["meta"],
+            "--outputDICOM",
+            out_file(t),
+        ],
+        ["gone.dcm", "does not exist"],
+    ),
     "dcmqi: no DICOM input": lambda c, t: (
         ["itkimage2segimage", "--inputImageList", c["lab"], "--inputMetadata", c["meta"], "--outputDICOM", out_file(t)],
-        ["--inputDICOMDirectory", "--inputDICOMList"]),
+        ["--inputDICOMDirectory", "--inputDICOMList"],
+    ),
     "dcmqi: empty --inputImageList": lambda c, t: (
-        ["itkimage2segimage", "--inputImageList", ",", "--inputDICOMDirectory", c["ct"], "--inputMetadata", c["meta"],
-         "--outputDICOM", out_file(t)],
-        ["label image"]),
+        [
+            "itkimage2segimage",
+            "--inputImageList",
+            ",",
+            "--inputDICOMDirectory",
+            c["ct"],
+            "--inputMetadata",
+            c["meta"],
+            "--outputDICOM",
+            out_file(t),
+        ],
+        ["label image"],
+    ),
     "dcmqi: malformed JSON": lambda c, t: (
         dcmqi(c, t, meta=meta_variant(c, t, "bad.json", text='{"segmentAttributes": [[{]]}')),
-        ["bad.json", "line 1", "column"]),
+        ["bad.json", "line 1", "column"],
+    ),
     "dcmqi: binary with gapped label IDs": lambda c, t: (
-        ["itkimage2segimage", "--inputImageList", label_variant(c, t, "gap.nrrd", with_value(c, np.uint16, 3, 7)),
-         "--inputDICOMDirectory", c["ct"], "--outputDICOM", out_file(t), "--useLabelIDAsSegmentNumber",
-         "--inputMetadata", meta_variant(c, t, "gap.json", lambda d: segment(d, 3).update(labelID=7))],
-        ["1..3", "[1, 2, 7]", "--useLabelIDAsSegmentNumber"]),
+        [
+            "itkimage2segimage",
+            "--inputImageList",
+            label_variant(c, t, "gap.nrrd", with_value(c, np.uint16, 3, 7)),
+            "--inputDICOMDirectory",
+            c["ct"],
+            "--outputDICOM",
+            out_file(t),
+            "--useLabelIDAsSegmentNumber",
+            "--inputMetadata",
+            meta_variant(c, t, "gap.json", lambda d: segment(d, 3).update(labelID=7)),
+        ],
+        ["1..3", "[1, 2, 7]", "--useLabelIDAsSegmentNumber"],
+    ),
     # ---- bin2label / bin2labelsegimage input
     "bin2label: LABELMAP input": lambda c, t: (
-        ["bin2label", c["labelmap"], "-o", out_file(t)], ["labelmap.seg.dcm", "LABELMAP", "BINARY"]),
-    "bin2label: input missing": lambda c, t: (
-        ["bin2label", inputs(t) / "gone.dcm", "-o", out_file(t)], ["gone.dcm"]),
-    "bin2label: input not DICOM": lambda c, t: (
-        ["bin2label", c["meta"], "-o", out_file(t)], ["meta.json", "DICOM"]),
+        ["bin2label", c["labelmap"], "-o", out_file(t)],
+        ["labelmap.seg.dcm", "LABELMAP", "BINARY"],
+    ),
+    "bin2label: input missing": lambda c, t: (["bin2label", inputs(t) / "gone.dcm", "-o", out_file(t)], ["gone.dcm"]),
+    "bin2label: input not DICOM": lambda c, t: (["bin2label", c["meta"], "-o", out_file(t)], ["meta.json", "DICOM"]),
     "bin2label: input is a CT image": lambda c, t: (
-        ["bin2label", ct_files(c["ct"])[0], "-o", out_file(t)], ["CT000001.dcm", "Segmentation"]),
+        ["bin2label", ct_files(c["ct"])[0], "-o", out_file(t)],
+        ["CT000001.dcm", "Segmentation"],
+    ),
     "bin2labelsegimage: LABELMAP input": lambda c, t: (
         ["bin2labelsegimage", "--inputDICOM", c["labelmap"], "--outputDICOM", out_file(t)],
-        ["labelmap.seg.dcm", "BINARY"]),
+        ["labelmap.seg.dcm", "BINARY"],
+    ),
     "bin2labelsegimage: truncated input": lambda c, t: (
-        ["bin2labelsegimage", "--inputDICOM", write_bytes(t, "cut.seg.dcm", c["binary"].read_bytes()[:-300]),
-         "--outputDICOM", out_file(t)],
-        ["cut.seg.dcm"]),
+        [
+            "bin2labelsegimage",
+            "--inputDICOM",
+            write_bytes(t, "cut.seg.dcm", c["binary"].read_bytes()[:-300]),
+            "--outputDICOM",
+            out_file(t),
+        ],
+        ["cut.seg.dcm"],
+    ),
 }
 
 
@@ -666,8 +937,17 @@ def _labelmap_numbers(ds) -> list[int]:
     return sorted(int(s.SegmentNumber) for s in ds.SegmentSequence if int(s.SegmentNumber) != 0)
 
 
-@pytest.mark.parametrize("dtype, ext", [(np.float32, ".nrrd"), (np.float64, ".nii.gz"), (np.int32, ".nrrd"),
-                                        (np.uint32, ".nii.gz"), (np.int64, ".nrrd"), (np.int16, ".nii.gz")])
+@pytest.mark.parametrize(
+    "dtype, ext",
+    [
+        (np.float32, ".nrrd"),
+        (np.float64, ".nii.gz"),
+        (np.int32, ".nrrd"),
+        (np.uint32, ".nii.gz"),
+        (np.int64, ".nrrd"),
+        (np.int16, ".nii.gz"),
+    ],
+)
 def test_wider_or_float_types_holding_labels_convert(case, tmp_path, capsys, dtype, ext):
     path = label_variant(case, tmp_path, f"labels_{np.dtype(dtype).name}{ext}", case["labels"].astype(dtype))
     out = tmp_path / "out.dcm"
@@ -701,7 +981,7 @@ def test_json_entry_for_absent_label_writes_an_empty_segment_with_a_warning(case
     ds = pydicom.dcmread(out)
     assert _labelmap_numbers(ds) == LABELS + [5]
     # the empty segment is described but no frame holds it
-    from labelmap.convert import read_seg
+    from labelmap.pipeline.convert import read_seg
 
     decoded = read_seg(out)
     assert 5 in [s.number for s in decoded.volume.segments]
@@ -711,7 +991,7 @@ def test_json_entry_for_absent_label_writes_an_empty_segment_with_a_warning(case
 
 def test_json_entry_for_absent_label_warning_in_the_api_report(case, tmp_path):
     """The API returns the same warning in ``WriteReport.warnings`` (the CLI prints them)."""
-    from labelmap.convert import itk_to_seg
+    from labelmap.pipeline.convert import itk_to_seg
 
     meta = meta_variant(case, tmp_path, "extra.json", add_label(5))
     report = itk_to_seg([case["lab"]], [case["ct"]], meta, tmp_path / "api.dcm")
@@ -737,16 +1017,23 @@ def test_several_series_with_series_uid_converts(case, tmp_path, capsys):
     d = two_series(case, tmp_path)
     uid = str(pydicom.dcmread(ct_files(d / "second")[0]).SeriesInstanceUID)
     out = tmp_path / "out.dcm"
-    ds = converts(capsys, ["itk2seg", case["lab"], "-d", d, "-m", case["meta"], "-o", out, "--series-uid", uid],
-                  output=out)
+    ds = converts(
+        capsys, ["itk2seg", case["lab"], "-d", d, "-m", case["meta"], "-o", out, "--series-uid", uid], output=out
+    )
     assert ds.ReferencedSeriesSequence[0].SeriesInstanceUID == uid
 
 
 def test_binary_multi_file_with_matching_lists_converts(case, tmp_path, capsys):
-    meta = meta_variant(case, tmp_path, "twofiles.json", lambda d: d["segmentAttributes"].append(d["segmentAttributes"][0]))
+    meta = meta_variant(
+        case, tmp_path, "twofiles.json", lambda d: d["segmentAttributes"].append(d["segmentAttributes"][0])
+    )
     out = tmp_path / "out.dcm"
-    ds = converts(capsys, ["itk2seg", case["lab"], case["nii"], "-d", case["ct"], "-m", meta, "-o", out,
-                           "--type", "binary"], output=out, warnings=1)  # the renumbering note
+    ds = converts(
+        capsys,
+        ["itk2seg", case["lab"], case["nii"], "-d", case["ct"], "-m", meta, "-o", out, "--type", "binary"],
+        output=out,
+        warnings=1,
+    )  # the renumbering note
     assert ds.SegmentationType == "BINARY"
     assert len(ds.SegmentSequence) == 2 * len(LABELS)
 
@@ -761,8 +1048,17 @@ def test_successful_write_replaces_an_existing_file(case, tmp_path, capsys):
 # --------------------------------------------------------------------------- output locations
 OUTPUT_COMMANDS = {
     "itk2seg": lambda c, o: ["itk2seg", c["lab"], "-d", c["ct"], "-m", c["meta"], "-o", o],
-    "itkimage2segimage": lambda c, o: ["itkimage2segimage", "--inputImageList", c["lab"], "--inputDICOMDirectory",
-                                       c["ct"], "--inputMetadata", c["meta"], "--outputDICOM", o],
+    "itkimage2segimage": lambda c, o: [
+        "itkimage2segimage",
+        "--inputImageList",
+        c["lab"],
+        "--inputDICOMDirectory",
+        c["ct"],
+        "--inputMetadata",
+        c["meta"],
+        "--outputDICOM",
+        o,
+    ],
     "bin2label": lambda c, o: ["bin2label", c["binary"], "-o", o],
     "bin2labelsegimage": lambda c, o: ["bin2labelsegimage", "--inputDICOM", c["binary"], "--outputDICOM", o],
 }
@@ -842,6 +1138,7 @@ def _limit_file_size(limit: int):
     def preexec():  # runs in the child: writes past ``limit`` bytes fail with EFBIG instead of killing it
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return preexec
 
 
@@ -852,8 +1149,9 @@ def test_disk_error_while_writing_is_one_line(case, tmp_path, command):
     out.mkdir()
     (out / "x.dcm").write_bytes(GOOD)
     args = [str(a) for a in OUTPUT_COMMANDS[command](case, out / "x.dcm")] + ["--compression", "none"]
-    proc = subprocess.run([str(LABELMAP_CONVERT), *args], capture_output=True, text=True, timeout=60,
-                          preexec_fn=_limit_file_size(2048))
+    proc = subprocess.run(
+        [str(LABELMAP_CONVERT), *args], capture_output=True, text=True, timeout=60, preexec_fn=_limit_file_size(2048)
+    )
     line = one_line_error(proc.returncode, proc.stdout, proc.stderr, ["x.dcm", "File too large"])
     assert ".part" not in line
     assert listing(out) == {"x.dcm"}
@@ -861,9 +1159,16 @@ def test_disk_error_while_writing_is_one_line(case, tmp_path, command):
 
 
 # --------------------------------------------------------------------------- as a real process
-SUBPROCESS_CASES = ["float label 1.5", "malformed JSON", "several series", "slice missing in the middle",
-                    "random bytes .nii.gz", "NRRD raw data truncated", "dcmqi: float label 1.5",
-                    "bin2labelsegimage: LABELMAP input"]
+SUBPROCESS_CASES = [
+    "float label 1.5",
+    "malformed JSON",
+    "several series",
+    "slice missing in the middle",
+    "random bytes .nii.gz",
+    "NRRD raw data truncated",
+    "dcmqi: float label 1.5",
+    "bin2labelsegimage: LABELMAP input",
+]
 
 
 def test_bad_inputs_as_subprocess(case, tmp_path):
@@ -877,4 +1182,3 @@ def test_bad_inputs_as_subprocess(case, tmp_path):
         one_line_error(proc.returncode, proc.stdout, proc.stderr, needles, folders=[tmp_path, case["root"]])
         assert proc.stdout == ""
         assert listing(t / "out") == set()
-

@@ -15,8 +15,8 @@ import io
 import re
 import struct
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pydicom
@@ -24,11 +24,12 @@ import pytest
 from pydicom.encaps import encapsulate, generate_frames
 from pydicom.sequence import Sequence as DicomSequence
 
+from labelmap.dicom.pixels.codecs import is_available
+from labelmap.errors import GeometryError, LabelmapError, SegFormatError, UnsupportedError
+from labelmap.pipeline.convert import read_seg
+
 from _geometries import axial_geometry
 from _segfiles import run_cli_error, small_geometry, write_files
-from labelmap.convert import read_seg
-from labelmap.errors import GeometryError, LabelmapError, SegFormatError, UnsupportedError
-from labelmap.seg.codecs import is_available
 
 PER_FRAME_TAG = b"\x00\x52\x30\x92"  # (5200,9230) little endian
 IPP_TAG = b"\x20\x00\x32\x00"  # (0020,0032)
@@ -72,7 +73,7 @@ def replace_value(data: bytes, tag: bytes, occurrence: int, value: bytes) -> byt
     (length,) = struct.unpack_from("<H", data, pos + 6)
     assert len(value) <= length, (value, length)
     value = value + b" " * (length - len(value))
-    return data[: pos + 8] + value + data[pos + 8 + length:]
+    return data[: pos + 8] + value + data[pos + 8 + length :]
 
 
 def pixel_frames(ds) -> list[bytes]:
@@ -92,8 +93,9 @@ def check(capsys, tmp_path, path: Path, *needles: str, error=SegFormatError) -> 
     assert str(path) in line, line
     for needle in needles:
         assert re.search(needle, line), (needle, line)
-    again = run_cli_error(capsys, ["segimage2itkimage", "--inputDICOM", path, "--outputDirectory", tmp_path / "out2"],
-                          tmp_path / "out2")
+    again = run_cli_error(
+        capsys, ["segimage2itkimage", "--inputDICOM", path, "--outputDirectory", tmp_path / "out2"], tmp_path / "out2"
+    )
     assert again == line
     exc = api_error(path)
     assert isinstance(exc, error), (type(exc), exc)
@@ -125,8 +127,14 @@ def test_missing_file(tmp_path, capsys):
 
 def test_dicom_prefix_only(files, tmp_path, capsys):
     data = files["lm8-none"].read_bytes()
-    check(capsys, tmp_path, written(tmp_path / "prefix.dcm", data[:132]), "truncated", "File Meta Information",
-          "byte offset 132")
+    check(
+        capsys,
+        tmp_path,
+        written(tmp_path / "prefix.dcm", data[:132]),
+        "truncated",
+        "File Meta Information",
+        "byte offset 132",
+    )
 
 
 # --------------------------------------------------------------------------- truncated files
@@ -143,8 +151,18 @@ def truncation_points(data: bytes) -> dict[str, int]:
     }
 
 
-@pytest.mark.parametrize("where", ["preamble", "file meta", "top-level data set", "per-frame group header",
-                                   "per-frame groups", "last per-frame item", "pixel data"])
+@pytest.mark.parametrize(
+    "where",
+    [
+        "preamble",
+        "file meta",
+        "top-level data set",
+        "per-frame group header",
+        "per-frame groups",
+        "last per-frame item",
+        "pixel data",
+    ],
+)
 @pytest.mark.parametrize("key", ["lm8-none", "lm16-implicit", "bin-none", "frac-none"])
 def test_truncated_native(files, tmp_path, capsys, key, where):
     data = files[key].read_bytes()
@@ -179,9 +197,20 @@ def test_truncated_encapsulated(files, tmp_path, capsys, key, back):
 
 
 # --------------------------------------------------------------------------- pixel data size
-@pytest.mark.parametrize("key, delta", [("lm8-none", -2), ("lm8-none", -200), ("lm16-none", -2),
-                                        ("frac-none", -462), ("bin-none", -2), ("bin-deflate", -10),
-                                        ("lm8-none", +40), ("lm16-implicit", +462), ("bin-none", +2)])
+@pytest.mark.parametrize(
+    "key, delta",
+    [
+        ("lm8-none", -2),
+        ("lm8-none", -200),
+        ("lm16-none", -2),
+        ("frac-none", -462),
+        ("bin-none", -2),
+        ("bin-deflate", -10),
+        ("lm8-none", +40),
+        ("lm16-implicit", +462),
+        ("bin-none", +2),
+    ],
+)
 def test_pixel_data_length_disagrees(files, tmp_path, capsys, key, delta):
     def change(ds):
         data = ds.PixelData
@@ -192,8 +221,14 @@ def test_pixel_data_length_disagrees(files, tmp_path, capsys, key, delta):
     frames, rows, cols = int(ds.NumberOfFrames), int(ds.Rows), int(ds.Columns)
     bits = int(ds.BitsAllocated)
     need = (frames * rows * cols * bits + 7) // 8
-    check(capsys, tmp_path, path, f"Pixel Data holds {len(ds.PixelData) + delta} bytes",
-          re.escape(f"({rows} x {cols} x {frames}) of {bits}-bit pixels need"), f"need {need}|needs {need}")
+    check(
+        capsys,
+        tmp_path,
+        path,
+        f"Pixel Data holds {len(ds.PixelData) + delta} bytes",
+        re.escape(f"({rows} x {cols} x {frames}) of {bits}-bit pixels need"),
+        f"need {need}|needs {need}",
+    )
 
 
 def test_binary_frames_padded_each_to_whole_bytes(tmp_path, capsys):
@@ -241,7 +276,13 @@ def test_number_of_frames_not_a_count(files, tmp_path, capsys, value):
     if value == "":
         check(capsys, tmp_path, path, "Number of Frames is 1", "has 4 items")
     else:
-        check(capsys, tmp_path, path, r"NumberOfFrames \(0028,0008\)", "not an integer|expected at least 1|cannot be decoded")
+        check(
+            capsys,
+            tmp_path,
+            path,
+            r"NumberOfFrames \(0028,0008\)",
+            "not an integer|expected at least 1|cannot be decoded",
+        )
 
 
 def test_encapsulated_frames_fewer_than_number_of_frames(files, tmp_path, capsys):
@@ -484,8 +525,18 @@ def test_image_attribute_missing(files, tmp_path, capsys, keyword, key):
     check(capsys, tmp_path, path, f"missing or empty attribute {keyword}")
 
 
-@pytest.mark.parametrize("key, bits", [("lm8-none", 32), ("lm8-none", 12), ("lm16-none", 1), ("lm8-deflate", 64),
-                                       ("bin-none", 8), ("frac-none", 16), ("lm8-rle", 32)])
+@pytest.mark.parametrize(
+    "key, bits",
+    [
+        ("lm8-none", 32),
+        ("lm8-none", 12),
+        ("lm16-none", 1),
+        ("lm8-deflate", 64),
+        ("bin-none", 8),
+        ("frac-none", 16),
+        ("lm8-rle", 32),
+    ],
+)
 def test_unsupported_bits_allocated(files, tmp_path, capsys, key, bits):
     if key.endswith("rle") and not is_available("rle"):
         pytest.skip("codec not installed")
@@ -510,14 +561,14 @@ def test_rows_wrong_vr(files, tmp_path, capsys):
     """(0028,0010) re-typed as a text VR holding garbage: named, not an int() traceback."""
     data = files["lm8-none"].read_bytes()
     pos = data.index(b"\x28\x00\x10\x00US")
-    bad = data[:pos + 4] + b"SH" + data[pos + 6:pos + 8] + b"4>" + data[pos + 10:]
+    bad = data[: pos + 4] + b"SH" + data[pos + 6 : pos + 8] + b"4>" + data[pos + 10 :]
     check(capsys, tmp_path, written(tmp_path / "rowsvr.dcm", bad), r"Rows \(0028,0010\)", "has VR SH, expected US")
 
 
 def test_unknown_vr_in_segment_item(files, tmp_path, capsys):
     data = files["lm8-none"].read_bytes()
     pos = data.index(b"\x62\x00\x05\x00LO")  # SegmentLabel of the first segment item
-    bad = data[:pos + 4] + b"Q?" + data[pos + 6:]
+    bad = data[: pos + 4] + b"Q?" + data[pos + 6 :]
     check(capsys, tmp_path, written(tmp_path / "vr.dcm", bad), r"invalid VR|SegmentLabel|\(0062,0005\)")
 
 
@@ -556,19 +607,22 @@ def _corrupt_fragment(ds, frame: int, how: Callable[[bytes], bytes]) -> None:
     ds.PixelData = encapsulate(frames, has_bot=True)
 
 
-@pytest.mark.parametrize("key, how, needle", [
-    ("lm8-rle", lambda b: struct.pack("<I", 5) + b[4:], "RLE Lossless frame has 5 segments"),
-    ("lm16-rle", lambda b: b[:64] + b"\x7f" * (len(b) - 64), "RLE Lossless"),
-    ("lm16-rle", lambda b: b[:64] + b"\x81\x05" * ((len(b) - 64) // 2), r"pixel values \[1285\]"),
-    ("lm8-rle", lambda b: b[:64] + b"\x81\x05" * ((len(b) - 64) // 2), r"pixel values \[5\]"),
-    ("lm8-rle", lambda b: b[:70], "RLE Lossless"),
-    ("lm8-jpegls", lambda b: b[:2] + b"\x00" * (len(b) - 2), "JPEG-LS"),
-    ("lm16-jpegls", lambda b: b[: len(b) // 3], "JPEG-LS"),
-    ("frac-jpegls", lambda b: b"\xff\xd8" + bytes(range(256)) * 2, "JPEG-LS"),
-    ("lm8-j2k", lambda b: b[:2] + b"\x00" * (len(b) - 2), "JPEG 2000"),
-    ("lm16-j2k", lambda b: b[: len(b) // 4], "JPEG 2000"),
-    ("bin-j2k", lambda b: b[:40] + b"\xff" * (len(b) - 40), "JPEG 2000"),
-])
+@pytest.mark.parametrize(
+    "key, how, needle",
+    [
+        ("lm8-rle", lambda b: struct.pack("<I", 5) + b[4:], "RLE Lossless frame has 5 segments"),
+        ("lm16-rle", lambda b: b[:64] + b"\x7f" * (len(b) - 64), "RLE Lossless"),
+        ("lm16-rle", lambda b: b[:64] + b"\x81\x05" * ((len(b) - 64) // 2), r"pixel values \[1285\]"),
+        ("lm8-rle", lambda b: b[:64] + b"\x81\x05" * ((len(b) - 64) // 2), r"pixel values \[5\]"),
+        ("lm8-rle", lambda b: b[:70], "RLE Lossless"),
+        ("lm8-jpegls", lambda b: b[:2] + b"\x00" * (len(b) - 2), "JPEG-LS"),
+        ("lm16-jpegls", lambda b: b[: len(b) // 3], "JPEG-LS"),
+        ("frac-jpegls", lambda b: b"\xff\xd8" + bytes(range(256)) * 2, "JPEG-LS"),
+        ("lm8-j2k", lambda b: b[:2] + b"\x00" * (len(b) - 2), "JPEG 2000"),
+        ("lm16-j2k", lambda b: b[: len(b) // 4], "JPEG 2000"),
+        ("bin-j2k", lambda b: b[:40] + b"\xff" * (len(b) - 40), "JPEG 2000"),
+    ],
+)
 def test_corrupt_fragment(files, tmp_path, capsys, key, how, needle):
     if not is_available(key.split("-")[1]):
         pytest.skip("codec not installed")
@@ -587,8 +641,9 @@ def test_rle_16bit_overlong_segment_does_not_panic(files, tmp_path, capfd):
 
     def change(ds):
         # high-byte segment: replicate runs of 128 bytes, far more than 21 x 22
-        _corrupt_fragment(ds, 0, lambda b: struct.pack("<3I", 2, 64, 64 + 40) + b"\0" * 52 + b"\x81\x01" * 20
-                          + b"\x81\x02" * 20)
+        _corrupt_fragment(
+            ds, 0, lambda b: struct.pack("<3I", 2, 64, 64 + 40) + b"\0" * 52 + b"\x81\x01" * 20 + b"\x81\x02" * 20
+        )
 
     path = edited(files["lm16-rle"], tmp_path / "panic.dcm", change)
     capfd.readouterr()
@@ -625,8 +680,14 @@ def test_orientation_not_orthonormal(files, tmp_path, capsys):
         ds.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0].ImageOrientationPatient = [1, 0, 0, 1, 0, 0]
 
     path = edited(files["lm8-none"], tmp_path / "iop.dcm", change)
-    check(capsys, tmp_path, path, r"ImageOrientationPatient \[1.0, 0.0, 0.0, 1.0, 0.0, 0.0\]",
-          "not two orthogonal unit vectors", error=GeometryError)
+    check(
+        capsys,
+        tmp_path,
+        path,
+        r"ImageOrientationPatient \[1.0, 0.0, 0.0, 1.0, 0.0, 0.0\]",
+        "not two orthogonal unit vectors",
+        error=GeometryError,
+    )
 
 
 @pytest.mark.parametrize("value", ["1e300", "-1e12"])
@@ -641,9 +702,13 @@ def test_position_far_outside_patient_space(files, tmp_path, capsys, value):
 
 def test_frames_spanning_too_many_slices(files, tmp_path, capsys):
     """A position moved 10 km along the normal, on the slice grid: refused, not a 4,000,000-slice volume."""
+
     def change(ds):
-        normal = np.cross(*np.array(ds.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0]
-                                    .ImageOrientationPatient, dtype=float).reshape(2, 3))
+        normal = np.cross(
+            *np.array(
+                ds.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0].ImageOrientationPatient, dtype=float
+            ).reshape(2, 3)
+        )
         item = ds.PerFrameFunctionalGroupsSequence[-1].PlanePositionSequence[0]
         pos = np.array(item.ImagePositionPatient, dtype=float) + normal * 2.5 * 4_000_000
         item.ImagePositionPatient = [f"{v:.6f}" for v in pos]
@@ -654,9 +719,11 @@ def test_frames_spanning_too_many_slices(files, tmp_path, capsys):
 
 def test_frames_in_one_plane(files, tmp_path, capsys):
     """Two frames side by side in one plane are not a stack."""
+
     def change(ds):
-        iop = np.array(ds.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0].ImageOrientationPatient,
-                       dtype=float)
+        iop = np.array(
+            ds.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0].ImageOrientationPatient, dtype=float
+        )
         items = ds.PerFrameFunctionalGroupsSequence
         first = np.array(items[0].PlanePositionSequence[0].ImagePositionPatient, dtype=float)
         for n, item in enumerate(items):
@@ -670,9 +737,10 @@ def test_frames_in_one_plane(files, tmp_path, capsys):
 def test_info_on_damaged_files(files, tmp_path, capsys):
     data = files["lm8-none"].read_bytes()
     cases = {
-        "cut.dcm": data[:len(data) // 2],
-        "rows.dcm": data[:data.index(b"\x28\x00\x10\x00US")] + b"\x28\x00\x10\x00SH\x02\x004>"
-        + data[data.index(b"\x28\x00\x10\x00US") + 10:],
+        "cut.dcm": data[: len(data) // 2],
+        "rows.dcm": data[: data.index(b"\x28\x00\x10\x00US")]
+        + b"\x28\x00\x10\x00SH\x02\x004>"
+        + data[data.index(b"\x28\x00\x10\x00US") + 10 :],
     }
     for file_name, content in cases.items():
         path = written(tmp_path / file_name, content)
@@ -692,6 +760,7 @@ def test_bin2label_on_damaged_binary(files, tmp_path, capsys, damage):
         path = edited(src, tmp_path / "in.dcm", lambda ds: setattr(ds, "BitsAllocated", 8))
         needle = "Bits Allocated 1, found 8"
     else:
+
         def change(ds):
             ds.PerFrameFunctionalGroupsSequence[0].SegmentIdentificationSequence[0].ReferencedSegmentNumber = 9
 
@@ -713,13 +782,18 @@ def test_bin2label_source_reference_not_a_uid(files, tmp_path, capsys):
     assert "frame 3: ReferencedSOPInstanceUID '1.2.3.x4'" in line and "not a valid UID" in line
 
 
-@pytest.mark.parametrize("change, needle", [
-    (lambda ds: delattr(ds.PerFrameFunctionalGroupsSequence[1], "PlanePositionSequence"),
-     "frame 2 has no PlanePositionSequence"),
-    (lambda ds: setattr(ds, "NumberOfFrames", 7), "Number of Frames is 7"),
-    (lambda ds: setattr(ds.SegmentSequence[1], "SegmentNumber", [1, 2]), "has 2 values"),
-    (lambda ds: delattr(ds, "Rows"), "missing or empty attribute Rows"),
-])
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        (
+            lambda ds: delattr(ds.PerFrameFunctionalGroupsSequence[1], "PlanePositionSequence"),
+            "frame 2 has no PlanePositionSequence",
+        ),
+        (lambda ds: setattr(ds, "NumberOfFrames", 7), "Number of Frames is 7"),
+        (lambda ds: setattr(ds.SegmentSequence[1], "SegmentNumber", [1, 2]), "has 2 values"),
+        (lambda ds: delattr(ds, "Rows"), "missing or empty attribute Rows"),
+    ],
+)
 def test_dataset_api(files, change, needle):
     """A damaged pydicom Dataset given to read_seg: a SegFormatError naming the attribute."""
     ds = pydicom.dcmread(files["lm8-none"])
@@ -734,7 +808,7 @@ def test_dataset_api_raw_element_with_unknown_vr(files):
     """pydicom keeps damaged elements raw until first use; the reader converts them all up front."""
     data = bytearray(files["lm8-none"].read_bytes())
     pos = data.index(b"\x62\x00\x05\x00LO")
-    data[pos + 4:pos + 6] = b"QQ"
+    data[pos + 4 : pos + 6] = b"QQ"
     ds = pydicom.dcmread(io.BytesIO(bytes(data)))
     with pytest.raises(SegFormatError, match=r"SegmentLabel \(0062,0005\) in item 1 of SegmentSequence"):
         read_seg(ds)
@@ -743,6 +817,7 @@ def test_dataset_api_raw_element_with_unknown_vr(files):
 def test_unusual_character_set_still_reads_and_fails_cleanly(files, tmp_path, capsys):
     """A character set the lite reader leaves to pydicom: the pydicom path reads the file, and a damaged
     one fails in one line without pydicom's warnings."""
+
     def charset(ds):
         ds.SpecificCharacterSet = "ISO 2022 IR 100"
 
@@ -762,7 +837,7 @@ def test_text_attribute_holding_a_number(files, tmp_path, capsys):
     data = files["bin-none"].read_bytes()
     pos = data.index(b"\x10\x00\x10\x00PN")
     (length,) = struct.unpack_from("<H", data, pos + 6)
-    bad = data[:pos + 4] + b"US" + data[pos + 6:]
+    bad = data[: pos + 4] + b"US" + data[pos + 6 :]
     path = written(tmp_path / "pn.dcm", bad)
     line = check(capsys, tmp_path, path, r"PatientName \(0010,0010\) has VR US, expected PN")
     out = tmp_path / "out3"

@@ -36,19 +36,25 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydicom.dataset import Dataset
 
-from _segfiles import labels, listing, segments, small_geometry, write_files
 from labelmap.cli import main
-from labelmap.convert import load_source, read_seg, write_seg
-from labelmap.model import LabelVolume
 from labelmap.errors import LabelmapError
+from labelmap.model import LabelVolume
+from labelmap.pipeline.convert import load_source, read_seg, write_seg
 from labelmap.seg.decode import decode_labelmap, open_seg
 from labelmap.seg.decode_classic import decode_classic
+
+from _segfiles import labels, listing, segments, small_geometry, write_files
 
 EXAMPLE_SECONDS = 20
 MAX_NEW_MEMORY = 1 << 30
 
-FAST = dict(deadline=None, derandomize=True, database=None, print_blob=True,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+FAST = dict(
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
 
 
 # --------------------------------------------------------------------------- the corpus
@@ -60,10 +66,17 @@ class Corpus:
         geometry = small_geometry(shape=(5, 22, 21))
         ct, paths = write_files(root / "src", geometry)
         paths["lm8-palette"] = root / "src" / "lm8-palette.dcm"
-        write_seg(LabelVolume(labels(geometry), geometry, segments(1, 2, 3)), load_source(ct), paths["lm8-palette"],
-                  palette=True)
-        _, paths23 = write_files(root / "src23", small_geometry(shape=(3, 38, 23)),
-                                 which=["lm16-deflate", "bin-implicit", "frac-rle", "lm8-jpegls"])
+        write_seg(
+            LabelVolume(labels(geometry), geometry, segments(1, 2, 3)),
+            load_source(ct),
+            paths["lm8-palette"],
+            palette=True,
+        )
+        _, paths23 = write_files(
+            root / "src23",
+            small_geometry(shape=(3, 38, 23)),
+            which=["lm16-deflate", "bin-implicit", "frac-rle", "lm8-jpegls"],
+        )
         paths.update({f"{k}-23x38": v for k, v in paths23.items()})
         paths.update(self._highdicom(root / "hd"))
         self.data = {key: path.read_bytes() for key, path in sorted(paths.items())}
@@ -182,8 +195,11 @@ def run_command(args: list[str], out_dir: Path) -> None:
     for entry in out_dir.iterdir():
         shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), \
-            warnings.catch_warnings(record=True) as caught:
+    with (
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+        warnings.catch_warnings(record=True) as caught,
+    ):
         warnings.simplefilter("always")
         rc = main(args)
     err = stderr.getvalue()
@@ -197,8 +213,12 @@ def run_command(args: list[str], out_dir: Path) -> None:
 
 
 # --------------------------------------------------------------------------- byte-level damage
-_VRS = [v.encode() for v in ("AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC "
-                               "UI UL UN UR US UT UV").split()]
+_VRS = [
+    v.encode()
+    for v in (
+        "AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV"
+    ).split()
+]
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 _HUGE = [0, 1, 2, 3, 7, 0xFF, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFF0, 0xFFFFFFFE, 0xFFFFFFFF]
 
@@ -214,8 +234,8 @@ def _length_fields(data: bytes) -> list[tuple[int, int]]:
     fields = []
     for m in re.finditer(rb"(?s)(?=(..)(..)([A-Z]{2}))", data[132:]):
         pos = m.start() + 132
-        vr = data[pos + 4:pos + 6]
-        if vr in _LONG_VRS and data[pos + 6:pos + 8] == b"\0\0":
+        vr = data[pos + 4 : pos + 6]
+        if vr in _LONG_VRS and data[pos + 6 : pos + 8] == b"\0\0":
             fields.append((pos + 8, 4))
         elif vr in _VRS and vr not in _LONG_VRS:
             fields.append((pos + 6, 2))
@@ -265,7 +285,7 @@ def byte_damage(draw, corpus: Corpus) -> tuple[str, bytes]:
         elif kind == "overwrite":
             at = draw(offset) % len(buf)
             chunk = draw(st.binary(min_size=1, max_size=16))
-            buf[at:at + len(chunk)] = chunk
+            buf[at : at + len(chunk)] = chunk
         elif kind == "length":
             fields, _ = _fields(key, inflated, body if inflated else data)
             fields = [f for f in fields if f[0] + f[1] <= len(buf)]
@@ -273,17 +293,19 @@ def byte_damage(draw, corpus: Corpus) -> tuple[str, bytes]:
                 continue
             at, width = draw(st.sampled_from(fields))
             value = draw(st.one_of(st.sampled_from(_HUGE), st.integers(0, 2**32 - 1)))
-            buf[at:at + width] = struct.pack("<H" if width == 2 else "<I", value & (0xFFFF if width == 2 else 0xFFFFFFFF))
+            buf[at : at + width] = struct.pack(
+                "<H" if width == 2 else "<I", value & (0xFFFF if width == 2 else 0xFFFFFFFF)
+            )
         elif kind == "vr":
             _, vrs = _fields(key, inflated, body if inflated else data)
             vrs = [v for v in vrs if v + 2 <= len(buf)]
             if not vrs:
                 continue
             at = draw(st.sampled_from(vrs))
-            buf[at:at + 2] = draw(st.sampled_from(_VRS + [b"XX", b"\0\0", b"ob"]))
+            buf[at : at + 2] = draw(st.sampled_from(_VRS + [b"XX", b"\0\0", b"ob"]))
         elif kind == "delete":
             at = draw(offset) % len(buf)
-            del buf[at:at + draw(st.integers(1, 12))]
+            del buf[at : at + draw(st.integers(1, 12))]
         elif kind == "insert":
             at = draw(offset) % len(buf)
             buf[at:at] = draw(st.binary(min_size=1, max_size=12))
@@ -320,20 +342,50 @@ def _elements(ds: Dataset, depth: int = 0):
 
 
 _TEXT = st.one_of(
-    st.sampled_from(["", "0", "-1", "1.5", "abc", "1e400", "nan", "inf", "65536", "4294967296", "1\\2\\3",
-                     "0.5\\0.5", "1\\0\\0\\0\\1\\0", "LABELMAP", "BINARY", "FRACTIONAL", "PALETTE COLOR",
-                     "1.2.840.10008.5.1.4.1.1.66.7", "1.2.840.10008.5.1.4.1.1.66.4", "\x00\x00"]),
+    st.sampled_from(
+        [
+            "",
+            "0",
+            "-1",
+            "1.5",
+            "abc",
+            "1e400",
+            "nan",
+            "inf",
+            "65536",
+            "4294967296",
+            "1\\2\\3",
+            "0.5\\0.5",
+            "1\\0\\0\\0\\1\\0",
+            "LABELMAP",
+            "BINARY",
+            "FRACTIONAL",
+            "PALETTE COLOR",
+            "1.2.840.10008.5.1.4.1.1.66.7",
+            "1.2.840.10008.5.1.4.1.1.66.4",
+            "\x00\x00",
+        ]
+    ),
     st.text(max_size=20),
 )
-_NUMBER = st.one_of(st.sampled_from([0, 1, 2, 8, 16, 255, 256, 65535, -1, -32768, 2**31 - 1]),
-                    st.integers(-2**31, 2**32 - 1), st.floats(allow_nan=True, allow_infinity=True))
+_NUMBER = st.one_of(
+    st.sampled_from([0, 1, 2, 8, 16, 255, 256, 65535, -1, -32768, 2**31 - 1]),
+    st.integers(-(2**31), 2**32 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+)
 
 
 @st.composite
 def new_value(draw, vr: str):
     if vr in ("US", "SS", "UL", "SL", "FL", "FD", "UV", "SV"):
-        lo, hi = {"US": (0, 0xFFFF), "SS": (-0x8000, 0x7FFF), "UL": (0, 2**32 - 1), "SL": (-2**31, 2**31 - 1),
-                  "UV": (0, 2**64 - 1), "SV": (-2**63, 2**63 - 1)}.get(vr, (None, None))
+        lo, hi = {
+            "US": (0, 0xFFFF),
+            "SS": (-0x8000, 0x7FFF),
+            "UL": (0, 2**32 - 1),
+            "SL": (-(2**31), 2**31 - 1),
+            "UV": (0, 2**64 - 1),
+            "SV": (-(2**63), 2**63 - 1),
+        }.get(vr, (None, None))
         if lo is None:
             one = st.floats(allow_nan=True, allow_infinity=True, width=32 if vr == "FL" else 64)
         else:
@@ -346,10 +398,16 @@ def new_value(draw, vr: str):
     if vr in ("OB", "OW", "UN", "OD", "OF", "OL", "OV"):
         return draw(st.binary(max_size=64))
     if vr in ("IS",):
-        return draw(st.one_of(st.integers(-2**31, 2**31 - 1).map(str), _TEXT))
+        return draw(st.one_of(st.integers(-(2**31), 2**31 - 1).map(str), _TEXT))
     if vr in ("DS",):
-        return draw(st.one_of(st.lists(st.floats(-1e6, 1e6, allow_nan=False).map(lambda f: f"{f:.6g}"),
-                                       min_size=1, max_size=7).map("\\".join), _TEXT))
+        return draw(
+            st.one_of(
+                st.lists(st.floats(-1e6, 1e6, allow_nan=False).map(lambda f: f"{f:.6g}"), min_size=1, max_size=7).map(
+                    "\\".join
+                ),
+                _TEXT,
+            )
+        )
     return draw(_TEXT)
 
 

@@ -8,11 +8,12 @@ import re
 import numpy as np
 import pytest
 
-from _geometries import axial_geometry, las_geometry, oblique_geometry, reversed_geometry, rotation_z
-from _interop import permuted
 from labelmap.errors import GeometryError
 from labelmap.geometry import grid_from_frames, match_slices, patient_orientation, place_frames, reorient
 from labelmap.model import Geometry, SourceSeries
+
+from _geometries import axial_geometry, las_geometry, oblique_geometry, reversed_geometry, rotation_z
+from _interop import permuted
 
 
 def geometry_close(a: Geometry, b: Geometry, tol: float = 1e-9) -> None:
@@ -62,8 +63,9 @@ def test_reorient_random_oblique():
     rng = np.random.default_rng(42)
     for trial in range(20):
         angles = tuple(rng.uniform(-80, 80, size=2))
-        geometry = oblique_geometry(shape=tuple(rng.integers(2, 7, size=3)), angles=angles,
-                                    spacing=tuple(rng.uniform(0.3, 3.0, size=3)))
+        geometry = oblique_geometry(
+            shape=tuple(rng.integers(2, 7, size=3)), angles=angles, spacing=tuple(rng.uniform(0.3, 3.0, size=3))
+        )
         array = rng.integers(0, 300, size=geometry.shape).astype(np.uint16)
         perm = tuple(rng.permutation(3))
         flips = tuple(bool(b) for b in rng.integers(0, 2, size=3))
@@ -178,8 +180,14 @@ def _frames(geometry: Geometry, ks) -> np.ndarray:
 @pytest.mark.parametrize("make", [axial_geometry, las_geometry, oblique_geometry], ids=["axial", "las", "oblique"])
 def test_grid_from_frames_gaps_become_empty_slices(make):
     geometry = make(shape=(7, 22, 21))
-    grid, k = grid_from_frames(_frames(geometry, [0, 1, 4, 6]), geometry.image_orientation, geometry.pixel_spacing,
-                               22, 21, slice_spacing=float(geometry.spacing[2]))
+    grid, k = grid_from_frames(
+        _frames(geometry, [0, 1, 4, 6]),
+        geometry.image_orientation,
+        geometry.pixel_spacing,
+        22,
+        21,
+        slice_spacing=float(geometry.spacing[2]),
+    )
     assert grid.shape == (7, 22, 21)
     np.testing.assert_array_equal(k, [0, 1, 4, 6])
     assert grid.max_deviation(geometry) < 1e-6
@@ -188,21 +196,29 @@ def test_grid_from_frames_gaps_become_empty_slices(make):
 def test_grid_from_frames_unordered_positions():
     geometry = oblique_geometry(shape=(6, 22, 21))
     order = [4, 0, 5, 2, 1]
-    grid, k = grid_from_frames(_frames(geometry, order), geometry.image_orientation, geometry.pixel_spacing,
-                               22, 21, slice_spacing=float(geometry.spacing[2]))
+    grid, k = grid_from_frames(
+        _frames(geometry, order),
+        geometry.image_orientation,
+        geometry.pixel_spacing,
+        22,
+        21,
+        slice_spacing=float(geometry.spacing[2]),
+    )
     np.testing.assert_array_equal(k, order)
     assert grid.max_deviation(geometry) < 1e-6
 
 
 def test_grid_from_frames_without_spacing_between_slices():
     geometry = axial_geometry(shape=(6, 22, 21))
-    grid, k = grid_from_frames(_frames(geometry, [5, 0, 2, 3]), geometry.image_orientation, geometry.pixel_spacing,
-                               22, 21, slice_spacing=None)
+    grid, k = grid_from_frames(
+        _frames(geometry, [5, 0, 2, 3]), geometry.image_orientation, geometry.pixel_spacing, 22, 21, slice_spacing=None
+    )
     np.testing.assert_array_equal(k, [5, 0, 2, 3])
     assert grid.max_deviation(geometry) < 1e-6
     # only every other slice present and no spacing given: the grid step is the smallest gap
-    grid2, k2 = grid_from_frames(_frames(geometry, [0, 2, 4]), geometry.image_orientation, geometry.pixel_spacing,
-                                 22, 21)
+    grid2, k2 = grid_from_frames(
+        _frames(geometry, [0, 2, 4]), geometry.image_orientation, geometry.pixel_spacing, 22, 21
+    )
     np.testing.assert_array_equal(k2, [0, 1, 2])
     assert grid2.spacing[2] == pytest.approx(2 * geometry.spacing[2])
 
@@ -210,16 +226,18 @@ def test_grid_from_frames_without_spacing_between_slices():
 def test_grid_from_frames_wrong_spacing_falls_back_to_gaps():
     """A SpacingBetweenSlices the frames are not on (e.g. SliceThickness) is not trusted."""
     geometry = axial_geometry(shape=(4, 22, 21))
-    grid, k = grid_from_frames(_frames(geometry, [0, 1, 2, 3]), geometry.image_orientation, geometry.pixel_spacing,
-                               22, 21, slice_spacing=1.7)
+    grid, k = grid_from_frames(
+        _frames(geometry, [0, 1, 2, 3]), geometry.image_orientation, geometry.pixel_spacing, 22, 21, slice_spacing=1.7
+    )
     np.testing.assert_array_equal(k, [0, 1, 2, 3])
     assert grid.max_deviation(geometry) < 1e-6
 
 
 def test_grid_from_frames_single_frame():
     geometry = oblique_geometry(shape=(1, 22, 21))
-    grid, k = grid_from_frames(_frames(geometry, [0]), geometry.image_orientation, geometry.pixel_spacing, 22, 21,
-                               slice_spacing=2.5)
+    grid, k = grid_from_frames(
+        _frames(geometry, [0]), geometry.image_orientation, geometry.pixel_spacing, 22, 21, slice_spacing=2.5
+    )
     assert grid.shape == (1, 22, 21)
     np.testing.assert_array_equal(k, [0])
     np.testing.assert_allclose(grid.slice_direction, geometry.normal, atol=1e-12)
@@ -231,8 +249,9 @@ def test_grid_from_frames_irregular_positions():
     pos = _frames(geometry, [0, 1, 2])
     pos[2] += [0, 0, 0.4]
     with pytest.raises(GeometryError, match=r"frame 3 .* mm off a regular grid"):
-        grid_from_frames(pos, geometry.image_orientation, geometry.pixel_spacing, 22, 21, slice_spacing=2.5,
-                         source="x.dcm")
+        grid_from_frames(
+            pos, geometry.image_orientation, geometry.pixel_spacing, 22, 21, slice_spacing=2.5, source="x.dcm"
+        )
 
 
 # ----------------------------------------------------------------------------- place_frames

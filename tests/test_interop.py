@@ -25,14 +25,21 @@ import numpy as np
 import pydicom
 import pytest
 
+from labelmap.demo.sample import organ_phantom, sample_metadata
+from labelmap.formats.images import read_image
+from labelmap.model import Geometry
+from labelmap.pipeline.convert import itk_to_seg, read_seg, seg_to_itk
+
 from _geometries import axial_geometry, oblique_geometry
 from _interop import (
-    BIN_DIR, dcmqi_read, dcmqi_write, highdicom_read, make_case, world_compare, write_highdicom_seg,
+    BIN_DIR,
+    dcmqi_read,
+    dcmqi_write,
+    highdicom_read,
+    make_case,
+    world_compare,
+    write_highdicom_seg,
 )
-from labelmap.convert import itk_to_seg, read_seg, seg_to_itk
-from labelmap.io.images import read_image
-from labelmap.model import Geometry
-from labelmap.sample import organ_phantom, sample_metadata
 
 pytestmark = pytest.mark.interop
 
@@ -71,8 +78,9 @@ OUR_CASES = {
     "deflate": dict(make=axial_geometry, values=[1, 2, 3, 4], kw={"compression": "deflate"}),
     "sparse": dict(make=lambda: oblique_geometry(shape=(7, 22, 21)), values=[1, 2, 3], kw={}, array=sparse_labels),
     "rle-16bit": dict(make=oblique_geometry, values=[1, 4, 1000], kw={"compression": "rle"}),
-    "deflate-palette-16bit": dict(make=oblique_geometry, values=[2, 260, 999],
-                                  kw={"compression": "deflate", "palette": True}),
+    "deflate-palette-16bit": dict(
+        make=oblique_geometry, values=[2, 260, 999], kw={"compression": "deflate", "palette": True}
+    ),
 }
 
 
@@ -97,8 +105,9 @@ def our_files(tmp_path_factory):
 
 # ----------------------------------------------------------------------------- a. dcmqi reads ours
 @needs_dcmqi
-@pytest.mark.parametrize("case", ["oblique", "gapped-16bit", "palette", "deflate", "deflate-palette-16bit",
-                                  "rle-16bit", "sparse"])
+@pytest.mark.parametrize(
+    "case", ["oblique", "gapped-16bit", "palette", "deflate", "deflate-palette-16bit", "rle-16bit", "sparse"]
+)
 def test_dcmqi_reads_our_seg(our_files, case):
     tmp, geometry, arr, seg = our_files(case)
     array, dgeom, meta = dcmqi_read(seg, tmp / f"dcmqi-{case}")
@@ -122,7 +131,8 @@ def test_dcmqi_reads_labels_above_32767_as_int16(our_files):
 
 # ----------------------------------------------------------------------------- b. highdicom reads ours
 @pytest.mark.parametrize(
-    "case", ["oblique", "gapped-16bit", "gapped-65535", "palette", "deflate", "deflate-palette-16bit", "rle-16bit", "sparse"]
+    "case",
+    ["oblique", "gapped-16bit", "gapped-65535", "palette", "deflate", "deflate-palette-16bit", "rle-16bit", "sparse"],
 )
 def test_highdicom_reads_our_seg(our_files, case):
     hd = pytest.importorskip("highdicom")
@@ -168,8 +178,10 @@ def _check_we_read(tmp, geometry, arr, ct_dir, md, seg, expected_mapping=None):
     for label, number in mapping.items():
         out = next(s for s in segs if s["labelID"] == number)
         assert out["SegmentLabel"] == given[label]["SegmentLabel"]
-        assert out["SegmentedPropertyTypeCodeSequence"]["CodeValue"] == \
-            given[label]["SegmentedPropertyTypeCodeSequence"]["CodeValue"]
+        assert (
+            out["SegmentedPropertyTypeCodeSequence"]["CodeValue"]
+            == given[label]["SegmentedPropertyTypeCodeSequence"]["CodeValue"]
+        )
         assert out.get("recommendedDisplayRGBValue") == given[label]["recommendedDisplayRGBValue"]
     # without reference: dcmqi's frames (Stack ID / In-Stack Position indexed) land in world space
     decoded = read_seg(seg)
@@ -220,18 +232,24 @@ def test_we_read_dcmqi_sparse(tmp_path):
 
 
 @needs_dcmqi
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="dcmqi 1.5.7: --useLabelIDAsSegmentNumber with a label > 255 and few segments fails "
-                          "with 'No input labels found' (frame buffer depth from the segment count)")
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="dcmqi 1.5.7: --useLabelIDAsSegmentNumber with a label > 255 and few segments fails "
+    "with 'No input labels found' (frame buffer depth from the segment count)",
+)
 def test_dcmqi_label_id_above_255_limitation(tmp_path):
     geometry = axial_geometry()
     _dcmqi_case(tmp_path, geometry, [1, 7, 300], use_id=True)
 
 
 @needs_dcmqi
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="dcmqi 1.5.7 reads label images as int16: label 40000 becomes negative and does not "
-                          "match its metadata entry ('Failed to match label from image to the segment metadata')")
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="dcmqi 1.5.7 reads label images as int16: label 40000 becomes negative and does not "
+    "match its metadata entry ('Failed to match label from image to the segment metadata')",
+)
 def test_dcmqi_label_above_32767_limitation(tmp_path):
     geometry = axial_geometry()
     _dcmqi_case(tmp_path, geometry, [1, 40000], use_id=False)
@@ -275,5 +293,10 @@ def test_sample_metadata_is_valid_for_dcmqi_json_names():
     """Guard: the JSON we hand to dcmqi uses dcmqi's names (labelID, recommendedDisplayRGBValue)."""
     md = sample_metadata([1, 2])
     seg = md["segmentAttributes"][0][0]
-    assert {"labelID", "SegmentedPropertyCategoryCodeSequence", "SegmentedPropertyTypeCodeSequence",
-            "SegmentAlgorithmType", "recommendedDisplayRGBValue"} <= set(seg)
+    assert {
+        "labelID",
+        "SegmentedPropertyCategoryCodeSequence",
+        "SegmentedPropertyTypeCodeSequence",
+        "SegmentAlgorithmType",
+        "recommendedDisplayRGBValue",
+    } <= set(seg)

@@ -26,23 +26,26 @@ import numpy as np
 import pydicom
 import pytest
 
+from labelmap.cli import main
+from labelmap.demo.sample import organ_phantom
+from labelmap.model import Geometry
+from labelmap.pipeline.convert import itk_to_seg, read_seg, seg_to_itk
+
 from _classic import (
     CLASSIC_SOP,
     LABELMAP_SOP,
     expected_masks,
+    fractional_maps,
     frame_segments,
     greedy_layers,
+    overlapping_arrays,
     painted,
+    phantom,
     read_outputs,
     write_inputs,
 )
 from _geometries import axial_geometry, oblique_geometry
 from _interop import BIN_DIR, run_dcmqi, volume_geometry, world_compare, write_highdicom_seg
-from labelmap.cli import main
-from labelmap.convert import itk_to_seg, read_seg, seg_to_itk
-from labelmap.model import Geometry
-from labelmap.sample import organ_phantom
-from test_seg_classic import fractional_maps, overlapping_arrays, phantom
 
 pytestmark = pytest.mark.interop
 
@@ -85,8 +88,18 @@ def overlap(tmp_path_factory):
     ct, images, md_path, md = write_inputs(tmp, geometry, arrays, groups, names=["a.nrrd", "b.nrrd", "c.nrrd"])
     seg = tmp / "ours.dcm"
     itk_to_seg(images, [ct], md_path, seg, seg_type="binary")
-    return dict(tmp=tmp, geometry=geometry, arrays=arrays, groups=groups, ct=ct, images=images, md_path=md_path,
-                md=md, masks=expected_masks(arrays, groups), seg=seg)
+    return dict(
+        tmp=tmp,
+        geometry=geometry,
+        arrays=arrays,
+        groups=groups,
+        ct=ct,
+        images=images,
+        md_path=md_path,
+        md=md,
+        masks=expected_masks(arrays, groups),
+        seg=seg,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +111,18 @@ def single(tmp_path_factory):
     ct, images, md_path, md = write_inputs(tmp, geometry, [arr], [[1, 2, 3]])
     seg = tmp / "ours.dcm"
     itk_to_seg(images, [ct], md_path, seg, seg_type="binary")
-    return dict(tmp=tmp, geometry=geometry, arrays=[arr], groups=[[1, 2, 3]], ct=ct, images=images,
-                md_path=md_path, md=md, masks=expected_masks([arr], [[1, 2, 3]]), seg=seg)
+    return dict(
+        tmp=tmp,
+        geometry=geometry,
+        arrays=[arr],
+        groups=[[1, 2, 3]],
+        ct=ct,
+        images=images,
+        md_path=md_path,
+        md=md,
+        masks=expected_masks([arr], [[1, 2, 3]]),
+        seg=seg,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -183,9 +206,19 @@ def test_we_read_dcmqi_binary(request, case, skip):
     c = request.getfixturevalue(case)
     tag = f"dq-{case}-skip{skip}"
     seg = c["tmp"] / f"{tag}.dcm"
-    run_dcmqi("itkimage2segimage", "--inputImageList", ",".join(str(p) for p in c["images"]),
-              "--inputDICOMDirectory", str(c["ct"]), "--inputMetadata", str(c["md_path"]),
-              "--outputDICOM", str(seg), "--skip", skip)
+    run_dcmqi(
+        "itkimage2segimage",
+        "--inputImageList",
+        ",".join(str(p) for p in c["images"]),
+        "--inputDICOMDirectory",
+        str(c["ct"]),
+        "--inputMetadata",
+        str(c["md_path"]),
+        "--outputDICOM",
+        str(seg),
+        "--skip",
+        skip,
+    )
     ds = pydicom.dcmread(seg)
     assert ds.SOPClassUID == CLASSIC_SOP and ds.SegmentationType == "BINARY"
     assert ds.SegmentsOverlap == ("UNDEFINED" if len(c["images"]) > 1 else "NO")
@@ -203,8 +236,9 @@ def test_we_read_dcmqi_binary(request, case, skip):
     compare_outputs(ours.outputs, theirs)
     our_meta = json.loads(ours.metadata.read_text())
     assert label_ids(our_meta) == label_ids(meta) == [[n] for n in range(1, n_seg + 1)]
-    assert [[s["SegmentLabel"] for s in i] for i in our_meta["segmentAttributes"]] == \
-        [[s["SegmentLabel"] for s in i] for i in meta["segmentAttributes"]]
+    assert [[s["SegmentLabel"] for s in i] for i in our_meta["segmentAttributes"]] == [
+        [s["SegmentLabel"] for s in i] for i in meta["segmentAttributes"]
+    ]
     for n, (array, geo) in enumerate(read_outputs(ours.outputs), start=1):
         world_compare(c["masks"][n - 1].astype(np.int32) * n, c["geometry"], array, geo)
     # merged outputs: equal to dcmqi's --mergeSegments
@@ -219,7 +253,9 @@ def test_we_read_dcmqi_binary(request, case, skip):
 
 
 # ----------------------------------------------------------------------------- c. we read highdicom's
-def _highdicom_classic(tmp: Path, geometry: Geometry, pixel_array: np.ndarray, seg_type: str, **kw) -> tuple[Path, Path]:
+def _highdicom_classic(
+    tmp: Path, geometry: Geometry, pixel_array: np.ndarray, seg_type: str, **kw
+) -> tuple[Path, Path]:
     numbers = range(1, pixel_array.shape[-1] + 1)
     return write_highdicom_seg(tmp, geometry, pixel_array, seg_type=seg_type, numbers=numbers, **kw)
 
@@ -263,8 +299,12 @@ def test_we_read_highdicom_fractional(tmp_path):
     maps = fractional_maps(geometry, seed=3)
     stack = np.stack(maps, axis=-1).astype(np.float32)
     ct_dir, path = _highdicom_classic(
-        tmp_path, geometry, stack, "FRACTIONAL",
-        fractional_type=hd.seg.SegmentationFractionalTypeValues.OCCUPANCY, max_fractional_value=255,
+        tmp_path,
+        geometry,
+        stack,
+        "FRACTIONAL",
+        fractional_type=hd.seg.SegmentationFractionalTypeValues.OCCUPANCY,
+        max_fractional_value=255,
     )
     hseg = hd.seg.segread(str(path))
     hvol = hseg.get_volume(combine_segments=False, rescale_fractional=False)
@@ -294,8 +334,11 @@ def _labelmap_views(path: Path, ct: Path) -> tuple[np.ndarray, np.ndarray, Geome
 
 
 @needs_dcmqi
-@pytest.mark.parametrize("extra", [[], ["--usePalette"], ["--force16Bit"], ["--usePalette", "--force16Bit"]],
-                         ids=["plain", "palette", "16bit", "palette-16bit"])
+@pytest.mark.parametrize(
+    "extra",
+    [[], ["--usePalette"], ["--force16Bit"], ["--usePalette", "--force16Bit"]],
+    ids=["plain", "palette", "16bit", "palette-16bit"],
+)
 def test_bin2labelsegimage_matches_dcmqi(tmp_path, capsys, extra):
     pytest.importorskip("highdicom")
     geometry = oblique_geometry(shape=(5, 22, 21))
@@ -307,8 +350,17 @@ def test_bin2labelsegimage_matches_dcmqi(tmp_path, capsys, extra):
     assert not np.any((a > 0) & (b > 0))
     ct, images, md_path, md = write_inputs(tmp_path, geometry, [a, b], [[1, 2, 3], [1]])
     dq_bin = tmp_path / "dq.dcm"
-    run_dcmqi("itkimage2segimage", "--inputImageList", ",".join(map(str, images)), "--inputDICOMDirectory", str(ct),
-              "--inputMetadata", str(md_path), "--outputDICOM", str(dq_bin))
+    run_dcmqi(
+        "itkimage2segimage",
+        "--inputImageList",
+        ",".join(map(str, images)),
+        "--inputDICOMDirectory",
+        str(ct),
+        "--inputMetadata",
+        str(md_path),
+        "--outputDICOM",
+        str(dq_bin),
+    )
     theirs = tmp_path / "dq-lm.dcm"
     run_dcmqi("bin2labelsegimage", "--inputDICOM", str(dq_bin), "--outputDICOM", str(theirs), *extra)
     ours = tmp_path / "ours-lm.dcm"
@@ -335,8 +387,17 @@ def test_bin2labelsegimage_matches_dcmqi(tmp_path, capsys, extra):
 def test_bin2labelsegimage_refuses_overlapping_dcmqi_input(overlap, capsys):
     c = overlap
     dq_bin = c["tmp"] / "dq-overlap.dcm"
-    run_dcmqi("itkimage2segimage", "--inputImageList", ",".join(map(str, c["images"])),
-              "--inputDICOMDirectory", str(c["ct"]), "--inputMetadata", str(c["md_path"]), "--outputDICOM", str(dq_bin))
+    run_dcmqi(
+        "itkimage2segimage",
+        "--inputImageList",
+        ",".join(map(str, c["images"])),
+        "--inputDICOMDirectory",
+        str(c["ct"]),
+        "--inputMetadata",
+        str(c["md_path"]),
+        "--outputDICOM",
+        str(dq_bin),
+    )
     theirs = c["tmp"] / "dq-overlap-lm.dcm"
     proc = run_dcmqi("bin2labelsegimage", "--inputDICOM", str(dq_bin), "--outputDICOM", str(theirs), check=False)
     assert proc.returncode != 0 and "overlapping" in (proc.stdout + proc.stderr)
@@ -363,9 +424,18 @@ def test_cli_itkimage2segimage_binary_read_by_dcmqi(overlap, capsys):
     c = overlap
     a, b, cc = c["images"]
     out = c["tmp"] / "cli-binary.dcm"
-    rc, stdout, stderr = run_cli(capsys, "itkimage2segimage", "--inputImageList", f"{a},{b},{cc}",
-                                 "--inputDICOMDirectory", c["ct"], "--inputMetadata", c["md_path"],
-                                 "--outputDICOM", out)
+    rc, stdout, stderr = run_cli(
+        capsys,
+        "itkimage2segimage",
+        "--inputImageList",
+        f"{a},{b},{cc}",
+        "--inputDICOMDirectory",
+        c["ct"],
+        "--inputMetadata",
+        c["md_path"],
+        "--outputDICOM",
+        out,
+    )
     assert rc == 0, stderr
     assert "BINARY" in stdout
     theirs, meta = dcmqi_read_all(out, c["tmp"] / "cli-binary-dq")

@@ -4,7 +4,7 @@ hypothesis draws a source grid -- a random rotation (oblique, or one of the 48 a
 signed permutations, LAS and reversed stacks included), spacing 0.3-5 mm, odd shapes such as
 21 x 22 or 23 x 38 x 3 -- writes a CT series on it, stores a label map with its index axes
 permuted and flipped, and writes a SEG of every type with every transfer syntax allowed for
-it (:func:`labelmap.seg.codecs.allowed_for`).  Read back, the labels must be bit-exact and the
+it (:func:`labelmap.dicom.pixels.codecs.allowed_for`).  Read back, the labels must be bit-exact and the
 grid within 1e-4 mm: on the full reference grid, and without a reference on the frames' own
 grid, compared in world space.
 
@@ -22,18 +22,24 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from labelmap.demo.sample import write_ct_series
+from labelmap.dicom.pixels.codecs import allowed_for, is_available
+from labelmap.model import Geometry, LabelVolume
+from labelmap.pipeline.convert import load_source, read_seg, write_seg
+
 from _geometries import rotation_x, rotation_y, rotation_z
 from _interop import permuted, world_compare
 from _segfiles import segments
-from labelmap.convert import load_source, read_seg, write_seg
-from labelmap.model import Geometry, LabelVolume
-from labelmap.sample import write_ct_series
-from labelmap.seg.codecs import allowed_for, is_available
 
 GEOMETRY_TOL_MM = 1e-4
 
-SETTINGS = dict(deadline=None, derandomize=True, database=None, print_blob=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = dict(
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def syntaxes(seg_type: str) -> list[str]:
@@ -69,10 +75,12 @@ def directions(draw) -> np.ndarray:
 
 @st.composite
 def geometries(draw, max_slices: int = 5, max_side: int = 40) -> Geometry:
-    shape = draw(st.one_of(
-        st.sampled_from([(3, 22, 21), (3, 38, 23), (4, 21, 22), (1, 23, 38)]),
-        st.tuples(st.integers(1, max_slices), st.integers(1, max_side), st.integers(1, max_side)),
-    ))
+    shape = draw(
+        st.one_of(
+            st.sampled_from([(3, 22, 21), (3, 38, 23), (4, 21, 22), (1, 23, 38)]),
+            st.tuples(st.integers(1, max_slices), st.integers(1, max_side), st.integers(1, max_side)),
+        )
+    )
     spacing = draw(st.tuples(*[st.floats(0.3, 5.0, allow_nan=False)] * 3))
     origin = draw(st.tuples(*[st.floats(-300.0, 300.0, allow_nan=False)] * 3))
     return Geometry(np.array(origin), draw(directions()), np.array(spacing), shape)
@@ -89,15 +97,18 @@ def label_maps(draw, shape, *, min_labels: int = 0, max_labels: int = 6, wide: b
     """Sparse label maps: boxes and scattered voxels of gapped values, some slices left empty."""
     dtype = draw(st.sampled_from([np.uint8, np.uint16])) if wide else np.uint8
     top = 255 if dtype == np.uint8 else 65535
-    values = draw(st.lists(st.one_of(st.integers(1, 12), st.integers(1, top)), min_size=min_labels,
-                           max_size=max_labels, unique=True))
+    values = draw(
+        st.lists(
+            st.one_of(st.integers(1, 12), st.integers(1, top)), min_size=min_labels, max_size=max_labels, unique=True
+        )
+    )
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     array = np.zeros(shape, dtype=dtype)
     for v in values:
         if rng.random() < 0.5:
             lo = [int(rng.integers(0, s)) for s in shape]
             hi = [int(rng.integers(a, s)) + 1 for a, s in zip(lo, shape)]
-            array[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = v
+            array[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]] = v
         else:
             array[rng.random(shape) < rng.uniform(0.001, 0.2)] = v
     if shape[0] > 1 and draw(st.booleans()):
@@ -126,8 +137,7 @@ def assert_same_grid_points(actual: Geometry, expected: Geometry) -> None:
             assert abs(actual.spacing[axis] - expected.spacing[match]) < GEOMETRY_TOL_MM
 
 
-def write_case(root: Path, geometry: Geometry, stored, volumes_arrays, seg_type: str, compression: str,
-               **kw) -> Path:
+def write_case(root: Path, geometry: Geometry, stored, volumes_arrays, seg_type: str, compression: str, **kw) -> Path:
     """CT series on ``geometry``; label file(s) holding ``volumes_arrays`` stored as ``stored``; the SEG."""
     write_ct_series(root / "ct", geometry)
     source = load_source(root / "ct")
@@ -237,8 +247,7 @@ def check_fractional(case) -> None:
     geometry, stored, maps, compression = case
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        path = write_case(root, geometry, stored, [(m, [n + 1]) for n, m in enumerate(maps)], "fractional",
-                          compression)
+        path = write_case(root, geometry, stored, [(m, [n + 1]) for n, m in enumerate(maps)], "fractional", compression)
         for reference in (geometry, None):
             decoded = read_seg(path, reference=reference)
             assert decoded.segmentation_type == "FRACTIONAL"
@@ -261,8 +270,9 @@ def test_fractional_round_trip(case):
 
 
 # --------------------------------------------------------------------------- every syntax, every type, once
-@pytest.mark.parametrize("seg_type, compression",
-                         [(t, c) for t in ("LABELMAP", "BINARY", "FRACTIONAL") for c in syntaxes(t)])
+@pytest.mark.parametrize(
+    "seg_type, compression", [(t, c) for t in ("LABELMAP", "BINARY", "FRACTIONAL") for c in syntaxes(t)]
+)
 @settings(max_examples=10, **SETTINGS)
 @given(data=st.data())
 def test_every_syntax(seg_type, compression, data):
@@ -286,7 +296,7 @@ def test_jpegls_tiny_frames(shape, bits):
     if not is_available("jpegls"):
         pytest.skip("pyjpegls not installed")
     pytest.importorskip("imagecodecs")
-    from labelmap.seg.codecs import decode_frames, encode_frames
+    from labelmap.dicom.pixels.codecs import decode_frames, encode_frames
 
     dtype = np.uint8 if bits == 8 else np.uint16
     frames = np.random.default_rng(1).integers(0, np.iinfo(dtype).max, (2, *shape)).astype(dtype)

@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import pydicom
 import pytest
 
+from labelmap.demo.sample import organ_phantom, phantom_label_values, sample_metadata
+from labelmap.formats.dcmqi_json import load_metadata
+from labelmap.formats.images import read_image
+from labelmap.model import DEFAULT_RGB, Geometry
+from labelmap.pipeline.convert import itk_to_seg, read_seg, seg_to_itk
+
 from _geometries import axial_geometry, las_geometry, oblique_geometry
 from _interop import flipped_i, make_case, permuted, world_compare
-from labelmap.convert import itk_to_seg, read_seg, seg_to_itk
-from labelmap.io.images import read_image
-from labelmap.metadata import load_metadata
-from labelmap.model import DEFAULT_RGB, Geometry
-from labelmap.sample import organ_phantom, phantom_label_values, sample_metadata
 
 LABELMAP_SOP = "1.2.840.10008.5.1.4.1.1.66.7"
 
@@ -26,10 +26,16 @@ def enriched_metadata(label_values) -> dict:
     """sample_metadata plus the optional fields dcmqi knows (region, modifier, tracking, MANUAL, no colour)."""
     md = sample_metadata(label_values)
     segs = md["segmentAttributes"][0]
-    segs[0]["AnatomicRegionSequence"] = {"CodeValue": "818981001", "CodingSchemeDesignator": "SCT",
-                                         "CodeMeaning": "Abdomen"}
-    segs[0]["AnatomicRegionModifierSequence"] = {"CodeValue": "24028007", "CodingSchemeDesignator": "SCT",
-                                                 "CodeMeaning": "Right"}
+    segs[0]["AnatomicRegionSequence"] = {
+        "CodeValue": "818981001",
+        "CodingSchemeDesignator": "SCT",
+        "CodeMeaning": "Abdomen",
+    }
+    segs[0]["AnatomicRegionModifierSequence"] = {
+        "CodeValue": "24028007",
+        "CodingSchemeDesignator": "SCT",
+        "CodeMeaning": "Right",
+    }
     segs[0]["TrackingIdentifier"] = "organ-1"
     segs[0]["TrackingUniqueIdentifier"] = "2.25.123456789012345678901234567890"
     if len(segs) > 1:
@@ -66,7 +72,7 @@ def run(
     *,
     label_values=None,
     flip: bool = False,
-    stored: Optional[tuple] = None,
+    stored: tuple | None = None,
     image_name: str = "labels.nrrd",
     numbering: str = "label",
     **kw,
@@ -80,8 +86,13 @@ def run(
     if stored is not None:  # (perm, flips): the file stores the same voxels with permuted / flipped axes
         image_array, image_geometry = permuted(array, geometry, *stored)
     ct_dir, image, md_path, md = make_case(
-        tmp_path, geometry, array, metadata=md, image_name=image_name,
-        image_array=image_array, image_geometry=image_geometry,
+        tmp_path,
+        geometry,
+        array,
+        metadata=md,
+        image_name=image_name,
+        image_array=image_array,
+        image_geometry=image_geometry,
     )
     out = tmp_path / "out.dcm"
     report = itk_to_seg([image], [ct_dir], md_path, out, numbering=numbering, **kw)
@@ -94,8 +105,18 @@ def run(
 
 
 # ----------------------------------------------------------------------------- checks
-_SEG_FIELDS = ("category", "type", "type_modifier", "anatomic_region", "anatomic_region_modifier",
-               "algorithm_type", "algorithm_name", "description", "tracking_id", "tracking_uid")
+_SEG_FIELDS = (
+    "category",
+    "type",
+    "type_modifier",
+    "anatomic_region",
+    "anatomic_region_modifier",
+    "algorithm_type",
+    "algorithm_name",
+    "description",
+    "tracking_id",
+    "tracking_uid",
+)
 
 
 def check_metadata(rt: Roundtrip, meta_json: Path) -> None:
@@ -159,16 +180,29 @@ def check_dataset(rt: Roundtrip, *, keep_empty: bool = False) -> None:
     series_item = ds.ReferencedSeriesSequence[0]
     assert series_item.SeriesInstanceUID == ct[0].SeriesInstanceUID
     assert {i.ReferencedSOPInstanceUID for i in series_item.ReferencedInstanceSequence} == referenced
-    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID",
-                    "StudyDate", "StudyID", "AccessionNumber", "FrameOfReferenceUID"):
+    for keyword in (
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyInstanceUID",
+        "StudyDate",
+        "StudyID",
+        "AccessionNumber",
+        "FrameOfReferenceUID",
+    ):
         assert ds[keyword].value == ct[0][keyword].value, keyword
     assert ds.SeriesInstanceUID != ct[0].SeriesInstanceUID
     # frames ascend along the normal
-    normal = np.cross(*np.array([float(v) for v in
-                                 ds.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0]
-                                 .ImageOrientationPatient]).reshape(2, 3))
-    proj = [np.dot([float(v) for v in it.PlanePositionSequence[0].ImagePositionPatient], normal)
-            for it in ds.PerFrameFunctionalGroupsSequence]
+    normal = np.cross(
+        *np.array(
+            [float(v) for v in ds.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0].ImageOrientationPatient]
+        ).reshape(2, 3)
+    )
+    proj = [
+        np.dot([float(v) for v in it.PlanePositionSequence[0].ImagePositionPatient], normal)
+        for it in ds.PerFrameFunctionalGroupsSequence
+    ]
     assert np.all(np.diff(proj) > 0)
 
 
@@ -226,8 +260,9 @@ def test_roundtrip_flipped_nifti(tmp_path, base):
     flipped, fgeom = flipped_i(arr, geometry)
     assert not np.array_equal(flipped, arr)
     rt = run(tmp_path, geometry, arr, label_values=values, flip=True, image_name="labels.nii.gz")
-    iop = [float(v) for v in rt.ds.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0]
-           .ImageOrientationPatient]
+    iop = [
+        float(v) for v in rt.ds.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0].ImageOrientationPatient
+    ]
     np.testing.assert_allclose(iop, geometry.image_orientation, atol=1e-6)
     full_check(rt)
     # and the flipped file itself: same voxels in world space as the result
@@ -425,8 +460,12 @@ def test_roundtrip_subset_of_series(tmp_path):
     arr[4, 10:15, 10:18] = 1
     label_geometry = geometry.crop_slices(2, 5)
     ct_dir, image, md_path, md = make_case(
-        tmp_path, geometry, arr, label_values=[1, 2],
-        image_array=arr[2:5], image_geometry=label_geometry,
+        tmp_path,
+        geometry,
+        arr,
+        label_values=[1, 2],
+        image_array=arr[2:5],
+        image_geometry=label_geometry,
     )
     out = tmp_path / "sub.dcm"
     itk_to_seg([image], [ct_dir], md_path, out)

@@ -11,26 +11,34 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import kernels
-from .._np import has_duplicates
-from ..errors import LabelmapError, MetadataError, SegFormatError, UnsupportedError
-from ..geometry import DEFAULT_TOLERANCE_MM, grid_from_frames, place_frames
-from ..metadata import is_background, segment_from_dataset
-from ..model import Geometry, LabelVolume, SegmentDescription, SeriesAttributes
-from .attrs import check_header, int_value, quiet_pydicom
-from .palette import read_palette
-from .uids import NATIVE_SYNTAXES, SEG_SOP_CLASSES
+from labelmap import kernels
+from labelmap._util.arrays import has_duplicates
+from labelmap.dicom.uids import NATIVE_SYNTAXES, SEG_SOP_CLASSES
+from labelmap.dicom.values import check_header, int_value, quiet_pydicom
+from labelmap.errors import LabelmapError, MetadataError, SegFormatError, UnsupportedError
+from labelmap.formats.dcmqi_json import is_background, segment_from_dataset
+from labelmap.geometry import DEFAULT_TOLERANCE_MM, grid_from_frames, place_frames
+from labelmap.model import Geometry, LabelVolume, SegmentDescription, SeriesAttributes
+from labelmap.seg.palette import read_palette
 
 if TYPE_CHECKING:  # files are read without pydicom (fastread + lite); Datasets given by callers use it
     from pydicom.dataset import Dataset
 
 __all__ = [
-    "DecodedSeg", "FrameInfo", "OpenedSeg", "open_seg", "load_seg", "frame_info", "frames_array",
-    "decode_labelmap", "series_attributes", "segment_descriptions",
+    "DecodedSeg",
+    "FrameInfo",
+    "OpenedSeg",
+    "open_seg",
+    "load_seg",
+    "frame_info",
+    "frames_array",
+    "decode_labelmap",
+    "series_attributes",
+    "segment_descriptions",
 ]
 
 log = logging.getLogger(__name__)
@@ -45,11 +53,11 @@ class FrameInfo:
     positions: np.ndarray  # (F, 3) ImagePositionPatient
     orientation: np.ndarray  # (6,)
     pixel_spacing: tuple[float, float]  # (row, column)
-    slice_spacing: Optional[float]
-    segment_numbers: Optional[np.ndarray]  # (F,) Referenced Segment Number, None for LABELMAP
+    slice_spacing: float | None
+    segment_numbers: np.ndarray | None  # (F,) Referenced Segment Number, None for LABELMAP
     rows: int
     columns: int
-    source_instances: tuple[Optional[tuple[str, str]], ...] = ()  # (class UID, instance UID) per frame
+    source_instances: tuple[tuple[str, str] | None, ...] = ()  # (class UID, instance UID) per frame
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,7 +68,7 @@ class DecodedSeg:
     series: SeriesAttributes
     segmentation_type: str
     sop_class_uid: str
-    background_number: Optional[int]
+    background_number: int | None
     filled_slices: int
 
 
@@ -70,7 +78,7 @@ def _is_dataset(obj: Any) -> bool:
     return pydicom is not None and isinstance(obj, pydicom.Dataset)
 
 
-def load_seg(source: Union[str, os.PathLike[str], Dataset]) -> tuple[Dataset, str]:
+def load_seg(source: str | os.PathLike[str] | Dataset) -> tuple[Dataset, str]:
     """Read a SEG file (or take a Dataset) and check it is a Segmentation; returns (dataset, display name)."""
     import pydicom
     from pydicom.errors import InvalidDicomError
@@ -105,11 +113,13 @@ def _get(ds: Dataset, keyword: str, name: str, where: str = "") -> Any:
 
 def _frame_size(ds: Any, name: str) -> tuple[int, int]:
     """(Rows, Columns), each one integer in 1..65535."""
-    return (int_value(ds, "Rows", name, minimum=1, maximum=0xFFFF),
-            int_value(ds, "Columns", name, minimum=1, maximum=0xFFFF))
+    return (
+        int_value(ds, "Rows", name, minimum=1, maximum=0xFFFF),
+        int_value(ds, "Columns", name, minimum=1, maximum=0xFFFF),
+    )
 
 
-def _group_item(ds: Dataset, frame_item: Optional[Dataset], seq: str, name: str, frame: int) -> Dataset:
+def _group_item(ds: Dataset, frame_item: Dataset | None, seq: str, name: str, frame: int) -> Dataset:
     """A functional group macro for one frame: per-frame item first, then shared."""
     for holder in (frame_item, (ds.get("SharedFunctionalGroupsSequence") or [None])[0]):
         if holder is not None and seq in holder and holder[seq].value:
@@ -135,7 +145,7 @@ def frame_info(ds: Dataset, name: str) -> FrameInfo:
     spacing = None
     slice_spacing = None
     has_seg_ids = False
-    sources: list[Optional[tuple[str, str]]] = []
+    sources: list[tuple[str, str] | None] = []
     for f, item in enumerate(per_frame):
         pos_item = _group_item(ds, item, "PlanePositionSequence", name, f)  # its SegFormatError names the group
         try:
@@ -175,18 +185,25 @@ def frame_info(ds: Dataset, name: str) -> FrameInfo:
         seg_id = item.get("SegmentIdentificationSequence") if item is not None else None
         if seg_id:
             has_seg_ids = True
-            seg_numbers[f] = int_value(seg_id[0], "ReferencedSegmentNumber", name, where=f" of frame {f + 1}",
-                                       minimum=1, maximum=0xFFFF)
+            seg_numbers[f] = int_value(
+                seg_id[0], "ReferencedSegmentNumber", name, where=f" of frame {f + 1}", minimum=1, maximum=0xFFFF
+            )
     assert orientation is not None and spacing is not None
     if len(spacing) != 2 or min(spacing) <= 0:
         raise SegFormatError(f"{name}: PixelSpacing {list(spacing)} must be two positive values")
     return FrameInfo(
-        positions, orientation, (spacing[0], spacing[1]), slice_spacing,
-        seg_numbers if has_seg_ids else None, rows, columns, tuple(sources),
+        positions,
+        orientation,
+        (spacing[0], spacing[1]),
+        slice_spacing,
+        seg_numbers if has_seg_ids else None,
+        rows,
+        columns,
+        tuple(sources),
     )
 
 
-def _first_source(item: Optional[Dataset]) -> Optional[tuple[str, str]]:
+def _first_source(item: Dataset | None) -> tuple[str, str] | None:
     """(ReferencedSOPClassUID, ReferencedSOPInstanceUID) of a frame's first source image, if any."""
     try:
         src = item.DerivationImageSequence[0].SourceImageSequence[0]  # type: ignore[union-attr]
@@ -199,8 +216,8 @@ def _first_source(item: Optional[Dataset]) -> Optional[tuple[str, str]]:
 class OpenedSeg:
     """A SEG opened for decoding: top-level attributes, per-frame geometry, and lazy pixel access.
 
-    From a file the per-frame groups are read in bulk by :mod:`labelmap.seg.fastread` and
-    the top level by :mod:`labelmap.seg.lite`, without pydicom (``ds`` converts on demand);
+    From a file the per-frame groups are read in bulk by :mod:`labelmap.dicom.bulk` and
+    the top level by :mod:`labelmap.dicom.read`, without pydicom (``ds`` converts on demand);
     a Dataset given by the caller is read with pydicom.
     """
 
@@ -225,7 +242,7 @@ class OpenedSeg:
         return self._ds
 
     @property
-    def transfer_syntax(self) -> Optional[str]:
+    def transfer_syntax(self) -> str | None:
         """Transfer Syntax UID of the file (None for a Dataset without File Meta Information)."""
         if self._source is not None:
             return self._source.transfer_syntax
@@ -237,7 +254,7 @@ class OpenedSeg:
     def n_frames(self) -> int:
         return len(self.info.positions)
 
-    def native_bytes(self) -> Optional[np.ndarray]:
+    def native_bytes(self) -> np.ndarray | None:
         """The native Pixel Data value as uint8 (None when compressed: use :meth:`decoded_frames`)."""
         ts = self.transfer_syntax
         if ts is not None and ts not in NATIVE_SYNTAXES:
@@ -250,13 +267,14 @@ class OpenedSeg:
             raise SegFormatError(f"{self.name}: has no Pixel Data")
         data = self.ds.PixelData
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise SegFormatError(f"{self.name}: Pixel Data (7FE0,0010) is {'empty' if data is None else type(data).__name__}, "
-                                 "not bytes")
+            raise SegFormatError(
+                f"{self.name}: Pixel Data (7FE0,0010) is {'empty' if data is None else type(data).__name__}, not bytes"
+            )
         return np.frombuffer(data, dtype=np.uint8)
 
-    def _fast_decode(self, ts: Any, bits: int) -> Optional[np.ndarray]:
+    def _fast_decode(self, ts: Any, bits: int) -> np.ndarray | None:
         """Decode frames straight from the fragment offsets fastread found (None: let pydicom try)."""
-        from .codecs import decode_frames
+        from labelmap.dicom.pixels.codecs import decode_frames
 
         try:
             per_frame = self._pixels.frame_fragments(self.n_frames)
@@ -268,8 +286,11 @@ class OpenedSeg:
             return None
         try:
             frames = decode_frames(
-                _fragments_bytes(self._pixels, per_frame), ts,
-                rows=self.info.rows, columns=self.info.columns, bits_allocated=bits,
+                _fragments_bytes(self._pixels, per_frame),
+                ts,
+                rows=self.info.rows,
+                columns=self.info.columns,
+                bits_allocated=bits,
             )
         except SegFormatError as exc:
             raise SegFormatError(f"{self.name}: {exc}") from None
@@ -281,9 +302,9 @@ class OpenedSeg:
 
     def decoded_frames(self) -> np.ndarray:
         """Frames of a compressed SEG as an (F, rows, columns) array, through pydicom's decoders."""
-        from .codecs import check_available
-
         from pydicom.uid import UID
+
+        from labelmap.dicom.pixels.codecs import check_available
 
         ts = UID(self.transfer_syntax or "")
         if not ts.is_transfer_syntax:
@@ -329,19 +350,19 @@ def _full_dataset(name: str) -> Dataset:
         raise SegFormatError(f"{name}: cannot be parsed as DICOM ({type(exc).__name__}: {exc})") from None
 
 
-def open_seg(source: Union[str, os.PathLike[str], Dataset]) -> OpenedSeg:
+def open_seg(source: str | os.PathLike[str] | Dataset) -> OpenedSeg:
     """Open a SEG file (fast bulk per-frame parsing) or wrap a Dataset; checks the SOP Class."""
     with quiet_pydicom():
         return _open_seg(source)
 
 
-def _open_seg(source: Union[str, os.PathLike[str], Dataset]) -> OpenedSeg:
+def _open_seg(source: str | os.PathLike[str] | Dataset) -> OpenedSeg:
     if _is_dataset(source):
         name = getattr(source, "filename", None) or "SEG dataset"
         check_header(source, str(name), per_frame=True)
         ds, name = load_seg(source)
         return OpenedSeg(ds, name, frame_info(ds, name))
-    from .fastread import read_seg_header
+    from labelmap.dicom.bulk import read_seg_header
 
     name = str(source)
     if not os.path.exists(name):
@@ -368,7 +389,7 @@ def _open_seg(source: Union[str, os.PathLike[str], Dataset]) -> OpenedSeg:
     return OpenedSeg(header, name, _info_from_table(header, table, name), pixels, source)
 
 
-def _shared_item(ds: Dataset, seq: str) -> Optional[Dataset]:
+def _shared_item(ds: Dataset, seq: str) -> Dataset | None:
     shared = ds.get("SharedFunctionalGroupsSequence")
     if shared and seq in shared[0] and shared[0][seq].value:
         return shared[0][seq].value[0]
@@ -393,7 +414,7 @@ def _info_from_table(ds: Dataset, table: Any, name: str) -> FrameInfo:
             raise SegFormatError(f"{name}: frame {bad[0] + 1} has no valid ImagePositionPatient") from None
         positions[bad] = shared_pos
 
-    def column_or_shared(column: Optional[np.ndarray], seq: str, keyword: str, width: int) -> np.ndarray:
+    def column_or_shared(column: np.ndarray | None, seq: str, keyword: str, width: int) -> np.ndarray:
         if column is not None and np.isfinite(column).all():
             return np.asarray(column, dtype=float).reshape(n_frames, width)
         item = _shared_item(ds, seq)
@@ -420,8 +441,10 @@ def _info_from_table(ds: Dataset, table: Any, name: str) -> FrameInfo:
         raise SegFormatError(f"{name}: PixelSpacing {list(spacing)} must be two positive values")
     slice_spacing = None
     measures = _shared_item(ds, "PixelMeasuresSequence")
-    for column, keyword in ((table.spacing_between_slices, "SpacingBetweenSlices"),
-                            (table.slice_thickness, "SliceThickness")):
+    for column, keyword in (
+        (table.spacing_between_slices, "SpacingBetweenSlices"),
+        (table.slice_thickness, "SliceThickness"),
+    ):
         value = None
         if column is not None and np.isfinite(column[0]):
             value = float(column[0])
@@ -440,8 +463,7 @@ def _info_from_table(ds: Dataset, table: Any, name: str) -> FrameInfo:
             f = int(np.flatnonzero(seg_numbers == 0)[0])
             raise SegFormatError(f"{name}: frame {f + 1} has no Referenced Segment Number")
     sources = tuple(
-        (c, u) if u is not None else None
-        for c, u in zip(table.source_class_uids, table.source_instance_uids)
+        (c, u) if u is not None else None for c, u in zip(table.source_class_uids, table.source_instance_uids)
     )
     return FrameInfo(positions, orientations[0], spacing, slice_spacing, seg_numbers, rows, columns, sources)
 
@@ -455,7 +477,7 @@ def _check_sop_class(ds: Dataset, name: str) -> None:
         )
 
 
-def frames_array(seg: Union["OpenedSeg", Dataset], name: Optional[str] = None) -> np.ndarray:
+def frames_array(seg: OpenedSeg | Dataset, name: str | None = None) -> np.ndarray:
     """All 8- or 16-bit frames as an (F, rows, columns) array of stored values."""
     opened = seg if isinstance(seg, OpenedSeg) else open_seg(seg)
     ds, name = opened.header, opened.name
@@ -482,7 +504,7 @@ def series_attributes(ds: Dataset) -> SeriesAttributes:
     """The dcmqi JSON top-level fields, read from a SEG."""
     defaults = SeriesAttributes()
 
-    def text(keyword: str, default: Optional[str]) -> Optional[str]:
+    def text(keyword: str, default: str | None) -> str | None:
         value = ds.get(keyword, None)
         return str(value) if value not in (None, "") else default
 
@@ -551,9 +573,9 @@ def _stack_frames(frames: np.ndarray, k: np.ndarray, shape: tuple[int, int, int]
 
 
 def decode_labelmap(
-    source: Union[str, os.PathLike[str], Dataset, "OpenedSeg"],
+    source: str | os.PathLike[str] | Dataset | OpenedSeg,
     *,
-    reference: Optional[Geometry] = None,
+    reference: Geometry | None = None,
     tol_mm: float = DEFAULT_TOLERANCE_MM,
 ) -> DecodedSeg:
     """Decode a LABELMAP SEG into a volume of Segment Numbers (background 0).
@@ -583,13 +605,25 @@ def decode_labelmap(
     if reference is not None:
         geometry = reference
         k = place_frames(
-            reference, info.positions, info.orientation, info.pixel_spacing, info.rows, info.columns,
-            tol_mm=tol_mm, source=name,
+            reference,
+            info.positions,
+            info.orientation,
+            info.pixel_spacing,
+            info.rows,
+            info.columns,
+            tol_mm=tol_mm,
+            source=name,
         )
     else:
         geometry, k = grid_from_frames(
-            info.positions, info.orientation, info.pixel_spacing, info.rows, info.columns,
-            slice_spacing=info.slice_spacing, tol_mm=tol_mm, source=name,
+            info.positions,
+            info.orientation,
+            info.pixel_spacing,
+            info.rows,
+            info.columns,
+            slice_spacing=info.slice_spacing,
+            tol_mm=tol_mm,
+            source=name,
         )
     if has_duplicates(k):
         dup = int(np.flatnonzero(np.bincount(k) > 1)[0])
@@ -618,5 +652,3 @@ def decode_labelmap(
         background_number=background,
         filled_slices=filled,
     )
-
-

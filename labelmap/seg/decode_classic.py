@@ -9,21 +9,22 @@ non-overlapping segments first-fit in segment order, as dcmqi's
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator, Optional, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
-from .. import kernels
-from .._np import has_duplicates, unique
-from ..errors import SegFormatError, UnsupportedError
-from ..geometry import DEFAULT_TOLERANCE_MM, grid_from_frames, place_frames
-from ..model import Geometry, SegmentDescription
-from .attrs import int_value
-from .decode import FrameInfo, OpenedSeg, open_seg, segment_descriptions, series_attributes
+from labelmap import kernels
+from labelmap._util.arrays import has_duplicates, unique
+from labelmap.dicom.values import int_value
+from labelmap.errors import SegFormatError, UnsupportedError
+from labelmap.geometry import DEFAULT_TOLERANCE_MM, grid_from_frames, place_frames
+from labelmap.model import Geometry, SegmentDescription
+from labelmap.seg.decode import FrameInfo, OpenedSeg, open_seg, segment_descriptions, series_attributes
 
 __all__ = ["ClassicSeg", "decode_classic"]
 
@@ -38,11 +39,11 @@ class ClassicSeg:
     segments: list[SegmentDescription]  # sorted by number
     frame_slices: np.ndarray  # (F,) slice index of each frame
     frame_segments: np.ndarray  # (F,) Segment Number of each frame
-    packed: Optional[np.ndarray]  # BINARY: 1-bit stream
-    frames: Optional[np.ndarray]  # FRACTIONAL: (F, R, C) uint8
+    packed: np.ndarray | None  # BINARY: 1-bit stream
+    frames: np.ndarray | None  # FRACTIONAL: (F, R, C) uint8
     series: object
-    fractional_type: Optional[str] = None
-    max_fractional_value: Optional[int] = None
+    fractional_type: str | None = None
+    max_fractional_value: int | None = None
     filled_slices: int = 0
     _last: tuple = field(default=(None, None), repr=False)  # (buffer, slices painted into it last)
 
@@ -70,7 +71,7 @@ class ClassicSeg:
             groups[int(layer)].append(seg)
         return groups
 
-    def volume_of(self, numbers: list[int], out: Optional[np.ndarray] = None) -> np.ndarray:
+    def volume_of(self, numbers: list[int], out: np.ndarray | None = None) -> np.ndarray:
         """A volume holding the given segments: BINARY voxels = Segment Number, FRACTIONAL = stored value.
 
         For several FRACTIONAL segments, later segments overwrite earlier ones.
@@ -102,7 +103,7 @@ class ClassicSeg:
 
     def iter_segment_volumes(self) -> Iterator[tuple[SegmentDescription, np.ndarray]]:
         """Each segment's own volume, one at a time (the buffer is reused: copy to keep it)."""
-        buffer: Optional[np.ndarray] = None
+        buffer: np.ndarray | None = None
         for seg in self.segments:
             buffer = self.volume_of([seg.number], buffer)
             yield seg, buffer
@@ -117,8 +118,11 @@ def _binary_stream(opened: OpenedSeg) -> np.ndarray:
     need = (n_frames * npx + 7) // 8
     if not need <= len(data) <= need + need % 2:  # (one pad byte to an even length)
         padded = n_frames * ((npx + 7) // 8)
-        hint = (" (each frame padded to whole bytes, which the standard does not allow: frames are packed "
-                "continuously)" if padded != need and len(data) in (padded, padded + padded % 2) else "")
+        hint = (
+            " (each frame padded to whole bytes, which the standard does not allow: frames are packed continuously)"
+            if padded != need and len(data) in (padded, padded + padded % 2)
+            else ""
+        )
         raise SegFormatError(
             f"{opened.name}: Pixel Data holds {len(data)} bytes but Rows x Columns x Number of Frames "
             f"({opened.info.rows} x {opened.info.columns} x {n_frames}) of 1-bit pixels need {need}{hint}"
@@ -127,13 +131,13 @@ def _binary_stream(opened: OpenedSeg) -> np.ndarray:
 
 
 def decode_classic(
-    source: Union[str, "os.PathLike[str]", Dataset, OpenedSeg],
+    source: str | os.PathLike[str] | Dataset | OpenedSeg,
     *,
-    reference: Optional[Geometry] = None,
+    reference: Geometry | None = None,
     tol_mm: float = DEFAULT_TOLERANCE_MM,
 ) -> ClassicSeg:
     """Decode a BINARY or FRACTIONAL SEG into frames placed on a grid (the frames' own, or ``reference``)."""
-    from .decode import frames_array
+    from labelmap.seg.decode import frames_array
 
     opened = source if isinstance(source, OpenedSeg) else open_seg(source)
     ds, name = opened.header, opened.name
@@ -152,11 +156,27 @@ def decode_classic(
         )
     if reference is not None:
         geometry = reference
-        k = place_frames(reference, info.positions, info.orientation, info.pixel_spacing, info.rows, info.columns,
-                         tol_mm=tol_mm, source=name)
+        k = place_frames(
+            reference,
+            info.positions,
+            info.orientation,
+            info.pixel_spacing,
+            info.rows,
+            info.columns,
+            tol_mm=tol_mm,
+            source=name,
+        )
     else:
-        geometry, k = grid_from_frames(info.positions, info.orientation, info.pixel_spacing, info.rows,
-                                       info.columns, slice_spacing=info.slice_spacing, tol_mm=tol_mm, source=name)
+        geometry, k = grid_from_frames(
+            info.positions,
+            info.orientation,
+            info.pixel_spacing,
+            info.rows,
+            info.columns,
+            slice_spacing=info.slice_spacing,
+            tol_mm=tol_mm,
+            source=name,
+        )
     bits = int_value(ds, "BitsAllocated", name)
     packed = frames = None
     frac_type = mfv = None

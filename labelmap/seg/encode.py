@@ -1,6 +1,6 @@
 """Build DICOM Segmentation datasets from a label volume on a matched source series.
 
-The caller (``labelmap.convert``) has already reoriented the labels onto the
+The caller (``labelmap.pipeline.convert``) has already reoriented the labels onto the
 source series, mapped label values to Segment Numbers and matched each slice
 to its source image; this module only lays out the IOD.
 """
@@ -9,26 +9,34 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import __version__, kernels
-from .._np import unique
-from ..errors import InputError, MetadataError
-from ..geometry import patient_orientation
-from ..metadata import background_segment, segment_to_dataset
-from ..model import DEFAULT_RGB, SOURCE_ATTRIBUTES, Geometry, LabelVolume, SegmentDescription, SeriesAttributes, SourceSeries
-from .dataset import WriteDataset, copy_attribute, new_uid
-from .fastwrite import PerFrameSpec, write_seg_file
-from .palette import apply_palette, palette_lut
-from .uids import (
+from labelmap import __version__, kernels
+from labelmap._util.arrays import unique
+from labelmap.dicom.dataset import WriteDataset, copy_attribute, new_uid
+from labelmap.dicom.uids import (
     FRAME_CODEC_SYNTAXES,
     IMPLEMENTATION_CLASS_UID,
     IMPLEMENTATION_VERSION_NAME,
     LABEL_MAP_SEGMENTATION_STORAGE,
     TRANSFER_SYNTAXES,
 )
+from labelmap.dicom.write import PerFrameSpec, write_seg_file
+from labelmap.errors import InputError, MetadataError
+from labelmap.formats.dcmqi_json import background_segment, segment_to_dataset
+from labelmap.geometry import patient_orientation
+from labelmap.model import (
+    DEFAULT_RGB,
+    SOURCE_ATTRIBUTES,
+    Geometry,
+    LabelVolume,
+    SegmentDescription,
+    SeriesAttributes,
+    SourceSeries,
+)
+from labelmap.seg.palette import apply_palette, palette_lut
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -43,7 +51,7 @@ _COPIED_FROM_SOURCE = tuple(k for k in SOURCE_ATTRIBUTES if k != "BodyPartExamin
 class LabelmapPlan:
     """Which slices become frames and which segment items a LABELMAP needs."""
 
-    def __init__(self, frames: np.ndarray, values: np.ndarray, counts: Optional[np.ndarray], has_background: bool):
+    def __init__(self, frames: np.ndarray, values: np.ndarray, counts: np.ndarray | None, has_background: bool):
         self.frames = frames  # slice indices k, in frame order
         self.values = values  # pixel values that occur in the written frames
         self.counts = counts  # voxel count per value (None when planned from a presence matrix)
@@ -55,7 +63,7 @@ def plan_labelmap(
     *,
     keep_empty_slices: bool = False,
     source: str = "label image",
-    presence: Optional[np.ndarray] = None,
+    presence: np.ndarray | None = None,
 ) -> LabelmapPlan:
     """Choose the frames of a LABELMAP: slices holding a non-zero value (or all of them).
 
@@ -106,8 +114,18 @@ def common_dataset(
     src = source.dataset
     for keyword in _COPIED_FROM_SOURCE:
         copy_attribute(ds, src, keyword)
-    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
-                    "ReferringPhysicianName", "StudyID", "AccessionNumber", "PositionReferenceIndicator"):
+    for keyword in (
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyDate",
+        "StudyTime",
+        "ReferringPhysicianName",
+        "StudyID",
+        "AccessionNumber",
+        "PositionReferenceIndicator",
+    ):
         if keyword not in ds:
             setattr(ds, keyword, "")
     if "StudyInstanceUID" not in ds:
@@ -158,7 +176,7 @@ def add_geometry_and_references(
     frame_slices: np.ndarray,
     source: SourceSeries,
     source_index: np.ndarray,
-    frame_segments: Optional[np.ndarray] = None,
+    frame_segments: np.ndarray | None = None,
 ) -> PerFrameSpec:
     """Shared and per-frame functional groups, dimensions and the Common Instance Reference.
 
@@ -189,7 +207,7 @@ def add_geometry_and_references(
     rank_of_slice = np.zeros(g.shape[0], dtype=np.int64)
     rank_of_slice[order] = np.arange(1, len(order) + 1)
     position_text = [[ds_text(v) for v in p] for p in positions]
-    sources: list[Optional[tuple[str, str]]] = [None] * g.shape[0]
+    sources: list[tuple[str, str] | None] = [None] * g.shape[0]
     referenced: dict[str, str] = {}
     for k in distinct.tolist():
         s = int(source_index[k])
@@ -268,10 +286,10 @@ def encode_labelmap(
     palette: bool = False,
     keep_empty_slices: bool = False,
     compression: str = "none",
-    plan: Optional[LabelmapPlan] = None,
-    bits: Optional[int] = None,
+    plan: LabelmapPlan | None = None,
+    bits: int | None = None,
     materialize: bool = True,
-) -> Union[WriteDataset, "Dataset"]:
+) -> WriteDataset | Dataset:
     """Encode a LABELMAP SEG (Label Map Segmentation Storage) dataset.
 
     ``volume.array`` holds Segment Numbers; ``volume.segments`` describes them
@@ -305,7 +323,8 @@ def encode_labelmap(
         raise InputError(f"cannot store Segment Number {max_number} in {bits} bits")
 
     ds = common_dataset(
-        source, series,
+        source,
+        series,
         sop_class_uid=LABEL_MAP_SEGMENTATION_STORAGE,
         segmentation_type="LABELMAP",
         rows=array.shape[1],
@@ -339,7 +358,7 @@ def encode_labelmap(
 
 def attach_pixels(
     ds: WriteDataset, pixels: np.ndarray, vr: str, compression: str, *, materialize: bool
-) -> Union[WriteDataset, "Dataset"]:
+) -> WriteDataset | Dataset:
     """Set the transfer syntax and Pixel Data (compressing the frames when the syntax asks).
 
     Native and deflated Pixel Data stays an array (``ds.pixels``) that the bulk writer
@@ -349,7 +368,7 @@ def attach_pixels(
     raw = np.ascontiguousarray(pixels).reshape(-1).view(np.uint8)
     ds.pixels = (raw, vr)
     if ts in FRAME_CODEC_SYNTAXES:
-        from .codecs import encapsulate_frames, encode_frames, native_frames
+        from labelmap.dicom.pixels.codecs import encapsulate_frames, encode_frames, native_frames
 
         bits = int(ds.BitsAllocated)
         frames = native_frames(raw, int(ds.NumberOfFrames), int(ds.Rows), int(ds.Columns), bits)
@@ -372,7 +391,9 @@ def frames_array_of(array: np.ndarray, frames: np.ndarray, dtype) -> np.ndarray:
     """
     frames = np.asarray(frames)
     if (
-        array.dtype == np.dtype(dtype) and array.flags.c_contiguous and len(frames)
+        array.dtype == np.dtype(dtype)
+        and array.flags.c_contiguous
+        and len(frames)
         and np.array_equal(frames, np.arange(frames[0], frames[0] + len(frames)))
     ):
         return array[int(frames[0]) : int(frames[0]) + len(frames)]
@@ -386,12 +407,10 @@ def _transfer_syntax(name: str) -> str:
     try:
         return TRANSFER_SYNTAXES[name]
     except KeyError:
-        raise InputError(
-            f"unknown compression {name!r}; choose one of: {', '.join(TRANSFER_SYNTAXES)}"
-        ) from None
+        raise InputError(f"unknown compression {name!r}; choose one of: {', '.join(TRANSFER_SYNTAXES)}") from None
 
 
-def save_dataset(ds: Union[WriteDataset, "Dataset"], path, *, deflate_level: int = 6) -> None:
+def save_dataset(ds: WriteDataset | Dataset, path, *, deflate_level: int = 6) -> None:
     """Write ``ds`` as a DICOM file atomically (temporary file, then rename).
 
     A :class:`WriteDataset` goes to the bulk writer; a pydicom Dataset (``materialize=True``
@@ -399,7 +418,7 @@ def save_dataset(ds: Union[WriteDataset, "Dataset"], path, *, deflate_level: int
     the Deflated transfer syntax: 6 is the balanced default; 8 gives about 10 % smaller
     label maps for 3x the deflate time.
     """
-    from .._atomic import atomic_path
+    from labelmap._util.atomic import atomic_path
 
     if not 1 <= int(deflate_level) <= 9:
         raise InputError(f"deflate level must be 1..9, got {deflate_level}")

@@ -8,24 +8,24 @@ boundaries (no padding between frames).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from .. import kernels
-from ..errors import InputError, MetadataError, UnsupportedError
-from ..metadata import segment_to_dataset
-from ..model import Geometry, SegmentDescription, SeriesAttributes, SourceSeries
-from .dataset import WriteDataset
-from .encode import add_geometry_and_references, attach_pixels, common_dataset
-from .uids import SEGMENTATION_STORAGE, allowed_for
+from labelmap import kernels
+from labelmap.dicom.dataset import WriteDataset
+from labelmap.dicom.uids import SEGMENTATION_STORAGE, allowed_for
+from labelmap.errors import InputError, MetadataError, UnsupportedError
+from labelmap.formats.dcmqi_json import segment_to_dataset
+from labelmap.model import Geometry, SegmentDescription, SeriesAttributes, SourceSeries
+from labelmap.seg.encode import add_geometry_and_references, attach_pixels, common_dataset
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
 __all__ = ["Layer", "classic_frames", "encode_binary", "encode_fractional"]
-
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,7 +39,7 @@ class Layer:
     array: np.ndarray
     segments: tuple[SegmentDescription, ...]
     name: str = "label image"
-    presence: Optional[np.ndarray] = None  # kernels.label_presence(array)[0], when already known
+    presence: np.ndarray | None = None  # kernels.label_presence(array)[0], when already known
 
     def value_presence(self) -> np.ndarray:
         """presence[k, v]: value v occurs in slice k (computed once)."""
@@ -107,7 +107,8 @@ def _base(
     source: SourceSeries, series: SeriesAttributes, geometry: Geometry, seg_type: str, segments, overlap: str
 ) -> WriteDataset:
     ds = common_dataset(
-        source, series,
+        source,
+        series,
         sop_class_uid=SEGMENTATION_STORAGE,
         segmentation_type=seg_type,
         rows=geometry.shape[1],
@@ -130,7 +131,7 @@ def encode_binary(
     compression: str = "none",
     segments_overlap: Literal["YES", "NO", "UNDEFINED"] = "UNDEFINED",
     materialize: bool = True,
-) -> Union[WriteDataset, "Dataset"]:
+) -> WriteDataset | Dataset:
     """Encode a BINARY Segmentation Storage dataset from label layers on the source grid."""
     allowed = allowed_for("BINARY")
     if compression not in allowed:
@@ -146,9 +147,7 @@ def encode_binary(
     ds.BitsAllocated = 1
     ds.BitsStored = 1
     ds.HighBit = 0
-    add_geometry_and_references(
-        ds, geometry, frame_slices, source, source_index, frame_numbers
-    )
+    add_geometry_and_references(ds, geometry, frame_slices, source, source_index, frame_numbers)
     npx = geometry.shape[1] * geometry.shape[2]
     n_bits = len(frame_slices) * npx
     packed = np.zeros((n_bits + 7) // 8 + ((n_bits + 7) // 8) % 2, dtype=np.uint8)
@@ -179,7 +178,7 @@ def encode_fractional(
     compression: str = "none",
     segments_overlap: Literal["YES", "NO", "UNDEFINED"] = "UNDEFINED",
     materialize: bool = True,
-) -> Union[WriteDataset, "Dataset"]:
+) -> WriteDataset | Dataset:
     """Encode a FRACTIONAL Segmentation Storage dataset; each layer is one segment's uint8 map (255 = 1.0)."""
     fractional_type = fractional_type.upper()  # type: ignore[assignment]
     if fractional_type not in ("PROBABILITY", "OCCUPANCY"):
@@ -203,9 +202,7 @@ def encode_fractional(
     ds.HighBit = 7
     ds.SegmentationFractionalType = fractional_type
     ds.MaximumFractionalValue = 255
-    add_geometry_and_references(
-        ds, geometry, frame_slices, source, source_index, frame_numbers
-    )
+    add_geometry_and_references(ds, geometry, frame_slices, source, source_index, frame_numbers)
     npx = geometry.shape[1] * geometry.shape[2]
     pixels = np.empty((len(frame_slices), npx), dtype=np.uint8)
     for f, (k, m) in enumerate(zip(frame_slices, frame_layers)):
@@ -227,6 +224,8 @@ def to_fractional_uint8(array: np.ndarray, *, source: str) -> np.ndarray:
         return np.ascontiguousarray(np.rint(arr.astype(np.float64, copy=False) * 255.0).astype(np.uint8))
     if arr.dtype.kind in "iub":
         if arr.size and (arr.min() < 0 or arr.max() > 255):
-            raise InputError(f"{source}: integer fractional values must lie in 0..255, found {arr.min()} .. {arr.max()}")
+            raise InputError(
+                f"{source}: integer fractional values must lie in 0..255, found {arr.min()} .. {arr.max()}"
+            )
         return np.ascontiguousarray(arr, dtype=np.uint8)
     raise InputError(f"{source}: data type {arr.dtype} cannot hold fractional values")

@@ -8,11 +8,11 @@ carry Recommended Display CIELab Value.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -111,7 +111,11 @@ def srgb_icc_profile() -> bytes:
             continue
         if sig == b"rTRC":
             trc_offset = offset
-        size = len(data) if sig not in (b"desc", b"cprt", b"rTRC") else len({b"desc": desc, b"cprt": cprt, b"rTRC": trc}[sig])
+        size = (
+            len(data)
+            if sig not in (b"desc", b"cprt", b"rTRC")
+            else len({b"desc": desc, b"cprt": cprt, b"rTRC": trc}[sig])
+        )
         entries += sig + struct.pack(">II", offset, size)
         body += data
         offset += len(data)

@@ -4,21 +4,21 @@ detect overlap between files and choose the segmentation type.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 
-from .. import kernels
-from ..errors import GeometryError, InputError, MetadataError, OverlapError
-from ..geometry import DEFAULT_TOLERANCE_MM, match_slices, reorient
-from ..model import Geometry, LabelVolume, SegmentDescription, SourceSeries
-from .encode_classic import Layer, to_fractional_uint8
+from labelmap import kernels
+from labelmap.errors import GeometryError, InputError, MetadataError, OverlapError
+from labelmap.geometry import DEFAULT_TOLERANCE_MM, match_slices, reorient
+from labelmap.model import Geometry, LabelVolume, SegmentDescription, SourceSeries
+from labelmap.seg.encode_classic import Layer, to_fractional_uint8
 
 __all__ = ["Numbering", "SegType", "PreparedInputs", "prepare_inputs", "overlap_pairs", "merge_layers"]
 
-from ..model import Numbering, SegType  # noqa: E402  (defined with the data model, re-exported)
+from labelmap.model import Numbering, SegType  # noqa: E402  (defined with the data model, re-exported)
 
 
 @dataclass(eq=False)
@@ -122,8 +122,12 @@ def _slice_ranges(slices: Sequence[int]) -> str:
 
 
 def _check_coverage(
-    present: Sequence[int], described: Sequence[SegmentDescription], name: str, notes: list[str],
-    presence: Optional[np.ndarray] = None, counts: Optional[np.ndarray] = None,
+    present: Sequence[int],
+    described: Sequence[SegmentDescription],
+    name: str,
+    notes: list[str],
+    presence: np.ndarray | None = None,
+    counts: np.ndarray | None = None,
 ) -> None:
     by_label: dict[int, SegmentDescription] = {}
     for seg in described:
@@ -143,7 +147,7 @@ def _check_coverage(
             others = f"; so do label values {shown}"
         raise MetadataError(
             f"{name}: label value {v}{where} has no entry in the metadata JSON{others}; "
-            f"add a segment object with \"labelID\": {v} to this file's list in segmentAttributes, "
+            f'add a segment object with "labelID": {v} to this file\'s list in segmentAttributes, '
             "or set those voxels to 0"
         )
     present_set = set(int(v) for v in present)
@@ -156,7 +160,10 @@ def _check_coverage(
 
 
 def _number(
-    entries: list[tuple[int, SegmentDescription]], names: Sequence[str], numbering: Numbering, classic: bool,
+    entries: list[tuple[int, SegmentDescription]],
+    names: Sequence[str],
+    numbering: Numbering,
+    classic: bool,
     notes: list[str],
 ) -> dict[tuple[int, int], int]:
     """Segment Number for each (layer, label_id)."""
@@ -189,9 +196,11 @@ def _number(
     if numbering == "auto":
         if clash is None and (not classic or label_ok_classic):
             return {key: key[1] for key in keys}
-        notes.append("label values cannot be Segment Numbers here (" + (
-            "a value is used in several files" if clash is not None else "classic SEG needs 1..N"
-        ) + "); segments are numbered 1..N in file and label order")
+        notes.append(
+            "label values cannot be Segment Numbers here ("
+            + ("a value is used in several files" if clash is not None else "classic SEG needs 1..N")
+            + "); segments are numbered 1..N in file and label order"
+        )
         return sequential
     raise InputError(f"unknown numbering {numbering!r}; use label, sequential or auto")
 
@@ -243,7 +252,7 @@ def prepare_inputs(
         raise GeometryError(f"{exc}; {_source_hint(geometry, source)}") from None
 
     entries: list[tuple[int, SegmentDescription]] = []
-    presences: list[Optional[np.ndarray]] = [None] * len(arrays)
+    presences: list[np.ndarray | None] = [None] * len(arrays)
     for m, (volume, name) in enumerate(zip(volumes, names)):
         if fractional:
             if len(volume.segments) != 1:
@@ -298,8 +307,12 @@ def prepare_inputs(
             renumbered = {seg.number: i + 1 for i, seg in enumerate(segments)}
             notes.append("segments are renumbered 1..N because a BINARY SEG needs consecutive numbers")
             prepared.layers = [
-                Layer(layer.array, tuple(replace(s, number=renumbered[s.number]) for s in layer.segments),
-                      layer.name, layer.presence)
+                Layer(
+                    layer.array,
+                    tuple(replace(s, number=renumbered[s.number]) for s in layer.segments),
+                    layer.name,
+                    layer.presence,
+                )
                 for layer in layers
             ]
             prepared.segments = [replace(s, number=renumbered[s.number]) for s in segments]
@@ -308,6 +321,7 @@ def prepare_inputs(
 
 def _grid_difference(geo: Geometry, ref: Geometry, dev: float, tol_mm: float) -> str:
     """What differs between two label grids, for an error message ([k, j, i] shapes shown as columns x rows x slices)."""
+
     def size(g: Geometry) -> str:
         return f"{g.shape[2]} x {g.shape[1]} x {g.shape[0]}"
 
@@ -343,8 +357,10 @@ def _source_hint(geometry: Geometry, source: SourceSeries) -> str:
     counts = ""
     if geometry.shape[0] != len(positions):
         counts = f"the label image has {geometry.shape[0]} slices, the source series {len(positions)}; "
-    return (f"{counts}the labels must lie on the source series grid: check that they were made from this series "
-            "(--tolerance MM accepts small differences)")
+    return (
+        f"{counts}the labels must lie on the source series grid: check that they were made from this series "
+        "(--tolerance MM accepts small differences)"
+    )
 
 
 def merge_layers(prepared: PreparedInputs) -> tuple[np.ndarray, np.ndarray]:

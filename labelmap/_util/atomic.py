@@ -1,0 +1,71 @@
+"""Atomic output: write to a temporary file beside the target, then rename.
+
+A failure at any point leaves no partial file and never touches an existing
+good file at the target path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from labelmap.errors import LabelmapError, OutputError
+
+__all__ = ["atomic_path", "check_output_dir"]
+
+
+def check_output_dir(directory: str | os.PathLike[str], *, create: bool = False) -> Path:
+    """Return ``directory`` as a Path after checking it exists (or creating it) and is writable."""
+    d = Path(directory)
+    if not d.exists():
+        if not create:
+            raise OutputError(f"output folder {str(d)!r} does not exist; create it first")
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create output folder {str(d)!r}: {exc.strerror or exc}") from None
+    if not d.is_dir():
+        raise OutputError(f"output path {str(d)!r} is a file, not a folder; write the output into an existing folder")
+    if not os.access(d, os.W_OK | os.X_OK):
+        raise OutputError(f"output folder {str(d)!r} is not writable; fix its permissions or choose another folder")
+    return d
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; rename it to ``target`` on success.
+
+    The temporary file keeps the target's suffixes so format writers that look at
+    the extension (``.nii.gz``, ``.nrrd``) behave as they would for the target.
+    """
+    target = Path(target)
+    if target.is_dir():
+        raise OutputError(f"output {str(target)!r} is a folder; give a file name")
+    if target.exists() and not target.is_file():
+        # a device, FIFO or socket: the rename would replace it with a regular file
+        raise OutputError(f"output {str(target)!r} exists and is not a regular file; give a file name")
+    parent = check_output_dir(target.parent if str(target.parent) else ".")
+    suffix = "".join(target.suffixes) if target.suffixes else ""
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{suffix}", dir=parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write in {str(parent)!r}: {exc.strerror or exc}") from None
+    os.close(fd)
+    tmp = Path(tmp_name)
+    # mkstemp creates 0600; give the file the mode a plain open() would (0666 minus the umask)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError) and not isinstance(exc, LabelmapError):
+            # a failed write (disk full, file too large, I/O error) names the target, not the temp file
+            raise OutputError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc
+        raise

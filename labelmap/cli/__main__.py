@@ -1,0 +1,5 @@
+"""``python -m labelmap.cli``: the same as ``labelmap-convert``."""
+
+from labelmap.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,791 @@
+"""dcmqi segmentation metadata JSON <-> model, and segment descriptions <-> DICOM items.
+
+The JSON format is the one dcmqi's ``itkimage2segimage`` reads and
+``segimage2itkimage`` writes (``doc/schemas/seg-schema.json``).  Validation is
+done here by hand (no jsonschema dependency) so every error can name the
+segment position, its labelID and the field, and say what to change.
+
+What dcmqi 1.5.7 ``segimage2itkimage`` actually writes into ``meta.json``
+(checked by running it on a synthetic SEG):
+
+* keys of every object in plain ASCII order (JsonCpp sorts them), so the top
+  level reads BodyPartExamined, ClinicalTrial..., ContentCreatorName,
+  InstanceNumber, SeriesDescription, SeriesNumber, segmentAttributes;
+* SeriesNumber and InstanceNumber as strings; BodyPartExamined written even
+  when empty (``""``); no ``@schema``, no ContentLabel / ContentDescription;
+* one inner list per output file, each segment object with labelID (int, the
+  Segment Number), SegmentAlgorithmType, SegmentAlgorithmName (only when set),
+  SegmentDescription (``""`` when absent), SegmentLabel, the code sequences as
+  single ``{"CodeMeaning", "CodeValue", "CodingSchemeDesignator"}`` objects,
+  modifiers / anatomic region only when present, TrackingIdentifier /
+  TrackingUniqueIdentifier when present, and ``recommendedDisplayRGBValue`` as
+  a list of three ints (converted back from the stored CIELab).
+
+:func:`metadata_to_dict` follows that layout and key order, with these
+deliberate differences, all schema-valid: fields the model does not hold
+(empty optional strings, SegmentLabel when no label was given, the colour when
+none was given) are left out rather than filled in, so load -> dict -> load is
+lossless; ``@schema`` plus ContentLabel / ContentDescription are written at top
+level (dcmqi itself reads the content fields only from a ``seriesAttributes``
+object, which :func:`load_metadata` also accepts); RecommendedDisplayCIELabValue
+is added only when the RGB value would not reproduce the stored CIELab.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from labelmap._util.atomic import atomic_path
+from labelmap.errors import MetadataError
+from labelmap.model import DEFAULT_RGB, Code, SegmentDescription, SeriesAttributes
+
+if TYPE_CHECKING:  # neither path builds a pydicom Dataset; readers may be given one
+    from pydicom.dataset import Dataset
+
+    from labelmap.dicom.dataset import WriteDataset
+
+__all__ = [
+    "Metadata",
+    "SCHEMA_URL",
+    "load_metadata",
+    "metadata_to_dict",
+    "write_metadata",
+    "rgb_to_cielab",
+    "cielab_to_rgb",
+    "segment_to_dataset",
+    "segment_from_dataset",
+    "background_segment",
+    "is_background",
+]
+
+SCHEMA_URL = "https://raw.githubusercontent.com/qiicr/dcmqi/master/doc/schemas/seg-schema.json#"
+
+ALGORITHM_TYPES = ("AUTOMATIC", "SEMIAUTOMATIC", "MANUAL")
+
+BACKGROUND_TYPE = Code("125040", "DCM", "Background")
+BACKGROUND_CATEGORY = Code("309825002", "SCT", "Spatial and Relational Concept")
+
+# JSON key -> SeriesAttributes field, for the top-level (series) part.
+_SERIES_KEYS: dict[str, str] = {
+    "ContentCreatorName": "content_creator_name",
+    "ClinicalTrialSeriesID": "clinical_trial_series_id",
+    "ClinicalTrialTimePointID": "clinical_trial_time_point_id",
+    "ClinicalTrialCoordinatingCenterName": "clinical_trial_coordinating_center_name",
+    "SeriesDescription": "series_description",
+    "SeriesNumber": "series_number",
+    "InstanceNumber": "instance_number",
+    "BodyPartExamined": "body_part_examined",
+    "ContentLabel": "content_label",
+    "ContentDescription": "content_description",
+}
+_OPTIONAL_SERIES = {
+    "ClinicalTrialCoordinatingCenterName",
+    "BodyPartExamined",
+    "ContentDescription",
+}
+_TOP_KEYS = set(_SERIES_KEYS) | {"@schema", "seriesAttributes", "segmentAttributes", "segmentAttributesFileMapping"}
+
+# JSON key -> SegmentDescription field for the code-valued segment fields.
+_CODE_KEYS: dict[str, str] = {
+    "SegmentedPropertyCategoryCodeSequence": "category",
+    "SegmentedPropertyTypeCodeSequence": "type",
+    "SegmentedPropertyTypeModifierCodeSequence": "type_modifier",
+    "AnatomicRegionSequence": "anatomic_region",
+    "AnatomicRegionModifierSequence": "anatomic_region_modifier",
+}
+_STRING_SEGMENT_KEYS: dict[str, str] = {
+    "SegmentLabel": "label",
+    "SegmentDescription": "description",
+    "SegmentAlgorithmName": "algorithm_name",
+    "TrackingIdentifier": "tracking_id",
+    "TrackingUniqueIdentifier": "tracking_uid",
+}
+_SEGMENT_KEYS = (
+    {"labelID", "SegmentAlgorithmType", "recommendedDisplayRGBValue", "RecommendedDisplayCIELabValue"}
+    | set(_CODE_KEYS)
+    | set(_STRING_SEGMENT_KEYS)
+    # Old dcmqi schema versions: accepted and ignored.
+    | {"segmentationFileName"}
+)
+_CODE_FIELDS = ("CodeValue", "CodingSchemeDesignator", "CodeMeaning")
+
+_CONTENT_LABEL_RE = re.compile(r"^[A-Z0-9 _]{1,16}$")
+_INT_LIKE_RE = re.compile(r"^\s*[+-]?\d+\s*$")
+
+_SHAPE_HELP = (
+    "'segmentAttributes' must be a list with one inner list per input label file, each inner list "
+    "holding one object per label value in that file, e.g. "
+    '{"segmentAttributes": [[{"labelID": 1, ...}, {"labelID": 2, ...}]]}'
+)
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """A parsed dcmqi metadata JSON."""
+
+    series: SeriesAttributes
+    #: one inner tuple per input file (dcmqi's list of lists); label_id set, number 0.
+    segments: tuple[tuple[SegmentDescription, ...], ...]
+    #: ``segmentAttributesFileMapping``: inner list i belongs to the file whose path ends with item i.
+    file_mapping: tuple[str, ...] | None = None
+
+
+# ---------------------------------------------------------------------------
+# colour
+
+
+def _f32(x: float) -> float:
+    """Round to single precision, as dcmqi stores its intermediates in ``float``."""
+    return float(np.float32(x))
+
+
+def _c_round(x: float) -> int:
+    """C ``round``: half away from zero."""
+    return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
+
+
+def _check_triplet(values: Any, what: str, hi: int) -> tuple[int, int, int]:
+    try:
+        vals = tuple(values)
+    except TypeError:
+        raise ValueError(f"{what} must be three integers, got {values!r}") from None
+    if len(vals) != 3 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals):
+        raise ValueError(f"{what} must be three integers, got {values!r}")
+    if not all(0 <= int(v) <= hi for v in vals):
+        raise ValueError(f"{what} values must be in 0..{hi}, got {list(vals)}")
+    return (int(vals[0]), int(vals[1]), int(vals[2]))
+
+
+def rgb_to_cielab(rgb: Sequence[int]) -> tuple[int, int, int]:
+    """sRGB (0..255) -> DICOM scaled CIELab (0..65535), exactly as dcmqi's ColorUtilities does it."""
+    r, g, b = _check_triplet(rgb, "RGB colour", 255)
+
+    def lin(v: int) -> float:
+        c = v / 255.0
+        c = ((c + 0.055) / 1.055) ** 2.4 if c > 0.04045 else c / 12.92
+        return c * 100
+
+    lr, lg, lb = lin(r), lin(g), lin(b)
+    x = _f32(lr * 0.4124 + lg * 0.3576 + lb * 0.1805)
+    y = _f32(lr * 0.2126 + lg * 0.7152 + lb * 0.0722)
+    z = _f32(lr * 0.0193 + lg * 0.1192 + lb * 0.9505)
+
+    def f(t: float) -> float:
+        return t ** (1.0 / 3) if t > 0.008856 else 7.787 * t + 16.0 / 116
+
+    fx, fy, fz = f(x / 95.047), f(y / 100.0), f(z / 108.883)
+    L = _f32(116 * fy - 16)
+    A = _f32(500 * (fx - fy))
+    B = _f32(200 * (fy - fz))
+    return (
+        _c_round(L * 65535 / 100),
+        _c_round((A + 128) * 65535 / 255),
+        _c_round((B + 128) * 65535 / 255),
+    )
+
+
+def cielab_to_rgb(lab: Sequence[int]) -> tuple[int, int, int]:
+    """DICOM scaled CIELab (0..65535) -> sRGB, clipped to 0..255 and rounded.
+
+    Same constants as dcmqi, but without its ``16 / 116`` integer-division slip
+    in the dark branch, and clipped (dcmqi does not clip out-of-gamut values).
+    """
+    sl, sa, sb = _check_triplet(lab, "CIELab colour", 65535)
+    L = sl / 65535 * 100
+    A = sa / 65535 * 255 - 128
+    B = sb / 65535 * 255 - 128
+    fy = (L + 16) / 116
+    fx = A / 500 + fy
+    fz = fy - B / 200
+
+    def finv(t: float) -> float:
+        t3 = t**3
+        return t3 if t3 > 0.008856 else (t - 16.0 / 116) / 7.787
+
+    x = 95.047 * finv(fx) / 100
+    y = 100.0 * finv(fy) / 100
+    z = 108.883 * finv(fz) / 100
+    lin = (
+        x * 3.2406 + y * -1.5372 + z * -0.4986,
+        x * -0.9689 + y * 1.8758 + z * 0.0415,
+        x * 0.0557 + y * -0.2040 + z * 1.0570,
+    )
+    out = []
+    for c in lin:
+        c = 1.055 * c ** (1 / 2.4) - 0.055 if c > 0.0031308 else 12.92 * c
+        out.append(min(255, max(0, _c_round(c * 255))))
+    return (out[0], out[1], out[2])
+
+
+# ---------------------------------------------------------------------------
+# JSON -> model
+
+
+class _Ctx:
+    """Error-message helper: file name plus a position string."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def error(self, where: str, msg: str) -> MetadataError:
+        prefix = f"{self.name}: " if self.name else ""
+        return MetadataError(f"{prefix}{where}: {msg}" if where else f"{prefix}{msg}")
+
+
+def _fmt_keys(keys: Sequence[str]) -> str:
+    return ", ".join(repr(k) for k in sorted(keys))
+
+
+def _parse_code(value: Any, ctx: _Ctx, where: str, key: str) -> Code:
+    if isinstance(value, list):
+        # Tolerance: a one-element list of one code object.
+        if len(value) != 1:
+            raise ctx.error(
+                where,
+                f"{key} must be one code object "
+                f'{{"CodeValue": ..., "CodingSchemeDesignator": ..., "CodeMeaning": ...}}, '
+                f"got a list of {len(value)} items; keep exactly one",
+            )
+        value = value[0]
+    if not isinstance(value, dict):
+        raise ctx.error(
+            where,
+            f"{key} must be a code object with CodeValue, CodingSchemeDesignator and CodeMeaning, "
+            f"got {type(value).__name__}",
+        )
+    unknown = [k for k in value if k not in _CODE_FIELDS]
+    if unknown:
+        raise ctx.error(
+            where,
+            f"{key} has unknown key(s) {_fmt_keys(unknown)}; a code object holds only "
+            "CodeValue, CodingSchemeDesignator and CodeMeaning",
+        )
+    parts = []
+    for f in _CODE_FIELDS:
+        v = value.get(f)
+        if not isinstance(v, str) or not v.strip():
+            what = "is missing" if f not in value else f"must be a non-empty string (got {v!r})"
+            raise ctx.error(
+                where, f"{key}.{f} {what}; every code needs CodeValue, CodingSchemeDesignator and CodeMeaning"
+            )
+        parts.append(v)
+    return Code(parts[0], parts[1], parts[2])
+
+
+def _parse_segment(obj: Any, ctx: _Ctx, i: int, j: int) -> SegmentDescription:
+    pos = f"segmentAttributes[{i}][{j}]"
+    if not isinstance(obj, dict):
+        raise ctx.error(pos, f"must be a segment object, got {type(obj).__name__}. {_SHAPE_HELP}")
+
+    # labelID first, so every later message can name it.
+    if "labelID" not in obj:
+        raise ctx.error(
+            pos, "field 'labelID' is missing; give the voxel value of this segment in its label file (1 or more)"
+        )
+    label_id = obj["labelID"]
+    if isinstance(label_id, float) and label_id.is_integer():
+        label_id = int(label_id)
+    if not isinstance(label_id, int) or isinstance(label_id, bool):
+        hint = ""
+        if isinstance(label_id, str) and _INT_LIKE_RE.match(label_id):
+            hint = f'; write it as a JSON number without quotes: "labelID": {int(label_id)}'
+        raise ctx.error(pos, f"field 'labelID' must be an integer voxel value, got {label_id!r}{hint}")
+    if label_id < 1:
+        raise ctx.error(
+            pos,
+            f"field 'labelID' is {label_id}; it must be 1 or more (0 is the background and has no segment object)",
+        )
+    where = f"{pos} (labelID {label_id})"
+
+    unknown = [k for k in obj if k not in _SEGMENT_KEYS]
+    if unknown:
+        raise ctx.error(
+            where,
+            f"unknown key(s) {_fmt_keys(unknown)}; remove them or fix their spelling "
+            f"(allowed: {_fmt_keys(sorted(_SEGMENT_KEYS - {'segmentationFileName'}))})",
+        )
+
+    codes: dict[str, Code | None] = {}
+    for key, attr in _CODE_KEYS.items():
+        if key in obj and obj[key] is not None:
+            codes[attr] = _parse_code(obj[key], ctx, where, key)
+        else:
+            codes[attr] = None
+    for key in ("SegmentedPropertyCategoryCodeSequence", "SegmentedPropertyTypeCodeSequence"):
+        if codes[_CODE_KEYS[key]] is None:
+            raise ctx.error(
+                where,
+                f"field '{key}' is missing; add a code object "
+                '{"CodeValue": ..., "CodingSchemeDesignator": ..., "CodeMeaning": ...}',
+            )
+
+    strings: dict[str, str | None] = {}
+    for key, attr in _STRING_SEGMENT_KEYS.items():
+        v = obj.get(key)
+        if v is not None and not isinstance(v, str):
+            raise ctx.error(where, f"field '{key}' must be a string, got {v!r}")
+        strings[attr] = v if v else None  # dcmqi writes "" for an absent description
+
+    alg = obj.get("SegmentAlgorithmType")
+    if alg is None:
+        raise ctx.error(where, "field 'SegmentAlgorithmType' is missing; use AUTOMATIC, SEMIAUTOMATIC or MANUAL")
+    if alg not in ALGORITHM_TYPES:
+        raise ctx.error(where, f"field 'SegmentAlgorithmType' is {alg!r}; use AUTOMATIC, SEMIAUTOMATIC or MANUAL")
+    if alg != "MANUAL" and not strings["algorithm_name"]:
+        raise ctx.error(
+            where,
+            f"field 'SegmentAlgorithmName' is required when SegmentAlgorithmType is {alg}; "
+            "add the algorithm's name or set SegmentAlgorithmType to MANUAL",
+        )
+
+    rgb = None
+    if obj.get("recommendedDisplayRGBValue") is not None:
+        try:
+            rgb = _check_triplet(obj["recommendedDisplayRGBValue"], "value", 255)
+        except ValueError:
+            raise ctx.error(
+                where,
+                f"field 'recommendedDisplayRGBValue' must be three integers 0..255 like [128, 174, 128], "
+                f"got {obj['recommendedDisplayRGBValue']!r}",
+            ) from None
+    cielab = None
+    if obj.get("RecommendedDisplayCIELabValue") is not None:
+        try:
+            cielab = _check_triplet(obj["RecommendedDisplayCIELabValue"], "value", 65535)
+        except ValueError:
+            raise ctx.error(
+                where,
+                f"field 'RecommendedDisplayCIELabValue' must be three integers 0..65535, "
+                f"got {obj['RecommendedDisplayCIELabValue']!r}",
+            ) from None
+
+    if cielab is not None and rgb is not None and cielab_to_rgb(cielab) != rgb:
+        # The RGB value was edited after the CIELab one was written: dcmqi uses
+        # the RGB value, so do we.
+        cielab = None
+    if cielab is not None and rgb is None:
+        rgb = cielab_to_rgb(cielab)  # as segment_from_dataset does
+
+    return SegmentDescription(
+        label_id=label_id,
+        category=codes["category"],  # type: ignore[arg-type]
+        type=codes["type"],  # type: ignore[arg-type]
+        algorithm_type=alg,
+        number=0,
+        label=strings["label"],
+        description=strings["description"],
+        algorithm_name=strings["algorithm_name"],
+        type_modifier=codes["type_modifier"],
+        anatomic_region=codes["anatomic_region"],
+        anatomic_region_modifier=codes["anatomic_region_modifier"],
+        rgb=rgb,
+        cielab=cielab,
+        tracking_id=strings["tracking_id"],
+        tracking_uid=strings["tracking_uid"],
+    )
+
+
+def _parse_series(doc: dict, ctx: _Ctx) -> SeriesAttributes:
+    nested = doc.get("seriesAttributes")
+    if nested is None:
+        nested = {}
+    if not isinstance(nested, dict):
+        raise ctx.error("seriesAttributes", f"must be an object, got {type(nested).__name__}")
+    unknown = [k for k in nested if k not in _SERIES_KEYS]
+    if unknown:
+        raise ctx.error(
+            "seriesAttributes",
+            f"unknown key(s) {_fmt_keys(unknown)}; allowed: {_fmt_keys(list(_SERIES_KEYS))}",
+        )
+    values: dict[str, Any] = {}
+    for key, attr in _SERIES_KEYS.items():
+        # dcmqi reads ContentLabel / ContentDescription from seriesAttributes only,
+        # so that object wins for them; for the rest top level wins (old dcmqi
+        # versions put everything in seriesAttributes).
+        if key in ("ContentLabel", "ContentDescription"):
+            sources = [("seriesAttributes." + key, nested), (key, doc)]
+        else:
+            sources = [(key, doc), ("seriesAttributes." + key, nested)]
+        for where, src in sources:
+            if key in src and src[key] is not None:
+                v = src[key]
+                break
+        else:
+            continue
+        if key in ("SeriesNumber", "InstanceNumber"):
+            if isinstance(v, bool) or not (
+                isinstance(v, int)
+                or (isinstance(v, float) and v.is_integer())
+                or (isinstance(v, str) and _INT_LIKE_RE.match(v))
+            ):
+                raise ctx.error(where, f'must be an integer (number or string like "300"), got {v!r}')
+            v = str(int(v) if not isinstance(v, str) else int(v.strip()))
+        elif not isinstance(v, str):
+            raise ctx.error(where, f"must be a string, got {v!r}")
+        if key == "ContentLabel" and not _CONTENT_LABEL_RE.match(v):
+            raise ctx.error(
+                where,
+                f"{v!r} is not a valid DICOM Code String: use 1 to 16 characters from uppercase "
+                'letters A-Z, digits, space and underscore (e.g. "SEGMENTATION")',
+            )
+        if key in _OPTIONAL_SERIES and v == "":
+            continue
+        values[attr] = v
+    return SeriesAttributes(**values)
+
+
+def load_metadata(source: str | os.PathLike | dict, *, name: str | None = None) -> Metadata:
+    """Read and validate a dcmqi segmentation metadata JSON (file path or parsed dict).
+
+    ``name`` is used in error messages (defaults to the file name, or
+    ``"metadata"`` for a dict).
+    """
+    if isinstance(source, dict):
+        doc = source
+        ctx = _Ctx(name if name is not None else "metadata")
+    else:
+        path = Path(source)
+        ctx = _Ctx(name if name is not None else str(path))
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise MetadataError(f"metadata file {str(path)!r} does not exist") from None
+        except IsADirectoryError:
+            raise MetadataError(
+                f"metadata file {str(path)!r} is a folder; give the path of the dcmqi JSON file"
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise MetadataError(f"{ctx.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        except OSError as exc:
+            raise MetadataError(f"cannot read metadata file {str(path)!r}: {exc.strerror or exc}") from None
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise MetadataError(f"{ctx.name}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}") from None
+        if not isinstance(doc, dict):
+            raise ctx.error("", f"the top level must be a JSON object, got {type(doc).__name__}. {_SHAPE_HELP}")
+
+    unknown = [k for k in doc if k not in _TOP_KEYS]
+    if unknown:
+        raise ctx.error(
+            "",
+            f"unknown top-level key(s) {_fmt_keys(unknown)}; remove them or fix their spelling "
+            f"(allowed: {_fmt_keys(sorted(_TOP_KEYS))})",
+        )
+
+    series = _parse_series(doc, ctx)
+
+    attrs = doc.get("segmentAttributes")
+    if attrs is None:
+        raise ctx.error("", f"'segmentAttributes' is missing. {_SHAPE_HELP}")
+    if not isinstance(attrs, list) or not attrs:
+        raise ctx.error("segmentAttributes", f"must be a non-empty list of lists. {_SHAPE_HELP}")
+    segments: list[tuple[SegmentDescription, ...]] = []
+    for i, inner in enumerate(attrs):
+        if not isinstance(inner, list):
+            raise ctx.error(
+                f"segmentAttributes[{i}]",
+                f"must be a list of segment objects, got {type(inner).__name__}. {_SHAPE_HELP}",
+            )
+        if not inner:
+            raise ctx.error(
+                f"segmentAttributes[{i}]",
+                "is empty; every input label file needs at least one segment object",
+            )
+        seen: dict[int, int] = {}
+        parsed = []
+        for j, obj in enumerate(inner):
+            seg = _parse_segment(obj, ctx, i, j)
+            if seg.label_id in seen:
+                raise ctx.error(
+                    f"segmentAttributes[{i}][{j}] (labelID {seg.label_id})",
+                    f"duplicate labelID, already used by segmentAttributes[{i}][{seen[seg.label_id]}]; "
+                    "each label value in one file must be described once",
+                )
+            seen[seg.label_id] = j
+            parsed.append(seg)
+        segments.append(tuple(parsed))
+
+    mapping = doc.get("segmentAttributesFileMapping")
+    file_mapping: tuple[str, ...] | None = None
+    if mapping is not None:
+        if not isinstance(mapping, list) or not all(isinstance(m, str) and m for m in mapping):
+            raise ctx.error("segmentAttributesFileMapping", "must be a list of non-empty file name strings")
+        if len(mapping) != len(segments):
+            raise ctx.error(
+                "segmentAttributesFileMapping",
+                f"has {len(mapping)} entries but segmentAttributes has {len(segments)} inner lists; "
+                "give one file name per inner list",
+            )
+        file_mapping = tuple(mapping)
+
+    return Metadata(series=series, segments=tuple(segments), file_mapping=file_mapping)
+
+
+# ---------------------------------------------------------------------------
+# model -> JSON
+
+
+def _code_dict(code: Code) -> dict[str, str]:
+    return {"CodeMeaning": code.meaning, "CodeValue": code.value, "CodingSchemeDesignator": code.scheme}
+
+
+def _segment_dict(seg: SegmentDescription) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    if seg.anatomic_region_modifier is not None:
+        d["AnatomicRegionModifierSequence"] = _code_dict(seg.anatomic_region_modifier)
+    if seg.anatomic_region is not None:
+        d["AnatomicRegionSequence"] = _code_dict(seg.anatomic_region)
+    if seg.cielab is not None and (seg.rgb is None or rgb_to_cielab(seg.rgb) != tuple(seg.cielab)):
+        # Only when the RGB value alone would not reproduce it (dcmqi writes RGB only).
+        d["RecommendedDisplayCIELabValue"] = [int(v) for v in seg.cielab]
+    if seg.algorithm_name:
+        d["SegmentAlgorithmName"] = seg.algorithm_name
+    d["SegmentAlgorithmType"] = seg.algorithm_type
+    if seg.description:
+        d["SegmentDescription"] = seg.description
+    if seg.label:
+        d["SegmentLabel"] = seg.label
+    d["SegmentedPropertyCategoryCodeSequence"] = _code_dict(seg.category)
+    d["SegmentedPropertyTypeCodeSequence"] = _code_dict(seg.type)
+    if seg.type_modifier is not None:
+        d["SegmentedPropertyTypeModifierCodeSequence"] = _code_dict(seg.type_modifier)
+    if seg.tracking_id:
+        d["TrackingIdentifier"] = seg.tracking_id
+    if seg.tracking_uid:
+        d["TrackingUniqueIdentifier"] = seg.tracking_uid
+    d["labelID"] = int(seg.label_id)
+    rgb = seg.rgb
+    if rgb is None and seg.cielab is not None:
+        rgb = cielab_to_rgb(seg.cielab)
+    if rgb is not None:
+        d["recommendedDisplayRGBValue"] = [int(v) for v in rgb]
+    return d
+
+
+def metadata_to_dict(
+    series: SeriesAttributes,
+    segments: Sequence[Sequence[SegmentDescription]],
+    *,
+    file_mapping: Sequence[str] | None = None,
+) -> dict:
+    """The dcmqi metadata JSON object, laid out like dcmqi's ``meta.json`` (keys in ASCII order)."""
+    d: dict[str, Any] = {"@schema": SCHEMA_URL}
+    series_values = {
+        "BodyPartExamined": series.body_part_examined,
+        "ClinicalTrialCoordinatingCenterName": series.clinical_trial_coordinating_center_name,
+        "ClinicalTrialSeriesID": series.clinical_trial_series_id,
+        "ClinicalTrialTimePointID": series.clinical_trial_time_point_id,
+        "ContentCreatorName": series.content_creator_name,
+        "ContentDescription": series.content_description,
+        "ContentLabel": series.content_label,
+        "InstanceNumber": None if series.instance_number is None else str(series.instance_number),
+        "SeriesDescription": series.series_description,
+        "SeriesNumber": None if series.series_number is None else str(series.series_number),
+    }
+    for key, value in series_values.items():
+        if key in _OPTIONAL_SERIES and not value:
+            continue
+        if value is not None:
+            d[key] = value
+    d["segmentAttributes"] = [[_segment_dict(s) for s in inner] for inner in segments]
+    if file_mapping is not None:
+        d["segmentAttributesFileMapping"] = [str(m) for m in file_mapping]
+    return d
+
+
+def write_metadata(
+    path: str | os.PathLike,
+    series: SeriesAttributes,
+    segments: Sequence[Sequence[SegmentDescription]],
+    *,
+    file_mapping: Sequence[str] | None = None,
+) -> None:
+    """Write the dcmqi metadata JSON (indent 2, UTF-8) atomically."""
+    text = json.dumps(metadata_to_dict(series, segments, file_mapping=file_mapping), indent=2, ensure_ascii=False)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------
+# model <-> DICOM Segment Sequence item
+
+
+def _code_item(code: Code) -> WriteDataset:
+    from labelmap.dicom.dataset import WriteDataset
+
+    item = WriteDataset()
+    item.CodeValue = code.value
+    item.CodingSchemeDesignator = code.scheme
+    item.CodeMeaning = code.meaning
+    return item
+
+
+def segment_to_dataset(seg: SegmentDescription, *, number: int, cielab: bool = True) -> WriteDataset:
+    """One Segment Sequence item for ``seg`` as Segment Number ``number`` (a writer's data set;
+    ``.to_pydicom()`` gives pydicom's form).
+
+    Modifiers are nested in their parent code items.  ``cielab=False`` leaves
+    out RecommendedDisplayCIELabValue (PALETTE COLOR LABELMAP files).
+    """
+    from labelmap.dicom.dataset import WriteDataset, new_uid
+
+    if not 0 <= int(number) <= 65535:  # 0 only for a LABELMAP background segment
+        raise MetadataError(f"segment number must be in 0..65535, got {number}")
+    if seg.algorithm_type not in ALGORITHM_TYPES:
+        raise MetadataError(
+            f"segment {number} ({seg.display_label!r}): SegmentAlgorithmType {seg.algorithm_type!r} "
+            "is not AUTOMATIC, SEMIAUTOMATIC or MANUAL"
+        )
+    if seg.algorithm_type != "MANUAL" and not seg.algorithm_name:
+        raise MetadataError(
+            f"segment {number} ({seg.display_label!r}): SegmentAlgorithmName is required when "
+            f"SegmentAlgorithmType is {seg.algorithm_type}"
+        )
+    ds = WriteDataset()
+    ds.SegmentNumber = int(number)
+    ds.SegmentLabel = seg.display_label
+    if seg.description:
+        ds.SegmentDescription = seg.description
+    ds.SegmentAlgorithmType = seg.algorithm_type
+    if seg.algorithm_name:
+        ds.SegmentAlgorithmName = seg.algorithm_name
+    ds.SegmentedPropertyCategoryCodeSequence = [_code_item(seg.category)]
+    type_item = _code_item(seg.type)
+    if seg.type_modifier is not None:
+        type_item.SegmentedPropertyTypeModifierCodeSequence = [_code_item(seg.type_modifier)]
+    ds.SegmentedPropertyTypeCodeSequence = [type_item]
+    if seg.anatomic_region is not None:
+        region = _code_item(seg.anatomic_region)
+        if seg.anatomic_region_modifier is not None:
+            region.AnatomicRegionModifierSequence = [_code_item(seg.anatomic_region_modifier)]
+        ds.AnatomicRegionSequence = [region]
+    tracking_id, tracking_uid = seg.tracking_id, seg.tracking_uid
+    if tracking_id or tracking_uid:
+        # Each is Type 1C on the other.
+        if not tracking_uid:
+            tracking_uid = new_uid()
+        if not tracking_id:
+            tracking_id = tracking_uid
+        ds.TrackingID = tracking_id
+        ds.TrackingUID = tracking_uid
+    if cielab:
+        if seg.cielab is not None:
+            lab = _check_triplet(seg.cielab, "CIELab colour", 65535)
+        else:
+            lab = rgb_to_cielab(seg.rgb if seg.rgb is not None else DEFAULT_RGB)
+        ds.RecommendedDisplayCIELabValue = list(lab)
+    return ds
+
+
+def _code_from(seq_owner: Dataset, keyword: str, number: Any, required: bool) -> Code | None:
+    seq = seq_owner.get(keyword)
+    if seq is None or len(seq) == 0:
+        if required:
+            raise MetadataError(
+                f"segment {number}: required attribute {keyword} is missing or empty in the Segment Sequence item"
+            )
+        return None
+    item = seq[0]
+    values = []
+    for f in _CODE_FIELDS:
+        v = item.get(f)
+        if v is None and f == "CodeValue":
+            # Long / URN code values (PS3.3 8.8) stand in for CodeValue.
+            v = item.get("LongCodeValue") or item.get("URNCodeValue")
+        if v is None or str(v) == "":
+            raise MetadataError(f"segment {number}: {keyword} item has no {f}")
+        values.append(str(v))
+    return Code(values[0], values[1], values[2])
+
+
+def segment_from_dataset(item: Dataset) -> SegmentDescription:
+    """A Segment Sequence item -> SegmentDescription (label_id = number = SegmentNumber).
+
+    Modifiers are read from inside their parent code item, or from the item's
+    top level as some old writers put them.
+    """
+    number = item.get("SegmentNumber")
+    if number is None:
+        raise MetadataError("a Segment Sequence item has no SegmentNumber")
+    number = int(number)
+    alg = item.get("SegmentAlgorithmType")
+    if not alg:
+        raise MetadataError(f"segment {number}: required attribute SegmentAlgorithmType is missing")
+    alg = str(alg)
+    category = _code_from(item, "SegmentedPropertyCategoryCodeSequence", number, True)
+    type_ = _code_from(item, "SegmentedPropertyTypeCodeSequence", number, True)
+    type_item = item.SegmentedPropertyTypeCodeSequence[0]
+    type_modifier = _code_from(type_item, "SegmentedPropertyTypeModifierCodeSequence", number, False)
+    if type_modifier is None:
+        type_modifier = _code_from(item, "SegmentedPropertyTypeModifierCodeSequence", number, False)
+    region = _code_from(item, "AnatomicRegionSequence", number, False)
+    region_modifier = None
+    if region is not None:
+        region_modifier = _code_from(item.AnatomicRegionSequence[0], "AnatomicRegionModifierSequence", number, False)
+    if region_modifier is None:
+        region_modifier = _code_from(item, "AnatomicRegionModifierSequence", number, False)
+
+    lab = item.get("RecommendedDisplayCIELabValue")
+    cielab = rgb = None
+    if lab is not None and len(lab) == 3:
+        try:
+            cielab = _check_triplet([int(v) for v in lab], "CIELab colour", 65535)
+        except (TypeError, ValueError) as exc:
+            raise MetadataError(f"segment {number}: RecommendedDisplayCIELabValue {exc}") from None
+        rgb = cielab_to_rgb(cielab)
+
+    def text(keyword: str) -> str | None:
+        v = item.get(keyword)
+        return str(v) if v not in (None, "") else None
+
+    tracking_uid = item.get("TrackingUID")
+    return SegmentDescription(
+        label_id=number,
+        category=category,  # type: ignore[arg-type]
+        type=type_,  # type: ignore[arg-type]
+        algorithm_type=alg,
+        number=number,
+        label=text("SegmentLabel"),
+        description=text("SegmentDescription"),
+        algorithm_name=text("SegmentAlgorithmName"),
+        type_modifier=type_modifier,
+        anatomic_region=region,
+        anatomic_region_modifier=region_modifier,
+        rgb=rgb,
+        cielab=cielab,
+        tracking_id=text("TrackingID"),
+        tracking_uid=str(tracking_uid) if tracking_uid else None,
+    )
+
+
+# ---------------------------------------------------------------------------
+# background
+
+
+def background_segment() -> SegmentDescription:
+    """dcmqi's background segment description (label 0)."""
+    return SegmentDescription(
+        label_id=0,
+        category=BACKGROUND_CATEGORY,
+        type=BACKGROUND_TYPE,
+        algorithm_type="MANUAL",
+        number=0,
+        label="Background",
+        rgb=(0, 0, 0),
+        cielab=(0, 32768, 32768),
+    )
+
+
+def is_background(seg: SegmentDescription) -> bool:
+    """True when the segment's type is (DCM, 125040) "Background"."""
+    return seg.type.value == BACKGROUND_TYPE.value and seg.type.scheme == BACKGROUND_TYPE.scheme

@@ -1,0 +1,258 @@
+"""NIfTI-1/2 (``.nii``, ``.nii.gz``) label images via nibabel.
+
+Arrays are returned indexed ``[k, j, i]`` (nibabel gives ``[i, j, k]``), in
+native byte order, C-contiguous and writable.
+
+Affine rule on read (the README quotes this):
+
+1. If ``sform_code > 0`` and the sform's 3x3 part has orthogonal columns
+   (``|cos| <= 1e-4`` between normalised columns), the sform is used.
+2. Otherwise, if ``qform_code > 0``, the qform is used.  This includes the case
+   of a sheared / non-orthogonal sform next to a valid qform - ITK's
+   NiftiImageIO falls back to the qform the same way.
+3. A sheared sform with ``qform_code == 0`` is refused (:class:`ImageFormatError`).
+4. If both codes are 0, the grid is "pixdim only", as ITK reads it: spacing
+   ``|pixdim[1:4]|``, origin 0 and identity direction *in LPS* (which is
+   ``diag(-dx, -dy, dz)`` as a RAS affine).  Note nibabel's own fallback differs
+   (it flips only x and centres the volume); we follow ITK because ITK/Slicer/
+   dcmqi is the ecosystem DICOM SEG users compare against.
+
+NIfTI affines are RAS; they are converted to LPS by negating rows 0 and 1
+(x and y) of the 4x4 affine.  Spacing is the norm of each 3x3 column, direction
+the normalised column.  Left-handed grids (det(direction) = -1) are kept as
+they are, never "fixed".
+
+One difference from ITK: when both forms are set but disagree, ITK prefers the
+qform unless ``sform_code`` is 1 (scanner) or the qform code is 0; we always
+prefer a valid sform, as nibabel, FSL and most viewers do.
+
+Values: labels are never silently scaled.  If ``scl_slope`` is 0 / NaN / inf,
+or the pair is (1, 0), the stored integers are returned in their stored dtype.
+A real slope/intercept is applied (float64 result); the caller decides whether
+non-integer values are acceptable.
+
+Dimensions: 2-D images become one slice (shape ``(1, j, i)``, slice direction
+``row x column``); trailing size-1 dimensions beyond 3 are dropped; a real
+4-D / 5-D image is refused.
+
+Writer: sform and qform (both code 1, scanner) from the LPS geometry converted
+to RAS, ``xyzt_units`` mm, dtype preserved, ``scl_slope``/``scl_inter`` = 1/0.
+Compression follows the extension (``.nii.gz`` = gzip); the ``compress``
+argument is ignored.  Output is atomic.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labelmap._util.atomic import atomic_path
+from labelmap.errors import ImageFormatError, LabelmapError, OutputError
+from labelmap.model import Geometry
+
+__all__ = ["read_nifti", "write_nifti", "select_affine"]
+
+#: Tolerance on |cos| between normalised sform columns before the sform counts as sheared.
+ORTHOGONALITY_TOLERANCE = 1e-4
+
+_RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+_WRITABLE_DTYPES = {
+    np.dtype(t)
+    for t in ("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64")
+}
+
+
+def _fail(path: Any, reason: str) -> ImageFormatError:
+    return ImageFormatError(f"cannot read NIfTI file {str(path)!r}: {reason}")
+
+
+def _describe_read_error(exc: BaseException) -> str:
+    import zlib
+
+    msg = str(exc).strip() or type(exc).__name__
+    low = msg.lower()
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, (EOFError, zlib.error)) or "end-of-stream" in low or "compressed file ended" in low:
+        return f"compressed data is damaged or truncated ({msg}); write or copy the file again"
+    if "not a gzip" in low or "bad gzip" in low:
+        return f"the file ends in .gz but is not gzip data ({msg})"
+    if "expected" in low and "bytes" in low or "requested" in low or "buffer" in low or "mmap" in low:
+        return f"the data is shorter than the header says ({msg}); the file is truncated - write or copy it again"
+    if "empty file" in low:
+        return "the file is empty"
+    if "sizeof_hdr" in low or "header" in low or "magic" in low or "cannot work out file type" in low:
+        return "not a NIfTI file, or its header is damaged (label images must be NRRD or NIfTI-1/2)"
+    return f"damaged or unsupported file ({type(exc).__name__}: {msg})"
+
+
+def _is_orthogonal(m3: np.ndarray) -> bool:
+    norms = np.linalg.norm(m3, axis=0)
+    if np.any(norms <= 0) or not np.all(np.isfinite(m3)):
+        return False
+    u = m3 / norms[np.newaxis, :]
+    return float(np.abs(u.T @ u - np.eye(3)).max()) <= ORTHOGONALITY_TOLERANCE
+
+
+def select_affine(header: Any, path: Any = "<image>") -> tuple[np.ndarray, str]:
+    """The RAS 4x4 affine our rule picks for ``header``, and which one it was ("sform", "qform", "pixdim")."""
+    sform_code = int(header["sform_code"])
+    qform_code = int(header["qform_code"])
+    if sform_code > 0:
+        sform = np.asarray(header.get_sform(), dtype=np.float64)
+        if _is_orthogonal(sform[:3, :3]):
+            return sform, "sform"
+        if qform_code <= 0:
+            raise _fail(
+                path,
+                f"the sform (code {sform_code}) is sheared or degenerate (non-orthogonal axes) and there is no "
+                "qform to fall back on; resample the image to an orthogonal grid first",
+            )
+    if qform_code > 0:
+        qform = np.asarray(header.get_qform(), dtype=np.float64)
+        if not _is_orthogonal(qform[:3, :3]):
+            raise _fail(path, "the qform is degenerate (a zero pixdim?)")
+        return qform, "qform"
+    pixdim = np.asarray(header["pixdim"][1:4], dtype=np.float64)
+    spacing = np.where(np.isfinite(pixdim) & (pixdim != 0), np.abs(pixdim), 1.0)
+    # ITK: identity direction and zero origin in LPS  ->  diag(-dx, -dy, dz) in RAS.
+    aff = np.diag([-spacing[0], -spacing[1], spacing[2], 1.0])
+    return aff, "pixdim"
+
+
+def _geometry_from_affine(aff_ras: np.ndarray, shape_kji: tuple[int, int, int], two_d: bool, path: Any) -> Geometry:
+    aff = _RAS_TO_LPS @ aff_ras
+    m3 = aff[:3, :3].copy()
+    if two_d:
+        # The third column of a 2-D image's affine is arbitrary (often zero): rebuild it.
+        n = np.cross(m3[:, 0], m3[:, 1])
+        nn = np.linalg.norm(n)
+        if nn <= 0:
+            raise _fail(path, "degenerate 2-D affine")
+        m3[:, 2] = n / nn
+    spacing = np.linalg.norm(m3, axis=0)
+    if np.any(spacing <= 0) or not np.all(np.isfinite(m3)):
+        raise _fail(path, f"degenerate affine {np.round(aff_ras, 5).tolist()}")
+    direction = m3 / spacing[np.newaxis, :]
+    try:
+        return Geometry(origin=aff[:3, 3], direction=direction, spacing=spacing, shape=shape_kji)
+    except ValueError as exc:
+        raise _fail(path, str(exc)) from None
+
+
+def read_nifti(path: str | os.PathLike[str]) -> tuple[np.ndarray, Geometry]:
+    """Read a ``.nii`` / ``.nii.gz`` file: (array [k, j, i], Geometry in LPS)."""
+    import nibabel as nib
+
+    p = Path(path)
+    if not p.exists():
+        raise _fail(p, "file not found")
+    if p.is_dir():
+        raise _fail(p, "is a folder, not a file")
+    try:
+        img = nib.load(str(p), mmap=False)  # never hand out a memory map of the file
+    except LabelmapError:
+        raise
+    except MemoryError:
+        raise
+    except Exception as exc:
+        size = p.stat().st_size
+        if 0 < size < 348 and not p.name.lower().endswith(".gz"):
+            raise _fail(
+                p, f"it is {size} bytes, shorter than a NIfTI header (348 bytes); the file is truncated"
+            ) from exc
+        raise _fail(p, _describe_read_error(exc)) from exc
+    if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
+        raise _fail(p, f"nibabel read it as {type(img).__name__}, not NIfTI")
+    header = img.header
+
+    shape = tuple(int(s) for s in img.shape)
+    while len(shape) > 3 and shape[-1] == 1:
+        shape = shape[:-1]
+    if len(shape) > 3:
+        raise _fail(
+            p, f"{len(shape)}-D image (dimensions {list(img.shape)}); only 2-D and 3-D scalar images are supported"
+        )
+    if len(shape) < 2:
+        raise _fail(p, f"{len(shape)}-D image; only 2-D and 3-D images are supported")
+    two_d = len(shape) == 2
+
+    aff_ras, _which = select_affine(header, p)
+
+    n_bytes = int(np.prod(img.shape, dtype=np.float64)) * header.get_data_dtype().itemsize
+    if not p.name.lower().endswith(".gz"):
+        available = p.stat().st_size - int(header.get_data_offset())
+        if available < n_bytes:
+            raise _fail(
+                p,
+                f"the header's dimensions {list(img.shape)} of {header.get_data_dtype()} need {n_bytes} bytes of "
+                f"data but the file holds {max(available, 0)}; the file is truncated - write or copy it again",
+            )
+    try:
+        raw = np.asarray(img.dataobj.get_unscaled())
+    except MemoryError:
+        raise _fail(
+            p,
+            f"not enough memory for the {n_bytes / 2**30:.1f} GiB its header's dimensions {list(img.shape)} "
+            "describe (a damaged header?)",
+        ) from None
+    except Exception as exc:
+        raise _fail(p, _describe_read_error(exc)) from exc
+    if raw.dtype.kind not in "iufb":
+        raise _fail(p, f"pixel type {raw.dtype} is not supported (scalar integer or float images only)")
+    raw = raw.reshape(shape if not two_d else shape + (1,))
+
+    # nibabel moves scl_slope/scl_inter from the loaded header into the array proxy
+    # (the in-memory header then says NaN), normalising 0/NaN slopes to (1, 0).
+    slope = float(getattr(img.dataobj, "slope", header["scl_slope"]))
+    inter = float(getattr(img.dataobj, "inter", header["scl_inter"]))
+    if not np.isfinite(inter):
+        inter = 0.0
+    if np.isfinite(slope) and slope != 0 and not (slope == 1 and inter == 0):
+        data = raw.astype(np.float64) * slope + inter
+    else:
+        data = raw
+
+    arr = np.transpose(data, (2, 1, 0))
+    if arr.dtype.byteorder not in ("=", "|"):
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    arr = np.ascontiguousarray(arr)
+    if not arr.flags.writeable:
+        arr = arr.copy()
+    geometry = _geometry_from_affine(aff_ras, tuple(arr.shape), two_d, p)
+    return arr, geometry
+
+
+def write_nifti(path: str | os.PathLike[str], array: np.ndarray, geometry: Geometry, *, compress: bool = True) -> None:
+    """Write ``array`` [k, j, i] on ``geometry`` as NIfTI-1; ``.nii.gz`` is gzipped, ``.nii`` not (``compress`` ignored)."""
+    import nibabel as nib
+
+    target = Path(path)
+    array = np.asarray(array)
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8)
+    if array.ndim != 3 or tuple(array.shape) != tuple(geometry.shape):
+        raise ValueError(f"array shape {array.shape} does not match geometry shape {geometry.shape}")
+    dtype = array.dtype.newbyteorder("=")
+    if dtype not in _WRITABLE_DTYPES:
+        raise ImageFormatError(f"cannot store pixel type {array.dtype} in a NIfTI file")
+    data_xyz = np.asarray(array, dtype=dtype).transpose(2, 1, 0)
+    aff_ras = _RAS_TO_LPS @ geometry.affine  # the flip is its own inverse
+
+    img = nib.Nifti1Image(data_xyz, aff_ras, dtype=dtype)
+    img.set_qform(aff_ras, code=1)
+    img.set_sform(aff_ras, code=1)
+    hdr = img.header
+    hdr.set_xyzt_units(xyz="mm")
+    hdr.set_slope_inter(1.0, 0.0)
+    try:
+        with atomic_path(target) as tmp:
+            nib.save(img, str(tmp))
+    except LabelmapError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None

@@ -1,0 +1,490 @@
+"""3D Slicer segmentation files (``.seg.nrrd``) <-> one :class:`LabelVolume` per layer.
+
+A ``.seg.nrrd`` is a NRRD whose ``key:=value`` fields describe the segments.  A 3-D
+file is one layer; a 4-D file lists its layers on the first (fastest) axis
+(``kinds: list domain domain domain``, ``space directions: none (..) (..) (..)``).
+Geometry is read as :mod:`labelmap.formats.nrrd` reads it (LPS, arrays ``[k, j, i]``).
+
+Segment N (``Segment<N>_*`` keys) holds the voxels where layer ``_Layer`` equals
+``_LabelValue``; layers may reuse values.  Without ``_Layer`` keys (legacy files)
+segment N lies in layer N, and a missing ``_LabelValue`` is 1.  Without any
+segment keys, every non-zero value of every layer is a segment with a default
+description.  ``_Name`` -> label, ``_Color`` (0-1) -> rgb = round(255 c), the
+``TerminologyEntry`` tag -> codes (missing: SCT 85756007 "Tissue", Slicer's
+default), ``DICOM.*`` tags -> algorithm, description and tracking fields.
+
+The writer puts segments that do not overlap in one 3-D layer, else writes a
+4-D file, one layer per given volume; gzip, LPS, atomic.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from labelmap import kernels
+from labelmap.errors import ImageFormatError, InputError, MetadataError
+from labelmap.model import DEFAULT_RGB, Code, Geometry, LabelVolume, SegmentDescription
+
+__all__ = ["SEGNRRD_SUFFIXES", "DEFAULT_CATEGORY", "DEFAULT_TYPE", "is_segnrrd", "read_segnrrd", "write_segnrrd"]
+
+SEGNRRD_SUFFIXES = (".seg.nrrd", ".seg.nhdr")
+
+#: Slicer's default terminology for a new segment: category and type "Tissue".
+DEFAULT_CATEGORY = Code("85756007", "SCT", "Tissue")
+DEFAULT_TYPE = Code("85756007", "SCT", "Tissue")
+
+_ALGORITHM_TYPES = ("AUTOMATIC", "SEMIAUTOMATIC", "MANUAL")
+_KEY_RE = re.compile(r"^Segment(\d+)_(\w+)$")
+_CATEGORY_CONTEXT = "Segmentation category and type - DICOM master list"
+_ANATOMY_CONTEXT = "Anatomic codes - DICOM master list"
+#: SegmentDescription field <-> our Slicer tag for the fields Slicer has no key for.
+_DICOM_TAGS = {
+    "algorithm_type": "DICOM.SegmentAlgorithmType",
+    "algorithm_name": "DICOM.SegmentAlgorithmName",
+    "description": "DICOM.SegmentDescription",
+    "tracking_id": "DICOM.TrackingID",
+    "tracking_uid": "DICOM.TrackingUID",
+}
+
+
+def is_segnrrd(path: str | os.PathLike[str]) -> bool:
+    """True when the file name ends in ``.seg.nrrd`` (or ``.seg.nhdr``), any case."""
+    return Path(path).name.lower().endswith(SEGNRRD_SUFFIXES)
+
+
+def _fail(path: object, reason: str) -> ImageFormatError:
+    return ImageFormatError(f"cannot read Slicer segmentation {str(path)!r}: {reason}")
+
+
+# --------------------------------------------------------------------------- reading
+def _read_raw(p: Path, narrow: bool) -> tuple[np.ndarray, dict]:
+    """(data in C order, header) through io.nrrd's fast gzip reader, else pynrrd."""
+    from labelmap.formats.nrrd import read_data_and_header
+
+    return read_data_and_header(p, narrow=narrow, fail=_fail)
+
+
+def _split_layers(data: np.ndarray, header: dict, p: Path) -> tuple[list[np.ndarray], Geometry]:
+    """The layer arrays [k, j, i] and their Geometry (the list axis of a 4-D file removed)."""
+    from labelmap.formats.nrrd import _geometry_from_header
+
+    if data.ndim == 3:
+        return [data], _geometry_from_header(header, tuple(data.shape), p)
+    if data.ndim != 4:
+        raise _fail(p, f"{data.ndim}-D data (sizes {list(data.shape[::-1])}); a .seg.nrrd is 3-D or 4-D (layers first)")
+    kinds = [str(k).strip().lower() for k in header.get("kinds") or ["list", "domain", "domain", "domain"]]
+    dirs = header.get("space directions")
+    first_dir = None if dirs is None else np.asarray(dirs, dtype=np.float64)[0]
+    if kinds[0] in ("domain", "space") or (first_dir is not None and np.all(np.isfinite(first_dir))):
+        raise _fail(
+            p,
+            f"a 4-D file must list its layers on the first axis ('kinds: list domain domain domain', "
+            f"'space directions: none ...'), got kinds {kinds}; save it from Slicer again",
+        )
+    sub = dict(header)
+    for key in ("kinds", "space directions", "spacings"):
+        if sub.get(key) is not None:
+            sub[key] = list(sub[key])[1:] if key != "space directions" else np.asarray(sub[key])[1:]
+    geometry = _geometry_from_header(sub, tuple(data.shape[:3]), p)
+    return [np.ascontiguousarray(data[..., layer]) for layer in range(data.shape[3])], geometry
+
+
+def _segment_fields(header: dict) -> dict[int, dict[str, str]]:
+    """{N: {field: value}} of every ``Segment<N>_<field>`` key."""
+    out: dict[int, dict[str, str]] = {}
+    for key, value in header.items():
+        m = _KEY_RE.match(str(key))
+        if m:
+            out.setdefault(int(m.group(1)), {})[m.group(2)] = str(value).strip()
+    return dict(sorted(out.items()))
+
+
+def _int_field(fields: dict[str, str], n: int, name: str, p: Path, fix: str) -> int | None:
+    raw = fields.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise _fail(p, f"Segment{n}_{name} is {raw!r}, not an integer; {fix}") from None
+
+
+def _color(raw: str, n: int, p: Path) -> tuple[int, int, int]:
+    try:
+        values = [float(v) for v in raw.replace(",", " ").split()]
+    except ValueError:
+        values = []
+    if len(values) != 3 or not all(math.isfinite(v) and -1e-6 <= v <= 1 + 1e-6 for v in values):
+        raise _fail(
+            p, f"Segment{n}_Color is {raw!r}; it must be three numbers 0..1 (red green blue), e.g. '0.5 0.68 0.5'"
+        )
+    r, g, b = (int(math.floor(255 * min(max(v, 0.0), 1.0) + 0.5)) for v in values)
+    return r, g, b
+
+
+def _tags(raw: str) -> dict[str, str]:
+    """``key:value|key:value|`` -> dict (the value keeps any further ':')."""
+    out = {}
+    for item in raw.split("|"):
+        if item.strip():
+            key, _, value = item.partition(":")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _code(raw: str, n: int, what: str, p: Path) -> Code | None:
+    """``SCHEME^VALUE^MEANING`` -> Code; empty (``^^``) -> None."""
+    parts = raw.split("^", 2)
+    if all(not s.strip() for s in parts):
+        return None
+    if len(parts) != 3 or not parts[0].strip() or not parts[1].strip():
+        raise _fail(
+            p,
+            f"Segment{n}_Tags: TerminologyEntry {what} code {raw!r} is not 'SCHEME^VALUE^MEANING' "
+            "(e.g. 'SCT^10200004^Liver'); fix it or choose the terminology again in Slicer",
+        )
+    scheme, value, meaning = (s.strip() for s in parts)
+    return Code(value, scheme, meaning or value)
+
+
+def _terminology(raw: str, n: int, p: Path) -> dict[str, Code | None]:
+    parts = raw.split("~")
+    if len(parts) != 7:
+        raise _fail(
+            p,
+            f"Segment{n}_Tags: TerminologyEntry has {len(parts)} '~'-separated parts, expected 7 (context~category~"
+            "type~type modifier~anatomic context~region~region modifier); fix it or choose the terminology again in Slicer",
+        )
+    names = (None, "category", "type", "type_modifier", None, "anatomic_region", "anatomic_region_modifier")
+    return {name: _code(part, n, name.replace("_", " "), p) for name, part in zip(names, parts) if name}
+
+
+def _segment(n: int, fields: dict[str, str], p: Path) -> SegmentDescription:
+    """The description of segment N from its keys (label_id = LabelValue, checked by the caller)."""
+    tags = _tags(fields.get("Tags", ""))
+    codes: dict[str, Code | None] = {}
+    if tags.get("TerminologyEntry"):
+        codes = _terminology(tags["TerminologyEntry"], n, p)
+    extra = {attr: tags.get(tag) or None for attr, tag in _DICOM_TAGS.items()}
+    algorithm = (extra.pop("algorithm_type") or "MANUAL").upper()
+    if algorithm not in _ALGORITHM_TYPES:
+        raise _fail(
+            p,
+            f"Segment{n}_Tags: {_DICOM_TAGS['algorithm_type']} is {algorithm!r}; use AUTOMATIC, "
+            "SEMIAUTOMATIC or MANUAL",
+        )
+    if algorithm != "MANUAL" and not extra["algorithm_name"]:
+        raise _fail(
+            p,
+            f"Segment{n}_Tags: {_DICOM_TAGS['algorithm_type']} is {algorithm} but "
+            f"{_DICOM_TAGS['algorithm_name']} is missing; add the algorithm's name or set it to MANUAL",
+        )
+    name = fields.get("Name") or fields.get("ID") or f"Segment_{n + 1}"
+    return SegmentDescription(
+        label_id=1,
+        category=codes.get("category") or DEFAULT_CATEGORY,
+        type=codes.get("type") or DEFAULT_TYPE,
+        algorithm_type=algorithm,
+        label=name,
+        type_modifier=codes.get("type_modifier"),
+        anatomic_region=codes.get("anatomic_region"),
+        anatomic_region_modifier=codes.get("anatomic_region_modifier"),
+        rgb=_color(fields["Color"], n, p) if fields.get("Color") else None,
+        **extra,
+    )
+
+
+def _described(header: dict, n_layers: int, p: Path) -> list[list[SegmentDescription]] | None:
+    """Segment descriptions per layer from the keys, or None when the file has no segment keys."""
+    segs = _segment_fields(header)
+    if not segs:
+        return None
+    legacy = not any("Layer" in f for f in segs.values())
+    per_layer: list[list[SegmentDescription]] = [[] for _ in range(n_layers)]
+    owner: dict[tuple[int, int], int] = {}
+    for n, fields in segs.items():
+        layer = n if legacy else _int_field(fields, n, "Layer", p, f"give the layer index 0..{n_layers - 1}")
+        if layer is None:
+            raise _fail(
+                p,
+                f"Segment{n}_Layer is missing while other segments have one; add "
+                f"'Segment{n}_Layer:=<0..{n_layers - 1}>'",
+            )
+        if not 0 <= layer < n_layers and legacy:
+            raise _fail(
+                p,
+                f"segment {n} has no Segment{n}_Layer key, so (legacy layout) it lies in layer {n}, but the "
+                f"file holds {n_layers} layer(s) (0..{n_layers - 1}); add a Segment<N>_Layer key to every "
+                f"segment or remove Segment{n}'s keys",
+            )
+        if not 0 <= layer < n_layers:
+            raise _fail(
+                p,
+                f"Segment{n}_Layer is {layer} but the file holds {n_layers} layer(s) (0..{n_layers - 1}); "
+                f"fix Segment{n}_Layer or remove Segment{n}'s keys",
+            )
+        value = _int_field(fields, n, "LabelValue", p, "give its voxel value 1..65535")
+        if value is None:
+            if not legacy:
+                raise _fail(p, f"Segment{n}_LabelValue is missing; add 'Segment{n}_LabelValue:=<1..65535>'")
+            value = 1
+        if not 1 <= value <= 0xFFFF:
+            raise _fail(p, f"Segment{n}_LabelValue is {value}; it must be 1..65535 (0 is background)")
+        if (layer, value) in owner:
+            raise _fail(
+                p,
+                f"Segment{owner[(layer, value)]} and Segment{n} both use layer {layer}, label value {value}; "
+                f"give Segment{n} another Segment{n}_LabelValue (or Segment{n}_Layer)",
+            )
+        owner[(layer, value)] = n
+        per_layer[layer].append(replace(_segment(n, fields, p), label_id=value))
+    return per_layer
+
+
+def _apply_metadata(
+    per_layer: list[list[SegmentDescription]], json_lists: Sequence[Sequence[SegmentDescription]], p: Path
+) -> list[list[SegmentDescription]]:
+    """JSON wins: ``segmentAttributes[i]`` entries replace layer i's segments of the same labelID, or add them."""
+    if len(json_lists) > len(per_layer):
+        raise MetadataError(
+            f"the metadata JSON has {len(json_lists)} inner lists in segmentAttributes but {str(p)!r} holds "
+            f"{len(per_layer)} layer(s); give one inner list per layer (labelID = label value in that layer), or fewer"
+        )
+    out = []
+    for layer, segs in enumerate(per_layer):
+        entries = list(json_lists[layer]) if layer < len(json_lists) else []
+        given = {s.label_id: s for s in entries}
+        if len(given) != len(entries):
+            dup = next(s.label_id for s in entries if sum(e.label_id == s.label_id for e in entries) > 1)
+            raise MetadataError(
+                f"segmentAttributes[{layer}] of the metadata JSON describes labelID {dup} twice; "
+                f"keep one entry per label value of layer {layer} of {str(p)!r}"
+            )
+        out.append([given.pop(s.label_id, s) for s in segs] + sorted(given.values(), key=lambda s: s.label_id))
+    return out
+
+
+def _check_described(arrays: list[np.ndarray], counts: list[np.ndarray], per_layer, p: Path) -> None:
+    for layer, (count, segs) in enumerate(zip(counts, per_layer)):
+        known = {s.label_id for s in segs}
+        stray = [int(v) for v in np.flatnonzero(count) if v and int(v) not in known]
+        if stray:
+            where = f"layer {layer} holds" if len(arrays) > 1 else "holds"
+            raise _fail(
+                p,
+                f"{where} label value {stray[0]} ({int(count[stray[0]])} voxels) that no Segment<N>_LabelValue "
+                + (f"of that layer (Segment<N>_Layer:={layer}) " if len(arrays) > 1 else "")
+                + "describes"
+                + (f" (nor values {stray[1:10]})" if len(stray) > 1 else "")
+                + "; add the segment's keys, describe it in --metadata, or set those voxels to 0",
+            )
+
+
+def read_segnrrd(
+    path: str | os.PathLike[str],
+    *,
+    metadata: Sequence[Sequence[SegmentDescription]] | None = None,
+    narrow: bool = False,
+) -> list[LabelVolume]:
+    """Read a ``.seg.nrrd``: one LabelVolume per layer, ``segments[*].label_id`` = the LabelValue.
+
+    ``metadata``: dcmqi ``segmentAttributes`` (one inner list per layer, labelID =
+    value in that layer) whose entries replace the file's segment of the same value
+    or add one.  ``narrow``: 16-bit data whose values fit come back as uint8.
+    Every non-zero voxel value must be described (else :class:`ImageFormatError`).
+    """
+    p = Path(path)
+    data, header = _read_raw(p, narrow)
+    if data.dtype.kind not in "iub":
+        raise _fail(p, f"pixel type {data.dtype} is not an integer type; a segmentation holds label values")
+    raw_layers, geometry = _split_layers(data, header, p)
+    names = [str(p)] if len(raw_layers) == 1 else [f"{p} layer {m}" for m in range(len(raw_layers))]
+    arrays = [kernels.as_label_array(a, source=n) for a, n in zip(raw_layers, names)]
+    counts = [kernels.label_presence(a, source=n)[1] for a, n in zip(arrays, names)]
+    per_layer = _described(header, len(arrays), p)
+    if per_layer is None:
+        per_layer = [
+            [
+                SegmentDescription(
+                    label_id=int(v),
+                    category=DEFAULT_CATEGORY,
+                    type=DEFAULT_TYPE,
+                    label=f"Segment_{int(v)}" if len(arrays) == 1 else f"Segment_{m}_{int(v)}",
+                )
+                for v in np.flatnonzero(c)
+                if v
+            ]
+            for m, c in enumerate(counts)
+        ]
+    if metadata is not None:
+        per_layer = _apply_metadata(per_layer, metadata, p)
+    _check_described(arrays, counts, per_layer, p)
+    return [LabelVolume(a, geometry, tuple(s)) for a, s in zip(arrays, per_layer)]
+
+
+# --------------------------------------------------------------------------- writing
+def _clean(text: str, forbidden: str = "") -> str:
+    """One header line's worth of text; ``forbidden`` separators become '/'."""
+    text = " ".join(str(text).split())
+    for ch in forbidden:
+        text = text.replace(ch, "/")
+    return text
+
+
+def _code_text(code: Code | None) -> str:
+    if code is None:
+        return "^^"
+    return "^".join(
+        _clean(v, "~|^") if i < 2 else _clean(v, "~|") for i, v in enumerate((code.scheme, code.value, code.meaning))
+    )
+
+
+def _tags_text(seg: SegmentDescription) -> str:
+    entry = "~".join(
+        [
+            _CATEGORY_CONTEXT,
+            _code_text(seg.category),
+            _code_text(seg.type),
+            _code_text(seg.type_modifier),
+            _ANATOMY_CONTEXT,
+            _code_text(seg.anatomic_region),
+            _code_text(seg.anatomic_region_modifier),
+        ]
+    )
+    tags = [("Segmentation.Status", "inprogress"), ("TerminologyEntry", entry)]
+    tags += [
+        (tag, _clean(getattr(seg, attr), "|"))
+        for attr, tag in _DICOM_TAGS.items()
+        if getattr(seg, attr) and not (attr == "algorithm_type" and seg.algorithm_type == "MANUAL")
+    ]
+    return "".join(f"{key}:{value}|" for key, value in tags)
+
+
+#: Slices per block when scanning rows and columns for extents (small blocks transpose in cache).
+_EXTENT_BLOCK = 8
+
+
+def _extents(array: np.ndarray, values: Sequence[int]) -> dict[int, tuple[int, ...]]:
+    """(i0, i1, j0, j1, k0, k1) of each value; (0, -1, 0, -1, 0, -1) when absent.
+
+    Values are first mapped to dense indices (uint8 for up to 255 values) so the
+    presence tables stay small; rows and columns are scanned a few slices at a time.
+    """
+    values = sorted(set(int(v) for v in values))
+    if not values:
+        return {}
+    lut = np.zeros(
+        max(int(array.max()) if array.size else 0, values[-1]) + 1, dtype=np.uint8 if len(values) <= 0xFF else np.uint16
+    )
+    lut[values] = np.arange(1, len(values) + 1)
+    dense = kernels.remap_labels(array, lut)
+    n_idx = len(values) + 1
+    along = [np.zeros((array.shape[2], n_idx), bool), np.zeros((array.shape[1], n_idx), bool)]  # i, j
+    for k0 in range(0, array.shape[0], _EXTENT_BLOCK):
+        block = dense[k0 : k0 + _EXTENT_BLOCK]
+        for acc, axes in zip(along, ((2, 0, 1), (1, 0, 2))):
+            seen = kernels.label_presence(np.ascontiguousarray(block.transpose(axes)))[0]
+            acc[:, : seen.shape[1]] |= seen
+    along.append(np.zeros((array.shape[0], n_idx), bool))
+    seen = kernels.label_presence(dense)[0]
+    along[2][:, : seen.shape[1]] = seen
+    out = {}
+    for idx, v in enumerate(values, start=1):
+        box: list[int] = []
+        for presence in along:
+            hits = np.flatnonzero(presence[:, idx])
+            box += [int(hits[0]), int(hits[-1])] if hits.size else [0, -1]
+        out[v] = tuple(box) if box[1] >= 0 else (0, -1, 0, -1, 0, -1)
+    return out
+
+
+def _header(stack: np.ndarray, geometry: Geometry, layers: Sequence[LabelVolume], compress: bool) -> bytes:
+    from labelmap.formats.nrrd import header_lines
+
+    lines = header_lines(stack, geometry, compress, layers=stack.ndim == 4) + [
+        "Segmentation_ContainedRepresentationNames:=Binary labelmap|",
+        "Segmentation_MasterRepresentation:=Binary labelmap",
+        "Segmentation_ReferenceImageExtentOffset:=0 0 0",
+    ]
+    ordered = sorted(
+        ((seg, m) for m, layer in enumerate(layers) for seg in layer.segments),
+        key=lambda sm: (sm[0].number or 1 << 20, sm[1], sm[0].label_id),
+    )
+    extents = [_extents(layer.array, [s.label_id for s in layer.segments]) for layer in layers]
+    for n, (seg, m) in enumerate(ordered):
+        rgb = seg.rgb
+        if rgb is None and seg.cielab is not None:
+            from labelmap.formats.dcmqi_json import cielab_to_rgb
+
+            rgb = cielab_to_rgb(seg.cielab)
+        rgb = rgb or DEFAULT_RGB
+        fields = {
+            "Color": " ".join(f"{c / 255:.6g}" for c in rgb),
+            "ColorAutoGenerated": "0",
+            "Extent": " ".join(str(v) for v in extents[m][seg.label_id]),
+            "ID": f"Segment_{seg.number or n + 1}",
+            "LabelValue": str(seg.label_id),
+            "Layer": str(m),
+            "Name": _clean(seg.display_label),
+            "NameAutoGenerated": "0",
+            "Tags": _tags_text(seg),
+        }
+        lines += [f"Segment{n}_{key}:={value}" for key, value in fields.items()]
+    return ("\n".join(lines) + "\n\n").encode("utf-8")
+
+
+def _check_layers(layers: Sequence[LabelVolume], target: Path) -> np.ndarray:
+    """The layers stacked as (k, j, i[, layer]) uint8/uint16 after checking they fit one file."""
+
+    def fail(msg: str) -> InputError:
+        return InputError(f"cannot write {str(target)!r}: {msg}")
+
+    if not layers:
+        raise fail("a .seg.nrrd needs at least one layer")
+    geometry = layers[0].geometry
+    seen: set[tuple[int, int]] = set()
+    top = 0
+    for m, layer in enumerate(layers):
+        if layer.geometry.max_deviation(geometry) > 1e-6:
+            raise fail(f"layer {m} is on another grid than layer 0; all layers of a .seg.nrrd share one grid")
+        for s in layer.segments:
+            if not 1 <= s.label_id <= 0xFFFF or (m, s.label_id) in seen:
+                raise fail(f"layer {m}: label value {s.label_id} is out of 1..65535 or described twice")
+            seen.add((m, s.label_id))
+            top = max(top, s.label_id)
+    dtype = np.uint8 if top <= 0xFF else np.uint16
+    arrays = []
+    for m, layer in enumerate(layers):
+        arr = kernels.as_label_array(layer.array, source=f"layer {m}")
+        counts = kernels.label_presence(arr)[1]
+        known = {s.label_id for s in layer.segments}
+        stray = [int(v) for v in np.flatnonzero(counts) if v and int(v) not in known]
+        if stray:
+            raise fail(f"layer {m} holds label value {stray[0]} that none of its segments describes")
+        arrays.append(arr.astype(dtype, copy=False))
+    if len(arrays) == 1:
+        return np.ascontiguousarray(arrays[0])
+    return np.stack(arrays, axis=-1)  # the layer axis is NRRD's first (fastest) axis
+
+
+def write_segnrrd(path: str | os.PathLike[str], layers: Sequence[LabelVolume], *, compress: bool = True) -> None:
+    """Write ``layers`` (one LabelVolume each, ``label_id`` = LabelValue) as one ``.seg.nrrd``, atomically.
+
+    One layer gives a 3-D file, several a 4-D file (layers first).  Segments are
+    listed in Segment Number order (then layer, value).
+    """
+    from labelmap.formats.nrrd import write_attached
+
+    target = Path(path)
+    if target.name.lower().endswith(".nhdr"):
+        raise InputError(f"{str(target)!r}: a .seg.nrrd is written with attached data; name it .seg.nrrd")
+    stack = _check_layers(layers, target)
+    head = _header(stack, layers[0].geometry, layers, compress)
+    write_attached(target, head, np.ascontiguousarray(stack, dtype=stack.dtype.newbyteorder("<")), compress=compress)

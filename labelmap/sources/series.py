@@ -1,0 +1,619 @@
+"""Read the headers of a source image series (never its pixels).
+
+:func:`load_series` scans files and folders, keeps the DICOM images (files with
+Image Plane attributes), picks one series by SeriesInstanceUID, checks that its
+slices form a stack (one orientation, one in-plane size and spacing, no two
+slices at one position) and sorts them along the slice normal
+``row x column`` (never by InstanceNumber or file name).
+
+:func:`series_geometry` turns the sorted stack into the regular grid it spans,
+refusing stacks with missing slices or positions that are not on a line.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from labelmap.dicom.read import KEYWORDS, LONG_VRS, LiteDataset, NeedsPydicom
+from labelmap.errors import DicomSeriesError
+from labelmap.model import SOURCE_ATTRIBUTES, Geometry, SourceSeries
+
+if TYPE_CHECKING:  # headers are parsed without pydicom; it reads only the files the lite parser leaves
+    from pydicom.dataset import Dataset
+
+__all__ = [
+    "COPIED_ATTRIBUTES",
+    "find_dicom_files",
+    "read_series_headers",
+    "load_series",
+    "series_geometry",
+    "SliceHeader",
+]
+
+#: Patient / study / frame-of-reference attributes copied into ``SourceSeries.dataset``
+#: (only those present in the source are copied).
+COPIED_ATTRIBUTES: tuple[str, ...] = SOURCE_ATTRIBUTES
+
+_GEOMETRY_TAGS: tuple[str, ...] = (
+    "SOPClassUID",
+    "SOPInstanceUID",
+    "SeriesInstanceUID",
+    "Modality",
+    "SeriesNumber",
+    "SeriesDescription",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "PixelSpacing",
+    "Rows",
+    "Columns",
+    "NumberOfFrames",
+    "SliceThickness",
+)
+
+_READ_TAGS: list[str] = list(dict.fromkeys(_GEOMETRY_TAGS + COPIED_ATTRIBUTES))
+#: the same as tag numbers, for the lite reader (which skips every other element)
+_READ_TAG_NUMBERS: frozenset[int] = frozenset(KEYWORDS[k][0] for k in _READ_TAGS)
+
+#: Orientation cosines may differ by this much between slices of one series.
+ORIENTATION_TOL = 1e-4
+#: Pixel spacing may differ by this much (mm) between slices of one series.
+SPACING_TOL = 1e-4
+#: Two slices closer than this (mm) along the normal are at the same position.
+POSITION_TOL = 1e-3
+
+#: Non-image storage classes that carry NumberOfFrames (segmentations, registrations, ...).
+_NON_SOURCE_SOP_PREFIX = "1.2.840.10008.5.1.4.1.1.66"
+_NON_SOURCE_MODALITIES = {"SEG", "RTSTRUCT", "SR", "REG", "KO", "PR", "RTPLAN", "RTDOSE"}
+
+# Header parsing is CPU-bound under the GIL: on a warm cache a 2-thread pool measured slower
+# (0.24 s vs 0.14 s for 300 files), so reading is sequential unless this is raised.
+_THREADS = 1
+_THREAD_MIN_FILES = 64
+
+
+# --------------------------------------------------------------------------- file discovery
+def find_dicom_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """Every regular file under ``paths`` (folders walked recursively in sorted order, files kept as given).
+
+    Non-DICOM files are not filtered here; :func:`read_series_headers` ignores them.
+    A path that does not exist raises :class:`DicomSeriesError`.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    files: list[Path] = []
+    seen: set[Path] = set()
+
+    def add(p: Path) -> None:
+        if p not in seen:
+            seen.add(p)
+            files.append(p)
+
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for root, dirs, names in os.walk(path):
+                dirs.sort()
+                for name in sorted(names):
+                    f = Path(root) / name
+                    if f.is_file():
+                        add(f)
+        elif path.is_file():
+            add(path)
+        else:
+            raise DicomSeriesError(
+                f"DICOM input {str(path)!r} does not exist; give the folder or files of the source image series"
+            )
+    return files
+
+
+# --------------------------------------------------------------------------- header reading
+@dataclass
+class SliceHeader:
+    """What load_series needs from one image file."""
+
+    file: str
+    sop_class_uid: str
+    sop_instance_uid: str
+    series_instance_uid: str
+    modality: str
+    series_number: str | None
+    series_description: str | None
+    position: np.ndarray | None
+    orientation: np.ndarray | None
+    pixel_spacing: tuple[float, float] | None
+    rows: int | None
+    columns: int | None
+    number_of_frames: int | None
+    dataset: Any  # pydicom Dataset, or a lite.LiteDataset when read without pydicom
+    #: why the file is incomplete (truncated before or inside its Pixel Data), else None
+    damage: str | None = None
+
+
+@dataclass
+class _ScanResult:
+    images: list[SliceHeader]
+    non_dicom: int
+    non_image: int
+    n_files: int
+    #: DICOM files without image geometry that end before their Pixel Data (truncated copies?)
+    #: or that name a series but have no ImagePositionPatient
+    incomplete: list[SliceHeader] = field(default_factory=list)
+
+
+def _floats(ds: Dataset, keyword: str, n: int) -> np.ndarray | None:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return None
+    try:
+        arr = np.array([float(v) for v in (value if not isinstance(value, (str, bytes, float, int)) else [value])])
+    except (TypeError, ValueError):
+        return None
+    if arr.shape != (n,) or not np.all(np.isfinite(arr)):
+        return None
+    return arr
+
+
+def _int_or_none(ds: Dataset, keyword: str) -> int | None:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _pixel_data_problem(fp: Any, ds: Dataset, size: int) -> str | None:
+    """Why the Pixel Data of a file read with ``stop_before_pixels`` is incomplete, or None.
+
+    ``fp`` is positioned where pydicom stopped: at the Pixel Data element, or at the end
+    of the file when there is none (a truncated copy, or a non-image object).  Only the
+    element's length field is read; encapsulated (undefined length) and deflated data
+    are not checked.
+    """
+    pos = fp.tell()
+    if pos >= size:
+        return "it ends before its Pixel Data"
+    try:
+        syntax = ds.file_meta.TransferSyntaxUID
+        if syntax.is_deflated:
+            return None
+        implicit, little = syntax.is_implicit_VR, syntax.is_little_endian
+    except (AttributeError, ValueError):
+        return None
+    head = fp.read(12)
+    order = "<" if little else ">"
+    if len(head) < 8:
+        return "it ends inside its Pixel Data element"
+    group = struct.unpack(order + "H", head[:2])[0]
+    if group != 0x7FE0:
+        return None
+    if implicit:
+        length, start = struct.unpack(order + "I", head[4:8])[0], pos + 8
+    elif head[4:6] in LONG_VRS:
+        if len(head) < 12:
+            return "it ends inside its Pixel Data element"
+        length, start = struct.unpack(order + "I", head[8:12])[0], pos + 12
+    else:
+        length, start = struct.unpack(order + "H", head[6:8])[0], pos + 8
+    if length == 0xFFFFFFFF or start + length <= size:
+        return None
+    return f"its Pixel Data holds {size - start} of {length} bytes"
+
+
+def _read_one(path: Path) -> SliceHeader | None:
+    """Header of one file, or None when it is not DICOM (or unreadable).
+
+    Usual files (Explicit or Implicit VR Little Endian, simple character sets) are parsed by
+    :func:`labelmap.dicom.bulk.read_image_header` (300 CT headers: 0.03 s instead of 0.15 s
+    with pydicom); anything else, damaged files included, goes to pydicom as before.
+    """
+    from labelmap.dicom.bulk import read_image_header
+    from labelmap.errors import SegFormatError
+
+    try:
+        meta, ds, damage = read_image_header(path, _READ_TAG_NUMBERS)
+        return _slice_header(path, ds, meta, damage)
+    except (SegFormatError, NeedsPydicom, OSError):
+        pass
+    if not _has_dicm_prefix(path):
+        return None  # pydicom (without force) refuses it too; spares its import for a stray file
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        with open(path, "rb") as fp:
+            ds = pydicom.dcmread(fp, stop_before_pixels=True, specific_tags=_READ_TAGS)
+            damage = _pixel_data_problem(fp, ds, os.fstat(fp.fileno()).st_size)
+    except (InvalidDicomError, OSError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None
+    except Exception:  # pydicom raises assorted errors on junk; a non-DICOM file is never fatal
+        return None
+    return _slice_header(path, ds, getattr(ds, "file_meta", None), damage)
+
+
+def _has_dicm_prefix(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(128)
+            return fh.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def _slice_header(path: Path, ds: Any, meta: Any, damage: str | None) -> SliceHeader | None:
+    """A SliceHeader from a pydicom Dataset or a lite data set (None if its values do not decode)."""
+    try:
+        sop_instance = str(ds.get("SOPInstanceUID", "") or "")
+        series_uid = str(ds.get("SeriesInstanceUID", "") or "")
+        sop_class = str(ds.get("SOPClassUID", "") or "")
+        if not sop_class and meta is not None:  # a copy truncated before SOPClassUID still names it in the meta
+            sop_class = str(meta.get("MediaStorageSOPClassUID", "") or "")
+        number_of_frames = _int_or_none(ds, "NumberOfFrames")
+        spacing = _floats(ds, "PixelSpacing", 2)
+        series_number = ds.get("SeriesNumber")
+        series_description = ds.get("SeriesDescription")
+        return SliceHeader(
+            file=str(path),
+            sop_class_uid=sop_class,
+            sop_instance_uid=sop_instance,
+            series_instance_uid=series_uid,
+            modality=str(ds.get("Modality", "") or ""),
+            series_number=None if series_number in (None, "") else str(series_number),
+            series_description=None if series_description in (None, "") else str(series_description),
+            position=_floats(ds, "ImagePositionPatient", 3),
+            orientation=_floats(ds, "ImageOrientationPatient", 6),
+            pixel_spacing=None if spacing is None else (float(spacing[0]), float(spacing[1])),
+            rows=_int_or_none(ds, "Rows"),
+            columns=_int_or_none(ds, "Columns"),
+            number_of_frames=number_of_frames,
+            dataset=ds,
+            damage=damage,
+        )
+    except NeedsPydicom:
+        raise  # a lite value pydicom decodes leniently: read the file with pydicom
+    except Exception:
+        return None
+
+
+def _is_multiframe_image(h: SliceHeader) -> bool:
+    if h.number_of_frames is None or h.rows is None or h.columns is None:
+        return False
+    if h.sop_class_uid.startswith(_NON_SOURCE_SOP_PREFIX) or h.modality.upper() in _NON_SOURCE_MODALITIES:
+        return False
+    # Enhanced / legacy-converted multi-frame images keep their geometry in functional groups;
+    # an old-style multi-frame file with top-level IPP and NumberOfFrames > 1 is multi-frame too.
+    return h.position is None or h.number_of_frames > 1
+
+
+def _is_single_frame_image(h: SliceHeader) -> bool:
+    return (
+        h.position is not None
+        and bool(h.sop_instance_uid)
+        and bool(h.series_instance_uid)
+        and (h.number_of_frames is None or h.number_of_frames <= 1)
+    )
+
+
+def read_series_headers(paths: Sequence[str | os.PathLike]) -> _ScanResult:
+    """Read the headers of every file under ``paths``; keep images, count the rest."""
+    files = find_dicom_files(paths)
+    if len(files) >= _THREAD_MIN_FILES and _THREADS > 1:
+        with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+            headers = list(pool.map(_read_one, files, chunksize=32))
+    else:
+        headers = [_read_one(f) for f in files]
+    images: list[SliceHeader] = []
+    incomplete: list[SliceHeader] = []
+    non_dicom = non_image = 0
+    for h in headers:
+        if h is None:
+            non_dicom += 1
+        elif _is_single_frame_image(h) or (_is_multiframe_image(h) and h.series_instance_uid):
+            images.append(h)
+        else:
+            non_image += 1
+            if h.damage is not None or (h.series_instance_uid and h.position is None):
+                incomplete.append(h)
+    return _ScanResult(
+        images=images, non_dicom=non_dicom, non_image=non_image, n_files=len(files), incomplete=incomplete
+    )
+
+
+# --------------------------------------------------------------------------- series selection
+def _describe_paths(paths: Sequence[str | os.PathLike]) -> str:
+    names = [str(p) for p in paths]
+    if len(names) > 3:
+        return ", ".join(repr(n) for n in names[:3]) + f" and {len(names) - 3} more"
+    return ", ".join(repr(n) for n in names)
+
+
+def _series_summary(uid: str, members: list[SliceHeader]) -> str:
+    first = members[0]
+    n_instances = len({h.sop_instance_uid for h in members})
+    parts = [f"SeriesInstanceUID {uid}", f"Modality {first.modality or '?'}"]
+    parts.append(f"SeriesNumber {first.series_number if first.series_number is not None else '?'}")
+    if first.series_description:
+        parts.append(f"SeriesDescription {first.series_description!r}")
+    frames = [h.number_of_frames for h in members if h.number_of_frames and h.number_of_frames > 1]
+    if frames or any(h.position is None for h in members):
+        parts.append(f"{n_instances} multi-frame instance(s)")
+    else:
+        parts.append(f"{n_instances} slice(s)")
+    return "  - " + ", ".join(parts)
+
+
+def _group(images: list[SliceHeader]) -> dict[str, list[SliceHeader]]:
+    groups: dict[str, list[SliceHeader]] = {}
+    for h in images:
+        groups.setdefault(h.series_instance_uid, []).append(h)
+    return groups
+
+
+def load_series(paths: Sequence[str | os.PathLike], *, series_uid: str | None = None) -> SourceSeries:
+    """Headers of one single-frame image series found under ``paths``, sorted along the slice normal.
+
+    ``paths``: files and/or folders (walked recursively).  Non-DICOM files and DICOM files
+    without Image Plane attributes (SR, SEG, DICOMDIR, ...) are ignored.  With several series
+    present ``series_uid`` must pick one.  Raises :class:`DicomSeriesError` for no images,
+    an ambiguous or absent series, multi-frame images, inconsistent slices or two slices at
+    one position.  Instances with the same SOPInstanceUID are counted once.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    paths = list(paths)
+    if not paths:
+        raise DicomSeriesError("no DICOM input given: pass the source series folder or files")
+    scan = read_series_headers(paths)
+    where = _describe_paths(paths)
+    if not scan.images:
+        detail = f"{scan.n_files} file(s) scanned"
+        if scan.n_files:
+            detail += f": {scan.non_dicom} not DICOM, {scan.non_image} DICOM without image geometry"
+        raise DicomSeriesError(
+            f"no DICOM images were found in {where} ({detail}); give the folder holding the source series "
+            "(CT, MR, ...) the labels were drawn on"
+        )
+
+    groups = _group(scan.images)
+    if series_uid is None:
+        if len(groups) > 1:
+            listing = "\n".join(_series_summary(uid, m) for uid, m in groups.items())
+            raise DicomSeriesError(
+                f"{len(groups)} image series were found in {where}; pass --series-uid UID "
+                f"(series_uid=...) or only that series' files to choose one:\n{listing}"
+            )
+        series_uid = next(iter(groups))
+    elif series_uid not in groups:
+        listing = "\n".join(_series_summary(uid, m) for uid, m in groups.items())
+        raise DicomSeriesError(f"series {series_uid} was not found in {where}; the image series there are:\n{listing}")
+    members = groups[series_uid]
+
+    multi = [h for h in members if _is_multiframe_image(h)]
+    if multi:
+        h = multi[0]
+        raise DicomSeriesError(
+            f"series {series_uid} holds multi-frame images ({h.file!r}: NumberOfFrames "
+            f"{h.number_of_frames}, SOPClassUID {h.sop_class_uid}); multi-frame source series are not "
+            "supported yet - only single-frame series (one slice per file)"
+        )
+
+    _check_complete(series_uid, members, scan.incomplete)
+
+    # One instance per SOPInstanceUID (the same file copied twice is harmless).
+    unique: dict[str, SliceHeader] = {}
+    for h in members:
+        unique.setdefault(h.sop_instance_uid, h)
+    slices = list(unique.values())
+    return _build_series(series_uid, slices)
+
+
+def _check_complete(series_uid: str, members: list[SliceHeader], incomplete: list[SliceHeader]) -> None:
+    """Refuse a series with a truncated member, or with a truncated file of the same class beside it.
+
+    A file cut before its geometry attributes cannot be placed in the series; left out
+    silently, it would surface later as a "missing slice" far from its cause.
+    """
+    classes = {h.sop_class_uid for h in members}
+    damaged = [h for h in members if h.damage is not None]
+    damaged += [
+        h
+        for h in incomplete
+        if h.damage is not None and h.sop_class_uid in classes and h.series_instance_uid in ("", series_uid)
+    ]
+    unplaced = [
+        h for h in incomplete if h.damage is None and h.sop_class_uid in classes and h.series_instance_uid == series_uid
+    ]
+    if unplaced and not damaged:
+        h = unplaced[0]
+        more = f" (and {len(unplaced) - 1} more file(s))" if len(unplaced) > 1 else ""
+        raise DicomSeriesError(
+            f"DICOM file {h.file!r} of series {series_uid} has no usable ImagePositionPatient{more}, so its "
+            "slice cannot be placed; fix or remove that file"
+        )
+    if damaged:
+        h = damaged[0]
+        more = f" (and {len(damaged) - 1} more damaged file(s))" if len(damaged) > 1 else ""
+        raise DicomSeriesError(
+            f"DICOM file {h.file!r} is damaged: {h.damage} (truncated copy?){more}; "
+            "copy it again from the original or remove it from the source folder"
+        )
+
+
+def _build_series(series_uid: str, slices: list[SliceHeader]) -> SourceSeries:
+    ref = slices[0]
+    if ref.orientation is None:
+        raise DicomSeriesError(f"{ref.file!r} has no usable ImageOrientationPatient")
+    if ref.pixel_spacing is None:
+        raise DicomSeriesError(f"{ref.file!r} has no usable PixelSpacing")
+    if ref.rows is None or ref.columns is None:
+        raise DicomSeriesError(f"{ref.file!r} has no Rows/Columns")
+    for h in slices[1:]:
+        if h.orientation is None:
+            raise DicomSeriesError(f"{h.file!r} has no usable ImageOrientationPatient")
+        if np.max(np.abs(h.orientation - ref.orientation)) > ORIENTATION_TOL:
+            raise DicomSeriesError(
+                f"slices of series {series_uid} have different orientations: {ref.file!r} has "
+                f"ImageOrientationPatient {np.round(ref.orientation, 6).tolist()}, {h.file!r} has "
+                f"{np.round(h.orientation, 6).tolist()}; a source series must be one stack of parallel slices - "
+                "remove the files of the other orientation"
+            )
+        if h.rows != ref.rows or h.columns != ref.columns:
+            raise DicomSeriesError(
+                f"slices of series {series_uid} differ in size: {h.file!r} is {h.rows}x{h.columns} "
+                f"(rows x columns), {ref.file!r} is {ref.rows}x{ref.columns}"
+            )
+        if (
+            h.pixel_spacing is None
+            or max(abs(h.pixel_spacing[0] - ref.pixel_spacing[0]), abs(h.pixel_spacing[1] - ref.pixel_spacing[1]))
+            > SPACING_TOL
+        ):
+            raise DicomSeriesError(
+                f"slices of series {series_uid} differ in PixelSpacing: {h.file!r} has "
+                f"{None if h.pixel_spacing is None else list(h.pixel_spacing)}, {ref.file!r} has "
+                f"{list(ref.pixel_spacing)}"
+            )
+
+    orientation = ref.orientation.astype(np.float64)
+    row, col = orientation[:3], orientation[3:]
+    if abs(np.linalg.norm(row) - 1) > 1e-3 or abs(np.linalg.norm(col) - 1) > 1e-3 or abs(np.dot(row, col)) > 1e-3:
+        raise DicomSeriesError(
+            f"ImageOrientationPatient {orientation.tolist()} of {ref.file!r} is not two orthogonal unit vectors"
+        )
+    normal = np.cross(row, col)
+    positions = np.array([h.position for h in slices], dtype=np.float64)
+    dist = positions @ normal
+    # Stable sort on (distance, file name) keeps the result independent of scan order.
+    order = sorted(range(len(slices)), key=lambda m: (dist[m], slices[m].file))
+    slices = [slices[m] for m in order]
+    positions = positions[order]
+    dist = dist[order]
+    close = np.nonzero(np.diff(dist) < POSITION_TOL)[0]
+    if close.size:
+        a, b = slices[close[0]], slices[close[0] + 1]
+        raise DicomSeriesError(
+            f"two instances of series {series_uid} lie at the same slice position "
+            f"{np.round(a.position, 4).tolist()}: {a.file!r} and {b.file!r} (SOPInstanceUIDs "
+            f"{a.sop_instance_uid} and {b.sop_instance_uid}); remove one of the two files "
+            "(several phases or echoes in one series are not supported)"
+        )
+
+    first = slices[0].dataset
+    if isinstance(first, LiteDataset):  # read without pydicom: keep the lite elements (encoded bytes)
+        dataset: Any = LiteDataset({first[k].tag: first[k] for k in COPIED_ATTRIBUTES if k in first})
+    else:
+        from pydicom.dataset import Dataset
+
+        dataset = Dataset()
+        for keyword in COPIED_ATTRIBUTES:
+            if keyword in first:
+                dataset[keyword] = first[keyword]
+    positions.setflags(write=False)
+    orientation.setflags(write=False)
+    return SourceSeries(
+        series_instance_uid=series_uid,
+        sop_class_uids=tuple(h.sop_class_uid for h in slices),
+        sop_instance_uids=tuple(h.sop_instance_uid for h in slices),
+        positions=positions,
+        orientation=orientation,
+        pixel_spacing=(float(ref.pixel_spacing[0]), float(ref.pixel_spacing[1])),
+        rows=int(ref.rows),
+        columns=int(ref.columns),
+        dataset=dataset,
+        files=tuple(h.file for h in slices),
+        frame_numbers=tuple(None for _ in slices),
+    )
+
+
+# --------------------------------------------------------------------------- geometry
+def _single_slice_thickness(series: SourceSeries) -> float:
+    ds: Any = series.dataset
+    for keyword in ("SpacingBetweenSlices", "SliceThickness"):
+        value = ds.get(keyword) if ds is not None and hasattr(ds, "get") else None
+        if value not in (None, ""):
+            try:
+                if float(value) > 0:
+                    return float(value)
+            except (TypeError, ValueError):
+                pass
+    if series.files:
+        try:
+            import pydicom
+
+            hdr = pydicom.dcmread(
+                series.files[0], stop_before_pixels=True, specific_tags=["SliceThickness", "SpacingBetweenSlices"]
+            )
+            for keyword in ("SpacingBetweenSlices", "SliceThickness"):
+                value = hdr.get(keyword)
+                if value not in (None, "") and float(value) > 0:
+                    return float(value)
+        except Exception:
+            pass
+    return 1.0
+
+
+def series_geometry(series: SourceSeries, *, tol_mm: float = 0.01) -> Geometry:
+    """The regular grid spanned by a sorted series.
+
+    Origin = first sorted position; direction columns = row cosines, column cosines and the
+    unit vector from the first to the last position (not necessarily the normal: a gantry
+    tilt makes the stack sheared); spacing = (PixelSpacing[1], PixelSpacing[0], mean slice step);
+    shape = (slices, rows, columns).  Raises :class:`DicomSeriesError` when a slice step differs
+    from the others by more than ``tol_mm`` (e.g. a missing slice) or the positions are not on
+    a straight line.  A single slice gets the normal as k direction and SliceThickness (else 1 mm).
+    """
+    positions = np.asarray(series.positions, dtype=np.float64)
+    orientation = np.asarray(series.orientation, dtype=np.float64)
+    row, col = orientation[:3], orientation[3:]
+    normal = np.cross(row, col)
+    n = positions.shape[0]
+    if n == 0:
+        raise DicomSeriesError(f"series {series.series_instance_uid} has no slices")
+    spacing_ij = (float(series.pixel_spacing[1]), float(series.pixel_spacing[0]))
+    shape = (n, int(series.rows), int(series.columns))
+    if n == 1:
+        direction = np.column_stack([row, col, normal / np.linalg.norm(normal)])
+        return Geometry(positions[0], direction, (*spacing_ij, _single_slice_thickness(series)), shape)
+
+    steps = np.diff(positions, axis=0)
+    step_len = np.linalg.norm(steps, axis=1)
+    expected = float(np.median(step_len))
+    if expected <= 0:
+        raise DicomSeriesError(f"series {series.series_instance_uid}: slices do not advance along the normal")
+    bad = np.nonzero(np.abs(step_len - expected) > tol_mm)[0]
+    if bad.size:
+        m = int(bad[0])
+        ratio = step_len[m] / expected
+        hint = ""
+        if ratio > 1.5:
+            hint = f"; about {int(round(ratio)) - 1} slice(s) seem to be missing there"
+        raise DicomSeriesError(
+            f"series {series.series_instance_uid} is not regularly spaced: the gap between slice "
+            f"{m} and slice {m + 1} (0-based, sorted along the normal) is {step_len[m]:.4f} mm, expected "
+            f"{expected:.4f} mm (tolerance {tol_mm} mm){hint} "
+            f"[files {series.files[m] if series.files else '?'!r} and "
+            f"{series.files[m + 1] if series.files else '?'!r}]"
+        )
+    total = positions[-1] - positions[0]
+    length = float(np.linalg.norm(total))
+    k_dir = total / length
+    mean_step = length / (n - 1)
+    ideal = positions[0] + np.arange(n)[:, None] * (mean_step * k_dir)[None, :]
+    off = np.linalg.norm(positions - ideal, axis=1)
+    worst = int(np.argmax(off))
+    if off[worst] > tol_mm:
+        raise DicomSeriesError(
+            f"series {series.series_instance_uid}: slice positions are not on a straight line; slice "
+            f"{worst} is {off[worst]:.4f} mm away from the line through the first and last slice "
+            f"(tolerance {tol_mm} mm)"
+        )
+    direction = np.column_stack([row, col, k_dir])
+    return Geometry(positions[0], direction, (*spacing_ij, mean_step), shape)
