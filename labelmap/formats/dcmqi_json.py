@@ -34,24 +34,17 @@ is added only when the RGB value would not reproduce the stored CIELab.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
+from typing import Any
 
 from labelmap._util.atomic import atomic_path
+from labelmap._util.color import check_triplet, cielab_to_rgb, rgb_to_cielab
 from labelmap.errors import MetadataError
-from labelmap.model import DEFAULT_RGB, Code, SegmentDescription, SeriesAttributes
-
-if TYPE_CHECKING:  # neither path builds a pydicom Dataset; readers may be given one
-    from pydicom.dataset import Dataset
-
-    from labelmap.dicom.dataset import WriteDataset
+from labelmap.model import Code, SegmentDescription, SeriesAttributes
 
 __all__ = [
     "Metadata",
@@ -59,12 +52,6 @@ __all__ = [
     "load_metadata",
     "metadata_to_dict",
     "write_metadata",
-    "rgb_to_cielab",
-    "cielab_to_rgb",
-    "segment_to_dataset",
-    "segment_from_dataset",
-    "background_segment",
-    "is_background",
 ]
 
 SCHEMA_URL = "https://raw.githubusercontent.com/qiicr/dcmqi/master/doc/schemas/seg-schema.json#"
@@ -137,97 +124,6 @@ class Metadata:
     segments: tuple[tuple[SegmentDescription, ...], ...]
     #: ``segmentAttributesFileMapping``: inner list i belongs to the file whose path ends with item i.
     file_mapping: tuple[str, ...] | None = None
-
-
-# ---------------------------------------------------------------------------
-# colour
-
-
-def _f32(x: float) -> float:
-    """Round to single precision, as dcmqi stores its intermediates in ``float``."""
-    return float(np.float32(x))
-
-
-def _c_round(x: float) -> int:
-    """C ``round``: half away from zero."""
-    return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
-
-
-def _check_triplet(values: Any, what: str, hi: int) -> tuple[int, int, int]:
-    try:
-        vals = tuple(values)
-    except TypeError:
-        raise ValueError(f"{what} must be three integers, got {values!r}") from None
-    if len(vals) != 3 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals):
-        raise ValueError(f"{what} must be three integers, got {values!r}")
-    if not all(0 <= int(v) <= hi for v in vals):
-        raise ValueError(f"{what} values must be in 0..{hi}, got {list(vals)}")
-    return (int(vals[0]), int(vals[1]), int(vals[2]))
-
-
-def rgb_to_cielab(rgb: Sequence[int]) -> tuple[int, int, int]:
-    """sRGB (0..255) -> DICOM scaled CIELab (0..65535), exactly as dcmqi's ColorUtilities does it."""
-    r, g, b = _check_triplet(rgb, "RGB colour", 255)
-
-    def lin(v: int) -> float:
-        c = v / 255.0
-        c = ((c + 0.055) / 1.055) ** 2.4 if c > 0.04045 else c / 12.92
-        return c * 100
-
-    lr, lg, lb = lin(r), lin(g), lin(b)
-    x = _f32(lr * 0.4124 + lg * 0.3576 + lb * 0.1805)
-    y = _f32(lr * 0.2126 + lg * 0.7152 + lb * 0.0722)
-    z = _f32(lr * 0.0193 + lg * 0.1192 + lb * 0.9505)
-
-    def f(t: float) -> float:
-        return t ** (1.0 / 3) if t > 0.008856 else 7.787 * t + 16.0 / 116
-
-    fx, fy, fz = f(x / 95.047), f(y / 100.0), f(z / 108.883)
-    L = _f32(116 * fy - 16)
-    A = _f32(500 * (fx - fy))
-    B = _f32(200 * (fy - fz))
-    return (
-        _c_round(L * 65535 / 100),
-        _c_round((A + 128) * 65535 / 255),
-        _c_round((B + 128) * 65535 / 255),
-    )
-
-
-def cielab_to_rgb(lab: Sequence[int]) -> tuple[int, int, int]:
-    """DICOM scaled CIELab (0..65535) -> sRGB, clipped to 0..255 and rounded.
-
-    Same constants as dcmqi, but without its ``16 / 116`` integer-division slip
-    in the dark branch, and clipped (dcmqi does not clip out-of-gamut values).
-    """
-    sl, sa, sb = _check_triplet(lab, "CIELab colour", 65535)
-    L = sl / 65535 * 100
-    A = sa / 65535 * 255 - 128
-    B = sb / 65535 * 255 - 128
-    fy = (L + 16) / 116
-    fx = A / 500 + fy
-    fz = fy - B / 200
-
-    def finv(t: float) -> float:
-        t3 = t**3
-        return t3 if t3 > 0.008856 else (t - 16.0 / 116) / 7.787
-
-    x = 95.047 * finv(fx) / 100
-    y = 100.0 * finv(fy) / 100
-    z = 108.883 * finv(fz) / 100
-    lin = (
-        x * 3.2406 + y * -1.5372 + z * -0.4986,
-        x * -0.9689 + y * 1.8758 + z * 0.0415,
-        x * 0.0557 + y * -0.2040 + z * 1.0570,
-    )
-    out = []
-    for c in lin:
-        c = 1.055 * c ** (1 / 2.4) - 0.055 if c > 0.0031308 else 12.92 * c
-        out.append(min(255, max(0, _c_round(c * 255))))
-    return (out[0], out[1], out[2])
-
-
-# ---------------------------------------------------------------------------
-# JSON -> model
 
 
 class _Ctx:
@@ -350,7 +246,7 @@ def _parse_segment(obj: Any, ctx: _Ctx, i: int, j: int) -> SegmentDescription:
     rgb = None
     if obj.get("recommendedDisplayRGBValue") is not None:
         try:
-            rgb = _check_triplet(obj["recommendedDisplayRGBValue"], "value", 255)
+            rgb = check_triplet(obj["recommendedDisplayRGBValue"], "value", 255)
         except ValueError:
             raise ctx.error(
                 where,
@@ -360,7 +256,7 @@ def _parse_segment(obj: Any, ctx: _Ctx, i: int, j: int) -> SegmentDescription:
     cielab = None
     if obj.get("RecommendedDisplayCIELabValue") is not None:
         try:
-            cielab = _check_triplet(obj["RecommendedDisplayCIELabValue"], "value", 65535)
+            cielab = check_triplet(obj["RecommendedDisplayCIELabValue"], "value", 65535)
         except ValueError:
             raise ctx.error(
                 where,
@@ -614,178 +510,3 @@ def write_metadata(
     text = json.dumps(metadata_to_dict(series, segments, file_mapping=file_mapping), indent=2, ensure_ascii=False)
     with atomic_path(path) as tmp:
         tmp.write_text(text + "\n", encoding="utf-8")
-
-
-# ---------------------------------------------------------------------------
-# model <-> DICOM Segment Sequence item
-
-
-def _code_item(code: Code) -> WriteDataset:
-    from labelmap.dicom.dataset import WriteDataset
-
-    item = WriteDataset()
-    item.CodeValue = code.value
-    item.CodingSchemeDesignator = code.scheme
-    item.CodeMeaning = code.meaning
-    return item
-
-
-def segment_to_dataset(seg: SegmentDescription, *, number: int, cielab: bool = True) -> WriteDataset:
-    """One Segment Sequence item for ``seg`` as Segment Number ``number`` (a writer's data set;
-    ``.to_pydicom()`` gives pydicom's form).
-
-    Modifiers are nested in their parent code items.  ``cielab=False`` leaves
-    out RecommendedDisplayCIELabValue (PALETTE COLOR LABELMAP files).
-    """
-    from labelmap.dicom.dataset import WriteDataset, new_uid
-
-    if not 0 <= int(number) <= 65535:  # 0 only for a LABELMAP background segment
-        raise MetadataError(f"segment number must be in 0..65535, got {number}")
-    if seg.algorithm_type not in ALGORITHM_TYPES:
-        raise MetadataError(
-            f"segment {number} ({seg.display_label!r}): SegmentAlgorithmType {seg.algorithm_type!r} "
-            "is not AUTOMATIC, SEMIAUTOMATIC or MANUAL"
-        )
-    if seg.algorithm_type != "MANUAL" and not seg.algorithm_name:
-        raise MetadataError(
-            f"segment {number} ({seg.display_label!r}): SegmentAlgorithmName is required when "
-            f"SegmentAlgorithmType is {seg.algorithm_type}"
-        )
-    ds = WriteDataset()
-    ds.SegmentNumber = int(number)
-    ds.SegmentLabel = seg.display_label
-    if seg.description:
-        ds.SegmentDescription = seg.description
-    ds.SegmentAlgorithmType = seg.algorithm_type
-    if seg.algorithm_name:
-        ds.SegmentAlgorithmName = seg.algorithm_name
-    ds.SegmentedPropertyCategoryCodeSequence = [_code_item(seg.category)]
-    type_item = _code_item(seg.type)
-    if seg.type_modifier is not None:
-        type_item.SegmentedPropertyTypeModifierCodeSequence = [_code_item(seg.type_modifier)]
-    ds.SegmentedPropertyTypeCodeSequence = [type_item]
-    if seg.anatomic_region is not None:
-        region = _code_item(seg.anatomic_region)
-        if seg.anatomic_region_modifier is not None:
-            region.AnatomicRegionModifierSequence = [_code_item(seg.anatomic_region_modifier)]
-        ds.AnatomicRegionSequence = [region]
-    tracking_id, tracking_uid = seg.tracking_id, seg.tracking_uid
-    if tracking_id or tracking_uid:
-        # Each is Type 1C on the other.
-        if not tracking_uid:
-            tracking_uid = new_uid()
-        if not tracking_id:
-            tracking_id = tracking_uid
-        ds.TrackingID = tracking_id
-        ds.TrackingUID = tracking_uid
-    if cielab:
-        if seg.cielab is not None:
-            lab = _check_triplet(seg.cielab, "CIELab colour", 65535)
-        else:
-            lab = rgb_to_cielab(seg.rgb if seg.rgb is not None else DEFAULT_RGB)
-        ds.RecommendedDisplayCIELabValue = list(lab)
-    return ds
-
-
-def _code_from(seq_owner: Dataset, keyword: str, number: Any, required: bool) -> Code | None:
-    seq = seq_owner.get(keyword)
-    if seq is None or len(seq) == 0:
-        if required:
-            raise MetadataError(
-                f"segment {number}: required attribute {keyword} is missing or empty in the Segment Sequence item"
-            )
-        return None
-    item = seq[0]
-    values = []
-    for f in _CODE_FIELDS:
-        v = item.get(f)
-        if v is None and f == "CodeValue":
-            # Long / URN code values (PS3.3 8.8) stand in for CodeValue.
-            v = item.get("LongCodeValue") or item.get("URNCodeValue")
-        if v is None or str(v) == "":
-            raise MetadataError(f"segment {number}: {keyword} item has no {f}")
-        values.append(str(v))
-    return Code(values[0], values[1], values[2])
-
-
-def segment_from_dataset(item: Dataset) -> SegmentDescription:
-    """A Segment Sequence item -> SegmentDescription (label_id = number = SegmentNumber).
-
-    Modifiers are read from inside their parent code item, or from the item's
-    top level as some old writers put them.
-    """
-    number = item.get("SegmentNumber")
-    if number is None:
-        raise MetadataError("a Segment Sequence item has no SegmentNumber")
-    number = int(number)
-    alg = item.get("SegmentAlgorithmType")
-    if not alg:
-        raise MetadataError(f"segment {number}: required attribute SegmentAlgorithmType is missing")
-    alg = str(alg)
-    category = _code_from(item, "SegmentedPropertyCategoryCodeSequence", number, True)
-    type_ = _code_from(item, "SegmentedPropertyTypeCodeSequence", number, True)
-    type_item = item.SegmentedPropertyTypeCodeSequence[0]
-    type_modifier = _code_from(type_item, "SegmentedPropertyTypeModifierCodeSequence", number, False)
-    if type_modifier is None:
-        type_modifier = _code_from(item, "SegmentedPropertyTypeModifierCodeSequence", number, False)
-    region = _code_from(item, "AnatomicRegionSequence", number, False)
-    region_modifier = None
-    if region is not None:
-        region_modifier = _code_from(item.AnatomicRegionSequence[0], "AnatomicRegionModifierSequence", number, False)
-    if region_modifier is None:
-        region_modifier = _code_from(item, "AnatomicRegionModifierSequence", number, False)
-
-    lab = item.get("RecommendedDisplayCIELabValue")
-    cielab = rgb = None
-    if lab is not None and len(lab) == 3:
-        try:
-            cielab = _check_triplet([int(v) for v in lab], "CIELab colour", 65535)
-        except (TypeError, ValueError) as exc:
-            raise MetadataError(f"segment {number}: RecommendedDisplayCIELabValue {exc}") from None
-        rgb = cielab_to_rgb(cielab)
-
-    def text(keyword: str) -> str | None:
-        v = item.get(keyword)
-        return str(v) if v not in (None, "") else None
-
-    tracking_uid = item.get("TrackingUID")
-    return SegmentDescription(
-        label_id=number,
-        category=category,  # type: ignore[arg-type]
-        type=type_,  # type: ignore[arg-type]
-        algorithm_type=alg,
-        number=number,
-        label=text("SegmentLabel"),
-        description=text("SegmentDescription"),
-        algorithm_name=text("SegmentAlgorithmName"),
-        type_modifier=type_modifier,
-        anatomic_region=region,
-        anatomic_region_modifier=region_modifier,
-        rgb=rgb,
-        cielab=cielab,
-        tracking_id=text("TrackingID"),
-        tracking_uid=str(tracking_uid) if tracking_uid else None,
-    )
-
-
-# ---------------------------------------------------------------------------
-# background
-
-
-def background_segment() -> SegmentDescription:
-    """dcmqi's background segment description (label 0)."""
-    return SegmentDescription(
-        label_id=0,
-        category=BACKGROUND_CATEGORY,
-        type=BACKGROUND_TYPE,
-        algorithm_type="MANUAL",
-        number=0,
-        label="Background",
-        rgb=(0, 0, 0),
-        cielab=(0, 32768, 32768),
-    )
-
-
-def is_background(seg: SegmentDescription) -> bool:
-    """True when the segment's type is (DCM, 125040) "Background"."""
-    return seg.type.value == BACKGROUND_TYPE.value and seg.type.scheme == BACKGROUND_TYPE.scheme

@@ -421,7 +421,7 @@ def _header(stack: np.ndarray, geometry: Geometry, layers: Sequence[LabelVolume]
     for n, (seg, m) in enumerate(ordered):
         rgb = seg.rgb
         if rgb is None and seg.cielab is not None:
-            from labelmap.formats.dcmqi_json import cielab_to_rgb
+            from labelmap._util.color import cielab_to_rgb
 
             rgb = cielab_to_rgb(seg.cielab)
         rgb = rgb or DEFAULT_RGB

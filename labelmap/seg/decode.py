@@ -20,10 +20,10 @@ from labelmap._util.arrays import has_duplicates
 from labelmap.dicom.uids import NATIVE_SYNTAXES, SEG_SOP_CLASSES
 from labelmap.dicom.values import check_header, int_value, quiet_pydicom
 from labelmap.errors import LabelmapError, MetadataError, SegFormatError, UnsupportedError
-from labelmap.formats.dcmqi_json import is_background, segment_from_dataset
 from labelmap.geometry import DEFAULT_TOLERANCE_MM, grid_from_frames, place_frames
 from labelmap.model import Geometry, LabelVolume, SegmentDescription, SeriesAttributes
 from labelmap.seg.palette import read_palette
+from labelmap.seg.segments import is_background, segment_from_dataset
 
 if TYPE_CHECKING:  # files are read without pydicom (fastread + lite); Datasets given by callers use it
     from pydicom.dataset import Dataset

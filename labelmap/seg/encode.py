@@ -25,7 +25,6 @@ from labelmap.dicom.uids import (
 )
 from labelmap.dicom.write import PerFrameSpec, write_seg_file
 from labelmap.errors import InputError, MetadataError
-from labelmap.formats.dcmqi_json import background_segment, segment_to_dataset
 from labelmap.geometry import patient_orientation
 from labelmap.model import (
     DEFAULT_RGB,
@@ -37,6 +36,7 @@ from labelmap.model import (
     SourceSeries,
 )
 from labelmap.seg.palette import apply_palette, palette_lut
+from labelmap.seg.segments import background_segment, segment_to_dataset
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset

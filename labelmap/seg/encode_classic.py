@@ -18,9 +18,9 @@ from labelmap import kernels
 from labelmap.dicom.dataset import WriteDataset
 from labelmap.dicom.uids import SEGMENTATION_STORAGE, allowed_for
 from labelmap.errors import InputError, MetadataError, UnsupportedError
-from labelmap.formats.dcmqi_json import segment_to_dataset
 from labelmap.model import Geometry, SegmentDescription, SeriesAttributes, SourceSeries
 from labelmap.seg.encode import add_geometry_and_references, attach_pixels, common_dataset
+from labelmap.seg.segments import segment_to_dataset
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset

@@ -12,18 +12,9 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 
 from labelmap.errors import MetadataError
-from labelmap.formats.dcmqi_json import (
-    Metadata,
-    background_segment,
-    cielab_to_rgb,
-    is_background,
-    load_metadata,
-    metadata_to_dict,
-    rgb_to_cielab,
-    segment_from_dataset,
-    segment_to_dataset,
-    write_metadata,
-)
+from labelmap._util.color import cielab_to_rgb, rgb_to_cielab
+from labelmap.formats.dcmqi_json import Metadata, load_metadata, metadata_to_dict, write_metadata
+from labelmap.seg.segments import background_segment, is_background, segment_from_dataset, segment_to_dataset
 from labelmap.model import DEFAULT_RGB, Code, SegmentDescription, SeriesAttributes
 
 

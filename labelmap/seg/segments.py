@@ -1,0 +1,190 @@
+"""Segment Description macro (PS3.3 C.8.20.4) <-> :class:`SegmentDescription`; the background segment."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from labelmap._util.color import check_triplet, cielab_to_rgb, rgb_to_cielab
+from labelmap.dicom.dataset import WriteDataset, new_uid
+from labelmap.errors import MetadataError
+from labelmap.model import DEFAULT_RGB, Code, SegmentDescription
+
+if TYPE_CHECKING:  # readers are given pydicom items or lite data sets
+    from pydicom.dataset import Dataset
+
+__all__ = ["segment_to_dataset", "segment_from_dataset", "background_segment", "is_background"]
+
+ALGORITHM_TYPES = ("AUTOMATIC", "SEMIAUTOMATIC", "MANUAL")
+BACKGROUND_TYPE = Code("125040", "DCM", "Background")
+BACKGROUND_CATEGORY = Code("309825002", "SCT", "Spatial and Relational Concept")
+_CODE_FIELDS = ("CodeValue", "CodingSchemeDesignator", "CodeMeaning")
+
+# ---------------------------------------------------------------------------
+# model <-> DICOM Segment Sequence item
+
+
+def _code_item(code: Code) -> WriteDataset:
+    item = WriteDataset()
+    item.CodeValue = code.value
+    item.CodingSchemeDesignator = code.scheme
+    item.CodeMeaning = code.meaning
+    return item
+
+
+def segment_to_dataset(seg: SegmentDescription, *, number: int, cielab: bool = True) -> WriteDataset:
+    """One Segment Sequence item for ``seg`` as Segment Number ``number`` (a writer's data set;
+    ``.to_pydicom()`` gives pydicom's form).
+
+    Modifiers are nested in their parent code items.  ``cielab=False`` leaves
+    out RecommendedDisplayCIELabValue (PALETTE COLOR LABELMAP files).
+    """
+    if not 0 <= int(number) <= 65535:  # 0 only for a LABELMAP background segment
+        raise MetadataError(f"segment number must be in 0..65535, got {number}")
+    if seg.algorithm_type not in ALGORITHM_TYPES:
+        raise MetadataError(
+            f"segment {number} ({seg.display_label!r}): SegmentAlgorithmType {seg.algorithm_type!r} "
+            "is not AUTOMATIC, SEMIAUTOMATIC or MANUAL"
+        )
+    if seg.algorithm_type != "MANUAL" and not seg.algorithm_name:
+        raise MetadataError(
+            f"segment {number} ({seg.display_label!r}): SegmentAlgorithmName is required when "
+            f"SegmentAlgorithmType is {seg.algorithm_type}"
+        )
+    ds = WriteDataset()
+    ds.SegmentNumber = int(number)
+    ds.SegmentLabel = seg.display_label
+    if seg.description:
+        ds.SegmentDescription = seg.description
+    ds.SegmentAlgorithmType = seg.algorithm_type
+    if seg.algorithm_name:
+        ds.SegmentAlgorithmName = seg.algorithm_name
+    ds.SegmentedPropertyCategoryCodeSequence = [_code_item(seg.category)]
+    type_item = _code_item(seg.type)
+    if seg.type_modifier is not None:
+        type_item.SegmentedPropertyTypeModifierCodeSequence = [_code_item(seg.type_modifier)]
+    ds.SegmentedPropertyTypeCodeSequence = [type_item]
+    if seg.anatomic_region is not None:
+        region = _code_item(seg.anatomic_region)
+        if seg.anatomic_region_modifier is not None:
+            region.AnatomicRegionModifierSequence = [_code_item(seg.anatomic_region_modifier)]
+        ds.AnatomicRegionSequence = [region]
+    tracking_id, tracking_uid = seg.tracking_id, seg.tracking_uid
+    if tracking_id or tracking_uid:
+        # Each is Type 1C on the other.
+        if not tracking_uid:
+            tracking_uid = new_uid()
+        if not tracking_id:
+            tracking_id = tracking_uid
+        ds.TrackingID = tracking_id
+        ds.TrackingUID = tracking_uid
+    if cielab:
+        if seg.cielab is not None:
+            lab = check_triplet(seg.cielab, "CIELab colour", 65535)
+        else:
+            lab = rgb_to_cielab(seg.rgb if seg.rgb is not None else DEFAULT_RGB)
+        ds.RecommendedDisplayCIELabValue = list(lab)
+    return ds
+
+
+def _code_from(seq_owner: Dataset, keyword: str, number: Any, required: bool) -> Code | None:
+    seq = seq_owner.get(keyword)
+    if seq is None or len(seq) == 0:
+        if required:
+            raise MetadataError(
+                f"segment {number}: required attribute {keyword} is missing or empty in the Segment Sequence item"
+            )
+        return None
+    item = seq[0]
+    values = []
+    for f in _CODE_FIELDS:
+        v = item.get(f)
+        if v is None and f == "CodeValue":
+            # Long / URN code values (PS3.3 8.8) stand in for CodeValue.
+            v = item.get("LongCodeValue") or item.get("URNCodeValue")
+        if v is None or str(v) == "":
+            raise MetadataError(f"segment {number}: {keyword} item has no {f}")
+        values.append(str(v))
+    return Code(values[0], values[1], values[2])
+
+
+def segment_from_dataset(item: Dataset) -> SegmentDescription:
+    """A Segment Sequence item -> SegmentDescription (label_id = number = SegmentNumber).
+
+    Modifiers are read from inside their parent code item, or from the item's
+    top level as some old writers put them.
+    """
+    number = item.get("SegmentNumber")
+    if number is None:
+        raise MetadataError("a Segment Sequence item has no SegmentNumber")
+    number = int(number)
+    alg = item.get("SegmentAlgorithmType")
+    if not alg:
+        raise MetadataError(f"segment {number}: required attribute SegmentAlgorithmType is missing")
+    alg = str(alg)
+    category = _code_from(item, "SegmentedPropertyCategoryCodeSequence", number, True)
+    type_ = _code_from(item, "SegmentedPropertyTypeCodeSequence", number, True)
+    type_item = item.SegmentedPropertyTypeCodeSequence[0]
+    type_modifier = _code_from(type_item, "SegmentedPropertyTypeModifierCodeSequence", number, False)
+    if type_modifier is None:
+        type_modifier = _code_from(item, "SegmentedPropertyTypeModifierCodeSequence", number, False)
+    region = _code_from(item, "AnatomicRegionSequence", number, False)
+    region_modifier = None
+    if region is not None:
+        region_modifier = _code_from(item.AnatomicRegionSequence[0], "AnatomicRegionModifierSequence", number, False)
+    if region_modifier is None:
+        region_modifier = _code_from(item, "AnatomicRegionModifierSequence", number, False)
+
+    lab = item.get("RecommendedDisplayCIELabValue")
+    cielab = rgb = None
+    if lab is not None and len(lab) == 3:
+        try:
+            cielab = check_triplet([int(v) for v in lab], "CIELab colour", 65535)
+        except (TypeError, ValueError) as exc:
+            raise MetadataError(f"segment {number}: RecommendedDisplayCIELabValue {exc}") from None
+        rgb = cielab_to_rgb(cielab)
+
+    def text(keyword: str) -> str | None:
+        v = item.get(keyword)
+        return str(v) if v not in (None, "") else None
+
+    tracking_uid = item.get("TrackingUID")
+    return SegmentDescription(
+        label_id=number,
+        category=category,  # type: ignore[arg-type]
+        type=type_,  # type: ignore[arg-type]
+        algorithm_type=alg,
+        number=number,
+        label=text("SegmentLabel"),
+        description=text("SegmentDescription"),
+        algorithm_name=text("SegmentAlgorithmName"),
+        type_modifier=type_modifier,
+        anatomic_region=region,
+        anatomic_region_modifier=region_modifier,
+        rgb=rgb,
+        cielab=cielab,
+        tracking_id=text("TrackingID"),
+        tracking_uid=str(tracking_uid) if tracking_uid else None,
+    )
+
+
+# ---------------------------------------------------------------------------
+# background
+
+
+def background_segment() -> SegmentDescription:
+    """dcmqi's background segment description (label 0)."""
+    return SegmentDescription(
+        label_id=0,
+        category=BACKGROUND_CATEGORY,
+        type=BACKGROUND_TYPE,
+        algorithm_type="MANUAL",
+        number=0,
+        label="Background",
+        rgb=(0, 0, 0),
+        cielab=(0, 32768, 32768),
+    )
+
+
+def is_background(seg: SegmentDescription) -> bool:
+    """True when the segment's type is (DCM, 125040) "Background"."""
+    return seg.type.value == BACKGROUND_TYPE.value and seg.type.scheme == BACKGROUND_TYPE.scheme
