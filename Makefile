@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-slow test-all demo bench compare big clean tools
+.PHONY: test test-slow test-all lint demo bench compare big clean tools
 
 $(STAMP): pyproject.toml setup.py labelmap/_core.pyx
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,14 @@ tools:
 	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -q dicom3tools >/dev/null 2>&1)) || \
 	    echo "note: could not install dicom3tools; dciodvfy tests will be skipped"; \
 	  else echo "note: dciodvfy not found; dciodvfy tests will be skipped"; fi; }
+
+# ruff (lint + format), mypy, cython-lint and the import-layer contract (pyproject.toml)
+lint: $(STAMP)
+	$(BIN)/ruff check labelmap tests benchmarks
+	$(BIN)/ruff format --check labelmap tests benchmarks
+	$(BIN)/cython-lint labelmap/_core.pyx
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: $(STAMP) tools
 	$(BIN)/python -m pytest -q -m "not slow"
