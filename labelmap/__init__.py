@@ -47,7 +47,7 @@ _EXPORTS = {
     "metadata_to_dict": "formats.dcmqi_json",
     "write_metadata": "formats.dcmqi_json",
     # inspection
-    "seg_summary": "cli.info",
+    "seg_summary": "seg.summary",
     "validate_seg": "validate",
     # errors
     "LabelmapError": "errors",

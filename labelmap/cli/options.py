@@ -1,0 +1,109 @@
+"""Flags and choices of ``labelmap-convert``, each declared once and shared by the commands that take it.
+
+A flag is an ``Annotated`` type: ``quiet: Quiet = False`` gives a command ``--quiet/-q`` with
+the same help everywhere.  Importing this module stays cheap (typer only; no numpy or pydicom).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from labelmap.pipeline.options import ReadOptions, WriteOptions
+
+#: Same value as :data:`labelmap.geometry.DEFAULT_TOLERANCE_MM` (not imported: it loads numpy; a test ties them).
+DEFAULT_TOLERANCE = 0.01
+
+
+class Compression(str, Enum):
+    """``--compression`` choices: transfer syntax names of :data:`labelmap.dicom.uids.TRANSFER_SYNTAXES`."""
+
+    none = "none"
+    deflate = "deflate"
+    rle = "rle"
+    jpegls = "jpegls"
+    j2k = "j2k"
+
+
+class SegType(str, Enum):
+    """``--type`` choices."""
+
+    labelmap = "labelmap"
+    binary = "binary"
+    fractional = "fractional"
+    auto = "auto"
+
+
+class FractionalType(str, Enum):
+    """``--fractional-type`` choices."""
+
+    probability = "probability"
+    occupancy = "occupancy"
+
+
+class OutFormat(str, Enum):
+    """``--format`` choices of ``seg2itk``."""
+
+    nrrd = "nrrd"
+    nifti = "nifti"
+    segnrrd = "segnrrd"  # one 3D Slicer .seg.nrrd holding every segment
+
+
+# --------------------------------------------------------------------------- native flags
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")]
+SegArgument = Annotated[Path, typer.Argument(help="DICOM SEG file.")]
+Palette = Annotated[
+    bool, typer.Option("--palette", help="PALETTE COLOR with a colour LUT instead of MONOCHROME2 + CIELab.")
+]
+KeepEmptySlices = Annotated[
+    bool, typer.Option("--keep-empty-slices", help="Write a frame for every slice, even empty ones.")
+]
+CompressionOption = Annotated[
+    Compression,
+    typer.Option(
+        "--compression",
+        help="Transfer syntax, all lossless (deflate: smallest file that every peer reads, at the speed of none; "
+        "see README).",
+    ),
+]
+DeflateLevel = Annotated[
+    int,
+    typer.Option("--deflate-level", min=1, max=9, help="Deflate effort 1-9 (8: about 10 % smaller, slower)."),
+]
+SeriesUid = Annotated[str | None, typer.Option("--series-uid", help="Series to use when the folder holds several.")]
+Tolerance = Annotated[
+    float,
+    typer.Option("--tolerance", min=0.0, help="Largest allowed mismatch between planes and source images, mm."),
+]
+
+# --------------------------------------------------------------------------- dcmqi flags
+InputDicom = Annotated[Path, typer.Option("--inputDICOM", help="Input SEG file.")]
+OutputDicom = Annotated[Path, typer.Option("--outputDICOM", help="Output SEG file.")]
+Skip = Annotated[int, typer.Option("--skip", help="1: skip empty slices; 0: keep them.")]
+GeometryCheck = Annotated[
+    int, typer.Option("--referencesGeometryCheck", help="Accepted for compatibility; geometry is always checked.")
+]
+Verbose = Annotated[bool, typer.Option("--verbose", help="More output.")]
+Prefix = Annotated[str, typer.Option("--prefix", "-p", help="File name prefix: <prefix>-1.nrrd, <prefix>-meta.json.")]
+
+
+# --------------------------------------------------------------------------- option objects -> pipeline keywords
+def seg_keywords(o: WriteOptions) -> dict[str, Any]:
+    """The keywords of :func:`labelmap.pipeline.convert.itk_to_seg` that ``o`` sets."""
+    names = ("seg_type", "numbering", "palette", "keep_empty_slices", "compression", "fractional_type", "tol_mm")
+    return {n: getattr(o, n) for n in (*names, "deflate_level")}
+
+
+def relabel_keywords(o: WriteOptions) -> dict[str, Any]:
+    """The keywords of :func:`labelmap.pipeline.convert.binary_to_labelmap` that ``o`` sets."""
+    names = ("palette", "force_16bit", "compression", "keep_empty_slices", "tol_mm", "deflate_level")
+    return {n: getattr(o, n) for n in names}
+
+
+def read_keywords(o: ReadOptions) -> dict[str, Any]:
+    """The keywords of :func:`labelmap.pipeline.convert.seg_to_itk` that ``o`` sets."""
+    return {n: getattr(o, n) for n in ("fmt", "prefix", "merge_segments", "tol_mm", "create_dir")}
