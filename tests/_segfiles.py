@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from labelmap.demo.sample import write_ct_series
-from labelmap.dicom.pixels.codecs import allowed_for, is_available
+from labelmap.dicom.pixels.codecs import is_available
 from labelmap.model import Code, Geometry, LabelVolume, SegmentDescription
 from labelmap.pipeline.convert import load_source, write_seg
+from labelmap.seg.types import allowed_syntaxes, spec_for
 
 from _cli import listing
 from _geometries import oblique_geometry
@@ -54,7 +55,7 @@ def kinds() -> list[tuple[str, str, str]]:
     """(key, type, compression) of every file :func:`write_files` makes (codecs that are installed)."""
     out = []
     for kind, seg_type in (("lm8", "LABELMAP"), ("lm16", "LABELMAP"), ("bin", "BINARY"), ("frac", "FRACTIONAL")):
-        for compression in allowed_for(seg_type):
+        for compression in (ts.name for ts in allowed_syntaxes(spec_for(seg_type))):
             if is_available(compression):
                 out.append((f"{kind}-{compression}", kind, compression))
     return out

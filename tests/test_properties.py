@@ -4,7 +4,7 @@ hypothesis draws a source grid -- a random rotation (oblique, or one of the 48 a
 signed permutations, LAS and reversed stacks included), spacing 0.3-5 mm, odd shapes such as
 21 x 22 or 23 x 38 x 3 -- writes a CT series on it, stores a label map with its index axes
 permuted and flipped, and writes a SEG of every type with every transfer syntax allowed for
-it (:func:`labelmap.dicom.pixels.codecs.allowed_for`).  Read back, the labels must be bit-exact and the
+it (:func:`labelmap.seg.types.allowed_syntaxes`).  Read back, the labels must be bit-exact and the
 grid within 1e-4 mm: on the full reference grid, and without a reference on the frames' own
 grid, compared in world space.
 
@@ -23,9 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labelmap.demo.sample import write_ct_series
-from labelmap.dicom.pixels.codecs import allowed_for, is_available
+from labelmap.dicom.pixels.codecs import is_available
 from labelmap.model import Geometry, LabelVolume
 from labelmap.pipeline.convert import load_source, read_seg, write_seg
+from labelmap.seg.types import allowed_syntaxes, spec_for
 
 from _geometries import rotation_x, rotation_y, rotation_z
 from _interop import permuted, world_compare
@@ -43,7 +44,7 @@ SETTINGS = dict(
 
 
 def syntaxes(seg_type: str) -> list[str]:
-    return [c for c in allowed_for(seg_type) if is_available(c)]
+    return [ts.name for ts in allowed_syntaxes(spec_for(seg_type)) if is_available(ts.name)]
 
 
 # --------------------------------------------------------------------------- strategies

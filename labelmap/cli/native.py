@@ -79,7 +79,7 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
             "--renumber", help="Segment Numbers 1..N (files in order, labels ascending) instead of the label values."
         ),
     ] = False,
-    compression: CompressionOption = Compression.deflate,
+    compression: CompressionOption = Compression("deflate"),
     deflate_level: DeflateLevel = 6,
     series_uid: SeriesUid = None,
     tolerance: Tolerance = DEFAULT_TOLERANCE,
@@ -159,7 +159,7 @@ def bin2label(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output LABELMAP SEG file.")],
     palette: Palette = False,
     force_16bit: Annotated[bool, typer.Option("--force-16bit", help="16-bit pixels even when 8 would do.")] = False,
-    compression: CompressionOption = Compression.deflate,
+    compression: CompressionOption = Compression("deflate"),
     deflate_level: DeflateLevel = 6,
     keep_empty_slices: KeepEmptySlices = False,
     quiet: Quiet = False,

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from labelmap.dicom.uids import WRITABLE
+
 if TYPE_CHECKING:
     from labelmap.pipeline.options import ReadOptions, WriteOptions
 
@@ -19,14 +21,8 @@ if TYPE_CHECKING:
 DEFAULT_TOLERANCE = 0.01
 
 
-class Compression(str, Enum):
-    """``--compression`` choices: transfer syntax names of :data:`labelmap.dicom.uids.TRANSFER_SYNTAXES`."""
-
-    none = "none"
-    deflate = "deflate"
-    rle = "rle"
-    jpegls = "jpegls"
-    j2k = "j2k"
+#: ``--compression`` choices: the transfer syntaxes labelmap writes (:data:`labelmap.dicom.uids.WRITABLE`).
+Compression = Enum("Compression", {name: name for name in WRITABLE}, type=str)  # type: ignore[misc]
 
 
 class SegType(str, Enum):

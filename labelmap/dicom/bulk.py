@@ -60,6 +60,9 @@ from labelmap.dicom.read import (
     charset_of,
     read_element,
 )
+from labelmap.dicom.uids import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN as _DEFLATED_LE
+from labelmap.dicom.uids import EXPLICIT_VR_BIG_ENDIAN as _EXPLICIT_BE
+from labelmap.dicom.uids import IMPLICIT_VR_LITTLE_ENDIAN as _IMPLICIT_LE
 from labelmap.errors import SegFormatError
 
 if TYPE_CHECKING:  # pydicom is imported only when a pydicom Dataset is asked for
@@ -78,10 +81,6 @@ __all__ = [
 #: Deepest sequence nesting accepted (the SEG per-frame groups need 4); guards against recursion bombs.
 MAX_DEPTH = 48
 
-_IMPLICIT_LE = "1.2.840.10008.1.2"
-_EXPLICIT_LE = "1.2.840.10008.1.2.1"
-_DEFLATED_LE = "1.2.840.10008.1.2.1.99"
-_EXPLICIT_BE = "1.2.840.10008.1.2.2"
 
 _UNDEFINED, _LONG_VRS = UNDEFINED_LENGTH, LONG_VRS
 

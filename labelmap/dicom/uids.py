@@ -1,82 +1,168 @@
-"""UIDs and coded values of the Segmentation IOD (PS3.3 A.51, PS3.6, PS3.16).
+"""Transfer syntaxes (PS3.5 8, 10; PS3.6 A) in one table, and our implementation UIDs.
 
-Plain strings, so the read path can check a SOP Class without importing pydicom; writers
-wrap transfer syntaxes in ``pydicom.uid.UID`` where they need its properties.
+:data:`SYNTAX_TABLE` is the only place a transfer-syntax UID is spelled: the syntaxes
+labelmap writes (their ``name`` is the ``--compression`` choice) and the ones a reader or
+validator must recognise but labelmap does not write.  Plain strings and no imports, so
+the read path and the CLI can use them without pydicom.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from typing import Literal
+
 __all__ = [
-    "SEGMENTATION_STORAGE",
-    "LABEL_MAP_SEGMENTATION_STORAGE",
-    "SEG_SOP_CLASSES",
-    "TRANSFER_SYNTAXES",
+    "TransferSyntax",
+    "SYNTAX_TABLE",
+    "WRITABLE",
     "NATIVE_SYNTAXES",
-    "IMPLEMENTATION_CLASS_UID",
-    "IMPLEMENTATION_VERSION_NAME",
+    "lookup",
+    "title_of",
+    "is_uid",
     "EXPLICIT_VR_LITTLE_ENDIAN",
     "IMPLICIT_VR_LITTLE_ENDIAN",
     "DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN",
-    "FRAME_CODEC_SYNTAXES",
-    "SYNTAX_NAMES",
-    "allowed_for",
+    "EXPLICIT_VR_BIG_ENDIAN",
+    "RLE_LOSSLESS",
+    "IMPLEMENTATION_CLASS_UID",
+    "IMPLEMENTATION_VERSION_NAME",
 ]
 
-#: Segmentation Storage (BINARY, FRACTIONAL).
-SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
-#: Label Map Segmentation Storage (Supplement 243); pydicom 3.0 has no constant for it.
-LABEL_MAP_SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
-SEG_SOP_CLASSES = {
-    SEGMENTATION_STORAGE: "Segmentation Storage",
-    LABEL_MAP_SEGMENTATION_STORAGE: "Label Map Segmentation Storage",
-}
+#: ``lossless``: frames are exact; ``lossy``: they are not; ``maybe-lossy``: the syntax allows
+#: either and a reader cannot tell which was used.
+Fidelity = Literal["lossless", "lossy", "maybe-lossy"]
 
-#: Names accepted by --compression / --compress, mapped to transfer syntaxes.
-TRANSFER_SYNTAXES = {
-    "none": "1.2.840.10008.1.2.1",  # Explicit VR Little Endian
-    "implicit": "1.2.840.10008.1.2",  # Implicit VR Little Endian
-    "deflate": "1.2.840.10008.1.2.1.99",  # Deflated Explicit VR Little Endian
-    "rle": "1.2.840.10008.1.2.5",  # RLE Lossless
-    "jpegls": "1.2.840.10008.1.2.4.80",  # JPEG-LS Lossless
-    "j2k": "1.2.840.10008.1.2.4.90",  # JPEG 2000 Image Compression (Lossless Only)
-}
-EXPLICIT_VR_LITTLE_ENDIAN = TRANSFER_SYNTAXES["none"]
-IMPLICIT_VR_LITTLE_ENDIAN = TRANSFER_SYNTAXES["implicit"]
-DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN = TRANSFER_SYNTAXES["deflate"]
-#: Syntaxes whose frames are compressed one by one (encapsulated Pixel Data).
-FRAME_CODEC_SYNTAXES = frozenset((TRANSFER_SYNTAXES["rle"], TRANSFER_SYNTAXES["jpegls"], TRANSFER_SYNTAXES["j2k"]))
-#: Transfer syntax names as PS3.6 (and pydicom's UID.name) give them.
-SYNTAX_NAMES = {
-    "1.2.840.10008.1.2": "Implicit VR Little Endian",
-    "1.2.840.10008.1.2.1": "Explicit VR Little Endian",
-    "1.2.840.10008.1.2.1.99": "Deflated Explicit VR Little Endian",
-    "1.2.840.10008.1.2.2": "Explicit VR Big Endian",
-    "1.2.840.10008.1.2.5": "RLE Lossless",
-    "1.2.840.10008.1.2.4.80": "JPEG-LS Lossless Image Compression",
-    "1.2.840.10008.1.2.4.90": "JPEG 2000 Image Compression (Lossless Only)",
-}
-#: Syntaxes whose Pixel Data is native (Big Endian included, for recognising it).
-NATIVE_SYNTAXES = frozenset(
-    ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2")
+
+@dataclass(frozen=True)
+class TransferSyntax:
+    """One transfer syntax: how a data set and its Pixel Data are encoded."""
+
+    #: short name: the ``--compression`` choice for the syntaxes labelmap writes
+    name: str
+    uid: str
+    #: PS3.6 name (pydicom's ``UID.name``)
+    title: str
+    #: Pixel Data holds encapsulated, compressed frames (else native)
+    encapsulated: bool = False
+    #: the whole data set after the File Meta Information is deflated (not the frames one by one)
+    deflated: bool = False
+    implicit_vr: bool = False
+    big_endian: bool = False
+    fidelity: Fidelity = "lossless"
+    retired: bool = False
+    #: module of :mod:`labelmap.dicom.pixels.codecs` that codes its frames (None: no codec here)
+    codec: str | None = None
+
+    @property
+    def lossless(self) -> bool:
+        return self.fidelity == "lossless"
+
+    @property
+    def native(self) -> bool:
+        return not self.encapsulated
+
+    @property
+    def writable(self) -> bool:
+        """labelmap writes it: a native current syntax, or one with a frame codec."""
+        return self.codec is not None if self.encapsulated else not self.retired
+
+
+def _encapsulated(
+    name: str, uid: str, title: str, fidelity: Fidelity = "lossless", *, coded: bool = False
+) -> TransferSyntax:
+    """A row for encapsulated frames; ``coded``: labelmap has a codec for them, the module called ``name``."""
+    return TransferSyntax(name, uid, title, encapsulated=True, fidelity=fidelity, codec=name if coded else None)
+
+
+#: Every transfer syntax labelmap knows; the writable ones first, in ``--compression`` order.
+SYNTAX_TABLE: tuple[TransferSyntax, ...] = (
+    TransferSyntax("none", "1.2.840.10008.1.2.1", "Explicit VR Little Endian"),
+    TransferSyntax("implicit", "1.2.840.10008.1.2", "Implicit VR Little Endian", implicit_vr=True),
+    TransferSyntax("deflate", "1.2.840.10008.1.2.1.99", "Deflated Explicit VR Little Endian", deflated=True),
+    _encapsulated("rle", "1.2.840.10008.1.2.5", "RLE Lossless", coded=True),
+    _encapsulated("jpegls", "1.2.840.10008.1.2.4.80", "JPEG-LS Lossless Image Compression", coded=True),
+    _encapsulated("j2k", "1.2.840.10008.1.2.4.90", "JPEG 2000 Image Compression (Lossless Only)", coded=True),
+    # recognised, not written
+    TransferSyntax("big-endian", "1.2.840.10008.1.2.2", "Explicit VR Big Endian", big_endian=True, retired=True),
+    _encapsulated("jpeg-baseline", "1.2.840.10008.1.2.4.50", "JPEG Baseline (Process 1)", "lossy"),
+    _encapsulated("jpeg-extended", "1.2.840.10008.1.2.4.51", "JPEG Extended (Process 2 and 4)", "lossy"),
+    _encapsulated("jpeg-lossless", "1.2.840.10008.1.2.4.57", "JPEG Lossless, Non-Hierarchical (Process 14)"),
+    _encapsulated(
+        "jpeg-lossless-sv1",
+        "1.2.840.10008.1.2.4.70",
+        "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 [Selection Value 1])",
+    ),
+    _encapsulated("jpegls-near", "1.2.840.10008.1.2.4.81", "JPEG-LS Lossy (Near-Lossless) Image Compression", "lossy"),
+    _encapsulated("j2k-any", "1.2.840.10008.1.2.4.91", "JPEG 2000 Image Compression", "maybe-lossy"),
+    _encapsulated("htj2k", "1.2.840.10008.1.2.4.201", "High-Throughput JPEG 2000 Image Compression (Lossless Only)"),
+    _encapsulated(
+        "htj2k-rpcl",
+        "1.2.840.10008.1.2.4.202",
+        "High-Throughput JPEG 2000 with RPCL Options Image Compression (Lossless Only)",
+    ),
+    _encapsulated("htj2k-any", "1.2.840.10008.1.2.4.203", "High-Throughput JPEG 2000 Image Compression", "maybe-lossy"),
+    _encapsulated("deflated-frames", "1.2.840.10008.1.2.8.1", "Deflated Image Frame Compression"),
 )
+
+_BY_KEY: dict[str, TransferSyntax] = {**{ts.uid: ts for ts in SYNTAX_TABLE}, **{ts.name: ts for ts in SYNTAX_TABLE}}
+
+#: Names of the syntaxes labelmap writes (the ``--compression`` choices).
+WRITABLE: tuple[str, ...] = tuple(ts.name for ts in SYNTAX_TABLE if ts.writable)
+#: UIDs of the syntaxes whose Pixel Data is native (Big Endian and Deflated included).
+NATIVE_SYNTAXES = frozenset(ts.uid for ts in SYNTAX_TABLE if ts.native)
+
+EXPLICIT_VR_LITTLE_ENDIAN = _BY_KEY["none"].uid
+IMPLICIT_VR_LITTLE_ENDIAN = _BY_KEY["implicit"].uid
+DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN = _BY_KEY["deflate"].uid
+EXPLICIT_VR_BIG_ENDIAN = _BY_KEY["big-endian"].uid
+RLE_LOSSLESS = _BY_KEY["rle"].uid
 
 #: Our implementation class UID (a UUID-derived 2.25 UID fixed for this project).
 IMPLEMENTATION_CLASS_UID = "2.25.208844935137218410958916425468497361822"
 IMPLEMENTATION_VERSION_NAME = "LABELMAP_010"
 
 
-def allowed_for(seg_type: str) -> tuple[str, ...]:
-    """Names of :data:`TRANSFER_SYNTAXES` a Segmentation Type may be written with.
+def lookup(name_or_uid: str) -> TransferSyntax | None:
+    """The :class:`TransferSyntax` of a short name or a UID, or None when labelmap does not know it.
 
-    LABELMAP and FRACTIONAL (8/16-bit frames): all.  BINARY (1-bit frames): ``none``,
-    ``implicit``, ``deflate`` and ``j2k`` -- RLE and JPEG-LS have no 1-bit form that
-    DICOM readers (highdicom, dcmqi) accept for SEG.
+    Parameters
+    ----------
+    name_or_uid
+        A ``name`` of :data:`SYNTAX_TABLE` (``"rle"``) or a Transfer Syntax UID.
+
+    Returns
+    -------
+    TransferSyntax | None
     """
-    from labelmap.errors import InputError
+    return _BY_KEY.get(str(name_or_uid))
 
-    kind = seg_type.upper()
-    if kind in ("LABELMAP", "FRACTIONAL"):
-        return tuple(TRANSFER_SYNTAXES)
-    if kind == "BINARY":
-        return ("none", "implicit", "deflate", "j2k")
-    raise InputError(f"unknown Segmentation Type {seg_type!r}")
+
+def title_of(uid: str) -> str:
+    """The PS3.6 name of a Transfer Syntax UID, or the UID itself when labelmap does not know it."""
+    ts = _BY_KEY.get(str(uid))
+    return ts.title if ts is not None and ts.uid == str(uid) else str(uid)
+
+
+_UID_STRICT = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
+_UID_LENIENT = re.compile(r"[0-9]+(\.[0-9]+)*")
+
+
+def is_uid(value: object, *, strict: bool = True) -> bool:
+    """Whether ``value`` is a DICOM UID string (PS3.5 9.1): dot-separated digits, 1 to 64 characters.
+
+    Parameters
+    ----------
+    value
+        Anything; only a ``str`` can be a UID.
+    strict
+        True: components have no leading zero, as PS3.5 9.1 requires (the validator).
+        False: leading zeros pass (reading references of files written by lax writers).
+
+    Returns
+    -------
+    bool
+    """
+    if not isinstance(value, str) or not 0 < len(value) <= 64:
+        return False
+    return (_UID_STRICT if strict else _UID_LENIENT).fullmatch(value) is not None

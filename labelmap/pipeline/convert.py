@@ -18,6 +18,7 @@ from typing import Union
 
 import numpy as np
 
+from labelmap.dicom.uids import is_uid
 from labelmap.errors import InputError, MetadataError
 from labelmap.geometry import DEFAULT_TOLERANCE_MM
 from labelmap.model import Geometry, LabelVolume, SegmentDescription, SeriesAttributes, SourceSeries
@@ -64,7 +65,7 @@ class WriteReport:
         cls, ds, output: PathLike, t0: float, *, segments: int, skipped_slices: int, warnings: Sequence[str] = ()
     ) -> WriteReport:
         """The report of the SEG ``ds`` just written to ``output`` by a write that started at ``t0``."""
-        from labelmap.dicom.uids import SYNTAX_NAMES
+        from labelmap.dicom.uids import title_of
 
         out = Path(output)
         ts = str(ds.file_meta.TransferSyntaxUID)
@@ -74,7 +75,7 @@ class WriteReport:
             frames=int(ds.NumberOfFrames),
             segments=segments,
             bits_allocated=int(ds.BitsAllocated),
-            transfer_syntax=SYNTAX_NAMES.get(ts, ts),
+            transfer_syntax=title_of(ts),
             size_bytes=out.stat().st_size,
             seconds=time.perf_counter() - t0,
             skipped_slices=skipped_slices,
@@ -414,16 +415,21 @@ def _segnrrd_layers(decoded) -> list[LabelVolume]:  # DecodedSeg | ClassicSeg
 
 
 def _prefetch_codecs(pool, compression: str) -> None:
-    """Import the frame codecs (pydicom and a codec package: about 0.15 s) on the worker thread
-    while the labels inflate, when the write will need them."""
-    from labelmap.dicom.uids import FRAME_CODEC_SYNTAXES, TRANSFER_SYNTAXES
+    """Import the frame codec's package on the worker thread while the labels inflate, when the
+    write will need it."""
+    from labelmap.dicom.uids import lookup
 
-    if TRANSFER_SYNTAXES.get(compression) in FRAME_CODEC_SYNTAXES:
-        import importlib
+    ts = lookup(compression)
+    if ts is not None and ts.codec is not None:
 
         def warm() -> None:
+            import importlib
+
+            from labelmap.dicom.pixels.codecs import codec_module
+
             try:
-                importlib.import_module("labelmap.dicom.pixels.codecs")
+                for module, _ in codec_module(ts).DEPENDENCIES:
+                    importlib.import_module(module)
             except ImportError:  # reported where the codec is used, with the package to install
                 pass
 
@@ -669,13 +675,6 @@ def binary_to_labelmap(
     )
 
 
-def _is_uid(value) -> bool:
-    """A DICOM UID: digits and dots, at most 64 characters."""
-    import re
-
-    return isinstance(value, str) and len(value) <= 64 and re.fullmatch(r"[0-9]+(\.[0-9]+)*", value) is not None
-
-
 def _source_from_references(opened, classic) -> tuple[SourceSeries, np.ndarray]:
     """A SourceSeries made of the instances a SEG's frames reference, and the instance index per grid slice."""
     ds, info = opened.header, opened.info
@@ -689,7 +688,7 @@ def _source_from_references(opened, classic) -> tuple[SourceSeries, np.ndarray]:
         if ref is None:
             continue
         for keyword, uid in zip(("ReferencedSOPClassUID", "ReferencedSOPInstanceUID"), ref):
-            if not _is_uid(uid):
+            if not is_uid(uid, strict=False):
                 from labelmap.errors import SegFormatError
 
                 raise SegFormatError(
@@ -707,7 +706,7 @@ def _source_from_references(opened, classic) -> tuple[SourceSeries, np.ndarray]:
         series_uid = str(ds.ReferencedSeriesSequence[0].SeriesInstanceUID)
     except (AttributeError, IndexError):
         series_uid = ""
-    if not _is_uid(series_uid):
+    if not is_uid(series_uid, strict=False):
         series_uid = ""
     source = SourceSeries(
         series_instance_uid=series_uid,

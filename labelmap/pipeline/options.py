@@ -36,7 +36,7 @@ class WriteOptions:
     keep_empty_slices
         Write a frame for every slice, also where no segment has a voxel.
     compression
-        A transfer syntax name of :data:`labelmap.dicom.uids.TRANSFER_SYNTAXES` (``"none"``,
+        A transfer syntax name of :data:`labelmap.dicom.uids.WRITABLE` (``"none"``,
         ``"deflate"``, ``"rle"``, ...).
     deflate_level
         zlib level 1-9 for ``compression="deflate"``.

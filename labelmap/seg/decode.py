@@ -17,13 +17,14 @@ import numpy as np
 
 from labelmap import kernels
 from labelmap._util.arrays import has_duplicates
-from labelmap.dicom.uids import NATIVE_SYNTAXES, SEG_SOP_CLASSES
+from labelmap.dicom.uids import NATIVE_SYNTAXES, RLE_LOSSLESS
 from labelmap.dicom.values import check_header, int_value, quiet_pydicom
 from labelmap.errors import LabelmapError, MetadataError, SegFormatError, UnsupportedError
 from labelmap.geometry import DEFAULT_TOLERANCE_MM, grid_from_frames, place_frames
 from labelmap.model import Geometry, LabelVolume, SegmentDescription, SeriesAttributes
 from labelmap.seg.palette import read_palette
 from labelmap.seg.segments import is_background, segment_from_dataset
+from labelmap.seg.types import SEG_SOP_CLASSES
 
 if TYPE_CHECKING:  # files are read without pydicom (fastread + lite); Datasets given by callers use it
     from pydicom.dataset import Dataset
@@ -42,8 +43,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_RLE_LOSSLESS = "1.2.840.10008.1.2.5"
 
 
 @dataclass(frozen=True, eq=False)
@@ -281,7 +280,7 @@ class OpenedSeg:
         except SegFormatError:
             # every frame needs a fragment; RLE frames split over fragments cannot be told apart
             # without the offset table; pydicom can find JPEG frames by their markers
-            if len(self._pixels.fragments) < self.n_frames or ts == _RLE_LOSSLESS:
+            if len(self._pixels.fragments) < self.n_frames or ts == RLE_LOSSLESS:
                 raise
             return None
         try:

@@ -16,13 +16,7 @@ import numpy as np
 from labelmap import __version__, kernels
 from labelmap._util.arrays import unique
 from labelmap.dicom.dataset import WriteDataset, copy_attribute, new_uid
-from labelmap.dicom.uids import (
-    FRAME_CODEC_SYNTAXES,
-    IMPLEMENTATION_CLASS_UID,
-    IMPLEMENTATION_VERSION_NAME,
-    LABEL_MAP_SEGMENTATION_STORAGE,
-    TRANSFER_SYNTAXES,
-)
+from labelmap.dicom.uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, WRITABLE, TransferSyntax, lookup
 from labelmap.dicom.write import PerFrameSpec, write_seg_file
 from labelmap.errors import InputError, MetadataError
 from labelmap.geometry import patient_orientation
@@ -37,6 +31,7 @@ from labelmap.model import (
 )
 from labelmap.seg.palette import apply_palette, palette_lut
 from labelmap.seg.segments import background_segment, segment_to_dataset
+from labelmap.seg.types import SEG_TYPES, SegmentationType
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -317,15 +312,16 @@ def encode_labelmap(
     items.extend(sorted(by_number.items()))
     max_number = max(n for n, _ in items)
     needed = 8 if max_number <= 0xFF else 16
+    spec = SEG_TYPES[SegmentationType.LABELMAP]
     if bits is None:
         bits = needed
-    elif bits not in (8, 16) or bits < needed:
+    elif bits not in spec.bits or bits < needed:
         raise InputError(f"cannot store Segment Number {max_number} in {bits} bits")
 
     ds = common_dataset(
         source,
         series,
-        sop_class_uid=LABEL_MAP_SEGMENTATION_STORAGE,
+        sop_class_uid=spec.sop_class,
         segmentation_type="LABELMAP",
         rows=array.shape[1],
         columns=array.shape[2],
@@ -367,12 +363,14 @@ def attach_pixels(
     ts = _transfer_syntax(compression)
     raw = np.ascontiguousarray(pixels).reshape(-1).view(np.uint8)
     ds.pixels = (raw, vr)
-    if ts in FRAME_CODEC_SYNTAXES:
-        from labelmap.dicom.pixels.codecs import encapsulate_frames, encode_frames, native_frames
+    if ts.encapsulated:
+        from labelmap.dicom.pixels.codecs import encode_frames
+        from labelmap.dicom.pixels.encaps import encapsulate_frames
+        from labelmap.dicom.pixels.native import native_frames
 
         bits = int(ds.BitsAllocated)
         frames = native_frames(raw, int(ds.NumberOfFrames), int(ds.Rows), int(ds.Columns), bits)
-        pixel_data, eot, eot_lengths = encapsulate_frames(encode_frames(frames, ts, bits_allocated=bits))
+        pixel_data, eot, eot_lengths = encapsulate_frames(encode_frames(frames, ts.uid, bits_allocated=bits))
         ds.pixels = None
         ds.PixelData = pixel_data
         ds["PixelData"].VR = "OB"
@@ -380,7 +378,7 @@ def attach_pixels(
         if eot is not None:
             ds.ExtendedOffsetTable = eot
             ds.ExtendedOffsetTableLengths = eot_lengths
-    ds.file_meta = file_meta_for(ds, ts)
+    ds.file_meta = file_meta_for(ds, ts.uid)
     return ds.to_pydicom() if materialize else ds
 
 
@@ -403,11 +401,11 @@ def frames_array_of(array: np.ndarray, frames: np.ndarray, dtype) -> np.ndarray:
     return out
 
 
-def _transfer_syntax(name: str) -> str:
-    try:
-        return TRANSFER_SYNTAXES[name]
-    except KeyError:
-        raise InputError(f"unknown compression {name!r}; choose one of: {', '.join(TRANSFER_SYNTAXES)}") from None
+def _transfer_syntax(name: str) -> TransferSyntax:
+    ts = lookup(name) if name in WRITABLE else None
+    if ts is None:
+        raise InputError(f"unknown compression {name!r}; choose one of: {', '.join(WRITABLE)}")
+    return ts
 
 
 def save_dataset(ds: WriteDataset | Dataset, path, *, deflate_level: int = 6) -> None:

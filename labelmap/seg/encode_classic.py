@@ -16,11 +16,11 @@ import numpy as np
 
 from labelmap import kernels
 from labelmap.dicom.dataset import WriteDataset
-from labelmap.dicom.uids import SEGMENTATION_STORAGE, allowed_for
 from labelmap.errors import InputError, MetadataError, UnsupportedError
 from labelmap.model import Geometry, SegmentDescription, SeriesAttributes, SourceSeries
 from labelmap.seg.encode import add_geometry_and_references, attach_pixels, common_dataset
 from labelmap.seg.segments import segment_to_dataset
+from labelmap.seg.types import SEG_TYPES, SegmentationType, allowed_syntaxes
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -106,15 +106,19 @@ def _require_frames(frame_slices: np.ndarray) -> None:
 def _base(
     source: SourceSeries, series: SeriesAttributes, geometry: Geometry, seg_type: str, segments, overlap: str
 ) -> WriteDataset:
+    spec = SEG_TYPES[SegmentationType(seg_type)]
     ds = common_dataset(
         source,
         series,
-        sop_class_uid=SEGMENTATION_STORAGE,
+        sop_class_uid=spec.sop_class,
         segmentation_type=seg_type,
         rows=geometry.shape[1],
         columns=geometry.shape[2],
     )
-    ds.PhotometricInterpretation = "MONOCHROME2"
+    (bits,) = spec.bits  # BINARY 1, FRACTIONAL 8
+    ds.BitsAllocated = ds.BitsStored = bits
+    ds.HighBit = bits - 1
+    ds.PhotometricInterpretation = spec.photometric[0]  # MONOCHROME2, the only one
     ds.SegmentsOverlap = overlap
     ds.SegmentSequence = [segment_to_dataset(s, number=s.number) for s in segments]
     return ds
@@ -133,7 +137,7 @@ def encode_binary(
     materialize: bool = True,
 ) -> WriteDataset | Dataset:
     """Encode a BINARY Segmentation Storage dataset from label layers on the source grid."""
-    allowed = allowed_for("BINARY")
+    allowed = [ts.name for ts in allowed_syntaxes(SEG_TYPES[SegmentationType.BINARY])]
     if compression not in allowed:
         raise UnsupportedError(
             f"compression {compression!r} is not allowed for 1-bit BINARY frames; use one of {', '.join(allowed)}"
@@ -144,9 +148,6 @@ def encode_binary(
     )
     _require_frames(frame_slices)
     ds = _base(source, series, geometry, "BINARY", segments, segments_overlap)
-    ds.BitsAllocated = 1
-    ds.BitsStored = 1
-    ds.HighBit = 0
     add_geometry_and_references(ds, geometry, frame_slices, source, source_index, frame_numbers)
     npx = geometry.shape[1] * geometry.shape[2]
     n_bits = len(frame_slices) * npx
@@ -197,9 +198,6 @@ def encode_fractional(
     )
     _require_frames(frame_slices)
     ds = _base(source, series, geometry, "FRACTIONAL", segments, segments_overlap)
-    ds.BitsAllocated = 8
-    ds.BitsStored = 8
-    ds.HighBit = 7
     ds.SegmentationFractionalType = fractional_type
     ds.MaximumFractionalValue = 255
     add_geometry_and_references(ds, geometry, frame_slices, source, source_index, frame_numbers)

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from labelmap.dicom.uids import SEG_SOP_CLASSES
 from labelmap.dicom.values import int_value, quiet_pydicom
 from labelmap.seg.decode import frames_array, open_seg, segment_descriptions
+from labelmap.seg.types import SEG_SOP_CLASSES
 
 __all__ = ["seg_summary"]
 

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from labelmap.dicom.uids import TransferSyntax
 
 __all__ = [
     "SEGMENTATION_STORAGE",
@@ -23,6 +27,7 @@ __all__ = [
     "SegTypeSpec",
     "SEG_TYPES",
     "spec_for",
+    "allowed_syntaxes",
 ]
 
 #: Segmentation Storage (BINARY, FRACTIONAL).
@@ -124,3 +129,24 @@ def spec_for(seg_type: str | SegmentationType) -> SegTypeSpec:
         return SEG_TYPES[SegmentationType(str(getattr(seg_type, "value", seg_type)).upper())]
     except ValueError:
         raise ValueError(f"unknown Segmentation Type {seg_type!r}") from None
+
+
+def allowed_syntaxes(spec: SegTypeSpec) -> tuple[TransferSyntax, ...]:
+    """The transfer syntaxes a Segmentation Type may be written with, in ``--compression`` order.
+
+    They follow from the type's bit depths and the codec table: every native syntax, and
+    each frame codec that takes all of ``spec.bits`` (BINARY's 1-bit frames: JPEG 2000 only;
+    RLE and JPEG-LS have no 1-bit form that DICOM readers such as highdicom and dcmqi accept).
+
+    Parameters
+    ----------
+    spec
+        The type, e.g. ``spec_for("BINARY")``.
+
+    Returns
+    -------
+    tuple[TransferSyntax, ...]
+    """
+    from labelmap.dicom.pixels.codecs import syntaxes_for_bits
+
+    return syntaxes_for_bits(spec.bits)

@@ -205,7 +205,8 @@ def test_write_path_does_not_import_pydicom(case, tmp_path):
 def test_encapsulated_pixels_with_extended_offset_table_match_pydicom(case, tmp_path):
     """Encapsulated Pixel Data (undefined length) and the OV Extended Offset Table are
     encoded by our writer as pydicom encodes them."""
-    from labelmap.dicom.pixels.codecs import encapsulate_frames, encode_frames
+    from labelmap.dicom.pixels.codecs import encode_frames
+    from labelmap.dicom.pixels.encaps import encapsulate_frames
 
     _, volume, source = case
     lazy, _ = encode_seg(volume, source, compression="rle", materialize=False)

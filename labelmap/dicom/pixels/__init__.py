@@ -1,0 +1,1 @@
+"""Pixel Data: native frames (:mod:`.native`), encapsulation (:mod:`.encaps`) and frame codecs (:mod:`.codecs`)."""

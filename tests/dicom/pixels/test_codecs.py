@@ -1,4 +1,4 @@
-"""Frame codecs (labelmap.dicom.pixels.codecs): bit-exact round trips, encapsulation, files read by pydicom / highdicom."""
+"""Frame codecs (labelmap.dicom.pixels.codecs): exact round trips, the registry, files pydicom / highdicom read."""
 
 from __future__ import annotations
 
@@ -11,19 +11,19 @@ import pytest
 from pydicom.encaps import generate_frames
 
 from labelmap.demo.sample import write_ct_series
-from labelmap.dicom.pixels import codecs
 from labelmap.dicom.pixels.codecs import (
-    SYNTAXES,
-    allowed_for,
+    CODECS,
     check_available,
-    compress_dataset,
+    codec_module,
     decode_frames,
-    decode_pixel_data,
-    encapsulate_frames,
     encode_frames,
+    has_module,
     is_available,
+    syntaxes_for_bits,
 )
-from labelmap.errors import InputError, MissingDependencyError, UnsupportedError
+from labelmap.dicom.pixels.encaps import encapsulate_frames
+from labelmap.dicom.uids import SYNTAX_TABLE, WRITABLE, lookup
+from labelmap.errors import InputError, MissingDependencyError, SegFormatError, UnsupportedError
 from labelmap.model import Code, LabelVolume, SegmentDescription
 from labelmap.pipeline.convert import load_source, read_seg, write_seg
 
@@ -34,7 +34,9 @@ pytest.importorskip("openjpeg")
 
 FRAME_CODECS = ("rle", "jpegls", "j2k")
 SHAPES = [(21, 22), (23, 38), (40, 33)]
-HAS_IMAGECODECS = codecs._has_module("imagecodecs")
+HAS_IMAGECODECS = has_module("imagecodecs")
+SYNTAXES = {name: lookup(name).uid for name in WRITABLE}
+ONE_BIT = tuple(ts.name for ts in syntaxes_for_bits((1,)))
 
 
 def _frames(kind: str, shape, seed=0) -> tuple[np.ndarray, int]:
@@ -44,7 +46,7 @@ def _frames(kind: str, shape, seed=0) -> tuple[np.ndarray, int]:
     hi, dtype, bits = {"u8": (255, np.uint8, 8), "u16": (65535, np.uint16, 16), "binary": (1, np.uint8, 1)}[kind]
     out = np.zeros((4, rows, cols), dtype=dtype)
     yy, xx = np.mgrid[:rows, :cols]
-    for n, v in enumerate(rng.integers(1, hi, 6, endpoint=True)):
+    for v in rng.integers(1, hi, 6, endpoint=True):
         cy, cx, r = rng.integers(0, rows), rng.integers(0, cols), rng.integers(2, 8)
         out[1][(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = v
     out[2] = rng.integers(0, hi, (rows, cols), endpoint=True, dtype=dtype)
@@ -54,7 +56,7 @@ def _frames(kind: str, shape, seed=0) -> tuple[np.ndarray, int]:
 
 
 def _expect_ok(name: str, kind: str, shape) -> bool:
-    if kind == "binary" and name not in allowed_for("BINARY"):
+    if kind == "binary" and name not in ONE_BIT:
         return False
     if name == "j2k" and min(shape) < 32 and not HAS_IMAGECODECS:
         return False
@@ -110,16 +112,14 @@ def test_rle_encoder_is_the_kernel_and_both_backends_decode(monkeypatch, kind):
     theirs_py = [get_encoder(pydicom.uid.RLELossless).encode(f, encoding_plugin="pydicom", **opts) for f in frames]
     for a, b, c in zip(ours, theirs_rle, theirs_py):
         assert len(a) <= len(b) and len(a) <= len(c)
-    real = codecs._has_module
-    monkeypatch.setattr(codecs, "_has_module", lambda m: False if m == "rle" else real(m))
-    assert codecs.rle_backend() == "pydicom"
-    assert encode_frames(frames, "rle", bits_allocated=bits) == ours
-    for enc in (ours, theirs_rle, theirs_py):
+    for enc in (ours, theirs_rle, theirs_py):  # pylibjpeg-rle decodes
         np.testing.assert_array_equal(decode_frames(enc, "rle", rows=23, columns=38, bits_allocated=bits), frames)
-    monkeypatch.setattr(codecs, "_has_module", real)
-    assert codecs.rle_backend() == "pylibjpeg-rle"
-    for enc in (ours, theirs_rle, theirs_py):
-        np.testing.assert_array_equal(decode_frames(enc, "rle", rows=23, columns=38, bits_allocated=bits), frames)
+    with monkeypatch.context() as m:  # without pylibjpeg-rle, pydicom decodes (pylibjpeg-rle would fail)
+        m.setattr("rle.rle.decode_frame", lambda *a: pytest.fail("pylibjpeg-rle was used"))
+        m.setitem(sys.modules, "rle", None)
+        assert encode_frames(frames, "rle", bits_allocated=bits) == ours
+        for enc in (ours, theirs_rle, theirs_py):
+            np.testing.assert_array_equal(decode_frames(enc, "rle", rows=23, columns=38, bits_allocated=bits), frames)
 
 
 def test_rle_encode_frames_threads_give_the_same_bytes():
@@ -171,8 +171,7 @@ def test_j2k_binary_is_1bit_codestream():
 
 
 def test_small_j2k_frames_need_imagecodecs(monkeypatch):
-    real = codecs._has_module
-    monkeypatch.setattr(codecs, "_has_module", lambda m: False if m == "imagecodecs" else real(m))
+    monkeypatch.setitem(sys.modules, "imagecodecs", None)
     with pytest.raises(UnsupportedError, match="pip install imagecodecs"):
         encode_frames(np.zeros((1, 21, 22), np.uint8), "j2k", bits_allocated=8)
 
@@ -192,11 +191,20 @@ def test_rejects_non_frame_syntaxes_and_bad_input():
         encode_frames(f, "rle", bits_allocated=1)
 
 
-def test_allowed_for():
-    assert allowed_for("LABELMAP") == tuple(SYNTAXES) == allowed_for("fractional")
-    assert allowed_for("BINARY") == ("none", "implicit", "deflate", "j2k")
-    with pytest.raises(InputError):
-        allowed_for("SURFACE")
+def test_registry_is_the_table_and_codecs_declare_their_bits():
+    assert set(CODECS) == {ts.uid for ts in SYNTAX_TABLE if ts.codec}
+    assert [lookup(uid).name for uid in CODECS] == ["rle", "jpegls", "j2k"]
+    bits = {lookup(uid).name: codec_module(lookup(uid)).BITS for uid in CODECS}
+    assert bits == {"rle": (8, 16), "jpegls": (8, 16), "j2k": (1, 8, 16)}
+    for uid in CODECS:
+        module = codec_module(lookup(uid))
+        assert module.is_available() == all(has_module(m) for m, _ in module.DEPENDENCIES)
+    assert ONE_BIT == ("none", "implicit", "deflate", "j2k")
+    assert tuple(ts.name for ts in syntaxes_for_bits((8, 16))) == WRITABLE
+    with pytest.raises(InputError, match="is native"):
+        codec_module(lookup("implicit"))
+    with pytest.raises(InputError, match="unknown transfer syntax"):
+        is_available("jpeg-baseline")  # known, but not written
 
 
 # ----------------------------------------------------------------------------- missing packages
@@ -224,38 +232,21 @@ def test_availability_of_builtin_syntaxes(monkeypatch):
     check_available(pydicom.uid.JPEGBaseline8Bit, purpose="reading")  # not ours: pydicom decides
 
 
-# ----------------------------------------------------------------------------- encapsulation
-def test_encapsulate_with_basic_offset_table():
-    frags = [b"\x01\x02\x03", b"", b"\x04" * 10]
-    pixel_data, eot, eot_len = encapsulate_frames(frags)
-    assert eot is None and eot_len is None
-    tag, elem, length = struct.unpack("<HHI", pixel_data[:8])
-    assert (tag, elem, length) == (0xFFFE, 0xE000, 12)
-    assert struct.unpack("<3I", pixel_data[8:20]) == (0, 12, 20)
-    back = list(generate_frames(pixel_data, number_of_frames=3))
-    assert back == [b"\x01\x02\x03\x00", b"", b"\x04" * 10]
-
-
-def test_encapsulate_with_extended_offset_table(monkeypatch):
-    frags = [b"\x01\x02\x03", b"\x05\x06", b"\x04" * 10]
-    pixel_data, eot, eot_len = encapsulate_frames(frags, extended_offset_table=True)
-    assert pixel_data[:8] == struct.pack("<HHI", 0xFFFE, 0xE000, 0)  # BOT empty when EOT present
-    assert struct.unpack("<3Q", eot) == (0, 12, 22) and struct.unpack("<3Q", eot_len) == (4, 2, 10)
-    back = list(generate_frames(pixel_data, number_of_frames=3, extended_offsets=(eot, eot_len)))
-    assert back[1:] == frags[1:] and back[0].startswith(frags[0])
-    # automatic: an offset beyond 32 bits switches to the EOT (simulated with a small limit)
-    monkeypatch.setattr(codecs, "_MAX_BOT_OFFSET", 11)
-    _, eot2, _ = encapsulate_frames(frags)
-    assert eot2 == eot
-    pd3, eot3, _ = encapsulate_frames(frags, extended_offset_table=False)
-    assert eot3 is None and pd3[:8] == struct.pack("<HHI", 0xFFFE, 0xE000, 0)
+def test_damaged_frame_is_named():
+    frames, bits = _frames("u8", (40, 33), seed=3)
+    encoded = encode_frames(frames, "j2k", bits_allocated=bits)
+    with pytest.raises(SegFormatError, match="frame 3: cannot decode a JPEG 2000 frame"):
+        decode_frames([*encoded[:2], b"\0" * 8, encoded[3]], "j2k", rows=40, columns=33, bits_allocated=bits)
+    two = encode_frames(np.full((1, 40, 33), 2, np.uint8), "j2k", bits_allocated=8)
+    with pytest.raises(SegFormatError, match="frame 2: a 1-bit JPEG 2000 frame decoded to values other than 0 and 1"):
+        decode_frames([encoded[0], two[0]], "j2k", rows=40, columns=33, bits_allocated=1)
 
 
 @pytest.mark.parametrize("name", FRAME_CODECS)
-def test_decode_pixel_data(name):
+def test_encapsulated_frames_decode(name):
     frames, bits = _frames("u16", (40, 33), seed=2)
     pd, _, _ = encapsulate_frames(encode_frames(frames, name, bits_allocated=bits))
-    back = decode_pixel_data(pd, name, number_of_frames=4, rows=40, columns=33, bits_allocated=16)
+    back = decode_frames(list(generate_frames(pd, number_of_frames=4)), name, rows=40, columns=33, bits_allocated=16)
     np.testing.assert_array_equal(back, frames)
 
 
@@ -482,29 +473,3 @@ def test_rle_from_the_command_line(case, tmp_path, capsys, force_16bit):
     back = read_seg(tmp_path / "b2l.dcm", reference=g).volume.array
     np.testing.assert_array_equal(back, read_seg(tmp_path / "b2l-none.dcm", reference=g).volume.array)
     np.testing.assert_array_equal(back != 0, arr != 0)
-
-
-def test_compress_dataset_on_plain_dataset():
-    from pydicom.dataset import Dataset, FileMetaDataset
-
-    frames, _ = _frames("binary", (40, 33), seed=9)
-    ds = Dataset()
-    ds.Rows, ds.Columns, ds.NumberOfFrames, ds.BitsAllocated = 40, 33, 4, 1
-    ds.PixelData = np.packbits(frames.ravel(), bitorder="little").tobytes()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
-    compress_dataset(ds, "j2k")
-    assert ds.file_meta.TransferSyntaxUID == pydicom.uid.JPEG2000Lossless
-    back = decode_pixel_data(ds.PixelData, "j2k", number_of_frames=4, rows=40, columns=33, bits_allocated=1)
-    np.testing.assert_array_equal(back, frames)
-    with pytest.raises(InputError, match="already compressed"):
-        compress_dataset(ds, "rle")
-    ds2 = Dataset()
-    ds2.file_meta = FileMetaDataset()
-    ds2.Rows, ds2.Columns, ds2.BitsAllocated = 2, 2, 1
-    ds2.PixelData = b"\x0f\x00"
-    with pytest.raises(UnsupportedError):
-        compress_dataset(ds2, "rle")
-    compress_dataset(ds2, "deflate")
-    assert ds2.file_meta.TransferSyntaxUID == pydicom.uid.DeflatedExplicitVRLittleEndian
-    assert ds2.PixelData == b"\x0f\x00"
