@@ -11,58 +11,30 @@ The public API works on numpy arrays, :class:`Geometry` and pydicom Datasets::
     decoded = labelmap.read_seg("organs.seg.dcm", reference="ct/")
 
 Names are imported lazily so that ``import labelmap`` (and the CLI's ``--help``)
-does not pay for numpy and pydicom until they are used.
+does not pay for numpy and pydicom until they are used; ``__init__.pyi`` lists them.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
-    # model
-    "Code": "model",
-    "Geometry": "model",
-    "LabelVolume": "model",
-    "SegmentDescription": "model",
-    "SeriesAttributes": "model",
-    "SourceSeries": "model",
-    # pipelines
-    "read_labels": "pipeline.convert",
-    "write_labels": "pipeline.convert",
-    "load_source": "pipeline.convert",
-    "encode_seg": "pipeline.convert",
-    "write_seg": "pipeline.convert",
-    "read_seg": "pipeline.convert",
-    "itk_to_seg": "pipeline.convert",
-    "seg_to_itk": "pipeline.convert",
-    # 3D Slicer segmentation files
-    "read_segnrrd": "formats.segnrrd",
-    "write_segnrrd": "formats.segnrrd",
-    # metadata
-    "Metadata": "formats.dcmqi_json",
-    "load_metadata": "formats.dcmqi_json",
-    "metadata_to_dict": "formats.dcmqi_json",
-    "write_metadata": "formats.dcmqi_json",
-    # inspection
-    "seg_summary": "seg.summary",
-    "validate_seg": "validate",
-    # errors
-    "LabelmapError": "errors",
-    "InputError": "errors",
-    "ImageFormatError": "errors",
-    "GeometryError": "errors",
-    "MetadataError": "errors",
-    "DicomSeriesError": "errors",
-    "SegFormatError": "errors",
-    "OverlapError": "errors",
-    "UnsupportedError": "errors",
-    "MissingDependencyError": "errors",
-    "OutputError": "errors",
-}
 
+def _read_stub() -> dict[str, str]:
+    """Name -> module of each ``from labelmap.<module> import <name> as <name>`` line of ``__init__.pyi``."""
+    exports = {}
+    with open(os.path.splitext(__file__)[0] + ".pyi", encoding="utf-8") as stub:
+        for line in stub:
+            if line.startswith("from labelmap."):
+                _, module, _, name, *_ = line.split()
+                exports[name] = module
+    return exports
+
+
+_EXPORTS = _read_stub()
 __all__ = ["__version__", *_EXPORTS]
 
 
@@ -70,7 +42,7 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'labelmap' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

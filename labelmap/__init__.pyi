@@ -1,139 +1,42 @@
-"""Type stub of :mod:`labelmap`: the names its ``__getattr__`` imports lazily, for mypy and IDEs.
+"""What ``import labelmap`` offers: each name and the module it is imported from on first use.
 
-Keep it equal to ``labelmap._EXPORTS`` (tests/test_package.py checks both ways).
+``labelmap/__init__.py`` reads this stub to build its lazy ``__getattr__`` (lazy_loader's
+attach_stub style), so mypy, IDEs and the runtime share one list: one ``from ... import N as N``
+line per name.
 """
 
-from labelmap.errors import (
-    DicomSeriesError as DicomSeriesError,
-)
-from labelmap.errors import (
-    GeometryError as GeometryError,
-)
-from labelmap.errors import (
-    ImageFormatError as ImageFormatError,
-)
-from labelmap.errors import (
-    InputError as InputError,
-)
-from labelmap.errors import (
-    LabelmapError as LabelmapError,
-)
-from labelmap.errors import (
-    MetadataError as MetadataError,
-)
-from labelmap.errors import (
-    MissingDependencyError as MissingDependencyError,
-)
-from labelmap.errors import (
-    OutputError as OutputError,
-)
-from labelmap.errors import (
-    OverlapError as OverlapError,
-)
-from labelmap.errors import (
-    SegFormatError as SegFormatError,
-)
-from labelmap.errors import (
-    UnsupportedError as UnsupportedError,
-)
-from labelmap.formats.dcmqi_json import (
-    Metadata as Metadata,
-)
-from labelmap.formats.dcmqi_json import (
-    load_metadata as load_metadata,
-)
-from labelmap.formats.dcmqi_json import (
-    metadata_to_dict as metadata_to_dict,
-)
-from labelmap.formats.dcmqi_json import (
-    write_metadata as write_metadata,
-)
-from labelmap.formats.segnrrd import (
-    read_segnrrd as read_segnrrd,
-)
-from labelmap.formats.segnrrd import (
-    write_segnrrd as write_segnrrd,
-)
-from labelmap.model import (
-    Code as Code,
-)
-from labelmap.model import (
-    Geometry as Geometry,
-)
-from labelmap.model import (
-    LabelVolume as LabelVolume,
-)
-from labelmap.model import (
-    SegmentDescription as SegmentDescription,
-)
-from labelmap.model import (
-    SeriesAttributes as SeriesAttributes,
-)
-from labelmap.model import (
-    SourceSeries as SourceSeries,
-)
-from labelmap.pipeline.convert import (
-    encode_seg as encode_seg,
-)
-from labelmap.pipeline.convert import (
-    itk_to_seg as itk_to_seg,
-)
-from labelmap.pipeline.convert import (
-    load_source as load_source,
-)
-from labelmap.pipeline.convert import (
-    read_labels as read_labels,
-)
-from labelmap.pipeline.convert import (
-    read_seg as read_seg,
-)
-from labelmap.pipeline.convert import (
-    seg_to_itk as seg_to_itk,
-)
-from labelmap.pipeline.convert import (
-    write_labels as write_labels,
-)
-from labelmap.pipeline.convert import (
-    write_seg as write_seg,
-)
+from labelmap.errors import DicomSeriesError as DicomSeriesError
+from labelmap.errors import GeometryError as GeometryError
+from labelmap.errors import ImageFormatError as ImageFormatError
+from labelmap.errors import InputError as InputError
+from labelmap.errors import LabelmapError as LabelmapError
+from labelmap.errors import MetadataError as MetadataError
+from labelmap.errors import MissingDependencyError as MissingDependencyError
+from labelmap.errors import OutputError as OutputError
+from labelmap.errors import OverlapError as OverlapError
+from labelmap.errors import SegFormatError as SegFormatError
+from labelmap.errors import UnsupportedError as UnsupportedError
+from labelmap.formats.dcmqi_json import Metadata as Metadata
+from labelmap.formats.dcmqi_json import load_metadata as load_metadata
+from labelmap.formats.dcmqi_json import metadata_to_dict as metadata_to_dict
+from labelmap.formats.dcmqi_json import write_metadata as write_metadata
+from labelmap.formats.segnrrd import read_segnrrd as read_segnrrd
+from labelmap.formats.segnrrd import write_segnrrd as write_segnrrd
+from labelmap.model import Code as Code
+from labelmap.model import Geometry as Geometry
+from labelmap.model import LabelVolume as LabelVolume
+from labelmap.model import SegmentDescription as SegmentDescription
+from labelmap.model import SeriesAttributes as SeriesAttributes
+from labelmap.model import SourceSeries as SourceSeries
+from labelmap.pipeline.convert import encode_seg as encode_seg
+from labelmap.pipeline.convert import itk_to_seg as itk_to_seg
+from labelmap.pipeline.convert import load_source as load_source
+from labelmap.pipeline.convert import read_labels as read_labels
+from labelmap.pipeline.convert import read_seg as read_seg
+from labelmap.pipeline.convert import seg_to_itk as seg_to_itk
+from labelmap.pipeline.convert import write_labels as write_labels
+from labelmap.pipeline.convert import write_seg as write_seg
 from labelmap.seg.summary import seg_summary as seg_summary
 from labelmap.validate import validate_seg as validate_seg
 
 __version__: str
-
-__all__ = [
-    "__version__",
-    "Code",
-    "Geometry",
-    "LabelVolume",
-    "SegmentDescription",
-    "SeriesAttributes",
-    "SourceSeries",
-    "read_labels",
-    "write_labels",
-    "load_source",
-    "encode_seg",
-    "write_seg",
-    "read_seg",
-    "itk_to_seg",
-    "seg_to_itk",
-    "read_segnrrd",
-    "write_segnrrd",
-    "Metadata",
-    "load_metadata",
-    "metadata_to_dict",
-    "write_metadata",
-    "seg_summary",
-    "validate_seg",
-    "LabelmapError",
-    "InputError",
-    "ImageFormatError",
-    "GeometryError",
-    "MetadataError",
-    "DicomSeriesError",
-    "SegFormatError",
-    "OverlapError",
-    "UnsupportedError",
-    "MissingDependencyError",
-    "OutputError",
-]

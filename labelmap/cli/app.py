@@ -8,7 +8,7 @@ of the command that was run (native or dcmqi-compatible).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import typer
@@ -27,21 +27,20 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-#: Command name -> (function, advice per hint code in that command's flags), in ``--help`` order.
-COMMANDS: dict[str, tuple[Callable[..., None], dict[str, str]]] = {
-    "itk2seg": (native.itk2seg, native.HINT_TEXT),
-    "seg2itk": (native.seg2itk, native.HINT_TEXT),
-    "info": (native.info, native.HINT_TEXT),
-    "validate": (native.validate, native.HINT_TEXT),
-    "demo": (native.demo, native.HINT_TEXT),
-    "itkimage2segimage": (dcmqi.itkimage2segimage, dcmqi.HINT_TEXT),
-    "segimage2itkimage": (dcmqi.segimage2itkimage, dcmqi.HINT_TEXT),
-    "bin2label": (native.bin2label, native.HINT_TEXT),
-    "bin2labelsegimage": (dcmqi.bin2labelsegimage, dcmqi.HINT_TEXT),
+#: Command name -> the module of its family (which defines it and its :data:`HINT_TEXT`), in ``--help`` order.
+COMMANDS: dict[str, ModuleType] = {
+    "itk2seg": native,
+    "seg2itk": native,
+    "info": native,
+    "validate": native,
+    "demo": native,
+    "itkimage2segimage": dcmqi,
+    "segimage2itkimage": dcmqi,
+    "bin2label": native,
+    "bin2labelsegimage": dcmqi,
 }
-for _name, (_function, _) in COMMANDS.items():
-    _interspersed = {"allow_interspersed_args": True} if _name == "itkimage2segimage" else None
-    app.command(_name, context_settings=_interspersed)(_function)
+for _name, _family in COMMANDS.items():
+    app.command(_name)(getattr(_family, _name))
 
 
 def hint_texts(argv: list[str]) -> dict[str, str]:
@@ -58,7 +57,7 @@ def hint_texts(argv: list[str]) -> dict[str, str]:
         Hint code -> advice text in that command's flags.
     """
     name = next((a for a in argv if not a.startswith("-")), None)
-    return COMMANDS[name][1] if name in COMMANDS else native.HINT_TEXT
+    return (COMMANDS[name] if name in COMMANDS else native).HINT_TEXT
 
 
 def error_line(error: LabelmapError, hint_text: dict[str, str]) -> str:

@@ -6,21 +6,10 @@ itkimage2segimage, segimage2itkimage and bin2labelsegimage; they run the native 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
-from labelmap.cli.options import (
-    GeometryCheck,
-    InputDicom,
-    OutputDicom,
-    Prefix,
-    Skip,
-    Verbose,
-    read_keywords,
-    relabel_keywords,
-    seg_keywords,
-)
+from labelmap.cli import options as opt
 from labelmap.cli.output import Printer, check_output_file
 
 #: Advice per hint code (:data:`labelmap.errors.HINTS`), in dcmqi's flags.
@@ -39,38 +28,30 @@ def _split_list(values: list[str] | None) -> list[str]:
     return [p for v in values or [] for p in v.split(",") if p]
 
 
-def _skip_keeps_empty(skip: int) -> bool:
-    """dcmqi's ``--skip``: 1 skips empty slices, 0 keeps them."""
+def _one_of(flag: str, value: object, allowed: tuple[object, ...], given: object = None) -> None:
+    """Refuse a flag value dcmqi does not take: ``--skip must be 0 or 1, got 2``."""
     from labelmap.errors import InputError
 
-    if skip not in (0, 1):
-        raise InputError(f"--skip must be 0 or 1, got {skip}")
-    return skip == 0
+    if value not in allowed:
+        choices = f"{', '.join(map(str, allowed[:-1]))} or {allowed[-1]}"
+        raise InputError(f"{flag} must be {choices}, got {value if given is None else given!r}")
 
 
 def itkimage2segimage(
-    input_image_list: Annotated[list[str], typer.Option("--inputImageList", help="Comma-separated label images.")],
-    input_metadata: Annotated[Path, typer.Option("--inputMetadata", help="dcmqi metadata JSON.")],
-    output_dicom: OutputDicom,
-    input_dicom_directory: Annotated[
-        Path | None, typer.Option("--inputDICOMDirectory", help="Source series folder (recursive).")
-    ] = None,
-    input_dicom_list: Annotated[
-        list[str] | None, typer.Option("--inputDICOMList", help="Comma-separated source files.")
-    ] = None,
-    segmentation_type: Annotated[
-        str, typer.Option("--segmentationType", help="binary (dcmqi's default) or labelmap.")
-    ] = "binary",
-    use_label_id: Annotated[
-        bool, typer.Option("--useLabelIDAsSegmentNumber", help="Segment Number = label value.")
-    ] = False,
-    skip: Skip = 1,
-    compress: Annotated[str, typer.Option("--compress", help="none or deflate.")] = "none",
-    references_geometry_check: GeometryCheck = 1,
-    no_dicom_value_checks: Annotated[
-        bool, typer.Option("--noDicomValueChecks", help="Accepted for compatibility.")
-    ] = False,
-    verbose: Verbose = False,
+    input_image_list: list[str] = typer.Option(..., "--inputImageList", help="Comma-separated label images."),
+    input_metadata: Path = typer.Option(..., "--inputMetadata", help="dcmqi metadata JSON."),
+    output_dicom: Path = opt.OUTPUT_DICOM,
+    input_dicom_directory: Path | None = typer.Option(
+        None, "--inputDICOMDirectory", help="Source series folder (recursive)."
+    ),
+    input_dicom_list: list[str] | None = typer.Option(None, "--inputDICOMList", help="Comma-separated source files."),
+    segmentation_type: str = typer.Option("binary", "--segmentationType", help="binary (dcmqi's default) or labelmap."),
+    use_label_id: bool = typer.Option(False, "--useLabelIDAsSegmentNumber", help="Segment Number = label value."),
+    skip: int = opt.SKIP,
+    compress: str = typer.Option("none", "--compress", help="none or deflate."),
+    references_geometry_check: int = opt.GEOMETRY_CHECK,
+    no_dicom_value_checks: bool = typer.Option(False, "--noDicomValueChecks", help="Accepted for compatibility."),
+    verbose: bool = opt.VERBOSE,
 ) -> None:
     """dcmqi-compatible: same flags, list syntax and defaults as dcmqi 1.5.7's itkimage2segimage."""
     from labelmap.errors import InputError
@@ -78,11 +59,9 @@ def itkimage2segimage(
     from labelmap.pipeline.options import WriteOptions
 
     seg_type = segmentation_type.lower()
-    if seg_type not in ("binary", "labelmap"):
-        raise InputError(f"--segmentationType must be binary or labelmap, got {segmentation_type!r}")
-    keep_empty = _skip_keeps_empty(skip)
-    if compress not in ("none", "deflate"):
-        raise InputError(f"--compress must be none or deflate, got {compress!r}")
+    _one_of("--segmentationType", seg_type, ("binary", "labelmap"), segmentation_type)
+    _one_of("--skip", skip, (0, 1))
+    _one_of("--compress", compress, ("none", "deflate"))
     check_output_file(output_dicom, "--outputDICOM")
     dicom = [input_dicom_directory] if input_dicom_directory is not None else []
     dicom.extend(Path(p) for p in _split_list(input_dicom_list))
@@ -91,23 +70,23 @@ def itkimage2segimage(
     options = WriteOptions(
         seg_type="labelmap" if seg_type == "labelmap" else "binary",
         numbering="label" if use_label_id else "sequential",
-        keep_empty_slices=keep_empty,
+        keep_empty_slices=skip == 0,
         compression=compress,
     )
     labels = [Path(p) for p in _split_list(input_image_list)]
-    report = itk_to_seg(labels, dicom, input_metadata, output_dicom, **seg_keywords(options))
+    report = itk_to_seg(labels, dicom, input_metadata, output_dicom, **opt.seg_keywords(options))
     Printer().wrote_seg(report)
 
 
 def segimage2itkimage(
-    input_dicom: InputDicom,
-    output_directory: Annotated[Path, typer.Option("--outputDirectory", help="Existing output folder.")],
-    prefix: Prefix = "",
-    output_type: Annotated[str, typer.Option("--outputType", "-t", help="nrrd, nii or nifti (.nii.gz).")] = "nrrd",
-    merge_segments: Annotated[
-        bool, typer.Option("--mergeSegments", help="Fewest non-overlapping files (a LABELMAP is one already).")
-    ] = False,
-    verbose: Verbose = False,
+    input_dicom: Path = opt.INPUT_DICOM,
+    output_directory: Path = typer.Option(..., "--outputDirectory", help="Existing output folder."),
+    prefix: str = opt.PREFIX,
+    output_type: str = typer.Option("nrrd", "--outputType", "-t", help="nrrd, nii or nifti (.nii.gz)."),
+    merge_segments: bool = typer.Option(
+        False, "--mergeSegments", help="Fewest non-overlapping files (a LABELMAP is one already)."
+    ),
+    verbose: bool = opt.VERBOSE,
 ) -> None:
     """dcmqi-compatible: same flags and output names as dcmqi 1.5.7's segimage2itkimage."""
     from labelmap.errors import InputError
@@ -117,41 +96,34 @@ def segimage2itkimage(
     kind = output_type.lower()
     if kind not in ("nrrd", "nii", "nifti"):
         raise InputError(f"--outputType {output_type!r} is not supported; use nrrd, nii or nifti")
-    options = ReadOptions(
-        fmt="nrrd" if kind == "nrrd" else "nifti", prefix=prefix, merge_segments=merge_segments, create_dir=False
-    )
-    report = seg_to_itk(input_dicom, output_directory, **read_keywords(options))
+    fmt = "nrrd" if kind == "nrrd" else "nifti"
+    options = ReadOptions(fmt=fmt, prefix=prefix, merge_segments=merge_segments, create_dir=False)
+    report = seg_to_itk(input_dicom, output_directory, **opt.read_keywords(options))
     Printer().wrote_labels(report)
 
 
 def bin2labelsegimage(
-    input_dicom: InputDicom,
-    output_dicom: OutputDicom,
-    use_palette: Annotated[
-        bool, typer.Option("--usePalette", help="PALETTE COLOR photometric interpretation.")
-    ] = False,
-    force_16bit: Annotated[bool, typer.Option("--force16Bit", help="16-bit pixels.")] = False,
-    compress: Annotated[str, typer.Option("--compress", help="none, rle or deflate.")] = "none",
-    skip: Skip = 1,
-    references_geometry_check: GeometryCheck = 1,
-    use_label_id: Annotated[
-        bool, typer.Option("--useLabelIDAsSegmentNumber", help="Accepted for compatibility (numbers are kept).")
-    ] = False,
-    no_check: Annotated[
-        bool, typer.Option("--noCheck", help="Accepted for compatibility; overlap is always checked.")
-    ] = False,
-    verbose: Verbose = False,
+    input_dicom: Path = opt.INPUT_DICOM,
+    output_dicom: Path = opt.OUTPUT_DICOM,
+    use_palette: bool = typer.Option(False, "--usePalette", help="PALETTE COLOR photometric interpretation."),
+    force_16bit: bool = typer.Option(False, "--force16Bit", help="16-bit pixels."),
+    compress: str = typer.Option("none", "--compress", help="none, rle or deflate."),
+    skip: int = opt.SKIP,
+    references_geometry_check: int = opt.GEOMETRY_CHECK,
+    use_label_id: bool = typer.Option(
+        False, "--useLabelIDAsSegmentNumber", help="Accepted for compatibility (numbers are kept)."
+    ),
+    no_check: bool = typer.Option(False, "--noCheck", help="Accepted for compatibility; overlap is always checked."),
+    verbose: bool = opt.VERBOSE,
 ) -> None:
     """dcmqi-compatible: same flags as dcmqi 1.5.7's bin2labelsegimage."""
-    from labelmap.errors import InputError
     from labelmap.pipeline.convert import binary_to_labelmap
     from labelmap.pipeline.options import WriteOptions
 
-    if compress not in ("none", "rle", "deflate"):
-        raise InputError(f"--compress must be none, rle or deflate, got {compress!r}")
-    keep_empty = _skip_keeps_empty(skip)
+    _one_of("--compress", compress, ("none", "rle", "deflate"))
+    _one_of("--skip", skip, (0, 1))
     options = WriteOptions(
-        palette=use_palette, force_16bit=force_16bit, compression=compress, keep_empty_slices=keep_empty
+        palette=use_palette, force_16bit=force_16bit, compression=compress, keep_empty_slices=skip == 0
     )
-    report = binary_to_labelmap(input_dicom, output_dicom, **relabel_keywords(options))
+    report = binary_to_labelmap(input_dicom, output_dicom, **opt.relabel_keywords(options))
     Printer().wrote_seg(report)

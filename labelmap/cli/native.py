@@ -7,29 +7,11 @@ prints the report.  Heavy modules (numpy, pydicom) are imported inside the comma
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
-from labelmap.cli.options import (
-    DEFAULT_TOLERANCE,
-    Compression,
-    CompressionOption,
-    DeflateLevel,
-    FractionalType,
-    KeepEmptySlices,
-    OutFormat,
-    Palette,
-    Prefix,
-    Quiet,
-    SegArgument,
-    SegType,
-    SeriesUid,
-    Tolerance,
-    read_keywords,
-    relabel_keywords,
-    seg_keywords,
-)
+from labelmap.cli import options as opt
 from labelmap.cli.output import Printer, check_output_file
 
 if TYPE_CHECKING:
@@ -47,43 +29,36 @@ HINT_TEXT = {
 
 
 def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
-    labels: Annotated[
-        list[Path], typer.Argument(help="Label image(s): .nrrd, .nhdr, .nii or .nii.gz; or one 3D Slicer .seg.nrrd.")
-    ],
-    dicom: Annotated[
-        list[Path],
-        typer.Option("--dicom", "-d", help="Source series: a folder (searched recursively) or files; repeatable."),
-    ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output DICOM SEG file.")],
-    metadata: Annotated[
-        Path | None,
-        typer.Option(
-            "--metadata",
-            "-m",
-            help="dcmqi segmentation metadata JSON (optional for a .seg.nrrd: its entries then replace the file's, "
-            "inner list i = layer i).",
-        ),
-    ] = None,
-    seg_type: Annotated[
-        SegType,
-        typer.Option("--type", help="auto: LABELMAP unless segments of different files overlap, then BINARY."),
-    ] = SegType.auto,
-    fractional_type: Annotated[
-        FractionalType, typer.Option("--fractional-type", help="For --type fractional.")
-    ] = FractionalType.probability,
-    palette: Palette = False,
-    keep_empty_slices: KeepEmptySlices = False,
-    renumber: Annotated[
-        bool,
-        typer.Option(
-            "--renumber", help="Segment Numbers 1..N (files in order, labels ascending) instead of the label values."
-        ),
-    ] = False,
-    compression: CompressionOption = Compression("deflate"),
-    deflate_level: DeflateLevel = 6,
-    series_uid: SeriesUid = None,
-    tolerance: Tolerance = DEFAULT_TOLERANCE,
-    quiet: Quiet = False,
+    labels: list[Path] = typer.Argument(
+        ..., help="Label image(s): .nrrd, .nhdr, .nii or .nii.gz; or one 3D Slicer .seg.nrrd."
+    ),
+    dicom: list[Path] = typer.Option(
+        ..., "--dicom", "-d", help="Source series: a folder (searched recursively) or files; repeatable."
+    ),
+    metadata: Path | None = typer.Option(
+        None,
+        "--metadata",
+        "-m",
+        help="dcmqi segmentation metadata JSON (optional for a .seg.nrrd: its entries then replace the file's, "
+        "inner list i = layer i).",
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help="Output DICOM SEG file."),
+    seg_type: opt.SegType = typer.Option(
+        opt.SegType.auto, "--type", help="auto: LABELMAP unless segments of different files overlap, then BINARY."
+    ),
+    fractional_type: opt.FractionalType = typer.Option(
+        opt.FractionalType.probability, "--fractional-type", help="For --type fractional."
+    ),
+    palette: bool = opt.PALETTE,
+    keep_empty_slices: bool = opt.KEEP_EMPTY_SLICES,
+    renumber: bool = typer.Option(
+        False, "--renumber", help="Segment Numbers 1..N (files in order, labels ascending) instead of the label values."
+    ),
+    compression: opt.Compression = opt.COMPRESSION,
+    deflate_level: int = opt.DEFLATE_LEVEL,
+    series_uid: str | None = opt.SERIES_UID,
+    tolerance: float = opt.TOLERANCE,
+    quiet: bool = opt.QUIET,
 ) -> None:
     """Label image(s) + dcmqi JSON + source DICOM series -> DICOM SEG."""
     from labelmap.pipeline.convert import itk_to_seg
@@ -102,42 +77,36 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
         tol_mm=tolerance,
     )
     with out.status("writing DICOM SEG"):
-        report = itk_to_seg(labels, dicom, metadata, output, series_uid=series_uid, **seg_keywords(options))
+        report = itk_to_seg(labels, dicom, metadata, output, series_uid=series_uid, **opt.seg_keywords(options))
     out.wrote_seg(report)
 
 
 def seg2itk(
-    seg: SegArgument,
-    output_dir: Annotated[
-        Path, typer.Option("--output-dir", "-o", help="Existing folder for the label image and meta.json.")
-    ],
-    fmt: Annotated[
-        OutFormat,
-        typer.Option(
-            "--format",
-            "-f",
-            help="Output image format (segnrrd: one 3D Slicer <prefix or SEG name>.seg.nrrd with every segment).",
-        ),
-    ] = OutFormat.nrrd,
-    prefix: Prefix = "",
-    reference: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--reference",
-            "-r",
-            help="Source series (folder or files): output on its full grid, skipped slices filled with background.",
-        ),
-    ] = None,
-    series_uid: SeriesUid = None,
-    tolerance: Tolerance = DEFAULT_TOLERANCE,
-    merge_segments: Annotated[
-        bool,
-        typer.Option(
-            "--merge-segments",
-            help="BINARY/FRACTIONAL: the fewest files of non-overlapping segments instead of one per segment.",
-        ),
-    ] = False,
-    quiet: Quiet = False,
+    seg: Path = opt.SEG_FILE,
+    output_dir: Path = typer.Option(
+        ..., "--output-dir", "-o", help="Existing folder for the label image and meta.json."
+    ),
+    fmt: opt.OutFormat = typer.Option(
+        opt.OutFormat.nrrd,
+        "--format",
+        "-f",
+        help="Output image format (segnrrd: one 3D Slicer <prefix or SEG name>.seg.nrrd with every segment).",
+    ),
+    prefix: str = opt.PREFIX,
+    reference: list[Path] | None = typer.Option(
+        None,
+        "--reference",
+        "-r",
+        help="Source series (folder or files): output on its full grid, skipped slices filled with background.",
+    ),
+    series_uid: str | None = opt.SERIES_UID,
+    tolerance: float = opt.TOLERANCE,
+    merge_segments: bool = typer.Option(
+        False,
+        "--merge-segments",
+        help="BINARY/FRACTIONAL: the fewest files of non-overlapping segments instead of one per segment.",
+    ),
+    quiet: bool = opt.QUIET,
 ) -> None:
     """DICOM SEG -> label image(s) + dcmqi meta.json."""
     from labelmap.pipeline.convert import seg_to_itk
@@ -149,20 +118,20 @@ def seg2itk(
     )
     with out.status("reading DICOM SEG"):
         report = seg_to_itk(
-            seg, output_dir, reference=reference or None, series_uid=series_uid, **read_keywords(options)
+            seg, output_dir, reference=reference or None, series_uid=series_uid, **opt.read_keywords(options)
         )
     out.wrote_labels(report)
 
 
 def bin2label(
-    seg: Annotated[Path, typer.Argument(help="BINARY DICOM SEG file.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output LABELMAP SEG file.")],
-    palette: Palette = False,
-    force_16bit: Annotated[bool, typer.Option("--force-16bit", help="16-bit pixels even when 8 would do.")] = False,
-    compression: CompressionOption = Compression("deflate"),
-    deflate_level: DeflateLevel = 6,
-    keep_empty_slices: KeepEmptySlices = False,
-    quiet: Quiet = False,
+    seg: Path = typer.Argument(..., help="BINARY DICOM SEG file."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output LABELMAP SEG file."),
+    palette: bool = opt.PALETTE,
+    force_16bit: bool = typer.Option(False, "--force-16bit", help="16-bit pixels even when 8 would do."),
+    compression: opt.Compression = opt.COMPRESSION,
+    deflate_level: int = opt.DEFLATE_LEVEL,
+    keep_empty_slices: bool = opt.KEEP_EMPTY_SLICES,
+    quiet: bool = opt.QUIET,
 ) -> None:
     """BINARY SEG -> LABELMAP SEG (refuses overlapping segments, naming the pairs)."""
     from labelmap.pipeline.convert import binary_to_labelmap
@@ -177,11 +146,11 @@ def bin2label(
         keep_empty_slices=keep_empty_slices,
     )
     with out.status("re-encoding as LABELMAP"):
-        report = binary_to_labelmap(seg, output, **relabel_keywords(options))
+        report = binary_to_labelmap(seg, output, **opt.relabel_keywords(options))
     out.wrote_seg(report)
 
 
-def info(seg: SegArgument) -> None:
+def info(seg: Path = opt.SEG_FILE) -> None:
     """Summarise a DICOM SEG: type, syntax, frames, geometry, segments with codes and voxel counts."""
     from labelmap.cli.info import describe_seg
 
@@ -189,16 +158,14 @@ def info(seg: SegArgument) -> None:
 
 
 def validate(
-    segs: Annotated[list[Path], typer.Argument(metavar="SEG...", help="DICOM SEG file(s).")],
-    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too (exit 1).")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout instead of text lines.")] = False,
-    deep: Annotated[
-        bool | None,
-        typer.Option(
-            "--deep/--no-deep",
-            help="Read every per-frame item with pydicom (codes, item counts); default: only up to 2000 frames.",
-        ),
-    ] = None,
+    segs: list[Path] = typer.Argument(..., metavar="SEG...", help="DICOM SEG file(s)."),
+    strict: bool = typer.Option(False, "--strict", help="Warnings fail too (exit 1)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout instead of text lines."),
+    deep: bool | None = typer.Option(
+        None,
+        "--deep/--no-deep",
+        help="Read every per-frame item with pydicom (codes, item counts); default: only up to 2000 frames.",
+    ),
 ) -> None:
     """Check SEG file(s) against the Segmentation IOD rules; one line per violation, exit 1 on errors."""
     import json
@@ -220,23 +187,20 @@ def validate(
 
 def _validation_document(results: list[SegValidation], *, valid: bool) -> dict[str, object]:
     """``validate --json``: per file its counts and violations, then the totals."""
-    return {
-        "files": [
-            {
-                "file": r.name,
-                "segmentation_type": r.segmentation_type,
-                "frames": r.frames,
-                "per_frame_items_checked": r.per_frame_items_checked,
-                "errors": len(r.errors),
-                "warnings": len(r.warnings),
-                "violations": [v.to_dict() for v in r.violations],
-            }
-            for r in results
-        ],
-        "errors": sum(len(r.errors) for r in results),
-        "warnings": sum(len(r.warnings) for r in results),
-        "valid": valid,
-    }
+    files = [
+        {
+            "file": r.name,
+            "segmentation_type": r.segmentation_type,
+            "frames": r.frames,
+            "per_frame_items_checked": r.per_frame_items_checked,
+            "errors": len(r.errors),
+            "warnings": len(r.warnings),
+            "violations": [v.to_dict() for v in r.violations],
+        }
+        for r in results
+    ]
+    errors, warnings = sum(len(r.errors) for r in results), sum(len(r.warnings) for r in results)
+    return {"files": files, "errors": errors, "warnings": warnings, "valid": valid}
 
 
 def _verdict(r: SegValidation) -> str:
@@ -246,26 +210,20 @@ def _verdict(r: SegValidation) -> str:
         items = "per-frame items read" if r.per_frame_items_checked else "per-frame values only; --deep reads items"
     frames = f"{r.frames} frames" if r.frames is not None else None
     what = ", ".join(part for part in (r.segmentation_type, frames, items) if part)
-    counts = [
-        f"{len(found)} {word}{'' if len(found) == 1 else 's'}"
-        for found, word in ((r.errors, "error"), (r.warnings, "warning"))
-    ]
-    verdict = (
-        "valid"
-        if not r.violations
-        else ("valid with " if not r.errors else "") + ", ".join(c for c in counts if not c.startswith("0 "))
-    )
+    tally = ((len(r.errors), "error"), (len(r.warnings), "warning"))
+    counts = ", ".join(f"{n} {word}{'' if n == 1 else 's'}" for n, word in tally if n)
+    verdict = "valid" if not r.violations else ("" if r.errors else "valid with ") + counts
     return f"{r.name}: {verdict}" + (f" ({what})" if what else "")
 
 
 def demo(
-    output_dir: Annotated[
-        Path | None, typer.Option("--output-dir", "-o", help="Keep the files here (default: a temporary folder).")
-    ] = None,
-    organs: Annotated[int, typer.Option("--organs", help="Number of organ labels in the sample.")] = 40,
-    size: Annotated[int, typer.Option("--size", help="Rows and columns of the sample CT.")] = 256,
-    slices: Annotated[int, typer.Option("--slices", help="Slices of the sample CT.")] = 120,
-    quiet: Quiet = False,
+    output_dir: Path | None = typer.Option(
+        None, "--output-dir", "-o", help="Keep the files here (default: a temporary folder)."
+    ),
+    organs: int = typer.Option(40, "--organs", help="Number of organ labels in the sample."),
+    size: int = typer.Option(256, "--size", help="Rows and columns of the sample CT."),
+    slices: int = typer.Option(120, "--slices", help="Slices of the sample CT."),
+    quiet: bool = opt.QUIET,
 ) -> None:
     """Make a synthetic CT + organ label map, convert to LABELMAP SEG and back, check, print sizes and times."""
     from labelmap.demo import run_demo

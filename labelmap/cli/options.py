@@ -1,14 +1,14 @@
 """Flags and choices of ``labelmap-convert``, each declared once and shared by the commands that take it.
 
-A flag is an ``Annotated`` type: ``quiet: Quiet = False`` gives a command ``--quiet/-q`` with
-the same help everywhere.  Importing this module stays cheap (typer only; no numpy or pydicom).
+A command's parameter ``quiet: bool = QUIET`` gives it ``--quiet/-q`` with the same default and
+help as every other command (typer copies the option object for each command).  Importing this
+module stays cheap (typer only; no numpy or pydicom).
 """
 
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -50,41 +50,33 @@ class OutFormat(str, Enum):
 
 
 # --------------------------------------------------------------------------- native flags
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")]
-SegArgument = Annotated[Path, typer.Argument(help="DICOM SEG file.")]
-Palette = Annotated[
-    bool, typer.Option("--palette", help="PALETTE COLOR with a colour LUT instead of MONOCHROME2 + CIELab.")
-]
-KeepEmptySlices = Annotated[
-    bool, typer.Option("--keep-empty-slices", help="Write a frame for every slice, even empty ones.")
-]
-CompressionOption = Annotated[
-    Compression,
-    typer.Option(
-        "--compression",
-        help="Transfer syntax, all lossless (deflate: smallest file that every peer reads, at the speed of none; "
-        "see README).",
-    ),
-]
-DeflateLevel = Annotated[
-    int,
-    typer.Option("--deflate-level", min=1, max=9, help="Deflate effort 1-9 (8: about 10 % smaller, slower)."),
-]
-SeriesUid = Annotated[str | None, typer.Option("--series-uid", help="Series to use when the folder holds several.")]
-Tolerance = Annotated[
-    float,
-    typer.Option("--tolerance", min=0.0, help="Largest allowed mismatch between planes and source images, mm."),
-]
+QUIET = typer.Option(False, "--quiet", "-q", help="Print errors only.")
+SEG_FILE = typer.Argument(..., help="DICOM SEG file.")
+PALETTE = typer.Option(False, "--palette", help="PALETTE COLOR with a colour LUT instead of MONOCHROME2 + CIELab.")
+KEEP_EMPTY_SLICES = typer.Option(False, "--keep-empty-slices", help="Write a frame for every slice, even empty ones.")
+COMPRESSION = typer.Option(
+    Compression("deflate"),
+    "--compression",
+    help="Transfer syntax, all lossless (deflate: smallest file that every peer reads, at the speed of none; "
+    "see README).",
+)
+DEFLATE_LEVEL = typer.Option(
+    6, "--deflate-level", min=1, max=9, help="Deflate effort 1-9 (8: about 10 % smaller, slower)."
+)
+SERIES_UID = typer.Option(None, "--series-uid", help="Series to use when the folder holds several.")
+TOLERANCE = typer.Option(
+    DEFAULT_TOLERANCE, "--tolerance", min=0.0, help="Largest allowed mismatch between planes and source images, mm."
+)
+PREFIX = typer.Option("", "--prefix", "-p", help="File name prefix: <prefix>-1.nrrd, <prefix>-meta.json.")
 
 # --------------------------------------------------------------------------- dcmqi flags
-InputDicom = Annotated[Path, typer.Option("--inputDICOM", help="Input SEG file.")]
-OutputDicom = Annotated[Path, typer.Option("--outputDICOM", help="Output SEG file.")]
-Skip = Annotated[int, typer.Option("--skip", help="1: skip empty slices; 0: keep them.")]
-GeometryCheck = Annotated[
-    int, typer.Option("--referencesGeometryCheck", help="Accepted for compatibility; geometry is always checked.")
-]
-Verbose = Annotated[bool, typer.Option("--verbose", help="More output.")]
-Prefix = Annotated[str, typer.Option("--prefix", "-p", help="File name prefix: <prefix>-1.nrrd, <prefix>-meta.json.")]
+INPUT_DICOM = typer.Option(..., "--inputDICOM", help="Input SEG file.")
+OUTPUT_DICOM = typer.Option(..., "--outputDICOM", help="Output SEG file.")
+SKIP = typer.Option(1, "--skip", help="1: skip empty slices; 0: keep them.")
+GEOMETRY_CHECK = typer.Option(
+    1, "--referencesGeometryCheck", help="Accepted for compatibility; geometry is always checked."
+)
+VERBOSE = typer.Option(False, "--verbose", help="More output.")
 
 
 # --------------------------------------------------------------------------- option objects -> pipeline keywords
