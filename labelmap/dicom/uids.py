@@ -130,10 +130,6 @@ def lookup(name_or_uid: str) -> TransferSyntax | None:
     ----------
     name_or_uid
         A ``name`` of :data:`SYNTAX_TABLE` (``"rle"``) or a Transfer Syntax UID.
-
-    Returns
-    -------
-    TransferSyntax | None
     """
     return _BY_KEY.get(str(name_or_uid))
 
@@ -158,10 +154,6 @@ def is_uid(value: object, *, strict: bool = True) -> bool:
     strict
         True: components have no leading zero, as PS3.5 9.1 requires (the validator).
         False: leading zeros pass (reading references of files written by lax writers).
-
-    Returns
-    -------
-    bool
     """
     if not isinstance(value, str) or not 0 < len(value) <= 64:
         return False

@@ -171,10 +171,6 @@ def encode_frames(frames: np.ndarray, ts: str, *, bits_allocated: int, threads: 
         core.  RLE is coded by labelmap's kernel without the GIL, all frames in one call:
         None lets it use two threads for 4 MiB of frames or more.
 
-    Returns
-    -------
-    list[bytes]
-
     Raises
     ------
     InputError

@@ -41,38 +41,21 @@ def encode(frames: np.ndarray, bits: int, threads: int | None) -> list[bytes]:
     import openjpeg
 
     _, rows, columns = frames.shape
-    if min(rows, columns) < _OPENJPEG_MIN_SIDE:
-        if not has_module("imagecodecs"):
-            raise UnsupportedError(
-                f"JPEG 2000 encoding of {rows} x {columns} frames: pylibjpeg-openjpeg needs at least "
-                f"{_OPENJPEG_MIN_SIDE} pixels in each dimension; pip install imagecodecs, or choose "
-                "another compression"
-            )
-        import imagecodecs
-
+    if min(rows, columns) >= _OPENJPEG_MIN_SIDE:
         return [
-            bytes(
-                imagecodecs.jpeg2k_encode(
-                    np.ascontiguousarray(frame),
-                    level=0,
-                    codecformat="J2K",
-                    reversible=True,
-                    mct=False,
-                    bitspersample=bits,
-                )
-            )
-            for frame in frames
+            bytes(openjpeg.encode(frame, bits_stored=bits, photometric_interpretation=2, use_mct=False))
+            for frame in (np.ascontiguousarray(f.astype(bool) if bits == 1 else f) for f in frames)
         ]
-    return [
-        bytes(
-            openjpeg.encode(
-                np.ascontiguousarray(frame.astype(bool) if bits == 1 else frame),
-                bits_stored=bits,
-                photometric_interpretation=2,
-                use_mct=False,
-            )
+    if not has_module("imagecodecs"):
+        raise UnsupportedError(
+            f"JPEG 2000 encoding of {rows} x {columns} frames: pylibjpeg-openjpeg needs at least "
+            f"{_OPENJPEG_MIN_SIDE} pixels in each dimension; pip install imagecodecs, or choose another compression"
         )
-        for frame in frames
+    import imagecodecs
+
+    return [
+        bytes(imagecodecs.jpeg2k_encode(f, level=0, codecformat="J2K", reversible=True, mct=False, bitspersample=bits))
+        for f in map(np.ascontiguousarray, frames)
     ]
 
 
