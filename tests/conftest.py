@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("LABELMAP_VALIDATE_STRICT", "1")  # a crashing validation rule fails the suite
 
 from labelmap.model import Geometry  # noqa: E402
 

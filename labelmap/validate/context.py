@@ -1,0 +1,390 @@
+"""Everything the rules read about one SEG, loaded and derived once: :class:`SegContext`.
+
+:func:`load_context` reads the file (the bulk reader, or pydicom for what it refuses) and
+computes the facts several rules need -- frame size and count, valid bit depth, Segment
+Numbers, the per-frame plane values, positions, the palette's range -- each in one place.
+The context is frozen: rules read it and never write to it.  Pixel access (which borrows
+:mod:`labelmap.seg.decode`) lives here too, so the read path has a single entry point.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRBigEndian
+
+from labelmap.dicom.bulk import PerFrameTable, PixelDataInfo
+from labelmap.dicom.uids import NATIVE_SYNTAXES
+from labelmap.errors import LabelmapError
+from labelmap.seg.types import SegmentationType, SegTypeSpec, spec_for
+from labelmap.validate.values import MISSING, Absent, as_int, first_item, get, is_empty, items, text, upper_text
+
+#: Files with more frames get their per-frame items checked by values only (``deep=None``).
+DEEP_FRAME_LIMIT = 2000
+
+#: The plane macros: sequence, attribute, values per frame, bulk-table column.
+PLANES = (
+    ("PlanePositionSequence", "ImagePositionPatient", 3, "positions"),
+    ("PlaneOrientationSequence", "ImageOrientationPatient", 6, "orientations"),
+    ("PixelMeasuresSequence", "PixelSpacing", 2, "pixel_spacings"),
+)
+
+
+class Unreadable(Exception):
+    """The file cannot be read as DICOM (reported as one "cannot be read" violation)."""
+
+
+@dataclass(frozen=True)
+class PlaneValues:
+    """One plane macro's values per frame: the per-frame ones, else the shared one."""
+
+    values: np.ndarray  # (frames, width), NaN where neither gives a value
+    per_frame: np.ndarray  # (frames,) bool: the frame's own item holds a value
+    present: np.ndarray  # (frames,) bool: the frame's own item or the shared one holds a value
+    shared_item: bool  # the shared functional groups hold the macro
+    shared_size: int  # how many values the shared item holds (0 without one)
+
+
+@dataclass(frozen=True)
+class PixelLayout:
+    """Where the frames are: Pixel Data's length, and its items when encapsulated."""
+
+    present: bool
+    length: int
+    encapsulated: bool  # by the transfer syntax (without one: by the value's undefined length)
+    stored_native: bool  # the bulk reader found a native value
+    fragments: int = 0
+    offsets: int = 0  # Basic Offset Table entries
+    error: str | None = None  # the encapsulated items cannot be parsed
+
+
+@dataclass(frozen=True)
+class SegContext:
+    """One SEG as the rules see it (read-only)."""
+
+    name: str
+    is_dataset: bool  # a pydicom Dataset was given, not a file
+    ds: Dataset
+    table: PerFrameTable | None  # per-frame values (None: no per-frame items)
+    pixels: PixelDataInfo | None  # Pixel Data in the file (bulk reader) or None (use ds.PixelData)
+    per_frame_items: list | None  # per-frame items read with pydicom, when they are checked one by one
+    sop_class: str
+    seg_type: str  # Segmentation Type as written, upper case
+    spec: SegTypeSpec | None  # None: not a Segmentation Type; no rule past the SOP check runs
+    transfer_syntax: str
+    rows: int | None
+    columns: int | None
+    bits: int | None  # Bits Allocated, when valid for the type
+    n_frames: int | None  # Number of Frames, when a positive integer
+    shared: Dataset | None  # the Shared Functional Groups item
+    tiled_full: bool
+    slide: bool  # slide-microscopy geometry: no patient-space plane checks
+    segment_numbers: Mapping[int, int]  # Segment Number -> its Segment Sequence item (1-based), first use
+    palette_range: tuple[int, int] | None  # pixel values a LABELMAP palette maps
+    frame_segments: np.ndarray | None  # BINARY/FRACTIONAL: Referenced Segment Number per frame (0: none)
+    planes: Mapping[str, PlaneValues] | None  # by attribute keyword (patient-space files with per-frame items)
+    position_ids: np.ndarray | None  # per frame: index of its distinct Image Position Patient
+    pixel_layout: PixelLayout
+
+    @property
+    def type_spec(self) -> SegTypeSpec:
+        """The facts of the Segmentation Type (the rules after the SOP check run only when it is known)."""
+        if self.spec is None:
+            raise ValueError(f"{self.name}: Segmentation Type {self.seg_type!r} is not known")
+        return self.spec
+
+    def shared_item(self, seq: str) -> Dataset | None:
+        """The item of functional group ``seq`` in the shared groups."""
+        return first_item(self.shared, seq)
+
+    # -- pixel access ------------------------------------------------------------------
+    def _opened(self) -> Any:
+        from labelmap.seg.decode import FrameInfo, OpenedSeg
+
+        assert self.n_frames and self.rows and self.columns
+        info = FrameInfo(
+            positions=np.zeros((self.n_frames, 3)),
+            orientation=np.array([1.0, 0, 0, 0, 1, 0]),
+            pixel_spacing=(1.0, 1.0),
+            slice_spacing=None,
+            segment_numbers=None,
+            rows=self.rows,
+            columns=self.columns,
+        )
+        return OpenedSeg(self.ds, self.name, info, self.pixels)
+
+    def packed_bits(self) -> np.ndarray:
+        """1-bit frames as one packed bit stream (frames back to back)."""
+        from labelmap.seg.decode_classic import _binary_stream
+
+        return _binary_stream(self._opened())
+
+    def frames(self) -> np.ndarray:
+        """8/16-bit frames, (frames, rows, columns)."""
+        from labelmap.seg.decode import frames_array
+
+        return np.asarray(frames_array(self._opened()))
+
+
+def load_context(source: str | os.PathLike[str] | Dataset, name: str, deep: bool | None) -> SegContext:
+    """Read ``source`` and derive the facts; raises :class:`Unreadable` when it is not readable DICOM."""
+    ds, table, pixels, pydicom_items = _load(source, name)
+    ts = text(get(getattr(ds, "file_meta", None), "TransferSyntaxUID"))
+    seg_type = upper_text(ds, "SegmentationType")
+    spec = spec_for(seg_type) if seg_type in SegmentationType.__members__ else None
+    bits = as_int(get(ds, "BitsAllocated"))
+    n_frames = as_int(get(ds, "NumberOfFrames"))
+    shared = first_item(ds, "SharedFunctionalGroupsSequence")
+    slide = (
+        any(get(ds, kw) is not MISSING for kw in ("ImageOrientationSlide", "TotalPixelMatrixRows"))
+        or get(shared, "PlanePositionSlideSequence") is not MISSING
+    )
+    numbers: dict[int, int] = {}
+    for i, item in enumerate(items(get(ds, "SegmentSequence")), start=1):
+        number = as_int(get(item, "SegmentNumber"))
+        if number is not None and number not in numbers:
+            numbers[number] = i
+    planes = _planes(table, shared) if table is not None and not slide else None
+    positions = planes["ImagePositionPatient"].values if planes is not None else None
+    position_ids = None
+    if positions is not None and np.isfinite(positions).all():
+        # LABELMAP: one frame per position; BINARY/FRACTIONAL: one frame per (segment, position)
+        position_ids = np.unique(np.round(positions, 3), axis=0, return_inverse=True)[1].reshape(-1)
+    return SegContext(
+        name=name,
+        is_dataset=isinstance(source, Dataset),
+        ds=ds,
+        table=table,
+        pixels=pixels,
+        per_frame_items=_items_to_check(name, table, pydicom_items, deep),
+        sop_class=text(get(ds, "SOPClassUID")),
+        seg_type=seg_type,
+        spec=spec,
+        transfer_syntax=ts,
+        rows=as_int(get(ds, "Rows")),
+        columns=as_int(get(ds, "Columns")),
+        bits=bits if spec is not None and (bits is None or bits in spec.bits) else None,
+        n_frames=n_frames if n_frames is not None and n_frames >= 1 else None,
+        shared=shared,
+        tiled_full=upper_text(ds, "DimensionOrganizationType") == "TILED_FULL",
+        slide=slide,
+        segment_numbers=numbers,
+        palette_range=_palette_range(ds, spec),
+        frame_segments=_frame_segments(table, shared, spec),
+        planes=planes,
+        position_ids=position_ids,
+        pixel_layout=_pixel_layout(ds, pixels, ts),
+    )
+
+
+def _load(source: str | os.PathLike[str] | Dataset, name: str) -> tuple[Dataset, Any, Any, list | None]:
+    """(data set, per-frame table, Pixel Data info, per-frame items read with pydicom)."""
+    from labelmap.dicom.bulk import read_seg_fast
+
+    if isinstance(source, Dataset):
+        found = items(get(source, "PerFrameFunctionalGroupsSequence"))
+        return source, _table_from_items(found, name) if found else None, None, found
+    if not os.path.exists(name):
+        raise Unreadable("file not found")
+    if os.path.isdir(name):
+        raise Unreadable("is a folder, expected a DICOM SEG file")
+    try:
+        ds, table, pixels = read_seg_fast(name)
+        return ds, table, pixels, None
+    except LabelmapError as exc:
+        fast_error = str(exc)
+    except Exception as exc:  # pragma: no cover - the bulk reader should only raise SegFormatError
+        fast_error = f"{type(exc).__name__}: {exc}"
+    # the bulk reader refuses Big Endian files and files without per-frame items (TILED_FULL);
+    # anything else it refuses is damaged, even when pydicom reads part of it
+    message = fast_error.replace(f"{name}: ", "", 1)
+    try:
+        full = pydicom.dcmread(name)
+    except Exception:
+        raise Unreadable(message) from None
+    ts = text(get(getattr(full, "file_meta", None), "TransferSyntaxUID"))
+    complete = "PixelData" in full and "PerFrameFunctionalGroupsSequence" not in full
+    if ts != ExplicitVRBigEndian and not complete:
+        raise Unreadable(message)
+    found = items(get(full, "PerFrameFunctionalGroupsSequence"))
+    try:
+        return full, _table_from_items(found, name) if found else None, None, found
+    except LabelmapError as exc:
+        raise Unreadable(str(exc)) from None
+
+
+def _items_to_check(name: str, table: Any, pydicom_items: list | None, deep: bool | None) -> list | None:
+    """The per-frame items to check one by one: all of them up to DEEP_FRAME_LIMIT frames or with ``deep``."""
+    n = table.n_frames if table is not None else 0
+    wanted = deep if deep is not None else (pydicom_items is not None or n <= DEEP_FRAME_LIMIT)
+    if not n or not wanted:
+        return None
+    if pydicom_items is not None:
+        return pydicom_items
+    try:
+        return items(get(pydicom.dcmread(name, stop_before_pixels=True), "PerFrameFunctionalGroupsSequence"))
+    except Exception:
+        return None  # the bulk reader read it; structure problems were reported there
+
+
+def lut_descriptor(value: Any) -> list[int]:
+    """The values of a palette descriptor ([] when they are not integers)."""
+    try:
+        return [int(v) for v in value]
+    except (TypeError, ValueError):
+        return []
+
+
+def _palette_range(ds: Dataset, spec: SegTypeSpec | None) -> tuple[int, int] | None:
+    """First and last pixel value the palette maps (from the first complete descriptor)."""
+    if spec is None or spec.type is not SegmentationType.LABELMAP:
+        return None
+    if upper_text(ds, "PhotometricInterpretation") != "PALETTE COLOR":
+        return None
+    for colour in ("Red", "Green", "Blue"):
+        value = get(ds, f"{colour}PaletteColorLookupTableDescriptor")
+        desc = [] if isinstance(value, Absent) else lut_descriptor(value)
+        if len(desc) == 3:
+            return desc[1], desc[1] + (desc[0] or 65536) - 1
+    return None
+
+
+def _frame_segments(table: Any, shared: Dataset | None, spec: SegTypeSpec | None) -> np.ndarray | None:
+    """Per frame, the segment it belongs to: per-frame Segment Identification, else the shared one."""
+    if table is None or spec is None or not spec.segment_identification:
+        return None
+    if table.segment_numbers is not None:
+        return table.segment_numbers
+    shared_number = as_int(get(first_item(shared, "SegmentIdentificationSequence"), "ReferencedSegmentNumber"))
+    return None if shared_number is None else np.full(table.n_frames, shared_number, dtype=np.int64)
+
+
+def _planes(table: Any, shared: Dataset | None) -> dict[str, PlaneValues]:
+    """Position, orientation and pixel spacing per frame, merged from per-frame and shared groups."""
+    n = table.n_frames
+    out = {}
+    for seq, kw, width, column_name in PLANES:
+        shared_item = first_item(shared, seq)
+        shared_value = np.array([])
+        if shared_item is not None:
+            try:
+                shared_value = np.array([float(v) for v in np.atleast_1d(get(shared_item, kw))], dtype=float)
+            except (TypeError, ValueError):
+                pass
+        values = np.full((n, width), np.nan)
+        per_frame = np.zeros(n, dtype=bool)
+        column = getattr(table, column_name)
+        if column is not None:
+            col = np.asarray(column, dtype=float).reshape(n, width)
+            per_frame = np.isfinite(col).all(axis=1)
+            values[per_frame] = col[per_frame]
+        present = per_frame.copy()
+        if shared_item is not None and shared_value.size == width:
+            values[~per_frame] = shared_value
+            present[:] = True
+        out[kw] = PlaneValues(values, per_frame, present, shared_item is not None, int(shared_value.size))
+    return out
+
+
+def _pixel_layout(ds: Dataset, pixels: Any, ts: str) -> PixelLayout:
+    if ts:
+        encapsulated = ts not in NATIVE_SYNTAXES
+    else:
+        try:
+            encapsulated = bool(ds["PixelData"].is_undefined_length)
+        except Exception:
+            encapsulated = False
+    if pixels is not None:
+        if not pixels.encapsulated:
+            return PixelLayout(bool(pixels.present), int(pixels.length), encapsulated, True)
+        fragments, offsets = len(pixels.fragments), len(pixels.basic_offset_table)
+        return PixelLayout(bool(pixels.present), int(pixels.length), encapsulated, False, fragments, offsets)
+    value = get(ds, "PixelData")
+    if isinstance(value, Absent) or value is None:
+        return PixelLayout(False, 0, encapsulated, False)
+    if not encapsulated:
+        return PixelLayout(True, len(value), encapsulated, False)
+    from pydicom.encaps import parse_basic_offsets, parse_fragments
+
+    try:
+        offsets = len(parse_basic_offsets(value))
+        fragments = parse_fragments(value[8 + 4 * offsets :])[0]
+    except Exception as exc:
+        return PixelLayout(True, len(value), encapsulated, False, error=str(exc))
+    return PixelLayout(True, len(value), encapsulated, False, fragments, offsets)
+
+
+def _table_from_items(per_frame: list, name: str) -> PerFrameTable:
+    """A :class:`~labelmap.dicom.bulk.PerFrameTable` built from pydicom per-frame items."""
+    n = len(per_frame)
+
+    def first(item: Dataset, *path: str) -> Any:
+        node: Any = item
+        for seq in path[:-1]:
+            got = items(get(node, seq))
+            if not got:
+                return MISSING
+            node = got[0]
+        return get(node, path[-1])
+
+    def floats(path: tuple, width: int) -> np.ndarray | None:
+        out = np.full((n, width), np.nan)
+        seen = False
+        for f, item in enumerate(per_frame):
+            value = first(item, *path)
+            if isinstance(value, Absent) or is_empty(value):
+                continue
+            seen = True
+            try:
+                numbers = [float(v) for v in np.atleast_1d(value)]
+            except (TypeError, ValueError):
+                continue
+            if len(numbers) == width:
+                out[f] = numbers
+        if not seen:
+            return None
+        return out if width > 1 else out[:, 0]
+
+    positions = floats(("PlanePositionSequence", "ImagePositionPatient"), 3)
+    numbers = np.zeros(n, dtype=np.int64)
+    seen_numbers = False
+    dims: list = []
+    seen_dims = False
+    uids: list = []
+    classes: list = []
+    for f, item in enumerate(per_frame):
+        number = first(item, "SegmentIdentificationSequence", "ReferencedSegmentNumber")
+        if not isinstance(number, Absent):
+            seen_numbers = True
+            numbers[f] = as_int(number) or 0
+        values = first(item, "FrameContentSequence", "DimensionIndexValues")
+        if isinstance(values, Absent) or values is None:
+            dims.append(())
+        else:
+            seen_dims = True
+            try:
+                dims.append(tuple(int(v) for v in np.atleast_1d(values)))
+            except (TypeError, ValueError):
+                dims.append(())
+        uid = first(item, "DerivationImageSequence", "SourceImageSequence", "ReferencedSOPInstanceUID")
+        cls = first(item, "DerivationImageSequence", "SourceImageSequence", "ReferencedSOPClassUID")
+        uids.append(text(uid) or None)
+        classes.append(text(cls) or None)
+    return PerFrameTable(
+        n_frames=n,
+        positions=positions if positions is not None else np.full((n, 3), np.nan),
+        segment_numbers=numbers if seen_numbers else None,
+        orientations=floats(("PlaneOrientationSequence", "ImageOrientationPatient"), 6),
+        pixel_spacings=floats(("PixelMeasuresSequence", "PixelSpacing"), 2),
+        slice_thickness=floats(("PixelMeasuresSequence", "SliceThickness"), 1),
+        spacing_between_slices=floats(("PixelMeasuresSequence", "SpacingBetweenSlices"), 1),
+        source_instance_uids=uids,
+        source_class_uids=classes,
+        dimension_index_values=dims if seen_dims else None,
+    )

@@ -1,0 +1,60 @@
+"""Patient, General Study, Series, Equipment, Content Identification, SOP Common and Frame of Reference modules."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from labelmap.seg.types import SegmentationType
+from labelmap.validate.context import SegContext
+from labelmap.validate.report import Violation, violation
+from labelmap.validate.required import check_module
+from labelmap.validate.tables import FRAME_OF_REFERENCE, GENERAL, SEG_IMAGE, SERIES
+from labelmap.validate.values import MISSING, Absent, get, is_empty, text
+
+_UID_RE = re.compile(r"(?=.{1,64}$)(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
+
+
+def check(ctx: SegContext) -> Iterator[Violation]:
+    ds = ctx.ds
+    for module in GENERAL:
+        yield from check_module(ds, module)
+    modality = text(get(ds, "Modality"))
+    if modality and modality != "SEG":
+        yield violation("Modality", f"is {modality}, expected SEG", f"{SERIES.rule}: Modality is SEG")
+    image_type = get(ds, "ImageType")
+    if not isinstance(image_type, Absent) and not is_empty(image_type):
+        values = [str(v) for v in (image_type if not isinstance(image_type, str) else [image_type])]
+        if values != ["DERIVED", "PRIMARY"]:
+            found = "\\".join(values)
+            yield violation(
+                "ImageType",
+                f"is {found}, expected DERIVED\\PRIMARY",
+                f"{SEG_IMAGE}: value 1 DERIVED, value 2 PRIMARY, no other values",
+            )
+    label = get(ds, "ContentLabel")
+    if isinstance(label, str) and label and not re.fullmatch(r"[A-Z0-9_ ]{1,16}", label):
+        yield violation(
+            "ContentLabel",
+            f"{label!r} is not a valid CS value",
+            "PS3.5 6.2 Value Representation CS: at most 16 characters, upper case letters, digits, space, underscore",
+        )
+    for kw in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID"):
+        uid = get(ds, kw)
+        if isinstance(uid, str) and uid.strip() and not _UID_RE.fullmatch(uid.strip("\0 ")):
+            yield violation(
+                kw,
+                f"{uid!r} is not a valid UID",
+                "PS3.5 9.1 UID encoding: digits and dots, no leading zeros, at most 64 characters",
+            )
+    if get(ds, "PatientOrientation") is MISSING:
+        seen = " (recent dciodvfy releases report this as an error in LABELMAP files)"
+        yield violation(
+            "PatientOrientation",
+            f"is absent{seen if ctx.type_spec.type is SegmentationType.LABELMAP else ''}",
+            "PS3.3 C.7.6.1 General Image Module: Type 2C, required when the image does not require Image "
+            "Position/Orientation (Patient), as with Derivation Image frames; may be empty",
+            "warning",
+        )
+    if get(ds, "FrameOfReferenceUID") is not MISSING:
+        yield from check_module(ds, FRAME_OF_REFERENCE)

@@ -1,0 +1,85 @@
+"""Plane Position, Plane Orientation and Pixel Measures (C.7.6.16.2.1-4) of patient-space frames."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from labelmap.validate.context import PLANES, SegContext
+from labelmap.validate.report import Severity, Violation, frames_text, violation
+from labelmap.validate.tables import FG
+from labelmap.validate.values import MISSING, get
+
+_RULES = {
+    "ImagePositionPatient": "PS3.3 C.7.6.16.2.3 Plane Position (Patient)",
+    "ImageOrientationPatient": "PS3.3 C.7.6.16.2.4 Plane Orientation (Patient)",
+    "PixelSpacing": "PS3.3 C.7.6.16.2.1 Pixel Measures",
+}
+
+
+def check(ctx: SegContext) -> Iterator[Violation]:
+    table, planes = ctx.table, ctx.planes
+    if table is None or planes is None:
+        return  # no per-frame items, or slide coordinates
+    derived = np.array([u is not None for u in table.source_instance_uids], dtype=bool)
+    if get(ctx.shared, "DerivationImageSequence") is not MISSING:
+        derived[:] = True
+    has_for = get(ctx.ds, "FrameOfReferenceUID") is not MISSING
+    for seq, kw, width, _ in PLANES:
+        plane, rule = planes[kw], _RULES[kw]
+        if plane.shared_item and plane.shared_size != width:
+            yield violation(
+                kw,
+                f"holds {plane.shared_size} values, expected {width}",
+                f"{rule} macro",
+                path=f"SharedFunctionalGroupsSequence[1].{seq}[1].{kw}",
+            )
+        if plane.shared_item and plane.per_frame.any():
+            yield violation(
+                seq,
+                "is in both the shared and the per-frame functional groups",
+                "PS3.3 C.7.6.16.1: a functional group macro is either shared or per-frame, not both",
+            )
+        lacking = np.flatnonzero(~plane.present)
+        if lacking.size:
+            needed = lacking[~derived[lacking]] if has_for else lacking[:0]
+            frames = (needed if needed.size else lacking) + 1
+            severity: Severity = "error" if needed.size else "warning"
+            yield violation(
+                kw,
+                f"is absent in {frames_text(frames)} (neither per-frame nor shared)",
+                f"{FG} (Table A.51-2): {rule} is required when there is no Derivation Image; "
+                "without it frames cannot be placed in patient space",
+                severity,
+                path=f"PerFrameFunctionalGroupsSequence[{frames[0]}].{seq}[1].{kw}",
+                frame=int(frames[0]),
+            )
+    orientation = planes["ImageOrientationPatient"].values
+    ok = np.isfinite(orientation).all(axis=1)
+    if ok.any():
+        rows, cols = orientation[:, :3], orientation[:, 3:]
+        bad = ok & (
+            (np.abs(np.linalg.norm(rows, axis=1) - 1) > 1e-3)
+            | (np.abs(np.linalg.norm(cols, axis=1) - 1) > 1e-3)
+            | (np.abs(np.einsum("ij,ij->i", rows, cols)) > 1e-3)
+        )
+        if bad.any():
+            f = int(np.flatnonzero(bad)[0])
+            yield violation(
+                "ImageOrientationPatient",
+                f"{orientation[f].tolist()} ({frames_text(np.flatnonzero(bad) + 1)}) "
+                "are not two orthogonal unit vectors",
+                "PS3.3 C.7.6.2.1.1 Image Orientation (Patient): row and column direction cosines",
+                frame=f + 1,
+            )
+    spacing = planes["PixelSpacing"].values
+    bad = np.isfinite(spacing).all(axis=1) & (spacing <= 0).any(axis=1)
+    if bad.any():
+        f = int(np.flatnonzero(bad)[0])
+        yield violation(
+            "PixelSpacing",
+            f"{spacing[f].tolist()} ({frames_text(np.flatnonzero(bad) + 1)}) is not positive",
+            "PS3.3 10.7.1.3 Pixel Spacing: row and column spacing in mm, positive",
+            frame=f + 1,
+        )

@@ -1,0 +1,212 @@
+"""Pixel Data: its size or encapsulated items, and what the decoded frames hold (PS3.5 8, A.4; C.8.20.2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from labelmap.errors import LabelmapError, MissingDependencyError
+from labelmap.seg.types import SegmentationType
+from labelmap.validate.context import SegContext
+from labelmap.validate.report import Severity, Violation, frames_text, uid_name, values_text, violation
+from labelmap.validate.rules.syntax import J2K_ANY, J2K_LOSSLESS, RLE
+from labelmap.validate.tables import ENCODING, FG, PALETTE, PIXEL, SEG_IMAGE
+from labelmap.validate.values import as_int, get, upper_text
+
+
+def _pixel_data(message: str, rule: str, severity: Severity = "error") -> Violation:
+    return violation("PixelData", message, rule, severity, tag="(7FE0,0010)")
+
+
+def check(ctx: SegContext) -> Iterator[Violation]:
+    n, rows, columns, bits = ctx.n_frames, ctx.rows, ctx.columns, ctx.bits
+    if n is None or not rows or not columns or bits is None:
+        return  # the attributes that size Pixel Data are broken and were reported
+    layout, ts = ctx.pixel_layout, ctx.transfer_syntax
+    if not layout.present:
+        yield _pixel_data("is absent", f"{PIXEL}: Type 1C, the frames")
+        return
+    npx, length = rows * columns, layout.length
+    if not layout.encapsulated:
+        need = (n * npx + 7) // 8 if bits == 1 else n * npx * (bits // 8)
+        rule = "PS3.5 8.1.1 native Pixel Data: Rows x Columns x Number of Frames x Bits Allocated / 8, padded to even"
+        if length % 2:
+            yield _pixel_data(f"has an odd length ({length} bytes)", "PS3.5 7.1.1: values have an even length")
+        padded = n * ((npx + 7) // 8)
+        if bits == 1 and npx % 8 and length in (padded, padded + 1) and length > need + 1:
+            yield _pixel_data(
+                f"holds {length} bytes: each 1-bit frame is padded to a byte boundary "
+                f"({rows} x {columns} = {npx} pixels is not a multiple of 8)",
+                "PS3.5 8.1.1: 1-bit frames are packed continuously, with no padding between frames",
+            )
+            return
+        if length < need:
+            yield _pixel_data(
+                f"holds {length} bytes but {n} frames of {rows} x {columns} at {bits} bit(s) need {need}", rule
+            )
+            return
+        if length > need + 1:
+            yield _pixel_data(
+                f"holds {length} bytes, {length - need} more than {n} frames need ({need})", rule, "warning"
+            )
+    else:
+        problems = list(_fragments(ctx, n))
+        if problems:
+            yield from problems
+            return
+        if bits == 1 and ts not in (J2K_LOSSLESS, J2K_ANY):
+            return  # no 1-bit codec for this syntax here; the syntax itself was reported
+        from labelmap.dicom.pixels.codecs import SYNTAXES
+
+        if ts and ts not in {str(uid) for uid in SYNTAXES.values()}:
+            yield _pixel_data(
+                f"pixel values not checked: labelmap has no decoder for {uid_name(ts)}",
+                "decoding the frames needs a codec for the transfer syntax",
+                "warning",
+            )
+            return
+    try:
+        if bits == 1:
+            yield from _binary_pixels(ctx, ctx.packed_bits(), n, npx)
+        elif ctx.type_spec.type is SegmentationType.LABELMAP:
+            yield from _labelmap_pixels(ctx, ctx.frames())
+        elif ctx.type_spec.type is SegmentationType.FRACTIONAL:
+            yield from _fractional_pixels(ctx, ctx.frames())
+    except MissingDependencyError as exc:
+        yield _pixel_data(f"pixel values not checked: {exc}", "decoding the frames needs a codec package", "warning")
+    except LabelmapError as exc:
+        message = str(exc).replace(f"{ctx.name}: ", "")
+        yield _pixel_data(f"frames cannot be decoded: {message}", f"{ENCODING}: the frames of the transfer syntax")
+
+
+def _fragments(ctx: SegContext, n: int) -> Iterator[Violation]:
+    """Encapsulated Pixel Data: fragments and offset table against the frame count (at most one violation)."""
+    layout, ts = ctx.pixel_layout, ctx.transfer_syntax
+    if layout.stored_native:
+        yield _pixel_data(
+            f"is native although {uid_name(ts)} is encapsulated",
+            "PS3.5 A.4: compressed transfer syntaxes encapsulate Pixel Data",
+        )
+    elif layout.error is not None:
+        yield _pixel_data(f"encapsulated items cannot be parsed ({layout.error})", "PS3.5 A.4")
+    elif layout.offsets not in (0, n):
+        yield _pixel_data(
+            f"Basic Offset Table has {layout.offsets} entries for {n} frames",
+            "PS3.5 A.4: the Basic Offset Table is empty or has one entry per frame",
+        )
+    elif layout.fragments < n:
+        yield _pixel_data(
+            f"holds {layout.fragments} fragments for {n} frames",
+            "PS3.5 A.4: each frame is encoded in at least one fragment",
+        )
+    elif ts == RLE and layout.fragments != n:
+        yield _pixel_data(
+            f"holds {layout.fragments} fragments for {n} RLE frames", "PS3.5 A.4.2: each RLE frame is one fragment"
+        )
+
+
+def _labelmap_pixels(ctx: SegContext, frames: np.ndarray) -> Iterator[Violation]:
+    """Every pixel value is a described Segment Number, within the palette, one frame per position."""
+    from labelmap import kernels
+
+    presence, counts = kernels.label_presence(frames, source=ctx.name)
+    present = [int(v) for v in np.flatnonzero(counts)]
+    undescribed = [v for v in present if v not in ctx.segment_numbers]
+    if undescribed and ctx.segment_numbers:
+        ppv = as_int(get(ctx.ds, "PixelPaddingValue"))
+        where = np.flatnonzero(presence[:, undescribed[0]]) + 1
+        note = " (the Pixel Padding Value, i.e. the background)" if undescribed == [ppv] else ""
+        yield violation(
+            "SegmentSequence",
+            f"has no item for pixel value(s) {values_text(undescribed)}{note}; "
+            f"value {undescribed[0]} occurs {int(counts[undescribed[0]])} times, first in {frames_text(where)}",
+            f"{SEG_IMAGE} (C.8.20.2.3.3): every pixel value of a LABELMAP, background included, is described "
+            "by a Segment Sequence item",
+            frame=int(where[0]),
+            segment=undescribed[0],
+        )
+    lut = ctx.palette_range
+    if lut is not None:
+        outside = [v for v in present if not lut[0] <= v <= lut[1]]
+        if outside:
+            yield violation(
+                "RedPaletteColorLookupTableDescriptor",
+                f"maps values {lut[0]}..{lut[1]} but pixel value(s) {values_text(outside)} occur; they show in "
+                "the first or last entry's colour",
+                f"{PALETTE} (C.7.6.3.1.5)",
+                "warning",
+            )
+    positions = ctx.position_ids
+    if positions is not None and len(positions) == len(frames) and len(np.unique(positions)) != len(positions):
+        dup = int(np.flatnonzero(np.bincount(positions) > 1)[0])
+        where = np.flatnonzero(positions == dup) + 1
+        yield violation(
+            "ImagePositionPatient",
+            f"{frames_text(where)} lie at one position",
+            f"{SEG_IMAGE} (Supplement 243): a label map has one frame per position; overlapping labels need "
+            "separate instances",
+            "warning",
+            path="PerFrameFunctionalGroupsSequence[*].PlanePositionSequence",
+            frame=int(where[0]),
+        )
+
+
+def _fractional_pixels(ctx: SegContext, frames: np.ndarray) -> Iterator[Violation]:
+    """No stored value exceeds Maximum Fractional Value."""
+    mfv = as_int(get(ctx.ds, "MaximumFractionalValue"))
+    if mfv is None or not frames.size:
+        return
+    top = frames.reshape(len(frames), -1).max(axis=1)
+    bad = np.flatnonzero(top > mfv)
+    if bad.size:
+        yield violation(
+            "MaximumFractionalValue",
+            f"is {mfv} but {frames_text(bad + 1)} hold values up to {int(top.max())}",
+            f"{SEG_IMAGE}: no stored value exceeds Maximum Fractional Value",
+            frame=int(bad[0]) + 1,
+        )
+
+
+def _binary_pixels(ctx: SegContext, packed: np.ndarray, n: int, npx: int) -> Iterator[Violation]:
+    """One frame per (segment, position), and Segments Overlap against the pixels."""
+    from labelmap import kernels
+
+    segments, positions = ctx.frame_segments, ctx.position_ids
+    if segments is None or positions is None or len(segments) != n or len(positions) != n or not ctx.segment_numbers:
+        return
+    numbers = sorted(ctx.segment_numbers)
+    index = {v: i for i, v in enumerate(numbers)}
+    if any(int(s) not in index for s in segments):
+        return  # undescribed segments were reported
+    seg_idx = np.array([index[int(s)] for s in segments], dtype=np.int64)
+    key = seg_idx * (int(positions.max()) + 1) + positions
+    if len(np.unique(key)) != len(key):
+        dup = int(np.flatnonzero(np.bincount(key) > 1)[0])
+        where = np.flatnonzero(key == dup) + 1
+        yield violation(
+            "ImagePositionPatient",
+            f"{frames_text(where)} of segment {numbers[dup // (int(positions.max()) + 1)]} lie at one position",
+            f"{FG}: a segment has one frame per position (readers disagree otherwise)",
+            "warning",
+            path="PerFrameFunctionalGroupsSequence[*].PlanePositionSequence",
+            frame=int(where[0]),
+        )
+    overlap = kernels.frame_overlap(packed, positions, seg_idx, len(numbers), npx)
+    pairs = [(numbers[a], numbers[b], int(overlap[a, b])) for a, b in zip(*np.nonzero(np.triu(overlap)))]
+    overlap_flag = upper_text(ctx.ds, "SegmentsOverlap")
+    if pairs and overlap_flag == "NO":
+        text = ", ".join(f"{a} and {b} ({c} pixels)" for a, b, c in pairs[:5])
+        yield violation(
+            "SegmentsOverlap",
+            f"is NO but segments overlap: {text}" + (" ..." if len(pairs) > 5 else ""),
+            f"{SEG_IMAGE} (C.8.20.2.3): NO promises that no pixel is in two segments",
+            segment=pairs[0][0],
+        )
+    elif not pairs and overlap_flag == "YES":
+        yield violation(
+            "SegmentsOverlap",
+            "is YES but no two segments share a pixel",
+            f"{SEG_IMAGE} (C.8.20.2.3): YES says some segments overlap; NO would let readers skip the check",
+            "warning",
+        )

@@ -1,0 +1,69 @@
+"""Derivation Image, Common Instance Reference (C.12.2) and Frame of Reference conditions (Table A.51-1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from labelmap.validate.context import SegContext
+from labelmap.validate.report import Violation, violation
+from labelmap.validate.required import check_module
+from labelmap.validate.tables import CIR, IOD, REFERENCED_INSTANCE, REFERENCED_SERIES
+from labelmap.validate.values import MISSING, get, items, text
+
+
+def check(ctx: SegContext) -> Iterator[Violation]:
+    ds, table = ctx.ds, ctx.table
+    sources: list[str | None] = list(table.source_instance_uids) if table is not None else []
+    shared_derivation = items(get(ctx.shared, "DerivationImageSequence"))
+    for d in shared_derivation:
+        for s in items(get(d, "SourceImageSequence")):
+            sources.append(text(get(s, "ReferencedSOPInstanceUID")) or None)
+    referenced = {u for u in sources if u}
+    has_derivation = bool(referenced) or bool(shared_derivation)
+    if get(ds, "FrameOfReferenceUID") is MISSING and not has_derivation and table is not None:
+        yield violation(
+            "FrameOfReferenceUID",
+            "is absent and no frame has a Derivation Image",
+            f"{IOD} (Table A.51-1): the Frame of Reference Module is required without Derivation Image",
+        )
+    if not has_derivation:
+        return
+    series, other = get(ds, "ReferencedSeriesSequence"), get(ds, "StudiesContainingOtherReferencedInstancesSequence")
+    if series is MISSING and other is MISSING:
+        yield violation(
+            "ReferencedSeriesSequence",
+            "is absent although frames reference source images",
+            f"{IOD} (Table A.51-1): the Common Instance Reference Module is required with Derivation Image "
+            f"({CIR}: Type 1C)",
+        )
+        return
+    listed: set[str] = set()
+    for i, item in enumerate(items(series), start=1):
+        path = f"ReferencedSeriesSequence[{i}]"
+        yield from check_module(item, REFERENCED_SERIES, path)
+        instances = items(get(item, "ReferencedInstanceSequence"))
+        if not instances:
+            yield violation(
+                "ReferencedInstanceSequence",
+                "is absent or empty",
+                f"{CIR}: Type 1",
+                path=f"{path}.ReferencedInstanceSequence",
+            )
+        for j, inst in enumerate(instances, start=1):
+            yield from check_module(inst, REFERENCED_INSTANCE, f"{path}.ReferencedInstanceSequence[{j}]")
+            uid = get(inst, "ReferencedSOPInstanceUID")
+            if isinstance(uid, str):
+                listed.add(uid.strip())
+    for study in items(other):
+        for item in items(get(study, "ReferencedSeriesSequence")):
+            for inst in items(get(item, "ReferencedInstanceSequence")):
+                listed.add(text(get(inst, "ReferencedSOPInstanceUID")))
+    unlisted = sorted(referenced - listed)
+    if unlisted:
+        yield violation(
+            "ReferencedInstanceSequence",
+            f"does not list {len(unlisted)} source instance(s) the frames derive from, e.g. {unlisted[0]}",
+            f"{CIR}: lists every instance referenced by this one",
+            "warning",
+            path="ReferencedSeriesSequence[*].ReferencedInstanceSequence",
+        )

@@ -1,0 +1,70 @@
+"""Segment Identification (the Segmentation macro, C.8.20.3): each BINARY/FRACTIONAL frame names its segment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from labelmap.validate.context import SegContext
+from labelmap.validate.report import Violation, frames_text, violation
+from labelmap.validate.tables import FG, SEG_MACRO
+
+_PER_FRAME = "PerFrameFunctionalGroupsSequence"
+
+
+def check(ctx: SegContext) -> Iterator[Violation]:
+    table = ctx.table
+    if table is None:
+        return
+    numbers = table.segment_numbers
+    if not ctx.type_spec.segment_identification:
+        if numbers is not None:
+            frames = np.flatnonzero(numbers != 0) + 1
+            first = int(frames[0]) if frames.size else None
+            yield violation(
+                "SegmentIdentificationSequence",
+                f"is present in {frames_text(frames) if frames.size else 'some frames'} of a LABELMAP",
+                f"{FG} (Table A.51-2): the Segmentation macro is not used for LABELMAP",
+                path=f"{_PER_FRAME}[{first or '*'}].SegmentIdentificationSequence",
+                frame=first,
+            )
+        return
+    seg_shared = ctx.shared_item("SegmentIdentificationSequence")
+    if numbers is not None and seg_shared is not None and (numbers != 0).any():
+        yield violation(
+            "SegmentIdentificationSequence",
+            "is in both the shared and the per-frame functional groups",
+            "PS3.3 C.7.6.16.1: a functional group macro is either shared or per-frame, not both",
+        )
+    numbers = ctx.frame_segments
+    if numbers is None:  # neither per-frame nor shared
+        if not ctx.tiled_full:
+            yield violation(
+                "SegmentIdentificationSequence",
+                f"is absent from every frame (BINARY/FRACTIONAL, {table.n_frames} frames)",
+                f"{SEG_MACRO}: required per frame (or shared) unless TILED_FULL",
+                path=f"{_PER_FRAME}[*].SegmentIdentificationSequence",
+            )
+        return
+    missing = np.flatnonzero(numbers == 0)
+    if missing.size:
+        yield violation(
+            "ReferencedSegmentNumber",
+            f"is absent in {frames_text(missing + 1)}",
+            f"{SEG_MACRO}: Segment Identification Sequence > Referenced Segment Number, Type 1",
+            path=f"{_PER_FRAME}[{missing[0] + 1}].SegmentIdentificationSequence[1].ReferencedSegmentNumber",
+            frame=int(missing[0]) + 1,
+        )
+    if ctx.segment_numbers:
+        unknown = sorted(set(int(v) for v in numbers[numbers != 0]) - set(ctx.segment_numbers))
+        for number in unknown[:10]:
+            frames = np.flatnonzero(numbers == number) + 1
+            yield violation(
+                "ReferencedSegmentNumber",
+                f"{number} ({frames_text(frames)}) has no Segment Sequence item",
+                f"{SEG_MACRO}: refers to a Segment Number of the Segment Sequence",
+                path=f"{_PER_FRAME}[{frames[0]}].SegmentIdentificationSequence[1].ReferencedSegmentNumber",
+                frame=int(frames[0]),
+                segment=number,
+            )

@@ -1,0 +1,179 @@
+"""Segment Sequence: the Segment Description macro (C.8.20.4) and the Segment Numbers (C.8.20.2.4)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from pydicom.dataset import Dataset
+
+from labelmap.validate.context import SegContext
+from labelmap.validate.report import Violation, values_text, violation
+from labelmap.validate.tables import CODE, SEG_IMAGE, SEGMENT
+from labelmap.validate.values import MISSING, as_int, get, is_empty, items, text, upper_text
+
+
+def check(ctx: SegContext) -> Iterator[Violation]:
+    ds, spec = ctx.ds, ctx.type_spec
+    value = get(ds, "SegmentSequence")
+    segments = items(value)
+    if not segments:
+        found = "is absent" if value is MISSING else "holds no items"
+        yield violation("SegmentSequence", found, f"{SEG_IMAGE}: Type 1, one or more items")
+        return
+    no_cielab = upper_text(ds, "PhotometricInterpretation") == "PALETTE COLOR" and "PALETTE COLOR" in spec.photometric
+    for i, item in enumerate(segments, start=1):
+        yield from _segment(item, i, ctx.segment_numbers, no_cielab)
+    numbers = sorted(ctx.segment_numbers)
+    if spec.segment_identification and numbers and numbers != list(range(1, len(numbers) + 1)):
+        yield violation(
+            "SegmentNumber",
+            f"Segment Numbers are {values_text(numbers)}, expected 1..{len(numbers)}",
+            "PS3.3 C.8.20.2.4 Segment Number: BINARY and FRACTIONAL numbers start at 1 and increase by 1",
+            path="SegmentSequence[*].SegmentNumber",
+        )
+    if spec.segment_identification:
+        return
+    # LABELMAP: pixel values are Segment Numbers, the Pixel Padding Value is the background
+    bits = as_int(get(ds, "BitsStored"))
+    if bits in (8, 16):
+        too_big = [n for n in numbers if n >= 1 << bits]
+        if too_big:
+            yield violation(
+                "SegmentNumber",
+                f"{values_text(too_big)} cannot occur in {bits}-bit pixels",
+                f"{SEG_IMAGE} (C.8.20.2.3.3): a LABELMAP pixel value is a Segment Number",
+                "warning",
+                path="SegmentSequence[*].SegmentNumber",
+                segment=too_big[0],
+            )
+    ppv = as_int(get(ds, "PixelPaddingValue"))
+    if ppv is not None and ppv not in ctx.segment_numbers:
+        yield violation(
+            "PixelPaddingValue",
+            f"{ppv} (background) has no Segment Sequence item",
+            f"{SEG_IMAGE} (Supplement 243): the background Segment Number is described like any other",
+            "warning",
+            segment=ppv,
+        )
+
+
+def _segment(item: Dataset, i: int, first_use: Mapping[int, int], no_cielab: bool) -> Iterator[Violation]:
+    """Segment Sequence item ``i``; ``first_use`` maps each Segment Number to the first item with it."""
+    path = f"SegmentSequence[{i}]"
+    seg = as_int(get(item, "SegmentNumber"))
+    if seg is None:
+        yield violation(
+            "SegmentNumber", "is absent or not a number", f"{SEGMENT}: Type 1", path=f"{path}.SegmentNumber"
+        )
+    elif first_use[seg] != i:
+        yield violation(
+            "SegmentNumber",
+            f"{seg} is also used by SegmentSequence[{first_use[seg]}]",
+            f"{SEGMENT}: Segment Number is unique within the instance",
+            path=f"{path}.SegmentNumber",
+            segment=seg,
+        )
+    if is_empty(get(item, "SegmentLabel")):
+        yield violation(
+            "SegmentLabel", "is absent or empty", f"{SEGMENT}: Type 1", path=f"{path}.SegmentLabel", segment=seg
+        )
+    algorithm = text(get(item, "SegmentAlgorithmType"))
+    if algorithm not in ("AUTOMATIC", "SEMIAUTOMATIC", "MANUAL"):
+        yield violation(
+            "SegmentAlgorithmType",
+            f"is {algorithm or 'absent'}, expected AUTOMATIC, SEMIAUTOMATIC or MANUAL",
+            f"{SEGMENT}: Type 1, enumerated values",
+            path=f"{path}.SegmentAlgorithmType",
+            segment=seg,
+        )
+    if algorithm and algorithm != "MANUAL" and is_empty(get(item, "SegmentAlgorithmName")):
+        yield violation(
+            "SegmentAlgorithmName",
+            f"is absent or empty (Segment Algorithm Type is {algorithm})",
+            f"{SEG_IMAGE}: Type 1C, required unless Segment Algorithm Type is MANUAL",
+            path=f"{path}.SegmentAlgorithmName",
+            segment=seg,
+        )
+    for kw in ("SegmentedPropertyCategoryCodeSequence", "SegmentedPropertyTypeCodeSequence"):
+        codes = items(get(item, kw))
+        if len(codes) != 1:
+            yield violation(
+                kw,
+                f"holds {len(codes)} items, expected exactly 1",
+                f"{SEGMENT}: Type 1, a single item",
+                path=f"{path}.{kw}",
+                segment=seg,
+            )
+        for j, code in enumerate(codes, start=1):
+            yield from _code(code, f"{path}.{kw}[{j}]", seg)
+            if kw == "SegmentedPropertyTypeCodeSequence":
+                modifiers = items(get(code, "SegmentedPropertyTypeModifierCodeSequence"))
+                for k, modifier in enumerate(modifiers, 1):
+                    yield from _code(modifier, f"{path}.{kw}[{j}].SegmentedPropertyTypeModifierCodeSequence[{k}]", seg)
+    for j, code in enumerate(items(get(item, "AnatomicRegionSequence")), start=1):
+        yield from _code(code, f"{path}.AnatomicRegionSequence[{j}]", seg)
+    tracking_id, tracking_uid = get(item, "TrackingID"), get(item, "TrackingUID")
+    for kw, present, other in (("TrackingUID", tracking_id, tracking_uid), ("TrackingID", tracking_uid, tracking_id)):
+        if present is not MISSING and is_empty(other):
+            yield violation(
+                kw,
+                f"is absent while {'Tracking UID' if kw == 'TrackingID' else 'Tracking ID'} is present",
+                f"{SEGMENT}: Type 1C, each requires the other",
+                path=f"{path}.{kw}",
+                segment=seg,
+            )
+    lab = get(item, "RecommendedDisplayCIELabValue")
+    if lab is MISSING:
+        return
+    if no_cielab:
+        yield violation(
+            "RecommendedDisplayCIELabValue",
+            "is present in a PALETTE COLOR label map",
+            f"{SEG_IMAGE}: not present when Segmentation Type is LABELMAP and Photometric "
+            "Interpretation is PALETTE COLOR (the palette gives the colours)",
+            path=f"{path}.RecommendedDisplayCIELabValue",
+            segment=seg,
+        )
+        return
+    try:
+        ok = len(lab) == 3
+    except TypeError:
+        ok = False
+    if not ok:
+        yield violation(
+            "RecommendedDisplayCIELabValue",
+            f"{lab!r} does not hold 3 values (L*, a*, b*)",
+            f"{SEG_IMAGE}: VM 3",
+            path=f"{path}.RecommendedDisplayCIELabValue",
+            segment=seg,
+        )
+
+
+def _code(item: Dataset, path: str, segment: int | None) -> Iterator[Violation]:
+    """Code Sequence macro (8.8) of a Segment Description."""
+    if all(is_empty(get(item, kw)) for kw in ("CodeValue", "LongCodeValue", "URNCodeValue")):
+        yield violation(
+            "CodeValue",
+            "is absent (nor Long Code Value or URN Code Value)",
+            f"{CODE}: Type 1C ({SEGMENT})",
+            path=f"{path}.CodeValue",
+            segment=segment,
+        )
+    if (not is_empty(get(item, "CodeValue")) or not is_empty(get(item, "LongCodeValue"))) and is_empty(
+        get(item, "CodingSchemeDesignator")
+    ):
+        yield violation(
+            "CodingSchemeDesignator",
+            "is absent or empty",
+            f"{CODE}: Type 1C ({SEGMENT})",
+            path=f"{path}.CodingSchemeDesignator",
+            segment=segment,
+        )
+    if is_empty(get(item, "CodeMeaning")):
+        yield violation(
+            "CodeMeaning",
+            "is absent or empty",
+            f"{CODE}: Type 1 ({SEGMENT})",
+            path=f"{path}.CodeMeaning",
+            segment=segment,
+        )

@@ -1,0 +1,103 @@
+"""The IOD modules the validator names, and the attributes each must hold (Type 1, 2, 1C).
+
+A :class:`Module` is the rule text a violation cites plus its (keyword, Type) rows;
+:mod:`labelmap.validate.required` reports the absent and empty ones.  Conditions (Type 1C
+"required for FRACTIONAL", "when present") are decided by the rule that checks the module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# section names used in rule texts
+IOD = "PS3.3 A.51 Segmentation IOD"
+FG = "PS3.3 A.51.5 Segmentation Functional Groups"
+SEG_IMAGE = "PS3.3 C.8.20.2 Segmentation Image Module"
+SEGMENT = "PS3.3 C.8.20.4 Segment Description Macro"
+SEG_MACRO = "PS3.3 C.8.20.3 Segmentation Macro"
+MF = "PS3.3 C.7.6.16 Multi-frame Functional Groups Module"
+DIM = "PS3.3 C.7.6.17 Multi-frame Dimension Module"
+PIXEL = "PS3.3 C.7.6.3 Image Pixel Module"
+CODE = "PS3.3 8.8 Code Sequence Macro"
+CIR = "PS3.3 C.12.2 Common Instance Reference Module"
+PALETTE = "PS3.3 C.7.9 Palette Color Lookup Table Module"
+ENCODING = "PS3.5 8 Encoding of Pixel Data"
+
+
+@dataclass(frozen=True)
+class Module:
+    """The rule text of one IOD module (or part of one) and its required attributes in order."""
+
+    rule: str
+    attributes: tuple[tuple[str, str], ...]  # (keyword, Type: "1", "2" or "1C")
+
+
+def _module(rule: str, type_: str, *keywords: str) -> Module:
+    return Module(rule, tuple((kw, type_) for kw in keywords))
+
+
+PATIENT = _module("PS3.3 C.7.1.1 Patient Module", "2", "PatientName", "PatientID", "PatientBirthDate", "PatientSex")
+GENERAL_STUDY = Module(
+    "PS3.3 C.7.2.1 General Study Module",
+    (("StudyInstanceUID", "1"),)
+    + tuple((kw, "2") for kw in ("StudyDate", "StudyTime", "ReferringPhysicianName", "StudyID", "AccessionNumber")),
+)
+SERIES = _module(
+    "PS3.3 C.7.3.1 General Series / C.8.20.1 Segmentation Series Module",
+    "1",
+    "Modality",
+    "SeriesInstanceUID",
+    "SeriesNumber",
+)
+EQUIPMENT = _module(
+    "PS3.3 C.7.5.2 Enhanced General Equipment Module",
+    "1",
+    "Manufacturer",
+    "ManufacturerModelName",
+    "DeviceSerialNumber",
+    "SoftwareVersions",
+)
+IMAGE_TYPE = _module(SEG_IMAGE, "1", "ImageType")
+CONTENT = Module(
+    "PS3.3 10.9 Content Identification Macro (in the Segmentation Image Module)",
+    (("InstanceNumber", "1"), ("ContentLabel", "1"), ("ContentDescription", "2")),
+)
+CONTENT_DATE = _module(MF, "1", "ContentDate", "ContentTime")
+SOP_COMMON = _module("PS3.3 C.12.1 SOP Common Module", "1", "SOPInstanceUID")
+#: The general modules, in the order they are checked.
+GENERAL = (PATIENT, GENERAL_STUDY, SERIES, EQUIPMENT, IMAGE_TYPE, CONTENT, CONTENT_DATE, SOP_COMMON)
+#: Checked when Frame of Reference UID is present (the module is then in use).
+FRAME_OF_REFERENCE = Module(
+    "PS3.3 C.7.4.1 Frame of Reference Module", (("FrameOfReferenceUID", "1"), ("PositionReferenceIndicator", "2"))
+)
+
+IMAGE_PIXEL = _module(PIXEL, "1", "Rows", "Columns")
+SEGMENTATION_PIXEL = _module(
+    SEG_IMAGE,
+    "1",
+    "SamplesPerPixel",
+    "PhotometricInterpretation",
+    "BitsAllocated",
+    "BitsStored",
+    "HighBit",
+    "PixelRepresentation",
+    "LossyImageCompression",
+)
+#: FRACTIONAL only.
+FRACTIONAL = _module(
+    f"{SEG_IMAGE}: Type 1C, required for FRACTIONAL", "1C", "SegmentationFractionalType", "MaximumFractionalValue"
+)
+#: Dimension Organization Type TILED_FULL only.
+TILED_FULL = _module(
+    f"{IOD}: the Microscope Slide Layer Tile Organization Module (C.8.12.14) is required for TILED_FULL",
+    "1",
+    "TotalPixelMatrixRows",
+    "TotalPixelMatrixColumns",
+    "TotalPixelMatrixOriginSequence",
+)
+#: Items of Referenced Series Sequence and of its Referenced Instance Sequence.
+REFERENCED_SERIES = _module(CIR, "1", "SeriesInstanceUID")
+REFERENCED_INSTANCE = _module(CIR, "1", "ReferencedSOPClassUID", "ReferencedSOPInstanceUID")
+#: Items of Dimension Organization Sequence and of Dimension Index Sequence.
+DIMENSION_ORGANIZATION = _module(DIM, "1", "DimensionOrganizationUID")
+DIMENSION_INDEX = _module(DIM, "1", "DimensionIndexPointer")

@@ -1,0 +1,84 @@
+"""Reading values from a possibly damaged data set without raising.
+
+:func:`get` tells an absent attribute (:data:`MISSING`) from one pydicom cannot decode
+(:data:`INVALID`); the converters turn anything odd into "no value" so that a rule reports
+the attribute instead of raising.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+
+class Absent:
+    """No usable value: :data:`MISSING` (not in the data set) or :data:`INVALID` (cannot be decoded)."""
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+MISSING = Absent()
+INVALID = Absent()
+
+
+def get(ds: Dataset | None, keyword: str) -> Any:
+    """The value of ``keyword``: :data:`MISSING` when absent, :data:`INVALID` when it cannot be decoded."""
+    if ds is None:
+        return MISSING
+    try:
+        if keyword not in ds:
+            return MISSING
+        return ds[keyword].value
+    except Exception:
+        return INVALID
+
+
+def is_empty(value: Any) -> bool:
+    if value is None or isinstance(value, Absent):
+        return True
+    if isinstance(value, str):
+        return not value.strip(" \0")
+    if isinstance(value, bytes):
+        return not value.strip(b" \0")
+    try:
+        return len(value) == 0
+    except TypeError:
+        return False
+
+
+def as_int(value: Any) -> int | None:
+    if isinstance(value, Absent) or value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def text(value: Any) -> str:
+    if isinstance(value, Absent) or value is None:
+        return ""
+    return str(value).strip()
+
+
+def upper_text(ds: Dataset | None, keyword: str) -> str:
+    """The stripped, upper-case text of ``keyword`` ("" when absent)."""
+    return text(get(ds, keyword)).upper()
+
+
+def items(value: Any) -> list:
+    """Items of a sequence value ([] when absent or not a sequence)."""
+    if isinstance(value, Absent) or value is None:
+        return []
+    try:
+        return [item for item in value if isinstance(item, Dataset)]
+    except TypeError:
+        return []
+
+
+def first_item(ds: Dataset | None, keyword: str) -> Dataset | None:
+    """The first item of sequence ``keyword`` (None when it has none)."""
+    found = items(get(ds, keyword))
+    return found[0] if found else None
