@@ -17,10 +17,9 @@ from typing import Any
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.uid import ExplicitVRBigEndian
 
 from labelmap.dicom.bulk import PerFrameTable, PixelDataInfo
-from labelmap.dicom.uids import NATIVE_SYNTAXES
+from labelmap.dicom.uids import EXPLICIT_VR_BIG_ENDIAN, NATIVE_SYNTAXES
 from labelmap.errors import LabelmapError
 from labelmap.seg.types import SegmentationType, SegTypeSpec, spec_for
 from labelmap.validate.values import MISSING, Absent, as_int, first_item, get, is_empty, items, text, upper_text
@@ -210,7 +209,7 @@ def _load(source: str | os.PathLike[str] | Dataset, name: str) -> tuple[Dataset,
         raise Unreadable(message) from None
     ts = text(get(getattr(full, "file_meta", None), "TransferSyntaxUID"))
     complete = "PixelData" in full and "PerFrameFunctionalGroupsSequence" not in full
-    if ts != ExplicitVRBigEndian and not complete:
+    if ts != EXPLICIT_VR_BIG_ENDIAN and not complete:
         raise Unreadable(message)
     found = items(get(full, "PerFrameFunctionalGroupsSequence"))
     try:

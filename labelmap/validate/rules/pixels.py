@@ -6,11 +6,12 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from labelmap.dicom.uids import RLE_LOSSLESS
 from labelmap.errors import LabelmapError, MissingDependencyError
 from labelmap.seg.types import SegmentationType
 from labelmap.validate.context import SegContext
 from labelmap.validate.report import Severity, Violation, frames_text, uid_name, values_text, violation
-from labelmap.validate.rules.syntax import J2K_ANY, J2K_LOSSLESS, RLE
+from labelmap.validate.rules.syntax import syntax_of
 from labelmap.validate.tables import ENCODING, FG, PALETTE, PIXEL, SEG_IMAGE
 from labelmap.validate.values import as_int, get, upper_text
 
@@ -55,11 +56,10 @@ def check(ctx: SegContext) -> Iterator[Violation]:
         if problems:
             yield from problems
             return
-        if bits == 1 and ts not in (J2K_LOSSLESS, J2K_ANY):
+        syntax = syntax_of(ts)
+        if bits == 1 and (syntax is None or syntax.name not in ("j2k", "j2k-any")):
             return  # no 1-bit codec for this syntax here; the syntax itself was reported
-        from labelmap.dicom.pixels.codecs import SYNTAXES
-
-        if ts and ts not in {str(uid) for uid in SYNTAXES.values()}:
+        if ts and (syntax is None or syntax.codec is None):
             yield _pixel_data(
                 f"pixel values not checked: labelmap has no decoder for {uid_name(ts)}",
                 "decoding the frames needs a codec for the transfer syntax",
@@ -100,7 +100,7 @@ def _fragments(ctx: SegContext, n: int) -> Iterator[Violation]:
             f"holds {layout.fragments} fragments for {n} frames",
             "PS3.5 A.4: each frame is encoded in at least one fragment",
         )
-    elif ts == RLE and layout.fragments != n:
+    elif ts == RLE_LOSSLESS and layout.fragments != n:
         yield _pixel_data(
             f"holds {layout.fragments} fragments for {n} RLE frames", "PS3.5 A.4.2: each RLE frame is one fragment"
         )

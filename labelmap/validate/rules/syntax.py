@@ -1,40 +1,39 @@
-"""The transfer syntax: lossless, known, and able to hold 1-bit frames (PS3.5 8, A.4, C.8.20.2.2)."""
+"""The transfer syntax: lossless, known, and able to hold 1-bit frames (PS3.5 8, A.4, C.8.20.2.2).
+
+What each syntax does to pixels comes from :data:`labelmap.dicom.uids.SYNTAX_TABLE`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from labelmap.dicom.uids import NATIVE_SYNTAXES
+from labelmap.dicom.uids import RLE_LOSSLESS, SYNTAX_TABLE, TransferSyntax, lookup
 from labelmap.validate.context import SegContext
 from labelmap.validate.report import Severity, Violation, uid_name, violation
 from labelmap.validate.tables import ENCODING, SEG_IMAGE
 from labelmap.validate.values import upper_text
 
-# transfer syntaxes by what they do to pixels
-BIG_ENDIAN = "1.2.840.10008.1.2.2"
-RLE = "1.2.840.10008.1.2.5"
-J2K_LOSSLESS, J2K_ANY = "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91"
-_JPEGLS_LOSSLESS, _JPEGLS_NEAR = "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"
-_JPEG_LOSSLESS = ("1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70")
-_JPEG_LOSSY = ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51")
-_HTJ2K_LOSSLESS = ("1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202")
-_HTJ2K_ANY = "1.2.840.10008.1.2.4.203"
-_DEFLATED_FRAMES = "1.2.840.10008.1.2.8.1"
-_LOSSLESS_ENCAPSULATED = (RLE, J2K_LOSSLESS, _JPEGLS_LOSSLESS, *_JPEG_LOSSLESS, *_HTJ2K_LOSSLESS, _DEFLATED_FRAMES)
-_LOSSY = (*_JPEG_LOSSY, _JPEGLS_NEAR)
-_MAYBE_LOSSY = (J2K_ANY, _HTJ2K_ANY)
-#: Syntaxes whose codestreams hold at least 2 bits per sample.
-_NO_ONE_BIT = (_JPEGLS_LOSSLESS, _JPEGLS_NEAR, *_JPEG_LOSSLESS, *_JPEG_LOSSY)
+#: UID prefix of the video syntaxes (MPEG2, MPEG-4, HEVC: 1.2.840.10008.1.2.4.100-108), all lossy.
+_VIDEO_PREFIX = "1.2.840.10008.1.2.4.10"
+#: Syntaxes whose codestreams hold at least 2 bits per sample (the JPEG and JPEG-LS families).
+_NO_ONE_BIT = ("jpeg-baseline", "jpeg-extended", "jpeg-lossless", "jpeg-lossless-sv1", "jpegls", "jpegls-near")
+_J2K_LOSSLESS = next(ts.uid for ts in SYNTAX_TABLE if ts.name == "j2k")
+
+
+def syntax_of(uid: str) -> TransferSyntax | None:
+    """The table row of a Transfer Syntax UID (None when labelmap does not know it)."""
+    found = lookup(uid)
+    return found if found is not None and found.uid == uid else None
 
 
 def check(ctx: SegContext) -> Iterator[Violation]:
     ts = ctx.transfer_syntax
     if not ts:
         return
-    kw = "TransferSyntaxUID"
-    if ts == BIG_ENDIAN:
+    syntax, kw = syntax_of(ts), "TransferSyntaxUID"
+    if syntax is not None and syntax.retired:
         yield violation(kw, f"{uid_name(ts)} is retired", "PS3.5 A.3 (retired): readers need not support it", "warning")
-    if ts in _LOSSY or ts.startswith("1.2.840.10008.1.2.4.10"):
+    if (syntax is not None and syntax.fidelity == "lossy") or ts.startswith(_VIDEO_PREFIX):
         severity: Severity = "error" if upper_text(ctx.ds, "LossyImageCompression") != "01" else "warning"
         yield violation(
             kw,
@@ -43,14 +42,14 @@ def check(ctx: SegContext) -> Iterator[Violation]:
             "for a segmentation (it changes labels)",
             severity,
         )
-    elif ts in _MAYBE_LOSSY:
+    elif syntax is not None and syntax.fidelity == "maybe-lossy":
         yield violation(
             kw,
             f"{uid_name(ts)} may be lossy; readers cannot tell that the frames are exact",
-            f"{SEG_IMAGE} (C.8.20.2.2): prefer the lossless-only syntax (e.g. {J2K_LOSSLESS})",
+            f"{SEG_IMAGE} (C.8.20.2.2): prefer the lossless-only syntax (e.g. {_J2K_LOSSLESS})",
             "warning",
         )
-    elif ts not in NATIVE_SYNTAXES and ts not in _LOSSLESS_ENCAPSULATED:
+    elif syntax is None:
         yield violation(
             kw,
             f"{uid_name(ts)} is not a transfer syntax known to hold exact segmentation frames",
@@ -63,9 +62,9 @@ def check(ctx: SegContext) -> Iterator[Violation]:
         f"{ENCODING}: 1-bit frames (Bits Allocated 1) can be stored native, deflated, or as JPEG 2000 / "
         "Deflated Image Frame Compression"
     )
-    if ts in _NO_ONE_BIT:
+    if syntax is not None and syntax.name in _NO_ONE_BIT:
         yield violation(kw, f"{uid_name(ts)} has no 1-bit form (its codestreams hold at least 2 bits per sample)", rule)
-    elif ts == RLE:
+    elif ts == RLE_LOSSLESS:
         yield violation(
             kw,
             f"{uid_name(ts)} for 1-bit frames: only recent editions of PS3.5 (8.2.2) define it and "
