@@ -6,8 +6,8 @@ metadata JSON.  Everything depends only on (size, slices, n_labels, seed), so a
 case directory named after those parameters can be reused across runs; a
 ``.complete`` marker is written last, so an interrupted generation is redone.
 
-Only the public API is used: :mod:`labelmap.demo.sample`, :mod:`labelmap.formats.images`
-and :class:`labelmap.model.Geometry`.
+Only the public API is used: :mod:`labelmap.demo.sample`, :func:`labelmap.read_labels` /
+:func:`labelmap.write_labels` and :class:`labelmap.model.Geometry`.
 """
 
 from __future__ import annotations
@@ -116,8 +116,8 @@ def make_case(
     workdir: str | os.PathLike, size: int, slices: int, n_labels: int, seed: int = SEED, dtype: str = "uint16"
 ) -> Case:
     """Generate (or reuse) the case ``case_name(...)`` under ``workdir`` (labels stored as ``dtype``)."""
+    from labelmap import LabelVolume, write_labels
     from labelmap.demo.sample import organ_phantom, sample_metadata
-    from labelmap.formats.images import write_image
 
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -131,7 +131,7 @@ def make_case(
     labels = organ_phantom(geometry, n_labels, seed=seed, dtype=np.dtype(dtype).type)
     values = np.unique(labels)
     values = values[values != 0]
-    write_image(case.labels, labels, geometry, compress=True)
+    write_labels(case.labels, LabelVolume(labels, geometry), compress=True)
     case.metadata.write_text(json.dumps(sample_metadata([int(v) for v in values]), indent=2))
     if case.ct.is_symlink() or case.ct.exists():
         case.ct.unlink()
@@ -145,8 +145,8 @@ def make_fractional(case: Case, n: int | None = None) -> tuple[list[Path], Path]
 
     ``n`` limits the number of segments (default: all labels of the case).
     """
+    from labelmap import LabelVolume, read_labels, write_labels
     from labelmap.demo.sample import sample_metadata
-    from labelmap.formats.images import read_image, write_image
 
     n = case.n_labels if n is None else min(int(n), case.n_labels)
     out = case.root / f"fractional-{n}"
@@ -155,14 +155,15 @@ def make_fractional(case: Case, n: int | None = None) -> tuple[list[Path], Path]
     if (out / ".complete").exists():
         return paths, meta
     out.mkdir(parents=True, exist_ok=True)
-    labels, geometry = read_image(case.labels)
+    volume = read_labels(case.labels)
+    labels, geometry = volume.array, volume.geometry
     for v, path in zip(range(1, n + 1), paths):
         inside = labels == v
         rim = (np.roll(inside, 1, axis=2) | np.roll(inside, -1, axis=2)) & ~inside
         prob = np.zeros(labels.shape, dtype=np.uint8)
         prob[rim] = 128
         prob[inside] = 255
-        write_image(path, prob, geometry, compress=True)
+        write_labels(path, LabelVolume(prob, geometry), compress=True)
     base = sample_metadata(list(range(1, n + 1)))
     segments = base["segmentAttributes"][0]
     for s in segments:

@@ -126,10 +126,10 @@ def _check_roundtrip(labels: Path, read_back: Path) -> None:
     """The read-back labels equal the input voxel for voxel (else the benchmark is meaningless)."""
     import numpy as np
 
-    from labelmap.formats.images import read_image
+    from labelmap import read_labels
 
-    a, ga = read_image(labels)
-    b, gb = read_image(read_back)
+    va, vb = read_labels(labels), read_labels(read_back)
+    a, ga, b, gb = va.array, va.geometry, vb.array, vb.geometry
     # the reader gives the smallest grid holding every frame: compare on the input's grid
     k0 = int(round((gb.origin - ga.origin) @ ga.direction[:, 2] / ga.spacing[2]))
     if not np.array_equal(a[k0 : k0 + b.shape[0]], b) or a[:k0].any() or a[k0 + b.shape[0] :].any():

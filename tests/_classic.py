@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+from _images import read_image, write_image
 
 from labelmap.demo.sample import organ_phantom, sample_metadata, write_ct_series
-from labelmap.formats.images import read_image, write_image
 from labelmap.model import Geometry
 
 CLASSIC_SOP = "1.2.840.10008.5.1.4.1.1.66.4"

@@ -34,9 +34,9 @@ def make_case(root: Path) -> dict:
     import json
 
     import numpy as np
+    from _images import write_image
 
     from labelmap.demo.sample import organ_phantom, sample_metadata
-    from labelmap.formats.images import write_image
 
     from _geometries import axial_geometry, make_ct_series
 

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from _images import read_image, write_image
 
 from labelmap.demo.sample import sample_metadata, write_ct_series
-from labelmap.formats.images import read_image, write_image
 from labelmap.model import Geometry
 
 BIN_DIR = Path(sys.executable).parent

@@ -30,11 +30,11 @@ import nibabel as nib
 import numpy as np
 import pydicom
 import pytest
+from _images import write_image
 from pydicom.uid import generate_uid
 
 from labelmap.cli import main
 from labelmap.demo.sample import organ_phantom, sample_metadata
-from labelmap.formats.images import write_image
 from labelmap.model import Geometry
 
 from _cli import listing, run_cli

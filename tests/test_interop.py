@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from _images import read_image
 
 from labelmap.demo.sample import organ_phantom, sample_metadata
-from labelmap.formats.images import read_image
 from labelmap.model import Geometry
 from labelmap.pipeline.convert import itk_to_seg, read_seg, seg_to_itk
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from _images import read_image
 
 from labelmap.demo.sample import organ_phantom, phantom_label_values, sample_metadata
 from labelmap.formats.dcmqi_json import load_metadata
-from labelmap.formats.images import read_image
 from labelmap.model import DEFAULT_RGB, Geometry
 from labelmap.pipeline.convert import itk_to_seg, read_seg, seg_to_itk
 

@@ -26,9 +26,8 @@ def run_demo(
     from labelmap.demo.sample import organ_phantom, sample_metadata, write_ct_series
     from labelmap.errors import InputError
     from labelmap.formats.dcmqi_json import load_metadata
-    from labelmap.formats.images import write_image
-    from labelmap.model import Geometry
-    from labelmap.pipeline.convert import itk_to_seg, read_labels, seg_to_itk
+    from labelmap.model import Geometry, LabelVolume
+    from labelmap.pipeline.convert import itk_to_seg, read_labels, seg_to_itk, write_labels
 
     for flag, value, low in (("--organs", organs, 1), ("--size", size, 2), ("--slices", slices, 1)):
         if value < low:
@@ -58,7 +57,7 @@ def run_demo(
         ct_dir.mkdir(exist_ok=True)
         write_ct_series(ct_dir, geometry)
         labels_path = out / "labels.nrrd"
-        write_image(labels_path, labels, geometry, compress=True)
+        write_labels(labels_path, LabelVolume(labels, geometry), compress=True)
         values = [int(v) for v in np.unique(labels) if v]
         meta_path = out / "labels.json"
         meta_path.write_text(json.dumps(sample_metadata(values), indent=2))

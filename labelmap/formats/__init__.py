@@ -1,0 +1,165 @@
+"""Label-image files: the registry of formats, chosen by file name, and reading / writing through it.
+
+Each format (:class:`~labelmap.formats.base.LabelFormat`) is one module registered in
+:data:`FORMATS`.  A file's name picks its format (the longest matching suffix, any case);
+when a read fails, the formats' ``sniff`` look at the content to say what the file really
+is ("rename it to end in .nii").  Arrays are indexed ``[k, j, i]``; geometry is LPS.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from labelmap.errors import ImageFormatError, InputError
+from labelmap.formats import nifti, nrrd, segnrrd
+from labelmap.formats.base import LabelFormat, LabelSet
+from labelmap.model import SegmentDescription
+
+__all__ = [
+    "FORMATS",
+    "LabelFormat",
+    "LabelSet",
+    "find_format",
+    "format_for",
+    "output_format",
+    "read_labels",
+    "write_labels",
+]
+
+#: The formats, in the order a misnamed file's content is matched and ``--format`` lists them.
+FORMATS: tuple[LabelFormat, ...] = (nrrd.FORMAT, nifti.FORMAT, segnrrd.FORMAT)
+
+_HEAD = 540  # bytes enough for every format's sniff (a NIfTI-2 header)
+
+
+def find_format(path: str | os.PathLike[str]) -> LabelFormat | None:
+    """The format whose suffix ends ``path``'s name (the longest such suffix), or None."""
+    name = Path(path).name.lower()
+    hits = [(len(s), n) for n, f in enumerate(FORMATS) for s in f.suffixes if name.endswith(s)]
+    return FORMATS[max(hits)[1]] if hits else None
+
+
+def format_for(path: str | os.PathLike[str]) -> LabelFormat:
+    """The format of ``path`` by its name.
+
+    Raises
+    ------
+    ImageFormatError
+        No format claims the name; the message lists the suffixes that do.
+    """
+    found = find_format(path)
+    if found is None:
+        every = [s for f in FORMATS for s in f.suffixes]
+        shortest = [s for s in every if not any(t != s and s.endswith(t) for t in every)]
+        raise ImageFormatError(
+            f"cannot tell the image format of {str(path)!r} from its extension; "
+            f"supported extensions: {', '.join(shortest)}"
+        )
+    return found
+
+
+def output_format(name: str) -> LabelFormat:
+    """The format ``--format`` names (its name or an alias, any case, a leading dot ignored).
+
+    Raises
+    ------
+    InputError
+        No format has that name.
+    """
+    key = name.lower().lstrip(".")
+    for fmt in FORMATS:
+        if key == fmt.name or key in fmt.aliases:
+            return fmt
+    names = [f.name for f in FORMATS]
+    raise InputError(f"unknown output format {name!r}; use {', '.join(names[:-1])} or {names[-1]}")
+
+
+def read_labels(
+    path: str | os.PathLike[str],
+    *,
+    narrow: bool = False,
+    segments: Sequence[Sequence[SegmentDescription]] | None = None,
+) -> LabelSet:
+    """Read a label file in the format its name says.
+
+    Parameters
+    ----------
+    path
+        The file.
+    narrow
+        Integer labels all in 0..255 may come back as uint8 whatever the file's type.
+    segments
+        Descriptions of the file's layers, one list per layer (see :meth:`LabelFormat.read`).
+
+    Returns
+    -------
+    LabelSet
+        The file's volumes (LPS, ``[k, j, i]``).
+
+    Raises
+    ------
+    ImageFormatError
+        The file cannot be read; when its content is another format's (or DICOM, or
+        gzip-wrapped, or empty) the message says so instead of the reader's complaint.
+    """
+    fmt = format_for(path)
+    try:
+        return fmt.read(path, narrow=narrow, segments=segments)
+    except ImageFormatError:
+        hint = _misnamed(fmt, path)
+        if hint is None:
+            raise
+        raise fmt.fail(path, hint) from None
+
+
+def write_labels(path: str | os.PathLike[str], labels: LabelSet, *, compress: bool = True) -> None:
+    """Write ``labels`` in the format ``path``'s name says, atomically.
+
+    Raises
+    ------
+    ImageFormatError
+        No format claims the name (nothing is written), or it cannot store the data.
+    OutputError
+        The file cannot be written.
+    """
+    format_for(path).write(path, labels, compress=compress)
+
+
+def _misnamed(fmt: LabelFormat, path: str | os.PathLike[str]) -> str | None:
+    """What ``path`` holds when that is not a ``fmt`` file; None when it is (or nothing is known)."""
+    import gzip
+    import zlib
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_HEAD)
+    except OSError:
+        return None
+    if not head:
+        return "the file is empty (0 bytes)"
+    if fmt.sniff(head):
+        return None
+    other = next((f for f in FORMATS if f.sniff(head)), None)
+    if other is not None:
+        return f"it is a {other.kind} file; rename it to end in {other.suffixes[0]}"
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "it is a DICOM file, not a label image (NRRD or NIfTI)"
+    if head[:2] != b"\x1f\x8b":
+        return None
+    gzipped = [s for s in fmt.suffixes if s.endswith(".gz")]
+    try:
+        with gzip.open(path, "rb") as gz:
+            inner = gz.read(_HEAD)
+    except (OSError, EOFError, zlib.error):
+        inner = b""
+    other = next((f for f in FORMATS if f.sniff(inner)), None)
+    if other is None:
+        return None if gzipped else f"it is gzip-compressed data, not a {fmt.kind} file"
+    if other.kind == fmt.kind:
+        return None if gzipped else f"it is a {fmt.kind} file compressed as a whole with gzip; gunzip it first"
+    other_gz = [s for s in other.suffixes if s.endswith(".gz")]
+    if other_gz:
+        return f"it is a gzip-compressed {other.kind} file; rename it to end in {other_gz[0]}"
+    return f"it is a gzip-compressed {other.kind} file; gunzip it and name it {other.suffixes[0]}"

@@ -311,12 +311,10 @@ def _parse_series(doc: dict, ctx: _Ctx) -> SeriesAttributes:
             sources = [("seriesAttributes." + key, nested), (key, doc)]
         else:
             sources = [(key, doc), ("seriesAttributes." + key, nested)]
-        for where, src in sources:
-            if key in src and src[key] is not None:
-                v = src[key]
-                break
-        else:
+        found = next(((where, src[key]) for where, src in sources if src.get(key) is not None), None)
+        if found is None:
             continue
+        where, v = found
         if key in ("SeriesNumber", "InstanceNumber"):
             if isinstance(v, bool) or not (
                 isinstance(v, int)

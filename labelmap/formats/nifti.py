@@ -43,51 +43,35 @@ argument is ignored.  Output is atomic.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from labelmap._util.atomic import atomic_path
-from labelmap.errors import ImageFormatError, LabelmapError, OutputError
-from labelmap.model import Geometry
+from labelmap.errors import LabelmapError
+from labelmap.formats.base import (
+    LabelFormat,
+    LabelSet,
+    PathLike,
+    checked_array,
+    describe_read_error,
+    native,
+    output_errors,
+    read_error,
+)
+from labelmap.model import Geometry, SegmentDescription
 
-__all__ = ["read_nifti", "write_nifti", "select_affine"]
+__all__ = ["FORMAT", "read_nifti", "write_nifti", "select_affine"]
 
 #: Tolerance on |cos| between normalised sform columns before the sform counts as sheared.
 ORTHOGONALITY_TOLERANCE = 1e-4
 
 _RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
-_WRITABLE_DTYPES = {
-    np.dtype(t)
-    for t in ("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64")
-}
-
-
-def _fail(path: Any, reason: str) -> ImageFormatError:
-    return ImageFormatError(f"cannot read NIfTI file {str(path)!r}: {reason}")
-
-
-def _describe_read_error(exc: BaseException) -> str:
-    import zlib
-
-    msg = str(exc).strip() or type(exc).__name__
-    low = msg.lower()
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    if isinstance(exc, (EOFError, zlib.error)) or "end-of-stream" in low or "compressed file ended" in low:
-        return f"compressed data is damaged or truncated ({msg}); write or copy the file again"
-    if "not a gzip" in low or "bad gzip" in low:
-        return f"the file ends in .gz but is not gzip data ({msg})"
-    if "expected" in low and "bytes" in low or "requested" in low or "buffer" in low or "mmap" in low:
-        return f"the data is shorter than the header says ({msg}); the file is truncated - write or copy it again"
-    if "empty file" in low:
-        return "the file is empty"
-    if "sizeof_hdr" in low or "header" in low or "magic" in low or "cannot work out file type" in low:
-        return "not a NIfTI file, or its header is damaged (label images must be NRRD or NIfTI-1/2)"
-    return f"damaged or unsupported file ({type(exc).__name__}: {msg})"
+_fail = partial(read_error, "NIfTI file")
 
 
 def _is_orthogonal(m3: np.ndarray) -> bool:
@@ -144,8 +128,25 @@ def _geometry_from_affine(aff_ras: np.ndarray, shape_kji: tuple[int, int, int], 
         raise _fail(path, str(exc)) from None
 
 
-def read_nifti(path: str | os.PathLike[str]) -> tuple[np.ndarray, Geometry]:
-    """Read a ``.nii`` / ``.nii.gz`` file: (array [k, j, i], Geometry in LPS)."""
+def read_nifti(path: PathLike) -> tuple[np.ndarray, Geometry]:
+    """Read a ``.nii`` / ``.nii.gz`` file (the affine rule: see the module docstring).
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    (numpy.ndarray, Geometry)
+        The array ``[k, j, i]`` (scaled to float64 only by a real slope / intercept) and its
+        geometry in LPS.
+
+    Raises
+    ------
+    ImageFormatError
+        The file cannot be read or holds no scalar 2-D / 3-D image on an orthogonal grid.
+    """
     import nibabel as nib
 
     p = Path(path)
@@ -165,7 +166,7 @@ def read_nifti(path: str | os.PathLike[str]) -> tuple[np.ndarray, Geometry]:
             raise _fail(
                 p, f"it is {size} bytes, shorter than a NIfTI header (348 bytes); the file is truncated"
             ) from exc
-        raise _fail(p, _describe_read_error(exc)) from exc
+        raise _fail(p, describe_read_error(exc)) from exc
     if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
         raise _fail(p, f"nibabel read it as {type(img).__name__}, not NIfTI")
     header = img.header
@@ -193,7 +194,8 @@ def read_nifti(path: str | os.PathLike[str]) -> tuple[np.ndarray, Geometry]:
                 f"data but the file holds {max(available, 0)}; the file is truncated - write or copy it again",
             )
     try:
-        raw = np.asarray(img.dataobj.get_unscaled())
+        proxy: Any = img.dataobj  # nibabel's ArrayProxy (typed as any array-like)
+        raw = np.asarray(proxy.get_unscaled())
     except MemoryError:
         raise _fail(
             p,
@@ -201,7 +203,7 @@ def read_nifti(path: str | os.PathLike[str]) -> tuple[np.ndarray, Geometry]:
             "describe (a damaged header?)",
         ) from None
     except Exception as exc:
-        raise _fail(p, _describe_read_error(exc)) from exc
+        raise _fail(p, describe_read_error(exc)) from exc
     if raw.dtype.kind not in "iufb":
         raise _fail(p, f"pixel type {raw.dtype} is not supported (scalar integer or float images only)")
     raw = raw.reshape(shape if not two_d else shape + (1,))
@@ -217,29 +219,35 @@ def read_nifti(path: str | os.PathLike[str]) -> tuple[np.ndarray, Geometry]:
     else:
         data = raw
 
-    arr = np.transpose(data, (2, 1, 0))
-    if arr.dtype.byteorder not in ("=", "|"):
-        arr = arr.astype(arr.dtype.newbyteorder("="))
-    arr = np.ascontiguousarray(arr)
-    if not arr.flags.writeable:
-        arr = arr.copy()
+    arr = native(np.transpose(data, (2, 1, 0)))
     geometry = _geometry_from_affine(aff_ras, tuple(arr.shape), two_d, p)
     return arr, geometry
 
 
-def write_nifti(path: str | os.PathLike[str], array: np.ndarray, geometry: Geometry, *, compress: bool = True) -> None:
-    """Write ``array`` [k, j, i] on ``geometry`` as NIfTI-1; ``.nii.gz`` is gzipped, ``.nii`` not (``compress`` ignored)."""
+def write_nifti(path: PathLike, array: np.ndarray, geometry: Geometry, *, compress: bool = True) -> None:
+    """Write ``array`` [k, j, i] on ``geometry`` as NIfTI-1, atomically.
+
+    Parameters
+    ----------
+    path
+        The file: ``.nii.gz`` is gzipped, ``.nii`` not.
+    array, geometry
+        The image (bool is stored as uint8) and its grid in LPS.
+    compress
+        Ignored: the extension decides.
+
+    Raises
+    ------
+    ImageFormatError
+        The pixel type cannot be stored.
+    OutputError
+        The file cannot be written.
+    """
     import nibabel as nib
 
     target = Path(path)
-    array = np.asarray(array)
-    if array.dtype == np.bool_:
-        array = array.astype(np.uint8)
-    if array.ndim != 3 or tuple(array.shape) != tuple(geometry.shape):
-        raise ValueError(f"array shape {array.shape} does not match geometry shape {geometry.shape}")
+    array = checked_array(array, geometry, "a NIfTI file")
     dtype = array.dtype.newbyteorder("=")
-    if dtype not in _WRITABLE_DTYPES:
-        raise ImageFormatError(f"cannot store pixel type {array.dtype} in a NIfTI file")
     data_xyz = np.asarray(array, dtype=dtype).transpose(2, 1, 0)
     aff_ras = _RAS_TO_LPS @ geometry.affine  # the flip is its own inverse
 
@@ -249,10 +257,40 @@ def write_nifti(path: str | os.PathLike[str], array: np.ndarray, geometry: Geome
     hdr = img.header
     hdr.set_xyzt_units(xyz="mm")
     hdr.set_slope_inter(1.0, 0.0)
-    try:
-        with atomic_path(target) as tmp:
-            nib.save(img, str(tmp))
-    except LabelmapError:
-        raise
-    except OSError as exc:
-        raise OutputError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
+    with output_errors(target), atomic_path(target) as tmp:
+        nib.save(img, str(tmp))
+
+
+def _is_nifti_header(head: bytes) -> bool:
+    """NIfTI-1 magic at byte 344 or NIfTI-2 magic at byte 4 (with sizeof_hdr 348 / 540 either endian)."""
+    if len(head) >= 348 and head[344:348] in (b"n+1\x00", b"ni1\x00"):
+        return head[:4] in ((348).to_bytes(4, "little"), (348).to_bytes(4, "big"))
+    if len(head) >= 12 and head[4:12] in (b"n+2\x00\r\n\x1a\n", b"ni2\x00\r\n\x1a\n"):
+        return head[:4] in ((540).to_bytes(4, "little"), (540).to_bytes(4, "big"))
+    return False
+
+
+class NiftiFormat(LabelFormat):
+    """NIfTI-1/2 label images, ``.nii`` or gzipped ``.nii.gz``."""
+
+    name = "nifti"
+    aliases = ("nii", "nii.gz")
+    kind = "NIfTI"
+    title = "NIfTI file"
+    suffixes = (".nii", ".nii.gz")
+    output_suffix = ".nii.gz"
+
+    def sniff(self, head: bytes) -> bool:
+        return _is_nifti_header(head)
+
+    def read(
+        self, path: PathLike, *, narrow: bool = False, segments: Sequence[Sequence[SegmentDescription]] | None = None
+    ) -> LabelSet:
+        return LabelSet.of(*read_nifti(path), segments)
+
+    def write(self, path: PathLike, labels: LabelSet, *, compress: bool = True) -> None:
+        volume = labels.only()
+        write_nifti(path, volume.array, volume.geometry, compress=compress)
+
+
+FORMAT = NiftiFormat()

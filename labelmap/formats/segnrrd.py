@@ -20,21 +20,22 @@ The writer puts segments that do not overlap in one 3-D layer, else writes a
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from labelmap import kernels
-from labelmap.errors import ImageFormatError, InputError, MetadataError
+from labelmap.errors import InputError, MetadataError
+from labelmap.formats.base import LabelFormat, LabelSet, PathLike, read_error
+from labelmap.formats.nrrd import read_data_and_header, write_attached
+from labelmap.formats.nrrd_header import geometry_from_header, header_lines
 from labelmap.model import DEFAULT_RGB, Code, Geometry, LabelVolume, SegmentDescription
 
-__all__ = ["SEGNRRD_SUFFIXES", "DEFAULT_CATEGORY", "DEFAULT_TYPE", "is_segnrrd", "read_segnrrd", "write_segnrrd"]
-
-SEGNRRD_SUFFIXES = (".seg.nrrd", ".seg.nhdr")
+__all__ = ["FORMAT", "DEFAULT_CATEGORY", "DEFAULT_TYPE", "read_segnrrd", "write_segnrrd"]
 
 #: Slicer's default terminology for a new segment: category and type "Tissue".
 DEFAULT_CATEGORY = Code("85756007", "SCT", "Tissue")
@@ -54,29 +55,14 @@ _DICOM_TAGS = {
 }
 
 
-def is_segnrrd(path: str | os.PathLike[str]) -> bool:
-    """True when the file name ends in ``.seg.nrrd`` (or ``.seg.nhdr``), any case."""
-    return Path(path).name.lower().endswith(SEGNRRD_SUFFIXES)
-
-
-def _fail(path: object, reason: str) -> ImageFormatError:
-    return ImageFormatError(f"cannot read Slicer segmentation {str(path)!r}: {reason}")
+_fail = partial(read_error, "Slicer segmentation")
 
 
 # --------------------------------------------------------------------------- reading
-def _read_raw(p: Path, narrow: bool) -> tuple[np.ndarray, dict]:
-    """(data in C order, header) through io.nrrd's fast gzip reader, else pynrrd."""
-    from labelmap.formats.nrrd import read_data_and_header
-
-    return read_data_and_header(p, narrow=narrow, fail=_fail)
-
-
 def _split_layers(data: np.ndarray, header: dict, p: Path) -> tuple[list[np.ndarray], Geometry]:
     """The layer arrays [k, j, i] and their Geometry (the list axis of a 4-D file removed)."""
-    from labelmap.formats.nrrd import _geometry_from_header
-
     if data.ndim == 3:
-        return [data], _geometry_from_header(header, tuple(data.shape), p)
+        return [data], geometry_from_header(header, tuple(data.shape), p)
     if data.ndim != 4:
         raise _fail(p, f"{data.ndim}-D data (sizes {list(data.shape[::-1])}); a .seg.nrrd is 3-D or 4-D (layers first)")
     kinds = [str(k).strip().lower() for k in header.get("kinds") or ["list", "domain", "domain", "domain"]]
@@ -92,7 +78,7 @@ def _split_layers(data: np.ndarray, header: dict, p: Path) -> tuple[list[np.ndar
     for key in ("kinds", "space directions", "spacings"):
         if sub.get(key) is not None:
             sub[key] = list(sub[key])[1:] if key != "space directions" else np.asarray(sub[key])[1:]
-    geometry = _geometry_from_header(sub, tuple(data.shape[:3]), p)
+    geometry = geometry_from_header(sub, tuple(data.shape[:3]), p)
     return [np.ascontiguousarray(data[..., layer]) for layer in range(data.shape[3])], geometry
 
 
@@ -160,7 +146,8 @@ def _terminology(raw: str, n: int, p: Path) -> dict[str, Code | None]:
         raise _fail(
             p,
             f"Segment{n}_Tags: TerminologyEntry has {len(parts)} '~'-separated parts, expected 7 (context~category~"
-            "type~type modifier~anatomic context~region~region modifier); fix it or choose the terminology again in Slicer",
+            "type~type modifier~anatomic context~region~region modifier); fix it or choose the terminology again "
+            "in Slicer",
         )
     names = (None, "category", "type", "type_modifier", None, "anatomic_region", "anatomic_region_modifier")
     return {name: _code(part, n, name.replace("_", " "), p) for name, part in zip(names, parts) if name}
@@ -197,7 +184,10 @@ def _segment(n: int, fields: dict[str, str], p: Path) -> SegmentDescription:
         anatomic_region=codes.get("anatomic_region"),
         anatomic_region_modifier=codes.get("anatomic_region_modifier"),
         rgb=_color(fields["Color"], n, p) if fields.get("Color") else None,
-        **extra,
+        algorithm_name=extra["algorithm_name"],
+        description=extra["description"],
+        tracking_id=extra["tracking_id"],
+        tracking_uid=extra["tracking_uid"],
     )
 
 
@@ -288,7 +278,7 @@ def _check_described(arrays: list[np.ndarray], counts: list[np.ndarray], per_lay
 
 
 def read_segnrrd(
-    path: str | os.PathLike[str],
+    path: PathLike,
     *,
     metadata: Sequence[Sequence[SegmentDescription]] | None = None,
     narrow: bool = False,
@@ -301,7 +291,7 @@ def read_segnrrd(
     Every non-zero voxel value must be described (else :class:`ImageFormatError`).
     """
     p = Path(path)
-    data, header = _read_raw(p, narrow)
+    data, header = read_data_and_header(p, narrow=narrow, fail=_fail)
     if data.dtype.kind not in "iub":
         raise _fail(p, f"pixel type {data.dtype} is not an integer type; a segmentation holds label values")
     raw_layers, geometry = _split_layers(data, header, p)
@@ -406,8 +396,6 @@ def _extents(array: np.ndarray, values: Sequence[int]) -> dict[int, tuple[int, .
 
 
 def _header(stack: np.ndarray, geometry: Geometry, layers: Sequence[LabelVolume], compress: bool) -> bytes:
-    from labelmap.formats.nrrd import header_lines
-
     lines = header_lines(stack, geometry, compress, layers=stack.ndim == 4) + [
         "Segmentation_ContainedRepresentationNames:=Binary labelmap|",
         "Segmentation_MasterRepresentation:=Binary labelmap",
@@ -474,17 +462,41 @@ def _check_layers(layers: Sequence[LabelVolume], target: Path) -> np.ndarray:
     return np.stack(arrays, axis=-1)  # the layer axis is NRRD's first (fastest) axis
 
 
-def write_segnrrd(path: str | os.PathLike[str], layers: Sequence[LabelVolume], *, compress: bool = True) -> None:
+def write_segnrrd(path: PathLike, layers: Sequence[LabelVolume], *, compress: bool = True) -> None:
     """Write ``layers`` (one LabelVolume each, ``label_id`` = LabelValue) as one ``.seg.nrrd``, atomically.
 
     One layer gives a 3-D file, several a 4-D file (layers first).  Segments are
     listed in Segment Number order (then layer, value).
     """
-    from labelmap.formats.nrrd import write_attached
-
     target = Path(path)
     if target.name.lower().endswith(".nhdr"):
         raise InputError(f"{str(target)!r}: a .seg.nrrd is written with attached data; name it .seg.nrrd")
     stack = _check_layers(layers, target)
     head = _header(stack, layers[0].geometry, layers, compress)
     write_attached(target, head, np.ascontiguousarray(stack, dtype=stack.dtype.newbyteorder("<")), compress=compress)
+
+
+class SegNrrdFormat(LabelFormat):
+    """3D Slicer segmentations: a NRRD whose header describes its segments, one layer or several."""
+
+    name = "segnrrd"
+    aliases = ("seg.nrrd",)
+    kind = "NRRD"
+    title = "Slicer segmentation"
+    suffixes = (".seg.nrrd", ".seg.nhdr")
+    output_suffix = ".seg.nrrd"
+    describes_segments = True
+
+    def sniff(self, head: bytes) -> bool:
+        return head.startswith(b"NRRD000")
+
+    def read(
+        self, path: PathLike, *, narrow: bool = False, segments: Sequence[Sequence[SegmentDescription]] | None = None
+    ) -> LabelSet:
+        return LabelSet(tuple(read_segnrrd(path, metadata=segments, narrow=narrow)), described=True)
+
+    def write(self, path: PathLike, labels: LabelSet, *, compress: bool = True) -> None:
+        write_segnrrd(path, labels.volumes, compress=compress)
+
+
+FORMAT = SegNrrdFormat()

@@ -98,21 +98,53 @@ class ReadReport:
 
 # --------------------------------------------------------------------------- inputs
 def read_labels(path: PathLike, *, narrow: bool = False) -> LabelVolume:
-    """Read a NRRD / NIfTI label image into a :class:`LabelVolume` (LPS, [k, j, i], no segments yet).
+    """Read a label file holding one label volume (LPS, ``[k, j, i]``), in the format its name says.
 
-    ``narrow``: integer labels all in 0..255 may come back as uint8 whatever the file's type.
+    Parameters
+    ----------
+    path
+        The file (see :data:`labelmap.formats.FORMATS`).
+    narrow
+        Integer labels all in 0..255 may come back as uint8 whatever the file's type.
+
+    Returns
+    -------
+    LabelVolume
+        Its segments are the file's own descriptions, if it has any.
+
+    Raises
+    ------
+    ImageFormatError
+        The file cannot be read, or holds several layers (read those with
+        :func:`labelmap.formats.read_labels`).
     """
-    from labelmap.formats.images import read_image
+    from labelmap.formats import format_for
+    from labelmap.formats import read_labels as read_file
 
-    array, geometry = read_image(path, narrow=narrow)
-    return LabelVolume(array, geometry)
+    labels = read_file(path, narrow=narrow)
+    if len(labels.volumes) != 1:
+        raise format_for(path).fail(
+            path,
+            f"it holds {len(labels.volumes)} layers, not one label volume; give it alone to itk2seg, or read "
+            "every layer with labelmap.formats.read_labels",
+        )
+    return labels.volumes[0]
 
 
 def write_labels(path: PathLike, volume: LabelVolume, *, compress: bool = True) -> None:
-    """Write a label volume as NRRD or NIfTI (by extension), atomically."""
-    from labelmap.formats.images import write_image
+    """Write a label volume in the format its name says (see :data:`labelmap.formats.FORMATS`), atomically.
 
-    write_image(path, volume.array, volume.geometry, compress=compress)
+    Raises
+    ------
+    ImageFormatError
+        No format claims the name, or it cannot store the volume.
+    OutputError
+        The file cannot be written.
+    """
+    from labelmap.formats import LabelSet
+    from labelmap.formats import write_labels as write_file
+
+    write_file(path, LabelSet((volume,)), compress=compress)
 
 
 def load_source(paths: PathLike | Sequence[PathLike], *, series_uid: str | None = None) -> SourceSeries:
@@ -274,7 +306,7 @@ def itk_to_seg(
     """NRRD / NIfTI label files + dcmqi JSON + source series -> DICOM SEG file.
 
     A Slicer ``.seg.nrrd`` (given alone) carries its own segment descriptions, so
-    ``metadata`` may be None; see :func:`_segnrrd_to_seg` for how a JSON combines with it.
+    ``metadata`` may be None; see :func:`_described_to_seg` for how a JSON combines with it.
     """
     from labelmap.formats.dcmqi_json import load_metadata
 
@@ -282,10 +314,10 @@ def itk_to_seg(
         raise InputError("no label image given; pass the NRRD / NIfTI label file(s)")
     inputs = [*labels, *dicom] + ([] if metadata is None or isinstance(metadata, dict) else [metadata])
     _check_output_target(output, inputs)
-    seg_nrrd = _segnrrd_input(labels)  # .seg.nrrd hook
-    if seg_nrrd is not None:
-        return _segnrrd_to_seg(
-            seg_nrrd,
+    described = _described_input(labels)
+    if described is not None:
+        return _described_to_seg(
+            described,
             dicom,
             None if metadata is None else load_metadata(metadata),
             output,
@@ -345,21 +377,24 @@ def itk_to_seg(
     )
 
 
-# --------------------------------------------------------------------------- .seg.nrrd hooks
-def _segnrrd_input(labels: Sequence[PathLike]) -> Path | None:
-    """The Slicer ``.seg.nrrd`` among ``labels`` (it must be the only label file), or None."""
-    from labelmap.formats.segnrrd import is_segnrrd
+# --------------------------------------------------------------------------- self-describing label files
+def _described_input(labels: Sequence[PathLike]) -> Path | None:
+    """The label file among ``labels`` whose format describes its own segments (it must be the only one), or None."""
+    from labelmap.formats import find_format
 
-    found = [Path(p) for p in labels if is_segnrrd(p)]
-    if found and len(labels) > 1:
-        raise InputError(
-            f"{str(found[0])!r} is a Slicer .seg.nrrd holding all its layers and segments; give it as the only "
-            "label file (convert other label files separately, or add them as segments in Slicer)"
-        )
-    return found[0] if found else None
+    for path in labels:
+        fmt = find_format(path)
+        if fmt is not None and fmt.describes_segments:
+            if len(labels) > 1:
+                raise InputError(
+                    f"{str(path)!r} is a {fmt.title} holding all its layers and segments; give it as the only "
+                    "label file (convert other label files separately, or add them as segments in Slicer)"
+                )
+            return Path(path)
+    return None
 
 
-def _segnrrd_to_seg(
+def _described_to_seg(
     path: Path,
     dicom: Sequence[PathLike],
     md: Metadata | None,  # noqa: F821
@@ -368,7 +403,8 @@ def _segnrrd_to_seg(
     series_uid: str | None,
     **write,
 ) -> WriteReport:
-    """itk2seg for a ``.seg.nrrd``: its layers are the label volumes (as several label files would be).
+    """itk2seg for a label file describing its own segments: its layers are the label volumes (as
+    several label files would be).
 
     Segments come from the file; with a metadata JSON, ``segmentAttributes[i]`` describes layer i
     (labelID = value in that layer) and its entries replace the file's description of that value
@@ -376,21 +412,21 @@ def _segnrrd_to_seg(
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from labelmap.formats.segnrrd import read_segnrrd
+    from labelmap.formats import read_labels as read_file
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(load_source, dicom, series_uid=series_uid)
         _prefetch_codecs(pool, write.get("compression", "none"))
-        volumes = read_segnrrd(path, metadata=None if md is None else md.segments, narrow=True)
+        volumes = read_file(path, segments=None if md is None else md.segments, narrow=True).volumes
         source = pending.result()
     names = [str(path)] if len(volumes) == 1 else [f"{path} layer {m}" for m in range(len(volumes))]
     series = md.series if md is not None else SeriesAttributes()
     return write_seg(volumes, source, output, series=series, names=names, **write)
 
 
-def _segnrrd_layers(decoded) -> list[LabelVolume]:  # DecodedSeg | ClassicSeg
-    """A decoded SEG as ``.seg.nrrd`` layers (label value = Segment Number): LABELMAP is one layer,
-    BINARY the greedy first-fit groups of non-overlapping segments."""
+def _one_file_layers(decoded, fmt) -> list[LabelVolume]:  # DecodedSeg | ClassicSeg, LabelFormat
+    """A decoded SEG as the layers of one file describing its segments (label value = Segment Number):
+    LABELMAP is one layer, BINARY the greedy first-fit groups of non-overlapping segments."""
     from labelmap.errors import UnsupportedError
     from labelmap.seg.decode import DecodedSeg
 
@@ -401,7 +437,7 @@ def _segnrrd_layers(decoded) -> list[LabelVolume]:  # DecodedSeg | ClassicSeg
         ]
     if decoded.segmentation_type != "BINARY":
         raise UnsupportedError(
-            f"{decoded.name}: a {decoded.segmentation_type} SEG cannot be written as a .seg.nrrd (binary "
+            f"{decoded.name}: a {decoded.segmentation_type} SEG cannot be written as a {fmt.title} (binary "
             "labelmaps only); use --format nrrd or nifti, which keep the fractional values"
         )
     return [
@@ -526,16 +562,6 @@ def output_names(output_dir: Path, prefix: str, count: int, ext: str) -> tuple[l
     return [output_dir / f"{stem}{k}{ext}" for k in range(1, count + 1)], output_dir / f"{stem}meta.json"
 
 
-_EXTENSIONS = {
-    "nrrd": ".nrrd",
-    "nifti": ".nii.gz",
-    "nii": ".nii.gz",
-    "nii.gz": ".nii.gz",
-    "segnrrd": ".seg.nrrd",
-    "seg.nrrd": ".seg.nrrd",
-}
-
-
 def seg_to_itk(
     seg: PathLike,
     output_dir: PathLike,
@@ -558,22 +584,20 @@ def seg_to_itk(
     non-overlapping segments) and ``meta.json`` with one inner list per layer.
     """
     from labelmap._util.atomic import check_output_dir
+    from labelmap.formats import LabelSet, output_format
     from labelmap.formats.dcmqi_json import write_metadata
     from labelmap.seg.decode import DecodedSeg
 
     t0 = time.perf_counter()
-    ext = _EXTENSIONS.get(fmt.lower().lstrip("."))
-    if ext is None:
-        raise InputError(f"unknown output format {fmt!r}; use nrrd, nifti or segnrrd")
+    out_format = output_format(fmt)
+    ext = out_format.output_suffix
     out_dir = check_output_dir(output_dir, create=create_dir)
     decoded = read_seg(seg, reference=reference, series_uid=series_uid, tol_mm=tol_mm)
-    if ext == ".seg.nrrd":  # .seg.nrrd hook: every segment in one Slicer file
-        from labelmap.formats.segnrrd import write_segnrrd
-
-        layers = _segnrrd_layers(decoded)
+    if out_format.describes_segments:  # every segment in one file
+        layers = _one_file_layers(decoded, out_format)
         stem = prefix or re.sub(r"(\.seg)?(\.dcm)?$", "", Path(seg).name, flags=re.I) or "segmentation"
-        images, meta_path = [out_dir / f"{stem}.seg.nrrd"], output_names(out_dir, prefix, 1, ext)[1]
-        write_segnrrd(images[0], layers)
+        images, meta_path = [out_dir / f"{stem}{ext}"], output_names(out_dir, prefix, 1, ext)[1]
+        out_format.write(images[0], LabelSet(tuple(layers), described=True))
         groups = [list(layer.segments) for layer in layers]
         shape = layers[0].geometry.shape
     elif isinstance(decoded, DecodedSeg):

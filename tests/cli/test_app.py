@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _images import write_image
 
 from labelmap.cli import app as cli_app
 from labelmap.cli import dcmqi, native, options
 from labelmap.errors import HINTS, LabelmapError, MetadataError
-from labelmap.formats.images import write_image
 from labelmap.model import Geometry
 
 from _cli import dcmqi_write_args, listing, make_case, run_cli

@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-
-from labelmap.formats.images import read_image
+from _images import read_image
 
 from _cli import LABEL_VALUES, LABELMAP_SOP_CLASS, SHAPE, dcmqi_write_args, make_case, run_cli
 

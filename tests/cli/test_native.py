@@ -8,9 +8,9 @@ import os
 import numpy as np
 import pydicom
 import pytest
+from _images import read_image
 
 from labelmap.demo.sample import sample_metadata
-from labelmap.formats.images import read_image
 
 from _cli import LABEL_VALUES, LABELMAP_SOP_CLASS, SHAPE, make_case, run_cli
 

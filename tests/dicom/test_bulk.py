@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from _images import write_image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.multival import MultiValue
@@ -28,7 +29,6 @@ from pydicom.uid import (
 from labelmap.demo.sample import sample_metadata, write_ct_series
 from labelmap.dicom.bulk import PerFrameTable, PixelDataInfo, read_seg_fast
 from labelmap.errors import SegFormatError
-from labelmap.formats.images import write_image
 
 from _geometries import axial_geometry, oblique_geometry
 

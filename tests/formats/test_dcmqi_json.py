@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 
-from labelmap.errors import MetadataError
 from labelmap._util.color import cielab_to_rgb, rgb_to_cielab
+from labelmap.errors import MetadataError
 from labelmap.formats.dcmqi_json import Metadata, load_metadata, metadata_to_dict, write_metadata
-from labelmap.seg.segments import background_segment, is_background, segment_from_dataset, segment_to_dataset
 from labelmap.model import DEFAULT_RGB, Code, SegmentDescription, SeriesAttributes
+from labelmap.seg.segments import background_segment, is_background, segment_from_dataset, segment_to_dataset
 
 
 def _code(value, scheme, meaning):

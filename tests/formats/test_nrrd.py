@@ -500,7 +500,8 @@ def _quick_cases(tmp_path):
 def test_quick_header_matches_pynrrd(tmp_path):
     import nrrd
 
-    from labelmap.formats.nrrd import _quick_dtype, _quick_header
+    from labelmap.formats.nrrd_header import quick_dtype as _quick_dtype
+    from labelmap.formats.nrrd_header import quick_header as _quick_header
 
     for name, path in _quick_cases(tmp_path).items():
         with open(path, "rb") as fh:
@@ -536,7 +537,8 @@ def test_quick_header_matches_pynrrd(tmp_path):
     ids=["ascii", "line-skip", "detached", "duplicate-field", "none-direction", "block", "cut"],
 )
 def test_quick_header_leaves_unusual_files_to_pynrrd(tmp_path, change):
-    from labelmap.formats.nrrd import _quick_dtype, _quick_header
+    from labelmap.formats.nrrd_header import quick_dtype as _quick_dtype
+    from labelmap.formats.nrrd_header import quick_header as _quick_header
 
     path = _quick_cases(tmp_path)["lps-gzip"]
     raw = path.read_bytes()
@@ -547,3 +549,21 @@ def test_quick_header_leaves_unusual_files_to_pynrrd(tmp_path, change):
     with open(path, "rb") as fh:
         quick = _quick_header(fh)
     assert quick is None or _quick_dtype(quick[0]) is None
+
+
+def test_attached_read_imports_neither_pynrrd_nor_pydicom(tmp_path):
+    """The hot path (our header parser, the gzip reader, the narrowing kernel) needs no third-party reader."""
+    import subprocess
+    import sys
+
+    a = (np.arange(np.prod(_G.shape)) % 200).astype("uint16").reshape(_G.shape)
+    write_nrrd(tmp_path / "l.nrrd", a, _G, compress=True)
+    code = (
+        "import sys\n"
+        "from labelmap.pipeline.convert import read_labels\n"
+        "assert read_labels(sys.argv[1], narrow=True).array.dtype == 'uint8'\n"
+        "print(sorted(m for m in ('nrrd', 'pydicom', 'nibabel') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "l.nrrd")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -13,8 +13,8 @@ import pydicom
 import pytest
 
 from labelmap.errors import ImageFormatError, InputError, MetadataError
-from labelmap.formats.images import read_image
-from labelmap.formats.segnrrd import DEFAULT_TYPE, is_segnrrd, read_segnrrd, write_segnrrd
+from labelmap.formats import format_for
+from labelmap.formats.segnrrd import DEFAULT_TYPE, read_segnrrd, write_segnrrd
 from labelmap.model import Code, Geometry, LabelVolume, SegmentDescription
 
 from _cli import listing, run_cli
@@ -263,15 +263,23 @@ def test_read_metadata_wins(tmp_path):
     assert names["left kidney"].rgb == (10, 20, 30) and names["liver"].rgb == (221, 130, 101)
 
 
-def test_is_segnrrd():
-    assert is_segnrrd("a/b.seg.nrrd") and is_segnrrd("B.SEG.NRRD") and not is_segnrrd("b.nrrd")
+def test_registered_by_name():
+    assert format_for("a/b.seg.nrrd").name == format_for("B.SEG.NRRD").name == "segnrrd"
+    assert format_for("b.nrrd").name == "nrrd"
 
 
-def test_read_image_points_at_segnrrd_reader(tmp_path):
+def test_read_labels_reads_segnrrd_and_refuses_layers(tmp_path):
+    from labelmap.formats import read_labels as read_file
+    from labelmap.pipeline.convert import read_labels
+
     geometry = axial_geometry(shape=(2, 9, 7))
     path = slicer_file(tmp_path / "o.seg.nrrd", list(overlapping(geometry)), geometry, overlap_segments())
-    with pytest.raises(ImageFormatError, match="multi-layer 3D Slicer segmentation.*itk2seg"):
-        read_image(path)
+    labels = read_file(path)
+    assert labels.described and len(labels.volumes) == 2
+    with pytest.raises(ImageFormatError, match="o.seg.nrrd.*holds 2 layers.*itk2seg"):
+        read_labels(path)
+    one = slicer_file(tmp_path / "one.seg.nrrd", [organs(geometry)], geometry, organ_segments())
+    assert [s.label for s in read_labels(one).segments] == ["liver", "right kidney"]
 
 
 # --------------------------------------------------------------------------- writing
@@ -643,7 +651,7 @@ def test_json_with_more_lists_than_layers(tmp_path, capsys):
 def test_plain_nrrd_still_needs_metadata(tmp_path, capsys):
     geometry = axial_geometry(shape=(2, 9, 7))
     ct = make_ct_series(tmp_path, geometry)
-    from labelmap.formats.images import write_image
+    from _images import write_image
 
     write_image(tmp_path / "plain.nrrd", organs(geometry), geometry)
     out = tmp_path / "out"

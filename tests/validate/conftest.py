@@ -9,12 +9,12 @@ from types import SimpleNamespace
 import numpy as np
 import pydicom
 import pytest
+from _images import write_image
 from _validate import LABEL_VALUES, Broken
 
 from labelmap.demo.sample import organ_phantom, sample_metadata
 from labelmap.dicom.pixels import codecs
 from labelmap.errors import UnsupportedError
-from labelmap.formats.images import write_image
 from labelmap.pipeline.convert import binary_to_labelmap, itk_to_seg
 
 from _classic import fractional_maps, overlapping_arrays, write_inputs

@@ -386,7 +386,7 @@ def test_rle_fractional_file_reads_back_exactly(case):
 def test_rle_from_the_command_line(case, tmp_path, capsys, force_16bit):
     """``itk2seg --compression rle`` and ``bin2label --compression rle`` (8- and 16-bit frames)."""
     pytest.importorskip("rle")
-    from labelmap.formats.images import write_image
+    from _images import write_image
 
     from _cli import run_cli
 

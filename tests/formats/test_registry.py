@@ -1,12 +1,15 @@
-"""Extension dispatch and NRRD <-> NIfTI consistency."""
+"""The format registry: dispatch by file name, misnamed files, output formats; NRRD <-> NIfTI consistency."""
 
 from __future__ import annotations
 
+import gzip
+
 import numpy as np
 import pytest
+from _images import read_image, write_image
 
-from labelmap.errors import ImageFormatError
-from labelmap.formats.images import image_format, read_image, write_image
+from labelmap.errors import ImageFormatError, InputError
+from labelmap.formats import FORMATS, format_for, output_format
 from labelmap.model import Geometry
 
 
@@ -22,7 +25,9 @@ def _rot(axis: int, deg: float) -> np.ndarray:
     "name,fmt",
     [
         ("a.nrrd", "nrrd"),
-        ("a.seg.nrrd", "nrrd"),
+        ("a.seg.nrrd", "segnrrd"),
+        ("A.Seg.Nhdr", "segnrrd"),
+        ("a.seg.nii.gz", "nifti"),
         ("A.NRRD", "nrrd"),
         ("dir.v2/a.nhdr", "nrrd"),
         ("a.nii", "nifti"),
@@ -30,18 +35,39 @@ def _rot(axis: int, deg: float) -> np.ndarray:
         ("a.NII.GZ", "nifti"),
     ],
 )
-def test_image_format(name, fmt):
-    assert image_format(name) == fmt
+def test_format_for(name, fmt):
+    assert format_for(name).name == fmt
 
 
 @pytest.mark.parametrize("name", ["a.png", "a.gz", "a.nii.bz2", "a.mha", "a", "nrrd", "a.nrrd.gz"])
 def test_unknown_extension(name):
     with pytest.raises(ImageFormatError) as info:
-        image_format(name)
+        format_for(name)
     msg = str(info.value)
     assert name in msg
-    for ext in (".nrrd", ".nhdr", ".nii", ".nii.gz"):
-        assert ext in msg
+    assert msg.endswith("supported extensions: .nrrd, .nhdr, .nii, .nii.gz")  # .seg.nrrd ends in .nrrd
+
+
+@pytest.mark.parametrize(
+    "name, fmt", [("nrrd", "nrrd"), ("NIfTI", "nifti"), (".nii.gz", "nifti"), ("nii", "nifti"), ("seg.nrrd", "segnrrd")]
+)
+def test_output_format(name, fmt):
+    assert output_format(name).name == fmt
+
+
+def test_unknown_output_format():
+    with pytest.raises(InputError, match="unknown output format 'mha'; use nrrd, nifti or segnrrd"):
+        output_format("mha")
+
+
+def test_every_format_sniffs_what_it_writes(tmp_path):
+    geom = Geometry((0, 0, 0), np.eye(3), (1, 1, 1), (2, 2, 2))
+    for fmt in FORMATS:
+        path = tmp_path / f"x{fmt.output_suffix}"
+        write_image(path, np.zeros(geom.shape, np.uint8), geom, compress=False)
+        blob = path.read_bytes()
+        head = (gzip.decompress(blob) if blob[:2] == b"\x1f\x8b" else blob)[:540]
+        assert [f.kind for f in FORMATS if f.sniff(head)][0] == fmt.kind
 
 
 def test_unknown_extension_write_writes_nothing(tmp_path):
