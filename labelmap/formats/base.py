@@ -82,22 +82,11 @@ class LabelFormat(ABC):
         narrow: bool = False,
         segments: Sequence[Sequence[SegmentDescription]] | None = None,
     ) -> LabelSet:
-        """Read ``path``.
+        """Read ``path`` into volumes in LPS, arrays ``[k, j, i]``.
 
-        Parameters
-        ----------
-        path
-            The file.
-        narrow
-            Integer labels all in 0..255 may come back as uint8 whatever the file's type.
-        segments
-            Descriptions of the file's layers, one list per layer (label_id = voxel value in that
-            layer); where the file describes its own, these replace or add to them.
-
-        Returns
-        -------
-        LabelSet
-            The volumes in LPS, arrays ``[k, j, i]``.
+        ``narrow``: integer labels all in 0..255 may come back as uint8 whatever the file's type.
+        ``segments``: descriptions of the file's layers, one list per layer (label_id = voxel value
+        in that layer); where the file describes its own, these replace or add to them.
 
         Raises
         ------

@@ -177,6 +177,16 @@ def _parse_code(value: Any, ctx: _Ctx, where: str, key: str) -> Code:
     return Code(parts[0], parts[1], parts[2])
 
 
+def _triplet(obj: dict, key: str, top: int, ctx: _Ctx, where: str, example: str) -> tuple[int, int, int] | None:
+    """``obj[key]`` as three integers 0..top, None when absent."""
+    if obj.get(key) is None:
+        return None
+    try:
+        return check_triplet(obj[key], "value", top)
+    except ValueError:
+        raise ctx.error(where, f"field {key!r} must be three integers 0..{top}{example}, got {obj[key]!r}") from None
+
+
 def _parse_segment(obj: Any, ctx: _Ctx, i: int, j: int) -> SegmentDescription:
     pos = f"segmentAttributes[{i}][{j}]"
     if not isinstance(obj, dict):
@@ -243,27 +253,13 @@ def _parse_segment(obj: Any, ctx: _Ctx, i: int, j: int) -> SegmentDescription:
             "add the algorithm's name or set SegmentAlgorithmType to MANUAL",
         )
 
-    rgb = None
-    if obj.get("recommendedDisplayRGBValue") is not None:
-        try:
-            rgb = check_triplet(obj["recommendedDisplayRGBValue"], "value", 255)
-        except ValueError:
-            raise ctx.error(
-                where,
-                f"field 'recommendedDisplayRGBValue' must be three integers 0..255 like [128, 174, 128], "
-                f"got {obj['recommendedDisplayRGBValue']!r}",
-            ) from None
-    cielab = None
-    if obj.get("RecommendedDisplayCIELabValue") is not None:
-        try:
-            cielab = check_triplet(obj["RecommendedDisplayCIELabValue"], "value", 65535)
-        except ValueError:
-            raise ctx.error(
-                where,
-                f"field 'RecommendedDisplayCIELabValue' must be three integers 0..65535, "
-                f"got {obj['RecommendedDisplayCIELabValue']!r}",
-            ) from None
-
+    rgb, cielab = (
+        _triplet(obj, key, top, ctx, where, example)
+        for key, top, example in (
+            ("recommendedDisplayRGBValue", 255, " like [128, 174, 128]"),
+            ("RecommendedDisplayCIELabValue", 65535, ""),
+        )
+    )
     if cielab is not None and rgb is not None and cielab_to_rgb(cielab) != rgb:
         # The RGB value was edited after the CIELab one was written: dcmqi uses
         # the RGB value, so do we.
@@ -434,36 +430,17 @@ def _code_dict(code: Code) -> dict[str, str]:
 
 
 def _segment_dict(seg: SegmentDescription) -> dict[str, Any]:
-    d: dict[str, Any] = {}
-    if seg.anatomic_region_modifier is not None:
-        d["AnatomicRegionModifierSequence"] = _code_dict(seg.anatomic_region_modifier)
-    if seg.anatomic_region is not None:
-        d["AnatomicRegionSequence"] = _code_dict(seg.anatomic_region)
+    d: dict[str, Any] = {key: _code_dict(getattr(seg, a)) for key, a in _CODE_KEYS.items() if getattr(seg, a)}
+    d.update({key: getattr(seg, a) for key, a in _STRING_SEGMENT_KEYS.items() if getattr(seg, a)})
+    d["SegmentAlgorithmType"] = seg.algorithm_type
+    d["labelID"] = int(seg.label_id)
     if seg.cielab is not None and (seg.rgb is None or rgb_to_cielab(seg.rgb) != tuple(seg.cielab)):
         # Only when the RGB value alone would not reproduce it (dcmqi writes RGB only).
         d["RecommendedDisplayCIELabValue"] = [int(v) for v in seg.cielab]
-    if seg.algorithm_name:
-        d["SegmentAlgorithmName"] = seg.algorithm_name
-    d["SegmentAlgorithmType"] = seg.algorithm_type
-    if seg.description:
-        d["SegmentDescription"] = seg.description
-    if seg.label:
-        d["SegmentLabel"] = seg.label
-    d["SegmentedPropertyCategoryCodeSequence"] = _code_dict(seg.category)
-    d["SegmentedPropertyTypeCodeSequence"] = _code_dict(seg.type)
-    if seg.type_modifier is not None:
-        d["SegmentedPropertyTypeModifierCodeSequence"] = _code_dict(seg.type_modifier)
-    if seg.tracking_id:
-        d["TrackingIdentifier"] = seg.tracking_id
-    if seg.tracking_uid:
-        d["TrackingUniqueIdentifier"] = seg.tracking_uid
-    d["labelID"] = int(seg.label_id)
-    rgb = seg.rgb
-    if rgb is None and seg.cielab is not None:
-        rgb = cielab_to_rgb(seg.cielab)
+    rgb = seg.rgb if seg.rgb is not None or seg.cielab is None else cielab_to_rgb(seg.cielab)
     if rgb is not None:
         d["recommendedDisplayRGBValue"] = [int(v) for v in rgb]
-    return d
+    return dict(sorted(d.items()))  # JsonCpp's (plain ASCII) key order
 
 
 def metadata_to_dict(
@@ -474,27 +451,14 @@ def metadata_to_dict(
 ) -> dict:
     """The dcmqi metadata JSON object, laid out like dcmqi's ``meta.json`` (keys in ASCII order)."""
     d: dict[str, Any] = {"@schema": SCHEMA_URL}
-    series_values = {
-        "BodyPartExamined": series.body_part_examined,
-        "ClinicalTrialCoordinatingCenterName": series.clinical_trial_coordinating_center_name,
-        "ClinicalTrialSeriesID": series.clinical_trial_series_id,
-        "ClinicalTrialTimePointID": series.clinical_trial_time_point_id,
-        "ContentCreatorName": series.content_creator_name,
-        "ContentDescription": series.content_description,
-        "ContentLabel": series.content_label,
-        "InstanceNumber": None if series.instance_number is None else str(series.instance_number),
-        "SeriesDescription": series.series_description,
-        "SeriesNumber": None if series.series_number is None else str(series.series_number),
-    }
-    for key, value in series_values.items():
-        if key in _OPTIONAL_SERIES and not value:
-            continue
-        if value is not None:
-            d[key] = value
+    for key, attr in _SERIES_KEYS.items():
+        value = getattr(series, attr)
+        if value is not None and (value or key not in _OPTIONAL_SERIES):
+            d[key] = str(value) if key in ("SeriesNumber", "InstanceNumber") else value
     d["segmentAttributes"] = [[_segment_dict(s) for s in inner] for inner in segments]
     if file_mapping is not None:
         d["segmentAttributesFileMapping"] = [str(m) for m in file_mapping]
-    return d
+    return dict(sorted(d.items()))
 
 
 def write_metadata(

@@ -100,23 +100,13 @@ class ReadReport:
 def read_labels(path: PathLike, *, narrow: bool = False) -> LabelVolume:
     """Read a label file holding one label volume (LPS, ``[k, j, i]``), in the format its name says.
 
-    Parameters
-    ----------
-    path
-        The file (see :data:`labelmap.formats.FORMATS`).
-    narrow
-        Integer labels all in 0..255 may come back as uint8 whatever the file's type.
-
-    Returns
-    -------
-    LabelVolume
-        Its segments are the file's own descriptions, if it has any.
+    ``narrow``: integer labels all in 0..255 may come back as uint8 whatever the file's type.
+    The volume's segments are the file's own descriptions, if it has any.
 
     Raises
     ------
     ImageFormatError
-        The file cannot be read, or holds several layers (read those with
-        :func:`labelmap.formats.read_labels`).
+        The file cannot be read, or holds several layers (:func:`labelmap.formats.read_labels` reads those).
     """
     from labelmap.formats import format_for
     from labelmap.formats import read_labels as read_file
