@@ -26,14 +26,37 @@ __all__ = ["Violation", "SegValidation", "Severity", "check_seg", "validate_seg"
 
 
 def validate_seg(source: str | os.PathLike[str] | Dataset, *, deep: bool | None = None) -> list[Violation]:
-    """Check a SEG file (or pydicom Dataset) against the Segmentation IOD; [] when it is clean."""
+    """Check a SEG file (or pydicom Dataset) against the Segmentation IOD; [] when it is clean.
+
+    Parameters
+    ----------
+    source
+        Path of a DICOM SEG file, or a pydicom Dataset.
+    deep
+        See :func:`check_seg`.
+
+    Returns
+    -------
+    list[Violation]
+        One per broken rule, in rule order; a file that cannot be read gives one "File" violation.
+    """
     return check_seg(source, deep=deep).violations
 
 
 def check_seg(source: str | os.PathLike[str] | Dataset, *, deep: bool | None = None) -> SegValidation:
     """Like :func:`validate_seg`, also saying which type, how many frames and whether items were read.
 
-    ``deep``: read every per-frame item with pydicom (derivation codes, item counts);
-    None does so for files up to :data:`DEEP_FRAME_LIMIT` frames and for Datasets.
+    Parameters
+    ----------
+    source
+        Path of a DICOM SEG file, or a pydicom Dataset.
+    deep
+        Read every per-frame item with pydicom (derivation codes, item counts); None does so
+        for files up to :data:`DEEP_FRAME_LIMIT` frames and for Datasets.
+
+    Returns
+    -------
+    SegValidation
+        The violations, the Segmentation Type, the frame count and whether items were read.
     """
     return run(source, deep)

@@ -56,7 +56,24 @@ RULES: tuple[tuple[str, Rule], ...] = (
 
 
 def run(source: str | os.PathLike[str] | Dataset, deep: bool | None) -> SegValidation:
-    """Check ``source``; see :func:`labelmap.validate.check_seg`."""
+    """Check ``source`` with every rule of :data:`RULES`.
+
+    Parameters
+    ----------
+    source
+        Path of a DICOM SEG file, or a pydicom Dataset.
+    deep
+        See :func:`labelmap.validate.check_seg`.
+
+    Returns
+    -------
+    SegValidation
+
+    Raises
+    ------
+    Exception
+        Whatever a rule raises, only when ``LABELMAP_VALIDATE_STRICT=1``.
+    """
     name = (getattr(source, "filename", None) or "SEG dataset") if isinstance(source, Dataset) else str(source)
     result = SegValidation(name=str(name))
     with warnings.catch_warnings():

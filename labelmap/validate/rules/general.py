@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from labelmap.dicom.uids import is_uid
 from labelmap.seg.types import SegmentationType
 from labelmap.validate.context import SegContext
 from labelmap.validate.report import Violation, violation
 from labelmap.validate.required import check_module
 from labelmap.validate.tables import FRAME_OF_REFERENCE, GENERAL, SEG_IMAGE, SERIES
 from labelmap.validate.values import MISSING, Absent, get, is_empty, text
-
-_UID_RE = re.compile(r"(?=.{1,64}$)(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
 
 
 def check(ctx: SegContext) -> Iterator[Violation]:
@@ -41,7 +40,7 @@ def check(ctx: SegContext) -> Iterator[Violation]:
         )
     for kw in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID"):
         uid = get(ds, kw)
-        if isinstance(uid, str) and uid.strip() and not _UID_RE.fullmatch(uid.strip("\0 ")):
+        if isinstance(uid, str) and uid.strip() and not is_uid(uid.strip("\0 ")):
             yield violation(
                 kw,
                 f"{uid!r} is not a valid UID",
