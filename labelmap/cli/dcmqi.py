@@ -40,7 +40,7 @@ def _one_of(flag: str, value: object, allowed: tuple[object, ...], given: object
 def itkimage2segimage(
     input_image_list: list[str] = typer.Option(..., "--inputImageList", help="Comma-separated label images."),
     input_metadata: Path = typer.Option(..., "--inputMetadata", help="dcmqi metadata JSON."),
-    output_dicom: Path = opt.OUTPUT_DICOM,
+    output_dicom: Path = typer.Option(..., "--outputDICOM", help="Output SEG file."),
     input_dicom_directory: Path | None = typer.Option(
         None, "--inputDICOMDirectory", help="Source series folder (recursive)."
     ),
@@ -49,7 +49,9 @@ def itkimage2segimage(
     use_label_id: bool = typer.Option(False, "--useLabelIDAsSegmentNumber", help="Segment Number = label value."),
     skip: int = opt.SKIP,
     compress: str = typer.Option("none", "--compress", help="none or deflate."),
-    references_geometry_check: int = opt.GEOMETRY_CHECK,
+    references_geometry_check: int = typer.Option(
+        1, "--referencesGeometryCheck", help="Accepted for compatibility; geometry is always checked."
+    ),
     no_dicom_value_checks: bool = typer.Option(False, "--noDicomValueChecks", help="Accepted for compatibility."),
     verbose: bool = opt.VERBOSE,
 ) -> None:
@@ -79,7 +81,7 @@ def itkimage2segimage(
 
 
 def segimage2itkimage(
-    input_dicom: Path = opt.INPUT_DICOM,
+    input_dicom: Path = typer.Option(..., "--inputDICOM", help="Input SEG file."),
     output_directory: Path = typer.Option(..., "--outputDirectory", help="Existing output folder."),
     prefix: str = opt.PREFIX,
     output_type: str = typer.Option("nrrd", "--outputType", "-t", help="nrrd, nii or nifti (.nii.gz)."),
@@ -103,13 +105,13 @@ def segimage2itkimage(
 
 
 def bin2labelsegimage(
-    input_dicom: Path = opt.INPUT_DICOM,
-    output_dicom: Path = opt.OUTPUT_DICOM,
+    input_dicom: Path = typer.Option(..., "--inputDICOM", help="Input BINARY SEG."),
+    output_dicom: Path = typer.Option(..., "--outputDICOM", help="Output LABELMAP SEG."),
     use_palette: bool = typer.Option(False, "--usePalette", help="PALETTE COLOR photometric interpretation."),
     force_16bit: bool = typer.Option(False, "--force16Bit", help="16-bit pixels."),
     compress: str = typer.Option("none", "--compress", help="none, rle or deflate."),
     skip: int = opt.SKIP,
-    references_geometry_check: int = opt.GEOMETRY_CHECK,
+    references_geometry_check: int = typer.Option(1, "--referencesGeometryCheck", help="Accepted for compatibility."),
     use_label_id: bool = typer.Option(
         False, "--useLabelIDAsSegmentNumber", help="Accepted for compatibility (numbers are kept)."
     ),

@@ -70,12 +70,7 @@ TOLERANCE = typer.Option(
 PREFIX = typer.Option("", "--prefix", "-p", help="File name prefix: <prefix>-1.nrrd, <prefix>-meta.json.")
 
 # --------------------------------------------------------------------------- dcmqi flags
-INPUT_DICOM = typer.Option(..., "--inputDICOM", help="Input SEG file.")
-OUTPUT_DICOM = typer.Option(..., "--outputDICOM", help="Output SEG file.")
 SKIP = typer.Option(1, "--skip", help="1: skip empty slices; 0: keep them.")
-GEOMETRY_CHECK = typer.Option(
-    1, "--referencesGeometryCheck", help="Accepted for compatibility; geometry is always checked."
-)
 VERBOSE = typer.Option(False, "--verbose", help="More output.")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import sys
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,11 +23,17 @@ def size_text(n: float) -> str:
     return f"{n} B"
 
 
-@dataclass(frozen=True)
 class Printer:
-    """Prints for one command run; ``quiet`` keeps everything but errors off the terminal."""
+    """Prints for one command run; ``quiet`` keeps everything but errors off the terminal.
 
-    quiet: bool = False
+    A plain class, not a dataclass: it is built at every CLI start and the dataclass
+    machinery would add to ``--help``'s start-up.
+    """
+
+    __slots__ = ("quiet",)
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
 
     def echo(self, message: str) -> None:
         """A line on stdout."""
