@@ -57,6 +57,7 @@ class ReadSeg:
 
     def setup_cache(self):
         from labelmap.pipeline.convert import itk_to_seg
+        from labelmap.pipeline.options import WriteOptions
 
         root = os.path.abspath("read-cases")
         for size in _cases.size_params():
@@ -74,8 +75,7 @@ class ReadSeg:
                         [case.ct],
                         metadata,
                         case.root / f"{stem}.dcm",
-                        seg_type=seg_type,
-                        compression=compression,
+                        options=WriteOptions(seg_type=seg_type, compression=compression),
                     )
         return root
 
@@ -96,8 +96,9 @@ class ReadSeg:
 
     def _run(self):
         from labelmap.pipeline.convert import seg_to_itk
+        from labelmap.pipeline.options import ReadOptions
 
-        seg_to_itk(self.input, self.tmp, merge_segments=self.merge)
+        seg_to_itk(self.input, self.tmp, options=ReadOptions(merge_segments=self.merge))
 
     def time_seg_to_itk(self, root, kind, n, size):
         self._run()

@@ -2,7 +2,7 @@
 
 ``labelmap.pipeline.convert.itk_to_seg`` (NRRD + dcmqi JSON + CT series -> SEG) for
 each type -- LABELMAP, LABELMAP with deflate, BINARY, FRACTIONAL -- and
-``labelmap.pipeline.convert.binary_to_labelmap`` (BINARY SEG -> LABELMAP SEG).
+``labelmap.pipeline.bin2label.binary_to_labelmap`` (BINARY SEG -> LABELMAP SEG).
 Parameters: segment count (1, 10, 100) and size (128x128x64, 512x512x300;
 LABELMAP_BENCH_SMALL=1 skips the large one).  The input cases are generated
 once in ``setup_cache``; FRACTIONAL with 100 segments on the large grid
@@ -44,6 +44,7 @@ class _WriteBase:
 
     def setup_cache(self):
         from labelmap.pipeline.convert import itk_to_seg
+        from labelmap.pipeline.options import WriteOptions
 
         root = os.path.abspath("write-cases")
         for size in _cases.size_params():
@@ -52,7 +53,13 @@ class _WriteBase:
                 if _fractional_supported(n, size):
                     case.fractional()
                 # input of bin2label
-                itk_to_seg([case.labels], [case.ct], case.metadata, case.root / "binary.dcm", seg_type="binary")
+                itk_to_seg(
+                    [case.labels],
+                    [case.ct],
+                    case.metadata,
+                    case.root / "binary.dcm",
+                    options=WriteOptions(seg_type="binary"),
+                )
         return root
 
     setup_cache.timeout = 3600
@@ -83,15 +90,16 @@ class WriteSeg(_WriteBase):
         else:
             labels, metadata = [case.labels], case.metadata
         self.args = (labels, [case.ct], metadata)
-        self.kwargs = {"seg_type": seg_type, "compression": compression}
+        self.options = {"seg_type": seg_type, "compression": compression}
         self.make_tmp()
         self.output = os.path.join(self.tmp, "seg.dcm")
 
     def _run(self):
         from labelmap.pipeline.convert import itk_to_seg
+        from labelmap.pipeline.options import WriteOptions
 
         labels, dicom, metadata = self.args
-        itk_to_seg(labels, dicom, metadata, self.output, **self.kwargs)
+        itk_to_seg(labels, dicom, metadata, self.output, options=WriteOptions(**self.options))
 
     def time_itk_to_seg(self, root, kind, n, size):
         self._run()
@@ -119,11 +127,11 @@ class BinaryToLabelmap(_WriteBase):
         self.output = os.path.join(self.tmp, "labelmap.dcm")
 
     def time_binary_to_labelmap(self, root, n, size):
-        from labelmap.pipeline.convert import binary_to_labelmap
+        from labelmap.pipeline.bin2label import binary_to_labelmap
 
         binary_to_labelmap(self.input, self.output)
 
     def peakmem_binary_to_labelmap(self, root, n, size):
-        from labelmap.pipeline.convert import binary_to_labelmap
+        from labelmap.pipeline.bin2label import binary_to_labelmap
 
         binary_to_labelmap(self.input, self.output)

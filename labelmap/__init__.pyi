@@ -36,6 +36,8 @@ from labelmap.pipeline.convert import read_seg as read_seg
 from labelmap.pipeline.convert import seg_to_itk as seg_to_itk
 from labelmap.pipeline.convert import write_labels as write_labels
 from labelmap.pipeline.convert import write_seg as write_seg
+from labelmap.pipeline.options import ReadOptions as ReadOptions
+from labelmap.pipeline.options import WriteOptions as WriteOptions
 from labelmap.seg.summary import seg_summary as seg_summary
 from labelmap.validate import validate_seg as validate_seg
 

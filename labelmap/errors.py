@@ -44,6 +44,7 @@ HINTS: dict[str, str] = {
     "type_binary": "write a classic BINARY segmentation (or let the type be chosen automatically)",
     "tolerance": "a larger slice-matching tolerance accepts small differences",
     "palette_labelmap_only": "a palette applies to LABELMAP only",
+    "metadata": "give one; only a Slicer .seg.nrrd carries its own",
 }
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from labelmap._util.arrays import has_duplicates
-from labelmap.errors import GeometryError
+from labelmap.errors import GeometryError, SliceMatchError
 from labelmap.model import Geometry, SourceSeries
 
 __all__ = [
@@ -308,7 +308,7 @@ def match_slices(
     """For each slice k of ``geometry``, the index of the source image it coincides with.
 
     The grid must already be reoriented onto the source (see :func:`reorient`).
-    Raises :class:`GeometryError` naming the first slice without a source image
+    Raises :class:`SliceMatchError` naming the first slice without a source image
     within ``tol_mm`` (corner pixel centres compared) and by how much it misses.
     """
     rows, columns = geometry.shape[1], geometry.shape[2]
@@ -360,7 +360,7 @@ def match_slices(
             )
             if ang > 1e-4:
                 detail.append(f"orientation differs by {ang:.4f} degrees")
-            raise GeometryError(
+            raise SliceMatchError(
                 f"{label_name}: slice {k} does not match any source image: its corners are {dev:.4f} mm from "
                 f"those of the nearest image {what} (tolerance {tol_mm} mm)"
                 + ("; " + "; ".join(detail) if detail else "")

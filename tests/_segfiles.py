@@ -14,6 +14,7 @@ from labelmap.dicom.pixels.codecs import is_available
 from labelmap.model import Code, Geometry, LabelVolume, SegmentDescription
 from labelmap.pipeline.convert import load_source, write_seg
 from labelmap.seg.types import allowed_syntaxes, spec_for
+from labelmap.pipeline.options import WriteOptions
 
 from _cli import listing
 from _geometries import oblique_geometry
@@ -79,14 +80,13 @@ def write_files(
             volume = LabelVolume(
                 labels(geometry, kind == "lm16"), geometry, segments(1, 2, 300 if kind == "lm16" else 3)
             )
-            write_seg(volume, source, path, compression=compression)
+            write_seg(volume, source, path, options=WriteOptions(compression=compression))
         elif kind == "bin":
             write_seg(
                 LabelVolume(labels(geometry), geometry, segments(1, 2, 3)),
                 source,
                 path,
-                compression=compression,
-                seg_type="binary",
+                options=WriteOptions(compression=compression, seg_type="binary"),
             )
         else:
             p, q = fractions(geometry)
@@ -94,8 +94,7 @@ def write_files(
                 [LabelVolume(p, geometry, segments(1)), LabelVolume(q, geometry, segments(2))],
                 source,
                 path,
-                compression=compression,
-                seg_type="fractional",
+                options=WriteOptions(compression=compression, seg_type="fractional"),
             )
         files[key] = path
     return ct, files

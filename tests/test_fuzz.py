@@ -40,6 +40,7 @@ from labelmap.cli import main
 from labelmap.errors import LabelmapError
 from labelmap.model import LabelVolume
 from labelmap.pipeline.convert import load_source, read_seg, write_seg
+from labelmap.pipeline.options import WriteOptions
 from labelmap.seg.decode import decode_labelmap, open_seg
 from labelmap.seg.decode_classic import decode_classic
 
@@ -70,7 +71,7 @@ class Corpus:
             LabelVolume(labels(geometry), geometry, segments(1, 2, 3)),
             load_source(ct),
             paths["lm8-palette"],
-            palette=True,
+            options=WriteOptions(palette=True),
         )
         _, paths23 = write_files(
             root / "src23",

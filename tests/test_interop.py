@@ -29,6 +29,7 @@ from _images import read_image
 from labelmap.demo.sample import organ_phantom, sample_metadata
 from labelmap.model import Geometry
 from labelmap.pipeline.convert import itk_to_seg, read_seg, seg_to_itk
+from labelmap.pipeline.options import WriteOptions
 
 from _geometries import axial_geometry, oblique_geometry
 from _interop import (
@@ -96,7 +97,7 @@ def our_files(tmp_path_factory):
             arr = spec.get("array", lambda g, v: labels_for(g, v, seed=len(cache)))(geometry, spec["values"])
             ct_dir, image, md_path, _ = make_case(tmp, geometry, arr, label_values=spec["values"])
             out = tmp / "ours.dcm"
-            itk_to_seg([image], [ct_dir], md_path, out, **spec["kw"])
+            itk_to_seg([image], [ct_dir], md_path, out, options=WriteOptions(**spec["kw"]))
             cache[name] = (tmp, geometry, arr, out)
         return cache[name]
 

@@ -30,6 +30,7 @@ from labelmap.cli import main
 from labelmap.demo.sample import organ_phantom
 from labelmap.model import Geometry
 from labelmap.pipeline.convert import itk_to_seg, read_seg, seg_to_itk
+from labelmap.pipeline.options import ReadOptions, WriteOptions
 
 from _classic import (
     CLASSIC_SOP,
@@ -87,7 +88,7 @@ def overlap(tmp_path_factory):
     arrays, groups = overlapping_arrays(geometry)
     ct, images, md_path, md = write_inputs(tmp, geometry, arrays, groups, names=["a.nrrd", "b.nrrd", "c.nrrd"])
     seg = tmp / "ours.dcm"
-    itk_to_seg(images, [ct], md_path, seg, seg_type="binary")
+    itk_to_seg(images, [ct], md_path, seg, options=WriteOptions(seg_type="binary"))
     return dict(
         tmp=tmp,
         geometry=geometry,
@@ -110,7 +111,7 @@ def single(tmp_path_factory):
     arr = phantom(geometry, 3, seed=4)
     ct, images, md_path, md = write_inputs(tmp, geometry, [arr], [[1, 2, 3]])
     seg = tmp / "ours.dcm"
-    itk_to_seg(images, [ct], md_path, seg, seg_type="binary")
+    itk_to_seg(images, [ct], md_path, seg, options=WriteOptions(seg_type="binary"))
     return dict(
         tmp=tmp,
         geometry=geometry,
@@ -132,7 +133,7 @@ def fractional(tmp_path_factory):
     maps = fractional_maps(geometry)
     ct, images, md_path, md = write_inputs(tmp, geometry, maps, [[1], [1]])
     seg = tmp / "ours.dcm"
-    itk_to_seg(images, [ct], md_path, seg, seg_type="fractional")
+    itk_to_seg(images, [ct], md_path, seg, options=WriteOptions(seg_type="fractional"))
     stored = [np.rint(p.astype(np.float64) * 255).astype(np.uint8) for p in maps]
     return dict(tmp=tmp, geometry=geometry, ct=ct, seg=seg, stored=stored)
 
@@ -153,7 +154,7 @@ def test_dcmqi_reads_our_binary(request, case):
     assert label_ids(meta) == label_ids(json.loads(ours.metadata.read_text()))
     # merged: same layering (greedy first fit) and contents
     theirs_m, meta_m = dcmqi_read_all(c["seg"], c["tmp"] / f"{tag}-merged", "--mergeSegments")
-    ours_m = seg_to_itk(c["seg"], c["tmp"] / f"{tag}-merged-ours", merge_segments=True)
+    ours_m = seg_to_itk(c["seg"], c["tmp"] / f"{tag}-merged-ours", options=ReadOptions(merge_segments=True))
     layers = greedy_layers(c["masks"])
     assert label_ids(meta_m) == layers == label_ids(json.loads(ours_m.metadata.read_text()))
     compare_outputs(ours_m.outputs, theirs_m)
@@ -243,7 +244,7 @@ def test_we_read_dcmqi_binary(request, case, skip):
         world_compare(c["masks"][n - 1].astype(np.int32) * n, c["geometry"], array, geo)
     # merged outputs: equal to dcmqi's --mergeSegments
     theirs_m, meta_m = dcmqi_read_all(seg, c["tmp"] / f"{tag}-dq-merged", "--mergeSegments")
-    ours_m = seg_to_itk(seg, c["tmp"] / f"{tag}-ours-merged", merge_segments=True)
+    ours_m = seg_to_itk(seg, c["tmp"] / f"{tag}-ours-merged", options=ReadOptions(merge_segments=True))
     compare_outputs(ours_m.outputs, theirs_m)
     assert label_ids(json.loads(ours_m.metadata.read_text())) == label_ids(meta_m) == greedy_layers(c["masks"])
     # on the source grid
@@ -286,7 +287,7 @@ def test_we_read_highdicom_binary(tmp_path, kind):
     for s, volume in decoded.iter_segment_volumes():
         np.testing.assert_array_equal(volume, masks[s.number - 1] * s.number)
         world_compare(harr[..., s.number - 1].astype(np.int32), hgeo, (volume > 0).astype(np.int32), geometry)
-    res = seg_to_itk(path, tmp_path / "back", merge_segments=True)
+    res = seg_to_itk(path, tmp_path / "back", options=ReadOptions(merge_segments=True))
     layers = greedy_layers(masks)
     assert label_ids(json.loads(res.metadata.read_text())) == layers
     for group, (array, geo) in zip(layers, read_outputs(res.outputs)):

@@ -27,6 +27,7 @@ from labelmap.dicom.pixels.codecs import is_available
 from labelmap.model import Geometry, LabelVolume
 from labelmap.pipeline.convert import load_source, read_seg, write_seg
 from labelmap.seg.types import allowed_syntaxes, spec_for
+from labelmap.pipeline.options import WriteOptions
 
 from _geometries import rotation_x, rotation_y, rotation_z
 from _interop import permuted, world_compare
@@ -147,7 +148,7 @@ def write_case(root: Path, geometry: Geometry, stored, volumes_arrays, seg_type:
         arr, g = permuted(array, geometry, *stored)
         volumes.append(LabelVolume(arr, g, segments(*numbers)))
     path = root / "seg.dcm"
-    write_seg(volumes, source, path, seg_type=seg_type, compression=compression, **kw)
+    write_seg(volumes, source, path, options=WriteOptions(seg_type=seg_type, compression=compression, **kw))
     return path
 
 

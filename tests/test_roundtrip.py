@@ -15,6 +15,7 @@ from labelmap.demo.sample import organ_phantom, phantom_label_values, sample_met
 from labelmap.formats.dcmqi_json import load_metadata
 from labelmap.model import DEFAULT_RGB, Geometry
 from labelmap.pipeline.convert import itk_to_seg, read_seg, seg_to_itk
+from labelmap.pipeline.options import ReadOptions, WriteOptions
 
 from _geometries import axial_geometry, las_geometry, oblique_geometry
 from _interop import flipped_i, make_case, permuted, world_compare
@@ -95,7 +96,7 @@ def run(
         image_geometry=image_geometry,
     )
     out = tmp_path / "out.dcm"
-    report = itk_to_seg([image], [ct_dir], md_path, out, numbering=numbering, **kw)
+    report = itk_to_seg([image], [ct_dir], md_path, out, options=WriteOptions(numbering=numbering, **kw))
     if numbering == "sequential":
         mapping = {v: i + 1 for i, v in enumerate(sorted(label_values))}
     else:
@@ -266,7 +267,7 @@ def test_roundtrip_flipped_nifti(tmp_path, base):
     np.testing.assert_allclose(iop, geometry.image_orientation, atol=1e-6)
     full_check(rt)
     # and the flipped file itself: same voxels in world space as the result
-    res = seg_to_itk(rt.seg_path, tmp_path / "nii", fmt="nifti", reference=rt.ct_dir)
+    res = seg_to_itk(rt.seg_path, tmp_path / "nii", options=ReadOptions(fmt="nifti"), reference=rt.ct_dir)
     back, bgeom = read_image(res.outputs[0])
     world_compare(flipped, fgeom, back, bgeom)
 

@@ -20,6 +20,7 @@ HINT_TEXT = {
     "type_binary": "use --segmentationType binary",
     "tolerance": "labelmap-convert itk2seg --tolerance MM accepts small differences",
     "palette_labelmap_only": "--usePalette applies to LABELMAP only",
+    "metadata": "pass it with --inputMetadata",
 }
 
 
@@ -76,7 +77,7 @@ def itkimage2segimage(
         compression=compress,
     )
     labels = [Path(p) for p in _split_list(input_image_list)]
-    report = itk_to_seg(labels, dicom, input_metadata, output_dicom, **opt.seg_keywords(options))
+    report = itk_to_seg(labels, dicom, input_metadata, output_dicom, options=options)
     Printer().wrote_seg(report)
 
 
@@ -100,7 +101,7 @@ def segimage2itkimage(
         raise InputError(f"--outputType {output_type!r} is not supported; use nrrd, nii or nifti")
     fmt = "nrrd" if kind == "nrrd" else "nifti"
     options = ReadOptions(fmt=fmt, prefix=prefix, merge_segments=merge_segments, create_dir=False)
-    report = seg_to_itk(input_dicom, output_directory, **opt.read_keywords(options))
+    report = seg_to_itk(input_dicom, output_directory, options=options)
     Printer().wrote_labels(report)
 
 
@@ -119,7 +120,7 @@ def bin2labelsegimage(
     verbose: bool = opt.VERBOSE,
 ) -> None:
     """dcmqi-compatible: same flags as dcmqi 1.5.7's bin2labelsegimage."""
-    from labelmap.pipeline.convert import binary_to_labelmap
+    from labelmap.pipeline.bin2label import binary_to_labelmap
     from labelmap.pipeline.options import WriteOptions
 
     _one_of("--compress", compress, ("none", "rle", "deflate"))
@@ -127,5 +128,5 @@ def bin2labelsegimage(
     options = WriteOptions(
         palette=use_palette, force_16bit=force_16bit, compression=compress, keep_empty_slices=skip == 0
     )
-    report = binary_to_labelmap(input_dicom, output_dicom, **opt.relabel_keywords(options))
+    report = binary_to_labelmap(input_dicom, output_dicom, options=options)
     Printer().wrote_seg(report)

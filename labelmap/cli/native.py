@@ -25,6 +25,7 @@ HINT_TEXT = {
     "type_binary": "write a classic SEG with --type binary or --type auto",
     "tolerance": "--tolerance MM accepts small differences",
     "palette_labelmap_only": "--palette applies to LABELMAP only",
+    "metadata": "pass it with --metadata; only a Slicer .seg.nrrd carries its own",
 }
 
 
@@ -77,7 +78,7 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
         tol_mm=tolerance,
     )
     with out.status("writing DICOM SEG"):
-        report = itk_to_seg(labels, dicom, metadata, output, series_uid=series_uid, **opt.seg_keywords(options))
+        report = itk_to_seg(labels, dicom, metadata, output, options=options, series_uid=series_uid)
     out.wrote_seg(report)
 
 
@@ -117,9 +118,7 @@ def seg2itk(
         fmt=fmt.value, prefix=prefix, merge_segments=merge_segments, tol_mm=tolerance, create_dir=False
     )
     with out.status("reading DICOM SEG"):
-        report = seg_to_itk(
-            seg, output_dir, reference=reference or None, series_uid=series_uid, **opt.read_keywords(options)
-        )
+        report = seg_to_itk(seg, output_dir, options=options, reference=reference or None, series_uid=series_uid)
     out.wrote_labels(report)
 
 
@@ -134,7 +133,7 @@ def bin2label(
     quiet: bool = opt.QUIET,
 ) -> None:
     """BINARY SEG -> LABELMAP SEG (refuses overlapping segments, naming the pairs)."""
-    from labelmap.pipeline.convert import binary_to_labelmap
+    from labelmap.pipeline.bin2label import binary_to_labelmap
     from labelmap.pipeline.options import WriteOptions
 
     out = Printer(quiet)
@@ -146,7 +145,7 @@ def bin2label(
         keep_empty_slices=keep_empty_slices,
     )
     with out.status("re-encoding as LABELMAP"):
-        report = binary_to_labelmap(seg, output, **opt.relabel_keywords(options))
+        report = binary_to_labelmap(seg, output, options=options)
     out.wrote_seg(report)
 
 

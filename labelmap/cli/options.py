@@ -8,14 +8,11 @@ module stays cheap (typer only; no numpy or pydicom).
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING, Any
 
 import typer
 
 from labelmap.dicom.uids import WRITABLE
 
-if TYPE_CHECKING:
-    from labelmap.pipeline.options import ReadOptions, WriteOptions
 
 #: Same value as :data:`labelmap.geometry.DEFAULT_TOLERANCE_MM` (not imported: it loads numpy; a test ties them).
 DEFAULT_TOLERANCE = 0.01
@@ -72,21 +69,3 @@ PREFIX = typer.Option("", "--prefix", "-p", help="File name prefix: <prefix>-1.n
 # --------------------------------------------------------------------------- dcmqi flags
 SKIP = typer.Option(1, "--skip", help="1: skip empty slices; 0: keep them.")
 VERBOSE = typer.Option(False, "--verbose", help="More output.")
-
-
-# --------------------------------------------------------------------------- option objects -> pipeline keywords
-def seg_keywords(o: WriteOptions) -> dict[str, Any]:
-    """The keywords of :func:`labelmap.pipeline.convert.itk_to_seg` that ``o`` sets."""
-    names = ("seg_type", "numbering", "palette", "keep_empty_slices", "compression", "fractional_type", "tol_mm")
-    return {n: getattr(o, n) for n in (*names, "deflate_level")}
-
-
-def relabel_keywords(o: WriteOptions) -> dict[str, Any]:
-    """The keywords of :func:`labelmap.pipeline.convert.binary_to_labelmap` that ``o`` sets."""
-    names = ("palette", "force_16bit", "compression", "keep_empty_slices", "tol_mm", "deflate_level")
-    return {n: getattr(o, n) for n in names}
-
-
-def read_keywords(o: ReadOptions) -> dict[str, Any]:
-    """The keywords of :func:`labelmap.pipeline.convert.seg_to_itk` that ``o`` sets."""
-    return {n: getattr(o, n) for n in ("fmt", "prefix", "merge_segments", "tol_mm", "create_dir")}

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from labelmap.pipeline.convert import ReadReport, WriteReport
+    from labelmap.pipeline.reports import ReadReport, WriteReport
 
 
 def size_text(n: float) -> str:

@@ -28,14 +28,15 @@ def run_demo(
     from labelmap.formats.dcmqi_json import load_metadata
     from labelmap.model import Geometry, LabelVolume
     from labelmap.pipeline.convert import itk_to_seg, read_labels, seg_to_itk, write_labels
+    from labelmap.pipeline.options import ReadOptions, WriteOptions
 
     for flag, value, low in (("--organs", organs, 1), ("--size", size, 2), ("--slices", slices, 1)):
         if value < low:
             raise InputError(f"{flag} must be at least {low}, got {value}")
     geometry = Geometry(
-        origin=(-0.5 * size * 0.8, -0.5 * size * 0.8, -200.0),
+        origin=np.array([-0.5 * size * 0.8, -0.5 * size * 0.8, -200.0]),
         direction=np.eye(3),
-        spacing=(0.8, 0.8, 2.0),
+        spacing=np.array([0.8, 0.8, 2.0]),
         shape=(slices, size, size),
     )
     t = time.perf_counter()
@@ -69,11 +70,13 @@ def run_demo(
         results = []
         for compression in ("none", "deflate"):
             seg_path = out / f"labels-{compression}.seg.dcm"
-            r = itk_to_seg([labels_path], [ct_dir], meta_path, seg_path, compression=compression)
+            r = itk_to_seg([labels_path], [ct_dir], meta_path, seg_path, options=WriteOptions(compression=compression))
             results.append((compression, r))
         back_dir = out / "roundtrip"
         back_dir.mkdir(exist_ok=True)
-        rr = seg_to_itk(out / "labels-deflate.seg.dcm", back_dir, reference=[ct_dir], create_dir=False)
+        rr = seg_to_itk(
+            out / "labels-deflate.seg.dcm", back_dir, reference=[ct_dir], options=ReadOptions(create_dir=False)
+        )
         back = read_labels(rr.outputs[0])
         exact = np.array_equal(back.array, labels)
         geo_err = back.geometry.max_deviation(geometry)
@@ -86,7 +89,7 @@ def run_demo(
         echo("")
         echo(f"{'file':<34}{'size':>12}{'time':>9}")
         echo(f"{labels_path.name:<34}{labels_path.stat().st_size:>12,}{'':>9}")
-        for compression, r in results:
+        for _, r in results:
             echo(
                 f"{r.output.name:<34}{r.size_bytes:>12,}{r.seconds:>8.2f}s   "
                 f"{r.frames} frames, {r.segments} segments, {r.skipped_slices} empty slices skipped"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from labelmap.model import Geometry
 
@@ -28,7 +28,7 @@ __all__ = [
 _ENTROPY_TAG = "labelmap-sample"
 
 
-def _uid(seed: int, *parts: object) -> str:
+def _uid(seed: int, *parts: object) -> UID:
     return generate_uid(entropy_srcs=[_ENTROPY_TAG, str(seed), *(str(p) for p in parts)])
 
 

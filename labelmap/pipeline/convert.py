@@ -1,31 +1,45 @@
 """The conversion pipelines shared by the Python API and the CLI.
 
 Each pipeline reads into the one model (``LabelVolume``, ``SourceSeries``,
-``SegmentDescription``), checks it, and hands it to a writer.  Nothing here
-prints: results come back as report objects the CLI formats.
+``SegmentDescription``), checks it, and hands it to a writer.  Options come in one
+:class:`~labelmap.pipeline.options.WriteOptions` / :class:`~labelmap.pipeline.options.ReadOptions`;
+nothing here prints or logs: results and warnings come back as report objects
+(:mod:`labelmap.pipeline.reports`) the CLI formats.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
 
-from labelmap.dicom.uids import is_uid
+from labelmap._util.resources import Resources
 from labelmap.errors import InputError, MetadataError
 from labelmap.geometry import DEFAULT_TOLERANCE_MM
 from labelmap.model import Geometry, LabelVolume, SegmentDescription, SeriesAttributes, SourceSeries
+from labelmap.pipeline.options import ReadOptions, WriteOptions
+from labelmap.pipeline.reports import ReadReport, WriteReport
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    from pydicom import Dataset
+
+    from labelmap.dicom.dataset import WriteDataset
+    from labelmap.formats.dcmqi_json import Metadata
+    from labelmap.seg.plan import PreparedInputs
 
 __all__ = [
     "PathLike",
-    "Numbering",
+    "WriteOptions",
+    "ReadOptions",
+    "Resources",
     "WriteReport",
     "ReadReport",
     "read_labels",
@@ -36,64 +50,9 @@ __all__ = [
     "read_seg",
     "itk_to_seg",
     "seg_to_itk",
-    "binary_to_labelmap",
 ]
 
-log = logging.getLogger(__name__)
-
 PathLike = Union[str, "os.PathLike[str]"]
-from labelmap.model import Numbering, SegType  # noqa: E402  (Literal aliases only)
-
-
-@dataclass
-class WriteReport:
-    """What a SEG write produced."""
-
-    output: Path
-    segmentation_type: str
-    frames: int
-    segments: int
-    bits_allocated: int
-    transfer_syntax: str
-    size_bytes: int
-    seconds: float
-    skipped_slices: int
-    warnings: list[str] = field(default_factory=list)
-
-    @classmethod
-    def of(
-        cls, ds, output: PathLike, t0: float, *, segments: int, skipped_slices: int, warnings: Sequence[str] = ()
-    ) -> WriteReport:
-        """The report of the SEG ``ds`` just written to ``output`` by a write that started at ``t0``."""
-        from labelmap.dicom.uids import title_of
-
-        out = Path(output)
-        ts = str(ds.file_meta.TransferSyntaxUID)
-        return cls(
-            output=out,
-            segmentation_type=str(ds.SegmentationType),
-            frames=int(ds.NumberOfFrames),
-            segments=segments,
-            bits_allocated=int(ds.BitsAllocated),
-            transfer_syntax=title_of(ts),
-            size_bytes=out.stat().st_size,
-            seconds=time.perf_counter() - t0,
-            skipped_slices=skipped_slices,
-            warnings=list(warnings),
-        )
-
-
-@dataclass
-class ReadReport:
-    """What a SEG read produced."""
-
-    outputs: list[Path]
-    metadata: Path
-    shape: tuple[int, int, int]
-    segments: int
-    filled_slices: int
-    seconds: float
-    warnings: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -152,26 +111,42 @@ def encode_seg(
     source: SourceSeries,
     *,
     series: SeriesAttributes = SeriesAttributes(),
-    seg_type: SegType = "labelmap",
-    numbering: Numbering = "auto",
-    palette: bool = False,
-    keep_empty_slices: bool = False,
-    compression: str = "none",
-    fractional_type: str = "probability",
-    tol_mm: float = DEFAULT_TOLERANCE_MM,
+    options: WriteOptions = WriteOptions(),
     names: Sequence[str] | None = None,
     materialize: bool = True,
-):
-    """Encode label volume(s) as a SEG ``pydicom.Dataset`` referencing ``source``.
+    resources: Resources | None = None,
+) -> tuple[WriteDataset | Dataset, PreparedInputs]:
+    """Encode label volume(s) as a SEG referencing ``source``.
 
-    Each volume's ``segments`` describe its voxel values (``label_id``);
-    ``numbering`` decides the Segment Numbers ("label": the values themselves,
-    "sequential": 1..N, "auto": the values when the type allows).  ``seg_type``
-    "auto" writes LABELMAP unless segments of different volumes overlap.
-    Returns ``(dataset, prepared inputs)``; ``prepared.notes`` holds warnings.
-    ``materialize=False`` returns the writers' :class:`~labelmap.dicom.dataset.WriteDataset`
-    (per-frame items and pixels kept for the bulk file writer,
-    :func:`labelmap.seg.encode.save_dataset`) instead of a pydicom Dataset.
+    Parameters
+    ----------
+    volumes
+        Label volume(s); each one's ``segments`` describe its voxel values (``label_id``).
+    source
+        The source series the SEG references.
+    series
+        Series-level attributes of the SEG.
+    options
+        How to write it: ``numbering`` decides the Segment Numbers ("label": the values
+        themselves, "sequential": 1..N, "auto": the values when the type allows);
+        ``seg_type="auto"`` writes LABELMAP unless segments of different volumes overlap.
+    names
+        What to call each volume in messages.
+    materialize
+        True: a pydicom Dataset; False: the writers' :class:`~labelmap.dicom.dataset.WriteDataset`
+        (per-frame items and pixels kept for the bulk writer, :func:`labelmap.seg.encode.save_dataset`).
+    resources
+        Threads the encoding may use (None: each step's default).
+
+    Returns
+    -------
+    tuple
+        ``(dataset, prepared inputs)``; ``prepared.notes`` holds the warnings.
+
+    Raises
+    ------
+    LabelmapError
+        Inputs that cannot be written as asked (see :func:`labelmap.seg.plan.prepare_inputs`).
     """
     from labelmap.seg.encode import encode_labelmap, plan_labelmap
     from labelmap.seg.encode_classic import encode_binary, encode_fractional
@@ -179,52 +154,29 @@ def encode_seg(
 
     if isinstance(volumes, LabelVolume):
         volumes = [volumes]
-    prepared = prepare_inputs(volumes, source, names=names, numbering=numbering, seg_type=seg_type, tol_mm=tol_mm)
+    prepared = prepare_inputs(volumes, source, names=names, options=options)
+    common: dict[str, Any] = dict(series=series, options=options, materialize=materialize, resources=resources)
+    ds: WriteDataset | Dataset
     if prepared.seg_type == "LABELMAP":
         array, presence = merge_layers(prepared)
         labelmap = LabelVolume(array, prepared.geometry, tuple(prepared.segments))
         plan = plan_labelmap(
-            array, keep_empty_slices=keep_empty_slices, source=prepared.layers[0].name, presence=presence
+            array, keep_empty_slices=options.keep_empty_slices, source=prepared.layers[0].name, presence=presence
         )
-        ds = encode_labelmap(
-            labelmap,
-            source,
-            prepared.source_index,
-            series=series,
-            palette=palette,
-            compression=compression,
-            plan=plan,
-            materialize=materialize,
+        prepared.notes[:0] = plan.notes  # in the order they arise
+        ds = encode_labelmap(labelmap, source, prepared.source_index, plan=plan, **common)
+    elif options.palette:
+        raise InputError("BINARY and FRACTIONAL are MONOCHROME2", hint="palette_labelmap_only")
+    elif prepared.seg_type == "BINARY":
+        overlap: Literal["YES", "NO", "UNDEFINED"] = "YES" if prepared.overlapping_pairs() else "NO"
+        ds = encode_binary(
+            prepared.layers, prepared.geometry, source, prepared.source_index, segments_overlap=overlap, **common
         )
     else:
-        if palette:
-            raise InputError("--palette applies to LABELMAP only; BINARY and FRACTIONAL are MONOCHROME2")
-        overlap = "YES" if prepared.overlapping_pairs() else "NO"
-        if prepared.seg_type == "BINARY":
-            ds = encode_binary(
-                prepared.layers,
-                prepared.geometry,
-                source,
-                prepared.source_index,
-                series=series,
-                keep_empty_slices=keep_empty_slices,
-                compression=compression,
-                segments_overlap=overlap,
-                materialize=materialize,
-            )
-        else:
-            ds = encode_fractional(
-                prepared.layers,
-                prepared.geometry,
-                source,
-                prepared.source_index,
-                series=series,
-                fractional_type=fractional_type.upper(),
-                keep_empty_slices=keep_empty_slices,
-                compression=compression,
-                segments_overlap="UNDEFINED" if len(prepared.layers) > 1 else "NO",
-                materialize=materialize,
-            )
+        overlap = "UNDEFINED" if len(prepared.layers) > 1 else "NO"
+        ds = encode_fractional(
+            prepared.layers, prepared.geometry, source, prepared.source_index, segments_overlap=overlap, **common
+        )
     return ds, prepared
 
 
@@ -234,38 +186,36 @@ def write_seg(
     output: PathLike,
     *,
     series: SeriesAttributes = SeriesAttributes(),
-    seg_type: SegType = "labelmap",
-    numbering: Numbering = "auto",
-    palette: bool = False,
-    keep_empty_slices: bool = False,
-    compression: str = "none",
-    fractional_type: str = "probability",
-    tol_mm: float = DEFAULT_TOLERANCE_MM,
+    options: WriteOptions = WriteOptions(),
     names: Sequence[str] | None = None,
-    deflate_level: int = 6,
+    resources: Resources | None = None,
 ) -> WriteReport:
-    """:func:`encode_seg`, then write the file atomically; returns a :class:`WriteReport`.
+    """:func:`encode_seg`, then write the file atomically.
 
-    ``deflate_level`` (1-9) is used with ``compression="deflate"``.
+    Parameters
+    ----------
+    volumes, source, series, options, names, resources
+        As for :func:`encode_seg` (``options.deflate_level`` applies to ``compression="deflate"``).
+    output
+        The SEG file to write.
+
+    Returns
+    -------
+    WriteReport
+        What was written, with the warnings.
+
+    Raises
+    ------
+    LabelmapError
+        As :func:`encode_seg`; :class:`~labelmap.errors.OutputError` when ``output`` cannot be written.
     """
     from labelmap.seg.encode import save_dataset
 
     t0 = time.perf_counter()
     ds, prepared = encode_seg(
-        volumes,
-        source,
-        series=series,
-        seg_type=seg_type,
-        numbering=numbering,
-        palette=palette,
-        keep_empty_slices=keep_empty_slices,
-        compression=compression,
-        fractional_type=fractional_type,
-        tol_mm=tol_mm,
-        names=names,
-        materialize=False,
+        volumes, source, series=series, options=options, names=names, materialize=False, resources=resources
     )
-    save_dataset(ds, output, deflate_level=deflate_level)
+    save_dataset(ds, output, deflate_level=options.deflate_level)
     n_slices = prepared.geometry.shape[0]
     return WriteReport.of(
         ds,
@@ -283,20 +233,40 @@ def itk_to_seg(
     metadata: PathLike | dict | None,
     output: PathLike,
     *,
-    seg_type: SegType = "labelmap",
-    numbering: Numbering = "auto",
-    palette: bool = False,
-    keep_empty_slices: bool = False,
-    compression: str = "none",
-    fractional_type: str = "probability",
+    options: WriteOptions = WriteOptions(),
     series_uid: str | None = None,
-    tol_mm: float = DEFAULT_TOLERANCE_MM,
-    deflate_level: int = 6,
+    resources: Resources | None = None,
 ) -> WriteReport:
     """NRRD / NIfTI label files + dcmqi JSON + source series -> DICOM SEG file.
 
-    A Slicer ``.seg.nrrd`` (given alone) carries its own segment descriptions, so
-    ``metadata`` may be None; see :func:`_described_to_seg` for how a JSON combines with it.
+    Parameters
+    ----------
+    labels
+        The label files, in the order of the JSON's ``segmentAttributes``; or one file whose
+        format describes its own segments (a Slicer ``.seg.nrrd``; see :func:`_described_to_seg`
+        for how a JSON combines with it).
+    dicom
+        The source series: folders (searched recursively) and/or files.
+    metadata
+        The dcmqi metadata JSON (a path or its parsed dict); None only for a ``.seg.nrrd``.
+    output
+        The SEG file to write.
+    options
+        How to write it (:class:`~labelmap.pipeline.options.WriteOptions`).
+    series_uid
+        The source series to use when ``dicom`` holds several.
+    resources
+        Threads the conversion may use (None: each step's default).
+
+    Returns
+    -------
+    WriteReport
+        What was written, with the warnings.
+
+    Raises
+    ------
+    LabelmapError
+        Unusable inputs or options, with the file and the fix in the message.
     """
     from labelmap.formats.dcmqi_json import load_metadata
 
@@ -306,25 +276,14 @@ def itk_to_seg(
     _check_output_target(output, inputs)
     described = _described_input(labels)
     if described is not None:
+        md = None if metadata is None else load_metadata(metadata)
         return _described_to_seg(
-            described,
-            dicom,
-            None if metadata is None else load_metadata(metadata),
-            output,
-            series_uid=series_uid,
-            seg_type=seg_type,
-            numbering=numbering,
-            palette=palette,
-            keep_empty_slices=keep_empty_slices,
-            compression=compression,
-            fractional_type=fractional_type,
-            tol_mm=tol_mm,
-            deflate_level=deflate_level,
+            described, dicom, md, output, series_uid=series_uid, options=options, resources=resources
         )
     if metadata is None:
         raise InputError(
-            "no metadata JSON given; NRRD / NIfTI label files need a dcmqi metadata JSON (--metadata) "
-            "describing their labels (only a Slicer .seg.nrrd carries its own)"
+            "no metadata JSON given; NRRD / NIfTI label files need a dcmqi metadata JSON describing their labels",
+            hint="metadata",
         )
     md = load_metadata(metadata)
     label_paths = [Path(p) for p in labels]
@@ -338,33 +297,14 @@ def itk_to_seg(
     per_file = list(md.segments)
     if md.file_mapping:
         per_file = _apply_file_mapping(label_paths, md.file_mapping, per_file)
-    # the series headers are read in a second thread while the label files inflate
-    # (inflating releases the GIL); errors surface from .result()
-    from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(load_source, dicom, series_uid=series_uid)
-        _prefetch_codecs(pool, compression)
-        volumes = []
-        for path, segments in zip(label_paths, per_file):
-            volume = read_labels(path, narrow=True)
-            volumes.append(LabelVolume(volume.array, volume.geometry, segments))
-        source = pending.result()
-    return write_seg(
-        volumes,
-        source,
-        output,
-        series=md.series,
-        seg_type=seg_type,
-        numbering=numbering,
-        palette=palette,
-        keep_empty_slices=keep_empty_slices,
-        compression=compression,
-        fractional_type=fractional_type,
-        tol_mm=tol_mm,
-        names=[str(p) for p in label_paths],
-        deflate_level=deflate_level,
-    )
+    def read() -> list[LabelVolume]:
+        volumes = [read_labels(path, narrow=True) for path in label_paths]
+        return [LabelVolume(v.array, v.geometry, segs) for v, segs in zip(volumes, per_file)]
+
+    source, volumes = _read_with_source(dicom, series_uid, options.compression, read)
+    names = [str(p) for p in label_paths]
+    return write_seg(volumes, source, output, series=md.series, options=options, names=names, resources=resources)
 
 
 # --------------------------------------------------------------------------- self-describing label files
@@ -387,11 +327,12 @@ def _described_input(labels: Sequence[PathLike]) -> Path | None:
 def _described_to_seg(
     path: Path,
     dicom: Sequence[PathLike],
-    md: Metadata | None,  # noqa: F821
+    md: Metadata | None,
     output: PathLike,
     *,
     series_uid: str | None,
-    **write,
+    options: WriteOptions,
+    resources: Resources | None,
 ) -> WriteReport:
     """itk2seg for a label file describing its own segments: its layers are the label volumes (as
     several label files would be).
@@ -400,18 +341,15 @@ def _described_to_seg(
     (labelID = value in that layer) and its entries replace the file's description of that value
     (or add one); series attributes are the JSON's, else the defaults.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     from labelmap.formats import read_labels as read_file
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(load_source, dicom, series_uid=series_uid)
-        _prefetch_codecs(pool, write.get("compression", "none"))
-        volumes = read_file(path, segments=None if md is None else md.segments, narrow=True).volumes
-        source = pending.result()
+    def read() -> list[LabelVolume]:
+        return list(read_file(path, segments=None if md is None else md.segments, narrow=True).volumes)
+
+    source, volumes = _read_with_source(dicom, series_uid, options.compression, read)
     names = [str(path)] if len(volumes) == 1 else [f"{path} layer {m}" for m in range(len(volumes))]
     series = md.series if md is not None else SeriesAttributes()
-    return write_seg(volumes, source, output, series=series, names=names, **write)
+    return write_seg(volumes, source, output, series=series, options=options, names=names, resources=resources)
 
 
 def _one_file_layers(decoded, fmt) -> list[LabelVolume]:  # DecodedSeg | ClassicSeg, LabelFormat
@@ -440,7 +378,21 @@ def _one_file_layers(decoded, fmt) -> list[LabelVolume]:  # DecodedSeg | Classic
     ] or [LabelVolume(np.zeros(decoded.geometry.shape, np.uint8), decoded.geometry)]
 
 
-def _prefetch_codecs(pool, compression: str) -> None:
+def _read_with_source(
+    dicom: Sequence[PathLike], series_uid: str | None, compression: str, read: Callable[[], list[LabelVolume]]
+) -> tuple[SourceSeries, list[LabelVolume]]:
+    """``read()`` the label files while a second thread reads the series headers (inflating releases
+    the GIL) and imports the frame codecs the write will need; errors surface from ``.result()``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(load_source, dicom, series_uid=series_uid)
+        _prefetch_codecs(pool, compression)
+        volumes = read()
+        return pending.result(), volumes
+
+
+def _prefetch_codecs(pool: Executor, compression: str) -> None:
     """Import the frame codec's package on the worker thread while the labels inflate, when the
     write will need it."""
     from labelmap.dicom.uids import lookup
@@ -506,7 +458,7 @@ def _apply_file_mapping(
 
 # --------------------------------------------------------------------------- seg -> itk
 def read_seg(
-    seg: PathLike | pydicom.Dataset,  # noqa: F821
+    seg: PathLike | Dataset,
     *,
     reference: None | PathLike | Sequence[PathLike] | SourceSeries | Geometry = None,
     series_uid: str | None = None,
@@ -556,22 +508,43 @@ def seg_to_itk(
     seg: PathLike,
     output_dir: PathLike,
     *,
-    fmt: str = "nrrd",
-    prefix: str = "",
+    options: ReadOptions = ReadOptions(),
     reference: None | PathLike | Sequence[PathLike] = None,
     series_uid: str | None = None,
-    tol_mm: float = DEFAULT_TOLERANCE_MM,
-    merge_segments: bool = False,
-    create_dir: bool = True,
+    resources: Resources | None = None,
 ) -> ReadReport:
     """DICOM SEG -> label image(s) + dcmqi ``meta.json`` in ``output_dir``.
 
     LABELMAP: one image of Segment Numbers.  BINARY / FRACTIONAL: one image per
     segment (voxels = Segment Number, or the stored fractional value), or with
-    ``merge_segments`` the fewest images of non-overlapping segments; ``meta.json``
+    ``options.merge_segments`` the fewest images of non-overlapping segments; ``meta.json``
     has one inner list per image, as dcmqi writes it.  ``fmt="segnrrd"``: one Slicer
     ``<prefix or SEG name>.seg.nrrd`` holding every segment (one layer per group of
     non-overlapping segments) and ``meta.json`` with one inner list per layer.
+
+    Parameters
+    ----------
+    seg
+        The SEG file.
+    output_dir
+        The folder for the images and ``meta.json``.
+    options
+        Output format, file name prefix, merging, tolerance (:class:`~labelmap.pipeline.options.ReadOptions`).
+    reference, series_uid
+        A source series (folder / files) to put the output on its full grid, skipped
+        slices filled with background; the series to use when the folder holds several.
+    resources
+        Threads the conversion may use (None: each step's default).
+
+    Returns
+    -------
+    ReadReport
+        What was written, with the warnings.
+
+    Raises
+    ------
+    LabelmapError
+        A damaged or unsupported SEG, an unknown format, an unusable output folder.
     """
     from labelmap._util.atomic import check_output_dir
     from labelmap.formats import LabelSet, output_format
@@ -579,10 +552,11 @@ def seg_to_itk(
     from labelmap.seg.decode import DecodedSeg
 
     t0 = time.perf_counter()
-    out_format = output_format(fmt)
+    prefix = options.prefix
+    out_format = output_format(options.fmt)
     ext = out_format.output_suffix
-    out_dir = check_output_dir(output_dir, create=create_dir)
-    decoded = read_seg(seg, reference=reference, series_uid=series_uid, tol_mm=tol_mm)
+    out_dir = check_output_dir(output_dir, create=options.create_dir)
+    decoded = read_seg(seg, reference=reference, series_uid=series_uid, tol_mm=options.tol_mm)
     if out_format.describes_segments:  # every segment in one file
         layers = _one_file_layers(decoded, out_format)
         stem = prefix or re.sub(r"(\.seg)?(\.dcm)?$", "", Path(seg).name, flags=re.I) or "segmentation"
@@ -597,10 +571,7 @@ def seg_to_itk(
         write_labels(images[0], volume)
         shape = volume.geometry.shape
     else:
-        if merge_segments:
-            layer_groups = decoded.layers()
-        else:
-            layer_groups = [[s] for s in decoded.segments]
+        layer_groups = decoded.layers() if options.merge_segments else [[s] for s in decoded.segments]
         images, meta_path = output_names(out_dir, prefix, len(layer_groups), ext)
         buffer = None
         groups = []
@@ -610,7 +581,7 @@ def seg_to_itk(
             groups.append([replace(s, label_id=s.number) for s in group])
         shape = decoded.geometry.shape
     write_metadata(meta_path, decoded.series, groups)
-    notes = []
+    notes = list(decoded.notes) if isinstance(decoded, DecodedSeg) else []
     if decoded.filled_slices:
         notes.append(f"{decoded.filled_slices} slice(s) without a frame were filled with background")
     return ReadReport(
@@ -622,115 +593,3 @@ def seg_to_itk(
         seconds=time.perf_counter() - t0,
         warnings=notes,
     )
-
-
-def binary_to_labelmap(
-    seg: PathLike | pydicom.Dataset,  # noqa: F821
-    output: PathLike,
-    *,
-    palette: bool = False,
-    force_16bit: bool = False,
-    compression: str = "none",
-    keep_empty_slices: bool = False,
-    tol_mm: float = DEFAULT_TOLERANCE_MM,
-    deflate_level: int = 6,
-) -> WriteReport:
-    """Re-encode a BINARY SEG as a LABELMAP SEG with the same segments, references and patient/study.
-
-    Refuses overlapping segments with an :class:`OverlapError` naming each pair.
-    """
-    from labelmap.errors import OverlapError
-    from labelmap.seg.decode import open_seg, series_attributes
-    from labelmap.seg.decode_classic import decode_classic
-    from labelmap.seg.encode import encode_labelmap, plan_labelmap, save_dataset
-    from labelmap.seg.plan import describe_pairs, overlap_pairs
-
-    t0 = time.perf_counter()
-    _check_output_target(output, [] if not isinstance(seg, (str, os.PathLike)) else [seg])
-    opened = open_seg(seg)
-    ds, name = opened.header, opened.name  # lite top level from a file: pydicom stays unloaded
-    seg_type = str(ds.get("SegmentationType", ""))
-    if seg_type != "BINARY":
-        raise InputError(
-            f"{name}: Segmentation Type is {seg_type or '(missing)'}; this conversion needs a BINARY SEG"
-            + (" (the file is a LABELMAP SEG already)" if seg_type == "LABELMAP" else "")
-        )
-    classic = decode_classic(opened, tol_mm=tol_mm)
-    pairs = overlap_pairs(classic.overlap(), classic.segments)
-    if pairs:
-        raise OverlapError(
-            f"{name}: segments overlap, which a LABELMAP cannot store: {describe_pairs(pairs)}; "
-            "keep the BINARY SEG or split the segments"
-        )
-    array = classic.volume_of([s.number for s in classic.segments])
-    if force_16bit:
-        array = array.astype(np.uint16)
-    source, source_index = _source_from_references(opened, classic)
-    volume = LabelVolume(array, classic.geometry, tuple(classic.segments))
-    plan = plan_labelmap(array, keep_empty_slices=keep_empty_slices, source=name)
-    out_ds = encode_labelmap(
-        volume,
-        source,
-        source_index,
-        series=series_attributes(ds),
-        palette=palette,
-        compression=compression,
-        plan=plan,
-        bits=16 if force_16bit else None,
-        materialize=False,
-    )
-    save_dataset(out_ds, output, deflate_level=deflate_level)
-    return WriteReport.of(
-        out_ds,
-        output,
-        t0,
-        segments=len(classic.segments),
-        skipped_slices=classic.geometry.shape[0] - int(out_ds.NumberOfFrames),
-    )
-
-
-def _source_from_references(opened, classic) -> tuple[SourceSeries, np.ndarray]:
-    """A SourceSeries made of the instances a SEG's frames reference, and the instance index per grid slice."""
-    ds, info = opened.header, opened.info
-    n_slices = classic.geometry.shape[0]
-    index = np.full(n_slices, -1, dtype=np.int64)
-    classes: list[str] = []
-    uids: list[str] = []
-    positions: list[np.ndarray] = []
-    seen: dict[str, int] = {}
-    for f, ref in enumerate(info.source_instances):
-        if ref is None:
-            continue
-        for keyword, uid in zip(("ReferencedSOPClassUID", "ReferencedSOPInstanceUID"), ref):
-            if not is_uid(uid, strict=False):
-                from labelmap.errors import SegFormatError
-
-                raise SegFormatError(
-                    f"{opened.name}: frame {f + 1}: {keyword} {uid!r} of its source image is not a valid UID"
-                )
-        k = int(classic.frame_slices[f])
-        if ref[1] not in seen:
-            seen[ref[1]] = len(uids)
-            classes.append(ref[0])
-            uids.append(ref[1])
-            positions.append(info.positions[f])
-        if index[k] < 0:
-            index[k] = seen[ref[1]]
-    try:
-        series_uid = str(ds.ReferencedSeriesSequence[0].SeriesInstanceUID)
-    except (AttributeError, IndexError):
-        series_uid = ""
-    if not is_uid(series_uid, strict=False):
-        series_uid = ""
-    source = SourceSeries(
-        series_instance_uid=series_uid,
-        sop_class_uids=tuple(classes),
-        sop_instance_uids=tuple(uids),
-        positions=np.array(positions).reshape(-1, 3),
-        orientation=np.asarray(info.orientation, dtype=float),
-        pixel_spacing=info.pixel_spacing,
-        rows=info.rows,
-        columns=info.columns,
-        dataset=ds,
-    )
-    return source, index

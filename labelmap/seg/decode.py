@@ -7,7 +7,6 @@ normal, never by frame number or dimension index, so files indexed either way
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -42,8 +41,6 @@ __all__ = [
     "segment_descriptions",
 ]
 
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True, eq=False)
 class FrameInfo:
@@ -69,6 +66,7 @@ class DecodedSeg:
     sop_class_uid: str
     background_number: int | None
     filled_slices: int
+    notes: tuple[str, ...] = ()  # warnings for the caller's report
 
 
 def _is_dataset(obj: Any) -> bool:
@@ -639,8 +637,9 @@ def decode_labelmap(
             volume = volume.copy()
         volume[volume == background] = 0
     kept = [s for s in segments if s.number != background and not (s.number == 0 and is_background(s))]
+    notes: tuple[str, ...] = ()
     if any(s.number == 0 for s in kept):
-        log.warning("%s: segment 0 is a real segment but is not Pixel Padding Value; it reads as background", name)
+        notes = (f"{name}: segment 0 is a real segment but is not Pixel Padding Value; it reads as background",)
         kept = [s for s in kept if s.number != 0]
     filled = geometry.shape[0] - len(k)
     return DecodedSeg(
@@ -650,4 +649,5 @@ def decode_labelmap(
         sop_class_uid=str(ds.SOPClassUID),
         background_number=background,
         filled_slices=filled,
+        notes=notes,
     )

@@ -8,13 +8,14 @@ to its source image; this module only lays out the IOD.
 from __future__ import annotations
 
 import datetime as _dt
-import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from labelmap import __version__, kernels
 from labelmap._util.arrays import unique
+from labelmap._util.resources import Resources
 from labelmap.dicom.dataset import WriteDataset, copy_attribute, new_uid
 from labelmap.dicom.uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, WRITABLE, TransferSyntax, lookup
 from labelmap.dicom.write import PerFrameSpec, write_seg_file
@@ -29,28 +30,32 @@ from labelmap.model import (
     SeriesAttributes,
     SourceSeries,
 )
+from labelmap.seg.options import WriteOptions
 from labelmap.seg.palette import apply_palette, palette_lut
 from labelmap.seg.segments import background_segment, segment_to_dataset
-from labelmap.seg.types import SEG_TYPES, SegmentationType
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
 __all__ = ["encode_labelmap", "LabelmapPlan", "plan_labelmap"]
 
-log = logging.getLogger(__name__)
-
 _COPIED_FROM_SOURCE = tuple(k for k in SOURCE_ATTRIBUTES if k != "BodyPartExamined")
 
 
+@dataclass(frozen=True, eq=False)
 class LabelmapPlan:
-    """Which slices become frames and which segment items a LABELMAP needs."""
+    """Which slices become frames and which segment items a LABELMAP needs.
 
-    def __init__(self, frames: np.ndarray, values: np.ndarray, counts: np.ndarray | None, has_background: bool):
-        self.frames = frames  # slice indices k, in frame order
-        self.values = values  # pixel values that occur in the written frames
-        self.counts = counts  # voxel count per value (None when planned from a presence matrix)
-        self.has_background = has_background
+    ``frames``: slice indices k, in frame order; ``values``: pixel values that occur in
+    the written frames; ``counts``: voxel count per value (None when planned from a
+    presence matrix); ``notes``: warnings for the report.
+    """
+
+    frames: np.ndarray
+    values: np.ndarray
+    counts: np.ndarray | None
+    has_background: bool
+    notes: tuple[str, ...] = ()
 
 
 def plan_labelmap(
@@ -64,20 +69,19 @@ def plan_labelmap(
 
     ``presence`` (``kernels.label_presence(array)[0]``) skips the scan when known.
     """
+    counts = None
     if presence is None:
         presence, counts = kernels.label_presence(array, source=source)
-    else:
-        counts = None
-    nonzero = presence[:, 1:].any(axis=1)
+    notes: tuple[str, ...] = ()
     if keep_empty_slices:
         frames = np.arange(array.shape[0])
     else:
-        frames = np.flatnonzero(nonzero)
+        frames = np.flatnonzero(presence[:, 1:].any(axis=1))
         if frames.size == 0:
-            log.warning("%s holds no labels; writing one empty frame", source)
+            notes = (f"{source} holds no labels; writing one empty frame",)
             frames = np.array([0])
     values = np.flatnonzero(presence[frames].any(axis=0))
-    return LabelmapPlan(frames, values, counts, bool(values.size and values[0] == 0))
+    return LabelmapPlan(frames, values, counts, bool(values.size and values[0] == 0), notes)
 
 
 def ds_text(value: float) -> str:
@@ -278,24 +282,45 @@ def encode_labelmap(
     source_index: np.ndarray,
     *,
     series: SeriesAttributes = SeriesAttributes(),
-    palette: bool = False,
-    keep_empty_slices: bool = False,
-    compression: str = "none",
+    options: WriteOptions = WriteOptions(),
     plan: LabelmapPlan | None = None,
-    bits: int | None = None,
     materialize: bool = True,
+    resources: Resources | None = None,
 ) -> WriteDataset | Dataset:
     """Encode a LABELMAP SEG (Label Map Segmentation Storage) dataset.
 
-    ``volume.array`` holds Segment Numbers; ``volume.segments`` describes them
-    (``number`` set).  Values absent from the segment list are an error; a
-    background segment 0 with Pixel Padding Value 0 is added when 0 occurs.
-    ``materialize`` True returns a pydicom Dataset; False the :class:`WriteDataset` that
-    :func:`save_dataset` writes in bulk without pydicom.
+    Parameters
+    ----------
+    volume
+        Segment Numbers (``array``) and their descriptions (``segments``, ``number`` set).
+    source, source_index
+        The source series and the instance matched to each label slice (-1 for none).
+    series
+        Series-level attributes of the SEG.
+    options
+        ``palette``, ``keep_empty_slices`` (when no ``plan``), ``compression`` and
+        ``force_16bit`` are used.
+    plan
+        The frames to write (:func:`plan_labelmap`), when already made.
+    materialize
+        True returns a pydicom Dataset; False the :class:`WriteDataset` that
+        :func:`save_dataset` writes in bulk without pydicom.
+    resources
+        Threads for the frame codecs (None: their own default).
+
+    Returns
+    -------
+    WriteDataset | Dataset
+        The SEG; a background segment 0 with Pixel Padding Value 0 is added when 0 occurs.
+
+    Raises
+    ------
+    MetadataError
+        A value in the frames without a segment description, or a duplicate / out of range number.
     """
     array = kernels.as_label_array(volume.array)
     if plan is None:
-        plan = plan_labelmap(array, keep_empty_slices=keep_empty_slices)
+        plan = plan_labelmap(array, keep_empty_slices=options.keep_empty_slices)
     by_number: dict[int, SegmentDescription] = {}
     for seg in volume.segments:
         if seg.number in by_number:
@@ -311,12 +336,7 @@ def encode_labelmap(
         items.append((0, background_segment()))
     items.extend(sorted(by_number.items()))
     max_number = max(n for n, _ in items)
-    needed = 8 if max_number <= 0xFF else 16
-    spec = SEG_TYPES[SegmentationType.LABELMAP]
-    if bits is None:
-        bits = needed
-    elif bits not in spec.bits or bits < needed:
-        raise InputError(f"cannot store Segment Number {max_number} in {bits} bits")
+    bits = 16 if options.force_16bit or max_number > 0xFF else 8
 
     ds = common_dataset(
         source,
@@ -332,10 +352,10 @@ def encode_labelmap(
     ds.SegmentsOverlap = "NO"
     if plan.has_background:
         ds.PixelPaddingValue = 0
-    ds.SegmentSequence = [segment_to_dataset(seg, number=n, cielab=not palette) for n, seg in items]
-    if palette:
+    ds.SegmentSequence = [segment_to_dataset(seg, number=n, cielab=not options.palette) for n, seg in items]
+    if options.palette:
         ds.PhotometricInterpretation = "PALETTE COLOR"
-        colours = {n: tuple(seg.rgb or DEFAULT_RGB) for n, seg in items}
+        colours: dict[int, tuple[int, int, int]] = {n: seg.rgb or DEFAULT_RGB for n, seg in items}
         if plan.has_background:
             colours[0] = (0, 0, 0)
         apply_palette(ds, palette_lut(colours, max_number + 1))
@@ -347,18 +367,26 @@ def encode_labelmap(
     frames = plan.frames[np.argsort(g.slice_positions()[plan.frames] @ g.normal, kind="stable")]
     add_geometry_and_references(ds, volume.geometry, frames, source, source_index)
     dtype = np.uint8 if bits == 8 else np.dtype("<u2")
+    pixels = frames_array_of(array, frames, dtype)
     return attach_pixels(
-        ds, frames_array_of(array, frames, dtype), "OB" if bits == 8 else "OW", compression, materialize=materialize
+        ds, pixels, "OB" if bits == 8 else "OW", options.compression, materialize=materialize, resources=resources
     )
 
 
 def attach_pixels(
-    ds: WriteDataset, pixels: np.ndarray, vr: str, compression: str, *, materialize: bool
+    ds: WriteDataset,
+    pixels: np.ndarray,
+    vr: str,
+    compression: str,
+    *,
+    materialize: bool,
+    resources: Resources | None = None,
 ) -> WriteDataset | Dataset:
     """Set the transfer syntax and Pixel Data (compressing the frames when the syntax asks).
 
     Native and deflated Pixel Data stays an array (``ds.pixels``) that the bulk writer
     streams to the file without a copy.  ``materialize``: return a pydicom Dataset.
+    ``resources``: threads for the frame codecs (None: the codecs' default).
     """
     ts = _transfer_syntax(compression)
     raw = np.ascontiguousarray(pixels).reshape(-1).view(np.uint8)
@@ -369,8 +397,11 @@ def attach_pixels(
         from labelmap.dicom.pixels.native import native_frames
 
         bits = int(ds.BitsAllocated)
+        threads = None if resources is None else resources.threads
         frames = native_frames(raw, int(ds.NumberOfFrames), int(ds.Rows), int(ds.Columns), bits)
-        pixel_data, eot, eot_lengths = encapsulate_frames(encode_frames(frames, ts.uid, bits_allocated=bits))
+        pixel_data, eot, eot_lengths = encapsulate_frames(
+            encode_frames(frames, ts.uid, bits_allocated=bits, threads=threads)
+        )
         ds.pixels = None
         ds.PixelData = pixel_data
         ds["PixelData"].VR = "OB"

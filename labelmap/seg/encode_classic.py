@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from labelmap import kernels
+from labelmap._util.resources import Resources
 from labelmap.dicom.dataset import WriteDataset
 from labelmap.errors import InputError, MetadataError, UnsupportedError
 from labelmap.model import Geometry, SegmentDescription, SeriesAttributes, SourceSeries
 from labelmap.seg.encode import add_geometry_and_references, attach_pixels, common_dataset
+from labelmap.seg.options import WriteOptions
 from labelmap.seg.segments import segment_to_dataset
 from labelmap.seg.types import SEG_TYPES, SegmentationType, allowed_syntaxes
 
@@ -90,17 +92,15 @@ def _check_numbers(segments: Sequence[SegmentDescription]) -> list[SegmentDescri
     if numbers != list(range(1, len(numbers) + 1)):
         raise MetadataError(
             f"classic SEG segment numbers must be 1..N without gaps (C.8.20.2.4), got {numbers[:20]}; "
-            "renumber the segments (--renumber, or leave out --useLabelIDAsSegmentNumber)"
+            "renumber the segments",
+            hint="renumber",
         )
     return ordered
 
 
 def _require_frames(frame_slices: np.ndarray) -> None:
     if len(frame_slices) == 0:
-        raise InputError(
-            "no segment has any voxel, so a classic SEG would have no frames; "
-            "use --keep-empty-slices or write a LABELMAP"
-        )
+        raise InputError("no segment has any voxel, so a classic SEG would have no frames", hint="keep_empty_slices")
 
 
 def _base(
@@ -131,12 +131,41 @@ def encode_binary(
     source_index: np.ndarray,
     *,
     series: SeriesAttributes = SeriesAttributes(),
-    keep_empty_slices: bool = False,
-    compression: str = "none",
+    options: WriteOptions = WriteOptions(seg_type="binary"),
     segments_overlap: Literal["YES", "NO", "UNDEFINED"] = "UNDEFINED",
     materialize: bool = True,
+    resources: Resources | None = None,
 ) -> WriteDataset | Dataset:
-    """Encode a BINARY Segmentation Storage dataset from label layers on the source grid."""
+    """Encode a BINARY Segmentation Storage dataset from label layers on the source grid.
+
+    Parameters
+    ----------
+    layers, geometry
+        The label layers (segments numbered 1..N) and their grid, already on the source grid.
+    source, source_index
+        The source series and the instance matched to each label slice (-1 for none).
+    series
+        Series-level attributes of the SEG.
+    options
+        ``keep_empty_slices`` and ``compression`` are used.
+    segments_overlap
+        The Segments Overlap value to write.
+    materialize, resources
+        As for :func:`labelmap.seg.encode.encode_labelmap`.
+
+    Returns
+    -------
+    WriteDataset | Dataset
+        The SEG.
+
+    Raises
+    ------
+    UnsupportedError
+        A compression 1-bit frames cannot use.
+    MetadataError, InputError
+        Segment Numbers other than 1..N; no frame to write.
+    """
+    compression = options.compression
     allowed = [ts.name for ts in allowed_syntaxes(SEG_TYPES[SegmentationType.BINARY])]
     if compression not in allowed:
         raise UnsupportedError(
@@ -144,7 +173,7 @@ def encode_binary(
         )
     segments = _check_numbers([s for layer in layers for s in layer.segments])
     frame_slices, frame_numbers, frame_layers, frame_values = classic_frames(
-        layers, geometry, keep_empty_slices=keep_empty_slices
+        layers, geometry, keep_empty_slices=options.keep_empty_slices
     )
     _require_frames(frame_slices)
     ds = _base(source, series, geometry, "BINARY", segments, segments_overlap)
@@ -164,7 +193,7 @@ def encode_binary(
         )
         start = stop
     n_bytes = (n_bits + 7) // 8
-    return attach_pixels(ds, packed[:n_bytes], "OB", compression, materialize=materialize)
+    return attach_pixels(ds, packed[:n_bytes], "OB", compression, materialize=materialize, resources=resources)
 
 
 def encode_fractional(
@@ -173,15 +202,32 @@ def encode_fractional(
     source: SourceSeries,
     source_index: np.ndarray,
     *,
-    fractional_type: Literal["PROBABILITY", "OCCUPANCY"] = "PROBABILITY",
     series: SeriesAttributes = SeriesAttributes(),
-    keep_empty_slices: bool = False,
-    compression: str = "none",
+    options: WriteOptions = WriteOptions(seg_type="fractional"),
     segments_overlap: Literal["YES", "NO", "UNDEFINED"] = "UNDEFINED",
     materialize: bool = True,
+    resources: Resources | None = None,
 ) -> WriteDataset | Dataset:
-    """Encode a FRACTIONAL Segmentation Storage dataset; each layer is one segment's uint8 map (255 = 1.0)."""
-    fractional_type = fractional_type.upper()  # type: ignore[assignment]
+    """Encode a FRACTIONAL Segmentation Storage dataset; each layer is one segment's uint8 map (255 = 1.0).
+
+    Parameters
+    ----------
+    layers, geometry, source, source_index, series, segments_overlap, materialize, resources
+        As for :func:`encode_binary`; each layer holds one segment.
+    options
+        ``fractional_type``, ``keep_empty_slices`` and ``compression`` are used.
+
+    Returns
+    -------
+    WriteDataset | Dataset
+        The SEG.
+
+    Raises
+    ------
+    InputError, MetadataError
+        An unknown fractional type, a layer that is not uint8 or not one segment, no frame to write.
+    """
+    fractional_type = options.fractional_type.upper()
     if fractional_type not in ("PROBABILITY", "OCCUPANCY"):
         raise InputError(f"fractional type must be probability or occupancy, got {fractional_type!r}")
     for layer in layers:
@@ -194,7 +240,7 @@ def encode_fractional(
             raise InputError(f"{layer.name}: fractional values must be converted to uint8 (0..255) first")
     segments = _check_numbers([layer.segments[0] for layer in layers])
     frame_slices, frame_numbers, frame_layers, _ = classic_frames(
-        layers, geometry, keep_empty_slices=keep_empty_slices, fractional=True
+        layers, geometry, keep_empty_slices=options.keep_empty_slices, fractional=True
     )
     _require_frames(frame_slices)
     ds = _base(source, series, geometry, "FRACTIONAL", segments, segments_overlap)
@@ -205,7 +251,7 @@ def encode_fractional(
     pixels = np.empty((len(frame_slices), npx), dtype=np.uint8)
     for f, (k, m) in enumerate(zip(frame_slices, frame_layers)):
         pixels[f] = layers[m].array[k].reshape(-1)
-    return attach_pixels(ds, pixels, "OB", compression, materialize=materialize)
+    return attach_pixels(ds, pixels, "OB", options.compression, materialize=materialize, resources=resources)
 
 
 def to_fractional_uint8(array: np.ndarray, *, source: str) -> np.ndarray:

@@ -17,6 +17,8 @@ import numpy as np
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
+    from labelmap.dicom.dataset import WriteDataset
+
 __all__ = ["palette_lut", "apply_palette", "srgb_icc_profile", "read_palette"]
 
 
@@ -29,7 +31,7 @@ def palette_lut(colours: Mapping[int, tuple[int, int, int]], n_entries: int) -> 
     return lut
 
 
-def apply_palette(ds: Dataset, lut: np.ndarray) -> None:
+def apply_palette(ds: Dataset | WriteDataset, lut: np.ndarray) -> None:
     """Write the Palette Color LUT and ICC Profile attributes for ``lut`` (16 bits per entry, first mapped 0)."""
     n = lut.shape[0]
     descriptor = [n if n < 65536 else 0, 0, 16]

@@ -7,18 +7,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from labelmap import kernels
-from labelmap.errors import GeometryError, InputError, MetadataError, OverlapError
-from labelmap.geometry import DEFAULT_TOLERANCE_MM, match_slices, reorient
-from labelmap.model import Geometry, LabelVolume, SegmentDescription, SourceSeries
+from labelmap.errors import GeometryError, InputError, MetadataError, OverlapError, SliceMatchError
+from labelmap.geometry import match_slices, reorient
+from labelmap.model import Geometry, LabelVolume, Numbering, SegmentDescription, SourceSeries
 from labelmap.seg.encode_classic import Layer, to_fractional_uint8
+from labelmap.seg.options import WriteOptions
 
-__all__ = ["Numbering", "SegType", "PreparedInputs", "prepare_inputs", "overlap_pairs", "merge_layers"]
-
-from labelmap.model import Numbering, SegType  # noqa: E402  (defined with the data model, re-exported)
+__all__ = ["PreparedInputs", "prepare_inputs", "overlap_pairs", "describe_pairs", "merge_layers"]
 
 
 @dataclass(eq=False)
@@ -34,6 +34,7 @@ class PreparedInputs:
     notes: list[str] = field(default_factory=list)
 
     def overlapping_pairs(self) -> list[tuple[SegmentDescription, SegmentDescription, int]]:
+        """(segment a, segment b, voxels) for every overlapping pair."""
         return overlap_pairs(self.overlap, self.segments)
 
 
@@ -42,10 +43,11 @@ def overlap_pairs(
 ) -> list[tuple[SegmentDescription, SegmentDescription, int]]:
     """(segment a, segment b, voxels) for every overlapping pair, a before b."""
     a_idx, b_idx = np.nonzero(np.triu(overlap, 1))
-    return [(segments[a], segments[b], int(overlap[a, b])) for a, b in zip(a_idx, b_idx)]
+    return [(segments[int(a)], segments[int(b)], int(overlap[a, b])) for a, b in zip(a_idx, b_idx)]
 
 
-def describe_pairs(pairs, limit: int = 10) -> str:
+def describe_pairs(pairs: Sequence[tuple[SegmentDescription, SegmentDescription, int]], limit: int = 10) -> str:
+    """The overlapping pairs for a message, at most ``limit`` of them."""
     text = "; ".join(
         f"segment {a.number} {a.display_label!r} and segment {b.number} {b.display_label!r}: {n} voxels"
         for a, b, n in pairs[:limit]
@@ -53,13 +55,13 @@ def describe_pairs(pairs, limit: int = 10) -> str:
     return text + (f"; and {len(pairs) - limit} more pairs" if len(pairs) > limit else "")
 
 
-def _where(index: tuple[int, ...]) -> str:
+def _where(index: tuple[Any, ...]) -> str:
     k, j, i = (int(v) for v in index)
     return f"slice {k}, row {j}, column {i}"
 
 
 def _label_array(array: np.ndarray, name: str) -> np.ndarray:
-    """``array`` as uint8 / uint16 labels, or an :class:`InputError` naming the file, the value, where it is and the fix.
+    """``array`` as uint8 / uint16 labels, or an :class:`InputError` naming the file, the value, where and the fix.
 
     uint8 / uint16 / bool inputs cost nothing; wider integer and float inputs are
     checked here (NaN, fractions, negative, above 65535) so the message can point at
@@ -80,8 +82,8 @@ def _label_array(array: np.ndarray, name: str) -> np.ndarray:
             idx = np.unravel_index(int(np.argmin(whole)), arr.shape)
             raise InputError(
                 f"{name}: holds non-integer value {float(arr[idx])!r} at {_where(idx)}; a label image holds whole "
-                "numbers 0..65535 - save it as an integer label map (a probability map needs a FRACTIONAL SEG: "
-                "itk2seg --type fractional)"
+                "numbers 0..65535 - save it as an integer label map",
+                hint="type_fractional",
             )
     elif arr.dtype.kind not in "iub":
         raise InputError(f"{name}: has pixel type {arr.dtype}; a label image holds whole numbers 0..65535")
@@ -189,8 +191,8 @@ def _number(
         if classic and not label_ok_classic:
             raise MetadataError(
                 f"classic SEG needs Segment Numbers 1..{len(labels)}, but the label values are "
-                f"{labels[:20]}{' ...' if len(labels) > 20 else ''}; renumber the segments "
-                "(leave out --useLabelIDAsSegmentNumber, or pass --renumber)"
+                f"{labels[:20]}{' ...' if len(labels) > 20 else ''}; renumber the segments",
+                hint="renumber",
             )
         return {key: key[1] for key in keys}
     if numbering == "auto":
@@ -210,16 +212,37 @@ def prepare_inputs(
     source: SourceSeries,
     *,
     names: Sequence[str] | None = None,
-    numbering: Numbering = "auto",
-    seg_type: SegType = "labelmap",
-    tol_mm: float = DEFAULT_TOLERANCE_MM,
+    options: WriteOptions = WriteOptions(),
 ) -> PreparedInputs:
     """Reorient every input onto the source grid, match slices, number segments, measure overlap.
 
-    ``volumes[m].segments`` describe the label values of input m (``label_id``).
-    Raises :class:`OverlapError` for overlapping segments when ``seg_type`` is
-    ``labelmap``; ``auto`` resolves to LABELMAP without overlap, else BINARY.
+    Parameters
+    ----------
+    volumes
+        The label inputs; ``volumes[m].segments`` describe the label values of input m (``label_id``).
+    source
+        The source series the SEG will reference.
+    names
+        What to call each input in messages (default ``label image <m>``).
+    options
+        ``seg_type``, ``numbering`` and ``tol_mm`` are used; ``seg_type="auto"`` resolves
+        to LABELMAP without overlap, else BINARY.
+
+    Returns
+    -------
+    PreparedInputs
+        Layers on the source grid, numbered segments, overlap counts, the resolved type
+        and the notes (warnings) of the planning.
+
+    Raises
+    ------
+    OverlapError
+        Overlapping segments when ``seg_type`` is ``labelmap``.
+    GeometryError, SliceMatchError, MetadataError, InputError
+        Grids that disagree, a label slice without a source image, labels without a
+        description, unusable values.
     """
+    seg_type, numbering, tol_mm = options.seg_type, options.numbering, options.tol_mm
     if not volumes:
         raise InputError("no label image given")
     names = list(names) if names is not None else [f"label image {i + 1}" for i in range(len(volumes))]
@@ -229,7 +252,7 @@ def prepare_inputs(
     notes: list[str] = []
     arrays: list[np.ndarray] = []
     geometry: Geometry | None = None
-    row, col = source.orientation[:3], source.orientation[3:]
+    row, col = source.orientation[:3].tolist(), source.orientation[3:].tolist()
     for volume, name in zip(volumes, names):
         arr = to_fractional_uint8(volume.array, source=name) if fractional else _label_array(volume.array, name)
         arr, geo = reorient(arr, volume.geometry, row, col, source=name)
@@ -238,18 +261,18 @@ def prepare_inputs(
         else:
             dev = geometry.max_deviation(geo)
             if dev > tol_mm:
+                difference = _grid_difference(geo, geometry, dev, tol_mm)
                 raise GeometryError(
-                    f"{name}: its grid differs from that of {names[0]} ({_grid_difference(geo, geometry, dev, tol_mm)}); "
+                    f"{name}: its grid differs from that of {names[0]} ({difference}); "
                     f"all label files of one SEG must share one grid - resample {Path(name).name} onto it"
                 )
         arrays.append(arr)
     assert geometry is not None
     try:
         source_index = match_slices(geometry, source, tol_mm=tol_mm, label_name=names[0])
-    except GeometryError as exc:
-        if "does not match any source image" not in str(exc):
-            raise
-        raise GeometryError(f"{exc}; {_source_hint(geometry, source)}") from None
+    except SliceMatchError as exc:
+        cause, hint = _source_hint(geometry, source)
+        raise SliceMatchError(f"{exc}; {cause}", hint=hint) from None
 
     entries: list[tuple[int, SegmentDescription]] = []
     presences: list[np.ndarray | None] = [None] * len(arrays)
@@ -292,8 +315,7 @@ def prepare_inputs(
     pairs = prepared.overlapping_pairs()
     if seg_type == "labelmap" and pairs:
         raise OverlapError(
-            f"segments overlap, which a LABELMAP cannot store: {describe_pairs(pairs)}; "
-            "write a classic SEG with --type binary (or --type auto)"
+            f"segments overlap, which a LABELMAP cannot store: {describe_pairs(pairs)}", hint="type_binary"
         )
     if seg_type == "auto":
         prepared.seg_type = "BINARY" if pairs else "LABELMAP"
@@ -320,7 +342,7 @@ def prepare_inputs(
 
 
 def _grid_difference(geo: Geometry, ref: Geometry, dev: float, tol_mm: float) -> str:
-    """What differs between two label grids, for an error message ([k, j, i] shapes shown as columns x rows x slices)."""
+    """What differs between two label grids, for a message ([k, j, i] shapes shown as columns x rows x slices)."""
 
     def size(g: Geometry) -> str:
         return f"{g.shape[2]} x {g.shape[1]} x {g.shape[0]}"
@@ -338,8 +360,9 @@ def _grid_difference(geo: Geometry, ref: Geometry, dev: float, tol_mm: float) ->
     return "; ".join(parts)
 
 
-def _source_hint(geometry: Geometry, source: SourceSeries) -> str:
-    """The likely cause of a label slice without a source image: a gap in the series, or another grid."""
+def _source_hint(geometry: Geometry, source: SourceSeries) -> tuple[str, str | None]:
+    """The likely cause of a label slice without a source image (a gap in the series, or another grid)
+    and the hint code that goes with it."""
     positions = np.asarray(source.positions, dtype=np.float64)
     files = source.files or source.sop_instance_uids
     if len(positions) > 2:
@@ -353,13 +376,12 @@ def _source_hint(geometry: Geometry, source: SourceSeries) -> str:
             return (
                 f"the source series has a gap: about {missing} slice(s) missing between {str(files[m])!r} and "
                 f"{str(files[m + 1])!r}{more}; add the missing file(s) to the source folder"
-            )
+            ), None
     counts = ""
     if geometry.shape[0] != len(positions):
         counts = f"the label image has {geometry.shape[0]} slices, the source series {len(positions)}; "
-    return (
-        f"{counts}the labels must lie on the source series grid: check that they were made from this series "
-        "(--tolerance MM accepts small differences)"
+    return f"{counts}the labels must lie on the source series grid: check that they were made from this series", (
+        "tolerance"
     )
 
 

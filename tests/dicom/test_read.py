@@ -22,6 +22,7 @@ from labelmap.dicom.read import KEYWORDS, LiteDataset
 from labelmap.geometry import match_slices
 from labelmap.model import Code, LabelVolume, SegmentDescription, SeriesAttributes
 from labelmap.pipeline.convert import load_source, read_seg
+from labelmap.pipeline.options import WriteOptions
 from labelmap.seg.decode import _stack_frames, open_seg
 from labelmap.seg.encode import encode_labelmap, save_dataset
 
@@ -106,8 +107,7 @@ def our_files(tmp_path_factory):
             LabelVolume(arr, geometry, _segments(numbers, description=" liver  part ", tracking_id=f"id {k}")),
             source,
             match_slices(geometry, source),
-            palette=palette,
-            compression=compression,
+            options=WriteOptions(palette=palette, compression=compression),
             series=SeriesAttributes(series_description="lite test ", series_number="7", instance_number="3"),
         )
         path = base / f"seg{k}.dcm"

@@ -11,6 +11,7 @@ import pytest
 from labelmap.dicom.write import write_seg_file
 from labelmap.model import Code, LabelVolume, SegmentDescription
 from labelmap.pipeline.convert import encode_seg, load_source
+from labelmap.pipeline.options import WriteOptions
 from labelmap.seg.encode import save_dataset
 
 from _geometries import make_ct_series, oblique_geometry
@@ -54,7 +55,9 @@ def test_bulk_writer_matches_pydicom(case, tmp_path, seg_type, compression):
     _, volume, source = case
     if seg_type == "fractional":
         volume = LabelVolume((volume.array * 60).astype(np.uint8), volume.geometry, volume.segments[:1])
-    lazy, _ = encode_seg(volume, source, seg_type=seg_type, compression=compression, materialize=False)
+    lazy, _ = encode_seg(
+        volume, source, options=WriteOptions(seg_type=seg_type, compression=compression), materialize=False
+    )
     assert "PerFrameFunctionalGroupsSequence" not in lazy
     assert "pydicom" not in type(lazy).__module__
     full = lazy.to_pydicom()  # per-frame items and native pixels included
@@ -81,7 +84,10 @@ def test_spec_without_sources_and_single_frame(case, tmp_path):
     one = np.zeros(volume.geometry.shape, dtype=np.uint8)
     one[2, 3, 4] = 1
     ds, _ = encode_seg(
-        LabelVolume(one, volume.geometry, volume.segments[:1]), source, seg_type="binary", materialize=False
+        LabelVolume(one, volume.geometry, volume.segments[:1]),
+        source,
+        options=WriteOptions(seg_type="binary"),
+        materialize=False,
     )
     ds.frames.sources = [None] * len(ds.frames.sources)
     path = tmp_path / "x.dcm"
@@ -96,13 +102,14 @@ def test_spec_without_sources_and_single_frame(case, tmp_path):
 def test_deflate_level_trades_size_for_time(case, tmp_path):
     """A higher --deflate-level gives a file no larger, and the same labels."""
     from labelmap.pipeline.convert import read_seg, write_seg
+    from labelmap.pipeline.options import WriteOptions
 
     _, volume, source = case
     big = LabelVolume(np.repeat(volume.array, 1, axis=0), volume.geometry, volume.segments)
     sizes = {}
     for level in (1, 8):
         out = tmp_path / f"l{level}.dcm"
-        report = write_seg(big, source, out, compression="deflate", deflate_level=level)
+        report = write_seg(big, source, out, options=WriteOptions(compression="deflate", deflate_level=level))
         sizes[level] = report.size_bytes
         back = read_seg(out, reference=source)
         np.testing.assert_array_equal(back.volume.array, volume.array)
@@ -112,10 +119,11 @@ def test_deflate_level_trades_size_for_time(case, tmp_path):
 def test_deflate_level_out_of_range(case, tmp_path):
     from labelmap.errors import InputError
     from labelmap.pipeline.convert import write_seg
+    from labelmap.pipeline.options import WriteOptions
 
     _, volume, source = case
     with pytest.raises(InputError, match="deflate level"):
-        write_seg(volume, source, tmp_path / "x.dcm", compression="deflate", deflate_level=12)
+        write_seg(volume, source, tmp_path / "x.dcm", options=WriteOptions(compression="deflate", deflate_level=12))
     assert not list(tmp_path.iterdir())
 
 
@@ -129,9 +137,7 @@ def test_bulk_writer_matches_pydicom_for_palette_and_16_bit(case, tmp_path):
     lazy, _ = encode_seg(
         LabelVolume(arr, volume.geometry, segs),
         source,
-        seg_type="labelmap",
-        compression="none",
-        palette=True,
+        options=WriteOptions(seg_type="labelmap", compression="none", palette=True),
         materialize=False,
     )
     full = lazy.to_pydicom()
@@ -178,15 +184,18 @@ def test_write_path_does_not_import_pydicom(case, tmp_path):
     code = (
         "import sys, numpy as np\n"
         "from labelmap.pipeline.convert import load_source, write_seg\n"
+        "from labelmap.pipeline.options import WriteOptions\n"
         "from labelmap.model import LabelVolume\n"
         "import pickle\n"
         "volume = pickle.load(open(sys.argv[1], 'rb'))\n"
         "source = load_source(sys.argv[2])\n"
         "for t in ('labelmap', 'binary'):\n"
         "    for c in ('none', 'deflate'):\n"
-        "        write_seg(volume, source, sys.argv[3] + t + c + '.dcm', seg_type=t, compression=c)\n"
-        "from labelmap.pipeline.convert import binary_to_labelmap\n"
-        "binary_to_labelmap(sys.argv[3] + 'binarydeflate.dcm', sys.argv[3] + 'b2l.dcm', compression='deflate')\n"
+        "        options = WriteOptions(seg_type=t, compression=c)\n"
+        "        write_seg(volume, source, sys.argv[3] + t + c + '.dcm', options=options)\n"
+        "from labelmap.pipeline.bin2label import binary_to_labelmap\n"
+        "b2l = WriteOptions(compression='deflate')\n"
+        "binary_to_labelmap(sys.argv[3] + 'binarydeflate.dcm', sys.argv[3] + 'b2l.dcm', options=b2l)\n"
         "print('pydicom' in sys.modules)\n"
     )
     import pickle
@@ -209,7 +218,7 @@ def test_encapsulated_pixels_with_extended_offset_table_match_pydicom(case, tmp_
     from labelmap.dicom.pixels.encaps import encapsulate_frames
 
     _, volume, source = case
-    lazy, _ = encode_seg(volume, source, compression="rle", materialize=False)
+    lazy, _ = encode_seg(volume, source, options=WriteOptions(compression="rle"), materialize=False)
     frames = volume.array[np.asarray(lazy.frames.frame_slices)]
     pixel_data, eot, lengths = encapsulate_frames(
         encode_frames(frames, "rle", bits_allocated=8), extended_offset_table=True

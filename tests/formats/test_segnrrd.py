@@ -16,6 +16,7 @@ from labelmap.errors import ImageFormatError, InputError, MetadataError
 from labelmap.formats import format_for
 from labelmap.formats.segnrrd import DEFAULT_TYPE, read_segnrrd, write_segnrrd
 from labelmap.model import Code, Geometry, LabelVolume, SegmentDescription
+from labelmap.pipeline.options import WriteOptions
 
 from _cli import listing, run_cli
 from _geometries import axial_geometry, make_ct_series, oblique_geometry
@@ -671,7 +672,7 @@ def test_fractional_to_segnrrd_unsupported(tmp_path, capsys):
         LabelVolume(p, geometry, (SegmentDescription(1, ANATOMY, LIVER, label="p"),)),
         load_source(ct),
         seg,
-        seg_type="fractional",
+        options=WriteOptions(seg_type="fractional"),
     )
     out = tmp_path / "out"
     line = run_cli_error(capsys, ["seg2itk", seg, "-o", out, "--format", "segnrrd"], out)

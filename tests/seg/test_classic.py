@@ -18,6 +18,7 @@ from labelmap.cli import main
 from labelmap.errors import InputError, MetadataError, OverlapError
 from labelmap.model import Geometry
 from labelmap.pipeline.convert import itk_to_seg, read_seg, seg_to_itk
+from labelmap.pipeline.options import ReadOptions, WriteOptions
 
 from _classic import (
     CLASSIC_SOP,
@@ -93,7 +94,7 @@ def test_binary_single_file_round_trip(tmp_path, shape, make, flip, image_name):
     stored = [flipped_i(arr, geometry)] if flip else None
     ct, images, md_path, md = write_inputs(tmp_path, geometry, [arr], [labels], names=[image_name], stored=stored)
     out = tmp_path / "b.dcm"
-    report = itk_to_seg(images, [ct], md_path, out, seg_type="binary")
+    report = itk_to_seg(images, [ct], md_path, out, options=WriteOptions(seg_type="binary"))
     masks = expected_masks([arr], [labels])
 
     ds = pydicom.dcmread(out)
@@ -123,7 +124,7 @@ def test_binary_single_file_round_trip(tmp_path, shape, make, flip, image_name):
     assert not decoded.overlap().any()
     # seg_to_itk: one file per segment (dcmqi names and voxel values)
     check_segment_outputs(seg_to_itk(out, tmp_path / "back"), masks, geometry)
-    merged = seg_to_itk(out, tmp_path / "merged", merge_segments=True)
+    merged = seg_to_itk(out, tmp_path / "merged", options=ReadOptions(merge_segments=True))
     assert len(merged.outputs) == 1
     back, bgeom = read_outputs(merged.outputs)[0]
     world_compare(painted(masks, labels), geometry, back, bgeom)
@@ -153,7 +154,7 @@ def test_three_overlapping_files_binary(overlap_case):
     c = overlap_case
     masks, geometry = c["masks"], c["geometry"]
     out = c["tmp"] / "x.dcm"
-    report = itk_to_seg(c["images"], [c["ct"]], c["md_path"], out, seg_type="binary")
+    report = itk_to_seg(c["images"], [c["ct"]], c["md_path"], out, options=WriteOptions(seg_type="binary"))
     ds = pydicom.dcmread(out)
     assert ds.SegmentationType == "BINARY"
     assert ds.SegmentsOverlap == "YES"
@@ -175,7 +176,7 @@ def test_three_overlapping_files_binary(overlap_case):
     assert [[s.number for s in g] for g in decoded.layers()] == layers
 
     check_segment_outputs(seg_to_itk(out, c["tmp"] / "per-seg"), masks, geometry)
-    merged = seg_to_itk(out, c["tmp"] / "merged", merge_segments=True)
+    merged = seg_to_itk(out, c["tmp"] / "merged", options=ReadOptions(merge_segments=True))
     assert [p.name for p in merged.outputs] == [f"{k}.nrrd" for k in range(1, len(layers) + 1)]
     for group, (array, geo) in zip(layers, read_outputs(merged.outputs)):
         world_compare(painted(masks, group), geometry, array, geo)
@@ -190,7 +191,9 @@ def test_keep_empty_slices_frame_counts(overlap_case):
     c = overlap_case
     masks, geometry = c["masks"], c["geometry"]
     out = c["tmp"] / "keep.dcm"
-    report = itk_to_seg(c["images"], [c["ct"]], c["md_path"], out, seg_type="binary", keep_empty_slices=True)
+    report = itk_to_seg(
+        c["images"], [c["ct"]], c["md_path"], out, options=WriteOptions(seg_type="binary", keep_empty_slices=True)
+    )
     ds = pydicom.dcmread(out)
     assert report.frames == int(ds.NumberOfFrames) == len(masks) * geometry.shape[0]
     check_frames_against_masks(ds, geometry, masks)
@@ -200,7 +203,9 @@ def test_keep_empty_slices_frame_counts(overlap_case):
     for n in range(1, len(masks) + 1):
         assert sorted(k for k, s in zip(ks, segs) if s == n) == list(range(geometry.shape[0]))
     # without the option fewer frames; reading both gives the same masks
-    sparse = itk_to_seg(c["images"], [c["ct"]], c["md_path"], c["tmp"] / "sparse.dcm", seg_type="binary")
+    sparse = itk_to_seg(
+        c["images"], [c["ct"]], c["md_path"], c["tmp"] / "sparse.dcm", options=WriteOptions(seg_type="binary")
+    )
     assert sparse.frames == frames_expected(masks) < report.frames
     decoded = read_seg(out)
     assert decoded.geometry.max_deviation(geometry) < 1e-4
@@ -213,7 +218,7 @@ def test_labelmap_with_overlap_names_pairs(overlap_case):
     masks = c["masks"]
     out = c["tmp"] / "lm.dcm"
     with pytest.raises(OverlapError) as err:
-        itk_to_seg(c["images"], [c["ct"]], c["md_path"], out, seg_type="labelmap")
+        itk_to_seg(c["images"], [c["ct"]], c["md_path"], out, options=WriteOptions(seg_type="labelmap"))
     text = str(err.value)
     flat_md = [s for inner in c["md"]["segmentAttributes"] for s in inner]
     pairs = [
@@ -228,14 +233,14 @@ def test_labelmap_with_overlap_names_pairs(overlap_case):
             f"segment {a} {flat_md[a - 1]['SegmentLabel']!r} and segment {b} "
             f"{flat_md[b - 1]['SegmentLabel']!r}: {n} voxels"
         ) in text
-    assert "--type binary" in text
+    assert err.value.hint == "type_binary"  # the CLI says --type binary
     assert not out.exists()
 
 
 def test_auto_type_binary_with_overlap_labelmap_without(overlap_case):
     c = overlap_case
     out = c["tmp"] / "auto.dcm"
-    report = itk_to_seg(c["images"], [c["ct"]], c["md_path"], out, seg_type="auto")
+    report = itk_to_seg(c["images"], [c["ct"]], c["md_path"], out, options=WriteOptions(seg_type="auto"))
     ds = pydicom.dcmread(out)
     assert ds.SOPClassUID == CLASSIC_SOP and ds.SegmentationType == "BINARY"
     assert report.segmentation_type == "BINARY"
@@ -246,7 +251,9 @@ def test_auto_type_binary_with_overlap_labelmap_without(overlap_case):
     md_path = c["tmp"] / "ac.json"
     md_path.write_text(json.dumps(md))
     out2 = c["tmp"] / "auto2.dcm"
-    report2 = itk_to_seg([c["images"][0], c["images"][2]], [c["ct"]], md_path, out2, seg_type="auto")
+    report2 = itk_to_seg(
+        [c["images"][0], c["images"][2]], [c["ct"]], md_path, out2, options=WriteOptions(seg_type="auto")
+    )
     ds2 = pydicom.dcmread(out2)
     assert ds2.SOPClassUID == LABELMAP_SOP and ds2.SegmentationType == "LABELMAP"
     assert report2.segmentation_type == "LABELMAP"
@@ -264,7 +271,9 @@ def test_binary_numbering_label_sequential_auto(tmp_path):
         arr[base == old] = new
     ct, images, md_path, md = write_inputs(tmp_path, geometry, [arr], [[2, 5, 9]])
     with pytest.raises(MetadataError) as err:
-        itk_to_seg(images, [ct], md_path, tmp_path / "label.dcm", seg_type="binary", numbering="label")
+        itk_to_seg(
+            images, [ct], md_path, tmp_path / "label.dcm", options=WriteOptions(seg_type="binary", numbering="label")
+        )
     text = str(err.value)
     assert "1..3" in text and "[2, 5, 9]" in text and "renumber" in text
     assert not (tmp_path / "label.dcm").exists()
@@ -272,7 +281,7 @@ def test_binary_numbering_label_sequential_auto(tmp_path):
     masks = [arr == v for v in (2, 5, 9)]
     for numbering in ("auto", "sequential"):
         out = tmp_path / f"{numbering}.dcm"
-        report = itk_to_seg(images, [ct], md_path, out, seg_type="binary", numbering=numbering)
+        report = itk_to_seg(images, [ct], md_path, out, options=WriteOptions(seg_type="binary", numbering=numbering))
         ds = pydicom.dcmread(out)
         assert [int(s.SegmentNumber) for s in ds.SegmentSequence] == [1, 2, 3]
         assert [str(s.SegmentLabel) for s in ds.SegmentSequence] == [
@@ -293,7 +302,7 @@ def test_binary_label_numbering_keeps_labels_1_to_n(tmp_path):
     b = (arrays[1] * 3).astype(np.uint8)  # label 3
     ct, images, md_path, md = write_inputs(tmp_path, geometry, [b, a], [[3], [1, 2]])
     out = tmp_path / "x.dcm"
-    itk_to_seg(images, [ct], md_path, out, seg_type="binary", numbering="label")
+    itk_to_seg(images, [ct], md_path, out, options=WriteOptions(seg_type="binary", numbering="label"))
     ds = pydicom.dcmread(out)
     by_number = {int(s.SegmentNumber): str(s.SegmentLabel) for s in ds.SegmentSequence}
     assert by_number == {
@@ -314,7 +323,9 @@ def test_fractional_float_round_trip(tmp_path, fractional_type):
     stored_want = [np.rint(p.astype(np.float64) * 255).astype(np.uint8) for p in maps]
     ct, images, md_path, md = write_inputs(tmp_path, geometry, maps, [[1], [1]])
     out = tmp_path / "f.dcm"
-    report = itk_to_seg(images, [ct], md_path, out, seg_type="fractional", fractional_type=fractional_type)
+    report = itk_to_seg(
+        images, [ct], md_path, out, options=WriteOptions(seg_type="fractional", fractional_type=fractional_type)
+    )
     ds = pydicom.dcmread(out)
     assert ds.SOPClassUID == CLASSIC_SOP
     assert ds.SegmentationType == "FRACTIONAL"
@@ -350,7 +361,7 @@ def test_fractional_uint8_kept_and_float_out_of_range(tmp_path):
     values[values < 100] = 0
     ct, images, md_path, md = write_inputs(tmp_path, geometry, [values], [[1]])
     out = tmp_path / "u8.dcm"
-    itk_to_seg(images, [ct], md_path, out, seg_type="fractional", fractional_type="occupancy")
+    itk_to_seg(images, [ct], md_path, out, options=WriteOptions(seg_type="fractional", fractional_type="occupancy"))
     ds = pydicom.dcmread(out)
     assert ds.SegmentationFractionalType == "OCCUPANCY"
     decoded = read_seg(out, reference=ct)
@@ -359,7 +370,7 @@ def test_fractional_uint8_kept_and_float_out_of_range(tmp_path):
     bad = tmp_path / "bad"
     ct2, images2, md2, _ = write_inputs(bad, geometry, [values.astype(np.float32) / 100.0], [[1]])
     with pytest.raises(InputError, match=r"\[0, 1\]"):
-        itk_to_seg(images2, [ct2], md2, bad / "f.dcm", seg_type="fractional")
+        itk_to_seg(images2, [ct2], md2, bad / "f.dcm", options=WriteOptions(seg_type="fractional"))
 
 
 # ----------------------------------------------------------------------------- dciodvfy
@@ -380,7 +391,9 @@ def test_dciodvfy_reports_no_errors(tmp_path, kind):
         arrays, groups = overlapping_arrays(geometry)
         ct, images, md_path, _ = write_inputs(tmp_path, geometry, arrays, groups)
     out = tmp_path / "v.dcm"
-    itk_to_seg(images, [ct], md_path, out, seg_type="fractional" if kind == "fractional" else "binary")
+    itk_to_seg(
+        images, [ct], md_path, out, options=WriteOptions(seg_type="fractional" if kind == "fractional" else "binary")
+    )
     proc = subprocess.run([DCIODVFY, str(out)], capture_output=True, text=True, timeout=60)
     lines = (proc.stdout + proc.stderr).splitlines()
     errors = [line for line in lines if line.startswith("Error")]
@@ -527,7 +540,7 @@ def test_cli_itkimage2segimage_default_binary_and_skip(overlap_case, capsys):
 def test_cli_bin2label_refuses_overlap(overlap_case, capsys):
     c = overlap_case
     seg = c["tmp"] / "x.dcm"
-    itk_to_seg(c["images"], [c["ct"]], c["md_path"], seg, seg_type="binary")
+    itk_to_seg(c["images"], [c["ct"]], c["md_path"], seg, options=WriteOptions(seg_type="binary"))
     for args in (
         ["bin2label", seg, "-o", c["tmp"] / "lm.dcm"],
         ["bin2labelsegimage", "--inputDICOM", seg, "--outputDICOM", c["tmp"] / "lm.dcm"],
@@ -547,7 +560,7 @@ def test_bin2label_round_trip_ours(tmp_path, capsys):
     arr = phantom(geometry, 4, seed=7)
     ct, images, md_path, md = write_inputs(tmp_path, geometry, [arr], [[1, 2, 3, 4]])
     seg = tmp_path / "b.dcm"
-    itk_to_seg(images, [ct], md_path, seg, seg_type="binary")
+    itk_to_seg(images, [ct], md_path, seg, options=WriteOptions(seg_type="binary"))
     out = tmp_path / "lm.dcm"
     rc, stdout, stderr = run_cli(capsys, "bin2label", seg, "-o", out)
     assert rc == 0, stderr
@@ -569,7 +582,7 @@ def test_volume_of_reused_buffer_clears_what_it_must(overlap_case):
 
     c = overlap_case
     out = c["tmp"] / "reuse.dcm"
-    itk_to_seg(c["images"], [c["ct"]], c["md_path"], out, seg_type="binary")
+    itk_to_seg(c["images"], [c["ct"]], c["md_path"], out, options=WriteOptions(seg_type="binary"))
     decoded = read_seg(out)
     numbers = [s.number for s in decoded.segments]
     expected = [decoded.volume_of([n]).copy() for n in numbers]

@@ -11,6 +11,7 @@ from labelmap.errors import InputError, MetadataError
 from labelmap.geometry import match_slices
 from labelmap.model import Code, LabelVolume, SegmentDescription, SeriesAttributes
 from labelmap.pipeline.convert import load_source
+from labelmap.pipeline.options import WriteOptions
 from labelmap.seg.encode import encode_labelmap, plan_labelmap, save_dataset
 
 from _geometries import axial_geometry, las_geometry, oblique_geometry, reversed_geometry
@@ -40,7 +41,8 @@ def encode(tmp_path):
         if index is None:
             index = match_slices(geometry, source)
         volume = LabelVolume(array, geometry, segs(*numbers))
-        ds = encode_labelmap(volume, source, index, **kw)
+        options = WriteOptions(**{k: kw.pop(k) for k in list(kw) if k in WriteOptions.__dataclass_fields__})
+        ds = encode_labelmap(volume, source, index, options=options, **kw)
         return ds, source
 
     return run

@@ -15,7 +15,9 @@ from _validate import LABEL_VALUES, Broken
 from labelmap.demo.sample import organ_phantom, sample_metadata
 from labelmap.dicom.pixels import codecs
 from labelmap.errors import UnsupportedError
-from labelmap.pipeline.convert import binary_to_labelmap, itk_to_seg
+from labelmap.pipeline.bin2label import binary_to_labelmap
+from labelmap.pipeline.convert import itk_to_seg
+from labelmap.pipeline.options import WriteOptions
 
 from _classic import fractional_maps, overlapping_arrays, write_inputs
 from _geometries import axial_geometry
@@ -46,20 +48,26 @@ def made(inputs):
             if not codecs.is_available(variant):
                 pytest.skip(f"codec for {variant} not installed")
             try:
-                itk_to_seg([inputs.image], [inputs.ct], inputs.meta, path, compression=variant)
+                itk_to_seg([inputs.image], [inputs.ct], inputs.meta, path, options=WriteOptions(compression=variant))
             except UnsupportedError as exc:  # e.g. JPEG 2000 of frames < 32 px without imagecodecs
                 pytest.skip(str(exc))
         elif kind == "labelmap-palette":
-            itk_to_seg([inputs.image], [inputs.ct], inputs.meta, path, palette=True)
+            itk_to_seg([inputs.image], [inputs.ct], inputs.meta, path, options=WriteOptions(palette=True))
         elif kind == "labelmap-keep-empty":
-            itk_to_seg([inputs.image], [inputs.ct], inputs.meta, path, keep_empty_slices=True)
+            itk_to_seg([inputs.image], [inputs.ct], inputs.meta, path, options=WriteOptions(keep_empty_slices=True))
         elif kind in ("labelmap-16bit", "labelmap-16bit-palette"):
             labels = inputs.labels.astype(np.uint16)
             labels[labels == 9] = 300
             image, meta = root / "labels16.nrrd", root / "meta16.json"
             write_image(image, labels, inputs.geometry)
             meta.write_text(json.dumps(sample_metadata([1, 2, 4, 300])))
-            itk_to_seg([image], [inputs.ct], meta, path, palette=kind.endswith("palette"), compression="deflate")
+            itk_to_seg(
+                [image],
+                [inputs.ct],
+                meta,
+                path,
+                options=WriteOptions(palette=kind.endswith("palette"), compression="deflate"),
+            )
         elif seg_type == "binary" and variant in ("none", "deflate", "implicit", "j2k"):
             try:
                 itk_to_seg(
@@ -67,9 +75,7 @@ def made(inputs):
                     [inputs.ct],
                     inputs.meta,
                     path,
-                    seg_type="binary",
-                    numbering="sequential",
-                    compression=variant,
+                    options=WriteOptions(seg_type="binary", numbering="sequential", compression=variant),
                 )
             except UnsupportedError as exc:
                 pytest.skip(str(exc))
@@ -77,14 +83,20 @@ def made(inputs):
             geometry = axial_geometry()
             arrays, groups = overlapping_arrays(geometry)
             ct, images, meta, _ = write_inputs(root / "overlap", geometry, arrays, groups)
-            itk_to_seg(images, [ct], meta, path, seg_type="binary")
+            itk_to_seg(images, [ct], meta, path, options=WriteOptions(seg_type="binary"))
         elif kind == "fractional":
             geometry = axial_geometry(shape=(4, 19, 13))
             ct, images, meta, _ = write_inputs(root / "fractional", geometry, fractional_maps(geometry), [[1], [1]])
-            itk_to_seg(images, [ct], meta, path, seg_type="fractional", fractional_type="occupancy")
+            itk_to_seg(
+                images, [ct], meta, path, options=WriteOptions(seg_type="fractional", fractional_type="occupancy")
+            )
         elif kind in ("bin2label", "bin2label-palette-rle"):
             palette = kind != "bin2label"
-            binary_to_labelmap(made("binary-none"), path, palette=palette, compression="rle" if palette else "none")
+            binary_to_labelmap(
+                made("binary-none"),
+                path,
+                options=WriteOptions(palette=palette, compression="rle" if palette else "none"),
+            )
         else:  # pragma: no cover - a typo in a test table
             raise KeyError(kind)
         return path

@@ -7,6 +7,7 @@ from _validate import kinds_found, show
 
 from labelmap.demo.sample import organ_phantom
 from labelmap.pipeline.convert import itk_to_seg
+from labelmap.pipeline.options import WriteOptions
 from labelmap.validate import DEEP_FRAME_LIMIT, check_seg, validate_seg
 
 from _geometries import axial_geometry
@@ -19,7 +20,13 @@ def test_big_files_check_values_without_reading_items(tmp_path):
     labels = organ_phantom(geometry, 40, seed=3)
     ct, image, meta, _ = make_case(tmp_path, geometry, labels)
     path = tmp_path / "big.dcm"
-    itk_to_seg([image], [ct], meta, path, seg_type="binary", numbering="sequential", keep_empty_slices=True)
+    itk_to_seg(
+        [image],
+        [ct],
+        meta,
+        path,
+        options=WriteOptions(seg_type="binary", numbering="sequential", keep_empty_slices=True),
+    )
     result = check_seg(path)
     assert result.frames == 40 * 60 > DEEP_FRAME_LIMIT
     assert result.violations == [] and not result.per_frame_items_checked

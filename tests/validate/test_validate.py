@@ -29,6 +29,7 @@ from labelmap.dicom.pixels import codecs
 from labelmap.formats.dcmqi_json import load_metadata
 from labelmap.model import LabelVolume
 from labelmap.pipeline.convert import encode_seg, load_source, read_labels
+from labelmap.pipeline.options import WriteOptions
 from labelmap.validate import check_seg, validate_seg
 
 from _interop import BIN_DIR, run_dcmqi, write_highdicom_seg
@@ -93,9 +94,9 @@ def test_our_datasets_validate_clean(inputs):
         ds, _ = encode_seg(
             LabelVolume(volume.array, volume.geometry, meta.segments[0]),
             source,
-            seg_type=seg_type,
-            numbering="sequential" if seg_type == "binary" else "auto",
-            compression=compression,
+            options=WriteOptions(
+                seg_type=seg_type, numbering="sequential" if seg_type == "binary" else "auto", compression=compression
+            ),
         )
         assert validate_seg(ds) == [], show(validate_seg(ds))
 

@@ -26,6 +26,7 @@ from labelmap.dicom.uids import SYNTAX_TABLE, WRITABLE, lookup
 from labelmap.errors import InputError, MissingDependencyError, SegFormatError, UnsupportedError
 from labelmap.model import Code, LabelVolume, SegmentDescription
 from labelmap.pipeline.convert import load_source, read_seg, write_seg
+from labelmap.pipeline.options import WriteOptions
 
 from _geometries import axial_geometry
 
@@ -283,7 +284,7 @@ def _write(case, values, name, **kw):
     tmp, g, source = case
     arr = _labels(g, values)
     out = tmp / f"{name}-{kw.get('seg_type', 'labelmap')}-{max(values)}.dcm"
-    write_seg(LabelVolume(arr, g, _segs(values)), source, out, compression=name, **kw)
+    write_seg(LabelVolume(arr, g, _segs(values)), source, out, options=WriteOptions(compression=name, **kw))
     return arr, out
 
 

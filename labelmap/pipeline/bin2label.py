@@ -1,0 +1,155 @@
+"""bin2label: a BINARY SEG re-encoded as a LABELMAP SEG, without the source series.
+
+The SEG's own references stand in for the source series: each frame names the
+source image it was made from, which gives the SourceSeries the encoder needs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from labelmap._util.resources import Resources
+from labelmap.dicom.uids import is_uid
+from labelmap.errors import InputError, SegFormatError
+from labelmap.model import LabelVolume, SourceSeries
+from labelmap.pipeline.convert import PathLike, _check_output_target
+from labelmap.pipeline.options import WriteOptions
+from labelmap.pipeline.reports import WriteReport
+
+if TYPE_CHECKING:
+    from pydicom import Dataset
+
+    from labelmap.seg.decode import OpenedSeg
+    from labelmap.seg.decode_classic import ClassicSeg
+
+__all__ = ["binary_to_labelmap"]
+
+
+def binary_to_labelmap(
+    seg: PathLike | Dataset,
+    output: PathLike,
+    *,
+    options: WriteOptions = WriteOptions(),
+    resources: Resources | None = None,
+) -> WriteReport:
+    """Re-encode a BINARY SEG as a LABELMAP SEG with the same segments, references and patient/study.
+
+    Parameters
+    ----------
+    seg
+        The BINARY SEG (a file or a pydicom Dataset).
+    output
+        The LABELMAP SEG file to write.
+    options
+        ``palette``, ``force_16bit``, ``compression``, ``deflate_level``, ``keep_empty_slices``
+        and ``tol_mm`` are used.
+    resources
+        Threads the conversion may use (None: each step's default).
+
+    Returns
+    -------
+    WriteReport
+        What was written, with the warnings.
+
+    Raises
+    ------
+    OverlapError
+        Overlapping segments, naming each pair.
+    InputError, SegFormatError
+        A SEG that is not BINARY, or damaged.
+    """
+    from labelmap.errors import OverlapError
+    from labelmap.seg.decode import open_seg, series_attributes
+    from labelmap.seg.decode_classic import decode_classic
+    from labelmap.seg.encode import encode_labelmap, plan_labelmap, save_dataset
+    from labelmap.seg.plan import describe_pairs, overlap_pairs
+
+    t0 = time.perf_counter()
+    _check_output_target(output, [] if not isinstance(seg, (str, os.PathLike)) else [seg])
+    opened = open_seg(seg)
+    ds, name = opened.header, opened.name  # lite top level from a file: pydicom stays unloaded
+    seg_type = str(ds.get("SegmentationType", ""))
+    if seg_type != "BINARY":
+        raise InputError(
+            f"{name}: Segmentation Type is {seg_type or '(missing)'}; this conversion needs a BINARY SEG"
+            + (" (the file is a LABELMAP SEG already)" if seg_type == "LABELMAP" else "")
+        )
+    classic = decode_classic(opened, tol_mm=options.tol_mm)
+    pairs = overlap_pairs(classic.overlap(), classic.segments)
+    if pairs:
+        raise OverlapError(
+            f"{name}: segments overlap, which a LABELMAP cannot store: {describe_pairs(pairs)}; "
+            "keep the BINARY SEG or split the segments"
+        )
+    array = classic.volume_of([s.number for s in classic.segments])
+    source, source_index = _source_from_references(opened, classic)
+    volume = LabelVolume(array, classic.geometry, tuple(classic.segments))
+    plan = plan_labelmap(array, keep_empty_slices=options.keep_empty_slices, source=name)
+    out_ds = encode_labelmap(
+        volume,
+        source,
+        source_index,
+        series=series_attributes(ds),
+        options=options,
+        plan=plan,
+        materialize=False,
+        resources=resources,
+    )
+    save_dataset(out_ds, output, deflate_level=options.deflate_level)
+    return WriteReport.of(
+        out_ds,
+        output,
+        t0,
+        segments=len(classic.segments),
+        skipped_slices=classic.geometry.shape[0] - int(out_ds.NumberOfFrames),
+        warnings=plan.notes,
+    )
+
+
+def _source_from_references(opened: OpenedSeg, classic: ClassicSeg) -> tuple[SourceSeries, np.ndarray]:
+    """A SourceSeries made of the instances a SEG's frames reference, and the instance index per grid slice."""
+    ds, info = opened.header, opened.info
+    n_slices = classic.geometry.shape[0]
+    index = np.full(n_slices, -1, dtype=np.int64)
+    classes: list[str] = []
+    uids: list[str] = []
+    positions: list[np.ndarray] = []
+    seen: dict[str, int] = {}
+    for f, ref in enumerate(info.source_instances):
+        if ref is None:
+            continue
+        for keyword, uid in zip(("ReferencedSOPClassUID", "ReferencedSOPInstanceUID"), ref):
+            if not is_uid(uid, strict=False):
+                raise SegFormatError(
+                    f"{opened.name}: frame {f + 1}: {keyword} {uid!r} of its source image is not a valid UID"
+                )
+        k = int(classic.frame_slices[f])
+        if ref[1] not in seen:
+            seen[ref[1]] = len(uids)
+            classes.append(ref[0])
+            uids.append(ref[1])
+            positions.append(info.positions[f])
+        if index[k] < 0:
+            index[k] = seen[ref[1]]
+    try:
+        series_uid = str(ds.ReferencedSeriesSequence[0].SeriesInstanceUID)
+    except (AttributeError, IndexError):
+        series_uid = ""
+    if not is_uid(series_uid, strict=False):
+        series_uid = ""
+    source = SourceSeries(
+        series_instance_uid=series_uid,
+        sop_class_uids=tuple(classes),
+        sop_instance_uids=tuple(uids),
+        positions=np.array(positions).reshape(-1, 3),
+        orientation=np.asarray(info.orientation, dtype=float),
+        pixel_spacing=info.pixel_spacing,
+        rows=info.rows,
+        columns=info.columns,
+        dataset=ds,
+    )
+    return source, index

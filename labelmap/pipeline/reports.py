@@ -1,0 +1,88 @@
+"""What a conversion produced, returned to the caller (the CLI prints it, a batch run stores it).
+
+Warnings travel here and nowhere else: the library never logs or prints them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["WriteReport", "ReadReport"]
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with paths as strings and tuples as lists, for JSON."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+class _Report:
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-serialisable values (paths as strings, tuples as lists)."""
+        return {k: _plain(v) for k, v in vars(self).items()}
+
+
+@dataclass
+class WriteReport(_Report):
+    """What a SEG write produced."""
+
+    output: Path
+    segmentation_type: str
+    frames: int
+    segments: int
+    bits_allocated: int
+    transfer_syntax: str
+    size_bytes: int
+    seconds: float
+    skipped_slices: int
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls,
+        ds: Any,
+        output: str | os.PathLike[str],
+        t0: float,
+        *,
+        segments: int,
+        skipped_slices: int,
+        warnings: Iterable[str] = (),
+    ) -> WriteReport:
+        """The report of the SEG ``ds`` just written to ``output`` by a write that started at ``t0``."""
+        from labelmap.dicom.uids import title_of
+
+        out = Path(output)
+        ts = str(ds.file_meta.TransferSyntaxUID)
+        return cls(
+            output=out,
+            segmentation_type=str(ds.SegmentationType),
+            frames=int(ds.NumberOfFrames),
+            segments=segments,
+            bits_allocated=int(ds.BitsAllocated),
+            transfer_syntax=title_of(ts),
+            size_bytes=out.stat().st_size,
+            seconds=time.perf_counter() - t0,
+            skipped_slices=skipped_slices,
+            warnings=list(warnings),
+        )
+
+
+@dataclass
+class ReadReport(_Report):
+    """What a SEG read produced."""
+
+    outputs: list[Path]
+    metadata: Path
+    shape: tuple[int, int, int]
+    segments: int
+    filled_slices: int
+    seconds: float
+    warnings: list[str] = field(default_factory=list)

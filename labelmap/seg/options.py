@@ -1,0 +1,59 @@
+"""How a SEG is written: one set of options for the encoders, the pipelines, the CLI and batch runs.
+
+It lives with the encoders (which read it) so that every layer above can pass it down
+unchanged; :mod:`labelmap.pipeline.options` offers it next to :class:`ReadOptions`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from labelmap.geometry import DEFAULT_TOLERANCE_MM
+from labelmap.model import Numbering, SegType
+
+__all__ = ["WriteOptions", "SegTypeChoice", "Numbering"]
+
+#: Segmentation Type asked for; "auto" picks LABELMAP unless segments overlap.
+SegTypeChoice = SegType
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """How a SEG is written.
+
+    Parameters
+    ----------
+    seg_type
+        ``"labelmap"``, ``"binary"``, ``"fractional"`` or ``"auto"``.
+    numbering
+        How Segment Numbers are chosen (see :data:`labelmap.model.Numbering`).
+    palette
+        LABELMAP only: PALETTE COLOR frames with the segments' colours.
+    keep_empty_slices
+        Write a frame for every slice, also where no segment has a voxel.
+    compression
+        A transfer syntax name of :data:`labelmap.dicom.uids.WRITABLE` (``"none"``,
+        ``"deflate"``, ``"rle"``, ...).
+    deflate_level
+        zlib level 1-9 for ``compression="deflate"``.
+    fractional_type
+        ``"probability"`` or ``"occupancy"`` for FRACTIONAL.
+    tol_mm
+        How far (mm) a label slice may lie from its source image.
+    force_16bit
+        LABELMAP: 16-bit frames even when every Segment Number fits in 8 bits.
+    """
+
+    seg_type: SegType = "labelmap"
+    numbering: Numbering = "auto"
+    palette: bool = False
+    keep_empty_slices: bool = False
+    compression: str = "none"
+    deflate_level: int = 6
+    fractional_type: str = "probability"
+    tol_mm: float = DEFAULT_TOLERANCE_MM
+    force_16bit: bool = False
+
+    def with_(self, **changes: object) -> WriteOptions:
+        """A copy with some options changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
