@@ -13,8 +13,8 @@ from labelmap.demo.sample import write_ct_series
 from labelmap.dicom.pixels.codecs import is_available
 from labelmap.model import Code, Geometry, LabelVolume, SegmentDescription
 from labelmap.pipeline.convert import load_source, write_seg
-from labelmap.seg.types import allowed_syntaxes, spec_for
 from labelmap.pipeline.options import WriteOptions
+from labelmap.seg.types import allowed_syntaxes, spec_for
 
 from _cli import listing
 from _geometries import oblique_geometry

@@ -26,8 +26,8 @@ from labelmap.demo.sample import write_ct_series
 from labelmap.dicom.pixels.codecs import is_available
 from labelmap.model import Geometry, LabelVolume
 from labelmap.pipeline.convert import load_source, read_seg, write_seg
-from labelmap.seg.types import allowed_syntaxes, spec_for
 from labelmap.pipeline.options import WriteOptions
+from labelmap.seg.types import allowed_syntaxes, spec_for
 
 from _geometries import rotation_x, rotation_y, rotation_z
 from _interop import permuted, world_compare

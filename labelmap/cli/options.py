@@ -13,7 +13,6 @@ import typer
 
 from labelmap.dicom.uids import WRITABLE
 
-
 #: Same value as :data:`labelmap.geometry.DEFAULT_TOLERANCE_MM` (not imported: it loads numpy; a test ties them).
 DEFAULT_TOLERANCE = 0.01
 

@@ -33,6 +33,7 @@ from labelmap.model import (
 from labelmap.seg.options import WriteOptions
 from labelmap.seg.palette import apply_palette, palette_lut
 from labelmap.seg.segments import background_segment, segment_to_dataset
+from labelmap.seg.types import SEG_TYPES, SegmentationType
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -341,7 +342,7 @@ def encode_labelmap(
     ds = common_dataset(
         source,
         series,
-        sop_class_uid=spec.sop_class,
+        sop_class_uid=SEG_TYPES[SegmentationType.LABELMAP].sop_class,
         segmentation_type="LABELMAP",
         rows=array.shape[1],
         columns=array.shape[2],
