@@ -58,6 +58,12 @@ class _KernelBase:
 
 
 class LabelPresence(_KernelBase):
+    """label_presence: arrays of 16 MiB or more are split over every core (``threads=None``).
+
+    Measured on the 2-core development VM, 512x512x300: uint8 4.1 ms on two threads against
+    7.2 ms on one, uint16 7.4 against 13.8 ms; starting a thread costs about 0.1 ms.
+    """
+
     def setup(self, root, n, size):
         self.load(root, n, size)
 
@@ -65,6 +71,11 @@ class LabelPresence(_KernelBase):
         from labelmap.kernels import label_presence
 
         label_presence(self.labels)
+
+    def time_label_presence_one_thread(self, root, n, size):
+        from labelmap.kernels import label_presence
+
+        label_presence(self.labels, threads=1)
 
     def peakmem_label_presence(self, root, n, size):
         from labelmap.kernels import label_presence
@@ -276,7 +287,13 @@ class _RleBase(_KernelBase):
 
 class RleEncodeFrames(_RleBase):
     """RLE Lossless encoding (``--compression rle``) by the kernel; ``track_rle_bytes`` is the
-    size of the codestreams.  :class:`RlePylibjpeg` times the encoder the writer used before."""
+    size of the codestreams.  :class:`RlePylibjpeg` times the encoder the writer used before.
+
+    Frames of 4 MiB or more in all are split over every core (``threads=None``).  Measured on
+    the 2-core development VM, label maps: 512x512x298 uint8 7 ms on two threads against 12 ms
+    on one; 16 frames (4 MiB) 0.40 against 0.57 ms; 1 MiB 0.18 against 0.11 ms (below the
+    threshold one thread wins); starting a thread costs about 0.05 ms; pylibjpeg-rle took 0.8 s.
+    """
 
     def time_rle_encode_frames(self, root, n, size, dtype):
         from labelmap.kernels import rle_encode_frames
@@ -324,3 +341,33 @@ class RlePylibjpeg(_RleBase):
         return sum(len(self.encode_frame(f.tobytes(), rows, cols, 1, bits, "<")) for f in self.frames)
 
     track_pylibjpeg_rle_bytes.unit = "bytes"
+
+
+class DeflateChunks(_KernelBase):
+    """Raw deflate of the label volume (Deflated transfer syntax), chunks of 8 MiB or more split
+    over every core (``threads=None``).
+
+    Measured on the 2-core development VM, the 78 MB reference volume at level 1 (zlib-ng's
+    Z_RLE strategy): 1.29 MB in 0.025 s, where ISA-L's level 1 gives 1.79 MB in 0.016 s and
+    zlib-ng's level 6 1.02 MB in 0.17 s.
+    """
+
+    def setup(self, root, n, size):
+        self.load(root, n, size)
+
+    def time_deflate_chunks_level_1(self, root, n, size):
+        from labelmap._util.deflate import deflate_chunks
+
+        deflate_chunks(self.labels.data, level=1)
+
+    def time_deflate_chunks_level_1_one_thread(self, root, n, size):
+        from labelmap._util.deflate import deflate_chunks
+
+        deflate_chunks(self.labels.data, level=1, threads=1)
+
+    def track_deflate_level_1_bytes(self, root, n, size):
+        from labelmap._util.deflate import deflate_chunks
+
+        return sum(len(b) for b in deflate_chunks(self.labels.data, level=1))
+
+    track_deflate_level_1_bytes.unit = "bytes"

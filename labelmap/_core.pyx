@@ -16,7 +16,9 @@ cdef extern from *:
        (x != 0): a word loaded with memcpy on a little-endian machine is trailing zeros */
     #if defined(_MSC_VER)
     #include <intrin.h>
-    static __inline int lm_first_set_bit(unsigned __int64 x) { unsigned long i; _BitScanForward64(&i, x); return (int)i; }
+    static __inline int lm_first_set_bit(unsigned __int64 x) {
+        unsigned long i; _BitScanForward64(&i, x); return (int)i;
+    }
     #elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
     static inline int lm_first_set_bit(unsigned long long x) { return __builtin_clzll(x); }
     #else
@@ -149,6 +151,7 @@ def narrow_to_u8(const wide_t[::1] src, uint8_t[::1] out):
                 break
             lo = hi
     return (acc >> 8) == 0
+
 
 # ---------------------------------------------------------------------------
 # 1-bit frame streams.  Bit ``i`` of a stream lives in byte ``i >> 3`` at bit
@@ -427,6 +430,44 @@ cdef inline void _add_pairs(int32_t* segs, Py_ssize_t n, int64_t[:, ::1] result)
             result[segs[j], segs[i]] += 1
 
 
+cdef inline int64_t _overlap_pass(const uint8_t* packed, int64_t s, Py_ssize_t npx, bint collect,
+                                  int32_t seg, int32_t* count, const int32_t* start, int32_t* fill,
+                                  int32_t* buf) noexcept nogil:
+    """Walk the set bits of the frame at stream bit ``s``, the same way for both passes of frame_overlap.
+
+    collect False: add 1 to ``count`` at each set pixel; returns the CSR slots this adds
+    (2 when a pixel reaches 2 frames, 1 for each frame after).  collect True: append ``seg``
+    to the slots (``start``, ``fill``) of each set pixel counted more than once; returns 0.
+    """
+    cdef Py_ssize_t b, p, pp
+    cdef int t
+    cdef int32_t c
+    cdef uint8_t byte
+    cdef int64_t added = 0
+    for b in range(s >> 3, (s + npx + 7) >> 3):
+        byte = packed[b]
+        if byte == 0:
+            continue
+        p = (b << 3) - s
+        for t in range(8):
+            if (byte >> t) & 1:
+                pp = p + t
+                if pp < 0 or pp >= npx:
+                    continue
+                if collect:
+                    if count[pp] > 1:
+                        buf[start[pp] + fill[pp]] = seg
+                        fill[pp] += 1
+                else:
+                    c = count[pp] + 1
+                    count[pp] = c
+                    if c == 2:
+                        added += 2
+                    elif c > 2:
+                        added += 1
+    return added
+
+
 def frame_overlap(const uint8_t[::1] packed,
                   const int64_t[::1] order,
                   const int64_t[::1] group_starts,
@@ -444,12 +485,9 @@ def frame_overlap(const uint8_t[::1] packed,
     ``count``, ``start`` and ``fill`` are int32 scratch arrays of npx entries.
     Adds to ``result`` (N x N, symmetric, diagonal untouched).
     """
-    cdef Py_ssize_t g, q, f, b, b0, b1, p, pp
-    cdef int t
+    cdef Py_ssize_t g, q, pp
     cdef Py_ssize_t ng = group_starts.shape[0] - 1
-    cdef int64_t s, total, cap = 0, pos
-    cdef int32_t c, seg
-    cdef uint8_t byte
+    cdef int64_t total, cap = 0, pos
     cdef int32_t* buf = NULL
     cdef int32_t* nbuf
     cdef bint failed = False
@@ -459,25 +497,8 @@ def frame_overlap(const uint8_t[::1] packed,
             total = 0
             # pass 1: how many frames of this position cover each pixel
             for q in range(group_starts[g], group_starts[g + 1]):
-                f = order[q]
-                s = <int64_t>f * npx
-                b0 = s >> 3
-                b1 = (s + npx + 7) >> 3
-                for b in range(b0, b1):
-                    byte = packed[b]
-                    if byte == 0:
-                        continue
-                    p = (b << 3) - s
-                    for t in range(8):
-                        if (byte >> t) & 1:
-                            pp = p + t
-                            if pp >= 0 and pp < npx:
-                                c = count[pp] + 1
-                                count[pp] = c
-                                if c == 2:
-                                    total += 2
-                                elif c > 2:
-                                    total += 1
+                total += _overlap_pass(&packed[0], <int64_t>order[q] * npx, npx, False, 0,
+                                       &count[0], &start[0], &fill[0], buf)
             if total == 0:
                 continue
             # CSR slots for the pixels covered more than once
@@ -496,22 +517,8 @@ def frame_overlap(const uint8_t[::1] packed,
                     pos += count[pp]
             # pass 2: collect the segments at those pixels
             for q in range(group_starts[g], group_starts[g + 1]):
-                f = order[q]
-                seg = segments[f]
-                s = <int64_t>f * npx
-                b0 = s >> 3
-                b1 = (s + npx + 7) >> 3
-                for b in range(b0, b1):
-                    byte = packed[b]
-                    if byte == 0:
-                        continue
-                    p = (b << 3) - s
-                    for t in range(8):
-                        if (byte >> t) & 1:
-                            pp = p + t
-                            if pp >= 0 and pp < npx and count[pp] > 1:
-                                buf[start[pp] + fill[pp]] = seg
-                                fill[pp] += 1
+                _overlap_pass(&packed[0], <int64_t>order[q] * npx, npx, True, segments[order[q]],
+                              &count[0], &start[0], &fill[0], buf)
             for pp in range(npx):
                 if count[pp] > 1:
                     _add_pairs(&buf[start[pp]], count[pp], result)

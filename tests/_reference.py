@@ -1,4 +1,4 @@
-"""Plain NumPy versions of every Cython kernel: the oracles for tests/test_kernels.py."""
+"""Plain NumPy versions of every Cython kernel: the oracles for tests/kernels/test_*.py."""
 
 from __future__ import annotations
 
@@ -194,3 +194,13 @@ def rle_encode_frame(frame: np.ndarray, pairs: str = "standard") -> bytes:
         offsets.append(offsets[-1] + len(seg))
     header = struct.pack("<16I", n, *offsets, *[0] * (15 - n))
     return header + b"".join(segments)
+
+
+def runs(shape, dtype, hi, seed, max_run=40):
+    """Test data, not a reference: a label array made of runs of random length 1..max_run
+    (crossing word boundaries everywhere)."""
+    rng = np.random.default_rng(seed)
+    n = int(np.prod(shape))
+    lengths = rng.integers(1, max_run + 1, size=2 * n // (max_run + 1) + 8)
+    values = rng.integers(0, hi + 1, size=lengths.size)
+    return np.resize(np.repeat(values, lengths), n).astype(dtype).reshape(shape)  # resize: repeats if short

@@ -7,9 +7,13 @@ for gzip NRRD data and the Deflated Explicit VR Little Endian transfer syntax.
 
 from __future__ import annotations
 
+import importlib
 import zlib
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Union
+from types import ModuleType
+from typing import TYPE_CHECKING, cast
+
+from labelmap._util.threads import parts_for, run_parts
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,22 +30,22 @@ __all__ = [
     "BACKEND",
 ]
 
-Buffer = Union[bytes, bytearray, memoryview]
+Buffer = bytes | bytearray | memoryview
 
-try:  # pragma: no cover - which branch runs depends on the environment
-    from isal import igzip as _igzip
-    from isal import isal_zlib as _izlib
 
-    BACKEND = "isal"
-except ImportError:  # pragma: no cover
-    _igzip = None
-    _izlib = None
-    BACKEND = "zlib"
+def _optional(name: str) -> ModuleType | None:
+    """The module, or None when it (an optional accelerator) is not installed."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
 
-try:  # pragma: no cover
-    from zlib_ng import zlib_ng as _zng
-except ImportError:  # pragma: no cover
-    _zng = None
+
+_igzip = _optional("isal.igzip")
+_izlib = _optional("isal.isal_zlib") if _igzip is not None else None
+_igzip = _igzip if _izlib is not None else None
+BACKEND = "isal" if _igzip is not None else "zlib"
+_zng = _optional("zlib_ng.zlib_ng")
 
 # A C gzip reader that inflates straight into a caller's buffer (``readinto``), one GIL
 # release per call: zlib-ng's (fastest), else ISA-L's; both are what their GzipFile uses.
@@ -171,7 +175,7 @@ def gzip_decompress_into(data: Buffer, out: np.ndarray, chunk: int = 1 << 20) ->
     is writable.  A truncated stream raises ``zlib.error``-compatible errors of the backend.
     ``chunk``: piece size of the :func:`gzip_pieces` path (used without a C reader, or on errors).
     """
-    target = memoryview(out).cast("B")
+    target = out.data.cast("B")
     if _READER is None:
         pos = 0
         for piece in gzip_pieces(data, len(target), chunk):
@@ -185,9 +189,9 @@ def raw_compressor(level: int = 6):
     """A streaming raw-deflate compressor (``compress`` / ``flush``).
 
     Level 1 looks only for runs (zlib-ng's Z_RLE strategy): label maps are runs of equal
-    bytes, so it gives 1.29 MB at 0.025 s for the 78 MB reference volume, where ISA-L's
-    level 1 gives 1.79 MB in 0.016 s and zlib-ng's level 6 1.02 MB in 0.17 s.  Levels 2-3
-    use ISA-L; higher levels zlib-ng (zlib's ratio at about twice its speed), else zlib.
+    bytes, so it compresses them smaller than ISA-L's level 1 at nearly its speed
+    (benchmarks/bench_kernels.py DeflateChunks).  Levels 2-3 use ISA-L; higher levels
+    zlib-ng (zlib's ratio at about twice its speed), else zlib.
     """
     if level <= 1:
         lib = _zng if _zng is not None else zlib
@@ -206,44 +210,56 @@ def deflate_raw(data: Buffer, *, level: int = 6) -> bytes:
 
 
 def deflate_chunks(
-    data: Buffer | Sequence[Buffer], *, level: int = 6, threads: int = 2, min_chunk: int = 8 << 20
+    data: Buffer | Sequence[Buffer], *, level: int = 6, threads: int | None = None, min_chunk: int = 8 << 20
 ) -> list[bytes]:
-    """Raw-deflate ``data`` (one buffer, or pieces read as their concatenation) as one stream,
-    compressing ``threads`` chunks in parallel.
+    """Raw-deflate ``data`` as one stream, compressing chunks on threads in parallel.
 
     Chunks other than the last end with a full flush (byte-aligned, no final
     block, no back-references across the boundary), so the pieces concatenate to
-    a valid stream.  Small inputs use one chunk.  Pieces are never joined: a
-    75 MB frame block is compressed where it lies.
+    a valid stream.  Pieces are never joined: a 75 MB frame block is compressed
+    where it lies.
+
+    Parameters
+    ----------
+    data
+        One buffer, or pieces read as their concatenation.
+    level
+        Compression level (see :func:`raw_compressor`).
+    threads
+        Chunks to compress at once; None, 0 or less: every core.
+    min_chunk
+        Smallest chunk: smaller inputs use one chunk, larger ones at most one per ``min_chunk`` bytes.
+
+    Returns
+    -------
+    list of bytes
+        The compressed chunks, in order.
     """
-    pieces = (
-        [memoryview(data).cast("B")] if not isinstance(data, (list, tuple)) else [memoryview(p).cast("B") for p in data]
-    )
+    if isinstance(data, (list, tuple)):
+        pieces = [memoryview(p).cast("B") for p in data]
+    else:
+        pieces = [memoryview(cast(Buffer, data)).cast("B")]
     starts = [0]
     for p in pieces:
         starts.append(starts[-1] + len(p))
     total = starts[-1]
-    n = max(1, min(threads, total // min_chunk))
+    n = parts_for(threads, total, min_chunk, total // min_chunk)
     bounds = [total * i // n for i in range(n + 1)]
+    out: list[bytes] = [b""] * n
 
-    def work(i: int) -> bytes:
+    def work(i: int) -> None:
         c = raw_compressor(level)
         lo, hi = bounds[i], bounds[i + 1]
-        out = []
+        chunk = []
         for p, start in zip(pieces, starts):
             a, b = max(lo, start), min(hi, start + len(p))
             if a < b:
-                out.append(c.compress(p[a - start : b - start]))
-        out.append(c.flush() if i == n - 1 else c.flush(zlib.Z_FULL_FLUSH))  # 3 in every backend
-        return b"".join(out)
+                chunk.append(c.compress(p[a - start : b - start]))
+        chunk.append(c.flush() if i == n - 1 else c.flush(zlib.Z_FULL_FLUSH))  # 3 in every backend
+        out[i] = b"".join(chunk)
 
-    if n == 1:
-        return [work(0)]
-
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(work, range(n)))
+    run_parts(work, n, "deflate")
+    return out
 
 
 def inflate_raw(data: Buffer) -> bytes:

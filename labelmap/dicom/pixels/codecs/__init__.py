@@ -169,7 +169,7 @@ def encode_frames(frames: np.ndarray, ts: str, *, bits_allocated: int, threads: 
         None (default) codes serially, since none of the codec packages releases the GIL;
         ``n > 1`` uses a thread pool of ``n`` for thread-safe codecs; ``0`` or less one per
         core.  RLE is coded by labelmap's kernel without the GIL, all frames in one call:
-        None lets it use two threads for 4 MiB of frames or more.
+        None lets it use every core for 4 MiB of frames or more.
 
     Raises
     ------

@@ -4,7 +4,7 @@ Encoding (:func:`labelmap.kernels.rle_encode_frames`, Cython, no GIL): one byte 
 8-bit frame, two for 16-bit (most significant byte first), as Annex G requires; each row
 PackBits-coded on its own, runs of 3 or more as replicate runs, a run of 2 inside a literal
 run merged into it (G.3.1's note; pydicom and pylibjpeg-rle always replicate it), segments
-padded to even length with a zero byte.  All frames are coded in one call, on two threads
+padded to even length with a zero byte.  All frames are coded in one call, on every core
 for 4 MiB or more (see benchmarks/ for timings against pylibjpeg-rle).
 
 Decoding: ``pylibjpeg-rle`` (Rust) when installed, else pydicom's own NumPy decoder.
