@@ -9,12 +9,12 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from labelmap.errors import LabelmapError, OutputError
 
-__all__ = ["atomic_path", "check_output_dir"]
+__all__ = ["atomic_path", "check_output_dir", "check_output_target"]
 
 
 def check_output_dir(directory: str | os.PathLike[str], *, create: bool = False) -> Path:
@@ -32,6 +32,27 @@ def check_output_dir(directory: str | os.PathLike[str], *, create: bool = False)
     if not os.access(d, os.W_OK | os.X_OK):
         raise OutputError(f"output folder {str(d)!r} is not writable; fix its permissions or choose another folder")
     return d
+
+
+def check_output_target(output: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]] = ()) -> None:
+    """Fail before any work when the output file cannot be created (the write checks again)
+    or would replace one of the ``inputs``."""
+    target = Path(output)
+    if target.is_dir():
+        raise OutputError(f"output {str(target)!r} is a folder; give a file name such as {str(target / 'seg.dcm')!r}")
+    if target.exists() and not target.is_file():
+        raise OutputError(f"output {str(target)!r} exists and is not a regular file; give a file name")
+    check_output_dir(target.parent if str(target.parent) else ".")
+    if target.exists():
+        for source in inputs:
+            try:
+                same = Path(source).is_file() and os.path.samefile(source, target)
+            except OSError:
+                same = False
+            if same:
+                raise OutputError(
+                    f"output {str(target)!r} is also an input file; it would be overwritten - give another output name"
+                )
 
 
 @contextlib.contextmanager

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from labelmap._util.atomic import check_output_target
 from labelmap._util.resources import Resources
 from labelmap.dicom.uids import is_uid
 from labelmap.errors import InputError, SegFormatError
 from labelmap.model import LabelVolume, SourceSeries
-from labelmap.pipeline.convert import PathLike, _check_output_target
+from labelmap.pipeline.convert import PathLike
 from labelmap.pipeline.options import WriteOptions
 from labelmap.pipeline.reports import WriteReport
 
@@ -69,7 +70,7 @@ def binary_to_labelmap(
     from labelmap.seg.plan import describe_pairs, overlap_pairs
 
     t0 = time.perf_counter()
-    _check_output_target(output, [] if not isinstance(seg, (str, os.PathLike)) else [seg])
+    check_output_target(output, [] if not isinstance(seg, (str, os.PathLike)) else [seg])
     opened = open_seg(seg)
     ds, name = opened.header, opened.name  # lite top level from a file: pydicom stays unloaded
     seg_type = str(ds.get("SegmentationType", ""))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
 
+from labelmap._util.atomic import check_output_target
 from labelmap._util.resources import Resources
 from labelmap.errors import InputError, MetadataError
 from labelmap.geometry import DEFAULT_TOLERANCE_MM
@@ -97,12 +98,28 @@ def write_labels(path: PathLike, volume: LabelVolume, *, compress: bool = True) 
 
 
 def load_source(paths: PathLike | Sequence[PathLike], *, series_uid: str | None = None) -> SourceSeries:
-    """Read the headers of the source DICOM series from folders (recursive) and/or files."""
+    """Read the headers of the source DICOM series from folders (recursive) and/or files.
+
+    Parameters
+    ----------
+    paths
+        A folder or file, or several.
+    series_uid
+        The series to use when ``paths`` hold several.
+
+    Returns
+    -------
+    SourceSeries
+        The series' geometry, instance UIDs and patient / study attributes (no pixels).
+
+    Raises
+    ------
+    DicomSeriesError
+        No series, several without ``series_uid``, or an inconsistent one.
+    """
     from labelmap.sources.series import load_series
 
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    return load_series(list(paths), series_uid=series_uid)
+    return load_series([paths] if isinstance(paths, (str, os.PathLike)) else list(paths), series_uid=series_uid)
 
 
 # --------------------------------------------------------------------------- itk -> seg
@@ -273,7 +290,7 @@ def itk_to_seg(
     if not labels:
         raise InputError("no label image given; pass the NRRD / NIfTI label file(s)")
     inputs = [*labels, *dicom] + ([] if metadata is None or isinstance(metadata, dict) else [metadata])
-    _check_output_target(output, inputs)
+    check_output_target(output, inputs)
     described = _described_input(labels)
     if described is not None:
         md = None if metadata is None else load_metadata(metadata)
@@ -412,30 +429,6 @@ def _prefetch_codecs(pool: Executor, compression: str) -> None:
                 pass
 
         pool.submit(warm)
-
-
-def _check_output_target(output: PathLike, inputs: Sequence[PathLike] = ()) -> None:
-    """Fail before any work when the output file cannot be created (the write checks again)
-    or would replace one of the ``inputs``."""
-    from labelmap._util.atomic import check_output_dir
-    from labelmap.errors import OutputError
-
-    target = Path(output)
-    if target.is_dir():
-        raise OutputError(f"output {str(target)!r} is a folder; give a file name such as {str(target / 'seg.dcm')!r}")
-    if target.exists() and not target.is_file():
-        raise OutputError(f"output {str(target)!r} exists and is not a regular file; give a file name")
-    check_output_dir(target.parent if str(target.parent) else ".")
-    if target.exists():
-        for source in inputs:
-            try:
-                same = Path(source).is_file() and os.path.samefile(source, target)
-            except OSError:
-                same = False
-            if same:
-                raise OutputError(
-                    f"output {str(target)!r} is also an input file; it would be overwritten - give another output name"
-                )
 
 
 def _apply_file_mapping(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from dataclasses import replace
@@ -10,9 +11,10 @@ import numpy as np
 import pytest
 
 from labelmap.errors import InputError, OverlapError, SliceMatchError
+from labelmap.formats.dcmqi_json import load_metadata
 from labelmap.model import Geometry
 from labelmap.pipeline.bin2label import binary_to_labelmap
-from labelmap.pipeline.convert import itk_to_seg, seg_to_itk
+from labelmap.pipeline.convert import encode_seg, itk_to_seg, load_source, read_labels, seg_to_itk
 from labelmap.pipeline.options import ReadOptions, WriteOptions
 
 from _classic import write_inputs
@@ -94,3 +96,21 @@ def test_slice_without_source_image_is_a_slice_match_error(tmp_path):
         itk_to_seg(images, [ct], md_path, tmp_path / "x.dcm")
     assert caught.value.hint == "tolerance"
     assert "does not match any source image" in str(caught.value)
+
+
+def test_decoder_notes_reach_the_read_report(tmp_path):
+    """A LABELMAP whose segment 0 is a real segment without Pixel Padding Value: a note, not a log line."""
+    geometry = axial_geometry()
+    ct, images, md_path, _ = write_inputs(tmp_path, geometry, [_blob_labels(geometry)])
+    source = load_source(ct)
+    labels = read_labels(images[0])
+    volume = replace(labels, segments=load_metadata(md_path).segments[0])
+    ds, _ = encode_seg(volume, source)
+    zero, one = ds.SegmentSequence[0], ds.SegmentSequence[1]
+    assert int(zero.SegmentNumber) == 0
+    zero.SegmentedPropertyTypeCodeSequence = copy.deepcopy(one.SegmentedPropertyTypeCodeSequence)
+    del ds.PixelPaddingValue
+    seg = tmp_path / "zero.dcm"
+    ds.save_as(seg, enforce_file_format=True)
+    report = seg_to_itk(seg, tmp_path / "back")
+    assert any("segment 0 is a real segment" in w for w in report.warnings)
