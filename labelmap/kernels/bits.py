@@ -257,14 +257,8 @@ def paint_frames(packed, frame_slices, frame_values, out: np.ndarray) -> np.ndar
         For an unusable ``out``, frames outside it or a stream too short.
     """
     _paint_target(out)
-    slices, values = _frame_arrays(frame_slices, frame_values, out.shape[0], int(np.iinfo(out.dtype).max), source="out")
-    data = _as_packed(packed)
-    npx = out.shape[1] * out.shape[2]
-    _need_bytes(data, slices.size, npx)
-    if slices.size and npx:
-        index = np.arange(slices.size, dtype=np.int64)
-        _core.paint_frames(data, index, slices, values, out.reshape(out.shape[0], npx))
-    return out
+    every = np.arange(np.size(frame_slices))
+    return paint_frames_subset(packed, every, frame_slices, frame_values, out.shape[1] * out.shape[2], out)
 
 
 def paint_frames_subset(packed, frames, frame_slices, frame_values, npx: int, out: np.ndarray) -> np.ndarray:
