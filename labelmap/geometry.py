@@ -9,6 +9,7 @@ measure covers position, orientation and pixel spacing together.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,9 +20,10 @@ from labelmap.model import Geometry, SourceSeries
 __all__ = [
     "DEFAULT_TOLERANCE_MM",
     "reorient",
-    "corner_deviation",
+    "FrameGeometry",
     "grid_from_frames",
     "place_frames",
+    "place",
     "patient_orientation",
     "match_slices",
 ]
@@ -108,7 +110,7 @@ def reorient(
     return arr, Geometry(origin, direction, spacing, shape)
 
 
-def check_orientation(orientation: Sequence[float], source: str = "SEG") -> np.ndarray:
+def check_orientation(orientation: Sequence[float] | np.ndarray, source: str = "SEG") -> np.ndarray:
     """ImageOrientationPatient as 6 floats; :class:`GeometryError` unless two orthogonal unit vectors (1e-3)."""
     o = np.asarray(orientation, dtype=float).reshape(-1)
     if o.shape != (6,) or not np.isfinite(o).all():
@@ -130,54 +132,67 @@ def _finite_positions(positions: np.ndarray, source: str) -> np.ndarray:
     return positions
 
 
-def corner_deviation(
-    position_a: np.ndarray,
-    row_a: np.ndarray,
-    col_a: np.ndarray,
-    spacing_a: Sequence[float],
-    position_b: np.ndarray,
-    row_b: np.ndarray,
-    col_b: np.ndarray,
-    spacing_b: Sequence[float],
+def _corners(
+    positions: np.ndarray,
+    row: np.ndarray,
+    col: np.ndarray,
+    spacing_ij: Sequence[float] | np.ndarray,
     rows: int,
     columns: int,
-) -> float:
-    """Largest distance (mm) between the corner pixel centres of two frames of ``rows`` x ``columns``.
+) -> np.ndarray:
+    """(N, 4, 3) corner pixel centres of frames of ``rows`` x ``columns`` at ``positions`` (N, 3).
 
-    ``spacing_*`` = (column spacing di, row spacing dj).
+    ``spacing_ij`` = (column spacing di, row spacing dj).
     """
-    worst = 0.0
-    for i in (0, columns - 1):
-        for j in (0, rows - 1):
-            pa = position_a + i * spacing_a[0] * row_a + j * spacing_a[1] * col_a
-            pb = position_b + i * spacing_b[0] * row_b + j * spacing_b[1] * col_b
-            worst = max(worst, float(np.linalg.norm(pa - pb)))
-    return worst
+    i = np.array([0, 0, columns - 1, columns - 1], dtype=float)[:, None]
+    j = np.array([0, rows - 1, 0, rows - 1], dtype=float)[:, None]
+    along_row = i * spacing_ij[0] * np.asarray(row, dtype=float)[None, :]
+    along_col = j * spacing_ij[1] * np.asarray(col, dtype=float)[None, :]
+    return np.asarray(positions, dtype=float).reshape(-1, 1, 3) + along_row + along_col
+
+
+def _corner_deviation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Largest distance (mm) between matching corners of two (N, 4, 3) corner sets, per frame."""
+    return np.asarray(np.linalg.norm(a - b, axis=2).max(axis=1))
+
+
+@dataclass(frozen=True, eq=False)
+class FrameGeometry:
+    """Where the frames of a multi-frame image lie: all a grid needs to place them."""
+
+    positions: np.ndarray  # (F, 3) ImagePositionPatient of each frame
+    orientation: np.ndarray  # (6,) ImageOrientationPatient, one for every frame
+    pixel_spacing: tuple[float, float]  # PixelSpacing: (row spacing, column spacing)
+    rows: int
+    columns: int
+    slice_spacing: float | None = None  # SpacingBetweenSlices or SliceThickness, when given
+
+    @property
+    def spacing_ij(self) -> tuple[float, float]:
+        """(column spacing di, row spacing dj): PixelSpacing in grid axis order."""
+        return float(self.pixel_spacing[1]), float(self.pixel_spacing[0])
 
 
 def grid_from_frames(
-    positions: np.ndarray,
-    orientation: Sequence[float],
-    pixel_spacing: Sequence[float],
-    rows: int,
-    columns: int,
-    *,
-    slice_spacing: float | None = None,
-    tol_mm: float = DEFAULT_TOLERANCE_MM,
-    source: str = "SEG",
+    frames: FrameGeometry, *, tol_mm: float = DEFAULT_TOLERANCE_MM, source: str = "SEG"
 ) -> tuple[Geometry, np.ndarray]:
-    """The smallest regular grid holding frames at ``positions`` (F, 3), and each frame's slice index.
+    """The smallest regular grid holding ``frames``, and each frame's slice index.
 
     Frames are ordered along the normal (row x column), never by frame number.
-    The slice step is ``slice_spacing`` (SpacingBetweenSlices) when the frames
-    sit on multiples of it, else the smallest gap between distinct positions;
-    gaps (skipped empty slices) become empty slices of the grid.
+    The slice step is ``frames.slice_spacing`` when the frames sit on multiples
+    of it, else the smallest gap between distinct positions; gaps (skipped empty
+    slices) become empty slices of the grid.
+
+    Raises
+    ------
+    GeometryError
+        When the frames are not parallel slices on regularly spaced planes.
     """
-    orientation = check_orientation(orientation, source)
+    orientation = check_orientation(frames.orientation, source)
     row, col = orientation[:3], orientation[3:]
     normal = np.cross(row, col)
-    positions = _finite_positions(positions, source)
-    spacing_ij = (float(pixel_spacing[1]), float(pixel_spacing[0]))
+    positions = _finite_positions(frames.positions, source)
+    rows, columns, slice_spacing = frames.rows, frames.columns, frames.slice_spacing
     proj = positions @ normal
     order = np.argsort(proj, kind="stable")
     sorted_pos = positions[order]
@@ -188,11 +203,14 @@ def grid_from_frames(
             distinct.append(p)
     distinct_arr = np.array(distinct)
     origin = distinct_arr[0]
+
+    def grid(k_dir: np.ndarray, step: float, n_slices: int) -> Geometry:
+        direction = np.stack([row, col, k_dir], axis=1)
+        return Geometry(origin, direction, np.array([*frames.spacing_ij, step]), (n_slices, rows, columns))
+
     if len(distinct_arr) == 1:
-        k_dir = normal / np.linalg.norm(normal)
         step = float(slice_spacing) if slice_spacing and slice_spacing > 0 else 1.0
-        geometry = Geometry(origin, np.stack([row, col, k_dir], axis=1), (*spacing_ij, step), (1, rows, columns))
-        return geometry, np.zeros(len(positions), dtype=np.int64)
+        return grid(normal / np.linalg.norm(normal), step, 1), np.zeros(len(positions), dtype=np.int64)
     span = distinct_arr[-1] - origin
     if float(span @ normal) <= tol_mm:
         raise GeometryError(
@@ -221,11 +239,7 @@ def grid_from_frames(
         dev = np.linalg.norm(positions - grid_pos, axis=1)
         bad = int(np.argmax(dev))
         if dev[bad] <= tol_mm and k.min() >= 0:
-            n_slices = int(k.max()) + 1
-            geometry = Geometry(
-                origin, np.stack([row, col, k_dir], axis=1), (*spacing_ij, step), (n_slices, rows, columns)
-            )
-            return geometry, k
+            return grid(k_dir, step, int(k.max()) + 1), k
         last_error = (
             f"{source}: frame {bad + 1} at {_fmt(positions[bad])} is {dev[bad]:.4f} mm off a regular grid "
             f"of slice spacing {step:.4f} mm (tolerance {tol_mm} mm)"
@@ -235,53 +249,66 @@ def grid_from_frames(
 
 def place_frames(
     geometry: Geometry,
-    positions: np.ndarray,
-    orientation: Sequence[float],
-    pixel_spacing: Sequence[float],
-    rows: int,
-    columns: int,
+    frames: FrameGeometry,
     *,
     tol_mm: float = DEFAULT_TOLERANCE_MM,
     source: str = "SEG",
     target: str = "reference series",
 ) -> np.ndarray:
-    """Slice index in ``geometry`` of each frame; :class:`GeometryError` names the first frame that does not fit."""
+    """Slice index in ``geometry`` of each frame.
+
+    Raises
+    ------
+    GeometryError
+        Naming the first frame that does not fit (outside the grid, or its corners off a slice's).
+    """
+    rows, columns = frames.rows, frames.columns
     if (rows, columns) != geometry.shape[1:]:
         raise GeometryError(
             f"{source}: frames are {rows} x {columns} (rows x columns) but the {target} is "
             f"{geometry.shape[1]} x {geometry.shape[2]}"
         )
-    orientation = check_orientation(orientation, source)
-    positions = _finite_positions(positions, source)
+    orientation = check_orientation(frames.orientation, source)
+    positions = _finite_positions(frames.positions, source)
     idx = geometry.lps_to_index(positions)
     k = np.rint(idx[:, 2]).astype(np.int64)
-    spacing_ij = (float(pixel_spacing[1]), float(pixel_spacing[0]))
-    slice_pos = geometry.slice_positions()
-    for f in range(len(positions)):
-        kf = int(k[f])
-        if kf < 0 or kf >= geometry.shape[0]:
+    outside = (k < 0) | (k >= geometry.shape[0])
+    slice_pos = geometry.slice_positions()[np.clip(k, 0, geometry.shape[0] - 1)]
+    dev = _corner_deviation(
+        _corners(positions, orientation[:3], orientation[3:], frames.spacing_ij, rows, columns),
+        _corners(slice_pos, geometry.row_direction, geometry.column_direction, geometry.spacing[:2], rows, columns),
+    )
+    bad = np.flatnonzero(outside | (dev > tol_mm))
+    if bad.size:
+        f = int(bad[0])
+        if outside[f]:
             raise GeometryError(
                 f"{source}: frame {f + 1} at {_fmt(positions[f])} lies outside the {target} "
                 f"(slice index {idx[f, 2]:.3f} of 0..{geometry.shape[0] - 1})"
             )
-        dev = corner_deviation(
-            positions[f],
-            orientation[:3],
-            orientation[3:],
-            spacing_ij,
-            slice_pos[kf],
-            geometry.row_direction,
-            geometry.column_direction,
-            geometry.spacing[:2],
-            rows,
-            columns,
+        raise GeometryError(
+            f"{source}: frame {f + 1} at {_fmt(positions[f])} does not match slice {int(k[f])} of the {target} "
+            f"at {_fmt(slice_pos[f])}: corners differ by {dev[f]:.4f} mm (tolerance {tol_mm} mm)"
         )
-        if dev > tol_mm:
-            raise GeometryError(
-                f"{source}: frame {f + 1} at {_fmt(positions[f])} does not match slice {kf} of the {target} "
-                f"at {_fmt(slice_pos[kf])}: corners differ by {dev:.4f} mm (tolerance {tol_mm} mm)"
-            )
     return k
+
+
+def place(
+    frames: FrameGeometry, reference: Geometry | None, *, tol_mm: float = DEFAULT_TOLERANCE_MM, source: str = "SEG"
+) -> tuple[Geometry, np.ndarray]:
+    """The grid of ``frames`` and each frame's slice index in it.
+
+    The grid is ``reference`` when given (see :func:`place_frames`), else the frames' own
+    smallest regular grid (see :func:`grid_from_frames`).
+
+    Raises
+    ------
+    GeometryError
+        When a frame does not fit the reference, or the frames lie on no regular grid.
+    """
+    if reference is not None:
+        return reference, place_frames(reference, frames, tol_mm=tol_mm, source=source)
+    return grid_from_frames(frames, tol_mm=tol_mm, source=source)
 
 
 def patient_orientation(geometry: Geometry) -> list[str]:
@@ -323,48 +350,32 @@ def match_slices(
     # nearest source image by distance between positions
     dist = np.linalg.norm(positions[:, None, :] - source.positions[None, :, :], axis=2)
     nearest = np.argmin(dist, axis=1)
-    for k in range(geometry.shape[0]):
-        s = int(nearest[k])
-        dev = corner_deviation(
-            positions[k],
-            geometry.row_direction,
-            geometry.column_direction,
-            geometry.spacing[:2],
-            source.positions[s],
-            src_row,
-            src_col,
-            src_spacing,
-            rows,
-            columns,
+    devs = _corner_deviation(
+        _corners(positions, geometry.row_direction, geometry.column_direction, geometry.spacing[:2], rows, columns),
+        _corners(source.positions[nearest], src_row, src_col, src_spacing, rows, columns),
+    )
+    for k in np.flatnonzero(devs > tol_mm)[:1]:
+        s, dev = int(nearest[k]), float(devs[k])
+        what = source.files[s] if s < len(source.files) else source.sop_instance_uids[s]
+        detail = []
+        off = float(dist[k, s])
+        if off > tol_mm:
+            nearest_at = _fmt(source.positions[s])
+            detail.append(f"its position {_fmt(positions[k])} is {off:.4f} mm from the nearest image's {nearest_at}")
+        sp = np.abs(np.asarray(geometry.spacing[:2]) - np.asarray(src_spacing))
+        if sp.max() > 1e-6:
+            detail.append(
+                f"pixel spacing (column, row) {np.round(geometry.spacing[:2], 6).tolist()} vs "
+                f"{np.round(src_spacing, 6).tolist()}"
+            )
+        cos = min(geometry.row_direction @ src_row, geometry.column_direction @ src_col)
+        ang = float(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+        if ang > 1e-4:
+            detail.append(f"orientation differs by {ang:.4f} degrees")
+        raise SliceMatchError(
+            f"{label_name}: slice {k} does not match any source image: its corners are {dev:.4f} mm from "
+            f"those of the nearest image {what} (tolerance {tol_mm} mm)" + ("; " + "; ".join(detail) if detail else "")
         )
-        if dev > tol_mm:
-            what = source.files[s] if s < len(source.files) else source.sop_instance_uids[s]
-            detail = []
-            off = float(dist[k, s])
-            if off > tol_mm:
-                detail.append(
-                    f"its position {_fmt(positions[k])} is {off:.4f} mm from the nearest image's {_fmt(source.positions[s])}"
-                )
-            sp = np.abs(np.asarray(geometry.spacing[:2]) - np.asarray(src_spacing))
-            if sp.max() > 1e-6:
-                detail.append(
-                    f"pixel spacing (column, row) {np.round(geometry.spacing[:2], 6).tolist()} vs "
-                    f"{np.round(src_spacing, 6).tolist()}"
-                )
-            ang = float(
-                np.degrees(
-                    np.arccos(
-                        np.clip(min(geometry.row_direction @ src_row, geometry.column_direction @ src_col), -1, 1)
-                    )
-                )
-            )
-            if ang > 1e-4:
-                detail.append(f"orientation differs by {ang:.4f} degrees")
-            raise SliceMatchError(
-                f"{label_name}: slice {k} does not match any source image: its corners are {dev:.4f} mm from "
-                f"those of the nearest image {what} (tolerance {tol_mm} mm)"
-                + ("; " + "; ".join(detail) if detail else "")
-            )
     if has_duplicates(nearest):
         raise GeometryError(f"{label_name}: several slices match the same source image; slice spacing is too small")
     return nearest.astype(np.int64)

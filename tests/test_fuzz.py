@@ -41,8 +41,9 @@ from labelmap.errors import LabelmapError
 from labelmap.model import LabelVolume
 from labelmap.pipeline.convert import load_source, read_seg, write_seg
 from labelmap.pipeline.options import WriteOptions
-from labelmap.seg.decode import decode_labelmap, open_seg
+from labelmap.seg.decode import decode_labelmap
 from labelmap.seg.decode_classic import decode_classic
+from labelmap.seg.read import open_seg
 
 from _segfiles import labels, listing, segments, small_geometry, write_files
 

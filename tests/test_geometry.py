@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from labelmap.errors import GeometryError
-from labelmap.geometry import grid_from_frames, match_slices, patient_orientation, place_frames, reorient
+from labelmap.geometry import FrameGeometry, grid_from_frames, match_slices, patient_orientation, place_frames, reorient
 from labelmap.model import Geometry, SourceSeries
 
 from _geometries import axial_geometry, las_geometry, oblique_geometry, reversed_geometry, rotation_z
@@ -61,7 +61,7 @@ def test_reorient_undoes_every_permutation_and_flip(make):
 
 def test_reorient_random_oblique():
     rng = np.random.default_rng(42)
-    for trial in range(20):
+    for _trial in range(20):
         angles = tuple(rng.uniform(-80, 80, size=2))
         geometry = oblique_geometry(
             shape=tuple(rng.integers(2, 7, size=3)), angles=angles, spacing=tuple(rng.uniform(0.3, 3.0, size=3))
@@ -177,16 +177,29 @@ def _frames(geometry: Geometry, ks) -> np.ndarray:
     return geometry.slice_positions()[list(ks)]
 
 
+def _fg(positions, orientation, pixel_spacing, rows, columns, slice_spacing=None) -> FrameGeometry:
+    return FrameGeometry(
+        np.asarray(positions, dtype=float),
+        np.asarray(orientation, dtype=float),
+        tuple(pixel_spacing),
+        rows,
+        columns,
+        slice_spacing,
+    )
+
+
 @pytest.mark.parametrize("make", [axial_geometry, las_geometry, oblique_geometry], ids=["axial", "las", "oblique"])
 def test_grid_from_frames_gaps_become_empty_slices(make):
     geometry = make(shape=(7, 22, 21))
     grid, k = grid_from_frames(
-        _frames(geometry, [0, 1, 4, 6]),
-        geometry.image_orientation,
-        geometry.pixel_spacing,
-        22,
-        21,
-        slice_spacing=float(geometry.spacing[2]),
+        _fg(
+            _frames(geometry, [0, 1, 4, 6]),
+            geometry.image_orientation,
+            geometry.pixel_spacing,
+            22,
+            21,
+            float(geometry.spacing[2]),
+        )
     )
     assert grid.shape == (7, 22, 21)
     np.testing.assert_array_equal(k, [0, 1, 4, 6])
@@ -197,12 +210,14 @@ def test_grid_from_frames_unordered_positions():
     geometry = oblique_geometry(shape=(6, 22, 21))
     order = [4, 0, 5, 2, 1]
     grid, k = grid_from_frames(
-        _frames(geometry, order),
-        geometry.image_orientation,
-        geometry.pixel_spacing,
-        22,
-        21,
-        slice_spacing=float(geometry.spacing[2]),
+        _fg(
+            _frames(geometry, order),
+            geometry.image_orientation,
+            geometry.pixel_spacing,
+            22,
+            21,
+            float(geometry.spacing[2]),
+        )
     )
     np.testing.assert_array_equal(k, order)
     assert grid.max_deviation(geometry) < 1e-6
@@ -211,13 +226,13 @@ def test_grid_from_frames_unordered_positions():
 def test_grid_from_frames_without_spacing_between_slices():
     geometry = axial_geometry(shape=(6, 22, 21))
     grid, k = grid_from_frames(
-        _frames(geometry, [5, 0, 2, 3]), geometry.image_orientation, geometry.pixel_spacing, 22, 21, slice_spacing=None
+        _fg(_frames(geometry, [5, 0, 2, 3]), geometry.image_orientation, geometry.pixel_spacing, 22, 21, None)
     )
     np.testing.assert_array_equal(k, [5, 0, 2, 3])
     assert grid.max_deviation(geometry) < 1e-6
     # only every other slice present and no spacing given: the grid step is the smallest gap
     grid2, k2 = grid_from_frames(
-        _frames(geometry, [0, 2, 4]), geometry.image_orientation, geometry.pixel_spacing, 22, 21
+        _fg(_frames(geometry, [0, 2, 4]), geometry.image_orientation, geometry.pixel_spacing, 22, 21)
     )
     np.testing.assert_array_equal(k2, [0, 1, 2])
     assert grid2.spacing[2] == pytest.approx(2 * geometry.spacing[2])
@@ -227,7 +242,7 @@ def test_grid_from_frames_wrong_spacing_falls_back_to_gaps():
     """A SpacingBetweenSlices the frames are not on (e.g. SliceThickness) is not trusted."""
     geometry = axial_geometry(shape=(4, 22, 21))
     grid, k = grid_from_frames(
-        _frames(geometry, [0, 1, 2, 3]), geometry.image_orientation, geometry.pixel_spacing, 22, 21, slice_spacing=1.7
+        _fg(_frames(geometry, [0, 1, 2, 3]), geometry.image_orientation, geometry.pixel_spacing, 22, 21, 1.7)
     )
     np.testing.assert_array_equal(k, [0, 1, 2, 3])
     assert grid.max_deviation(geometry) < 1e-6
@@ -236,7 +251,7 @@ def test_grid_from_frames_wrong_spacing_falls_back_to_gaps():
 def test_grid_from_frames_single_frame():
     geometry = oblique_geometry(shape=(1, 22, 21))
     grid, k = grid_from_frames(
-        _frames(geometry, [0]), geometry.image_orientation, geometry.pixel_spacing, 22, 21, slice_spacing=2.5
+        _fg(_frames(geometry, [0]), geometry.image_orientation, geometry.pixel_spacing, 22, 21, 2.5)
     )
     assert grid.shape == (1, 22, 21)
     np.testing.assert_array_equal(k, [0])
@@ -249,30 +264,28 @@ def test_grid_from_frames_irregular_positions():
     pos = _frames(geometry, [0, 1, 2])
     pos[2] += [0, 0, 0.4]
     with pytest.raises(GeometryError, match=r"frame 3 .* mm off a regular grid"):
-        grid_from_frames(
-            pos, geometry.image_orientation, geometry.pixel_spacing, 22, 21, slice_spacing=2.5, source="x.dcm"
-        )
+        grid_from_frames(_fg(pos, geometry.image_orientation, geometry.pixel_spacing, 22, 21, 2.5), source="x.dcm")
 
 
 # ----------------------------------------------------------------------------- place_frames
 def test_place_frames_ok():
     geometry = oblique_geometry(shape=(7, 22, 21))
     ks = [6, 1, 3]
-    k = place_frames(geometry, _frames(geometry, ks), geometry.image_orientation, geometry.pixel_spacing, 22, 21)
+    k = place_frames(geometry, _fg(_frames(geometry, ks), geometry.image_orientation, geometry.pixel_spacing, 22, 21))
     np.testing.assert_array_equal(k, ks)
 
 
 def test_place_frames_wrong_size():
     geometry = axial_geometry()
     with pytest.raises(GeometryError, match=r"frames are 22 x 20 .* reference series is 22 x 21"):
-        place_frames(geometry, _frames(geometry, [0]), geometry.image_orientation, geometry.pixel_spacing, 22, 20)
+        place_frames(geometry, _fg(_frames(geometry, [0]), geometry.image_orientation, geometry.pixel_spacing, 22, 20))
 
 
 def test_place_frames_outside():
     geometry = axial_geometry()
     pos = geometry.slice_positions()[[4]] + 3 * geometry.spacing[2] * geometry.slice_direction
     with pytest.raises(GeometryError, match=r"frame 1 at .* lies outside the reference series"):
-        place_frames(geometry, pos, geometry.image_orientation, geometry.pixel_spacing, 22, 21)
+        place_frames(geometry, _fg(pos, geometry.image_orientation, geometry.pixel_spacing, 22, 21))
 
 
 def test_place_frames_in_plane_shift():
@@ -280,16 +293,16 @@ def test_place_frames_in_plane_shift():
     pos = _frames(geometry, [1, 2])
     pos[1] = pos[1] + 0.25 * geometry.column_direction
     with pytest.raises(GeometryError, match=r"frame 2 .* does not match slice 2 .* 0\.2500 mm"):
-        place_frames(geometry, pos, geometry.image_orientation, geometry.pixel_spacing, 22, 21)
+        place_frames(geometry, _fg(pos, geometry.image_orientation, geometry.pixel_spacing, 22, 21))
 
 
 def test_place_frames_orientation_and_spacing_mismatch():
     geometry = axial_geometry()
     rotated = Geometry(geometry.origin, rotation_z(1.0), geometry.spacing, geometry.shape)
     with pytest.raises(GeometryError, match="does not match slice 0"):
-        place_frames(geometry, _frames(geometry, [0]), rotated.image_orientation, geometry.pixel_spacing, 22, 21)
+        place_frames(geometry, _fg(_frames(geometry, [0]), rotated.image_orientation, geometry.pixel_spacing, 22, 21))
     with pytest.raises(GeometryError, match="does not match slice 0"):
-        place_frames(geometry, _frames(geometry, [0]), geometry.image_orientation, [0.9, 0.72], 22, 21)
+        place_frames(geometry, _fg(_frames(geometry, [0]), geometry.image_orientation, [0.9, 0.72], 22, 21))
 
 
 def test_patient_orientation_letters():

@@ -24,8 +24,8 @@ from labelmap.pipeline.reports import WriteReport
 if TYPE_CHECKING:
     from pydicom import Dataset
 
-    from labelmap.seg.decode import OpenedSeg
     from labelmap.seg.decode_classic import ClassicSeg
+    from labelmap.seg.read import OpenedSeg
 
 __all__ = ["binary_to_labelmap"]
 
@@ -64,10 +64,10 @@ def binary_to_labelmap(
         A SEG that is not BINARY, or damaged.
     """
     from labelmap.errors import OverlapError
-    from labelmap.seg.decode import open_seg, series_attributes
     from labelmap.seg.decode_classic import decode_classic
     from labelmap.seg.encode import encode_labelmap, plan_labelmap, save_dataset
     from labelmap.seg.plan import describe_pairs, overlap_pairs
+    from labelmap.seg.read import open_seg, series_attributes
 
     t0 = time.perf_counter()
     check_output_target(output, [] if not isinstance(seg, (str, os.PathLike)) else [seg])

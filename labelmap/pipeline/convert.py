@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from labelmap.dicom.dataset import WriteDataset
     from labelmap.formats.dcmqi_json import Metadata
+    from labelmap.seg.decoded import DecodedSegmentation
     from labelmap.seg.plan import PreparedInputs
 
 __all__ = [
@@ -369,18 +370,12 @@ def _described_to_seg(
     return write_seg(volumes, source, output, series=series, options=options, names=names, resources=resources)
 
 
-def _one_file_layers(decoded, fmt) -> list[LabelVolume]:  # DecodedSeg | ClassicSeg, LabelFormat
+def _one_file_layers(decoded: DecodedSegmentation, fmt) -> list[LabelVolume]:  # fmt: LabelFormat
     """A decoded SEG as the layers of one file describing its segments (label value = Segment Number):
     LABELMAP is one layer, BINARY the greedy first-fit groups of non-overlapping segments."""
     from labelmap.errors import UnsupportedError
-    from labelmap.seg.decode import DecodedSeg
 
-    if isinstance(decoded, DecodedSeg):
-        volume = decoded.volume
-        return [
-            LabelVolume(volume.array, volume.geometry, tuple(replace(s, label_id=s.number) for s in volume.segments))
-        ]
-    if decoded.segmentation_type != "BINARY":
+    if decoded.segmentation_type not in ("LABELMAP", "BINARY"):
         raise UnsupportedError(
             f"{decoded.name}: a {decoded.segmentation_type} SEG cannot be written as a {fmt.title} (binary "
             "labelmaps only); use --format nrrd or nifti, which keep the fractional values"
@@ -456,18 +451,20 @@ def read_seg(
     reference: None | PathLike | Sequence[PathLike] | SourceSeries | Geometry = None,
     series_uid: str | None = None,
     tol_mm: float = DEFAULT_TOLERANCE_MM,
-):
+) -> DecodedSegmentation:
     """Decode a SEG file or Dataset.
 
-    LABELMAP gives a :class:`~labelmap.seg.decode.DecodedSeg` (``.volume``: Segment
-    Numbers, background 0); BINARY / FRACTIONAL give a
-    :class:`~labelmap.seg.decode_classic.ClassicSeg` (``.volume_of(numbers)``,
-    ``.iter_segment_volumes()``, ``.layers()``, ``.overlap()``).  ``reference`` (a
+    Every type gives a :class:`~labelmap.seg.decoded.DecodedSegmentation` (``.segments``,
+    ``.geometry``, ``.volume_of(numbers)``, ``.iter_segment_volumes()``, ``.layers()``):
+    LABELMAP a :class:`~labelmap.seg.decode.DecodedSeg` (also ``.volume``: Segment
+    Numbers, background 0), BINARY / FRACTIONAL a
+    :class:`~labelmap.seg.decode_classic.ClassicSeg` (also ``.overlap()``).  ``reference`` (a
     series folder / files, a SourceSeries or a Geometry) puts the output on that
     full grid, skipped slices filled with background.
     """
     from labelmap.dicom.values import quiet_pydicom
-    from labelmap.seg.decode import decode_labelmap, open_seg
+    from labelmap.seg.decode import decode_labelmap
+    from labelmap.seg.read import open_seg
 
     # pydicom (when a file needs it) warns on stderr about every odd value of a damaged file;
     # what matters to the conversion is reported as one SegFormatError instead
@@ -542,7 +539,6 @@ def seg_to_itk(
     from labelmap._util.atomic import check_output_dir
     from labelmap.formats import LabelSet, output_format
     from labelmap.formats.dcmqi_json import write_metadata
-    from labelmap.seg.decode import DecodedSeg
 
     t0 = time.perf_counter()
     prefix = options.prefix
@@ -557,14 +553,9 @@ def seg_to_itk(
         out_format.write(images[0], LabelSet(tuple(layers), described=True))
         groups = [list(layer.segments) for layer in layers]
         shape = layers[0].geometry.shape
-    elif isinstance(decoded, DecodedSeg):
-        volume = decoded.volume
-        groups = [[replace(s, label_id=s.number) for s in volume.segments]]
-        images, meta_path = output_names(out_dir, prefix, 1, ext)
-        write_labels(images[0], volume)
-        shape = volume.geometry.shape
-    else:
-        layer_groups = decoded.layers() if options.merge_segments else [[s] for s in decoded.segments]
+    else:  # LABELMAP: one image of Segment Numbers
+        one = options.merge_segments or decoded.segmentation_type == "LABELMAP"
+        layer_groups = decoded.layers() if one else [[s] for s in decoded.segments]
         images, meta_path = output_names(out_dir, prefix, len(layer_groups), ext)
         buffer = None
         groups = []
@@ -574,7 +565,7 @@ def seg_to_itk(
             groups.append([replace(s, label_id=s.number) for s in group])
         shape = decoded.geometry.shape
     write_metadata(meta_path, decoded.series, groups)
-    notes = list(decoded.notes) if isinstance(decoded, DecodedSeg) else []
+    notes = list(decoded.notes)
     if decoded.filled_slices:
         notes.append(f"{decoded.filled_slices} slice(s) without a frame were filled with background")
     return ReadReport(

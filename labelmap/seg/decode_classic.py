@@ -22,9 +22,9 @@ from labelmap import kernels
 from labelmap._util.arrays import has_duplicates, unique
 from labelmap.dicom.values import int_value
 from labelmap.errors import SegFormatError, UnsupportedError
-from labelmap.geometry import DEFAULT_TOLERANCE_MM, grid_from_frames, place_frames
-from labelmap.model import Geometry, SegmentDescription
-from labelmap.seg.decode import FrameInfo, OpenedSeg, open_seg, segment_descriptions, series_attributes
+from labelmap.geometry import DEFAULT_TOLERANCE_MM
+from labelmap.model import Geometry, SegmentDescription, SeriesAttributes
+from labelmap.seg.read import FrameInfo, OpenedSeg, open_seg, segment_descriptions, series_attributes
 
 __all__ = ["ClassicSeg", "decode_classic"]
 
@@ -41,10 +41,11 @@ class ClassicSeg:
     frame_segments: np.ndarray  # (F,) Segment Number of each frame
     packed: np.ndarray | None  # BINARY: 1-bit stream
     frames: np.ndarray | None  # FRACTIONAL: (F, R, C) uint8
-    series: object
+    series: SeriesAttributes
     fractional_type: str | None = None
     max_fractional_value: int | None = None
     filled_slices: int = 0
+    notes: tuple[str, ...] = ()  # warnings for the caller's report
     _last: tuple = field(default=(None, None), repr=False)  # (buffer, slices painted into it last)
 
     @property
@@ -109,27 +110,6 @@ class ClassicSeg:
             yield seg, buffer
 
 
-def _binary_stream(opened: OpenedSeg) -> np.ndarray:
-    """The 1-bit frames as one continuous packed stream (compressed frames are decoded and re-packed)."""
-    data = opened.native_bytes()
-    if data is None:
-        return kernels.pack_masks(opened.decoded_frames())
-    n_frames, npx = opened.n_frames, opened.info.rows * opened.info.columns
-    need = (n_frames * npx + 7) // 8
-    if not need <= len(data) <= need + need % 2:  # (one pad byte to an even length)
-        padded = n_frames * ((npx + 7) // 8)
-        hint = (
-            " (each frame padded to whole bytes, which the standard does not allow: frames are packed continuously)"
-            if padded != need and len(data) in (padded, padded + padded % 2)
-            else ""
-        )
-        raise SegFormatError(
-            f"{opened.name}: Pixel Data holds {len(data)} bytes but Rows x Columns x Number of Frames "
-            f"({opened.info.rows} x {opened.info.columns} x {n_frames}) of 1-bit pixels need {need}{hint}"
-        )
-    return data[:need]
-
-
 def decode_classic(
     source: str | os.PathLike[str] | Dataset | OpenedSeg,
     *,
@@ -137,8 +117,6 @@ def decode_classic(
     tol_mm: float = DEFAULT_TOLERANCE_MM,
 ) -> ClassicSeg:
     """Decode a BINARY or FRACTIONAL SEG into frames placed on a grid (the frames' own, or ``reference``)."""
-    from labelmap.seg.decode import frames_array
-
     opened = source if isinstance(source, OpenedSeg) else open_seg(source)
     ds, name = opened.header, opened.name
     seg_type = str(ds.get("SegmentationType", ""))
@@ -154,40 +132,18 @@ def decode_classic(
         raise SegFormatError(
             f"{name}: frames reference segment number(s) {undescribed[:10]} that the Segment Sequence does not describe"
         )
-    if reference is not None:
-        geometry = reference
-        k = place_frames(
-            reference,
-            info.positions,
-            info.orientation,
-            info.pixel_spacing,
-            info.rows,
-            info.columns,
-            tol_mm=tol_mm,
-            source=name,
-        )
-    else:
-        geometry, k = grid_from_frames(
-            info.positions,
-            info.orientation,
-            info.pixel_spacing,
-            info.rows,
-            info.columns,
-            slice_spacing=info.slice_spacing,
-            tol_mm=tol_mm,
-            source=name,
-        )
+    geometry, k = opened.place(reference, tol_mm)
     bits = int_value(ds, "BitsAllocated", name)
     packed = frames = None
     frac_type = mfv = None
     if seg_type == "BINARY":
         if bits != 1:
             raise SegFormatError(f"{name}: a BINARY SEG must have Bits Allocated 1, found {bits}")
-        packed = _binary_stream(opened)
+        packed = opened.pixels.binary_stream(opened.shape)
     else:
         if bits != 8:
             raise SegFormatError(f"{name}: a FRACTIONAL SEG must have Bits Allocated 8, found {bits}")
-        frames = np.asarray(frames_array(opened))
+        frames = np.asarray(opened.pixels.frames(opened.shape, bits))
         frac_type = str(ds.get("SegmentationFractionalType", "PROBABILITY"))
         mfv = int_value(ds, "MaximumFractionalValue", name, default=255, minimum=1, maximum=255)
     # the same (segment, slice) twice would make the result depend on frame order

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from labelmap.dicom.values import int_value, quiet_pydicom
-from labelmap.seg.decode import frames_array, open_seg, segment_descriptions
+from labelmap.seg.read import open_seg, segment_descriptions
 from labelmap.seg.types import SEG_SOP_CLASSES
 
 __all__ = ["seg_summary"]
@@ -48,15 +48,13 @@ def _summary(path: str | os.PathLike[str]) -> dict[str, Any]:
     counts: dict[int, int] = {}
     bits = int_value(ds, "BitsAllocated", name, default=0)
     if seg_type == "LABELMAP":
-        frames = frames_array(opened)
+        frames = opened.pixels.frames(opened.shape, int_value(ds, "BitsAllocated", name, minimum=1))
         bc = np.bincount(frames.ravel())
         counts = {int(v): int(c) for v, c in enumerate(bc) if c}
     elif bits == 1 and info.segment_numbers is not None:
-        from labelmap.seg.decode_classic import _binary_stream
-
-        counts = _bit_counts(_binary_stream(opened), info.segment_numbers, info.rows * info.columns)
+        counts = _bit_counts(opened.pixels.binary_stream(opened.shape), info.segment_numbers, info.rows * info.columns)
     elif bits == 8 and info.segment_numbers is not None:
-        frames = frames_array(opened)
+        frames = opened.pixels.frames(opened.shape, 8)
         for num, frame in zip(info.segment_numbers, frames):
             counts[int(num)] = counts.get(int(num), 0) + int(np.count_nonzero(frame))
     normal = np.cross(info.orientation[:3], info.orientation[3:])

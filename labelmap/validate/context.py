@@ -3,8 +3,9 @@
 :func:`load_context` reads the file (the bulk reader, or pydicom for what it refuses) and
 computes the facts several rules need -- frame size and count, valid bit depth, Segment
 Numbers, the per-frame plane values, positions, the palette's range -- each in one place.
-The context is frozen: rules read it and never write to it.  Pixel access (which borrows
-:mod:`labelmap.seg.decode`) lives here too, so the read path has a single entry point.
+The context is frozen: rules read it and never write to it.  The file is opened by
+:func:`labelmap.seg.read.open_seg` (``lenient``), the converter's one read path, and pixel
+access goes through its :class:`~labelmap.seg.pixels.PixelSource`.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from labelmap.dicom.bulk import PerFrameTable, PixelDataInfo
-from labelmap.dicom.uids import EXPLICIT_VR_BIG_ENDIAN, NATIVE_SYNTAXES
+from labelmap.dicom.uids import NATIVE_SYNTAXES
 from labelmap.errors import LabelmapError
+from labelmap.seg.pixels import PixelSource
+from labelmap.seg.read import open_seg
 from labelmap.seg.types import SegmentationType, SegTypeSpec, spec_for
-from labelmap.validate.values import MISSING, Absent, as_int, first_item, get, is_empty, items, text, upper_text
+from labelmap.validate.values import MISSING, Absent, as_int, first_item, get, items, text, upper_text
 
 #: Files with more frames get their per-frame items checked by values only (``deep=None``).
 DEEP_FRAME_LIMIT = 2000
@@ -72,6 +75,7 @@ class SegContext:
     ds: Dataset
     table: PerFrameTable | None  # per-frame values (None: no per-frame items)
     pixels: PixelDataInfo | None  # Pixel Data in the file (bulk reader) or None (use ds.PixelData)
+    pixel_source: PixelSource  # the frames, decoded as the converter decodes them
     per_frame_items: list | None  # per-frame items read with pydicom, when they are checked one by one
     sop_class: str
     seg_type: str  # Segmentation Type as written, upper case
@@ -103,37 +107,24 @@ class SegContext:
         return first_item(self.shared, seq)
 
     # -- pixel access ------------------------------------------------------------------
-    def _opened(self) -> Any:
-        from labelmap.seg.decode import FrameInfo, OpenedSeg
-
-        assert self.n_frames and self.rows and self.columns
-        info = FrameInfo(
-            positions=np.zeros((self.n_frames, 3)),
-            orientation=np.array([1.0, 0, 0, 0, 1, 0]),
-            pixel_spacing=(1.0, 1.0),
-            slice_spacing=None,
-            segment_numbers=None,
-            rows=self.rows,
-            columns=self.columns,
-        )
-        return OpenedSeg(self.ds, self.name, info, self.pixels)
-
     def packed_bits(self) -> np.ndarray:
         """1-bit frames as one packed bit stream (frames back to back)."""
-        from labelmap.seg.decode_classic import _binary_stream
-
-        return _binary_stream(self._opened())
+        assert self.n_frames and self.rows and self.columns
+        return self.pixel_source.binary_stream((self.n_frames, self.rows, self.columns))
 
     def frames(self) -> np.ndarray:
         """8/16-bit frames, (frames, rows, columns)."""
-        from labelmap.seg.decode import frames_array
-
-        return np.asarray(frames_array(self._opened()))
+        assert self.n_frames and self.rows and self.columns and self.bits
+        return np.asarray(self.pixel_source.frames((self.n_frames, self.rows, self.columns), self.bits))
 
 
 def load_context(source: str | os.PathLike[str] | Dataset, name: str, deep: bool | None) -> SegContext:
     """Read ``source`` and derive the facts; raises :class:`Unreadable` when it is not readable DICOM."""
-    ds, table, pixels, pydicom_items = _load(source, name)
+    try:
+        seg = open_seg(source, lenient=True)
+    except LabelmapError as exc:
+        raise Unreadable(str(exc).replace(f"{name}: ", "", 1)) from None
+    ds, table, pixels, pydicom_items = seg.ds, seg.table, seg.pixels.location, seg.items
     ts = text(get(getattr(ds, "file_meta", None), "TransferSyntaxUID"))
     seg_type = upper_text(ds, "SegmentationType")
     spec = spec_for(seg_type) if seg_type in SegmentationType.__members__ else None
@@ -161,6 +152,7 @@ def load_context(source: str | os.PathLike[str] | Dataset, name: str, deep: bool
         ds=ds,
         table=table,
         pixels=pixels,
+        pixel_source=seg.pixels,
         per_frame_items=_items_to_check(name, table, pydicom_items, deep),
         sop_class=text(get(ds, "SOPClassUID")),
         seg_type=seg_type,
@@ -180,42 +172,6 @@ def load_context(source: str | os.PathLike[str] | Dataset, name: str, deep: bool
         position_ids=position_ids,
         pixel_layout=_pixel_layout(ds, pixels, ts),
     )
-
-
-def _load(source: str | os.PathLike[str] | Dataset, name: str) -> tuple[Dataset, Any, Any, list | None]:
-    """(data set, per-frame table, Pixel Data info, per-frame items read with pydicom)."""
-    from labelmap.dicom.bulk import read_seg_fast
-
-    if isinstance(source, Dataset):
-        found = items(get(source, "PerFrameFunctionalGroupsSequence"))
-        return source, _table_from_items(found, name) if found else None, None, found
-    if not os.path.exists(name):
-        raise Unreadable("file not found")
-    if os.path.isdir(name):
-        raise Unreadable("is a folder, expected a DICOM SEG file")
-    try:
-        ds, table, pixels = read_seg_fast(name)
-        return ds, table, pixels, None
-    except LabelmapError as exc:
-        fast_error = str(exc)
-    except Exception as exc:  # pragma: no cover - the bulk reader should only raise SegFormatError
-        fast_error = f"{type(exc).__name__}: {exc}"
-    # the bulk reader refuses Big Endian files and files without per-frame items (TILED_FULL);
-    # anything else it refuses is damaged, even when pydicom reads part of it
-    message = fast_error.replace(f"{name}: ", "", 1)
-    try:
-        full = pydicom.dcmread(name)
-    except Exception:
-        raise Unreadable(message) from None
-    ts = text(get(getattr(full, "file_meta", None), "TransferSyntaxUID"))
-    complete = "PixelData" in full and "PerFrameFunctionalGroupsSequence" not in full
-    if ts != EXPLICIT_VR_BIG_ENDIAN and not complete:
-        raise Unreadable(message)
-    found = items(get(full, "PerFrameFunctionalGroupsSequence"))
-    try:
-        return full, _table_from_items(found, name) if found else None, None, found
-    except LabelmapError as exc:
-        raise Unreadable(str(exc)) from None
 
 
 def _items_to_check(name: str, table: Any, pydicom_items: list | None, deep: bool | None) -> list | None:
@@ -317,73 +273,3 @@ def _pixel_layout(ds: Dataset, pixels: Any, ts: str) -> PixelLayout:
     except Exception as exc:
         return PixelLayout(True, len(value), encapsulated, False, error=str(exc))
     return PixelLayout(True, len(value), encapsulated, False, fragments, offsets)
-
-
-def _table_from_items(per_frame: list, name: str) -> PerFrameTable:
-    """A :class:`~labelmap.dicom.bulk.PerFrameTable` built from pydicom per-frame items."""
-    n = len(per_frame)
-
-    def first(item: Dataset, *path: str) -> Any:
-        node: Any = item
-        for seq in path[:-1]:
-            got = items(get(node, seq))
-            if not got:
-                return MISSING
-            node = got[0]
-        return get(node, path[-1])
-
-    def floats(path: tuple, width: int) -> np.ndarray | None:
-        out = np.full((n, width), np.nan)
-        seen = False
-        for f, item in enumerate(per_frame):
-            value = first(item, *path)
-            if isinstance(value, Absent) or is_empty(value):
-                continue
-            seen = True
-            try:
-                numbers = [float(v) for v in np.atleast_1d(value)]
-            except (TypeError, ValueError):
-                continue
-            if len(numbers) == width:
-                out[f] = numbers
-        if not seen:
-            return None
-        return out if width > 1 else out[:, 0]
-
-    positions = floats(("PlanePositionSequence", "ImagePositionPatient"), 3)
-    numbers = np.zeros(n, dtype=np.int64)
-    seen_numbers = False
-    dims: list = []
-    seen_dims = False
-    uids: list = []
-    classes: list = []
-    for f, item in enumerate(per_frame):
-        number = first(item, "SegmentIdentificationSequence", "ReferencedSegmentNumber")
-        if not isinstance(number, Absent):
-            seen_numbers = True
-            numbers[f] = as_int(number) or 0
-        values = first(item, "FrameContentSequence", "DimensionIndexValues")
-        if isinstance(values, Absent) or values is None:
-            dims.append(())
-        else:
-            seen_dims = True
-            try:
-                dims.append(tuple(int(v) for v in np.atleast_1d(values)))
-            except (TypeError, ValueError):
-                dims.append(())
-        uid = first(item, "DerivationImageSequence", "SourceImageSequence", "ReferencedSOPInstanceUID")
-        cls = first(item, "DerivationImageSequence", "SourceImageSequence", "ReferencedSOPClassUID")
-        uids.append(text(uid) or None)
-        classes.append(text(cls) or None)
-    return PerFrameTable(
-        n_frames=n,
-        positions=positions if positions is not None else np.full((n, 3), np.nan),
-        segment_numbers=numbers if seen_numbers else None,
-        orientations=floats(("PlaneOrientationSequence", "ImageOrientationPatient"), 6),
-        pixel_spacings=floats(("PixelMeasuresSequence", "PixelSpacing"), 2),
-        slice_thickness=floats(("PixelMeasuresSequence", "SliceThickness"), 1),
-        spacing_between_slices=floats(("PixelMeasuresSequence", "SpacingBetweenSlices"), 1),
-        source_instance_uids=uids,
-        source_class_uids=classes,
-        dimension_index_values=dims if seen_dims else None,
-    )

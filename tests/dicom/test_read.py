@@ -23,8 +23,9 @@ from labelmap.geometry import match_slices
 from labelmap.model import Code, LabelVolume, SegmentDescription, SeriesAttributes
 from labelmap.pipeline.convert import load_source, read_seg
 from labelmap.pipeline.options import WriteOptions
-from labelmap.seg.decode import _stack_frames, open_seg
+from labelmap.seg.decode import _stack_frames
 from labelmap.seg.encode import encode_labelmap, save_dataset
+from labelmap.seg.read import open_seg
 
 from _geometries import axial_geometry, las_geometry, oblique_geometry
 from _interop import dcmqi_write, make_case, write_highdicom_seg

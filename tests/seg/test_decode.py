@@ -14,8 +14,9 @@ from labelmap.errors import SegFormatError, UnsupportedError
 from labelmap.geometry import match_slices
 from labelmap.model import Code, LabelVolume, SegmentDescription
 from labelmap.pipeline.convert import load_source, read_seg
-from labelmap.seg.decode import decode_labelmap, load_seg
+from labelmap.seg.decode import decode_labelmap
 from labelmap.seg.encode import encode_labelmap, save_dataset
+from labelmap.seg.read import open_seg
 
 from _geometries import axial_geometry, oblique_geometry
 
@@ -102,7 +103,7 @@ def test_not_a_seg(seg_case):
     with pytest.raises(SegFormatError, match="is not a Segmentation"):
         read_seg(ct_file)
     with pytest.raises(SegFormatError, match="is not a Segmentation"):
-        load_seg(pydicom.dcmread(ct_file))
+        open_seg(pydicom.dcmread(ct_file))
 
 
 def test_not_dicom_and_missing(tmp_path):

@@ -1,0 +1,518 @@
+"""Open a SEG, the one way: a file (bulk per-frame parsing, no pydicom) or a pydicom Dataset.
+
+:func:`open_seg` gives the top level, the per-frame table (:class:`PerFrameTable`, built from
+the bytes of a file or from the items of a Dataset), the Pixel Data as a
+:class:`~labelmap.seg.pixels.PixelSource` and, unless ``lenient``, the frames' geometry
+(:class:`FrameInfo`, built by :func:`frame_info` from the table whatever the source).  The
+decoders and the validator (``lenient=True``) read through it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+import numpy as np
+
+from labelmap.dicom.bulk import PerFrameTable
+from labelmap.dicom.read import LiteDataset
+from labelmap.dicom.uids import EXPLICIT_VR_BIG_ENDIAN
+from labelmap.dicom.values import check_header, int_value, quiet_pydicom
+from labelmap.errors import LabelmapError, MetadataError, SegFormatError, UnsupportedError
+from labelmap.geometry import DEFAULT_TOLERANCE_MM, FrameGeometry, place
+from labelmap.model import Geometry, SegmentDescription, SeriesAttributes
+from labelmap.seg.palette import read_palette
+from labelmap.seg.pixels import DatasetPixels, FilePixels, PixelSource
+from labelmap.seg.segments import segment_from_dataset
+from labelmap.seg.types import SEG_SOP_CLASSES
+
+if TYPE_CHECKING:  # files are read without pydicom; Datasets given by callers use it
+    from pydicom.dataset import Dataset
+
+    from labelmap.dicom.bulk import SegHeader
+
+__all__ = [
+    "FrameInfo",
+    "SegFile",
+    "OpenedSeg",
+    "open_seg",
+    "frame_info",
+    "table_from_items",
+    "series_attributes",
+    "segment_descriptions",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class FrameInfo(FrameGeometry):
+    """The frames of a SEG: their geometry, segment numbers and source images."""
+
+    segment_numbers: np.ndarray | None = None  # (F,) Referenced Segment Number, None for LABELMAP
+    source_instances: tuple[tuple[str | None, str] | None, ...] = ()  # (class UID, instance UID) per frame
+
+
+@dataclass(frozen=True, eq=False)
+class SegFile:
+    """A SEG as read, before any SEG-level check: what the validator works on.
+
+    ``header`` is the top level: a :class:`~labelmap.dicom.read.LiteDataset` from a file
+    (pydicom Dataset when the file needs pydicom), or the Dataset given; :attr:`ds` converts it
+    on demand.  ``table`` is None when there are no per-frame items; ``items`` holds them as
+    pydicom Datasets when pydicom read them.
+    """
+
+    header: Any
+    name: str
+    table: PerFrameTable | None
+    pixels: PixelSource
+    items: list | None
+    source: SegHeader | None  # the bulk reader's header of a file (builds the pydicom Dataset)
+
+    @cached_property
+    def ds(self) -> Dataset:
+        """The top level as a pydicom Dataset (built, and pydicom imported, on first use)."""
+        if self.source is None or not isinstance(self.header, LiteDataset):
+            return self.header
+        with quiet_pydicom():  # values converted now, once and silently (pydicom warns on damage)
+            ds = self.source.to_pydicom()
+            check_header(ds, self.name)
+        return ds
+
+    @property
+    def transfer_syntax(self) -> str | None:
+        """Transfer Syntax UID (None for a Dataset without File Meta Information)."""
+        return self.pixels.transfer_syntax
+
+
+@dataclass(frozen=True, eq=False)
+class OpenedSeg(SegFile):
+    """A SEG checked to be a Segmentation, with the geometry of its frames."""
+
+    info: FrameInfo
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.info.positions)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(Number of Frames, Rows, Columns) of the Pixel Data."""
+        return self.n_frames, self.info.rows, self.info.columns
+
+    def place(self, reference: Geometry | None, tol_mm: float = DEFAULT_TOLERANCE_MM) -> tuple[Geometry, np.ndarray]:
+        """The grid (``reference``, or the frames' own) and each frame's slice index in it.
+
+        Raises
+        ------
+        GeometryError
+            When a frame does not fit the reference, or the frames lie on no regular grid.
+        """
+        return place(self.info, reference, tol_mm=tol_mm, source=self.name)
+
+
+def _is_dataset(obj: Any) -> bool:
+    """True for a pydicom Dataset (without importing pydicom: if it is not loaded, obj is not one)."""
+    pydicom = sys.modules.get("pydicom")
+    return pydicom is not None and isinstance(obj, pydicom.Dataset)
+
+
+@overload
+def open_seg(source: str | os.PathLike[str] | Dataset, *, lenient: Literal[False] = ...) -> OpenedSeg: ...
+@overload
+def open_seg(source: str | os.PathLike[str] | Dataset, *, lenient: Literal[True]) -> SegFile: ...
+def open_seg(source: str | os.PathLike[str] | Dataset, *, lenient: bool = False) -> SegFile:
+    """Open a SEG file or wrap a pydicom Dataset.
+
+    Parameters
+    ----------
+    source
+        A file path, or a pydicom Dataset.
+    lenient
+        Read whatever can be read, for the validator: no SOP Class, value or geometry checks,
+        the top level as a pydicom Dataset, and files the bulk reader refuses but pydicom reads
+        (Big Endian, no per-frame items) taken through pydicom.
+
+    Returns
+    -------
+    OpenedSeg, or SegFile when ``lenient``.
+
+    Raises
+    ------
+    SegFormatError
+        Missing file, a folder, not DICOM, damaged, not a Segmentation; names the file.
+    """
+    with quiet_pydicom():
+        if isinstance(source, (str, os.PathLike)) or not _is_dataset(source):
+            return _from_file(str(source), lenient=lenient)
+        return _from_dataset(source, str(getattr(source, "filename", None) or "SEG dataset"), lenient=lenient)
+
+
+def _from_file(name: str, *, lenient: bool) -> SegFile:
+    from labelmap.dicom.bulk import read_seg_header
+
+    if not os.path.exists(name):
+        raise SegFormatError(f"{name}: file not found")
+    if os.path.isdir(name):
+        raise SegFormatError(f"{name}: is a folder, expected a DICOM SEG file")
+    try:
+        source, table, location = read_seg_header(name)
+        header = source.to_pydicom() if lenient or source.ds is None else source.ds
+    except Exception as exc:
+        if isinstance(exc, LabelmapError):
+            error = exc
+        elif lenient:  # pragma: no cover - the bulk reader should only raise SegFormatError
+            error = SegFormatError(f"{name}: {type(exc).__name__}: {exc}")
+        else:
+            raise
+        return _through_pydicom(name, error, lenient=lenient)
+    pixels = FilePixels(name, location, "ExtendedOffsetTable" in header)
+    if lenient:
+        return SegFile(header, name, table, pixels, None, source)
+    check_header(header, name)
+    _check_sop_class(header, name)
+    return OpenedSeg(header, name, table, pixels, None, source, frame_info(header, table, name))
+
+
+def _through_pydicom(name: str, error: LabelmapError, *, lenient: bool) -> SegFile:
+    """A file the bulk reader refused: the validator takes what pydicom reads of a Big Endian file or
+    one without per-frame items; otherwise a readable non-SEG file is "not a Segmentation", and
+    anything else keeps the bulk reader's ``error``."""
+    import pydicom
+
+    if not lenient:
+        try:
+            head = pydicom.dcmread(name, stop_before_pixels=True, specific_tags=["SOPClassUID"])
+            sop = str(head.SOPClassUID) if "SOPClassUID" in head else None
+        except Exception:  # pydicom raises many types on damaged files; the structural error stands
+            sop = None
+        if sop:
+            _check_sop_class({"SOPClassUID": sop}, name)
+        raise error
+    try:
+        ds = pydicom.dcmread(name)
+    except Exception:
+        raise error from None
+    meta = getattr(ds, "file_meta", None)
+    ts = str(meta.get("TransferSyntaxUID", "") or "").strip() if meta is not None else ""
+    complete = "PixelData" in ds and "PerFrameFunctionalGroupsSequence" not in ds
+    if ts != EXPLICIT_VR_BIG_ENDIAN and not complete:
+        raise error
+    return _from_dataset(ds, name, lenient=True)
+
+
+def _from_dataset(ds: Dataset, name: str, *, lenient: bool) -> SegFile:
+    from pydicom.dataset import Dataset
+
+    pixels = DatasetPixels(name, ds)
+    if lenient:
+        try:
+            items = [item for item in ds.get("PerFrameFunctionalGroupsSequence") or () if isinstance(item, Dataset)]
+        except Exception:  # undecodable or not a sequence: reported by the validator
+            items = []
+        table = table_from_items(items, name, lenient=True) if items else None
+        return SegFile(ds, name, table, pixels, items, None)
+    check_header(ds, name, per_frame=True)
+    _check_sop_class(ds, name)
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if per_frame is None:
+        raise SegFormatError(f"{name}: missing Per-frame Functional Groups Sequence (5200,9230)")
+    items = list(per_frame)
+    table = table_from_items(items, name)
+    return OpenedSeg(ds, name, table, pixels, items, None, frame_info(ds, table, name))
+
+
+def _check_sop_class(ds: Any, name: str) -> None:
+    sop = str(ds.get("SOPClassUID", ""))
+    if sop not in SEG_SOP_CLASSES:
+        raise SegFormatError(
+            f"{name}: SOP Class UID {sop or '(missing)'} is not a Segmentation "
+            f"({', '.join(f'{v} {k}' for k, v in SEG_SOP_CLASSES.items())})"
+        )
+
+
+# --------------------------------------------------------------------------- top-level values
+def series_attributes(ds: Dataset) -> SeriesAttributes:
+    """The dcmqi JSON top-level fields, read from a SEG."""
+    defaults = SeriesAttributes()
+
+    def text(keyword: str, default: str | None) -> str | None:
+        value = ds.get(keyword, None)
+        return str(value) if value not in (None, "") else default
+
+    return SeriesAttributes(
+        content_creator_name=text("ContentCreatorName", defaults.content_creator_name) or "",
+        clinical_trial_series_id=text("ClinicalTrialSeriesID", defaults.clinical_trial_series_id) or "",
+        clinical_trial_time_point_id=text("ClinicalTrialTimePointID", defaults.clinical_trial_time_point_id) or "",
+        clinical_trial_coordinating_center_name=text("ClinicalTrialCoordinatingCenterName", None),
+        series_description=text("SeriesDescription", defaults.series_description) or "",
+        series_number=text("SeriesNumber", defaults.series_number) or "",
+        instance_number=text("InstanceNumber", defaults.instance_number) or "",
+        body_part_examined=text("BodyPartExamined", None),
+        content_label=text("ContentLabel", defaults.content_label) or "",
+        content_description=text("ContentDescription", None),
+    )
+
+
+def segment_descriptions(ds: Dataset, name: str) -> list[SegmentDescription]:
+    """Segment Sequence items as descriptions, colours from the palette when PALETTE COLOR."""
+    items = ds.get("SegmentSequence")
+    if not items:
+        raise SegFormatError(f"{name}: missing or empty Segment Sequence (0062,0002)")
+    palette = read_palette(ds) if ds.get("PhotometricInterpretation") == "PALETTE COLOR" else {}
+    out: list[SegmentDescription] = []
+    seen: dict[int, int] = {}
+    for idx, item in enumerate(items):
+        where = f" in Segment Sequence item {idx + 1}"
+        if "SegmentNumber" not in item:
+            raise SegFormatError(f"{name}: Segment Sequence item {idx + 1} has no SegmentNumber")
+        int_value(item, "SegmentNumber", name, where=where, minimum=0, maximum=0xFFFF)
+        try:
+            seg = segment_from_dataset(item)
+        except MetadataError as exc:
+            raise SegFormatError(f"{name}: Segment Sequence item {idx + 1}: {exc}") from None
+        except (TypeError, ValueError, AttributeError, IndexError) as exc:  # a damaged item (kinds checked above)
+            raise SegFormatError(f"{name}: Segment Sequence item {idx + 1} cannot be read ({exc})") from None
+        if seg.number in seen:
+            raise SegFormatError(
+                f"{name}: segment number {seg.number} is described twice in the Segment Sequence (items "
+                f"{seen[seg.number] + 1} and {idx + 1})"
+            )
+        seen[seg.number] = idx
+        if palette and seg.number in palette and seg.cielab is None:
+            seg = replace(seg, rgb=palette[seg.number])
+        out.append(seg)
+    return out
+
+
+# --------------------------------------------------------------------------- per-frame values
+def frame_info(header: Any, table: PerFrameTable, name: str) -> FrameInfo:
+    """The frames' geometry, segment numbers and sources: per-frame values, else the shared ones.
+
+    Parameters
+    ----------
+    header
+        The top level (for Number of Frames, Rows, Columns and the Shared Functional Groups).
+    table
+        The per-frame values, from the bulk reader or :func:`table_from_items`.
+    name
+        The SEG, for messages.
+
+    Raises
+    ------
+    SegFormatError
+        A frame count that does not match, a frame without position, orientation, spacing or
+        (when any frame has one) segment number.
+    UnsupportedError
+        Frames of different orientations.
+    """
+    n_frames = int_value(header, "NumberOfFrames", name, default=1, minimum=1)
+    if table.n_frames != n_frames:
+        raise SegFormatError(
+            f"{name}: Number of Frames is {n_frames} but the Per-frame Functional Groups Sequence has "
+            f"{table.n_frames} items"
+        )
+    rows = int_value(header, "Rows", name, minimum=1, maximum=0xFFFF)
+    columns = int_value(header, "Columns", name, minimum=1, maximum=0xFFFF)
+    positions = np.array(table.positions, dtype=float)
+    bad = np.flatnonzero(~np.isfinite(positions).all(axis=1))
+    if bad.size:
+        shared = _shared_value(header, "PlanePositionSequence", "ImagePositionPatient")
+        if shared.size != 3:
+            raise _no_position(header, name, int(bad[0]))
+        positions[bad] = shared
+
+    def column_or_shared(column: np.ndarray | None, seq: str, keyword: str, width: int) -> np.ndarray:
+        if column is not None and np.isfinite(column).all():
+            return np.asarray(column, dtype=float).reshape(n_frames, width)
+        value = _shared_value(header, seq, keyword)
+        if value.size != width:
+            found = f"; the shared one has {value.size} values, expected {width}" if value.size else ""
+            raise SegFormatError(f"{name}: no valid {keyword} (neither per-frame nor shared{found})")
+        out = np.tile(value, (n_frames, 1))
+        if column is not None:
+            have = np.isfinite(np.asarray(column).reshape(n_frames, width)).all(axis=1)
+            out[have] = np.asarray(column).reshape(n_frames, width)[have]
+        return out
+
+    orientations = column_or_shared(table.orientations, "PlaneOrientationSequence", "ImageOrientationPatient", 6)
+    off = np.max(np.abs(orientations - orientations[0]), axis=1) > 1e-4
+    if off.any():
+        raise UnsupportedError(
+            f"{name}: frame {int(np.flatnonzero(off)[0]) + 1} has a different orientation than frame 1"
+        )
+    spacings = column_or_shared(table.pixel_spacings, "PixelMeasuresSequence", "PixelSpacing", 2)
+    spacing = (float(spacings[0, 0]), float(spacings[0, 1]))
+    if min(spacing) <= 0:
+        raise SegFormatError(f"{name}: PixelSpacing {list(spacing)} must be two positive values")
+    slice_spacing = None
+    for column, keyword in (
+        (table.spacing_between_slices, "SpacingBetweenSlices"),
+        (table.slice_thickness, "SliceThickness"),
+    ):
+        if column is not None and np.isfinite(column[0]):
+            value = np.array([float(column[0])])
+        else:
+            value = _shared_value(header, "PixelMeasuresSequence", keyword)
+        if value.size == 1 and value[0] > 0:
+            slice_spacing = float(value[0])
+            break
+    seg_numbers = None
+    if table.segment_numbers is not None:
+        seg_numbers = np.asarray(table.segment_numbers, dtype=np.int64)
+        if (seg_numbers == 0).any():
+            f = int(np.flatnonzero(seg_numbers == 0)[0])
+            raise SegFormatError(f"{name}: frame {f + 1} has no Referenced Segment Number")
+    sources = tuple(
+        (c, u) if u is not None else None for c, u in zip(table.source_class_uids, table.source_instance_uids)
+    )
+    return FrameInfo(positions, orientations[0], spacing, rows, columns, slice_spacing, seg_numbers, sources)
+
+
+def _shared_item(header: Any, seq: str) -> Any:
+    shared = header.get("SharedFunctionalGroupsSequence")
+    if shared and seq in shared[0] and shared[0][seq].value:
+        return shared[0][seq].value[0]
+    return None
+
+
+def _shared_value(header: Any, seq: str, keyword: str) -> np.ndarray:
+    """The numbers of ``keyword`` in the shared ``seq`` item (empty when absent or not numbers)."""
+    item = _shared_item(header, seq)
+    try:
+        return np.array([float(v) for v in np.atleast_1d(item.get(keyword))], dtype=float)
+    except (AttributeError, TypeError, ValueError):
+        return np.array([])
+
+
+def _no_position(header: Any, name: str, f: int) -> SegFormatError:
+    """Frame ``f`` has no position; a Dataset's per-frame items tell a missing group from a bad value."""
+    items = header.get("PerFrameFunctionalGroupsSequence")
+    if items and f < len(items) and not items[f].get("PlanePositionSequence"):
+        if _shared_item(header, "PlanePositionSequence") is None:
+            return SegFormatError(f"{name}: frame {f + 1} has no PlanePositionSequence (neither per-frame nor shared)")
+    return SegFormatError(f"{name}: frame {f + 1} has no valid ImagePositionPatient")
+
+
+def table_from_items(items: list, name: str, *, lenient: bool = False) -> PerFrameTable:
+    """The :class:`PerFrameTable` of pydicom per-frame items: the table the bulk reader builds from bytes.
+
+    Parameters
+    ----------
+    items
+        Per-frame Functional Groups Sequence items (pydicom Datasets).
+    name
+        The SEG, for messages.
+    lenient
+        Values that cannot be used become absent instead of raising (for the validator).
+
+    Raises
+    ------
+    SegFormatError
+        Unless ``lenient``: a value with the wrong count of numbers, or a bad segment number.
+    """
+    from pydicom.dataset import Dataset
+
+    n = len(items)
+
+    def first(item: Any, path: tuple[str, ...]) -> Any:
+        """The value at ``path`` in the first items of its sequences; ``_ABSENT`` when absent or undecodable."""
+        node = item
+        try:
+            for seq in path[:-1]:
+                got = node[seq].value if seq in node else None
+                node = next((i for i in got if isinstance(i, Dataset)), None) if got is not None else None
+                if node is None:
+                    return _ABSENT
+            return node[path[-1]].value if path[-1] in node else _ABSENT
+        except Exception:  # an undecodable value counts as absent (the validator reports it)
+            return _ABSENT
+
+    def floats(path: tuple[str, ...], width: int) -> np.ndarray | None:
+        out = np.full((n, width), np.nan)
+        seen = False
+        for f, item in enumerate(items):
+            value = first(item, path)
+            if _is_empty(value):
+                continue
+            seen = True
+            try:
+                numbers = [float(v) for v in np.atleast_1d(value)]
+            except (TypeError, ValueError):
+                if lenient:
+                    continue
+                raise SegFormatError(f"{name}: frame {f + 1}: {path[-1]} {value!r} is not a decimal string") from None
+            if len(numbers) == width:
+                out[f] = numbers
+            elif not lenient:
+                raise SegFormatError(f"{name}: frame {f + 1}: {path[-1]} has {len(numbers)} values, expected {width}")
+        if not seen:
+            return None
+        return out if width > 1 else out[:, 0]
+
+    numbers = np.zeros(n, dtype=np.int64)
+    seen_numbers = seen_dims = False
+    dims: list[tuple[int, ...]] = []
+    uids: list[str | None] = []
+    classes: list[str | None] = []
+    source = ("DerivationImageSequence", "SourceImageSequence")
+    for f, item in enumerate(items):
+        number = first(item, ("SegmentIdentificationSequence", "ReferencedSegmentNumber"))
+        if number is not _ABSENT:
+            seen_numbers = True
+            if lenient or number in (None, ""):
+                numbers[f] = _int(number) or 0
+            else:
+                keyword = "ReferencedSegmentNumber"
+                where = f" of frame {f + 1}"
+                numbers[f] = int_value({keyword: number}, keyword, name, where=where, minimum=1, maximum=0xFFFF)
+        values = first(item, ("FrameContentSequence", "DimensionIndexValues"))
+        if values is _ABSENT or values is None:
+            dims.append(())
+        else:
+            seen_dims = True
+            try:
+                dims.append(tuple(int(v) for v in np.atleast_1d(values)))
+            except (TypeError, ValueError):
+                dims.append(())
+        for column, keyword in ((uids, "ReferencedSOPInstanceUID"), (classes, "ReferencedSOPClassUID")):
+            value = first(item, (*source, keyword))
+            column.append(str(value).strip() or None if value not in (_ABSENT, None) else None)
+    positions = floats(("PlanePositionSequence", "ImagePositionPatient"), 3)
+    return PerFrameTable(
+        n_frames=n,
+        positions=positions if positions is not None else np.full((n, 3), np.nan),
+        segment_numbers=numbers if seen_numbers else None,
+        orientations=floats(("PlaneOrientationSequence", "ImageOrientationPatient"), 6),
+        pixel_spacings=floats(("PixelMeasuresSequence", "PixelSpacing"), 2),
+        slice_thickness=floats(("PixelMeasuresSequence", "SliceThickness"), 1),
+        spacing_between_slices=floats(("PixelMeasuresSequence", "SpacingBetweenSlices"), 1),
+        source_instance_uids=uids,
+        source_class_uids=classes,
+        dimension_index_values=dims if seen_dims else None,
+    )
+
+
+_ABSENT: Any = object()
+
+
+def _is_empty(value: Any) -> bool:
+    if value is None or value is _ABSENT:
+        return True
+    if isinstance(value, bytes):
+        return not value.strip(b" \0")
+    if isinstance(value, str):
+        return not value.strip(" \0")
+    try:
+        return len(value) == 0
+    except TypeError:
+        return False
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (_ABSENT, None, "") else None
+    except (TypeError, ValueError):
+        return None
