@@ -65,11 +65,9 @@ class DecodedSeg:
         return out
 
     def iter_segment_volumes(self) -> Iterator[tuple[SegmentDescription, np.ndarray]]:
-        """Each segment's own volume, one at a time (the buffer is reused: copy to keep it)."""
-        buffer: np.ndarray | None = None
+        """Each segment's own volume, one at a time."""
         for seg in self.volume.segments:
-            buffer = self.volume_of([seg.number], buffer if buffer is not self.volume.array else None)
-            yield seg, buffer
+            yield seg, self.volume_of([seg.number])
 
 
 def _stack_frames(frames: np.ndarray, k: np.ndarray, shape: tuple[int, int, int], dtype: Any) -> np.ndarray:

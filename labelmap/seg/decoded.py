@@ -32,14 +32,10 @@ class DecodedSegmentation(Protocol):
     def series(self) -> SeriesAttributes: ...
 
     @property
-    def filled_slices(self) -> int:
-        """Slices of the grid without a frame (read as background)."""
-        ...
+    def filled_slices(self) -> int: ...  # slices of the grid without a frame (background)
 
     @property
-    def notes(self) -> tuple[str, ...]:
-        """Warnings for the caller's report."""
-        ...
+    def notes(self) -> tuple[str, ...]: ...  # warnings for the caller's report
 
     @property
     def segments(self) -> list[SegmentDescription]: ...

@@ -9,7 +9,7 @@ and messages, for the decoders and the validator alike.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,8 +30,12 @@ __all__ = ["PixelSource", "FilePixels", "DatasetPixels"]
 Shape = tuple[int, int, int]
 
 
-class PixelSource(Protocol):
-    """Where a SEG's frames come from; every method raises :class:`SegFormatError` naming the SEG."""
+class PixelSource:
+    """Where a SEG's frames come from; every method raises :class:`SegFormatError` naming the SEG.
+
+    Sizes are checked against the value, codecs called and messages worded here, once;
+    :class:`FilePixels` and :class:`DatasetPixels` say where the value is.
+    """
 
     name: str
     transfer_syntax: str | None
@@ -39,28 +43,6 @@ class PixelSource(Protocol):
 
     def native_bytes(self) -> np.ndarray | None:
         """The native Pixel Data value as uint8 (None when compressed: use :meth:`decoded_frames`)."""
-        ...
-
-    def decoded_frames(self, shape: Shape, bits: int) -> np.ndarray:
-        """The frames of compressed Pixel Data as a ``shape`` array of stored values."""
-        ...
-
-    def frames(self, shape: Shape, bits: int) -> np.ndarray:
-        """All 8- or 16-bit frames as a ``shape`` array of stored values."""
-        ...
-
-    def binary_stream(self, shape: Shape) -> np.ndarray:
-        """The 1-bit frames as one continuous packed stream (compressed frames decoded and re-packed)."""
-        ...
-
-
-class _Frames:
-    """What both sources share: sizes checked against the value, codecs called, messages worded once."""
-
-    name: str
-    transfer_syntax: str | None
-
-    def native_bytes(self) -> np.ndarray | None:
         raise NotImplementedError
 
     def _fast_decode(self, ts: UID, shape: Shape, bits: int) -> np.ndarray | None:
@@ -173,7 +155,7 @@ class _Frames:
         return data[:need]
 
 
-class FilePixels(_Frames):
+class FilePixels(PixelSource):
     """Pixel Data of a file, read where the bulk reader found it (pydicom only as a fallback decoder)."""
 
     def __init__(self, name: str, location: PixelDataInfo, extended_offset_table: bool) -> None:
@@ -231,7 +213,7 @@ class FilePixels(_Frames):
         return np.asarray(ds.pixel_array)
 
 
-class DatasetPixels(_Frames):
+class DatasetPixels(PixelSource):
     """``PixelData`` of a pydicom Dataset (decoded by pydicom when compressed)."""
 
     def __init__(self, name: str, ds: Dataset) -> None:

@@ -316,27 +316,23 @@ def frame_info(header: Any, table: PerFrameTable, name: str) -> FrameInfo:
         )
     rows = int_value(header, "Rows", name, minimum=1, maximum=0xFFFF)
     columns = int_value(header, "Columns", name, minimum=1, maximum=0xFFFF)
-    positions = np.array(table.positions, dtype=float)
-    bad = np.flatnonzero(~np.isfinite(positions).all(axis=1))
-    if bad.size:
-        shared = _shared_value(header, "PlanePositionSequence", "ImagePositionPatient")
-        if shared.size != 3:
-            raise _no_position(header, name, int(bad[0]))
-        positions[bad] = shared
 
     def column_or_shared(column: np.ndarray | None, seq: str, keyword: str, width: int) -> np.ndarray:
-        if column is not None and np.isfinite(column).all():
-            return np.asarray(column, dtype=float).reshape(n_frames, width)
-        value = _shared_value(header, seq, keyword)
-        if value.size != width:
-            found = f"; the shared one has {value.size} values, expected {width}" if value.size else ""
-            raise SegFormatError(f"{name}: no valid {keyword} (neither per-frame nor shared{found})")
-        out = np.tile(value, (n_frames, 1))
-        if column is not None:
-            have = np.isfinite(np.asarray(column).reshape(n_frames, width)).all(axis=1)
-            out[have] = np.asarray(column).reshape(n_frames, width)[have]
+        """Each frame's own value, else the shared one."""
+        out = np.full((n_frames, width), np.nan) if column is None else np.array(column, dtype=float)
+        out = out.reshape(n_frames, width)
+        lacking = ~np.isfinite(out).all(axis=1)
+        if lacking.any():
+            value = _shared_value(header, seq, keyword)
+            if value.size != width and keyword == "ImagePositionPatient":
+                raise _no_position(header, name, int(np.flatnonzero(lacking)[0]))
+            if value.size != width:
+                found = f"; the shared one has {value.size} values, expected {width}" if value.size else ""
+                raise SegFormatError(f"{name}: no valid {keyword} (neither per-frame nor shared{found})")
+            out[lacking] = value
         return out
 
+    positions = column_or_shared(table.positions, "PlanePositionSequence", "ImagePositionPatient", 3)
     orientations = column_or_shared(table.orientations, "PlaneOrientationSequence", "ImageOrientationPatient", 6)
     off = np.max(np.abs(orientations - orientations[0]), axis=1) > 1e-4
     if off.any():
