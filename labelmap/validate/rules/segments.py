@@ -65,7 +65,7 @@ def _segment(item: Dataset, i: int, first_use: Mapping[int, int], no_cielab: boo
         yield violation(
             "SegmentNumber", "is absent or not a number", f"{SEGMENT}: Type 1", path=f"{path}.SegmentNumber"
         )
-    elif first_use[seg] != i:
+    elif first_use.get(seg, i) != i:  # a damaged item may read differently the second time
         yield violation(
             "SegmentNumber",
             f"{seg} is also used by SegmentSequence[{first_use[seg]}]",
