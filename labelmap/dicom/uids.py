@@ -9,8 +9,7 @@ the read path and the CLI can use them without pydicom.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 __all__ = [
     "TransferSyntax",
@@ -34,9 +33,8 @@ __all__ = [
 Fidelity = Literal["lossless", "lossy", "maybe-lossy"]
 
 
-@dataclass(frozen=True)
-class TransferSyntax:
-    """One transfer syntax: how a data set and its Pixel Data are encoded."""
+class TransferSyntax(NamedTuple):
+    """One transfer syntax: how a data set and its Pixel Data are encoded (a named tuple: cheap to define at start-up)."""
 
     #: short name: the ``--compression`` choice for the syntaxes labelmap writes
     name: str
