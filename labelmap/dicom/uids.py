@@ -34,7 +34,7 @@ Fidelity = Literal["lossless", "lossy", "maybe-lossy"]
 
 
 class TransferSyntax(NamedTuple):
-    """One transfer syntax: how a data set and its Pixel Data are encoded (a named tuple: cheap to define at start-up)."""
+    """One transfer syntax: how a data set and its Pixel Data are encoded (a named tuple: cheap at start-up)."""
 
     #: short name: the ``--compression`` choice for the syntaxes labelmap writes
     name: str
