@@ -1,12 +1,12 @@
-"""Fast header reader for multi-frame DICOM SEG files.
+"""Fast header reader for multi-frame DICOM files.
 
 pydicom builds a full ``Dataset`` for every Per-frame Functional Groups item, which costs
 about 0.2 ms per frame (seconds for the 17,000-frame BINARY files found in public archives).
-:func:`read_seg_fast` walks the Per-frame Functional Groups Sequence (5200,9230) itself,
-decodes only the handful of attributes the converter needs into a :class:`PerFrameTable`,
-and reads every other top-level element (they are small) into a :mod:`~labelmap.dicom.read`
-data set, so pydicom is not even imported.  Pixel Data is not
-read at all: :class:`PixelDataInfo` tells the caller where it is.
+:func:`read_multiframe_header` walks the Per-frame Functional Groups Sequence (5200,9230)
+itself, captures the raw values of the few field paths the caller asks for (the SEG layer
+decodes them, :mod:`labelmap.seg.perframe`), and reads every other top-level element (they
+are small) into a :mod:`~labelmap.dicom.read` data set, so pydicom is not even imported.
+Pixel Data is not read at all: :class:`PixelDataInfo` tells the caller where it is.
 
 How the per-frame walk is fast
 ------------------------------
@@ -18,14 +18,14 @@ delimiters) must follow; then read a length; then capture or skip that many byte
 following items are checked against the template with one bytes comparison per run of
 constant bytes, so an item costs a dozen operations instead of 40+ element decodes.  Any
 mismatch (different structure, damaged data) sends the item back to the validating walker,
-which either raises :class:`~labelmap.errors.SegFormatError` with the byte offset or makes
+which either raises :class:`~labelmap.errors.DicomFormatError` with the byte offset or makes
 a new template (the four most recent templates are tried in turn).
 
 Handled encodings: Explicit VR Little Endian, Implicit VR Little Endian, Deflated Explicit VR
 Little Endian (inflated in memory), every encapsulated (compressed) transfer syntax (the
 data set is Explicit VR Little Endian; fragments of Pixel Data are listed).  Big Endian is
 refused.  Sequences and items of defined and undefined length, nested to any depth up to
-:data:`MAX_DEPTH`, and explicit-VR ``UN`` elements of undefined length (whose content is
+:data:`~labelmap.dicom.dictionary.MAX_DEPTH`, and explicit-VR ``UN`` elements of undefined length (whose content is
 Implicit VR Little Endian) are supported.
 """
 
@@ -34,124 +34,65 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+import types
 import zlib
-
-try:  # ISA-L inflates the Deflated transfer syntax 2-3x faster than zlib
-    from isal import isal_zlib as _inflate_impl
-except ImportError:  # pragma: no cover
-    _inflate_impl = zlib
 from collections.abc import Collection
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from labelmap.dicom.read import (
+from labelmap.dicom.dictionary import (
     ITEM,
-    ITEM_DELIMITER,
-    KEYWORDS,
     LONG_VRS,
+    PER_FRAME_GROUPS,
+    PIXEL_DATA,
     SEQUENCE_DELIMITER,
+    SEQUENCE_DELIMITER_BYTES,
+    SPECIFIC_CHARACTER_SET,
     UNDEFINED_LENGTH,
-    LiteDataset,
-    NeedsPydicom,
-    charset_of,
-    read_element,
+    tag_str,
 )
+from labelmap.dicom.read import LiteDataset, NeedsPydicom, charset_of, read_element
 from labelmap.dicom.uids import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN as _DEFLATED_LE
 from labelmap.dicom.uids import EXPLICIT_VR_BIG_ENDIAN as _EXPLICIT_BE
 from labelmap.dicom.uids import IMPLICIT_VR_LITTLE_ENDIAN as _IMPLICIT_LE
-from labelmap.errors import SegFormatError
+from labelmap.dicom.walk import Buffer, Header, Walker
+from labelmap.errors import DicomFormatError
 
 if TYPE_CHECKING:  # pydicom is imported only when a pydicom Dataset is asked for
     from pydicom.dataset import FileDataset
 
-__all__ = [
-    "PerFrameTable",
-    "PixelDataInfo",
-    "SegHeader",
-    "read_image_header",
-    "read_seg_header",
-    "read_seg_fast",
-    "MAX_DEPTH",
-]
+_inflate_impl: types.ModuleType
+try:  # ISA-L inflates the Deflated transfer syntax 2-3x faster than zlib
+    from isal import isal_zlib as _inflate_impl
+except ImportError:  # pragma: no cover
+    _inflate_impl = zlib
 
-#: Deepest sequence nesting accepted (the SEG per-frame groups need 4); guards against recursion bombs.
-MAX_DEPTH = 48
+__all__ = ["FileHeader", "FrameValues", "PixelDataInfo", "read_image_header", "read_multiframe_header"]
 
-
-_UNDEFINED, _LONG_VRS = UNDEFINED_LENGTH, LONG_VRS
-
-# Tags as (group << 16) | element.
-_ITEM, _ITEM_DELIM, _SEQ_DELIM = ITEM, ITEM_DELIMITER, SEQUENCE_DELIMITER
-_PER_FRAME = 0x52009230
-_PIXEL_DATA = 0x7FE00010
-
-_SEQ_DELIM_BYTES = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
-
-# Fields decoded from each per-frame item: path of sequence tags below the item, then the leaf.
-_F_POSITION, _F_SEGMENT, _F_ORIENT, _F_SPACING, _F_THICK, _F_BETWEEN, _F_SOP_UID, _F_SOP_CLASS, _F_DIM = range(9)
-_N_FIELDS = 9
-_FIELD_PATHS: dict[tuple[int, ...], int] = {
-    (0x00209113, 0x00200032): _F_POSITION,  # PlanePositionSequence > ImagePositionPatient
-    (0x0062000A, 0x0062000B): _F_SEGMENT,  # SegmentIdentificationSequence > ReferencedSegmentNumber
-    (0x00209116, 0x00200037): _F_ORIENT,  # PlaneOrientationSequence > ImageOrientationPatient
-    (0x00289110, 0x00280030): _F_SPACING,  # PixelMeasuresSequence > PixelSpacing
-    (0x00289110, 0x00180050): _F_THICK,  # PixelMeasuresSequence > SliceThickness
-    (0x00289110, 0x00180088): _F_BETWEEN,  # PixelMeasuresSequence > SpacingBetweenSlices
-    (0x00089124, 0x00082112, 0x00081155): _F_SOP_UID,  # DerivationImage > SourceImage > RefSOPInstanceUID
-    (0x00089124, 0x00082112, 0x00081150): _F_SOP_CLASS,  # DerivationImage > SourceImage > RefSOPClassUID
-    (0x00209111, 0x00209157): _F_DIM,  # FrameContentSequence > DimensionIndexValues
-}
-#: Sequences the walker descends into (every proper prefix of a field path).
-_CONTAINER_PATHS = frozenset(p[:i] for p in _FIELD_PATHS for i in range(1, len(p)))
 
 # Template operations: (kind, constant prefix, len(prefix), field or None).
 _OP_CONST, _OP_VAR2, _OP_VAR4, _OP_OPEN, _OP_CLOSE = range(5)
 _MAX_TEMPLATES = 4
 
-_U16 = struct.Struct("<H").unpack_from
 _U32 = struct.Struct("<I").unpack_from
 _TAG = struct.Struct("<HH").unpack_from
-
-Buffer = Union[bytes, mmap.mmap]
-_KEYWORD_OF = {tag: keyword for keyword, (tag, _) in KEYWORDS.items()}  # for error messages
-
-
-def _tag_str(tag: int) -> str:
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
-
-
-def _element_str(tag: int) -> str:
-    """``Keyword (gggg,eeee)`` for the attributes lite knows, else the tag."""
-    keyword = _KEYWORD_OF.get(tag)
-    return f"{keyword} {_tag_str(tag)}" if keyword else _tag_str(tag)
 
 
 # --------------------------------------------------------------------------- public types
 @dataclass(frozen=True, eq=False)
-class PerFrameTable:
-    """What the converter needs from the Per-frame Functional Groups Sequence, one row per frame.
+class FrameValues:
+    """Raw values captured from the Per-frame Functional Groups Sequence items.
 
-    Absent values: NaN in the float arrays, 0 in ``segment_numbers`` (segment numbers start
-    at 1), ``None`` in the UID lists, ``()`` in ``dimension_index_values``.  A column is
-    ``None`` as a whole when no frame has the attribute in its per-frame item (it is then
-    usually in the Shared Functional Groups Sequence).  Only the first occurrence inside a
-    frame counts (e.g. the first source image of the first derivation image).
+    ``columns[k]`` lists (frame index, value bytes) for the frames whose item holds the
+    field path ``k`` asked for (only its first occurrence in a frame counts).
     """
 
     n_frames: int
-    positions: np.ndarray  # (F, 3) float64 ImagePositionPatient
-    segment_numbers: np.ndarray | None  # (F,) int64 ReferencedSegmentNumber
-    orientations: np.ndarray | None  # (F, 6) float64 ImageOrientationPatient
-    pixel_spacings: np.ndarray | None  # (F, 2) float64 PixelSpacing
-    slice_thickness: np.ndarray | None  # (F,) float64 SliceThickness
-    spacing_between_slices: np.ndarray | None  # (F,) float64 SpacingBetweenSlices
-    source_instance_uids: list[str | None]  # DerivationImage > SourceImage > ReferencedSOPInstanceUID
-    source_class_uids: list[str | None]  # DerivationImage > SourceImage > ReferencedSOPClassUID
-    dimension_index_values: list[tuple[int, ...]] | None  # FrameContent > DimensionIndexValues
+    columns: tuple[list[tuple[int, bytes]], ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,7 +128,7 @@ class PixelDataInfo:
     def read_native(self) -> np.ndarray:
         """The native Pixel Data value as a 1-D uint8 array (file read or buffer view)."""
         if not self.present or self.encapsulated:
-            raise SegFormatError(f"{self.path}: no native Pixel Data to read")
+            raise DicomFormatError("no native Pixel Data to read", path=self.path)
         if self.buffer is not None:
             return np.frombuffer(self.buffer, dtype=np.uint8, count=self.length, offset=self.offset)
         # A copy-on-write map: pages come straight from the page cache as they are touched
@@ -197,25 +138,26 @@ class PixelDataInfo:
             with open(self.path, "rb") as fh:
                 mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
         except (OSError, ValueError) as exc:
-            raise SegFormatError(f"{self.path}: cannot map Pixel Data ({exc})") from None
+            raise DicomFormatError(f"cannot map Pixel Data ({exc})", path=self.path) from None
         if self.offset + self.length > len(mm):
-            raise SegFormatError(
-                f"{self.path}: Pixel Data runs to byte {self.offset + self.length} but the file has {len(mm)} bytes"
+            raise DicomFormatError(
+                f"Pixel Data runs to byte {self.offset + self.length} but the file has {len(mm)} bytes", path=self.path
             )
         return np.frombuffer(mm, dtype=np.uint8, count=self.length, offset=self.offset)
 
     def frame_fragments(self, n_frames: int) -> list[list[tuple[int, int]]]:
         """Fragments of each frame: one per frame, or grouped by the Basic Offset Table."""
         if not self.encapsulated:
-            raise SegFormatError(f"{self.path}: Pixel Data is not encapsulated")
+            raise DicomFormatError("Pixel Data is not encapsulated", path=self.path)
         frags = list(self.fragments)
         if len(frags) == n_frames and (not self.basic_offset_table or len(self.basic_offset_table) == n_frames):
             return [[f] for f in frags]
         bot = self.basic_offset_table
         if len(bot) != n_frames:
-            raise SegFormatError(
-                f"{self.path}: {len(frags)} Pixel Data fragments for {n_frames} frames and "
-                f"{'no' if not bot else len(bot)} Basic Offset Table entries; cannot split frames"
+            raise DicomFormatError(
+                f"{len(frags)} Pixel Data fragments for {n_frames} frames and "
+                f"{'no' if not bot else len(bot)} Basic Offset Table entries; cannot split frames",
+                path=self.path,
             )
         # Offset of each fragment's item header, relative to the first fragment's item header.
         first = frags[0][0] - 8 if frags else 0
@@ -223,13 +165,15 @@ class PixelDataInfo:
         out: list[list[tuple[int, int]]] = []
         for k, rel in enumerate(bot):
             if rel not in starts:
-                raise SegFormatError(f"{self.path}: Basic Offset Table entry {k} ({rel}) is not at a fragment start")
+                raise DicomFormatError(
+                    f"Basic Offset Table entry {k} ({rel}) is not at a fragment start", path=self.path
+                )
             stop = starts[bot[k + 1]] if k + 1 < len(bot) and bot[k + 1] in starts else len(frags)
             out.append(frags[starts[rel] : stop])
         return out
 
 
-# --------------------------------------------------------------------------- the walker
+# --------------------------------------------------------------------------- the per-frame walk
 class _TemplateBuilder:
     """Records the byte layout of one per-frame item as template operations."""
 
@@ -262,196 +206,90 @@ class _TemplateBuilder:
         return self.ops
 
 
-class _Walker:
-    """Validating DICOM element walker over one buffer; every problem is a SegFormatError."""
+@dataclass(frozen=True, eq=False)
+class _ItemWalk:
+    """Walks one per-frame item with the validating walker: records its template, captures the fields.
 
-    def __init__(self, buf: Buffer, name: str, implicit: bool, where: str = "") -> None:
-        self.buf = buf
-        self.size = len(buf)
-        self.name = name
-        self.implicit = implicit
-        self.where = where  # e.g. " of the inflated data set"
+    ``fields`` maps a path of tags below the item (sequences, then the leaf) to its column;
+    ``containers`` holds every proper prefix of those paths (the sequences walked into).
+    """
 
-    # -- errors ------------------------------------------------------------------------
-    def error(self, pos: int, message: str) -> SegFormatError:
-        return SegFormatError(f"{self.name}: {message} at byte offset {pos}{self.where}")
+    walker: Walker
+    fields: dict[tuple[int, ...], int]
+    containers: frozenset[tuple[int, ...]]
+    tb: _TemplateBuilder
+    caps: list[tuple[int, bytes]]
 
-    def _past(self, pos: int, what: str, end: int, limit: int) -> SegFormatError:
-        if limit >= self.size:
-            return self.error(pos, f"{what} runs to offset {end}, past the end of the file ({self.size} bytes)")
-        return self.error(pos, f"{what} runs to offset {end}, past the end of its enclosing item or sequence ({limit})")
+    def item(self, pos: int, limit: int, implicit: bool, depth: int, path: tuple[int, ...] | None) -> int:
+        """Walk the item whose header is at ``pos`` (``path`` None: below no field); returns its end."""
+        walker, tb = self.walker, self.tb
+        vpos, end, inner = walker.item(pos, limit)
+        if end is None:
+            tb.const(bytes(walker.buf[pos : pos + 8]))
+        else:
+            tb.open(bytes(walker.buf[pos : pos + 4]))
+        after = walker.elements(
+            vpos, end, inner, implicit, lambda p, head: self.element(p, head, inner, implicit, depth, path)
+        )
+        if end is None:
+            tb.const(bytes(walker.buf[after - 8 : after]))  # the item delimiter
+        else:
+            tb.close()
+        return after
 
-    # -- element headers -------------------------------------------------------------------
-    def header(self, pos: int, limit: int, implicit: bool) -> tuple[int, bytes | None, int, int]:
-        """(tag, VR or None, value length, value offset) of the element header at ``pos``."""
-        if pos + 8 > limit:
-            if limit >= self.size:
-                raise self.error(
-                    pos, f"file truncated inside an element header (expected 8 bytes, {self.size - pos} left)"
+    def element(
+        self, start: int, head: Header, limit: int, implicit: bool, depth: int, path: tuple[int, ...] | None
+    ) -> int:
+        """Walk one element of an item at nesting ``depth``; returns the offset after it."""
+        walker, tb, buf = self.walker, self.tb, self.walker.buf
+        tag, vr, length, vpos = head
+        lensize = 4 if (implicit or vr in LONG_VRS) else 2
+        sub = path + (tag,) if path is not None else None
+        interesting = sub is not None and sub in self.containers
+        # Implicit VR has no VR: our containers are known to be sequences.  Explicit UN of a
+        # container (a converter that lost the VR) holds Implicit VR content, like pydicom reads it.
+        if length == UNDEFINED_LENGTH or vr == b"SQ" or ((implicit or vr == b"UN") and interesting):
+            inner_implicit = implicit or vr == b"UN"
+            inner_path = sub if interesting else None
+            if length == UNDEFINED_LENGTH:
+                walker.undefined_length_vr(start, tag, vr)
+                tb.const(bytes(buf[start:vpos]))
+                end = walker.sequence(
+                    vpos,
+                    length,
+                    limit,
+                    depth + 1,
+                    lambda p, lim: self.item(p, lim, inner_implicit, depth + 1, inner_path),
                 )
-            raise self.error(pos, f"element header crosses the end of its enclosing item or sequence ({limit})")
-        group, elem = _TAG(self.buf, pos)
-        tag = group << 16 | elem
-        if implicit or group == 0xFFFE:
-            return tag, None, _U32(self.buf, pos + 4)[0], pos + 8
-        vr = bytes(self.buf[pos + 4 : pos + 6])
-        if vr in _LONG_VRS:
-            if pos + 12 > limit:
-                raise self.error(pos, f"element {_element_str(tag)} header truncated (expected 12 bytes)")
-            return tag, vr, _U32(self.buf, pos + 8)[0], pos + 12
-        if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
-            raise self.error(pos + 4, f"element {_element_str(tag)} has an invalid VR {vr!r}")
-        return tag, vr, _U16(self.buf, pos + 6)[0], pos + 8
-
-    def value_end(self, pos: int, tag: int, vpos: int, length: int, limit: int) -> int:
-        end = vpos + length
-        if end > limit:
-            raise self._past(pos, f"value of element {_element_str(tag)} (length {length})", end, limit)
+                tb.const(bytes(buf[end - 8 : end]))  # the sequence delimiter
+            elif interesting:
+                tb.open(bytes(buf[start : vpos - 4]))
+                seq_end = walker.value_end(start, tag, vpos, length, limit)
+                end = walker.sequence(
+                    vpos, length, seq_end, depth + 1, lambda p, lim: self.item(p, lim, inner_implicit, depth + 1, sub)
+                )
+                tb.close()
+            else:
+                end = walker.value_end(start, tag, vpos, length, limit)
+                tb.var(bytes(buf[start : vpos - lensize]), lensize, None)
+            return end
+        end = walker.value_end(start, tag, vpos, length, limit)
+        field = self.fields.get(sub) if sub is not None and len(sub) > 1 else None
+        if field is not None:
+            if any(f == field for f, _ in self.caps):
+                field = None  # only the first occurrence counts
+            else:
+                self.caps.append((field, bytes(buf[vpos:end])))
+        tb.var(bytes(buf[start : vpos - lensize]), lensize, field)
         return end
 
-    # -- generic walk ----------------------------------------------------------------------
-    def walk_sequence(
-        self,
-        vpos: int,
-        length: int,
-        limit: int,
-        implicit: bool,
-        depth: int,
-        path: tuple[int, ...] | None,
-        tb: _TemplateBuilder | None,
-        caps: list | None,
-    ) -> int:
-        """Walk the items of a sequence whose value starts at ``vpos``; returns the end offset."""
-        if depth > MAX_DEPTH:
-            raise self.error(vpos, f"sequences nested deeper than {MAX_DEPTH} levels")
-        if length != _UNDEFINED:
-            end = vpos + length
-            if end > limit:
-                raise self._past(vpos, f"sequence value (length {length})", end, limit)
-            pos = vpos
-            while pos < end:
-                pos = self.walk_item(pos, end, implicit, depth, path, tb, caps)
-            return pos
-        pos = vpos
-        while True:
-            tag, _, ilen, ivpos = self.header(pos, limit, True)
-            if tag == _SEQ_DELIM:
-                if tb is not None:
-                    tb.const(bytes(self.buf[pos : pos + 8]))
-                return ivpos
-            pos = self.walk_item(pos, limit, implicit, depth, path, tb, caps)
 
-    def walk_item(
-        self,
-        pos: int,
-        limit: int,
-        implicit: bool,
-        depth: int,
-        path: tuple[int, ...] | None,
-        tb: _TemplateBuilder | None,
-        caps: list | None,
-    ) -> int:
-        """Walk one item starting at its (FFFE,E000) header; returns the offset after it."""
-        tag, _, length, vpos = self.header(pos, limit, True)
-        if tag != _ITEM:
-            raise self.error(pos, f"expected an item tag (FFFE,E000), found {_tag_str(tag)}")
-        if length == _UNDEFINED:
-            if tb is not None:
-                tb.const(bytes(self.buf[pos : pos + 8]))
-            end = self.walk_elements(vpos, None, limit, implicit, depth, path, tb, caps)
-            return end
-        end = vpos + length
-        if end > limit:
-            raise self._past(pos, f"item (length {length})", end, limit)
-        if tb is not None:
-            tb.open(bytes(self.buf[pos : pos + 4]))
-        out = self.walk_elements(vpos, end, end, implicit, depth, path, tb, caps)
-        if tb is not None:
-            tb.close()
-        return out
-
-    def walk_elements(
-        self,
-        pos: int,
-        end: int | None,
-        limit: int,
-        implicit: bool,
-        depth: int,
-        path: tuple[int, ...] | None,
-        tb: _TemplateBuilder | None,
-        caps: list | None,
-    ) -> int:
-        """Walk the elements of an item: up to ``end`` (defined length) or its item delimiter."""
-        buf = self.buf
-        while True:
-            if end is not None and pos >= end:
-                return pos
-            start = pos
-            tag, vr, length, vpos = self.header(pos, limit, implicit)
-            if tag >> 16 == 0xFFFE:
-                if tag == _ITEM_DELIM and end is None:
-                    if tb is not None:
-                        tb.const(bytes(buf[pos : pos + 8]))
-                    return vpos
-                raise self.error(
-                    pos,
-                    f"unexpected {_tag_str(tag)} inside an item (expected a data element"
-                    + (" or the item delimiter (FFFE,E00D))" if end is None else ")"),
-                )
-            lensize = 4 if (implicit or vr in _LONG_VRS) else 2
-            head = bytes(buf[start : vpos - lensize])
-            sub = path + (tag,) if path is not None else None
-            # Implicit VR has no VR: our containers are known to be sequences.  Explicit UN of a
-            # container (a converter that lost the VR) holds Implicit VR content, like pydicom reads it.
-            is_seq = length == _UNDEFINED or vr == b"SQ" or ((implicit or vr == b"UN") and sub in _CONTAINER_PATHS)
-            if is_seq and vr not in (None, b"SQ", b"UN"):
-                raise self.error(
-                    start, f"element {_tag_str(tag)} with VR {vr.decode('latin-1')} has an undefined length"
-                )
-            if is_seq:
-                inner_implicit = implicit or vr == b"UN"
-                interesting = sub is not None and sub in _CONTAINER_PATHS
-                if length == _UNDEFINED:
-                    if tb is not None:
-                        tb.const(bytes(buf[start:vpos]))
-                    pos = self.walk_sequence(
-                        vpos, length, limit, inner_implicit, depth + 1, sub if interesting else None, tb, caps
-                    )
-                elif interesting:
-                    if tb is not None:
-                        tb.open(bytes(buf[start : vpos - 4]))
-                    seq_end = self.value_end(start, tag, vpos, length, limit)
-                    pos = self.walk_sequence(vpos, length, seq_end, inner_implicit, depth + 1, sub, tb, caps)
-                    if tb is not None:
-                        tb.close()
-                else:
-                    pos = self.value_end(start, tag, vpos, length, limit)
-                    if tb is not None:
-                        tb.var(head, lensize, None)
-                continue
-            pos = self.value_end(start, tag, vpos, length, limit)
-            field = _FIELD_PATHS.get(sub) if sub is not None and len(sub) > 1 else None
-            if field is not None and caps is not None:
-                if any(f == field for f, _ in caps):
-                    field = None  # only the first occurrence counts
-                else:
-                    caps.append((field, bytes(buf[vpos:pos])))
-            if tb is not None:
-                tb.var(head, lensize, field)
-
-    def skip_element_at(self, pos: int, limit: int, implicit: bool) -> tuple[int, int, bytes | None, int, int]:
-        """Top-level helper: (tag, vr, length, value offset, end offset) of the element at ``pos``."""
-        tag, vr, length, vpos = self.header(pos, limit, implicit)
-        if tag >> 16 == 0xFFFE:
-            raise self.error(pos, f"unexpected {_tag_str(tag)} between top-level data elements")
-        if length == _UNDEFINED:
-            if tag == _PIXEL_DATA:
-                return tag, vr, length, vpos, -1  # caller walks the fragments
-            if vr not in (None, b"SQ", b"UN"):
-                raise self.error(pos, f"element {_tag_str(tag)} with VR {vr.decode('latin-1')} has an undefined length")
-            end = self.walk_sequence(vpos, length, limit, implicit or vr == b"UN", 1, None, None, None)
-            return tag, vr, length, vpos, end
-        return tag, vr, length, vpos, self.value_end(pos, tag, vpos, length, limit)
+def _skip_top_level(walker: Walker, pos: int, implicit: bool) -> int:
+    """The offset after the top-level element at ``pos`` (Pixel Data excepted)."""
+    head = walker.header(pos, walker.size, implicit)
+    if head[0] >> 16 == 0xFFFE:
+        raise walker.error(pos, f"unexpected {tag_str(head[0])} between top-level data elements")
+    return walker.skip(pos, head, walker.size, implicit, 0)
 
 
 # --------------------------------------------------------------------------- template matching
@@ -477,7 +315,7 @@ def _match(ops, buf: Buffer, pos: int, caps: list) -> int:
                 pos += n
             elif kind == _OP_OPEN:
                 n = _U32(buf, pos)[0]
-                if n == _UNDEFINED:
+                if n == UNDEFINED_LENGTH:
                     return -1
                 pos += 4
                 stack.append(pos + n)
@@ -489,20 +327,20 @@ def _match(ops, buf: Buffer, pos: int, caps: list) -> int:
     return pos
 
 
-def _parse_per_frame(walker: _Walker, vpos: int, length: int) -> tuple[int, int, list]:
-    """Walk the Per-frame Functional Groups Sequence value; returns (end, n_frames, captures).
-
-    ``captures`` is a list of ``_N_FIELDS`` lists of (frame index, raw value bytes).
-    """
+def _parse_per_frame(
+    walker: Walker, vpos: int, length: int, implicit: bool, fields: dict[tuple[int, ...], int]
+) -> tuple[int, FrameValues]:
+    """Walk the Per-frame Functional Groups Sequence value; returns (end, captured values of ``fields``)."""
     buf, size = walker.buf, walker.size
-    if length == _UNDEFINED:
+    if length == UNDEFINED_LENGTH:
         seq_end = None
         limit = size
     else:
         seq_end = limit = vpos + length
         if seq_end > size:
-            raise walker._past(vpos, f"Per-frame Functional Groups Sequence (length {length})", seq_end, size)
-    columns: list[list] = [[] for _ in range(_N_FIELDS)]
+            raise walker.past(vpos, f"Per-frame Functional Groups Sequence (length {length})", seq_end, size)
+    columns: tuple[list[tuple[int, bytes]], ...] = tuple([] for _ in fields)
+    containers = frozenset(p[:i] for p in fields for i in range(1, len(p)))
     templates: list = []
     pos = vpos
     frame = 0
@@ -511,7 +349,7 @@ def _parse_per_frame(walker: _Walker, vpos: int, length: int) -> tuple[int, int,
         if seq_end is not None:
             if pos >= seq_end:
                 break
-        elif buf[pos : pos + 8] == _SEQ_DELIM_BYTES:
+        elif buf[pos : pos + 8] == SEQUENCE_DELIMITER_BYTES:
             pos += 8
             break
         caps.clear()
@@ -527,124 +365,37 @@ def _parse_per_frame(walker: _Walker, vpos: int, length: int) -> tuple[int, int,
             new = -1
         if new < 0:
             tb = _TemplateBuilder()
-            new = walker.walk_item(pos, limit, walker.implicit, 1, (), tb, caps)
+            new = _ItemWalk(walker, fields, containers, tb, caps).item(pos, limit, implicit, 1, ())
             templates.insert(0, tb.finish())
             del templates[_MAX_TEMPLATES:]
         for field, value in caps:
             columns[field].append((frame, value))
         frame += 1
         pos = new
-    return pos, frame, columns
-
-
-# --------------------------------------------------------------------------- value decoding
-def _ds_column(name: str, label: str, entries: list, n_frames: int, width: int) -> np.ndarray | None:
-    """Decode DS values of ``width`` numbers per frame; NaN for frames without (or with empty) value."""
-    if not entries:
-        return None
-    out = np.full((n_frames, width), np.nan)
-    frames = [f for f, _ in entries]
-    values = [v for _, v in entries]
-    parts = b"\\".join(values).split(b"\\")
-    if len(parts) == width * len(values):
-        try:
-            out[frames] = np.array(parts).astype(np.float64).reshape(len(values), width)
-            return out if width > 1 else out[:, 0]
-        except ValueError:
-            pass  # empty or bad strings: per-frame below gives the exact message
-    for frame, value in entries:
-        text = value.replace(b"\x00", b" ").strip()
-        if not text:
-            continue
-        items = text.split(b"\\")
-        if len(items) != width:
-            raise SegFormatError(f"{name}: frame {frame + 1}: {label} has {len(items)} values, expected {width}")
-        try:
-            out[frame] = [float(x) for x in items]
-        except ValueError:
-            raise SegFormatError(f"{name}: frame {frame + 1}: {label} {text!r} is not a decimal string") from None
-    return out if width > 1 else out[:, 0]
-
-
-def _uid_column(entries: list, n_frames: int) -> list[str | None]:
-    out: list[str | None] = [None] * n_frames
-    for frame, value in entries:
-        out[frame] = value.decode("ascii", "replace").rstrip("\x00 ")
-    return out
-
-
-def _int_column(name: str, label: str, entries: list, n_frames: int, dtype: str) -> list:
-    """Per frame: a tuple of the binary integers of the value (or () when absent)."""
-    size = np.dtype(dtype).itemsize
-    out: list = [()] * n_frames
-    lengths = {len(v) for _, v in entries}
-    if len(lengths) == 1 and (n := lengths.pop()) and n % size == 0:
-        arr = np.frombuffer(b"".join(v for _, v in entries), dtype=dtype).reshape(len(entries), n // size)
-        for (frame, _), row in zip(entries, map(tuple, arr.tolist())):
-            out[frame] = row
-        return out
-    for frame, value in entries:
-        if len(value) % size:
-            raise SegFormatError(f"{name}: frame {frame + 1}: {label} has {len(value)} bytes, not a multiple of {size}")
-        out[frame] = tuple(np.frombuffer(value, dtype=dtype).tolist())
-    return out
-
-
-def _build_table(name: str, n_frames: int, columns: list) -> PerFrameTable:
-    positions = _ds_column(name, "ImagePositionPatient", columns[_F_POSITION], n_frames, 3)
-    if positions is None:
-        positions = np.full((n_frames, 3), np.nan)
-    segment_numbers = None
-    entries = columns[_F_SEGMENT]
-    if entries:
-        if len(entries) == n_frames and all(len(v) == 2 for _, v in entries):
-            segment_numbers = np.frombuffer(b"".join(v for _, v in entries), dtype="<u2").astype(np.int64)
-        else:
-            segment_numbers = np.zeros(n_frames, dtype=np.int64)
-            for frame, value in entries:
-                if len(value) == 0:
-                    continue
-                if len(value) != 2:
-                    raise SegFormatError(
-                        f"{name}: frame {frame + 1}: ReferencedSegmentNumber has {len(value)} bytes, expected 2"
-                    )
-                segment_numbers[frame] = value[0] | value[1] << 8
-    dims = _int_column(name, "DimensionIndexValues", columns[_F_DIM], n_frames, "<u4") if columns[_F_DIM] else None
-    return PerFrameTable(
-        n_frames=n_frames,
-        positions=positions,
-        segment_numbers=segment_numbers,
-        orientations=_ds_column(name, "ImageOrientationPatient", columns[_F_ORIENT], n_frames, 6),
-        pixel_spacings=_ds_column(name, "PixelSpacing", columns[_F_SPACING], n_frames, 2),
-        slice_thickness=_ds_column(name, "SliceThickness", columns[_F_THICK], n_frames, 1),
-        spacing_between_slices=_ds_column(name, "SpacingBetweenSlices", columns[_F_BETWEEN], n_frames, 1),
-        source_instance_uids=_uid_column(columns[_F_SOP_UID], n_frames),
-        source_class_uids=_uid_column(columns[_F_SOP_CLASS], n_frames),
-        dimension_index_values=dims,
-    )
+    return pos, FrameValues(frame, columns)
 
 
 # --------------------------------------------------------------------------- file level
 def _read_meta(buf: Buffer, name: str) -> tuple[LiteDataset, int]:
     """File Meta Information and the offset where the data set starts."""
     if len(buf) < 132 or buf[128:132] != b"DICM":
-        raise SegFormatError(f"{name}: not a DICOM file (no 'DICM' prefix at byte offset 128)")
-    walker = _Walker(buf, name, implicit=False)
+        raise DicomFormatError("not a DICOM file (no 'DICM' prefix at byte offset 128)", path=name)
+    walker = Walker(buf, name)
     pos, elements = 132, {}
     while pos + 8 <= walker.size and _TAG(buf, pos)[0] == 0x0002:
         element, pos = read_element(walker, pos, walker.size, False, None)
         elements[element.tag] = element
     if pos + 8 > walker.size:
         where = "inside" if pos < walker.size else "at the end of"
-        raise SegFormatError(
-            f"{name}: file truncated {where} the File Meta Information at byte offset {pos} ({walker.size} bytes)"
+        raise DicomFormatError(
+            f"file truncated {where} the File Meta Information at byte offset {pos} ({walker.size} bytes)", path=name
         )
     return LiteDataset(elements), pos
 
 
 @dataclass(frozen=True, eq=False)
-class SegHeader:
-    """A SEG's top level without per-frame groups and Pixel Data, readable without pydicom.
+class FileHeader:
+    """A file's top level without per-frame groups and Pixel Data, readable without pydicom.
 
     ``ds`` is a :class:`~labelmap.dicom.read.LiteDataset` (None when the data set needs
     pydicom, e.g. an unusual character set); :meth:`to_pydicom` gives the same elements as a
@@ -661,7 +412,13 @@ class SegHeader:
     raw: bytes
 
     def to_pydicom(self) -> FileDataset:
-        """The top level as a pydicom FileDataset (imports pydicom)."""
+        """The top level as a pydicom FileDataset (imports pydicom).
+
+        Raises
+        ------
+        DicomFormatError
+            pydicom cannot parse the data set.
+        """
         from pydicom.dataset import FileDataset, FileMetaDataset
         from pydicom.filereader import read_dataset
 
@@ -669,28 +426,29 @@ class SegHeader:
             meta = FileMetaDataset(read_dataset(BytesIO(self.meta_bytes), False, True))
             ds = read_dataset(BytesIO(self.raw), self.implicit, True)
         except Exception as exc:  # pydicom raises many types on damaged data
-            raise SegFormatError(f"{self.name}: data set cannot be parsed ({type(exc).__name__}: {exc})") from None
+            raise DicomFormatError(f"data set cannot be parsed ({type(exc).__name__}: {exc})", path=self.name) from None
         return FileDataset(
             self.name, ds, preamble=self.preamble, file_meta=meta, is_implicit_VR=self.implicit, is_little_endian=True
         )
 
 
-def _encapsulated(walker: _Walker, vpos: int) -> tuple[int, tuple, tuple]:
+def _encapsulated(walker: Walker, vpos: int) -> tuple[int, tuple[int, ...], tuple[tuple[int, int], ...]]:
     """Walk encapsulated Pixel Data items; returns (end, basic offset table, fragments)."""
-    pos, bot, frags, first = vpos, (), [], True
+    frags: list[tuple[int, int]] = []
+    pos, bot, first = vpos, (), True
     while True:
         tag, _, length, ivpos = walker.header(pos, walker.size, True)
-        if tag == _SEQ_DELIM:
+        if tag == SEQUENCE_DELIMITER:
             return ivpos, bot, tuple(frags)
-        if tag != _ITEM:
+        if tag != ITEM:
             raise walker.error(
-                pos, f"expected a Pixel Data item (FFFE,E000) or delimiter (FFFE,E0DD), found {_tag_str(tag)}"
+                pos, f"expected a Pixel Data item (FFFE,E000) or delimiter (FFFE,E0DD), found {tag_str(tag)}"
             )
-        if length == _UNDEFINED:
+        if length == UNDEFINED_LENGTH:
             raise walker.error(pos, "Pixel Data fragment with undefined length")
         if ivpos + length > walker.size:
             what = "Basic Offset Table" if first else f"Pixel Data fragment {len(frags) + 1}"
-            raise walker._past(pos, f"{what} (length {length})", ivpos + length, walker.size)
+            raise walker.past(pos, f"{what} (length {length})", ivpos + length, walker.size)
         end = walker.value_end(pos, tag, ivpos, length, walker.size)
         if first:
             if length % 4:
@@ -712,9 +470,14 @@ def read_image_header(
 
     Returns (meta, data set, damage): ``damage`` says why the Pixel Data is incomplete (the
     file ends before or inside it), else None.  Reads the first 64 KB, and the whole file
-    only when the elements run further.  Raises :class:`~labelmap.dicom.read.NeedsPydicom`
-    for what it leaves to pydicom (Deflated or Big Endian data sets, unusual character sets)
-    and :class:`SegFormatError` for files that are not DICOM or are damaged.
+    only when the elements run further.
+
+    Raises
+    ------
+    NeedsPydicom
+        What it leaves to pydicom (Deflated or Big Endian data sets, unusual character sets).
+    DicomFormatError
+        Files that are not DICOM or are damaged.
     """
     name = str(path)
     with open(path, "rb") as fh:
@@ -722,7 +485,7 @@ def read_image_header(
         buf = fh.read(min(size, 1 << 16))
         try:
             return _image_header(buf, name, size, tags)
-        except SegFormatError:
+        except DicomFormatError:
             if len(buf) >= size:
                 raise
             return _image_header(buf + fh.read(), name, size, tags)
@@ -736,7 +499,7 @@ def _image_header(
     if ts in ("", _DEFLATED_LE, _EXPLICIT_BE):
         raise NeedsPydicom(f"transfer syntax {ts or '(none)'}")
     implicit = ts == _IMPLICIT_LE
-    walker = _Walker(buf, name, implicit)
+    walker = Walker(buf, name)
     elements: dict = {}
     encoding: str | None = None
     while pos < walker.size:
@@ -744,15 +507,15 @@ def _image_header(
             raise walker.error(pos, "file truncated inside an element header")
         group, elem = _TAG(buf, pos)
         tag = group << 16 | elem
-        if tag >= _PIXEL_DATA:
+        if tag >= PIXEL_DATA:
             return meta, LiteDataset(elements), _pixel_damage(walker, pos, size, implicit)
-        if tags is not None and tag not in tags and tag != 0x00080005:
+        if tags is not None and tag not in tags and tag != SPECIFIC_CHARACTER_SET:
             _, _, length, vpos = walker.header(pos, walker.size, implicit)
-            if length != _UNDEFINED:
+            if length != UNDEFINED_LENGTH:
                 pos = walker.value_end(pos, tag, vpos, length, walker.size)
                 continue
         element, pos = read_element(walker, pos, walker.size, implicit, encoding)
-        if element.tag == 0x00080005:
+        if element.tag == SPECIFIC_CHARACTER_SET:
             encoding = charset_of(element)
         if tags is None or element.tag in tags:
             elements[element.tag] = element
@@ -761,64 +524,71 @@ def _image_header(
     return meta, LiteDataset(elements), "it ends before its Pixel Data"
 
 
-def _pixel_damage(walker: _Walker, pos: int, size: int, implicit: bool) -> str | None:
+def _pixel_damage(walker: Walker, pos: int, size: int, implicit: bool) -> str | None:
     """Why the Pixel Data element at ``pos`` is incomplete, or None (its length is not checked when undefined)."""
     if pos + (8 if implicit else 12) > walker.size:
         if walker.size < size:  # cut by the partial read, not by the file: read it all
             raise walker.error(pos, "Pixel Data header past the bytes read")
         return "it ends inside its Pixel Data element"
     tag, _, length, vpos = walker.header(pos, walker.size, implicit)
-    if tag != _PIXEL_DATA or length == _UNDEFINED or vpos + length <= size:
+    if tag != PIXEL_DATA or length == UNDEFINED_LENGTH or vpos + length <= size:
         return None
     return f"its Pixel Data holds {max(0, size - vpos)} of {length} bytes"
 
 
-def read_seg_fast(path: str | os.PathLike) -> tuple[FileDataset, PerFrameTable, PixelDataInfo]:
-    """:func:`read_seg_header` with the top level as a pydicom ``FileDataset``."""
-    header, table, pixel = read_seg_header(path)
-    return header.to_pydicom(), table, pixel
+def read_multiframe_header(
+    path: str | os.PathLike, fields: dict[tuple[int, ...], int]
+) -> tuple[FileHeader, FrameValues | None, PixelDataInfo]:
+    """Read a file's header: (top level without per-frame groups and Pixel Data, per-frame values, pixel location).
 
+    The :class:`FileHeader` holds every top-level element except Per-frame Functional Groups
+    Sequence (5200,9230) and Pixel Data (7FE0,0010).  ``fields`` maps paths of tags below a
+    per-frame item (sequences, then the leaf) to column numbers 0..N-1 of the
+    :class:`FrameValues` returned (None when the file has no per-frame sequence).  The Pixel
+    Data value is never read.
 
-def read_seg_header(path: str | os.PathLike) -> tuple[SegHeader, PerFrameTable, PixelDataInfo]:
-    """Read a SEG file's header: (top level without per-frame groups and Pixel Data, table, pixel location).
-
-    The :class:`SegHeader` holds every top-level element except Per-frame Functional Groups
-    Sequence (5200,9230) and Pixel Data (7FE0,0010).  Damaged files raise :class:`SegFormatError` naming the file,
-    the byte offset and what was expected.  The Pixel Data value is never read.
+    Raises
+    ------
+    OSError
+        The file cannot be opened (not found, a folder ...).
+    DicomFormatError
+        A damaged file, naming the file, the byte offset and what was expected.
     """
-    file_path = Path(path)
     name = str(path)
-    try:
-        fh = open(file_path, "rb")
-    except FileNotFoundError:
-        raise SegFormatError(f"{name}: file not found") from None
-    except IsADirectoryError:
-        raise SegFormatError(f"{name}: is a folder, expected a DICOM SEG file") from None
-    with fh:
+    with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         if size == 0:
-            raise SegFormatError(f"{name}: empty file, not DICOM")
+            raise DicomFormatError("empty file, not DICOM", path=name)
         mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         try:
-            return _read(mm, file_path, name)
+            return _read(mm, Path(path), name, fields)
         finally:
             mm.close()
 
 
-def _read(mm: mmap.mmap, file_path: Path, name: str) -> tuple[SegHeader, PerFrameTable, PixelDataInfo]:
-    meta, start = _read_meta(mm, name)
-    preamble, meta_bytes = bytes(mm[:128]), bytes(mm[132:start])
+def _transfer_syntax(meta: LiteDataset, name: str) -> str:
     try:
         ts = meta.get("TransferSyntaxUID", "") or ""
     except NeedsPydicom as exc:
-        raise SegFormatError(f"{name}: File Meta Information: TransferSyntaxUID cannot be decoded ({exc})") from None
+        raise DicomFormatError(
+            f"File Meta Information: TransferSyntaxUID cannot be decoded ({exc})", path=name
+        ) from None
     if not isinstance(ts, str):
-        raise SegFormatError(f"{name}: File Meta Information: TransferSyntaxUID {ts!r:.60} is not a UID")
+        raise DicomFormatError(f"File Meta Information: TransferSyntaxUID {ts!r:.60} is not a UID", path=name)
     ts = ts.rstrip("\x00 ")
     if not ts:
-        raise SegFormatError(f"{name}: File Meta Information has no TransferSyntaxUID")
+        raise DicomFormatError("File Meta Information has no TransferSyntaxUID", path=name)
     if ts == _EXPLICIT_BE:
-        raise SegFormatError(f"{name}: Explicit VR Big Endian (retired) is not supported")
+        raise DicomFormatError("Explicit VR Big Endian (retired) is not supported", path=name)
+    return ts
+
+
+def _read(
+    mm: mmap.mmap, file_path: Path, name: str, fields: dict[tuple[int, ...], int]
+) -> tuple[FileHeader, FrameValues | None, PixelDataInfo]:
+    meta, start = _read_meta(mm, name)
+    preamble, meta_bytes = bytes(mm[:128]), bytes(mm[132:start])
+    ts = _transfer_syntax(meta, name)
     implicit = ts == _IMPLICIT_LE
     buf: Buffer = mm
     inflated: bytes | None = None
@@ -828,30 +598,29 @@ def _read(mm: mmap.mmap, file_path: Path, name: str) -> tuple[SegHeader, PerFram
         try:
             inflated = inflater.decompress(mm[start:])
         except _inflate_impl.error as exc:
-            raise SegFormatError(f"{name}: deflated data set cannot be inflated ({exc})") from None
+            raise DicomFormatError(f"deflated data set cannot be inflated ({exc})", path=name) from None
         if not inflater.eof:
-            raise SegFormatError(f"{name}: deflated data set is truncated (no end of the deflate stream)")
+            raise DicomFormatError("deflated data set is truncated (no end of the deflate stream)", path=name)
         buf, start, where = inflated, 0, " of the inflated data set"
-    walker = _Walker(buf, name, implicit, where)
+    walker = Walker(buf, name, where)
 
     kept: list[bytes] = []
     elements: dict | None = {}
     encoding: str | None = None
-    table: PerFrameTable | None = None
+    values: FrameValues | None = None
     pixel = PixelDataInfo(file_path, ts, False, False, "", -1, -1, inflated)
     pos = start
     while pos < walker.size:
         tag, vr, length, vpos = walker.header(pos, walker.size, implicit)
-        if tag == _PER_FRAME:
+        if tag == PER_FRAME_GROUPS:
             if vr not in (None, b"SQ", b"UN"):
                 raise walker.error(
                     pos, f"Per-frame Functional Groups Sequence has VR {vr.decode('latin-1')}, expected SQ"
                 )
-            end, n_frames, columns = _parse_per_frame(walker, vpos, length)
-            table = _build_table(name, n_frames, columns)
-        elif tag == _PIXEL_DATA:
+            end, values = _parse_per_frame(walker, vpos, length, implicit, fields)
+        elif tag == PIXEL_DATA:
             vr_s = vr.decode("latin-1") if vr else ""
-            if length == _UNDEFINED:
+            if length == UNDEFINED_LENGTH:
                 end, bot, frags = _encapsulated(walker, vpos)
                 pixel = PixelDataInfo(file_path, ts, True, True, vr_s, vpos, end - vpos, inflated, frags, bot)
             else:
@@ -861,17 +630,15 @@ def _read(mm: mmap.mmap, file_path: Path, name: str) -> tuple[SegHeader, PerFram
             if elements is not None:
                 try:
                     element, end = read_element(walker, pos, walker.size, implicit, encoding)
-                    if element.tag == 0x00080005:
+                    if element.tag == SPECIFIC_CHARACTER_SET:
                         encoding = charset_of(element)
                     elements[element.tag] = element
                 except NeedsPydicom:
                     elements = None
             if elements is None:
-                end = walker.skip_element_at(pos, walker.size, implicit)[4]
+                end = _skip_top_level(walker, pos, implicit)
             kept.append(bytes(buf[pos:end]))
         pos = end
-    if table is None:
-        raise SegFormatError(f"{name}: no Per-frame Functional Groups Sequence (5200,9230); not a multi-frame SEG")
     ds = LiteDataset(elements) if elements is not None else None
-    header = SegHeader(name, meta, ds, ts, implicit, preamble, meta_bytes, b"".join(kept))
-    return header, table, pixel
+    header = FileHeader(name, meta, ds, ts, implicit, preamble, meta_bytes, b"".join(kept))
+    return header, values, pixel

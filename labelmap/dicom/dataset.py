@@ -3,7 +3,7 @@
 Importing pydicom costs about 0.12 s (it pulls in its pixel plug-ins, PIL and http), a
 quarter of a whole LABELMAP write; building one pydicom Dataset per segment item costs
 another 0.04 s for 100 segments.  The writers fill a :class:`WriteDataset` instead: keyword
-attributes (``ds.Rows = 512``) backed by the tag / VR table of :mod:`labelmap.dicom.read`,
+attributes (``ds.Rows = 512``) backed by the tag / VR table of :mod:`labelmap.dicom.dictionary`,
 values kept as given (str, int, lists, bytes, lists of data sets for sequences).
 :mod:`labelmap.dicom.write` encodes it; :meth:`WriteDataset.to_pydicom` gives the same
 content as a pydicom Dataset for API callers and for the paths pydicom still writes
@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from labelmap.dicom.read import KEYWORDS
+from labelmap.dicom.dictionary import KEYWORDS, tag_str
 
 __all__ = ["WriteDataset", "WriteElement", "new_uid", "copy_attribute"]
 
@@ -37,7 +37,7 @@ class WriteElement:
         self.is_undefined_length = False
 
     def __repr__(self) -> str:
-        return f"WriteElement(({self.tag >> 16:04X},{self.tag & 0xFFFF:04X}) {self.VR})"
+        return f"WriteElement({tag_str(self.tag)} {self.VR})"
 
 
 def _lookup(keyword: str) -> tuple[int, str]:
@@ -45,7 +45,7 @@ def _lookup(keyword: str) -> tuple[int, str]:
         return KEYWORDS[keyword]
     except KeyError:
         # a programming error: the writers only set attributes of the table
-        raise LookupError(f"{keyword!r} is not in labelmap.dicom.read.KEYWORDS") from None
+        raise LookupError(f"{keyword!r} is not in labelmap.dicom.dictionary.KEYWORDS") from None
 
 
 class WriteDataset:
@@ -53,7 +53,7 @@ class WriteDataset:
 
     Besides its elements it carries what the bulk writer needs: ``file_meta`` (a
     WriteDataset of group 0002), ``frames`` (the per-frame items as a
-    :class:`~labelmap.dicom.write.PerFrameSpec`) and ``pixels`` ((uint8 array, VR) of
+    :class:`~labelmap.seg.perframe.PerFrameSpec`) and ``pixels`` ((uint8 array, VR) of
     native Pixel Data, streamed to the file without a copy).
     """
 

@@ -19,20 +19,24 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from labelmap.dicom.read import KEYWORDS, LiteDataset, NeedsPydicom
+from labelmap.dicom.dictionary import (
+    BYTES_VRS,
+    EXTENDED_OFFSET_TABLES,
+    KEYWORD_OF,
+    KEYWORDS,
+    MAX_DEPTH,
+    NUMBER_CODES,
+    PER_FRAME_GROUPS,
+    PIXEL_DATA,
+    describe_tag,
+)
+from labelmap.dicom.read import LiteDataset, NeedsPydicom
 from labelmap.errors import SegFormatError
 
-__all__ = ["check_header", "int_value", "describe_tag", "quiet_pydicom", "MAX_DEPTH"]
+__all__ = ["check_header", "int_value", "quiet_pydicom"]
 
-#: deepest nesting of sequences checked (the SEG top level needs 4)
-MAX_DEPTH = 48
-
-_PER_FRAME = 0x52009230
-_PIXEL_DATA = 0x7FE00010
-_SKIP = frozenset((_PER_FRAME, _PIXEL_DATA, 0x7FE00001, 0x7FE00002))
-_KEYWORD_OF = {tag: kw for kw, (tag, _) in KEYWORDS.items()}
-_NUMBER_VRS = frozenset(("US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "IS", "DS", "AT"))
-_BYTES_VRS = frozenset(("OB", "OW", "OD", "OF", "OL", "OV", "UN"))
+_SKIP = frozenset((PER_FRAME_GROUPS, PIXEL_DATA)) | EXTENDED_OFFSET_TABLES
+_NUMBER_VRS = frozenset(NUMBER_CODES) | {"IS", "DS", "AT"}
 
 _MISSING = object()
 
@@ -48,13 +52,6 @@ def quiet_pydicom() -> Iterator[None]:
         warnings.filterwarnings("ignore", module=r"pydicom(\.|$)")
         warnings.filterwarnings("ignore", category=UserWarning)
         yield
-
-
-def describe_tag(tag: int) -> str:
-    """``Keyword (gggg,eeee)`` for the attributes the readers know, else ``(gggg,eeee)``."""
-    text = f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
-    keyword = _KEYWORD_OF.get(tag)
-    return f"{keyword} {text}" if keyword else text
 
 
 def _values(value: Any) -> list:
@@ -82,7 +79,7 @@ def _kind_problem(vr: str, value: Any, expected: str) -> str | None:
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 return f"value {value!r:.60} is not a number"
         return None
-    if expected in _BYTES_VRS:
+    if expected in BYTES_VRS:
         if value is not None and not isinstance(value, (bytes, bytearray)):
             return f"has VR {vr}, expected {expected}"
         return None
@@ -100,7 +97,7 @@ def check_header(ds: Any, name: str, *, per_frame: bool = False) -> None:
     Groups unless ``per_frame`` (a pydicom Dataset: the bulk reader parses and checks those of
     a file itself).
     """
-    _check(ds, name, "", 0, _SKIP - {_PER_FRAME} if per_frame else _SKIP)
+    _check(ds, name, "", 0, _SKIP - {PER_FRAME_GROUPS} if per_frame else _SKIP)
 
 
 def _check(ds: Any, name: str, where: str, depth: int, skip: frozenset = frozenset()) -> None:
@@ -124,13 +121,13 @@ def _check(ds: Any, name: str, where: str, depth: int, skip: frozenset = frozens
             raise SegFormatError(
                 f"{name}: attribute {describe_tag(tag)}{where} cannot be decoded ({type(exc).__name__}: {exc})"
             ) from None
-        known = KEYWORDS.get(_KEYWORD_OF.get(tag, ""))
+        known = KEYWORDS.get(KEYWORD_OF.get(tag, ""))
         if known is not None:
             problem = _kind_problem(vr, value, known[1])
             if problem:
                 raise SegFormatError(f"{name}: attribute {describe_tag(tag)}{where} {problem}")
         if vr == "SQ" and value is not None:
-            keyword = _KEYWORD_OF.get(tag) or describe_tag(tag)
+            keyword = KEYWORD_OF.get(tag) or describe_tag(tag)
             for i, item in enumerate(value):
                 _check(item, name, f" in item {i + 1} of {keyword}{where}", depth + 1)
 

@@ -18,7 +18,7 @@ from labelmap._util.arrays import unique
 from labelmap._util.resources import Resources
 from labelmap.dicom.dataset import WriteDataset, copy_attribute, new_uid
 from labelmap.dicom.uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, WRITABLE, TransferSyntax, lookup
-from labelmap.dicom.write import PerFrameSpec, write_seg_file
+from labelmap.dicom.write import UnencodableText, write_seg_file
 from labelmap.errors import InputError, MetadataError
 from labelmap.geometry import patient_orientation
 from labelmap.model import (
@@ -32,6 +32,7 @@ from labelmap.model import (
 )
 from labelmap.seg.options import WriteOptions
 from labelmap.seg.palette import apply_palette, palette_lut
+from labelmap.seg.perframe import PerFrameSpec
 from labelmap.seg.segments import background_segment, segment_to_dataset
 from labelmap.seg.types import SEG_TYPES, SegmentationType
 
@@ -454,7 +455,13 @@ def save_dataset(ds: WriteDataset | Dataset, path, *, deflate_level: int = 6) ->
         raise InputError(f"deflate level must be 1..9, got {deflate_level}")
     with atomic_path(path) as tmp:
         if isinstance(ds, WriteDataset):
-            write_seg_file(ds, tmp, deflate_level=int(deflate_level))
+            try:
+                write_seg_file(ds, tmp, deflate_level=int(deflate_level))
+            except UnencodableText as exc:
+                raise InputError(
+                    f"text {exc.text[:64]!r} cannot be written in the source series' Specific Character Set "
+                    f"{exc.charset!r}; use characters of that set in the metadata JSON"
+                ) from None
         else:
             ds.save_as(tmp, enforce_file_format=True)
 

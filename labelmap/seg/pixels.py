@@ -16,7 +16,8 @@ import numpy as np
 from labelmap import kernels
 from labelmap.dicom.uids import NATIVE_SYNTAXES, RLE_LOSSLESS
 from labelmap.dicom.values import quiet_pydicom
-from labelmap.errors import LabelmapError, SegFormatError, UnsupportedError
+from labelmap.errors import DicomFormatError, LabelmapError, SegFormatError, UnsupportedError
+from labelmap.seg.perframe import seg_error
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -170,7 +171,10 @@ class FilePixels(PixelSource):
             return None
         if not self._info.present:
             raise SegFormatError(f"{self.name}: has no Pixel Data")
-        return self._info.read_native()
+        try:
+            return self._info.read_native()
+        except DicomFormatError as exc:
+            raise seg_error(exc) from None
 
     def _fast_decode(self, ts: UID, shape: Shape, bits: int) -> np.ndarray | None:
         """Decode frames straight from the fragment offsets the bulk reader found (None: let pydicom try)."""
@@ -182,11 +186,11 @@ class FilePixels(PixelSource):
         n, rows, columns = shape
         try:
             per_frame = info.frame_fragments(n)
-        except SegFormatError:
+        except DicomFormatError as exc:
             # every frame needs a fragment; RLE frames split over fragments cannot be told apart
             # without the offset table; pydicom can find JPEG frames by their markers
             if len(info.fragments) < n or ts == RLE_LOSSLESS:
-                raise
+                raise seg_error(exc) from None
             return None
         source: Any = info.buffer
         if source is None:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
-from labelmap.dicom.bulk import PerFrameTable
 from labelmap.dicom.read import LiteDataset
 from labelmap.dicom.uids import EXPLICIT_VR_BIG_ENDIAN
 from labelmap.dicom.values import check_header, int_value, quiet_pydicom
@@ -25,6 +24,7 @@ from labelmap.errors import LabelmapError, MetadataError, SegFormatError, Unsupp
 from labelmap.geometry import DEFAULT_TOLERANCE_MM, FrameGeometry, place
 from labelmap.model import Geometry, SegmentDescription, SeriesAttributes
 from labelmap.seg.palette import read_palette
+from labelmap.seg.perframe import PerFrameTable, header_dataset
 from labelmap.seg.pixels import DatasetPixels, FilePixels, PixelSource
 from labelmap.seg.segments import segment_from_dataset
 from labelmap.seg.types import SEG_SOP_CLASSES
@@ -32,7 +32,7 @@ from labelmap.seg.types import SEG_SOP_CLASSES
 if TYPE_CHECKING:  # files are read without pydicom; Datasets given by callers use it
     from pydicom.dataset import Dataset
 
-    from labelmap.dicom.bulk import SegHeader
+    from labelmap.dicom.bulk import FileHeader
 
 __all__ = [
     "FrameInfo",
@@ -69,7 +69,7 @@ class SegFile:
     table: PerFrameTable | None
     pixels: PixelSource
     items: list | None
-    source: SegHeader | None  # the bulk reader's header of a file (builds the pydicom Dataset)
+    source: FileHeader | None  # the bulk reader's header of a file (builds the pydicom Dataset)
 
     @cached_property
     def ds(self) -> Dataset:
@@ -77,7 +77,7 @@ class SegFile:
         if self.source is None or not isinstance(self.header, LiteDataset):
             return self.header
         with quiet_pydicom():  # values converted now, once and silently (pydicom warns on damage)
-            ds = self.source.to_pydicom()
+            ds = header_dataset(self.source)
             check_header(ds, self.name)
         return ds
 
@@ -151,7 +151,7 @@ def open_seg(source: str | os.PathLike[str] | Dataset, *, lenient: bool = False)
 
 
 def _from_file(name: str, *, lenient: bool) -> SegFile:
-    from labelmap.dicom.bulk import read_seg_header
+    from labelmap.seg.perframe import read_seg_header
 
     if not os.path.exists(name):
         raise SegFormatError(f"{name}: file not found")
@@ -159,7 +159,7 @@ def _from_file(name: str, *, lenient: bool) -> SegFile:
         raise SegFormatError(f"{name}: is a folder, expected a DICOM SEG file")
     try:
         source, table, location = read_seg_header(name)
-        header = source.to_pydicom() if lenient or source.ds is None else source.ds
+        header = header_dataset(source) if lenient or source.ds is None else source.ds
     except Exception as exc:
         if isinstance(exc, LabelmapError):
             error = exc

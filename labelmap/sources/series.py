@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from labelmap.dicom.read import KEYWORDS, LONG_VRS, LiteDataset, NeedsPydicom
+from labelmap.dicom.dictionary import KEYWORDS, LONG_VRS
+from labelmap.dicom.read import LiteDataset, NeedsPydicom
 from labelmap.errors import DicomSeriesError
 from labelmap.model import SOURCE_ATTRIBUTES, Geometry, SourceSeries
 
@@ -217,12 +218,12 @@ def _read_one(path: Path) -> SliceHeader | None:
     with pydicom); anything else, damaged files included, goes to pydicom as before.
     """
     from labelmap.dicom.bulk import read_image_header
-    from labelmap.errors import SegFormatError
+    from labelmap.errors import DicomFormatError
 
     try:
         meta, ds, damage = read_image_header(path, _READ_TAG_NUMBERS)
         return _slice_header(path, ds, meta, damage)
-    except (SegFormatError, NeedsPydicom, OSError):
+    except (DicomFormatError, NeedsPydicom, OSError):
         pass
     if not _has_dicm_prefix(path):
         return None  # pydicom (without force) refuses it too; spares its import for a stray file

@@ -19,9 +19,10 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
-from labelmap.dicom.bulk import PerFrameTable, PixelDataInfo
+from labelmap.dicom.bulk import PixelDataInfo
 from labelmap.dicom.uids import NATIVE_SYNTAXES
 from labelmap.errors import LabelmapError
+from labelmap.seg.perframe import PerFrameTable
 from labelmap.seg.pixels import PixelSource
 from labelmap.seg.read import open_seg
 from labelmap.seg.types import SegmentationType, SegTypeSpec, spec_for

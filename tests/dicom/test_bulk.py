@@ -27,8 +27,9 @@ from pydicom.uid import (
 )
 
 from labelmap.demo.sample import sample_metadata, write_ct_series
-from labelmap.dicom.bulk import PerFrameTable, PixelDataInfo, read_seg_fast
+from labelmap.dicom.bulk import PixelDataInfo
 from labelmap.errors import SegFormatError
+from labelmap.seg.perframe import PerFrameTable, read_seg_fast
 
 from _geometries import axial_geometry, oblique_geometry
 

@@ -8,7 +8,8 @@ import pydicom
 import pytest
 
 from labelmap.dicom.dataset import WriteDataset, copy_attribute, new_uid
-from labelmap.dicom.read import KEYWORDS, LiteDataset, LiteElement
+from labelmap.dicom.dictionary import KEYWORDS
+from labelmap.dicom.read import LiteDataset, LiteElement
 
 
 def test_keyword_attributes_follow_the_tag_table():
@@ -25,7 +26,7 @@ def test_keyword_attributes_follow_the_tag_table():
     del ds.Rows
     assert "Rows" not in ds and len(ds) == 2
     with pytest.raises(AttributeError):
-        ds.Columns
+        _ = ds.Columns
     with pytest.raises(LookupError, match="NotAKeyword"):
         ds.NotAKeyword = 1
 

@@ -17,14 +17,15 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.valuerep import PersonName
 
 from labelmap.demo.sample import write_ct_series
-from labelmap.dicom.bulk import read_seg_header
-from labelmap.dicom.read import KEYWORDS, LiteDataset
+from labelmap.dicom.dictionary import KEYWORDS
+from labelmap.dicom.read import LiteDataset
 from labelmap.geometry import match_slices
 from labelmap.model import Code, LabelVolume, SegmentDescription, SeriesAttributes
 from labelmap.pipeline.convert import load_source, read_seg
 from labelmap.pipeline.options import WriteOptions
 from labelmap.seg.decode import _stack_frames
 from labelmap.seg.encode import encode_labelmap, save_dataset
+from labelmap.seg.perframe import read_seg_header
 from labelmap.seg.read import open_seg
 
 from _geometries import axial_geometry, las_geometry, oblique_geometry
@@ -150,11 +151,11 @@ def test_keywords_match_the_dicom_dictionary():
 
 def test_unknown_keyword_is_a_programming_error(our_files):
     header, _, _ = read_seg_header(our_files[0][0])
-    with pytest.raises(LookupError, match="not in labelmap.dicom.read.KEYWORDS"):
+    with pytest.raises(LookupError, match="not in labelmap.dicom.dictionary.KEYWORDS"):
         header.ds.get("PatientComments")
     assert "NotAnAttribute" not in dir(header.ds)
     with pytest.raises(AttributeError):
-        header.ds.SliceLocation  # known keyword, absent from a SEG
+        _ = header.ds.SliceLocation  # known keyword, absent from a SEG
     assert header.ds.get("SliceLocation", "x") == "x"
 
 

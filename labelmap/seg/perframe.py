@@ -1,0 +1,357 @@
+"""The SEG per-frame items: what the readers take from them, and how the writer builds them.
+
+Reading: :func:`read_seg_header` has the bulk reader (:mod:`labelmap.dicom.bulk`) capture the
+raw values of :data:`FIELD_PATHS` from every Per-frame Functional Groups item and decodes them
+into a :class:`PerFrameTable`, one row per frame.  Writing: a :class:`PerFrameSpec` holds the
+few values that differ between frames and gives the whole sequence as bytes (the bulk writer)
+or as pydicom Datasets (API users).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from labelmap.dicom.dictionary import PER_FRAME_GROUPS
+from labelmap.dicom.write import ITEM_BYTES, pad_text, sequence_bytes, short_element, tag_bytes
+from labelmap.errors import DicomFormatError, SegFormatError
+
+if TYPE_CHECKING:  # the write path never loads the bulk reader, nor pydicom
+    from pydicom.dataset import Dataset, FileDataset
+    from pydicom.sequence import Sequence as DicomSequence
+
+    from labelmap.dicom.bulk import FileHeader, FrameValues, PixelDataInfo
+
+__all__ = [
+    "DERIVATION_CODE",
+    "FIELD_PATHS",
+    "PURPOSE_CODE",
+    "PerFrameSpec",
+    "PerFrameTable",
+    "header_dataset",
+    "read_seg_fast",
+    "read_seg_header",
+    "seg_error",
+]
+
+# Fields decoded from each per-frame item: path of sequence tags below the item, then the leaf.
+_F_POSITION, _F_SEGMENT, _F_ORIENT, _F_SPACING, _F_THICK, _F_BETWEEN, _F_SOP_UID, _F_SOP_CLASS, _F_DIM = range(9)
+#: field path -> column of the bulk reader's :class:`~labelmap.dicom.bulk.FrameValues`
+FIELD_PATHS: dict[tuple[int, ...], int] = {
+    (0x00209113, 0x00200032): _F_POSITION,  # PlanePositionSequence > ImagePositionPatient
+    (0x0062000A, 0x0062000B): _F_SEGMENT,  # SegmentIdentificationSequence > ReferencedSegmentNumber
+    (0x00209116, 0x00200037): _F_ORIENT,  # PlaneOrientationSequence > ImageOrientationPatient
+    (0x00289110, 0x00280030): _F_SPACING,  # PixelMeasuresSequence > PixelSpacing
+    (0x00289110, 0x00180050): _F_THICK,  # PixelMeasuresSequence > SliceThickness
+    (0x00289110, 0x00180088): _F_BETWEEN,  # PixelMeasuresSequence > SpacingBetweenSlices
+    (0x00089124, 0x00082112, 0x00081155): _F_SOP_UID,  # DerivationImage > SourceImage > RefSOPInstanceUID
+    (0x00089124, 0x00082112, 0x00081150): _F_SOP_CLASS,  # DerivationImage > SourceImage > RefSOPClassUID
+    (0x00209111, 0x00209157): _F_DIM,  # FrameContentSequence > DimensionIndexValues
+}
+
+
+# --------------------------------------------------------------------------- reading
+@dataclass(frozen=True, eq=False)
+class PerFrameTable:
+    """What the converter needs from the Per-frame Functional Groups Sequence, one row per frame.
+
+    Absent values: NaN in the float arrays, 0 in ``segment_numbers`` (segment numbers start
+    at 1), ``None`` in the UID lists, ``()`` in ``dimension_index_values``.  A column is
+    ``None`` as a whole when no frame has the attribute in its per-frame item (it is then
+    usually in the Shared Functional Groups Sequence).  Only the first occurrence inside a
+    frame counts (e.g. the first source image of the first derivation image).
+
+    Built from a file by :meth:`from_values` (bulk reader captures), from pydicom per-frame
+    items by :func:`labelmap.seg.read.table_from_items`.
+    """
+
+    n_frames: int
+    positions: np.ndarray  # (F, 3) float64 ImagePositionPatient
+    segment_numbers: np.ndarray | None  # (F,) int64 ReferencedSegmentNumber
+    orientations: np.ndarray | None  # (F, 6) float64 ImageOrientationPatient
+    pixel_spacings: np.ndarray | None  # (F, 2) float64 PixelSpacing
+    slice_thickness: np.ndarray | None  # (F,) float64 SliceThickness
+    spacing_between_slices: np.ndarray | None  # (F,) float64 SpacingBetweenSlices
+    source_instance_uids: list[str | None]  # DerivationImage > SourceImage > ReferencedSOPInstanceUID
+    source_class_uids: list[str | None]  # DerivationImage > SourceImage > ReferencedSOPClassUID
+    dimension_index_values: list[tuple[int, ...]] | None  # FrameContent > DimensionIndexValues
+
+    @classmethod
+    def from_values(cls, name: str, values: FrameValues) -> PerFrameTable:
+        """Decode the raw values the bulk reader captured for :data:`FIELD_PATHS`.
+
+        Raises
+        ------
+        SegFormatError
+            A value that does not decode (naming the file, the frame and the attribute).
+        """
+        n_frames, cols = values.n_frames, values.columns
+        positions = _ds_column(name, "ImagePositionPatient", cols[_F_POSITION], n_frames, 3)
+        if positions is None:
+            positions = np.full((n_frames, 3), np.nan)
+        segment_numbers = None
+        entries = cols[_F_SEGMENT]
+        if entries:
+            if len(entries) == n_frames and all(len(v) == 2 for _, v in entries):
+                segment_numbers = np.frombuffer(b"".join(v for _, v in entries), dtype="<u2").astype(np.int64)
+            else:
+                segment_numbers = np.zeros(n_frames, dtype=np.int64)
+                for frame, value in entries:
+                    if len(value) == 0:
+                        continue
+                    if len(value) != 2:
+                        raise SegFormatError(
+                            f"ReferencedSegmentNumber has {len(value)} bytes, expected 2", path=name, frame=frame + 1
+                        )
+                    segment_numbers[frame] = value[0] | value[1] << 8
+        dims = _int_column(name, "DimensionIndexValues", cols[_F_DIM], n_frames, "<u4") if cols[_F_DIM] else None
+        return cls(
+            n_frames=n_frames,
+            positions=positions,
+            segment_numbers=segment_numbers,
+            orientations=_ds_column(name, "ImageOrientationPatient", cols[_F_ORIENT], n_frames, 6),
+            pixel_spacings=_ds_column(name, "PixelSpacing", cols[_F_SPACING], n_frames, 2),
+            slice_thickness=_ds_column(name, "SliceThickness", cols[_F_THICK], n_frames, 1),
+            spacing_between_slices=_ds_column(name, "SpacingBetweenSlices", cols[_F_BETWEEN], n_frames, 1),
+            source_instance_uids=_uid_column(cols[_F_SOP_UID], n_frames),
+            source_class_uids=_uid_column(cols[_F_SOP_CLASS], n_frames),
+            dimension_index_values=dims,
+        )
+
+
+def _ds_column(name: str, label: str, entries: list, n_frames: int, width: int) -> np.ndarray | None:
+    """Decode DS values of ``width`` numbers per frame; NaN for frames without (or with empty) value."""
+    if not entries:
+        return None
+    out = np.full((n_frames, width), np.nan)
+    frames = [f for f, _ in entries]
+    values = [v for _, v in entries]
+    parts = b"\\".join(values).split(b"\\")
+    if len(parts) == width * len(values):
+        try:
+            out[frames] = np.array(parts).astype(np.float64).reshape(len(values), width)
+            return out if width > 1 else out[:, 0]
+        except ValueError:
+            pass  # empty or bad strings: per-frame below gives the exact message
+    for frame, value in entries:
+        text = value.replace(b"\x00", b" ").strip()
+        if not text:
+            continue
+        items = text.split(b"\\")
+        if len(items) != width:
+            raise SegFormatError(f"{label} has {len(items)} values, expected {width}", path=name, frame=frame + 1)
+        try:
+            out[frame] = [float(x) for x in items]
+        except ValueError:
+            raise SegFormatError(f"{label} {text!r} is not a decimal string", path=name, frame=frame + 1) from None
+    return out if width > 1 else out[:, 0]
+
+
+def _uid_column(entries: list, n_frames: int) -> list[str | None]:
+    out: list[str | None] = [None] * n_frames
+    for frame, value in entries:
+        out[frame] = value.decode("ascii", "replace").rstrip("\x00 ")
+    return out
+
+
+def _int_column(name: str, label: str, entries: list, n_frames: int, dtype: str) -> list:
+    """Per frame: a tuple of the binary integers of the value (or () when absent)."""
+    size = np.dtype(dtype).itemsize
+    out: list = [()] * n_frames
+    lengths = {len(v) for _, v in entries}
+    if len(lengths) == 1 and (n := lengths.pop()) and n % size == 0:
+        arr = np.frombuffer(b"".join(v for _, v in entries), dtype=dtype).reshape(len(entries), n // size)
+        for (frame, _), row in zip(entries, map(tuple, arr.tolist())):
+            out[frame] = row
+        return out
+    for frame, value in entries:
+        if len(value) % size:
+            raise SegFormatError(
+                f"{label} has {len(value)} bytes, not a multiple of {size}", path=name, frame=frame + 1
+            )
+        out[frame] = tuple(np.frombuffer(value, dtype=dtype).tolist())
+    return out
+
+
+def read_seg_header(path: str | os.PathLike[str]) -> tuple[FileHeader, PerFrameTable, PixelDataInfo]:
+    """Read a SEG file's header: (top level without per-frame groups and Pixel Data, table, pixel location).
+
+    See :func:`labelmap.dicom.bulk.read_multiframe_header`; the Pixel Data value is never read.
+
+    Raises
+    ------
+    SegFormatError
+        The file is missing, damaged (naming the byte offset and what was expected) or has no
+        per-frame groups.
+    """
+    from labelmap.dicom.bulk import read_multiframe_header
+
+    name = str(path)
+    try:
+        header, values, pixel = read_multiframe_header(path, FIELD_PATHS)
+    except FileNotFoundError:
+        raise SegFormatError("file not found", path=name) from None
+    except IsADirectoryError:
+        raise SegFormatError("is a folder, expected a DICOM SEG file", path=name) from None
+    except DicomFormatError as exc:
+        raise seg_error(exc) from None
+    if values is None:
+        raise SegFormatError("no Per-frame Functional Groups Sequence (5200,9230); not a multi-frame SEG", path=name)
+    return header, PerFrameTable.from_values(name, values), pixel
+
+
+def read_seg_fast(path: str | os.PathLike[str]) -> tuple[FileDataset, PerFrameTable, PixelDataInfo]:
+    """:func:`read_seg_header` with the top level as a pydicom ``FileDataset``."""
+    header, table, pixel = read_seg_header(path)
+    return header_dataset(header), table, pixel
+
+
+def header_dataset(header: FileHeader) -> FileDataset:
+    """``header.to_pydicom()``, its errors as :class:`SegFormatError`."""
+    try:
+        return header.to_pydicom()
+    except DicomFormatError as exc:
+        raise seg_error(exc) from None
+
+
+def seg_error(exc: DicomFormatError) -> SegFormatError:
+    """A byte-level error of a SEG file as a :class:`SegFormatError` (same text and fields)."""
+    return exc if isinstance(exc, SegFormatError) else SegFormatError(exc.what, **exc.fields())
+
+
+# --------------------------------------------------------------------------- writing
+def _code(value: str, scheme: str, meaning: str) -> bytes:
+    """The elements of a Code Sequence item."""
+    return (
+        short_element(0x00080100, b"SH", pad_text(value))
+        + short_element(0x00080102, b"SH", pad_text(scheme))
+        + short_element(0x00080104, b"LO", pad_text(meaning))
+    )
+
+
+#: Derivation Code (CID 7203) and Purpose of Reference (CID 7202) of every source image reference.
+DERIVATION_CODE = ("113076", "DCM", "Segmentation")
+PURPOSE_CODE = ("121322", "DCM", "Source image for image processing operation")
+_DERIVATION_CODE = sequence_bytes(0x00089215, _code(*DERIVATION_CODE))
+_PURPOSE = sequence_bytes(0x0040A170, _code(*PURPOSE_CODE))
+
+
+@dataclass(eq=False)
+class PerFrameSpec:
+    """Values of every per-frame item: slice, segment and dimension index of each frame.
+
+    ``position_text[k]`` are the ImagePositionPatient DS strings of slice k;
+    ``sources[k]`` the (SOP Class, SOP Instance) UIDs of its source image or None.
+    """
+
+    frame_slices: np.ndarray
+    frame_segments: np.ndarray | None
+    dimension_values: np.ndarray  # (F, 1) or (F, 2) uint32
+    position_text: Sequence[Sequence[str]]
+    sources: Sequence[tuple[str, str] | None]
+
+    def __len__(self) -> int:
+        return len(self.frame_slices)
+
+    # -- pydicom form (API users, tests) --------------------------------------
+    def to_sequence(self) -> DicomSequence:
+        """The Per-frame Functional Groups Sequence as pydicom Datasets."""
+        from pydicom.dataset import Dataset
+        from pydicom.sequence import Sequence as DicomSequence
+
+        derivations: dict[int, Dataset] = {}
+        items = []
+        for f, k in enumerate(self.frame_slices.tolist()):
+            item = Dataset()
+            src = self.sources[k]
+            if src is not None:
+                if k not in derivations:
+                    derivations[k] = _derivation_dataset(*src)
+                item.DerivationImageSequence = [derivations[k]]
+            content = Dataset()
+            content.DimensionIndexValues = [int(v) for v in self.dimension_values[f]]
+            item.FrameContentSequence = [content]
+            pos = Dataset()
+            pos.ImagePositionPatient = list(self.position_text[k])
+            item.PlanePositionSequence = [pos]
+            if self.frame_segments is not None:
+                seg_id = Dataset()
+                seg_id.ReferencedSegmentNumber = int(self.frame_segments[f])
+                item.SegmentIdentificationSequence = [seg_id]
+            items.append(item)
+        return DicomSequence(items)
+
+    # -- byte form (writer) -----------------------------------------------------
+    def encode(self) -> bytes:
+        """The whole (5200,9230) element, Explicit VR Little Endian, defined lengths."""
+        per_slice: dict[int, tuple[bytes, bytes]] = {}
+        per_segment: dict[int, bytes] = {}
+        dims = np.ascontiguousarray(self.dimension_values, dtype="<u4")
+        n_dims = dims.shape[1]
+        content_head = tag_bytes(0x00209157) + b"UL" + struct.pack("<H", 4 * n_dims)
+        content_item_len = struct.pack("<I", 8 + 4 * n_dims)
+        content_seq_head = tag_bytes(0x00209111) + b"SQ\0\0" + struct.pack("<I", 16 + 4 * n_dims) + ITEM_BYTES
+        dim_bytes = dims.tobytes()
+        stride = 4 * n_dims
+        segments = self.frame_segments.tolist() if self.frame_segments is not None else None
+        items = []
+        for f, k in enumerate(self.frame_slices.tolist()):
+            head = per_slice.get(k)
+            if head is None:
+                src = self.sources[k]
+                derivation = b""
+                if src is not None:
+                    source_item = (
+                        short_element(0x00081150, b"UI", pad_text(src[0], b"\0"))
+                        + short_element(0x00081155, b"UI", pad_text(src[1], b"\0"))
+                        + short_element(0x0028135A, b"CS", b"YES ")
+                        + _PURPOSE
+                    )
+                    derivation = sequence_bytes(0x00089124, sequence_bytes(0x00082112, source_item) + _DERIVATION_CODE)
+                position = sequence_bytes(
+                    0x00209113, short_element(0x00200032, b"DS", pad_text("\\".join(self.position_text[k])))
+                )
+                head = per_slice[k] = (derivation, position)
+            body = (
+                head[0]
+                + content_seq_head
+                + content_item_len
+                + content_head
+                + dim_bytes[f * stride : (f + 1) * stride]
+                + head[1]
+            )
+            if segments is not None:
+                n = segments[f]
+                seg = per_segment.get(n)
+                if seg is None:
+                    seg = per_segment[n] = sequence_bytes(
+                        0x0062000A, short_element(0x0062000B, b"US", struct.pack("<H", n))
+                    )
+                body += seg
+            items.append(ITEM_BYTES + struct.pack("<I", len(body)) + body)
+        value = b"".join(items)
+        return tag_bytes(PER_FRAME_GROUPS) + b"SQ\0\0" + struct.pack("<I", len(value)) + value
+
+
+def _derivation_dataset(sop_class: str, sop_instance: str) -> Dataset:
+    from pydicom.dataset import Dataset
+
+    def code(value: str, scheme: str, meaning: str) -> Dataset:
+        item = Dataset()
+        item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, scheme, meaning
+        return item
+
+    src = Dataset()
+    src.ReferencedSOPClassUID = sop_class
+    src.ReferencedSOPInstanceUID = sop_instance
+    src.SpatialLocationsPreserved = "YES"
+    src.PurposeOfReferenceCodeSequence = [code(*PURPOSE_CODE)]
+    deriv = Dataset()
+    deriv.SourceImageSequence = [src]
+    deriv.DerivationCodeSequence = [code(*DERIVATION_CODE)]
+    return deriv
