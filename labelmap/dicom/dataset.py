@@ -13,10 +13,9 @@ content as a pydicom Dataset for API callers and for the paths pydicom still wri
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-from labelmap.dicom.dictionary import KEYWORDS, tag_str
+from labelmap.dicom.dictionary import KEYWORDS, KeywordAccess, tag_of, tag_str
 
 __all__ = ["WriteDataset", "WriteElement", "new_uid", "copy_attribute"]
 
@@ -41,14 +40,11 @@ class WriteElement:
 
 
 def _lookup(keyword: str) -> tuple[int, str]:
-    try:
-        return KEYWORDS[keyword]
-    except KeyError:
-        # a programming error: the writers only set attributes of the table
-        raise LookupError(f"{keyword!r} is not in labelmap.dicom.dictionary.KEYWORDS") from None
+    tag = tag_of(keyword)  # LookupError for a keyword outside the table: the writers only set those
+    return tag, KEYWORDS[keyword][1]
 
 
-class WriteDataset:
+class WriteDataset(KeywordAccess[WriteElement]):
     """Elements by tag, set and read by keyword like a pydicom Dataset.
 
     Besides its elements it carries what the bulk writer needs: ``file_meta`` (a
@@ -57,7 +53,8 @@ class WriteDataset:
     native Pixel Data, streamed to the file without a copy).
     """
 
-    __slots__ = ("_elements", "file_meta", "frames", "pixels")
+    __slots__ = ("file_meta", "frames", "pixels")
+    _OWN = frozenset(("_elements", *__slots__))
 
     def __init__(self) -> None:
         object.__setattr__(self, "_elements", {})
@@ -65,13 +62,8 @@ class WriteDataset:
         object.__setattr__(self, "frames", None)
         object.__setattr__(self, "pixels", None)
 
-    # -- keyword access -------------------------------------------------------------------
-    @staticmethod
-    def _tag(key: str | int) -> int:
-        return key if isinstance(key, int) else _lookup(key)[0]
-
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in WriteDataset.__slots__:
+        if name in WriteDataset._OWN:
             object.__setattr__(self, name, value)
             return
         tag, vr = _lookup(name)
@@ -79,47 +71,20 @@ class WriteDataset:
             value = list(value)
         self._elements[tag] = WriteElement(tag, vr, value)
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or not name[:1].isupper():
-            raise AttributeError(name)
-        element = self._elements.get(_lookup(name)[0])
-        if element is None:
-            raise AttributeError(f"data set has no {name}")
-        return element.value
-
     def __delattr__(self, name: str) -> None:
-        del self._elements[_lookup(name)[0]]
-
-    def __contains__(self, key: str | int) -> bool:
-        return self._tag(key) in self._elements
-
-    def __getitem__(self, key: str | int) -> WriteElement:
-        return self._elements[self._tag(key)]
+        del self._elements[tag_of(name)]
 
     def __delitem__(self, key: str | int) -> None:
-        del self._elements[self._tag(key)]
-
-    def get(self, key: str | int, default: Any = None) -> Any:
-        element = self._elements.get(self._tag(key))
-        return default if element is None else element.value
+        del self._elements[tag_of(key)]
 
     def set_raw(self, keyword: str, vr: str, raw: bytes, value: Any) -> None:
         """Set an element from its encoded value (Little Endian), written byte for byte;
         ``value`` is what it decodes to (what ``ds.Keyword`` returns)."""
-        tag = _lookup(keyword)[0]
+        tag = tag_of(keyword)
         self._elements[tag] = WriteElement(tag, vr, value, bytes(raw))
 
     def keys(self) -> list[int]:
         return sorted(self._elements)
-
-    def __iter__(self) -> Iterator[WriteElement]:
-        return iter([self._elements[t] for t in sorted(self._elements)])
-
-    def __len__(self) -> int:
-        return len(self._elements)
-
-    def __repr__(self) -> str:
-        return f"WriteDataset({len(self._elements)} elements)"
 
     # -- pydicom form ------------------------------------------------------------------------
     def to_pydicom(self, *, per_frame: bool = True, pixel_data: bool = True):

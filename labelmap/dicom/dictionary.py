@@ -7,28 +7,8 @@ generic multi-frame and image modules.
 
 from __future__ import annotations
 
-__all__ = [
-    "KEYWORDS",
-    "TAG_VR",
-    "KEYWORD_OF",
-    "UNDEFINED_LENGTH",
-    "ITEM",
-    "ITEM_DELIMITER",
-    "SEQUENCE_DELIMITER",
-    "SEQUENCE_DELIMITER_BYTES",
-    "LONG_VRS",
-    "TEXT_VRS",
-    "CHARSET_TEXT_VRS",
-    "BYTES_VRS",
-    "NUMBER_CODES",
-    "MAX_DEPTH",
-    "SPECIFIC_CHARACTER_SET",
-    "PER_FRAME_GROUPS",
-    "PIXEL_DATA",
-    "EXTENDED_OFFSET_TABLES",
-    "tag_str",
-    "describe_tag",
-]
+from collections.abc import Iterator
+from typing import Any, Generic, Protocol, TypeVar
 
 #: keyword -> (tag, VR) for the attributes the converter reads (facts from PS3.6; where the
 #: dictionary allows two VRs the first is used for Implicit VR data).
@@ -224,3 +204,56 @@ def describe_tag(tag: int) -> str:
     """``Keyword (gggg,eeee)`` for the attributes of :data:`KEYWORDS`, else ``(gggg,eeee)``."""
     keyword = KEYWORD_OF.get(tag)
     return f"{keyword} {tag_str(tag)}" if keyword else tag_str(tag)
+
+
+def tag_of(key: str | int) -> int:
+    """The tag of a keyword of :data:`KEYWORDS` (a tag passes through); LookupError if unknown."""
+    if isinstance(key, int):
+        return key
+    try:
+        return KEYWORDS[key][0]
+    except KeyError:
+        # a programming error, not a damaged file: extend KEYWORDS
+        raise LookupError(f"{key!r} is not in labelmap.dicom.dictionary.KEYWORDS") from None
+
+
+class _Element(Protocol):
+    @property
+    def value(self) -> Any: ...
+
+
+E = TypeVar("E", bound=_Element)
+
+
+class KeywordAccess(Generic[E]):
+    """Elements by tag, read by keyword like a pydicom Dataset (``ds.Rows``, ``ds.get``, ``"X" in ds``)."""
+
+    __slots__ = ("_elements",)
+    _elements: dict[int, E]
+
+    def __contains__(self, key: str | int) -> bool:
+        return tag_of(key) in self._elements
+
+    def __getitem__(self, key: str | int) -> E:
+        return self._elements[tag_of(key)]
+
+    def __getattr__(self, keyword: str) -> Any:
+        if keyword.startswith("_") or not keyword[:1].isupper():
+            raise AttributeError(keyword)
+        element = self._elements.get(tag_of(keyword))
+        if element is None:
+            raise AttributeError(f"data set has no {keyword}")
+        return element.value
+
+    def get(self, key: str | int, default: Any = None) -> Any:
+        element = self._elements.get(tag_of(key))
+        return default if element is None else element.value
+
+    def __iter__(self) -> Iterator[E]:
+        return iter([self._elements[t] for t in sorted(self._elements)])
+
+    def __len__(self) -> int:
+        return len(self._elements)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self._elements)} elements)"

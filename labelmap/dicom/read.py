@@ -12,23 +12,31 @@ Anything the reader would get wrong (a character set other than ASCII, Latin-1 o
 
 from __future__ import annotations
 
+import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Collection
 from typing import Any, cast
 
 from labelmap.dicom.dictionary import (
     CHARSET_TEXT_VRS,
-    KEYWORDS,
     NUMBER_CODES,
+    PIXEL_DATA,
+    SPECIFIC_CHARACTER_SET,
     TAG_VR,
     TEXT_VRS,
     UNDEFINED_LENGTH,
+    KeywordAccess,
     tag_str,
 )
-from labelmap.dicom.walk import Header, Walker
+from labelmap.dicom.uids import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN as _DEFLATED_LE
+from labelmap.dicom.uids import EXPLICIT_VR_BIG_ENDIAN as _EXPLICIT_BE
+from labelmap.dicom.uids import IMPLICIT_VR_LITTLE_ENDIAN as _IMPLICIT_LE
+from labelmap.dicom.walk import Buffer, Header, Walker
+from labelmap.errors import DicomFormatError
 
-__all__ = ["LiteDataset", "LiteElement", "NeedsPydicom", "charset_of", "read_element"]
+__all__ = ["LiteDataset", "LiteElement", "NeedsPydicom", "charset_of", "read_element", "read_image_header", "read_meta"]
 
+_TAG = struct.Struct("<HH").unpack_from
 _ENCODINGS = {"": "latin-1", "ISO_IR 6": "latin-1", "ISO_IR 100": "latin-1", "ISO_IR 192": "utf-8"}
 _SINGLE_TEXT = frozenset(("LT", "ST", "UT", "UR"))  # backslash is not a value separator
 
@@ -58,50 +66,13 @@ class LiteElement:
         return f"LiteElement({tag_str(self.tag)} {self.VR})"
 
 
-class LiteDataset:
+class LiteDataset(KeywordAccess[LiteElement]):
     """Elements by tag, read by keyword like a pydicom Dataset (read-only)."""
 
-    __slots__ = ("_elements",)
+    __slots__ = ()
 
     def __init__(self, elements: dict[int, LiteElement]) -> None:
         self._elements = elements
-
-    @staticmethod
-    def _tag(key: str | int) -> int:
-        if isinstance(key, int):
-            return key
-        try:
-            return KEYWORDS[key][0]
-        except KeyError:
-            # a programming error, not a damaged file: extend KEYWORDS
-            raise LookupError(f"{key!r} is not in labelmap.dicom.dictionary.KEYWORDS") from None
-
-    def __contains__(self, key: str | int) -> bool:
-        return self._tag(key) in self._elements
-
-    def __getitem__(self, key: str | int) -> LiteElement:
-        return self._elements[self._tag(key)]
-
-    def __getattr__(self, keyword: str) -> Any:
-        if keyword.startswith("_") or not keyword[:1].isupper():
-            raise AttributeError(keyword)
-        element = self._elements.get(self._tag(keyword))
-        if element is None:
-            raise AttributeError(f"data set has no {keyword}")
-        return element.value
-
-    def get(self, key: str | int, default: Any = None) -> Any:
-        element = self._elements.get(self._tag(key))
-        return default if element is None else element.value
-
-    def __iter__(self) -> Iterator[LiteElement]:
-        return iter(self._elements[t] for t in sorted(self._elements))
-
-    def __len__(self) -> int:
-        return len(self._elements)
-
-    def __repr__(self) -> str:
-        return f"LiteDataset({len(self._elements)} elements)"
 
 
 def _decode(raw: bytes, vr: str, encoding: str, tag: int) -> Any:
@@ -209,3 +180,97 @@ def _element(
 
     end = walker.sequence(vpos, length, limit, depth + 1, item)
     return LiteElement(tag, "SQ", items, encoding or "latin-1"), end
+
+
+# --------------------------------------------------------------------------- file level
+def read_meta(buf: Buffer, name: str) -> tuple[LiteDataset, int]:
+    """File Meta Information and the offset where the data set starts (DicomFormatError if not DICOM)."""
+    if len(buf) < 132 or buf[128:132] != b"DICM":
+        raise DicomFormatError("not a DICOM file (no 'DICM' prefix at byte offset 128)", path=name)
+    walker = Walker(buf, name)
+    pos, elements = 132, {}
+    while pos + 8 <= walker.size and _TAG(buf, pos)[0] == 0x0002:
+        element, pos = read_element(walker, pos, walker.size, False, None)
+        elements[element.tag] = element
+    if pos + 8 > walker.size:
+        where = "inside" if pos < walker.size else "at the end of"
+        raise DicomFormatError(
+            f"file truncated {where} the File Meta Information at byte offset {pos} ({walker.size} bytes)", path=name
+        )
+    return LiteDataset(elements), pos
+
+
+def read_image_header(
+    path: str | os.PathLike, tags: Collection[int] | None = None
+) -> tuple[LiteDataset, LiteDataset, str | None]:
+    """File Meta Information and the elements before Pixel Data of one DICOM file, without pydicom.
+
+    ``tags``: keep only these top-level elements; the others are skipped by their length
+    (their headers still checked), which is 4x faster on CT headers of ~60 elements.
+
+    Returns (meta, data set, damage): ``damage`` says why the Pixel Data is incomplete (the
+    file ends before or inside it), else None.  Reads the first 64 KB, and the whole file
+    only when the elements run further.
+
+    Raises
+    ------
+    NeedsPydicom
+        What it leaves to pydicom (Deflated or Big Endian data sets, unusual character sets).
+    DicomFormatError
+        Files that are not DICOM or are damaged.
+    """
+    name = str(path)
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        buf = fh.read(min(size, 1 << 16))
+        try:
+            return _image_header(buf, name, size, tags)
+        except DicomFormatError:
+            if len(buf) >= size:
+                raise
+            return _image_header(buf + fh.read(), name, size, tags)
+
+
+def _image_header(
+    buf: bytes, name: str, size: int, tags: Collection[int] | None = None
+) -> tuple[LiteDataset, LiteDataset, str | None]:
+    meta, pos = read_meta(buf, name)
+    ts = str(meta.get("TransferSyntaxUID", "") or "").rstrip("\x00 ")
+    if ts in ("", _DEFLATED_LE, _EXPLICIT_BE):
+        raise NeedsPydicom(f"transfer syntax {ts or '(none)'}")
+    implicit = ts == _IMPLICIT_LE
+    walker = Walker(buf, name)
+    elements: dict = {}
+    encoding: str | None = None
+    while pos < walker.size:
+        if pos + 8 > walker.size:
+            raise walker.error(pos, "file truncated inside an element header")
+        group, elem = _TAG(buf, pos)
+        tag = group << 16 | elem
+        if tag >= PIXEL_DATA:
+            return meta, LiteDataset(elements), _pixel_damage(walker, pos, size, implicit)
+        if tags is not None and tag not in tags and tag != SPECIFIC_CHARACTER_SET:
+            _, _, length, vpos = walker.header(pos, walker.size, implicit)
+            if length != UNDEFINED_LENGTH:
+                pos = walker.value_end(pos, tag, vpos, length, walker.size)
+                continue
+        element, pos = read_element(walker, pos, walker.size, implicit, encoding)
+        if element.tag == SPECIFIC_CHARACTER_SET:
+            encoding = charset_of(element)
+        if tags is None or element.tag in tags:
+            elements[element.tag] = element
+    if walker.size < size:  # stopped at the end of the bytes read, not of the file
+        raise walker.error(pos, "element runs past the bytes read")
+    return meta, LiteDataset(elements), "it ends before its Pixel Data"
+
+
+def _pixel_damage(walker: Walker, pos: int, size: int, implicit: bool) -> str | None:
+    """Why the Pixel Data element at ``pos`` is incomplete, or None (its length is not checked when undefined)."""
+    if pos + (8 if implicit else 12) > walker.size:
+        if walker.size < size:  # cut by the partial read, not by the file: read it all
+            raise walker.error(pos, "Pixel Data header past the bytes read")
+        return "it ends inside its Pixel Data element"
+    tag, _, length, vpos = walker.header(pos, walker.size, implicit)
+    if tag != PIXEL_DATA or length == UNDEFINED_LENGTH or vpos + length <= size:
+        return None
+    return f"its Pixel Data holds {max(0, size - vpos)} of {length} bytes"

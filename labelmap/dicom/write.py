@@ -32,17 +32,7 @@ from labelmap.dicom.dictionary import (
 from labelmap.dicom.uids import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN
 from labelmap.errors import InputError
 
-__all__ = [
-    "UnencodableText",
-    "write_seg_file",
-    "encode_file_meta",
-    "tag_bytes",
-    "short_element",
-    "long_element",
-    "pad_text",
-    "item_bytes",
-    "sequence_bytes",
-]
+__all__ = ["UnencodableText", "encode_file_meta", "write_seg_file"]
 
 ITEM_BYTES = b"\xfe\xff\x00\xe0"
 

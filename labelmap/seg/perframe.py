@@ -13,6 +13,7 @@ import os
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from io import BytesIO
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,15 +23,13 @@ from labelmap.dicom.write import ITEM_BYTES, pad_text, sequence_bytes, short_ele
 from labelmap.errors import DicomFormatError, SegFormatError
 
 if TYPE_CHECKING:  # the write path never loads the bulk reader, nor pydicom
-    from pydicom.dataset import Dataset, FileDataset
+    from pydicom.dataset import FileDataset
     from pydicom.sequence import Sequence as DicomSequence
 
     from labelmap.dicom.bulk import FileHeader, FrameValues, PixelDataInfo
 
 __all__ = [
-    "DERIVATION_CODE",
     "FIELD_PATHS",
-    "PURPOSE_CODE",
     "PerFrameSpec",
     "PerFrameTable",
     "header_dataset",
@@ -234,11 +233,9 @@ def _code(value: str, scheme: str, meaning: str) -> bytes:
     )
 
 
-#: Derivation Code (CID 7203) and Purpose of Reference (CID 7202) of every source image reference.
-DERIVATION_CODE = ("113076", "DCM", "Segmentation")
-PURPOSE_CODE = ("121322", "DCM", "Source image for image processing operation")
-_DERIVATION_CODE = sequence_bytes(0x00089215, _code(*DERIVATION_CODE))
-_PURPOSE = sequence_bytes(0x0040A170, _code(*PURPOSE_CODE))
+# Derivation Code (CID 7203) and Purpose of Reference (CID 7202) of every source image reference.
+_DERIVATION_CODE = sequence_bytes(0x00089215, _code("113076", "DCM", "Segmentation"))
+_PURPOSE = sequence_bytes(0x0040A170, _code("121322", "DCM", "Source image for image processing operation"))
 
 
 @dataclass(eq=False)
@@ -258,35 +255,12 @@ class PerFrameSpec:
     def __len__(self) -> int:
         return len(self.frame_slices)
 
-    # -- pydicom form (API users, tests) --------------------------------------
     def to_sequence(self) -> DicomSequence:
-        """The Per-frame Functional Groups Sequence as pydicom Datasets."""
-        from pydicom.dataset import Dataset
-        from pydicom.sequence import Sequence as DicomSequence
+        """The Per-frame Functional Groups Sequence as pydicom Datasets, read back from :meth:`encode`."""
+        from pydicom.filereader import read_dataset
 
-        derivations: dict[int, Dataset] = {}
-        items = []
-        for f, k in enumerate(self.frame_slices.tolist()):
-            item = Dataset()
-            src = self.sources[k]
-            if src is not None:
-                if k not in derivations:
-                    derivations[k] = _derivation_dataset(*src)
-                item.DerivationImageSequence = [derivations[k]]
-            content = Dataset()
-            content.DimensionIndexValues = [int(v) for v in self.dimension_values[f]]
-            item.FrameContentSequence = [content]
-            pos = Dataset()
-            pos.ImagePositionPatient = list(self.position_text[k])
-            item.PlanePositionSequence = [pos]
-            if self.frame_segments is not None:
-                seg_id = Dataset()
-                seg_id.ReferencedSegmentNumber = int(self.frame_segments[f])
-                item.SegmentIdentificationSequence = [seg_id]
-            items.append(item)
-        return DicomSequence(items)
+        return read_dataset(BytesIO(self.encode()), False, True).PerFrameFunctionalGroupsSequence
 
-    # -- byte form (writer) -----------------------------------------------------
     def encode(self) -> bytes:
         """The whole (5200,9230) element, Explicit VR Little Endian, defined lengths."""
         per_slice: dict[int, tuple[bytes, bytes]] = {}
@@ -336,22 +310,3 @@ class PerFrameSpec:
             items.append(ITEM_BYTES + struct.pack("<I", len(body)) + body)
         value = b"".join(items)
         return tag_bytes(PER_FRAME_GROUPS) + b"SQ\0\0" + struct.pack("<I", len(value)) + value
-
-
-def _derivation_dataset(sop_class: str, sop_instance: str) -> Dataset:
-    from pydicom.dataset import Dataset
-
-    def code(value: str, scheme: str, meaning: str) -> Dataset:
-        item = Dataset()
-        item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, scheme, meaning
-        return item
-
-    src = Dataset()
-    src.ReferencedSOPClassUID = sop_class
-    src.ReferencedSOPInstanceUID = sop_instance
-    src.SpatialLocationsPreserved = "YES"
-    src.PurposeOfReferenceCodeSequence = [code(*PURPOSE_CODE)]
-    deriv = Dataset()
-    deriv.SourceImageSequence = [src]
-    deriv.DerivationCodeSequence = [code(*DERIVATION_CODE)]
-    return deriv

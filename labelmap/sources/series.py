@@ -214,10 +214,10 @@ def _read_one(path: Path) -> SliceHeader | None:
     """Header of one file, or None when it is not DICOM (or unreadable).
 
     Usual files (Explicit or Implicit VR Little Endian, simple character sets) are parsed by
-    :func:`labelmap.dicom.bulk.read_image_header` (300 CT headers: 0.03 s instead of 0.15 s
+    :func:`labelmap.dicom.read.read_image_header` (300 CT headers: 0.03 s instead of 0.15 s
     with pydicom); anything else, damaged files included, goes to pydicom as before.
     """
-    from labelmap.dicom.bulk import read_image_header
+    from labelmap.dicom.read import read_image_header
     from labelmap.errors import DicomFormatError
 
     try:

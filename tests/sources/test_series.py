@@ -283,7 +283,7 @@ def _both_ways(path: Path):
     """SliceHeader through the lite reader, and through pydicom as the fallback reads it."""
     import os
 
-    from labelmap.dicom.bulk import read_image_header
+    from labelmap.dicom.read import read_image_header
     from labelmap.sources import series as dsr
 
     meta, lite, damage = read_image_header(path)
@@ -339,8 +339,7 @@ def test_lite_headers_of_implicit_vr_and_truncated_files(tmp_path):
 
 
 def test_unusual_character_set_headers_fall_back_to_pydicom(tmp_path):
-    from labelmap.dicom.bulk import read_image_header
-    from labelmap.dicom.read import NeedsPydicom
+    from labelmap.dicom.read import NeedsPydicom, read_image_header
     from labelmap.sources.series import _read_one
 
     files = write_ct_series(tmp_path / "ct", axial_geometry(shape=(3, 21, 22)))
@@ -362,7 +361,7 @@ def test_lite_header_with_wanted_tags_skips_the_rest(tmp_path, implicit):
     from pydicom.dataset import Dataset
     from pydicom.sequence import Sequence
 
-    from labelmap.dicom.bulk import read_image_header
+    from labelmap.dicom.read import read_image_header
     from labelmap.sources import series as dsr
 
     files = write_ct_series(tmp_path / "ct", oblique_geometry())
