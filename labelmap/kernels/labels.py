@@ -53,6 +53,14 @@ def label_dtype_for(max_value: int) -> type:
     return np.uint32
 
 
+def _at(arr: np.ndarray, flat_index) -> str:
+    """Where flat entry ``flat_index`` of ``arr`` is, for error messages."""
+    idx = tuple(int(v) for v in np.unravel_index(int(flat_index), arr.shape))
+    if len(idx) == 3:
+        return f"at slice {idx[0]}, row {idx[1]}, column {idx[2]}"
+    return f"at index {idx}"
+
+
 def as_label_array(array: np.ndarray, *, source: str = "label image") -> np.ndarray:
     """Return ``array`` as C-contiguous uint8 / uint16 holding the same label values.
 
@@ -74,8 +82,9 @@ def as_label_array(array: np.ndarray, *, source: str = "label image") -> np.ndar
     Raises
     ------
     InputError
-        For NaN, infinite, fractional (hint ``type_fractional``), negative or > 65535
-        values, which no DICOM Segment Number can hold; for a non-numeric array.
+        Naming the first offending voxel, for NaN, infinite, fractional (hint
+        ``type_fractional``), negative or > 65535 values, which no DICOM Segment Number
+        can hold; for a non-numeric array.
     """
     arr = np.asarray(array)
     if arr.dtype == np.bool_:
@@ -83,24 +92,39 @@ def as_label_array(array: np.ndarray, *, source: str = "label image") -> np.ndar
     if arr.dtype in (np.uint8, np.uint16):
         # every value already fits a Segment Number: no scan, no copy unless non-contiguous
         return np.ascontiguousarray(arr)
-    if arr.dtype.kind == "f":
-        if arr.size and not np.all(np.isfinite(arr)):
-            raise InputError(f"{source}: holds NaN or infinite values; a label image must hold integers")
-        if arr.size and not np.array_equal(arr, np.round(arr)):
-            bad = arr[arr != np.round(arr)].flat[0]
+    if arr.dtype.kind == "f" and arr.size:
+        finite = np.isfinite(arr)
+        if not finite.all():
+            i = np.argmin(finite)
+            what = "NaN" if np.isnan(arr.flat[i]) else f"{float(arr.flat[i])} (infinite)"
             raise InputError(
-                f"{source}: holds non-integer value {float(bad)!r}; a label image must hold integer labels",
+                f"{source}: holds {what} {_at(arr, i)}; a label image holds whole numbers 0..65535 - "
+                "set those voxels to 0 (background) or to a label and save the labels again"
+            )
+        whole = arr == np.round(arr)
+        if not whole.all():
+            i = np.argmin(whole)
+            raise InputError(
+                f"{source}: holds non-integer value {float(arr.flat[i])!r} {_at(arr, i)}; a label image holds "
+                "whole numbers 0..65535 - save it as an integer label map",
                 hint="type_fractional",
             )
-    elif arr.dtype.kind not in "iu":
-        raise InputError(f"{source}: has data type {arr.dtype}, expected an integer label image")
+    elif arr.dtype.kind not in "iuf":
+        raise InputError(f"{source}: has data type {arr.dtype}; a label image holds whole numbers 0..65535")
     if arr.size == 0:
         return np.ascontiguousarray(arr, dtype=np.uint8)
-    lo, hi = arr.min(), arr.max()
-    if lo < 0:
-        raise InputError(f"{source}: holds negative label {int(lo)}; labels must be 0..65535")
+    if arr.dtype.kind != "u" and arr.min() < 0:
+        i = np.argmin(arr)
+        raise InputError(
+            f"{source}: holds negative label {int(arr.flat[i])} {_at(arr, i)}; label values must be 0..65535 - "
+            "give that region a positive label (0 is background)"
+        )
+    hi = arr.max()
     if hi > 0xFFFF:
-        raise InputError(f"{source}: holds label {int(hi)} above 65535, the largest DICOM Segment Number")
+        raise InputError(
+            f"{source}: holds label {int(hi)} {_at(arr, np.argmax(arr))}, above 65535, the largest DICOM Segment "
+            "Number; renumber the labels to 1..65535"
+        )
     return np.ascontiguousarray(arr, dtype=label_dtype_for(int(hi)))
 
 

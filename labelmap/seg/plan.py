@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -55,59 +54,14 @@ def describe_pairs(pairs: Sequence[tuple[SegmentDescription, SegmentDescription,
     return text + (f"; and {len(pairs) - limit} more pairs" if len(pairs) > limit else "")
 
 
-def _where(index: tuple[Any, ...]) -> str:
-    k, j, i = (int(v) for v in index)
-    return f"slice {k}, row {j}, column {i}"
-
-
 def _label_array(array: np.ndarray, name: str) -> np.ndarray:
-    """``array`` as uint8 / uint16 labels, or an :class:`InputError` naming the file, the value, where and the fix.
+    """``array`` as uint8 / uint16 labels (see :func:`kernels.as_label_array`), 16-bit ones of <= 255 as uint8.
 
-    uint8 / uint16 / bool inputs cost nothing; wider integer and float inputs are
-    checked here (NaN, fractions, negative, above 65535) so the message can point at
-    the first offending voxel, then narrowed by :func:`kernels.as_label_array`.
+    16-bit files of up to 255 labels are common (ITK writes ushort): every later pass
+    (presence scan, frame copy, deflate input) is then half the bytes.
     """
     arr = np.asarray(array)
-    if arr.dtype.kind == "f" and arr.size:
-        finite = np.isfinite(arr)
-        if not finite.all():
-            idx = np.unravel_index(int(np.argmin(finite)), arr.shape)
-            what = "NaN" if np.isnan(arr[idx]) else f"{float(arr[idx])} (infinite)"
-            raise InputError(
-                f"{name}: holds {what} at {_where(idx)}; a label image holds whole numbers 0..65535 - "
-                "set those voxels to 0 (background) or to a label and save the labels again"
-            )
-        whole = arr == np.round(arr)
-        if not whole.all():
-            idx = np.unravel_index(int(np.argmin(whole)), arr.shape)
-            raise InputError(
-                f"{name}: holds non-integer value {float(arr[idx])!r} at {_where(idx)}; a label image holds whole "
-                "numbers 0..65535 - save it as an integer label map",
-                hint="type_fractional",
-            )
-    elif arr.dtype.kind not in "iub":
-        raise InputError(f"{name}: has pixel type {arr.dtype}; a label image holds whole numbers 0..65535")
-    if arr.size and arr.dtype not in (np.uint8, np.uint16, np.bool_):
-        if arr.dtype.kind != "u":
-            lo = arr.min()
-            if lo < 0:
-                idx = np.unravel_index(int(np.argmin(arr)), arr.shape)
-                raise InputError(
-                    f"{name}: holds negative value {int(lo)} at {_where(idx)}; label values must be 0..65535 - "
-                    "give that region a positive label (0 is background)"
-                )
-        hi = arr.max()
-        if hi > 0xFFFF:
-            idx = np.unravel_index(int(np.argmax(arr)), arr.shape)
-            raise InputError(
-                f"{name}: holds label {int(hi)} at {_where(idx)}, above 65535, the largest DICOM Segment Number; "
-                "renumber the labels to 1..65535"
-            )
-        # checked: narrow here, so the kernel below does not scan the array again
-        arr = arr.astype(kernels.label_dtype_for(int(hi)))
-    elif arr.dtype == np.uint16 and arr.size and int(arr.max()) <= 0xFF:
-        # 16-bit files of up to 255 labels are common (ITK writes ushort): every later pass
-        # (presence scan, frame copy, deflate input) is then half the bytes
+    if arr.dtype == np.uint16 and arr.size and int(arr.max()) <= 0xFF:
         arr = arr.astype(np.uint8)
     return kernels.as_label_array(arr, source=name)
 
