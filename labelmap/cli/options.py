@@ -21,28 +21,14 @@ DEFAULT_TOLERANCE = 0.01
 Compression = Enum("Compression", {name: name for name in WRITABLE}, type=str)  # type: ignore[misc]
 
 
-class SegType(str, Enum):
-    """``--type`` choices."""
-
-    labelmap = "labelmap"
-    binary = "binary"
-    fractional = "fractional"
-    auto = "auto"
-
-
-class FractionalType(str, Enum):
-    """``--fractional-type`` choices."""
-
-    probability = "probability"
-    occupancy = "occupancy"
-
-
-class OutFormat(str, Enum):
-    """``--format`` choices of ``seg2itk``."""
-
-    nrrd = "nrrd"
-    nifti = "nifti"
-    segnrrd = "segnrrd"  # one 3D Slicer .seg.nrrd holding every segment
+#: ``--type`` choices.
+SegType = Enum(
+    "SegType", {"labelmap": "labelmap", "binary": "binary", "fractional": "fractional", "auto": "auto"}, type=str
+)
+#: ``--fractional-type`` choices.
+FractionalType = Enum("FractionalType", {"probability": "probability", "occupancy": "occupancy"}, type=str)
+#: ``--format`` choices of ``seg2itk`` (segnrrd: one 3D Slicer .seg.nrrd holding every segment).
+OutFormat = Enum("OutFormat", {"nrrd": "nrrd", "nifti": "nifti", "segnrrd": "segnrrd"}, type=str)
 
 
 # --------------------------------------------------------------------------- native flags

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from labelmap.model import Geometry
 
@@ -37,6 +37,31 @@ def _body_mask(rows: int, columns: int) -> np.ndarray:
     j = (np.arange(rows) + 0.5 - rows / 2.0) / (0.45 * rows)
     i = (np.arange(columns) + 0.5 - columns / 2.0) / (0.42 * columns)
     return (j[:, None] ** 2 + i[None, :] ** 2) <= 1.0
+
+
+_DATE, _TIME = "20240101", "120000"
+
+#: What every sample CT slice shares, in IOD module order (SOP Common, Patient, General Study, General Series,
+#: Frame of Reference, General Equipment, General Image, Image Pixel, CT Image).
+_CT_FIXED: dict[str, object] = {
+    **dict(SpecificCharacterSet="ISO_IR 100", SOPClassUID=CTImageStorage, InstanceCreationDate=_DATE),
+    **dict(InstanceCreationTime=_TIME, PatientBirthDate="19700101", PatientSex="O"),
+    **dict(StudyDate=_DATE, StudyTime=_TIME, ReferringPhysicianName="Referrer^Sample", StudyID="LMSTUDY1"),
+    **dict(AccessionNumber="LMACC0001", StudyDescription="labelmap sample study"),
+    **dict(Modality="CT", SeriesDescription="labelmap sample CT", SeriesDate=_DATE, SeriesTime=_TIME),
+    **dict(BodyPartExamined="ABDOMEN", PatientPosition="HFS", PositionReferenceIndicator=""),
+    **dict(Manufacturer="labelmap", ManufacturerModelName="synthetic phantom", SoftwareVersions="1"),
+    **dict(ImageType=["ORIGINAL", "PRIMARY", "AXIAL"], ContentDate=_DATE, ContentTime=_TIME, AcquisitionNumber=1),
+    **dict(BurnedInAnnotation="NO", SamplesPerPixel=1, PhotometricInterpretation="MONOCHROME2"),
+    **dict(BitsAllocated=16, BitsStored=16, HighBit=15, PixelRepresentation=1),
+    **dict(RescaleIntercept="0", RescaleSlope="1", RescaleType="HU", KVP="120", WindowCenter="40", WindowWidth="400"),
+}
+
+
+def _ds(v: float) -> str:
+    """A DS value (at most 16 characters), exact enough for the sample."""
+    s = f"{v:.10g}"
+    return s if len(s) <= 16 else f"{v:.8g}"
 
 
 # --------------------------------------------------------------------------- CT series
@@ -69,23 +94,20 @@ def write_ct_series(
             raise ValueError(f"pixel_array shape {pixel_array.shape} differs from geometry shape {geometry.shape}")
         if pixel_array.size and (pixel_array.min() < -32768 or pixel_array.max() > 32767):
             raise ValueError("pixel_array values must fit in int16")
-    study_uid = study_uid or _uid(seed, "study")
     series_uid = series_uid or _uid(seed, "series", series_number)
-    frame_of_reference_uid = frame_of_reference_uid or _uid(seed, "frame-of-reference")
-
+    series = {
+        **_CT_FIXED,
+        **dict(PatientName=patient_name, PatientID=patient_id, StudyInstanceUID=study_uid or _uid(seed, "study")),
+        **dict(SeriesInstanceUID=series_uid, SeriesNumber=int(series_number), Rows=rows, Columns=columns),
+        "FrameOfReferenceUID": frame_of_reference_uid or _uid(seed, "frame-of-reference"),
+        "PixelSpacing": [_ds(v) for v in geometry.pixel_spacing],
+        "ImageOrientationPatient": [_ds(v) for v in geometry.image_orientation],
+        "SliceThickness": _ds(float(geometry.spacing[2])),
+    }
     positions = geometry.slice_positions()
-    orientation = geometry.image_orientation
-    pixel_spacing = geometry.pixel_spacing
-    normal = geometry.normal
     rng = np.random.default_rng(seed)
     body = _body_mask(rows, columns)
     base = np.where(body, np.int16(40), np.int16(-1000)).astype(np.int16)
-
-    def fmt(v: float) -> str:
-        # DS values are at most 16 characters; repr of a rounded float keeps them exact enough.
-        s = f"{v:.10g}"
-        return s if len(s) <= 16 else f"{v:.8g}"
-
     written: list[Path] = []
     for k in range(n_slices):
         if pixel_array is not None:
@@ -93,81 +115,15 @@ def write_ct_series(
         else:
             noise = rng.integers(-20, 21, size=(rows, columns), dtype=np.int16)
             frame = base + np.where(body, noise, np.int16(0)).astype(np.int16)
-        sop_uid = _uid(seed, "instance", series_uid, k)
-
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = sop_uid
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-
         ds = Dataset()
-        ds.file_meta = meta
-        # SOP Common
-        ds.SpecificCharacterSet = "ISO_IR 100"
-        ds.SOPClassUID = CTImageStorage
-        ds.SOPInstanceUID = sop_uid
-        ds.InstanceCreationDate = "20240101"
-        ds.InstanceCreationTime = "120000"
-        # Patient
-        ds.PatientName = patient_name
-        ds.PatientID = patient_id
-        ds.PatientBirthDate = "19700101"
-        ds.PatientSex = "O"
-        # General Study
-        ds.StudyInstanceUID = study_uid
-        ds.StudyDate = "20240101"
-        ds.StudyTime = "120000"
-        ds.ReferringPhysicianName = "Referrer^Sample"
-        ds.StudyID = "LMSTUDY1"
-        ds.AccessionNumber = "LMACC0001"
-        ds.StudyDescription = "labelmap sample study"
-        # General Series
-        ds.Modality = "CT"
-        ds.SeriesInstanceUID = series_uid
-        ds.SeriesNumber = int(series_number)
-        ds.SeriesDescription = "labelmap sample CT"
-        ds.SeriesDate = "20240101"
-        ds.SeriesTime = "120000"
-        ds.BodyPartExamined = "ABDOMEN"
-        ds.PatientPosition = "HFS"
-        # Frame of Reference
-        ds.FrameOfReferenceUID = frame_of_reference_uid
-        ds.PositionReferenceIndicator = ""
-        # General Equipment
-        ds.Manufacturer = "labelmap"
-        ds.ManufacturerModelName = "synthetic phantom"
-        ds.SoftwareVersions = "1"
-        # General Image
+        ds.file_meta = FileMetaDataset()  # the rest of it is filled in from the dataset when saved
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.update(series)
+        ds.SOPInstanceUID = _uid(seed, "instance", series_uid, k)
         ds.InstanceNumber = k + 1
-        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-        ds.ContentDate = "20240101"
-        ds.ContentTime = "120000"
-        ds.AcquisitionNumber = 1
-        ds.BurnedInAnnotation = "NO"
-        # Image Plane
-        ds.PixelSpacing = [fmt(v) for v in pixel_spacing]
-        ds.ImageOrientationPatient = [fmt(v) for v in orientation]
-        ds.ImagePositionPatient = [fmt(v) for v in positions[k]]
-        ds.SliceThickness = fmt(float(geometry.spacing[2]))
-        ds.SliceLocation = fmt(float(np.dot(positions[k], normal)))
-        # Image Pixel / CT Image
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.Rows = rows
-        ds.Columns = columns
-        ds.BitsAllocated = 16
-        ds.BitsStored = 16
-        ds.HighBit = 15
-        ds.PixelRepresentation = 1
-        ds.RescaleIntercept = "0"
-        ds.RescaleSlope = "1"
-        ds.RescaleType = "HU"
-        ds.KVP = "120"
-        ds.WindowCenter = "40"
-        ds.WindowWidth = "400"
+        ds.ImagePositionPatient = [_ds(v) for v in positions[k]]
+        ds.SliceLocation = _ds(float(np.dot(positions[k], geometry.normal)))
         ds.PixelData = frame.astype("<i2", copy=False).tobytes()
-
         path = out / f"CT{k + 1:06d}.dcm"
         ds.save_as(path, enforce_file_format=True)
         written.append(path)
@@ -259,7 +215,6 @@ def organ_phantom(
 
 
 # --------------------------------------------------------------------------- metadata
-_SCT = "SCT"
 _RIGHT = ("24028007", "Right")
 _LEFT = ("7771000", "Left")
 
@@ -309,6 +264,10 @@ ORGANS: tuple[tuple[str, str, str, tuple[str, str] | None], ...] = (
 )
 
 
+def _sct(value: str, meaning: str) -> dict[str, str]:
+    return {"CodeValue": value, "CodingSchemeDesignator": "SCT", "CodeMeaning": meaning}
+
+
 def _distinct_rgb(index: int) -> tuple[int, int, int]:
     """A colour far from its neighbours: golden-ratio hue steps, three brightness levels."""
     hue = (index * 0.618033988749895) % 1.0
@@ -342,24 +301,12 @@ def sample_metadata(label_values: Sequence[int]) -> dict:
             "SegmentDescription": f"Synthetic {label.lower()}",
             "SegmentAlgorithmType": "AUTOMATIC",
             "SegmentAlgorithmName": "labelmap-demo",
-            "SegmentedPropertyCategoryCodeSequence": {
-                "CodeValue": "123037004",
-                "CodingSchemeDesignator": _SCT,
-                "CodeMeaning": "Anatomical Structure",
-            },
-            "SegmentedPropertyTypeCodeSequence": {
-                "CodeValue": code,
-                "CodingSchemeDesignator": _SCT,
-                "CodeMeaning": meaning,
-            },
+            "SegmentedPropertyCategoryCodeSequence": _sct("123037004", "Anatomical Structure"),
+            "SegmentedPropertyTypeCodeSequence": _sct(code, meaning),
             "recommendedDisplayRGBValue": list(rgb),
         }
         if modifier is not None:
-            segment["SegmentedPropertyTypeModifierCodeSequence"] = {
-                "CodeValue": modifier[0],
-                "CodingSchemeDesignator": _SCT,
-                "CodeMeaning": modifier[1],
-            }
+            segment["SegmentedPropertyTypeModifierCodeSequence"] = _sct(*modifier)
         segments.append(segment)
     return {
         "ContentCreatorName": "labelmap^demo",

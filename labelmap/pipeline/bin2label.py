@@ -90,24 +90,14 @@ def binary_to_labelmap(
     source, source_index = _source_from_references(opened, classic)
     volume = LabelVolume(array, classic.geometry, tuple(classic.segments))
     plan = plan_labelmap(array, keep_empty_slices=options.keep_empty_slices, source=name)
+    series = series_attributes(ds)
     out_ds = encode_labelmap(
-        volume,
-        source,
-        source_index,
-        series=series_attributes(ds),
-        options=options,
-        plan=plan,
-        materialize=False,
-        resources=resources,
+        volume, source, source_index, series=series, options=options, plan=plan, materialize=False, resources=resources
     )
     save_dataset(out_ds, output, deflate_level=options.deflate_level)
+    skipped = classic.geometry.shape[0] - int(out_ds.NumberOfFrames)
     return WriteReport.of(
-        out_ds,
-        output,
-        t0,
-        segments=len(classic.segments),
-        skipped_slices=classic.geometry.shape[0] - int(out_ds.NumberOfFrames),
-        warnings=plan.notes,
+        out_ds, output, t0, segments=len(volume.segments), skipped_slices=skipped, warnings=plan.notes
     )
 
 

@@ -38,12 +38,6 @@ if TYPE_CHECKING:
     from labelmap.seg.plan import PreparedInputs
 
 __all__ = [
-    "PathLike",
-    "WriteOptions",
-    "ReadOptions",
-    "Resources",
-    "WriteReport",
-    "ReadReport",
     "read_labels",
     "write_labels",
     "load_source",
@@ -234,14 +228,9 @@ def write_seg(
         volumes, source, series=series, options=options, names=names, materialize=False, resources=resources
     )
     save_dataset(ds, output, deflate_level=options.deflate_level)
-    n_slices = prepared.geometry.shape[0]
+    skipped = max(0, prepared.geometry.shape[0] - int(ds.NumberOfFrames)) if prepared.seg_type == "LABELMAP" else 0
     return WriteReport.of(
-        ds,
-        output,
-        t0,
-        segments=len(prepared.segments),
-        skipped_slices=max(0, n_slices - int(ds.NumberOfFrames)) if prepared.seg_type == "LABELMAP" else 0,
-        warnings=prepared.notes,
+        ds, output, t0, segments=len(prepared.segments), skipped_slices=skipped, warnings=prepared.notes
     )
 
 

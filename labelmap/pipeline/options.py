@@ -1,20 +1,19 @@
 """The options of a conversion, declared once for the Python API, the CLI and batch runs.
 
 A pipeline function takes one :class:`WriteOptions` or :class:`ReadOptions` (plus a
-:class:`Resources`) instead of re-declaring the same ten keywords; the CLI builds
+:class:`~labelmap._util.resources.Resources`) instead of re-declaring the same ten keywords; the CLI builds
 them from its flags and a batch manifest from its columns.  :class:`WriteOptions` is
 defined with the SEG encoders (:mod:`labelmap.seg.options`), which take it too.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from labelmap._util.resources import Resources
 from labelmap.geometry import DEFAULT_TOLERANCE_MM
-from labelmap.seg.options import Numbering, SegTypeChoice, WriteOptions
+from labelmap.seg.options import WriteOptions
 
-__all__ = ["WriteOptions", "ReadOptions", "Resources", "SegTypeChoice", "Numbering"]
+__all__ = ["WriteOptions", "ReadOptions"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,3 @@ class ReadOptions:
     merge_segments: bool = False
     tol_mm: float = DEFAULT_TOLERANCE_MM
     create_dir: bool = True
-
-    def with_(self, **changes: object) -> ReadOptions:
-        """A copy with some options changed."""
-        return replace(self, **changes)  # type: ignore[arg-type]
