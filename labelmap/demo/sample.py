@@ -118,7 +118,7 @@ def write_ct_series(
         ds = Dataset()
         ds.file_meta = FileMetaDataset()  # the rest of it is filled in from the dataset when saved
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.update(series)
+        ds.update(series)  # type: ignore[arg-type]  # pydicom takes keyword keys too; its stub says tags only
         ds.SOPInstanceUID = _uid(seed, "instance", series_uid, k)
         ds.InstanceNumber = k + 1
         ds.ImagePositionPatient = [_ds(v) for v in positions[k]]

@@ -121,7 +121,7 @@ def _source_from_references(opened: OpenedSeg, classic: ClassicSeg) -> tuple[Sou
         k = int(classic.frame_slices[f])
         if ref[1] not in seen:
             seen[ref[1]] = len(uids)
-            classes.append(ref[0])
+            classes.append(str(ref[0]))  # checked above: a UID string
             uids.append(ref[1])
             positions.append(info.positions[f])
         if index[k] < 0:
