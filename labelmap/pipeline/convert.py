@@ -161,7 +161,7 @@ def encode_seg(
         Inputs that cannot be written as asked (see :func:`labelmap.seg.plan.prepare_inputs`).
     """
     from labelmap.seg.encode import encode_labelmap, plan_labelmap
-    from labelmap.seg.encode_classic import encode_binary, encode_fractional
+    from labelmap.seg.encode_classic import encode_classic
     from labelmap.seg.plan import merge_layers, prepare_inputs
 
     if isinstance(volumes, LabelVolume):
@@ -179,16 +179,12 @@ def encode_seg(
         ds = encode_labelmap(labelmap, source, prepared.source_index, plan=plan, **common)
     elif options.palette:
         raise InputError("BINARY and FRACTIONAL are MONOCHROME2", hint="palette_labelmap_only")
-    elif prepared.seg_type == "BINARY":
-        overlap: Literal["YES", "NO", "UNDEFINED"] = "YES" if prepared.overlapping_pairs() else "NO"
-        ds = encode_binary(
-            prepared.layers, prepared.geometry, source, prepared.source_index, segments_overlap=overlap, **common
-        )
     else:
-        overlap = "UNDEFINED" if len(prepared.layers) > 1 else "NO"
-        ds = encode_fractional(
-            prepared.layers, prepared.geometry, source, prepared.source_index, segments_overlap=overlap, **common
-        )
+        overlap: Literal["YES", "NO", "UNDEFINED"] = "YES" if prepared.overlapping_pairs() else "NO"
+        if prepared.seg_type == "FRACTIONAL":
+            overlap = "UNDEFINED" if len(prepared.layers) > 1 else "NO"
+        layers, geometry, index = prepared.layers, prepared.geometry, prepared.source_index
+        ds = encode_classic(prepared.seg_type, layers, geometry, source, index, segments_overlap=overlap, **common)
     return ds, prepared
 
 

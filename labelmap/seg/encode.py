@@ -8,6 +8,7 @@ to its source image; this module only lays out the IOD.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,13 +34,21 @@ from labelmap.model import (
 from labelmap.seg.options import WriteOptions
 from labelmap.seg.palette import apply_palette, palette_lut
 from labelmap.seg.perframe import PerFrameSpec
-from labelmap.seg.segments import background_segment, segment_to_dataset
+from labelmap.seg.segments import background_segment, new_item, segment_to_dataset
 from labelmap.seg.types import SEG_TYPES, SegmentationType
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
-__all__ = ["encode_labelmap", "LabelmapPlan", "plan_labelmap"]
+__all__ = [
+    "encode_labelmap",
+    "LabelmapPlan",
+    "plan_labelmap",
+    "common_dataset",
+    "add_geometry_and_references",
+    "attach_pixels",
+    "save_dataset",
+]
 
 _COPIED_FROM_SOURCE = tuple(k for k in SOURCE_ATTRIBUTES if k != "BodyPartExamined")
 
@@ -102,15 +111,12 @@ def _now() -> tuple[str, str]:
 
 
 def common_dataset(
-    source: SourceSeries,
-    series: SeriesAttributes,
-    *,
-    sop_class_uid: str,
-    segmentation_type: str,
-    rows: int,
-    columns: int,
+    source: SourceSeries, series: SeriesAttributes, seg_type: SegmentationType, shape: Sequence[int], bits: int
 ) -> WriteDataset:
-    """The attributes every SEG we write shares: patient, study, series, equipment, image, segmentation."""
+    """The attributes every SEG we write shares: patient, study, series, equipment, image, segmentation.
+
+    ``shape`` is the grid's (slices, rows, columns); ``bits`` the Bits Allocated (and Stored) of the frames.
+    """
     ds = WriteDataset()
     src = source.dataset
     for keyword in _COPIED_FROM_SOURCE:
@@ -134,7 +140,7 @@ def common_dataset(
     if "FrameOfReferenceUID" not in ds:
         ds.FrameOfReferenceUID = new_uid()
     date, time = _now()
-    ds.SOPClassUID = sop_class_uid
+    ds.SOPClassUID = SEG_TYPES[seg_type].sop_class
     ds.SOPInstanceUID = new_uid()
     ds.ImageType = ["DERIVED", "PRIMARY"]
     ds.InstanceCreationDate, ds.InstanceCreationTime = date, time
@@ -163,11 +169,12 @@ def common_dataset(
     ds.ContentDescription = series.content_description or ""
     ds.ContentCreatorName = series.content_creator_name
     ds.SamplesPerPixel = 1
-    ds.Rows = rows
-    ds.Columns = columns
+    ds.Rows, ds.Columns = shape[-2:]
+    ds.BitsAllocated = ds.BitsStored = bits
+    ds.HighBit = bits - 1
     ds.PixelRepresentation = 0
     ds.LossyImageCompression = "00"
-    ds.SegmentationType = segmentation_type
+    ds.SegmentationType = seg_type.value
     return ds
 
 
@@ -189,15 +196,11 @@ def add_geometry_and_references(
     """
     g = geometry
     frame_slices = np.asarray(frame_slices, dtype=np.int64)
-    shared = WriteDataset()
-    measures = WriteDataset()
-    measures.PixelSpacing = [ds_text(v) for v in g.pixel_spacing]
-    measures.SliceThickness = ds_text(g.spacing[2])
-    measures.SpacingBetweenSlices = ds_text(g.spacing[2])
-    shared.PixelMeasuresSequence = [measures]
-    orient = WriteDataset()
-    orient.ImageOrientationPatient = [ds_text(v) for v in g.image_orientation]
-    shared.PlaneOrientationSequence = [orient]
+    step = ds_text(g.spacing[2])
+    spacing = [ds_text(v) for v in g.pixel_spacing]
+    measures = new_item(PixelSpacing=spacing, SliceThickness=step, SpacingBetweenSlices=step)
+    orientation = new_item(ImageOrientationPatient=[ds_text(v) for v in g.image_orientation])
+    shared = new_item(PixelMeasuresSequence=[measures], PlaneOrientationSequence=[orientation])
     ds.SharedFunctionalGroupsSequence = [shared]
     ds.PatientOrientation = patient_orientation(g)
 
@@ -230,52 +233,28 @@ def add_geometry_and_references(
     ds.frames = spec
     ds.NumberOfFrames = len(frame_slices)
     dim_uid = new_uid()
-
-    org = WriteDataset()
-    org.DimensionOrganizationUID = dim_uid
-    ds.DimensionOrganizationSequence = [org]
-    dims = []
-    if frame_segments is not None:
-        dim = WriteDataset()
-        dim.DimensionOrganizationUID = dim_uid
-        dim.DimensionIndexPointer = 0x0062000B
-        dim.FunctionalGroupPointer = 0x0062000A
-        dim.DimensionDescriptionLabel = "ReferencedSegmentNumber"
-        dims.append(dim)
-    dim = WriteDataset()
-    dim.DimensionOrganizationUID = dim_uid
-    dim.DimensionIndexPointer = 0x00200032
-    dim.FunctionalGroupPointer = 0x00209113
-    dim.DimensionDescriptionLabel = "ImagePositionPatient"
-    dims.append(dim)
-    ds.DimensionIndexSequence = dims
+    ds.DimensionOrganizationSequence = [new_item(DimensionOrganizationUID=dim_uid)]
+    # (index pointer, functional group pointer, label) of each dimension
+    pointers = [(0x0062000B, 0x0062000A, "ReferencedSegmentNumber")] if frame_segments is not None else []
+    pointers.append((0x00200032, 0x00209113, "ImagePositionPatient"))
+    ds.DimensionIndexSequence = [
+        new_item(
+            DimensionOrganizationUID=dim_uid,
+            DimensionIndexPointer=index,
+            FunctionalGroupPointer=group,
+            DimensionDescriptionLabel=label,
+        )
+        for index, group, label in pointers
+    ]
     if frame_segments is None and len(frame_slices) == len(distinct):
         if np.array_equal(distinct, np.arange(distinct.min(), distinct.max() + 1)):
             ds.DimensionOrganizationType = "3D"
 
     if referenced:
-        series_item = WriteDataset()
-        series_item.SeriesInstanceUID = source.series_instance_uid
-        instances = []
-        for uid, cls in referenced.items():
-            inst = WriteDataset()
-            inst.ReferencedSOPClassUID = cls
-            inst.ReferencedSOPInstanceUID = uid
-            instances.append(inst)
-        series_item.ReferencedInstanceSequence = instances
+        instances = [new_item(ReferencedSOPClassUID=c, ReferencedSOPInstanceUID=u) for u, c in referenced.items()]
+        series_item = new_item(SeriesInstanceUID=source.series_instance_uid, ReferencedInstanceSequence=instances)
         ds.ReferencedSeriesSequence = [series_item]
     return spec
-
-
-def file_meta_for(ds: WriteDataset, transfer_syntax: str) -> WriteDataset:
-    meta = WriteDataset()
-    meta.FileMetaInformationVersion = b"\x00\x01"
-    meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = transfer_syntax
-    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
-    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
-    return meta
 
 
 def encode_labelmap(
@@ -340,17 +319,7 @@ def encode_labelmap(
     max_number = max(n for n, _ in items)
     bits = 16 if options.force_16bit or max_number > 0xFF else 8
 
-    ds = common_dataset(
-        source,
-        series,
-        sop_class_uid=SEG_TYPES[SegmentationType.LABELMAP].sop_class,
-        segmentation_type="LABELMAP",
-        rows=array.shape[1],
-        columns=array.shape[2],
-    )
-    ds.BitsAllocated = bits
-    ds.BitsStored = bits
-    ds.HighBit = bits - 1
+    ds = common_dataset(source, series, SegmentationType.LABELMAP, array.shape, bits)
     ds.SegmentsOverlap = "NO"
     if plan.has_background:
         ds.PixelPaddingValue = 0
@@ -411,7 +380,14 @@ def attach_pixels(
         if eot is not None:
             ds.ExtendedOffsetTable = eot
             ds.ExtendedOffsetTableLengths = eot_lengths
-    ds.file_meta = file_meta_for(ds, ts.uid)
+    ds.file_meta = new_item(
+        FileMetaInformationVersion=b"\x00\x01",
+        MediaStorageSOPClassUID=ds.SOPClassUID,
+        MediaStorageSOPInstanceUID=ds.SOPInstanceUID,
+        TransferSyntaxUID=ts.uid,
+        ImplementationClassUID=IMPLEMENTATION_CLASS_UID,
+        ImplementationVersionName=IMPLEMENTATION_VERSION_NAME,
+    )
     return ds.to_pydicom() if materialize else ds
 
 
@@ -464,6 +440,3 @@ def save_dataset(ds: WriteDataset | Dataset, path, *, deflate_level: int = 6) ->
                 ) from None
         else:
             ds.save_as(tmp, enforce_file_format=True)
-
-
-__all__ += ["common_dataset", "add_geometry_and_references", "file_meta_for", "save_dataset"]

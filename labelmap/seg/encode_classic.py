@@ -27,7 +27,7 @@ from labelmap.seg.types import SEG_TYPES, SegmentationType, allowed_syntaxes
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
-__all__ = ["Layer", "classic_frames", "encode_binary", "encode_fractional"]
+__all__ = ["Layer", "classic_frames", "encode_classic", "one_segment"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,57 +74,22 @@ def classic_frames(
                 slices = order_k[presence[order_k, v]] if v < presence.shape[1] else order_k[:0]
             entries.append((seg.number, m, seg.label_id, slices))
     entries.sort(key=lambda e: e[0])
-    frame_slices = np.concatenate([e[3] for e in entries]) if entries else np.zeros(0, np.int64)
-    frame_numbers = np.concatenate([np.full(len(e[3]), e[0]) for e in entries]) if entries else np.zeros(0, np.int64)
-    frame_layers = np.concatenate([np.full(len(e[3]), e[1]) for e in entries]) if entries else np.zeros(0, np.int64)
-    frame_values = np.concatenate([np.full(len(e[3]), e[2]) for e in entries]) if entries else np.zeros(0, np.int64)
-    return (
-        frame_slices.astype(np.int64),
-        frame_numbers.astype(np.int64),
-        frame_layers.astype(np.int64),
-        frame_values.astype(np.int64),
-    )
+    frame_slices = np.concatenate([e[3] for e in entries] or [order_k[:0]]).astype(np.int64)
+    lengths = [len(e[3]) for e in entries]
+    numbers, frame_layers, values = (np.repeat(np.array([e[i] for e in entries], np.int64), lengths) for i in range(3))
+    return frame_slices, numbers, frame_layers, values
 
 
-def _check_numbers(segments: Sequence[SegmentDescription]) -> list[SegmentDescription]:
-    ordered = sorted(segments, key=lambda s: s.number)
-    numbers = [s.number for s in ordered]
-    if numbers != list(range(1, len(numbers) + 1)):
+def one_segment(name: str, segments: Sequence[SegmentDescription]) -> None:
+    """Raise :class:`MetadataError` unless a FRACTIONAL input file describes exactly one segment."""
+    if len(segments) != 1:
         raise MetadataError(
-            f"classic SEG segment numbers must be 1..N without gaps (C.8.20.2.4), got {numbers[:20]}; "
-            "renumber the segments",
-            hint="renumber",
+            f"{name}: a FRACTIONAL input file holds one segment, but its metadata list has {len(segments)} entries"
         )
-    return ordered
 
 
-def _require_frames(frame_slices: np.ndarray) -> None:
-    if len(frame_slices) == 0:
-        raise InputError("no segment has any voxel, so a classic SEG would have no frames", hint="keep_empty_slices")
-
-
-def _base(
-    source: SourceSeries, series: SeriesAttributes, geometry: Geometry, seg_type: str, segments, overlap: str
-) -> WriteDataset:
-    spec = SEG_TYPES[SegmentationType(seg_type)]
-    ds = common_dataset(
-        source,
-        series,
-        sop_class_uid=spec.sop_class,
-        segmentation_type=seg_type,
-        rows=geometry.shape[1],
-        columns=geometry.shape[2],
-    )
-    (bits,) = spec.bits  # BINARY 1, FRACTIONAL 8
-    ds.BitsAllocated = ds.BitsStored = bits
-    ds.HighBit = bits - 1
-    ds.PhotometricInterpretation = spec.photometric[0]  # MONOCHROME2, the only one
-    ds.SegmentsOverlap = overlap
-    ds.SegmentSequence = [segment_to_dataset(s, number=s.number) for s in segments]
-    return ds
-
-
-def encode_binary(
+def encode_classic(
+    seg_type: str,
     layers: Sequence[Layer],
     geometry: Geometry,
     source: SourceSeries,
@@ -136,10 +101,13 @@ def encode_binary(
     materialize: bool = True,
     resources: Resources | None = None,
 ) -> WriteDataset | Dataset:
-    """Encode a BINARY Segmentation Storage dataset from label layers on the source grid.
+    """Encode a BINARY or FRACTIONAL Segmentation Storage dataset from label layers on the source grid.
 
     Parameters
     ----------
+    seg_type
+        ``"BINARY"`` (a segment's voxels are ``layer.array == segment.label_id``) or FRACTIONAL (each
+        layer is one segment's uint8 map, 255 = 1.0).
     layers, geometry
         The label layers (segments numbered 1..N) and their grid, already on the source grid.
     source, source_index
@@ -147,7 +115,7 @@ def encode_binary(
     series
         Series-level attributes of the SEG.
     options
-        ``keep_empty_slices`` and ``compression`` are used.
+        ``keep_empty_slices``, ``compression`` and (FRACTIONAL) ``fractional_type`` are used.
     segments_overlap
         The Segments Overlap value to write.
     materialize, resources
@@ -163,94 +131,64 @@ def encode_binary(
     UnsupportedError
         A compression 1-bit frames cannot use.
     MetadataError, InputError
-        Segment Numbers other than 1..N; no frame to write.
+        Segment Numbers other than 1..N; no frame to write; an unknown fractional type, a
+        FRACTIONAL layer that is not uint8 or not one segment.
     """
-    compression = options.compression
-    allowed = [ts.name for ts in allowed_syntaxes(SEG_TYPES[SegmentationType.BINARY])]
-    if compression not in allowed:
-        raise UnsupportedError(
-            f"compression {compression!r} is not allowed for 1-bit BINARY frames; use one of {', '.join(allowed)}"
-        )
-    segments = _check_numbers([s for layer in layers for s in layer.segments])
-    frame_slices, frame_numbers, frame_layers, frame_values = classic_frames(
-        layers, geometry, keep_empty_slices=options.keep_empty_slices
-    )
-    _require_frames(frame_slices)
-    ds = _base(source, series, geometry, "BINARY", segments, segments_overlap)
-    add_geometry_and_references(ds, geometry, frame_slices, source, source_index, frame_numbers)
-    npx = geometry.shape[1] * geometry.shape[2]
-    n_bits = len(frame_slices) * npx
-    packed = np.zeros((n_bits + 7) // 8 + ((n_bits + 7) // 8) % 2, dtype=np.uint8)
-    # consecutive frames of one layer are packed in one kernel call, at their bit offset
-    start = 0
-    while start < len(frame_slices):
-        m = frame_layers[start]
-        stop = start
-        while stop < len(frame_slices) and frame_layers[stop] == m:
-            stop += 1
-        kernels.pack_label_frames(
-            layers[m].array, frame_slices[start:stop], frame_values[start:stop], out=packed, bit_offset=start * npx
-        )
-        start = stop
-    n_bytes = (n_bits + 7) // 8
-    return attach_pixels(ds, packed[:n_bytes], "OB", compression, materialize=materialize, resources=resources)
-
-
-def encode_fractional(
-    layers: Sequence[Layer],
-    geometry: Geometry,
-    source: SourceSeries,
-    source_index: np.ndarray,
-    *,
-    series: SeriesAttributes = SeriesAttributes(),
-    options: WriteOptions = WriteOptions(seg_type="fractional"),
-    segments_overlap: Literal["YES", "NO", "UNDEFINED"] = "UNDEFINED",
-    materialize: bool = True,
-    resources: Resources | None = None,
-) -> WriteDataset | Dataset:
-    """Encode a FRACTIONAL Segmentation Storage dataset; each layer is one segment's uint8 map (255 = 1.0).
-
-    Parameters
-    ----------
-    layers, geometry, source, source_index, series, segments_overlap, materialize, resources
-        As for :func:`encode_binary`; each layer holds one segment.
-    options
-        ``fractional_type``, ``keep_empty_slices`` and ``compression`` are used.
-
-    Returns
-    -------
-    WriteDataset | Dataset
-        The SEG.
-
-    Raises
-    ------
-    InputError, MetadataError
-        An unknown fractional type, a layer that is not uint8 or not one segment, no frame to write.
-    """
+    spec = SEG_TYPES[SegmentationType(seg_type)]
+    fractional = spec.type == SegmentationType.FRACTIONAL
     fractional_type = options.fractional_type.upper()
-    if fractional_type not in ("PROBABILITY", "OCCUPANCY"):
-        raise InputError(f"fractional type must be probability or occupancy, got {fractional_type!r}")
-    for layer in layers:
-        if len(layer.segments) != 1:
-            raise MetadataError(
-                f"{layer.name}: a FRACTIONAL input file holds one segment, but its metadata list has "
-                f"{len(layer.segments)} entries"
+    if fractional:
+        if fractional_type not in ("PROBABILITY", "OCCUPANCY"):
+            raise InputError(f"fractional type must be probability or occupancy, got {fractional_type!r}")
+        for layer in layers:
+            one_segment(layer.name, layer.segments)
+            if layer.array.dtype != np.uint8:
+                raise InputError(f"{layer.name}: fractional values must be converted to uint8 (0..255) first")
+    else:
+        allowed = [ts.name for ts in allowed_syntaxes(spec)]
+        if options.compression not in allowed:
+            raise UnsupportedError(
+                f"compression {options.compression!r} is not allowed for 1-bit BINARY frames; use one of "
+                f"{', '.join(allowed)}"
             )
-        if layer.array.dtype != np.uint8:
-            raise InputError(f"{layer.name}: fractional values must be converted to uint8 (0..255) first")
-    segments = _check_numbers([layer.segments[0] for layer in layers])
-    frame_slices, frame_numbers, frame_layers, _ = classic_frames(
-        layers, geometry, keep_empty_slices=options.keep_empty_slices, fractional=True
+    segments = sorted((s for layer in layers for s in layer.segments), key=lambda s: s.number)
+    numbers = [s.number for s in segments]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise MetadataError(
+            f"classic SEG segment numbers must be 1..N without gaps (C.8.20.2.4), got {numbers[:20]}; "
+            "renumber the segments",
+            hint="renumber",
+        )
+    frame_slices, frame_numbers, frame_layers, frame_values = classic_frames(
+        layers, geometry, keep_empty_slices=options.keep_empty_slices, fractional=fractional
     )
-    _require_frames(frame_slices)
-    ds = _base(source, series, geometry, "FRACTIONAL", segments, segments_overlap)
-    ds.SegmentationFractionalType = fractional_type
-    ds.MaximumFractionalValue = 255
+    if len(frame_slices) == 0:
+        raise InputError("no segment has any voxel, so a classic SEG would have no frames", hint="keep_empty_slices")
+    (bits,) = spec.bits  # BINARY 1, FRACTIONAL 8
+    ds = common_dataset(source, series, spec.type, geometry.shape, bits)
+    ds.PhotometricInterpretation = spec.photometric[0]  # MONOCHROME2, the only one
+    ds.SegmentsOverlap = segments_overlap
+    ds.SegmentSequence = [segment_to_dataset(s, number=s.number) for s in segments]
+    if fractional:
+        ds.SegmentationFractionalType = fractional_type
+        ds.MaximumFractionalValue = 255
     add_geometry_and_references(ds, geometry, frame_slices, source, source_index, frame_numbers)
     npx = geometry.shape[1] * geometry.shape[2]
-    pixels = np.empty((len(frame_slices), npx), dtype=np.uint8)
-    for f, (k, m) in enumerate(zip(frame_slices, frame_layers)):
-        pixels[f] = layers[m].array[k].reshape(-1)
+    if fractional:
+        pixels = np.empty((len(frame_slices), npx), dtype=np.uint8)
+        for f, (k, m) in enumerate(zip(frame_slices, frame_layers)):
+            pixels[f] = layers[m].array[k].reshape(-1)
+    else:
+        n_bytes = (len(frame_slices) * npx + 7) // 8
+        packed = np.zeros(n_bytes + n_bytes % 2, dtype=np.uint8)
+        # consecutive frames of one layer are packed in one kernel call, at their bit offset
+        bounds = [0, *(np.flatnonzero(np.diff(frame_layers)) + 1).tolist(), len(frame_slices)]
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            array = layers[frame_layers[start]].array
+            kernels.pack_label_frames(
+                array, frame_slices[start:stop], frame_values[start:stop], out=packed, bit_offset=start * npx
+            )
+        pixels = packed[:n_bytes]
     return attach_pixels(ds, pixels, "OB", options.compression, materialize=materialize, resources=resources)
 
 

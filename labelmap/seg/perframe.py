@@ -14,11 +14,12 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from labelmap.dicom.dictionary import PER_FRAME_GROUPS
+from labelmap.dicom.values import int_value
 from labelmap.dicom.write import ITEM_BYTES, pad_text, sequence_bytes, short_element, tag_bytes
 from labelmap.errors import DicomFormatError, SegFormatError
 
@@ -66,7 +67,7 @@ class PerFrameTable:
     frame counts (e.g. the first source image of the first derivation image).
 
     Built from a file by :meth:`from_values` (bulk reader captures), from pydicom per-frame
-    items by :func:`labelmap.seg.read.table_from_items`.
+    items by :meth:`from_items`.
     """
 
     n_frames: int
@@ -121,6 +122,132 @@ class PerFrameTable:
             source_class_uids=_uid_column(cols[_F_SOP_CLASS], n_frames),
             dimension_index_values=dims,
         )
+
+    @classmethod
+    def from_items(cls, items: list, name: str, *, lenient: bool = False) -> PerFrameTable:
+        """The table of pydicom per-frame items: what :meth:`from_values` gives from a file's bytes.
+
+        Parameters
+        ----------
+        items
+            Per-frame Functional Groups Sequence items (pydicom Datasets).
+        name
+            The SEG, for messages.
+        lenient
+            Values that cannot be used become absent instead of raising (for the validator).
+
+        Raises
+        ------
+        SegFormatError
+            Unless ``lenient``: a value with the wrong count of numbers, or a bad segment number.
+        """
+        from pydicom.dataset import Dataset
+
+        n = len(items)
+
+        def first(item: Any, path: tuple[str, ...]) -> Any:
+            """The value at ``path`` in the first items of its sequences; ``_ABSENT`` when absent or undecodable."""
+            node = item
+            try:
+                for seq in path[:-1]:
+                    got = node[seq].value if seq in node else None
+                    node = next((i for i in got if isinstance(i, Dataset)), None) if got is not None else None
+                    if node is None:
+                        return _ABSENT
+                return node[path[-1]].value if path[-1] in node else _ABSENT
+            except Exception:  # an undecodable value counts as absent (the validator reports it)
+                return _ABSENT
+
+        def floats(path: tuple[str, ...], width: int) -> np.ndarray | None:
+            out = np.full((n, width), np.nan)
+            seen = False
+            for f, item in enumerate(items):
+                value = first(item, path)
+                if _is_empty(value):
+                    continue
+                seen = True
+                try:
+                    numbers = [float(v) for v in np.atleast_1d(value)]
+                except (TypeError, ValueError):
+                    if lenient:
+                        continue
+                    raise SegFormatError(
+                        f"{name}: frame {f + 1}: {path[-1]} {value!r} is not a decimal string"
+                    ) from None
+                if len(numbers) == width:
+                    out[f] = numbers
+                elif not lenient:
+                    raise SegFormatError(
+                        f"{name}: frame {f + 1}: {path[-1]} has {len(numbers)} values, expected {width}"
+                    )
+            if not seen:
+                return None
+            return out if width > 1 else out[:, 0]
+
+        numbers = np.zeros(n, dtype=np.int64)
+        seen_numbers = seen_dims = False
+        dims: list[tuple[int, ...]] = []
+        uids: list[str | None] = []
+        classes: list[str | None] = []
+        source = ("DerivationImageSequence", "SourceImageSequence")
+        for f, item in enumerate(items):
+            number = first(item, ("SegmentIdentificationSequence", "ReferencedSegmentNumber"))
+            if number is not _ABSENT:
+                seen_numbers = True
+                if lenient or number in (None, ""):
+                    numbers[f] = _int(number) or 0
+                else:
+                    keyword = "ReferencedSegmentNumber"
+                    where = f" of frame {f + 1}"
+                    numbers[f] = int_value({keyword: number}, keyword, name, where=where, minimum=1, maximum=0xFFFF)
+            values = first(item, ("FrameContentSequence", "DimensionIndexValues"))
+            if values is _ABSENT or values is None:
+                dims.append(())
+            else:
+                seen_dims = True
+                try:
+                    dims.append(tuple(int(v) for v in np.atleast_1d(values)))
+                except (TypeError, ValueError):
+                    dims.append(())
+            for column, keyword in ((uids, "ReferencedSOPInstanceUID"), (classes, "ReferencedSOPClassUID")):
+                value = first(item, (*source, keyword))
+                column.append(str(value).strip() or None if value not in (_ABSENT, None) else None)
+        positions = floats(("PlanePositionSequence", "ImagePositionPatient"), 3)
+        return cls(
+            n_frames=n,
+            positions=positions if positions is not None else np.full((n, 3), np.nan),
+            segment_numbers=numbers if seen_numbers else None,
+            orientations=floats(("PlaneOrientationSequence", "ImageOrientationPatient"), 6),
+            pixel_spacings=floats(("PixelMeasuresSequence", "PixelSpacing"), 2),
+            slice_thickness=floats(("PixelMeasuresSequence", "SliceThickness"), 1),
+            spacing_between_slices=floats(("PixelMeasuresSequence", "SpacingBetweenSlices"), 1),
+            source_instance_uids=uids,
+            source_class_uids=classes,
+            dimension_index_values=dims if seen_dims else None,
+        )
+
+
+_ABSENT: Any = object()
+
+
+def _is_empty(value: Any) -> bool:
+    if value is None or value is _ABSENT:
+        return True
+    if isinstance(value, bytes):
+        return not value.strip(b" \0")
+    if isinstance(value, str):
+        return not value.strip(" \0")
+    try:
+        return len(value) == 0
+    except TypeError:
+        return False
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (_ABSENT, None, "") else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _ds_column(name: str, label: str, entries: list, n_frames: int, width: int) -> np.ndarray | None:

@@ -14,7 +14,7 @@ from labelmap import kernels
 from labelmap.errors import GeometryError, InputError, MetadataError, OverlapError, SliceMatchError
 from labelmap.geometry import match_slices, reorient
 from labelmap.model import Geometry, LabelVolume, Numbering, SegmentDescription, SourceSeries
-from labelmap.seg.encode_classic import Layer, to_fractional_uint8
+from labelmap.seg.encode_classic import Layer, one_segment, to_fractional_uint8
 from labelmap.seg.options import WriteOptions
 
 __all__ = ["PreparedInputs", "prepare_inputs", "overlap_pairs", "describe_pairs", "merge_layers"]
@@ -232,11 +232,7 @@ def prepare_inputs(
     presences: list[np.ndarray | None] = [None] * len(arrays)
     for m, (volume, name) in enumerate(zip(volumes, names)):
         if fractional:
-            if len(volume.segments) != 1:
-                raise MetadataError(
-                    f"{name}: a FRACTIONAL input file holds one segment, but its metadata list has "
-                    f"{len(volume.segments)} entries"
-                )
+            one_segment(name, volume.segments)
         else:
             presence_m, counts = kernels.label_presence(arrays[m], source=name)
             presences[m] = presence_m
@@ -283,12 +279,7 @@ def prepare_inputs(
             renumbered = {seg.number: i + 1 for i, seg in enumerate(segments)}
             notes.append("segments are renumbered 1..N because a BINARY SEG needs consecutive numbers")
             prepared.layers = [
-                Layer(
-                    layer.array,
-                    tuple(replace(s, number=renumbered[s.number]) for s in layer.segments),
-                    layer.name,
-                    layer.presence,
-                )
+                replace(layer, segments=tuple(replace(s, number=renumbered[s.number]) for s in layer.segments))
                 for layer in layers
             ]
             prepared.segments = [replace(s, number=renumbered[s.number]) for s in segments]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -40,7 +40,6 @@ __all__ = [
     "OpenedSeg",
     "open_seg",
     "frame_info",
-    "table_from_items",
     "series_attributes",
     "segment_descriptions",
 ]
@@ -212,7 +211,7 @@ def _from_dataset(ds: Dataset, name: str, *, lenient: bool) -> SegFile:
             items = [item for item in ds.get("PerFrameFunctionalGroupsSequence") or () if isinstance(item, Dataset)]
         except Exception:  # undecodable or not a sequence: reported by the validator
             items = []
-        table = table_from_items(items, name, lenient=True) if items else None
+        table = PerFrameTable.from_items(items, name, lenient=True) if items else None
         return SegFile(ds, name, table, pixels, items, None)
     check_header(ds, name, per_frame=True)
     _check_sop_class(ds, name)
@@ -220,7 +219,7 @@ def _from_dataset(ds: Dataset, name: str, *, lenient: bool) -> SegFile:
     if per_frame is None:
         raise SegFormatError(f"{name}: missing Per-frame Functional Groups Sequence (5200,9230)")
     items = list(per_frame)
-    table = table_from_items(items, name)
+    table = PerFrameTable.from_items(items, name)
     return OpenedSeg(ds, name, table, pixels, items, None, frame_info(ds, table, name))
 
 
@@ -235,25 +234,13 @@ def _check_sop_class(ds: Any, name: str) -> None:
 
 # --------------------------------------------------------------------------- top-level values
 def series_attributes(ds: Dataset) -> SeriesAttributes:
-    """The dcmqi JSON top-level fields, read from a SEG."""
-    defaults = SeriesAttributes()
-
-    def text(keyword: str, default: str | None) -> str | None:
+    """The dcmqi JSON top-level fields, read from a SEG (each field's keyword is its name in CamelCase)."""
+    values: dict[str, Any] = {}
+    for f in fields(SeriesAttributes):
+        keyword = "".join(word.upper() if word == "id" else word.capitalize() for word in f.name.split("_"))
         value = ds.get(keyword, None)
-        return str(value) if value not in (None, "") else default
-
-    return SeriesAttributes(
-        content_creator_name=text("ContentCreatorName", defaults.content_creator_name) or "",
-        clinical_trial_series_id=text("ClinicalTrialSeriesID", defaults.clinical_trial_series_id) or "",
-        clinical_trial_time_point_id=text("ClinicalTrialTimePointID", defaults.clinical_trial_time_point_id) or "",
-        clinical_trial_coordinating_center_name=text("ClinicalTrialCoordinatingCenterName", None),
-        series_description=text("SeriesDescription", defaults.series_description) or "",
-        series_number=text("SeriesNumber", defaults.series_number) or "",
-        instance_number=text("InstanceNumber", defaults.instance_number) or "",
-        body_part_examined=text("BodyPartExamined", None),
-        content_label=text("ContentLabel", defaults.content_label) or "",
-        content_description=text("ContentDescription", None),
-    )
+        values[f.name] = str(value) if value not in (None, "") else f.default
+    return SeriesAttributes(**values)
 
 
 def segment_descriptions(ds: Dataset, name: str) -> list[SegmentDescription]:
@@ -296,7 +283,7 @@ def frame_info(header: Any, table: PerFrameTable, name: str) -> FrameInfo:
     header
         The top level (for Number of Frames, Rows, Columns and the Shared Functional Groups).
     table
-        The per-frame values, from the bulk reader or :func:`table_from_items`.
+        The per-frame values, from the bulk reader or :meth:`PerFrameTable.from_items`.
     name
         The SEG, for messages.
 
@@ -390,125 +377,3 @@ def _no_position(header: Any, name: str, f: int) -> SegFormatError:
         if _shared_item(header, "PlanePositionSequence") is None:
             return SegFormatError(f"{name}: frame {f + 1} has no PlanePositionSequence (neither per-frame nor shared)")
     return SegFormatError(f"{name}: frame {f + 1} has no valid ImagePositionPatient")
-
-
-def table_from_items(items: list, name: str, *, lenient: bool = False) -> PerFrameTable:
-    """The :class:`PerFrameTable` of pydicom per-frame items: the table the bulk reader builds from bytes.
-
-    Parameters
-    ----------
-    items
-        Per-frame Functional Groups Sequence items (pydicom Datasets).
-    name
-        The SEG, for messages.
-    lenient
-        Values that cannot be used become absent instead of raising (for the validator).
-
-    Raises
-    ------
-    SegFormatError
-        Unless ``lenient``: a value with the wrong count of numbers, or a bad segment number.
-    """
-    from pydicom.dataset import Dataset
-
-    n = len(items)
-
-    def first(item: Any, path: tuple[str, ...]) -> Any:
-        """The value at ``path`` in the first items of its sequences; ``_ABSENT`` when absent or undecodable."""
-        node = item
-        try:
-            for seq in path[:-1]:
-                got = node[seq].value if seq in node else None
-                node = next((i for i in got if isinstance(i, Dataset)), None) if got is not None else None
-                if node is None:
-                    return _ABSENT
-            return node[path[-1]].value if path[-1] in node else _ABSENT
-        except Exception:  # an undecodable value counts as absent (the validator reports it)
-            return _ABSENT
-
-    def floats(path: tuple[str, ...], width: int) -> np.ndarray | None:
-        out = np.full((n, width), np.nan)
-        seen = False
-        for f, item in enumerate(items):
-            value = first(item, path)
-            if _is_empty(value):
-                continue
-            seen = True
-            try:
-                numbers = [float(v) for v in np.atleast_1d(value)]
-            except (TypeError, ValueError):
-                if lenient:
-                    continue
-                raise SegFormatError(f"{name}: frame {f + 1}: {path[-1]} {value!r} is not a decimal string") from None
-            if len(numbers) == width:
-                out[f] = numbers
-            elif not lenient:
-                raise SegFormatError(f"{name}: frame {f + 1}: {path[-1]} has {len(numbers)} values, expected {width}")
-        if not seen:
-            return None
-        return out if width > 1 else out[:, 0]
-
-    numbers = np.zeros(n, dtype=np.int64)
-    seen_numbers = seen_dims = False
-    dims: list[tuple[int, ...]] = []
-    uids: list[str | None] = []
-    classes: list[str | None] = []
-    source = ("DerivationImageSequence", "SourceImageSequence")
-    for f, item in enumerate(items):
-        number = first(item, ("SegmentIdentificationSequence", "ReferencedSegmentNumber"))
-        if number is not _ABSENT:
-            seen_numbers = True
-            if lenient or number in (None, ""):
-                numbers[f] = _int(number) or 0
-            else:
-                keyword = "ReferencedSegmentNumber"
-                where = f" of frame {f + 1}"
-                numbers[f] = int_value({keyword: number}, keyword, name, where=where, minimum=1, maximum=0xFFFF)
-        values = first(item, ("FrameContentSequence", "DimensionIndexValues"))
-        if values is _ABSENT or values is None:
-            dims.append(())
-        else:
-            seen_dims = True
-            try:
-                dims.append(tuple(int(v) for v in np.atleast_1d(values)))
-            except (TypeError, ValueError):
-                dims.append(())
-        for column, keyword in ((uids, "ReferencedSOPInstanceUID"), (classes, "ReferencedSOPClassUID")):
-            value = first(item, (*source, keyword))
-            column.append(str(value).strip() or None if value not in (_ABSENT, None) else None)
-    positions = floats(("PlanePositionSequence", "ImagePositionPatient"), 3)
-    return PerFrameTable(
-        n_frames=n,
-        positions=positions if positions is not None else np.full((n, 3), np.nan),
-        segment_numbers=numbers if seen_numbers else None,
-        orientations=floats(("PlaneOrientationSequence", "ImageOrientationPatient"), 6),
-        pixel_spacings=floats(("PixelMeasuresSequence", "PixelSpacing"), 2),
-        slice_thickness=floats(("PixelMeasuresSequence", "SliceThickness"), 1),
-        spacing_between_slices=floats(("PixelMeasuresSequence", "SpacingBetweenSlices"), 1),
-        source_instance_uids=uids,
-        source_class_uids=classes,
-        dimension_index_values=dims if seen_dims else None,
-    )
-
-
-_ABSENT: Any = object()
-
-
-def _is_empty(value: Any) -> bool:
-    if value is None or value is _ABSENT:
-        return True
-    if isinstance(value, bytes):
-        return not value.strip(b" \0")
-    if isinstance(value, str):
-        return not value.strip(" \0")
-    try:
-        return len(value) == 0
-    except TypeError:
-        return False
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (_ABSENT, None, "") else None
-    except (TypeError, ValueError):
-        return None

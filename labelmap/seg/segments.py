@@ -12,7 +12,7 @@ from labelmap.model import DEFAULT_RGB, Code, SegmentDescription
 if TYPE_CHECKING:  # readers are given pydicom items or lite data sets
     from pydicom.dataset import Dataset
 
-__all__ = ["segment_to_dataset", "segment_from_dataset", "background_segment", "is_background"]
+__all__ = ["new_item", "segment_to_dataset", "segment_from_dataset", "background_segment", "is_background"]
 
 ALGORITHM_TYPES = ("AUTOMATIC", "SEMIAUTOMATIC", "MANUAL")
 BACKGROUND_TYPE = Code("125040", "DCM", "Background")
@@ -23,12 +23,16 @@ _CODE_FIELDS = ("CodeValue", "CodingSchemeDesignator", "CodeMeaning")
 # model <-> DICOM Segment Sequence item
 
 
+def new_item(**values: Any) -> WriteDataset:
+    """A writer's data set (e.g. a sequence item) holding ``values`` by keyword."""
+    ds = WriteDataset()
+    for keyword, value in values.items():
+        setattr(ds, keyword, value)
+    return ds
+
+
 def _code_item(code: Code) -> WriteDataset:
-    item = WriteDataset()
-    item.CodeValue = code.value
-    item.CodingSchemeDesignator = code.scheme
-    item.CodeMeaning = code.meaning
-    return item
+    return new_item(CodeValue=code.value, CodingSchemeDesignator=code.scheme, CodeMeaning=code.meaning)
 
 
 def segment_to_dataset(seg: SegmentDescription, *, number: int, cielab: bool = True) -> WriteDataset:
