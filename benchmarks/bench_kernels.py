@@ -162,18 +162,6 @@ class _PackedBase(_KernelBase):
         self.npx = self.shape[1] * self.shape[2]
 
 
-class UnpackFrames(_PackedBase):
-    def time_unpack_frames(self, root, n, size):
-        from labelmap.kernels import unpack_frames
-
-        unpack_frames(self.packed, self.slices.size, self.shape[1], self.shape[2])
-
-    def peakmem_unpack_frames(self, root, n, size):
-        from labelmap.kernels import unpack_frames
-
-        unpack_frames(self.packed, self.slices.size, self.shape[1], self.shape[2])
-
-
 class PaintFrames(_PackedBase):
     def setup(self, root, n, size):
         super().setup(root, n, size)

@@ -321,52 +321,6 @@ def pack_masks(const uint8_t[:, ::1] masks, uint8_t[::1] out):
             _pack_nz(&masks[f, 0], npx, &out[0], <int64_t>f * npx)
 
 
-cdef uint64_t _SPREAD[256]   # byte b -> 8 bytes holding its bits, LSB first (little-endian)
-
-
-cdef void _init_spread() noexcept:
-    cdef int b, t
-    cdef uint64_t v
-    for b in range(256):
-        v = 0
-        for t in range(8):
-            if (b >> t) & 1:
-                v |= (<uint64_t>1) << (8 * t)
-        _SPREAD[b] = v
-
-
-_init_spread()
-
-
-def unpack_bits(const uint8_t[::1] packed, uint8_t[::1] out):
-    """``out[i] = bit i`` of ``packed`` for every i < len(out); packed holds ceil(len(out) / 8) bytes."""
-    cdef Py_ssize_t n = out.shape[0]
-    cdef Py_ssize_t nfull = n >> 3
-    cdef Py_ssize_t j, i
-    cdef uint64_t word
-    cdef int little = 1
-    cdef uint8_t b
-    with nogil:
-        if (<uint8_t*>&little)[0] == 1:
-            for j in range(nfull):
-                word = _SPREAD[packed[j]]
-                memcpy(&out[j << 3], &word, 8)
-        else:
-            for j in range(nfull):
-                b = packed[j]
-                i = j << 3
-                out[i] = b & 1
-                out[i + 1] = (b >> 1) & 1
-                out[i + 2] = (b >> 2) & 1
-                out[i + 3] = (b >> 3) & 1
-                out[i + 4] = (b >> 4) & 1
-                out[i + 5] = (b >> 5) & 1
-                out[i + 6] = (b >> 6) & 1
-                out[i + 7] = (b >> 7) & 1
-        for i in range(nfull << 3, n):
-            out[i] = (packed[i >> 3] >> (i & 7)) & 1
-
-
 def paint_frames(const uint8_t[::1] packed,
                  const int64_t[::1] frame_index,
                  const int64_t[::1] frame_slices,
@@ -536,35 +490,26 @@ def lut_segments(const label_t[::1] labels, const int32_t[::1] lut, int32_t[::1]
             seg[p] = lut[labels[p]]
 
 
-def merge_segments(const int32_t[:, ::1] seg,
-                   Py_ssize_t n,
-                   const out_t[::1] values,
-                   out_t[::1] merged,
-                   int64_t[:, ::1] result):
-    """Combine the first ``n`` columns of the (M, B) segment-index rows (-1 = none).
+def segment_overlap(const int32_t[:, ::1] seg, Py_ssize_t n, int64_t[:, ::1] result):
+    """Count the overlaps in the first ``n`` columns of the (M, B) segment-index rows (-1 = none).
 
     Adds 1 to ``result[a, b]`` and ``result[b, a]`` for every voxel where the
-    distinct segments a != b are both present.  When ``merged`` is not empty,
-    ``merged[v] = values[s]`` of the last row with a segment at v, else 0.
-    Segment indices must be < result.shape[0] and < len(values) when merging.
+    distinct segments a != b are both present; indices must be < result.shape[0].
     """
     cdef Py_ssize_t v, m, j
     cdef Py_ssize_t nm = seg.shape[0]
-    cdef int32_t s, last
+    cdef int32_t s
     cdef Py_ssize_t cnt
     cdef bint dup
-    cdef bint do_merge = merged.shape[0] > 0
     cdef int32_t* buf = <int32_t*>malloc((nm + 1) * sizeof(int32_t))
     if buf == NULL:
         raise MemoryError()
     with nogil:
         for v in range(n):
             cnt = 0
-            last = -1
             for m in range(nm):
                 s = seg[m, v]
                 if s >= 0:
-                    last = s
                     dup = False
                     for j in range(cnt):
                         if buf[j] == s:
@@ -573,8 +518,6 @@ def merge_segments(const int32_t[:, ::1] seg,
                     if not dup:
                         buf[cnt] = s
                         cnt += 1
-            if do_merge:
-                merged[v] = values[last] if last >= 0 else 0
             if cnt > 1:
                 _add_pairs(buf, cnt, result)
     free(buf)

@@ -7,7 +7,7 @@ package; RAS exists only inside the NIfTI reader and writer.  Arrays are indexed
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -155,9 +155,6 @@ class Geometry:
         inv = np.linalg.inv(self.direction * self.spacing[np.newaxis, :])
         return (points - self.origin) @ inv.T
 
-    def with_shape(self, shape: tuple[int, int, int]) -> Geometry:
-        return replace(self, shape=shape)
-
     def crop_slices(self, k0: int, k1: int) -> Geometry:
         """The sub-grid of slices k0 .. k1-1."""
         origin = self.origin + k0 * self.spacing[2] * self.slice_direction
@@ -172,9 +169,6 @@ class Geometry:
             dtype=np.float64,
         )
         return float(np.max(np.linalg.norm(self.index_to_lps(corners) - other.index_to_lps(corners), axis=1)))
-
-    def is_close(self, other: Geometry, tol_mm: float = 1e-3) -> bool:
-        return self.max_deviation(other) <= tol_mm
 
     def __repr__(self) -> str:  # compact, for error messages and logs
         return (

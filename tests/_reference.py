@@ -86,16 +86,6 @@ def label_overlap(volumes, luts, n_segments: int) -> np.ndarray:
     return count
 
 
-def merge_labels(volumes, luts, values) -> np.ndarray:
-    """Paint the files in order; a later file's segment wins."""
-    merged = np.zeros(np.shape(volumes[0]), dtype=np.int64)
-    values = np.asarray(values)
-    for v, lut in zip(volumes, luts):
-        s = np.asarray(lut)[np.asarray(v).astype(np.int64)]
-        merged[s >= 0] = values[s[s >= 0]]
-    return merged
-
-
 def greedy_layers(overlap) -> np.ndarray:
     ov = np.asarray(overlap) != 0
     ov = ov | ov.T

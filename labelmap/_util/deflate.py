@@ -23,11 +23,8 @@ __all__ = [
     "gzip_decompress_into",
     "gzip_pieces",
     "GzipFiller",
-    "deflate_raw",
     "deflate_chunks",
-    "inflate_raw",
     "raw_compressor",
-    "BACKEND",
 ]
 
 Buffer = bytes | bytearray | memoryview
@@ -44,7 +41,6 @@ def _optional(name: str) -> ModuleType | None:
 _igzip = _optional("isal.igzip")
 _izlib = _optional("isal.isal_zlib") if _igzip is not None else None
 _igzip = _igzip if _izlib is not None else None
-BACKEND = "isal" if _igzip is not None else "zlib"
 _zng = _optional("zlib_ng.zlib_ng")
 
 # A C gzip reader that inflates straight into a caller's buffer (``readinto``), one GIL
@@ -203,12 +199,6 @@ def raw_compressor(level: int = 6):
     return zlib.compressobj(level, zlib.DEFLATED, -15)
 
 
-def deflate_raw(data: Buffer, *, level: int = 6) -> bytes:
-    """A raw deflate stream (no zlib header), as the Deflated transfer syntax stores the data set."""
-    c = raw_compressor(level)
-    return c.compress(data) + c.flush()
-
-
 def deflate_chunks(
     data: Buffer | Sequence[Buffer], *, level: int = 6, threads: int | None = None, min_chunk: int = 8 << 20
 ) -> list[bytes]:
@@ -260,10 +250,3 @@ def deflate_chunks(
 
     run_parts(work, n, "deflate")
     return out
-
-
-def inflate_raw(data: Buffer) -> bytes:
-    """Inflate a raw deflate stream."""
-    if _izlib is not None:
-        return _izlib.decompress(data, -15)
-    return zlib.decompress(data, -15)

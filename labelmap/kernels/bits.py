@@ -1,4 +1,4 @@
-"""1-bit (BINARY) frame streams: pack label maps and masks, unpack, paint into label maps, frame overlap.
+"""1-bit (BINARY) frame streams: pack label maps and masks, paint into label maps, frame overlap.
 
 Bit i of a stream is bit (i % 8) of byte i // 8, LSB first; frame f's pixel p
 (row-major) is bit f * npx + p, with no padding between frames, so bytes straddle
@@ -18,7 +18,6 @@ __all__ = [
     "packed_length",
     "pack_label_frames",
     "pack_masks",
-    "unpack_frames",
     "paint_frames",
     "paint_frames_subset",
     "frame_overlap",
@@ -186,38 +185,6 @@ def pack_masks(masks: np.ndarray) -> np.ndarray:
     out = np.zeros(packed_length(arr.shape[0], npx), dtype=np.uint8)
     if out.size:
         _core.pack_masks(arr.reshape(arr.shape[0], npx), out)
-    return out
-
-
-def unpack_frames(packed, n_frames: int, rows: int, columns: int) -> np.ndarray:
-    """Unpack 1-bit frames into 0 / 1 bytes.
-
-    Parameters
-    ----------
-    packed
-        bytes or a uint8 array holding at least ``packed_length(n_frames, rows * columns)``
-        bytes; extra trailing bytes (padding) are ignored.
-    n_frames, rows, columns
-        The frames' shape.
-
-    Returns
-    -------
-    numpy.ndarray
-        (n_frames, rows, columns) uint8 of 0 / 1.
-
-    Raises
-    ------
-    TypeError, ValueError
-        For a negative size, or ``packed`` of another dtype or too short.
-    """
-    n_frames, rows, columns = int(n_frames), int(rows), int(columns)
-    if n_frames < 0 or rows < 0 or columns < 0:
-        raise ValueError(f"unpack_frames: negative size (frames={n_frames}, rows={rows}, columns={columns})")
-    data = _as_packed(packed)
-    _need_bytes(data, n_frames, rows * columns)
-    out = np.empty((n_frames, rows, columns), dtype=np.uint8)
-    if out.size:
-        _core.unpack_bits(data, out.reshape(-1))
     return out
 
 

@@ -1,4 +1,4 @@
-"""Label maps: value checks, per-slice presence, remapping, narrowing, several label files on one grid.
+"""Label maps: value checks, per-slice presence, remapping, narrowing, overlap of several label files on one grid.
 
 Each wrapper checks and allocates; the loops are in ``labelmap._core``.  A user's
 bad label values raise :class:`~labelmap.errors.InputError`; arrays our own code
@@ -12,7 +12,6 @@ import numpy as np
 from labelmap import _core
 from labelmap._util.threads import parts_for, run_parts
 from labelmap.errors import InputError
-from labelmap.kernels._checks import check_range, int_vector
 
 __all__ = [
     "label_dtype_for",
@@ -21,7 +20,6 @@ __all__ = [
     "remap_labels",
     "narrow_to_uint8",
     "label_overlap",
-    "merge_labels",
     "greedy_layers",
 ]
 
@@ -29,7 +27,7 @@ __all__ = [
 #: each (benchmarks/bench_kernels.py LabelPresence measures the gain).
 _PRESENCE_SPLIT_BYTES = 1 << 24
 
-#: Voxels per block of the label-file merge (segment indices of every file for a block fit in cache).
+#: Voxels per block of the label-file overlap (segment indices of every file for a block fit in cache).
 _CHUNK = 1 << 18
 
 
@@ -306,25 +304,6 @@ def _label_inputs(volumes, luts, n_segments):
     return vols, tables, n_segments
 
 
-def _merge(vols, tables, n_segments, values, merged):
-    """Run the chunked kernel; ``merged`` (flat) or None."""
-    n = vols[0].size
-    flats = [v.reshape(-1) for v in vols]
-    result = np.zeros((n_segments, n_segments), dtype=np.int64)
-    chunk = min(_CHUNK, max(n, 1))
-    seg = np.empty((len(vols), chunk), dtype=np.int32)
-    empty_out = np.zeros(0, dtype=np.uint8 if merged is None else merged.dtype)
-    vals = empty_out if merged is None else values
-    for lo in range(0, n, chunk):
-        hi = min(lo + chunk, n)
-        for m, flat in enumerate(flats):
-            _core.lut_segments(flat[lo:hi], tables[m], seg[m, : hi - lo])
-        if merged is None and len(vols) == 1:
-            continue  # one file cannot overlap itself, and nothing to write
-        _core.merge_segments(seg, hi - lo, vals, empty_out if merged is None else merged[lo:hi], result)
-    return result
-
-
 def label_overlap(volumes, luts, n_segments: int | None = None) -> np.ndarray:
     """Voxel overlap between segments of several label images on one grid.
 
@@ -352,57 +331,19 @@ def label_overlap(volumes, luts, n_segments: int | None = None) -> np.ndarray:
         For volumes or tables that do not fit together.
     """
     vols, tables, n_segments = _label_inputs(volumes, luts, n_segments)
+    result = np.zeros((n_segments, n_segments), dtype=np.int64)
     if len(vols) == 1:
-        return np.zeros((n_segments, n_segments), dtype=np.int64)
-    return _merge(vols, tables, n_segments, None, None)
-
-
-def merge_labels(volumes, luts, values=None, out_dtype=None, n_segments: int | None = None):
-    """Merge several label images into one label map and count their overlaps in one pass.
-
-    Parameters
-    ----------
-    volumes, luts, n_segments
-        As in :func:`label_overlap`.
-    values
-        ``values[s]``: the output value (e.g. the Segment Number) of segment index s;
-        default ``s + 1``.
-    out_dtype
-        uint8 or uint16; default the smallest that holds every value.
-
-    Returns
-    -------
-    merged : numpy.ndarray
-        The volumes' shape, 0 = background; where segments overlap the later volume wins.
-    overlap : numpy.ndarray
-        The (N, N) matrix of :func:`label_overlap`.
-
-    Raises
-    ------
-    InputError
-        For label values :func:`as_label_array` refuses.
-    TypeError, ValueError
-        For inputs that do not fit together or values ``out_dtype`` cannot hold.
-    """
-    vols, tables, n_segments = _label_inputs(volumes, luts, n_segments)
-    if values is None:
-        vals = np.arange(1, n_segments + 1, dtype=np.int64)
-    else:
-        vals = int_vector(values, "values")
-        if vals.size != n_segments:
-            raise ValueError(f"values has {vals.size} entries, expected one per segment ({n_segments})")
-    top = int(vals.max()) if vals.size else 0
-    if out_dtype is None:
-        out_dtype = np.uint8 if top <= 0xFF else np.uint16
-    out_dtype = np.dtype(out_dtype)
-    if out_dtype not in (np.uint8, np.uint16):
-        raise TypeError(f"merge_labels: out_dtype must be uint8 or uint16, got {out_dtype}")
-    check_range(vals, "values", 0, int(np.iinfo(out_dtype).max), f"output data type {out_dtype}")
-    merged = np.empty(vols[0].shape, dtype=out_dtype)
-    if vals.size == 0:
-        vals = np.zeros(1, dtype=np.int64)  # kernel needs a non-empty table; every index is -1
-    overlap = _merge(vols, tables, n_segments, np.ascontiguousarray(vals, dtype=out_dtype), merged.reshape(-1))
-    return merged, overlap
+        return result  # one file cannot overlap itself
+    n = vols[0].size
+    flats = [v.reshape(-1) for v in vols]
+    chunk = min(_CHUNK, max(n, 1))
+    seg = np.empty((len(vols), chunk), dtype=np.int32)
+    for lo in range(0, n, chunk):
+        hi = min(lo + chunk, n)
+        for m, flat in enumerate(flats):
+            _core.lut_segments(flat[lo:hi], tables[m], seg[m, : hi - lo])
+        _core.segment_overlap(seg, hi - lo, result)
+    return result
 
 
 def greedy_layers(overlap) -> np.ndarray:

@@ -35,14 +35,8 @@ def test_gzip_round_trip_and_multi_member():
 
 def test_truncated_gzip_is_an_error():
     packed = gzip.compress(_data())
-    with pytest.raises(Exception):
+    with pytest.raises((_deflate._zng or _deflate._izlib or zlib).error):
         b"".join(_deflate.gzip_pieces(packed[: len(packed) // 2], len(_data())))
-
-
-def test_raw_round_trip():
-    data = _data()
-    assert _deflate.inflate_raw(_deflate.deflate_raw(data, level=6)) == data
-    assert zlib.decompress(_deflate.deflate_raw(data, level=1), -15) == data
 
 
 @pytest.mark.parametrize("chunk", [1000, 1 << 20])
@@ -128,9 +122,9 @@ def test_gzip_filler_errors_like_gzip_pieces(monkeypatch, reader):
     assert _fill_all(_deflate.GzipFiller(packed[:-3], len(data)), 4096)[0] == data  # only the trailer cut
     bad = bytearray(packed)
     bad[-6] ^= 1  # damaged CRC
-    with pytest.raises(Exception):
+    with pytest.raises(backend_error):
         _fill_all(_deflate.GzipFiller(bytes(bad), len(data)), 4096)
-    with pytest.raises(Exception):
+    with pytest.raises(backend_error):
         b"".join(_deflate.gzip_pieces(bytes(bad), len(data)))
     assert _fill_all(_deflate.GzipFiller(b"", 100), 10)[0] == b""
     assert _fill_all(_deflate.GzipFiller(packed, 0), 10)[0] == b""
@@ -193,7 +187,7 @@ def test_level_1_run_strategy_is_valid_and_compact():
     rng = np.random.default_rng(3)
     values = rng.integers(0, 20, size=400).astype(np.uint8)
     data = np.repeat(values, rng.integers(50, 3000, size=400)).tobytes()
-    one = _deflate.deflate_raw(data, level=1)
+    one = b"".join(_deflate.deflate_chunks(data, level=1, threads=1))
     assert zlib.decompress(one, -15) == data
     assert len(one) < len(data) // 20
 

@@ -295,16 +295,11 @@ def _random_files(rng, shape, n_files, n_values, n_segments):
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("n_files", [1, 2, 3, 5])
-def test_label_overlap_and_merge_match_reference(shape, n_files):
+def test_label_overlap_matches_reference(shape, n_files):
     rng = np.random.default_rng(hash((shape, n_files)) % 2**32)
     vols, luts = _random_files(rng, shape, n_files, 6, 7)
     got = kernels.label_overlap(vols, luts, n_segments=7)
     np.testing.assert_array_equal(got, ref.label_overlap(vols, luts, 7))
-    values = rng.integers(1, 400, size=7)
-    merged, overlap = kernels.merge_labels(vols, luts, values, n_segments=7)
-    assert merged.dtype == (np.uint16 if values.max() > 255 else np.uint8) and merged.shape == shape
-    np.testing.assert_array_equal(merged, ref.merge_labels(vols, luts, values))
-    np.testing.assert_array_equal(overlap, got)
 
 
 def test_label_overlap_triple_and_shared_index():
@@ -315,12 +310,6 @@ def test_label_overlap_triple_and_shared_index():
     # voxel 0: 0, 1, 2; voxel 1: 0, 2; voxel 2: 1, 2; voxel 3: 1 (file a) and 1 (file b) -> no pair
     expected = np.array([[0, 1, 2], [1, 0, 2], [2, 2, 0]])
     np.testing.assert_array_equal(kernels.label_overlap([a, b, c], luts), expected)
-    merged, overlap = kernels.merge_labels([a, b, c], luts, values=[10, 20, 30])
-    assert merged.dtype == np.uint8
-    assert merged.ravel().tolist() == [30, 30, 30, 20]
-    np.testing.assert_array_equal(overlap, expected)
-    merged, _ = kernels.merge_labels([a, b, c], luts, out_dtype=np.uint16)
-    assert merged.dtype == np.uint16 and merged.ravel().tolist() == [3, 3, 3, 2]
 
 
 def test_label_overlap_chunks(monkeypatch):
@@ -328,8 +317,6 @@ def test_label_overlap_chunks(monkeypatch):
     rng = np.random.default_rng(3)
     vols, luts = _random_files(rng, (3, 38, 23), 3, 5, 6)
     np.testing.assert_array_equal(kernels.label_overlap(vols, luts, 6), ref.label_overlap(vols, luts, 6))
-    merged, _ = kernels.merge_labels(vols, luts, np.arange(6) + 1, n_segments=6)
-    np.testing.assert_array_equal(merged, ref.merge_labels(vols, luts, np.arange(6) + 1))
 
 
 def test_label_overlap_errors():
@@ -345,8 +332,6 @@ def test_label_overlap_errors():
         kernels.label_overlap([a], [np.arange(5) - 2])
     with misuse(ValueError, "n_segments is 2"):
         kernels.label_overlap([a], [np.arange(5) - 1], n_segments=2)
-    with misuse(ValueError, r"values\[0\] = 256 is outside 0..255"):
-        kernels.merge_labels([a], [np.arange(5) - 1], values=[256, 1, 2, 3], out_dtype=np.uint8)
 
 
 @given(
@@ -355,12 +340,10 @@ def test_label_overlap_errors():
     seed=st.integers(0, 2**32 - 1),
 )
 @settings(max_examples=60, deadline=None)
-def test_merge_labels_property(shape, n_files, seed):
+def test_label_overlap_property(shape, n_files, seed):
     rng = np.random.default_rng(seed)
     vols, luts = _random_files(rng, shape, n_files, 4, 4)
-    merged, overlap = kernels.merge_labels(vols, luts, n_segments=4)
-    np.testing.assert_array_equal(overlap, ref.label_overlap(vols, luts, 4))
-    np.testing.assert_array_equal(merged, ref.merge_labels(vols, luts, np.arange(1, 5)))
+    np.testing.assert_array_equal(kernels.label_overlap(vols, luts, n_segments=4), ref.label_overlap(vols, luts, 4))
 
 
 @pytest.mark.parametrize(
