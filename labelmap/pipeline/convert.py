@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from pydicom import Dataset
 
     from labelmap.dicom.dataset import WriteDataset
-    from labelmap.formats.dcmqi_json import Metadata
     from labelmap.seg.decoded import DecodedSegmentation
     from labelmap.seg.plan import PreparedInputs
 
@@ -246,8 +245,8 @@ def itk_to_seg(
     ----------
     labels
         The label files, in the order of the JSON's ``segmentAttributes``; or one file whose
-        format describes its own segments (a Slicer ``.seg.nrrd``; see :func:`_described_to_seg`
-        for how a JSON combines with it).
+        format describes its own segments (a Slicer ``.seg.nrrd``: its layers are the label volumes; a
+        JSON's ``segmentAttributes[i]`` entries replace or add to layer i's descriptions).
     dicom
         The source series: folders (searched recursively) and/or files.
     metadata
@@ -271,43 +270,43 @@ def itk_to_seg(
     LabelmapError
         Unusable inputs or options, with the file and the fix in the message.
     """
+    from labelmap.formats import read_labels as read_file
     from labelmap.formats.dcmqi_json import load_metadata
 
     if not labels:
         raise InputError("no label image given; pass the NRRD / NIfTI label file(s)")
     inputs = [*labels, *dicom] + ([] if metadata is None or isinstance(metadata, dict) else [metadata])
     check_output_target(output, inputs)
+    label_paths = [Path(p) for p in labels]
     described = _described_input(labels)
-    if described is not None:
-        md = None if metadata is None else load_metadata(metadata)
-        return _described_to_seg(
-            described, dicom, md, output, series_uid=series_uid, options=options, resources=resources
-        )
-    if metadata is None:
+    if described is None and metadata is None:
         raise InputError(
             "no metadata JSON given; NRRD / NIfTI label files need a dcmqi metadata JSON describing their labels",
             hint="metadata",
         )
-    md = load_metadata(metadata)
-    label_paths = [Path(p) for p in labels]
-    if len(md.segments) != len(label_paths):
-        meta_name = "the metadata JSON" if isinstance(metadata, dict) else f"metadata file {str(metadata)!r}"
-        raise MetadataError(
-            f"{meta_name}: segmentAttributes has {len(md.segments)} inner list(s) but "
-            f"{len(label_paths)} label file(s) were given ({', '.join(p.name for p in label_paths)}); "
-            "give one inner list per label file, in the same order"
-        )
-    per_file = list(md.segments)
-    if md.file_mapping:
-        per_file = _apply_file_mapping(label_paths, md.file_mapping, per_file)
+    md = None if metadata is None else load_metadata(metadata)
+    # per file: the descriptions of its layers (a .seg.nrrd: the JSON's, replacing or adding to its own)
+    per_file: list[Sequence[Sequence[SegmentDescription]] | None] = [None if md is None else md.segments]
+    if described is None and md is not None:
+        if len(md.segments) != len(label_paths):
+            meta_name = "the metadata JSON" if isinstance(metadata, dict) else f"metadata file {str(metadata)!r}"
+            raise MetadataError(
+                f"{meta_name}: segmentAttributes has {len(md.segments)} inner list(s) but "
+                f"{len(label_paths)} label file(s) were given ({', '.join(p.name for p in label_paths)}); "
+                "give one inner list per label file, in the same order"
+            )
+        segs = _apply_file_mapping(label_paths, md.file_mapping, list(md.segments)) if md.file_mapping else md.segments
+        per_file = [[s] for s in segs]
 
     def read() -> list[LabelVolume]:
-        volumes = [read_labels(path, narrow=True) for path in label_paths]
-        return [LabelVolume(v.array, v.geometry, segs) for v, segs in zip(volumes, per_file)]
+        return [v for p, s in zip(label_paths, per_file) for v in read_file(p, segments=s, narrow=True).volumes]
 
     source, volumes = _read_with_source(dicom, series_uid, options.compression, read)
     names = [str(p) for p in label_paths]
-    return write_seg(volumes, source, output, series=md.series, options=options, names=names, resources=resources)
+    if len(volumes) > len(names):  # the layers of one self-describing file
+        names = [f"{names[0]} layer {m}" for m in range(len(volumes))]
+    series = md.series if md is not None else SeriesAttributes()
+    return write_seg(volumes, source, output, series=series, options=options, names=names, resources=resources)
 
 
 # --------------------------------------------------------------------------- self-describing label files
@@ -325,34 +324,6 @@ def _described_input(labels: Sequence[PathLike]) -> Path | None:
                 )
             return Path(path)
     return None
-
-
-def _described_to_seg(
-    path: Path,
-    dicom: Sequence[PathLike],
-    md: Metadata | None,
-    output: PathLike,
-    *,
-    series_uid: str | None,
-    options: WriteOptions,
-    resources: Resources | None,
-) -> WriteReport:
-    """itk2seg for a label file describing its own segments: its layers are the label volumes (as
-    several label files would be).
-
-    Segments come from the file; with a metadata JSON, ``segmentAttributes[i]`` describes layer i
-    (labelID = value in that layer) and its entries replace the file's description of that value
-    (or add one); series attributes are the JSON's, else the defaults.
-    """
-    from labelmap.formats import read_labels as read_file
-
-    def read() -> list[LabelVolume]:
-        return list(read_file(path, segments=None if md is None else md.segments, narrow=True).volumes)
-
-    source, volumes = _read_with_source(dicom, series_uid, options.compression, read)
-    names = [str(path)] if len(volumes) == 1 else [f"{path} layer {m}" for m in range(len(volumes))]
-    series = md.series if md is not None else SeriesAttributes()
-    return write_seg(volumes, source, output, series=series, options=options, names=names, resources=resources)
 
 
 def _one_file_layers(decoded: DecodedSegmentation, fmt) -> list[LabelVolume]:  # fmt: LabelFormat
