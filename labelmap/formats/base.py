@@ -121,10 +121,7 @@ def _is(exc: BaseException, module: str, name: str) -> bool:
 
 
 #: The pixel types the image writers store.
-WRITABLE_DTYPES = frozenset(
-    np.dtype(t)
-    for t in ("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64")
-)
+WRITABLE_DTYPES = frozenset(map(np.dtype, ("i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8", "f4", "f8")))
 
 
 def checked_array(array: np.ndarray, geometry: Geometry, where: str) -> np.ndarray:
@@ -171,6 +168,13 @@ _NOT_NRRD = "not a NRRD file (the first line is not a 'NRRD000x' magic line)"
 _NOT_NIFTI = "not a NIfTI file, or its header is damaged (label images must be NRRD or NIfTI-1/2)"
 
 
+_TYPED_REASONS = (
+    (PermissionError, "permission denied"),
+    (IsADirectoryError, "is a folder, not a file"),
+    (UnicodeDecodeError, "the header is not text - not a NRRD file or a damaged header"),
+)
+
+
 def describe_read_error(exc: BaseException) -> str:
     """Why a reader (ours, pynrrd, nibabel, zlib, the OS) failed, in the user's terms.
 
@@ -183,12 +187,9 @@ def describe_read_error(exc: BaseException) -> str:
     low = msg.lower()
     if isinstance(exc, FileNotFoundError):
         return f"its detached data file {str(exc.filename or msg)!r} was not found"
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    if isinstance(exc, IsADirectoryError):
-        return "is a folder, not a file"
-    if isinstance(exc, UnicodeDecodeError):
-        return "the header is not text - not a NRRD file or a damaged header"
+    for kind, why in _TYPED_REASONS:
+        if isinstance(exc, kind):
+            return why
     if "not a gzip" in low or "bad gzip" in low:
         return f"the file ends in .gz but is not gzip data ({msg})"
     if "empty file" in low:

@@ -36,8 +36,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +59,6 @@ SCHEMA_URL = "https://raw.githubusercontent.com/qiicr/dcmqi/master/doc/schemas/s
 
 ALGORITHM_TYPES = ("AUTOMATIC", "SEMIAUTOMATIC", "MANUAL")
 
-BACKGROUND_TYPE = Code("125040", "DCM", "Background")
-BACKGROUND_CATEGORY = Code("309825002", "SCT", "Spatial and Relational Concept")
-
 # JSON key -> SeriesAttributes field, for the top-level (series) part.
 _SERIES_KEYS: dict[str, str] = {
     "ContentCreatorName": "content_creator_name",
@@ -74,11 +72,7 @@ _SERIES_KEYS: dict[str, str] = {
     "ContentLabel": "content_label",
     "ContentDescription": "content_description",
 }
-_OPTIONAL_SERIES = {
-    "ClinicalTrialCoordinatingCenterName",
-    "BodyPartExamined",
-    "ContentDescription",
-}
+_OPTIONAL_SERIES = {"ClinicalTrialCoordinatingCenterName", "BodyPartExamined", "ContentDescription"}
 _TOP_KEYS = set(_SERIES_KEYS) | {"@schema", "seriesAttributes", "segmentAttributes", "segmentAttributesFileMapping"}
 
 # JSON key -> SegmentDescription field for the code-valued segment fields.
@@ -96,13 +90,8 @@ _STRING_SEGMENT_KEYS: dict[str, str] = {
     "TrackingIdentifier": "tracking_id",
     "TrackingUniqueIdentifier": "tracking_uid",
 }
-_SEGMENT_KEYS = (
-    {"labelID", "SegmentAlgorithmType", "recommendedDisplayRGBValue", "RecommendedDisplayCIELabValue"}
-    | set(_CODE_KEYS)
-    | set(_STRING_SEGMENT_KEYS)
-    # Old dcmqi schema versions: accepted and ignored.
-    | {"segmentationFileName"}
-)
+_SEGMENT_KEYS = {"labelID", "SegmentAlgorithmType", "recommendedDisplayRGBValue", "RecommendedDisplayCIELabValue"}
+_SEGMENT_KEYS |= {*_CODE_KEYS, *_STRING_SEGMENT_KEYS, "segmentationFileName"}  # the last: old dcmqi, ignored
 _CODE_FIELDS = ("CodeValue", "CodingSchemeDesignator", "CodeMeaning")
 
 _CONTENT_LABEL_RE = re.compile(r"^[A-Z0-9 _]{1,16}$")
@@ -126,26 +115,24 @@ class Metadata:
     file_mapping: tuple[str, ...] | None = None
 
 
-class _Ctx:
-    """Error-message helper: file name plus a position string."""
+_Err = Callable[[str, str], MetadataError]  # (where, message) -> the error, naming the JSON
 
-    def __init__(self, name: str) -> None:
-        self.name = name
 
-    def error(self, where: str, msg: str) -> MetadataError:
-        prefix = f"{self.name}: " if self.name else ""
-        return MetadataError(f"{prefix}{where}: {msg}" if where else f"{prefix}{msg}")
+def _error(src: str, where: str, msg: str) -> MetadataError:
+    """The error for JSON ``src`` (its name), at position ``where`` (may be empty)."""
+    prefix = f"{src}: " if src else ""
+    return MetadataError(f"{prefix}{where}: {msg}" if where else f"{prefix}{msg}")
 
 
 def _fmt_keys(keys: Sequence[str]) -> str:
     return ", ".join(repr(k) for k in sorted(keys))
 
 
-def _parse_code(value: Any, ctx: _Ctx, where: str, key: str) -> Code:
+def _parse_code(value: Any, ctx: _Err, where: str, key: str) -> Code:
     if isinstance(value, list):
         # Tolerance: a one-element list of one code object.
         if len(value) != 1:
-            raise ctx.error(
+            raise ctx(
                 where,
                 f"{key} must be one code object "
                 f'{{"CodeValue": ..., "CodingSchemeDesignator": ..., "CodeMeaning": ...}}, '
@@ -153,14 +140,14 @@ def _parse_code(value: Any, ctx: _Ctx, where: str, key: str) -> Code:
             )
         value = value[0]
     if not isinstance(value, dict):
-        raise ctx.error(
+        raise ctx(
             where,
             f"{key} must be a code object with CodeValue, CodingSchemeDesignator and CodeMeaning, "
             f"got {type(value).__name__}",
         )
     unknown = [k for k in value if k not in _CODE_FIELDS]
     if unknown:
-        raise ctx.error(
+        raise ctx(
             where,
             f"{key} has unknown key(s) {_fmt_keys(unknown)}; a code object holds only "
             "CodeValue, CodingSchemeDesignator and CodeMeaning",
@@ -170,33 +157,29 @@ def _parse_code(value: Any, ctx: _Ctx, where: str, key: str) -> Code:
         v = value.get(f)
         if not isinstance(v, str) or not v.strip():
             what = "is missing" if f not in value else f"must be a non-empty string (got {v!r})"
-            raise ctx.error(
-                where, f"{key}.{f} {what}; every code needs CodeValue, CodingSchemeDesignator and CodeMeaning"
-            )
+            raise ctx(where, f"{key}.{f} {what}; every code needs CodeValue, CodingSchemeDesignator and CodeMeaning")
         parts.append(v)
     return Code(parts[0], parts[1], parts[2])
 
 
-def _triplet(obj: dict, key: str, top: int, ctx: _Ctx, where: str, example: str) -> tuple[int, int, int] | None:
+def _triplet(obj: dict, key: str, top: int, ctx: _Err, where: str, example: str) -> tuple[int, int, int] | None:
     """``obj[key]`` as three integers 0..top, None when absent."""
     if obj.get(key) is None:
         return None
     try:
         return check_triplet(obj[key], "value", top)
     except ValueError:
-        raise ctx.error(where, f"field {key!r} must be three integers 0..{top}{example}, got {obj[key]!r}") from None
+        raise ctx(where, f"field {key!r} must be three integers 0..{top}{example}, got {obj[key]!r}") from None
 
 
-def _parse_segment(obj: Any, ctx: _Ctx, i: int, j: int) -> SegmentDescription:
+def _parse_segment(obj: Any, ctx: _Err, i: int, j: int) -> SegmentDescription:
     pos = f"segmentAttributes[{i}][{j}]"
     if not isinstance(obj, dict):
-        raise ctx.error(pos, f"must be a segment object, got {type(obj).__name__}. {_SHAPE_HELP}")
+        raise ctx(pos, f"must be a segment object, got {type(obj).__name__}. {_SHAPE_HELP}")
 
     # labelID first, so every later message can name it.
     if "labelID" not in obj:
-        raise ctx.error(
-            pos, "field 'labelID' is missing; give the voxel value of this segment in its label file (1 or more)"
-        )
+        raise ctx(pos, "field 'labelID' is missing; give the voxel value of this segment in its label file (1 or more)")
     label_id = obj["labelID"]
     if isinstance(label_id, float) and label_id.is_integer():
         label_id = int(label_id)
@@ -204,9 +187,9 @@ def _parse_segment(obj: Any, ctx: _Ctx, i: int, j: int) -> SegmentDescription:
         hint = ""
         if isinstance(label_id, str) and _INT_LIKE_RE.match(label_id):
             hint = f'; write it as a JSON number without quotes: "labelID": {int(label_id)}'
-        raise ctx.error(pos, f"field 'labelID' must be an integer voxel value, got {label_id!r}{hint}")
+        raise ctx(pos, f"field 'labelID' must be an integer voxel value, got {label_id!r}{hint}")
     if label_id < 1:
-        raise ctx.error(
+        raise ctx(
             pos,
             f"field 'labelID' is {label_id}; it must be 1 or more (0 is the background and has no segment object)",
         )
@@ -214,52 +197,45 @@ def _parse_segment(obj: Any, ctx: _Ctx, i: int, j: int) -> SegmentDescription:
 
     unknown = [k for k in obj if k not in _SEGMENT_KEYS]
     if unknown:
-        raise ctx.error(
+        raise ctx(
             where,
             f"unknown key(s) {_fmt_keys(unknown)}; remove them or fix their spelling "
             f"(allowed: {_fmt_keys(sorted(_SEGMENT_KEYS - {'segmentationFileName'}))})",
         )
 
-    codes: dict[str, Code | None] = {}
-    for key, attr in _CODE_KEYS.items():
-        if key in obj and obj[key] is not None:
-            codes[attr] = _parse_code(obj[key], ctx, where, key)
-        else:
-            codes[attr] = None
+    codes: dict[str, Any] = {
+        attr: None if obj.get(key) is None else _parse_code(obj[key], ctx, where, key)
+        for key, attr in _CODE_KEYS.items()
+    }
     for key in ("SegmentedPropertyCategoryCodeSequence", "SegmentedPropertyTypeCodeSequence"):
         if codes[_CODE_KEYS[key]] is None:
-            raise ctx.error(
+            raise ctx(
                 where,
                 f"field '{key}' is missing; add a code object "
                 '{"CodeValue": ..., "CodingSchemeDesignator": ..., "CodeMeaning": ...}',
             )
 
-    strings: dict[str, str | None] = {}
+    strings: dict[str, Any] = {}
     for key, attr in _STRING_SEGMENT_KEYS.items():
         v = obj.get(key)
         if v is not None and not isinstance(v, str):
-            raise ctx.error(where, f"field '{key}' must be a string, got {v!r}")
+            raise ctx(where, f"field '{key}' must be a string, got {v!r}")
         strings[attr] = v if v else None  # dcmqi writes "" for an absent description
 
     alg = obj.get("SegmentAlgorithmType")
     if alg is None:
-        raise ctx.error(where, "field 'SegmentAlgorithmType' is missing; use AUTOMATIC, SEMIAUTOMATIC or MANUAL")
+        raise ctx(where, "field 'SegmentAlgorithmType' is missing; use AUTOMATIC, SEMIAUTOMATIC or MANUAL")
     if alg not in ALGORITHM_TYPES:
-        raise ctx.error(where, f"field 'SegmentAlgorithmType' is {alg!r}; use AUTOMATIC, SEMIAUTOMATIC or MANUAL")
+        raise ctx(where, f"field 'SegmentAlgorithmType' is {alg!r}; use AUTOMATIC, SEMIAUTOMATIC or MANUAL")
     if alg != "MANUAL" and not strings["algorithm_name"]:
-        raise ctx.error(
+        raise ctx(
             where,
             f"field 'SegmentAlgorithmName' is required when SegmentAlgorithmType is {alg}; "
             "add the algorithm's name or set SegmentAlgorithmType to MANUAL",
         )
 
-    rgb, cielab = (
-        _triplet(obj, key, top, ctx, where, example)
-        for key, top, example in (
-            ("recommendedDisplayRGBValue", 255, " like [128, 174, 128]"),
-            ("RecommendedDisplayCIELabValue", 65535, ""),
-        )
-    )
+    rgb = _triplet(obj, "recommendedDisplayRGBValue", 255, ctx, where, " like [128, 174, 128]")
+    cielab = _triplet(obj, "RecommendedDisplayCIELabValue", 65535, ctx, where, "")
     if cielab is not None and rgb is not None and cielab_to_rgb(cielab) != rgb:
         # The RGB value was edited after the CIELab one was written: dcmqi uses
         # the RGB value, so do we.
@@ -267,46 +243,24 @@ def _parse_segment(obj: Any, ctx: _Ctx, i: int, j: int) -> SegmentDescription:
     if cielab is not None and rgb is None:
         rgb = cielab_to_rgb(cielab)  # as segment_from_dataset does
 
-    return SegmentDescription(
-        label_id=label_id,
-        category=codes["category"],  # type: ignore[arg-type]
-        type=codes["type"],  # type: ignore[arg-type]
-        algorithm_type=alg,
-        number=0,
-        label=strings["label"],
-        description=strings["description"],
-        algorithm_name=strings["algorithm_name"],
-        type_modifier=codes["type_modifier"],
-        anatomic_region=codes["anatomic_region"],
-        anatomic_region_modifier=codes["anatomic_region_modifier"],
-        rgb=rgb,
-        cielab=cielab,
-        tracking_id=strings["tracking_id"],
-        tracking_uid=strings["tracking_uid"],
-    )
+    return SegmentDescription(label_id=label_id, algorithm_type=alg, rgb=rgb, cielab=cielab, **codes, **strings)
 
 
-def _parse_series(doc: dict, ctx: _Ctx) -> SeriesAttributes:
-    nested = doc.get("seriesAttributes")
-    if nested is None:
-        nested = {}
+def _parse_series(doc: dict, ctx: _Err) -> SeriesAttributes:
+    nested = {} if doc.get("seriesAttributes") is None else doc["seriesAttributes"]
     if not isinstance(nested, dict):
-        raise ctx.error("seriesAttributes", f"must be an object, got {type(nested).__name__}")
+        raise ctx("seriesAttributes", f"must be an object, got {type(nested).__name__}")
     unknown = [k for k in nested if k not in _SERIES_KEYS]
     if unknown:
-        raise ctx.error(
-            "seriesAttributes",
-            f"unknown key(s) {_fmt_keys(unknown)}; allowed: {_fmt_keys(list(_SERIES_KEYS))}",
-        )
+        raise ctx("seriesAttributes", f"unknown key(s) {_fmt_keys(unknown)}; allowed: {_fmt_keys(list(_SERIES_KEYS))}")
     values: dict[str, Any] = {}
     for key, attr in _SERIES_KEYS.items():
         # dcmqi reads ContentLabel / ContentDescription from seriesAttributes only,
         # so that object wins for them; for the rest top level wins (old dcmqi
         # versions put everything in seriesAttributes).
+        sources = [(key, doc), ("seriesAttributes." + key, nested)]
         if key in ("ContentLabel", "ContentDescription"):
-            sources = [("seriesAttributes." + key, nested), (key, doc)]
-        else:
-            sources = [(key, doc), ("seriesAttributes." + key, nested)]
+            sources.reverse()
         found = next(((where, src[key]) for where, src in sources if src.get(key) is not None), None)
         if found is None:
             continue
@@ -317,12 +271,12 @@ def _parse_series(doc: dict, ctx: _Ctx) -> SeriesAttributes:
                 or (isinstance(v, float) and v.is_integer())
                 or (isinstance(v, str) and _INT_LIKE_RE.match(v))
             ):
-                raise ctx.error(where, f'must be an integer (number or string like "300"), got {v!r}')
+                raise ctx(where, f'must be an integer (number or string like "300"), got {v!r}')
             v = str(int(v) if not isinstance(v, str) else int(v.strip()))
         elif not isinstance(v, str):
-            raise ctx.error(where, f"must be a string, got {v!r}")
+            raise ctx(where, f"must be a string, got {v!r}")
         if key == "ContentLabel" and not _CONTENT_LABEL_RE.match(v):
-            raise ctx.error(
+            raise ctx(
                 where,
                 f"{v!r} is not a valid DICOM Code String: use 1 to 16 characters from uppercase "
                 'letters A-Z, digits, space and underscore (e.g. "SEGMENTATION")',
@@ -339,12 +293,12 @@ def load_metadata(source: str | os.PathLike | dict, *, name: str | None = None) 
     ``name`` is used in error messages (defaults to the file name, or
     ``"metadata"`` for a dict).
     """
+    src = name if name is not None else ("metadata" if isinstance(source, dict) else str(Path(source)))
+    ctx: _Err = partial(_error, src)
     if isinstance(source, dict):
         doc = source
-        ctx = _Ctx(name if name is not None else "metadata")
     else:
         path = Path(source)
-        ctx = _Ctx(name if name is not None else str(path))
         try:
             text = path.read_text(encoding="utf-8-sig")
         except FileNotFoundError:
@@ -354,19 +308,19 @@ def load_metadata(source: str | os.PathLike | dict, *, name: str | None = None) 
                 f"metadata file {str(path)!r} is a folder; give the path of the dcmqi JSON file"
             ) from None
         except UnicodeDecodeError as exc:
-            raise MetadataError(f"{ctx.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+            raise MetadataError(f"{src}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         except OSError as exc:
             raise MetadataError(f"cannot read metadata file {str(path)!r}: {exc.strerror or exc}") from None
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise MetadataError(f"{ctx.name}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}") from None
+            raise MetadataError(f"{src}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}") from None
         if not isinstance(doc, dict):
-            raise ctx.error("", f"the top level must be a JSON object, got {type(doc).__name__}. {_SHAPE_HELP}")
+            raise ctx("", f"the top level must be a JSON object, got {type(doc).__name__}. {_SHAPE_HELP}")
 
     unknown = [k for k in doc if k not in _TOP_KEYS]
     if unknown:
-        raise ctx.error(
+        raise ctx(
             "",
             f"unknown top-level key(s) {_fmt_keys(unknown)}; remove them or fix their spelling "
             f"(allowed: {_fmt_keys(sorted(_TOP_KEYS))})",
@@ -376,27 +330,24 @@ def load_metadata(source: str | os.PathLike | dict, *, name: str | None = None) 
 
     attrs = doc.get("segmentAttributes")
     if attrs is None:
-        raise ctx.error("", f"'segmentAttributes' is missing. {_SHAPE_HELP}")
+        raise ctx("", f"'segmentAttributes' is missing. {_SHAPE_HELP}")
     if not isinstance(attrs, list) or not attrs:
-        raise ctx.error("segmentAttributes", f"must be a non-empty list of lists. {_SHAPE_HELP}")
+        raise ctx("segmentAttributes", f"must be a non-empty list of lists. {_SHAPE_HELP}")
     segments: list[tuple[SegmentDescription, ...]] = []
     for i, inner in enumerate(attrs):
         if not isinstance(inner, list):
-            raise ctx.error(
+            raise ctx(
                 f"segmentAttributes[{i}]",
                 f"must be a list of segment objects, got {type(inner).__name__}. {_SHAPE_HELP}",
             )
         if not inner:
-            raise ctx.error(
-                f"segmentAttributes[{i}]",
-                "is empty; every input label file needs at least one segment object",
-            )
+            raise ctx(f"segmentAttributes[{i}]", "is empty; every input label file needs at least one segment object")
         seen: dict[int, int] = {}
         parsed = []
         for j, obj in enumerate(inner):
             seg = _parse_segment(obj, ctx, i, j)
             if seg.label_id in seen:
-                raise ctx.error(
+                raise ctx(
                     f"segmentAttributes[{i}][{j}] (labelID {seg.label_id})",
                     f"duplicate labelID, already used by segmentAttributes[{i}][{seen[seg.label_id]}]; "
                     "each label value in one file must be described once",
@@ -409,9 +360,9 @@ def load_metadata(source: str | os.PathLike | dict, *, name: str | None = None) 
     file_mapping: tuple[str, ...] | None = None
     if mapping is not None:
         if not isinstance(mapping, list) or not all(isinstance(m, str) and m for m in mapping):
-            raise ctx.error("segmentAttributesFileMapping", "must be a list of non-empty file name strings")
+            raise ctx("segmentAttributesFileMapping", "must be a list of non-empty file name strings")
         if len(mapping) != len(segments):
-            raise ctx.error(
+            raise ctx(
                 "segmentAttributesFileMapping",
                 f"has {len(mapping)} entries but segmentAttributes has {len(segments)} inner lists; "
                 "give one file name per inner list",

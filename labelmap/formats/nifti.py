@@ -156,9 +156,7 @@ def read_nifti(path: PathLike) -> tuple[np.ndarray, Geometry]:
         raise _fail(p, "is a folder, not a file")
     try:
         img = nib.load(str(p), mmap=False)  # never hand out a memory map of the file
-    except LabelmapError:
-        raise
-    except MemoryError:
+    except (LabelmapError, MemoryError):
         raise
     except Exception as exc:
         size = p.stat().st_size
@@ -254,20 +252,10 @@ def write_nifti(path: PathLike, array: np.ndarray, geometry: Geometry, *, compre
     img = nib.Nifti1Image(data_xyz, aff_ras, dtype=dtype)
     img.set_qform(aff_ras, code=1)
     img.set_sform(aff_ras, code=1)
-    hdr = img.header
-    hdr.set_xyzt_units(xyz="mm")
-    hdr.set_slope_inter(1.0, 0.0)
+    img.header.set_xyzt_units(xyz="mm")
+    img.header.set_slope_inter(1.0, 0.0)
     with output_errors(target), atomic_path(target) as tmp:
         nib.save(img, str(tmp))
-
-
-def _is_nifti_header(head: bytes) -> bool:
-    """NIfTI-1 magic at byte 344 or NIfTI-2 magic at byte 4 (with sizeof_hdr 348 / 540 either endian)."""
-    if len(head) >= 348 and head[344:348] in (b"n+1\x00", b"ni1\x00"):
-        return head[:4] in ((348).to_bytes(4, "little"), (348).to_bytes(4, "big"))
-    if len(head) >= 12 and head[4:12] in (b"n+2\x00\r\n\x1a\n", b"ni2\x00\r\n\x1a\n"):
-        return head[:4] in ((540).to_bytes(4, "little"), (540).to_bytes(4, "big"))
-    return False
 
 
 class NiftiFormat(LabelFormat):
@@ -281,7 +269,12 @@ class NiftiFormat(LabelFormat):
     output_suffix = ".nii.gz"
 
     def sniff(self, head: bytes) -> bool:
-        return _is_nifti_header(head)
+        """NIfTI-1 magic at byte 344 or NIfTI-2 magic at byte 4 (with sizeof_hdr 348 / 540 either endian)."""
+        if len(head) >= 348 and head[344:348] in (b"n+1\x00", b"ni1\x00"):
+            return head[:4] in ((348).to_bytes(4, "little"), (348).to_bytes(4, "big"))
+        if len(head) >= 12 and head[4:12] in (b"n+2\x00\r\n\x1a\n", b"ni2\x00\r\n\x1a\n"):
+            return head[:4] in ((540).to_bytes(4, "little"), (540).to_bytes(4, "big"))
+        return False
 
     def read(
         self, path: PathLike, *, narrow: bool = False, segments: Sequence[Sequence[SegmentDescription]] | None = None

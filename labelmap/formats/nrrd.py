@@ -69,40 +69,25 @@ def _read_attached(p: Path, narrow: bool = False) -> tuple[np.ndarray, dict] | N
     sizes = [int(n) for n in header["sizes"]]
     count = int(np.prod(sizes))
     need = count * dtype.itemsize
-    if header["encoding"] == "raw" and p.stat().st_size - offset < need:
-        # before allocating: a damaged 'sizes' line must not ask for more memory than the file holds
-        raise fail(
-            p,
-            f"the data holds {p.stat().st_size - offset} bytes but the header's sizes {sizes} of {dtype.name} "
-            f"need {need}; the file is truncated - write or copy it again",
-        )
+    # a raw file is measured before allocating: a damaged 'sizes' line must not ask for more memory than it holds
+    got = p.stat().st_size - offset if header["encoding"] == "raw" else need
     gz = header["encoding"] in ("gzip", "gz")
-    if narrow and gz and dtype.kind in "iu" and dtype.itemsize > 1 and dtype.byteorder in ("=", "<", "|"):
+    if got >= need:
         with open(p, "rb") as fh:
             fh.seek(offset)
-            data, got = _inflate_narrowed(fh.read(), dtype, count)
-        if got < need:
-            raise fail(
-                p,
-                f"the data holds {got} bytes but the header's sizes {sizes} of {dtype.name} need "
-                f"{need}; the file is truncated - write or copy it again",
-            )
-        return data.reshape(sizes[::-1]), header
-    out = np.empty(need, dtype=np.uint8)  # filled in place: writable, no second copy
-    with open(p, "rb") as fh:
-        fh.seek(offset)
-        if gz:
-            got = gzip_decompress_into(fh.read(), out)
-        else:
-            got = fh.readinto(out.data)
+            if narrow and gz and dtype.kind in "iu" and dtype.itemsize > 1 and dtype.byteorder in ("=", "<", "|"):
+                data, got = _inflate_narrowed(fh.read(), dtype, count)
+            else:
+                out = np.empty(need, dtype=np.uint8)  # filled in place: writable, no second copy
+                got = gzip_decompress_into(fh.read(), out) if gz else fh.readinto(out.data)
+                data = out.view(dtype)
     if got < need:
         raise fail(
             p,
             f"the data holds {got} bytes but the header's sizes {sizes} of {dtype.name} need "
             f"{need}; the file is truncated - write or copy it again",
         )
-    data = out.view(dtype).reshape(sizes[::-1])
-    return data, header
+    return data.reshape(sizes[::-1]), header
 
 
 #: Bytes inflated per step of a narrowed read: one reused scratch buffer of this size.
@@ -196,15 +181,10 @@ def read_nrrd(path: PathLike, *, narrow: bool = False) -> tuple[np.ndarray, Geom
     """
     p = Path(path)
     data, header = read_data_and_header(p, narrow=narrow)
-    if data.dtype.kind not in "iuf" and data.dtype.kind != "b":
+    if data.dtype.kind not in "iufb":
         raise fail(p, f"pixel type {data.dtype} is not supported")
     geometry = geometry_from_header(header, tuple(data.shape), p)
-    arr = native(data).reshape(geometry.shape)
-    return arr, geometry
-
-
-def _format_header(array: np.ndarray, geometry: Geometry, compress: bool) -> bytes:
-    return ("\n".join(header_lines(array, geometry, compress)) + "\n\n").encode("ascii")
+    return native(data).reshape(geometry.shape), geometry
 
 
 def _header_for(array: np.ndarray, geometry: Geometry, compress: bool) -> dict:
@@ -264,7 +244,8 @@ def write_nrrd(path: PathLike, array: np.ndarray, geometry: Geometry, *, compres
             with atomic_path(target) as tmp:
                 tmp.write_bytes(head + f"data file: {data_name}\n\n".encode("ascii"))
         else:
-            write_attached(target, _format_header(array, geometry, compress), array, compress=compress)
+            head = ("\n".join(header_lines(array, geometry, compress)) + "\n\n").encode("ascii")
+            write_attached(target, head, array, compress=compress)
 
 
 def write_attached(target: Path, head: bytes, array: np.ndarray, *, compress: bool) -> None:

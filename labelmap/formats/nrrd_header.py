@@ -24,6 +24,7 @@ image becomes one slice (shape ``(1, j, i)``) whose slice direction is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import IO, Any
 
@@ -37,9 +38,12 @@ __all__ = ["geometry_from_header", "header_lines", "quick_dtype", "quick_header"
 #: Tolerance on |dot| of two normalised axis directions before a grid counts as sheared.
 ORTHOGONALITY_TOLERANCE = 1e-4
 
-_LPS_SPACES = {"left-posterior-superior", "lps", "scanner-xyz", "3d-right-handed"}
-_RAS_SPACES = {"right-anterior-superior", "ras"}
-_LAS_SPACES = {"left-anterior-superior", "las"}
+#: ``space`` -> the per-axis sign that maps it to LPS
+_SPACE_FLIPS = {
+    **dict.fromkeys(("left-posterior-superior", "lps", "scanner-xyz", "3d-right-handed"), (1.0, 1.0, 1.0)),
+    **dict.fromkeys(("right-anterior-superior", "ras"), (-1.0, -1.0, 1.0)),
+    **dict.fromkeys(("left-anterior-superior", "las"), (1.0, -1.0, 1.0)),
+}
 _DOMAIN_KINDS = {"domain", "space", "???", "none"}
 
 #: The error for a NRRD file that cannot be read, and why.
@@ -53,13 +57,9 @@ def _space_flip(header: dict, path: Any, spacedim: int | None) -> np.ndarray:
         if spacedim not in (None, 2, 3):
             raise fail(path, f"'space dimension: {spacedim}' is not supported (3-D images only)")
         return np.ones(3)
-    name = str(space).strip().lower()
-    if name in _LPS_SPACES:
-        return np.ones(3)
-    if name in _RAS_SPACES:
-        return np.array([-1.0, -1.0, 1.0])
-    if name in _LAS_SPACES:
-        return np.array([1.0, -1.0, 1.0])
+    flip = _SPACE_FLIPS.get(str(space).strip().lower())
+    if flip is not None:
+        return np.array(flip)
     raise fail(
         path,
         f"space {space!r} is not supported; expected left-posterior-superior, right-anterior-superior, "
@@ -88,12 +88,11 @@ def geometry_from_header(header: dict, data_shape: tuple[int, ...], path: Any) -
     spacedim = int(spacedim) if spacedim is not None else None
     flip = _space_flip(header, path, spacedim)
 
-    naxes = ndim
     dirs = header.get("space directions")
     if dirs is not None:
         dirs = np.asarray(dirs, dtype=np.float64)
-        if dirs.ndim != 2 or dirs.shape[0] != naxes:
-            raise fail(path, f"'space directions' has {dirs.shape[0] if dirs.ndim else 0} vectors for {naxes} axes")
+        if dirs.ndim != 2 or dirs.shape[0] != ndim:
+            raise fail(path, f"'space directions' has {dirs.shape[0] if dirs.ndim else 0} vectors for {ndim} axes")
         if not np.all(np.isfinite(dirs)):
             raise fail(
                 path,
@@ -101,9 +100,9 @@ def geometry_from_header(header: dict, data_shape: tuple[int, ...], path: Any) -
                 "multi-component or 4-D images are not supported",
             )
         sdim = dirs.shape[1]
-        if sdim not in (2, 3) or (sdim == 2 and naxes == 3):
-            raise fail(path, f"space directions of dimension {sdim} are not supported for a {naxes}-D image")
-        vecs = np.zeros((naxes, 3))
+        if sdim not in (2, 3) or (sdim == 2 and ndim == 3):
+            raise fail(path, f"space directions of dimension {sdim} are not supported for a {ndim}-D image")
+        vecs = np.zeros((ndim, 3))
         vecs[:, :sdim] = dirs
         vecs = vecs * flip[np.newaxis, :]
         spacing = np.linalg.norm(vecs, axis=1)
@@ -120,15 +119,15 @@ def geometry_from_header(header: dict, data_shape: tuple[int, ...], path: Any) -
         origin = origin * flip
     else:
         sp = header.get("spacings")
-        spacing = np.ones(naxes)
+        spacing = np.ones(ndim)
         if sp is not None:
             sp = np.asarray(sp, dtype=np.float64).ravel()
-            if sp.size == naxes:
+            if sp.size == ndim:
                 spacing = np.where(np.isfinite(sp) & (sp != 0), np.abs(sp), 1.0)
-        unit = np.eye(3)[:naxes]
+        unit = np.eye(3)[:ndim]
         origin = np.zeros(3)
 
-    if naxes == 2:
+    if ndim == 2:
         normal = np.cross(unit[0], unit[1])
         n = np.linalg.norm(normal)
         if n < 1e-6:
@@ -170,16 +169,7 @@ for _np_name, _aliases in (
     _TYPE_NAMES.update((alias, _np_name) for alias in _aliases.split("|"))
 #: fields that change where or how the data is read: such files go to pynrrd
 _PYNRRD_FIELDS = frozenset(
-    (
-        "data file",
-        "datafile",
-        "line skip",
-        "lineskip",
-        "byte skip",
-        "byteskip",
-        "block size",
-        "blocksize",
-    )
+    ("data file", "datafile", "line skip", "lineskip", "byte skip", "byteskip", "block size", "blocksize")
 )
 
 
@@ -188,6 +178,16 @@ def _vector(text: str) -> list[float]:
     if not (text.startswith("(") and text.endswith(")")):
         raise ValueError(text)
     return [float(v) for v in text[1:-1].split(",")]
+
+
+#: the optional fields quick_header parses, and how (as pynrrd types them)
+_QUICK_FIELDS: dict[str, Callable[[str], Any]] = {
+    "space dimension": int,
+    "space directions": lambda text: np.array([_vector(v) for v in text.split()]),
+    "space origin": lambda text: np.array(_vector(text)),
+    "spacings": lambda text: np.array([float(v) for v in text.split()]),
+    "kinds": str.split,
+}
 
 
 def quick_header(fh: IO[bytes]) -> tuple[dict, int] | None:
@@ -233,18 +233,10 @@ def quick_header(fh: IO[bytes]) -> tuple[dict, int] | None:
         header["sizes"] = np.array([int(v) for v in header["sizes"].split()])
         if len(header["sizes"]) != header["dimension"] or header.get("encoding") not in ("gzip", "gz", "raw"):
             return None
-        if "space dimension" in header:
-            header["space dimension"] = int(header["space dimension"])
-        if "space directions" in header:
-            if "none" in header["space directions"]:
-                return None
-            header["space directions"] = np.array([_vector(v) for v in header["space directions"].split()])
-        if "space origin" in header:
-            header["space origin"] = np.array(_vector(header["space origin"]))
-        if "spacings" in header:
-            header["spacings"] = np.array([float(v) for v in header["spacings"].split()])
-        if "kinds" in header:
-            header["kinds"] = header["kinds"].split()
+        if "none" in header.get("space directions", ""):
+            return None
+        for field in _QUICK_FIELDS.keys() & header.keys():
+            header[field] = _QUICK_FIELDS[field](header[field])
     except (KeyError, ValueError):
         return None
     return header, fh.tell()
@@ -262,18 +254,8 @@ def quick_dtype(header: dict) -> np.dtype | None:
     return np.dtype(("<" if endian == "little" else ">") + code)
 
 
-_NRRD_TYPES = {
-    "int8": "int8",
-    "uint8": "uint8",
-    "int16": "int16",
-    "uint16": "uint16",
-    "int32": "int32",
-    "uint32": "uint32",
-    "int64": "int64",
-    "uint64": "uint64",
-    "float32": "float",
-    "float64": "double",
-}
+#: NRRD's names of the float types (integer types go by NumPy's name)
+_FLOAT_NAMES = {"float32": "float", "float64": "double"}
 
 
 def _vec(v: np.ndarray) -> str:
@@ -290,7 +272,7 @@ def header_lines(array: np.ndarray, geometry: Geometry, compress: bool, *, layer
         "NRRD0004",
         "# Complete NRRD file format specification at:",
         "# http://teem.sourceforge.net/nrrd/format.html",
-        f"type: {_NRRD_TYPES[array.dtype.name]}",
+        f"type: {_FLOAT_NAMES.get(array.dtype.name, array.dtype.name)}",
         f"dimension: {array.ndim}",
         "space: left-posterior-superior",
         "sizes: " + " ".join(str(n) for n in array.shape[::-1]),

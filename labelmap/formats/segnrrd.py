@@ -25,10 +25,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from labelmap import kernels
+from labelmap._util.color import cielab_to_rgb
 from labelmap.errors import InputError, MetadataError
 from labelmap.formats.base import LabelFormat, LabelSet, PathLike, read_error
 from labelmap.formats.nrrd import read_data_and_header, write_attached
@@ -117,12 +119,8 @@ def _color(raw: str, n: int, p: Path) -> tuple[int, int, int]:
 
 def _tags(raw: str) -> dict[str, str]:
     """``key:value|key:value|`` -> dict (the value keeps any further ':')."""
-    out = {}
-    for item in raw.split("|"):
-        if item.strip():
-            key, _, value = item.partition(":")
-            out[key.strip()] = value.strip()
-    return out
+    items = (item.partition(":") for item in raw.split("|") if item.strip())
+    return {key.strip(): value.strip() for key, _, value in items}
 
 
 def _code(raw: str, n: int, what: str, p: Path) -> Code | None:
@@ -156,10 +154,10 @@ def _terminology(raw: str, n: int, p: Path) -> dict[str, Code | None]:
 def _segment(n: int, fields: dict[str, str], p: Path) -> SegmentDescription:
     """The description of segment N from its keys (label_id = LabelValue, checked by the caller)."""
     tags = _tags(fields.get("Tags", ""))
-    codes: dict[str, Code | None] = {}
-    if tags.get("TerminologyEntry"):
-        codes = _terminology(tags["TerminologyEntry"], n, p)
-    extra = {attr: tags.get(tag) or None for attr, tag in _DICOM_TAGS.items()}
+    codes: dict[str, Any] = _terminology(tags["TerminologyEntry"], n, p) if tags.get("TerminologyEntry") else {}
+    codes["category"] = codes.get("category") or DEFAULT_CATEGORY
+    codes["type"] = codes.get("type") or DEFAULT_TYPE
+    extra: dict[str, Any] = {attr: tags.get(tag) or None for attr, tag in _DICOM_TAGS.items()}
     algorithm = (extra.pop("algorithm_type") or "MANUAL").upper()
     if algorithm not in _ALGORITHM_TYPES:
         raise _fail(
@@ -174,21 +172,8 @@ def _segment(n: int, fields: dict[str, str], p: Path) -> SegmentDescription:
             f"{_DICOM_TAGS['algorithm_name']} is missing; add the algorithm's name or set it to MANUAL",
         )
     name = fields.get("Name") or fields.get("ID") or f"Segment_{n + 1}"
-    return SegmentDescription(
-        label_id=1,
-        category=codes.get("category") or DEFAULT_CATEGORY,
-        type=codes.get("type") or DEFAULT_TYPE,
-        algorithm_type=algorithm,
-        label=name,
-        type_modifier=codes.get("type_modifier"),
-        anatomic_region=codes.get("anatomic_region"),
-        anatomic_region_modifier=codes.get("anatomic_region_modifier"),
-        rgb=_color(fields["Color"], n, p) if fields.get("Color") else None,
-        algorithm_name=extra["algorithm_name"],
-        description=extra["description"],
-        tracking_id=extra["tracking_id"],
-        tracking_uid=extra["tracking_uid"],
-    )
+    rgb = _color(fields["Color"], n, p) if fields.get("Color") else None
+    return SegmentDescription(label_id=1, algorithm_type=algorithm, label=name, rgb=rgb, **codes, **extra)
 
 
 def _described(header: dict, n_layers: int, p: Path) -> list[list[SegmentDescription]] | None:
@@ -261,10 +246,15 @@ def _apply_metadata(
     return out
 
 
+def _values(counts: np.ndarray) -> list[int]:
+    """The non-zero label values a voxel count table holds."""
+    return [int(v) for v in np.flatnonzero(counts) if v]
+
+
 def _check_described(arrays: list[np.ndarray], counts: list[np.ndarray], per_layer, p: Path) -> None:
     for layer, (count, segs) in enumerate(zip(counts, per_layer)):
         known = {s.label_id for s in segs}
-        stray = [int(v) for v in np.flatnonzero(count) if v and int(v) not in known]
+        stray = [v for v in _values(count) if v not in known]
         if stray:
             where = f"layer {layer} holds" if len(arrays) > 1 else "holds"
             raise _fail(
@@ -299,19 +289,11 @@ def read_segnrrd(
     arrays = [kernels.as_label_array(a, source=n) for a, n in zip(raw_layers, names)]
     counts = [kernels.label_presence(a, source=n)[1] for a, n in zip(arrays, names)]
     per_layer = _described(header, len(arrays), p)
-    if per_layer is None:
+    if per_layer is None:  # no segment keys: every value is a segment
+        prefixes = ["Segment_"] if len(arrays) == 1 else [f"Segment_{m}_" for m in range(len(arrays))]
         per_layer = [
-            [
-                SegmentDescription(
-                    label_id=int(v),
-                    category=DEFAULT_CATEGORY,
-                    type=DEFAULT_TYPE,
-                    label=f"Segment_{int(v)}" if len(arrays) == 1 else f"Segment_{m}_{int(v)}",
-                )
-                for v in np.flatnonzero(c)
-                if v
-            ]
-            for m, c in enumerate(counts)
+            [SegmentDescription(v, DEFAULT_CATEGORY, DEFAULT_TYPE, label=f"{pre}{v}") for v in _values(c)]
+            for pre, c in zip(prefixes, counts)
         ]
     if metadata is not None:
         per_layer = _apply_metadata(per_layer, metadata, p)
@@ -337,17 +319,9 @@ def _code_text(code: Code | None) -> str:
 
 
 def _tags_text(seg: SegmentDescription) -> str:
-    entry = "~".join(
-        [
-            _CATEGORY_CONTEXT,
-            _code_text(seg.category),
-            _code_text(seg.type),
-            _code_text(seg.type_modifier),
-            _ANATOMY_CONTEXT,
-            _code_text(seg.anatomic_region),
-            _code_text(seg.anatomic_region_modifier),
-        ]
-    )
+    kind = map(_code_text, (seg.category, seg.type, seg.type_modifier))
+    region = map(_code_text, (seg.anatomic_region, seg.anatomic_region_modifier))
+    entry = "~".join([_CATEGORY_CONTEXT, *kind, _ANATOMY_CONTEXT, *region])
     tags = [("Segmentation.Status", "inprogress"), ("TerminologyEntry", entry)]
     tags += [
         (tag, _clean(getattr(seg, attr), "|"))
@@ -407,12 +381,7 @@ def _header(stack: np.ndarray, geometry: Geometry, layers: Sequence[LabelVolume]
     )
     extents = [_extents(layer.array, [s.label_id for s in layer.segments]) for layer in layers]
     for n, (seg, m) in enumerate(ordered):
-        rgb = seg.rgb
-        if rgb is None and seg.cielab is not None:
-            from labelmap._util.color import cielab_to_rgb
-
-            rgb = cielab_to_rgb(seg.cielab)
-        rgb = rgb or DEFAULT_RGB
+        rgb = seg.rgb or (cielab_to_rgb(seg.cielab) if seg.cielab is not None else DEFAULT_RGB)
         fields = {
             "Color": " ".join(f"{c / 255:.6g}" for c in rgb),
             "ColorAutoGenerated": "0",
@@ -453,7 +422,7 @@ def _check_layers(layers: Sequence[LabelVolume], target: Path) -> np.ndarray:
         arr = kernels.as_label_array(layer.array, source=f"layer {m}")
         counts = kernels.label_presence(arr)[1]
         known = {s.label_id for s in layer.segments}
-        stray = [int(v) for v in np.flatnonzero(counts) if v and int(v) not in known]
+        stray = [v for v in _values(counts) if v not in known]
         if stray:
             raise fail(f"layer {m} holds label value {stray[0]} that none of its segments describes")
         arrays.append(arr.astype(dtype, copy=False))
