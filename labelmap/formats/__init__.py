@@ -9,13 +9,11 @@ is ("rename it to end in .nii").  Arrays are indexed ``[k, j, i]``; geometry is 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 from labelmap.errors import ImageFormatError, InputError
 from labelmap.formats import nifti, nrrd, segnrrd
-from labelmap.formats.base import LabelFormat, LabelSet
-from labelmap.model import SegmentDescription
+from labelmap.formats.base import LabelFormat, LabelSet, LayerSegments
 
 __all__ = [
     "FORMATS",
@@ -77,10 +75,7 @@ def output_format(name: str) -> LabelFormat:
 
 
 def read_labels(
-    path: str | os.PathLike[str],
-    *,
-    narrow: bool = False,
-    segments: Sequence[Sequence[SegmentDescription]] | None = None,
+    path: str | os.PathLike[str], *, narrow: bool = False, segments: LayerSegments | None = None
 ) -> LabelSet:
     """Read a label file in the format its name says.
 

@@ -19,6 +19,8 @@ from labelmap.model import Geometry, LabelVolume, SegmentDescription
 __all__ = ["LabelSet", "LabelFormat", "read_error", "describe_read_error", "checked_array", "native", "output_errors"]
 
 PathLike = str | os.PathLike[str]
+#: Segment descriptions of a file's layers, one list per layer (label_id = the voxel value in that layer).
+LayerSegments = Sequence[Sequence[SegmentDescription]]
 
 
 @dataclass(frozen=True)
@@ -36,9 +38,7 @@ class LabelSet:
         object.__setattr__(self, "volumes", tuple(self.volumes))
 
     @classmethod
-    def of(
-        cls, array: np.ndarray, geometry: Geometry, segments: Sequence[Sequence[SegmentDescription]] | None
-    ) -> LabelSet:
+    def of(cls, array: np.ndarray, geometry: Geometry, segments: LayerSegments | None) -> LabelSet:
         """One plain image; ``segments`` (one list, for its one layer) describe its values."""
         if segments is not None and len(segments) != 1:
             raise ValueError(f"a plain label image has one layer, got descriptions of {len(segments)}")
@@ -75,13 +75,7 @@ class LabelFormat(ABC):
         """True when ``head`` (a file's first bytes, decompressed) starts a file of this format."""
 
     @abstractmethod
-    def read(
-        self,
-        path: PathLike,
-        *,
-        narrow: bool = False,
-        segments: Sequence[Sequence[SegmentDescription]] | None = None,
-    ) -> LabelSet:
+    def read(self, path: PathLike, *, narrow: bool = False, segments: LayerSegments | None = None) -> LabelSet:
         """Read ``path`` into volumes in LPS, arrays ``[k, j, i]``.
 
         ``narrow``: integer labels all in 0..255 may come back as uint8 whatever the file's type.

@@ -184,9 +184,8 @@ def _parse_segment(obj: Any, ctx: _Err, i: int, j: int) -> SegmentDescription:
     if isinstance(label_id, float) and label_id.is_integer():
         label_id = int(label_id)
     if not isinstance(label_id, int) or isinstance(label_id, bool):
-        hint = ""
-        if isinstance(label_id, str) and _INT_LIKE_RE.match(label_id):
-            hint = f'; write it as a JSON number without quotes: "labelID": {int(label_id)}'
+        quoted = isinstance(label_id, str) and _INT_LIKE_RE.match(label_id)
+        hint = f'; write it as a JSON number without quotes: "labelID": {int(label_id)}' if quoted else ""
         raise ctx(pos, f"field 'labelID' must be an integer voxel value, got {label_id!r}{hint}")
     if label_id < 1:
         raise ctx(
@@ -357,7 +356,6 @@ def load_metadata(source: str | os.PathLike | dict, *, name: str | None = None) 
         segments.append(tuple(parsed))
 
     mapping = doc.get("segmentAttributesFileMapping")
-    file_mapping: tuple[str, ...] | None = None
     if mapping is not None:
         if not isinstance(mapping, list) or not all(isinstance(m, str) and m for m in mapping):
             raise ctx("segmentAttributesFileMapping", "must be a list of non-empty file name strings")
@@ -367,9 +365,7 @@ def load_metadata(source: str | os.PathLike | dict, *, name: str | None = None) 
                 f"has {len(mapping)} entries but segmentAttributes has {len(segments)} inner lists; "
                 "give one file name per inner list",
             )
-        file_mapping = tuple(mapping)
-
-    return Metadata(series=series, segments=tuple(segments), file_mapping=file_mapping)
+    return Metadata(series, tuple(segments), None if mapping is None else tuple(mapping))
 
 
 # ---------------------------------------------------------------------------
@@ -394,12 +390,7 @@ def _segment_dict(seg: SegmentDescription) -> dict[str, Any]:
     return dict(sorted(d.items()))  # JsonCpp's (plain ASCII) key order
 
 
-def metadata_to_dict(
-    series: SeriesAttributes,
-    segments: Sequence[Sequence[SegmentDescription]],
-    *,
-    file_mapping: Sequence[str] | None = None,
-) -> dict:
+def metadata_to_dict(series: SeriesAttributes, segments: Sequence[Sequence[SegmentDescription]]) -> dict:
     """The dcmqi metadata JSON object, laid out like dcmqi's ``meta.json`` (keys in ASCII order)."""
     d: dict[str, Any] = {"@schema": SCHEMA_URL}
     for key, attr in _SERIES_KEYS.items():
@@ -407,19 +398,13 @@ def metadata_to_dict(
         if value is not None and (value or key not in _OPTIONAL_SERIES):
             d[key] = str(value) if key in ("SeriesNumber", "InstanceNumber") else value
     d["segmentAttributes"] = [[_segment_dict(s) for s in inner] for inner in segments]
-    if file_mapping is not None:
-        d["segmentAttributesFileMapping"] = [str(m) for m in file_mapping]
     return dict(sorted(d.items()))
 
 
 def write_metadata(
-    path: str | os.PathLike,
-    series: SeriesAttributes,
-    segments: Sequence[Sequence[SegmentDescription]],
-    *,
-    file_mapping: Sequence[str] | None = None,
+    path: str | os.PathLike, series: SeriesAttributes, segments: Sequence[Sequence[SegmentDescription]]
 ) -> None:
     """Write the dcmqi metadata JSON (indent 2, UTF-8) atomically."""
-    text = json.dumps(metadata_to_dict(series, segments, file_mapping=file_mapping), indent=2, ensure_ascii=False)
+    text = json.dumps(metadata_to_dict(series, segments), indent=2, ensure_ascii=False)
     with atomic_path(path) as tmp:
         tmp.write_text(text + "\n", encoding="utf-8")

@@ -43,7 +43,6 @@ argument is ignored.  Output is atomic.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -55,6 +54,7 @@ from labelmap.errors import LabelmapError
 from labelmap.formats.base import (
     LabelFormat,
     LabelSet,
+    LayerSegments,
     PathLike,
     checked_array,
     describe_read_error,
@@ -62,7 +62,7 @@ from labelmap.formats.base import (
     output_errors,
     read_error,
 )
-from labelmap.model import Geometry, SegmentDescription
+from labelmap.model import Geometry
 
 __all__ = ["FORMAT", "read_nifti", "write_nifti", "select_affine"]
 
@@ -104,8 +104,7 @@ def select_affine(header: Any, path: Any = "<image>") -> tuple[np.ndarray, str]:
     pixdim = np.asarray(header["pixdim"][1:4], dtype=np.float64)
     spacing = np.where(np.isfinite(pixdim) & (pixdim != 0), np.abs(pixdim), 1.0)
     # ITK: identity direction and zero origin in LPS  ->  diag(-dx, -dy, dz) in RAS.
-    aff = np.diag([-spacing[0], -spacing[1], spacing[2], 1.0])
-    return aff, "pixdim"
+    return np.diag([-spacing[0], -spacing[1], spacing[2], 1.0]), "pixdim"
 
 
 def _geometry_from_affine(aff_ras: np.ndarray, shape_kji: tuple[int, int, int], two_d: bool, path: Any) -> Geometry:
@@ -276,9 +275,7 @@ class NiftiFormat(LabelFormat):
             return head[:4] in ((540).to_bytes(4, "little"), (540).to_bytes(4, "big"))
         return False
 
-    def read(
-        self, path: PathLike, *, narrow: bool = False, segments: Sequence[Sequence[SegmentDescription]] | None = None
-    ) -> LabelSet:
+    def read(self, path: PathLike, *, narrow: bool = False, segments: LayerSegments | None = None) -> LabelSet:
         return LabelSet.of(*read_nifti(path), segments)
 
     def write(self, path: PathLike, labels: LabelSet, *, compress: bool = True) -> None:

@@ -15,7 +15,7 @@ raw) encoding, preserving the dtype.  Output is atomic (see
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from labelmap.errors import ImageFormatError, LabelmapError
 from labelmap.formats.base import (
     LabelFormat,
     LabelSet,
+    LayerSegments,
     PathLike,
     checked_array,
     describe_read_error,
@@ -34,7 +35,7 @@ from labelmap.formats.base import (
     output_errors,
 )
 from labelmap.formats.nrrd_header import fail, geometry_from_header, header_lines, quick_dtype, quick_header
-from labelmap.model import Geometry, SegmentDescription
+from labelmap.model import Geometry
 
 __all__ = ["FORMAT", "read_nrrd", "write_nrrd"]
 
@@ -56,13 +57,9 @@ def _read_attached(p: Path, narrow: bool = False) -> tuple[np.ndarray, dict] | N
 
         with open(p, "rb") as fh:
             header = nrrd.read_header(fh)
-            if (
-                "data file" in header
-                or "datafile" in header
-                or header.get("line skip", 0)
-                or header.get("byte skip", 0)
-                or header.get("encoding") not in ("gzip", "gz", "raw")
-            ):
+            attached = not ("data file" in header or "datafile" in header)
+            unskipped = not (header.get("line skip", 0) or header.get("byte skip", 0))
+            if not (attached and unskipped and header.get("encoding") in ("gzip", "gz", "raw")):
                 return None
             offset = fh.tell()
         dtype = np.dtype(nrrd.reader._determine_datatype(header))
@@ -234,15 +231,12 @@ def write_nrrd(path: PathLike, array: np.ndarray, geometry: Geometry, *, compres
             # that ends the header (header lines are never empty).
             buf = io.BytesIO()
             nrrd.write(buf, array, header, index_order="C", compression_level=6)
-            blob = buf.getvalue()
-            cut = blob.index(b"\n\n")
-            head, body = blob[: cut + 1], blob[cut + 2 :]
-            base = target.name[: -len(".nhdr")]
-            data_name = base + (".raw.gz" if compress else ".raw")
+            head, _, body = buf.getvalue().partition(b"\n\n")
+            data_name = target.name[: -len(".nhdr")] + (".raw.gz" if compress else ".raw")
             with atomic_path(target.with_name(data_name)) as tmp:
                 tmp.write_bytes(body)
             with atomic_path(target) as tmp:
-                tmp.write_bytes(head + f"data file: {data_name}\n\n".encode("ascii"))
+                tmp.write_bytes(head + f"\ndata file: {data_name}\n\n".encode("ascii"))
         else:
             head = ("\n".join(header_lines(array, geometry, compress)) + "\n\n").encode("ascii")
             write_attached(target, head, array, compress=compress)
@@ -269,9 +263,7 @@ class NrrdFormat(LabelFormat):
     def sniff(self, head: bytes) -> bool:
         return head.startswith(b"NRRD000")
 
-    def read(
-        self, path: PathLike, *, narrow: bool = False, segments: Sequence[Sequence[SegmentDescription]] | None = None
-    ) -> LabelSet:
+    def read(self, path: PathLike, *, narrow: bool = False, segments: LayerSegments | None = None) -> LabelSet:
         return LabelSet.of(*read_nrrd(path, narrow=narrow), segments)
 
     def write(self, path: PathLike, labels: LabelSet, *, compress: bool = True) -> None:

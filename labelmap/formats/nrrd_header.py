@@ -244,14 +244,8 @@ def quick_header(fh: IO[bytes]) -> tuple[dict, int] | None:
 
 def quick_dtype(header: dict) -> np.dtype | None:
     code = _TYPE_NAMES.get(str(header.get("type", "")).strip())
-    if code is None:
-        return None
-    if code[1] == "1":
-        return np.dtype(code)
-    endian = header.get("endian")
-    if endian not in ("little", "big"):
-        return None
-    return np.dtype(("<" if endian == "little" else ">") + code)
+    order = "|" if code is not None and code[1] == "1" else {"little": "<", "big": ">"}.get(header.get("endian", ""))
+    return None if code is None or order is None else np.dtype(order + code)
 
 
 #: NRRD's names of the float types (integer types go by NumPy's name)

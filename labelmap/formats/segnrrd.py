@@ -32,8 +32,8 @@ import numpy as np
 from labelmap import kernels
 from labelmap._util.color import cielab_to_rgb
 from labelmap.errors import InputError, MetadataError
-from labelmap.formats.base import LabelFormat, LabelSet, PathLike, read_error
-from labelmap.formats.nrrd import read_data_and_header, write_attached
+from labelmap.formats.base import LabelSet, LayerSegments, PathLike, read_error
+from labelmap.formats.nrrd import NrrdFormat, read_data_and_header, write_attached
 from labelmap.formats.nrrd_header import geometry_from_header, header_lines
 from labelmap.model import DEFAULT_RGB, Code, Geometry, LabelVolume, SegmentDescription
 
@@ -192,18 +192,14 @@ def _described(header: dict, n_layers: int, p: Path) -> list[list[SegmentDescrip
                 f"Segment{n}_Layer is missing while other segments have one; add "
                 f"'Segment{n}_Layer:=<0..{n_layers - 1}>'",
             )
-        if not 0 <= layer < n_layers and legacy:
-            raise _fail(
-                p,
-                f"segment {n} has no Segment{n}_Layer key, so (legacy layout) it lies in layer {n}, but the "
-                f"file holds {n_layers} layer(s) (0..{n_layers - 1}); add a Segment<N>_Layer key to every "
-                f"segment or remove Segment{n}'s keys",
-            )
         if not 0 <= layer < n_layers:
+            why = f"Segment{n}_Layer is {layer} but the"
+            fix = f"fix Segment{n}_Layer"
+            if legacy:
+                why = f"segment {n} has no Segment{n}_Layer key, so (legacy layout) it lies in layer {n}, but the"
+                fix = "add a Segment<N>_Layer key to every segment"
             raise _fail(
-                p,
-                f"Segment{n}_Layer is {layer} but the file holds {n_layers} layer(s) (0..{n_layers - 1}); "
-                f"fix Segment{n}_Layer or remove Segment{n}'s keys",
+                p, f"{why} file holds {n_layers} layer(s) (0..{n_layers - 1}); {fix} or remove Segment{n}'s keys"
             )
         value = _int_field(fields, n, "LabelValue", p, "give its voxel value 1..65535")
         if value is None:
@@ -224,7 +220,7 @@ def _described(header: dict, n_layers: int, p: Path) -> list[list[SegmentDescrip
 
 
 def _apply_metadata(
-    per_layer: list[list[SegmentDescription]], json_lists: Sequence[Sequence[SegmentDescription]], p: Path
+    per_layer: list[list[SegmentDescription]], json_lists: LayerSegments, p: Path
 ) -> list[list[SegmentDescription]]:
     """JSON wins: ``segmentAttributes[i]`` entries replace layer i's segments of the same labelID, or add them."""
     if len(json_lists) > len(per_layer):
@@ -270,7 +266,7 @@ def _check_described(arrays: list[np.ndarray], counts: list[np.ndarray], per_lay
 def read_segnrrd(
     path: PathLike,
     *,
-    metadata: Sequence[Sequence[SegmentDescription]] | None = None,
+    metadata: LayerSegments | None = None,
     narrow: bool = False,
 ) -> list[LabelVolume]:
     """Read a ``.seg.nrrd``: one LabelVolume per layer, ``segments[*].label_id`` = the LabelValue.
@@ -426,9 +422,8 @@ def _check_layers(layers: Sequence[LabelVolume], target: Path) -> np.ndarray:
         if stray:
             raise fail(f"layer {m} holds label value {stray[0]} that none of its segments describes")
         arrays.append(arr.astype(dtype, copy=False))
-    if len(arrays) == 1:
-        return np.ascontiguousarray(arrays[0])
-    return np.stack(arrays, axis=-1)  # the layer axis is NRRD's first (fastest) axis
+    # the layer axis is NRRD's first (fastest) axis
+    return np.ascontiguousarray(arrays[0]) if len(arrays) == 1 else np.stack(arrays, axis=-1)
 
 
 def write_segnrrd(path: PathLike, layers: Sequence[LabelVolume], *, compress: bool = True) -> None:
@@ -445,23 +440,17 @@ def write_segnrrd(path: PathLike, layers: Sequence[LabelVolume], *, compress: bo
     write_attached(target, head, np.ascontiguousarray(stack, dtype=stack.dtype.newbyteorder("<")), compress=compress)
 
 
-class SegNrrdFormat(LabelFormat):
-    """3D Slicer segmentations: a NRRD whose header describes its segments, one layer or several."""
+class SegNrrdFormat(NrrdFormat):
+    """3D Slicer segmentations: a NRRD (sniffed as one) whose header describes its segments, one layer or several."""
 
     name = "segnrrd"
     aliases = ("seg.nrrd",)
-    kind = "NRRD"
     title = "Slicer segmentation"
     suffixes = (".seg.nrrd", ".seg.nhdr")
     output_suffix = ".seg.nrrd"
     describes_segments = True
 
-    def sniff(self, head: bytes) -> bool:
-        return head.startswith(b"NRRD000")
-
-    def read(
-        self, path: PathLike, *, narrow: bool = False, segments: Sequence[Sequence[SegmentDescription]] | None = None
-    ) -> LabelSet:
+    def read(self, path: PathLike, *, narrow: bool = False, segments: LayerSegments | None = None) -> LabelSet:
         return LabelSet(tuple(read_segnrrd(path, metadata=segments, narrow=narrow)), described=True)
 
     def write(self, path: PathLike, labels: LabelSet, *, compress: bool = True) -> None:

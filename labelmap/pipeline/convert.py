@@ -21,7 +21,7 @@ import numpy as np
 
 from labelmap._util.atomic import check_output_target
 from labelmap._util.resources import Resources
-from labelmap.errors import InputError, MetadataError
+from labelmap.errors import InputError, MetadataError, UnsupportedError
 from labelmap.geometry import DEFAULT_TOLERANCE_MM
 from labelmap.model import Geometry, LabelVolume, SegmentDescription, SeriesAttributes, SourceSeries
 from labelmap.pipeline.options import ReadOptions, WriteOptions
@@ -329,8 +329,6 @@ def _described_input(labels: Sequence[PathLike]) -> Path | None:
 def _one_file_layers(decoded: DecodedSegmentation, fmt) -> list[LabelVolume]:  # fmt: LabelFormat
     """A decoded SEG as the layers of one file describing its segments (label value = Segment Number):
     LABELMAP is one layer, BINARY the greedy first-fit groups of non-overlapping segments."""
-    from labelmap.errors import UnsupportedError
-
     if decoded.segmentation_type not in ("LABELMAP", "BINARY"):
         raise UnsupportedError(
             f"{decoded.name}: a {decoded.segmentation_type} SEG cannot be written as a {fmt.title} (binary "
