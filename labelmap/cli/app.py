@@ -28,17 +28,8 @@ app = typer.Typer(
 )
 
 #: Command name -> the module of its family (which defines it and its :data:`HINT_TEXT`), in ``--help`` order.
-COMMANDS: dict[str, ModuleType] = {
-    "itk2seg": native,
-    "seg2itk": native,
-    "info": native,
-    "validate": native,
-    "demo": native,
-    "itkimage2segimage": dcmqi,
-    "segimage2itkimage": dcmqi,
-    "bin2label": native,
-    "bin2labelsegimage": dcmqi,
-}
+_ORDER = "itk2seg seg2itk info validate demo itkimage2segimage segimage2itkimage bin2label bin2labelsegimage"
+COMMANDS: dict[str, ModuleType] = {name: native if hasattr(native, name) else dcmqi for name in _ORDER.split()}
 for _name, _family in COMMANDS.items():
     app.command(_name)(getattr(_family, _name))
 

@@ -6,6 +6,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -33,11 +34,9 @@ def run_demo(
     for flag, value, low in (("--organs", organs, 1), ("--size", size, 2), ("--slices", slices, 1)):
         if value < low:
             raise InputError(f"{flag} must be at least {low}, got {value}")
+    origin = np.array([-0.5 * size * 0.8, -0.5 * size * 0.8, -200.0])
     geometry = Geometry(
-        origin=np.array([-0.5 * size * 0.8, -0.5 * size * 0.8, -200.0]),
-        direction=np.eye(3),
-        spacing=np.array([0.8, 0.8, 2.0]),
-        shape=(slices, size, size),
+        origin=origin, direction=np.eye(3), spacing=np.array([0.8, 0.8, 2.0]), shape=(slices, size, size)
     )
     t = time.perf_counter()
     try:  # before creating anything, so a bad request leaves no files behind
@@ -47,13 +46,8 @@ def run_demo(
             f"--organs {organs} do not fit in a {size}x{size}x{slices} sample ({exc}); "
             "use fewer organs or a larger --size / --slices"
         ) from None
-    if output_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="labelmap-demo-")
-        out = Path(tmp.name)
-    else:
-        tmp = None
-        out = check_output_dir(output_dir, create=True)  # OutputError (not a traceback) if unusable
-    try:
+    with tempfile.TemporaryDirectory(prefix="labelmap-demo-") if output_dir is None else nullcontext(output_dir) as tmp:
+        out = Path(tmp) if output_dir is None else check_output_dir(output_dir, create=True)  # OutputError if unusable
         ct_dir = out / "ct"
         ct_dir.mkdir(exist_ok=True)
         write_ct_series(ct_dir, geometry)
@@ -67,29 +61,27 @@ def run_demo(
             f"({time.perf_counter() - t:.2f} s)"
         )
 
-        results = []
-        for compression in ("none", "deflate"):
-            seg_path = out / f"labels-{compression}.seg.dcm"
-            r = itk_to_seg([labels_path], [ct_dir], meta_path, seg_path, options=WriteOptions(compression=compression))
-            results.append((compression, r))
+        results = [
+            itk_to_seg(
+                [labels_path], [ct_dir], meta_path, out / f"labels-{c}.seg.dcm", options=WriteOptions(compression=c)
+            )
+            for c in ("none", "deflate")
+        ]
         back_dir = out / "roundtrip"
         back_dir.mkdir(exist_ok=True)
-        rr = seg_to_itk(
-            out / "labels-deflate.seg.dcm", back_dir, reference=[ct_dir], options=ReadOptions(create_dir=False)
-        )
+        rr = seg_to_itk(results[-1].output, back_dir, reference=[ct_dir], options=ReadOptions(create_dir=False))
         back = read_labels(rr.outputs[0])
         exact = np.array_equal(back.array, labels)
         geo_err = back.geometry.max_deviation(geometry)
-        md_in = load_metadata(meta_path).segments[0]
-        md_out = load_metadata(rr.metadata).segments[0]
-        same_codes = [(s.label_id, s.type, s.category, s.type_modifier) for s in md_in] == [
-            (s.label_id, s.type, s.category, s.type_modifier) for s in md_out
-        ]
+        codes_in, codes_out = (
+            [(s.label_id, s.type, s.category, s.type_modifier) for s in load_metadata(path).segments[0]]
+            for path in (meta_path, rr.metadata)
+        )
 
         echo("")
         echo(f"{'file':<34}{'size':>12}{'time':>9}")
         echo(f"{labels_path.name:<34}{labels_path.stat().st_size:>12,}{'':>9}")
-        for _, r in results:
+        for r in results:
             echo(
                 f"{r.output.name:<34}{r.size_bytes:>12,}{r.seconds:>8.2f}s   "
                 f"{r.frames} frames, {r.segments} segments, {r.skipped_slices} empty slices skipped"
@@ -101,9 +93,6 @@ def run_demo(
         echo("")
         echo(
             f"round trip: labels {'identical' if exact else 'DIFFER'}, geometry within {geo_err:.2e} mm, "
-            f"segment codes {'identical' if same_codes else 'DIFFER'}"
+            f"segment codes {'identical' if codes_in == codes_out else 'DIFFER'}"
         )
-        return bool(exact and geo_err <= 1e-4 and same_codes)
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+        return bool(exact and geo_err <= 1e-4 and codes_in == codes_out)

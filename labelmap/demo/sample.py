@@ -166,8 +166,7 @@ def organ_phantom(
     ``empty_slices`` the first and last slice stay empty (when there are at least 3 slices).
     """
     values = phantom_label_values(n_labels, max_label)
-    info = np.iinfo(dtype)
-    if values[-1] > info.max:
+    if values[-1] > np.iinfo(dtype).max:
         raise ValueError(f"label value {values[-1]} does not fit in {np.dtype(dtype).name}")
     nk, nj, ni = geometry.shape
     out = np.zeros(geometry.shape, dtype=dtype)
@@ -183,29 +182,21 @@ def organ_phantom(
     # Average blob volume: about half the body split among the labels.
     base_r = (0.5 * body_voxels / n_labels * 3.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
     for value in values:
-        placed = False
         for _attempt in range(8):
             radii = np.maximum(base_r * rng.uniform(0.5, 1.5, size=3), 0.6)
             radii[0] = min(radii[0], max(allowed_k / 2.0, 0.6))
             pick = rng.integers(len(body_j))
-            center = np.array([rng.uniform(k0, k1 - 1e-9), body_j[pick], body_i[pick]], dtype=np.float64)
-            ck = int(np.floor(center[0]))
-            center[0] = ck
+            center = np.array([np.floor(rng.uniform(k0, k1 - 1e-9)), body_j[pick], body_i[pick]], dtype=np.float64)
             lo = np.maximum(np.floor(center - radii).astype(int), [k0, 0, 0])
             hi = np.minimum(np.ceil(center + radii).astype(int) + 1, [k1, nj, ni])
             kk, jj, ii = np.ogrid[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
-            inside = (
-                ((kk - center[0]) / radii[0]) ** 2
-                + ((jj - center[1]) / radii[1]) ** 2
-                + ((ii - center[2]) / radii[2]) ** 2
-            ) <= 1.0
+            inside = sum(((g - c) / r) ** 2 for g, c, r in zip((kk, jj, ii), center, radii)) <= 1.0
             box = out[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
             mask = inside & body[lo[1] : hi[1], lo[2] : hi[2]][None, :, :] & (box == 0)
             if mask.any():
                 box[mask] = value
-                placed = True
                 break
-        if not placed:  # crowded: take one free body voxel
+        else:  # crowded: take one free body voxel
             free = np.argwhere((out[k0:k1] == 0) & body[None, :, :])
             if free.size == 0:
                 raise ValueError(f"no room left for label {value} in geometry {geometry.shape}")
