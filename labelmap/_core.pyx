@@ -96,13 +96,11 @@ def slice_label_presence(const label_t[:, ::1] labels,
     ``presence[k, v]`` becomes 1 when value ``v`` occurs in slice ``k``;
     ``counts[v]`` accumulates the voxel count of ``v``.  Every value must be
     smaller than ``presence.shape[1]`` (the caller checks the maximum);
-    ``presence`` has as many rows as ``labels``.
+    ``presence`` has as many rows as ``labels``, whose rows are not empty.
     """
     cdef Py_ssize_t k
     cdef Py_ssize_t nk = labels.shape[0]
     cdef Py_ssize_t npix = labels.shape[1]
-    if npix == 0 or nk == 0:
-        return
     with nogil:
         for k in range(nk):
             _presence_row(&labels[k, 0], npix, &presence[k, 0], &counts[0])
@@ -126,7 +124,7 @@ ctypedef fused wide_t:
 def narrow_to_u8(const wide_t[::1] src, uint8_t[::1] out):
     """``out[p] = src[p] & 0xFF`` for p < len(src) while every value fits; True when all are <= 255.
 
-    ``out`` holds at least len(src) entries.  Works in blocks and stops after
+    ``src`` is not empty; ``out`` holds at least len(src) entries.  Works in blocks and stops after
     the first block holding a value above 255: ``out`` is then partly written.
     Signed data is passed as its unsigned view (a negative value has high bits
     set, so it does not fit either).
@@ -136,8 +134,6 @@ def narrow_to_u8(const wide_t[::1] src, uint8_t[::1] out):
     cdef wide_t acc = 0
     cdef const wide_t* s
     cdef uint8_t* d
-    if n == 0:
-        return True
     s = &src[0]
     d = &out[0]
     with nogil:
@@ -684,8 +680,6 @@ def rle_encode(const rle_t[:, :, ::1] frames, uint8_t[::1] out, int64_t[::1] off
     cdef Py_ssize_t cols = frames.shape[2]
     cdef int64_t pos = 0
     offsets[0] = 0
-    if nf == 0:
-        return
     with nogil:
         for f in range(nf):
             pos += _rle_frame(&frames[f, 0, 0], rows, cols, &out[pos])

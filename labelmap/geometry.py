@@ -47,7 +47,6 @@ def reorient(
     column_direction: Sequence[float],
     *,
     source: str = "label image",
-    cos_tol: float = 1e-4,
 ) -> tuple[np.ndarray, Geometry]:
     """Flip / permute the axes of ``array`` so its i and j axes run along the given directions.
 
@@ -65,7 +64,7 @@ def reorient(
     dots_col = d.T @ col
     a_i = int(np.argmax(np.abs(dots_row)))
     a_j = int(np.argmax(np.abs(dots_col)))
-    if a_i == a_j or abs(abs(dots_row[a_i]) - 1) > cos_tol or abs(abs(dots_col[a_j]) - 1) > cos_tol:
+    if a_i == a_j or abs(abs(dots_row[a_i]) - 1) > 1e-4 or abs(abs(dots_col[a_j]) - 1) > 1e-4:
         ang_r = float(np.degrees(np.arccos(min(1.0, abs(dots_row[a_i])))))
         ang_c = float(np.degrees(np.arccos(min(1.0, abs(dots_col[a_j])))))
         raise GeometryError(
@@ -75,30 +74,17 @@ def reorient(
             "resample the labels onto the source series grid first"
         )
     a_k = 3 - a_i - a_j
-    s_i = 1.0 if dots_row[a_i] > 0 else -1.0
-    s_j = 1.0 if dots_col[a_j] > 0 else -1.0
     k_dot = float(d[:, a_k] @ normal)
     if abs(k_dot) < 1e-3:
         raise GeometryError(f"{source}: its slice axis lies in the image plane; the grid is degenerate")
-    s_k = 1.0 if k_dot > 0 else -1.0
     axes = (a_i, a_j, a_k)
-    signs = (s_i, s_j, s_k)
+    signs = tuple(1.0 if x > 0 else -1.0 for x in (dots_row[a_i], dots_col[a_j], k_dot))
     if axes == (0, 1, 2) and signs == (1.0, 1.0, 1.0):
         return array, geometry
-    # array axes are [k, j, i] = geometry axes [2, 1, 0]
+    # array axes [k, j, i] = geometry axes [2, 1, 0]; flip the new axes (2 = i, 1 = j, 0 = k) that run backwards
     arr = np.transpose(array, (2 - a_k, 2 - a_j, 2 - a_i))
-    # new array axes: 2 = i, 1 = j, 0 = k
-    flip_axes = []
-    if s_i < 0:
-        flip_axes.append(2)
-    if s_j < 0:
-        flip_axes.append(1)
-    if s_k < 0:
-        flip_axes.append(0)
-    if flip_axes:
-        arr = np.flip(arr, axis=tuple(flip_axes))
-    arr = np.ascontiguousarray(arr)
-    old_shape_ijk = (geometry.shape[2], geometry.shape[1], geometry.shape[0])
+    arr = np.ascontiguousarray(np.flip(arr, axis=tuple(2 - n for n, s in enumerate(signs) if s < 0)))
+    old_shape_ijk = geometry.shape[::-1]
     corner = np.zeros(3)
     for ax, s in zip(axes, signs):
         if s < 0:

@@ -34,15 +34,21 @@ def check_output_dir(directory: str | os.PathLike[str], *, create: bool = False)
     return d
 
 
+def _file_target(target: Path, example: str) -> Path:
+    """The checked folder of ``target``; OutputError when ``target`` is a folder (``example`` ends the advice)."""
+    if target.is_dir():
+        raise OutputError(f"output {str(target)!r} is a folder; give a file name{example}")
+    if target.exists() and not target.is_file():
+        # a device, FIFO or socket: the rename would replace it with a regular file
+        raise OutputError(f"output {str(target)!r} exists and is not a regular file; give a file name")
+    return check_output_dir(target.parent)
+
+
 def check_output_target(output: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]] = ()) -> None:
     """Fail before any work when the output file cannot be created (the write checks again)
     or would replace one of the ``inputs``."""
     target = Path(output)
-    if target.is_dir():
-        raise OutputError(f"output {str(target)!r} is a folder; give a file name such as {str(target / 'seg.dcm')!r}")
-    if target.exists() and not target.is_file():
-        raise OutputError(f"output {str(target)!r} exists and is not a regular file; give a file name")
-    check_output_dir(target.parent if str(target.parent) else ".")
+    _file_target(target, f" such as {str(target / 'seg.dcm')!r}")
     if target.exists():
         for source in inputs:
             try:
@@ -63,12 +69,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     the extension (``.nii.gz``, ``.nrrd``) behave as they would for the target.
     """
     target = Path(target)
-    if target.is_dir():
-        raise OutputError(f"output {str(target)!r} is a folder; give a file name")
-    if target.exists() and not target.is_file():
-        # a device, FIFO or socket: the rename would replace it with a regular file
-        raise OutputError(f"output {str(target)!r} exists and is not a regular file; give a file name")
-    parent = check_output_dir(target.parent if str(target.parent) else ".")
+    parent = _file_target(target, "")
     suffix = "".join(target.suffixes) if target.suffixes else ""
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{suffix}", dir=parent)

@@ -10,9 +10,6 @@ import numpy as np
 
 __all__ = ["rgb_to_cielab", "cielab_to_rgb", "check_triplet"]
 
-# ---------------------------------------------------------------------------
-# colour
-
 
 def _f32(x: float) -> float:
     """Round to single precision, as dcmqi stores its intermediates in ``float``."""
@@ -95,7 +92,3 @@ def cielab_to_rgb(lab: Sequence[int]) -> tuple[int, int, int]:
         c = 1.055 * c ** (1 / 2.4) - 0.055 if c > 0.0031308 else 12.92 * c
         out.append(min(255, max(0, _c_round(c * 255))))
     return (out[0], out[1], out[2])
-
-
-# ---------------------------------------------------------------------------
-# JSON -> model

@@ -14,7 +14,6 @@ from labelmap._util.threads import parts_for, run_parts
 from labelmap.errors import InputError
 
 __all__ = [
-    "label_dtype_for",
     "as_label_array",
     "label_presence",
     "remap_labels",
@@ -29,26 +28,6 @@ _PRESENCE_SPLIT_BYTES = 1 << 24
 
 #: Voxels per block of the label-file overlap (segment indices of every file for a block fit in cache).
 _CHUNK = 1 << 18
-
-
-def label_dtype_for(max_value: int) -> type:
-    """The smallest unsigned dtype the kernels accept that holds ``max_value``.
-
-    Parameters
-    ----------
-    max_value
-        The largest label value.
-
-    Returns
-    -------
-    type
-        ``np.uint8``, ``np.uint16`` or ``np.uint32``.
-    """
-    if max_value <= 0xFF:
-        return np.uint8
-    if max_value <= 0xFFFF:
-        return np.uint16
-    return np.uint32
 
 
 def _at(arr: np.ndarray, flat_index) -> str:
@@ -123,7 +102,7 @@ def as_label_array(array: np.ndarray, *, source: str = "label image") -> np.ndar
             f"{source}: holds label {int(hi)} {_at(arr, np.argmax(arr))}, above 65535, the largest DICOM Segment "
             "Number; renumber the labels to 1..65535"
         )
-    return np.ascontiguousarray(arr, dtype=label_dtype_for(int(hi)))
+    return np.ascontiguousarray(arr, dtype=np.uint8 if hi <= 0xFF else np.uint16)
 
 
 def label_presence(
