@@ -19,7 +19,6 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
-from labelmap.dicom.bulk import PixelDataInfo
 from labelmap.dicom.uids import NATIVE_SYNTAXES
 from labelmap.errors import LabelmapError
 from labelmap.seg.perframe import PerFrameTable
@@ -75,10 +74,8 @@ class SegContext:
     is_dataset: bool  # a pydicom Dataset was given, not a file
     ds: Dataset
     table: PerFrameTable | None  # per-frame values (None: no per-frame items)
-    pixels: PixelDataInfo | None  # Pixel Data in the file (bulk reader) or None (use ds.PixelData)
     pixel_source: PixelSource  # the frames, decoded as the converter decodes them
     per_frame_items: list | None  # per-frame items read with pydicom, when they are checked one by one
-    sop_class: str
     seg_type: str  # Segmentation Type as written, upper case
     spec: SegTypeSpec | None  # None: not a Segmentation Type; no rule past the SOP check runs
     transfer_syntax: str
@@ -88,7 +85,6 @@ class SegContext:
     n_frames: int | None  # Number of Frames, when a positive integer
     shared: Dataset | None  # the Shared Functional Groups item
     tiled_full: bool
-    slide: bool  # slide-microscopy geometry: no patient-space plane checks
     segment_numbers: Mapping[int, int]  # Segment Number -> its Segment Sequence item (1-based), first use
     palette_range: tuple[int, int] | None  # pixel values a LABELMAP palette maps
     frame_segments: np.ndarray | None  # BINARY/FRACTIONAL: Referenced Segment Number per frame (0: none)
@@ -102,10 +98,6 @@ class SegContext:
         if self.spec is None:
             raise ValueError(f"{self.name}: Segmentation Type {self.seg_type!r} is not known")
         return self.spec
-
-    def shared_item(self, seq: str) -> Dataset | None:
-        """The item of functional group ``seq`` in the shared groups."""
-        return first_item(self.shared, seq)
 
     # -- pixel access ------------------------------------------------------------------
     def packed_bits(self) -> np.ndarray:
@@ -136,11 +128,8 @@ def load_context(source: str | os.PathLike[str] | Dataset, name: str, deep: bool
         any(get(ds, kw) is not MISSING for kw in ("ImageOrientationSlide", "TotalPixelMatrixRows"))
         or get(shared, "PlanePositionSlideSequence") is not MISSING
     )
-    numbers: dict[int, int] = {}
-    for i, item in enumerate(items(get(ds, "SegmentSequence")), start=1):
-        number = as_int(get(item, "SegmentNumber"))
-        if number is not None and number not in numbers:
-            numbers[number] = i
+    found = [(as_int(get(item, "SegmentNumber")), i) for i, item in enumerate(items(get(ds, "SegmentSequence")), 1)]
+    numbers = {number: i for number, i in reversed(found) if number is not None}  # reversed: the first use wins
     planes = _planes(table, shared) if table is not None and not slide else None
     positions = planes["ImagePositionPatient"].values if planes is not None else None
     position_ids = None
@@ -152,10 +141,8 @@ def load_context(source: str | os.PathLike[str] | Dataset, name: str, deep: bool
         is_dataset=isinstance(source, Dataset),
         ds=ds,
         table=table,
-        pixels=pixels,
         pixel_source=seg.pixels,
         per_frame_items=_items_to_check(name, table, pydicom_items, deep),
-        sop_class=text(get(ds, "SOPClassUID")),
         seg_type=seg_type,
         spec=spec,
         transfer_syntax=ts,
@@ -165,7 +152,6 @@ def load_context(source: str | os.PathLike[str] | Dataset, name: str, deep: bool
         n_frames=n_frames if n_frames is not None and n_frames >= 1 else None,
         shared=shared,
         tiled_full=upper_text(ds, "DimensionOrganizationType") == "TILED_FULL",
-        slide=slide,
         segment_numbers=numbers,
         palette_range=_palette_range(ds, spec),
         frame_segments=_frame_segments(table, shared, spec),
@@ -257,10 +243,8 @@ def _pixel_layout(ds: Dataset, pixels: Any, ts: str) -> PixelLayout:
         except Exception:
             encapsulated = False
     if pixels is not None:
-        if not pixels.encapsulated:
-            return PixelLayout(bool(pixels.present), int(pixels.length), encapsulated, True)
-        fragments, offsets = len(pixels.fragments), len(pixels.basic_offset_table)
-        return PixelLayout(bool(pixels.present), int(pixels.length), encapsulated, False, fragments, offsets)
+        counts = (len(pixels.fragments), len(pixels.basic_offset_table)) if pixels.encapsulated else (0, 0)
+        return PixelLayout(bool(pixels.present), int(pixels.length), encapsulated, not pixels.encapsulated, *counts)
     value = get(ds, "PixelData")
     if isinstance(value, Absent) or value is None:
         return PixelLayout(False, 0, encapsulated, False)

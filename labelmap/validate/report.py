@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -62,18 +62,19 @@ def violation(
     severity: Severity = "error",
     *,
     path: str = "",
-    tag: str | int | None = "",
+    item: str = "",
     frame: int | None = None,
     segment: int | None = None,
 ) -> Violation:
-    """A :class:`Violation`; ``tag`` "" means the tag of ``keyword``, an int is formatted, None is none."""
-    if tag == "":
-        tag_text_ = tag_text(keyword)
-    elif isinstance(tag, int):
-        tag_text_ = tag_text(tag)
-    else:
-        tag_text_ = tag
-    return Violation(keyword, tag_text_, message, rule, severity, path or keyword, frame, segment)
+    """A :class:`Violation` of ``keyword`` (tag looked up) at ``path``, else at ``item``.keyword, else at keyword."""
+    path = path or (f"{item}.{keyword}" if item else keyword)
+    return Violation(keyword, tag_text(keyword), message, rule, severity, path, frame, segment)
+
+
+def mismatch(keyword: str, found: Any, expected: Any, rule: str, note: str = "") -> Iterator[Violation]:
+    """``<keyword> is <found>, expected <expected><note>`` when both are known (not None or "") and differ."""
+    if found not in (None, "") and expected is not None and found != expected:
+        yield violation(keyword, f"is {found}, expected {expected}{note}", rule)
 
 
 def tag_text(keyword_or_tag: str | int) -> str | None:

@@ -8,6 +8,7 @@ broken rule cannot hide behind that violation.
 
 from __future__ import annotations
 
+import importlib
 import os
 import warnings
 from collections.abc import Callable, Iterator
@@ -16,43 +17,21 @@ from pydicom.dataset import Dataset
 
 from labelmap.validate.context import SegContext, Unreadable, load_context
 from labelmap.validate.report import SegValidation, Violation, violation
-from labelmap.validate.rules import (
-    dimensions,
-    functional_groups,
-    general,
-    geometry,
-    image_pixel,
-    palette,
-    per_frame_items,
-    pixels,
-    references,
-    segment_identification,
-    segments,
-    sop,
-    syntax,
-)
 
 #: Environment variable: "1" re-raises a rule's crash instead of reporting it.
 STRICT_ENV = "LABELMAP_VALIDATE_STRICT"
 
 Rule = Callable[[SegContext], Iterator[Violation]]
 
-#: The rules in the order their violations are reported; the first decides whether the others apply.
-RULES: tuple[tuple[str, Rule], ...] = (
-    ("sop", sop.check),
-    ("general", general.check),
-    ("image_pixel", image_pixel.check),
-    ("palette", palette.check),
-    ("segments", segments.check),
-    ("functional_groups", functional_groups.check),
-    ("geometry", geometry.check),
-    ("segment_identification", segment_identification.check),
-    ("references", references.check),
-    ("dimensions", dimensions.check),
-    ("per_frame_items", per_frame_items.check),
-    ("syntax", syntax.check),
-    ("pixels", pixels.check),
+#: The rules (modules of :mod:`labelmap.validate.rules`) in the order their violations are reported; the first
+#: decides whether the others apply.
+RULES: tuple[tuple[str, Rule], ...] = tuple(
+    (name, importlib.import_module(f"labelmap.validate.rules.{name}").check)
+    for name in "sop general image_pixel palette segments functional_groups geometry segment_identification "
+    "references dimensions per_frame_items syntax pixels".split()
 )
+#: The rule text of a rule's crash.
+_CRASHED = "the file is damaged in a way the validator could not describe more precisely"
 
 
 def run(source: str | os.PathLike[str] | Dataset, deep: bool | None) -> SegValidation:
@@ -87,7 +66,7 @@ def _run(source: str | os.PathLike[str] | Dataset, deep: bool | None, result: Se
     try:
         ctx = load_context(source, result.name, deep)
     except Unreadable as exc:
-        out.append(violation("File", f"cannot be read: {exc}", "PS3.10 7 DICOM File Format", tag=None))
+        out.append(violation("File", f"cannot be read: {exc}", "PS3.10 7 DICOM File Format"))
         return
     result.segmentation_type = ctx.seg_type or None
     strict = os.environ.get(STRICT_ENV) == "1"
@@ -98,14 +77,7 @@ def _run(source: str | os.PathLike[str] | Dataset, deep: bool | None, result: Se
         except Exception as exc:  # a damaged value must not end the validation with a traceback
             if strict:
                 raise
-            out.append(
-                violation(
-                    "File",
-                    f"check {name} could not finish: {type(exc).__name__}: {exc}",
-                    "the file is damaged in a way the validator could not describe more precisely",
-                    tag=None,
-                )
-            )
+            out.append(violation("File", f"check {name} could not finish: {type(exc).__name__}: {exc}", _CRASHED))
         if ctx.spec is None:
             return  # not a Segmentation Type (reported by the first rule): the others do not apply
     result.frames = ctx.n_frames if ctx.n_frames is not None else (ctx.table.n_frames if ctx.table else None)

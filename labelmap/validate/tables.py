@@ -1,13 +1,19 @@
 """The IOD modules the validator names, and the attributes each must hold (Type 1, 2, 1C).
 
 A :class:`Module` is the rule text a violation cites plus its (keyword, Type) rows;
-:mod:`labelmap.validate.required` reports the absent and empty ones.  Conditions (Type 1C
+:func:`check_module` reports the absent and empty ones.  Conditions (Type 1C
 "required for FRACTIONAL", "when present") are decided by the rule that checks the module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+from pydicom.dataset import Dataset
+
+from labelmap.validate.report import Violation, violation
+from labelmap.validate.values import INVALID, MISSING, get, is_empty
 
 # section names used in rule texts
 IOD = "PS3.3 A.51 Segmentation IOD"
@@ -22,6 +28,9 @@ CODE = "PS3.3 8.8 Code Sequence Macro"
 CIR = "PS3.3 C.12.2 Common Instance Reference Module"
 PALETTE = "PS3.3 C.7.9 Palette Color Lookup Table Module"
 ENCODING = "PS3.5 8 Encoding of Pixel Data"
+BOTH = "PS3.3 C.7.6.16.1: a functional group macro is either shared or per-frame, not both"
+#: Where per-frame attributes sit.
+PER_FRAME = "PerFrameFunctionalGroupsSequence"
 
 
 @dataclass(frozen=True)
@@ -101,3 +110,15 @@ REFERENCED_INSTANCE = _module(CIR, "1", "ReferencedSOPClassUID", "ReferencedSOPI
 #: Items of Dimension Organization Sequence and of Dimension Index Sequence.
 DIMENSION_ORGANIZATION = _module(DIM, "1", "DimensionOrganizationUID")
 DIMENSION_INDEX = _module(DIM, "1", "DimensionIndexPointer")
+
+
+def check_module(ds: Dataset | None, module: Module, path: str = "") -> Iterator[Violation]:
+    """Attributes of ``module`` absent from ``ds`` (an item at ``path``, if given), undecodable, or empty Type 1."""
+    for keyword, type_ in module.attributes:
+        value, rule = get(ds, keyword), f"{module.rule}: Type {type_}"
+        if value is MISSING:
+            yield violation(keyword, "is absent", rule, item=path)
+        elif value is INVALID:
+            yield violation(keyword, "cannot be decoded", rule, item=path)
+        elif type_ == "1" and is_empty(value):
+            yield violation(keyword, "is empty", f"{module.rule}: Type 1 (a value is required)", item=path)

@@ -6,8 +6,7 @@ from collections.abc import Iterator
 
 from labelmap.validate.context import SegContext
 from labelmap.validate.report import Violation, violation
-from labelmap.validate.required import check_module
-from labelmap.validate.tables import FG, MF, TILED_FULL
+from labelmap.validate.tables import FG, MF, TILED_FULL, check_module
 from labelmap.validate.values import MISSING, get, items
 
 

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from labelmap.dicom.uids import is_uid
 from labelmap.seg.types import SegmentationType
 from labelmap.validate.context import SegContext
-from labelmap.validate.report import Violation, violation
-from labelmap.validate.required import check_module
-from labelmap.validate.tables import FRAME_OF_REFERENCE, GENERAL, SEG_IMAGE, SERIES
+from labelmap.validate.report import Violation, mismatch, violation
+from labelmap.validate.tables import FRAME_OF_REFERENCE, GENERAL, SEG_IMAGE, SERIES, check_module
 from labelmap.validate.values import MISSING, Absent, get, is_empty, text
 
 
@@ -18,9 +17,7 @@ def check(ctx: SegContext) -> Iterator[Violation]:
     ds = ctx.ds
     for module in GENERAL:
         yield from check_module(ds, module)
-    modality = text(get(ds, "Modality"))
-    if modality and modality != "SEG":
-        yield violation("Modality", f"is {modality}, expected SEG", f"{SERIES.rule}: Modality is SEG")
+    yield from mismatch("Modality", text(get(ds, "Modality")), "SEG", f"{SERIES.rule}: Modality is SEG")
     image_type = get(ds, "ImageType")
     if not isinstance(image_type, Absent) and not is_empty(image_type):
         values = [str(v) for v in (image_type if not isinstance(image_type, str) else [image_type])]

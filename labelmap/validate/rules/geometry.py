@@ -8,7 +8,7 @@ import numpy as np
 
 from labelmap.validate.context import PLANES, SegContext
 from labelmap.validate.report import Severity, Violation, frames_text, violation
-from labelmap.validate.tables import FG
+from labelmap.validate.tables import BOTH, FG, PER_FRAME
 from labelmap.validate.values import MISSING, get
 
 _RULES = {
@@ -36,11 +36,7 @@ def check(ctx: SegContext) -> Iterator[Violation]:
                 path=f"SharedFunctionalGroupsSequence[1].{seq}[1].{kw}",
             )
         if plane.shared_item and plane.per_frame.any():
-            yield violation(
-                seq,
-                "is in both the shared and the per-frame functional groups",
-                "PS3.3 C.7.6.16.1: a functional group macro is either shared or per-frame, not both",
-            )
+            yield violation(seq, "is in both the shared and the per-frame functional groups", BOTH)
         lacking = np.flatnonzero(~plane.present)
         if lacking.size:
             needed = lacking[~derived[lacking]] if has_for else lacking[:0]
@@ -52,34 +48,28 @@ def check(ctx: SegContext) -> Iterator[Violation]:
                 f"{FG} (Table A.51-2): {rule} is required when there is no Derivation Image; "
                 "without it frames cannot be placed in patient space",
                 severity,
-                path=f"PerFrameFunctionalGroupsSequence[{frames[0]}].{seq}[1].{kw}",
+                path=f"{PER_FRAME}[{frames[0]}].{seq}[1].{kw}",
                 frame=int(frames[0]),
             )
     orientation = planes["ImageOrientationPatient"].values
-    ok = np.isfinite(orientation).all(axis=1)
-    if ok.any():
-        rows, cols = orientation[:, :3], orientation[:, 3:]
-        bad = ok & (
-            (np.abs(np.linalg.norm(rows, axis=1) - 1) > 1e-3)
-            | (np.abs(np.linalg.norm(cols, axis=1) - 1) > 1e-3)
-            | (np.abs(np.einsum("ij,ij->i", rows, cols)) > 1e-3)
-        )
-        if bad.any():
-            f = int(np.flatnonzero(bad)[0])
-            yield violation(
-                "ImageOrientationPatient",
-                f"{orientation[f].tolist()} ({frames_text(np.flatnonzero(bad) + 1)}) "
-                "are not two orthogonal unit vectors",
-                "PS3.3 C.7.6.2.1.1 Image Orientation (Patient): row and column direction cosines",
-                frame=f + 1,
-            )
+    rows, cols = orientation[:, :3], orientation[:, 3:]
+    bad = np.isfinite(orientation).all(axis=1) & (
+        (np.abs(np.linalg.norm(rows, axis=1) - 1) > 1e-3)
+        | (np.abs(np.linalg.norm(cols, axis=1) - 1) > 1e-3)
+        | (np.abs(np.einsum("ij,ij->i", rows, cols)) > 1e-3)
+    )
+    rule = "PS3.3 C.7.6.2.1.1 Image Orientation (Patient): row and column direction cosines"
+    yield from _bad_values("ImageOrientationPatient", orientation, bad, "are not two orthogonal unit vectors", rule)
     spacing = planes["PixelSpacing"].values
     bad = np.isfinite(spacing).all(axis=1) & (spacing <= 0).any(axis=1)
+    rule = "PS3.3 10.7.1.3 Pixel Spacing: row and column spacing in mm, positive"
+    yield from _bad_values("PixelSpacing", spacing, bad, "is not positive", rule)
+
+
+def _bad_values(keyword: str, values: np.ndarray, bad: np.ndarray, says: str, rule: str) -> Iterator[Violation]:
+    """One violation for the frames whose values are ``bad``, quoting the first of them."""
     if bad.any():
         f = int(np.flatnonzero(bad)[0])
         yield violation(
-            "PixelSpacing",
-            f"{spacing[f].tolist()} ({frames_text(np.flatnonzero(bad) + 1)}) is not positive",
-            "PS3.3 10.7.1.3 Pixel Spacing: row and column spacing in mm, positive",
-            frame=f + 1,
+            keyword, f"{values[f].tolist()} ({frames_text(np.flatnonzero(bad) + 1)}) {says}", rule, frame=f + 1
         )

@@ -6,9 +6,17 @@ from collections.abc import Iterator
 
 from labelmap.seg.types import FractionalType, SegmentationType, SegmentsOverlap
 from labelmap.validate.context import SegContext
-from labelmap.validate.report import Violation, violation
-from labelmap.validate.required import check_module
-from labelmap.validate.tables import FRACTIONAL, IMAGE_PIXEL, IOD, MF, PIXEL, SEG_IMAGE, SEGMENTATION_PIXEL
+from labelmap.validate.report import Violation, mismatch, violation
+from labelmap.validate.tables import (
+    FRACTIONAL,
+    IMAGE_PIXEL,
+    IOD,
+    MF,
+    PIXEL,
+    SEG_IMAGE,
+    SEGMENTATION_PIXEL,
+    check_module,
+)
 from labelmap.validate.values import MISSING, as_int, get, text, upper_text
 
 
@@ -20,9 +28,9 @@ def check(ctx: SegContext) -> Iterator[Violation]:
         if value is not None and value <= 0:
             yield violation(kw, f"is {value}", f"{PIXEL}: at least 1")
     yield from check_module(ds, SEGMENTATION_PIXEL)
-    spp = as_int(get(ds, "SamplesPerPixel"))
-    if spp is not None and spp != 1:
-        yield violation("SamplesPerPixel", f"is {spp}, expected 1", f"{SEG_IMAGE}: Samples per Pixel is 1")
+    keywords = ("SamplesPerPixel", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation")
+    spp, bits, stored, high, pr = (as_int(get(ds, kw)) for kw in keywords)
+    yield from mismatch("SamplesPerPixel", spp, 1, f"{SEG_IMAGE}: Samples per Pixel is 1")
     pi = text(get(ds, "PhotometricInterpretation"))
     if pi and pi not in spec.photometric:
         yield violation(
@@ -30,21 +38,12 @@ def check(ctx: SegContext) -> Iterator[Violation]:
             f"is {pi}, expected {' or '.join(spec.photometric)} for {t}",
             f"{SEG_IMAGE}: MONOCHROME2 for BINARY and FRACTIONAL, MONOCHROME2 or PALETTE COLOR for LABELMAP",
         )
-    bits, stored, high = (as_int(get(ds, kw)) for kw in ("BitsAllocated", "BitsStored", "HighBit"))
     rule = f"{SEG_IMAGE}: Bits Allocated = Bits Stored = High Bit + 1 = 1 (BINARY), 8 (FRACTIONAL), 8 or 16 (LABELMAP)"
     if bits is not None and bits not in spec.bits:
         yield violation("BitsAllocated", f"is {bits}, expected {' or '.join(map(str, spec.bits))} for {t}", rule)
-    if bits is not None and stored is not None and stored != bits:
-        yield violation("BitsStored", f"is {stored}, expected {bits} (= Bits Allocated)", rule)
-    if stored is not None and high is not None and high != stored - 1:
-        yield violation("HighBit", f"is {high}, expected {stored - 1} (Bits Stored - 1)", rule)
-    representation = as_int(get(ds, "PixelRepresentation"))
-    if representation is not None and representation != 0:
-        yield violation(
-            "PixelRepresentation",
-            f"is {representation}, expected 0 (unsigned)",
-            f"{SEG_IMAGE}: Pixel Representation is 0",
-        )
+    yield from mismatch("BitsStored", stored, bits, rule, " (= Bits Allocated)")
+    yield from mismatch("HighBit", high, None if stored is None else stored - 1, rule, " (Bits Stored - 1)")
+    yield from mismatch("PixelRepresentation", pr, 0, f"{SEG_IMAGE}: Pixel Representation is 0", " (unsigned)")
     lossy = text(get(ds, "LossyImageCompression"))
     if lossy == "01":
         yield violation(

@@ -7,39 +7,59 @@ and its findings are reported for every frame that holds it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydicom.datadict import tag_for_keyword
 
 from labelmap.validate.context import SegContext
-from labelmap.validate.report import Violation, frames_text, violation
-from labelmap.validate.tables import FG
+from labelmap.validate.report import Severity, Violation, frames_text, violation
+from labelmap.validate.tables import FG, PER_FRAME
 from labelmap.validate.values import get, is_empty, items, text
 
-_SINGLE_ITEM_GROUPS = (
-    "PlanePositionSequence",
-    "PlaneOrientationSequence",
-    "PixelMeasuresSequence",
-    "FrameContentSequence",
-    "SegmentIdentificationSequence",
-    "DerivationImageSequence",
+_GROUPS: dict[int, str] = {
+    tag_for_keyword(kw): kw  # type: ignore[misc]
+    for kw in (
+        "PlanePositionSequence",
+        "PlaneOrientationSequence",
+        "PixelMeasuresSequence",
+        "FrameContentSequence",
+        "SegmentIdentificationSequence",
+        "DerivationImageSequence",
+    )
+}
+_FRAME_CONTENT = 0x00209111
+_DERIVATION = "DerivationImageSequence[1]."
+_SOURCE = f"{_DERIVATION}SourceImageSequence[1]."
+_A51 = "PS3.3 A.51.5.1 Segmentation Functional Groups Description"
+_MACRO = "PS3.3 C.7.6.16.2.6 Derivation Image Macro"
+_SINGLE_ITEM = "PS3.3 C.7.6.16.2 functional group macros: a single item"
+
+
+class _Note(NamedTuple):
+    """One finding in a per-frame item; the frames that hold it complete the violation."""
+
+    keyword: str
+    at: str  # the attribute's place in the per-frame item, before its keyword
+    head: str  # the message before " in <frames>"
+    rule: str
+    tail: str = ""  # the message after the frames
+    severity: Severity = "error"
+
+
+_NO_FRAME_CONTENT = _Note(
+    "FrameContentSequence", "", "is absent", f"{FG} (Table A.51-2): Frame Content is mandatory, per frame"
 )
-_TAG_OF: dict[str, int] = {kw: tag_for_keyword(kw) for kw in _SINGLE_ITEM_GROUPS}  # type: ignore[misc]
-_PER_FRAME = "PerFrameFunctionalGroupsSequence"
-_DERIVATION = f"{_PER_FRAME}[{{first}}].DerivationImageSequence[1]"
 
 
 def check(ctx: SegContext) -> Iterator[Violation]:
     if ctx.per_frame_items is None:
         return
-    found: dict[tuple, list[int]] = {}
-    cache: dict[tuple, list[tuple]] = {}  # (tag, raw bytes of the group) -> notes: frames often share groups
-    groups = {_TAG_OF[kw]: kw for kw in _SINGLE_ITEM_GROUPS}
-    content_tag = _TAG_OF["FrameContentSequence"]
+    found: dict[_Note, list[int]] = {}
+    cache: dict[tuple, list[_Note]] = {}  # (tag, raw bytes of the group) -> notes: frames often share groups
     for f, item in enumerate(ctx.per_frame_items, start=1):
-        if content_tag not in item:
-            found.setdefault(("absent", "FrameContentSequence"), []).append(f)
-        for tag, kw in groups.items():
+        if _FRAME_CONTENT not in item:
+            found.setdefault(_NO_FRAME_CONTENT, []).append(f)
+        for tag, kw in _GROUPS.items():
             try:
                 elem = item.get_item(tag)
             except Exception:
@@ -55,65 +75,15 @@ def check(ctx: SegContext) -> Iterator[Violation]:
                 notes = cache[key] = _group_notes(kw, get(item, kw))
             for note in notes:
                 found.setdefault(note, []).append(f)
-    for key, frames in found.items():
-        yield _report(key, frames)
-
-
-def _report(key: tuple, frames: list[int]) -> Violation:
-    """The violation for one finding of :func:`_group_notes` (or an absent Frame Content) in ``frames``."""
-    first, where = frames[0], frames_text(frames)
-    derivation = _DERIVATION.format(first=first)
-    kind = key[0]
-    if kind == "absent":
-        return violation(
-            key[1],
-            f"is absent in {where}",
-            f"{FG} (Table A.51-2): Frame Content is mandatory, per frame",
-            path=f"{_PER_FRAME}[{first}].{key[1]}",
-            frame=first,
+    for note, frames in found.items():
+        yield violation(
+            note.keyword,
+            f"{note.head} in {frames_text(frames)}{note.tail}",
+            note.rule,
+            note.severity,
+            path=f"{PER_FRAME}[{frames[0]}].{note.at}{note.keyword}",
+            frame=frames[0],
         )
-    if kind == "count":
-        return violation(
-            key[1],
-            f"holds {key[2]} items in {where}, expected exactly 1",
-            "PS3.3 C.7.6.16.2 functional group macros: a single item",
-            path=f"{_PER_FRAME}[{first}].{key[1]}",
-            frame=first,
-        )
-    if kind == "derivation":
-        found_code = f"{key[1][0][0]}, {key[1][0][1]}" if key[1] else "none"
-        return violation(
-            "DerivationCodeSequence",
-            f"is ({found_code}) in {where}, expected (113076, DCM, Segmentation)",
-            "PS3.3 A.51.5.1 Segmentation Functional Groups Description",
-            path=f"{derivation}.DerivationCodeSequence",
-            frame=first,
-        )
-    if kind == "no-source":
-        return violation(
-            "SourceImageSequence",
-            f"is absent or empty in {where}",
-            "PS3.3 C.7.6.16.2.6 Derivation Image Macro: Type 2 sequence of the source images",
-            "warning",
-            path=f"{derivation}.SourceImageSequence",
-            frame=first,
-        )
-    if kind == "source-uid":
-        return violation(
-            key[1],
-            f"is absent or empty in {where}",
-            "PS3.3 C.7.6.16.2.6 Derivation Image Macro: Type 1",
-            path=f"{derivation}.SourceImageSequence[1].{key[1]}",
-            frame=first,
-        )
-    found_code = f"{key[1][0][0]}, {key[1][0][1]}" if key[1] else "none"  # "purpose"
-    return violation(
-        "PurposeOfReferenceCodeSequence",
-        f"is ({found_code}) in {where}, expected (121322, DCM, Source image for image processing operation)",
-        "PS3.3 A.51.5.1 Segmentation Functional Groups Description",
-        path=f"{derivation}.SourceImageSequence[1].PurposeOfReferenceCodeSequence",
-        frame=first,
-    )
 
 
 def _one_raw_item(raw: Any) -> bool:
@@ -124,30 +94,35 @@ def _one_raw_item(raw: Any) -> bool:
     return length != 0xFFFFFFFF and 8 + length == len(raw)
 
 
-def _codes(items_: list) -> list[tuple[str, str]]:
-    return [(text(get(c, "CodeValue")), text(get(c, "CodingSchemeDesignator"))) for c in items_]
+def _codes(items_: list) -> tuple[list[tuple[str, str]], str]:
+    """The (value, scheme) pairs of code items, and the first one as text ("none" without one)."""
+    codes = [(text(get(c, "CodeValue")), text(get(c, "CodingSchemeDesignator"))) for c in items_]
+    return codes, ", ".join(codes[0]) if codes else "none"
 
 
-def _group_notes(keyword: str, value: Any) -> list[tuple]:
+def _group_notes(keyword: str, value: Any) -> list[_Note]:
     """What is wrong with one functional group sequence of a per-frame item (no frame numbers)."""
-    notes: list[tuple] = []
     groups = items(value)
     if keyword != "DerivationImageSequence":
-        if len(groups) != 1:
-            notes.append(("count", keyword, len(groups)))
-        return notes
+        if len(groups) == 1:
+            return []
+        return [_Note(keyword, "", f"holds {len(groups)} items", _SINGLE_ITEM, ", expected exactly 1")]
+    notes = []
     for d in groups:
-        codes = _codes(items(get(d, "DerivationCodeSequence")))
+        codes, first = _codes(items(get(d, "DerivationCodeSequence")))
         if ("113076", "DCM") not in codes:
-            notes.append(("derivation", tuple(codes[:1])))
+            expected = ", expected (113076, DCM, Segmentation)"
+            notes.append(_Note("DerivationCodeSequence", _DERIVATION, f"is ({first})", _A51, expected))
         sources = items(get(d, "SourceImageSequence"))
         if not sources:
-            notes.append(("no-source",))
+            rule = f"{_MACRO}: Type 2 sequence of the source images"
+            notes.append(_Note("SourceImageSequence", _DERIVATION, "is absent or empty", rule, severity="warning"))
         for src in sources:
             for kw in ("ReferencedSOPClassUID", "ReferencedSOPInstanceUID"):
                 if is_empty(get(src, kw)):
-                    notes.append(("source-uid", kw))
-            purposes = _codes(items(get(src, "PurposeOfReferenceCodeSequence")))
-            if ("121322", "DCM") not in purposes:
-                notes.append(("purpose", tuple(purposes[:1])))
+                    notes.append(_Note(kw, _SOURCE, "is absent or empty", f"{_MACRO}: Type 1"))
+            codes, first = _codes(items(get(src, "PurposeOfReferenceCodeSequence")))
+            if ("121322", "DCM") not in codes:
+                expected = ", expected (121322, DCM, Source image for image processing operation)"
+                notes.append(_Note("PurposeOfReferenceCodeSequence", _SOURCE, f"is ({first})", _A51, expected))
     return list(dict.fromkeys(notes))

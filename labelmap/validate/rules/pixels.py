@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 import numpy as np
 
@@ -10,14 +11,12 @@ from labelmap.dicom.uids import RLE_LOSSLESS
 from labelmap.errors import LabelmapError, MissingDependencyError
 from labelmap.seg.types import SegmentationType
 from labelmap.validate.context import SegContext
-from labelmap.validate.report import Severity, Violation, frames_text, uid_name, values_text, violation
+from labelmap.validate.report import Violation, frames_text, uid_name, values_text, violation
 from labelmap.validate.rules.syntax import syntax_of
 from labelmap.validate.tables import ENCODING, FG, PALETTE, PIXEL, SEG_IMAGE
 from labelmap.validate.values import as_int, get, upper_text
 
-
-def _pixel_data(message: str, rule: str, severity: Severity = "error") -> Violation:
-    return violation("PixelData", message, rule, severity, tag="(7FE0,0010)")
+_pixel_data = partial(violation, "PixelData")
 
 
 def check(ctx: SegContext) -> Iterator[Violation]:
@@ -138,18 +137,26 @@ def _labelmap_pixels(ctx: SegContext, frames: np.ndarray) -> Iterator[Violation]
                 "warning",
             )
     positions = ctx.position_ids
-    if positions is not None and len(positions) == len(frames) and len(np.unique(positions)) != len(positions):
-        dup = int(np.flatnonzero(np.bincount(positions) > 1)[0])
-        where = np.flatnonzero(positions == dup) + 1
-        yield violation(
-            "ImagePositionPatient",
-            f"{frames_text(where)} lie at one position",
-            f"{SEG_IMAGE} (Supplement 243): a label map has one frame per position; overlapping labels need "
-            "separate instances",
-            "warning",
-            path="PerFrameFunctionalGroupsSequence[*].PlanePositionSequence",
-            frame=int(where[0]),
-        )
+    if positions is not None and len(positions) == len(frames):
+        rule = "a label map has one frame per position; overlapping labels need separate instances"
+        yield from _one_position(positions, f"{SEG_IMAGE} (Supplement 243): {rule}")
+
+
+def _one_position(key: np.ndarray, rule: str, segment_of: Callable[[int], int] | None = None) -> Iterator[Violation]:
+    """A warning when frames share a ``key`` (a position, or a segment and position; ``segment_of`` names it)."""
+    if len(np.unique(key)) == len(key):
+        return
+    dup = int(np.flatnonzero(np.bincount(key) > 1)[0])
+    where = np.flatnonzero(key == dup) + 1
+    of = "" if segment_of is None else f" of segment {segment_of(dup)}"
+    yield violation(
+        "ImagePositionPatient",
+        f"{frames_text(where)}{of} lie at one position",
+        rule,
+        "warning",
+        path="PerFrameFunctionalGroupsSequence[*].PlanePositionSequence",
+        frame=int(where[0]),
+    )
 
 
 def _fractional_pixels(ctx: SegContext, frames: np.ndarray) -> Iterator[Violation]:
@@ -180,18 +187,9 @@ def _binary_pixels(ctx: SegContext, packed: np.ndarray, n: int, npx: int) -> Ite
     if any(int(s) not in index for s in segments):
         return  # undescribed segments were reported
     seg_idx = np.array([index[int(s)] for s in segments], dtype=np.int64)
-    key = seg_idx * (int(positions.max()) + 1) + positions
-    if len(np.unique(key)) != len(key):
-        dup = int(np.flatnonzero(np.bincount(key) > 1)[0])
-        where = np.flatnonzero(key == dup) + 1
-        yield violation(
-            "ImagePositionPatient",
-            f"{frames_text(where)} of segment {numbers[dup // (int(positions.max()) + 1)]} lie at one position",
-            f"{FG}: a segment has one frame per position (readers disagree otherwise)",
-            "warning",
-            path="PerFrameFunctionalGroupsSequence[*].PlanePositionSequence",
-            frame=int(where[0]),
-        )
+    stride = int(positions.max()) + 1
+    rule = f"{FG}: a segment has one frame per position (readers disagree otherwise)"
+    yield from _one_position(seg_idx * stride + positions, rule, lambda dup: numbers[dup // stride])
     overlap = kernels.frame_overlap(packed, positions, seg_idx, len(numbers), npx)
     pairs = [(numbers[a], numbers[b], int(overlap[a, b])) for a, b in zip(*np.nonzero(np.triu(overlap)))]
     overlap_flag = upper_text(ctx.ds, "SegmentsOverlap")

@@ -6,19 +6,17 @@ from collections.abc import Iterator
 
 from labelmap.validate.context import SegContext
 from labelmap.validate.report import Violation, violation
-from labelmap.validate.required import check_module
-from labelmap.validate.tables import CIR, IOD, REFERENCED_INSTANCE, REFERENCED_SERIES
+from labelmap.validate.tables import CIR, IOD, REFERENCED_INSTANCE, REFERENCED_SERIES, check_module
 from labelmap.validate.values import MISSING, get, items, text
 
 
 def check(ctx: SegContext) -> Iterator[Violation]:
     ds, table = ctx.ds, ctx.table
-    sources: list[str | None] = list(table.source_instance_uids) if table is not None else []
+    referenced = {u for u in (table.source_instance_uids if table is not None else ()) if u}
     shared_derivation = items(get(ctx.shared, "DerivationImageSequence"))
     for d in shared_derivation:
-        for s in items(get(d, "SourceImageSequence")):
-            sources.append(text(get(s, "ReferencedSOPInstanceUID")) or None)
-    referenced = {u for u in sources if u}
+        referenced.update(text(get(s, "ReferencedSOPInstanceUID")) for s in items(get(d, "SourceImageSequence")))
+    referenced.discard("")
     has_derivation = bool(referenced) or bool(shared_derivation)
     if get(ds, "FrameOfReferenceUID") is MISSING and not has_derivation and table is not None:
         yield violation(
@@ -43,12 +41,7 @@ def check(ctx: SegContext) -> Iterator[Violation]:
         yield from check_module(item, REFERENCED_SERIES, path)
         instances = items(get(item, "ReferencedInstanceSequence"))
         if not instances:
-            yield violation(
-                "ReferencedInstanceSequence",
-                "is absent or empty",
-                f"{CIR}: Type 1",
-                path=f"{path}.ReferencedInstanceSequence",
-            )
+            yield violation("ReferencedInstanceSequence", "is absent or empty", f"{CIR}: Type 1", item=path)
         for j, inst in enumerate(instances, start=1):
             yield from check_module(inst, REFERENCED_INSTANCE, f"{path}.ReferencedInstanceSequence[{j}]")
             uid = get(inst, "ReferencedSOPInstanceUID")

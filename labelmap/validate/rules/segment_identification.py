@@ -8,9 +8,8 @@ import numpy as np
 
 from labelmap.validate.context import SegContext
 from labelmap.validate.report import Violation, frames_text, violation
-from labelmap.validate.tables import FG, SEG_MACRO
-
-_PER_FRAME = "PerFrameFunctionalGroupsSequence"
+from labelmap.validate.tables import BOTH, FG, PER_FRAME, SEG_MACRO
+from labelmap.validate.values import first_item
 
 
 def check(ctx: SegContext) -> Iterator[Violation]:
@@ -26,16 +25,14 @@ def check(ctx: SegContext) -> Iterator[Violation]:
                 "SegmentIdentificationSequence",
                 f"is present in {frames_text(frames) if frames.size else 'some frames'} of a LABELMAP",
                 f"{FG} (Table A.51-2): the Segmentation macro is not used for LABELMAP",
-                path=f"{_PER_FRAME}[{first or '*'}].SegmentIdentificationSequence",
+                path=f"{PER_FRAME}[{first or '*'}].SegmentIdentificationSequence",
                 frame=first,
             )
         return
-    seg_shared = ctx.shared_item("SegmentIdentificationSequence")
-    if numbers is not None and seg_shared is not None and (numbers != 0).any():
+    shared = first_item(ctx.shared, "SegmentIdentificationSequence")
+    if numbers is not None and shared is not None and (numbers != 0).any():
         yield violation(
-            "SegmentIdentificationSequence",
-            "is in both the shared and the per-frame functional groups",
-            "PS3.3 C.7.6.16.1: a functional group macro is either shared or per-frame, not both",
+            "SegmentIdentificationSequence", "is in both the shared and the per-frame functional groups", BOTH
         )
     numbers = ctx.frame_segments
     if numbers is None:  # neither per-frame nor shared
@@ -44,7 +41,7 @@ def check(ctx: SegContext) -> Iterator[Violation]:
                 "SegmentIdentificationSequence",
                 f"is absent from every frame (BINARY/FRACTIONAL, {table.n_frames} frames)",
                 f"{SEG_MACRO}: required per frame (or shared) unless TILED_FULL",
-                path=f"{_PER_FRAME}[*].SegmentIdentificationSequence",
+                path=f"{PER_FRAME}[*].SegmentIdentificationSequence",
             )
         return
     missing = np.flatnonzero(numbers == 0)
@@ -53,7 +50,7 @@ def check(ctx: SegContext) -> Iterator[Violation]:
             "ReferencedSegmentNumber",
             f"is absent in {frames_text(missing + 1)}",
             f"{SEG_MACRO}: Segment Identification Sequence > Referenced Segment Number, Type 1",
-            path=f"{_PER_FRAME}[{missing[0] + 1}].SegmentIdentificationSequence[1].ReferencedSegmentNumber",
+            path=f"{PER_FRAME}[{missing[0] + 1}].SegmentIdentificationSequence[1].ReferencedSegmentNumber",
             frame=int(missing[0]) + 1,
         )
     if ctx.segment_numbers:
@@ -64,7 +61,7 @@ def check(ctx: SegContext) -> Iterator[Violation]:
                 "ReferencedSegmentNumber",
                 f"{number} ({frames_text(frames)}) has no Segment Sequence item",
                 f"{SEG_MACRO}: refers to a Segment Number of the Segment Sequence",
-                path=f"{_PER_FRAME}[{frames[0]}].SegmentIdentificationSequence[1].ReferencedSegmentNumber",
+                path=f"{PER_FRAME}[{frames[0]}].SegmentIdentificationSequence[1].ReferencedSegmentNumber",
                 frame=int(frames[0]),
                 segment=number,
             )

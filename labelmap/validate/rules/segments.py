@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import partial
 
 from pydicom.dataset import Dataset
 
@@ -61,49 +62,27 @@ def _segment(item: Dataset, i: int, first_use: Mapping[int, int], no_cielab: boo
     """Segment Sequence item ``i``; ``first_use`` maps each Segment Number to the first item with it."""
     path = f"SegmentSequence[{i}]"
     seg = as_int(get(item, "SegmentNumber"))
+    bad = partial(violation, item=path, segment=seg)
     if seg is None:
-        yield violation(
-            "SegmentNumber", "is absent or not a number", f"{SEGMENT}: Type 1", path=f"{path}.SegmentNumber"
-        )
+        yield bad("SegmentNumber", "is absent or not a number", f"{SEGMENT}: Type 1")
     elif first_use.get(seg, i) != i:  # a damaged item may read differently the second time
-        yield violation(
-            "SegmentNumber",
-            f"{seg} is also used by SegmentSequence[{first_use[seg]}]",
-            f"{SEGMENT}: Segment Number is unique within the instance",
-            path=f"{path}.SegmentNumber",
-            segment=seg,
-        )
+        found = f"{seg} is also used by SegmentSequence[{first_use[seg]}]"
+        yield bad("SegmentNumber", found, f"{SEGMENT}: Segment Number is unique within the instance")
     if is_empty(get(item, "SegmentLabel")):
-        yield violation(
-            "SegmentLabel", "is absent or empty", f"{SEGMENT}: Type 1", path=f"{path}.SegmentLabel", segment=seg
-        )
+        yield bad("SegmentLabel", "is absent or empty", f"{SEGMENT}: Type 1")
     algorithm = text(get(item, "SegmentAlgorithmType"))
     if algorithm not in ("AUTOMATIC", "SEMIAUTOMATIC", "MANUAL"):
-        yield violation(
-            "SegmentAlgorithmType",
-            f"is {algorithm or 'absent'}, expected AUTOMATIC, SEMIAUTOMATIC or MANUAL",
-            f"{SEGMENT}: Type 1, enumerated values",
-            path=f"{path}.SegmentAlgorithmType",
-            segment=seg,
-        )
+        found = f"is {algorithm or 'absent'}, expected AUTOMATIC, SEMIAUTOMATIC or MANUAL"
+        yield bad("SegmentAlgorithmType", found, f"{SEGMENT}: Type 1, enumerated values")
     if algorithm and algorithm != "MANUAL" and is_empty(get(item, "SegmentAlgorithmName")):
-        yield violation(
-            "SegmentAlgorithmName",
-            f"is absent or empty (Segment Algorithm Type is {algorithm})",
-            f"{SEG_IMAGE}: Type 1C, required unless Segment Algorithm Type is MANUAL",
-            path=f"{path}.SegmentAlgorithmName",
-            segment=seg,
+        found = f"is absent or empty (Segment Algorithm Type is {algorithm})"
+        yield bad(
+            "SegmentAlgorithmName", found, f"{SEG_IMAGE}: Type 1C, required unless Segment Algorithm Type is MANUAL"
         )
     for kw in ("SegmentedPropertyCategoryCodeSequence", "SegmentedPropertyTypeCodeSequence"):
         codes = items(get(item, kw))
         if len(codes) != 1:
-            yield violation(
-                kw,
-                f"holds {len(codes)} items, expected exactly 1",
-                f"{SEGMENT}: Type 1, a single item",
-                path=f"{path}.{kw}",
-                segment=seg,
-            )
+            yield bad(kw, f"holds {len(codes)} items, expected exactly 1", f"{SEGMENT}: Type 1, a single item")
         for j, code in enumerate(codes, start=1):
             yield from _code(code, f"{path}.{kw}[{j}]", seg)
             if kw == "SegmentedPropertyTypeCodeSequence":
@@ -112,68 +91,31 @@ def _segment(item: Dataset, i: int, first_use: Mapping[int, int], no_cielab: boo
                     yield from _code(modifier, f"{path}.{kw}[{j}].SegmentedPropertyTypeModifierCodeSequence[{k}]", seg)
     for j, code in enumerate(items(get(item, "AnatomicRegionSequence")), start=1):
         yield from _code(code, f"{path}.AnatomicRegionSequence[{j}]", seg)
-    tracking_id, tracking_uid = get(item, "TrackingID"), get(item, "TrackingUID")
-    for kw, present, other in (("TrackingUID", tracking_id, tracking_uid), ("TrackingID", tracking_uid, tracking_id)):
-        if present is not MISSING and is_empty(other):
-            yield violation(
-                kw,
-                f"is absent while {'Tracking UID' if kw == 'TrackingID' else 'Tracking ID'} is present",
-                f"{SEGMENT}: Type 1C, each requires the other",
-                path=f"{path}.{kw}",
-                segment=seg,
-            )
+    for kw, other, name in (
+        ("TrackingUID", "TrackingID", "Tracking ID"),
+        ("TrackingID", "TrackingUID", "Tracking UID"),
+    ):
+        if get(item, other) is not MISSING and is_empty(get(item, kw)):
+            yield bad(kw, f"is absent while {name} is present", f"{SEGMENT}: Type 1C, each requires the other")
     lab = get(item, "RecommendedDisplayCIELabValue")
-    if lab is MISSING:
-        return
-    if no_cielab:
-        yield violation(
+    if lab is not MISSING and no_cielab:
+        yield bad(
             "RecommendedDisplayCIELabValue",
             "is present in a PALETTE COLOR label map",
             f"{SEG_IMAGE}: not present when Segmentation Type is LABELMAP and Photometric "
             "Interpretation is PALETTE COLOR (the palette gives the colours)",
-            path=f"{path}.RecommendedDisplayCIELabValue",
-            segment=seg,
         )
-        return
-    try:
-        ok = len(lab) == 3
-    except TypeError:
-        ok = False
-    if not ok:
-        yield violation(
-            "RecommendedDisplayCIELabValue",
-            f"{lab!r} does not hold 3 values (L*, a*, b*)",
-            f"{SEG_IMAGE}: VM 3",
-            path=f"{path}.RecommendedDisplayCIELabValue",
-            segment=seg,
-        )
+    elif lab is not MISSING and not (hasattr(lab, "__len__") and len(lab) == 3):
+        yield bad("RecommendedDisplayCIELabValue", f"{lab!r} does not hold 3 values (L*, a*, b*)", f"{SEG_IMAGE}: VM 3")
 
 
 def _code(item: Dataset, path: str, segment: int | None) -> Iterator[Violation]:
     """Code Sequence macro (8.8) of a Segment Description."""
+    bad = partial(violation, item=path, segment=segment)
     if all(is_empty(get(item, kw)) for kw in ("CodeValue", "LongCodeValue", "URNCodeValue")):
-        yield violation(
-            "CodeValue",
-            "is absent (nor Long Code Value or URN Code Value)",
-            f"{CODE}: Type 1C ({SEGMENT})",
-            path=f"{path}.CodeValue",
-            segment=segment,
-        )
-    if (not is_empty(get(item, "CodeValue")) or not is_empty(get(item, "LongCodeValue"))) and is_empty(
-        get(item, "CodingSchemeDesignator")
-    ):
-        yield violation(
-            "CodingSchemeDesignator",
-            "is absent or empty",
-            f"{CODE}: Type 1C ({SEGMENT})",
-            path=f"{path}.CodingSchemeDesignator",
-            segment=segment,
-        )
+        yield bad("CodeValue", "is absent (nor Long Code Value or URN Code Value)", f"{CODE}: Type 1C ({SEGMENT})")
+    coded = not all(is_empty(get(item, kw)) for kw in ("CodeValue", "LongCodeValue"))
+    if coded and is_empty(get(item, "CodingSchemeDesignator")):
+        yield bad("CodingSchemeDesignator", "is absent or empty", f"{CODE}: Type 1C ({SEGMENT})")
     if is_empty(get(item, "CodeMeaning")):
-        yield violation(
-            "CodeMeaning",
-            "is absent or empty",
-            f"{CODE}: Type 1 ({SEGMENT})",
-            path=f"{path}.CodeMeaning",
-            segment=segment,
-        )
+        yield bad("CodeMeaning", "is absent or empty", f"{CODE}: Type 1 ({SEGMENT})")

@@ -13,7 +13,7 @@ from labelmap.validate.values import get, text
 
 def check(ctx: SegContext) -> Iterator[Violation]:
     """The SOP Class and Segmentation Type agree; when the type is unknown the runner stops after this."""
-    sop, seg_type = ctx.sop_class, ctx.seg_type
+    sop, seg_type = text(get(ctx.ds, "SOPClassUID")), ctx.seg_type
     if sop not in SEG_SOP_CLASSES:
         yield violation(
             "SOPClassUID",
@@ -46,7 +46,7 @@ def _file_meta(ctx: SegContext) -> Iterator[Violation]:
     meta = getattr(ctx.ds, "file_meta", None)
     if meta is None or not len(meta):
         if not ctx.is_dataset:
-            yield violation("FileMetaInformation", "is absent", "PS3.10 7.1 DICOM File Meta Information", tag=None)
+            yield violation("FileMetaInformation", "is absent", "PS3.10 7.1 DICOM File Meta Information")
         return
     rule = "PS3.10 7.1 DICOM File Meta Information: the Media Storage UIDs repeat the SOP Common values"
     for meta_kw, kw in (
