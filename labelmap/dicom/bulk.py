@@ -50,11 +50,10 @@ from labelmap.dicom.dictionary import (
     PIXEL_DATA,
     SEQUENCE_DELIMITER,
     SEQUENCE_DELIMITER_BYTES,
-    SPECIFIC_CHARACTER_SET,
     UNDEFINED_LENGTH,
     tag_str,
 )
-from labelmap.dicom.read import LiteDataset, NeedsPydicom, charset_of, read_element, read_meta
+from labelmap.dicom.read import LiteDataset, NeedsPydicom, read_element, read_meta
 from labelmap.dicom.uids import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN as _DEFLATED_LE
 from labelmap.dicom.uids import EXPLICIT_VR_BIG_ENDIAN as _EXPLICIT_BE
 from labelmap.dicom.uids import IMPLICIT_VR_LITTLE_ENDIAN as _IMPLICIT_LE
@@ -250,23 +249,18 @@ class _ItemWalk:
         if length == UNDEFINED_LENGTH or vr == b"SQ" or ((implicit or vr == b"UN") and interesting):
             inner_implicit = implicit or vr == b"UN"
             inner_path = sub if interesting else None
+
+            def item(p: int, lim: int) -> int:
+                return self.item(p, lim, inner_implicit, depth + 1, inner_path)
+
             if length == UNDEFINED_LENGTH:
                 walker.undefined_length_vr(start, tag, vr)
                 tb.const(bytes(buf[start:vpos]))
-                end = walker.sequence(
-                    vpos,
-                    length,
-                    limit,
-                    depth + 1,
-                    lambda p, lim: self.item(p, lim, inner_implicit, depth + 1, inner_path),
-                )
+                end = walker.sequence(vpos, length, limit, depth + 1, item)
                 tb.const(bytes(buf[end - 8 : end]))  # the sequence delimiter
             elif interesting:
                 tb.open(bytes(buf[start : vpos - 4]))
-                seq_end = walker.value_end(start, tag, vpos, length, limit)
-                end = walker.sequence(
-                    vpos, length, seq_end, depth + 1, lambda p, lim: self.item(p, lim, inner_implicit, depth + 1, sub)
-                )
+                end = walker.sequence(vpos, length, walker.value_end(start, tag, vpos, length, limit), depth + 1, item)
                 tb.close()
             else:
                 end = walker.value_end(start, tag, vpos, length, limit)
@@ -331,13 +325,10 @@ def _parse_per_frame(
 ) -> tuple[int, FrameValues]:
     """Walk the Per-frame Functional Groups Sequence value; returns (end, captured values of ``fields``)."""
     buf, size = walker.buf, walker.size
-    if length == UNDEFINED_LENGTH:
-        seq_end = None
-        limit = size
-    else:
-        seq_end = limit = vpos + length
-        if seq_end > size:
-            raise walker.past(vpos, f"Per-frame Functional Groups Sequence (length {length})", seq_end, size)
+    seq_end = None if length == UNDEFINED_LENGTH else vpos + length
+    limit = size if seq_end is None else seq_end
+    if limit > size:
+        raise walker.past(vpos, f"Per-frame Functional Groups Sequence (length {length})", limit, size)
     columns: tuple[list[tuple[int, bytes]], ...] = tuple([] for _ in fields)
     containers = frozenset(p[:i] for p in fields for i in range(1, len(p)))
     templates: list = []
@@ -351,18 +342,16 @@ def _parse_per_frame(
         elif buf[pos : pos + 8] == SEQUENCE_DELIMITER_BYTES:
             pos += 8
             break
-        caps.clear()
-        new = -1
         for t in templates:
+            caps.clear()
             new = _match(t, buf, pos, caps)
-            if new >= 0 and new <= limit:
+            if 0 <= new <= limit:
                 if t is not templates[0]:
                     templates.remove(t)
                     templates.insert(0, t)
                 break
+        else:
             caps.clear()
-            new = -1
-        if new < 0:
             tb = _TemplateBuilder()
             new = _ItemWalk(walker, fields, containers, tb, caps).item(pos, limit, implicit, 1, ())
             templates.insert(0, tb.finish())
@@ -535,9 +524,7 @@ def _read(
         else:
             if elements is not None:
                 try:
-                    element, end = read_element(walker, pos, walker.size, implicit, encoding)
-                    if element.tag == SPECIFIC_CHARACTER_SET:
-                        encoding = charset_of(element)
+                    element, end, encoding = read_element(walker, pos, walker.size, implicit, encoding)
                     elements[element.tag] = element
                 except NeedsPydicom:
                     elements = None

@@ -39,11 +39,6 @@ class WriteElement:
         return f"WriteElement({tag_str(self.tag)} {self.VR})"
 
 
-def _lookup(keyword: str) -> tuple[int, str]:
-    tag = tag_of(keyword)  # LookupError for a keyword outside the table: the writers only set those
-    return tag, KEYWORDS[keyword][1]
-
-
 class WriteDataset(KeywordAccess[WriteElement]):
     """Elements by tag, set and read by keyword like a pydicom Dataset.
 
@@ -66,16 +61,14 @@ class WriteDataset(KeywordAccess[WriteElement]):
         if name in WriteDataset._OWN:
             object.__setattr__(self, name, value)
             return
-        tag, vr = _lookup(name)
+        tag = tag_of(name)  # LookupError for a keyword outside the table: the writers only set those
+        vr = KEYWORDS[name][1]
         if vr == "SQ":
             value = list(value)
         self._elements[tag] = WriteElement(tag, vr, value)
 
     def __delattr__(self, name: str) -> None:
         del self._elements[tag_of(name)]
-
-    def __delitem__(self, key: str | int) -> None:
-        del self._elements[tag_of(key)]
 
     def set_raw(self, keyword: str, vr: str, raw: bytes, value: Any) -> None:
         """Set an element from its encoded value (Little Endian), written byte for byte;

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from labelmap.dicom.dictionary import (
     CHARSET_TEXT_VRS,
+    LONG_VRS,
     NUMBER_CODES,
     PIXEL_DATA,
     SPECIFIC_CHARACTER_SET,
@@ -34,7 +35,15 @@ from labelmap.dicom.uids import IMPLICIT_VR_LITTLE_ENDIAN as _IMPLICIT_LE
 from labelmap.dicom.walk import Buffer, Header, Walker
 from labelmap.errors import DicomFormatError
 
-__all__ = ["LiteDataset", "LiteElement", "NeedsPydicom", "charset_of", "read_element", "read_image_header", "read_meta"]
+__all__ = [
+    "LiteDataset",
+    "LiteElement",
+    "NeedsPydicom",
+    "pixel_damage",
+    "read_element",
+    "read_image_header",
+    "read_meta",
+]
 
 _TAG = struct.Struct("<HH").unpack_from
 _ENCODINGS = {"": "latin-1", "ISO_IR 6": "latin-1", "ISO_IR 100": "latin-1", "ISO_IR 192": "utf-8"}
@@ -129,25 +138,26 @@ def _charset(raw: bytes) -> str:
     return _ENCODINGS[name]
 
 
-def read_element(walker: Walker, pos: int, limit: int, implicit: bool, encoding: str | None) -> tuple[LiteElement, int]:
-    """The top-level element whose header is at ``pos`` and the offset after it.
+def read_element(
+    walker: Walker, pos: int, limit: int, implicit: bool, encoding: str | None
+) -> tuple[LiteElement, int, str | None]:
+    """The top-level element whose header is at ``pos``, the offset after it, and the text
+    encoding from there on (a Specific Character Set element sets it).
 
     Raises
     ------
     DicomFormatError
         Damaged element (from ``walker``).
     NeedsPydicom
-        A nested Specific Character Set the lite reader does not decode.
+        A Specific Character Set the lite reader does not decode.
     """
     head = walker.header(pos, limit, implicit)
     if head[0] >> 16 == 0xFFFE:
         raise walker.error(pos, f"unexpected {tag_str(head[0])} among data elements")
-    return _element(walker, pos, head, limit, implicit, encoding, 0)
-
-
-def charset_of(element: LiteElement) -> str:
-    """The Python codec for a Specific Character Set element (NeedsPydicom if not a simple one)."""
-    return _charset(cast(bytes, element._raw))
+    element, end = _element(walker, pos, head, limit, implicit, encoding, 0)
+    if element.tag == SPECIFIC_CHARACTER_SET:
+        encoding = _charset(cast(bytes, element._raw))
+    return element, end, encoding
 
 
 def _element(
@@ -190,7 +200,7 @@ def read_meta(buf: Buffer, name: str) -> tuple[LiteDataset, int]:
     walker = Walker(buf, name)
     pos, elements = 132, {}
     while pos + 8 <= walker.size and _TAG(buf, pos)[0] == 0x0002:
-        element, pos = read_element(walker, pos, walker.size, False, None)
+        element, pos, _ = read_element(walker, pos, walker.size, False, None)
         elements[element.tag] = element
     if pos + 8 > walker.size:
         where = "inside" if pos < walker.size else "at the end of"
@@ -248,29 +258,42 @@ def _image_header(
         group, elem = _TAG(buf, pos)
         tag = group << 16 | elem
         if tag >= PIXEL_DATA:
-            return meta, LiteDataset(elements), _pixel_damage(walker, pos, size, implicit)
+            if pos + 12 > walker.size and walker.size < size:  # cut by the partial read: read it all
+                raise walker.error(pos, "Pixel Data header past the bytes read")
+            return meta, LiteDataset(elements), pixel_damage(buf[pos : pos + 12], pos, size, implicit)
         if tags is not None and tag not in tags and tag != SPECIFIC_CHARACTER_SET:
             _, _, length, vpos = walker.header(pos, walker.size, implicit)
             if length != UNDEFINED_LENGTH:
                 pos = walker.value_end(pos, tag, vpos, length, walker.size)
                 continue
-        element, pos = read_element(walker, pos, walker.size, implicit, encoding)
-        if element.tag == SPECIFIC_CHARACTER_SET:
-            encoding = charset_of(element)
+        element, pos, encoding = read_element(walker, pos, walker.size, implicit, encoding)
         if tags is None or element.tag in tags:
             elements[element.tag] = element
     if walker.size < size:  # stopped at the end of the bytes read, not of the file
         raise walker.error(pos, "element runs past the bytes read")
-    return meta, LiteDataset(elements), "it ends before its Pixel Data"
+    return meta, LiteDataset(elements), pixel_damage(b"", pos, size, implicit)
 
 
-def _pixel_damage(walker: Walker, pos: int, size: int, implicit: bool) -> str | None:
-    """Why the Pixel Data element at ``pos`` is incomplete, or None (its length is not checked when undefined)."""
-    if pos + (8 if implicit else 12) > walker.size:
-        if walker.size < size:  # cut by the partial read, not by the file: read it all
-            raise walker.error(pos, "Pixel Data header past the bytes read")
+def pixel_damage(head: bytes, pos: int, size: int, implicit: bool, little: bool = True) -> str | None:
+    """Why the Pixel Data of a file of ``size`` bytes is incomplete, or None.
+
+    ``head`` holds the (up to 12) bytes at ``pos``, where the elements before Pixel Data end:
+    none when the file ends there.  Only the length of a (7FE0,xxxx) element is checked, and
+    not when it is undefined (encapsulated).
+    """
+    if not head:
+        return "it ends before its Pixel Data"
+    order = "<" if little else ">"
+    if len(head) < 8 or (not implicit and head[4:6] in LONG_VRS and len(head) < 12):
         return "it ends inside its Pixel Data element"
-    tag, _, length, vpos = walker.header(pos, walker.size, implicit)
-    if tag != PIXEL_DATA or length == UNDEFINED_LENGTH or vpos + length <= size:
+    if struct.unpack_from(order + "H", head)[0] != PIXEL_DATA >> 16:
         return None
-    return f"its Pixel Data holds {max(0, size - vpos)} of {length} bytes"
+    if implicit:
+        length, start = struct.unpack_from(order + "I", head, 4)[0], pos + 8
+    elif head[4:6] in LONG_VRS:
+        length, start = struct.unpack_from(order + "I", head, 8)[0], pos + 12
+    else:
+        length, start = struct.unpack_from(order + "H", head, 6)[0], pos + 8
+    if length == UNDEFINED_LENGTH or start + length <= size:
+        return None
+    return f"its Pixel Data holds {size - start} of {length} bytes"

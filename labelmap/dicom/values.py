@@ -1,11 +1,11 @@
-"""Checked access to the top-level attributes of a SEG, for the readers.
+"""Checked access to the top-level attributes of a data set, for the readers.
 
 A damaged file can hold any bytes where a number or a sequence is expected: a VR changed
 to another one, a value that does not decode, several values where one is allowed.  The
 readers first call :func:`check_header`, which decodes every top-level element once (the
 per-frame groups and Pixel Data are parsed elsewhere) and checks that the attributes the
 readers use have the kind of value they expect; then :func:`int_value` reads the integer
-attributes.  Both raise :class:`~labelmap.errors.SegFormatError` naming the file and the
+attributes.  Both raise :class:`~labelmap.errors.DicomFormatError` naming the file and the
 attribute (and the item it is in), never a ``TypeError`` or a pydicom exception from
 wherever the value is first used.
 
@@ -31,7 +31,7 @@ from labelmap.dicom.dictionary import (
     describe_tag,
 )
 from labelmap.dicom.read import LiteDataset, NeedsPydicom
-from labelmap.errors import SegFormatError
+from labelmap.errors import DicomFormatError
 
 __all__ = ["check_header", "int_value", "quiet_pydicom"]
 
@@ -43,10 +43,10 @@ _MISSING = object()
 
 @contextlib.contextmanager
 def quiet_pydicom() -> Iterator[None]:
-    """Silence pydicom's warnings while a SEG is read.
+    """Silence pydicom's warnings while a file is read.
 
     pydicom warns (on stderr, one or two lines each) about every odd value of a damaged file;
-    the readers report what matters to a conversion as one :class:`SegFormatError` instead.
+    the readers report what matters to a conversion as one :class:`DicomFormatError` instead.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", module=r"pydicom(\.|$)")
@@ -102,12 +102,12 @@ def check_header(ds: Any, name: str, *, per_frame: bool = False) -> None:
 
 def _check(ds: Any, name: str, where: str, depth: int, skip: frozenset = frozenset()) -> None:
     if depth > MAX_DEPTH:
-        raise SegFormatError(f"{name}: sequences nested deeper than {MAX_DEPTH} levels{where}")
+        raise DicomFormatError(f"{name}: sequences nested deeper than {MAX_DEPTH} levels{where}")
     lite = isinstance(ds, LiteDataset)
     try:
         tags = [element.tag for element in ds] if lite else [int(t) for t in ds.keys()]
     except Exception as exc:  # pydicom parses raw sequence items here: any damage shows up as any type
-        raise SegFormatError(f"{name}: data set{where} cannot be parsed ({type(exc).__name__}: {exc})") from None
+        raise DicomFormatError(f"{name}: data set{where} cannot be parsed ({type(exc).__name__}: {exc})") from None
     for tag in tags:
         if depth == 0 and tag in skip:
             continue
@@ -116,16 +116,16 @@ def _check(ds: Any, name: str, where: str, depth: int, skip: frozenset = frozens
             value = element.value
             vr = str(element.VR)
         except NeedsPydicom as exc:
-            raise SegFormatError(f"{name}: attribute {describe_tag(tag)}{where} cannot be decoded: {exc}") from None
+            raise DicomFormatError(f"{name}: attribute {describe_tag(tag)}{where} cannot be decoded: {exc}") from None
         except Exception as exc:  # pydicom converts the raw value here and raises many types on damage
-            raise SegFormatError(
+            raise DicomFormatError(
                 f"{name}: attribute {describe_tag(tag)}{where} cannot be decoded ({type(exc).__name__}: {exc})"
             ) from None
         known = KEYWORDS.get(KEYWORD_OF.get(tag, ""))
         if known is not None:
             problem = _kind_problem(vr, value, known[1])
             if problem:
-                raise SegFormatError(f"{name}: attribute {describe_tag(tag)}{where} {problem}")
+                raise DicomFormatError(f"{name}: attribute {describe_tag(tag)}{where} {problem}")
         if vr == "SQ" and value is not None:
             keyword = KEYWORD_OF.get(tag) or describe_tag(tag)
             for i, item in enumerate(value):
@@ -145,22 +145,22 @@ def int_value(
     """The single integer value of ``keyword``; ``default`` when absent or empty (else an error).
 
     The value must be one integer (an integral DS / IS text is accepted) within
-    ``minimum``..``maximum``; anything else is a :class:`SegFormatError` naming ``keyword``.
+    ``minimum``..``maximum``; anything else is a :class:`DicomFormatError` naming ``keyword``.
     """
     label = (describe_tag(KEYWORDS[keyword][0]) if keyword in KEYWORDS else keyword) + where
     try:
         value = ds.get(keyword, None)
     except NeedsPydicom as exc:
-        raise SegFormatError(f"{name}: attribute {label} cannot be decoded: {exc}") from None
+        raise DicomFormatError(f"{name}: attribute {label} cannot be decoded: {exc}") from None
     values = _values(value)
     if isinstance(value, (str, bytes)) and not value.strip():
         values = []
     if not values:
         if default is _MISSING:
-            raise SegFormatError(f"{name}: missing or empty attribute {label}")
+            raise DicomFormatError(f"{name}: missing or empty attribute {label}")
         return default
     if len(values) != 1:
-        raise SegFormatError(f"{name}: attribute {label} has {len(values)} values, expected 1")
+        raise DicomFormatError(f"{name}: attribute {label} has {len(values)} values, expected 1")
     v = values[0]
     try:
         if isinstance(v, bool):
@@ -172,11 +172,11 @@ def int_value(
             raise ValueError
         result = int(number)
     except (TypeError, ValueError, OverflowError):
-        raise SegFormatError(f"{name}: attribute {label} value {value!r:.60} is not an integer") from None
+        raise DicomFormatError(f"{name}: attribute {label} value {value!r:.60} is not an integer") from None
     if (minimum is not None and result < minimum) or (maximum is not None and result > maximum):
         if minimum is not None and maximum is not None:
             expected = f"{minimum}..{maximum}"
         else:
             expected = f"at least {minimum}" if minimum is not None else f"at most {maximum}"
-        raise SegFormatError(f"{name}: attribute {label} is {result}, expected {expected}")
+        raise DicomFormatError(f"{name}: attribute {label} is {result}, expected {expected}")
     return result

@@ -13,7 +13,6 @@ Little Endian with defined lengths (also the inner encoding of the Deflated synt
 
 from __future__ import annotations
 
-import io
 import os
 import struct
 
@@ -83,48 +82,23 @@ def sequence_bytes(tag: int, *items: bytes) -> bytes:
     return long_element(tag, b"SQ", b"".join(item_bytes(i) for i in items))
 
 
-class _DeflatingWriter(io.RawIOBase):
-    """A write-only stream whose content is raw-deflated into ``target`` on :meth:`finish`.
-
-    Written data is buffered, then compressed in independent chunks on two
-    threads (zlib-ng and ISA-L release the GIL): each chunk but the last ends with
-    a full flush, so the concatenation is one valid deflate stream (as pigz does).
-    """
-
-    def __init__(self, target, level: int, threads: int = 2) -> None:
-        self._target = target
-        self._level = level
-        self._threads = threads
-        self._parts: list[bytes | memoryview] = []
-        self._written = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._written
-
-    def write(self, data) -> int:
-        # Large buffers (the frame block) are kept as views, not copied: the caller keeps
-        # them alive and unchanged until finish().
-        view = memoryview(data).cast("B")
-        self._parts.append(view if view.nbytes >= 1 << 20 else bytes(view))
-        self._written += view.nbytes
-        return view.nbytes
-
-    def finish(self) -> None:
-        from labelmap._util.deflate import deflate_chunks
-
-        parts, self._parts = self._parts, []
-        for piece in deflate_chunks(parts, level=self._level, threads=self._threads):
-            self._target.write(piece)
-
-
-def write_seg_file(ds: WriteDataset, path: os.PathLike[str] | str, *, deflate_level: int = 6) -> None:
+def write_seg_file(
+    ds: WriteDataset, path: os.PathLike[str] | str, *, deflate_level: int = 6, threads: int | None = None
+) -> None:
     """Write ``ds`` with its per-frame items (``ds.frames``) and native pixels (``ds.pixels``) to ``path``.
 
     The caller handles atomicity (``path`` is normally a temporary file).  Implicit VR
     files go through pydicom entirely.
+
+    Parameters
+    ----------
+    ds, path
+        The data set and the file to write.
+    deflate_level
+        Compression level of the Deflated transfer syntax.
+    threads
+        Threads deflating at once (zlib-ng and ISA-L release the GIL); None: every core
+        (:class:`~labelmap._util.resources.Resources`).
 
     Raises
     ------
@@ -154,36 +128,29 @@ def write_seg_file(ds: WriteDataset, path: os.PathLike[str] | str, *, deflate_le
         # labels beyond ASCII without a character set from the source: declare UTF-8
         pre.SpecificCharacterSet = "ISO_IR 192"
         head, tail = _encode_part(pre, "ISO_IR 192"), _encode_part(post, "ISO_IR 192")
+    # the pixels are passed as a view of the caller's array (not copied), and deflated where they lie
+    parts: list[bytes | memoryview] = [head, b"" if ds.frames is None else ds.frames.encode(), tail]
+    if ds.pixels is not None and "PixelData" not in ds:
+        data, vr = ds.pixels
+        n = data.nbytes
+        parts.append(tag_bytes(PIXEL_DATA) + vr.encode("ascii") + b"\0\0" + struct.pack("<I", n + n % 2))
+        parts += [memoryview(data), b"\0" * (n % 2)]
+    if ts == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
+        from labelmap._util.deflate import deflate_chunks
+
+        parts = list(deflate_chunks(parts, level=deflate_level, threads=threads))
     with open(path, "wb") as raw:
-        raw.write(b"\0" * 128 + b"DICM")
-        raw.write(encode_file_meta(ds.file_meta))
-        deflater = _DeflatingWriter(raw, deflate_level) if ts == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN else None
-        sink = deflater if deflater is not None else raw
-        sink.write(head)
-        if ds.frames is not None:
-            sink.write(ds.frames.encode())
-        sink.write(tail)
-        if ds.pixels is not None and "PixelData" not in ds:
-            data, vr = ds.pixels
-            n = data.nbytes
-            sink.write(tag_bytes(PIXEL_DATA) + vr.encode("ascii") + b"\0\0" + struct.pack("<I", n + n % 2))
-            sink.write(memoryview(data))
-            if n % 2:
-                sink.write(b"\0")
-        if deflater is not None:
-            deflater.finish()
+        raw.write(b"\0" * 128 + b"DICM" + encode_file_meta(ds.file_meta))
+        for part in parts:
+            raw.write(part)
 
 
 def encode_file_meta(meta: WriteDataset) -> bytes:
     """The File Meta Information group (Explicit VR LE) with its group length first."""
-    body = _encode_dataset(_without(meta, 0x00020000), "ascii")
-    return short_element(0x00020000, b"UL", struct.pack("<I", len(body))) + body
-
-
-def _without(ds: WriteDataset, tag: int) -> WriteDataset:
-    out = WriteDataset()
-    out._elements.update((t, e) for t, e in ds._elements.items() if t != tag)
-    return out
+    body = WriteDataset()
+    body._elements.update((t, e) for t, e in meta._elements.items() if t != 0x00020000)
+    encoded = _encode_dataset(body, "ascii")
+    return short_element(0x00020000, b"UL", struct.pack("<I", len(encoded))) + encoded
 
 
 def _encode_part(ds: WriteDataset, charset) -> bytes:

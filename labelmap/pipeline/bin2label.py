@@ -94,7 +94,9 @@ def binary_to_labelmap(
     out_ds = encode_labelmap(
         volume, source, source_index, series=series, options=options, plan=plan, materialize=False, resources=resources
     )
-    save_dataset(out_ds, output, deflate_level=options.deflate_level)
+    save_dataset(
+        out_ds, output, deflate_level=options.deflate_level, threads=None if resources is None else resources.threads
+    )
     skipped = classic.geometry.shape[0] - int(out_ds.NumberOfFrames)
     return WriteReport.of(
         out_ds, output, t0, segments=len(volume.segments), skipped_slices=skipped, warnings=plan.notes

@@ -222,7 +222,9 @@ def write_seg(
     ds, prepared = encode_seg(
         volumes, source, series=series, options=options, names=names, materialize=False, resources=resources
     )
-    save_dataset(ds, output, deflate_level=options.deflate_level)
+    save_dataset(
+        ds, output, deflate_level=options.deflate_level, threads=None if resources is None else resources.threads
+    )
     skipped = max(0, prepared.geometry.shape[0] - int(ds.NumberOfFrames)) if prepared.seg_type == "LABELMAP" else 0
     return WriteReport.of(
         ds, output, t0, segments=len(prepared.segments), skipped_slices=skipped, warnings=prepared.notes

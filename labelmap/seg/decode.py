@@ -16,11 +16,10 @@ import numpy as np
 
 from labelmap import kernels
 from labelmap._util.arrays import has_duplicates
-from labelmap.dicom.values import int_value
 from labelmap.errors import SegFormatError, UnsupportedError
 from labelmap.geometry import DEFAULT_TOLERANCE_MM
 from labelmap.model import Geometry, LabelVolume, SegmentDescription, SeriesAttributes
-from labelmap.seg.read import OpenedSeg, open_seg, segment_descriptions, series_attributes
+from labelmap.seg.read import OpenedSeg, int_value, open_seg, segment_descriptions, series_attributes
 from labelmap.seg.segments import is_background
 
 if TYPE_CHECKING:

@@ -20,11 +20,10 @@ if TYPE_CHECKING:
 
 from labelmap import kernels
 from labelmap._util.arrays import has_duplicates, unique
-from labelmap.dicom.values import int_value
 from labelmap.errors import SegFormatError, UnsupportedError
 from labelmap.geometry import DEFAULT_TOLERANCE_MM
 from labelmap.model import Geometry, SegmentDescription, SeriesAttributes
-from labelmap.seg.read import FrameInfo, OpenedSeg, open_seg, segment_descriptions, series_attributes
+from labelmap.seg.read import FrameInfo, OpenedSeg, int_value, open_seg, segment_descriptions, series_attributes
 
 __all__ = ["ClassicSeg", "decode_classic"]
 

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import wraps
 from io import BytesIO
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import numpy as np
 
+from labelmap.dicom import values as dicom_values
 from labelmap.dicom.dictionary import PER_FRAME_GROUPS
-from labelmap.dicom.values import int_value
 from labelmap.dicom.write import ITEM_BYTES, pad_text, sequence_bytes, short_element, tag_bytes
 from labelmap.errors import DicomFormatError, SegFormatError
 
@@ -37,6 +38,8 @@ __all__ = [
     "read_seg_fast",
     "read_seg_header",
     "seg_error",
+    "check_header",
+    "int_value",
 ]
 
 # Fields decoded from each per-frame item: path of sequence tags below the item, then the leaf.
@@ -348,6 +351,28 @@ def header_dataset(header: FileHeader) -> FileDataset:
 def seg_error(exc: DicomFormatError) -> SegFormatError:
     """A byte-level error of a SEG file as a :class:`SegFormatError` (same text and fields)."""
     return exc if isinstance(exc, SegFormatError) else SegFormatError(exc.what, **exc.fields())
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _seg_errors(function: Callable[P, R]) -> Callable[P, R]:
+    """``function`` with its DicomFormatError raised as SegFormatError (see :func:`seg_error`)."""
+
+    @wraps(function)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except DicomFormatError as exc:
+            raise seg_error(exc) from None
+
+    return checked
+
+
+#: :mod:`labelmap.dicom.values`' checked access, raising :class:`SegFormatError` for a SEG.
+check_header = _seg_errors(dicom_values.check_header)
+int_value = _seg_errors(dicom_values.int_value)
 
 
 # --------------------------------------------------------------------------- writing

@@ -19,12 +19,12 @@ import numpy as np
 
 from labelmap.dicom.read import LiteDataset
 from labelmap.dicom.uids import EXPLICIT_VR_BIG_ENDIAN
-from labelmap.dicom.values import check_header, int_value, quiet_pydicom
+from labelmap.dicom.values import quiet_pydicom
 from labelmap.errors import LabelmapError, MetadataError, SegFormatError, UnsupportedError
 from labelmap.geometry import DEFAULT_TOLERANCE_MM, FrameGeometry, place
 from labelmap.model import Geometry, SegmentDescription, SeriesAttributes
 from labelmap.seg.palette import read_palette
-from labelmap.seg.perframe import PerFrameTable, header_dataset
+from labelmap.seg.perframe import PerFrameTable, check_header, header_dataset, int_value
 from labelmap.seg.pixels import DatasetPixels, FilePixels, PixelSource
 from labelmap.seg.segments import segment_from_dataset
 from labelmap.seg.types import SEG_SOP_CLASSES

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from labelmap.dicom.values import int_value, quiet_pydicom
-from labelmap.seg.read import open_seg, segment_descriptions
+from labelmap.dicom.values import quiet_pydicom
+from labelmap.seg.read import int_value, open_seg, segment_descriptions
 from labelmap.seg.types import SEG_SOP_CLASSES
 
 __all__ = ["seg_summary"]

@@ -13,35 +13,28 @@ refusing stacks with missing slices or positions that are not on a line.
 from __future__ import annotations
 
 import os
-import struct
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from labelmap.dicom.dictionary import KEYWORDS, LONG_VRS
-from labelmap.dicom.read import LiteDataset, NeedsPydicom
-from labelmap.errors import DicomSeriesError
+from labelmap.dicom.dictionary import KEYWORDS
+from labelmap.dicom.read import LiteDataset, NeedsPydicom, pixel_damage
+from labelmap.errors import DicomFormatError, DicomSeriesError
 from labelmap.model import SOURCE_ATTRIBUTES, Geometry, SourceSeries
 
 if TYPE_CHECKING:  # headers are parsed without pydicom; it reads only the files the lite parser leaves
     from pydicom.dataset import Dataset
 
 __all__ = [
-    "COPIED_ATTRIBUTES",
     "find_dicom_files",
     "read_series_headers",
     "load_series",
     "series_geometry",
     "SliceHeader",
 ]
-
-#: Patient / study / frame-of-reference attributes copied into ``SourceSeries.dataset``
-#: (only those present in the source are copied).
-COPIED_ATTRIBUTES: tuple[str, ...] = SOURCE_ATTRIBUTES
 
 _GEOMETRY_TAGS: tuple[str, ...] = (
     "SOPClassUID",
@@ -59,7 +52,7 @@ _GEOMETRY_TAGS: tuple[str, ...] = (
     "SliceThickness",
 )
 
-_READ_TAGS: list[str] = list(dict.fromkeys(_GEOMETRY_TAGS + COPIED_ATTRIBUTES))
+_READ_TAGS: list[str] = list(dict.fromkeys(_GEOMETRY_TAGS + SOURCE_ATTRIBUTES))
 #: the same as tag numbers, for the lite reader (which skips every other element)
 _READ_TAG_NUMBERS: frozenset[int] = frozenset(KEYWORDS[k][0] for k in _READ_TAGS)
 
@@ -74,11 +67,6 @@ POSITION_TOL = 1e-3
 _NON_SOURCE_SOP_PREFIX = "1.2.840.10008.5.1.4.1.1.66"
 _NON_SOURCE_MODALITIES = {"SEG", "RTSTRUCT", "SR", "REG", "KO", "PR", "RTPLAN", "RTDOSE"}
 
-# Header parsing is CPU-bound under the GIL: on a warm cache a 2-thread pool measured slower
-# (0.24 s vs 0.14 s for 300 files), so reading is sequential unless this is raised.
-_THREADS = 1
-_THREAD_MIN_FILES = 64
-
 
 # --------------------------------------------------------------------------- file discovery
 def find_dicom_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
@@ -90,29 +78,19 @@ def find_dicom_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     files: list[Path] = []
-    seen: set[Path] = set()
-
-    def add(p: Path) -> None:
-        if p not in seen:
-            seen.add(p)
-            files.append(p)
-
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             for root, dirs, names in os.walk(path):
                 dirs.sort()
-                for name in sorted(names):
-                    f = Path(root) / name
-                    if f.is_file():
-                        add(f)
+                files += [f for f in (Path(root) / name for name in sorted(names)) if f.is_file()]
         elif path.is_file():
-            add(path)
+            files.append(path)
         else:
             raise DicomSeriesError(
                 f"DICOM input {str(path)!r} does not exist; give the folder or files of the source image series"
             )
-    return files
+    return list(dict.fromkeys(files))
 
 
 # --------------------------------------------------------------------------- header reading
@@ -146,39 +124,30 @@ class _ScanResult:
     n_files: int
     #: DICOM files without image geometry that end before their Pixel Data (truncated copies?)
     #: or that name a series but have no ImagePositionPatient
-    incomplete: list[SliceHeader] = field(default_factory=list)
+    incomplete: list[SliceHeader]
 
 
 def _floats(ds: Dataset, keyword: str, n: int) -> np.ndarray | None:
+    """``n`` finite numbers, else None (absent, empty or undecodable)."""
     value = ds.get(keyword)
-    if value is None or value == "":
-        return None
     try:
         arr = np.array([float(v) for v in (value if not isinstance(value, (str, bytes, float, int)) else [value])])
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # None, "" or text that is no number
         return None
-    if arr.shape != (n,) or not np.all(np.isfinite(arr)):
-        return None
-    return arr
+    return arr if arr.shape == (n,) and np.all(np.isfinite(arr)) else None
 
 
 def _int_or_none(ds: Dataset, keyword: str) -> int | None:
-    value = ds.get(keyword)
-    if value is None or value == "":
-        return None
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        return int(ds.get(keyword))
+    except (TypeError, ValueError):  # None, "" or text that is no number
         return None
 
 
 def _pixel_data_problem(fp: Any, ds: Dataset, size: int) -> str | None:
-    """Why the Pixel Data of a file read with ``stop_before_pixels`` is incomplete, or None.
+    """:func:`~labelmap.dicom.read.pixel_damage` of a file read by pydicom with ``stop_before_pixels``.
 
-    ``fp`` is positioned where pydicom stopped: at the Pixel Data element, or at the end
-    of the file when there is none (a truncated copy, or a non-image object).  Only the
-    element's length field is read; encapsulated (undefined length) and deflated data
-    are not checked.
+    ``fp`` is positioned where pydicom stopped; deflated data sets are not checked.
     """
     pos = fp.tell()
     if pos >= size:
@@ -190,24 +159,7 @@ def _pixel_data_problem(fp: Any, ds: Dataset, size: int) -> str | None:
         implicit, little = syntax.is_implicit_VR, syntax.is_little_endian
     except (AttributeError, ValueError):
         return None
-    head = fp.read(12)
-    order = "<" if little else ">"
-    if len(head) < 8:
-        return "it ends inside its Pixel Data element"
-    group = struct.unpack(order + "H", head[:2])[0]
-    if group != 0x7FE0:
-        return None
-    if implicit:
-        length, start = struct.unpack(order + "I", head[4:8])[0], pos + 8
-    elif head[4:6] in LONG_VRS:
-        if len(head) < 12:
-            return "it ends inside its Pixel Data element"
-        length, start = struct.unpack(order + "I", head[8:12])[0], pos + 12
-    else:
-        length, start = struct.unpack(order + "H", head[6:8])[0], pos + 8
-    if length == 0xFFFFFFFF or start + length <= size:
-        return None
-    return f"its Pixel Data holds {size - start} of {length} bytes"
+    return pixel_damage(fp.read(12), pos, size, implicit, little)
 
 
 def _read_one(path: Path) -> SliceHeader | None:
@@ -218,25 +170,21 @@ def _read_one(path: Path) -> SliceHeader | None:
     with pydicom); anything else, damaged files included, goes to pydicom as before.
     """
     from labelmap.dicom.read import read_image_header
-    from labelmap.errors import DicomFormatError
 
     try:
-        meta, ds, damage = read_image_header(path, _READ_TAG_NUMBERS)
-        return _slice_header(path, ds, meta, damage)
+        meta, lite, damage = read_image_header(path, _READ_TAG_NUMBERS)
+        return _slice_header(path, lite, meta, damage)
     except (DicomFormatError, NeedsPydicom, OSError):
         pass
     if not _has_dicm_prefix(path):
         return None  # pydicom (without force) refuses it too; spares its import for a stray file
     import pydicom
-    from pydicom.errors import InvalidDicomError
 
     try:
         with open(path, "rb") as fp:
             ds = pydicom.dcmread(fp, stop_before_pixels=True, specific_tags=_READ_TAGS)
             damage = _pixel_data_problem(fp, ds, os.fstat(fp.fileno()).st_size)
-    except (InvalidDicomError, OSError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError):
-        return None
-    except Exception:  # pydicom raises assorted errors on junk; a non-DICOM file is never fatal
+    except Exception:  # pydicom raises assorted errors on junk (InvalidDicomError, EOFError ...); never fatal
         return None
     return _slice_header(path, ds, getattr(ds, "file_meta", None), damage)
 
@@ -253,20 +201,16 @@ def _has_dicm_prefix(path: Path) -> bool:
 def _slice_header(path: Path, ds: Any, meta: Any, damage: str | None) -> SliceHeader | None:
     """A SliceHeader from a pydicom Dataset or a lite data set (None if its values do not decode)."""
     try:
-        sop_instance = str(ds.get("SOPInstanceUID", "") or "")
-        series_uid = str(ds.get("SeriesInstanceUID", "") or "")
         sop_class = str(ds.get("SOPClassUID", "") or "")
         if not sop_class and meta is not None:  # a copy truncated before SOPClassUID still names it in the meta
             sop_class = str(meta.get("MediaStorageSOPClassUID", "") or "")
-        number_of_frames = _int_or_none(ds, "NumberOfFrames")
         spacing = _floats(ds, "PixelSpacing", 2)
-        series_number = ds.get("SeriesNumber")
-        series_description = ds.get("SeriesDescription")
+        series_number, series_description = ds.get("SeriesNumber"), ds.get("SeriesDescription")
         return SliceHeader(
             file=str(path),
             sop_class_uid=sop_class,
-            sop_instance_uid=sop_instance,
-            series_instance_uid=series_uid,
+            sop_instance_uid=str(ds.get("SOPInstanceUID", "") or ""),
+            series_instance_uid=str(ds.get("SeriesInstanceUID", "") or ""),
             modality=str(ds.get("Modality", "") or ""),
             series_number=None if series_number in (None, "") else str(series_number),
             series_description=None if series_description in (None, "") else str(series_description),
@@ -275,7 +219,7 @@ def _slice_header(path: Path, ds: Any, meta: Any, damage: str | None) -> SliceHe
             pixel_spacing=None if spacing is None else (float(spacing[0]), float(spacing[1])),
             rows=_int_or_none(ds, "Rows"),
             columns=_int_or_none(ds, "Columns"),
-            number_of_frames=number_of_frames,
+            number_of_frames=_int_or_none(ds, "NumberOfFrames"),
             dataset=ds,
             damage=damage,
         )
@@ -306,16 +250,12 @@ def _is_single_frame_image(h: SliceHeader) -> bool:
 
 def read_series_headers(paths: Sequence[str | os.PathLike]) -> _ScanResult:
     """Read the headers of every file under ``paths``; keep images, count the rest."""
+    # sequential: header parsing is CPU-bound under the GIL, threads do not pay (benchmarks/)
     files = find_dicom_files(paths)
-    if len(files) >= _THREAD_MIN_FILES and _THREADS > 1:
-        with ThreadPoolExecutor(max_workers=_THREADS) as pool:
-            headers = list(pool.map(_read_one, files, chunksize=32))
-    else:
-        headers = [_read_one(f) for f in files]
     images: list[SliceHeader] = []
     incomplete: list[SliceHeader] = []
     non_dicom = non_image = 0
-    for h in headers:
+    for h in map(_read_one, files):
         if h is None:
             non_dicom += 1
         elif _is_single_frame_image(h) or (_is_multiframe_image(h) and h.series_instance_uid):
@@ -352,13 +292,6 @@ def _series_summary(uid: str, members: list[SliceHeader]) -> str:
     return "  - " + ", ".join(parts)
 
 
-def _group(images: list[SliceHeader]) -> dict[str, list[SliceHeader]]:
-    groups: dict[str, list[SliceHeader]] = {}
-    for h in images:
-        groups.setdefault(h.series_instance_uid, []).append(h)
-    return groups
-
-
 def load_series(paths: Sequence[str | os.PathLike], *, series_uid: str | None = None) -> SourceSeries:
     """Headers of one single-frame image series found under ``paths``, sorted along the slice normal.
 
@@ -384,26 +317,26 @@ def load_series(paths: Sequence[str | os.PathLike], *, series_uid: str | None = 
             "(CT, MR, ...) the labels were drawn on"
         )
 
-    groups = _group(scan.images)
+    groups: dict[str, list[SliceHeader]] = {}
+    for h in scan.images:
+        groups.setdefault(h.series_instance_uid, []).append(h)
+    listing = "\n".join(_series_summary(uid, m) for uid, m in groups.items())
     if series_uid is None:
         if len(groups) > 1:
-            listing = "\n".join(_series_summary(uid, m) for uid, m in groups.items())
             raise DicomSeriesError(
                 f"{len(groups)} image series were found in {where}; pass --series-uid UID "
                 f"(series_uid=...) or only that series' files to choose one:\n{listing}"
             )
         series_uid = next(iter(groups))
     elif series_uid not in groups:
-        listing = "\n".join(_series_summary(uid, m) for uid, m in groups.items())
         raise DicomSeriesError(f"series {series_uid} was not found in {where}; the image series there are:\n{listing}")
     members = groups[series_uid]
 
-    multi = [h for h in members if _is_multiframe_image(h)]
-    if multi:
-        h = multi[0]
+    multi = next((h for h in members if _is_multiframe_image(h)), None)
+    if multi is not None:
         raise DicomSeriesError(
-            f"series {series_uid} holds multi-frame images ({h.file!r}: NumberOfFrames "
-            f"{h.number_of_frames}, SOPClassUID {h.sop_class_uid}); multi-frame source series are not "
+            f"series {series_uid} holds multi-frame images ({multi.file!r}: NumberOfFrames "
+            f"{multi.number_of_frames}, SOPClassUID {multi.sop_class_uid}); multi-frame source series are not "
             "supported yet - only single-frame series (one slice per file)"
         )
 
@@ -413,8 +346,7 @@ def load_series(paths: Sequence[str | os.PathLike], *, series_uid: str | None = 
     unique: dict[str, SliceHeader] = {}
     for h in members:
         unique.setdefault(h.sop_instance_uid, h)
-    slices = list(unique.values())
-    return _build_series(series_uid, slices)
+    return _build_series(series_uid, list(unique.values()))
 
 
 def _check_complete(series_uid: str, members: list[SliceHeader], incomplete: list[SliceHeader]) -> None:
@@ -472,11 +404,7 @@ def _build_series(series_uid: str, slices: list[SliceHeader]) -> SourceSeries:
                 f"slices of series {series_uid} differ in size: {h.file!r} is {h.rows}x{h.columns} "
                 f"(rows x columns), {ref.file!r} is {ref.rows}x{ref.columns}"
             )
-        if (
-            h.pixel_spacing is None
-            or max(abs(h.pixel_spacing[0] - ref.pixel_spacing[0]), abs(h.pixel_spacing[1] - ref.pixel_spacing[1]))
-            > SPACING_TOL
-        ):
+        if h.pixel_spacing is None or np.max(np.abs(np.subtract(h.pixel_spacing, ref.pixel_spacing))) > SPACING_TOL:
             raise DicomSeriesError(
                 f"slices of series {series_uid} differ in PixelSpacing: {h.file!r} has "
                 f"{None if h.pixel_spacing is None else list(h.pixel_spacing)}, {ref.file!r} has "
@@ -509,12 +437,12 @@ def _build_series(series_uid: str, slices: list[SliceHeader]) -> SourceSeries:
 
     first = slices[0].dataset
     if isinstance(first, LiteDataset):  # read without pydicom: keep the lite elements (encoded bytes)
-        dataset: Any = LiteDataset({first[k].tag: first[k] for k in COPIED_ATTRIBUTES if k in first})
+        dataset: Any = LiteDataset({first[k].tag: first[k] for k in SOURCE_ATTRIBUTES if k in first})
     else:
         from pydicom.dataset import Dataset
 
         dataset = Dataset()
-        for keyword in COPIED_ATTRIBUTES:
+        for keyword in SOURCE_ATTRIBUTES:
             if keyword in first:
                 dataset[keyword] = first[keyword]
     positions.setflags(write=False)
@@ -535,30 +463,31 @@ def _build_series(series_uid: str, slices: list[SliceHeader]) -> SourceSeries:
 
 
 # --------------------------------------------------------------------------- geometry
-def _single_slice_thickness(series: SourceSeries) -> float:
-    ds: Any = series.dataset
+def _positive_thickness(ds: Any) -> float | None:
+    """SpacingBetweenSlices, else SliceThickness, of a header when positive."""
     for keyword in ("SpacingBetweenSlices", "SliceThickness"):
-        value = ds.get(keyword) if ds is not None and hasattr(ds, "get") else None
-        if value not in (None, ""):
-            try:
-                if float(value) > 0:
-                    return float(value)
-            except (TypeError, ValueError):
-                pass
-    if series.files:
+        try:
+            value = float(ds.get(keyword) or 0)
+        except (TypeError, ValueError):
+            continue
+        if value > 0:
+            return value
+    return None
+
+
+def _single_slice_thickness(series: SourceSeries) -> float:
+    thickness = _positive_thickness(series.dataset) if hasattr(series.dataset, "get") else None
+    if thickness is None and series.files:
         try:
             import pydicom
 
-            hdr = pydicom.dcmread(
-                series.files[0], stop_before_pixels=True, specific_tags=["SliceThickness", "SpacingBetweenSlices"]
+            tags = ["SliceThickness", "SpacingBetweenSlices"]
+            thickness = _positive_thickness(
+                pydicom.dcmread(series.files[0], stop_before_pixels=True, specific_tags=tags)
             )
-            for keyword in ("SpacingBetweenSlices", "SliceThickness"):
-                value = hdr.get(keyword)
-                if value not in (None, "") and float(value) > 0:
-                    return float(value)
-        except Exception:
+        except Exception:  # a header pydicom cannot read: 1 mm
             pass
-    return 1.0
+    return thickness or 1.0
 
 
 def series_geometry(series: SourceSeries, *, tol_mm: float = 0.01) -> Geometry:
@@ -582,7 +511,7 @@ def series_geometry(series: SourceSeries, *, tol_mm: float = 0.01) -> Geometry:
     shape = (n, int(series.rows), int(series.columns))
     if n == 1:
         direction = np.column_stack([row, col, normal / np.linalg.norm(normal)])
-        return Geometry(positions[0], direction, (*spacing_ij, _single_slice_thickness(series)), shape)
+        return Geometry(positions[0], direction, np.array([*spacing_ij, _single_slice_thickness(series)]), shape)
 
     steps = np.diff(positions, axis=0)
     step_len = np.linalg.norm(steps, axis=1)
@@ -617,4 +546,4 @@ def series_geometry(series: SourceSeries, *, tol_mm: float = 0.01) -> Geometry:
             f"(tolerance {tol_mm} mm)"
         )
     direction = np.column_stack([row, col, k_dir])
-    return Geometry(positions[0], direction, (*spacing_ij, mean_step), shape)
+    return Geometry(positions[0], direction, np.array([*spacing_ij, mean_step]), shape)
