@@ -17,13 +17,7 @@ from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian, generate_ui
 
 from labelmap.model import Geometry
 
-__all__ = [
-    "ORGANS",
-    "write_ct_series",
-    "organ_phantom",
-    "phantom_label_values",
-    "sample_metadata",
-]
+__all__ = ["ORGANS", "write_ct_series", "organ_phantom", "phantom_label_values", "sample_metadata"]
 
 _ENTROPY_TAG = "labelmap-sample"
 

@@ -106,12 +106,8 @@ def binary_to_labelmap(
 def _source_from_references(opened: OpenedSeg, classic: ClassicSeg) -> tuple[SourceSeries, np.ndarray]:
     """A SourceSeries made of the instances a SEG's frames reference, and the instance index per grid slice."""
     ds, info = opened.header, opened.info
-    n_slices = classic.geometry.shape[0]
-    index = np.full(n_slices, -1, dtype=np.int64)
-    classes: list[str] = []
-    uids: list[str] = []
-    positions: list[np.ndarray] = []
-    seen: dict[str, int] = {}
+    index = np.full(classic.geometry.shape[0], -1, dtype=np.int64)
+    seen: dict[str, tuple[int, str, int]] = {}  # instance UID -> (its index, class UID, first frame), in order
     for f, ref in enumerate(info.source_instances):
         if ref is None:
             continue
@@ -120,14 +116,11 @@ def _source_from_references(opened: OpenedSeg, classic: ClassicSeg) -> tuple[Sou
                 raise SegFormatError(
                     f"{opened.name}: frame {f + 1}: {keyword} {uid!r} of its source image is not a valid UID"
                 )
-        k = int(classic.frame_slices[f])
         if ref[1] not in seen:
-            seen[ref[1]] = len(uids)
-            classes.append(str(ref[0]))  # checked above: a UID string
-            uids.append(ref[1])
-            positions.append(info.positions[f])
+            seen[ref[1]] = (len(seen), str(ref[0]), f)  # str(): checked above, a UID string
+        k = int(classic.frame_slices[f])
         if index[k] < 0:
-            index[k] = seen[ref[1]]
+            index[k] = seen[ref[1]][0]
     try:
         series_uid = str(ds.ReferencedSeriesSequence[0].SeriesInstanceUID)
     except (AttributeError, IndexError):
@@ -136,9 +129,9 @@ def _source_from_references(opened: OpenedSeg, classic: ClassicSeg) -> tuple[Sou
         series_uid = ""
     source = SourceSeries(
         series_instance_uid=series_uid,
-        sop_class_uids=tuple(classes),
-        sop_instance_uids=tuple(uids),
-        positions=np.array(positions).reshape(-1, 3),
+        sop_class_uids=tuple(c for _, c, _ in seen.values()),
+        sop_instance_uids=tuple(seen),
+        positions=np.array([info.positions[f] for _, _, f in seen.values()]).reshape(-1, 3),
         orientation=np.asarray(info.orientation, dtype=float),
         pixel_spacing=info.pixel_spacing,
         rows=info.rows,
