@@ -1,7 +1,7 @@
 """The IOD modules the validator names, and the attributes each must hold (Type 1, 2, 1C).
 
 A :class:`Module` is the rule text a violation cites plus its (keyword, Type) rows;
-:func:`check_module` reports the absent and empty ones.  Conditions (Type 1C
+:meth:`Module.check` reports the absent and empty ones.  Conditions (Type 1C
 "required for FRACTIONAL", "when present") are decided by the rule that checks the module.
 """
 
@@ -39,6 +39,17 @@ class Module:
 
     rule: str
     attributes: tuple[tuple[str, str], ...]  # (keyword, Type: "1", "2" or "1C")
+
+    def check(self, ds: Dataset | None, path: str = "") -> Iterator[Violation]:
+        """Attributes absent from ``ds`` (an item at ``path``, if given), undecodable, or empty Type 1."""
+        for keyword, type_ in self.attributes:
+            value, rule = get(ds, keyword), f"{self.rule}: Type {type_}"
+            if value is MISSING:
+                yield violation(keyword, "is absent", rule, item=path)
+            elif value is INVALID:
+                yield violation(keyword, "cannot be decoded", rule, item=path)
+            elif type_ == "1" and is_empty(value):
+                yield violation(keyword, "is empty", f"{self.rule}: Type 1 (a value is required)", item=path)
 
 
 def _module(rule: str, type_: str, *keywords: str) -> Module:
@@ -110,15 +121,3 @@ REFERENCED_INSTANCE = _module(CIR, "1", "ReferencedSOPClassUID", "ReferencedSOPI
 #: Items of Dimension Organization Sequence and of Dimension Index Sequence.
 DIMENSION_ORGANIZATION = _module(DIM, "1", "DimensionOrganizationUID")
 DIMENSION_INDEX = _module(DIM, "1", "DimensionIndexPointer")
-
-
-def check_module(ds: Dataset | None, module: Module, path: str = "") -> Iterator[Violation]:
-    """Attributes of ``module`` absent from ``ds`` (an item at ``path``, if given), undecodable, or empty Type 1."""
-    for keyword, type_ in module.attributes:
-        value, rule = get(ds, keyword), f"{module.rule}: Type {type_}"
-        if value is MISSING:
-            yield violation(keyword, "is absent", rule, item=path)
-        elif value is INVALID:
-            yield violation(keyword, "cannot be decoded", rule, item=path)
-        elif type_ == "1" and is_empty(value):
-            yield violation(keyword, "is empty", f"{module.rule}: Type 1 (a value is required)", item=path)

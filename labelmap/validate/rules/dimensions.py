@@ -11,7 +11,7 @@ from pydicom.dataset import Dataset
 
 from labelmap.validate.context import SegContext
 from labelmap.validate.report import Severity, Violation, frames_text, keyword_of, tag_text, violation
-from labelmap.validate.tables import DIM, DIMENSION_INDEX, DIMENSION_ORGANIZATION, FG, PER_FRAME, check_module
+from labelmap.validate.tables import DIM, DIMENSION_INDEX, DIMENSION_ORGANIZATION, FG, PER_FRAME
 from labelmap.validate.values import MISSING, as_int, get, items, text
 
 # Dimension Index Pointer -> the functional group sequence that holds it
@@ -34,7 +34,7 @@ def check(ctx: SegContext) -> Iterator[Violation]:
     if not organisation:
         yield violation("DimensionOrganizationSequence", "is absent or empty", f"{DIM}: Type 1")
     for i, item in enumerate(organisation, start=1):
-        yield from check_module(item, DIMENSION_ORGANIZATION, f"DimensionOrganizationSequence[{i}]")
+        yield from DIMENSION_ORGANIZATION.check(item, f"DimensionOrganizationSequence[{i}]")
     uids = {u.strip() for u in (get(item, "DimensionOrganizationUID") for item in organisation) if isinstance(u, str)}
     index = items(get(ds, "DimensionIndexSequence"))
     if not index and not ctx.tiled_full:
@@ -51,7 +51,7 @@ def check(ctx: SegContext) -> Iterator[Violation]:
 
 def _index_item(ctx: SegContext, item: Dataset, path: str, uids: set[str]) -> Iterator[Violation]:
     """One Dimension Index Sequence item: its pointers and organization."""
-    yield from check_module(item, DIMENSION_INDEX, path)
+    yield from DIMENSION_INDEX.check(item, path)
     bad = partial(violation, item=path)
     pointer = as_int(get(item, "DimensionIndexPointer"))
     group = get(item, "FunctionalGroupPointer")

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from labelmap.validate.context import SegContext
 from labelmap.validate.report import Violation, violation
-from labelmap.validate.tables import FG, MF, TILED_FULL, check_module
+from labelmap.validate.tables import FG, MF, TILED_FULL
 from labelmap.validate.values import MISSING, get, items
 
 
@@ -36,7 +36,7 @@ def check(ctx: SegContext) -> Iterator[Violation]:
             path="SharedFunctionalGroupsSequence[1].SegmentIdentificationSequence",
         )
     if ctx.tiled_full:
-        yield from check_module(ctx.ds, TILED_FULL)
+        yield from TILED_FULL.check(ctx.ds)
     table = ctx.table
     if table is None:
         if not ctx.tiled_full:

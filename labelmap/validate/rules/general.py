@@ -9,14 +9,14 @@ from labelmap.dicom.uids import is_uid
 from labelmap.seg.types import SegmentationType
 from labelmap.validate.context import SegContext
 from labelmap.validate.report import Violation, mismatch, violation
-from labelmap.validate.tables import FRAME_OF_REFERENCE, GENERAL, SEG_IMAGE, SERIES, check_module
+from labelmap.validate.tables import FRAME_OF_REFERENCE, GENERAL, SEG_IMAGE, SERIES
 from labelmap.validate.values import MISSING, Absent, get, is_empty, text
 
 
 def check(ctx: SegContext) -> Iterator[Violation]:
     ds = ctx.ds
     for module in GENERAL:
-        yield from check_module(ds, module)
+        yield from module.check(ds)
     yield from mismatch("Modality", text(get(ds, "Modality")), "SEG", f"{SERIES.rule}: Modality is SEG")
     image_type = get(ds, "ImageType")
     if not isinstance(image_type, Absent) and not is_empty(image_type):
@@ -53,4 +53,4 @@ def check(ctx: SegContext) -> Iterator[Violation]:
             "warning",
         )
     if get(ds, "FrameOfReferenceUID") is not MISSING:
-        yield from check_module(ds, FRAME_OF_REFERENCE)
+        yield from FRAME_OF_REFERENCE.check(ds)

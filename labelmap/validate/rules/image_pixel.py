@@ -7,27 +7,18 @@ from collections.abc import Iterator
 from labelmap.seg.types import FractionalType, SegmentationType, SegmentsOverlap
 from labelmap.validate.context import SegContext
 from labelmap.validate.report import Violation, mismatch, violation
-from labelmap.validate.tables import (
-    FRACTIONAL,
-    IMAGE_PIXEL,
-    IOD,
-    MF,
-    PIXEL,
-    SEG_IMAGE,
-    SEGMENTATION_PIXEL,
-    check_module,
-)
+from labelmap.validate.tables import FRACTIONAL, IMAGE_PIXEL, IOD, MF, PIXEL, SEG_IMAGE, SEGMENTATION_PIXEL
 from labelmap.validate.values import MISSING, as_int, get, text, upper_text
 
 
 def check(ctx: SegContext) -> Iterator[Violation]:
     ds, spec = ctx.ds, ctx.type_spec
     t = spec.type.value
-    yield from check_module(ds, IMAGE_PIXEL)
+    yield from IMAGE_PIXEL.check(ds)
     for kw, value in (("Rows", ctx.rows), ("Columns", ctx.columns)):
         if value is not None and value <= 0:
             yield violation(kw, f"is {value}", f"{PIXEL}: at least 1")
-    yield from check_module(ds, SEGMENTATION_PIXEL)
+    yield from SEGMENTATION_PIXEL.check(ds)
     keywords = ("SamplesPerPixel", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation")
     spp, bits, stored, high, pr = (as_int(get(ds, kw)) for kw in keywords)
     yield from mismatch("SamplesPerPixel", spp, 1, f"{SEG_IMAGE}: Samples per Pixel is 1")
@@ -111,7 +102,7 @@ def _fractional(ctx: SegContext) -> Iterator[Violation]:
                     kw, f"is present in a {ctx.seg_type} SEG", f"{SEG_IMAGE}: Type 1C, only for FRACTIONAL", "warning"
                 )
         return
-    yield from check_module(ds, FRACTIONAL)
+    yield from FRACTIONAL.check(ds)
     kind = upper_text(ds, "SegmentationFractionalType")
     if kind and kind not in FractionalType.__members__:
         yield violation(

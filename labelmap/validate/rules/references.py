@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from labelmap.validate.context import SegContext
 from labelmap.validate.report import Violation, violation
-from labelmap.validate.tables import CIR, IOD, REFERENCED_INSTANCE, REFERENCED_SERIES, check_module
+from labelmap.validate.tables import CIR, IOD, REFERENCED_INSTANCE, REFERENCED_SERIES
 from labelmap.validate.values import MISSING, get, items, text
 
 
@@ -38,12 +38,12 @@ def check(ctx: SegContext) -> Iterator[Violation]:
     listed: set[str] = set()
     for i, item in enumerate(items(series), start=1):
         path = f"ReferencedSeriesSequence[{i}]"
-        yield from check_module(item, REFERENCED_SERIES, path)
+        yield from REFERENCED_SERIES.check(item, path)
         instances = items(get(item, "ReferencedInstanceSequence"))
         if not instances:
             yield violation("ReferencedInstanceSequence", "is absent or empty", f"{CIR}: Type 1", item=path)
         for j, inst in enumerate(instances, start=1):
-            yield from check_module(inst, REFERENCED_INSTANCE, f"{path}.ReferencedInstanceSequence[{j}]")
+            yield from REFERENCED_INSTANCE.check(inst, f"{path}.ReferencedInstanceSequence[{j}]")
             uid = get(inst, "ReferencedSOPInstanceUID")
             if isinstance(uid, str):
                 listed.add(uid.strip())
