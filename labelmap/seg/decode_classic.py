@@ -23,7 +23,7 @@ from labelmap._util.arrays import has_duplicates, unique
 from labelmap.errors import SegFormatError, UnsupportedError
 from labelmap.geometry import DEFAULT_TOLERANCE_MM
 from labelmap.model import Geometry, SegmentDescription, SeriesAttributes
-from labelmap.seg.read import FrameInfo, OpenedSeg, int_value, open_seg, segment_descriptions, series_attributes
+from labelmap.seg.read import OpenedSeg, int_value, open_seg, segment_descriptions, series_attributes
 
 __all__ = ["ClassicSeg", "decode_classic"]
 
@@ -55,10 +55,10 @@ class ClassicSeg:
         """(N, N) overlapping voxel counts between segments, in ``segments`` order."""
         index = {s.number: i for i, s in enumerate(self.segments)}
         seg_idx = np.array([index[int(n)] for n in self.frame_segments], dtype=np.int64)
-        if self.packed is not None:
-            return kernels.frame_overlap(self.packed, self.frame_slices, seg_idx, len(self.segments), self.npx)
-        assert self.frames is not None
-        packed = kernels.pack_masks(self.frames)
+        packed = self.packed
+        if packed is None:
+            assert self.frames is not None
+            packed = kernels.pack_masks(self.frames)
         return kernels.frame_overlap(packed, self.frame_slices, seg_idx, len(self.segments), self.npx)
 
     def layers(self) -> list[list[SegmentDescription]]:
@@ -121,7 +121,7 @@ def decode_classic(
     seg_type = str(ds.get("SegmentationType", ""))
     if seg_type not in ("BINARY", "FRACTIONAL"):
         raise UnsupportedError(f"{name}: Segmentation Type {seg_type or '(missing)'} is not BINARY or FRACTIONAL")
-    info: FrameInfo = opened.info
+    info = opened.info
     if info.segment_numbers is None:
         raise SegFormatError(f"{name}: frames have no Segment Identification Sequence (0062,000A)")
     segments = sorted(segment_descriptions(ds, name), key=lambda s: s.number)

@@ -6,15 +6,12 @@ unchanged; :mod:`labelmap.pipeline.options` offers it next to :class:`ReadOption
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from labelmap.geometry import DEFAULT_TOLERANCE_MM
 from labelmap.model import Numbering, SegType
 
-__all__ = ["WriteOptions", "SegTypeChoice", "Numbering"]
-
-#: Segmentation Type asked for; "auto" picks LABELMAP unless segments overlap.
-SegTypeChoice = SegType
+__all__ = ["WriteOptions", "Numbering"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +50,3 @@ class WriteOptions:
     fractional_type: str = "probability"
     tol_mm: float = DEFAULT_TOLERANCE_MM
     force_16bit: bool = False
-
-    def with_(self, **changes: object) -> WriteOptions:
-        """A copy with some options changed."""
-        return replace(self, **changes)  # type: ignore[arg-type]

@@ -77,10 +77,6 @@ def _xyz(x: float, y: float, z: float) -> bytes:
     return b"XYZ " + b"\0" * 4 + _s15(x) + _s15(y) + _s15(z)
 
 
-def _pad4(b: bytes) -> bytes:
-    return b + b"\0" * (-len(b) % 4)
-
-
 @lru_cache(maxsize=1)
 def srgb_icc_profile() -> bytes:
     """A small ICC v2 display profile for sRGB (D50-adapted colorants, sRGB tone curve as a table)."""
@@ -92,38 +88,24 @@ def srgb_icc_profile() -> bytes:
     curve = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
     trc = b"curv" + b"\0" * 4 + struct.pack(">I", 256) + np.rint(curve * 65535).astype(">u2").tobytes()
     tags = [
-        (b"desc", _pad4(desc)),
-        (b"cprt", _pad4(cprt)),
+        (b"desc", desc),
+        (b"cprt", cprt),
         (b"wtpt", _xyz(0.9642, 1.0, 0.8249)),
         (b"rXYZ", _xyz(0.4361, 0.2225, 0.0139)),
         (b"gXYZ", _xyz(0.3851, 0.7169, 0.0971)),
         (b"bXYZ", _xyz(0.1431, 0.0606, 0.7141)),
-        (b"rTRC", _pad4(trc)),
-        (b"gTRC", None),
-        (b"bTRC", None),
+        (b"rTRC", trc),
     ]
-    table_size = 4 + 12 * len(tags)
-    offset = 128 + table_size
-    entries = b""
-    body = b""
-    trc_offset = 0
+    table_size = 4 + 12 * (len(tags) + 2)
+    entries = body = b""
     for sig, data in tags:
-        if data is None:
-            entries += sig + struct.pack(">II", trc_offset, len(trc))
-            continue
-        if sig == b"rTRC":
-            trc_offset = offset
-        size = (
-            len(data)
-            if sig not in (b"desc", b"cprt", b"rTRC")
-            else len({b"desc": desc, b"cprt": cprt, b"rTRC": trc}[sig])
-        )
-        entries += sig + struct.pack(">II", offset, size)
-        body += data
-        offset += len(data)
+        entries += sig + struct.pack(">II", 128 + table_size + len(body), len(data))
+        body += data + b"\0" * (-len(data) % 4)  # each tag starts on a 4-byte boundary
+    red_curve = entries[-8:]  # (offset, size) of rTRC: the green and blue curves are the same
+    entries += b"gTRC" + red_curve + b"bTRC" + red_curve
     total = 128 + table_size + len(body)
     header = struct.pack(">I", total) + b"\0" * 4 + struct.pack(">I", 0x02100000) + b"scnr" + b"RGB " + b"XYZ "
     header += struct.pack(">6H", 2026, 1, 1, 0, 0, 0) + b"acsp" + b"\0" * 4 + b"\0" * 4 + b"\0" * 8 + b"\0" * 8
     header += struct.pack(">I", 0) + _s15(0.9642) + _s15(1.0) + _s15(0.8249) + b"\0" * 4
     header += b"\0" * (128 - len(header))
-    return header + struct.pack(">I", len(tags)) + entries + body
+    return header + struct.pack(">I", len(tags) + 2) + entries + body

@@ -10,7 +10,7 @@ bit depths and the codec table (:func:`allowed_syntaxes`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -89,25 +89,18 @@ class SegTypeSpec:
         return SEG_SOP_CLASSES[self.sop_class]
 
 
+_BINARY = SegTypeSpec(
+    type=SegmentationType.BINARY,
+    sop_class=SEGMENTATION_STORAGE,
+    bits=(1,),
+    photometric=("MONOCHROME2",),
+    segment_identification=True,
+    pixel_padding=False,
+    overlap=tuple(SegmentsOverlap),
+)
 SEG_TYPES: dict[SegmentationType, SegTypeSpec] = {
-    SegmentationType.BINARY: SegTypeSpec(
-        type=SegmentationType.BINARY,
-        sop_class=SEGMENTATION_STORAGE,
-        bits=(1,),
-        photometric=("MONOCHROME2",),
-        segment_identification=True,
-        pixel_padding=False,
-        overlap=(SegmentsOverlap.YES, SegmentsOverlap.NO, SegmentsOverlap.UNDEFINED),
-    ),
-    SegmentationType.FRACTIONAL: SegTypeSpec(
-        type=SegmentationType.FRACTIONAL,
-        sop_class=SEGMENTATION_STORAGE,
-        bits=(8,),
-        photometric=("MONOCHROME2",),
-        segment_identification=True,
-        pixel_padding=False,
-        overlap=(SegmentsOverlap.YES, SegmentsOverlap.NO, SegmentsOverlap.UNDEFINED),
-    ),
+    SegmentationType.BINARY: _BINARY,
+    SegmentationType.FRACTIONAL: replace(_BINARY, type=SegmentationType.FRACTIONAL, bits=(8,)),
     SegmentationType.LABELMAP: SegTypeSpec(
         type=SegmentationType.LABELMAP,
         sop_class=LABEL_MAP_SEGMENTATION_STORAGE,
