@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml setup.py labelmap/_core.pyx
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip 'setuptools>=77'
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	# an editable install writes no bytecode; compile it once, as a wheel install does
 	$(BIN)/python -m compileall -q labelmap
@@ -28,17 +28,17 @@ tools:
 lint: $(STAMP)
 	$(BIN)/ruff check labelmap tests benchmarks
 	$(BIN)/ruff format --check labelmap tests benchmarks
-	$(BIN)/cython-lint labelmap/_core.pyx
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/cython-lint labelmap/_core.pyx  # it runs pycodestyle from PATH
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-test: $(STAMP) tools
+test: $(STAMP) tools lint
 	$(BIN)/python -m pytest -q -m "not slow"
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
-test-all: $(STAMP) tools
+test-all: $(STAMP) tools lint
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)

@@ -5,6 +5,8 @@ attach_stub style), so mypy, IDEs and the runtime share one list: one ``from ...
 line per name.
 """
 
+from labelmap._util.resources import Resources as Resources
+from labelmap.errors import DicomFormatError as DicomFormatError
 from labelmap.errors import DicomSeriesError as DicomSeriesError
 from labelmap.errors import GeometryError as GeometryError
 from labelmap.errors import ImageFormatError as ImageFormatError
@@ -15,6 +17,7 @@ from labelmap.errors import MissingDependencyError as MissingDependencyError
 from labelmap.errors import OutputError as OutputError
 from labelmap.errors import OverlapError as OverlapError
 from labelmap.errors import SegFormatError as SegFormatError
+from labelmap.errors import SliceMatchError as SliceMatchError
 from labelmap.errors import UnsupportedError as UnsupportedError
 from labelmap.formats.dcmqi_json import Metadata as Metadata
 from labelmap.formats.dcmqi_json import load_metadata as load_metadata
@@ -28,6 +31,7 @@ from labelmap.model import LabelVolume as LabelVolume
 from labelmap.model import SegmentDescription as SegmentDescription
 from labelmap.model import SeriesAttributes as SeriesAttributes
 from labelmap.model import SourceSeries as SourceSeries
+from labelmap.pipeline.bin2label import binary_to_labelmap as binary_to_labelmap
 from labelmap.pipeline.convert import encode_seg as encode_seg
 from labelmap.pipeline.convert import itk_to_seg as itk_to_seg
 from labelmap.pipeline.convert import load_source as load_source
@@ -38,7 +42,10 @@ from labelmap.pipeline.convert import write_labels as write_labels
 from labelmap.pipeline.convert import write_seg as write_seg
 from labelmap.pipeline.options import ReadOptions as ReadOptions
 from labelmap.pipeline.options import WriteOptions as WriteOptions
+from labelmap.pipeline.reports import ReadReport as ReadReport
+from labelmap.pipeline.reports import WriteReport as WriteReport
 from labelmap.seg.summary import seg_summary as seg_summary
+from labelmap.validate import check_seg as check_seg
 from labelmap.validate import validate_seg as validate_seg
 
 __version__: str

@@ -390,7 +390,12 @@ def _segment_dict(seg: SegmentDescription) -> dict[str, Any]:
     return dict(sorted(d.items()))  # JsonCpp's (plain ASCII) key order
 
 
-def metadata_to_dict(series: SeriesAttributes, segments: Sequence[Sequence[SegmentDescription]]) -> dict:
+def metadata_to_dict(
+    series: SeriesAttributes,
+    segments: Sequence[Sequence[SegmentDescription]],
+    *,
+    file_mapping: Sequence[str] | None = None,
+) -> dict:
     """The dcmqi metadata JSON object, laid out like dcmqi's ``meta.json`` (keys in ASCII order)."""
     d: dict[str, Any] = {"@schema": SCHEMA_URL}
     for key, attr in _SERIES_KEYS.items():
@@ -398,13 +403,19 @@ def metadata_to_dict(series: SeriesAttributes, segments: Sequence[Sequence[Segme
         if value is not None and (value or key not in _OPTIONAL_SERIES):
             d[key] = str(value) if key in ("SeriesNumber", "InstanceNumber") else value
     d["segmentAttributes"] = [[_segment_dict(s) for s in inner] for inner in segments]
+    if file_mapping is not None:
+        d["segmentAttributesFileMapping"] = [str(m) for m in file_mapping]
     return dict(sorted(d.items()))
 
 
 def write_metadata(
-    path: str | os.PathLike, series: SeriesAttributes, segments: Sequence[Sequence[SegmentDescription]]
+    path: str | os.PathLike,
+    series: SeriesAttributes,
+    segments: Sequence[Sequence[SegmentDescription]],
+    *,
+    file_mapping: Sequence[str] | None = None,
 ) -> None:
     """Write the dcmqi metadata JSON (indent 2, UTF-8) atomically."""
-    text = json.dumps(metadata_to_dict(series, segments), indent=2, ensure_ascii=False)
+    text = json.dumps(metadata_to_dict(series, segments, file_mapping=file_mapping), indent=2, ensure_ascii=False)
     with atomic_path(path) as tmp:
         tmp.write_text(text + "\n", encoding="utf-8")

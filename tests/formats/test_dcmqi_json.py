@@ -137,11 +137,11 @@ def test_full_fields():
 
 @pytest.mark.parametrize("doc", [MINIMAL, FULL], ids=["minimal", "full"])
 def test_json_round_trip(doc, tmp_path):
-    m = replace(load_metadata(doc), file_mapping=None)  # the writers write no segmentAttributesFileMapping
-    d = metadata_to_dict(m.series, m.segments)
+    m = load_metadata(doc)
+    d = metadata_to_dict(m.series, m.segments, file_mapping=m.file_mapping)
     assert load_metadata(d) == m
     path = tmp_path / "out.json"
-    write_metadata(path, m.series, m.segments)
+    write_metadata(path, m.series, m.segments, file_mapping=m.file_mapping)
     assert load_metadata(path) == m
     assert json.loads(path.read_text()) == d
     assert path.read_text().startswith('{\n  "@schema"')
