@@ -1,1 +1,1 @@
-"""Benchmarks for labelmap: asv suite (bench_*.py) and the whole-process comparison with dcmqi / highdicom (compare.py)."""
+"""Benchmarks for labelmap: the asv suite (bench_*.py) and the whole-process comparison (compare.py)."""

@@ -733,7 +733,7 @@ def test_frames_in_one_plane(files, tmp_path, capsys):
     check(capsys, tmp_path, path, "lie in one plane", error=GeometryError)
 
 
-# --------------------------------------------------------------------------- the other read commands and the Dataset API
+# ------------------------------------------------------------------------- the other read commands and the Dataset API
 def test_info_on_damaged_files(files, tmp_path, capsys):
     data = files["lm8-none"].read_bytes()
     cases = {
