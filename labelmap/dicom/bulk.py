@@ -77,7 +77,6 @@ _OP_CONST, _OP_VAR2, _OP_VAR4, _OP_OPEN, _OP_CLOSE = range(5)
 _MAX_TEMPLATES = 4
 
 _U32 = struct.Struct("<I").unpack_from
-_TAG = struct.Struct("<HH").unpack_from
 
 
 # --------------------------------------------------------------------------- public types
@@ -184,23 +183,18 @@ class _TemplateBuilder:
     def const(self, data: bytes) -> None:
         self.pending += data
 
-    def _op(self, kind: int, head: bytes, field: int | None = None) -> None:
+    def op(self, kind: int, head: bytes = b"", field: int | None = None) -> None:
+        """An operation ``kind`` after the constant bytes pending and ``head``."""
         prefix = bytes(self.pending) + head
         self.pending.clear()
         self.ops.append((kind, prefix, len(prefix), field))
 
     def var(self, head: bytes, lensize: int, field: int | None) -> None:
-        self._op(_OP_VAR2 if lensize == 2 else _OP_VAR4, head, field)
-
-    def open(self, head: bytes) -> None:
-        self._op(_OP_OPEN, head)
-
-    def close(self) -> None:
-        self._op(_OP_CLOSE, b"")
+        self.op(_OP_VAR2 if lensize == 2 else _OP_VAR4, head, field)
 
     def finish(self) -> list[tuple[int, bytes, int, int | None]]:
         if self.pending:
-            self._op(_OP_CONST, b"")
+            self.op(_OP_CONST)
         return self.ops
 
 
@@ -225,14 +219,14 @@ class _ItemWalk:
         if end is None:
             tb.const(bytes(walker.buf[pos : pos + 8]))
         else:
-            tb.open(bytes(walker.buf[pos : pos + 4]))
+            tb.op(_OP_OPEN, bytes(walker.buf[pos : pos + 4]))
         after = walker.elements(
             vpos, end, inner, implicit, lambda p, head: self.element(p, head, inner, implicit, depth, path)
         )
         if end is None:
             tb.const(bytes(walker.buf[after - 8 : after]))  # the item delimiter
         else:
-            tb.close()
+            tb.op(_OP_CLOSE)
         return after
 
     def element(
@@ -259,9 +253,9 @@ class _ItemWalk:
                 end = walker.sequence(vpos, length, limit, depth + 1, item)
                 tb.const(bytes(buf[end - 8 : end]))  # the sequence delimiter
             elif interesting:
-                tb.open(bytes(buf[start : vpos - 4]))
+                tb.op(_OP_OPEN, bytes(buf[start : vpos - 4]))
                 end = walker.sequence(vpos, length, walker.value_end(start, tag, vpos, length, limit), depth + 1, item)
-                tb.close()
+                tb.op(_OP_CLOSE)
             else:
                 end = walker.value_end(start, tag, vpos, length, limit)
                 tb.var(bytes(buf[start : vpos - lensize]), lensize, None)
@@ -275,14 +269,6 @@ class _ItemWalk:
                 self.caps.append((field, bytes(buf[vpos:end])))
         tb.var(bytes(buf[start : vpos - lensize]), lensize, field)
         return end
-
-
-def _skip_top_level(walker: Walker, pos: int, implicit: bool) -> int:
-    """The offset after the top-level element at ``pos`` (Pixel Data excepted)."""
-    head = walker.header(pos, walker.size, implicit)
-    if head[0] >> 16 == 0xFFFE:
-        raise walker.error(pos, f"unexpected {tag_str(head[0])} between top-level data elements")
-    return walker.skip(pos, head, walker.size, implicit, 0)
 
 
 # --------------------------------------------------------------------------- template matching
@@ -332,8 +318,7 @@ def _parse_per_frame(
     columns: tuple[list[tuple[int, bytes]], ...] = tuple([] for _ in fields)
     containers = frozenset(p[:i] for p in fields for i in range(1, len(p)))
     templates: list = []
-    pos = vpos
-    frame = 0
+    pos, frame = vpos, 0
     caps: list = []
     while True:
         if seq_end is not None:
@@ -405,12 +390,12 @@ class FileHeader:
 
 def _encapsulated(walker: Walker, vpos: int) -> tuple[int, tuple[int, ...], tuple[tuple[int, int], ...]]:
     """Walk encapsulated Pixel Data items; returns (end, basic offset table, fragments)."""
-    frags: list[tuple[int, int]] = []
-    pos, bot, first = vpos, (), True
+    items: list[tuple[int, int]] = []  # (offset, length) of the Basic Offset Table, then of each fragment
+    pos = vpos
     while True:
         tag, _, length, ivpos = walker.header(pos, walker.size, True)
         if tag == SEQUENCE_DELIMITER:
-            return ivpos, bot, tuple(frags)
+            break
         if tag != ITEM:
             raise walker.error(
                 pos, f"expected a Pixel Data item (FFFE,E000) or delimiter (FFFE,E0DD), found {tag_str(tag)}"
@@ -418,17 +403,15 @@ def _encapsulated(walker: Walker, vpos: int) -> tuple[int, tuple[int, ...], tupl
         if length == UNDEFINED_LENGTH:
             raise walker.error(pos, "Pixel Data fragment with undefined length")
         if ivpos + length > walker.size:
-            what = "Basic Offset Table" if first else f"Pixel Data fragment {len(frags) + 1}"
+            what = f"Pixel Data fragment {len(items)}" if items else "Basic Offset Table"
             raise walker.past(pos, f"{what} (length {length})", ivpos + length, walker.size)
-        end = walker.value_end(pos, tag, ivpos, length, walker.size)
-        if first:
-            if length % 4:
-                raise walker.error(pos, f"Basic Offset Table length {length} is not a multiple of 4")
-            bot = tuple(np.frombuffer(bytes(walker.buf[ivpos:end]), dtype="<u4").tolist())
-            first = False
-        else:
-            frags.append((ivpos, length))
-        pos = end
+        if not items and length % 4:
+            raise walker.error(pos, f"Basic Offset Table length {length} is not a multiple of 4")
+        items.append((ivpos, length))
+        pos = ivpos + length
+    (start, size), *frags = items or [(0, 0)]
+    bot = tuple(np.frombuffer(bytes(walker.buf[start : start + size]), dtype="<u4").tolist())
+    return ivpos, bot, tuple(frags)
 
 
 def read_multiframe_header(
@@ -454,11 +437,8 @@ def read_multiframe_header(
         size = os.fstat(fh.fileno()).st_size
         if size == 0:
             raise DicomFormatError("empty file, not DICOM", path=name)
-        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        try:
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             return _read(mm, Path(path), name, fields)
-        finally:
-            mm.close()
 
 
 def _transfer_syntax(meta: LiteDataset, name: str) -> str:
@@ -529,7 +509,9 @@ def _read(
                 except NeedsPydicom:
                     elements = None
             if elements is None:
-                end = _skip_top_level(walker, pos, implicit)
+                if tag >> 16 == 0xFFFE:
+                    raise walker.error(pos, f"unexpected {tag_str(tag)} between top-level data elements")
+                end = walker.skip(pos, (tag, vr, length, vpos), walker.size, implicit, 0)
             kept.append(bytes(buf[pos:end]))
         pos = end
     ds = LiteDataset(elements) if elements is not None else None

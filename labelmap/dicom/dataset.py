@@ -53,9 +53,8 @@ class WriteDataset(KeywordAccess[WriteElement]):
 
     def __init__(self) -> None:
         object.__setattr__(self, "_elements", {})
-        object.__setattr__(self, "file_meta", None)
-        object.__setattr__(self, "frames", None)
-        object.__setattr__(self, "pixels", None)
+        for name in WriteDataset.__slots__:  # file_meta, frames, pixels
+            object.__setattr__(self, name, None)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in WriteDataset._OWN:
@@ -69,12 +68,6 @@ class WriteDataset(KeywordAccess[WriteElement]):
 
     def __delattr__(self, name: str) -> None:
         del self._elements[tag_of(name)]
-
-    def set_raw(self, keyword: str, vr: str, raw: bytes, value: Any) -> None:
-        """Set an element from its encoded value (Little Endian), written byte for byte;
-        ``value`` is what it decodes to (what ``ds.Keyword`` returns)."""
-        tag = tag_of(keyword)
-        self._elements[tag] = WriteElement(tag, vr, value, bytes(raw))
 
     def keys(self) -> list[int]:
         return sorted(self._elements)
@@ -129,8 +122,8 @@ def copy_attribute(target: WriteDataset, source: Any, keyword: str) -> bool:
         return False
     element = source[keyword]
     raw = getattr(element, "_raw", None)
-    if isinstance(raw, bytes):
-        target.set_raw(keyword, element.VR, raw, element.value)
+    if isinstance(raw, bytes):  # written byte for byte; ``value`` is what it decodes to
+        target._elements[element.tag] = WriteElement(element.tag, element.VR, element.value, raw)
     else:
         setattr(target, keyword, element.value)
     return True

@@ -132,10 +132,9 @@ def _int(text: str) -> int:
 
 def _charset(raw: bytes) -> str:
     terms = [t.strip(" \x00") for t in raw.decode("latin-1").split("\\")]
-    name = terms[0] if terms else ""
-    if len(terms) > 1 or name not in _ENCODINGS:
+    if len(terms) > 1 or terms[0] not in _ENCODINGS:
         raise NeedsPydicom(f"Specific Character Set {raw!r}")
-    return _ENCODINGS[name]
+    return _ENCODINGS[terms[0]]
 
 
 def read_element(

@@ -103,9 +103,8 @@ def check_header(ds: Any, name: str, *, per_frame: bool = False) -> None:
 def _check(ds: Any, name: str, where: str, depth: int, skip: frozenset = frozenset()) -> None:
     if depth > MAX_DEPTH:
         raise DicomFormatError(f"{name}: sequences nested deeper than {MAX_DEPTH} levels{where}")
-    lite = isinstance(ds, LiteDataset)
     try:
-        tags = [element.tag for element in ds] if lite else [int(t) for t in ds.keys()]
+        tags = [element.tag for element in ds] if isinstance(ds, LiteDataset) else [int(t) for t in ds.keys()]
     except Exception as exc:  # pydicom parses raw sequence items here: any damage shows up as any type
         raise DicomFormatError(f"{name}: data set{where} cannot be parsed ({type(exc).__name__}: {exc})") from None
     for tag in tags:
@@ -174,9 +173,8 @@ def int_value(
     except (TypeError, ValueError, OverflowError):
         raise DicomFormatError(f"{name}: attribute {label} value {value!r:.60} is not an integer") from None
     if (minimum is not None and result < minimum) or (maximum is not None and result > maximum):
+        expected = f"at least {minimum}" if maximum is None else f"at most {maximum}"
         if minimum is not None and maximum is not None:
             expected = f"{minimum}..{maximum}"
-        else:
-            expected = f"at least {minimum}" if minimum is not None else f"at most {maximum}"
         raise DicomFormatError(f"{name}: attribute {label} is {result}, expected {expected}")
     return result

@@ -45,10 +45,7 @@ class Walker:
     __slots__ = ("buf", "size", "name", "where")
 
     def __init__(self, buf: Buffer, name: str, where: str = "") -> None:
-        self.buf = buf
-        self.size = len(buf)
-        self.name = name
-        self.where = where
+        self.buf, self.size, self.name, self.where = buf, len(buf), name, where
 
     # -- errors ------------------------------------------------------------------------
     def error(self, pos: int, message: str) -> DicomFormatError:

@@ -25,6 +25,7 @@ from labelmap.dicom.dictionary import (
     NUMBER_CODES,
     PER_FRAME_GROUPS,
     PIXEL_DATA,
+    SEQUENCE_DELIMITER_BYTES,
     TEXT_VRS,
     tag_str,
 )
@@ -111,8 +112,7 @@ def write_seg_file(
     if ts == IMPLICIT_VR_LITTLE_ENDIAN:
         ds.to_pydicom().save_as(path, enforce_file_format=True)
         return
-    pre = WriteDataset()
-    post = WriteDataset()
+    pre, post = WriteDataset(), WriteDataset()
     for elem in ds:
         if elem.tag == PER_FRAME_GROUPS:
             continue
@@ -157,7 +157,9 @@ def _encode_part(ds: WriteDataset, charset) -> bytes:
     """``ds`` encoded (Explicit VR LE): our element encoder, or pydicom's for other character sets."""
     if not len(ds):
         return b""
-    codec = _CODECS.get(_charset_key(charset))
+    if isinstance(charset, (list, tuple)) and len(charset) == 1:
+        charset = charset[0]
+    codec = _CODECS.get(str(charset or "").strip())  # None: several or other character sets
     if codec is not None:
         try:
             return _encode_dataset(ds, codec)
@@ -172,14 +174,6 @@ def _encode_part(ds: WriteDataset, charset) -> bytes:
     kwargs = {"parent_encoding": charset} if charset else {}
     write_dataset(fp, ds.to_pydicom(per_frame=False, pixel_data=False), **kwargs)
     return fp.getvalue()
-
-
-def _charset_key(charset) -> str:
-    if not charset:
-        return ""
-    if isinstance(charset, (list, tuple)):
-        return "\x00multiple" if len(charset) > 1 else str(charset[0]).strip()
-    return str(charset).strip()
 
 
 # --------------------------------------------------------------------------- top-level encoder
@@ -213,13 +207,8 @@ def _encode_dataset(ds: WriteDataset, codec: str, signed: bool = False) -> bytes
             if elem.VR not in ("OB", "OW") or not isinstance(elem.value, (bytes, bytearray)):
                 raise _Unsupported("undefined length")
             # encapsulated Pixel Data: the items as given, then the sequence delimiter
-            out.append(
-                tag_bytes(elem.tag)
-                + elem.VR.encode("ascii")
-                + b"\0\0\xff\xff\xff\xff"
-                + bytes(elem.value)
-                + b"\xfe\xff\xdd\xe0\0\0\0\0"
-            )
+            head = tag_bytes(elem.tag) + elem.VR.encode("ascii") + b"\0\0\xff\xff\xff\xff"
+            out.append(head + bytes(elem.value) + SEQUENCE_DELIMITER_BYTES)
         else:
             out.append(_encode_element(elem.tag, elem.VR, elem.value, codec, signed))
     return b"".join(out)
@@ -284,12 +273,8 @@ def _encode_value(vr: str, value, codec: str) -> bytes:
     if code is not None:
         values = _values(value)
         return struct.pack(f"<{len(values)}{code}", *values)
-    if vr in BYTES_VRS:
-        if value is None:
-            return b""
-        if not isinstance(value, (bytes, bytearray)):
-            raise _Unsupported(vr)
-        return bytes(value)
+    if vr in BYTES_VRS and (value is None or isinstance(value, (bytes, bytearray))):
+        return bytes(value or b"")
     if vr == "AT":
         return b"".join(struct.pack("<HH", int(t) >> 16, int(t) & 0xFFFF) for t in _values(value))
     raise _Unsupported(vr)

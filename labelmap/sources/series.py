@@ -240,12 +240,8 @@ def _is_multiframe_image(h: SliceHeader) -> bool:
 
 
 def _is_single_frame_image(h: SliceHeader) -> bool:
-    return (
-        h.position is not None
-        and bool(h.sop_instance_uid)
-        and bool(h.series_instance_uid)
-        and (h.number_of_frames is None or h.number_of_frames <= 1)
-    )
+    named = bool(h.sop_instance_uid and h.series_instance_uid)
+    return named and h.position is not None and (h.number_of_frames or 0) <= 1
 
 
 def read_series_headers(paths: Sequence[str | os.PathLike]) -> _ScanResult:
@@ -264,28 +260,23 @@ def read_series_headers(paths: Sequence[str | os.PathLike]) -> _ScanResult:
             non_image += 1
             if h.damage is not None or (h.series_instance_uid and h.position is None):
                 incomplete.append(h)
-    return _ScanResult(
-        images=images, non_dicom=non_dicom, non_image=non_image, n_files=len(files), incomplete=incomplete
-    )
+    return _ScanResult(images, non_dicom, non_image, len(files), incomplete)
 
 
 # --------------------------------------------------------------------------- series selection
 def _describe_paths(paths: Sequence[str | os.PathLike]) -> str:
-    names = [str(p) for p in paths]
-    if len(names) > 3:
-        return ", ".join(repr(n) for n in names[:3]) + f" and {len(names) - 3} more"
-    return ", ".join(repr(n) for n in names)
+    shown = ", ".join(repr(str(p)) for p in paths[:3])
+    return shown + f" and {len(paths) - 3} more" if len(paths) > 3 else shown
 
 
 def _series_summary(uid: str, members: list[SliceHeader]) -> str:
     first = members[0]
     n_instances = len({h.sop_instance_uid for h in members})
-    parts = [f"SeriesInstanceUID {uid}", f"Modality {first.modality or '?'}"]
-    parts.append(f"SeriesNumber {first.series_number if first.series_number is not None else '?'}")
+    number = first.series_number if first.series_number is not None else "?"
+    parts = [f"SeriesInstanceUID {uid}", f"Modality {first.modality or '?'}", f"SeriesNumber {number}"]
     if first.series_description:
         parts.append(f"SeriesDescription {first.series_description!r}")
-    frames = [h.number_of_frames for h in members if h.number_of_frames and h.number_of_frames > 1]
-    if frames or any(h.position is None for h in members):
+    if any((h.number_of_frames or 0) > 1 or h.position is None for h in members):
         parts.append(f"{n_instances} multi-frame instance(s)")
     else:
         parts.append(f"{n_instances} slice(s)")
@@ -301,9 +292,7 @@ def load_series(paths: Sequence[str | os.PathLike], *, series_uid: str | None = 
     an ambiguous or absent series, multi-frame images, inconsistent slices or two slices at
     one position.  Instances with the same SOPInstanceUID are counted once.
     """
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    paths = list(paths)
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     if not paths:
         raise DicomSeriesError("no DICOM input given: pass the source series folder or files")
     scan = read_series_headers(paths)
@@ -356,15 +345,9 @@ def _check_complete(series_uid: str, members: list[SliceHeader], incomplete: lis
     silently, it would surface later as a "missing slice" far from its cause.
     """
     classes = {h.sop_class_uid for h in members}
-    damaged = [h for h in members if h.damage is not None]
-    damaged += [
-        h
-        for h in incomplete
-        if h.damage is not None and h.sop_class_uid in classes and h.series_instance_uid in ("", series_uid)
-    ]
-    unplaced = [
-        h for h in incomplete if h.damage is None and h.sop_class_uid in classes and h.series_instance_uid == series_uid
-    ]
+    near = [h for h in incomplete if h.sop_class_uid in classes and h.series_instance_uid in ("", series_uid)]
+    damaged = [h for h in members + near if h.damage is not None]
+    unplaced = [h for h in near if h.damage is None and h.series_instance_uid == series_uid]
     if unplaced and not damaged:
         h = unplaced[0]
         more = f" (and {len(unplaced) - 1} more file(s))" if len(unplaced) > 1 else ""
@@ -424,8 +407,7 @@ def _build_series(series_uid: str, slices: list[SliceHeader]) -> SourceSeries:
     order = sorted(range(len(slices)), key=lambda m: (dist[m], slices[m].file))
     slices = [slices[m] for m in order]
     positions = positions[order]
-    dist = dist[order]
-    close = np.nonzero(np.diff(dist) < POSITION_TOL)[0]
+    close = np.nonzero(np.diff(dist[order]) < POSITION_TOL)[0]
     if close.size:
         a, b = slices[close[0]], slices[close[0] + 1]
         raise DicomSeriesError(
@@ -522,9 +504,7 @@ def series_geometry(series: SourceSeries, *, tol_mm: float = 0.01) -> Geometry:
     if bad.size:
         m = int(bad[0])
         ratio = step_len[m] / expected
-        hint = ""
-        if ratio > 1.5:
-            hint = f"; about {int(round(ratio)) - 1} slice(s) seem to be missing there"
+        hint = f"; about {int(round(ratio)) - 1} slice(s) seem to be missing there" if ratio > 1.5 else ""
         raise DicomSeriesError(
             f"series {series.series_instance_uid} is not regularly spaced: the gap between slice "
             f"{m} and slice {m + 1} (0-based, sorted along the normal) is {step_len[m]:.4f} mm, expected "

@@ -31,14 +31,6 @@ def test_keyword_attributes_follow_the_tag_table():
         ds.NotAKeyword = 1
 
 
-def test_keyword_table_agrees_with_pydicom():
-    from pydicom.datadict import dictionary_VR, tag_for_keyword
-
-    for keyword, (tag, vr) in KEYWORDS.items():
-        assert tag_for_keyword(keyword) == tag, keyword
-        assert vr in dictionary_VR(tag), keyword
-
-
 def test_raw_copies_keep_the_source_bytes_and_value():
     source = LiteDataset(
         {
