@@ -66,10 +66,7 @@ class ClassicSeg:
         if not self.segments:
             return []
         layer_of = kernels.greedy_layers(self.overlap() > 0)
-        groups: list[list[SegmentDescription]] = [[] for _ in range(int(layer_of.max()) + 1)]
-        for seg, layer in zip(self.segments, layer_of):
-            groups[int(layer)].append(seg)
-        return groups
+        return [[s for s, m in zip(self.segments, layer_of) if m == g] for g in range(int(layer_of.max()) + 1)]
 
     def volume_of(self, numbers: list[int], out: np.ndarray | None = None) -> np.ndarray:
         """A volume holding the given segments: BINARY voxels = Segment Number, FRACTIONAL = stored value.

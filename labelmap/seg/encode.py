@@ -105,11 +105,6 @@ def ds_text(value: float) -> str:
     raise ValueError(f"{value!r} has no 16-character decimal string")
 
 
-def _now() -> tuple[str, str]:
-    now = _dt.datetime.now()
-    return now.strftime("%Y%m%d"), now.strftime("%H%M%S.%f")
-
-
 def common_dataset(
     source: SourceSeries, series: SeriesAttributes, seg_type: SegmentationType, shape: Sequence[int], bits: int
 ) -> WriteDataset:
@@ -139,7 +134,8 @@ def common_dataset(
         ds.StudyInstanceUID = new_uid()
     if "FrameOfReferenceUID" not in ds:
         ds.FrameOfReferenceUID = new_uid()
-    date, time = _now()
+    now = _dt.datetime.now()
+    date, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S.%f")
     ds.SOPClassUID = SEG_TYPES[seg_type].sop_class
     ds.SOPInstanceUID = new_uid()
     ds.ImageType = ["DERIVED", "PRIMARY"]

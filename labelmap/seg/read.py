@@ -80,11 +80,6 @@ class SegFile:
             check_header(ds, self.name)
         return ds
 
-    @property
-    def transfer_syntax(self) -> str | None:
-        """Transfer Syntax UID (None for a Dataset without File Meta Information)."""
-        return self.pixels.transfer_syntax
-
 
 @dataclass(frozen=True, eq=False)
 class OpenedSeg(SegFile):

@@ -127,16 +127,15 @@ def segment_from_dataset(item: Dataset) -> SegmentDescription:
     alg = str(alg)
     category = _code_from(item, "SegmentedPropertyCategoryCodeSequence", number, True)
     type_ = _code_from(item, "SegmentedPropertyTypeCodeSequence", number, True)
-    type_item = item.SegmentedPropertyTypeCodeSequence[0]
-    type_modifier = _code_from(type_item, "SegmentedPropertyTypeModifierCodeSequence", number, False)
-    if type_modifier is None:
-        type_modifier = _code_from(item, "SegmentedPropertyTypeModifierCodeSequence", number, False)
+
+    def modifier(parent: str, keyword: str) -> Code | None:
+        """The modifier inside the parent code item, else at the item's top level (as some old writers put it)."""
+        inner = _code_from(item.get(parent)[0], keyword, number, False) if item.get(parent) else None
+        return inner if inner is not None else _code_from(item, keyword, number, False)
+
+    type_modifier = modifier("SegmentedPropertyTypeCodeSequence", "SegmentedPropertyTypeModifierCodeSequence")
     region = _code_from(item, "AnatomicRegionSequence", number, False)
-    region_modifier = None
-    if region is not None:
-        region_modifier = _code_from(item.AnatomicRegionSequence[0], "AnatomicRegionModifierSequence", number, False)
-    if region_modifier is None:
-        region_modifier = _code_from(item, "AnatomicRegionModifierSequence", number, False)
+    region_modifier = modifier("AnatomicRegionSequence", "AnatomicRegionModifierSequence")
 
     lab = item.get("RecommendedDisplayCIELabValue")
     cielab = rgb = None

@@ -35,59 +35,57 @@ def seg_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
         The file is not a readable DICOM SEG.
     """
     with quiet_pydicom():
-        return _summary(path)
-
-
-def _summary(path: str | os.PathLike[str]) -> dict[str, Any]:
-    opened = open_seg(path)
-    ds, name = opened.header, opened.name  # (checked when opened; read with int_value)
-    seg_type = str(ds.get("SegmentationType", ""))
-    info = opened.info
-    segments = segment_descriptions(ds, name)
-    n_frames = opened.n_frames
-    counts: dict[int, int] = {}
-    bits = int_value(ds, "BitsAllocated", name, default=0)
-    if seg_type == "LABELMAP":
-        frames = opened.pixels.frames(opened.shape, int_value(ds, "BitsAllocated", name, minimum=1))
-        bc = np.bincount(frames.ravel())
-        counts = {int(v): int(c) for v, c in enumerate(bc) if c}
-    elif bits == 1 and info.segment_numbers is not None:
-        counts = _bit_counts(opened.pixels.binary_stream(opened.shape), info.segment_numbers, info.rows * info.columns)
-    elif bits == 8 and info.segment_numbers is not None:
-        frames = opened.pixels.frames(opened.shape, 8)
-        for num, frame in zip(info.segment_numbers, frames):
-            counts[int(num)] = counts.get(int(num), 0) + int(np.count_nonzero(frame))
-    normal = np.cross(info.orientation[:3], info.orientation[3:])
-    proj = info.positions @ normal
-    return {
-        "file": name,
-        "size_bytes": Path(name).stat().st_size if Path(name).exists() else None,
-        "sop_class": f"{ds.SOPClassUID} ({SEG_SOP_CLASSES.get(str(ds.SOPClassUID), '?')})",
-        "segmentation_type": seg_type,
-        "transfer_syntax": _syntax_name(opened.transfer_syntax),
-        "frames": n_frames,
-        "bits_allocated": bits,
-        "photometric_interpretation": str(ds.get("PhotometricInterpretation", "")),
-        "pixel_padding_value": int_value(ds, "PixelPaddingValue", name, default=None),
-        "rows": info.rows,
-        "columns": info.columns,
-        "pixel_spacing": info.pixel_spacing,
-        "slice_spacing": info.slice_spacing,
-        "orientation": [round(float(v), 6) for v in info.orientation],
-        "positions_along_normal": (float(proj.min()), float(proj.max())),
-        "distinct_positions": int(len(np.unique(np.round(proj, 3)))),
-        "segments": [
-            {
-                "number": s.number,
-                "label": s.display_label,
-                "category": s.category.meaning,
-                "type": s.type.meaning + (f" ({s.type_modifier.meaning})" if s.type_modifier else ""),
-                "code": f"{s.type.scheme} {s.type.value}",
-                "voxels": counts.get(s.number, 0),
-            }
-            for s in sorted(segments, key=lambda s: s.number)
-        ],
-    }
+        opened = open_seg(path)
+        ds, name = opened.header, opened.name  # (checked when opened; read with int_value)
+        seg_type = str(ds.get("SegmentationType", ""))
+        info = opened.info
+        segments = segment_descriptions(ds, name)
+        n_frames = opened.n_frames
+        counts: dict[int, int] = {}
+        bits = int_value(ds, "BitsAllocated", name, default=0)
+        if seg_type == "LABELMAP":
+            frames = opened.pixels.frames(opened.shape, int_value(ds, "BitsAllocated", name, minimum=1))
+            bc = np.bincount(frames.ravel())
+            counts = {int(v): int(c) for v, c in enumerate(bc) if c}
+        elif bits == 1 and info.segment_numbers is not None:
+            counts = _bit_counts(
+                opened.pixels.binary_stream(opened.shape), info.segment_numbers, info.rows * info.columns
+            )
+        elif bits == 8 and info.segment_numbers is not None:
+            frames = opened.pixels.frames(opened.shape, 8)
+            for num, frame in zip(info.segment_numbers, frames):
+                counts[int(num)] = counts.get(int(num), 0) + int(np.count_nonzero(frame))
+        normal = np.cross(info.orientation[:3], info.orientation[3:])
+        proj = info.positions @ normal
+        return {
+            "file": name,
+            "size_bytes": Path(name).stat().st_size if Path(name).exists() else None,
+            "sop_class": f"{ds.SOPClassUID} ({SEG_SOP_CLASSES.get(str(ds.SOPClassUID), '?')})",
+            "segmentation_type": seg_type,
+            "transfer_syntax": _syntax_name(opened.pixels.transfer_syntax),
+            "frames": n_frames,
+            "bits_allocated": bits,
+            "photometric_interpretation": str(ds.get("PhotometricInterpretation", "")),
+            "pixel_padding_value": int_value(ds, "PixelPaddingValue", name, default=None),
+            "rows": info.rows,
+            "columns": info.columns,
+            "pixel_spacing": info.pixel_spacing,
+            "slice_spacing": info.slice_spacing,
+            "orientation": [round(float(v), 6) for v in info.orientation],
+            "positions_along_normal": (float(proj.min()), float(proj.max())),
+            "distinct_positions": int(len(np.unique(np.round(proj, 3)))),
+            "segments": [
+                {
+                    "number": s.number,
+                    "label": s.display_label,
+                    "category": s.category.meaning,
+                    "type": s.type.meaning + (f" ({s.type_modifier.meaning})" if s.type_modifier else ""),
+                    "code": f"{s.type.scheme} {s.type.value}",
+                    "voxels": counts.get(s.number, 0),
+                }
+                for s in sorted(segments, key=lambda s: s.number)
+            ],
+        }
 
 
 def _syntax_name(uid: str | None) -> str:
