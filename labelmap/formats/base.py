@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar
@@ -69,12 +69,15 @@ class LabelFormat(ABC):
     output_suffix: ClassVar[str]
     #: its files describe their own segments (and may hold several layers)
     describes_segments: ClassVar[bool] = False
+    #: a plain image's reader ``(path, *, narrow) -> (array, geometry)`` and writer
+    #: ``(path, array, geometry, *, compress)``, as staticmethods (formats with layers override read / write)
+    read_image: ClassVar[Callable[..., tuple[np.ndarray, Geometry]]]
+    write_image: ClassVar[Callable[..., None]]
 
     @abstractmethod
     def sniff(self, head: bytes) -> bool:
         """True when ``head`` (a file's first bytes, decompressed) starts a file of this format."""
 
-    @abstractmethod
     def read(self, path: PathLike, *, narrow: bool = False, segments: LayerSegments | None = None) -> LabelSet:
         """Read ``path`` into volumes in LPS, arrays ``[k, j, i]``.
 
@@ -87,8 +90,8 @@ class LabelFormat(ABC):
         ImageFormatError
             The file cannot be read or holds unusable data.
         """
+        return LabelSet.of(*self.read_image(path, narrow=narrow), segments)
 
-    @abstractmethod
     def write(self, path: PathLike, labels: LabelSet, *, compress: bool = True) -> None:
         """Write ``labels`` to ``path`` atomically (``compress``: gzip where the format chooses).
 
@@ -97,6 +100,8 @@ class LabelFormat(ABC):
         OutputError
             The file cannot be written.
         """
+        volume = labels.only()
+        self.write_image(path, volume.array, volume.geometry, compress=compress)
 
     def fail(self, path: object, reason: str) -> ImageFormatError:
         """The error for a file of this format that cannot be read, and why."""
@@ -157,8 +162,6 @@ def output_errors(target: PathLike) -> Iterator[None]:
         raise OutputError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
 
 
-_TRUNCATED = "the file is truncated - write or copy it again"
-_NOT_NRRD = "not a NRRD file (the first line is not a 'NRRD000x' magic line)"
 _NOT_NIFTI = "not a NIfTI file, or its header is damaged (label images must be NRRD or NIfTI-1/2)"
 
 
@@ -192,7 +195,7 @@ def describe_read_error(exc: BaseException) -> str:
         if "missing required field" in low:
             return f"the header is incomplete ({msg}); the file is truncated or damaged - write or copy it again"
         if "magic" in low:
-            return _NOT_NRRD
+            return "not a NRRD file (the first line is not a 'NRRD000x' magic line)"
     if _is(exc, "nibabel.filebasedimages", "ImageFileError") or _is(exc, "nibabel.spatialimages", "HeaderDataError"):
         return _NOT_NIFTI
     if isinstance(exc, (zlib.error, EOFError)) or any(
@@ -200,7 +203,7 @@ def describe_read_error(exc: BaseException) -> str:
     ):
         return f"compressed data is damaged or truncated ({msg}); the file is incomplete - write or copy it again"
     if "expected" in low and "bytes" in low:
-        return f"the data is shorter than the header says ({msg}); {_TRUNCATED}"
+        return f"the data is shorter than the header says ({msg}); the file is truncated - write or copy it again"
     if any(s in low for s in ("size of the data", "reshape", "buffer", "fewer", "requested", "mmap")):
         return f"the data is shorter or longer than the header says ({msg}); the file is truncated? - write or copy it again"  # noqa: E501
     if "sizeof_hdr" in low or "cannot work out file type" in low:

@@ -53,8 +53,6 @@ from labelmap._util.atomic import atomic_path
 from labelmap.errors import LabelmapError
 from labelmap.formats.base import (
     LabelFormat,
-    LabelSet,
-    LayerSegments,
     PathLike,
     checked_array,
     describe_read_error,
@@ -127,13 +125,15 @@ def _geometry_from_affine(aff_ras: np.ndarray, shape_kji: tuple[int, int, int], 
         raise _fail(path, str(exc)) from None
 
 
-def read_nifti(path: PathLike) -> tuple[np.ndarray, Geometry]:
+def read_nifti(path: PathLike, *, narrow: bool = False) -> tuple[np.ndarray, Geometry]:
     """Read a ``.nii`` / ``.nii.gz`` file (the affine rule: see the module docstring).
 
     Parameters
     ----------
     path
         The file.
+    narrow
+        Ignored (the stored type is kept), as :func:`labelmap.formats.nrrd.read_nrrd` takes it.
 
     Returns
     -------
@@ -275,12 +275,8 @@ class NiftiFormat(LabelFormat):
             return head[:4] in ((540).to_bytes(4, "little"), (540).to_bytes(4, "big"))
         return False
 
-    def read(self, path: PathLike, *, narrow: bool = False, segments: LayerSegments | None = None) -> LabelSet:
-        return LabelSet.of(*read_nifti(path), segments)
-
-    def write(self, path: PathLike, labels: LabelSet, *, compress: bool = True) -> None:
-        volume = labels.only()
-        write_nifti(path, volume.array, volume.geometry, compress=compress)
+    read_image = staticmethod(read_nifti)
+    write_image = staticmethod(write_nifti)
 
 
 FORMAT = NiftiFormat()

@@ -26,8 +26,6 @@ from labelmap._util.deflate import GzipFiller, gzip_compress, gzip_decompress_in
 from labelmap.errors import ImageFormatError, LabelmapError
 from labelmap.formats.base import (
     LabelFormat,
-    LabelSet,
-    LayerSegments,
     PathLike,
     checked_array,
     describe_read_error,
@@ -263,12 +261,8 @@ class NrrdFormat(LabelFormat):
     def sniff(self, head: bytes) -> bool:
         return head.startswith(b"NRRD000")
 
-    def read(self, path: PathLike, *, narrow: bool = False, segments: LayerSegments | None = None) -> LabelSet:
-        return LabelSet.of(*read_nrrd(path, narrow=narrow), segments)
-
-    def write(self, path: PathLike, labels: LabelSet, *, compress: bool = True) -> None:
-        volume = labels.only()
-        write_nrrd(path, volume.array, volume.geometry, compress=compress)
+    read_image = staticmethod(read_nrrd)
+    write_image = staticmethod(write_nrrd)
 
 
 FORMAT = NrrdFormat()

@@ -17,13 +17,13 @@ from labelmap._util.resources import Resources
 from labelmap.dicom.uids import is_uid
 from labelmap.errors import InputError, SegFormatError
 from labelmap.model import LabelVolume, SourceSeries
-from labelmap.pipeline.convert import PathLike
+from labelmap.pipeline.convert import PathLike, save_seg
 from labelmap.pipeline.options import WriteOptions
-from labelmap.pipeline.reports import WriteReport
 
 if TYPE_CHECKING:
     from pydicom import Dataset
 
+    from labelmap.pipeline.reports import WriteReport
     from labelmap.seg.decode_classic import ClassicSeg
     from labelmap.seg.read import OpenedSeg
 
@@ -65,7 +65,7 @@ def binary_to_labelmap(
     """
     from labelmap.errors import OverlapError
     from labelmap.seg.decode_classic import decode_classic
-    from labelmap.seg.encode import encode_labelmap, plan_labelmap, save_dataset
+    from labelmap.seg.encode import encode_labelmap, plan_labelmap
     from labelmap.seg.plan import describe_pairs, overlap_pairs
     from labelmap.seg.read import open_seg, series_attributes
 
@@ -94,13 +94,7 @@ def binary_to_labelmap(
     out_ds = encode_labelmap(
         volume, source, source_index, series=series, options=options, plan=plan, materialize=False, resources=resources
     )
-    save_dataset(
-        out_ds, output, deflate_level=options.deflate_level, threads=None if resources is None else resources.threads
-    )
-    skipped = classic.geometry.shape[0] - int(out_ds.NumberOfFrames)
-    return WriteReport.of(
-        out_ds, output, t0, segments=len(volume.segments), skipped_slices=skipped, warnings=plan.notes
-    )
+    return save_seg(out_ds, output, t0, options, resources, classic.geometry.shape[0], volume.segments, plan.notes)
 
 
 def _source_from_references(opened: OpenedSeg, classic: ClassicSeg) -> tuple[SourceSeries, np.ndarray]:

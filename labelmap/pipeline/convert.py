@@ -28,11 +28,10 @@ from labelmap.pipeline.options import ReadOptions, WriteOptions
 from labelmap.pipeline.reports import ReadReport, WriteReport
 
 if TYPE_CHECKING:
-    from concurrent.futures import Executor
-
     from pydicom import Dataset
 
     from labelmap.dicom.dataset import WriteDataset
+    from labelmap.dicom.uids import TransferSyntax
     from labelmap.seg.decoded import DecodedSegmentation
     from labelmap.seg.plan import PreparedInputs
 
@@ -216,18 +215,42 @@ def write_seg(
     LabelmapError
         As :func:`encode_seg`; :class:`~labelmap.errors.OutputError` when ``output`` cannot be written.
     """
-    from labelmap.seg.encode import save_dataset
-
     t0 = time.perf_counter()
     ds, prepared = encode_seg(
         volumes, source, series=series, options=options, names=names, materialize=False, resources=resources
     )
+    return save_seg(ds, output, t0, options, resources, prepared.geometry.shape[0], prepared.segments, prepared.notes)
+
+
+def save_seg(
+    ds: WriteDataset | Dataset,
+    output: PathLike,
+    t0: float,
+    options: WriteOptions,
+    resources: Resources | None,
+    slices: int,
+    segments: Sequence[SegmentDescription],
+    warnings: Sequence[str],
+) -> WriteReport:
+    """Write the encoded SEG ``ds`` to ``output`` and report it (``slices``: the grid's, ``t0``: the start)."""
+    from labelmap.dicom.uids import title_of
+    from labelmap.seg.encode import save_dataset
+
     save_dataset(
         ds, output, deflate_level=options.deflate_level, threads=None if resources is None else resources.threads
     )
-    skipped = max(0, prepared.geometry.shape[0] - int(ds.NumberOfFrames)) if prepared.seg_type == "LABELMAP" else 0
-    return WriteReport.of(
-        ds, output, t0, segments=len(prepared.segments), skipped_slices=skipped, warnings=prepared.notes
+    out, seg_type, frames = Path(output), str(ds.SegmentationType), int(ds.NumberOfFrames)
+    return WriteReport(
+        output=out,
+        segmentation_type=seg_type,
+        frames=frames,
+        segments=len(segments),
+        bits_allocated=int(ds.BitsAllocated),
+        transfer_syntax=title_of(str(ds.file_meta.TransferSyntaxUID)),
+        size_bytes=out.stat().st_size,
+        seconds=time.perf_counter() - t0,
+        skipped_slices=max(0, slices - frames) if seg_type == "LABELMAP" else 0,
+        warnings=list(warnings),
     )
 
 
@@ -350,36 +373,29 @@ def _read_with_source(
     dicom: Sequence[PathLike], series_uid: str | None, compression: str, read: Callable[[], list[LabelVolume]]
 ) -> tuple[SourceSeries, list[LabelVolume]]:
     """``read()`` the label files while a second thread reads the series headers (inflating releases
-    the GIL) and imports the frame codecs the write will need; errors surface from ``.result()``."""
+    the GIL) and imports the frame codec the write will need; errors surface from ``.result()``."""
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(load_source, dicom, series_uid=series_uid)
-        _prefetch_codecs(pool, compression)
-        volumes = read()
-        return pending.result(), volumes
-
-
-def _prefetch_codecs(pool: Executor, compression: str) -> None:
-    """Import the frame codec's package on the worker thread while the labels inflate, when the
-    write will need it."""
     from labelmap.dicom.uids import lookup
 
+    def warm_codec(ts: TransferSyntax) -> None:
+        import importlib
+
+        from labelmap.dicom.pixels.codecs import codec_module
+
+        try:
+            for module, _ in codec_module(ts).DEPENDENCIES:
+                importlib.import_module(module)
+        except ImportError:  # reported where the codec is used, with the package to install
+            pass
+
     ts = lookup(compression)
-    if ts is not None and ts.codec is not None:
-
-        def warm() -> None:
-            import importlib
-
-            from labelmap.dicom.pixels.codecs import codec_module
-
-            try:
-                for module, _ in codec_module(ts).DEPENDENCIES:
-                    importlib.import_module(module)
-            except ImportError:  # reported where the codec is used, with the package to install
-                pass
-
-        pool.submit(warm)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(load_source, dicom, series_uid=series_uid)
+        if ts is not None and ts.codec is not None:
+            pool.submit(warm_codec, ts)
+        volumes = read()
+        return pending.result(), volumes
 
 
 def _apply_file_mapping(

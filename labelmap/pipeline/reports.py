@@ -5,9 +5,6 @@ Warnings travel here and nowhere else: the library never logs or prints them.
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,35 +41,6 @@ class WriteReport(_Report):
     seconds: float
     skipped_slices: int
     warnings: list[str] = field(default_factory=list)
-
-    @classmethod
-    def of(
-        cls,
-        ds: Any,
-        output: str | os.PathLike[str],
-        t0: float,
-        *,
-        segments: int,
-        skipped_slices: int,
-        warnings: Iterable[str] = (),
-    ) -> WriteReport:
-        """The report of the SEG ``ds`` just written to ``output`` by a write that started at ``t0``."""
-        from labelmap.dicom.uids import title_of
-
-        out = Path(output)
-        ts = str(ds.file_meta.TransferSyntaxUID)
-        return cls(
-            output=out,
-            segmentation_type=str(ds.SegmentationType),
-            frames=int(ds.NumberOfFrames),
-            segments=segments,
-            bits_allocated=int(ds.BitsAllocated),
-            transfer_syntax=title_of(ts),
-            size_bytes=out.stat().st_size,
-            seconds=time.perf_counter() - t0,
-            skipped_slices=skipped_slices,
-            warnings=list(warnings),
-        )
 
 
 @dataclass

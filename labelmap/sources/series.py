@@ -30,7 +30,6 @@ if TYPE_CHECKING:  # headers are parsed without pydicom; it reads only the files
 
 __all__ = [
     "find_dicom_files",
-    "read_series_headers",
     "load_series",
     "series_geometry",
     "SliceHeader",
@@ -72,11 +71,9 @@ _NON_SOURCE_MODALITIES = {"SEG", "RTSTRUCT", "SR", "REG", "KO", "PR", "RTPLAN", 
 def find_dicom_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
     """Every regular file under ``paths`` (folders walked recursively in sorted order, files kept as given).
 
-    Non-DICOM files are not filtered here; :func:`read_series_headers` ignores them.
+    Non-DICOM files are not filtered here; :func:`load_series` ignores them.
     A path that does not exist raises :class:`DicomSeriesError`.
     """
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -114,17 +111,6 @@ class SliceHeader:
     dataset: Any  # pydicom Dataset, or a lite.LiteDataset when read without pydicom
     #: why the file is incomplete (truncated before or inside its Pixel Data), else None
     damage: str | None = None
-
-
-@dataclass
-class _ScanResult:
-    images: list[SliceHeader]
-    non_dicom: int
-    non_image: int
-    n_files: int
-    #: DICOM files without image geometry that end before their Pixel Data (truncated copies?)
-    #: or that name a series but have no ImagePositionPatient
-    incomplete: list[SliceHeader]
 
 
 def _floats(ds: Dataset, keyword: str, n: int) -> np.ndarray | None:
@@ -244,25 +230,6 @@ def _is_single_frame_image(h: SliceHeader) -> bool:
     return named and h.position is not None and (h.number_of_frames or 0) <= 1
 
 
-def read_series_headers(paths: Sequence[str | os.PathLike]) -> _ScanResult:
-    """Read the headers of every file under ``paths``; keep images, count the rest."""
-    # sequential: header parsing is CPU-bound under the GIL, threads do not pay (benchmarks/)
-    files = find_dicom_files(paths)
-    images: list[SliceHeader] = []
-    incomplete: list[SliceHeader] = []
-    non_dicom = non_image = 0
-    for h in map(_read_one, files):
-        if h is None:
-            non_dicom += 1
-        elif _is_single_frame_image(h) or (_is_multiframe_image(h) and h.series_instance_uid):
-            images.append(h)
-        else:
-            non_image += 1
-            if h.damage is not None or (h.series_instance_uid and h.position is None):
-                incomplete.append(h)
-    return _ScanResult(images, non_dicom, non_image, len(files), incomplete)
-
-
 # --------------------------------------------------------------------------- series selection
 def _describe_paths(paths: Sequence[str | os.PathLike]) -> str:
     shown = ", ".join(repr(str(p)) for p in paths[:3])
@@ -276,10 +243,8 @@ def _series_summary(uid: str, members: list[SliceHeader]) -> str:
     parts = [f"SeriesInstanceUID {uid}", f"Modality {first.modality or '?'}", f"SeriesNumber {number}"]
     if first.series_description:
         parts.append(f"SeriesDescription {first.series_description!r}")
-    if any((h.number_of_frames or 0) > 1 or h.position is None for h in members):
-        parts.append(f"{n_instances} multi-frame instance(s)")
-    else:
-        parts.append(f"{n_instances} slice(s)")
+    multi = any((h.number_of_frames or 0) > 1 or h.position is None for h in members)
+    parts.append(f"{n_instances} {'multi-frame instance(s)' if multi else 'slice(s)'}")
     return "  - " + ", ".join(parts)
 
 
@@ -295,19 +260,34 @@ def load_series(paths: Sequence[str | os.PathLike], *, series_uid: str | None = 
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     if not paths:
         raise DicomSeriesError("no DICOM input given: pass the source series folder or files")
-    scan = read_series_headers(paths)
+    # headers read one by one: parsing is CPU-bound under the GIL, threads do not pay (benchmarks/)
+    files = find_dicom_files(paths)
+    images: list[SliceHeader] = []
+    #: DICOM files without image geometry that end before their Pixel Data (truncated copies?)
+    #: or that name a series but have no ImagePositionPatient
+    incomplete: list[SliceHeader] = []
+    non_dicom = non_image = 0
+    for h in map(_read_one, files):
+        if h is None:
+            non_dicom += 1
+        elif _is_single_frame_image(h) or (_is_multiframe_image(h) and h.series_instance_uid):
+            images.append(h)
+        else:
+            non_image += 1
+            if h.damage is not None or (h.series_instance_uid and h.position is None):
+                incomplete.append(h)
     where = _describe_paths(paths)
-    if not scan.images:
-        detail = f"{scan.n_files} file(s) scanned"
-        if scan.n_files:
-            detail += f": {scan.non_dicom} not DICOM, {scan.non_image} DICOM without image geometry"
+    if not images:
+        detail = f"{len(files)} file(s) scanned"
+        if files:
+            detail += f": {non_dicom} not DICOM, {non_image} DICOM without image geometry"
         raise DicomSeriesError(
             f"no DICOM images were found in {where} ({detail}); give the folder holding the source series "
             "(CT, MR, ...) the labels were drawn on"
         )
 
     groups: dict[str, list[SliceHeader]] = {}
-    for h in scan.images:
+    for h in images:
         groups.setdefault(h.series_instance_uid, []).append(h)
     listing = "\n".join(_series_summary(uid, m) for uid, m in groups.items())
     if series_uid is None:
@@ -329,7 +309,7 @@ def load_series(paths: Sequence[str | os.PathLike], *, series_uid: str | None = 
             "supported yet - only single-frame series (one slice per file)"
         )
 
-    _check_complete(series_uid, members, scan.incomplete)
+    _check_complete(series_uid, members, incomplete)
 
     # One instance per SOPInstanceUID (the same file copied twice is harmless).
     unique: dict[str, SliceHeader] = {}
@@ -418,15 +398,14 @@ def _build_series(series_uid: str, slices: list[SliceHeader]) -> SourceSeries:
         )
 
     first = slices[0].dataset
+    elements = {first[k].tag: first[k] for k in SOURCE_ATTRIBUTES if k in first}
     if isinstance(first, LiteDataset):  # read without pydicom: keep the lite elements (encoded bytes)
-        dataset: Any = LiteDataset({first[k].tag: first[k] for k in SOURCE_ATTRIBUTES if k in first})
+        dataset: Any = LiteDataset(elements)
     else:
         from pydicom.dataset import Dataset
 
         dataset = Dataset()
-        for keyword in SOURCE_ATTRIBUTES:
-            if keyword in first:
-                dataset[keyword] = first[keyword]
+        dataset.update(elements)
     positions.setflags(write=False)
     orientation.setflags(write=False)
     return SourceSeries(
