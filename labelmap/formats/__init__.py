@@ -8,12 +8,11 @@ is ("rename it to end in .nii").  Arrays are indexed ``[k, j, i]``; geometry is 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from labelmap.errors import ImageFormatError, InputError
 from labelmap.formats import nifti, nrrd, segnrrd
-from labelmap.formats.base import LabelFormat, LabelSet, LayerSegments
+from labelmap.formats.base import LabelFormat, LabelSet, LayerSegments, PathLike
 
 __all__ = [
     "FORMATS",
@@ -32,14 +31,14 @@ FORMATS: tuple[LabelFormat, ...] = (nrrd.FORMAT, nifti.FORMAT, segnrrd.FORMAT)
 _HEAD = 540  # bytes enough for every format's sniff (a NIfTI-2 header)
 
 
-def find_format(path: str | os.PathLike[str]) -> LabelFormat | None:
+def find_format(path: PathLike) -> LabelFormat | None:
     """The format whose suffix ends ``path``'s name (the longest such suffix), or None."""
     name = Path(path).name.lower()
     hits = [(len(s), n) for n, f in enumerate(FORMATS) for s in f.suffixes if name.endswith(s)]
     return FORMATS[max(hits)[1]] if hits else None
 
 
-def format_for(path: str | os.PathLike[str]) -> LabelFormat:
+def format_for(path: PathLike) -> LabelFormat:
     """The format of ``path`` by its name.
 
     Raises
@@ -74,9 +73,7 @@ def output_format(name: str) -> LabelFormat:
     raise InputError(f"unknown output format {name!r}; use {', '.join(names[:-1])} or {names[-1]}")
 
 
-def read_labels(
-    path: str | os.PathLike[str], *, narrow: bool = False, segments: LayerSegments | None = None
-) -> LabelSet:
+def read_labels(path: PathLike, *, narrow: bool = False, segments: LayerSegments | None = None) -> LabelSet:
     """Read a label file in the format its name says.
 
     Parameters
@@ -109,7 +106,7 @@ def read_labels(
         raise fmt.fail(path, hint) from None
 
 
-def write_labels(path: str | os.PathLike[str], labels: LabelSet, *, compress: bool = True) -> None:
+def write_labels(path: PathLike, labels: LabelSet, *, compress: bool = True) -> None:
     """Write ``labels`` in the format ``path``'s name says, atomically.
 
     Raises
@@ -122,7 +119,7 @@ def write_labels(path: str | os.PathLike[str], labels: LabelSet, *, compress: bo
     format_for(path).write(path, labels, compress=compress)
 
 
-def _misnamed(fmt: LabelFormat, path: str | os.PathLike[str]) -> str | None:
+def _misnamed(fmt: LabelFormat, path: PathLike) -> str | None:
     """What ``path`` holds when that is not a ``fmt`` file; None when it is (or nothing is known)."""
     import gzip
     import zlib

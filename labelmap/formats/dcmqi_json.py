@@ -47,13 +47,7 @@ from labelmap._util.color import check_triplet, cielab_to_rgb, rgb_to_cielab
 from labelmap.errors import MetadataError
 from labelmap.model import Code, SegmentDescription, SeriesAttributes
 
-__all__ = [
-    "Metadata",
-    "SCHEMA_URL",
-    "load_metadata",
-    "metadata_to_dict",
-    "write_metadata",
-]
+__all__ = ["Metadata", "SCHEMA_URL", "load_metadata", "metadata_to_dict", "write_metadata"]
 
 SCHEMA_URL = "https://raw.githubusercontent.com/qiicr/dcmqi/master/doc/schemas/seg-schema.json#"
 
@@ -189,8 +183,7 @@ def _parse_segment(obj: Any, ctx: _Err, i: int, j: int) -> SegmentDescription:
         raise ctx(pos, f"field 'labelID' must be an integer voxel value, got {label_id!r}{hint}")
     if label_id < 1:
         raise ctx(
-            pos,
-            f"field 'labelID' is {label_id}; it must be 1 or more (0 is the background and has no segment object)",
+            pos, f"field 'labelID' is {label_id}; it must be 1 or more (0 is the background and has no segment object)"
         )
     where = f"{pos} (labelID {label_id})"
 

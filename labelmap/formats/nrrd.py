@@ -24,14 +24,7 @@ from labelmap import kernels
 from labelmap._util.atomic import atomic_path
 from labelmap._util.deflate import GzipFiller, gzip_compress, gzip_decompress_into
 from labelmap.errors import ImageFormatError, LabelmapError
-from labelmap.formats.base import (
-    LabelFormat,
-    PathLike,
-    checked_array,
-    describe_read_error,
-    native,
-    output_errors,
-)
+from labelmap.formats.base import LabelFormat, PathLike, checked_array, describe_read_error, native, output_errors
 from labelmap.formats.nrrd_header import fail, geometry_from_header, header_lines, quick_dtype, quick_header
 from labelmap.model import Geometry
 

@@ -263,12 +263,7 @@ def _check_described(arrays: list[np.ndarray], counts: list[np.ndarray], per_lay
             )
 
 
-def read_segnrrd(
-    path: PathLike,
-    *,
-    metadata: LayerSegments | None = None,
-    narrow: bool = False,
-) -> list[LabelVolume]:
+def read_segnrrd(path: PathLike, *, metadata: LayerSegments | None = None, narrow: bool = False) -> list[LabelVolume]:
     """Read a ``.seg.nrrd``: one LabelVolume per layer, ``segments[*].label_id`` = the LabelValue.
 
     ``metadata``: dcmqi ``segmentAttributes`` (one inner list per layer, labelID =

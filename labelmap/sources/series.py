@@ -28,27 +28,11 @@ from labelmap.model import SOURCE_ATTRIBUTES, Geometry, SourceSeries
 if TYPE_CHECKING:  # headers are parsed without pydicom; it reads only the files the lite parser leaves
     from pydicom.dataset import Dataset
 
-__all__ = [
-    "find_dicom_files",
-    "load_series",
-    "series_geometry",
-    "SliceHeader",
-]
+__all__ = ["find_dicom_files", "load_series", "series_geometry", "SliceHeader"]
 
-_GEOMETRY_TAGS: tuple[str, ...] = (
-    "SOPClassUID",
-    "SOPInstanceUID",
-    "SeriesInstanceUID",
-    "Modality",
-    "SeriesNumber",
-    "SeriesDescription",
-    "ImagePositionPatient",
-    "ImageOrientationPatient",
-    "PixelSpacing",
-    "Rows",
-    "Columns",
-    "NumberOfFrames",
-    "SliceThickness",
+_GEOMETRY_TAGS: tuple[str, ...] = tuple(
+    "SOPClassUID SOPInstanceUID SeriesInstanceUID Modality SeriesNumber SeriesDescription ImagePositionPatient "
+    "ImageOrientationPatient PixelSpacing Rows Columns NumberOfFrames SliceThickness".split()
 )
 
 _READ_TAGS: list[str] = list(dict.fromkeys(_GEOMETRY_TAGS + SOURCE_ATTRIBUTES))
