@@ -22,7 +22,9 @@ Compression = Enum("Compression", {name: name for name in WRITABLE}, type=str)  
 
 
 #: ``--type`` choices.
-SegType = Enum("SegType", {n: n for n in ("labelmap", "binary", "fractional", "auto")}, type=str)  # type: ignore[misc]
+SegType = Enum(
+    "SegType", {"labelmap": "labelmap", "binary": "binary", "fractional": "fractional", "auto": "auto"}, type=str
+)
 #: ``--fractional-type`` choices.
 FractionalType = Enum("FractionalType", {"probability": "probability", "occupancy": "occupancy"}, type=str)
 #: ``--format`` choices of ``seg2itk`` (segnrrd: one 3D Slicer .seg.nrrd holding every segment).
