@@ -101,12 +101,9 @@ class LabelmapError(Exception):
         if self.keyword is not None or self.tag is not None:
             tag = "" if self.tag is None else f"({self.tag >> 16:04X},{self.tag & 0xFFFF:04X})"
             where.append(" ".join(p for p in (self.keyword, tag) if p))
-        if self.frame is not None:
-            where.append(f"frame {self.frame}")
-        if self.segment is not None:
-            where.append(f"segment {self.segment}")
-        if self.offset is not None:
-            where.append(f"byte {self.offset}")
+        for label, value in (("frame", self.frame), ("segment", self.segment), ("byte", self.offset)):
+            if value is not None:
+                where.append(f"{label} {value}")
         if where:
             text = f"{', '.join(where)}: {text}"
         if self.path is not None:

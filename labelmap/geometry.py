@@ -85,10 +85,7 @@ def reorient(
     arr = np.transpose(array, (2 - a_k, 2 - a_j, 2 - a_i))
     arr = np.ascontiguousarray(np.flip(arr, axis=tuple(2 - n for n, s in enumerate(signs) if s < 0)))
     old_shape_ijk = geometry.shape[::-1]
-    corner = np.zeros(3)
-    for ax, s in zip(axes, signs):
-        if s < 0:
-            corner[ax] = old_shape_ijk[ax] - 1
+    corner = [old_shape_ijk[ax] - 1 if s < 0 else 0 for ax, s in sorted(zip(axes, signs))]
     origin = geometry.index_to_lps(corner)
     direction = np.stack([s * d[:, ax] for ax, s in zip(axes, signs)], axis=1)
     spacing = np.array([geometry.spacing[ax] for ax in axes])
@@ -130,16 +127,9 @@ def _corners(
 
     ``spacing_ij`` = (column spacing di, row spacing dj).
     """
-    i = np.array([0, 0, columns - 1, columns - 1], dtype=float)[:, None]
-    j = np.array([0, rows - 1, 0, rows - 1], dtype=float)[:, None]
-    along_row = i * spacing_ij[0] * np.asarray(row, dtype=float)[None, :]
-    along_col = j * spacing_ij[1] * np.asarray(col, dtype=float)[None, :]
-    return np.asarray(positions, dtype=float).reshape(-1, 1, 3) + along_row + along_col
-
-
-def _corner_deviation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Largest distance (mm) between matching corners of two (N, 4, 3) corner sets, per frame."""
-    return np.asarray(np.linalg.norm(a - b, axis=2).max(axis=1))
+    ij = np.array([[0, 0], [0, rows - 1], [columns - 1, 0], [columns - 1, rows - 1]], dtype=float)
+    offsets = (ij * np.asarray(spacing_ij, dtype=float)) @ np.array([row, col], dtype=float)  # (4, 3)
+    return np.asarray(positions, dtype=float).reshape(-1, 1, 3) + offsets
 
 
 @dataclass(frozen=True, eq=False)
@@ -206,9 +196,7 @@ def grid_from_frames(
     k_dir = span / np.linalg.norm(span)
     along = (distinct_arr - origin) @ k_dir
     gaps = np.diff(along)
-    candidates = []
-    if slice_spacing and slice_spacing > tol_mm:
-        candidates.append(float(slice_spacing))
+    candidates = [float(slice_spacing)] if slice_spacing and slice_spacing > tol_mm else []
     candidates.append(float(gaps.min()))
     last_error = ""
     for step in candidates:
@@ -260,10 +248,12 @@ def place_frames(
     k = np.rint(idx[:, 2]).astype(np.int64)
     outside = (k < 0) | (k >= geometry.shape[0])
     slice_pos = geometry.slice_positions()[np.clip(k, 0, geometry.shape[0] - 1)]
-    dev = _corner_deviation(
-        _corners(positions, orientation[:3], orientation[3:], frames.spacing_ij, rows, columns),
-        _corners(slice_pos, geometry.row_direction, geometry.column_direction, geometry.spacing[:2], rows, columns),
-    )
+    # largest distance (mm) between matching corners, per frame
+    dev = np.linalg.norm(
+        _corners(positions, orientation[:3], orientation[3:], frames.spacing_ij, rows, columns)
+        - _corners(slice_pos, geometry.row_direction, geometry.column_direction, geometry.spacing[:2], rows, columns),
+        axis=2,
+    ).max(axis=1)
     bad = np.flatnonzero(outside | (dev > tol_mm))
     if bad.size:
         f = int(bad[0])
@@ -302,11 +292,7 @@ def patient_orientation(geometry: Geometry) -> list[str]:
 
     def letters(v: np.ndarray) -> str:
         names = (("L", "R"), ("P", "A"), ("H", "F"))
-        out = ""
-        for axis in np.argsort(-np.abs(v)):
-            if abs(v[axis]) > 1e-4:
-                out += names[axis][0 if v[axis] > 0 else 1]
-        return out or "L"
+        return "".join(names[a][0 if v[a] > 0 else 1] for a in np.argsort(-np.abs(v)) if abs(v[a]) > 1e-4) or "L"
 
     return [letters(geometry.row_direction), letters(geometry.column_direction)]
 
@@ -336,10 +322,11 @@ def match_slices(
     # nearest source image by distance between positions
     dist = np.linalg.norm(positions[:, None, :] - source.positions[None, :, :], axis=2)
     nearest = np.argmin(dist, axis=1)
-    devs = _corner_deviation(
-        _corners(positions, geometry.row_direction, geometry.column_direction, geometry.spacing[:2], rows, columns),
-        _corners(source.positions[nearest], src_row, src_col, src_spacing, rows, columns),
-    )
+    devs = np.linalg.norm(
+        _corners(positions, geometry.row_direction, geometry.column_direction, geometry.spacing[:2], rows, columns)
+        - _corners(source.positions[nearest], src_row, src_col, src_spacing, rows, columns),
+        axis=2,
+    ).max(axis=1)
     for k in np.flatnonzero(devs > tol_mm)[:1]:
         s, dev = int(nearest[k]), float(devs[k])
         what = source.files[s] if s < len(source.files) else source.sop_instance_uids[s]

@@ -7,6 +7,7 @@ package; RAS exists only inside the NIfTI reader and writer.  Arrays are indexed
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -91,9 +92,8 @@ class Geometry:
     shape: tuple[int, int, int]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "origin", _as_float_array(self.origin, (3,), "origin"))
-        object.__setattr__(self, "direction", _as_float_array(self.direction, (3, 3), "direction"))
-        object.__setattr__(self, "spacing", _as_float_array(self.spacing, (3,), "spacing"))
+        for name, dims in (("origin", (3,)), ("direction", (3, 3)), ("spacing", (3,))):
+            object.__setattr__(self, name, _as_float_array(getattr(self, name), dims, name))
         shape = tuple(int(s) for s in self.shape)
         if len(shape) != 3 or min(shape) < 1:
             raise ValueError(f"Geometry.shape must be three positive sizes (k, j, i), got {self.shape}")
@@ -164,10 +164,7 @@ class Geometry:
         """Largest distance in mm between matching voxel corners of two grids with equal shape."""
         if self.shape != other.shape:
             return float("inf")
-        corners = np.array(
-            [[i, j, k] for i in (0, self.shape[2] - 1) for j in (0, self.shape[1] - 1) for k in (0, self.shape[0] - 1)],
-            dtype=np.float64,
-        )
+        corners = np.array(list(itertools.product(*[(0, n - 1) for n in self.shape[::-1]])), dtype=np.float64)
         return float(np.max(np.linalg.norm(self.index_to_lps(corners) - other.index_to_lps(corners), axis=1)))
 
     def __repr__(self) -> str:  # compact, for error messages and logs
@@ -261,10 +258,6 @@ class SourceSeries:
     dataset: Any = field(repr=False)
     files: tuple[str, ...] = ()
     frame_numbers: tuple[int | None, ...] = ()
-
-    @property
-    def normal(self) -> np.ndarray:
-        return np.cross(self.orientation[:3], self.orientation[3:])
 
     def __len__(self) -> int:
         return len(self.sop_instance_uids)

@@ -31,7 +31,3 @@ class Resources:
         if threads < 0:
             raise ValueError(f"Resources.threads must be 0 (all cores) or positive, got {self.threads}")
         object.__setattr__(self, "threads", threads or machine_threads())
-
-    def split(self, workers: int) -> Resources:
-        """The share of one of ``workers`` concurrent jobs (at least one thread)."""
-        return Resources(threads=max(1, self.threads // max(1, int(workers))))

@@ -53,10 +53,6 @@ class TransferSyntax(NamedTuple):
     codec: str | None = None
 
     @property
-    def lossless(self) -> bool:
-        return self.fidelity == "lossless"
-
-    @property
     def native(self) -> bool:
         return not self.encapsulated
 

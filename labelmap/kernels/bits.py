@@ -116,17 +116,16 @@ def pack_label_frames(
         if bit_offset:
             raise ValueError("pack_label_frames: bit_offset needs an out buffer")
         out = np.zeros(packed_length(slices.size, npx), dtype=np.uint8)
-    else:
-        if not isinstance(out, np.ndarray) or out.dtype != np.uint8 or out.ndim != 1:
-            raise TypeError("pack_label_frames: out must be a 1-D uint8 array")
-        if not out.flags.c_contiguous or not out.flags.writeable:
-            raise ValueError("pack_label_frames: out must be a writeable C-contiguous array")
-        need = (bit_offset + slices.size * npx + 7) // 8
-        if out.size < need:
-            raise ValueError(
-                f"pack_label_frames: {slices.size} frames of {npx} pixels from bit {bit_offset} need "
-                f"{need} bytes, but out holds only {out.size}"
-            )
+    elif not isinstance(out, np.ndarray) or out.dtype != np.uint8 or out.ndim != 1:
+        raise TypeError("pack_label_frames: out must be a 1-D uint8 array")
+    elif not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("pack_label_frames: out must be a writeable C-contiguous array")
+    need = (bit_offset + slices.size * npx + 7) // 8
+    if out.size < need:  # (a new ``out`` holds exactly this)
+        raise ValueError(
+            f"pack_label_frames: {slices.size} frames of {npx} pixels from bit {bit_offset} need "
+            f"{need} bytes, but out holds only {out.size}"
+        )
     if not slices.size or not npx:
         return out
     # group frames by slice so that a slice with many frames is read once;
@@ -139,17 +138,12 @@ def pack_label_frames(
     repeat[1:] = sorted_key[1:] == sorted_key[:-1]
     lut = np.full(int(np.iinfo(arr.dtype).max) + 1, -1, dtype=np.int64)
     flat = arr.reshape(arr.shape[0], npx)
-    first = order[~repeat]
-    starts = _runs_of(slices[first])
-    _core.pack_label_frames(
-        flat, slices, values, np.ascontiguousarray(first, dtype=np.int64), starts, lut, out, bit_offset
-    )
-    again = order[repeat]
-    if again.size:
-        singles = np.arange(again.size + 1, dtype=np.int64)
-        _core.pack_label_frames(
-            flat, slices, values, np.ascontiguousarray(again, dtype=np.int64), singles, lut, out, bit_offset
-        )
+    first, again = order[~repeat], order[repeat]
+    for group, starts in ((first, _runs_of(slices[first])), (again, np.arange(again.size + 1, dtype=np.int64))):
+        if group.size:
+            _core.pack_label_frames(
+                flat, slices, values, np.ascontiguousarray(group, dtype=np.int64), starts, lut, out, bit_offset
+            )
     return out
 
 
@@ -267,8 +261,8 @@ def paint_frames_subset(packed, frames, frame_slices, frame_values, npx: int, ou
     data = _as_packed(packed)
     if index.size:
         _need_bytes(data, int(index.max()) + 1, npx)
-    if index.size and npx:
-        _core.paint_frames(data, index, slices, values, out.reshape(out.shape[0], npx))
+        if npx:
+            _core.paint_frames(data, index, slices, values, out.reshape(out.shape[0], npx))
     return out
 
 

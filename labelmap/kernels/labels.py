@@ -146,16 +146,13 @@ def label_presence(
     parts = parts_for(threads, arr.nbytes, _PRESENCE_SPLIT_BYTES, arr.shape[0])
     # presence rows are per slice; each part adds into its own counts, summed afterwards
     counts = np.zeros((parts, n_values), dtype=np.int64)
-    if parts == 1:
-        _core.slice_label_presence(flat, presence, counts[0])
-    else:
-        bounds = [arr.shape[0] * i // parts for i in range(parts + 1)]
+    bounds = [arr.shape[0] * i // parts for i in range(parts + 1)]
 
-        def part(i: int) -> None:
-            a, b = bounds[i], bounds[i + 1]
-            _core.slice_label_presence(flat[a:b], presence[a:b], counts[i])
+    def part(i: int) -> None:
+        a, b = bounds[i], bounds[i + 1]
+        _core.slice_label_presence(flat[a:b], presence[a:b], counts[i])
 
-        run_parts(part, parts, "label-presence")
+    run_parts(part, parts, "label-presence")
     total = counts.sum(axis=0) if parts > 1 else counts[0]
     top = int(np.flatnonzero(total)[-1]) + 1
     return np.ascontiguousarray(presence[:, :top]).view(np.bool_), total[:top]
@@ -275,9 +272,7 @@ def _label_inputs(volumes, luts, n_segments):
             raise ValueError(f"lookup table {m}: entries must be -1 (none) or a segment index >= 0")
         tables.append(np.ascontiguousarray(t, dtype=np.int32))
     top = max((int(t.max()) for t in tables if t.size), default=-1)
-    if n_segments is None:
-        n_segments = top + 1
-    n_segments = int(n_segments)
+    n_segments = top + 1 if n_segments is None else int(n_segments)
     if top >= n_segments:
         raise ValueError(f"lookup tables reach segment index {top}, but n_segments is {n_segments}")
     return vols, tables, n_segments

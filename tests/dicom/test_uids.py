@@ -39,7 +39,7 @@ def test_writable_syntaxes_are_the_compression_choices():
     from labelmap.cli.options import Compression
 
     assert tuple(c.value for c in Compression) == WRITABLE
-    assert all(lookup(name).lossless for name in WRITABLE)
+    assert all(lookup(name).fidelity == "lossless" for name in WRITABLE)
     assert [ts.codec for ts in SYNTAX_TABLE if ts.codec] == ["rle", "jpegls", "j2k"]
     assert NATIVE_SYNTAXES == {
         pydicom.uid.ExplicitVRLittleEndian,

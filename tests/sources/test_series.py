@@ -89,7 +89,7 @@ def test_load_series_sorted_and_geometry(tmp_path, geometry):
     assert len(series) == n
     assert series.positions.shape == (n, 3)
     assert series.positions.dtype == np.float64
-    dist = series.positions @ series.normal
+    dist = series.positions @ np.cross(series.orientation[:3], series.orientation[3:])
     assert np.all(np.diff(dist) > 0)
     np.testing.assert_allclose(series.positions, geometry.slice_positions(), atol=1e-4)
     np.testing.assert_allclose(series.orientation, geometry.image_orientation, atol=1e-6)
@@ -118,7 +118,7 @@ def test_reversed_slice_order(tmp_path):
     assert np.dot(backward.slice_direction, backward.normal) < 0
     root, _ = _scatter(tmp_path, backward)
     series = load_series([root])
-    assert np.all(np.diff(series.positions @ series.normal) > 0)
+    assert np.all(np.diff(series.positions @ np.cross(series.orientation[:3], series.orientation[3:])) > 0)
     geometry = series_geometry(series)
     _assert_geometry_close(geometry, forward)
     np.testing.assert_allclose(geometry.origin, backward.slice_positions()[-1], atol=1e-6)

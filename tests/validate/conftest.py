@@ -14,6 +14,7 @@ from _validate import LABEL_VALUES, Broken
 
 from labelmap.demo.sample import organ_phantom, sample_metadata
 from labelmap.dicom.pixels import codecs
+from labelmap.dicom.uids import WRITABLE
 from labelmap.errors import UnsupportedError
 from labelmap.pipeline.bin2label import binary_to_labelmap
 from labelmap.pipeline.convert import itk_to_seg
@@ -44,7 +45,7 @@ def made(inputs):
     def write(kind: str) -> Path:
         path = root / f"{kind}.dcm"
         seg_type, _, variant = kind.partition("-")
-        if seg_type == "labelmap" and variant in codecs.SYNTAXES:
+        if seg_type == "labelmap" and variant in WRITABLE:
             if not codecs.is_available(variant):
                 pytest.skip(f"codec for {variant} not installed")
             try:

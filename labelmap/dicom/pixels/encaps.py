@@ -8,6 +8,7 @@ does not give and some readers ignore it, so the default keeps the widely suppor
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Sequence
 
@@ -15,14 +16,6 @@ __all__ = ["encapsulate_frames"]
 
 _MAX_BOT_OFFSET = 2**32 - 1
 _ITEM = struct.Struct("<HHI")
-
-
-def _item(fragment: bytes) -> list[bytes]:
-    pad = len(fragment) % 2
-    parts = [_ITEM.pack(0xFFFE, 0xE000, len(fragment) + pad), fragment]
-    if pad:
-        parts.append(b"\0")
-    return parts
 
 
 def encapsulate_frames(
@@ -45,14 +38,9 @@ def encapsulate_frames(
         ``(pixel_data, extended_offset_table, extended_offset_table_lengths)``; the last two
         are None unless an Extended Offset Table is written.
     """
-    offsets: list[int] = []
-    padded: list[int] = []
-    pos = 0
-    for frag in fragments:
-        offsets.append(pos)
-        n = len(frag) + len(frag) % 2
-        padded.append(n)
-        pos += 8 + n
+    padded = [len(frag) + len(frag) % 2 for frag in fragments]
+    # each fragment's item starts after the 8-byte headers and padded fragments before it
+    offsets = list(itertools.accumulate((8 + n for n in padded), initial=0))[:-1]
     fits = not offsets or offsets[-1] <= _MAX_BOT_OFFSET
     use_eot = extended_offset_table if extended_offset_table is not None else not fits
     if use_eot or not fits:
@@ -60,8 +48,8 @@ def encapsulate_frames(
     else:
         bot = struct.pack(f"<HHI{len(offsets)}I", 0xFFFE, 0xE000, 4 * len(offsets), *offsets)
     parts = [bot]
-    for frag in fragments:
-        parts.extend(_item(bytes(frag) if not isinstance(frag, bytes) else frag))
+    for frag, n in zip(fragments, padded):
+        parts += [_ITEM.pack(0xFFFE, 0xE000, n), frag, b"\0" * (n - len(frag))]
     pixel_data = b"".join(parts)
     if not use_eot:
         return pixel_data, None, None

@@ -36,13 +36,10 @@ def native_frames(raw: np.ndarray, n: int, rows: int, columns: int, bits: int) -
         When ``raw`` is shorter than the frames.
     """
     npx = n * rows * columns
-    if bits == 1:
-        need = (npx + 7) // 8
-        if raw.size < need:
-            raise SegFormatError(f"Pixel Data holds {raw.size} bytes, {n} 1-bit frames need {need}")
-        return np.unpackbits(raw[:need], bitorder="little", count=npx).reshape(n, rows, columns)
     dtype = dtype_for(bits)
-    need = npx * dtype.itemsize
+    need = (npx + 7) // 8 if bits == 1 else npx * dtype.itemsize
     if raw.size < need:
         raise SegFormatError(f"Pixel Data holds {raw.size} bytes, {n} {bits}-bit frames need {need}")
+    if bits == 1:
+        return np.unpackbits(raw[:need], bitorder="little", count=npx).reshape(n, rows, columns)
     return raw[:need].view(dtype).reshape(n, rows, columns)

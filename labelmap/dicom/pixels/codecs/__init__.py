@@ -9,8 +9,8 @@ module :data:`CODECS` maps their UID to (pydicom's shape: the ``codec`` of the s
 * ``DEPENDENCIES``: the (import name, pip package) pairs it needs to encode and decode;
 * ``BITS``: the Bits Allocated it codes (so the syntaxes 1-bit frames may use follow from
   the codecs: :func:`syntaxes_for_bits`), at precision = Bits Stored = Bits Allocated;
-* ``is_available()``, ``encode(frames, bits, threads) -> list[bytes]`` and
-  ``decoder(rows, columns, bits)``: a thread-safe function from one codestream to one frame;
+* ``encode(frames, bits, threads) -> list[bytes]`` and ``decoder(rows, columns, bits)``: a
+  thread-safe function from one codestream to one frame;
 
 and imports its package inside those functions, so importing it is cheap.
 
@@ -47,14 +47,10 @@ __all__ = [
     "as_frame",
     "encode_frames",
     "decode_frames",
-    "SYNTAXES",
 ]
 
 #: Transfer Syntax UID -> the module that codes its frames.
 CODECS: dict[str, str] = {ts.uid: f"{__name__}.{ts.codec}" for ts in SYNTAX_TABLE if ts.codec is not None}
-
-#: The writable syntaxes' names and UIDs (kept for the validator until it reads :mod:`labelmap.dicom.uids`).
-SYNTAXES: dict[str, str] = {ts.name: ts.uid for ts in SYNTAX_TABLE if ts.writable}
 
 
 def _writable(name_or_uid: str) -> TransferSyntax:
@@ -97,7 +93,7 @@ def is_available(name_or_uid: str) -> bool:
         When labelmap does not write the syntax.
     """
     ts = _writable(name_or_uid)
-    return ts.codec is None or bool(codec_module(ts).is_available())
+    return ts.codec is None or all(has_module(module) for module, _ in codec_module(ts).DEPENDENCIES)
 
 
 def check_available(ts: str, *, purpose: str) -> None:
@@ -122,7 +118,9 @@ def syntaxes_for_bits(bits: Iterable[int]) -> tuple[TransferSyntax, ...]:
     return tuple(ts for ts in SYNTAX_TABLE if ts.writable and (ts.native or wanted <= set(codec_module(ts).BITS)))
 
 
-def _codec(ts: TransferSyntax, bits: int) -> Any:
+def _codec(ts: TransferSyntax, bits: int, purpose: str) -> Any:
+    """The codec module of ``ts`` for frames of ``bits``, after :func:`check_available`."""
+    check_available(ts.uid, purpose=purpose)
     module = codec_module(ts)
     if bits not in module.BITS:
         allowed = ", ".join(t.name for t in syntaxes_for_bits((bits,)))
@@ -193,8 +191,7 @@ def encode_frames(frames: np.ndarray, ts: str, *, bits_allocated: int, threads: 
         arr = arr.astype(dtype)
     if bits_allocated == 1 and arr.size and arr.max() > 1:
         raise InputError("1-bit BINARY frames must hold only 0 and 1")
-    check_available(syntax.uid, purpose="writing")
-    return _codec(syntax, bits_allocated).encode(arr, bits_allocated, threads)
+    return _codec(syntax, bits_allocated, "writing").encode(arr, bits_allocated, threads)
 
 
 def decode_frames(
@@ -221,8 +218,7 @@ def decode_frames(
     dtype = dtype_for(bits_allocated)
     if not len(fragments_per_frame):
         return np.empty((0, rows, columns), dtype=dtype)
-    check_available(syntax.uid, purpose="reading")
-    decode_one = _codec(syntax, bits_allocated).decoder(rows, columns, bits_allocated)
+    decode_one = _codec(syntax, bits_allocated, "reading").decoder(rows, columns, bits_allocated)
 
     def decode(i: int) -> np.ndarray:
         try:

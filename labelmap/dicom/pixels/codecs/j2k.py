@@ -16,18 +16,13 @@ from labelmap.dicom.pixels.codecs import has_module
 from labelmap.dicom.pixels.native import dtype_for
 from labelmap.errors import SegFormatError, UnsupportedError
 
-__all__ = ["DEPENDENCIES", "BITS", "is_available", "encode", "decoder"]
+__all__ = ["DEPENDENCIES", "BITS", "encode", "decoder"]
 
 DEPENDENCIES: tuple[tuple[str, str], ...] = (("openjpeg", "pylibjpeg-openjpeg"),)
 BITS = (1, 8, 16)
 
 #: smallest frame dimension pylibjpeg-openjpeg can encode (it always uses 6 resolutions)
 _OPENJPEG_MIN_SIDE = 32
-
-
-def is_available() -> bool:
-    """Whether pylibjpeg-openjpeg is installed."""
-    return all(has_module(module) for module, _ in DEPENDENCIES)
 
 
 def encode(frames: np.ndarray, bits: int, threads: int | None) -> list[bytes]:

@@ -10,16 +10,11 @@ from labelmap.dicom.pixels.codecs import as_frame, has_module, map_frames
 from labelmap.dicom.pixels.native import dtype_for
 from labelmap.errors import SegFormatError, UnsupportedError
 
-__all__ = ["DEPENDENCIES", "BITS", "is_available", "encode", "decoder"]
+__all__ = ["DEPENDENCIES", "BITS", "encode", "decoder"]
 
 DEPENDENCIES: tuple[tuple[str, str], ...] = (("jpeg_ls", "pyjpegls"),)
 #: JPEG-LS samples have 2 to 16 bits: no 1-bit form
 BITS = (8, 16)
-
-
-def is_available() -> bool:
-    """Whether pyjpegls is installed."""
-    return all(has_module(module) for module, _ in DEPENDENCIES)
 
 
 def encode(frames: np.ndarray, bits: int, threads: int | None) -> list[bytes]:

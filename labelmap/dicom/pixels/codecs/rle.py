@@ -22,7 +22,7 @@ from labelmap.dicom.pixels.codecs import as_frame, has_module
 from labelmap.dicom.pixels.native import dtype_for
 from labelmap.errors import SegFormatError
 
-__all__ = ["DEPENDENCIES", "BITS", "is_available", "encode", "decoder"]
+__all__ = ["DEPENDENCIES", "BITS", "encode", "decoder"]
 
 #: nothing beyond NumPy (labelmap encodes, pydicom decodes); pylibjpeg-rle only decodes faster
 DEPENDENCIES: tuple[tuple[str, str], ...] = ()
@@ -30,11 +30,6 @@ DEPENDENCIES: tuple[tuple[str, str], ...] = ()
 BITS = (8, 16)
 
 _ONE_SEGMENT = struct.pack("<16I", 1, 64, *[0] * 14)
-
-
-def is_available() -> bool:
-    """Always: RLE needs no package."""
-    return True
 
 
 def encode(frames: np.ndarray, bits: int, threads: int | None) -> list[bytes]:
