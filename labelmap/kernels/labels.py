@@ -146,13 +146,16 @@ def label_presence(
     parts = parts_for(threads, arr.nbytes, _PRESENCE_SPLIT_BYTES, arr.shape[0])
     # presence rows are per slice; each part adds into its own counts, summed afterwards
     counts = np.zeros((parts, n_values), dtype=np.int64)
-    bounds = [arr.shape[0] * i // parts for i in range(parts + 1)]
+    if parts == 1:
+        _core.slice_label_presence(flat, presence, counts[0])
+    else:
+        bounds = [arr.shape[0] * i // parts for i in range(parts + 1)]
 
-    def part(i: int) -> None:
-        a, b = bounds[i], bounds[i + 1]
-        _core.slice_label_presence(flat[a:b], presence[a:b], counts[i])
+        def part(i: int) -> None:
+            a, b = bounds[i], bounds[i + 1]
+            _core.slice_label_presence(flat[a:b], presence[a:b], counts[i])
 
-    run_parts(part, parts, "label-presence")
+        run_parts(part, parts, "label-presence")
     total = counts.sum(axis=0) if parts > 1 else counts[0]
     top = int(np.flatnonzero(total)[-1]) + 1
     return np.ascontiguousarray(presence[:, :top]).view(np.bool_), total[:top]
