@@ -85,7 +85,7 @@ def reorient(
     arr = np.transpose(array, (2 - a_k, 2 - a_j, 2 - a_i))
     arr = np.ascontiguousarray(np.flip(arr, axis=tuple(2 - n for n, s in enumerate(signs) if s < 0)))
     old_shape_ijk = geometry.shape[::-1]
-    corner = [old_shape_ijk[ax] - 1 if s < 0 else 0 for ax, s in sorted(zip(axes, signs))]
+    corner = np.array([old_shape_ijk[ax] - 1 if s < 0 else 0 for ax, s in sorted(zip(axes, signs))])
     origin = geometry.index_to_lps(corner)
     direction = np.stack([s * d[:, ax] for ax, s in zip(axes, signs)], axis=1)
     spacing = np.array([geometry.spacing[ax] for ax in axes])
