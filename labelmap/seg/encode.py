@@ -130,10 +130,9 @@ def common_dataset(
     ):
         if keyword not in ds:
             setattr(ds, keyword, "")
-    if "StudyInstanceUID" not in ds:
-        ds.StudyInstanceUID = new_uid()
-    if "FrameOfReferenceUID" not in ds:
-        ds.FrameOfReferenceUID = new_uid()
+    for keyword in ("StudyInstanceUID", "FrameOfReferenceUID"):
+        if keyword not in ds:
+            setattr(ds, keyword, new_uid())
     now = _dt.datetime.now()
     date, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S.%f")
     ds.SOPClassUID = SEG_TYPES[seg_type].sop_class
@@ -215,18 +214,10 @@ def add_geometry_and_references(
             cls, uid = source.sop_class_uids[s], source.sop_instance_uids[s]
             sources[k] = (cls, uid)
             referenced[uid] = cls
-    if frame_segments is None:
-        dims = rank_of_slice[frame_slices][:, None]
-    else:
-        dims = np.stack([np.asarray(frame_segments, dtype=np.int64), rank_of_slice[frame_slices]], axis=1)
-    spec = PerFrameSpec(
-        frame_slices=frame_slices,
-        frame_segments=None if frame_segments is None else np.asarray(frame_segments, dtype=np.int64),
-        dimension_values=dims,
-        position_text=position_text,
-        sources=sources,
-    )
-    ds.frames = spec
+    segments = None if frame_segments is None else np.asarray(frame_segments, dtype=np.int64)
+    ranks = rank_of_slice[frame_slices]
+    dims = ranks[:, None] if segments is None else np.stack([segments, ranks], axis=1)
+    ds.frames = spec = PerFrameSpec(frame_slices, segments, dims, position_text, sources)
     ds.NumberOfFrames = len(frame_slices)
     dim_uid = new_uid()
     ds.DimensionOrganizationSequence = [new_item(DimensionOrganizationUID=dim_uid)]

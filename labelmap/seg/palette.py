@@ -50,9 +50,7 @@ def read_palette(ds: Dataset) -> dict[int, tuple[int, int, int]]:
         return {}
     if len(desc) != 3 or desc[2] not in (8, 16) or not 0 <= desc[1] <= 0xFFFF:
         return {}  # a damaged descriptor: the colours are cosmetic, the segments keep their defaults
-    n = desc[0] or 65536
-    first = desc[1]
-    bits = desc[2]
+    n, first, bits = desc[0] or 65536, desc[1], desc[2]
     channels = []
     for name in ("Red", "Green", "Blue"):
         data = getattr(ds, f"{name}PaletteColorLookupTableData", None)

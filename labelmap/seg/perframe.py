@@ -35,9 +35,9 @@ __all__ = [
     "PerFrameSpec",
     "PerFrameTable",
     "header_dataset",
-    "read_seg_fast",
     "read_seg_header",
     "seg_error",
+    "seg_errors",
     "check_header",
     "int_value",
 ]
@@ -307,6 +307,29 @@ def _int_column(name: str, label: str, entries: list, n_frames: int, dtype: str)
     return out
 
 
+def seg_error(exc: DicomFormatError) -> SegFormatError:
+    """A byte-level error of a SEG file as a :class:`SegFormatError` (same text and fields)."""
+    return exc if isinstance(exc, SegFormatError) else SegFormatError(exc.what, **exc.fields())
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def seg_errors(function: Callable[P, R]) -> Callable[P, R]:
+    """``function`` with its DicomFormatError raised as SegFormatError (see :func:`seg_error`)."""
+
+    @wraps(function)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except DicomFormatError as exc:
+            raise seg_error(exc) from None
+
+    return checked
+
+
+@seg_errors
 def read_seg_header(path: str | os.PathLike[str]) -> tuple[FileHeader, PerFrameTable, PixelDataInfo]:
     """Read a SEG file's header: (top level without per-frame groups and Pixel Data, table, pixel location).
 
@@ -327,52 +350,20 @@ def read_seg_header(path: str | os.PathLike[str]) -> tuple[FileHeader, PerFrameT
         raise SegFormatError("file not found", path=name) from None
     except IsADirectoryError:
         raise SegFormatError("is a folder, expected a DICOM SEG file", path=name) from None
-    except DicomFormatError as exc:
-        raise seg_error(exc) from None
     if values is None:
         raise SegFormatError("no Per-frame Functional Groups Sequence (5200,9230); not a multi-frame SEG", path=name)
     return header, PerFrameTable.from_values(name, values), pixel
 
 
-def read_seg_fast(path: str | os.PathLike[str]) -> tuple[FileDataset, PerFrameTable, PixelDataInfo]:
-    """:func:`read_seg_header` with the top level as a pydicom ``FileDataset``."""
-    header, table, pixel = read_seg_header(path)
-    return header_dataset(header), table, pixel
-
-
+@seg_errors
 def header_dataset(header: FileHeader) -> FileDataset:
     """``header.to_pydicom()``, its errors as :class:`SegFormatError`."""
-    try:
-        return header.to_pydicom()
-    except DicomFormatError as exc:
-        raise seg_error(exc) from None
-
-
-def seg_error(exc: DicomFormatError) -> SegFormatError:
-    """A byte-level error of a SEG file as a :class:`SegFormatError` (same text and fields)."""
-    return exc if isinstance(exc, SegFormatError) else SegFormatError(exc.what, **exc.fields())
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _seg_errors(function: Callable[P, R]) -> Callable[P, R]:
-    """``function`` with its DicomFormatError raised as SegFormatError (see :func:`seg_error`)."""
-
-    @wraps(function)
-    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return function(*args, **kwargs)
-        except DicomFormatError as exc:
-            raise seg_error(exc) from None
-
-    return checked
+    return header.to_pydicom()
 
 
 #: :mod:`labelmap.dicom.values`' checked access, raising :class:`SegFormatError` for a SEG.
-check_header = _seg_errors(dicom_values.check_header)
-int_value = _seg_errors(dicom_values.int_value)
+check_header = seg_errors(dicom_values.check_header)
+int_value = seg_errors(dicom_values.int_value)
 
 
 # --------------------------------------------------------------------------- writing
@@ -404,9 +395,6 @@ class PerFrameSpec:
     position_text: Sequence[Sequence[str]]
     sources: Sequence[tuple[str, str] | None]
 
-    def __len__(self) -> int:
-        return len(self.frame_slices)
-
     def to_sequence(self) -> DicomSequence:
         """The Per-frame Functional Groups Sequence as pydicom Datasets, read back from :meth:`encode`."""
         from pydicom.filereader import read_dataset
@@ -416,15 +404,18 @@ class PerFrameSpec:
     def encode(self) -> bytes:
         """The whole (5200,9230) element, Explicit VR Little Endian, defined lengths."""
         per_slice: dict[int, tuple[bytes, bytes]] = {}
-        per_segment: dict[int, bytes] = {}
         dims = np.ascontiguousarray(self.dimension_values, dtype="<u4")
         n_dims = dims.shape[1]
-        content_head = tag_bytes(0x00209157) + b"UL" + struct.pack("<H", 4 * n_dims)
-        content_item_len = struct.pack("<I", 8 + 4 * n_dims)
-        content_seq_head = tag_bytes(0x00209111) + b"SQ\0\0" + struct.pack("<I", 16 + 4 * n_dims) + ITEM_BYTES
+        # FrameContentSequence, its one item and DimensionIndexValues up to the values
+        content = tag_bytes(0x00209111) + b"SQ\0\0" + struct.pack("<I", 16 + 4 * n_dims) + ITEM_BYTES
+        content += struct.pack("<I", 8 + 4 * n_dims) + tag_bytes(0x00209157) + b"UL" + struct.pack("<H", 4 * n_dims)
         dim_bytes = dims.tobytes()
         stride = 4 * n_dims
         segments = self.frame_segments.tolist() if self.frame_segments is not None else None
+        per_segment = {  # SegmentIdentificationSequence of each segment number
+            n: sequence_bytes(0x0062000A, short_element(0x0062000B, b"US", struct.pack("<H", n)))
+            for n in set(segments or ())
+        }
         items = []
         for f, k in enumerate(self.frame_slices.tolist()):
             head = per_slice.get(k)
@@ -443,22 +434,9 @@ class PerFrameSpec:
                     0x00209113, short_element(0x00200032, b"DS", pad_text("\\".join(self.position_text[k])))
                 )
                 head = per_slice[k] = (derivation, position)
-            body = (
-                head[0]
-                + content_seq_head
-                + content_item_len
-                + content_head
-                + dim_bytes[f * stride : (f + 1) * stride]
-                + head[1]
-            )
+            body = head[0] + content + dim_bytes[f * stride : (f + 1) * stride] + head[1]
             if segments is not None:
-                n = segments[f]
-                seg = per_segment.get(n)
-                if seg is None:
-                    seg = per_segment[n] = sequence_bytes(
-                        0x0062000A, short_element(0x0062000B, b"US", struct.pack("<H", n))
-                    )
-                body += seg
+                body += per_segment[segments[f]]
             items.append(ITEM_BYTES + struct.pack("<I", len(body)) + body)
         value = b"".join(items)
         return tag_bytes(PER_FRAME_GROUPS) + b"SQ\0\0" + struct.pack("<I", len(value)) + value

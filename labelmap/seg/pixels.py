@@ -17,7 +17,7 @@ from labelmap import kernels
 from labelmap.dicom.uids import NATIVE_SYNTAXES, RLE_LOSSLESS
 from labelmap.dicom.values import quiet_pydicom
 from labelmap.errors import DicomFormatError, LabelmapError, SegFormatError, UnsupportedError
-from labelmap.seg.perframe import seg_error
+from labelmap.seg.perframe import seg_error, seg_errors
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -166,15 +166,13 @@ class FilePixels(PixelSource):
         self._info = location
         self._eot = extended_offset_table  # frames then need pydicom's reading of the table
 
+    @seg_errors
     def native_bytes(self) -> np.ndarray | None:
         if not self._is_native():
             return None
         if not self._info.present:
             raise SegFormatError(f"{self.name}: has no Pixel Data")
-        try:
-            return self._info.read_native()
-        except DicomFormatError as exc:
-            raise seg_error(exc) from None
+        return self._info.read_native()
 
     def _fast_decode(self, ts: UID, shape: Shape, bits: int) -> np.ndarray | None:
         """Decode frames straight from the fragment offsets the bulk reader found (None: let pydicom try)."""

@@ -32,10 +32,6 @@ class PreparedInputs:
     seg_type: str  # LABELMAP | BINARY | FRACTIONAL (resolved from "auto")
     notes: list[str] = field(default_factory=list)
 
-    def overlapping_pairs(self) -> list[tuple[SegmentDescription, SegmentDescription, int]]:
-        """(segment a, segment b, voxels) for every overlapping pair."""
-        return overlap_pairs(self.overlap, self.segments)
-
 
 def overlap_pairs(
     overlap: np.ndarray, segments: Sequence[SegmentDescription]
@@ -262,7 +258,7 @@ def prepare_inputs(
         overlap = kernels.label_overlap(arrays, luts, n_segments=n)
 
     prepared = PreparedInputs(geometry, source_index, layers, segments, overlap, "", notes)
-    pairs = prepared.overlapping_pairs()
+    pairs = overlap_pairs(overlap, segments)
     if seg_type == "labelmap" and pairs:
         raise OverlapError(
             f"segments overlap, which a LABELMAP cannot store: {describe_pairs(pairs)}", hint="type_binary"

@@ -107,12 +107,6 @@ class OpenedSeg(SegFile):
         return place(self.info, reference, tol_mm=tol_mm, source=self.name)
 
 
-def _is_dataset(obj: Any) -> bool:
-    """True for a pydicom Dataset (without importing pydicom: if it is not loaded, obj is not one)."""
-    pydicom = sys.modules.get("pydicom")
-    return pydicom is not None and isinstance(obj, pydicom.Dataset)
-
-
 @overload
 def open_seg(source: str | os.PathLike[str] | Dataset, *, lenient: Literal[False] = ...) -> OpenedSeg: ...
 @overload
@@ -138,8 +132,9 @@ def open_seg(source: str | os.PathLike[str] | Dataset, *, lenient: bool = False)
     SegFormatError
         Missing file, a folder, not DICOM, damaged, not a Segmentation; names the file.
     """
+    pydicom = sys.modules.get("pydicom")  # not loaded: ``source`` is no pydicom Dataset
     with quiet_pydicom():
-        if isinstance(source, (str, os.PathLike)) or not _is_dataset(source):
+        if pydicom is None or not isinstance(source, pydicom.Dataset):
             return _from_file(str(source), lenient=lenient)
         return _from_dataset(source, str(getattr(source, "filename", None) or "SEG dataset"), lenient=lenient)
 
@@ -147,10 +142,6 @@ def open_seg(source: str | os.PathLike[str] | Dataset, *, lenient: bool = False)
 def _from_file(name: str, *, lenient: bool) -> SegFile:
     from labelmap.seg.perframe import read_seg_header
 
-    if not os.path.exists(name):
-        raise SegFormatError(f"{name}: file not found")
-    if os.path.isdir(name):
-        raise SegFormatError(f"{name}: is a folder, expected a DICOM SEG file")
     try:
         source, table, location = read_seg_header(name)
         header = header_dataset(source) if lenient or source.ds is None else source.ds

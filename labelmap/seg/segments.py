@@ -72,15 +72,9 @@ def segment_to_dataset(seg: SegmentDescription, *, number: int, cielab: bool = T
         if seg.anatomic_region_modifier is not None:
             region.AnatomicRegionModifierSequence = [_code_item(seg.anatomic_region_modifier)]
         ds.AnatomicRegionSequence = [region]
-    tracking_id, tracking_uid = seg.tracking_id, seg.tracking_uid
-    if tracking_id or tracking_uid:
-        # Each is Type 1C on the other.
-        if not tracking_uid:
-            tracking_uid = new_uid()
-        if not tracking_id:
-            tracking_id = tracking_uid
-        ds.TrackingID = tracking_id
-        ds.TrackingUID = tracking_uid
+    if seg.tracking_id or seg.tracking_uid:  # each is Type 1C on the other
+        ds.TrackingUID = seg.tracking_uid or new_uid()
+        ds.TrackingID = seg.tracking_id or ds.TrackingUID
     if cielab:
         if seg.cielab is not None:
             lab = check_triplet(seg.cielab, "CIELab colour", 65535)

@@ -29,12 +29,18 @@ from pydicom.uid import (
 from labelmap.demo.sample import sample_metadata, write_ct_series
 from labelmap.dicom.bulk import PixelDataInfo
 from labelmap.errors import SegFormatError
-from labelmap.seg.perframe import PerFrameTable, read_seg_fast
+from labelmap.seg.perframe import PerFrameTable, header_dataset, read_seg_header
 
 from _geometries import axial_geometry, oblique_geometry
 
 SEG_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 CT_CLASS = "1.2.840.10008.5.1.4.1.1.2"
+
+
+def read_seg_fast(path):
+    """:func:`read_seg_header` with the top level as a pydicom ``FileDataset``."""
+    header, table, pixel = read_seg_header(path)
+    return header_dataset(header), table, pixel
 
 
 # --------------------------------------------------------------------------- synthetic files

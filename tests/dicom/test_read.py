@@ -23,7 +23,6 @@ from labelmap.geometry import match_slices
 from labelmap.model import Code, LabelVolume, SegmentDescription, SeriesAttributes
 from labelmap.pipeline.convert import load_source, read_seg
 from labelmap.pipeline.options import WriteOptions
-from labelmap.seg.decode import _stack_frames
 from labelmap.seg.encode import encode_labelmap, save_dataset
 from labelmap.seg.perframe import read_seg_header
 from labelmap.seg.read import open_seg
@@ -194,18 +193,6 @@ def test_labelmap_read_does_not_import_pydicom(our_files, tmp_path):
     assert run.stdout.split() == ["0", "False"], run.stdout + run.stderr
     meta = json.loads((out / "meta.json").read_text())
     assert [s["labelID"] for s in meta["segmentAttributes"][0]] == [1, 5, 7]
-
-
-def test_stack_frames_without_copy_in_order_and_with_gaps():
-    frames = np.arange(4 * 2 * 3, dtype=np.uint8).reshape(4, 2, 3)
-    same = _stack_frames(frames, np.arange(4), (4, 2, 3), np.uint8)
-    assert np.shares_memory(same, frames)
-    reordered = _stack_frames(frames, np.array([3, 2, 1, 0]), (4, 2, 3), np.uint8)
-    np.testing.assert_array_equal(reordered, frames[::-1])
-    gapped = _stack_frames(frames, np.array([0, 2, 3, 5]), (6, 2, 3), np.uint16)
-    assert gapped.dtype == np.uint16
-    np.testing.assert_array_equal(gapped[[0, 2, 3, 5]], frames)
-    assert not gapped[[1, 4]].any()
 
 
 def test_pixel_damage_reads_the_pixel_data_length():

@@ -12,7 +12,7 @@ from labelmap.demo.sample import write_ct_series
 from labelmap.errors import SegFormatError, UnsupportedError
 from labelmap.model import LabelVolume
 from labelmap.pipeline.convert import load_source, read_seg
-from labelmap.seg.decode import decode_labelmap
+from labelmap.seg.decode import _stack_frames, decode_labelmap
 from labelmap.seg.encode import encode_labelmap, save_dataset
 
 from _geometries import axial_geometry
@@ -93,3 +93,15 @@ def test_non_zero_pixel_padding_value(tmp_path):
     np.testing.assert_array_equal(d.volume.array, expected)
     assert [s.number for s in d.volume.segments] == [1]
     assert d.background_number == 5
+
+
+def test_stack_frames_without_copy_in_order_and_with_gaps():
+    frames = np.arange(4 * 2 * 3, dtype=np.uint8).reshape(4, 2, 3)
+    same = _stack_frames(frames, np.arange(4), (4, 2, 3), np.uint8)
+    assert np.shares_memory(same, frames)
+    reordered = _stack_frames(frames, np.array([3, 2, 1, 0]), (4, 2, 3), np.uint8)
+    np.testing.assert_array_equal(reordered, frames[::-1])
+    gapped = _stack_frames(frames, np.array([0, 2, 3, 5]), (6, 2, 3), np.uint16)
+    assert gapped.dtype == np.uint16
+    np.testing.assert_array_equal(gapped[[0, 2, 3, 5]], frames)
+    assert not gapped[[1, 4]].any()
