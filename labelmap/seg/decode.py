@@ -124,8 +124,7 @@ def decode_labelmap(
             f"{name}: several frames lie at slice {dup} (frames {first} and {second}); a LABELMAP has one frame "
             "per position"
         )
-    max_number = max(numbers | {0})
-    out_dtype = np.uint8 if max_number <= 0xFF else np.uint16
+    out_dtype = np.uint8 if max(numbers | {0}) <= 0xFF else np.uint16
     volume = _stack_frames(frames, k, geometry.shape, out_dtype)
     if background is not None and background != 0:
         if not volume.flags.writeable:
@@ -136,14 +135,13 @@ def decode_labelmap(
     if any(s.number == 0 for s in kept):
         notes = (f"{name}: segment 0 is a real segment but is not Pixel Padding Value; it reads as background",)
         kept = [s for s in kept if s.number != 0]
-    filled = geometry.shape[0] - len(k)
     return DecodedSeg(
         volume=LabelVolume(volume, geometry, tuple(kept)),
         series=series_attributes(ds),
         segmentation_type=seg_type,
         sop_class_uid=str(ds.SOPClassUID),
         background_number=background,
-        filled_slices=filled,
+        filled_slices=geometry.shape[0] - len(k),
         name=name,
         notes=notes,
     )

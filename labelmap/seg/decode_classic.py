@@ -77,12 +77,10 @@ class ClassicSeg:
         dtype = np.uint8 if (self.frames is not None or top <= 0xFF) else np.uint16
         if out is None or out.dtype != dtype:
             out = np.zeros(self.geometry.shape, dtype=dtype)
+        elif self._last[0] is out:  # a reused buffer: clear only the slices the previous call painted
+            out[self._last[1]] = 0
         else:
-            # a reused buffer: clear only the slices the previous call painted
-            if self._last[0] is out:
-                out[self._last[1]] = 0
-            else:
-                out[...] = 0
+            out[...] = 0
         wanted = np.isin(self.frame_segments, numbers)
         self._last = (out, unique(self.frame_slices[wanted]))
         if self.packed is not None:
@@ -130,8 +128,7 @@ def decode_classic(
         )
     geometry, k = opened.place(reference, tol_mm)
     bits = int_value(ds, "BitsAllocated", name)
-    packed = frames = None
-    frac_type = mfv = None
+    packed = frames = frac_type = mfv = None
     if seg_type == "BINARY":
         if bits != 1:
             raise SegFormatError(f"{name}: a BINARY SEG must have Bits Allocated 1, found {bits}")
@@ -152,7 +149,6 @@ def decode_classic(
             f"{name}: frames {f1 + 1} and {f2 + 1} both hold segment {int(info.segment_numbers[f1])} at slice "
             f"{int(k[f1])}; a segment has one frame per position"
         )
-    filled = geometry.shape[0] - len(unique(k))
     return ClassicSeg(
         name=name,
         segmentation_type=seg_type,
@@ -165,5 +161,5 @@ def decode_classic(
         series=series_attributes(ds),
         fractional_type=frac_type,
         max_fractional_value=mfv,
-        filled_slices=filled,
+        filled_slices=geometry.shape[0] - len(unique(k)),
     )

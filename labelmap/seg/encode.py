@@ -324,8 +324,7 @@ def encode_labelmap(
     g = volume.geometry
     frames = plan.frames[np.argsort(g.slice_positions()[plan.frames] @ g.normal, kind="stable")]
     add_geometry_and_references(ds, volume.geometry, frames, source, source_index)
-    dtype = np.uint8 if bits == 8 else np.dtype("<u2")
-    pixels = frames_array_of(array, frames, dtype)
+    pixels = frames_array_of(array, frames, np.uint8 if bits == 8 else np.dtype("<u2"))
     return attach_pixels(
         ds, pixels, "OB" if bits == 8 else "OW", options.compression, materialize=materialize, resources=resources
     )

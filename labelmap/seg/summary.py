@@ -40,7 +40,6 @@ def seg_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
         seg_type = str(ds.get("SegmentationType", ""))
         info = opened.info
         segments = segment_descriptions(ds, name)
-        n_frames = opened.n_frames
         counts: dict[int, int] = {}
         bits = int_value(ds, "BitsAllocated", name, default=0)
         if seg_type == "LABELMAP":
@@ -55,15 +54,14 @@ def seg_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
             frames = opened.pixels.frames(opened.shape, 8)
             for num, frame in zip(info.segment_numbers, frames):
                 counts[int(num)] = counts.get(int(num), 0) + int(np.count_nonzero(frame))
-        normal = np.cross(info.orientation[:3], info.orientation[3:])
-        proj = info.positions @ normal
+        proj = info.positions @ np.cross(info.orientation[:3], info.orientation[3:])
         return {
             "file": name,
             "size_bytes": Path(name).stat().st_size if Path(name).exists() else None,
             "sop_class": f"{ds.SOPClassUID} ({SEG_SOP_CLASSES.get(str(ds.SOPClassUID), '?')})",
             "segmentation_type": seg_type,
             "transfer_syntax": _syntax_name(opened.pixels.transfer_syntax),
-            "frames": n_frames,
+            "frames": opened.n_frames,
             "bits_allocated": bits,
             "photometric_interpretation": str(ds.get("PhotometricInterpretation", "")),
             "pixel_padding_value": int_value(ds, "PixelPaddingValue", name, default=None),
