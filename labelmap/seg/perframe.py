@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import wraps
 from io import BytesIO
@@ -198,7 +199,8 @@ class PerFrameTable:
             if number is not _ABSENT:
                 seen_numbers = True
                 if lenient or number in (None, ""):
-                    numbers[f] = _int(number) or 0
+                    with suppress(TypeError, ValueError):  # no usable number: 0 (absent)
+                        numbers[f] = int(number)
                 else:
                     keyword = "ReferencedSegmentNumber"
                     where = f" of frame {f + 1}"
@@ -244,13 +246,6 @@ def _is_empty(value: Any) -> bool:
         return len(value) == 0
     except TypeError:
         return False
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (_ABSENT, None, "") else None
-    except (TypeError, ValueError):
-        return None
 
 
 def _ds_column(name: str, label: str, entries: list, n_frames: int, width: int) -> np.ndarray | None:

@@ -145,14 +145,12 @@ def _from_file(name: str, *, lenient: bool) -> SegFile:
     try:
         source, table, location = read_seg_header(name)
         header = header_dataset(source) if lenient or source.ds is None else source.ds
-    except Exception as exc:
-        if isinstance(exc, LabelmapError):
-            error = exc
-        elif lenient:  # pragma: no cover - the bulk reader should only raise SegFormatError
-            error = SegFormatError(f"{name}: {type(exc).__name__}: {exc}")
-        else:
+    except LabelmapError as exc:
+        return _through_pydicom(name, exc, lenient=lenient)
+    except Exception as exc:  # pragma: no cover - the bulk reader should only raise SegFormatError
+        if not lenient:
             raise
-        return _through_pydicom(name, error, lenient=lenient)
+        return _through_pydicom(name, SegFormatError(f"{name}: {type(exc).__name__}: {exc}"), lenient=True)
     pixels = FilePixels(name, location, "ExtendedOffsetTable" in header)
     if lenient:
         return SegFile(header, name, table, pixels, None, source)
