@@ -2,7 +2,7 @@
 
 :func:`load_context` reads the file (the bulk reader, or pydicom for what it refuses) and
 computes the facts several rules need -- frame size and count, valid bit depth, Segment
-Numbers, the per-frame plane values, positions, the palette's range -- each in one place.
+Numbers, the per-frame plane values, positions -- each in one place.
 The context is frozen: rules read it and never write to it.  The file is opened by
 :func:`labelmap.seg.read.open_seg` (``lenient``), the converter's one read path, and pixel
 access goes through its :class:`~labelmap.seg.pixels.PixelSource`.
@@ -86,7 +86,6 @@ class SegContext:
     shared: Dataset | None  # the Shared Functional Groups item
     tiled_full: bool
     segment_numbers: Mapping[int, int]  # Segment Number -> its Segment Sequence item (1-based), first use
-    palette_range: tuple[int, int] | None  # pixel values a LABELMAP palette maps
     frame_segments: np.ndarray | None  # BINARY/FRACTIONAL: Referenced Segment Number per frame (0: none)
     planes: Mapping[str, PlaneValues] | None  # by attribute keyword (patient-space files with per-frame items)
     position_ids: np.ndarray | None  # per frame: index of its distinct Image Position Patient
@@ -98,17 +97,6 @@ class SegContext:
         if self.spec is None:
             raise ValueError(f"{self.name}: Segmentation Type {self.seg_type!r} is not known")
         return self.spec
-
-    # -- pixel access ------------------------------------------------------------------
-    def packed_bits(self) -> np.ndarray:
-        """1-bit frames as one packed bit stream (frames back to back)."""
-        assert self.n_frames and self.rows and self.columns
-        return self.pixel_source.binary_stream((self.n_frames, self.rows, self.columns))
-
-    def frames(self) -> np.ndarray:
-        """8/16-bit frames, (frames, rows, columns)."""
-        assert self.n_frames and self.rows and self.columns and self.bits
-        return np.asarray(self.pixel_source.frames((self.n_frames, self.rows, self.columns), self.bits))
 
 
 def load_context(source: str | os.PathLike[str] | Dataset, name: str, deep: bool | None) -> SegContext:
@@ -153,7 +141,6 @@ def load_context(source: str | os.PathLike[str] | Dataset, name: str, deep: bool
         shared=shared,
         tiled_full=upper_text(ds, "DimensionOrganizationType") == "TILED_FULL",
         segment_numbers=numbers,
-        palette_range=_palette_range(ds, spec),
         frame_segments=_frame_segments(table, shared, spec),
         planes=planes,
         position_ids=position_ids,
@@ -175,28 +162,6 @@ def _items_to_check(name: str, table: Any, pydicom_items: list | None, deep: boo
         return None  # the bulk reader read it; structure problems were reported there
 
 
-def lut_descriptor(value: Any) -> list[int]:
-    """The values of a palette descriptor ([] when they are not integers)."""
-    try:
-        return [int(v) for v in value]
-    except (TypeError, ValueError):
-        return []
-
-
-def _palette_range(ds: Dataset, spec: SegTypeSpec | None) -> tuple[int, int] | None:
-    """First and last pixel value the palette maps (from the first complete descriptor)."""
-    if spec is None or spec.type is not SegmentationType.LABELMAP:
-        return None
-    if upper_text(ds, "PhotometricInterpretation") != "PALETTE COLOR":
-        return None
-    for colour in ("Red", "Green", "Blue"):
-        value = get(ds, f"{colour}PaletteColorLookupTableDescriptor")
-        desc = [] if isinstance(value, Absent) else lut_descriptor(value)
-        if len(desc) == 3:
-            return desc[1], desc[1] + (desc[0] or 65536) - 1
-    return None
-
-
 def _frame_segments(table: Any, shared: Dataset | None, spec: SegTypeSpec | None) -> np.ndarray | None:
     """Per frame, the segment it belongs to: per-frame Segment Identification, else the shared one."""
     if table is None or spec is None or not spec.segment_identification:
@@ -213,19 +178,14 @@ def _planes(table: Any, shared: Dataset | None) -> dict[str, PlaneValues]:
     out = {}
     for seq, kw, width, column_name in PLANES:
         shared_item = first_item(shared, seq)
-        shared_value = np.array([])
-        if shared_item is not None:
-            try:
-                shared_value = np.array([float(v) for v in np.atleast_1d(get(shared_item, kw))], dtype=float)
-            except (TypeError, ValueError):
-                pass
-        values = np.full((n, width), np.nan)
-        per_frame = np.zeros(n, dtype=bool)
+        try:  # no shared item: MISSING is not a number
+            shared_value = np.array([float(v) for v in np.atleast_1d(get(shared_item, kw))], dtype=float)
+        except (TypeError, ValueError):
+            shared_value = np.array([])
         column = getattr(table, column_name)
-        if column is not None:
-            col = np.asarray(column, dtype=float).reshape(n, width)
-            per_frame = np.isfinite(col).all(axis=1)
-            values[per_frame] = col[per_frame]
+        values = np.full((n, width), np.nan) if column is None else np.array(column, dtype=float).reshape(n, width)
+        per_frame = np.isfinite(values).all(axis=1)
+        values[~per_frame] = np.nan  # a frame's own values count only when complete
         present = per_frame.copy()
         if shared_item is not None and shared_value.size == width:
             values[~per_frame] = shared_value
@@ -235,13 +195,10 @@ def _planes(table: Any, shared: Dataset | None) -> dict[str, PlaneValues]:
 
 
 def _pixel_layout(ds: Dataset, pixels: Any, ts: str) -> PixelLayout:
-    if ts:
-        encapsulated = ts not in NATIVE_SYNTAXES
-    else:
-        try:
-            encapsulated = bool(ds["PixelData"].is_undefined_length)
-        except Exception:
-            encapsulated = False
+    try:  # by the transfer syntax; without one, by the value's undefined length
+        encapsulated = ts not in NATIVE_SYNTAXES if ts else bool(ds["PixelData"].is_undefined_length)
+    except Exception:
+        encapsulated = False
     if pixels is not None:
         counts = (len(pixels.fragments), len(pixels.basic_offset_table)) if pixels.encapsulated else (0, 0)
         return PixelLayout(bool(pixels.present), int(pixels.length), encapsulated, not pixels.encapsulated, *counts)

@@ -21,11 +21,9 @@ from labelmap.validate.report import SegValidation, Violation, violation
 #: Environment variable: "1" re-raises a rule's crash instead of reporting it.
 STRICT_ENV = "LABELMAP_VALIDATE_STRICT"
 
-Rule = Callable[[SegContext], Iterator[Violation]]
-
 #: The rules (modules of :mod:`labelmap.validate.rules`) in the order their violations are reported; the first
 #: decides whether the others apply.
-RULES: tuple[tuple[str, Rule], ...] = tuple(
+RULES: tuple[tuple[str, Callable[[SegContext], Iterator[Violation]]], ...] = tuple(
     (name, importlib.import_module(f"labelmap.validate.rules.{name}").check)
     for name in "sop general image_pixel palette segments functional_groups geometry segment_identification "
     "references dimensions per_frame_items syntax pixels".split()

@@ -29,6 +29,8 @@ CIR = "PS3.3 C.12.2 Common Instance Reference Module"
 PALETTE = "PS3.3 C.7.9 Palette Color Lookup Table Module"
 ENCODING = "PS3.5 8 Encoding of Pixel Data"
 BOTH = "PS3.3 C.7.6.16.1: a functional group macro is either shared or per-frame, not both"
+#: The condition of what TILED_FULL files may leave out.
+UNLESS_TILED = "Type 1C, required unless Dimension Organization Type is TILED_FULL"
 #: Where per-frame attributes sit.
 PER_FRAME = "PerFrameFunctionalGroupsSequence"
 
@@ -52,38 +54,31 @@ class Module:
                 yield violation(keyword, "is empty", f"{self.rule}: Type 1 (a value is required)", item=path)
 
 
-def _module(rule: str, type_: str, *keywords: str) -> Module:
-    return Module(rule, tuple((kw, type_) for kw in keywords))
+def _module(rule: str, keywords: str, type_: str = "1") -> Module:
+    """A module whose attributes (space-separated ``keywords``) all have Type ``type_``."""
+    return Module(rule, tuple((kw, type_) for kw in keywords.split()))
 
 
-PATIENT = _module("PS3.3 C.7.1.1 Patient Module", "2", "PatientName", "PatientID", "PatientBirthDate", "PatientSex")
+PATIENT = _module("PS3.3 C.7.1.1 Patient Module", "PatientName PatientID PatientBirthDate PatientSex", "2")
 GENERAL_STUDY = Module(
     "PS3.3 C.7.2.1 General Study Module",
     (("StudyInstanceUID", "1"),)
-    + tuple((kw, "2") for kw in ("StudyDate", "StudyTime", "ReferringPhysicianName", "StudyID", "AccessionNumber")),
+    + tuple((kw, "2") for kw in "StudyDate StudyTime ReferringPhysicianName StudyID AccessionNumber".split()),
 )
 SERIES = _module(
-    "PS3.3 C.7.3.1 General Series / C.8.20.1 Segmentation Series Module",
-    "1",
-    "Modality",
-    "SeriesInstanceUID",
-    "SeriesNumber",
+    "PS3.3 C.7.3.1 General Series / C.8.20.1 Segmentation Series Module", "Modality SeriesInstanceUID SeriesNumber"
 )
 EQUIPMENT = _module(
     "PS3.3 C.7.5.2 Enhanced General Equipment Module",
-    "1",
-    "Manufacturer",
-    "ManufacturerModelName",
-    "DeviceSerialNumber",
-    "SoftwareVersions",
+    "Manufacturer ManufacturerModelName DeviceSerialNumber SoftwareVersions",
 )
-IMAGE_TYPE = _module(SEG_IMAGE, "1", "ImageType")
+IMAGE_TYPE = _module(SEG_IMAGE, "ImageType")
 CONTENT = Module(
     "PS3.3 10.9 Content Identification Macro (in the Segmentation Image Module)",
     (("InstanceNumber", "1"), ("ContentLabel", "1"), ("ContentDescription", "2")),
 )
-CONTENT_DATE = _module(MF, "1", "ContentDate", "ContentTime")
-SOP_COMMON = _module("PS3.3 C.12.1 SOP Common Module", "1", "SOPInstanceUID")
+CONTENT_DATE = _module(MF, "ContentDate ContentTime")
+SOP_COMMON = _module("PS3.3 C.12.1 SOP Common Module", "SOPInstanceUID")
 #: The general modules, in the order they are checked.
 GENERAL = (PATIENT, GENERAL_STUDY, SERIES, EQUIPMENT, IMAGE_TYPE, CONTENT, CONTENT_DATE, SOP_COMMON)
 #: Checked when Frame of Reference UID is present (the module is then in use).
@@ -91,33 +86,24 @@ FRAME_OF_REFERENCE = Module(
     "PS3.3 C.7.4.1 Frame of Reference Module", (("FrameOfReferenceUID", "1"), ("PositionReferenceIndicator", "2"))
 )
 
-IMAGE_PIXEL = _module(PIXEL, "1", "Rows", "Columns")
+IMAGE_PIXEL = _module(PIXEL, "Rows Columns")
 SEGMENTATION_PIXEL = _module(
     SEG_IMAGE,
-    "1",
-    "SamplesPerPixel",
-    "PhotometricInterpretation",
-    "BitsAllocated",
-    "BitsStored",
-    "HighBit",
-    "PixelRepresentation",
-    "LossyImageCompression",
+    "SamplesPerPixel PhotometricInterpretation BitsAllocated BitsStored HighBit PixelRepresentation"
+    " LossyImageCompression",
 )
 #: FRACTIONAL only.
 FRACTIONAL = _module(
-    f"{SEG_IMAGE}: Type 1C, required for FRACTIONAL", "1C", "SegmentationFractionalType", "MaximumFractionalValue"
+    f"{SEG_IMAGE}: Type 1C, required for FRACTIONAL", "SegmentationFractionalType MaximumFractionalValue", "1C"
 )
 #: Dimension Organization Type TILED_FULL only.
 TILED_FULL = _module(
     f"{IOD}: the Microscope Slide Layer Tile Organization Module (C.8.12.14) is required for TILED_FULL",
-    "1",
-    "TotalPixelMatrixRows",
-    "TotalPixelMatrixColumns",
-    "TotalPixelMatrixOriginSequence",
+    "TotalPixelMatrixRows TotalPixelMatrixColumns TotalPixelMatrixOriginSequence",
 )
 #: Items of Referenced Series Sequence and of its Referenced Instance Sequence.
-REFERENCED_SERIES = _module(CIR, "1", "SeriesInstanceUID")
-REFERENCED_INSTANCE = _module(CIR, "1", "ReferencedSOPClassUID", "ReferencedSOPInstanceUID")
+REFERENCED_SERIES = _module(CIR, "SeriesInstanceUID")
+REFERENCED_INSTANCE = _module(CIR, "ReferencedSOPClassUID ReferencedSOPInstanceUID")
 #: Items of Dimension Organization Sequence and of Dimension Index Sequence.
-DIMENSION_ORGANIZATION = _module(DIM, "1", "DimensionOrganizationUID")
-DIMENSION_INDEX = _module(DIM, "1", "DimensionIndexPointer")
+DIMENSION_ORGANIZATION = _module(DIM, "DimensionOrganizationUID")
+DIMENSION_INDEX = _module(DIM, "DimensionIndexPointer")

@@ -49,8 +49,7 @@ def is_empty(value: Any) -> bool:
 
 
 def as_int(value: Any) -> int | None:
-    if isinstance(value, Absent) or value is None or value == "":
-        return None
+    """The value as an int (None when absent, empty or not an integer)."""
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -70,8 +69,6 @@ def upper_text(ds: Dataset | None, keyword: str) -> str:
 
 def items(value: Any) -> list:
     """Items of a sequence value ([] when absent or not a sequence)."""
-    if isinstance(value, Absent) or value is None:
-        return []
     try:
         return [item for item in value if isinstance(item, Dataset)]
     except TypeError:

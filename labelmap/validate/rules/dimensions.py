@@ -11,7 +11,7 @@ from pydicom.dataset import Dataset
 
 from labelmap.validate.context import SegContext
 from labelmap.validate.report import Severity, Violation, frames_text, keyword_of, tag_text, violation
-from labelmap.validate.tables import DIM, DIMENSION_INDEX, DIMENSION_ORGANIZATION, FG, PER_FRAME
+from labelmap.validate.tables import DIM, DIMENSION_INDEX, DIMENSION_ORGANIZATION, FG, PER_FRAME, UNLESS_TILED
 from labelmap.validate.values import MISSING, as_int, get, items, text
 
 # Dimension Index Pointer -> the functional group sequence that holds it
@@ -38,11 +38,7 @@ def check(ctx: SegContext) -> Iterator[Violation]:
     uids = {u.strip() for u in (get(item, "DimensionOrganizationUID") for item in organisation) if isinstance(u, str)}
     index = items(get(ds, "DimensionIndexSequence"))
     if not index and not ctx.tiled_full:
-        yield violation(
-            "DimensionIndexSequence",
-            "is absent or empty",
-            f"{DIM}: Type 1C, required unless Dimension Organization Type is TILED_FULL",
-        )
+        yield violation("DimensionIndexSequence", "is absent or empty", f"{DIM}: {UNLESS_TILED}")
     for i, item in enumerate(index, start=1):
         yield from _index_item(ctx, item, f"DimensionIndexSequence[{i}]", uids)
     if ctx.table is not None and index:

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from labelmap.validate.context import SegContext
 from labelmap.validate.report import Violation, violation
-from labelmap.validate.tables import FG, MF, TILED_FULL
+from labelmap.validate.tables import FG, MF, TILED_FULL, UNLESS_TILED
 from labelmap.validate.values import MISSING, get, items
 
 
 def check(ctx: SegContext) -> Iterator[Violation]:
-    value = get(ctx.ds, "SharedFunctionalGroupsSequence")
+    value, bad = get(ctx.ds, "SharedFunctionalGroupsSequence"), partial(violation, "SharedFunctionalGroupsSequence")
     if value is MISSING:
-        yield violation("SharedFunctionalGroupsSequence", "is absent", f"{MF}: Type 1")
+        yield bad("is absent", f"{MF}: Type 1")
     elif len(items(value)) != 1:
-        yield violation(
-            "SharedFunctionalGroupsSequence",
-            f"holds {len(items(value))} items, expected exactly 1",
-            f"{MF}: Type 1, one item",
-        )
+        yield bad(f"holds {len(items(value))} items, expected exactly 1", f"{MF}: Type 1, one item")
     shared = ctx.shared
     if get(shared, "FrameContentSequence") is not MISSING:
         yield violation(
@@ -40,11 +37,7 @@ def check(ctx: SegContext) -> Iterator[Violation]:
     table = ctx.table
     if table is None:
         if not ctx.tiled_full:
-            yield violation(
-                "PerFrameFunctionalGroupsSequence",
-                "is absent or empty",
-                f"{MF}: Type 1C, required unless Dimension Organization Type is TILED_FULL",
-            )
+            yield violation("PerFrameFunctionalGroupsSequence", "is absent or empty", f"{MF}: {UNLESS_TILED}")
     elif ctx.n_frames is not None and table.n_frames != ctx.n_frames:
         yield violation(
             "NumberOfFrames",

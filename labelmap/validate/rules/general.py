@@ -12,6 +12,9 @@ from labelmap.validate.report import Violation, mismatch, violation
 from labelmap.validate.tables import FRAME_OF_REFERENCE, GENERAL, SEG_IMAGE, SERIES
 from labelmap.validate.values import MISSING, Absent, get, is_empty, text
 
+_CS_RULE = "PS3.5 6.2 Value Representation CS: at most 16 characters, upper case letters, digits, space, underscore"
+_UID_RULE = "PS3.5 9.1 UID encoding: digits and dots, no leading zeros, at most 64 characters"
+
 
 def check(ctx: SegContext) -> Iterator[Violation]:
     ds = ctx.ds
@@ -30,19 +33,11 @@ def check(ctx: SegContext) -> Iterator[Violation]:
             )
     label = get(ds, "ContentLabel")
     if isinstance(label, str) and label and not re.fullmatch(r"[A-Z0-9_ ]{1,16}", label):
-        yield violation(
-            "ContentLabel",
-            f"{label!r} is not a valid CS value",
-            "PS3.5 6.2 Value Representation CS: at most 16 characters, upper case letters, digits, space, underscore",
-        )
+        yield violation("ContentLabel", f"{label!r} is not a valid CS value", _CS_RULE)
     for kw in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID"):
         uid = get(ds, kw)
         if isinstance(uid, str) and uid.strip() and not is_uid(uid.strip("\0 ")):
-            yield violation(
-                kw,
-                f"{uid!r} is not a valid UID",
-                "PS3.5 9.1 UID encoding: digits and dots, no leading zeros, at most 64 characters",
-            )
+            yield violation(kw, f"{uid!r} is not a valid UID", _UID_RULE)
     if get(ds, "PatientOrientation") is MISSING:
         seen = " (recent dciodvfy releases report this as an error in LABELMAP files)"
         yield violation(

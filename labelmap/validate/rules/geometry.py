@@ -22,9 +22,8 @@ def check(ctx: SegContext) -> Iterator[Violation]:
     table, planes = ctx.table, ctx.planes
     if table is None or planes is None:
         return  # no per-frame items, or slide coordinates
-    derived = np.array([u is not None for u in table.source_instance_uids], dtype=bool)
-    if get(ctx.shared, "DerivationImageSequence") is not MISSING:
-        derived[:] = True
+    shared_derivation = get(ctx.shared, "DerivationImageSequence") is not MISSING
+    derived = np.array([shared_derivation or u is not None for u in table.source_instance_uids], dtype=bool)
     has_for = get(ctx.ds, "FrameOfReferenceUID") is not MISSING
     for seq, kw, width, _ in PLANES:
         plane, rule = planes[kw], _RULES[kw]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from labelmap.seg.types import FractionalType, SegmentationType, SegmentsOverlap
 from labelmap.validate.context import SegContext
@@ -35,33 +36,22 @@ def check(ctx: SegContext) -> Iterator[Violation]:
     yield from mismatch("BitsStored", stored, bits, rule, " (= Bits Allocated)")
     yield from mismatch("HighBit", high, None if stored is None else stored - 1, rule, " (Bits Stored - 1)")
     yield from mismatch("PixelRepresentation", pr, 0, f"{SEG_IMAGE}: Pixel Representation is 0", " (unsigned)")
-    lossy = text(get(ds, "LossyImageCompression"))
+    lossy, bad_lossy = text(get(ds, "LossyImageCompression")), partial(violation, "LossyImageCompression")
     if lossy == "01":
-        yield violation(
-            "LossyImageCompression",
+        yield bad_lossy(
             "is 01: the segmentation or its sources were lossy compressed",
             f"{SEG_IMAGE} (C.8.20.2.2): allowed only for lossy sources or encoding; not advisable for a SEG",
             "warning",
         )
     elif lossy and lossy != "00":
-        yield violation(
-            "LossyImageCompression", f"is {lossy!r}, expected 00 (or 01)", f"{SEG_IMAGE}: enumerated values 00, 01"
-        )
+        yield bad_lossy(f"is {lossy!r}, expected 00 (or 01)", f"{SEG_IMAGE}: enumerated values 00, 01")
     overlap = get(ds, "SegmentsOverlap")
     if overlap is not MISSING:
-        flag = text(overlap).upper()
+        flag, bad = text(overlap).upper(), partial(violation, "SegmentsOverlap")
         if flag not in SegmentsOverlap.__members__:
-            yield violation(
-                "SegmentsOverlap",
-                f"is {flag or 'empty'}, expected YES, NO or UNDEFINED",
-                f"{SEG_IMAGE}: Type 3, enumerated values",
-            )
+            yield bad(f"is {flag or 'empty'}, expected YES, NO or UNDEFINED", f"{SEG_IMAGE}: Type 3, enumerated values")
         elif flag not in spec.overlap:
-            yield violation(
-                "SegmentsOverlap",
-                f"is {flag} in a {t}",
-                f"{SEG_IMAGE}: if present, NO for LABELMAP (one segment per pixel)",
-            )
+            yield bad(f"is {flag} in a {t}", f"{SEG_IMAGE}: if present, NO for LABELMAP (one segment per pixel)")
     yield from _pixel_padding(ctx, stored)
     n = get(ds, "NumberOfFrames")
     if n is MISSING:
@@ -76,17 +66,15 @@ def _pixel_padding(ctx: SegContext, stored: int | None) -> Iterator[Violation]:
     ppv = get(ctx.ds, "PixelPaddingValue")
     if ppv is MISSING:
         return
-    value = as_int(ppv)
+    value, bad = as_int(ppv), partial(violation, "PixelPaddingValue")
     if not ctx.type_spec.pixel_padding:
-        yield violation(
-            "PixelPaddingValue",
+        yield bad(
             f"is present ({ppv}) in a {ctx.seg_type} SEG",
             f"{IOD} content constraints (Supplement 243): Pixel Padding Value is used only for LABELMAP",
             "warning",
         )
     elif value is None or value < 0 or (stored in (8, 16) and value >= 1 << stored):
-        yield violation(
-            "PixelPaddingValue",
+        yield bad(
             f"{ppv!r} is not a pixel value of {stored}-bit data",
             "PS3.3 C.7.5.1.1.2 Pixel Padding Value: a value of the stored pixel range",
         )
@@ -111,8 +99,7 @@ def _fractional(ctx: SegContext) -> Iterator[Violation]:
             f"{SEG_IMAGE} (C.8.20.2.3): enumerated values PROBABILITY, OCCUPANCY",
         )
     mfv = get(ds, "MaximumFractionalValue")
-    value = as_int(mfv)
-    if mfv is not MISSING and (value is None or not 1 <= value <= 255):
+    if mfv is not MISSING and not 1 <= (as_int(mfv) or 0) <= 255:
         yield violation(
             "MaximumFractionalValue",
             f"{mfv!r} is not in 1..255",

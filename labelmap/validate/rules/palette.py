@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from labelmap.validate.context import SegContext, lut_descriptor
+from labelmap.validate.context import SegContext
 from labelmap.validate.report import Violation, violation
 from labelmap.validate.tables import IOD, PALETTE
 from labelmap.validate.values import MISSING, Absent, get, upper_text
@@ -53,6 +54,14 @@ def check(ctx: SegContext) -> Iterator[Violation]:
             f"{PALETTE} (C.7.6.3.1.5): the first two descriptor values are the same for red, green and blue",
         )
     yield from _icc_profile(get(ds, "ICCProfile"))
+
+
+def lut_descriptor(value: Any) -> list[int]:
+    """The values of a palette descriptor ([] when they are absent or not integers)."""
+    try:
+        return [int(v) for v in value]
+    except (TypeError, ValueError):
+        return []
 
 
 def _icc_profile(icc: object) -> Iterator[Violation]:

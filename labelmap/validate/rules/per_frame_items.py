@@ -18,14 +18,8 @@ from labelmap.validate.values import get, is_empty, items, text
 
 _GROUPS: dict[int, str] = {
     tag_for_keyword(kw): kw  # type: ignore[misc]
-    for kw in (
-        "PlanePositionSequence",
-        "PlaneOrientationSequence",
-        "PixelMeasuresSequence",
-        "FrameContentSequence",
-        "SegmentIdentificationSequence",
-        "DerivationImageSequence",
-    )
+    for kw in "PlanePositionSequence PlaneOrientationSequence PixelMeasuresSequence FrameContentSequence "
+    "SegmentIdentificationSequence DerivationImageSequence".split()
 }
 _FRAME_CONTENT = 0x00209111
 _DERIVATION = "DerivationImageSequence[1]."
@@ -61,19 +55,15 @@ def check(ctx: SegContext) -> Iterator[Violation]:
             found.setdefault(_NO_FRAME_CONTENT, []).append(f)
         for tag, kw in _GROUPS.items():
             try:
-                elem = item.get_item(tag)
+                raw = item.get_item(tag).value
             except Exception:
-                elem = None
-            if elem is None:
-                continue
-            raw = elem.value
+                continue  # absent (get_item gives None) or damaged
             if kw != "DerivationImageSequence" and _one_raw_item(raw):
                 continue  # exactly one item, seen from the bytes without parsing them
             key = (tag, bytes(raw)) if isinstance(raw, (bytes, bytearray)) else (tag, id(raw))
-            notes = cache.get(key)
-            if notes is None:
-                notes = cache[key] = _group_notes(kw, get(item, kw))
-            for note in notes:
+            if key not in cache:
+                cache[key] = _group_notes(kw, get(item, kw))
+            for note in cache[key]:
                 found.setdefault(note, []).append(f)
     for note, frames in found.items():
         yield violation(

@@ -12,6 +12,7 @@ from labelmap.errors import LabelmapError, MissingDependencyError
 from labelmap.seg.types import SegmentationType
 from labelmap.validate.context import SegContext
 from labelmap.validate.report import Violation, frames_text, uid_name, values_text, violation
+from labelmap.validate.rules.palette import lut_descriptor
 from labelmap.validate.rules.syntax import syntax_of
 from labelmap.validate.tables import ENCODING, FG, PALETTE, PIXEL, SEG_IMAGE
 from labelmap.validate.values import as_int, get, upper_text
@@ -67,11 +68,10 @@ def check(ctx: SegContext) -> Iterator[Violation]:
             return
     try:
         if bits == 1:
-            yield from _binary_pixels(ctx, ctx.packed_bits(), n, npx)
-        elif ctx.type_spec.type is SegmentationType.LABELMAP:
-            yield from _labelmap_pixels(ctx, ctx.frames())
-        elif ctx.type_spec.type is SegmentationType.FRACTIONAL:
-            yield from _fractional_pixels(ctx, ctx.frames())
+            yield from _binary_pixels(ctx, ctx.pixel_source.binary_stream((n, rows, columns)), n, npx)
+        else:  # LABELMAP or FRACTIONAL (BINARY is 1-bit)
+            check_frames = _labelmap_pixels if ctx.type_spec.type is SegmentationType.LABELMAP else _fractional_pixels
+            yield from check_frames(ctx, np.asarray(ctx.pixel_source.frames((n, rows, columns), bits)))
     except MissingDependencyError as exc:
         yield _pixel_data(f"pixel values not checked: {exc}", "decoding the frames needs a codec package", "warning")
     except LabelmapError as exc:
@@ -125,13 +125,15 @@ def _labelmap_pixels(ctx: SegContext, frames: np.ndarray) -> Iterator[Violation]
             frame=int(where[0]),
             segment=undescribed[0],
         )
-    lut = ctx.palette_range
-    if lut is not None:
-        outside = [v for v in present if not lut[0] <= v <= lut[1]]
+    palette = [lut_descriptor(get(ctx.ds, f"{c}PaletteColorLookupTableDescriptor")) for c in ("Red", "Green", "Blue")]
+    desc = next((d for d in palette if len(d) == 3), None)  # the first complete descriptor
+    if desc is not None and upper_text(ctx.ds, "PhotometricInterpretation") == "PALETTE COLOR":
+        first, last = desc[1], desc[1] + (desc[0] or 65536) - 1
+        outside = [v for v in present if not first <= v <= last]
         if outside:
             yield violation(
                 "RedPaletteColorLookupTableDescriptor",
-                f"maps values {lut[0]}..{lut[1]} but pixel value(s) {values_text(outside)} occur; they show in "
+                f"maps values {first}..{last} but pixel value(s) {values_text(outside)} occur; they show in "
                 "the first or last entry's colour",
                 f"{PALETTE} (C.7.6.3.1.5)",
                 "warning",
@@ -193,17 +195,16 @@ def _binary_pixels(ctx: SegContext, packed: np.ndarray, n: int, npx: int) -> Ite
     overlap = kernels.frame_overlap(packed, positions, seg_idx, len(numbers), npx)
     pairs = [(numbers[a], numbers[b], int(overlap[a, b])) for a, b in zip(*np.nonzero(np.triu(overlap)))]
     overlap_flag = upper_text(ctx.ds, "SegmentsOverlap")
+    bad = partial(violation, "SegmentsOverlap")
     if pairs and overlap_flag == "NO":
         text = ", ".join(f"{a} and {b} ({c} pixels)" for a, b, c in pairs[:5])
-        yield violation(
-            "SegmentsOverlap",
+        yield bad(
             f"is NO but segments overlap: {text}" + (" ..." if len(pairs) > 5 else ""),
             f"{SEG_IMAGE} (C.8.20.2.3): NO promises that no pixel is in two segments",
             segment=pairs[0][0],
         )
     elif not pairs and overlap_flag == "YES":
-        yield violation(
-            "SegmentsOverlap",
+        yield bad(
             "is YES but no two segments share a pixel",
             f"{SEG_IMAGE} (C.8.20.2.3): YES says some segments overlap; NO would let readers skip the check",
             "warning",

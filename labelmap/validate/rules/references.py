@@ -44,9 +44,7 @@ def check(ctx: SegContext) -> Iterator[Violation]:
             yield violation("ReferencedInstanceSequence", "is absent or empty", f"{CIR}: Type 1", item=path)
         for j, inst in enumerate(instances, start=1):
             yield from REFERENCED_INSTANCE.check(inst, f"{path}.ReferencedInstanceSequence[{j}]")
-            uid = get(inst, "ReferencedSOPInstanceUID")
-            if isinstance(uid, str):
-                listed.add(uid.strip())
+            listed.add(text(get(inst, "ReferencedSOPInstanceUID")))
     for study in items(other):
         for item in items(get(study, "ReferencedSeriesSequence")):
             for inst in items(get(item, "ReferencedInstanceSequence")):

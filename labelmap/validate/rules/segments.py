@@ -36,17 +36,16 @@ def check(ctx: SegContext) -> Iterator[Violation]:
         return
     # LABELMAP: pixel values are Segment Numbers, the Pixel Padding Value is the background
     bits = as_int(get(ds, "BitsStored"))
-    if bits in (8, 16):
-        too_big = [n for n in numbers if n >= 1 << bits]
-        if too_big:
-            yield violation(
-                "SegmentNumber",
-                f"{values_text(too_big)} cannot occur in {bits}-bit pixels",
-                f"{SEG_IMAGE} (C.8.20.2.3.3): a LABELMAP pixel value is a Segment Number",
-                "warning",
-                path="SegmentSequence[*].SegmentNumber",
-                segment=too_big[0],
-            )
+    too_big = [n for n in numbers if bits in (8, 16) and n >= 1 << bits]
+    if too_big:
+        yield violation(
+            "SegmentNumber",
+            f"{values_text(too_big)} cannot occur in {bits}-bit pixels",
+            f"{SEG_IMAGE} (C.8.20.2.3.3): a LABELMAP pixel value is a Segment Number",
+            "warning",
+            path="SegmentSequence[*].SegmentNumber",
+            segment=too_big[0],
+        )
     ppv = as_int(get(ds, "PixelPaddingValue"))
     if ppv is not None and ppv not in ctx.segment_numbers:
         yield violation(

@@ -49,12 +49,9 @@ def _file_meta(ctx: SegContext) -> Iterator[Violation]:
             yield violation("FileMetaInformation", "is absent", "PS3.10 7.1 DICOM File Meta Information")
         return
     rule = "PS3.10 7.1 DICOM File Meta Information: the Media Storage UIDs repeat the SOP Common values"
-    for meta_kw, kw in (
-        ("MediaStorageSOPClassUID", "SOPClassUID"),
-        ("MediaStorageSOPInstanceUID", "SOPInstanceUID"),
-    ):
-        a, b = text(get(meta, meta_kw)), text(get(ctx.ds, kw))
+    for kw in ("SOPClassUID", "SOPInstanceUID"):
+        a, b = text(get(meta, f"MediaStorage{kw}")), text(get(ctx.ds, kw))
         if a and b and a != b:
-            yield violation(meta_kw, f"{a} differs from {kw} {b}", rule)
+            yield violation(f"MediaStorage{kw}", f"{a} differs from {kw} {b}", rule)
     if not text(get(meta, "TransferSyntaxUID")):
         yield violation("TransferSyntaxUID", "is absent", "PS3.10 7.1 DICOM File Meta Information: Type 1")

@@ -6,6 +6,7 @@ What each syntax does to pixels comes from :data:`labelmap.dicom.uids.SYNTAX_TAB
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from labelmap.dicom.uids import RLE_LOSSLESS, SYNTAX_TABLE, TransferSyntax, lookup
 from labelmap.validate.context import SegContext
@@ -30,28 +31,25 @@ def check(ctx: SegContext) -> Iterator[Violation]:
     ts = ctx.transfer_syntax
     if not ts:
         return
-    syntax, kw = syntax_of(ts), "TransferSyntaxUID"
+    syntax, bad = syntax_of(ts), partial(violation, "TransferSyntaxUID")
     if syntax is not None and syntax.retired:
-        yield violation(kw, f"{uid_name(ts)} is retired", "PS3.5 A.3 (retired): readers need not support it", "warning")
+        yield bad(f"{uid_name(ts)} is retired", "PS3.5 A.3 (retired): readers need not support it", "warning")
     if (syntax is not None and syntax.fidelity == "lossy") or ts.startswith(_VIDEO_PREFIX):
         severity: Severity = "error" if upper_text(ctx.ds, "LossyImageCompression") != "01" else "warning"
-        yield violation(
-            kw,
+        yield bad(
             f"{uid_name(ts)} is lossy" + (" while Lossy Image Compression is 00" if severity == "error" else ""),
             f"{SEG_IMAGE} (C.8.20.2.2): lossy encoding sets Lossy Image Compression 01 and is not advisable "
             "for a segmentation (it changes labels)",
             severity,
         )
     elif syntax is not None and syntax.fidelity == "maybe-lossy":
-        yield violation(
-            kw,
+        yield bad(
             f"{uid_name(ts)} may be lossy; readers cannot tell that the frames are exact",
             f"{SEG_IMAGE} (C.8.20.2.2): prefer the lossless-only syntax (e.g. {_J2K_LOSSLESS})",
             "warning",
         )
     elif syntax is None:
-        yield violation(
-            kw,
+        yield bad(
             f"{uid_name(ts)} is not a transfer syntax known to hold exact segmentation frames",
             f"{ENCODING}: SEG frames need a lossless encoding",
             "warning",
@@ -63,10 +61,9 @@ def check(ctx: SegContext) -> Iterator[Violation]:
         "Deflated Image Frame Compression"
     )
     if syntax is not None and syntax.name in _NO_ONE_BIT:
-        yield violation(kw, f"{uid_name(ts)} has no 1-bit form (its codestreams hold at least 2 bits per sample)", rule)
+        yield bad(f"{uid_name(ts)} has no 1-bit form (its codestreams hold at least 2 bits per sample)", rule)
     elif ts == RLE_LOSSLESS:
-        yield violation(
-            kw,
+        yield bad(
             f"{uid_name(ts)} for 1-bit frames: only recent editions of PS3.5 (8.2.2) define it and "
             "DCMTK, dcmqi and highdicom do not read or write it",
             rule,
