@@ -82,9 +82,7 @@ def tag_text(keyword_or_tag: str | int) -> str | None:
     from pydicom.datadict import tag_for_keyword
 
     tag = keyword_or_tag if isinstance(keyword_or_tag, int) else tag_for_keyword(keyword_or_tag)
-    if tag is None:
-        return None
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+    return None if tag is None else f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
 def keyword_of(tag: int) -> str:

@@ -57,9 +57,8 @@ def as_int(value: Any) -> int | None:
 
 
 def text(value: Any) -> str:
-    if isinstance(value, Absent) or value is None:
-        return ""
-    return str(value).strip()
+    """The value as stripped text ("" when absent)."""
+    return "" if isinstance(value, Absent) or value is None else str(value).strip()
 
 
 def upper_text(ds: Dataset | None, keyword: str) -> str:
