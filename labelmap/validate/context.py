@@ -184,7 +184,7 @@ def _planes(table: Any, shared: Dataset | None) -> dict[str, PlaneValues]:
             shared_value = np.array([])
         column = getattr(table, column_name)
         values = np.full((n, width), np.nan) if column is None else np.array(column, dtype=float).reshape(n, width)
-        per_frame: np.ndarray = np.isfinite(values).all(axis=1)
+        per_frame = np.asarray(np.isfinite(values).all(axis=1))
         values[~per_frame] = np.nan  # a frame's own values count only when complete
         present = per_frame.copy()
         if shared_item is not None and shared_value.size == width:
