@@ -533,7 +533,7 @@ def make_inputs(case: _cases.Case, workdir: Path, log_dir: Path) -> dict[str, Pa
                 "deflate",
                 "-q",
                 "-o",
-            ],
+            ]
         ],
         "dcmqi-binary": [
             [dq, "--inputImageList", labels, "--inputDICOMDirectory", ct, "--inputMetadata", meta, "--outputDICOM"],

@@ -49,11 +49,8 @@ def frame_overlap(
 def lut_segments(labels: _Labels, lut: npt.NDArray[np.int32], seg: npt.NDArray[np.int32]) -> None: ...
 def segment_overlap(seg: npt.NDArray[np.int32], n: int, result: npt.NDArray[np.int64]) -> None: ...
 def narrow_to_u8(
-    src: npt.NDArray[np.uint16] | npt.NDArray[np.uint32] | npt.NDArray[np.uint64],
-    out: npt.NDArray[np.uint8],
+    src: npt.NDArray[np.uint16] | npt.NDArray[np.uint32] | npt.NDArray[np.uint64], out: npt.NDArray[np.uint8]
 ) -> bool: ...
 def rle_encode(
-    frames: npt.NDArray[np.uint8] | npt.NDArray[np.uint16],
-    out: npt.NDArray[np.uint8],
-    offsets: npt.NDArray[np.int64],
+    frames: npt.NDArray[np.uint8] | npt.NDArray[np.uint16], out: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64]
 ) -> None: ...

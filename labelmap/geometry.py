@@ -298,11 +298,7 @@ def patient_orientation(geometry: Geometry) -> list[str]:
 
 
 def match_slices(
-    geometry: Geometry,
-    source: SourceSeries,
-    *,
-    tol_mm: float = DEFAULT_TOLERANCE_MM,
-    label_name: str = "label image",
+    geometry: Geometry, source: SourceSeries, *, tol_mm: float = DEFAULT_TOLERANCE_MM, label_name: str = "label image"
 ) -> np.ndarray:
     """For each slice k of ``geometry``, the index of the source image it coincides with.
 

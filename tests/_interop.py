@@ -25,10 +25,7 @@ def dcmqi_exe(name: str) -> Path:
 def run_dcmqi(name: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run a dcmqi executable from the venv; on failure the assertion shows its output."""
     proc = subprocess.run(
-        [str(dcmqi_exe(name)), *[str(a) for a in args]],
-        capture_output=True,
-        text=True,
-        timeout=DCMQI_TIMEOUT,
+        [str(dcmqi_exe(name)), *[str(a) for a in args]], capture_output=True, text=True, timeout=DCMQI_TIMEOUT
     )
     if check and proc.returncode != 0:
         raise AssertionError(
@@ -98,9 +95,7 @@ def make_case(
     md = metadata if metadata is not None else sample_metadata(label_values)
     image = tmp_path / image_name
     write_image(
-        image,
-        array if image_array is None else image_array,
-        geometry if image_geometry is None else image_geometry,
+        image, array if image_array is None else image_array, geometry if image_geometry is None else image_geometry
     )
     md_path = tmp_path / "meta_in.json"
     md_path.write_text(json.dumps(md))

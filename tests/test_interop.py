@@ -32,15 +32,7 @@ from labelmap.pipeline.convert import itk_to_seg, read_seg, seg_to_itk
 from labelmap.pipeline.options import WriteOptions
 
 from _geometries import axial_geometry, oblique_geometry
-from _interop import (
-    BIN_DIR,
-    dcmqi_read,
-    dcmqi_write,
-    highdicom_read,
-    make_case,
-    world_compare,
-    write_highdicom_seg,
-)
+from _interop import BIN_DIR, dcmqi_read, dcmqi_write, highdicom_read, make_case, world_compare, write_highdicom_seg
 
 pytestmark = pytest.mark.interop
 

@@ -54,11 +54,7 @@ def rgb_to_cielab(rgb: Sequence[int]) -> tuple[int, int, int]:
     L = _f32(116 * fy - 16)
     A = _f32(500 * (fx - fy))
     B = _f32(200 * (fy - fz))
-    return (
-        _c_round(L * 65535 / 100),
-        _c_round((A + 128) * 65535 / 255),
-        _c_round((B + 128) * 65535 / 255),
-    )
+    return (_c_round(L * 65535 / 100), _c_round((A + 128) * 65535 / 255), _c_round((B + 128) * 65535 / 255))
 
 
 def cielab_to_rgb(lab: Sequence[int]) -> tuple[int, int, int]:

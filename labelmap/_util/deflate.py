@@ -18,14 +18,7 @@ from labelmap._util.threads import parts_for, run_parts
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = [
-    "gzip_compress",
-    "gzip_decompress_into",
-    "gzip_pieces",
-    "GzipFiller",
-    "deflate_chunks",
-    "raw_compressor",
-]
+__all__ = ["gzip_compress", "gzip_decompress_into", "gzip_pieces", "GzipFiller", "deflate_chunks", "raw_compressor"]
 
 Buffer = bytes | bytearray | memoryview
 

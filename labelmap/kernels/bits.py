@@ -14,14 +14,7 @@ from labelmap import _core
 from labelmap.kernels._checks import check_range, paired_vectors
 from labelmap.kernels.labels import as_label_array
 
-__all__ = [
-    "packed_length",
-    "pack_label_frames",
-    "pack_masks",
-    "paint_frames",
-    "paint_frames_subset",
-    "frame_overlap",
-]
+__all__ = ["packed_length", "pack_label_frames", "pack_masks", "paint_frames", "paint_frames_subset", "frame_overlap"]
 
 
 def packed_length(n_frames: int, npx: int) -> int:

@@ -13,14 +13,7 @@ from labelmap import _core
 from labelmap._util.threads import parts_for, run_parts
 from labelmap.errors import InputError
 
-__all__ = [
-    "as_label_array",
-    "label_presence",
-    "remap_labels",
-    "narrow_to_uint8",
-    "label_overlap",
-    "greedy_layers",
-]
+__all__ = ["as_label_array", "label_presence", "remap_labels", "narrow_to_uint8", "label_overlap", "greedy_layers"]
 
 #: Label arrays of at least this many bytes are scanned on several threads, a share of the slices
 #: each (benchmarks/bench_kernels.py LabelPresence measures the gain).

@@ -34,15 +34,7 @@ if TYPE_CHECKING:  # files are read without pydicom; Datasets given by callers u
 
     from labelmap.dicom.bulk import FileHeader
 
-__all__ = [
-    "FrameInfo",
-    "SegFile",
-    "OpenedSeg",
-    "open_seg",
-    "frame_info",
-    "series_attributes",
-    "segment_descriptions",
-]
+__all__ = ["FrameInfo", "SegFile", "OpenedSeg", "open_seg", "frame_info", "series_attributes", "segment_descriptions"]
 
 
 @dataclass(frozen=True, eq=False)

@@ -150,10 +150,7 @@ ERROR_CASES = {
         ],
         ["emptyct"],
     ),
-    "SEG input not DICOM": (
-        lambda c, t: ["seg2itk", c["meta"], "-o", t / "out"],
-        ["m.json", "DICOM"],
-    ),
+    "SEG input not DICOM": (lambda c, t: ["seg2itk", c["meta"], "-o", t / "out"], ["m.json", "DICOM"]),
     "seg2itk output dir missing": (
         lambda c, t: ["seg2itk", c["seg"], "-o", t / "out" / "missing"],
         ["missing", "does not exist"],
@@ -189,10 +186,7 @@ ERROR_CASES = {
         lambda c, t: ["itk2seg", c["lab"], "-d", c["ct"], "-m", c["meta"], "-o", t / "out"],
         ["--output", "folder"],
     ),
-    "--outputDICOM is a folder": (
-        lambda c, t: dcmqi_write_args(c, t / "out"),
-        ["--outputDICOM", "folder"],
-    ),
+    "--outputDICOM is a folder": (lambda c, t: dcmqi_write_args(c, t / "out"), ["--outputDICOM", "folder"]),
     "unknown --series-uid (multi-line message folded)": (
         lambda c, t: [
             "itk2seg",
@@ -208,18 +202,12 @@ ERROR_CASES = {
         ],
         ["1.2.3.4"],
     ),
-    "negative --tolerance": (
-        lambda c, t: ["seg2itk", c["seg"], "-o", t / "out", "--tolerance", "-1"],
-        ["--tolerance"],
-    ),
+    "negative --tolerance": (lambda c, t: ["seg2itk", c["seg"], "-o", t / "out", "--tolerance", "-1"], ["--tolerance"]),
     "demo: organs do not fit": (
         lambda c, t: ["demo", "-o", t / "out" / "demo", "--organs", "50", "--size", "8", "--slices", "3"],
         ["--organs", "50"],
     ),
-    "demo: --size 0": (
-        lambda c, t: ["demo", "-o", t / "out" / "demo", "--size", "0"],
-        ["--size"],
-    ),
+    "demo: --size 0": (lambda c, t: ["demo", "-o", t / "out" / "demo", "--size", "0"], ["--size"]),
     "info on a CT image": (
         lambda c, t: ["info", sorted(c["ct"].glob("*.dcm"))[0]],
         ["CT000001.dcm", "not a Segmentation"],

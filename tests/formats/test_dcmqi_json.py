@@ -285,9 +285,7 @@ def test_unknown_series_attributes_key():
 
 
 @pytest.mark.parametrize(
-    "value",
-    [None, "x", [], [{"labelID": 1}], [[1]]],
-    ids=["missing", "string", "empty", "flat list", "not objects"],
+    "value", [None, "x", [], [{"labelID": 1}], [[1]]], ids=["missing", "string", "empty", "flat list", "not objects"]
 )
 def test_segment_attributes_shape(value):
     doc = {} if value is None else {"segmentAttributes": value}
@@ -543,8 +541,7 @@ def test_from_dataset_accepts_top_level_modifiers():
 
 
 @pytest.mark.parametrize(
-    "attr",
-    ["SegmentedPropertyTypeCodeSequence", "SegmentedPropertyCategoryCodeSequence", "SegmentAlgorithmType"],
+    "attr", ["SegmentedPropertyTypeCodeSequence", "SegmentedPropertyCategoryCodeSequence", "SegmentAlgorithmType"]
 )
 def test_from_dataset_missing_required(attr):
     item = segment_to_dataset(_all_segments()[0], number=4)

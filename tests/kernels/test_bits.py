@@ -201,10 +201,7 @@ def test_frame_overlap_errors():
 
 
 @given(
-    npx=st.integers(1, 30),
-    n_frames=st.integers(0, 12),
-    n_segments=st.integers(1, 5),
-    seed=st.integers(0, 2**32 - 1),
+    npx=st.integers(1, 30), n_frames=st.integers(0, 12), n_segments=st.integers(1, 5), seed=st.integers(0, 2**32 - 1)
 )
 @settings(max_examples=80, deadline=None)
 def test_frame_overlap_property(npx, n_frames, n_segments, seed):

@@ -461,12 +461,7 @@ def test_roundtrip_subset_of_series(tmp_path):
     arr[4, 10:15, 10:18] = 1
     label_geometry = geometry.crop_slices(2, 5)
     ct_dir, image, md_path, md = make_case(
-        tmp_path,
-        geometry,
-        arr,
-        label_values=[1, 2],
-        image_array=arr[2:5],
-        image_geometry=label_geometry,
+        tmp_path, geometry, arr, label_values=[1, 2], image_array=arr[2:5], image_geometry=label_geometry
     )
     out = tmp_path / "sub.dcm"
     itk_to_seg([image], [ct_dir], md_path, out)
