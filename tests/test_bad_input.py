@@ -6,7 +6,7 @@ Every case runs ``labelmap.cli.main([...])`` in-process (and a few run the insta
 * exit status 1;
 * exactly ONE line on stderr, starting with ``error:``, naming the file / segment /
   slice / attribute at fault and saying what to do; never a traceback;
-* no output file (and no hidden ``.part`` temporary file) is left behind, and an
+* no output file (and no hidden ``.lm-*`` temporary file) is left behind, and an
   existing good file at the output path is left untouched.
 
 Valid neighbours of the bad cases (float images holding exact integers, a JSON entry for
@@ -1153,7 +1153,7 @@ def test_disk_error_while_writing_is_one_line(case, tmp_path, command):
         [str(LABELMAP_CONVERT), *args], capture_output=True, text=True, timeout=60, preexec_fn=_limit_file_size(2048)
     )
     line = one_line_error(proc.returncode, proc.stdout, proc.stderr, ["x.dcm", "File too large"])
-    assert ".part" not in line
+    assert ".part" not in line and ".lm-" not in line  # the target is named, not a temporary
     assert listing(out) == {"x.dcm"}
     assert (out / "x.dcm").read_bytes() == GOOD
 

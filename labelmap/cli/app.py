@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -83,8 +83,74 @@ def _quiet_memory() -> None:
         os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
 
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM during a command (carried past typer, which would exit 130 without a word)."""
+
+
+def _checked_params(command: Any) -> Any:
+    """``command`` (the click group typer builds) with every path and number parameter checked on parse
+    (see :func:`labelmap.cli.options.path_problem` and :func:`~labelmap.cli.options.number_problem`)
+    and Ctrl-C during a command raised as :class:`Interrupted`."""
+    import copy
+
+    from typer._click.types import FloatParamType
+    from typer.models import TyperPath
+
+    from labelmap.cli.options import number_problem, path_problem
+
+    def checked(ptype: Any, problem: Any, before: bool) -> Any:
+        ptype = copy.copy(ptype)  # FLOAT is a shared instance
+        convert = ptype.convert
+
+        def checked_convert(value: Any, param: Any, ctx: Any) -> Any:
+            why = problem(value) if before else None
+            if why is None:
+                value = convert(value, param, ctx)
+                why = None if before else problem(value)
+            if why is not None:
+                ptype.fail(why, param, ctx)
+            return value
+
+        ptype.convert = checked_convert
+        return ptype
+
+    def interruptible(callback: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return callback(*args, **kwargs)
+            except KeyboardInterrupt:
+                raise Interrupted from None  # typer would turn it into a silent exit 130
+
+        return run
+
+    for sub in getattr(command, "commands", {}).values():
+        if sub.callback is not None:
+            sub.callback = interruptible(sub.callback)
+        for param in sub.params:
+            if isinstance(param.type, TyperPath):
+                param.type = checked(param.type, path_problem, before=True)
+            elif isinstance(param.type, FloatParamType):
+                param.type = checked(param.type, number_problem, before=False)
+    return command
+
+
+def _running(argv: list[str]) -> str:
+    """What the command line was doing, for an error without a file of its own: ``seg2itk of 'x.dcm'``."""
+    name = next((a for a in argv if not a.startswith("-")), None)
+    if name is None:
+        return "labelmap-convert"
+    rest = argv[argv.index(name) + 1 :]
+    first = next((a for a in rest if not a.startswith("-")), None)
+    return f"{name} of {first!r}" if first is not None else name
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM ends a run like Ctrl-C: temporaries are removed, no output is half-written."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: run the app; user errors become one line on stderr and exit 1.
+    """Console entry point: run the app; every failure is one ``error:`` line on stderr and exit 1.
 
     Parameters
     ----------
@@ -94,44 +160,75 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        The exit code: 0 success, 1 a user error (or a failed check), click's code for usage errors.
+        The exit code: 0 success, 1 a failure (a user error, a failed check, the environment: memory,
+        disk, permissions) with one line on stderr.  A bug is one line too (``please report``);
+        ``LABELMAP_DEBUG=1`` shows its traceback instead.
     """
+    from labelmap.cli.output import guarded_streams
+
     _quiet_memory()
+    args = sys.argv[1:] if argv is None else list(argv)
+    with guarded_streams():
+        return _run(args)
+
+
+def _run(args: list[str]) -> int:
+    """:func:`main` inside the guarded streams."""
+    import os
+    import signal
+    import threading
     import warnings
 
     from labelmap.errors import LabelmapError
 
-    args = sys.argv[1:] if argv is None else list(argv)
+    def fail(text: str) -> int:
+        typer.echo("error: " + " ".join(text.split()), err=True)
+        return 1
+
+    restore = None
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        restore = signal.signal(signal.SIGTERM, _interrupt)
     try:
         # Library warnings (pydicom's value checks on damaged input, numpy) would add stray stderr
         # lines; the converter checks what it relies on itself and reports it as one error line.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            rv = app(args=args, standalone_mode=False, prog_name="labelmap-convert")
+            command = _checked_params(typer.main.get_command(app))
+            rv = command.main(args=args, standalone_mode=False, prog_name="labelmap-convert")
     except LabelmapError as exc:
         typer.echo(error_line(exc, hint_texts(args)), err=True)
         return 1
+    except (KeyboardInterrupt, Interrupted):
+        return fail(f"interrupted during {_running(args)}; no output was written or replaced")
+    except MemoryError:
+        return fail(
+            f"out of memory during {_running(args)}; the input is larger than this machine can convert, "
+            "or damaged (a header claiming a huge size)"
+        )
+    except RecursionError:
+        return fail(f"{_running(args)}: the input is nested too deeply to process (recursion limit)")
     except OSError as exc:
         # the environment, not the program: a full disk, a permission, a vanished file
         where = f"{exc.filename!r}: " if exc.filename else ""
         if exc.filename2:
             where = f"{exc.filename!r} -> {exc.filename2!r}: "
-        reason = " ".join(str(exc.strerror or exc).split())
-        typer.echo(f"error: {where}{reason}; check the path, its permissions and the free disk space", err=True)
-        return 1
-    except KeyboardInterrupt:
-        typer.echo("error: interrupted", err=True)
-        return 1
+        reason = str(exc.strerror or exc)
+        return fail(f"{_running(args)}: {where}{reason}; check the path, its permissions and the free disk space")
     except Exception as exc:
         # typer / click signalling: Exit carries a code; usage errors format their own message
         if type(exc).__name__ == "Exit" and hasattr(exc, "exit_code"):
             return int(exc.exit_code or 0)
         if type(exc).__name__ == "Abort":
-            typer.echo("error: aborted", err=True)
-            return 1
+            return fail("aborted")
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
-            message = " ".join(str(exc.format_message()).split())
-            typer.echo(f"error: {message} (see --help)", err=True)
-            return 1
-        raise
+            return fail(f"{exc.format_message()} (see --help)")
+        if os.environ.get("LABELMAP_DEBUG", "") not in ("", "0"):
+            raise
+        return fail(
+            f"internal error during {_running(args)}: {type(exc).__name__}: {exc} - please report it with the "
+            "command line (LABELMAP_DEBUG=1 shows the traceback)"
+        )
+    finally:
+        if restore is not None:
+            signal.signal(signal.SIGTERM, restore)
     return rv if isinstance(rv, int) else 0

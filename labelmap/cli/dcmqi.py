@@ -24,11 +24,6 @@ HINT_TEXT = {
 }
 
 
-def _split_list(values: list[str] | None) -> list[str]:
-    """dcmqi list syntax: comma-separated, possibly given several times."""
-    return [p for v in values or [] for p in v.split(",") if p]
-
-
 def _one_of(flag: str, value: object, allowed: tuple[object, ...], given: object = None) -> None:
     """Refuse a flag value dcmqi does not take: ``--skip must be 0 or 1, got 2``."""
     from labelmap.errors import InputError
@@ -67,7 +62,7 @@ def itkimage2segimage(
     _one_of("--compress", compress, ("none", "deflate"))
     check_output_file(output_dicom, "--outputDICOM")
     dicom = [input_dicom_directory] if input_dicom_directory is not None else []
-    dicom.extend(Path(p) for p in _split_list(input_dicom_list))
+    dicom.extend(Path(p) for p in opt.split_paths("--inputDICOMList", input_dicom_list, "source DICOM file"))
     if not dicom:
         raise InputError("give the source series with --inputDICOMDirectory or --inputDICOMList")
     options = WriteOptions(
@@ -76,7 +71,7 @@ def itkimage2segimage(
         keep_empty_slices=skip == 0,
         compression=compress,
     )
-    labels = [Path(p) for p in _split_list(input_image_list)]
+    labels = [Path(p) for p in opt.split_paths("--inputImageList", input_image_list, "label image")]
     report = itk_to_seg(labels, dicom, input_metadata, output_dicom, options=options)
     Printer().wrote_seg(report)
 

@@ -31,6 +31,77 @@ FractionalType = Enum("FractionalType", {"probability": "probability", "occupanc
 OutFormat = Enum("OutFormat", {"nrrd": "nrrd", "nifti": "nifti", "segnrrd": "segnrrd"}, type=str)
 
 
+# --------------------------------------------------------------------------- value checks (every command)
+def path_problem(text: object) -> str | None:
+    """Why a path argument cannot be used, or None: an empty string (never taken as the current
+    folder), a NUL character, or an existing FIFO, device or socket (reading one could block or
+    never end; writing one is not a file)."""
+    import os
+    import stat
+
+    from labelmap._util.atomic import kind_of
+
+    raw = os.fspath(text) if isinstance(text, (str, os.PathLike)) else str(text)
+    if raw == "":
+        return "an empty path; give a file or folder name ('.' is the current folder)"
+    if "\0" in str(raw):
+        return f"{raw!r} contains a NUL character"
+    try:
+        mode = os.stat(raw).st_mode
+    except (OSError, ValueError):
+        return None  # missing or unreachable: the command says so with its own words
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return f"{raw!r} is {kind_of(mode)}, not a regular file or folder"
+
+
+def number_problem(value: object) -> str | None:
+    """Why a numeric option value cannot be used, or None: NaN and infinities are refused."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value} is not a finite number"
+    return None
+
+
+def split_paths(flag: str, values: list[str] | None, what: str) -> list[str]:
+    """dcmqi list syntax, checked: comma-separated paths, the flag possibly given several times.
+
+    Parameters
+    ----------
+    flag
+        The option, for messages.
+    values
+        Its values as given.
+    what
+        What each item is ("label image"), for messages.
+
+    Returns
+    -------
+    list
+        The items, in order.
+
+    Raises
+    ------
+    InputError
+        An empty item (``a.nrrd,,b.nrrd``, a trailing comma, an empty value) or an unusable path.
+    """
+    from labelmap.errors import InputError
+
+    given = ",".join(values or [])
+    items = [p for v in values or [] for p in v.split(",")]
+    for n, item in enumerate(items, 1):
+        if not item:
+            raise InputError(
+                f"{flag} {given!r}: item {n} is empty; give each {what} path, separated by commas "
+                "(an empty path is never the current folder)"
+            )
+        problem = path_problem(item)
+        if problem is not None:
+            raise InputError(f"{flag}: {what} {problem}")
+    return items
+
+
 # --------------------------------------------------------------------------- native flags
 QUIET = typer.Option(False, "--quiet", "-q", help="Print errors only.")
 SEG_FILE = typer.Argument(..., help="DICOM SEG file.")

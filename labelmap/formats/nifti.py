@@ -35,8 +35,15 @@ Dimensions: 2-D images become one slice (shape ``(1, j, i)``, slice direction
 ``row x column``); trailing size-1 dimensions beyond 3 are dropped; a real
 4-D / 5-D image is refused.
 
-Writer: sform and qform (both code 1, scanner) from the LPS geometry converted
-to RAS, ``xyzt_units`` mm, dtype preserved, ``scl_slope``/``scl_inter`` = 1/0.
+Writer: NIfTI-1, sform and qform (both code 1, scanner) from the LPS geometry
+converted to RAS, ``xyzt_units`` mm, dtype preserved (a uint16 label map stays
+uint16, NIfTI datatype 512; values are never narrowed), ``scl_slope``/``scl_inter``
+= 1/0, no free-text fields (``descrip``, ``intent_name``, ``aux_file`` stay empty).
+A grid beyond NIfTI-1's limits is refused before writing, never written as
+something other readers misread: more than 32767 voxels on an axis (``dim`` is
+int16), or an affine whose 32-bit float storage overflows, rounds a spacing to 0
+or moves a corner by more than 0.01 mm.  Such grids need NRRD (we do not switch
+to NIfTI-2 silently: dcmqi/ITK tools and scripts expect NIfTI-1).
 Compression follows the extension (``.nii.gz`` = gzip); the ``compress``
 argument is ignored.  Output is atomic.
 """
@@ -221,6 +228,55 @@ def read_nifti(path: PathLike, *, narrow: bool = False) -> tuple[np.ndarray, Geo
     return arr, geometry
 
 
+#: NIfTI-1 stores each dimension as a signed 16-bit integer.
+NIFTI1_MAX_DIM = 32767
+
+
+def _check_nifti1_limits(target: Path, shape_xyz: tuple[int, ...], aff_ras: np.ndarray) -> None:
+    """Refuse a grid NIfTI-1 cannot hold (nibabel would write a header other readers misread).
+
+    Each axis must have at most 32767 voxels (``dim`` is int16; nibabel falls back to a
+    FreeSurfer-only encoding), and the affine, stored as 32-bit floats in ``pixdim``, ``srow_*``
+    and ``qoffset_*``, must survive that rounding: no overflow to infinity, no spacing rounded
+    to 0, and no voxel corner moved by more than the default slice-matching tolerance.
+
+    Raises
+    ------
+    ImageFormatError
+        The grid is beyond NIfTI-1's limits; the message names the axis or value and suggests NRRD.
+    """
+    from labelmap.errors import ImageFormatError
+    from labelmap.geometry import DEFAULT_TOLERANCE_MM
+
+    def refuse(reason: str) -> ImageFormatError:
+        return ImageFormatError(f"cannot write {str(target)!r} as NIfTI-1: {reason}; write NRRD instead (.nrrd)")
+
+    for axis, size in zip("ijk", shape_xyz):
+        if size > NIFTI1_MAX_DIM:
+            raise refuse(
+                f"axis {axis} has {size} voxels, more than the {NIFTI1_MAX_DIM} a NIfTI-1 dimension (int16) can hold"
+            )
+    if not np.all(np.isfinite(aff_ras)):
+        raise refuse(f"the grid's affine is not finite ({np.round(aff_ras, 5).tolist()})")
+    with np.errstate(over="ignore"):
+        stored = aff_ras.astype(np.float32).astype(np.float64)
+    spacing = np.linalg.norm(stored[:3, :3], axis=0)
+    if not np.all(np.isfinite(stored)) or np.any(spacing == 0):
+        origin = (_RAS_TO_LPS @ aff_ras)[:3, 3].tolist()
+        raise refuse(
+            f"origin {origin} or spacing {np.linalg.norm(aff_ras[:3, :3], axis=0).tolist()} mm overflows or "
+            "rounds to 0 in its 32-bit floats"
+        )
+    corners = np.array(np.meshgrid(*[[0.0, max(n - 1, 0)] for n in shape_xyz[:3]], [1.0], indexing="ij"))
+    corners = corners.reshape(4, -1)
+    moved = float(np.abs((stored - aff_ras) @ corners)[:3].max())
+    if moved > DEFAULT_TOLERANCE_MM:
+        raise refuse(
+            f"rounding its grid to NIfTI's 32-bit floats would move a corner voxel by {moved:.3g} mm "
+            f"(more than {DEFAULT_TOLERANCE_MM} mm)"
+        )
+
+
 def write_nifti(path: PathLike, array: np.ndarray, geometry: Geometry, *, compress: bool = True) -> None:
     """Write ``array`` [k, j, i] on ``geometry`` as NIfTI-1, atomically.
 
@@ -247,6 +303,7 @@ def write_nifti(path: PathLike, array: np.ndarray, geometry: Geometry, *, compre
     dtype = array.dtype.newbyteorder("=")
     data_xyz = np.asarray(array, dtype=dtype).transpose(2, 1, 0)
     aff_ras = _RAS_TO_LPS @ geometry.affine  # the flip is its own inverse
+    _check_nifti1_limits(target, data_xyz.shape, aff_ras)
 
     img = nib.Nifti1Image(data_xyz, aff_ras, dtype=dtype)
     img.set_qform(aff_ras, code=1)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from labelmap import kernels
-from labelmap._util.atomic import atomic_path
+from labelmap._util.atomic import OutputSet, atomic_path
 from labelmap._util.deflate import GzipFiller, gzip_compress, gzip_decompress_into
 from labelmap.errors import ImageFormatError, LabelmapError
 from labelmap.formats.base import LabelFormat, PathLike, checked_array, describe_read_error, native, output_errors
@@ -224,10 +224,9 @@ def write_nrrd(path: PathLike, array: np.ndarray, geometry: Geometry, *, compres
             nrrd.write(buf, array, header, index_order="C", compression_level=6)
             head, _, body = buf.getvalue().partition(b"\n\n")
             data_name = target.name[: -len(".nhdr")] + (".raw.gz" if compress else ".raw")
-            with atomic_path(target.with_name(data_name)) as tmp:
-                tmp.write_bytes(body)
-            with atomic_path(target) as tmp:
-                tmp.write_bytes(head + f"\ndata file: {data_name}\n\n".encode("ascii"))
+            with OutputSet() as out:  # both files or neither
+                out.stage(target.with_name(data_name)).write_bytes(body)
+                out.stage(target).write_bytes(head + f"\ndata file: {data_name}\n\n".encode("ascii"))
         else:
             head = ("\n".join(header_lines(array, geometry, compress)) + "\n\n").encode("ascii")
             write_attached(target, head, array, compress=compress)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
 
-from labelmap._util.atomic import check_output_target
+from labelmap._util.atomic import check_not_input, check_output_target
 from labelmap._util.resources import Resources
 from labelmap.errors import InputError, MetadataError, UnsupportedError
 from labelmap.geometry import DEFAULT_TOLERANCE_MM
@@ -300,8 +300,8 @@ def itk_to_seg(
 
     if not labels:
         raise InputError("no label image given; pass the NRRD / NIfTI label file(s)")
-    inputs = [*labels, *dicom] + ([] if metadata is None or isinstance(metadata, dict) else [metadata])
-    check_output_target(output, inputs)
+    check_output_target(output, [*labels] + ([] if metadata is None or isinstance(metadata, dict) else [metadata]))
+    check_not_input(output, dicom, what="a file of the source series")  # folders: checked once read
     label_paths = [Path(p) for p in labels]
     described = _described_input(labels)
     if described is None and metadata is None:
@@ -327,6 +327,7 @@ def itk_to_seg(
         return [v for p, s in zip(label_paths, per_file) for v in read_file(p, segments=s, narrow=True).volumes]
 
     source, volumes = _read_with_source(dicom, series_uid, options.compression, read)
+    check_not_input(output, source.files, what="a file of the source series")
     names = [str(p) for p in label_paths]
     if len(volumes) > len(names):  # the layers of one self-describing file
         names = [f"{names[0]} layer {m}" for m in range(len(volumes))]
@@ -466,6 +467,24 @@ def output_names(output_dir: Path, prefix: str, count: int, ext: str) -> tuple[l
     return [output_dir / f"{stem}{k}{ext}" for k in range(1, count + 1)], output_dir / f"{stem}meta.json"
 
 
+def _check_prefix(prefix: str) -> None:
+    """A file-name prefix names files inside the output folder: no folder separators, no NUL."""
+    if any(c in prefix for c in {"/", os.sep, "\0"}) or prefix in (".", ".."):
+        raise InputError(
+            f"file name prefix {prefix!r} contains a folder separator or is a folder name; the prefix is the "
+            "start of a file name inside the output folder (choose the folder with the output folder option)"
+        )
+
+
+def _check_not_inputs(targets: Sequence[Path], seg: PathLike, source: SourceSeries | None) -> None:
+    """Refuse output names that would replace the SEG being read or a file of the reference series."""
+    from labelmap._util.atomic import check_not_input
+
+    check_not_input(targets, [seg], what="the input SEG")
+    if source is not None:
+        check_not_input(targets, source.files, what="a file of the reference series")
+
+
 def seg_to_itk(
     seg: PathLike,
     output_dir: PathLike,
@@ -508,35 +527,41 @@ def seg_to_itk(
     LabelmapError
         A damaged or unsupported SEG, an unknown format, an unusable output folder.
     """
-    from labelmap._util.atomic import check_output_dir
+    from labelmap._util.atomic import OutputSet, check_output_dir
     from labelmap.formats import LabelSet, output_format
     from labelmap.formats.dcmqi_json import write_metadata
 
     t0 = time.perf_counter()
     prefix = options.prefix
+    _check_prefix(prefix)
     out_format = output_format(options.fmt)
     ext = out_format.output_suffix
     out_dir = check_output_dir(output_dir, create=options.create_dir)
-    decoded = read_seg(seg, reference=reference, series_uid=series_uid, tol_mm=options.tol_mm)
-    if out_format.describes_segments:  # every segment in one file
-        layers = _one_file_layers(decoded, out_format)
-        stem = prefix or re.sub(r"(\.seg)?(\.dcm)?$", "", Path(seg).name, flags=re.I) or "segmentation"
-        images, meta_path = [out_dir / f"{stem}{ext}"], output_names(out_dir, prefix, 1, ext)[1]
-        out_format.write(images[0], LabelSet(tuple(layers), described=True))
-        groups = [list(layer.segments) for layer in layers]
-        shape = layers[0].geometry.shape
-    else:  # LABELMAP: one image of Segment Numbers
-        one = options.merge_segments or decoded.segmentation_type == "LABELMAP"
-        layer_groups = decoded.layers() if one else [[s] for s in decoded.segments]
-        images, meta_path = output_names(out_dir, prefix, len(layer_groups), ext)
-        buffer = None
-        groups = []
-        for path, group in zip(images, layer_groups):
-            buffer = decoded.volume_of([s.number for s in group], buffer)
-            write_labels(path, LabelVolume(buffer, decoded.geometry))
-            groups.append([replace(s, label_id=s.number) for s in group])
-        shape = decoded.geometry.shape
-    write_metadata(meta_path, decoded.series, groups)
+    source = None if reference is None else load_source(reference, series_uid=series_uid)
+    decoded = read_seg(seg, reference=source, series_uid=series_uid, tol_mm=options.tol_mm)
+    # every file is written to a temporary and renamed only when all are written (all or nothing)
+    with OutputSet() as out:
+        if out_format.describes_segments:  # every segment in one file
+            layers = _one_file_layers(decoded, out_format)
+            stem = prefix or re.sub(r"(\.seg)?(\.dcm)?$", "", Path(seg).name, flags=re.I) or "segmentation"
+            images, meta_path = [out_dir / f"{stem}{ext}"], output_names(out_dir, prefix, 1, ext)[1]
+            _check_not_inputs([*images, meta_path], seg, source)
+            out_format.write(out.stage(images[0]), LabelSet(tuple(layers), described=True))
+            groups = [list(layer.segments) for layer in layers]
+            shape = layers[0].geometry.shape
+        else:  # LABELMAP: one image of Segment Numbers
+            one = options.merge_segments or decoded.segmentation_type == "LABELMAP"
+            layer_groups = decoded.layers() if one else [[s] for s in decoded.segments]
+            images, meta_path = output_names(out_dir, prefix, len(layer_groups), ext)
+            _check_not_inputs([*images, meta_path], seg, source)
+            buffer = None
+            groups = []
+            for path, group in zip(images, layer_groups):
+                buffer = decoded.volume_of([s.number for s in group], buffer)
+                write_labels(out.stage(path), LabelVolume(buffer, decoded.geometry))
+                groups.append([replace(s, label_id=s.number) for s in group])
+            shape = decoded.geometry.shape
+        write_metadata(out.stage(meta_path), decoded.series, groups)
     notes = list(decoded.notes)
     if decoded.filled_slices:
         notes.append(f"{decoded.filled_slices} slice(s) without a frame were filled with background")

@@ -80,7 +80,7 @@ def test_round_trip(tmp_path, name, dtype, ext):
     _assert_geometry(g2, geom)
     assert np.sign(np.linalg.det(g2.direction)) == np.sign(np.linalg.det(geom.direction))
     _check_against_nibabel(path, g2)
-    assert [p.name for p in tmp_path.iterdir() if ".part" in p.name] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
 def test_written_header(tmp_path):

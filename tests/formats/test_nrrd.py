@@ -59,7 +59,7 @@ def test_round_trip(tmp_path, name, dtype, ext, compress):
     np.testing.assert_allclose(g2.spacing, geom.spacing, atol=1e-6)
     assert g2.shape == geom.shape
     # no temporary files left behind
-    leftovers = [p.name for p in tmp_path.iterdir() if ".part" in p.name]
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert leftovers == []
 
 
@@ -297,7 +297,7 @@ def test_failed_write_leaves_old_file(tmp_path, monkeypatch):
     with pytest.raises(OutputError, match="good.nrrd.*No space"):
         write_nrrd(p, np.zeros((2, 2, 2), dtype=np.uint8), geom)
     assert p.read_bytes() == before
-    assert [q.name for q in tmp_path.iterdir() if ".part" in q.name] == []
+    assert [q.name for q in tmp_path.iterdir() if q.name.startswith(".")] == []
 
 
 # --------------------------------------------------------------------------- narrowed label reads
