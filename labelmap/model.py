@@ -258,6 +258,8 @@ class SourceSeries:
     dataset: Any = field(repr=False)
     files: tuple[str, ...] = ()
     frame_numbers: tuple[int | None, ...] = ()
+    #: warnings about the series (ignored files, no Frame of Reference ...), reported with the conversion's
+    notes: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.sop_instance_uids)

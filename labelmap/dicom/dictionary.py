@@ -56,6 +56,7 @@ KEYWORDS: dict[str, tuple[int, str]] = {
     "FrameLabel": (0x00209453, "LO"),
     "FrameOfReferenceUID": (0x00200052, "UI"),
     "FunctionalGroupPointer": (0x00209167, "AT"),
+    "GantryDetectorTilt": (0x00181120, "DS"),
     "GreenPaletteColorLookupTableData": (0x00281202, "OW"),
     "GreenPaletteColorLookupTableDescriptor": (0x00281102, "US"),
     "HighBit": (0x00280102, "US"),

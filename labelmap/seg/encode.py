@@ -206,13 +206,15 @@ def add_geometry_and_references(
     rank_of_slice = np.zeros(g.shape[0], dtype=np.int64)
     rank_of_slice[order] = np.arange(1, len(order) + 1)
     position_text = [[ds_text(v) for v in p] for p in positions]
-    sources: list[tuple[str, str] | None] = [None] * g.shape[0]
+    sources: list[tuple[str, str, int | None] | None] = [None] * g.shape[0]
     referenced: dict[str, str] = {}
+    frame_numbers = source.frame_numbers
     for k in distinct.tolist():
         s = int(source_index[k])
         if s >= 0:
             cls, uid = source.sop_class_uids[s], source.sop_instance_uids[s]
-            sources[k] = (cls, uid)
+            # a frame of a multi-frame source (Enhanced CT / MR) is referenced with its Referenced Frame Number
+            sources[k] = (cls, uid, frame_numbers[s] if s < len(frame_numbers) else None)
             referenced[uid] = cls
     segments = None if frame_segments is None else np.asarray(frame_segments, dtype=np.int64)
     ranks = rank_of_slice[frame_slices]

@@ -381,14 +381,15 @@ class PerFrameSpec:
     """Values of every per-frame item: slice, segment and dimension index of each frame.
 
     ``position_text[k]`` are the ImagePositionPatient DS strings of slice k;
-    ``sources[k]`` the (SOP Class, SOP Instance) UIDs of its source image or None.
+    ``sources[k]`` the (SOP Class UID, SOP Instance UID, frame number or None) of its source
+    image or None; a frame number (of a multi-frame source) is written as Referenced Frame Number.
     """
 
     frame_slices: np.ndarray
     frame_segments: np.ndarray | None
     dimension_values: np.ndarray  # (F, 1) or (F, 2) uint32
     position_text: Sequence[Sequence[str]]
-    sources: Sequence[tuple[str, str] | None]
+    sources: Sequence[tuple[str, str, int | None] | None]
 
     def to_sequence(self) -> DicomSequence:
         """The Per-frame Functional Groups Sequence as pydicom Datasets, read back from :meth:`encode`."""
@@ -421,6 +422,7 @@ class PerFrameSpec:
                     source_item = (
                         short_element(0x00081150, b"UI", pad_text(src[0], b"\0"))
                         + short_element(0x00081155, b"UI", pad_text(src[1], b"\0"))
+                        + (b"" if src[2] is None else short_element(0x00081160, b"IS", pad_text(str(src[2]))))
                         + short_element(0x0028135A, b"CS", b"YES ")
                         + _PURPOSE
                     )

@@ -199,7 +199,7 @@ def prepare_inputs(
     if seg_type not in ("labelmap", "binary", "fractional", "auto"):
         raise InputError(f"unknown segmentation type {seg_type!r}; use labelmap, binary, fractional or auto")
     fractional = seg_type == "fractional"
-    notes: list[str] = []
+    notes: list[str] = list(source.notes)
     arrays: list[np.ndarray] = []
     geometry: Geometry | None = None
     row, col = source.orientation[:3].tolist(), source.orientation[3:].tolist()

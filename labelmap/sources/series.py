@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +21,20 @@ import numpy as np
 
 from labelmap.dicom.dictionary import KEYWORDS
 from labelmap.dicom.read import LiteDataset, NeedsPydicom, pixel_damage
+from labelmap.dicom.uids import is_uid
 from labelmap.errors import DicomFormatError, DicomSeriesError
-from labelmap.model import SOURCE_ATTRIBUTES, Geometry, SourceSeries
+from labelmap.model import SOURCE_ATTRIBUTES, SourceSeries
+from labelmap.sources.files import find_dicom_files, find_files
+from labelmap.sources.grid import series_geometry
+from labelmap.sources.headers import read_source_header
+from labelmap.sources.slices import (
+    SliceHeader,
+    check_image_plane,
+    check_not_sheared,
+    check_single_slice_step,
+    unique_instances,
+    where,
+)
 
 if TYPE_CHECKING:  # headers are parsed without pydicom; it reads only the files the lite parser leaves
     from pydicom.dataset import Dataset
@@ -32,7 +43,8 @@ __all__ = ["find_dicom_files", "load_series", "series_geometry", "SliceHeader"]
 
 _GEOMETRY_TAGS: tuple[str, ...] = tuple(
     "SOPClassUID SOPInstanceUID SeriesInstanceUID Modality SeriesNumber SeriesDescription ImagePositionPatient "
-    "ImageOrientationPatient PixelSpacing Rows Columns NumberOfFrames SliceThickness".split()
+    "ImageOrientationPatient PixelSpacing Rows Columns NumberOfFrames SliceThickness SpacingBetweenSlices "
+    "GantryDetectorTilt SharedFunctionalGroupsSequence".split()
 )
 
 _READ_TAGS: list[str] = list(dict.fromkeys(_GEOMETRY_TAGS + SOURCE_ATTRIBUTES))
@@ -51,52 +63,7 @@ _NON_SOURCE_SOP_PREFIX = "1.2.840.10008.5.1.4.1.1.66"
 _NON_SOURCE_MODALITIES = {"SEG", "RTSTRUCT", "SR", "REG", "KO", "PR", "RTPLAN", "RTDOSE"}
 
 
-# --------------------------------------------------------------------------- file discovery
-def find_dicom_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
-    """Every regular file under ``paths`` (folders walked recursively in sorted order, files kept as given).
-
-    Non-DICOM files are not filtered here; :func:`load_series` ignores them.
-    A path that does not exist raises :class:`DicomSeriesError`.
-    """
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            for root, dirs, names in os.walk(path):
-                dirs.sort()
-                files += [f for f in (Path(root) / name for name in sorted(names)) if f.is_file()]
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise DicomSeriesError(
-                f"DICOM input {str(path)!r} does not exist; give the folder or files of the source image series"
-            )
-    return list(dict.fromkeys(files))
-
-
 # --------------------------------------------------------------------------- header reading
-@dataclass
-class SliceHeader:
-    """What load_series needs from one image file."""
-
-    file: str
-    sop_class_uid: str
-    sop_instance_uid: str
-    series_instance_uid: str
-    modality: str
-    series_number: str | None
-    series_description: str | None
-    position: np.ndarray | None
-    orientation: np.ndarray | None
-    pixel_spacing: tuple[float, float] | None
-    rows: int | None
-    columns: int | None
-    number_of_frames: int | None
-    dataset: Any  # pydicom Dataset, or a lite.LiteDataset when read without pydicom
-    #: why the file is incomplete (truncated before or inside its Pixel Data), else None
-    damage: str | None = None
-
-
 def _floats(ds: Dataset, keyword: str, n: int) -> np.ndarray | None:
     """``n`` finite numbers, else None (absent, empty or undecodable)."""
     value = ds.get(keyword)
@@ -132,40 +99,48 @@ def _pixel_data_problem(fp: Any, ds: Dataset, size: int) -> str | None:
     return pixel_damage(fp.read(12), pos, size, implicit, little)
 
 
-def _read_one(path: Path) -> SliceHeader | None:
-    """Header of one file, or None when it is not DICOM (or unreadable).
+#: what :func:`_read_one` returns for a file that cannot be opened or read (permissions, I/O error)
+_UNREADABLE = "unreadable"
 
-    Usual files (Explicit or Implicit VR Little Endian, simple character sets) are parsed by
-    :func:`labelmap.dicom.read.read_image_header` (300 CT headers: 0.03 s instead of 0.15 s
-    with pydicom); anything else, damaged files included, goes to pydicom as before.
+
+def _read_one(path: Path) -> SliceHeader | str | None:
+    """Header of one file; None when its first bytes are not DICOM's, :data:`_UNREADABLE` when it cannot be read.
+
+    Files are recognised from their first bytes (:mod:`labelmap.sources.headers`) and read only up
+    to Pixel Data, without pydicom; pydicom reads what the lite reader leaves (unusual character
+    sets, Big Endian), skipping unwanted elements by seeking.
+
+    Raises
+    ------
+    DicomSeriesError
+        A file that starts as DICOM but is damaged (an element longer than the file, a header cut short).
     """
-    from labelmap.dicom.read import read_image_header
-
     try:
-        meta, lite, damage = read_image_header(path, _READ_TAG_NUMBERS)
-        return _slice_header(path, lite, meta, damage)
-    except (DicomFormatError, NeedsPydicom, OSError):
+        head = read_source_header(path, _READ_TAG_NUMBERS)
+        if head is None:
+            return None
+        return _slice_header(path, head.dataset, head.meta, head.damage)
+    except NeedsPydicom:
         pass
-    if not _has_dicm_prefix(path):
-        return None  # pydicom (without force) refuses it too; spares its import for a stray file
+    except DicomFormatError as exc:
+        raise DicomSeriesError(
+            f"DICOM file {str(path)!r} is damaged: {exc.what} (truncated copy?); "
+            "copy it again from the original or remove it from the source folder",
+            tag=exc.tag,
+        ) from None
+    except OSError:
+        return _UNREADABLE
     import pydicom
 
     try:
         with open(path, "rb") as fp:
-            ds = pydicom.dcmread(fp, stop_before_pixels=True, specific_tags=_READ_TAGS)
+            ds = pydicom.dcmread(fp, stop_before_pixels=True, specific_tags=_READ_TAGS, force=True)
             damage = _pixel_data_problem(fp, ds, os.fstat(fp.fileno()).st_size)
+    except OSError:
+        return _UNREADABLE
     except Exception:  # pydicom raises assorted errors on junk (InvalidDicomError, EOFError ...); never fatal
         return None
     return _slice_header(path, ds, getattr(ds, "file_meta", None), damage)
-
-
-def _has_dicm_prefix(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(128)
-            return fh.read(4) == b"DICM"
-    except OSError:
-        return False
 
 
 def _slice_header(path: Path, ds: Any, meta: Any, damage: str | None) -> SliceHeader | None:
@@ -235,25 +210,34 @@ def _series_summary(uid: str, members: list[SliceHeader]) -> str:
 def load_series(paths: Sequence[str | os.PathLike], *, series_uid: str | None = None) -> SourceSeries:
     """Headers of one single-frame image series found under ``paths``, sorted along the slice normal.
 
-    ``paths``: files and/or folders (walked recursively).  Non-DICOM files and DICOM files
-    without Image Plane attributes (SR, SEG, DICOMDIR, ...) are ignored.  With several series
-    present ``series_uid`` must pick one.  Raises :class:`DicomSeriesError` for no images,
-    an ambiguous or absent series, multi-frame images, inconsistent slices or two slices at
-    one position.  Instances with the same SOPInstanceUID are counted once.
+    ``paths``: files and/or folders (walked recursively).  Non-DICOM files (recognised from their
+    first bytes, never read further) and DICOM files without Image Plane attributes (SR, SEG,
+    DICOMDIR, ...) are ignored.  With several series present ``series_uid`` must pick one.
+    Byte-identical copies of one instance count once (with a note in ``notes``).
+
+    Raises
+    ------
+    DicomSeriesError
+        No images, an ambiguous or absent series, a damaged file, two different files with one
+        SOPInstanceUID, inconsistent slices, zero or non-finite spacing, two slices at one
+        position, a gantry-tilted (sheared) stack, multi-frame images.
     """
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     if not paths:
         raise DicomSeriesError("no DICOM input given: pass the source series folder or files")
     # headers read one by one: parsing is CPU-bound under the GIL, threads do not pay (benchmarks/)
-    files = find_dicom_files(paths)
+    files, special = find_files(paths)
     images: list[SliceHeader] = []
     #: DICOM files without image geometry that end before their Pixel Data (truncated copies?)
     #: or that name a series but have no ImagePositionPatient
     incomplete: list[SliceHeader] = []
-    non_dicom = non_image = 0
-    for h in map(_read_one, files):
+    non_dicom = non_image = unreadable = 0
+    for f in files:
+        h = _read_one(f)
         if h is None:
             non_dicom += 1
+        elif isinstance(h, str):
+            unreadable += 1
         elif _is_single_frame_image(h) or (_is_multiframe_image(h) and h.series_instance_uid):
             images.append(h)
         else:
@@ -261,10 +245,17 @@ def load_series(paths: Sequence[str | os.PathLike], *, series_uid: str | None = 
             if h.damage is not None or (h.series_instance_uid and h.position is None):
                 incomplete.append(h)
     where = _describe_paths(paths)
+    notes: list[str] = []
+    if unreadable or special:
+        parts = [f"{unreadable} could not be read (permissions?)"] if unreadable else []
+        parts += [f"{special} are not regular files (FIFOs, sockets, devices, broken links)"] if special else []
+        notes.append(f"{unreadable + special} entries of the DICOM input were ignored: {', '.join(parts)}")
     if not images:
         detail = f"{len(files)} file(s) scanned"
         if files:
             detail += f": {non_dicom} not DICOM, {non_image} DICOM without image geometry"
+            detail += f", {unreadable} unreadable" if unreadable else ""
+        detail += f"; {special} entries that are not regular files" if special else ""
         raise DicomSeriesError(
             f"no DICOM images were found in {where} ({detail}); give the folder holding the source series "
             "(CT, MR, ...) the labels were drawn on"
@@ -285,21 +276,36 @@ def load_series(paths: Sequence[str | os.PathLike], *, series_uid: str | None = 
         raise DicomSeriesError(f"series {series_uid} was not found in {where}; the image series there are:\n{listing}")
     members = groups[series_uid]
 
-    multi = next((h for h in members if _is_multiframe_image(h)), None)
-    if multi is not None:
-        raise DicomSeriesError(
-            f"series {series_uid} holds multi-frame images ({multi.file!r}: NumberOfFrames "
-            f"{multi.number_of_frames}, SOPClassUID {multi.sop_class_uid}); multi-frame source series are not "
-            "supported yet - only single-frame series (one slice per file)"
-        )
-
+    members = [f for h in members for f in (_frames_of(h) if _is_multiframe_image(h) else [h])]
     _check_complete(series_uid, members, incomplete)
+    unique = unique_instances(series_uid, members, notes)
+    return _build_series(series_uid, unique, notes)
 
-    # One instance per SOPInstanceUID (the same file copied twice is harmless).
-    unique: dict[str, SliceHeader] = {}
-    for h in members:
-        unique.setdefault(h.sop_instance_uid, h)
-    return _build_series(series_uid, list(unique.values()))
+
+def _frames_of(h: SliceHeader) -> list[SliceHeader]:
+    """One header per frame of an Enhanced multi-frame image (positions from its functional groups)."""
+    from dataclasses import replace
+
+    from labelmap.sources.enhanced import frame_geometry
+
+    n = h.number_of_frames or 0
+    if h.position is not None:
+        raise DicomSeriesError(
+            f"{h.file!r} is a multi-frame image with one ImagePositionPatient for its {n} frames (SOPClassUID "
+            f"{h.sop_class_uid}); multi-frame sources must be Enhanced images (Enhanced CT / MR / PET, with a "
+            "position per frame in their Per-frame Functional Groups) - convert it to single-frame files"
+        )
+    g = frame_geometry(h.file, n, h.dataset)
+    return [
+        replace(
+            h,
+            position=g.positions[f],
+            orientation=g.orientations[f],
+            pixel_spacing=(float(g.spacings[f, 0]), float(g.spacings[f, 1])),
+            frame=f + 1,
+        )
+        for f in range(n)
+    ]
 
 
 def _check_complete(series_uid: str, members: list[SliceHeader], incomplete: list[SliceHeader]) -> None:
@@ -328,37 +334,30 @@ def _check_complete(series_uid: str, members: list[SliceHeader], incomplete: lis
         )
 
 
-def _build_series(series_uid: str, slices: list[SliceHeader]) -> SourceSeries:
-    ref = slices[0]
-    if ref.orientation is None:
-        raise DicomSeriesError(f"{ref.file!r} has no usable ImageOrientationPatient")
-    if ref.pixel_spacing is None:
-        raise DicomSeriesError(f"{ref.file!r} has no usable PixelSpacing")
-    if ref.rows is None or ref.columns is None:
-        raise DicomSeriesError(f"{ref.file!r} has no Rows/Columns")
-    for h in slices[1:]:
-        if h.orientation is None:
-            raise DicomSeriesError(f"{h.file!r} has no usable ImageOrientationPatient")
-        if np.max(np.abs(h.orientation - ref.orientation)) > ORIENTATION_TOL:
+def _build_series(series_uid: str, slices: list[SliceHeader], notes: list[str] | None = None) -> SourceSeries:
+    notes = [] if notes is None else notes
+    planes = [check_image_plane(h) for h in slices]
+    ref, plane = slices[0], planes[0]
+    for h, p in zip(slices[1:], planes[1:]):
+        if np.max(np.abs(p.orientation - plane.orientation)) > ORIENTATION_TOL:
             raise DicomSeriesError(
                 f"slices of series {series_uid} have different orientations: {ref.file!r} has "
-                f"ImageOrientationPatient {np.round(ref.orientation, 6).tolist()}, {h.file!r} has "
-                f"{np.round(h.orientation, 6).tolist()}; a source series must be one stack of parallel slices - "
+                f"ImageOrientationPatient {np.round(plane.orientation, 6).tolist()}, {h.file!r} has "
+                f"{np.round(p.orientation, 6).tolist()}; a source series must be one stack of parallel slices - "
                 "remove the files of the other orientation"
             )
-        if h.rows != ref.rows or h.columns != ref.columns:
+        if (p.rows, p.columns) != (plane.rows, plane.columns):
             raise DicomSeriesError(
-                f"slices of series {series_uid} differ in size: {h.file!r} is {h.rows}x{h.columns} "
-                f"(rows x columns), {ref.file!r} is {ref.rows}x{ref.columns}"
+                f"slices of series {series_uid} differ in size: {h.file!r} is {p.rows}x{p.columns} "
+                f"(rows x columns), {ref.file!r} is {plane.rows}x{plane.columns}"
             )
-        if h.pixel_spacing is None or np.max(np.abs(np.subtract(h.pixel_spacing, ref.pixel_spacing))) > SPACING_TOL:
+        if np.max(np.abs(np.subtract(p.spacing, plane.spacing))) > SPACING_TOL:
             raise DicomSeriesError(
                 f"slices of series {series_uid} differ in PixelSpacing: {h.file!r} has "
-                f"{None if h.pixel_spacing is None else list(h.pixel_spacing)}, {ref.file!r} has "
-                f"{list(ref.pixel_spacing)}"
+                f"{list(p.spacing)}, {ref.file!r} has {list(plane.spacing)}"
             )
 
-    orientation = ref.orientation.astype(np.float64)
+    orientation = np.asarray(plane.orientation, dtype=np.float64)
     row, col = orientation[:3], orientation[3:]
     if abs(np.linalg.norm(row) - 1) > 1e-3 or abs(np.linalg.norm(col) - 1) > 1e-3 or abs(np.dot(row, col)) > 1e-3:
         raise DicomSeriesError(
@@ -376,13 +375,25 @@ def _build_series(series_uid: str, slices: list[SliceHeader]) -> SourceSeries:
         a, b = slices[close[0]], slices[close[0] + 1]
         raise DicomSeriesError(
             f"two instances of series {series_uid} lie at the same slice position "
-            f"{np.round(a.position, 4).tolist()}: {a.file!r} and {b.file!r} (SOPInstanceUIDs "
+            f"{np.round(a.position, 4).tolist()}: {where(a)} and {where(b)} (SOPInstanceUIDs "
             f"{a.sop_instance_uid} and {b.sop_instance_uid}); remove one of the two files "
             "(several phases or echoes in one series are not supported)"
         )
+    check_not_sheared(series_uid, slices, positions, normal)
+    if len(slices) == 1:
+        check_single_slice_step(slices[0])
 
     first = slices[0].dataset
-    elements = {first[k].tag: first[k] for k in SOURCE_ATTRIBUTES if k in first}
+    keep = SOURCE_ATTRIBUTES + ("SliceThickness", "SpacingBetweenSlices")
+    elements = {first[k].tag: first[k] for k in keep if k in first}
+    frame_of_reference = first.get("FrameOfReferenceUID", None)
+    if not is_uid(frame_of_reference, strict=False):
+        elements.pop(KEYWORDS["FrameOfReferenceUID"][0], None)
+        what = "no FrameOfReferenceUID" if not frame_of_reference else f"FrameOfReferenceUID {frame_of_reference!r:.80}"
+        notes.append(
+            f"source series {series_uid} has {what} ({slices[0].file}); the SEG gets a new Frame of Reference "
+            "UID (as dcmqi does), so it is not tied to the source images' patient coordinate system"
+        )
     if isinstance(first, LiteDataset):  # read without pydicom: keep the lite elements (encoded bytes)
         dataset: Any = LiteDataset(elements)
     else:
@@ -398,95 +409,11 @@ def _build_series(series_uid: str, slices: list[SliceHeader]) -> SourceSeries:
         sop_instance_uids=tuple(h.sop_instance_uid for h in slices),
         positions=positions,
         orientation=orientation,
-        pixel_spacing=(float(ref.pixel_spacing[0]), float(ref.pixel_spacing[1])),
-        rows=int(ref.rows),
-        columns=int(ref.columns),
+        pixel_spacing=plane.spacing,
+        rows=plane.rows,
+        columns=plane.columns,
         dataset=dataset,
         files=tuple(h.file for h in slices),
-        frame_numbers=tuple(None for _ in slices),
+        frame_numbers=tuple(h.frame for h in slices),
+        notes=tuple(notes),
     )
-
-
-# --------------------------------------------------------------------------- geometry
-def _positive_thickness(ds: Any) -> float | None:
-    """SpacingBetweenSlices, else SliceThickness, of a header when positive."""
-    for keyword in ("SpacingBetweenSlices", "SliceThickness"):
-        try:
-            value = float(ds.get(keyword) or 0)
-        except (TypeError, ValueError):
-            continue
-        if value > 0:
-            return value
-    return None
-
-
-def _single_slice_thickness(series: SourceSeries) -> float:
-    thickness = _positive_thickness(series.dataset) if hasattr(series.dataset, "get") else None
-    if thickness is None and series.files:
-        try:
-            import pydicom
-
-            tags = ["SliceThickness", "SpacingBetweenSlices"]
-            thickness = _positive_thickness(
-                pydicom.dcmread(series.files[0], stop_before_pixels=True, specific_tags=tags)
-            )
-        except Exception:  # a header pydicom cannot read: 1 mm
-            pass
-    return thickness or 1.0
-
-
-def series_geometry(series: SourceSeries, *, tol_mm: float = 0.01) -> Geometry:
-    """The regular grid spanned by a sorted series.
-
-    Origin = first sorted position; direction columns = row cosines, column cosines and the
-    unit vector from the first to the last position (not necessarily the normal: a gantry
-    tilt makes the stack sheared); spacing = (PixelSpacing[1], PixelSpacing[0], mean slice step);
-    shape = (slices, rows, columns).  Raises :class:`DicomSeriesError` when a slice step differs
-    from the others by more than ``tol_mm`` (e.g. a missing slice) or the positions are not on
-    a straight line.  A single slice gets the normal as k direction and SliceThickness (else 1 mm).
-    """
-    positions = np.asarray(series.positions, dtype=np.float64)
-    orientation = np.asarray(series.orientation, dtype=np.float64)
-    row, col = orientation[:3], orientation[3:]
-    normal = np.cross(row, col)
-    n = positions.shape[0]
-    if n == 0:
-        raise DicomSeriesError(f"series {series.series_instance_uid} has no slices")
-    spacing_ij = (float(series.pixel_spacing[1]), float(series.pixel_spacing[0]))
-    shape = (n, int(series.rows), int(series.columns))
-    if n == 1:
-        direction = np.column_stack([row, col, normal / np.linalg.norm(normal)])
-        return Geometry(positions[0], direction, np.array([*spacing_ij, _single_slice_thickness(series)]), shape)
-
-    steps = np.diff(positions, axis=0)
-    step_len = np.linalg.norm(steps, axis=1)
-    expected = float(np.median(step_len))
-    if expected <= 0:
-        raise DicomSeriesError(f"series {series.series_instance_uid}: slices do not advance along the normal")
-    bad = np.nonzero(np.abs(step_len - expected) > tol_mm)[0]
-    if bad.size:
-        m = int(bad[0])
-        ratio = step_len[m] / expected
-        hint = f"; about {int(round(ratio)) - 1} slice(s) seem to be missing there" if ratio > 1.5 else ""
-        raise DicomSeriesError(
-            f"series {series.series_instance_uid} is not regularly spaced: the gap between slice "
-            f"{m} and slice {m + 1} (0-based, sorted along the normal) is {step_len[m]:.4f} mm, expected "
-            f"{expected:.4f} mm (tolerance {tol_mm} mm){hint} "
-            f"[files {series.files[m] if series.files else '?'!r} and "
-            f"{series.files[m + 1] if series.files else '?'!r}]"
-        )
-    total = positions[-1] - positions[0]
-    length = float(np.linalg.norm(total))
-    k_dir = total / length
-    mean_step = length / (n - 1)
-    ideal = positions[0] + np.arange(n)[:, None] * (mean_step * k_dir)[None, :]
-    off = np.linalg.norm(positions - ideal, axis=1)
-    worst = int(np.argmax(off))
-    if off[worst] > tol_mm:
-        raise DicomSeriesError(
-            f"series {series.series_instance_uid}: slice positions are not on a straight line; slice "
-            f"{worst} is {off[worst]:.4f} mm away from the line through the first and last slice "
-            f"(tolerance {tol_mm} mm)"
-        )
-    direction = np.column_stack([row, col, k_dir])
-    return Geometry(positions[0], direction, np.array([*spacing_ij, mean_step]), shape)
