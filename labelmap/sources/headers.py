@@ -29,10 +29,19 @@ from labelmap.dicom.read import LiteDataset, LiteElement, NeedsPydicom, pixel_da
 from labelmap.dicom.uids import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN as _DEFLATED_LE
 from labelmap.dicom.uids import EXPLICIT_VR_BIG_ENDIAN as _EXPLICIT_BE
 from labelmap.dicom.uids import IMPLICIT_VR_LITTLE_ENDIAN as _IMPLICIT_LE
-from labelmap.dicom.walk import Walker
+from labelmap.dicom.walk import Header, Walker
 from labelmap.errors import DicomFormatError
 
-__all__ = ["HEAD_BYTES", "MAX_INFLATED", "MAX_WINDOW", "Kind", "SourceHeader", "read_source_header", "sniff"]
+__all__ = [
+    "HEAD_BYTES",
+    "MAX_INFLATED",
+    "MAX_WINDOW",
+    "Kind",
+    "SourceHeader",
+    "not_an_image",
+    "read_source_header",
+    "sniff",
+]
 
 #: Bytes read first from every file: enough for the sniff and for most CT headers.
 HEAD_BYTES = 8192
@@ -96,12 +105,34 @@ def sniff(head: bytes, size: int) -> Kind | None:
     return "implicit"
 
 
+#: SOP Class UID prefixes of objects that are never source images: Segmentation, Raw Data and
+#: Registration (66), Presentation States (11), SR and Key Objects (88), RT Structure Sets, Plans,
+#: Doses and treatment records (481.2+), encapsulated documents (104), waveforms (9).
+_NOT_IMAGES = tuple(
+    "1.2.840.10008.5.1.4.1.1." + p for p in ("66", "11.", "88.", "104.", "9.", "481.2", "481.3", "481.4", "481.5")
+) + tuple("1.2.840.10008.5.1.4.1.1.481." + str(n) for n in range(6, 20))
+#: Media Storage Directory (DICOMDIR)
+_DICOMDIR = "1.2.840.10008.1.3.10"
+
+
+def not_an_image(sop_class: object) -> bool:
+    """Whether a SOP Class UID names an object that is never a source image (SEG, SR, DICOMDIR ...)."""
+    if not isinstance(sop_class, str):
+        return False
+    uid = sop_class.rstrip("\0 ")
+    return uid == _DICOMDIR or any(
+        uid == p or uid.startswith(p + ("" if p.endswith(".") else ".")) for p in _NOT_IMAGES
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class SourceHeader:
     """The elements before Pixel Data of one DICOM file (only the wanted ones).
 
     ``meta`` is the File Meta Information (None for a bare data set); ``damage`` says why the
-    Pixel Data is incomplete (the file ends before or inside it), else None.
+    Pixel Data is incomplete (the file ends before or inside it), else None.  Objects that are
+    never images by their Media Storage SOP Class (SEG, SR, DICOMDIR ...) are not parsed past
+    their File Meta: ``dataset`` is empty.
     """
 
     kind: Kind
@@ -217,6 +248,19 @@ def _error(stream: _Stream, pos: int, what: str, tag: int | None = None) -> Dico
     return DicomFormatError(f"{what} at byte offset {pos}{stream.where}", path=stream.name, tag=tag)
 
 
+def _peek(buf: bytes, rel: int, size: int, implicit: bool, tag: int) -> Header | None:
+    """The header at ``rel`` when it is well-formed and whole in ``buf`` (the fast path), else None
+    (then :meth:`Walker.header` reads it and raises what is wrong)."""
+    if implicit:
+        return (tag, None, _U32(buf, rel + 4)[0], rel + 8) if rel + 8 <= size else None
+    vr = buf[rel + 4 : rel + 6]
+    if vr in LONG_VRS:
+        return (tag, vr, _U32(buf, rel + 8)[0], rel + 12) if rel + 12 <= size else None
+    if vr in _VRS:
+        return tag, vr, _U16(buf, rel + 6)[0], rel + 8
+    return None
+
+
 def _elements(
     stream: _Stream, pos: int, implicit: bool, tags: frozenset[int] | None, *, meta: bool, lenient: bool
 ) -> tuple[dict[int, LiteElement], int, bytes]:
@@ -253,7 +297,7 @@ def _elements(
         previous = tag
         if group == 0xFFFE:
             raise _error(stream, pos, f"unexpected item tag {describe_tag(tag)} among the data elements")
-        head = walker.header(rel, size, implicit)
+        head = _peek(buf, rel, size, implicit, tag) or walker.header(rel, size, implicit)
         length = head[2]
         wanted = tags is None or tag in tags or tag == SPECIFIC_CHARACTER_SET
         if length != UNDEFINED_LENGTH:
@@ -299,7 +343,9 @@ def _elements(
                 head = walker.header(rel, size, implicit)
 
 
-def read_source_header(path: str | os.PathLike, tags: frozenset[int] | None = None) -> SourceHeader | None:
+def read_source_header(
+    path: str | os.PathLike, tags: frozenset[int] | None = None, *, lenient: bool = False
+) -> SourceHeader | None:
     """The elements before Pixel Data of a DICOM file, or None when the file is not DICOM.
 
     Parameters
@@ -309,11 +355,15 @@ def read_source_header(path: str | os.PathLike, tags: frozenset[int] | None = No
         in a way that could block).
     tags
         Keep only these top-level elements (None: all); the others are skipped by length.
+    lenient
+        Read an unusual Specific Character Set as Latin-1 instead of raising NeedsPydicom (the
+        structure is still checked: a caller can then let pydicom decode the text safely).
 
     Returns
     -------
     SourceHeader or None
-        None when the first bytes are not DICOM's.
+        None when the first bytes are not DICOM's, or when a file without preamble and File Meta
+        (recognised from its first element only) does not parse as a data set.
 
     Raises
     ------
@@ -342,6 +392,8 @@ def read_source_header(path: str | os.PathLike, tags: frozenset[int] | None = No
         if kind in ("part10", "meta"):
             found, start, _ = _elements(stream, 132 if kind == "part10" else 0, False, None, meta=True, lenient=True)
             meta = LiteDataset(found)
+            if not_an_image(meta.get("MediaStorageSOPClassUID", "")):
+                return SourceHeader(kind, "", meta, LiteDataset({}), None)
             ts = _syntax(meta, name)
             if not ts:
                 ts = _guess_syntax(stream, start)
@@ -354,7 +406,12 @@ def read_source_header(path: str | os.PathLike, tags: frozenset[int] | None = No
             stream.start_inflating(start)
             start = 0
         implicit = ts == _IMPLICIT_LE
-        elements, pos, at = _elements(stream, start, implicit, tags, meta=False, lenient=deflated)
+        try:
+            elements, pos, at = _elements(stream, start, implicit, tags, meta=False, lenient=deflated or lenient)
+        except DicomFormatError:
+            if kind in ("explicit", "implicit"):  # two bytes 08 00 made a guess, the walk proved it wrong
+                return None
+            raise
         if deflated or stream.size is None:
             damage = None if at else "it ends before its Pixel Data"
         else:

@@ -123,11 +123,18 @@ def _read_one(path: Path) -> SliceHeader | str | None:
     except NeedsPydicom:
         pass
     except DicomFormatError as exc:
-        raise DicomSeriesError(
-            f"DICOM file {str(path)!r} is damaged: {exc.what} (truncated copy?); "
-            "copy it again from the original or remove it from the source folder",
-            tag=exc.tag,
-        ) from None
+        raise _damaged(path, exc) from None
+    except OSError:
+        return _UNREADABLE
+    # pydicom decodes the values; first make sure the structure is sound (every element within
+    # the file, the wanted ones small), so pydicom never reads far or allocates much
+    try:
+        if read_source_header(path, _READ_TAG_NUMBERS, lenient=True) is None:
+            return None
+    except NeedsPydicom:
+        pass  # Big Endian: pydicom's alone
+    except DicomFormatError as exc:
+        raise _damaged(path, exc) from None
     except OSError:
         return _UNREADABLE
     import pydicom
@@ -141,6 +148,14 @@ def _read_one(path: Path) -> SliceHeader | str | None:
     except Exception:  # pydicom raises assorted errors on junk (InvalidDicomError, EOFError ...); never fatal
         return None
     return _slice_header(path, ds, getattr(ds, "file_meta", None), damage)
+
+
+def _damaged(path: Path, exc: DicomFormatError) -> DicomSeriesError:
+    return DicomSeriesError(
+        f"DICOM file {str(path)!r} is damaged: {exc.what}; copy it again from the original or remove it "
+        "from the source folder",
+        tag=exc.tag,
+    )
 
 
 def _slice_header(path: Path, ds: Any, meta: Any, damage: str | None) -> SliceHeader | None:
@@ -247,9 +262,10 @@ def load_series(paths: Sequence[str | os.PathLike], *, series_uid: str | None = 
     where = _describe_paths(paths)
     notes: list[str] = []
     if unreadable or special:
-        parts = [f"{unreadable} could not be read (permissions?)"] if unreadable else []
-        parts += [f"{special} are not regular files (FIFOs, sockets, devices, broken links)"] if special else []
-        notes.append(f"{unreadable + special} entries of the DICOM input were ignored: {', '.join(parts)}")
+        parts = [f"{unreadable} unreadable file(s) (permissions?)"] if unreadable else []
+        if special:
+            parts.append(f"{special} entr(y/ies) that are not regular files (FIFOs, sockets, devices, broken links)")
+        notes.append(f"ignored in the DICOM input: {' and '.join(parts)}")
     if not images:
         detail = f"{len(files)} file(s) scanned"
         if files:

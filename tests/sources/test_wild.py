@@ -143,7 +143,7 @@ def test_special_files_in_the_folder_are_skipped(tmp_path):
     finally:
         sock.close()
     assert len(series) == len(files)
-    assert any("4 entries of the DICOM input were ignored" in n and "not regular files" in n for n in series.notes)
+    assert any("ignored in the DICOM input: 4 entr(y/ies) that are not regular files" in n for n in series.notes)
 
 
 def test_a_fifo_given_as_the_input_is_refused_not_opened(tmp_path):
@@ -392,3 +392,32 @@ def test_gantry_tilt_is_refused_with_the_angle(tmp_path):
         "gantry-tilted" in msg and "sheared by 12.30 degrees" in msg and "GantryDetectorTilt (0018,1120) is 12.3" in msg
     )
     assert "resample" in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize(
+    "sop_class",
+    ["1.2.840.10008.1.3.10", "1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.88.22"],
+    ids=["DICOMDIR", "SEG", "SR"],
+)
+def test_non_images_are_not_parsed_past_their_file_meta(tmp_path, sop_class):
+    """A DICOMDIR, SEG or SR beside the CT is skipped by its Media Storage SOP Class: even a data set
+    that would not parse (here 1 MB of junk) costs nothing and is no error."""
+    d, files = _ct(tmp_path)
+    ds = pydicom.dcmread(files[0])
+    ds.file_meta.MediaStorageSOPClassUID = sop_class
+    ds.save_as(d / "other", enforce_file_format=True)
+    raw = (d / "other").read_bytes()
+    start = 132 + 12 + struct.unpack_from("<I", raw, 140)[0]
+    (d / "other").write_bytes(raw[:start] + b"\xff" * (1 << 20))
+    head = read_source_header(d / "other")
+    assert head is not None and len(head.dataset) == 0
+    assert len(load_series([d])) == len(files)
+
+
+def test_junk_that_looks_like_a_bare_data_set_is_not_dicom(tmp_path):
+    """A file starting with the bytes of a group 0x0008 element but junk after it: not DICOM, skipped."""
+    d, files = _ct(tmp_path)
+    (d / "junk.bin").write_bytes(b"\x08\x00\x08\x00CS\x02\x00AB" + b"\x01\x00\x00\x00\xff\xff" * 5000)
+    assert sniff((d / "junk.bin").read_bytes()[:64], 60000) == "explicit"
+    assert read_source_header(d / "junk.bin") is None
+    assert len(load_series([d])) == len(files)
