@@ -45,6 +45,7 @@ HINTS: dict[str, str] = {
     "tolerance": "a larger slice-matching tolerance accepts small differences",
     "palette_labelmap_only": "a palette applies to LABELMAP only",
     "metadata": "give one; only a Slicer .seg.nrrd carries its own",
+    "keep_absent_segments": "keep them as empty segments with keep_absent_segments",
 }
 
 

@@ -970,33 +970,49 @@ def test_nifti_with_integer_slope_converts(case, tmp_path, capsys):
     assert _labelmap_numbers(ds) == LABELS
 
 
-def test_json_entry_for_absent_label_writes_an_empty_segment_with_a_warning(case, tmp_path, capsys):
+def test_json_entry_for_absent_label_is_left_out_with_one_warning(case, tmp_path, capsys):
+    """A JSON entry whose label has no voxel is dropped, as dcmqi drops it, with one summary warning line
+    (this used to write an empty segment); --keep-absent-segments writes it as an empty segment."""
     meta = meta_variant(case, tmp_path, "extra.json", add_label(5))
     out = tmp_path / "out.dcm"
     rc, stdout, err = run_cli(capsys, "itk2seg", case["lab"], "-d", case["ct"], "-m", meta, "-o", out)
     assert rc == 0, err
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("warning: "), err
-    assert "labelID 5" in lines[0] and "Absent 5" in lines[0] and "empty segment" in lines[0]
-    ds = pydicom.dcmread(out)
+    assert len(lines) == 1 and lines[0].startswith("warning: 1 segment of the metadata has no voxels"), err
+    assert "lab.nrrd: labels 5" in lines[0] and "left out" in lines[0], err
+    assert lines[0].endswith("(use --keep-absent-segments to keep them)"), err
+    assert _labelmap_numbers(pydicom.dcmread(out)) == LABELS
+
+    kept = tmp_path / "kept.dcm"
+    rc, stdout, err = run_cli(
+        capsys, "itk2seg", case["lab"], "-d", case["ct"], "-m", meta, "-o", kept, "--keep-absent-segments"
+    )
+    assert rc == 0, err
+    assert "written as empty segments (lab.nrrd: labels 5)" in err
+    ds = pydicom.dcmread(kept)
     assert _labelmap_numbers(ds) == LABELS + [5]
     # the empty segment is described but no frame holds it
     from labelmap.pipeline.convert import read_seg
 
-    decoded = read_seg(out)
+    decoded = read_seg(kept)
     assert 5 in [s.number for s in decoded.volume.segments]
     assert not (decoded.volume.array == 5).any()
     assert np.array_equal(decoded.volume.array, case["labels"][1:-1])  # frames span slices 1-4
 
 
 def test_json_entry_for_absent_label_warning_in_the_api_report(case, tmp_path):
-    """The API returns the same warning in ``WriteReport.warnings`` (the CLI prints them)."""
+    """The API returns the same warning in ``WriteReport.warnings`` (the CLI prints them), in its own words."""
     from labelmap.pipeline.convert import itk_to_seg
+    from labelmap.pipeline.options import WriteOptions
 
     meta = meta_variant(case, tmp_path, "extra.json", add_label(5))
     report = itk_to_seg([case["lab"]], [case["ct"]], meta, tmp_path / "api.dcm")
-    assert [w for w in report.warnings if "labelID 5" in w and "empty segment" in w]
-    assert report.segments == len(LABELS) + 1
+    assert [w for w in report.warnings if "labels 5" in w and "keep_absent_segments" in w]
+    assert report.segments == len(LABELS)
+    kept = itk_to_seg(
+        [case["lab"]], [case["ct"]], meta, tmp_path / "kept.dcm", options=WriteOptions(keep_absent_segments=True)
+    )
+    assert kept.segments == len(LABELS) + 1
 
 
 def test_junk_files_in_the_series_folder_are_skipped(case, tmp_path, capsys):

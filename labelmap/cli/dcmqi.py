@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from labelmap.cli import options as opt
+from labelmap.cli.native import word_notes
 from labelmap.cli.output import Printer, check_output_file
 
 #: Advice per hint code (:data:`labelmap.errors.HINTS`), in dcmqi's flags.
@@ -21,6 +22,7 @@ HINT_TEXT = {
     "tolerance": "labelmap-convert itk2seg --tolerance MM accepts small differences",
     "palette_labelmap_only": "--usePalette applies to LABELMAP only",
     "metadata": "pass it with --inputMetadata",
+    "keep_absent_segments": "labelmap-convert itk2seg --keep-absent-segments keeps them as empty segments",
 }
 
 
@@ -73,7 +75,7 @@ def itkimage2segimage(
     )
     labels = [Path(p) for p in opt.split_paths("--inputImageList", input_image_list, "label image")]
     report = itk_to_seg(labels, dicom, input_metadata, output_dicom, options=options)
-    Printer().wrote_seg(report)
+    Printer().wrote_seg(word_notes(report, HINT_TEXT))
 
 
 def segimage2itkimage(

@@ -15,6 +15,7 @@ from labelmap.cli import options as opt
 from labelmap.cli.output import Printer, check_output_file
 
 if TYPE_CHECKING:
+    from labelmap.pipeline.reports import WriteReport
     from labelmap.validate import SegValidation
 
 #: Advice per hint code (:data:`labelmap.errors.HINTS`), in the native commands' flags.
@@ -26,7 +27,17 @@ HINT_TEXT = {
     "tolerance": "--tolerance MM accepts small differences",
     "palette_labelmap_only": "--palette applies to LABELMAP only",
     "metadata": "pass it with --metadata; only a Slicer .seg.nrrd carries its own",
+    "keep_absent_segments": "use --keep-absent-segments to keep them",
 }
+
+
+def word_notes(report: WriteReport, hint_text: dict[str, str]) -> WriteReport:
+    """The report with its warnings' API advice (keep_absent_segments) worded in the command's flags."""
+    from labelmap.errors import HINTS
+
+    api = f"({HINTS['keep_absent_segments']})"
+    report.warnings[:] = [w.replace(api, f"({hint_text['keep_absent_segments']})") for w in report.warnings]
+    return report
 
 
 def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
@@ -55,6 +66,11 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
     renumber: bool = typer.Option(
         False, "--renumber", help="Segment Numbers 1..N (files in order, labels ascending) instead of the label values."
     ),
+    keep_absent_segments: bool = typer.Option(
+        False,
+        "--keep-absent-segments",
+        help="Write JSON entries whose label has no voxel as empty segments (default: left out, as dcmqi does).",
+    ),
     compression: opt.Compression = opt.COMPRESSION,
     deflate_level: int = opt.DEFLATE_LEVEL,
     series_uid: str | None = opt.SERIES_UID,
@@ -76,16 +92,17 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
         deflate_level=deflate_level,
         fractional_type=fractional_type.value,
         tol_mm=tolerance,
+        keep_absent_segments=keep_absent_segments,
     )
     with out.status("writing DICOM SEG"):
         report = itk_to_seg(labels, dicom, metadata, output, options=options, series_uid=series_uid)
-    out.wrote_seg(report)
+    out.wrote_seg(word_notes(report, HINT_TEXT))
 
 
 def seg2itk(
     seg: Path = opt.SEG_FILE,
     output_dir: Path = typer.Option(
-        ..., "--output-dir", "-o", help="Existing folder for the label image and meta.json."
+        ..., "--output-dir", "-o", help="Folder for the label image(s) and meta.json (created when missing)."
     ),
     fmt: opt.OutFormat = typer.Option(
         opt.OutFormat.nrrd,
@@ -115,7 +132,7 @@ def seg2itk(
 
     out = Printer(quiet)
     options = ReadOptions(
-        fmt=fmt.value, prefix=prefix, merge_segments=merge_segments, tol_mm=tolerance, create_dir=False
+        fmt=fmt.value, prefix=prefix, merge_segments=merge_segments, tol_mm=tolerance, create_dir=True
     )
     with out.status("reading DICOM SEG"):
         report = seg_to_itk(seg, output_dir, options=options, reference=reference or None, series_uid=series_uid)

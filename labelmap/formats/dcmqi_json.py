@@ -47,11 +47,22 @@ from labelmap._util.color import check_triplet, cielab_to_rgb, rgb_to_cielab
 from labelmap.errors import MetadataError
 from labelmap.model import Code, SegmentDescription, SeriesAttributes
 
-__all__ = ["Metadata", "SCHEMA_URL", "load_metadata", "metadata_to_dict", "write_metadata"]
+__all__ = [
+    "Metadata",
+    "SCHEMA_URL",
+    "load_metadata",
+    "metadata_to_dict",
+    "write_metadata",
+    "meta_json_dict",
+    "write_meta_json",
+]
 
 SCHEMA_URL = "https://raw.githubusercontent.com/qiicr/dcmqi/master/doc/schemas/seg-schema.json#"
 
 ALGORITHM_TYPES = ("AUTOMATIC", "SEMIAUTOMATIC", "MANUAL")
+
+#: The colour dcmqi reports for a segment without Recommended Display CIELab Value.
+DEFAULT_CIELAB = (43803, 26565, 37722)
 
 # JSON key -> SeriesAttributes field, for the top-level (series) part.
 _SERIES_KEYS: dict[str, str] = {
@@ -410,5 +421,79 @@ def write_metadata(
 ) -> None:
     """Write the dcmqi metadata JSON (indent 2, UTF-8) atomically."""
     text = json.dumps(metadata_to_dict(series, segments, file_mapping=file_mapping), indent=2, ensure_ascii=False)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------
+# meta.json, as segimage2itkimage writes it
+
+
+def _meta_segment(seg: SegmentDescription) -> dict[str, Any]:
+    """One segment object of dcmqi's meta.json: its keys, always or when set, as dcmqi writes them."""
+    d: dict[str, Any] = {
+        "labelID": int(seg.label_id),
+        "SegmentDescription": seg.description or "",
+        "SegmentLabel": seg.label or "",
+        "SegmentAlgorithmType": seg.algorithm_type,
+    }
+    if seg.algorithm_name and seg.algorithm_type != "MANUAL":
+        d["SegmentAlgorithmName"] = seg.algorithm_name
+    d.update({key: _code_dict(getattr(seg, a)) for key, a in _CODE_KEYS.items() if getattr(seg, a)})
+    if seg.tracking_id:
+        d["TrackingIdentifier"] = seg.tracking_id
+    if seg.tracking_uid:
+        d["TrackingUniqueIdentifier"] = seg.tracking_uid
+    rgb = seg.rgb if seg.rgb is not None else cielab_to_rgb(seg.cielab or DEFAULT_CIELAB)
+    d["recommendedDisplayRGBValue"] = [int(v) for v in rgb]
+    return dict(sorted(d.items()))
+
+
+def meta_json_dict(series: SeriesAttributes, groups: Sequence[Sequence[SegmentDescription]]) -> dict:
+    """The ``meta.json`` object dcmqi's ``segimage2itkimage`` writes for a SEG with these attributes.
+
+    Exactly dcmqi's keys, in its (ASCII) order: ContentCreatorName, ClinicalTrialSeriesID,
+    ClinicalTrialTimePointID, SeriesDescription, SeriesNumber, InstanceNumber and BodyPartExamined
+    always (``""`` when the SEG has none), ClinicalTrialCoordinatingCenterName when set, all strings;
+    per segment labelID (int), SegmentDescription and SegmentLabel (``""`` when absent),
+    SegmentAlgorithmType, SegmentAlgorithmName (when set, not MANUAL), the codes and tracking
+    identifiers present, and recommendedDisplayRGBValue (three ints; dcmqi's default colour when the
+    SEG gives none).  No ``@schema``, ContentLabel or ContentDescription: dcmqi writes none.
+
+    Parameters
+    ----------
+    series
+        The SEG's series-level attributes (read without defaults: absent is ``""`` or None).
+    groups
+        One list of segments per output image (label_id = the voxel value there).
+
+    Returns
+    -------
+    dict
+        The JSON object, keys in dcmqi's order.
+    """
+    d: dict[str, Any] = {}
+    for key in (
+        "ContentCreatorName",
+        "ClinicalTrialSeriesID",
+        "ClinicalTrialTimePointID",
+        "SeriesDescription",
+        "SeriesNumber",
+        "InstanceNumber",
+        "BodyPartExamined",
+    ):
+        value = getattr(series, _SERIES_KEYS[key])
+        d[key] = "" if value is None else str(value)
+    if series.clinical_trial_coordinating_center_name:
+        d["ClinicalTrialCoordinatingCenterName"] = series.clinical_trial_coordinating_center_name
+    d["segmentAttributes"] = [[_meta_segment(s) for s in group] for group in groups]
+    return dict(sorted(d.items()))
+
+
+def write_meta_json(
+    path: str | os.PathLike, series: SeriesAttributes, groups: Sequence[Sequence[SegmentDescription]]
+) -> None:
+    """Write :func:`meta_json_dict` (indent 2, UTF-8) atomically."""
+    text = json.dumps(meta_json_dict(series, groups), indent=2, ensure_ascii=False)
     with atomic_path(path) as tmp:
         tmp.write_text(text + "\n", encoding="utf-8")

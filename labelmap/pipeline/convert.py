@@ -320,8 +320,10 @@ def itk_to_seg(
                 f"{len(label_paths)} label file(s) were given ({', '.join(p.name for p in label_paths)}); "
                 "give one inner list per label file, in the same order"
             )
-        segs = _apply_file_mapping(label_paths, md.file_mapping, list(md.segments)) if md.file_mapping else md.segments
-        per_file = [[s] for s in segs]
+        if md.file_mapping:
+            order = _file_mapping_order([os.fspath(p) for p in labels], md.file_mapping)
+            label_paths = [label_paths[i] for i in order]
+        per_file = [[s] for s in md.segments]
 
     def read() -> list[LabelVolume]:
         return [v for p, s in zip(label_paths, per_file) for v in read_file(p, segments=s, narrow=True).volumes]
@@ -399,22 +401,29 @@ def _read_with_source(
         return pending.result(), volumes
 
 
-def _apply_file_mapping(
-    paths: Sequence[Path], mapping: Sequence[str], per_file: list[tuple[SegmentDescription, ...]]
-) -> list[tuple[SegmentDescription, ...]]:
-    """Reorder inner lists so list i belongs to the file whose path ends with mapping[i] (dcmqi rule)."""
-    out: list[tuple[SegmentDescription, ...] | None] = [None] * len(paths)
-    for entry, segs in zip(mapping, per_file):
-        hits = [i for i, p in enumerate(paths) if str(p).endswith(entry)]
-        if len(hits) != 1:
+def _file_mapping_order(paths: Sequence[str], mapping: Sequence[str]) -> list[int]:
+    """dcmqi's ``segmentAttributesFileMapping`` rule: the label files taken in the mapping's order.
+
+    Each file (as given) belongs to the first mapping entry its path contains; the file of entry i
+    is then input i, described by ``segmentAttributes[i]`` and numbered in that order.  Returns
+    the file indices in mapping order.  A file no entry matches fails, as in dcmqi; two files
+    claiming one entry (where dcmqi would lose one) fail too.
+    """
+    owner: dict[int, int] = {}
+    for i, path in enumerate(paths):
+        position = next((m for m, entry in enumerate(mapping) if entry in path), None)
+        if position is None:
             raise MetadataError(
-                f"segmentAttributesFileMapping entry {entry!r} matches {len(hits)} of the label files "
-                f"({', '.join(map(str, paths))}); it must match exactly one"
+                f"segmentAttributesFileMapping: label file {path!r} matches none of its entries "
+                f"({', '.join(map(repr, mapping))}); each label file's path must contain one of them"
             )
-        out[hits[0]] = segs
-    if any(o is None for o in out):
-        raise MetadataError("segmentAttributesFileMapping does not cover every label file")
-    return [o for o in out if o is not None]
+        if position in owner:
+            raise MetadataError(
+                f"segmentAttributesFileMapping: label files {paths[owner[position]]!r} and {path!r} both match "
+                f"entry {mapping[position]!r}; give each file an entry that only its path contains"
+            )
+        owner[position] = i
+    return [owner[m] for m in range(len(mapping))]
 
 
 # --------------------------------------------------------------------------- seg -> itk
@@ -529,16 +538,18 @@ def seg_to_itk(
     """
     from labelmap._util.atomic import OutputSet, check_output_dir
     from labelmap.formats import LabelSet, output_format
-    from labelmap.formats.dcmqi_json import write_metadata
+    from labelmap.formats.dcmqi_json import write_meta_json
 
     t0 = time.perf_counter()
     prefix = options.prefix
     _check_prefix(prefix)
     out_format = output_format(options.fmt)
     ext = out_format.output_suffix
-    out_dir = check_output_dir(output_dir, create=options.create_dir)
+    if not (options.create_dir and not Path(output_dir).exists()):
+        check_output_dir(output_dir)  # a bad folder fails before the SEG is read
     source = None if reference is None else load_source(reference, series_uid=series_uid)
     decoded = read_seg(seg, reference=source, series_uid=series_uid, tol_mm=options.tol_mm)
+    out_dir = check_output_dir(output_dir, create=options.create_dir)  # created once the SEG has been read
     # every file is written to a temporary and renamed only when all are written (all or nothing)
     with OutputSet() as out:
         if out_format.describes_segments:  # every segment in one file
@@ -561,10 +572,12 @@ def seg_to_itk(
                 write_labels(out.stage(path), LabelVolume(buffer, decoded.geometry))
                 groups.append([replace(s, label_id=s.number) for s in group])
             shape = decoded.geometry.shape
-        write_metadata(out.stage(meta_path), decoded.series, groups)
+        write_meta_json(out.stage(meta_path), decoded.series, groups)
     notes = list(decoded.notes)
     if decoded.filled_slices:
-        notes.append(f"{decoded.filled_slices} slice(s) without a frame were filled with background")
+        fill = getattr(decoded, "fill_value", 0)
+        value = f"the Pixel Padding Value {fill}" if fill else "background (0)"
+        notes.append(f"{decoded.filled_slices} slice(s) without a frame were filled with {value}")
     return ReadReport(
         outputs=images,
         metadata=meta_path,

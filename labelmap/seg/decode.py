@@ -39,6 +39,7 @@ class DecodedSeg:
     background_number: int | None
     filled_slices: int
     name: str = "SEG"
+    fill_value: int = 0  # what the filled slices hold (the Pixel Padding Value, else 0)
     notes: tuple[str, ...] = ()  # warnings for the caller's report
 
     @property
@@ -69,8 +70,11 @@ class DecodedSeg:
             yield seg, self.volume_of([seg.number])
 
 
-def _stack_frames(frames: np.ndarray, k: np.ndarray, shape: tuple[int, int, int], dtype: Any) -> np.ndarray:
-    """The volume holding frame ``i`` at slice ``k[i]``; no copy when the frames already are the volume.
+def _stack_frames(
+    frames: np.ndarray, k: np.ndarray, shape: tuple[int, int, int], dtype: Any, fill: int = 0
+) -> np.ndarray:
+    """The volume holding frame ``i`` at slice ``k[i]``, other slices ``fill``; no copy when the frames
+    already are the volume.
 
     Most files list every slice once, in order: the frame block itself (a file map or the
     inflated buffer) is then returned, saving a 75 MB zero-fill and scatter on a CT-sized grid.
@@ -81,9 +85,15 @@ def _stack_frames(frames: np.ndarray, k: np.ndarray, shape: tuple[int, int, int]
             if np.array_equal(order, np.arange(shape[0])):
                 return frames.astype(dtype, copy=False)
             return frames[order].astype(dtype, copy=False)
-    volume = np.zeros(shape, dtype=dtype)
+    volume = np.full(shape, fill, dtype=dtype) if fill else np.zeros(shape, dtype=dtype)
     volume[k] = frames
     return volume
+
+
+def fill_value(padding: int | None, bits: int) -> int:
+    """What a slice without a frame reads as: the Pixel Padding Value when the file has one that fits its
+    pixels (dcmqi's rule), else 0."""
+    return padding if padding is not None and 0 <= padding < (1 << bits) else 0
 
 
 def decode_labelmap(
@@ -92,11 +102,14 @@ def decode_labelmap(
     reference: Geometry | None = None,
     tol_mm: float = DEFAULT_TOLERANCE_MM,
 ) -> DecodedSeg:
-    """Decode a LABELMAP SEG into a volume of Segment Numbers (background 0).
+    """Decode a LABELMAP SEG into a volume of its stored pixel values (Segment Numbers).
 
-    Without ``reference`` the grid is the smallest one holding every frame
-    (interior skipped slices become background); with it, the volume lies on the
-    reference grid and every slice without a frame is background.
+    One rule for every voxel, as dcmqi reads a LABELMAP: a slice with a frame holds the frame's
+    stored values unchanged (pixels equal to the Pixel Padding Value included); a slice without a
+    frame holds the Pixel Padding Value when the file has one (that fits its pixels), else 0.
+    Without ``reference`` the grid is the smallest one holding every frame (only interior skipped
+    slices are filled); with it, the volume lies on the reference grid and every slice without a
+    frame is filled.  The segment the Pixel Padding Value designates is not among the segments.
     """
     opened = source if isinstance(source, OpenedSeg) else open_seg(source)
     ds, name = opened.header, opened.name
@@ -105,7 +118,8 @@ def decode_labelmap(
         raise UnsupportedError(f"{name}: Segmentation Type {seg_type or '(missing)'} is not LABELMAP")
     segments = segment_descriptions(ds, name)
     background = int_value(ds, "PixelPaddingValue", name, default=None)
-    frames = opened.pixels.frames(opened.shape, int_value(ds, "BitsAllocated", name, minimum=1))
+    bits = int_value(ds, "BitsAllocated", name, minimum=1)
+    frames = opened.pixels.frames(opened.shape, bits)
     numbers = {s.number for s in segments}
     _, counts = kernels.label_presence(frames, source=name)
     present = np.flatnonzero(counts)
@@ -124,12 +138,9 @@ def decode_labelmap(
             f"{name}: several frames lie at slice {dup} (frames {first} and {second}); a LABELMAP has one frame "
             "per position"
         )
-    out_dtype = np.uint8 if max(numbers | {0}) <= 0xFF else np.uint16
-    volume = _stack_frames(frames, k, geometry.shape, out_dtype)
-    if background is not None and background != 0:
-        if not volume.flags.writeable:
-            volume = volume.copy()
-        volume[volume == background] = 0
+    fill = fill_value(background, bits)
+    out_dtype = np.uint8 if max(numbers | {0, fill}) <= 0xFF else np.uint16
+    volume = _stack_frames(frames, k, geometry.shape, out_dtype, fill)
     kept = [s for s in segments if s.number != background and not (s.number == 0 and is_background(s))]
     notes: tuple[str, ...] = ()
     if any(s.number == 0 for s in kept):
@@ -137,11 +148,12 @@ def decode_labelmap(
         kept = [s for s in kept if s.number != 0]
     return DecodedSeg(
         volume=LabelVolume(volume, geometry, tuple(kept)),
-        series=series_attributes(ds),
+        series=series_attributes(ds, defaults=False),
         segmentation_type=seg_type,
         sop_class_uid=str(ds.SOPClassUID),
         background_number=background,
         filled_slices=geometry.shape[0] - len(k),
         name=name,
+        fill_value=fill,
         notes=notes,
     )

@@ -158,7 +158,7 @@ def decode_classic(
         frame_segments=info.segment_numbers.astype(np.int64),
         packed=packed,
         frames=frames,
-        series=series_attributes(ds),
+        series=series_attributes(ds, defaults=False),
         fractional_type=frac_type,
         max_fractional_value=mfv,
         filled_slices=geometry.shape[0] - len(unique(k)),

@@ -116,6 +116,8 @@ def common_dataset(
     src = source.dataset
     for keyword in _COPIED_FROM_SOURCE:
         copy_attribute(ds, src, keyword)
+    if "SpecificCharacterSet" in ds and not str(ds.SpecificCharacterSet or "").strip(" \\"):
+        del ds.SpecificCharacterSet  # Type 1C: a source's empty value means the default repertoire, as absent
     for keyword in (
         "PatientName",
         "PatientID",

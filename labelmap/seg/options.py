@@ -39,6 +39,9 @@ class WriteOptions:
         How far (mm) a label slice may lie from its source image.
     force_16bit
         LABELMAP: 16-bit frames even when every Segment Number fits in 8 bits.
+    keep_absent_segments
+        Write a segment whose label has no voxel in the image as an empty segment; by default
+        (as dcmqi) it is left out, and the others are numbered as if it were not described.
     """
 
     seg_type: SegType = "labelmap"
@@ -50,3 +53,4 @@ class WriteOptions:
     fractional_type: str = "probability"
     tol_mm: float = DEFAULT_TOLERANCE_MM
     force_16bit: bool = False
+    keep_absent_segments: bool = False

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from labelmap import kernels
-from labelmap.errors import GeometryError, InputError, MetadataError, OverlapError, SliceMatchError
+from labelmap.errors import HINTS, GeometryError, InputError, MetadataError, OverlapError, SliceMatchError
 from labelmap.geometry import match_slices, reorient
 from labelmap.model import Geometry, LabelVolume, Numbering, SegmentDescription, SourceSeries
 from labelmap.seg.encode_classic import Layer, one_segment, to_fractional_uint8
@@ -77,10 +77,10 @@ def _check_coverage(
     present: Sequence[int],
     described: Sequence[SegmentDescription],
     name: str,
-    notes: list[str],
     presence: np.ndarray | None = None,
     counts: np.ndarray | None = None,
-) -> None:
+) -> list[SegmentDescription]:
+    """Refuse label values without a description; return the descriptions of labels that do not occur."""
     by_label: dict[int, SegmentDescription] = {}
     for seg in described:
         if seg.label_id in by_label:
@@ -103,12 +103,29 @@ def _check_coverage(
             "or set those voxels to 0"
         )
     present_set = set(int(v) for v in present)
-    for label in sorted(by_label):
-        if label not in present_set:
-            notes.append(
-                f"{name}: labelID {label} ({by_label[label].display_label}) does not occur in the image; "
-                "it is written as an empty segment"
-            )
+    return [by_label[label] for label in sorted(by_label) if label not in present_set]
+
+
+#: The end of the note on absent segments; the command line words it in its own flags.
+ABSENT_ADVICE = f"({HINTS['keep_absent_segments']})"
+
+
+def _absent_note(absent: Sequence[tuple[int, SegmentDescription]], names: Sequence[str], kept: bool) -> str:
+    """One line for every segment described but without voxels: how many, which labels, in which files."""
+    files: dict[int, list[int]] = {}
+    for m, seg in absent:
+        files.setdefault(m, []).append(seg.label_id)
+
+    def labels(values: list[int]) -> str:
+        return ", ".join(map(str, values[:30])) + (f" ... ({len(values)} in all)" if len(values) > 30 else "")
+
+    where = "; ".join(f"{Path(names[m]).name}: labels {labels(v)}" for m, v in files.items())
+    count = (
+        f"{len(absent)} segment{'s' if len(absent) != 1 else ''} of the metadata ha{'ve' if len(absent) != 1 else 's'}"
+    )
+    if kept:
+        return f"{count} no voxels in the image and are written as empty segments ({where})"
+    return f"{count} no voxels in the image and were left out ({where}) {ABSENT_ADVICE}"
 
 
 def _number(
@@ -225,15 +242,31 @@ def prepare_inputs(
         raise SliceMatchError(f"{exc}; {cause}", hint=hint) from None
 
     entries: list[tuple[int, SegmentDescription]] = []
+    absent: list[tuple[int, SegmentDescription]] = []
     presences: list[np.ndarray | None] = [None] * len(arrays)
     for m, (volume, name) in enumerate(zip(volumes, names)):
+        kept = volume.segments
         if fractional:
             one_segment(name, volume.segments)
         else:
             presence_m, counts = kernels.label_presence(arrays[m], source=name)
             presences[m] = presence_m
-            _check_coverage([int(v) for v in np.flatnonzero(counts)], volume.segments, name, notes, presence_m, counts)
-        entries.extend((m, seg) for seg in sorted(volume.segments, key=lambda s: s.label_id))
+            missing = _check_coverage(
+                [int(v) for v in np.flatnonzero(counts)], volume.segments, name, presence_m, counts
+            )
+            absent.extend((m, seg) for seg in missing)
+            if not options.keep_absent_segments:
+                kept = [seg for seg in volume.segments if seg not in missing]
+        entries.extend((m, seg) for seg in sorted(kept, key=lambda s: s.label_id))
+    if absent:
+        if not entries:
+            files = " and ".join(Path(n).name for n in names)
+            raise MetadataError(
+                f"{files}: none of the {len(absent)} labels the metadata describes occurs in the image (no input "
+                "labels found, as dcmqi says); give the label image that belongs to this metadata",
+                hint="keep_absent_segments",
+            )
+        notes.append(_absent_note(absent, names, options.keep_absent_segments))
     classic = seg_type in ("binary", "fractional")
     numbers = _number(entries, names, numbering, classic, notes)
     numbered = [(m, replace(seg, number=numbers[(m, seg.label_id)])) for m, seg in entries]

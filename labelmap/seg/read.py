@@ -209,13 +209,20 @@ def _check_sop_class(ds: Any, name: str) -> None:
 
 
 # --------------------------------------------------------------------------- top-level values
-def series_attributes(ds: Dataset) -> SeriesAttributes:
-    """The dcmqi JSON top-level fields, read from a SEG (each field's keyword is its name in CamelCase)."""
+def series_attributes(ds: Dataset, *, defaults: bool = True) -> SeriesAttributes:
+    """The dcmqi JSON top-level fields, read from a SEG (each field's keyword is its name in CamelCase).
+
+    An attribute the SEG lacks (or leaves empty) takes dcmqi's default for writing, or with
+    ``defaults=False`` is ``""`` (None for the optional ones), as dcmqi's reader reports it.
+    """
     values: dict[str, Any] = {}
     for f in fields(SeriesAttributes):
         keyword = "".join(word.upper() if word == "id" else word.capitalize() for word in f.name.split("_"))
         value = ds.get(keyword, None)
-        values[f.name] = str(value) if value not in (None, "") else f.default
+        if value not in (None, ""):
+            values[f.name] = str(value)
+        else:
+            values[f.name] = f.default if defaults or f.default is None else ""
     return SeriesAttributes(**values)
 
 

@@ -151,8 +151,8 @@ ERROR_CASES = {
         ["emptyct"],
     ),
     "SEG input not DICOM": (lambda c, t: ["seg2itk", c["meta"], "-o", t / "out"], ["m.json", "DICOM"]),
-    "seg2itk output dir missing": (
-        lambda c, t: ["seg2itk", c["seg"], "-o", t / "out" / "missing"],
+    "segimage2itkimage output dir missing": (
+        lambda c, t: ["segimage2itkimage", "--inputDICOM", c["seg"], "--outputDirectory", t / "out" / "missing"],
         ["missing", "does not exist"],
     ),
     "unknown --compression": (

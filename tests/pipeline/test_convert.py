@@ -42,14 +42,15 @@ def test_reports_are_json(tmp_path):
 
 
 def test_warnings_are_report_notes_not_log_records(tmp_path, caplog):
-    """An empty label map: one empty frame, said in the report (the library logs nothing)."""
+    """An empty label map kept with keep_absent_segments: one empty frame, said in the report (the library
+    logs nothing).  (Without the option an empty label map is an error, as in dcmqi.)"""
     geometry = axial_geometry()
     ct, images, md_path, _ = write_inputs(tmp_path, geometry, [np.zeros(geometry.shape, np.uint8)], [[1]])
     with caplog.at_level(logging.DEBUG, logger="labelmap"):
-        report = itk_to_seg(images, [ct], md_path, tmp_path / "x.dcm")
+        report = itk_to_seg(images, [ct], md_path, tmp_path / "x.dcm", options=WriteOptions(keep_absent_segments=True))
     assert report.frames == 1
     assert any("holds no labels; writing one empty frame" in w for w in report.warnings)
-    assert any("labelID 1" in w and "does not occur" in w for w in report.warnings)
+    assert any("labels 1)" in w and "written as empty segments" in w for w in report.warnings)
     assert "holds no labels" in report.warnings[0]  # in the order the CLI printed them before
     assert not caplog.records
 

@@ -12,6 +12,7 @@ import pytest
 from _images import read_image
 
 from labelmap.demo.sample import organ_phantom, phantom_label_values, sample_metadata
+from labelmap.errors import MetadataError
 from labelmap.formats.dcmqi_json import load_metadata
 from labelmap.model import DEFAULT_RGB, Geometry
 from labelmap.pipeline.convert import itk_to_seg, read_seg, seg_to_itk
@@ -289,15 +290,19 @@ def test_roundtrip_reoriented_storage(tmp_path, perm, flips, ext):
 
 
 def test_roundtrip_empty_label_image(tmp_path):
-    """No label voxel at all: one empty frame (dcmqi refuses such input, we write it)."""
+    """No label voxel at all: refused as dcmqi refuses it, naming the file; with keep_absent_segments one
+    empty frame and the segment, empty."""
     geometry = axial_geometry()
     arr = np.zeros(geometry.shape, np.uint8)
     md = enriched_metadata([1])
     ct_dir, image, md_path, _ = make_case(tmp_path, geometry, arr, metadata=md)
     out = tmp_path / "empty.dcm"
-    report = itk_to_seg([image], [ct_dir], md_path, out)
+    with pytest.raises(MetadataError, match=rf"{image.name}: none of the 1 labels .*no input labels found"):
+        itk_to_seg([image], [ct_dir], md_path, out)
+    assert not out.exists()
+    report = itk_to_seg([image], [ct_dir], md_path, out, options=WriteOptions(keep_absent_segments=True))
     assert report.frames == 1
-    assert any("does not occur" in w for w in report.warnings)
+    assert any("written as empty segments" in w for w in report.warnings)
     decoded = read_seg(out, reference=ct_dir)
     np.testing.assert_array_equal(decoded.volume.array, arr)
     assert [s.number for s in decoded.volume.segments] == [1]

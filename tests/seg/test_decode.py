@@ -79,7 +79,8 @@ def test_other_segmentation_type(seg_case):
 
 
 def test_non_zero_pixel_padding_value(tmp_path):
-    """A background segment numbered 5 (PPV 5) reads as 0 and is not exported."""
+    """A background segment numbered 5 (PPV 5): its pixels keep their stored value 5 (dcmqi's rule: stored
+    pixels are exported unchanged) and the segment is not exported."""
     g = axial_geometry(shape=(2, 6, 6))
     write_ct_series(tmp_path / "ct", g)
     source = load_source(tmp_path / "ct")
@@ -89,10 +90,42 @@ def test_non_zero_pixel_padding_value(tmp_path):
     assert "PixelPaddingValue" not in ds
     ds.PixelPaddingValue = 5
     d = decode_labelmap(ds)
-    expected = np.where(arr == 5, 0, arr)
-    np.testing.assert_array_equal(d.volume.array, expected)
+    np.testing.assert_array_equal(d.volume.array, arr)
     assert [s.number for s in d.volume.segments] == [1]
     assert d.background_number == 5
+
+
+def _sparse(tmp_path, padding):
+    """A LABELMAP of 5 slices whose middle slice (empty) has no frame, with Pixel Padding Value ``padding``."""
+    g = axial_geometry(shape=(5, 6, 6))
+    write_ct_series(tmp_path / "ct", g)
+    source = load_source(tmp_path / "ct")
+    arr = np.zeros(g.shape, np.uint8)
+    arr[[0, 1, 3, 4], 1:3, 1:3] = 1
+    ds = encode_labelmap(LabelVolume(arr, g, segments(1)), source, np.arange(5))
+    assert int(ds.NumberOfFrames) == 4
+    if padding is None:
+        del ds.PixelPaddingValue
+    else:
+        ds.PixelPaddingValue = padding
+    return ds, arr, tmp_path / "ct"
+
+
+@pytest.mark.parametrize("padding, fill", [(5, 5), (None, 0), (0, 0), (300, 0)])
+def test_slices_without_a_frame_read_as_the_pixel_padding_value(tmp_path, padding, fill):
+    """dcmqi's rule: a slice without a frame holds the Pixel Padding Value (when it fits the pixels), else 0;
+    slices with a frame hold their stored values; on a reference grid the same fill applies."""
+    ds, arr, ct = _sparse(tmp_path, padding)
+    d = decode_labelmap(ds)
+    expected = arr.copy()
+    expected[2] = fill
+    np.testing.assert_array_equal(d.volume.array, expected)
+    assert (d.filled_slices, d.fill_value) == (1, fill)
+    assert [s.number for s in d.volume.segments] == [1]
+    path = tmp_path / "sparse.dcm"
+    save_dataset(ds, path)
+    on_ct = read_seg(path, reference=ct)
+    np.testing.assert_array_equal(on_ct.volume.array, expected)
 
 
 def test_stack_frames_without_copy_in_order_and_with_gaps():
