@@ -21,7 +21,8 @@ What dcmqi 1.5.7 ``segimage2itkimage`` actually writes into ``meta.json``
   TrackingUniqueIdentifier when present, and ``recommendedDisplayRGBValue`` as
   a list of three ints (converted back from the stored CIELab).
 
-:func:`metadata_to_dict` follows that layout and key order, with these
+:func:`meta_json_dict` writes exactly that (what ``segimage2itkimage`` and ``seg2itk`` put in
+``meta.json``).  :func:`metadata_to_dict` follows the layout and key order, with these
 deliberate differences, all schema-valid: fields the model does not hold
 (empty optional strings, SegmentLabel when no label was given, the colour when
 none was given) are left out rather than filled in, so load -> dict -> load is

@@ -245,7 +245,7 @@ def prepare_inputs(
     absent: list[tuple[int, SegmentDescription]] = []
     presences: list[np.ndarray | None] = [None] * len(arrays)
     for m, (volume, name) in enumerate(zip(volumes, names)):
-        kept = volume.segments
+        kept: Sequence[SegmentDescription] = volume.segments
         if fractional:
             one_segment(name, volume.segments)
         else:
@@ -256,7 +256,8 @@ def prepare_inputs(
             )
             absent.extend((m, seg) for seg in missing)
             if not options.keep_absent_segments:
-                kept = [seg for seg in volume.segments if seg not in missing]
+                gone = {seg.label_id for seg in missing}
+                kept = [seg for seg in volume.segments if seg.label_id not in gone]
         entries.extend((m, seg) for seg in sorted(kept, key=lambda s: s.label_id))
     if absent:
         if not entries:
