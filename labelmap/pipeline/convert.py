@@ -366,7 +366,7 @@ def _one_file_layers(decoded: DecodedSegmentation, fmt) -> list[LabelVolume]:  #
         LabelVolume(
             decoded.volume_of([s.number for s in group]),
             decoded.geometry,
-            tuple(replace(s, label_id=s.number) for s in group),
+            tuple(replace(s, label_id=s.number) for s in group if s.number),  # a Slicer label is 1..65535
         )
         for group in decoded.layers()
     ] or [LabelVolume(np.zeros(decoded.geometry.shape, np.uint8), decoded.geometry)]

@@ -141,11 +141,17 @@ def decode_labelmap(
     fill = fill_value(background, bits)
     out_dtype = np.uint8 if max(numbers | {0, fill}) <= 0xFF else np.uint16
     volume = _stack_frames(frames, k, geometry.shape, out_dtype, fill)
-    kept = [s for s in segments if s.number != background and not (s.number == 0 and is_background(s))]
+    # dcmqi's rule: only the Pixel Padding Value designates the background; a segment 0 it does not
+    # designate (even one typed Background) is a regular segment, exported as labelID 0
+    kept = [s for s in segments if s.number != background]
     notes: tuple[str, ...] = ()
-    if any(s.number == 0 for s in kept):
-        notes = (f"{name}: segment 0 is a real segment but is not Pixel Padding Value; it reads as background",)
-        kept = [s for s in kept if s.number != 0]
+    zero = next((s for s in kept if s.number == 0), None)
+    if zero is not None:
+        typed = " (typed Background)" if is_background(zero) else ""
+        notes = (
+            f"{name}: segment 0{typed} is a real segment but is not Pixel Padding Value; it is exported as "
+            "labelID 0, as dcmqi does (its voxels are 0, like slices without a frame)",
+        )
     return DecodedSeg(
         volume=LabelVolume(volume, geometry, tuple(kept)),
         series=series_attributes(ds, defaults=False),

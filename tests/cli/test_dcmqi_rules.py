@@ -436,6 +436,34 @@ def test_missing_slices_read_as_the_pixel_padding_value(files, sparse, tmp_path,
         np.testing.assert_array_equal(array, expected)
 
 
+@needs_dcmqi
+@pytest.mark.parametrize("name", ["ppv5", "noppv", "ppv0"])
+def test_meta_json_segment_zero_without_padding_value(sparse, tmp_path, capsys, name):
+    """Only the Pixel Padding Value designates the background (dcmqi's rule): a segment 0 typed Background
+    that it does not designate is a regular segment, listed as labelID 0 in meta.json like dcmqi lists it."""
+    seg = sparse["segs"][name]
+    theirs, ours = tmp_path / "dcmqi", tmp_path / "ours"
+    theirs.mkdir()
+    ours.mkdir()
+    proc = dcmqi("segimage2itkimage", "--inputDICOM", seg, "--outputDirectory", theirs)
+    assert proc.returncode == 0, proc.stderr
+    rc, _, err = run_cli(capsys, "segimage2itkimage", "--inputDICOM", seg, "--outputDirectory", ours)
+    assert rc == 0, err
+    expected = json.loads((theirs / "meta.json").read_text())
+    actual = json.loads((ours / "meta.json").read_text())
+    assert _shape(actual) == _shape(expected)
+    # dcmqi's CIELab -> sRGB divides 16 / 116 in integers, so it reports black (the Background's
+    # CIELab 0, 0, 0) as [35, 36, 37]; we keep the exact [0, 0, 0] and compare everything else
+    for meta in (expected, actual):
+        for segment in meta["segmentAttributes"][0]:
+            if segment["labelID"] == 0:
+                segment.pop("recommendedDisplayRGBValue")
+    assert actual == expected
+    ids = [s["labelID"] for s in actual["segmentAttributes"][0]]
+    assert ids == ([1] if name == "ppv0" else [0, 1])
+    assert ("segment 0 (typed Background) is a real segment" in err) == (name != "ppv0")
+
+
 # --------------------------------------------------------------------------- output folders
 def test_seg2itk_creates_the_output_folder(sparse, tmp_path, capsys):
     """Native seg2itk creates -o DIR and its parents; not when the SEG cannot be read."""

@@ -121,7 +121,9 @@ def test_slices_without_a_frame_read_as_the_pixel_padding_value(tmp_path, paddin
     expected[2] = fill
     np.testing.assert_array_equal(d.volume.array, expected)
     assert (d.filled_slices, d.fill_value) == (1, fill)
-    assert [s.number for s in d.volume.segments] == [1]
+    # only the Pixel Padding Value designates the background: segment 0 (typed Background) is otherwise a
+    # regular segment, as dcmqi reads it
+    assert [s.number for s in d.volume.segments] == ([1] if padding == 0 else [0, 1])
     path = tmp_path / "sparse.dcm"
     save_dataset(ds, path)
     on_ct = read_seg(path, reference=ct)
