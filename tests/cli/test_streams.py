@@ -184,10 +184,10 @@ def test_interrupt_removes_every_temporary(case, tmp_path, capsys, monkeypatch):
         raise KeyboardInterrupt
 
     (tmp_path / "meta.json").write_text("old")
-    monkeypatch.setattr(convert, "write_metadata", interrupted, raising=False)
+    monkeypatch.setattr(convert, "write_meta_json", interrupted, raising=False)
     import labelmap.formats.dcmqi_json as dcmqi_json
 
-    monkeypatch.setattr(dcmqi_json, "write_metadata", interrupted)
+    monkeypatch.setattr(dcmqi_json, "write_meta_json", interrupted)
     rc, out, err = run_cli(capsys, "seg2itk", case["seg"], "-o", tmp_path)
     assert rc == 1 and err.startswith("error: interrupted during seg2itk") and len(err.splitlines()) == 1
     assert listing(tmp_path) == {"meta.json"} and (tmp_path / "meta.json").read_text() == "old"
@@ -200,14 +200,14 @@ def test_sigterm_ends_a_run_like_ctrl_c(case, tmp_path, capsys, monkeypatch):
 
     import labelmap.formats.dcmqi_json as dcmqi_json
 
-    real = dcmqi_json.write_metadata
+    real = dcmqi_json.write_meta_json
 
     def terminated(*args, **kwargs):
         real(*args, **kwargs)  # the temporary is written ...
         os.kill(os.getpid(), signal.SIGTERM)  # ... then the process is asked to stop
         time.sleep(5)
 
-    monkeypatch.setattr(dcmqi_json, "write_metadata", terminated)
+    monkeypatch.setattr(dcmqi_json, "write_meta_json", terminated)
     before = signal.getsignal(signal.SIGTERM)
     rc, out, err = run_cli(capsys, "seg2itk", case["seg"], "-o", tmp_path)
     assert rc == 1 and err.startswith("error: interrupted during seg2itk") and len(err.splitlines()) == 1
