@@ -438,11 +438,11 @@ def read_seg(
 
     Every type gives a :class:`~labelmap.seg.decoded.DecodedSegmentation` (``.segments``,
     ``.geometry``, ``.volume_of(numbers)``, ``.iter_segment_volumes()``, ``.layers()``):
-    LABELMAP a :class:`~labelmap.seg.decode.DecodedSeg` (also ``.volume``: Segment
-    Numbers, background 0), BINARY / FRACTIONAL a
+    LABELMAP a :class:`~labelmap.seg.decode.DecodedSeg` (also ``.volume``: the stored pixel
+    values, slices without a frame holding the Pixel Padding Value, else 0), BINARY / FRACTIONAL a
     :class:`~labelmap.seg.decode_classic.ClassicSeg` (also ``.overlap()``).  ``reference`` (a
     series folder / files, a SourceSeries or a Geometry) puts the output on that
-    full grid, skipped slices filled with background.
+    full grid, skipped slices filled the same way (0 for BINARY / FRACTIONAL).
     """
     from labelmap.dicom.values import quiet_pydicom
     from labelmap.seg.decode import decode_labelmap
