@@ -8,6 +8,7 @@ measure covers position, orientation and pixel spacing together.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,11 @@ __all__ = [
     "place",
     "patient_orientation",
     "match_slices",
+    "Embedding",
+    "embed",
+    "grid_difference",
+    "Placement",
+    "place_on_source",
 ]
 
 #: Default tolerance for matching planes and positions, in mm.
@@ -37,7 +43,7 @@ MAX_GRID_SLICES = 100_000
 
 
 def _fmt(v: np.ndarray, nd: int = 3) -> str:
-    return "(" + ", ".join(f"{x:.{nd}f}" for x in np.asarray(v, dtype=float)) + ")"
+    return "(" + ", ".join(f"{round(float(x), nd) + 0.0:.{nd}f}" for x in np.asarray(v, dtype=float)) + ")"
 
 
 def reorient(
@@ -298,13 +304,19 @@ def patient_orientation(geometry: Geometry) -> list[str]:
 
 
 def match_slices(
-    geometry: Geometry, source: SourceSeries, *, tol_mm: float = DEFAULT_TOLERANCE_MM, label_name: str = "label image"
+    geometry: Geometry,
+    source: SourceSeries,
+    *,
+    tol_mm: float = DEFAULT_TOLERANCE_MM,
+    label_name: str = "label image",
+    first_slice: int = 0,
 ) -> np.ndarray:
     """For each slice k of ``geometry``, the index of the source image it coincides with.
 
     The grid must already be reoriented onto the source (see :func:`reorient`).
     Raises :class:`SliceMatchError` naming the first slice without a source image
-    within ``tol_mm`` (corner pixel centres compared) and by how much it misses.
+    within ``tol_mm`` (corner pixel centres compared) and by how much it misses;
+    ``first_slice`` is added to slice numbers in messages (``geometry`` starts there in the label image).
     """
     rows, columns = geometry.shape[1], geometry.shape[2]
     if (rows, columns) != (source.rows, source.columns):
@@ -331,6 +343,9 @@ def match_slices(
         if off > tol_mm:
             nearest_at = _fmt(source.positions[s])
             detail.append(f"its position {_fmt(positions[k])} is {off:.4f} mm from the nearest image's {nearest_at}")
+            steps = _lattice_steps(positions[k] - source.positions[s], source)
+            if np.abs(steps - np.rint(steps)).max() > 1e-3:
+                detail.append(f"that is {_fmt(steps, 3)} voxels (columns, rows, slices) off the source's voxel lattice")
         sp = np.abs(np.asarray(geometry.spacing[:2]) - np.asarray(src_spacing))
         if sp.max() > 1e-6:
             detail.append(
@@ -342,9 +357,258 @@ def match_slices(
         if ang > 1e-4:
             detail.append(f"orientation differs by {ang:.4f} degrees")
         raise SliceMatchError(
-            f"{label_name}: slice {k} does not match any source image: its corners are {dev:.4f} mm from "
+            f"{label_name}: slice {k + first_slice} does not match any source image: its corners are {dev:.4f} mm from "
             f"those of the nearest image {what} (tolerance {tol_mm} mm)" + ("; " + "; ".join(detail) if detail else "")
         )
     if has_duplicates(nearest):
         raise GeometryError(f"{label_name}: several slices match the same source image; slice spacing is too small")
     return nearest.astype(np.int64)
+
+
+def _lattice_steps(offset: np.ndarray, source: SourceSeries) -> np.ndarray:
+    """``offset`` (mm, LPS) in source voxels along its columns, rows and slice normal."""
+    row, col = source.orientation[:3], source.orientation[3:]
+    normal = np.cross(row, col)
+    step = 1.0
+    if len(source.positions) > 1:
+        step = float(np.median(np.abs(np.diff(source.positions @ normal)))) or 1.0
+    di, dj = float(source.pixel_spacing[1]), float(source.pixel_spacing[0])
+    return np.array([offset @ row / di, offset @ col / dj, offset @ normal / step])
+
+
+# --------------------------------------------------------------------------- grids on a lattice
+_AXES = ("column", "row", "slice")
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """Where a grid lies on another grid's voxel lattice.
+
+    ``offset`` is the (i, j, k) index in the target of the grid's voxel (0, 0, 0) (it may be
+    negative or beyond the target: the lattice goes on); ``deviation`` the largest distance in
+    mm between a corner voxel centre of the grid and its lattice point.
+    """
+
+    offset: tuple[int, int, int]
+    deviation: float
+
+    def inside(self, grid_shape: Sequence[int], target_shape: Sequence[int]) -> bool:
+        """Whether a grid of ``grid_shape`` (k, j, i) at this offset is a sub-block of ``target_shape``."""
+        return all(0 <= o and o + n <= t for o, n, t in zip(self.offset[::-1], grid_shape, target_shape))
+
+
+def _corner_indices(shape: Sequence[int]) -> np.ndarray:
+    """The (i, j, k) indices of the 8 corner voxels of a grid of ``shape`` (k, j, i)."""
+    return np.array(list(itertools.product(*[(0, n - 1) for n in tuple(shape)[::-1]])), dtype=np.float64)
+
+
+def embed(
+    grid: Geometry,
+    target: Geometry,
+    *,
+    tol_mm: float = DEFAULT_TOLERANCE_MM,
+    source: str = "label image",
+    target_name: str = "reference grid",
+) -> Embedding:
+    """Is ``grid`` a whole-voxel block of ``target``'s voxel lattice, and at which index offset?
+
+    Both grids must have the same axes and spacing, and ``grid``'s origin must lie a whole
+    number of voxels from ``target``'s: every corner voxel centre of ``grid`` lies within
+    ``tol_mm`` of the lattice point it maps to.  Bounds are not checked (see
+    :meth:`Embedding.inside`): a grid may reach beyond the target.
+
+    Parameters
+    ----------
+    grid, target
+        The two grids (LPS).
+    tol_mm
+        Largest distance (mm) of a corner voxel centre from its lattice point.
+    source, target_name
+        What to call the grids in messages.
+
+    Returns
+    -------
+    Embedding
+        The offset and the largest corner distance.
+
+    Raises
+    ------
+    GeometryError
+        Saying how the lattices differ: axes (degrees, or reversed), spacing (mm), origin (voxels and mm).
+    """
+    t = target.lps_to_index(grid.origin)
+    if not np.all(np.abs(t) < 2**53):
+        raise GeometryError(f"{source}: its origin {_fmt(grid.origin)} is absurdly far from the {target_name}")
+    offset = np.rint(t)
+    corners = _corner_indices(grid.shape)
+    dev = float(np.linalg.norm(grid.index_to_lps(corners) - target.index_to_lps(corners + offset), axis=1).max())
+    if dev <= tol_mm:
+        i, j, k = (int(v) for v in offset)
+        return Embedding((i, j, k), dev)
+    why = _lattice_mismatch(grid, target, t - offset) + [f"corners up to {dev:.4f} mm off (tolerance {tol_mm} mm)"]
+    raise GeometryError(f"{source} is not on the voxel lattice of the {target_name}: " + "; ".join(why))
+
+
+def _lattice_mismatch(grid: Geometry, target: Geometry, fraction: np.ndarray) -> list[str]:
+    """Why ``grid`` is off ``target``'s lattice: axes, spacing, origin (``fraction``: voxels off, per axis)."""
+    parts = []
+    for a, axis in enumerate(_AXES):
+        cos = float(np.clip(grid.direction[:, a] @ target.direction[:, a], -1.0, 1.0))
+        angle = float(np.degrees(np.arccos(cos)))
+        if cos < 0:
+            parts.append(f"its {axis} axis runs the other way")
+        elif angle > 1e-4:
+            parts.append(f"its {axis} axis is {angle:.4f} degrees off")
+    if np.abs(grid.spacing - target.spacing).max() > 1e-6:
+        a, b = np.round(grid.spacing, 6).tolist(), np.round(target.spacing, 6).tolist()
+        parts.append(f"spacing (column, row, slice) {a} vs {b} mm")
+    if np.abs(fraction).max() > 1e-4:
+        parts.append(
+            f"origin {_fmt(fraction, 3)} voxels = {_fmt(fraction * target.spacing, 4)} mm (column, row, slice) "
+            "off the lattice"
+        )
+    return parts
+
+
+def grid_difference(geo: Geometry, ref: Geometry, dev: float, tol_mm: float) -> str:
+    """What differs between two label grids, for a message ([k, j, i] shapes shown as columns x rows x slices)."""
+
+    def size(g: Geometry) -> str:
+        return f"{g.shape[2]} x {g.shape[1]} x {g.shape[0]}"
+
+    if geo.shape != ref.shape:
+        return f"size {size(geo)} vs {size(ref)}, columns x rows x slices"
+    parts = []
+    if np.abs(np.asarray(geo.spacing) - np.asarray(ref.spacing)).max() > 1e-6:
+        parts.append(f"spacing {np.round(geo.spacing, 6).tolist()} vs {np.round(ref.spacing, 6).tolist()} mm")
+    if np.linalg.norm(np.asarray(geo.origin) - np.asarray(ref.origin)) > 1e-6:
+        parts.append(f"origin {np.round(geo.origin, 4).tolist()} vs {np.round(ref.origin, 4).tolist()} mm")
+    if np.abs(np.asarray(geo.direction) - np.asarray(ref.direction)).max() > 1e-6:
+        parts.append("different axis directions")
+    parts.append(f"corners up to {dev:.4f} mm apart, tolerance {tol_mm} mm")
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True, eq=False)
+class Placement:
+    """Label grids put on a source series: one common grid and where each label grid lies in it.
+
+    ``geometry`` has the source's rows and columns and the label slices that lie within the
+    series; ``source_index[k]`` is the source image of its slice k; ``offsets[m]`` is the
+    (i, j, k) index in ``geometry`` of voxel (0, 0, 0) of grid m (None for a grid left out).
+    """
+
+    geometry: Geometry
+    source_index: np.ndarray
+    offsets: tuple[tuple[int, int, int] | None, ...]
+
+
+def place_on_source(
+    geometries: Sequence[Geometry],
+    source: SourceSeries,
+    *,
+    tol_mm: float = DEFAULT_TOLERANCE_MM,
+    names: Sequence[str] | None = None,
+    skip: Sequence[bool] | None = None,
+) -> Placement:
+    """Put label grids (reoriented onto the source, see :func:`reorient`) on the source series' voxel lattice.
+
+    A grid may be a whole-voxel block of the series' lattice of any size (3D Slicer crops
+    segmentations to their extent): it is placed by geometry, at the index its origin falls
+    on.  The common grid spans the source's rows and columns and, along the slices, every
+    label slice that lies within the series (between its first and last image); label slices
+    and in-plane margins beyond the series are left for the caller to check for labels.
+    Grids after the first must lie on the first one's lattice; ``skip[m]`` leaves grid m out
+    (a Slicer file of one voxel: no image data).
+
+    Parameters
+    ----------
+    geometries
+        The label grids, reoriented onto the source's row and column directions.
+    source
+        The source series.
+    tol_mm
+        How far (mm) a voxel centre may lie from the lattice.
+    names
+        What to call each grid in messages.
+    skip
+        Grids to leave out.
+
+    Returns
+    -------
+    Placement
+        The common grid, its source images and each grid's index offset in it.
+
+    Raises
+    ------
+    GeometryError, SliceMatchError
+        A grid off the series' lattice (axes, spacing, origin; which slice and by how much),
+        grids off each other's lattice, or every grid outside the series.
+    """
+    names = list(names) if names is not None else [f"label image {m + 1}" for m in range(len(geometries))]
+    skip = list(skip) if skip is not None else [False] * len(geometries)
+    rows, columns = int(source.rows), int(source.columns)
+    row, col = np.asarray(source.orientation[:3], float), np.asarray(source.orientation[3:], float)
+    normal = np.cross(row, col)
+    normal = normal / np.linalg.norm(normal)
+    positions = np.asarray(source.positions, dtype=np.float64)
+    used = [m for m in range(len(geometries)) if not skip[m]]
+    if not used:  # nothing to place: the first source image, empty
+        spacing = np.array([float(source.pixel_spacing[1]), float(source.pixel_spacing[0]), 1.0])
+        grid = Geometry(positions[0], np.stack([row, col, normal], axis=1), spacing, (1, rows, columns))
+        return Placement(grid, np.zeros(1, dtype=np.int64), (None,) * len(geometries))
+    first = used[0]
+    g0 = geometries[first]
+    proj_src = positions @ normal
+    lo, hi = float(proj_src.min()) - tol_mm, float(proj_src.max()) + tol_mm
+
+    def within(g: Geometry) -> np.ndarray:
+        proj = g.slice_positions() @ normal
+        return np.flatnonzero((proj >= lo) & (proj <= hi))
+
+    inside0 = within(g0)
+    ka = int(inside0[0]) if inside0.size else 0
+    p = g0.slice_positions()[ka]
+    s = int(np.argmin(np.abs(proj_src - p @ normal)))
+    d = p - positions[s]
+    oi, oj = int(np.rint(d @ g0.row_direction / g0.spacing[0])), int(np.rint(d @ g0.column_direction / g0.spacing[1]))
+    lattice = Geometry(g0.index_to_lps(np.array([-oi, -oj, 0])), g0.direction, g0.spacing, (1, rows, columns))
+    offsets: list[tuple[int, int, int] | None] = []
+    k_ranges = []
+    for m, g in enumerate(geometries):
+        if skip[m]:
+            offsets.append(None)
+            continue
+        if m == first or g.max_deviation(g0) <= tol_mm:
+            offset = (oi, oj, 0)
+        else:
+            try:
+                offset = embed(g, lattice, tol_mm=tol_mm, source=names[m], target_name=names[first]).offset
+            except GeometryError as exc:
+                difference = grid_difference(g, g0, max(g.max_deviation(g0), 0.0), tol_mm)
+                raise GeometryError(
+                    f"{names[m]}: its grid differs from that of {names[first]} ({difference}) and is not on its "
+                    f"voxel lattice ({str(exc).split(': ', 2)[-1]}); all label files of one SEG must share one grid, "
+                    f"or be whole-voxel blocks of it - resample {_base(names[m])} onto it"
+                ) from None
+        inside = within(g)
+        if inside.size:
+            k_ranges.append((offset[2] + int(inside[0]), offset[2] + int(inside[-1])))
+        offsets.append(offset)
+    if not k_ranges:
+        proj = g0.slice_positions() @ normal - float(proj_src.min())
+        raise GeometryError(
+            f"{names[first]}: lies entirely outside the source series: its slices are {proj.min():.4f} to "
+            f"{proj.max():.4f} mm along the slice normal from the series' first image, the series spans 0 to "
+            f"{float(np.ptp(proj_src)):.4f} mm; it was not drawn on this series"
+        )
+    k0, k1 = min(r[0] for r in k_ranges), max(r[1] for r in k_ranges)
+    grid = Geometry(lattice.index_to_lps(np.array([0, 0, k0])), g0.direction, g0.spacing, (k1 - k0 + 1, rows, columns))
+    source_index = match_slices(grid, source, tol_mm=tol_mm, label_name=names[first], first_slice=k0)
+    shifted = tuple(None if o is None else (o[0], o[1], o[2] - k0) for o in offsets)
+    return Placement(grid, source_index, shifted)
+
+
+def _base(name: str) -> str:
+    """The file name part of ``name`` (a path, or a path and " layer N")."""
+    return name.replace("\\", "/").rsplit("/", 1)[-1]

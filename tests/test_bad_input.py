@@ -171,6 +171,14 @@ def resized(geometry: Geometry, shape) -> Geometry:
     return Geometry(geometry.origin, geometry.direction, geometry.spacing, shape)
 
 
+def beyond_rows(labels: np.ndarray) -> np.ndarray:
+    """``labels`` with 4 more rows, one voxel of label 2 in row 26 (3 rows past the series)."""
+    a = np.zeros((labels.shape[0], labels.shape[1] + 4, labels.shape[2]), labels.dtype)
+    a[:, : labels.shape[1]] = labels
+    a[2, 26, 5] = 2
+    return a
+
+
 def write_bytes(t: Path, name: str, data: bytes) -> Path:
     path = inputs(t) / name
     path.write_bytes(data)
@@ -499,17 +507,9 @@ ERRORS = {
         ["typo.json", "labelID 1", "SegmentLable", "spelling"],
     ),
     # ---- label grids
-    "label files of different shape": lambda c, t: (
-        itk2seg(
-            c,
-            t,
-            [c["lab"], label_variant(c, t, "small.nrrd", c["labels"][:, :20, :], resized(c["geometry"], (6, 20, 20)))],
-            meta=meta_variant(
-                c, t, "twofiles.json", lambda d: d["segmentAttributes"].append(d["segmentAttributes"][0])
-            ),
-            extra=["--type", "binary"],
-        ),
-        ["small.nrrd", "lab.nrrd", "size 20 x 20 x 6 vs 20 x 24 x 6", "share one grid"],
+    "labels reach beyond the series' rows": lambda c, t: (
+        itk2seg(c, t, label_variant(c, t, "wide.nrrd", beyond_rows(c["labels"]), resized(c["geometry"], (6, 28, 20)))),
+        ["wide.nrrd", "1 labelled voxel", "label value 2", "row 26", "up to 3 rows, 2.7000 mm", "series' last row"],
     ),
     "label files of different spacing": lambda c, t: (
         itk2seg(
@@ -535,9 +535,15 @@ ERRORS = {
         ),
         ["moved.nrrd", "lab.nrrd", "origin", "0.5000 mm", "resample moved.nrrd"],
     ),
-    "label rows/columns differ from the series": lambda c, t: (
-        itk2seg(c, t, label_variant(c, t, "rows.nrrd", c["labels"][:, :20, :], resized(c["geometry"], (6, 20, 20)))),
-        ["rows.nrrd", "20 x 20", "24 x 20", "resample"],
+    "label block off the series' voxel lattice": lambda c, t: (
+        itk2seg(
+            c,
+            t,
+            label_variant(
+                c, t, "rows.nrrd", c["labels"][:, :20, :], shifted(resized(c["geometry"], (6, 20, 20)), (0.21, 0, 0))
+            ),
+        ),
+        ["rows.nrrd", "slice 0", "0.2100 mm", "(0.300, 0.000, 0.000) voxels", "off the source's voxel lattice"],
     ),
     "label has a slice more than the series": lambda c, t: (
         itk2seg(
@@ -547,15 +553,15 @@ ERRORS = {
                 c,
                 t,
                 "seven.nrrd",
-                np.concatenate([c["labels"], c["labels"][:1]]),
+                np.concatenate([c["labels"], c["labels"][2:3]]),
                 resized(c["geometry"], (7,) + SHAPE[1:]),
             ),
         ),
-        ["seven.nrrd", "slice 6", "mm", "7 slices, the source series 6"],
+        ["seven.nrrd", "slice 6", "2.5000 mm, past the series' last image", "20 x 24 x 7", "the series 20 x 24 x 6"],
     ),
     "label origin 0.5 mm off": lambda c, t: (
         itk2seg(c, t, label_variant(c, t, "off.nrrd", geometry=shifted(c["geometry"], (0, 0.5, 0)))),
-        ["off.nrrd", "slice 0", "0.5000 mm", "tolerance", "made from this series"],
+        ["off.nrrd", "slice 0", "0.4000 mm", "(0.000, -0.444, 0.000) voxels", "tolerance", "made from this series"],
     ),
     "label pixel spacing off": lambda c, t: (
         itk2seg(c, t, label_variant(c, t, "px.nrrd", geometry=respaced(c["geometry"], (0.75, 0.9, 2.5)))),
@@ -758,7 +764,7 @@ ERRORS = {
                 nrrd_text("NRRD0004\ntype: uint8\ndimension: 2\nsizes: 20 24\nencoding: raw\n", bytes(480)),
             ),
         ),
-        ["twod.nrrd", "slice 0", "mm"],
+        ["twod.nrrd", "lies entirely outside the source series", "30.0000 to 30.0000 mm", "spans 0 to 12.5000 mm"],
     ),
     "4-D NIfTI": lambda c, t: (itk2seg(c, t, _nifti_4d(t)), ["fourd.nii.gz", "4-D", "3-D"]),
     "RGB NIfTI": lambda c, t: (itk2seg(c, t, _nifti_rgb(t)), ["rgb.nii", "pixel type"]),

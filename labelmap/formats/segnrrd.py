@@ -184,7 +184,7 @@ def _described(header: dict, n_layers: int, p: Path) -> list[list[SegmentDescrip
     legacy = not any("Layer" in f for f in segs.values())
     per_layer: list[list[SegmentDescription]] = [[] for _ in range(n_layers)]
     owner: dict[tuple[int, int], int] = {}
-    for n, fields in segs.items():
+    for rank, (n, fields) in enumerate(segs.items(), start=1):
         layer = n if legacy else _int_field(fields, n, "Layer", p, f"give the layer index 0..{n_layers - 1}")
         if layer is None:
             raise _fail(
@@ -215,7 +215,8 @@ def _described(header: dict, n_layers: int, p: Path) -> list[list[SegmentDescrip
                 f"give Segment{n} another Segment{n}_LabelValue (or Segment{n}_Layer)",
             )
         owner[(layer, value)] = n
-        per_layer[layer].append(replace(_segment(n, fields, p), label_id=value))
+        # number: Slicer's segment order (Segment0, Segment1, ...), which the SEG numbering keeps
+        per_layer[layer].append(replace(_segment(n, fields, p), label_id=value, number=rank))
     return per_layer
 
 
@@ -238,7 +239,9 @@ def _apply_metadata(
                 f"segmentAttributes[{layer}] of the metadata JSON describes labelID {dup} twice; "
                 f"keep one entry per label value of layer {layer} of {str(p)!r}"
             )
-        out.append([given.pop(s.label_id, s) for s in segs] + sorted(given.values(), key=lambda s: s.label_id))
+        # a JSON entry takes the place (number) of the file's segment it replaces; added ones come last
+        replaced = [replace(given.pop(s.label_id), number=s.number) if s.label_id in given else s for s in segs]
+        out.append(replaced + sorted(given.values(), key=lambda s: s.label_id))
     return out
 
 

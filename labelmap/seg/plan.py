@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from labelmap import kernels
-from labelmap.errors import HINTS, GeometryError, InputError, MetadataError, OverlapError, SliceMatchError
-from labelmap.geometry import match_slices, reorient
+from labelmap.errors import HINTS, InputError, MetadataError, OverlapError, SliceMatchError
+from labelmap.geometry import reorient
 from labelmap.model import Geometry, LabelVolume, Numbering, SegmentDescription, SourceSeries
 from labelmap.seg.encode_classic import Layer, one_segment, to_fractional_uint8
 from labelmap.seg.options import WriteOptions
+from labelmap.seg.placement import onto_source
 
 __all__ = ["PreparedInputs", "prepare_inputs", "overlap_pairs", "describe_pairs", "merge_layers"]
 
@@ -135,9 +136,22 @@ def _number(
     classic: bool,
     notes: list[str],
 ) -> dict[tuple[int, int], int]:
-    """Segment Number for each (layer, label_id)."""
+    """Segment Number for each (layer, label_id).
+
+    Segments that come numbered (a 3D Slicer file's Segment0, Segment1, ... order, a decoded
+    SEG's numbers) keep that order whatever their layers and label values: "auto" keeps the
+    numbers when they are all given and the type allows them, else numbers 1..N in that order
+    (unnumbered segments last); "label" uses the label values all the same.
+    """
     keys = [(m, seg.label_id) for m, seg in entries]
     sequential = {key: i + 1 for i, key in enumerate(keys)}
+    preset = [seg.number for _, seg in entries]
+    if numbering != "label" and any(preset):
+        given = all(preset) and len(set(preset)) == len(preset)
+        if numbering == "auto" and given and not (classic and sorted(preset) != list(range(1, len(preset) + 1))):
+            return dict(zip(keys, preset))
+        order = sorted(range(len(keys)), key=lambda x: (preset[x] or 1 << 30, x))
+        return {keys[x]: rank for rank, x in enumerate(order, start=1)}
     by_label: dict[int, int] = {}
     clash = None
     for m, label in keys:
@@ -218,27 +232,19 @@ def prepare_inputs(
     fractional = seg_type == "fractional"
     notes: list[str] = list(source.notes)
     arrays: list[np.ndarray] = []
-    geometry: Geometry | None = None
+    geometries: list[Geometry] = []
     row, col = source.orientation[:3].tolist(), source.orientation[3:].tolist()
     for volume, name in zip(volumes, names):
         arr = to_fractional_uint8(volume.array, source=name) if fractional else _label_array(volume.array, name)
         arr, geo = reorient(arr, volume.geometry, row, col, source=name)
-        if geometry is None:
-            geometry = geo
-        else:
-            dev = geometry.max_deviation(geo)
-            if dev > tol_mm:
-                difference = _grid_difference(geo, geometry, dev, tol_mm)
-                raise GeometryError(
-                    f"{name}: its grid differs from that of {names[0]} ({difference}); "
-                    f"all label files of one SEG must share one grid - resample {Path(name).name} onto it"
-                )
         arrays.append(arr)
-    assert geometry is not None
+        geometries.append(geo)
     try:
-        source_index = match_slices(geometry, source, tol_mm=tol_mm, label_name=names[0])
+        geometry, source_index, arrays = onto_source(
+            arrays, geometries, source, names=names, segments=[v.segments for v in volumes], tol_mm=tol_mm
+        )
     except SliceMatchError as exc:
-        cause, hint = _source_hint(geometry, source)
+        cause, hint = _source_hint(geometries[0], source)
         raise SliceMatchError(f"{exc}; {cause}", hint=hint) from None
 
     entries: list[tuple[int, SegmentDescription]] = []
@@ -314,25 +320,6 @@ def prepare_inputs(
             ]
             prepared.segments = [replace(s, number=renumbered[s.number]) for s in segments]
     return prepared
-
-
-def _grid_difference(geo: Geometry, ref: Geometry, dev: float, tol_mm: float) -> str:
-    """What differs between two label grids, for a message ([k, j, i] shapes shown as columns x rows x slices)."""
-
-    def size(g: Geometry) -> str:
-        return f"{g.shape[2]} x {g.shape[1]} x {g.shape[0]}"
-
-    if geo.shape != ref.shape:
-        return f"size {size(geo)} vs {size(ref)}, columns x rows x slices"
-    parts = []
-    if np.abs(np.asarray(geo.spacing) - np.asarray(ref.spacing)).max() > 1e-6:
-        parts.append(f"spacing {np.round(geo.spacing, 6).tolist()} vs {np.round(ref.spacing, 6).tolist()} mm")
-    if np.linalg.norm(np.asarray(geo.origin) - np.asarray(ref.origin)) > 1e-6:
-        parts.append(f"origin {np.round(geo.origin, 4).tolist()} vs {np.round(ref.origin, 4).tolist()} mm")
-    if np.abs(np.asarray(geo.direction) - np.asarray(ref.direction)).max() > 1e-6:
-        parts.append("different axis directions")
-    parts.append(f"corners up to {dev:.4f} mm apart, tolerance {tol_mm} mm")
-    return "; ".join(parts)
 
 
 def _source_hint(geometry: Geometry, source: SourceSeries) -> tuple[str, str | None]:

@@ -687,7 +687,8 @@ def test_metadata_error_from_api(tmp_path):
 
 
 def test_16bit_values_round_trip(tmp_path, capsys):
-    """A uint16 layer holding 2 and 300: a 16-bit LABELMAP with those Segment Numbers, and back."""
+    """A uint16 layer holding 300 (Segment0) and 2 (Segment1): the SEG numbers them 1, 2 in Slicer's
+    order (issue 11: Slicer's segment order, whatever the label values); back, the masks are the same."""
     geometry = axial_geometry(shape=(3, 12, 10))
     ct = make_ct_series(tmp_path, geometry)
     a = organs(geometry).astype(np.uint16)
@@ -697,17 +698,15 @@ def test_16bit_values_round_trip(tmp_path, capsys):
     seg = tmp_path / "big.dcm"
     assert run_cli(capsys, "itk2seg", src, "--dicom", ct, "-o", seg, "-q")[0] == 0
     ds = pydicom.dcmread(seg)
-    assert ds.BitsAllocated == 16 and sorted(int(s.SegmentNumber) for s in ds.SegmentSequence if s.SegmentNumber) == [
-        2,
-        300,
-    ]
+    numbered = {int(s.SegmentNumber): str(s.SegmentLabel) for s in ds.SegmentSequence if s.SegmentNumber}
+    assert ds.BitsAllocated == 8 and numbered == {1: "liver", 2: "right kidney"}
     out = tmp_path / "out"
     out.mkdir()
     assert run_cli(capsys, "seg2itk", seg, "-o", out, "--format", "segnrrd", "-r", ct)[0] == 0
     (volume,) = read_segnrrd(out / "big.seg.nrrd")
-    assert volume.array.dtype == np.uint16
-    np.testing.assert_array_equal(volume.array, a)
-    assert {s.label: s.label_id for s in volume.segments} == {"liver": 300, "right kidney": 2}
+    assert {s.label: s.label_id for s in volume.segments} == {"liver": 1, "right kidney": 2}
+    np.testing.assert_array_equal(volume.array == 1, a == 300)
+    np.testing.assert_array_equal(volume.array == 2, a == 2)
 
 
 def test_read_detached_header(tmp_path):
