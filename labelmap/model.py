@@ -179,7 +179,9 @@ class SegmentDescription:
     """One segment: maps 1:1 to a dcmqi JSON segment object and a DICOM Segment Sequence item.
 
     ``label_id`` is the voxel value in the label image (dcmqi ``labelID``);
-    ``number`` is the DICOM Segment Number (0 = not yet assigned).
+    ``number`` is the DICOM Segment Number (0 = not yet assigned).  ``terminology_context`` and
+    ``anatomic_context`` name the 3D Slicer terminology lists the codes were chosen from
+    (e.g. "Segmentation category and type - 3D Slicer General Anatomy list"), when known.
     """
 
     label_id: int
@@ -197,6 +199,8 @@ class SegmentDescription:
     cielab: tuple[int, int, int] | None = None
     tracking_id: str | None = None
     tracking_uid: str | None = None
+    terminology_context: str | None = None
+    anatomic_context: str | None = None
 
     @property
     def display_label(self) -> str:

@@ -310,3 +310,50 @@ def test_patient_orientation_letters():
     assert patient_orientation(las_geometry()) == ["R", "P"]
     letters = patient_orientation(oblique_geometry())
     assert all(set(s) <= set("LRAPHF") and s for s in letters)
+
+
+# ----------------------------------------------------------------------------- embed (grid on a lattice)
+def _block(geometry: Geometry, start_ijk, shape) -> Geometry:
+    return Geometry(geometry.index_to_lps(np.asarray(start_ijk, float)), geometry.direction, geometry.spacing, shape)
+
+
+@pytest.mark.parametrize("make", [axial_geometry, las_geometry, oblique_geometry], ids=["axial", "las", "oblique"])
+def test_embed_whole_voxel_blocks(make):
+    from labelmap.geometry import embed
+
+    target = make(shape=(9, 22, 21))
+    inner = embed(_block(target, [3, 4, 2], (4, 8, 9)), target)
+    assert inner.offset == (3, 4, 2) and inner.deviation < 1e-9 and inner.inside((4, 8, 9), target.shape)
+    outer = embed(_block(target, [-2, -1, -3], (15, 25, 26)), target)
+    assert outer.offset == (-2, -1, -3) and not outer.inside((15, 25, 26), target.shape)
+    nudged = _block(target, [3.004, 4, 2], (4, 8, 9))  # 0.0028 mm: within the default 0.01 mm
+    assert embed(nudged, target).offset == (3, 4, 2)
+    with pytest.raises(
+        GeometryError, match=r"origin \(0\.004, 0\.000, 0\.000\) voxels = \(0\.0028, 0\.0000, 0\.0000\) mm"
+    ):
+        embed(nudged, target, tol_mm=0.001)
+
+
+def test_embed_says_how_the_lattices_differ():
+    from labelmap.geometry import embed
+
+    target = axial_geometry(shape=(9, 22, 21))
+    block = _block(target, [3.5, 4, 2], (4, 8, 9))
+    with pytest.raises(GeometryError) as info:
+        embed(block, target, source="crop.nrrd", target_name="CT")
+    msg = str(info.value)
+    assert msg.startswith("crop.nrrd is not on the voxel lattice of the CT: origin (")
+    assert "0.500, 0.000, 0.000) voxels = (" in msg and "0.3500, 0.0000, 0.0000) mm" in msg
+    spaced = Geometry(target.origin, target.direction, target.spacing * [1, 1, 2], (3, 22, 21))
+    with pytest.raises(
+        GeometryError, match=r"spacing \(column, row, slice\) \[0\.7, 0\.9, 5\.0\] vs \[0\.7, 0\.9, 2\.5\] mm"
+    ):
+        embed(spaced, target)
+    flipped = Geometry(target.origin, target.direction * [1, -1, 1], target.spacing, (3, 22, 21))
+    with pytest.raises(GeometryError, match="its row axis runs the other way"):
+        embed(flipped, target)
+    turned = Geometry(target.origin, rotation_z(0.5) @ target.direction, target.spacing, (3, 22, 21))
+    with pytest.raises(
+        GeometryError, match=r"its column axis is 0\.5000 degrees off; its row axis is 0\.5000 degrees off"
+    ):
+        embed(turned, target)

@@ -138,7 +138,7 @@ def _code(raw: str, n: int, what: str, p: Path) -> Code | None:
     return Code(value, scheme, meaning or value)
 
 
-def _terminology(raw: str, n: int, p: Path) -> dict[str, Code | None]:
+def _terminology(raw: str, n: int, p: Path) -> dict[str, Any]:
     parts = raw.split("~")
     if len(parts) != 7:
         raise _fail(
@@ -148,7 +148,13 @@ def _terminology(raw: str, n: int, p: Path) -> dict[str, Code | None]:
             "in Slicer",
         )
     names = (None, "category", "type", "type_modifier", None, "anatomic_region", "anatomic_region_modifier")
-    return {name: _code(part, n, name.replace("_", " "), p) for name, part in zip(names, parts) if name}
+    codes: dict[str, Any] = {
+        name: _code(part, n, name.replace("_", " "), p) for name, part in zip(names, parts) if name
+    }
+    # the names of the terminology lists the codes come from (Slicer looks the codes up in them)
+    codes["terminology_context"] = parts[0].strip() or None
+    codes["anatomic_context"] = parts[4].strip() or None
+    return codes
 
 
 def _segment(n: int, fields: dict[str, str], p: Path) -> SegmentDescription:
@@ -250,6 +256,49 @@ def _values(counts: np.ndarray) -> list[int]:
     return [int(v) for v in np.flatnonzero(counts) if v]
 
 
+def _extent(raw: str, n: int, p: Path) -> tuple[int, ...]:
+    """``Segment<N>_Extent``: i0 i1 j0 j1 k0 k1 (file voxel indices; i0 > i1 is an empty segment)."""
+    try:
+        values = tuple(int(v) for v in raw.split())
+    except ValueError:
+        values = ()
+    if len(values) != 6:
+        raise _fail(p, f"Segment{n}_Extent is {raw!r}; it must be six integers 'i0 i1 j0 j1 k0 k1' (or remove the key)")
+    return values
+
+
+def _check_extents(header: dict, arrays: list[np.ndarray], p: Path) -> None:
+    """Labels outside the union of a layer's ``Segment<N>_Extent`` boxes: 3D Slicer does not show them
+    (it crops each layer to that union), so the file is refused rather than read differently."""
+    segs = _segment_fields(header)
+    legacy = not any("Layer" in f for f in segs.values())
+    boxes: dict[int, list[tuple[int, ...] | None]] = {}
+    for n, fields in segs.items():
+        layer = n if legacy else _int_field(fields, n, "Layer", p, "give the layer index")
+        raw = fields.get("Extent")
+        boxes.setdefault(layer if layer is not None else -1, []).append(_extent(raw, n, p) if raw else None)
+    for m, array in enumerate(arrays):
+        extents = boxes.get(m)
+        if not extents or any(e is None for e in extents):
+            continue  # a segment without Extent: Slicer takes the whole file
+        valid = np.array([e for e in extents if e and e[0] <= e[1] and e[2] <= e[3] and e[4] <= e[5]], np.int64)
+        size = np.array(array.shape[::-1])  # (i, j, k)
+        lo = np.maximum(valid.reshape(-1, 6)[:, 0::2].min(axis=0, initial=size.max()), 0)
+        hi = np.minimum(valid.reshape(-1, 6)[:, 1::2].max(axis=0, initial=-1) + 1, size)
+        if (lo == 0).all() and (hi == size).all():
+            continue
+        box = tuple(slice(int(a), int(max(a, b))) for a, b in zip(lo[::-1], hi[::-1]))
+        outside = int(np.count_nonzero(array)) - int(np.count_nonzero(array[box]))
+        if outside:
+            where = f"layer {m} holds" if len(arrays) > 1 else "holds"
+            span = ", ".join(f"{ax} {a}..{b - 1}" for ax, a, b in zip("ijk", lo, hi)) if (hi > lo).all() else "empty"
+            raise _fail(
+                p,
+                f"{where} {outside} labelled voxel(s) outside the extent its segments' Segment<N>_Extent keys give "
+                f"({span}); 3D Slicer would not show them - fix or remove the Extent keys, or save it in Slicer again",
+            )
+
+
 def _check_described(arrays: list[np.ndarray], counts: list[np.ndarray], per_layer, p: Path) -> None:
     for layer, (count, segs) in enumerate(zip(counts, per_layer)):
         known = {s.label_id for s in segs}
@@ -283,6 +332,7 @@ def read_segnrrd(path: PathLike, *, metadata: LayerSegments | None = None, narro
     arrays = [kernels.as_label_array(a, source=n) for a, n in zip(raw_layers, names)]
     counts = [kernels.label_presence(a, source=n)[1] for a, n in zip(arrays, names)]
     per_layer = _described(header, len(arrays), p)
+    _check_extents(header, arrays, p)
     if per_layer is None:  # no segment keys: every value is a segment
         prefixes = ["Segment_"] if len(arrays) == 1 else [f"Segment_{m}_" for m in range(len(arrays))]
         per_layer = [
@@ -315,14 +365,18 @@ def _code_text(code: Code | None) -> str:
 def _tags_text(seg: SegmentDescription) -> str:
     kind = map(_code_text, (seg.category, seg.type, seg.type_modifier))
     region = map(_code_text, (seg.anatomic_region, seg.anatomic_region_modifier))
-    entry = "~".join([_CATEGORY_CONTEXT, *kind, _ANATOMY_CONTEXT, *region])
+    contexts = [
+        _clean(c, "~|") if c else d
+        for c, d in ((seg.terminology_context, _CATEGORY_CONTEXT), (seg.anatomic_context, _ANATOMY_CONTEXT))
+    ]
+    entry = "~".join([contexts[0], *kind, contexts[1], *region])
     tags = [("Segmentation.Status", "inprogress"), ("TerminologyEntry", entry)]
     tags += [
         (tag, _clean(getattr(seg, attr), "|"))
         for attr, tag in _DICOM_TAGS.items()
         if getattr(seg, attr) and not (attr == "algorithm_type" and seg.algorithm_type == "MANUAL")
     ]
-    return "".join(f"{key}:{value}|" for key, value in tags)
+    return "".join(f"{key}:{value}|" for key, value in sorted(tags))  # sorted, as Slicer writes them
 
 
 #: Slices per block when scanning rows and columns for extents (small blocks transpose in cache).

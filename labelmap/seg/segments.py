@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from labelmap._util.color import check_triplet, cielab_to_rgb, rgb_to_cielab
-from labelmap.dicom.dataset import WriteDataset, new_uid
+from labelmap.dicom.dataset import WriteDataset, WriteElement, new_uid
 from labelmap.errors import MetadataError
 from labelmap.model import DEFAULT_RGB, Code, SegmentDescription
 
@@ -18,6 +18,12 @@ ALGORITHM_TYPES = ("AUTOMATIC", "SEMIAUTOMATIC", "MANUAL")
 BACKGROUND_TYPE = Code("125040", "DCM", "Background")
 BACKGROUND_CATEGORY = Code("309825002", "SCT", "Spatial and Relational Concept")
 _CODE_FIELDS = ("CodeValue", "CodingSchemeDesignator", "CodeMeaning")
+#: A private block in a Segment Sequence item carrying the names of the 3D Slicer terminology lists
+#: the segment's codes come from (DICOM has no attribute for them): creator (0063,0010), then
+#: (0063,1001) UT category-and-type context and (0063,1002) UT anatomic context (README, 3D Slicer).
+PRIVATE_CREATOR_TAG = 0x00630010
+PRIVATE_CREATOR = "LABELMAP SLICER TERMINOLOGY"
+_CONTEXT_TAGS = (("terminology_context", 0x00631001), ("anatomic_context", 0x00631002))
 
 # ---------------------------------------------------------------------------
 # model <-> DICOM Segment Sequence item
@@ -75,6 +81,7 @@ def segment_to_dataset(seg: SegmentDescription, *, number: int, cielab: bool = T
     if seg.tracking_id or seg.tracking_uid:  # each is Type 1C on the other
         ds.TrackingUID = seg.tracking_uid or new_uid()
         ds.TrackingID = seg.tracking_id or ds.TrackingUID
+    _write_contexts(ds, seg)
     if cielab:
         if seg.cielab is not None:
             lab = check_triplet(seg.cielab, "CIELab colour", 65535)
@@ -82,6 +89,31 @@ def segment_to_dataset(seg: SegmentDescription, *, number: int, cielab: bool = T
             lab = rgb_to_cielab(seg.rgb if seg.rgb is not None else DEFAULT_RGB)
         ds.RecommendedDisplayCIELabValue = list(lab)
     return ds
+
+
+def _write_contexts(ds: WriteDataset, seg: SegmentDescription) -> None:
+    """The Slicer terminology context names, in the private block (printable ASCII names only)."""
+    named = [(tag, getattr(seg, attr)) for attr, tag in _CONTEXT_TAGS if getattr(seg, attr)]
+    named = [(tag, text) for tag, text in named if text.isascii() and text.isprintable()]
+    if named:
+        ds._elements[PRIVATE_CREATOR_TAG] = WriteElement(PRIVATE_CREATOR_TAG, "LO", PRIVATE_CREATOR)
+        for tag, text in named:
+            ds._elements[tag] = WriteElement(tag, "UT", text)
+
+
+def _read_contexts(item: Any) -> dict[str, str | None]:
+    """The Slicer terminology context names of our private block, when the item has it."""
+
+    def text(tag: int) -> str | None:
+        value = item.get(tag)
+        value = getattr(value, "value", value)  # pydicom gives the element for a tag
+        if isinstance(value, bytes):
+            value = value.decode("ascii", "replace")
+        return value.strip(" \x00") or None if isinstance(value, str) else None
+
+    if text(PRIVATE_CREATOR_TAG) != PRIVATE_CREATOR:
+        return {}
+    return {attr: text(tag) for attr, tag in _CONTEXT_TAGS}
 
 
 def _code_from(seq_owner: Dataset, keyword: str, number: Any, required: bool) -> Code | None:
@@ -161,6 +193,7 @@ def segment_from_dataset(item: Dataset) -> SegmentDescription:
         cielab=cielab,
         tracking_id=text("TrackingID"),
         tracking_uid=str(tracking_uid) if tracking_uid else None,
+        **_read_contexts(item),
     )
 
 

@@ -561,6 +561,18 @@ def _with(n: int, **fields) -> list[dict]:
             r"Segment0 and Segment1 both use layer 0, label value 1; give Segment1 another Segment1_LabelValue",
         ),
         (_with(1, Layer="x"), 1, r"Segment1_Layer is 'x', not an integer"),
+        (_with(1, Extent="1 2 3"), 1, r"Segment1_Extent is '1 2 3'; it must be six integers 'i0 i1 j0 j1 k0 k1'"),
+        (
+            [{**seg, "Extent": "0 0 0 0 0 0"} for seg in organ_segments()],
+            1,
+            r"holds \d+ labelled voxel\(s\) outside the extent its segments' Segment<N>_Extent keys give "
+            r"\(i 0..0, j 0..0, k 0..0\); 3D Slicer would not show them",
+        ),
+        (
+            [{**seg, "Extent": "0 -1 0 -1 0 -1"} for seg in organ_segments()],
+            1,
+            r"holds \d+ labelled voxel\(s\) outside the extent .* \(empty\)",
+        ),
         (
             _with(0, Tags="TerminologyEntry:a~b~c|"),
             1,
@@ -737,3 +749,71 @@ def test_json_duplicate_label_ids(tmp_path, capsys):
     seg = SegmentDescription(1, ANATOMY, LIVER, label="a")
     with pytest.raises(MetadataError, match="segmentAttributes\\[0\\] of the metadata JSON describes labelID 1 twice"):
         read_segnrrd(src, metadata=[[seg, seg]])
+
+
+# --------------------------------------------------------------------------- terminology context names
+def _contexts(path: Path) -> list[tuple[str, str]]:
+    """(category-and-type context, anatomic context) of every segment, in header order."""
+    header = nrrd.read_header(str(path))
+    entries = [
+        header[f"Segment{n}_Tags"].split("TerminologyEntry:")[1].split("|")[0]
+        for n in range(len(header))
+        if f"Segment{n}_Tags" in header
+    ]
+    return [(e.split("~")[0], e.split("~")[4]) for e in entries]
+
+
+@pytest.mark.parametrize("compression", ["none", "deflate", "implicit"])
+def test_terminology_context_names_survive_a_round_trip(tmp_path, capsys, compression):
+    """Slicer's context names (first and fifth '~' part of TerminologyEntry) go through the SEG, in a
+    private block of each Segment Sequence item, back into the .seg.nrrd; LABELMAP and BINARY."""
+    geometry = axial_geometry(shape=(3, 12, 10))
+    ct = make_ct_series(tmp_path, geometry)
+    segs = overlap_segments()
+    segs[2] = {
+        **segs[2],
+        "Tags": segs[2]["Tags"]
+        .replace(
+            "Segmentation category and type - 3D Slicer General Anatomy list",
+            "Segmentation category and type - DICOM master list",
+        )
+        .replace("Anatomic codes - DICOM master list", "My own anatomic list"),
+    }
+    for kind, layers, segments in (
+        ("labelmap", [organs(geometry)], segs[:2]),
+        ("binary", list(overlapping(geometry)), segs),
+    ):
+        src = slicer_file(tmp_path / f"{kind}.seg.nrrd", layers, geometry, segments)
+        seg = tmp_path / f"{kind}.dcm"
+        assert run_cli(capsys, "itk2seg", src, "--dicom", ct, "-o", seg, "--compression", compression, "-q")[0] == 0
+        ds = pydicom.dcmread(seg)
+        assert ds.SegmentationType == kind.upper()
+        item = ds.SegmentSequence[-1]
+        assert item[0x00630010].value == "LABELMAP SLICER TERMINOLOGY"
+        out = tmp_path / f"out_{kind}"
+        out.mkdir()
+        assert run_cli(capsys, "seg2itk", seg, "-o", out, "--format", "segnrrd")[0] == 0
+        assert _contexts(out / f"{kind}.seg.nrrd") == _contexts(src)
+        from labelmap import validate_seg
+
+        assert [v for v in validate_seg(seg) if v.severity == "error"] == []
+    assert _contexts(tmp_path / "binary.seg.nrrd")[2] == (
+        "Segmentation category and type - DICOM master list",
+        "My own anatomic list",
+    )
+
+
+def test_segments_without_context_get_the_dicom_master_lists(tmp_path):
+    geometry = axial_geometry(shape=(2, 9, 7))
+    volume = LabelVolume(
+        organs(geometry),
+        geometry,
+        (SegmentDescription(1, ANATOMY, LIVER, label="liver"), SegmentDescription(2, ANATOMY, KIDNEY, label="kidney")),
+    )
+    write_segnrrd(tmp_path / "w.seg.nrrd", [volume])
+    assert (
+        _contexts(tmp_path / "w.seg.nrrd")
+        == [("Segmentation category and type - DICOM master list", "Anatomic codes - DICOM master list")] * 2
+    )
+    (back,) = read_segnrrd(tmp_path / "w.seg.nrrd")
+    assert back.segments[0].terminology_context == "Segmentation category and type - DICOM master list"
