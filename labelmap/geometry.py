@@ -571,7 +571,13 @@ def place_on_source(
     p = g0.slice_positions()[ka]
     s = int(np.argmin(np.abs(proj_src - p @ normal)))
     d = p - positions[s]
-    oi, oj = int(np.rint(d @ g0.row_direction / g0.spacing[0])), int(np.rint(d @ g0.column_direction / g0.spacing[1]))
+    steps = np.array([d @ g0.row_direction / g0.spacing[0], d @ g0.column_direction / g0.spacing[1]])
+    if not np.all(np.abs(steps) < 1e9):
+        raise GeometryError(
+            f"{names[first]}: its origin {_fmt(g0.origin)} lies {_fmt(steps, 0)} voxels (columns, rows) from the "
+            "source series' first voxel; it was not drawn on this series"
+        )
+    oi, oj = int(np.rint(steps[0])), int(np.rint(steps[1]))
     lattice = Geometry(g0.index_to_lps(np.array([-oi, -oj, 0])), g0.direction, g0.spacing, (1, rows, columns))
     offsets: list[tuple[int, int, int] | None] = []
     k_ranges = []

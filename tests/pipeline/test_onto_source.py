@@ -375,3 +375,29 @@ def test_exact_grid_is_not_copied(tmp_path):
     grid, index, (out,) = onto_source([array], [geometry], source, names=["x"])
     assert out is array and grid is not None and index.tolist() == list(range(SHAPE[0]))
     np.testing.assert_array_equal(match_slices(grid, source), index)
+
+
+@pytest.mark.parametrize("perm, flips", [((2, 0, 1), (True, False, True)), ((0, 1, 2), (False, True, True))])
+@pytest.mark.parametrize("make", GEOMETRIES, ids=["axial", "las", "oblique"])
+def test_cropped_and_permuted_nifti(tmp_path, capsys, make, perm, flips):
+    """A cropped block stored with permuted, flipped axes (a sagittal-stored NIfTI): re-indexed, then padded."""
+    from _interop import permuted
+
+    geometry = make(shape=SHAPE)
+    ct = make_ct_series(tmp_path, geometry)
+    array, grid = permuted(*_crop(organs(), geometry, 1, 8, 3, 18, 2, 19), perm, flips)
+    write_image(tmp_path / "p.nii.gz", array, grid)
+    seg = tmp_path / "p.dcm"
+    meta = _dcmqi_json(tmp_path / "m.json", [[1, 2]])
+    assert run_cli(capsys, "itk2seg", tmp_path / "p.nii.gz", "--dicom", ct, "-m", meta, "-o", seg, "-q")[0] == 0
+    full = organs()
+    expected = {v: geometry.index_to_lps(np.argwhere(full == v)[:, ::-1].astype(float)) for v in (1, 2)}
+    check_exact(seg, ct, geometry, expected)
+
+
+def test_absurdly_far_grid(tmp_path):
+    geometry = axial_geometry(shape=SHAPE)
+    source = load_source(make_ct_series(tmp_path, geometry))
+    far = Geometry(geometry.origin + [1e12, 0, 0], geometry.direction, geometry.spacing, (2, 3, 4))
+    with pytest.raises(GeometryError, match=r"far.nrrd: its origin .* voxels \(columns, rows\) from the source"):
+        onto_source([np.ones((2, 3, 4), np.uint8)], [far], source, names=["far.nrrd"])
