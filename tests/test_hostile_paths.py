@@ -346,3 +346,18 @@ def test_seg2itk_tolerance_is_checked_too(case, tmp_path, capsys):
     rc, out, err = run_cli(capsys, "seg2itk", case["seg"], "-o", tmp_path, "--tolerance", "nan")
     _one_line(rc, out, err, "--tolerance", "finite")
     assert listing(tmp_path) == set()
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--size", "100000"], ["100000x100000x120", "voxels"]),
+        (["--size", "2048", "--slices", "2048"], ["512x512x512"]),
+        (["--size", "0"], ["--size", "at least 2"]),
+        (["--organs", "-3"], ["--organs", "at least 1"]),
+    ],
+)
+def test_demo_sizes_are_bounded(tmp_path, capsys, args, words):
+    rc, out, err = run_cli(capsys, "demo", "-o", tmp_path / "d", *args)
+    _one_line(rc, out, err, *words)
+    assert listing(tmp_path) == set()

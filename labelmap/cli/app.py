@@ -114,8 +114,9 @@ def _checked_params(command: Any) -> Any:
         ptype.convert = checked_convert
         return ptype
 
-    def interruptible(callback: Any) -> Any:
+    def interruptible(callback: Any, name: str, first: str | None) -> Any:
         def run(*args: Any, **kwargs: Any) -> Any:
+            _RUNNING[:] = [name, kwargs.get(first) if first else None]
             try:
                 return callback(*args, **kwargs)
             except KeyboardInterrupt:
@@ -125,7 +126,7 @@ def _checked_params(command: Any) -> Any:
 
     for sub in getattr(command, "commands", {}).values():
         if sub.callback is not None:
-            sub.callback = interruptible(sub.callback)
+            sub.callback = interruptible(sub.callback, sub.name, sub.params[0].name if sub.params else None)
         for param in sub.params:
             if isinstance(param.type, TyperPath):
                 param.type = checked(param.type, path_problem, before=True)
@@ -134,14 +135,18 @@ def _checked_params(command: Any) -> Any:
     return command
 
 
+#: The command being run and its first parameter's value (its main input), for messages.
+_RUNNING: list[Any] = []
+
+
 def _running(argv: list[str]) -> str:
     """What the command line was doing, for an error without a file of its own: ``seg2itk of 'x.dcm'``."""
-    name = next((a for a in argv if not a.startswith("-")), None)
-    if name is None:
-        return "labelmap-convert"
-    rest = argv[argv.index(name) + 1 :]
-    first = next((a for a in rest if not a.startswith("-")), None)
-    return f"{name} of {first!r}" if first is not None else name
+    if _RUNNING:
+        name, value = _RUNNING
+        values = value if isinstance(value, (list, tuple)) else [] if value is None else [value]
+        shown = ", ".join(repr(str(v)) for v in values[:3]) + (", ..." if len(values) > 3 else "")
+        return f"{name} of {shown}" if shown else str(name)
+    return next((a for a in argv if not a.startswith("-")), "labelmap-convert")
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -185,6 +190,7 @@ def _run(args: list[str]) -> int:
         typer.echo("error: " + " ".join(text.split()), err=True)
         return 1
 
+    _RUNNING.clear()
     restore = None
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         restore = signal.signal(signal.SIGTERM, _interrupt)

@@ -14,6 +14,10 @@ import numpy as np
 __all__ = ["run_demo"]
 
 
+#: The largest sample the demo builds (its CT, label map and SEG stay within a few GB).
+MAX_VOXELS = 512**3
+
+
 def run_demo(
     output_dir: Path | None,
     *,
@@ -34,6 +38,11 @@ def run_demo(
     for flag, value, low in (("--organs", organs, 1), ("--size", size, 2), ("--slices", slices, 1)):
         if value < low:
             raise InputError(f"{flag} must be at least {low}, got {value}")
+    if size * size * slices > MAX_VOXELS:
+        raise InputError(
+            f"a {size}x{size}x{slices} sample has {size * size * slices:,} voxels, more than the demo makes "
+            f"({MAX_VOXELS:,}: 512x512x512); use a smaller --size or fewer --slices"
+        )
     origin = np.array([-0.5 * size * 0.8, -0.5 * size * 0.8, -200.0])
     geometry = Geometry(
         origin=origin, direction=np.eye(3), spacing=np.array([0.8, 0.8, 2.0]), shape=(slices, size, size)

@@ -119,13 +119,13 @@ def test_stdout_on_a_full_device(case, tmp_path):
 
 # --------------------------------------------------------------------------- the top level's one line
 def test_memory_error_is_one_line(tmp_path):
-    """A real MemoryError: the demo's arrays do not fit under a 1 GiB address-space limit."""
+    """A real MemoryError: the demo's largest sample does not fit under a 600 MiB address-space limit."""
 
     def limit():
-        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+        resource.setrlimit(resource.RLIMIT_AS, (600 << 20, 600 << 20))
 
     proc = subprocess.run(
-        [str(LABELMAP_CONVERT), "demo", "--size", "30000", "--slices", "400", "-o", str(tmp_path / "d")],
+        [str(LABELMAP_CONVERT), "demo", "--size", "512", "--slices", "512", "-o", str(tmp_path / "d")],
         capture_output=True,
         text=True,
         timeout=120,
@@ -134,15 +134,16 @@ def test_memory_error_is_one_line(tmp_path):
     assert proc.returncode == 1
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: out of memory during demo"), proc.stderr
+    assert not [p for p in (tmp_path / "d").rglob("*") if p.name.startswith(".")]  # no temporary left
     assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize(
     "exc, words",
     [
-        (MemoryError(), "out of memory during seg2itk of"),
+        (MemoryError(), "out of memory during seg2itk of '.*base.seg.dcm'"),
         (RecursionError("maximum recursion depth exceeded"), "nested too deeply"),
-        (OSError(5, "Input/output error", "x.nrrd"), "'x.nrrd': Input/output error"),
+        (OSError(5, "Input/output error", "x.nrrd"), "seg2itk of .*: 'x.nrrd': Input/output error"),
         (PermissionError(13, "Permission denied", "ro/x"), "'ro/x': Permission denied"),
         (ValueError("an unforeseen bug"), "internal error during seg2itk of .*ValueError: an unforeseen bug.*report"),
     ],
