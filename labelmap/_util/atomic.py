@@ -31,6 +31,7 @@ __all__ = [
     "check_output_target",
     "is_temporary",
     "kind_of",
+    "missing_dirs",
 ]
 
 #: Every temporary file this package creates starts with this (and is hidden).
@@ -143,6 +144,27 @@ def _refuse_empty(output: str | os.PathLike[str]) -> None:
     """An empty string is no file name (``Path("")`` would be the current folder)."""
     if os.fspath(output) == "":
         raise OutputError("the output file name is an empty string; give a file name")
+
+
+def missing_dirs(directory: str | os.PathLike[str]) -> list[Path]:
+    """The folders of ``directory``'s path that do not exist yet, deepest first (what creating it would make).
+
+    Parameters
+    ----------
+    directory
+        A folder path.
+
+    Returns
+    -------
+    list
+        Folders to remove again if the run fails (:class:`OutputSet` ``created``).
+    """
+    out: list[Path] = []
+    d = Path(os.path.abspath(directory))
+    while not os.path.lexists(d) and d != d.parent:
+        out.append(d)
+        d = d.parent
+    return out
 
 
 def _resolved_target(target: Path, example: str = "") -> Path:
@@ -280,7 +302,8 @@ class OutputSet:
 
     ``stage(target)`` gives a temporary path to write in place of ``target``; leaving the
     ``with`` block normally renames every temporary onto its target (:meth:`commit`); an
-    exception removes them (:meth:`abort`) and leaves every target as it was.  When a rename
+    exception removes them (:meth:`abort`) and leaves every target as it was, and removes the
+    ``created`` folders (made for this run, deepest first) again when they are empty.  When a rename
     fails half-way through the commit, the files already replaced are restored from hard-link
     backups of the old ones (taken before the first rename), so the folder still ends up as it was.
 
@@ -291,8 +314,9 @@ class OutputSet:
     ...     write_json(out.stage(folder / "meta.json"))
     """
 
-    def __init__(self) -> None:
+    def __init__(self, created: Sequence[Path] = ()) -> None:
         self._staged: dict[Path, Path] = {}  # target -> temporary
+        self._created = list(created)  # folders made for this run (deepest first): removed on abort if empty
         self._closed = False
 
     def __enter__(self) -> OutputSet:
@@ -384,6 +408,9 @@ class OutputSet:
         if not self._closed:
             self._closed = True
             self._remove(self._staged.values())
+            for folder in self._created:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only when empty: never a folder that holds anything
 
     # ---------------------------------------------------------------- internals
     @staticmethod

@@ -536,7 +536,7 @@ def seg_to_itk(
     LabelmapError
         A damaged or unsupported SEG, an unknown format, an unusable output folder.
     """
-    from labelmap._util.atomic import OutputSet, check_output_dir
+    from labelmap._util.atomic import OutputSet, check_output_dir, missing_dirs
     from labelmap.formats import LabelSet, output_format
     from labelmap.formats.dcmqi_json import write_meta_json
 
@@ -549,9 +549,11 @@ def seg_to_itk(
         check_output_dir(output_dir)  # a bad folder fails before the SEG is read
     source = None if reference is None else load_source(reference, series_uid=series_uid)
     decoded = read_seg(seg, reference=source, series_uid=series_uid, tol_mm=options.tol_mm)
+    created = missing_dirs(output_dir) if options.create_dir else []
     out_dir = check_output_dir(output_dir, create=options.create_dir)  # created once the SEG has been read
-    # every file is written to a temporary and renamed only when all are written (all or nothing)
-    with OutputSet() as out:
+    # every file is written to a temporary and renamed only when all are written (all or nothing);
+    # a failure also removes the output folder again if this run created it
+    with OutputSet(created=created) as out:
         if out_format.describes_segments:  # every segment in one file
             layers = _one_file_layers(decoded, out_format)
             stem = prefix or re.sub(r"(\.seg)?(\.dcm)?$", "", Path(seg).name, flags=re.I) or "segmentation"

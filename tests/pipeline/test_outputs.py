@@ -159,3 +159,18 @@ def test_prefix_stays_inside_the_output_folder(binary8, tmp_path, prefix):
     with pytest.raises(InputError, match="folder separator"):
         seg_to_itk(binary8["seg"], tmp_path / "out", options=ReadOptions(prefix=prefix))
     assert listing(tmp_path) == set()
+
+
+def test_a_failed_run_removes_the_output_folder_it_created(binary8, tmp_path):
+    from labelmap.errors import SegFormatError
+
+    (tmp_path / "not-a-seg.dcm").write_bytes(b"\0" * 400)
+    with pytest.raises(SegFormatError):
+        seg_to_itk(tmp_path / "not-a-seg.dcm", tmp_path / "new" / "deeper", options=ReadOptions(create_dir=True))
+    assert listing(tmp_path) == {"not-a-seg.dcm"}
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(SegFormatError):
+        seg_to_itk(tmp_path / "not-a-seg.dcm", tmp_path / "kept" / "new", options=ReadOptions(create_dir=True))
+    assert listing(tmp_path) == {"not-a-seg.dcm", "kept"}  # an existing folder is never removed
+    report = seg_to_itk(binary8["seg"], tmp_path / "made", options=ReadOptions(create_dir=True))
+    assert report.metadata == tmp_path / "made" / "meta.json" and (tmp_path / "made").is_dir()
