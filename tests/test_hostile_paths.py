@@ -361,3 +361,21 @@ def test_demo_sizes_are_bounded(tmp_path, capsys, args, words):
     rc, out, err = run_cli(capsys, "demo", "-o", tmp_path / "d", *args)
     _one_line(rc, out, err, *words)
     assert listing(tmp_path) == set()
+
+
+@pytest.mark.parametrize("data", ["/dev/zero", "/dev/urandom", "fifo"])
+def test_a_detached_header_pointing_at_a_device_or_fifo_is_refused(case, tmp_path, data):
+    """An .nhdr whose 'data file' is not a regular file: one line, no hang, no unbounded read."""
+    if data == "fifo":
+        _fifo(tmp_path / "fifo")
+    header = (
+        "NRRD0004\ntype: uint8\ndimension: 3\nsizes: 20 24 6\nspace: left-posterior-superior\n"
+        "space directions: (0.7,0,0) (0,0.9,0) (0,0,2.5)\nspace origin: (-7.35,-9.45,-30)\n"
+        f"encoding: {'gzip' if data == '/dev/urandom' else 'raw'}\ndata file: {data}\n\n"
+    )
+    (tmp_path / "lab.nhdr").write_text(header)
+    before = _state(tmp_path)
+    args = _itk2seg(case, tmp_path / "x.dcm", labels=[tmp_path / "lab.nhdr"])
+    proc = subprocess.run([str(LABELMAP_CONVERT), *map(str, args)], capture_output=True, text=True, timeout=60)
+    _one_line(proc.returncode, proc.stdout, proc.stderr, "lab.nhdr", data, "not a regular file")
+    assert _state(tmp_path) == before

@@ -328,7 +328,9 @@ class OutputSet:
             return
         self.abort()
         if isinstance(exc, OSError) and not isinstance(exc, LabelmapError):
-            raise OutputError(f"cannot write {self._describe(exc)}: {_reason(exc)}") from exc
+            target = self._target_of(exc)
+            if target is not None:  # a write failed; other OS errors (reading an input) pass as they are
+                raise OutputError(f"cannot write {str(target)!r}: {_reason(exc)}") from exc
         if isinstance(exc, LabelmapError) and exc.path is None:
             # a writer named a temporary: name its target instead
             fixed = self._untemp(exc.what)
@@ -400,7 +402,9 @@ class OutputSet:
             self._remove([*self._staged.values(), *backups.values()])
             if isinstance(exc, LabelmapError) or not isinstance(exc, OSError):
                 raise
-            raise OutputError(f"cannot write {self._describe(exc)}: {_reason(exc)}") from exc
+            target = self._target_of(exc)
+            where = repr(str(target)) if target is not None else ", ".join(repr(str(t)) for t in self._staged)
+            raise OutputError(f"cannot write {where}: {_reason(exc)}") from exc
         self._remove(backups.values())
 
     def abort(self) -> None:
@@ -439,11 +443,14 @@ class OutputSet:
             text = text.replace(str(tmp), str(target))
         return text
 
-    def _describe(self, exc: OSError) -> str:
-        """The target an OSError is about (by its file names), else every target of the set."""
-        for name in (exc.filename, exc.filename2):
-            if name is not None:
-                for target, tmp in self._staged.items():
-                    if os.fspath(name) in (str(tmp), str(target)):
-                        return repr(str(target))
-        return ", ".join(repr(str(t)) for t in self._staged) or "the output"
+    def _target_of(self, exc: OSError) -> Path | None:
+        """The target an OSError is about: by its file names, else (no name: a failed ``write``) the
+        target staged last; None when it names some other file."""
+        names = [os.fspath(n) for n in (exc.filename, exc.filename2) if n is not None]
+        for name in names:
+            for target, tmp in self._staged.items():
+                if name in (str(tmp), str(target)):
+                    return target
+        if names or not self._staged:
+            return None
+        return list(self._staged)[-1]

@@ -15,6 +15,7 @@ raw) encoding, preserving the dtype.  Output is atomic (see
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -123,6 +124,29 @@ def _inflate_narrowed(blob: bytes, dtype: np.dtype, count: int) -> tuple[np.ndar
     return small, done * size + carry
 
 
+def _check_data_file(p: Path, fail: Callable[[Path, str], ImageFormatError]) -> None:
+    """A detached header's ``data file`` must be a regular file: a FIFO would block the read forever
+    and a device (``/dev/zero``, ``/dev/urandom``) never ends; refused before it is opened."""
+    import stat
+
+    import nrrd
+
+    from labelmap._util.atomic import kind_of
+
+    with open(p, "rb") as fh:
+        header = nrrd.read_header(fh)
+    name = str(header.get("data file", header.get("datafile", ""))).strip()
+    if not name or " " in name:  # attached, or a LIST / pattern form (pynrrd reports those)
+        return
+    data = Path(name) if Path(name).is_absolute() else p.parent / name
+    try:
+        mode = os.stat(data).st_mode
+    except OSError:
+        return  # missing: pynrrd's error names it
+    if not stat.S_ISREG(mode):
+        raise fail(p, f"its data file {name!r} is {kind_of(mode)}, not a regular file")
+
+
 def read_data_and_header(
     p: Path, *, narrow: bool = False, fail: Callable[[Path, str], ImageFormatError] = fail
 ) -> tuple[np.ndarray, dict]:
@@ -137,6 +161,7 @@ def read_data_and_header(
         if fast is None:
             import nrrd
 
+            _check_data_file(p, fail)
             fast = nrrd.read(str(p), index_order="C")
         return fast
     except LabelmapError:
