@@ -402,8 +402,8 @@ class OutputSet:
             self._remove([*self._staged.values(), *backups.values()])
             if isinstance(exc, LabelmapError) or not isinstance(exc, OSError):
                 raise
-            target = self._target_of(exc)
-            where = repr(str(target)) if target is not None else ", ".join(repr(str(t)) for t in self._staged)
+            failed = self._target_of(exc)
+            where = repr(str(failed)) if failed is not None else ", ".join(repr(str(t)) for t in self._staged)
             raise OutputError(f"cannot write {where}: {_reason(exc)}") from exc
         self._remove(backups.values())
 
