@@ -38,14 +38,9 @@ def find_files(paths: Sequence[str | os.PathLike]) -> tuple[list[Path], int]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for root, dirs, names in os.walk(path):
-                dirs.sort()
-                for name in sorted(names):
-                    f = Path(root) / name
-                    if f.is_file():  # follows a link to a file; False for FIFOs, sockets, devices, loops
-                        files.append(f)
-                    else:
-                        skipped += 1
+            found, left_out = _walk(path)
+            files += found
+            skipped += left_out
         elif path.is_file():
             files.append(path)
         elif os.path.lexists(path):
@@ -58,6 +53,35 @@ def find_files(paths: Sequence[str | os.PathLike]) -> tuple[list[Path], int]:
                 f"DICOM input {str(path)!r} does not exist; give the folder or files of the source image series"
             )
     return list(dict.fromkeys(files)), skipped
+
+
+def _walk(top: Path) -> tuple[list[Path], int]:
+    """Files under ``top`` in os.walk's top-down sorted order, without recursion (any depth) and
+    without following links to folders; (files, entries left out)."""
+    files: list[Path] = []
+    skipped = 0
+    stack = [str(top)]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:  # unreadable, vanished or a path too long for the system
+            skipped += 1
+            continue
+        subfolders = []
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    subfolders.append(entry.path)
+                elif entry.is_file():  # follows a link to a file; False for FIFOs, sockets, devices, loops
+                    files.append(Path(entry.path))
+                elif not (entry.is_symlink() and entry.is_dir()):  # links to folders: not followed, not counted
+                    skipped += 1
+            except OSError:
+                skipped += 1
+        stack.extend(reversed(subfolders))
+    return files, skipped
 
 
 def _file_type(path: Path) -> str:

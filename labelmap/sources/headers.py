@@ -45,8 +45,9 @@ __all__ = [
 
 #: Bytes read first from every file: enough for the sniff and for most CT headers.
 HEAD_BYTES = 8192
-#: Largest span of header bytes held at once (one wanted element, or an undefined-length sequence).
-MAX_WINDOW = 64 << 20
+#: Largest span of header bytes held at once (one wanted element, or an undefined-length sequence
+#: such as the Per-frame Functional Groups of a 30,000-frame Enhanced MR).
+MAX_WINDOW = 256 << 20
 #: Most bytes inflated from a Deflated data set before its Pixel Data.
 MAX_INFLATED = 256 << 20
 

@@ -305,6 +305,14 @@ def _frames_of(h: SliceHeader) -> list[SliceHeader]:
     from labelmap.sources.enhanced import frame_geometry
 
     n = h.number_of_frames or 0
+    if n < 1:
+        raise DicomSeriesError(
+            f"NumberOfFrames is {n}: an image needs at least one frame; fix the file or remove it from the "
+            "source folder",
+            path=h.file,
+            keyword="NumberOfFrames",
+            tag=KEYWORDS["NumberOfFrames"][0],
+        )
     if h.position is not None:
         raise DicomSeriesError(
             f"{h.file!r} is a multi-frame image with one ImagePositionPatient for its {n} frames (SOPClassUID "
@@ -357,20 +365,20 @@ def _build_series(series_uid: str, slices: list[SliceHeader], notes: list[str] |
     for h, p in zip(slices[1:], planes[1:]):
         if np.max(np.abs(p.orientation - plane.orientation)) > ORIENTATION_TOL:
             raise DicomSeriesError(
-                f"slices of series {series_uid} have different orientations: {ref.file!r} has "
-                f"ImageOrientationPatient {np.round(plane.orientation, 6).tolist()}, {h.file!r} has "
+                f"slices of series {series_uid} have different orientations: {where(ref)} has "
+                f"ImageOrientationPatient {np.round(plane.orientation, 6).tolist()}, {where(h)} has "
                 f"{np.round(p.orientation, 6).tolist()}; a source series must be one stack of parallel slices - "
                 "remove the files of the other orientation"
             )
         if (p.rows, p.columns) != (plane.rows, plane.columns):
             raise DicomSeriesError(
-                f"slices of series {series_uid} differ in size: {h.file!r} is {p.rows}x{p.columns} "
-                f"(rows x columns), {ref.file!r} is {plane.rows}x{plane.columns}"
+                f"slices of series {series_uid} differ in size: {where(h)} is {p.rows}x{p.columns} "
+                f"(rows x columns), {where(ref)} is {plane.rows}x{plane.columns}"
             )
         if np.max(np.abs(np.subtract(p.spacing, plane.spacing))) > SPACING_TOL:
             raise DicomSeriesError(
-                f"slices of series {series_uid} differ in PixelSpacing: {h.file!r} has "
-                f"{list(p.spacing)}, {ref.file!r} has {list(plane.spacing)}"
+                f"slices of series {series_uid} differ in PixelSpacing: {where(h)} has "
+                f"{list(p.spacing)}, {where(ref)} has {list(plane.spacing)}"
             )
 
     orientation = np.asarray(plane.orientation, dtype=np.float64)

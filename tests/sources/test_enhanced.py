@@ -178,3 +178,41 @@ def test_legacy_multi_frame_with_one_position_is_refused(tmp_path):
     ds.save_as(tmp_path / "mf" / "x.dcm" if (tmp_path / "mf").mkdir() is None else None)
     with pytest.raises(DicomSeriesError, match="one ImagePositionPatient for its 2 frames.*Enhanced"):
         load_series([tmp_path / "mf"])
+
+
+def test_highdicom_reads_the_seg_by_source_frame(tmp_path):
+    """highdicom indexes a SEG by the Referenced Frame Numbers of its source: the frames of the
+    Enhanced CT give back the label slices (BINARY: one segment per call)."""
+    hd = pytest.importorskip("highdicom")
+    from labelmap.pipeline.options import WriteOptions
+
+    files = write_ct_series(tmp_path / "single", GEOMETRY)
+    order = [2, 4, 0, 1, 3]
+    ct = enhanced_from_series(files, tmp_path / "enh" / "ct.dcm", order=order)
+    ct_uid = pydicom.dcmread(ct, stop_before_pixels=True).SOPInstanceUID
+    lab, meta, labels = _labels(tmp_path)
+    out = tmp_path / "out.seg.dcm"
+    itk_to_seg([lab], [tmp_path / "enh"], meta, out, options=WriteOptions(seg_type="binary"))
+    seg = hd.seg.segread(out)
+    frames = list(range(1, len(order) + 1))
+    numbers = sorted(int(v) for v in np.unique(labels) if v)
+    pixels = seg.get_pixels_by_source_frame(
+        source_sop_instance_uid=ct_uid,
+        source_frame_numbers=frames,
+        segment_numbers=numbers,
+        combine_segments=True,
+        assert_missing_frames_are_empty=True,
+    )
+    for f in frames:
+        np.testing.assert_array_equal(pixels[f - 1], labels[order[f - 1]])
+
+
+def test_enhanced_with_zero_frames_is_one_error(tmp_path):
+    files = write_ct_series(tmp_path / "single", GEOMETRY)
+    path = enhanced_from_series(files, tmp_path / "enh" / "ct.dcm")
+    ds = pydicom.dcmread(path)
+    ds.NumberOfFrames = 0
+    del ds.PerFrameFunctionalGroupsSequence
+    ds.save_as(path)
+    with pytest.raises(DicomSeriesError, match="ct.dcm: NumberOfFrames .*: NumberOfFrames is 0"):
+        load_series([tmp_path / "enh"])

@@ -421,3 +421,56 @@ def test_junk_that_looks_like_a_bare_data_set_is_not_dicom(tmp_path):
     assert sniff((d / "junk.bin").read_bytes()[:64], 60000) == "explicit"
     assert read_source_header(d / "junk.bin") is None
     assert len(load_series([d])) == len(files)
+
+
+# --------------------------------------------------------------------------- through the command line
+def _longer_than_file(d: Path, files: list[Path]) -> None:
+    raw = bytearray(files[2].read_bytes())
+    at = raw.index(b"\x10\x00\x10\x00PN")
+    raw[at + 6 : at + 8] = struct.pack("<H", 40000)
+    files[2].write_bytes(bytes(raw[: at + 200]))
+
+
+def _tilted(d: Path, files: list[Path]) -> None:
+    for f in files:
+        f.unlink()
+    for f in write_ct_series(d, tilted_geometry(shape=GEOMETRY.shape, tilt_deg=20)):
+        _rewrite(f, GantryDetectorTilt="20")
+
+
+CLI_CASES = {
+    "two files with one SOPInstanceUID": (
+        lambda d, files: _rewrite(files[2], SOPInstanceUID=pydicom.dcmread(files[0]).SOPInstanceUID),
+        ["same SOPInstanceUID", "CT000001.dcm", "CT000003.dcm"],
+    ),
+    "PixelSpacing 0": (lambda d, files: _rewrite(files[1], PixelSpacing=["0", "0"]), ["CT000002.dcm", "PixelSpacing"]),
+    "PixelSpacing missing": (lambda d, files: _rewrite(files[3], PixelSpacing=None), ["CT000004.dcm", "missing"]),
+    "element longer than the file": (_longer_than_file, ["CT000003.dcm", "damaged", "past the end"]),
+    "gantry tilt": (_tilted, ["gantry-tilted", "20.00 degrees", "GantryDetectorTilt", "resample"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CLI_CASES))
+def test_source_errors_are_one_line_through_the_cli(tmp_path, capsys, name):
+    d, files = _ct(tmp_path)
+    lab, meta = _label_case(tmp_path, d)
+    make, expected = CLI_CASES[name]
+    make(d, files)
+    out = tmp_path / "out.seg.dcm"
+    rc, _, err = run_cli(capsys, "itk2seg", lab, "-d", d, "-m", meta, "-o", out)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert rc == 1 and len(lines) == 1 and lines[0].startswith("error: "), err
+    assert all(e in lines[0] for e in expected), lines[0]
+    assert not out.exists()
+
+
+def test_folders_nested_deeper_than_the_recursion_limit(tmp_path):
+    """The folder walk is iterative: a slice 1,100 folders down is found (os.walk would recurse)."""
+    d, files = _ct(tmp_path)
+    deep = d
+    for _ in range(1100):  # os.makedirs and Path.mkdir(parents=True) recurse too
+        deep = deep / "d"
+        os.mkdir(deep)
+    shutil.move(str(files[2]), deep / "slice.dcm")
+    series = load_series([d])
+    assert len(series) == len(files) and str(deep / "slice.dcm") in series.files
