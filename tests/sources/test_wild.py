@@ -465,12 +465,24 @@ def test_source_errors_are_one_line_through_the_cli(tmp_path, capsys, name):
 
 
 def test_folders_nested_deeper_than_the_recursion_limit(tmp_path):
-    """The folder walk is iterative: a slice 1,100 folders down is found (os.walk would recurse)."""
+    """The folder walk is iterative: a slice 300 folders down is found with the recursion limit 100
+    frames above the current stack (os.walk recurses once per level).  Shallow enough for pytest's
+    own clean-up (shutil.rmtree recurses too)."""
+    import sys
+
     d, files = _ct(tmp_path)
     deep = d
-    for _ in range(1100):  # os.makedirs and Path.mkdir(parents=True) recurse too
+    for _ in range(300):
         deep = deep / "d"
         os.mkdir(deep)
     shutil.move(str(files[2]), deep / "slice.dcm")
-    series = load_series([d])
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(depth + 100)
+    try:
+        series = load_series([d])
+    finally:
+        sys.setrecursionlimit(limit)
     assert len(series) == len(files) and str(deep / "slice.dcm") in series.files
