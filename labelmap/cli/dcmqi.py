@@ -97,7 +97,9 @@ def segimage2itkimage(
     if kind not in ("nrrd", "nii", "nifti"):
         raise InputError(f"--outputType {output_type!r} is not supported; use nrrd, nii or nifti")
     fmt = "nrrd" if kind == "nrrd" else "nifti"
-    options = ReadOptions(fmt=fmt, prefix=prefix, merge_segments=merge_segments, create_dir=False)
+    options = ReadOptions(
+        fmt=fmt, prefix=prefix, merge_segments=merge_segments, create_dir=False, dcmqi_pixel_types=True
+    )
     report = seg_to_itk(input_dicom, output_directory, options=options)
     Printer().wrote_labels(report)
 

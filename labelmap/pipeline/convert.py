@@ -470,6 +470,16 @@ def _reference_geometry(reference, *, series_uid: str | None, tol_mm: float) -> 
     return series_geometry(reference, tol_mm=max(tol_mm, 0.01))
 
 
+def _dcmqi_pixels(decoded: DecodedSegmentation, array: np.ndarray) -> np.ndarray:
+    """``array`` in the pixel type dcmqi's segimage2itkimage writes for this SEG (see ReadOptions)."""
+    small = decoded.segmentation_type == "LABELMAP" and getattr(decoded, "bits_allocated", 16) <= 8
+    if small and array.dtype == np.uint8:
+        return array
+    if array.size and int(array.max()) > 0x7FFF:
+        return array.astype(np.uint16, copy=False)
+    return array.astype(np.uint8 if small else np.int16, copy=False)
+
+
 def output_names(output_dir: Path, prefix: str, count: int, ext: str) -> tuple[list[Path], Path]:
     """dcmqi's output names: ``<prefix>-<k><ext>`` and ``<prefix>-meta.json`` (no dash without prefix)."""
     stem = f"{prefix}-" if prefix else ""
@@ -571,7 +581,8 @@ def seg_to_itk(
             groups = []
             for path, group in zip(images, layer_groups):
                 buffer = decoded.volume_of([s.number for s in group], buffer)
-                write_labels(out.stage(path), LabelVolume(buffer, decoded.geometry))
+                pixels = _dcmqi_pixels(decoded, buffer) if options.dcmqi_pixel_types else buffer
+                write_labels(out.stage(path), LabelVolume(pixels, decoded.geometry))
                 groups.append([replace(s, label_id=s.number) for s in group])
             shape = decoded.geometry.shape
         write_meta_json(out.stage(meta_path), decoded.series, groups)

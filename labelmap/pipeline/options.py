@@ -32,6 +32,11 @@ class ReadOptions:
         How far (mm) a frame may lie from the reference grid.
     create_dir
         Create the output folder when it does not exist.
+    dcmqi_pixel_types
+        Label images in the pixel type dcmqi's ``segimage2itkimage`` writes: 16-bit signed for
+        BINARY / FRACTIONAL and for 16-bit LABELMAP frames, 8-bit unsigned for 8-bit LABELMAP frames
+        (16-bit unsigned when a value exceeds 32767, which dcmqi's type cannot hold).  Otherwise the
+        smallest unsigned type that holds the values.
     """
 
     fmt: str = "nrrd"
@@ -39,3 +44,4 @@ class ReadOptions:
     merge_segments: bool = False
     tol_mm: float = DEFAULT_TOLERANCE_MM
     create_dir: bool = True
+    dcmqi_pixel_types: bool = False

@@ -40,6 +40,7 @@ class DecodedSeg:
     filled_slices: int
     name: str = "SEG"
     fill_value: int = 0  # what the filled slices hold (the Pixel Padding Value, else 0)
+    bits_allocated: int = 8  # of the stored frames
     notes: tuple[str, ...] = ()  # warnings for the caller's report
 
     @property
@@ -161,5 +162,6 @@ def decode_labelmap(
         filled_slices=geometry.shape[0] - len(k),
         name=name,
         fill_value=fill,
+        bits_allocated=bits,
         notes=notes,
     )

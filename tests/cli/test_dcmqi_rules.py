@@ -372,6 +372,34 @@ def test_meta_json_is_what_dcmqi_writes(segs, tmp_path, capsys, name, merge):
     assert sorted(p.name for p in ours.iterdir()) == sorted(p.name for p in theirs.iterdir())
 
 
+@pytest.mark.parametrize("name", ["ours labelmap", "ours binary", "ours fractional", "dcmqi labelmap 16-bit"])
+def test_label_images_have_dcmqis_pixel_types(segs, tmp_path, capsys, name):
+    """segimage2itkimage writes the pixel type dcmqi writes (BINARY / FRACTIONAL and 16-bit LABELMAP frames:
+    int16; 8-bit LABELMAP frames: uint8); native seg2itk the smallest unsigned type."""
+    import nrrd
+
+    seg = segs.get(name)
+    if seg is None:  # a 16-bit LABELMAP from dcmqi's own bin2labelsegimage
+        seg = tmp_path / "16.dcm"
+        proc = dcmqi("bin2labelsegimage", "--inputDICOM", segs["dcmqi binary"], "--outputDICOM", seg, "--force16Bit")
+        assert proc.returncode == 0, proc.stderr
+    theirs, ours = tmp_path / "dcmqi", tmp_path / "ours"
+    theirs.mkdir()
+    ours.mkdir()
+    proc = dcmqi("segimage2itkimage", "--inputDICOM", seg, "--outputDirectory", theirs)
+    assert proc.returncode == 0, proc.stderr
+    rc, _, err = run_cli(capsys, "segimage2itkimage", "--inputDICOM", seg, "--outputDirectory", ours)
+    assert rc == 0, err
+    for image in sorted(theirs.glob("*.nrrd")):
+        expected, _ = nrrd.read(str(image))
+        actual, _ = nrrd.read(str(ours / image.name))
+        assert actual.dtype == expected.dtype, image.name
+        np.testing.assert_array_equal(actual, expected)
+    rc, _, err = run_cli(capsys, "seg2itk", seg, "-o", tmp_path / "native")
+    assert rc == 0, err
+    assert read_image(tmp_path / "native" / "1.nrrd")[0].dtype == np.uint8
+
+
 def test_native_meta_json_has_the_same_keys(segs, tmp_path, capsys):
     """seg2itk writes the same meta.json as segimage2itkimage."""
     rc, _, err = run_cli(capsys, "seg2itk", segs["ours labelmap minimal"], "-o", tmp_path / "a")
