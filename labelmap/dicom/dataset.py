@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from labelmap.dicom.dictionary import KEYWORDS, KeywordAccess, tag_of, tag_str
+from labelmap.dicom.dictionary import KEYWORDS, TEXT_VRS, KeywordAccess, tag_of, tag_str
 
 __all__ = ["WriteDataset", "WriteElement", "new_uid", "copy_attribute"]
 
@@ -115,15 +115,22 @@ def _pydicom_dataset(ds: WriteDataset):
 def copy_attribute(target: WriteDataset, source: Any, keyword: str) -> bool:
     """Copy ``keyword`` from a source header (pydicom Dataset or lite data set) if present.
 
-    Elements of a lite data set are copied as their encoded bytes (the source's text and
-    number formatting kept exactly); pydicom elements by value.  Returns whether it was present.
+    Text is copied as its encoded bytes (the source's characters, character set and number
+    formatting kept exactly) along with what it decodes to; other values by value.  Returns
+    whether it was present.
     """
     if keyword not in source:
         return False
     element = source[keyword]
-    raw = getattr(element, "_raw", None)
+    raw = getattr(element, "_raw", None)  # a lite element
+    if raw is None and KEYWORDS[keyword][1] in TEXT_VRS and hasattr(source, "get_item"):
+        item = source.get_item(keyword)  # pydicom: the element as read, if not decoded yet
+        raw = item.value if type(item).__name__ == "RawDataElement" else None
+        original = getattr(element.value, "original_string", None)  # a decoded PersonName keeps its bytes
+        raw = original if raw is None and isinstance(original, bytes) else raw
     if isinstance(raw, bytes):  # written byte for byte; ``value`` is what it decodes to
-        target._elements[element.tag] = WriteElement(element.tag, element.VR, element.value, raw)
+        vr = KEYWORDS[keyword][1] if element.VR not in TEXT_VRS else element.VR
+        target._elements[element.tag] = WriteElement(element.tag, vr, element.value, raw)
     else:
         setattr(target, keyword, element.value)
     return True

@@ -173,6 +173,30 @@ KEYWORDS: dict[str, tuple[int, str]] = {
 TAG_VR: dict[int, str] = {tag: vr for tag, vr in KEYWORDS.values()}
 KEYWORD_OF: dict[int, str] = {tag: keyword for keyword, (tag, _) in KEYWORDS.items()}
 
+#: Value Multiplicity (PS3.6) of the attributes of :data:`KEYWORDS` that may hold more than one value,
+#: as (minimum, maximum or None for "n"); every other attribute holds one value.
+MULTIPLICITY: dict[str, tuple[int, int | None]] = {
+    **dict.fromkeys(("ImageType",), (2, None)),
+    **dict.fromkeys(("PixelSpacing", "PatientOrientation"), (2, 2)),
+    **dict.fromkeys(("ImagePositionPatient", "RecommendedDisplayCIELabValue"), (3, 3)),
+    **dict.fromkeys(("ImageOrientationPatient",), (6, 6)),
+    **dict.fromkeys((f"{c}PaletteColorLookupTableDescriptor" for c in ("Red", "Green", "Blue")), (3, 3)),
+    **dict.fromkeys(
+        (
+            "DimensionIndexValues",
+            "LossyImageCompressionMethod",
+            "LossyImageCompressionRatio",
+            "ReferencedFrameNumber",
+            "ReferencedSegmentNumber",
+            "SoftwareVersions",
+            "SpecificCharacterSet",
+            "WindowCenter",
+            "WindowWidth",
+        ),
+        (1, None),
+    ),
+}
+
 #: Encoding facts (PS3.5 7.1-7.5); tags as (group << 16) | element.
 UNDEFINED_LENGTH = 0xFFFFFFFF
 ITEM, ITEM_DELIMITER, SEQUENCE_DELIMITER = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD

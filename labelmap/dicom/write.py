@@ -22,6 +22,7 @@ from labelmap.dicom.dictionary import (
     CHARSET_TEXT_VRS,
     KEYWORD_OF,
     LONG_VRS,
+    MULTIPLICITY,
     NUMBER_CODES,
     PER_FRAME_GROUPS,
     PIXEL_DATA,
@@ -30,9 +31,10 @@ from labelmap.dicom.dictionary import (
     tag_str,
 )
 from labelmap.dicom.uids import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN
+from labelmap.dicom.vr import VRS, check, check_value, normalise_cs
 from labelmap.errors import InputError
 
-__all__ = ["UnencodableText", "encode_file_meta", "write_seg_file"]
+__all__ = ["InvalidValue", "UnencodableText", "check_values", "encode_file_meta", "write_seg_file"]
 
 ITEM_BYTES = b"\xfe\xff\x00\xe0"
 
@@ -50,6 +52,122 @@ class UnencodableText(InputError):
             tag=tag,
         )
         self.text, self.charset = text, charset
+
+
+class InvalidValue(InputError):
+    """A value that breaks the rules of its VR (PS3.5 6.2); ``keyword``/``tag``: which attribute.
+
+    ``problem`` (:class:`~labelmap.dicom.vr.Problem`) and ``item_path`` (where in the data set,
+    e.g. ``SegmentSequence[2].SegmentLabel``) are kept for callers that name the input field.
+    """
+
+    def __init__(self, problem, tag: int, item_path: str, copied: bool) -> None:
+        nested = "." in item_path
+        where = f"in {item_path.rpartition('.')[0]}: " if nested else ""
+        fix = "correct it in the source series" if copied else problem.fix
+        origin = " (copied from the source series)" if copied else ""
+        super().__init__(f"{where}{problem.what}{origin}: {fix}", keyword=KEYWORD_OF.get(tag), tag=tag)
+        self.problem, self.item_path = problem, item_path
+
+
+def check_values(ds: WriteDataset) -> None:
+    """Check every text value of ``ds`` (items included) against its VR, and settle its character set.
+
+    Code Strings that are only lower-case are written in upper case (``abdomen`` -> ``ABDOMEN``:
+    the CS repertoire has no lower-case letters, PS3.5 6.2).  Text beyond what the declared
+    Specific Character Set holds makes the whole data set UTF-8 (``ISO_IR 192``), the values
+    copied from a source (kept as its bytes otherwise) re-encoded from their decoded text; see
+    README "Text".  The per-frame items (``ds.frames``) hold numbers and the UIDs that the
+    Referenced Series Sequence also holds, checked there.
+
+    Raises
+    ------
+    InvalidValue
+        A value that breaks its VR, naming the attribute and where it is.
+    InputError
+        A copied value that cannot be decoded with the source's character set (so it cannot be
+        re-encoded without losing characters).
+    """
+    own: list[str] = []  # text we add beyond ASCII, in the character-set VRs
+    _check_items(ds, "", own)
+    _settle_charset(ds, own)
+
+
+#: Value Multiplicity by tag (None: an attribute outside the dictionary, not checked).
+_VM_OF = {tag: MULTIPLICITY.get(keyword, (1, 1)) for tag, keyword in KEYWORD_OF.items()}
+
+
+def _where(path: str, tag: int) -> str:
+    return f"{path}{KEYWORD_OF.get(tag) or tag_str(tag)}"
+
+
+def _check_items(ds: WriteDataset, path: str, own: list[str]) -> None:
+    for elem in ds._elements.values():
+        vr = elem.VR
+        if vr == "SQ":
+            where = _where(path, elem.tag)
+            for i, item in enumerate(elem.value or (), 1):
+                if isinstance(item, WriteDataset):
+                    _check_items(item, f"{where}[{i}].", own)
+            continue
+        spec = VRS.get(vr)
+        if spec is None or elem.is_undefined_length:
+            continue
+        value = elem.value
+        if vr == "CS" and not (type(value) is str and check_value("CS", value) is None):
+            value = _upper_case(elem)
+        problem = check(vr, value, vm=_VM_OF.get(elem.tag))
+        if problem is not None:
+            raise InvalidValue(problem, elem.tag, _where(path, elem.tag), elem.raw is not None)
+        if spec.charset and elem.raw is None and not (type(value) is str and value.isascii()):
+            own.extend(t for t in _texts(value) if not t.isascii())
+
+
+def _texts(value) -> list[str]:
+    return [str(v) for v in _values(value)]
+
+
+def _upper_case(elem) -> object:
+    """The CS value of ``elem``, upper-cased in place when only its case is wrong."""
+    values = _texts(elem.value)
+    fixed = [normalise_cs(v) for v in values]
+    if not any(fixed):
+        return elem.value
+    new = [f if f is not None else v for f, v in zip(fixed, values)]
+    elem.value, elem.raw = (new[0] if len(new) == 1 else new), None
+    return elem.value
+
+
+def _charset_terms(value) -> list[str]:
+    return [str(v).strip() for v in _values(value)] or [""]
+
+
+def _settle_charset(ds: WriteDataset, own: list[str]) -> None:
+    """Keep the declared character set when it holds our text, else declare UTF-8 and re-encode copies."""
+    terms = _charset_terms(ds.get("SpecificCharacterSet", None))
+    codec = _CODECS.get(terms[0]) if len(terms) == 1 else None
+    if not own:
+        return  # ASCII: every character set holds it (value 1 of each is ASCII-based, PS3.5 6.1.2.5)
+    if codec in ("latin-1", "utf-8"):
+        try:
+            for text in own:
+                text.encode(codec)
+            return
+        except UnicodeEncodeError:
+            pass
+    for elem in ds:  # copied values sit at the top level
+        if elem.raw is not None and elem.VR in CHARSET_TEXT_VRS:
+            if any("\ufffd" in t for t in _texts(elem.value)):
+                declared = "\\".join(terms)
+                raise InputError(
+                    f"copied from the source series, it does not decode in the source's Specific Character Set "
+                    f"{declared!r}, so it cannot be re-encoded in UTF-8 (needed for {own[0][:40]!r}): "
+                    "correct the source, or use text that its character set holds",
+                    keyword=KEYWORD_OF.get(elem.tag),
+                    tag=elem.tag,
+                )
+            elem.raw = None  # the decoded value is written, in UTF-8
+    ds.SpecificCharacterSet = "ISO_IR 192"
 
 
 def tag_bytes(tag: int) -> bytes:
@@ -109,6 +227,7 @@ def write_seg_file(
         Text outside the default repertoire in a VR that allows no other (UI, CS ...).
     """
     ts = str(ds.file_meta.TransferSyntaxUID)
+    check_values(ds)
     if ts == IMPLICIT_VR_LITTLE_ENDIAN:
         ds.to_pydicom().save_as(path, enforce_file_format=True)
         return
@@ -119,15 +238,11 @@ def write_seg_file(
         if elem.tag > PIXEL_DATA:
             raise ValueError("elements after Pixel Data are not supported by the bulk writer")
         (pre if elem.tag < PER_FRAME_GROUPS else post)._elements[elem.tag] = elem
-    charset = ds.get("SpecificCharacterSet", None)
+    charset = ds.get("SpecificCharacterSet", None)  # settled by check_values: it holds every value
     try:
         head, tail = _encode_part(pre, charset), _encode_part(post, charset)
-    except _NeedsUnicode as exc:
-        if charset:
-            raise UnencodableText(exc.args[0], charset, exc.args[1]) from None
-        # labels beyond ASCII without a character set from the source: declare UTF-8
-        pre.SpecificCharacterSet = "ISO_IR 192"
-        head, tail = _encode_part(pre, "ISO_IR 192"), _encode_part(post, "ISO_IR 192")
+    except _NeedsUnicode as exc:  # not expected after check_values; never written as question marks
+        raise UnencodableText(exc.args[0], charset, exc.args[1]) from None
     # the pixels are passed as a view of the caller's array (not copied), and deflated where they lie
     parts: list[bytes | memoryview] = [head, b"" if ds.frames is None else ds.frames.encode(), tail]
     if ds.pixels is not None and "PixelData" not in ds:
@@ -157,9 +272,9 @@ def _encode_part(ds: WriteDataset, charset) -> bytes:
     """``ds`` encoded (Explicit VR LE): our element encoder, or pydicom's for other character sets."""
     if not len(ds):
         return b""
-    if isinstance(charset, (list, tuple)) and len(charset) == 1:
-        charset = charset[0]
-    codec = _CODECS.get(str(charset or "").strip())  # None: several or other character sets
+    terms = _charset_terms(charset)
+    # another character set: what we add is ASCII (check_values), copied values are kept as their bytes
+    codec = _CODECS.get(terms[0], "ascii") if len(terms) == 1 else "ascii"
     if codec is not None:
         try:
             return _encode_dataset(ds, codec)

@@ -15,7 +15,7 @@ import numpy as np
 from labelmap._util.atomic import check_output_target
 from labelmap._util.resources import Resources
 from labelmap.dicom.uids import is_uid
-from labelmap.errors import InputError, SegFormatError
+from labelmap.errors import InputError, SegFormatError, UnsupportedError
 from labelmap.model import LabelVolume, SourceSeries
 from labelmap.pipeline.convert import PathLike, save_seg
 from labelmap.pipeline.options import WriteOptions
@@ -97,6 +97,37 @@ def binary_to_labelmap(
     return save_seg(out_ds, output, t0, options, resources, classic.geometry.shape[0], volume.segments, plan.notes)
 
 
+def _referenced_series(opened: OpenedSeg) -> str:
+    """The Series Instance UID of the one series the SEG was made from (Referenced Series Sequence).
+
+    A LABELMAP SEG lists its source instances under their series (Common Instance Reference,
+    Type 1 Series Instance UID); without it the series is unknown, and a SEG with an empty or
+    made-up UID there would be invalid or wrong, so the conversion is refused.
+    """
+    name, ds = opened.name, opened.header
+    fix = "add it (the source images' series), or write the LABELMAP from the source images with itk2seg"
+    try:
+        items = list(ds.get("ReferencedSeriesSequence", None) or ())
+    except Exception:
+        items = []
+    if not items:
+        raise SegFormatError(
+            f"{name}: Referenced Series Sequence (0008,1115) is absent or empty, so the series of the source "
+            f"images is unknown; {fix}"
+        )
+    if len(items) > 1:
+        raise UnsupportedError(
+            f"{name}: Referenced Series Sequence (0008,1115) names {len(items)} source series; bin2label converts "
+            "SEGs made from one series (write the LABELMAP from the source images with itk2seg)"
+        )
+    uid = items[0].get("SeriesInstanceUID", None)
+    uid = str(uid).strip("\0 ") if uid is not None else ""
+    if not is_uid(uid):
+        what = "is absent or empty" if not uid else f"{uid!r} is not a valid UID"
+        raise SegFormatError(f"{name}: the Series Instance UID in Referenced Series Sequence (0008,1115) {what}; {fix}")
+    return uid
+
+
 def _source_from_references(opened: OpenedSeg, classic: ClassicSeg) -> tuple[SourceSeries, np.ndarray]:
     """A SourceSeries made of the instances a SEG's frames reference, and the instance index per grid slice."""
     ds, info = opened.header, opened.info
@@ -106,7 +137,7 @@ def _source_from_references(opened: OpenedSeg, classic: ClassicSeg) -> tuple[Sou
         if ref is None:
             continue
         for keyword, uid in zip(("ReferencedSOPClassUID", "ReferencedSOPInstanceUID"), ref):
-            if not is_uid(uid, strict=False):
+            if not is_uid(uid):
                 raise SegFormatError(
                     f"{opened.name}: frame {f + 1}: {keyword} {uid!r} of its source image is not a valid UID"
                 )
@@ -115,12 +146,7 @@ def _source_from_references(opened: OpenedSeg, classic: ClassicSeg) -> tuple[Sou
         k = int(classic.frame_slices[f])
         if index[k] < 0:
             index[k] = seen[ref[1]][0]
-    try:
-        series_uid = str(ds.ReferencedSeriesSequence[0].SeriesInstanceUID)
-    except (AttributeError, IndexError):
-        series_uid = ""
-    if not is_uid(series_uid, strict=False):
-        series_uid = ""
+    series_uid = _referenced_series(opened)
     source = SourceSeries(
         series_instance_uid=series_uid,
         sop_class_uids=tuple(c for _, c, _ in seen.values()),

@@ -310,6 +310,10 @@ def itk_to_seg(
             hint="metadata",
         )
     md = None if metadata is None else load_metadata(metadata)
+    if md is not None:  # every value against its VR, named by its JSON field, before reading anything
+        from labelmap.seg.segments import check_metadata_values
+
+        check_metadata_values(md.series, md.segments, "metadata" if isinstance(metadata, dict) else str(metadata))
     # per file: the descriptions of its layers (a .seg.nrrd: the JSON's, replacing or adding to its own)
     per_file: list[Sequence[Sequence[SegmentDescription]] | None] = [None if md is None else md.segments]
     if described is None and md is not None:

@@ -20,7 +20,7 @@ from labelmap._util.resources import Resources
 from labelmap.dicom.dataset import WriteDataset, copy_attribute, new_uid
 from labelmap.dicom.uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, WRITABLE, TransferSyntax, lookup
 from labelmap.dicom.write import UnencodableText, write_seg_file
-from labelmap.errors import InputError, MetadataError
+from labelmap.errors import DicomSeriesError, InputError, MetadataError
 from labelmap.geometry import patient_orientation
 from labelmap.model import (
     DEFAULT_RGB,
@@ -132,8 +132,8 @@ def common_dataset(
     ):
         if keyword not in ds:
             setattr(ds, keyword, "")
-    for keyword in ("StudyInstanceUID", "FrameOfReferenceUID"):
-        if keyword not in ds:
+    for keyword in ("StudyInstanceUID", "FrameOfReferenceUID"):  # Type 1: never written empty
+        if not str(ds.get(keyword, None) or "").strip("\0 "):
             setattr(ds, keyword, new_uid())
     now = _dt.datetime.now()
     date, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S.%f")
@@ -242,6 +242,11 @@ def add_geometry_and_references(
             ds.DimensionOrganizationType = "3D"
 
     if referenced:
+        if not str(source.series_instance_uid or "").strip("\0 "):  # Type 1 in the Common Instance Reference
+            raise DicomSeriesError(
+                "the source series has no Series Instance UID, which the SEG must reference; "
+                "give a series whose images carry one"
+            )
         instances = [new_item(ReferencedSOPClassUID=c, ReferencedSOPInstanceUID=u) for u, c in referenced.items()]
         series_item = new_item(SeriesInstanceUID=source.series_instance_uid, ReferencedInstanceSequence=instances)
         ds.ReferencedSeriesSequence = [series_item]

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from labelmap._util.color import check_triplet, cielab_to_rgb, rgb_to_cielab
 from labelmap.dicom.dataset import WriteDataset, WriteElement, new_uid
+from labelmap.dicom.vr import Problem, check, code_value_keyword, normalise_cs
 from labelmap.errors import MetadataError
-from labelmap.model import DEFAULT_RGB, Code, SegmentDescription
+from labelmap.model import DEFAULT_RGB, Code, SegmentDescription, SeriesAttributes
 
 if TYPE_CHECKING:  # readers are given pydicom items or lite data sets
     from pydicom.dataset import Dataset
 
-__all__ = ["new_item", "segment_to_dataset", "segment_from_dataset", "background_segment", "is_background"]
+__all__ = [
+    "new_item",
+    "segment_to_dataset",
+    "segment_from_dataset",
+    "background_segment",
+    "is_background",
+    "segment_problems",
+    "series_problems",
+    "check_metadata_values",
+]
 
 ALGORITHM_TYPES = ("AUTOMATIC", "SEMIAUTOMATIC", "MANUAL")
 BACKGROUND_TYPE = Code("125040", "DCM", "Background")
@@ -38,7 +50,128 @@ def new_item(**values: Any) -> WriteDataset:
 
 
 def _code_item(code: Code) -> WriteDataset:
-    return new_item(CodeValue=code.value, CodingSchemeDesignator=code.scheme, CodeMeaning=code.meaning)
+    """A Code Sequence item; a code value longer than 16 characters goes to Long Code Value and a
+    URN / URL to URN Code Value, as PS3.3 Table 8.8-1a asks (Coding Scheme Designator kept)."""
+    item = WriteDataset()
+    setattr(item, code_value_keyword(code.value), code.value)
+    item.CodingSchemeDesignator, item.CodeMeaning = code.scheme, code.meaning
+    return item
+
+
+# ---------------------------------------------------------------------------
+# VR checks of the values a segment and a series description put into the SEG, named by the
+# dcmqi JSON key of each field (the writer checks every value again, by DICOM keyword)
+
+#: (JSON key, SegmentDescription field, VR) of the text fields of a segment.
+_SEGMENT_TEXT = (
+    ("SegmentLabel", "label", "LO"),
+    ("SegmentDescription", "description", "ST"),
+    ("SegmentAlgorithmName", "algorithm_name", "LO"),
+    ("TrackingIdentifier", "tracking_id", "UT"),
+    ("TrackingUniqueIdentifier", "tracking_uid", "UI"),
+)
+#: (JSON key, SegmentDescription field) of the codes of a segment.
+_SEGMENT_CODES = (
+    ("SegmentedPropertyCategoryCodeSequence", "category"),
+    ("SegmentedPropertyTypeCodeSequence", "type"),
+    ("SegmentedPropertyTypeModifierCodeSequence", "type_modifier"),
+    ("AnatomicRegionSequence", "anatomic_region"),
+    ("AnatomicRegionModifierSequence", "anatomic_region_modifier"),
+)
+#: (JSON key = DICOM keyword, SeriesAttributes field, VR) of the series fields.
+_SERIES_TEXT = (
+    ("SeriesDescription", "series_description", "LO"),
+    ("SeriesNumber", "series_number", "IS"),
+    ("InstanceNumber", "instance_number", "IS"),
+    ("ContentCreatorName", "content_creator_name", "PN"),
+    ("ContentLabel", "content_label", "CS"),
+    ("ContentDescription", "content_description", "LO"),
+    ("BodyPartExamined", "body_part_examined", "CS"),
+    ("ClinicalTrialSeriesID", "clinical_trial_series_id", "LO"),
+    ("ClinicalTrialTimePointID", "clinical_trial_time_point_id", "LO"),
+    ("ClinicalTrialCoordinatingCenterName", "clinical_trial_coordinating_center_name", "LO"),
+)
+_FIXES = {"TrackingUniqueIdentifier": "leave it out and a new UID is made, or give a valid UID"}
+
+
+def _problem(vr: str, value: Any, key: str) -> Problem | None:
+    if vr == "CS" and isinstance(value, str) and normalise_cs(value) is not None:
+        return None  # written in upper case (documented normalisation)
+    found = check(vr, value)
+    return found if found is None or key not in _FIXES else Problem(found.what, _FIXES[key])
+
+
+def segment_problems(seg: SegmentDescription) -> Iterator[tuple[str, Problem]]:
+    """The values of ``seg`` that break their VR, as (dcmqi JSON field, problem).
+
+    The field is e.g. ``SegmentLabel`` or ``SegmentedPropertyTypeCodeSequence.CodeMeaning``.  A
+    code value longer than 16 characters is no problem (it goes to Long Code Value).
+    """
+    for key, field, vr in _SEGMENT_TEXT:
+        value = getattr(seg, field)
+        if key == "SegmentLabel" and not value:  # dcmqi's label: the description, else the type's meaning
+            value = seg.display_label
+            key = "SegmentLabel (none given: " + ("SegmentDescription" if seg.description else "the type's CodeMeaning")
+            key += " stands in)"
+        found = _problem(vr, value, key.partition(" ")[0])
+        if found is not None:
+            yield key, found
+    for key, field in _SEGMENT_CODES:
+        code = getattr(seg, field)
+        found_code = None if code is None else _code_problem(code)
+        if found_code is not None:
+            yield f"{key}.{found_code[0]}", found_code[1]
+
+
+@lru_cache(maxsize=1024)
+def _code_problem(code: Code) -> tuple[str, Problem] | None:
+    """The first part of ``code`` that breaks its VR, or None (codes repeat across segments: cached)."""
+    value_vr = {"CodeValue": "SH", "LongCodeValue": "UC", "URNCodeValue": "UR"}[code_value_keyword(code.value)]
+    for part, vr, value in (
+        ("CodeValue", value_vr, code.value),
+        ("CodingSchemeDesignator", "SH", code.scheme),
+        ("CodeMeaning", "LO", code.meaning),
+    ):
+        found = _problem(vr, value, part)
+        if found is not None:
+            return part, found
+    return None
+
+
+def series_problems(series: SeriesAttributes) -> Iterator[tuple[str, Problem]]:
+    """The series values that break their VR, as (dcmqi JSON key, problem); lower-case Code Strings
+    are not problems (the writer upper-cases them)."""
+    for key, field, vr in _SERIES_TEXT:
+        found = _problem(vr, getattr(series, field), key)
+        if found is not None:
+            yield key, found
+
+
+def check_metadata_values(
+    series: SeriesAttributes, segments: Sequence[Sequence[SegmentDescription]], name: str
+) -> None:
+    """Check the values of a parsed dcmqi JSON against their VRs before anything is read or written.
+
+    Parameters
+    ----------
+    series, segments
+        The JSON's series attributes and ``segmentAttributes`` (one inner sequence per list, in
+        the JSON's order).
+    name
+        The JSON's name for the message (``organs.json``).
+
+    Raises
+    ------
+    MetadataError
+        The first value that breaks its VR, naming the JSON field:
+        ``organs.json: segmentAttributes[0][2].SegmentLabel: 70 characters, the DICOM limit (LO) is 64: shorten it``.
+    """
+    for key, found in series_problems(series):
+        raise MetadataError(f"{name}: {key}: {found}")
+    for i, inner in enumerate(segments):
+        for j, seg in enumerate(inner):
+            for key, found in segment_problems(seg):
+                raise MetadataError(f"{name}: segmentAttributes[{i}][{j}].{key}: {found}")
 
 
 def segment_to_dataset(seg: SegmentDescription, *, number: int, cielab: bool = True) -> WriteDataset:
@@ -60,6 +193,8 @@ def segment_to_dataset(seg: SegmentDescription, *, number: int, cielab: bool = T
             f"segment {number} ({seg.display_label!r}): SegmentAlgorithmName is required when "
             f"SegmentAlgorithmType is {seg.algorithm_type}"
         )
+    for key, found in segment_problems(seg):
+        raise MetadataError(f"{key} of {seg.display_label[:40]!r}: {found}", segment=int(number))
     ds = WriteDataset()
     ds.SegmentNumber = int(number)
     ds.SegmentLabel = seg.display_label
