@@ -42,3 +42,21 @@ def oblique():
 @pytest.fixture
 def las():
     return las_geometry()
+
+
+if os.environ.get("LABELMAP_VALIDATE_WRITES") == "1":  # opt-in: every SEG the suite writes must validate clean
+
+    def _validate_every_write() -> None:
+        import labelmap.seg.encode as encode
+        from labelmap.validate import validate_seg
+
+        write = encode.write_seg_file
+
+        def checked(ds, path, **kw):
+            write(ds, path, **kw)
+            errors = [v.format(str(path)) for v in validate_seg(path) if v.severity == "error"]
+            assert not errors, "\n".join(errors)
+
+        encode.write_seg_file = checked
+
+    _validate_every_write()

@@ -156,3 +156,36 @@ def test_text_is_written_in_a_declared_set_that_holds_it(capsys, case, ct, label
     else:
         assert raw == str(source.PatientName).encode("utf-8")
     assert [v for v in validate_seg(out) if v.severity == "error"] == []
+
+
+def edited_ct(root, name, edit):
+    """A copy of the module's CT series with ``edit(ds)`` applied to every slice."""
+    folder = root / name
+    if not folder.exists():
+        folder.mkdir()
+        for f in sorted((root / "ct").iterdir()):
+            ds = pydicom.dcmread(f)
+            edit(ds)
+            ds.save_as(folder / f.name)
+    return name
+
+
+def test_invalid_value_copied_from_the_source_is_named(capsys, case):
+    ct = edited_ct(case[0], "ct-long-id", lambda d: setattr(d, "PatientID", "P" * 70))
+    rc, err, out = convert(capsys, case, lambda md: None, ct=ct)
+    assert rc == 1 and err.count("\n") == 1, err
+    assert "PatientID (0010,0020): 70 characters, the DICOM limit (LO) is 64 (copied from the source series)" in err
+    assert listing(out.parent) == set()
+
+
+def test_source_code_strings_are_upper_cased_and_empty_type1_uids_replaced(capsys, case):
+    def edit(ds):
+        ds.PatientSex, ds.BodyPartExamined, ds.StudyInstanceUID = "m", "chest", ""
+
+    ct = edited_ct(case[0], "ct-odd", edit)
+    rc, err, out = convert(capsys, case, lambda md: md.pop("BodyPartExamined", None), ct=ct)
+    assert rc == 0, err
+    ds = pydicom.dcmread(out)
+    assert (ds.PatientSex, ds.BodyPartExamined) == ("M", "CHEST")
+    assert str(ds.StudyInstanceUID).startswith("2.25.")  # a new UID: Type 1 is never written empty
+    assert [v for v in validate_seg(out) if v.severity == "error"] == []

@@ -161,3 +161,26 @@ def test_per_frame_items_are_checked_when_deep(made, tmp_path):
     found = [v for v in validate_seg(path, deep=True) if v.keyword == "ReferencedSOPInstanceUID" and v.frame == 2]
     assert found and "not a UID" in found[0].message, show(validate_seg(path, deep=True))
     assert found[0].path.startswith("PerFrameFunctionalGroupsSequence[2].DerivationImageSequence[1].")
+
+
+CODE_MACRO = [
+    Broken(
+        "short-long-code",
+        "labelmap-none",
+        lambda d: (delattr(type_code(d), "CodeValue"), setattr(type_code(d), "LongCodeValue", "10200004")),
+        "LongCodeValue",
+        says="16 characters or fewer",
+    ),
+    Broken(
+        "two-code-values",
+        "labelmap-none",
+        lambda d: setattr(type_code(d), "URNCodeValue", "urn:oid:1.2"),
+        "URNCodeValue",
+        says="is present with CodeValue",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CODE_MACRO, ids=[c.id for c in CODE_MACRO])
+def test_code_value_placement(broken_file, case):
+    assert_breaks(validate_seg(broken_file(case)), case)

@@ -7,6 +7,7 @@ from functools import partial
 
 from pydicom.dataset import Dataset
 
+from labelmap.dicom.vr import is_urn
 from labelmap.validate.context import SegContext
 from labelmap.validate.report import Violation, values_text, violation
 from labelmap.validate.tables import CODE, SEG_IMAGE, SEGMENT
@@ -113,6 +114,16 @@ def _code(item: Dataset, path: str, segment: int | None) -> Iterator[Violation]:
     bad = partial(violation, item=path, segment=segment)
     if all(is_empty(get(item, kw)) for kw in ("CodeValue", "LongCodeValue", "URNCodeValue")):
         yield bad("CodeValue", "is absent (nor Long Code Value or URN Code Value)", f"{CODE}: Type 1C ({SEGMENT})")
+    long_value = text(get(item, "LongCodeValue"))
+    if long_value and not is_urn(long_value) and len(long_value) <= 16:
+        yield bad(
+            "LongCodeValue",
+            f"holds {long_value!r}, 16 characters or fewer",
+            f"{CODE}: a code value of up to 16 characters goes in Code Value, not Long Code Value",
+        )
+    present = [kw for kw in ("CodeValue", "LongCodeValue", "URNCodeValue") if not is_empty(get(item, kw))]
+    if len(present) > 1:
+        yield bad(present[1], f"is present with {present[0]}", f"{CODE}: the code value is in one of them only")
     coded = not all(is_empty(get(item, kw)) for kw in ("CodeValue", "LongCodeValue"))
     if coded and is_empty(get(item, "CodingSchemeDesignator")):
         yield bad("CodingSchemeDesignator", "is absent or empty", f"{CODE}: Type 1C ({SEGMENT})")
