@@ -153,6 +153,11 @@ def decode_labelmap(
             f"{name}: segment 0{typed} is a real segment but is not Pixel Padding Value; it is exported as "
             "labelID 0, as dcmqi does (its voxels are 0, like slices without a frame)",
         )
+    if background is not None and fill != background and len(k) < geometry.shape[0]:
+        notes += (
+            f"{name}: Pixel Padding Value {background} does not fit the {bits}-bit pixels; slices without a "
+            "frame are filled with 0 instead, as dcmqi does",
+        )
     return DecodedSeg(
         volume=LabelVolume(volume, geometry, tuple(kept)),
         series=series_attributes(ds, defaults=False),

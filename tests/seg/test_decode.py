@@ -124,6 +124,7 @@ def test_slices_without_a_frame_read_as_the_pixel_padding_value(tmp_path, paddin
     # only the Pixel Padding Value designates the background: segment 0 (typed Background) is otherwise a
     # regular segment, as dcmqi reads it
     assert [s.number for s in d.volume.segments] == ([1] if padding == 0 else [0, 1])
+    assert any("Pixel Padding Value 300 does not fit the 8-bit pixels" in n for n in d.notes) == (padding == 300)
     path = tmp_path / "sparse.dcm"
     save_dataset(ds, path)
     on_ct = read_seg(path, reference=ct)
