@@ -131,9 +131,56 @@ def open_seg(source: str | os.PathLike[str] | Dataset, *, lenient: bool = False)
         return _from_dataset(source, str(getattr(source, "filename", None) or "SEG dataset"), lenient=lenient)
 
 
+#: Files the bulk reader refused are retried with pydicom (which reads them whole) only up to this size.
+_PYDICOM_RETRY_BYTES = 256 << 20
+_DEFLATED = b"1.2.840.10008.1.2.1.99"
+
+
+def _check_regular(name: str) -> None:
+    """A FIFO or a device is refused before it is opened: reading one could block or never end."""
+    import stat
+
+    try:
+        mode = os.stat(name).st_mode
+    except OSError:
+        return  # missing, a loop, no permission: the reader names it
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise SegFormatError(f"is {kind}, not a file; expected a DICOM SEG file", path=name)
+
+
+def _pydicom_may_retry(name: str) -> bool:
+    """Whether pydicom may read ``name`` whole: a regular file of bounded size, not deflated
+    (pydicom inflates a deflated data set at once, however large it grows)."""
+    try:
+        if os.path.getsize(name) > _PYDICOM_RETRY_BYTES:
+            return False
+        with open(name, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return _DEFLATED not in head
+
+
+def _sop_class_of(name: str) -> str | None:
+    """The SOP Class UID of a file the bulk reader refused, for a "not a Segmentation" error: from the
+    data set when pydicom may read it, else from the file meta (Media Storage SOP Class UID)."""
+    import pydicom
+
+    try:
+        if _pydicom_may_retry(name):
+            head = pydicom.dcmread(name, stop_before_pixels=True, specific_tags=["SOPClassUID"])
+            return str(head.SOPClassUID) if "SOPClassUID" in head else None
+        meta = pydicom.filereader.read_file_meta_info(name)
+        return str(meta.MediaStorageSOPClassUID) if "MediaStorageSOPClassUID" in meta else None
+    except Exception:  # pydicom raises many types on damaged files; the structural error stands
+        return None
+
+
 def _from_file(name: str, *, lenient: bool) -> SegFile:
     from labelmap.seg.perframe import read_seg_header
 
+    _check_regular(name)
     try:
         source, table, location = read_seg_header(name)
         header = header_dataset(source) if lenient or source.ds is None else source.ds
@@ -158,13 +205,11 @@ def _through_pydicom(name: str, error: LabelmapError, *, lenient: bool) -> SegFi
     import pydicom
 
     if not lenient:
-        try:
-            head = pydicom.dcmread(name, stop_before_pixels=True, specific_tags=["SOPClassUID"])
-            sop = str(head.SOPClassUID) if "SOPClassUID" in head else None
-        except Exception:  # pydicom raises many types on damaged files; the structural error stands
-            sop = None
+        sop = _sop_class_of(name)
         if sop:
             _check_sop_class({"SOPClassUID": sop}, name)
+        raise error
+    if not _pydicom_may_retry(name):
         raise error
     try:
         ds = pydicom.dcmread(name)
@@ -311,8 +356,8 @@ def frame_info(header: Any, table: PerFrameTable, name: str) -> FrameInfo:
         )
     spacings = column_or_shared(table.pixel_spacings, "PixelMeasuresSequence", "PixelSpacing", 2)
     spacing = (float(spacings[0, 0]), float(spacings[0, 1]))
-    if min(spacing) <= 0:
-        raise SegFormatError(f"{name}: PixelSpacing {list(spacing)} must be two positive values")
+    if not (np.isfinite(spacing).all() and min(spacing) > 0):
+        raise SegFormatError(f"{name}: PixelSpacing {list(spacing)} must be two positive finite values")
     slice_spacing = None
     for column, keyword in (
         (table.spacing_between_slices, "SpacingBetweenSlices"),
@@ -322,7 +367,7 @@ def frame_info(header: Any, table: PerFrameTable, name: str) -> FrameInfo:
             value = np.array([float(column[0])])
         else:
             value = _shared_value(header, "PixelMeasuresSequence", keyword)
-        if value.size == 1 and value[0] > 0:
+        if value.size == 1 and np.isfinite(value[0]) and value[0] > 0:
             slice_spacing = float(value[0])
             break
     seg_numbers = None

@@ -1,0 +1,67 @@
+"""Write FAILURES.md from a HOSTILE_REPORT JSON: the failing cases grouped by cause, with argv and what was seen.
+
+HOSTILE_REPORT=/tmp/h.json pytest tests/hostile -m "slow or not slow"
+python tests/hostile/failures.py /tmp/h.json FAILURES.md
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def cause(row: dict) -> str:
+    """A short key grouping failures that share their cause (the last traceback frame, or the kind of problem)."""
+    err = row["stderr"]
+    if any("Traceback" in p for p in row["problems"]):
+        frames = re.findall(r'File "[^"]*/(labelmap/[^"]+)", line \d+, in (\w+)', err)
+        last = err.strip().splitlines()[-1] if err.strip() else ""
+        where = f"{frames[-1][0]}:{frames[-1][1]}" if frames else "?"
+        return f"traceback {last.split(':')[0]} at {where}"
+    first = row["problems"][0]
+    return re.sub(r"\d+(\.\d+)? (MB|s)", "N \\2", first.split(":")[0])[:90]
+
+
+def main(report: str, out: str) -> None:
+    from test_hostile import KNOWN
+
+    rows = json.loads(Path(report).read_text())
+    failing = [r for r in rows if r["problems"]]
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for row in failing:
+        groups[cause(row)].append(row)
+    lines = [
+        "# Hostile cases that fail (tests/hostile)",
+        "",
+        f"{len(rows) - len(failing)} of {len(rows)} hold. Reproduce one: "
+        "`PYTHONPATH=$PWD .venv/bin/python -m pytest tests/hostile -k '<id>'` (builds its inputs), "
+        "or run the argv below on the inputs the case's builder writes.",
+        "",
+    ]
+    for key, members in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        owner = sorted({KNOWN.get(m["id"], "unassigned").split(":")[0] for m in members})
+        lines += [f"## {key} ({len(members)} cases; owner: {', '.join(owner)})", ""]
+        for m in members:
+            reason = KNOWN.get(m["id"], "")
+            lines.append(
+                f"- `{m['id']}` exit {m['rc']}, {m['seconds']} s, {m['peak_mb']} MB {('— ' + reason) if reason else ''}"
+            )
+            argv = " ".join(m["argv"]).replace(m.get("root") or "\0", "<case>")
+            lines.append(f"  - argv: `labelmap-convert {argv}`")
+            for p in m["problems"]:
+                if p.startswith("stderr is not one"):
+                    p = "stderr ends: " + repr(
+                        m["stderr"].strip().splitlines()[-1][:300] if m["stderr"].strip() else ""
+                    )
+                lines.append(f"  - {p[:400]!s}".replace("\n", " | ").replace(m.get("root") or "\0", "<case>"))
+        lines.append("")
+    Path(out).write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
