@@ -233,7 +233,10 @@ def edited(src: Path, dst: Path, change: Callable[[pydicom.Dataset], None], **sa
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         change(ds)
-        ds.save_as(dst, **save)
+        if save:
+            pydicom.dcmwrite(dst, ds, **save)
+        else:
+            ds.save_as(dst)
     return dst
 
 

@@ -184,7 +184,7 @@ def problems(run: Run, outcome: Outcome) -> list[str]:
     command = command_of(outcome.argv)
     err, rc = outcome.stderr, outcome.rc
     if outcome.timed_out:
-        found.append(f"still running after {MAX_SECONDS:.0f} s (killed)")
+        found.append(f"still running after {outcome.seconds:.0f} s (killed)")
     elif rc not in (0, 1):
         found.append(f"exit status {rc} (0 or 1 expected)")
     elif run.expect is not None and rc != run.expect:
@@ -198,6 +198,8 @@ def problems(run: Run, outcome: Outcome) -> list[str]:
             pass  # violations go to stdout, one per line; the exit status says whether any is an error
         elif len(lines) != 1 or not lines[0].startswith("error: ") or not lines[0][7:].strip():
             found.append(f"stderr is not one 'error: ...' line: {err[-800:]!r}")
+        elif "internal error during" in lines[0]:
+            found.append(f"a bug reported as one line: {lines[0][:300]!r}")
     elif rc == 0:
         stray = [line for line in lines if not line.startswith("warning: ")]
         if stray:

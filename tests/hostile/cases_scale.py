@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-
 from _args import itk2seg, label_file, out_dir
 from _base import Base, cached
-from _geometries import axial_geometry, make_ct_series
 from _harness import Case, Run
+
+from _geometries import axial_geometry, make_ct_series
 
 
 def _entries(base: Base, labels) -> str:

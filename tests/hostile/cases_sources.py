@@ -264,7 +264,9 @@ CASES: list[Case] = [
     case("huge-private-element-in-every-slice", lambda b, r: itk2seg(b, r, dicom=huge_private_in_ct(b, r))),
     case(
         "big-endian-ct",
-        lambda b, r: itk2seg(b, r, dicom=each_slice(b, r, _big_endian, little_endian=False, implicit_vr=False, force_encoding=True)),
+        lambda b, r: itk2seg(
+            b, r, dicom=each_slice(b, r, _big_endian, little_endian=False, implicit_vr=False, force_encoding=True)
+        ),
     ),
     case(
         "charset-iso2022-ir87-with-japanese-label",
