@@ -401,3 +401,47 @@ def test_absurdly_far_grid(tmp_path):
     far = Geometry(geometry.origin + [1e12, 0, 0], geometry.direction, geometry.spacing, (2, 3, 4))
     with pytest.raises(GeometryError, match=r"far.nrrd: its origin .* voxels \(columns, rows\) from the source"):
         onto_source([np.ones((2, 3, 4), np.uint8)], [far], source, names=["far.nrrd"])
+
+
+@pytest.mark.parametrize("make", GEOMETRIES, ids=["axial", "las", "oblique"])
+def test_highdicom_sees_the_labels_where_the_file_puts_them(tmp_path, capsys, make):
+    """An independent reader: highdicom's volume of the SEG written from a cropped Slicer file holds each
+    segment at exactly the world positions the file's own header gives its voxels."""
+    hd = pytest.importorskip("highdicom")
+    geometry = make(shape=SHAPE)
+    ct = make_ct_series(tmp_path, geometry)
+    src = write_slicer_segnrrd(tmp_path / "o.seg.nrrd", [organs()], geometry, [KIDNEY, LIVER])
+    seg = tmp_path / "o.dcm"
+    assert run_cli(capsys, "itk2seg", src, "--dicom", ct, "-o", seg, "-q")[0] == 0
+    volume = hd.seg.segread(str(seg)).get_volume(combine_segments=True, relabel=False)
+    array = np.asarray(volume.array)
+    world = file_voxels_in_world(src)
+    for number, key in ((1, (0, 2)), (2, (0, 1))):  # Slicer's order: kidney (value 2) is Segment0
+        index = np.argwhere(array == number).astype(float)
+        got = index @ volume.affine[:3, :3].T + volume.affine[:3, 3]
+        want = world[key]
+        assert got.shape == want.shape, number
+        order = [np.lexsort(np.round(points, 4).T) for points in (got, want)]  # keys free of float noise
+        np.testing.assert_allclose(got[order[0]], want[order[1]], atol=1e-3)
+
+
+def test_dcmqi_reads_the_labels_where_the_file_puts_them(tmp_path, capsys):
+    """dcmqi's segimage2itkimage, another independent reader, puts the padded LABELMAP's labels at the
+    file's world positions."""
+    from _interop import dcmqi_exe, dcmqi_read
+
+    if not dcmqi_exe("segimage2itkimage").exists():
+        pytest.skip("dcmqi is not installed")
+    geometry = oblique_geometry(shape=SHAPE)
+    ct = make_ct_series(tmp_path, geometry)
+    src = write_slicer_segnrrd(tmp_path / "o.seg.nrrd", [organs()], geometry, [LIVER, KIDNEY])
+    seg = tmp_path / "o.dcm"
+    assert run_cli(capsys, "itk2seg", src, "--dicom", ct, "-o", seg, "-q")[0] == 0
+    array, grid, _ = dcmqi_read(seg, tmp_path / "dcmqi")
+    world = file_voxels_in_world(src)
+    for number, key in ((1, (0, 1)), (2, (0, 2))):
+        got = grid.index_to_lps(np.argwhere(array == number)[:, ::-1].astype(float))
+        want = world[key]
+        assert got.shape == want.shape, number
+        order = [np.lexsort(np.round(points, 4).T) for points in (got, want)]
+        np.testing.assert_allclose(got[order[0]], want[order[1]], atol=1e-3)
