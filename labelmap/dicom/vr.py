@@ -127,7 +127,9 @@ VRS: dict[str, VRSpec] = {
 _CONTROL_NAMES = {"\n": "a line break (LF)", "\r": "a carriage return (CR)", "\t": "a tab", "\f": "a form feed"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: A value of a character-set VR that needs no closer look: no control character, no backslash.
-_PLAIN = re.compile(r"[^\x00-\x1f\x7f-\x9f\\]*")
+_PLAIN = re.compile(r"[^\x00-\x1f\x7f-\x9f\\\ud800-\udfff]*")
+#: Unpaired UTF-16 surrogates (a JSON "\ud800" decodes to one): no character, no encoding holds them.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,9 @@ def check_value(vr: str, value: str) -> Problem | None:
         where = "" if spec.controls else f" ({spec.title} {vr} allows none)"
         fix = "keep the text on one line" if control in "\r\n" else "remove it"
         return Problem(f"holds {name}{where}", fix)
+    surrogate = _SURROGATE.search(v)
+    if surrogate is not None:
+        return Problem(f"holds U+{ord(surrogate.group()):04X}, an unpaired surrogate that is no character", "remove it")
     if not spec.charset:
         beyond = sorted({c for c in v if ord(c) > 0x7E})
         if beyond:

@@ -19,7 +19,7 @@ from labelmap._util.arrays import unique
 from labelmap._util.resources import Resources
 from labelmap.dicom.dataset import WriteDataset, copy_attribute, new_uid
 from labelmap.dicom.uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, WRITABLE, TransferSyntax, lookup
-from labelmap.dicom.write import UnencodableText, write_seg_file
+from labelmap.dicom.write import UnencodableText, check_values, write_seg_file
 from labelmap.errors import DicomSeriesError, InputError, MetadataError
 from labelmap.geometry import patient_orientation
 from labelmap.model import (
@@ -383,7 +383,10 @@ def attach_pixels(
         ImplementationClassUID=IMPLEMENTATION_CLASS_UID,
         ImplementationVersionName=IMPLEMENTATION_VERSION_NAME,
     )
-    return ds.to_pydicom() if materialize else ds
+    if not materialize:
+        return ds  # the bulk writer checks the values (check_values) when it writes them
+    check_values(ds)  # VRs and the character set, as the bulk writer would (pydicom writes '?' for the rest)
+    return ds.to_pydicom()
 
 
 def frames_array_of(array: np.ndarray, frames: np.ndarray, dtype) -> np.ndarray:

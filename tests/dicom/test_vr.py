@@ -128,3 +128,9 @@ def test_cs_normalisation_only_changes_case():
 def test_code_value_keyword(value, keyword):
     assert code_value_keyword(value) == keyword
     assert is_urn(value) is (keyword == "URNCodeValue")
+
+
+def test_unpaired_surrogate_is_no_character():
+    """A JSON string "\\ud800" decodes to a lone surrogate, which no character set can encode."""
+    assert "unpaired surrogate" in str(check("LO", "x\ud800"))
+    assert "unpaired surrogate" in str(check("UT", "\udfff"))

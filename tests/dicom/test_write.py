@@ -9,7 +9,7 @@ import pydicom
 import pytest
 
 from labelmap.dicom.write import write_seg_file
-from labelmap.model import Code, LabelVolume, SegmentDescription
+from labelmap.model import Code, LabelVolume, SegmentDescription, SeriesAttributes
 from labelmap.pipeline.convert import encode_seg, load_source
 from labelmap.pipeline.options import WriteOptions
 from labelmap.seg.encode import save_dataset
@@ -254,3 +254,18 @@ def test_encapsulated_pixels_with_extended_offset_table_match_pydicom(case, tmp_
     assert (tmp_path / "fast.dcm").read_bytes() == (tmp_path / "ref.dcm").read_bytes()
     back = pydicom.dcmread(tmp_path / "fast.dcm")
     np.testing.assert_array_equal(back.pixel_array, frames)
+
+
+def test_materialized_dataset_is_checked_and_in_a_set_that_holds_its_text(case):
+    """encode_seg(materialize=True) gives API users a pydicom Dataset: its values are checked and its
+    character set settled as the bulk writer does (pydicom would write '?' for text its set lacks)."""
+    from labelmap.errors import InputError
+
+    _, volume, source = case
+    segs = (replace(volume.segments[0], label="肝臓"),) + volume.segments[1:]
+    ds, _ = encode_seg(LabelVolume(volume.array, volume.geometry, segs), source, materialize=True)
+    assert ds.SpecificCharacterSet == "ISO_IR 192"
+    assert "肝臓" in [str(s.SegmentLabel) for s in ds.SegmentSequence]
+    series = SeriesAttributes(series_description="x" * 65)
+    with pytest.raises(InputError, match="SeriesDescription .*65 characters, the DICOM limit"):
+        encode_seg(volume, source, series=series, materialize=True)

@@ -29,7 +29,12 @@ def case(tmp_path_factory):
     write_ct_series(root / "ct", geometry)
     write_ct_series(root / "ct-none", geometry)
     write_ct_series(root / "ct-jp", geometry)
-    for folder, charset, name in (("ct-none", None, "Smith^John"), ("ct-jp", ["", "ISO 2022 IR 87"], JAPANESE_NAME)):
+    write_ct_series(root / "ct-cyrillic", geometry)
+    for folder, charset, name in (
+        ("ct-none", None, "Smith^John"),
+        ("ct-jp", ["", "ISO 2022 IR 87"], JAPANESE_NAME),
+        ("ct-cyrillic", "ISO_IR 144", "Иванов^Иван"),
+    ):
         for f in (root / folder).iterdir():
             ds = pydicom.dcmread(f)
             if charset is None:
@@ -139,6 +144,8 @@ def test_long_and_urn_code_values_and_lower_case_body_part(capsys, case, tmp_pat
         ("ct-jp", "Liver", ["", "ISO 2022 IR 87"]),  # ASCII: the ISO 2022 source's set and bytes kept
         ("ct-jp", "肝臓 Сердце", "ISO_IR 192"),  # beyond ASCII on ISO 2022: everything in UTF-8
         ("ct-jp", "Läsion ü", "ISO_IR 192"),
+        ("ct-cyrillic", "Liver", "ISO_IR 144"),  # a single-byte set other than Latin-1: kept for ASCII labels
+        ("ct-cyrillic", "Сердце", "ISO_IR 192"),  # and UTF-8 for anything else, even text the set holds
     ],
 )
 def test_text_is_written_in_a_declared_set_that_holds_it(capsys, case, ct, label, charset):
