@@ -257,7 +257,7 @@ def load_series(paths: Sequence[str | os.PathLike], *, series_uid: str | None = 
             images.append(h)
         else:
             non_image += 1
-            if h.damage is not None or (h.series_instance_uid and h.position is None):
+            if h.damage is not None or (h.series_instance_uid and (h.position is None or not h.sop_instance_uid)):
                 incomplete.append(h)
     where = _describe_paths(paths)
     notes: list[str] = []
@@ -342,6 +342,16 @@ def _check_complete(series_uid: str, members: list[SliceHeader], incomplete: lis
     near = [h for h in incomplete if h.sop_class_uid in classes and h.series_instance_uid in ("", series_uid)]
     damaged = [h for h in members + near if h.damage is not None]
     unplaced = [h for h in near if h.damage is None and h.series_instance_uid == series_uid]
+    unnamed = [h for h in unplaced if not h.sop_instance_uid] + [
+        h for h in members if not is_uid(h.sop_instance_uid, strict=False)
+    ]
+    if unnamed and not damaged:
+        h = unnamed[0]
+        what = "no SOPInstanceUID" if not h.sop_instance_uid else f"SOPInstanceUID {h.sop_instance_uid!r:.70}"
+        raise DicomSeriesError(
+            f"DICOM file {h.file!r} of series {series_uid} has {what}, which is not a UID, so the SEG cannot "
+            "reference its slice; fix or remove that file"
+        )
     if unplaced and not damaged:
         h = unplaced[0]
         more = f" (and {len(unplaced) - 1} more file(s))" if len(unplaced) > 1 else ""

@@ -337,6 +337,14 @@ def test_source_without_frame_of_reference_is_warned_and_gets_a_new_one(tmp_path
     assert pydicom.uid.UID(seg.FrameOfReferenceUID).is_valid
 
 
+@pytest.mark.parametrize("uid", [None, "", "not.a.uid"], ids=["absent", "empty", "invalid"])
+def test_slice_without_a_usable_sop_instance_uid(tmp_path, uid):
+    d, files = _ct(tmp_path)
+    _rewrite(files[1], SOPInstanceUID=uid)
+    with pytest.raises(DicomSeriesError, match=f"{files[1].name}' of series .* SOPInstanceUID.*not a UID"):
+        load_series([d])
+
+
 # --------------------------------------------------------------------------- spacing
 @pytest.mark.parametrize(
     "changes, keyword",
