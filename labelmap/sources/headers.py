@@ -24,7 +24,14 @@ import zlib
 from dataclasses import dataclass
 from typing import IO, Any, Literal
 
-from labelmap.dicom.dictionary import LONG_VRS, PIXEL_DATA, SPECIFIC_CHARACTER_SET, UNDEFINED_LENGTH, describe_tag
+from labelmap.dicom.dictionary import (
+    LONG_VRS,
+    PIXEL_DATA,
+    SPECIFIC_CHARACTER_SET,
+    TAG_VR,
+    UNDEFINED_LENGTH,
+    describe_tag,
+)
 from labelmap.dicom.read import LiteDataset, LiteElement, NeedsPydicom, pixel_damage, read_element
 from labelmap.dicom.uids import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN as _DEFLATED_LE
 from labelmap.dicom.uids import EXPLICIT_VR_BIG_ENDIAN as _EXPLICIT_BE
@@ -262,6 +269,15 @@ def _peek(buf: bytes, rel: int, size: int, implicit: bool, tag: int) -> Header |
     return None
 
 
+def _value_vr(tag: int, vr: bytes | None) -> str:
+    """The VR an element is read with: its explicit VR, else the dictionary's (UN of a known tag too)."""
+    known = TAG_VR.get(tag)
+    if vr is None:
+        return known or "UN"
+    text = vr.decode("latin-1")
+    return known if text == "UN" and known is not None else text
+
+
 def _elements(
     stream: _Stream, pos: int, implicit: bool, tags: frozenset[int] | None, *, meta: bool, lenient: bool
 ) -> tuple[dict[int, LiteElement], int, bytes]:
@@ -303,24 +319,32 @@ def _elements(
         wanted = tags is None or tag in tags or tag == SPECIFIC_CHARACTER_SET
         if length != UNDEFINED_LENGTH:
             end = base + head[3] + length
-            if stream.size is not None and end > stream.size:
-                raise _error(
-                    stream,
-                    pos,
-                    f"element {describe_tag(tag)} declares {length} bytes, which run to byte {end}, "
-                    f"past the end of the data ({stream.size} bytes): the file is truncated or damaged",
-                    tag,
-                )
-            if not wanted:
-                pos = end
-                continue
-            if end > base + size:
+            if end > base + size:  # beyond the window: check it against the data, then seek or read on
+                if stream.size is not None and end > stream.size:
+                    raise _error(
+                        stream,
+                        pos,
+                        f"element {describe_tag(tag)} declares {length} bytes, which run to byte {end}, "
+                        f"past the end of the data ({stream.size} bytes): the file is truncated or damaged",
+                        tag,
+                    )
+                if not wanted:
+                    pos = end
+                    continue
                 stream.window(pos, end)
                 buf, base, walker = stream.buf, stream.base, stream.walker()
                 if stream.stop < end:
                     raise _error(stream, pos, f"element {describe_tag(tag)} runs past the end of the data", tag)
                 rel, size = pos - base, len(buf)
                 head = walker.header(rel, size, implicit)
+            elif not wanted:
+                pos = end
+                continue
+            vr = _value_vr(tag, head[1])
+            if vr != "SQ" and tag != SPECIFIC_CHARACTER_SET:  # the usual element: its bytes, decoded on use
+                elements[tag] = LiteElement(tag, vr, bytes(buf[head[3] : head[3] + length]), encoding or "latin-1")
+                pos = end
+                continue
         while True:  # parse (or skip) the element in the window, growing it for undefined lengths
             try:
                 if not wanted:
