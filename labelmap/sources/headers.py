@@ -387,8 +387,8 @@ def read_source_header(
     Returns
     -------
     SourceHeader or None
-        None when the first bytes are not DICOM's, or when a file without preamble and File Meta
-        (recognised from its first element only) does not parse as a data set.
+        None when the first bytes are not DICOM's, or when a file without a usable File Meta
+        (a bare data set, or junk after "DICM") does not parse as a data set.
 
     Raises
     ------
@@ -398,8 +398,9 @@ def read_source_header(
         A data set the lite reader does not decode (Explicit VR Big Endian, an unusual character
         set outside a Deflated data set): the caller may read it with pydicom.
     DicomFormatError
-        A file that starts as DICOM but is damaged (an element longer than the file, a header
-        cut short, a deflate stream that does not inflate).
+        A file whose File Meta names its transfer syntax or SOP class but whose data set is
+        damaged (an element longer than the file, a header cut short, a deflate stream that does
+        not inflate, elements out of order).
     """
     name = str(path)
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -414,9 +415,18 @@ def read_source_header(
             return None
         stream = _Stream(fh, head, size, name)
         meta: LiteDataset | None = None
+        #: a file that says what it is (File Meta with a transfer syntax or SOP class) and then does not
+        #: parse is a damaged DICOM file (an error); "DICM" or 08 00 followed by junk is just not DICOM
+        claims = False
         if kind in ("part10", "meta"):
-            found, start, _ = _elements(stream, 132 if kind == "part10" else 0, False, None, meta=True, lenient=True)
+            try:
+                found, start, _ = _elements(
+                    stream, 132 if kind == "part10" else 0, False, None, meta=True, lenient=True
+                )
+            except DicomFormatError:
+                return None
             meta = LiteDataset(found)
+            claims = "TransferSyntaxUID" in meta or "MediaStorageSOPClassUID" in meta
             if not_an_image(meta.get("MediaStorageSOPClassUID", "")):
                 return SourceHeader(kind, "", meta, LiteDataset({}), None)
             ts = _syntax(meta, name)
@@ -434,7 +444,7 @@ def read_source_header(
         try:
             elements, pos, at = _elements(stream, start, implicit, tags, meta=False, lenient=deflated or lenient)
         except DicomFormatError:
-            if kind in ("explicit", "implicit"):  # two bytes 08 00 made a guess, the walk proved it wrong
+            if not claims:
                 return None
             raise
         if deflated or stream.size is None:

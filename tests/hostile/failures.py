@@ -64,10 +64,7 @@ def main(out: str, *reports: str) -> None:
         lines.append("")
     weak = [r for r in rows if not r["problems"] and any(w in r["stderr"] for w in CATCH_ALL)]
     if weak:
-        lines += [
-            "## Hold only through the CLI's catch-all (one line, but not the error the input deserves)",
-            "",
-        ]
+        lines += ["## Hold only through the CLI's catch-all (one line, but not the error the input deserves)", ""]
         for m in weak:
             line = m["stderr"].strip().splitlines()[-1].replace(m.get("root") or "\0", "<case>")
             lines.append(f"- `{m['id']}`: {line[:300]}")

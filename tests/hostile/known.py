@@ -25,5 +25,4 @@ KNOWN: dict[str, str] = {
     "bomb/json-labelID-65536": "D memory: a JSON label ID above 65535 is an OverflowError ('internal error')",
     "bomb/json-1e6-entries": "D memory: 1e6 JSON entries (IDs up to 1e6) take over 30 s instead of a quick refusal",
     "bomb/binary-of-20000-segments/bin2label": "D memory: bin2label, 20,000 BINARY segments: 3.7 GB peak",
-    "source/junk-beside-the-ct": "F sources: a 2 GB non-DICOM file beside the CT is read whole (MemoryError)",
 }

@@ -280,16 +280,30 @@ def test_element_longer_than_the_file_is_one_error_naming_it(tmp_path):
     assert files[2].name in msg and "damaged" in msg and "40000" in msg and "past the end" in msg
 
 
-def test_dicm_file_of_zeros_is_damaged_not_walked(tmp_path):
-    """A 1 GB sparse file with a DICM prefix and zeros after it: refused at once (elements out of order)."""
-    d, _ = _ct(tmp_path)
+def test_junk_after_dicm_is_not_dicom(tmp_path):
+    """ "DICM" and then no File Meta: a 1 GB sparse file of zeros and a file of random bytes are not
+    DICOM (skipped at once); a file whose File Meta is sound but whose data set is not is an error
+    (test_element_longer_than_the_file_is_one_error_naming_it)."""
+    d, files = _ct(tmp_path)
     with open(d / "zeros.dcm", "wb") as fh:
         fh.write(b"\0" * 128 + b"DICM")
         fh.truncate(1 << 30)
+    (d / "random.dcm").write_bytes(bytes(128) + b"DICM" + np.random.default_rng(5).bytes(3000))
     t0 = time.perf_counter()
-    with pytest.raises(DicomSeriesError, match="zeros.dcm.*damaged.*out of order"):
-        load_series([d])
+    assert read_source_header(d / "zeros.dcm") is None
+    random_head = read_source_header(d / "random.dcm")  # random bytes may also read as "no elements"
+    assert random_head is None or len(random_head.dataset) == 0
+    assert len(load_series([d])) == len(files)
     assert time.perf_counter() - t0 < 5
+
+
+def test_sound_meta_then_out_of_order_elements_is_damaged(tmp_path):
+    d, files = _ct(tmp_path)
+    raw = files[1].read_bytes()
+    start = 132 + 12 + struct.unpack_from("<I", raw, 140)[0]
+    files[1].write_bytes(raw[:start] + b"\x08\x00\x16\x00UI\x00\x00" + raw[start:])  # (0008,0016) first
+    with pytest.raises(DicomSeriesError, match=f"{files[1].name}.*damaged.*out of order"):
+        load_series([d])
 
 
 # --------------------------------------------------------------------------- instances
