@@ -135,19 +135,21 @@ def _number(
     numbering: Numbering,
     classic: bool,
     notes: list[str],
+    dropped: bool = False,
 ) -> dict[tuple[int, int], int]:
     """Segment Number for each (layer, label_id).
 
-    Segments that come numbered (a 3D Slicer file's Segment0, Segment1, ... order, a decoded
-    SEG's numbers) keep that order whatever their layers and label values: "auto" keeps the
-    numbers when they are all given and the type allows them, else numbers 1..N in that order
-    (unnumbered segments last); "label" uses the label values all the same.
+    Segments that come numbered (a 3D Slicer file's Segment0, Segment1, ... order, or numbers the
+    caller chose) keep that order whatever their layers and label values: "auto" keeps the numbers
+    when all are given and the type allows them, else (or when ``dropped``: empty segments were left
+    out) they are numbered 1..N in that order, unnumbered segments last, as Slicer's own DICOM
+    export and dcmqi number what they write; "label" uses the label values all the same.
     """
     keys = [(m, seg.label_id) for m, seg in entries]
     sequential = {key: i + 1 for i, key in enumerate(keys)}
     preset = [seg.number for _, seg in entries]
     if numbering != "label" and any(preset):
-        given = all(preset) and len(set(preset)) == len(preset)
+        given = all(preset) and len(set(preset)) == len(preset) and not dropped
         if numbering == "auto" and given and not (classic and sorted(preset) != list(range(1, len(preset) + 1))):
             return dict(zip(keys, preset))
         order = sorted(range(len(keys)), key=lambda x: (preset[x] or 1 << 30, x))
@@ -275,7 +277,8 @@ def prepare_inputs(
             )
         notes.append(_absent_note(absent, names, options.keep_absent_segments))
     classic = seg_type in ("binary", "fractional")
-    numbers = _number(entries, names, numbering, classic, notes)
+    dropped = bool(absent) and not options.keep_absent_segments
+    numbers = _number(entries, names, numbering, classic, notes, dropped)
     numbered = [(m, replace(seg, number=numbers[(m, seg.label_id)])) for m, seg in entries]
     layers = [
         Layer(arrays[m], tuple(seg for mm, seg in numbered if mm == m), names[m], presences[m])

@@ -445,3 +445,20 @@ def test_dcmqi_reads_the_labels_where_the_file_puts_them(tmp_path, capsys):
         assert got.shape == want.shape, number
         order = [np.lexsort(np.round(points, 4).T) for points in (got, want)]
         np.testing.assert_allclose(got[order[0]], want[order[1]], atol=1e-3)
+
+
+def test_empty_slicer_segment_dropped_and_the_rest_numbered_in_order(tmp_path, capsys):
+    """An empty segment between two others is left out (as dcmqi and Slicer's export do); the others are
+    numbered 1, 2 in Slicer's order; --keep-absent-segments keeps it as segment 2."""
+    geometry = axial_geometry(shape=SHAPE)
+    ct = make_ct_series(tmp_path, geometry)
+    segs = [KIDNEY, SlicerSegment("spleen", 0, 3), LIVER]
+    src = write_slicer_segnrrd(tmp_path / "g.seg.nrrd", [organs()], geometry, segs)
+    for extra, want in (([], {1: "right kidney", 2: "liver"}), (["--keep-absent-segments"], None)):
+        seg = tmp_path / f"g{len(extra)}.dcm"
+        assert run_cli(capsys, "itk2seg", src, "--dicom", ct, "-o", seg, "-q", *extra)[0] == 0
+        ds = pydicom.dcmread(seg)
+        numbered = {int(s.SegmentNumber): str(s.SegmentLabel) for s in ds.SegmentSequence if int(s.SegmentNumber)}
+        assert numbered == (want or {1: "right kidney", 2: "spleen", 3: "liver"})
+    world = file_voxels_in_world(src)
+    check_exact(tmp_path / "g0.dcm", ct, geometry, {1: world[(0, 2)], 2: world[(0, 1)]})
