@@ -174,7 +174,9 @@ def check(vr: str, value: Any, *, vm: tuple[int, int | None] | None = (1, 1)) ->
     if spec is None or value is None:
         return None
     if type(value) is str and (vm is None or vm[0] <= 1) and (not spec.multi or "\\" not in value):
-        return check_value(vr, value) if value else None  # one value: the common case, cached
+        if spec.charset and vr != "PN" and len(value) <= (spec.max_length or 0) and _PLAIN.fullmatch(value):
+            return None  # plain text of the right length: the common case, quickly
+        return check_value(vr, value) if value else None  # one value: cached
     if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
         values = [_text(v) for v in value]
         for v in values:
