@@ -3,10 +3,32 @@
 from __future__ import annotations
 
 import os
+import re
 
 from labelmap.seg.summary import seg_summary
 
 __all__ = ["describe_seg"]
+
+#: C0 and C1 control characters and DEL: a value read from a file must not drive the terminal.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(value: object) -> str:
+    """``str(value)`` with control characters written as escapes (``\\x1b``, ``\\n``), so that a value
+    read from a file prints on its own line and cannot send terminal control sequences.
+
+    Parameters
+    ----------
+    value
+        Any value of the summary.
+
+    Returns
+    -------
+    str
+        The text, safe to print (not yet escaped for rich markup).
+    """
+    text = str(value)
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def describe_seg(path: str | os.PathLike[str]) -> None:
@@ -30,7 +52,8 @@ def describe_seg(path: str | os.PathLike[str]) -> None:
     console = Console()
     size = s["size_bytes"]
     console.print(
-        f"[bold]{escape(str(s['file']))}[/bold]" + (f"  ({size:,} bytes)" if size is not None else ""), soft_wrap=True
+        f"[bold]{escape(printable(s['file']))}[/bold]" + (f"  ({size:,} bytes)" if size is not None else ""),
+        soft_wrap=True,
     )
     for key, label in (
         ("sop_class", "SOP Class"),
@@ -41,7 +64,7 @@ def describe_seg(path: str | os.PathLike[str]) -> None:
         ("photometric_interpretation", "Photometric"),
         ("pixel_padding_value", "Pixel Padding Value"),
     ):
-        console.print(f"  {label:<20} {escape(str(s[key]))}", soft_wrap=True)
+        console.print(f"  {label:<20} {escape(printable(s[key]))}", soft_wrap=True)
     console.print(
         f"  {'Geometry':<20} {s['columns']} x {s['rows']} px, spacing {s['pixel_spacing'][1]:g} x "
         f"{s['pixel_spacing'][0]:g} mm, slice spacing {s['slice_spacing']}, "
@@ -49,14 +72,14 @@ def describe_seg(path: str | os.PathLike[str]) -> None:
         f"{s['positions_along_normal'][1]:.2f} mm along the normal",
         soft_wrap=True,
     )
-    console.print(f"  {'Orientation':<20} {escape(str(s['orientation']))}", soft_wrap=True)
+    console.print(f"  {'Orientation':<20} {escape(printable(s['orientation']))}", soft_wrap=True)
     table = Table(title=f"{len(s['segments'])} segments")
     for col in ("#", "label", "category", "type", "code", "voxels"):
         table.add_column(col, justify="right" if col in ("#", "voxels") else "left")
     for seg in s["segments"]:
         table.add_row(
             str(seg["number"]),
-            *(escape(str(seg[k])) for k in ("label", "category", "type", "code")),
+            *(escape(printable(seg[k])) for k in ("label", "category", "type", "code")),
             f"{seg['voxels']:,}",
         )
     console.print(table)

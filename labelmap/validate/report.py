@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
+
+
+#: C0 / C1 control characters and DEL, written as escapes in report lines.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,9 @@ class Violation:
     def format(self, name: str) -> str:
         """One line: ``<name>: <severity>: <tag> <path>: <message> — <rule>``."""
         tag = f"{self.tag} " if self.tag else ""
-        return f"{name}: {self.severity}: {tag}{self.path or self.keyword}: {self.message} — {self.rule}"
+        line = f"{name}: {self.severity}: {tag}{self.path or self.keyword}: {self.message} — {self.rule}"
+        # a value quoted from the file stays on this line and cannot drive the terminal
+        return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), line)
 
     def to_dict(self) -> dict:
         return asdict(self)

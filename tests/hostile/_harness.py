@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -172,6 +173,10 @@ def execute(case: Case, base, root: Path, timeout: float = MAX_SECONDS) -> tuple
     return run, outcome
 
 
+#: C0 controls other than tab / newline / carriage return, and DEL: a value echoed raw could drive the terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def command_of(argv: list[str]) -> str:
     return next((a for a in argv if not a.startswith("-")), "")
 
@@ -192,6 +197,10 @@ def problems(run: Run, outcome: Outcome) -> list[str]:
     for marker in ("Traceback", "Exception ignored", "Fatal Python error", "Segmentation fault"):
         if marker in err or marker in outcome.stdout:
             found.append(f"{marker!r} in the output")
+    for stream, text in (("stdout", outcome.stdout), ("stderr", err)):
+        control = _CONTROL.search(text)
+        if control:
+            found.append(f"a terminal control character {control.group()!r} in {stream} (print values with repr)")
     lines = [line for line in err.splitlines() if line.strip()]
     if rc == 1:
         if command == "validate" and not lines:

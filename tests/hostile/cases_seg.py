@@ -460,6 +460,20 @@ CASES: list[Case] = [
         edit("lm16-none", lambda ds: setattr(ds, "PixelData", ds.PixelData[: len(ds.PixelData) // 2])),
         ("seg2itk", "info"),
     ),
+    # ---- values that would drive a terminal if printed raw
+    *seg_cases(
+        "label-with-terminal-escapes",
+        "damaged",
+        edit("lm8-none", lambda ds: setattr(ds.SegmentSequence[0], "SegmentLabel", "liver\x1b]0;owned\x07\x1b[2J")),
+        ("info", "validate", "seg2itk"),
+        fast=2,
+    ),
+    *seg_cases(
+        "series-description-with-escapes",
+        "damaged",
+        edit("bin-none", lambda ds: setattr(ds, "SeriesDescription", "\x1b[31mred\x1b[0m\x08\x08")),
+        ("info", "bin2label"),
+    ),
     # ---- bad compressed frames
     *seg_cases(
         "rle-header-beyond-frame", "damaged", frames_changed("lm8-rle", rle_bad_header), ("seg2itk", "validate")

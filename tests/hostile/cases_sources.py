@@ -55,8 +55,12 @@ def junk(ct: Path) -> None:
     sparse(ct / "archive.zip", 2 << 30, b"PK\x03\x04")
     sparse(ct / "big.dcm", 2 << 30)  # 2 GB of zeros named .dcm
     sparse(ct / "video.mp4", 1 << 30, b"\x00\x00\x00\x18ftypmp42")
-    (ct / "fake.dcm").write_bytes(bytes(128) + b"DICM" + os.urandom(3000))
     (ct / "slices.dcm.gz").write_bytes(gzip.compress(ct_files(ct)[0].read_bytes()))
+
+
+def fake_dicom(ct: Path) -> None:
+    """Files with the DICM magic and nothing sensible after it (damaged or bogus DICOM)."""
+    (ct / "fake.dcm").write_bytes(bytes(128) + b"DICM" + os.urandom(3000))
     (ct / "DICOMDIR").write_bytes(bytes(128) + b"DICM" + b"\x02\x00\x00\x00UL\x04\x00\x00\x00\x00\x00")
 
 
@@ -189,6 +193,7 @@ def rows_differ(ds: pydicom.Dataset, k: int) -> None:
 
 CASES: list[Case] = [
     case("junk-beside-the-ct", lambda b, r: itk2seg(b, r, dicom=with_files(b, r, junk), expect=0)),
+    case("dicm-magic-then-garbage-beside-the-ct", lambda b, r: itk2seg(b, r, dicom=with_files(b, r, fake_dicom))),
     case("deflated-ct", lambda b, r: itk2seg(b, r, dicom=each_slice(b, r, deflated))),
     case("deflated-ct-one-slice-damaged", lambda b, r: itk2seg(b, r, dicom=_deflated_damaged(b, r))),
     case("no-preamble-no-file-meta", lambda b, r: itk2seg(b, r, dicom=no_preamble(b, r))),
