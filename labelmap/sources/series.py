@@ -368,6 +368,13 @@ def _check_complete(series_uid: str, members: list[SliceHeader], incomplete: lis
         )
 
 
+def _frame_of_reference(h: SliceHeader) -> str:
+    try:
+        return str(h.dataset.get("FrameOfReferenceUID", "") or "")
+    except NeedsPydicom:
+        return ""
+
+
 def _build_series(series_uid: str, slices: list[SliceHeader], notes: list[str] | None = None) -> SourceSeries:
     notes = [] if notes is None else notes
     planes = [check_image_plane(h) for h in slices]
@@ -421,6 +428,12 @@ def _build_series(series_uid: str, slices: list[SliceHeader], notes: list[str] |
     keep = SOURCE_ATTRIBUTES + ("SliceThickness", "SpacingBetweenSlices")
     elements = {first[k].tag: first[k] for k in keep if k in first}
     frame_of_reference = first.get("FrameOfReferenceUID", None)
+    other = next((h for h in slices[1:] if _frame_of_reference(h) != _frame_of_reference(slices[0])), None)
+    if other is not None:
+        notes.append(
+            f"slices of series {series_uid} have different FrameOfReferenceUIDs ({where(slices[0])} and "
+            f"{where(other)}): their positions may not share one coordinate system; the SEG uses the first's"
+        )
     if not is_uid(frame_of_reference, strict=False):
         elements.pop(KEYWORDS["FrameOfReferenceUID"][0], None)
         what = "no FrameOfReferenceUID" if not frame_of_reference else f"FrameOfReferenceUID {frame_of_reference!r:.80}"

@@ -508,3 +508,11 @@ def test_folders_nested_deeper_than_the_recursion_limit(tmp_path):
     finally:
         sys.setrecursionlimit(limit)
     assert len(series) == len(files) and str(deep / "slice.dcm") in series.files
+
+
+def test_slices_with_different_frames_of_reference_are_warned(tmp_path):
+    d, files = _ct(tmp_path)
+    _rewrite(files[2], FrameOfReferenceUID=generate_uid())
+    series = load_series([d])
+    assert any("different FrameOfReferenceUIDs" in n and files[2].name in n for n in series.notes)
+    assert series.dataset.FrameOfReferenceUID == pydicom.dcmread(files[0]).FrameOfReferenceUID
