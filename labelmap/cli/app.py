@@ -84,7 +84,7 @@ def _quiet_memory() -> None:
 
 
 class Interrupted(Exception):
-    """Ctrl-C or SIGTERM during a command (carried past typer, which would exit 130 without a word)."""
+    """Ctrl-C, SIGTERM or SIGHUP during a command (carried past typer, which would exit 130 without a word)."""
 
 
 def _checked_params(command: Any) -> Any:
@@ -150,7 +150,7 @@ def _running(argv: list[str]) -> str:
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM ends a run like Ctrl-C: temporaries are removed, no output is half-written."""
+    """SIGTERM / SIGHUP end a run like Ctrl-C: temporaries are removed, no output is half-written."""
     raise KeyboardInterrupt
 
 
@@ -191,9 +191,11 @@ def _run(args: list[str]) -> int:
         return 1
 
     _RUNNING.clear()
-    restore = None
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        restore = signal.signal(signal.SIGTERM, _interrupt)
+    restore = {}  # SIGTERM and SIGHUP (a closed terminal) end a run like Ctrl-C, where nobody else handles them
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
+                restore[signum] = signal.signal(signum, _interrupt)
     try:
         # Library warnings (pydicom's value checks on damaged input, numpy) would add stray stderr
         # lines; the converter checks what it relies on itself and reports it as one error line.
@@ -235,6 +237,6 @@ def _run(args: list[str]) -> int:
             "command line (LABELMAP_DEBUG=1 shows the traceback)"
         )
     finally:
-        if restore is not None:
-            signal.signal(signal.SIGTERM, restore)
+        for signum, handler in restore.items():
+            signal.signal(signum, handler)
     return rv if isinstance(rv, int) else 0

@@ -194,10 +194,13 @@ def test_interrupt_removes_every_temporary(case, tmp_path, capsys, monkeypatch):
     assert listing(tmp_path) == {"meta.json"} and (tmp_path / "meta.json").read_text() == "old"
 
 
-def test_sigterm_ends_a_run_like_ctrl_c(case, tmp_path, capsys, monkeypatch):
-    """A real SIGTERM, delivered while seg2itk writes its files: one line, nothing left behind."""
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_sigterm_ends_a_run_like_ctrl_c(case, tmp_path, capsys, monkeypatch, signame):
+    """A real SIGTERM (or SIGHUP), delivered while seg2itk writes its files: one line, nothing left behind."""
     import signal
     import time
+
+    signum = getattr(signal, signame)
 
     import labelmap.formats.dcmqi_json as dcmqi_json
 
@@ -205,12 +208,12 @@ def test_sigterm_ends_a_run_like_ctrl_c(case, tmp_path, capsys, monkeypatch):
 
     def terminated(*args, **kwargs):
         real(*args, **kwargs)  # the temporary is written ...
-        os.kill(os.getpid(), signal.SIGTERM)  # ... then the process is asked to stop
+        os.kill(os.getpid(), signum)  # ... then the process is asked to stop
         time.sleep(5)
 
     monkeypatch.setattr(dcmqi_json, "write_meta_json", terminated)
-    before = signal.getsignal(signal.SIGTERM)
+    before = signal.getsignal(signum)
     rc, out, err = run_cli(capsys, "seg2itk", case["seg"], "-o", tmp_path)
     assert rc == 1 and err.startswith("error: interrupted during seg2itk") and len(err.splitlines()) == 1
     assert listing(tmp_path) == set()
-    assert signal.getsignal(signal.SIGTERM) == before  # the handler is the caller's again
+    assert signal.getsignal(signum) == before  # the handler is the caller's again
