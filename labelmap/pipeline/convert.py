@@ -499,12 +499,12 @@ def _check_prefix(prefix: str) -> None:
         )
 
 
-def _check_not_inputs(targets: Sequence[Path], seg: PathLike, source: SourceSeries | None) -> None:
+def _check_not_inputs(targets: Sequence[Path], seg: PathLike, source: SourceSeries | Geometry | None) -> None:
     """Refuse output names that would replace the SEG being read or a file of the reference series."""
     from labelmap._util.atomic import check_not_input
 
     check_not_input(targets, [seg], what="the input SEG")
-    if source is not None:
+    if isinstance(source, SourceSeries):
         check_not_input(targets, source.files, what="a file of the reference series")
 
 
@@ -513,7 +513,7 @@ def seg_to_itk(
     output_dir: PathLike,
     *,
     options: ReadOptions = ReadOptions(),
-    reference: None | PathLike | Sequence[PathLike] = None,
+    reference: None | PathLike | Sequence[PathLike] | SourceSeries | Geometry = None,
     series_uid: str | None = None,
     resources: Resources | None = None,
 ) -> ReadReport:
@@ -561,7 +561,11 @@ def seg_to_itk(
     ext = out_format.output_suffix
     if not (options.create_dir and not Path(output_dir).exists()):
         check_output_dir(output_dir)  # a bad folder fails before the SEG is read
-    source = None if reference is None else load_source(reference, series_uid=series_uid)
+    source: SourceSeries | Geometry | None
+    if reference is None or isinstance(reference, (SourceSeries, Geometry)):
+        source = reference
+    else:  # the series' files are kept: no output may replace one
+        source = load_source(reference, series_uid=series_uid)
     decoded = read_seg(seg, reference=source, series_uid=series_uid, tol_mm=options.tol_mm)
     created = missing_dirs(output_dir) if options.create_dir else []
     out_dir = check_output_dir(output_dir, create=options.create_dir)  # created once the SEG has been read

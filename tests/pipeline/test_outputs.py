@@ -174,3 +174,13 @@ def test_a_failed_run_removes_the_output_folder_it_created(binary8, tmp_path):
     assert listing(tmp_path) == {"not-a-seg.dcm", "kept"}  # an existing folder is never removed
     report = seg_to_itk(binary8["seg"], tmp_path / "made", options=ReadOptions(create_dir=True))
     assert report.metadata == tmp_path / "made" / "meta.json" and (tmp_path / "made").is_dir()
+
+
+def test_reference_may_be_a_loaded_series_or_a_geometry(binary8, tmp_path):
+    from labelmap.pipeline.convert import load_source
+
+    series = load_source(binary8["ct"])
+    from_series = seg_to_itk(binary8["seg"], tmp_path / "a", reference=series)
+    from_files = seg_to_itk(binary8["seg"], tmp_path / "b", reference=binary8["ct"])
+    assert from_series.shape == from_files.shape
+    assert (tmp_path / "a" / "1.nrrd").read_bytes() == (tmp_path / "b" / "1.nrrd").read_bytes()
