@@ -33,6 +33,7 @@ __all__ = [
     "UnsupportedError",
     "MissingDependencyError",
     "OutputError",
+    "ResourceError",
 ]
 
 #: Hint codes and the front-end-neutral advice each stands for (the API's wording; the
@@ -164,3 +165,7 @@ class MissingDependencyError(LabelmapError, ImportError):
 
 class OutputError(LabelmapError, OSError):
     """The output location cannot be written."""
+
+
+class ResourceError(LabelmapError, ValueError):
+    """The input would need more memory (or time) than this machine or the configured limit allows."""

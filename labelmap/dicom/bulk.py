@@ -22,8 +22,10 @@ which either raises :class:`~labelmap.errors.DicomFormatError` with the byte off
 a new template (the four most recent templates are tried in turn).
 
 Handled encodings: Explicit VR Little Endian, Implicit VR Little Endian, Deflated Explicit VR
-Little Endian (inflated in memory), every encapsulated (compressed) transfer syntax (the
-data set is Explicit VR Little Endian; fragments of Pixel Data are listed).  Big Endian is
+Little Endian (inflated in bounded pieces, :mod:`labelmap.dicom.compact`), every encapsulated
+(compressed) transfer syntax (the data set is Explicit VR Little Endian; fragments of Pixel
+Data are listed).  Large values nobody reads are skipped, never copied; files of
+:data:`~labelmap.dicom.compact.COMPACT_FROM` bytes and more are read in pieces, not mapped.  Big Endian is
 refused.  Sequences and items of defined and undefined length, nested to any depth up to
 :data:`~labelmap.dicom.dictionary.MAX_DEPTH`, and explicit-VR ``UN`` elements of undefined length (whose content is
 Implicit VR Little Endian) are supported.
@@ -34,8 +36,6 @@ from __future__ import annotations
 import mmap
 import os
 import struct
-import types
-import zlib
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from labelmap.dicom.compact import COMPACT_FROM, Compacted, compact_file, inflate_data_set, skippable
 from labelmap.dicom.dictionary import (
     ITEM,
     LONG_VRS,
@@ -51,6 +52,7 @@ from labelmap.dicom.dictionary import (
     SEQUENCE_DELIMITER,
     SEQUENCE_DELIMITER_BYTES,
     UNDEFINED_LENGTH,
+    describe_tag,
     tag_str,
 )
 from labelmap.dicom.read import LiteDataset, NeedsPydicom, read_element, read_meta
@@ -62,12 +64,6 @@ from labelmap.errors import DicomFormatError
 
 if TYPE_CHECKING:  # pydicom is imported only when a pydicom Dataset is asked for
     from pydicom.dataset import FileDataset
-
-_inflate_impl: types.ModuleType
-try:  # ISA-L inflates the Deflated transfer syntax 2-3x faster than zlib
-    from isal import isal_zlib as _inflate_impl
-except ImportError:  # pragma: no cover
-    _inflate_impl = zlib
 
 __all__ = ["FileHeader", "FrameValues", "PixelDataInfo", "read_multiframe_header"]
 
@@ -118,7 +114,7 @@ class PixelDataInfo:
     vr: str
     offset: int
     length: int
-    buffer: bytes | None = None
+    buffer: Buffer | None = None
     fragments: tuple[tuple[int, int], ...] = ()
     basic_offset_table: tuple[int, ...] = ()
 
@@ -128,19 +124,26 @@ class PixelDataInfo:
             raise DicomFormatError("no native Pixel Data to read", path=self.path)
         if self.buffer is not None:
             return np.frombuffer(self.buffer, dtype=np.uint8, count=self.length, offset=self.offset)
-        # A copy-on-write map: pages come straight from the page cache as they are touched
-        # (no read into fresh memory: 2-3x faster for a 75 MB frame block), and the array stays
-        # writable.  The offsets were checked against the file size when it was parsed.
+        # A copy-on-write map of the value's pages: they come straight from the page cache as
+        # they are touched (no read into fresh memory: 2-3x faster for a 75 MB frame block), and
+        # the array stays writable.  Only the value is mapped, not the whole file.
+        if self.length == 0:
+            return np.zeros(0, dtype=np.uint8)
+        start = self.offset - self.offset % mmap.ALLOCATIONGRANULARITY
         try:
             with open(self.path, "rb") as fh:
-                mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
+                size = os.fstat(fh.fileno()).st_size
+                if self.offset + self.length <= size:
+                    mm = mmap.mmap(
+                        fh.fileno(), self.offset + self.length - start, access=mmap.ACCESS_COPY, offset=start
+                    )
         except (OSError, ValueError) as exc:
             raise DicomFormatError(f"cannot map Pixel Data ({exc})", path=self.path) from None
-        if self.offset + self.length > len(mm):
+        if self.offset + self.length > size:
             raise DicomFormatError(
-                f"Pixel Data runs to byte {self.offset + self.length} but the file has {len(mm)} bytes", path=self.path
+                f"Pixel Data runs to byte {self.offset + self.length} but the file has {size} bytes", path=self.path
             )
-        return np.frombuffer(mm, dtype=np.uint8, count=self.length, offset=self.offset)
+        return np.frombuffer(mm, dtype=np.uint8, count=self.length, offset=self.offset - start)
 
     def frame_fragments(self, n_frames: int) -> list[list[tuple[int, int]]]:
         """Fragments of each frame: one per frame, or grouped by the Basic Offset Table."""
@@ -437,6 +440,13 @@ def read_multiframe_header(
         size = os.fstat(fh.fileno()).st_size
         if size == 0:
             raise DicomFormatError("empty file, not DICOM", path=name)
+        if size >= COMPACT_FROM:  # not mapped whole: large values are skipped by seeking
+            head = os.pread(fh.fileno(), min(size, 1 << 16), 0)
+            meta, start = read_meta(head, name)
+            ts = _transfer_syntax(meta, name)
+            if ts != _DEFLATED_LE:
+                compacted = compact_file(fh.fileno(), start, size, name, ts == _IMPLICIT_LE)
+                return _read(head, Path(path), name, fields, compacted)
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             return _read(mm, Path(path), name, fields)
 
@@ -459,23 +469,23 @@ def _transfer_syntax(meta: LiteDataset, name: str) -> str:
 
 
 def _read(
-    mm: mmap.mmap, file_path: Path, name: str, fields: dict[tuple[int, ...], int]
+    mm: Buffer, file_path: Path, name: str, fields: dict[tuple[int, ...], int], compacted: Compacted | None = None
 ) -> tuple[FileHeader, FrameValues | None, PixelDataInfo]:
+    """Parse the file ``mm`` (or, with ``compacted``, its File Meta Information and the
+    compacted data set of a large file)."""
     meta, start = read_meta(mm, name)
     preamble, meta_bytes = bytes(mm[:128]), bytes(mm[132:start])
     ts = _transfer_syntax(meta, name)
     implicit = ts == _IMPLICIT_LE
     buf: Buffer = mm
-    inflated: bytes | None = None
+    inflated: Buffer | None = None
     where = ""
-    if ts == _DEFLATED_LE:
-        inflater = _inflate_impl.decompressobj(-15)
-        try:
-            inflated = inflater.decompress(mm[start:])
-        except _inflate_impl.error as exc:
-            raise DicomFormatError(f"deflated data set cannot be inflated ({exc})", path=name) from None
-        if not inflater.eof:
-            raise DicomFormatError("deflated data set is truncated (no end of the deflate stream)", path=name)
+    left = None
+    if compacted is not None:
+        buf, start, where, left = compacted.buffer, 0, " of the data set (large values skipped)", compacted.pixel
+        inflated = buf  # encapsulated Pixel Data is kept there: its fragment offsets index it
+    elif ts == _DEFLATED_LE:
+        inflated = inflate_data_set(mm, start, name)
         buf, start, where = inflated, 0, " of the inflated data set"
     walker = Walker(buf, name, where)
 
@@ -498,9 +508,20 @@ def _read(
             if length == UNDEFINED_LENGTH:
                 end, bot, frags = _encapsulated(walker, vpos)
                 pixel = PixelDataInfo(file_path, ts, True, True, vr_s, vpos, end - vpos, inflated, frags, bot)
+            elif compacted is not None and left is not None and left[0] == pos:  # the value was left in the file
+                end = vpos
+                if left[1] + length > compacted.file_size:
+                    raise DicomFormatError(
+                        f"value of element {describe_tag(tag)} (length {length}) runs to offset {left[1] + length}, "
+                        f"past the end of the file ({compacted.file_size} bytes) at byte offset {left[1] - vpos + pos}",
+                        path=name,
+                    )
+                pixel = PixelDataInfo(file_path, ts, True, False, vr_s, left[1], length)
             else:
                 end = walker.value_end(pos, tag, vpos, length, walker.size)
                 pixel = PixelDataInfo(file_path, ts, True, False, vr_s, vpos, length, inflated)
+        elif skippable(tag, vr, length):  # a large value nobody reads: never copied
+            end = walker.value_end(pos, tag, vpos, length, walker.size)
         else:
             if elements is not None:
                 try:

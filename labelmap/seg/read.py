@@ -20,7 +20,7 @@ import numpy as np
 from labelmap.dicom.read import LiteDataset
 from labelmap.dicom.uids import EXPLICIT_VR_BIG_ENDIAN
 from labelmap.dicom.values import quiet_pydicom
-from labelmap.errors import LabelmapError, MetadataError, SegFormatError, UnsupportedError
+from labelmap.errors import LabelmapError, MetadataError, ResourceError, SegFormatError, UnsupportedError
 from labelmap.geometry import DEFAULT_TOLERANCE_MM, FrameGeometry, place
 from labelmap.model import Geometry, SegmentDescription, SeriesAttributes
 from labelmap.seg.palette import read_palette
@@ -184,6 +184,8 @@ def _from_file(name: str, *, lenient: bool) -> SegFile:
     try:
         source, table, location = read_seg_header(name)
         header = header_dataset(source) if lenient or source.ds is None else source.ds
+    except ResourceError:
+        raise  # pydicom would read the whole of what was refused as too large
     except LabelmapError as exc:
         return _through_pydicom(name, exc, lenient=lenient)
     except Exception as exc:  # pragma: no cover - the bulk reader should only raise SegFormatError
