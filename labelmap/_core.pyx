@@ -358,7 +358,89 @@ def paint_frames(const uint8_t[::1] packed,
                             dst[p + t] = val
 
 
-cdef inline void _add_pairs(int32_t* segs, Py_ssize_t n, int64_t[:, ::1] result) noexcept nogil:
+# ---------------------------------------------------------------------------
+# Overlap counts are kept in a hash map from pair key (a * n_segments + b, a < b)
+# to a count, so memory grows with the pairs that occur, not with n_segments**2.
+# Open addressing, linear probing, power-of-two capacity, key -1 = empty slot.
+# ---------------------------------------------------------------------------
+
+cdef struct PairMap:
+    int64_t* keys
+    int64_t* counts
+    Py_ssize_t cap
+    Py_ssize_t size
+
+
+cdef bint _pm_alloc(PairMap* m, Py_ssize_t cap) noexcept nogil:
+    """Empty table of ``cap`` (a power of two) slots; False when out of memory."""
+    m.keys = <int64_t*>malloc(cap * sizeof(int64_t))
+    m.counts = <int64_t*>malloc(cap * sizeof(int64_t))
+    if m.keys == NULL or m.counts == NULL:
+        free(m.keys)
+        free(m.counts)
+        m.keys = NULL
+        m.counts = NULL
+        return False
+    memset(m.keys, 0xFF, cap * sizeof(int64_t))
+    m.cap = cap
+    m.size = 0
+    return True
+
+
+cdef inline Py_ssize_t _pm_slot(const PairMap* m, int64_t key) noexcept nogil:
+    cdef Py_ssize_t h = <Py_ssize_t>((<uint64_t>key * <uint64_t>0x9E3779B97F4A7C15) >> 20) & (m.cap - 1)
+    while m.keys[h] != -1 and m.keys[h] != key:
+        h = (h + 1) & (m.cap - 1)
+    return h
+
+
+cdef bint _pm_add(PairMap* m, int64_t key, int64_t n) noexcept nogil:
+    """Add ``n`` to the count of ``key``; False when growing the table fails."""
+    cdef PairMap old
+    cdef Py_ssize_t i, h
+    if (m.size + 1) * 2 > m.cap:
+        old = m[0]
+        if not _pm_alloc(m, old.cap * 2):
+            m[0] = old
+            return False
+        for i in range(old.cap):
+            if old.keys[i] != -1:
+                h = _pm_slot(m, old.keys[i])
+                m.keys[h] = old.keys[i]
+                m.counts[h] = old.counts[i]
+                m.size += 1
+        free(old.keys)
+        free(old.counts)
+    h = _pm_slot(m, key)
+    if m.keys[h] == -1:
+        m.keys[h] = key
+        m.counts[h] = 0
+        m.size += 1
+    m.counts[h] += n
+    return True
+
+
+cdef object _pm_export(PairMap* m):
+    """(keys, counts) int64 arrays of the table, then free it."""
+    import numpy as np
+    keys = np.empty(m.size, dtype=np.int64)
+    counts = np.empty(m.size, dtype=np.int64)
+    cdef int64_t[::1] kv = keys
+    cdef int64_t[::1] cv = counts
+    cdef Py_ssize_t i, j = 0
+    for i in range(m.cap):
+        if m.keys[i] != -1:
+            kv[j] = m.keys[i]
+            cv[j] = m.counts[i]
+            j += 1
+    free(m.keys)
+    free(m.counts)
+    m.keys = NULL
+    m.counts = NULL
+    return keys, counts
+
+
+cdef inline bint _add_pairs(int32_t* segs, Py_ssize_t n, int64_t n_segments, PairMap* pairs) noexcept nogil:
     """Sort the ``n`` segment ids in place, drop repeats and count every distinct pair once."""
     cdef Py_ssize_t i, j, m
     cdef int32_t x
@@ -376,8 +458,9 @@ cdef inline void _add_pairs(int32_t* segs, Py_ssize_t n, int64_t[:, ::1] result)
             m += 1
     for i in range(m):
         for j in range(i + 1, m):
-            result[segs[i], segs[j]] += 1
-            result[segs[j], segs[i]] += 1
+            if not _pm_add(pairs, segs[i] * n_segments + segs[j], 1):
+                return False
+    return True
 
 
 cdef inline int64_t _overlap_pass(const uint8_t* packed, int64_t s, Py_ssize_t npx, bint collect,
@@ -423,17 +506,17 @@ def frame_overlap(const uint8_t[::1] packed,
                   const int64_t[::1] group_starts,
                   const int32_t[::1] segments,
                   Py_ssize_t npx,
+                  int64_t n_segments,
                   int32_t[::1] count,
                   int32_t[::1] start,
-                  int32_t[::1] fill,
-                  int64_t[:, ::1] result):
+                  int32_t[::1] fill):
     """Pixel overlap between segments of 1-bit frames that share a position.
 
     ``order`` lists frame indices grouped by position; group g is
     ``order[group_starts[g]:group_starts[g + 1]]``.  ``segments[f]`` is the
-    segment (< result.shape[0]) of frame f, whose bits start at f * npx.
+    segment (< n_segments) of frame f, whose bits start at f * npx.
     ``count``, ``start`` and ``fill`` are int32 scratch arrays of npx entries.
-    Adds to ``result`` (N x N, symmetric, diagonal untouched).
+    Returns (keys, counts): pair a < b as key a * n_segments + b, and its pixels.
     """
     cdef Py_ssize_t g, q, pp
     cdef Py_ssize_t ng = group_starts.shape[0] - 1
@@ -441,6 +524,9 @@ def frame_overlap(const uint8_t[::1] packed,
     cdef int32_t* buf = NULL
     cdef int32_t* nbuf
     cdef bint failed = False
+    cdef PairMap pairs
+    if not _pm_alloc(&pairs, 64):
+        raise MemoryError("frame_overlap: cannot allocate the pair table")
     with nogil:
         for g in range(ng):
             memset(&count[0], 0, npx * sizeof(int32_t))
@@ -471,10 +557,17 @@ def frame_overlap(const uint8_t[::1] packed,
                               &count[0], &start[0], &fill[0], buf)
             for pp in range(npx):
                 if count[pp] > 1:
-                    _add_pairs(&buf[start[pp]], count[pp], result)
+                    if not _add_pairs(&buf[start[pp]], count[pp], n_segments, &pairs):
+                        failed = True
+                        break
+            if failed:
+                break
         free(buf)
     if failed:
-        raise MemoryError("frame_overlap: cannot allocate the overlap buffer")
+        free(pairs.keys)
+        free(pairs.counts)
+        raise MemoryError("frame_overlap: cannot allocate the overlap buffers")
+    return _pm_export(&pairs)
 
 
 def lut_segments(const label_t[::1] labels, const int32_t[::1] lut, int32_t[::1] seg):
@@ -486,19 +579,22 @@ def lut_segments(const label_t[::1] labels, const int32_t[::1] lut, int32_t[::1]
             seg[p] = lut[labels[p]]
 
 
-def segment_overlap(const int32_t[:, ::1] seg, Py_ssize_t n, int64_t[:, ::1] result):
+def segment_overlap(const int32_t[:, ::1] seg, Py_ssize_t n, int64_t n_segments):
     """Count the overlaps in the first ``n`` columns of the (M, B) segment-index rows (-1 = none).
 
-    Adds 1 to ``result[a, b]`` and ``result[b, a]`` for every voxel where the
-    distinct segments a != b are both present; indices must be < result.shape[0].
+    Returns (keys, counts): for every pair of distinct segments a < b present on one voxel,
+    key a * n_segments + b and the number of such voxels (indices must be < n_segments).
     """
     cdef Py_ssize_t v, m, j
     cdef Py_ssize_t nm = seg.shape[0]
     cdef int32_t s
     cdef Py_ssize_t cnt
     cdef bint dup
+    cdef bint failed = False
+    cdef PairMap pairs
     cdef int32_t* buf = <int32_t*>malloc((nm + 1) * sizeof(int32_t))
-    if buf == NULL:
+    if buf == NULL or not _pm_alloc(&pairs, 64):
+        free(buf)
         raise MemoryError()
     with nogil:
         for v in range(n):
@@ -515,8 +611,15 @@ def segment_overlap(const int32_t[:, ::1] seg, Py_ssize_t n, int64_t[:, ::1] res
                         buf[cnt] = s
                         cnt += 1
             if cnt > 1:
-                _add_pairs(buf, cnt, result)
+                if not _add_pairs(buf, cnt, n_segments, &pairs):
+                    failed = True
+                    break
     free(buf)
+    if failed:
+        free(pairs.keys)
+        free(pairs.counts)
+        raise MemoryError("segment_overlap: cannot allocate the pair table")
+    return _pm_export(&pairs)
 
 
 # ---------------------------------------------------------------------------

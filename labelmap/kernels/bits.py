@@ -13,6 +13,7 @@ import numpy as np
 from labelmap import _core
 from labelmap.kernels._checks import check_range, paired_vectors
 from labelmap.kernels.labels import as_label_array
+from labelmap.kernels.overlap import Overlap
 
 __all__ = ["packed_length", "pack_label_frames", "pack_masks", "paint_frames", "paint_frames_subset", "frame_overlap"]
 
@@ -259,7 +260,7 @@ def paint_frames_subset(packed, frames, frame_slices, frame_values, npx: int, ou
     return out
 
 
-def frame_overlap(packed, frame_positions, frame_segments, n_segments: int, npx: int) -> np.ndarray:
+def frame_overlap(packed, frame_positions, frame_segments, n_segments: int, npx: int) -> Overlap:
     """Pixel overlap of segments whose 1-bit frames share a position.
 
     Work per position is linear in its set pixels plus the pixels covered twice.
@@ -277,10 +278,10 @@ def frame_overlap(packed, frame_positions, frame_segments, n_segments: int, npx:
 
     Returns
     -------
-    numpy.ndarray
-        (N, N) int64, symmetric, zero diagonal: ``[a, b]`` = pixels where a and b are both
-        set at the same position, exact for 3+ segments on one pixel (a segment with two
-        frames at one position counts once).
+    Overlap
+        The pairs of segments set on one pixel at the same position, with their pixel
+        counts, exact for 3+ segments on one pixel (a segment with two frames at one
+        position counts once); memory grows with the pairs that occur.
 
     Raises
     ------
@@ -294,7 +295,7 @@ def frame_overlap(packed, frame_positions, frame_segments, n_segments: int, npx:
     check_range(segments, "frame_segments", 0, n_segments - 1, f"{n_segments} segments")
     data = _as_packed(packed)
     _need_bytes(data, positions.size, npx)
-    result = np.zeros((n_segments, n_segments), dtype=np.int64)
+    result = Overlap.none(n_segments)
     if positions.size < 2 or npx == 0:
         return result
     order = np.argsort(positions, kind="stable")
@@ -307,5 +308,7 @@ def frame_overlap(packed, frame_positions, frame_segments, n_segments: int, npx:
     order = np.ascontiguousarray(np.concatenate([order[starts[g] : starts[g + 1]] for g in keep]), dtype=np.int64)
     starts = np.concatenate(([0], np.cumsum(sizes[keep]))).astype(np.int64)
     scratch = np.empty((3, npx), dtype=np.int32)
-    _core.frame_overlap(data, order, starts, segments.astype(np.int32), npx, scratch[0], scratch[1], scratch[2], result)
-    return result
+    keys, counts = _core.frame_overlap(
+        data, order, starts, segments.astype(np.int32), npx, n_segments, scratch[0], scratch[1], scratch[2]
+    )
+    return Overlap.from_keys(n_segments, keys, counts)

@@ -12,8 +12,9 @@ import numpy as np
 from labelmap import _core
 from labelmap._util.threads import parts_for, run_parts
 from labelmap.errors import InputError
+from labelmap.kernels.overlap import Overlap
 
-__all__ = ["as_label_array", "label_presence", "remap_labels", "narrow_to_uint8", "label_overlap", "greedy_layers"]
+__all__ = ["as_label_array", "label_presence", "remap_labels", "narrow_to_uint8", "label_overlap"]
 
 #: Label arrays of at least this many bytes are scanned on several threads, a share of the slices
 #: each (benchmarks/bench_kernels.py LabelPresence measures the gain).
@@ -274,7 +275,7 @@ def _label_inputs(volumes, luts, n_segments):
     return vols, tables, n_segments
 
 
-def label_overlap(volumes, luts, n_segments: int | None = None) -> np.ndarray:
+def label_overlap(volumes, luts, n_segments: int | None = None) -> Overlap:
     """Voxel overlap between segments of several label images on one grid.
 
     Parameters
@@ -289,9 +290,9 @@ def label_overlap(volumes, luts, n_segments: int | None = None) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray
-        (N, N) int64, symmetric, zero diagonal: ``[a, b]`` = voxels where a and b are
-        both present (exact for 3+ files on one voxel; one index met twice counts once).
+    Overlap
+        The pairs of segments present on one voxel, with their voxel counts (exact for 3+
+        files on one voxel; one index met twice counts once); memory grows with the pairs.
 
     Raises
     ------
@@ -301,53 +302,19 @@ def label_overlap(volumes, luts, n_segments: int | None = None) -> np.ndarray:
         For volumes or tables that do not fit together.
     """
     vols, tables, n_segments = _label_inputs(volumes, luts, n_segments)
-    result = np.zeros((n_segments, n_segments), dtype=np.int64)
     if len(vols) == 1:
-        return result  # one file cannot overlap itself
+        return Overlap.none(n_segments)  # one file cannot overlap itself
     n = vols[0].size
     flats = [v.reshape(-1) for v in vols]
     chunk = min(_CHUNK, max(n, 1))
     seg = np.empty((len(vols), chunk), dtype=np.int32)
+    keys, counts = np.zeros(0, np.int64), np.zeros(0, np.int64)
     for lo in range(0, n, chunk):
         hi = min(lo + chunk, n)
         for m, flat in enumerate(flats):
             _core.lut_segments(flat[lo:hi], tables[m], seg[m, : hi - lo])
-        _core.segment_overlap(seg, hi - lo, result)
-    return result
-
-
-def greedy_layers(overlap) -> np.ndarray:
-    """Layer index per segment: first fit in segment order, as DCMTK OverlapUtil / dcmqi ``--mergeSegments``.
-
-    Segment s goes to the lowest layer none of whose members overlaps s.
-
-    Parameters
-    ----------
-    overlap
-        (N, N) bool or numeric matrix: nonzero = the two segments overlap (treated as
-        symmetric, diagonal ignored).
-
-    Returns
-    -------
-    numpy.ndarray
-        (N,) int64 layer indices.
-
-    Raises
-    ------
-    TypeError, ValueError
-        For a matrix that is not square or not numeric.
-    """
-    ov = np.asarray(overlap)
-    if ov.ndim != 2 or ov.shape[0] != ov.shape[1]:
-        raise ValueError(f"greedy_layers: expected a square (N, N) matrix, got shape {ov.shape}")
-    if ov.dtype.kind not in "biuf":
-        raise TypeError(f"greedy_layers: expected a boolean or numeric matrix, got {ov.dtype}")
-    ov = ov != 0
-    ov = ov | ov.T
-    n = ov.shape[0]
-    layers = np.zeros(n, dtype=np.int64)
-    for s in range(n):
-        taken = np.zeros(s + 1, dtype=bool)  # s earlier segments occupy at most s layers
-        taken[layers[:s][ov[s, :s]]] = True
-        layers[s] = int(np.argmin(taken))
-    return layers
+        k, c = _core.segment_overlap(seg, hi - lo, n_segments)
+        if k.size:  # merged per chunk: memory stays with the distinct pairs
+            merged = Overlap.from_keys(n_segments, np.concatenate([keys, k]), np.concatenate([counts, c]))
+            keys, counts = merged.pairs[:, 0] * n_segments + merged.pairs[:, 1], merged.counts
+    return Overlap.from_keys(n_segments, keys, counts)

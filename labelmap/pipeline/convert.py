@@ -178,7 +178,7 @@ def encode_seg(
     elif options.palette:
         raise InputError("BINARY and FRACTIONAL are MONOCHROME2", hint="palette_labelmap_only")
     else:
-        overlap: Literal["YES", "NO", "UNDEFINED"] = "YES" if np.triu(prepared.overlap, 1).any() else "NO"
+        overlap: Literal["YES", "NO", "UNDEFINED"] = "YES" if prepared.overlap.any() else "NO"
         if prepared.seg_type == "FRACTIONAL":
             overlap = "UNDEFINED" if len(prepared.layers) > 1 else "NO"
         layers, geometry, index = prepared.layers, prepared.geometry, prepared.source_index

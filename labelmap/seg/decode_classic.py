@@ -51,8 +51,8 @@ class ClassicSeg:
     def npx(self) -> int:
         return self.geometry.shape[1] * self.geometry.shape[2]
 
-    def overlap(self) -> np.ndarray:
-        """(N, N) overlapping voxel counts between segments, in ``segments`` order."""
+    def overlap(self) -> kernels.Overlap:
+        """Overlapping pairs of segments and their voxels, indices in ``segments`` order."""
         index = {s.number: i for i, s in enumerate(self.segments)}
         seg_idx = np.array([index[int(n)] for n in self.frame_segments], dtype=np.int64)
         packed = self.packed
@@ -65,7 +65,7 @@ class ClassicSeg:
         """Greedy first-fit groups of non-overlapping segments, in segment order."""
         if not self.segments:
             return []
-        layer_of = kernels.greedy_layers(self.overlap() > 0)
+        layer_of = kernels.greedy_layers(self.overlap())
         return [[s for s, m in zip(self.segments, layer_of) if m == g] for g in range(int(layer_of.max()) + 1)]
 
     def volume_of(self, numbers: list[int], out: np.ndarray | None = None) -> np.ndarray:

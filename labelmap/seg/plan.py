@@ -29,17 +29,16 @@ class PreparedInputs:
     source_index: np.ndarray
     layers: list[Layer]
     segments: list[SegmentDescription]  # numbered, in number order
-    overlap: np.ndarray  # (N, N) voxel counts, rows/columns in ``segments`` order
+    overlap: kernels.Overlap  # overlapping pairs and their voxels, indices in ``segments`` order
     seg_type: str  # LABELMAP | BINARY | FRACTIONAL (resolved from "auto")
     notes: list[str] = field(default_factory=list)
 
 
 def overlap_pairs(
-    overlap: np.ndarray, segments: Sequence[SegmentDescription]
+    overlap: kernels.Overlap, segments: Sequence[SegmentDescription]
 ) -> list[tuple[SegmentDescription, SegmentDescription, int]]:
     """(segment a, segment b, voxels) for every overlapping pair, a before b."""
-    a_idx, b_idx = np.nonzero(np.triu(overlap, 1))
-    return [(segments[int(a)], segments[int(b)], int(overlap[a, b])) for a, b in zip(a_idx, b_idx)]
+    return [(segments[a], segments[b], c) for (a, b), c in zip(overlap.pairs.tolist(), overlap.counts.tolist())]
 
 
 def describe_pairs(pairs: Sequence[tuple[SegmentDescription, SegmentDescription, int]], limit: int = 10) -> str:
@@ -289,7 +288,7 @@ def prepare_inputs(
 
     n = len(segments)
     if fractional or len(arrays) == 1:
-        overlap = np.zeros((n, n), dtype=np.int64)
+        overlap = kernels.Overlap.none(n)
     else:
         luts = []
         for m, layer in enumerate(layers):

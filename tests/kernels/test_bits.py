@@ -169,7 +169,7 @@ def test_frame_overlap_triple_and_duplicates():
     masks[5, 0, :] = True  # seg 3 @ -1 (different position from everything)
     packed = kernels.pack_masks(masks)
     positions, segments = [5, 5, 5, 9, 5, -1], [0, 1, 2, 2, 0, 3]
-    got = kernels.frame_overlap(packed, positions, segments, 4, npx)
+    got = kernels.frame_overlap(packed, positions, segments, 4, npx).dense()
     expected = np.zeros((4, 4), np.int64)
     expected[0, 1] = expected[1, 0] = 3
     expected[0, 2] = expected[2, 0] = 1
@@ -186,7 +186,9 @@ def test_frame_overlap_matches_reference(shape):
     positions = rng.integers(-2, shape[0], size=n_frames) * 10
     segments = rng.integers(0, 5, size=n_frames)
     packed = kernels.pack_masks(masks)
-    got = kernels.frame_overlap(packed, positions, segments, 6, rows * cols)
+    sparse = kernels.frame_overlap(packed, positions, segments, 6, rows * cols)
+    assert (sparse.pairs[:, 0] < sparse.pairs[:, 1]).all() and (sparse.counts > 0).all()
+    got = sparse.dense()
     assert got.dtype == np.int64 and got.shape == (6, 6)
     np.testing.assert_array_equal(got, got.T)
     assert not got.diagonal().any()
@@ -210,7 +212,7 @@ def test_frame_overlap_property(npx, n_frames, n_segments, seed):
     positions = rng.integers(0, 3, size=n_frames)
     segments = rng.integers(0, n_segments, size=n_frames)
     packed = kernels.pack_masks(masks)
-    got = kernels.frame_overlap(packed, positions, segments, n_segments, npx)
+    got = kernels.frame_overlap(packed, positions, segments, n_segments, npx).dense()
     np.testing.assert_array_equal(got, ref.frame_overlap(packed, positions, segments, n_segments, npx))
 
 
@@ -273,3 +275,15 @@ def test_paint_frames_subset_matches_reference(shape):
         kernels.paint_frames_subset(short, [8], [0], [1], shape[1] * shape[2], out)
     with misuse(ValueError, "npx is 5"):
         kernels.paint_frames_subset(packed, [0], [0], [1], 5, out)
+
+
+def test_frame_overlap_memory_follows_pairs():
+    """20,000 segments, two of which overlap: two pairs of memory, not a 3.2 GB matrix."""
+    n, npx = 20_000, 16
+    masks = np.zeros((n, 1, npx), dtype=bool)
+    masks[:, 0, 0] = True  # every frame sets pixel 0, but each at its own position ...
+    positions = np.arange(n)
+    positions[1] = 0  # ... except segment 1, which shares position 0 with segment 0
+    got = kernels.frame_overlap(kernels.pack_masks(masks), positions, np.arange(n), n, npx)
+    assert got.pairs.tolist() == [[0, 1]] and got.counts.tolist() == [1]
+    assert got.count(1, 0) == 1 and got.count(0, 2) == 0 and got.any()

@@ -298,7 +298,7 @@ def _random_files(rng, shape, n_files, n_values, n_segments):
 def test_label_overlap_matches_reference(shape, n_files):
     rng = np.random.default_rng(hash((shape, n_files)) % 2**32)
     vols, luts = _random_files(rng, shape, n_files, 6, 7)
-    got = kernels.label_overlap(vols, luts, n_segments=7)
+    got = kernels.label_overlap(vols, luts, n_segments=7).dense()
     np.testing.assert_array_equal(got, ref.label_overlap(vols, luts, 7))
 
 
@@ -309,14 +309,14 @@ def test_label_overlap_triple_and_shared_index():
     luts = [np.array([-1, 0, 1]), np.array([-1, -1, -1, 1]), np.array([-1, -1, -1, -1, -1, 2])]
     # voxel 0: 0, 1, 2; voxel 1: 0, 2; voxel 2: 1, 2; voxel 3: 1 (file a) and 1 (file b) -> no pair
     expected = np.array([[0, 1, 2], [1, 0, 2], [2, 2, 0]])
-    np.testing.assert_array_equal(kernels.label_overlap([a, b, c], luts), expected)
+    np.testing.assert_array_equal(kernels.label_overlap([a, b, c], luts).dense(), expected)
 
 
 def test_label_overlap_chunks(monkeypatch):
     monkeypatch.setattr(kernel_labels, "_CHUNK", 37)
     rng = np.random.default_rng(3)
     vols, luts = _random_files(rng, (3, 38, 23), 3, 5, 6)
-    np.testing.assert_array_equal(kernels.label_overlap(vols, luts, 6), ref.label_overlap(vols, luts, 6))
+    np.testing.assert_array_equal(kernels.label_overlap(vols, luts, 6).dense(), ref.label_overlap(vols, luts, 6))
 
 
 def test_label_overlap_errors():
@@ -343,7 +343,9 @@ def test_label_overlap_errors():
 def test_label_overlap_property(shape, n_files, seed):
     rng = np.random.default_rng(seed)
     vols, luts = _random_files(rng, shape, n_files, 4, 4)
-    np.testing.assert_array_equal(kernels.label_overlap(vols, luts, n_segments=4), ref.label_overlap(vols, luts, 4))
+    np.testing.assert_array_equal(
+        kernels.label_overlap(vols, luts, n_segments=4).dense(), ref.label_overlap(vols, luts, 4)
+    )
 
 
 @pytest.mark.parametrize(
@@ -366,6 +368,8 @@ def test_greedy_layers_examples(pairs, n, expected):
     assert kernels.greedy_layers(ov.astype(bool)).tolist() == expected
     # only one triangle given: still symmetric
     assert kernels.greedy_layers(np.triu(ov)).tolist() == expected
+    sparse = kernels.Overlap.from_keys(n, [a * n + b for a, b in pairs], [5] * len(pairs))
+    assert kernels.greedy_layers(sparse).tolist() == expected
 
 
 @given(n=st.integers(0, 12), seed=st.integers(0, 2**32 - 1))
@@ -375,6 +379,9 @@ def test_greedy_layers_property(n, seed):
     ov = rng.random((n, n)) < rng.random()
     layers = kernels.greedy_layers(ov)
     np.testing.assert_array_equal(layers, ref.greedy_layers(ov))
+    a, b = np.nonzero(np.triu(ov | ov.T, 1))
+    sparse = kernels.Overlap.from_keys(n, a * n + b, np.ones(a.size, np.int64))
+    np.testing.assert_array_equal(kernels.greedy_layers(sparse), layers)
     sym = (ov | ov.T) & ~np.eye(n, dtype=bool)
     for a in range(n):
         for b in range(n):
@@ -385,3 +392,17 @@ def test_greedy_layers_property(n, seed):
 def test_greedy_layers_rejects_non_square():
     with misuse(ValueError, "square"):
         kernels.greedy_layers(np.zeros((2, 3)))
+
+
+def test_label_overlap_memory_follows_pairs():
+    """Two files of 65,535 labels each, overlapping on one voxel: one pair, not a 34 GB matrix."""
+    n = 65_535
+    a = np.arange(1, n + 1, dtype=np.uint16).reshape(1, 255, 257)
+    b = np.zeros_like(a)
+    b[0, 0, 0] = 7
+    luts = [np.arange(-1, n, dtype=np.int64), np.full(8, -1, np.int64)]
+    luts[1][7] = n  # file b's label 7 is segment n (0-based), after file a's n segments
+    got = kernels.label_overlap([a, b], luts, n_segments=n + 1)
+    assert got.pairs.tolist() == [[0, n]] and got.counts.tolist() == [1]
+    layers = kernels.greedy_layers(got)
+    assert layers.shape == (n + 1,) and layers[n] == 1 and not layers[:n].any()

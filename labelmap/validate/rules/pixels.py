@@ -193,7 +193,7 @@ def _binary_pixels(ctx: SegContext, packed: np.ndarray, n: int, npx: int) -> Ite
     rule = f"{FG}: a segment has one frame per position (readers disagree otherwise)"
     yield from _one_position(seg_idx * stride + positions, rule, lambda dup: numbers[dup // stride])
     overlap = kernels.frame_overlap(packed, positions, seg_idx, len(numbers), npx)
-    pairs = [(numbers[a], numbers[b], int(overlap[a, b])) for a, b in zip(*np.nonzero(np.triu(overlap)))]
+    pairs = [(numbers[a], numbers[b], c) for (a, b), c in zip(overlap.pairs.tolist(), overlap.counts.tolist())]
     overlap_flag = upper_text(ctx.ds, "SegmentsOverlap")
     bad = partial(violation, "SegmentsOverlap")
     if pairs and overlap_flag == "NO":
