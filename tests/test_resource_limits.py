@@ -9,6 +9,7 @@ child's peak resident memory measured with ``wait4``.
 from __future__ import annotations
 
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -16,9 +17,11 @@ import time
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from labelmap.dicom.read import read_meta
+from labelmap.errors import MetadataError, ResourceError
 
 from _segfiles import write_files
 
@@ -204,3 +207,137 @@ def test_element_longer_than_file_is_refused(seg_files, tmp_path):
     rc, out, err, peak, _ = run_limited("seg2itk", bomb, "-o", tmp_path / "out")
     assert_clean_error(rc, out, err, "(5201,1000) (length 4294967280)", "past the end of the file", "byte offset")
     assert peak < 300, peak
+
+
+# --------------------------------------------------------------------------- claimed grids
+def _nrrd_claiming(path: Path, sizes: str, encoding: str = "gzip") -> None:
+    head = (
+        f"NRRD0004\ntype: uint8\ndimension: 3\nsizes: {sizes}\nspace: left-posterior-superior\n"
+        f"space directions: (1,0,0) (0,1,0) (0,0,1)\nspace origin: (0,0,0)\nencoding: {encoding}\n\n"
+    ).encode()
+    if encoding == "gzip":
+        c = zlib.compressobj(9, zlib.DEFLATED, 31)
+        body = c.compress(bytes(1 << 20)) + c.flush()
+    else:
+        import bz2
+
+        body = bz2.compress(bytes(1 << 20))
+    path.write_bytes(head + body)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "bzip2"])
+def test_nrrd_claiming_terabytes_is_refused_from_its_header(tmp_path, encoding):
+    from labelmap.formats import read_labels
+
+    path = tmp_path / "claims.nrrd"
+    _nrrd_claiming(path, "4000 4000 4000", encoding)
+    with pytest.raises(ResourceError, match=r"claims\.nrrd: NRRD image 4000 x 4000 x 4000 would need 59\.6 GiB"):
+        read_labels(path)
+
+
+def test_nifti_gz_claiming_terabytes_is_refused_from_its_header(tmp_path):
+    import gzip
+
+    import nibabel as nib
+
+    from labelmap.formats import read_labels
+
+    img = nib.Nifti1Image(np.zeros((2, 2, 2), np.uint8), np.eye(4))
+    img.header.set_data_shape((4000, 4000, 4000))
+    path = tmp_path / "claims.nii.gz"
+    path.write_bytes(gzip.compress(img.header.binaryblock + bytes(4) + bytes(1 << 20)))
+    with pytest.raises(ResourceError, match=r"NIfTI image 4000 x 4000 x 4000 would need 59\.6 GiB"):
+        read_labels(path)
+
+
+def test_memory_limit_override_refuses_a_read_volume(tmp_path, monkeypatch):
+    """LABELMAP_MEMORY_LIMIT caps what a read may allocate; the message gives the grid and both sizes."""
+    from labelmap._util.resources import MEMORY_LIMIT_ENV, available_memory, check_grid
+
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "40M")
+    assert available_memory() == 40 << 20
+    check_grid((10, 512, 512), 2, "label volume")  # 5 MiB: fine
+    with pytest.raises(ResourceError, match=r"label volume 4000 x 512 x 512 would need 2\.0 GiB; .* 40\.0 MiB"):
+        check_grid((4000, 512, 512), 2, "label volume")
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "not a size")
+    assert available_memory() > 40 << 20  # ignored
+
+
+def test_seg_frames_spread_over_a_huge_grid(seg_files, tmp_path):
+    """A LABELMAP whose frames lie 30,000 slices apart: the volume is refused before it is allocated."""
+    import pydicom
+
+    ds = pydicom.dcmread(seg_files["lm8-none"])
+    shared = ds.SharedFunctionalGroupsSequence[0]
+    orientation = [float(v) for v in shared.PlaneOrientationSequence[0].ImageOrientationPatient]
+    normal = np.cross(orientation[:3], orientation[3:])
+    step = float(shared.PixelMeasuresSequence[0].SpacingBetweenSlices)
+    first = np.array(
+        [float(v) for v in ds.PerFrameFunctionalGroupsSequence[0].PlanePositionSequence[0][0x00200032].value]
+    )
+    for i, item in enumerate(ds.PerFrameFunctionalGroupsSequence):
+        item.PlanePositionSequence[0].ImagePositionPatient = [
+            round(float(v), 4) for v in first + normal * step * 30000 * i
+        ]
+    spread = tmp_path / "spread.dcm"
+    ds.save_as(spread)
+    rc, out, err, peak, _ = run_limited("seg2itk", spread, "-o", tmp_path / "out", env={"LABELMAP_MEMORY_LIMIT": "32M"})
+    assert_clean_error(rc, out, err, "label volume 90001 x 22 x 21 would need 39.7 MiB", "32.0 MiB available")
+    assert not any((tmp_path / "out").iterdir())
+
+
+# --------------------------------------------------------------------------- dcmqi JSON
+def _metadata(label_id) -> dict:
+    code = {"CodeValue": "85756007", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Tissue"}
+    return {
+        "segmentAttributes": [
+            [
+                {
+                    "labelID": label_id,
+                    "SegmentAlgorithmType": "MANUAL",
+                    "SegmentedPropertyCategoryCodeSequence": code,
+                    "SegmentedPropertyTypeCodeSequence": code,
+                }
+            ]
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    "label_id,message",
+    [
+        (65536, "label values above 65535"),
+        (2**70, "label values above 65535"),
+        (-1, "it must be 1 or more"),
+        (True, "must be an integer voxel value, got True"),
+        (2.5, "must be an integer voxel value, got 2.5"),
+    ],
+)
+def test_json_label_ids_out_of_range(tmp_path, label_id, message):
+    import json
+
+    from labelmap.formats.dcmqi_json import load_metadata
+
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(_metadata(label_id)))
+    with pytest.raises(MetadataError, match=re.escape(message)):
+        load_metadata(path)
+
+
+def test_json_nested_100000_deep_is_one_line(tmp_path):
+    from labelmap.formats.dcmqi_json import load_metadata
+
+    path = tmp_path / "deep.json"
+    path.write_text('{"segmentAttributes": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(MetadataError, match="nested too deeply"):
+        load_metadata(path)
+
+
+def test_json_of_a_gigabyte_is_refused_unread(tmp_path):
+    from labelmap.formats.dcmqi_json import load_metadata
+
+    path = tmp_path / "huge.json"
+    with open(path, "wb") as fh:
+        fh.truncate(1 << 30)  # sparse: nothing is written
+    with pytest.raises(MetadataError, match="is 1024 MiB"):
+        load_metadata(path)

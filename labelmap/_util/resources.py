@@ -5,7 +5,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["MEMORY_LIMIT_ENV", "Resources", "available_memory", "check_memory", "format_bytes", "machine_threads"]
+__all__ = [
+    "MEMORY_LIMIT_ENV",
+    "Resources",
+    "available_memory",
+    "check_grid",
+    "check_memory",
+    "format_bytes",
+    "machine_threads",
+]
 
 
 def machine_threads() -> int:
@@ -129,3 +137,15 @@ def check_memory(
             path=path,
             keyword=keyword,
         )
+
+
+def check_grid(
+    shape: tuple[int, ...], itemsize: int, what: str, *, path: str | os.PathLike | None = None, copies: int = 1
+) -> None:
+    """:func:`check_memory` for ``copies`` arrays of ``shape`` with ``itemsize``-byte items; the
+    message names the grid as ``what`` followed by the dimensions (``label volume 4000 x 512 x 512``)."""
+    n = copies * itemsize
+    for d in shape:
+        n *= max(int(d), 0)
+    if n >= _CHECK_FROM:
+        check_memory(n, f"{what} {' x '.join(str(int(d)) for d in shape)}", path=path)

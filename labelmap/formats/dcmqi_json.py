@@ -96,6 +96,11 @@ _STRING_SEGMENT_KEYS: dict[str, str] = {
     "TrackingIdentifier": "tracking_id",
     "TrackingUniqueIdentifier": "tracking_uid",
 }
+#: The largest labelID: label maps are 8 or 16 bits, Segment Numbers are US.
+MAX_LABEL_ID = 0xFFFF
+#: A metadata file larger than this is refused unread (65,535 fully described segments take ~60 MB).
+MAX_JSON_BYTES = 256 << 20
+
 _SEGMENT_KEYS = {"labelID", "SegmentAlgorithmType", "recommendedDisplayRGBValue", "RecommendedDisplayCIELabValue"}
 _SEGMENT_KEYS |= {*_CODE_KEYS, *_STRING_SEGMENT_KEYS, "segmentationFileName"}  # the last: old dcmqi, ignored
 _CODE_FIELDS = ("CodeValue", "CodingSchemeDesignator", "CodeMeaning")
@@ -196,6 +201,12 @@ def _parse_segment(obj: Any, ctx: _Err, i: int, j: int) -> SegmentDescription:
     if label_id < 1:
         raise ctx(
             pos, f"field 'labelID' is {label_id}; it must be 1 or more (0 is the background and has no segment object)"
+        )
+    if label_id > MAX_LABEL_ID:
+        raise ctx(
+            pos,
+            f"field 'labelID' is {label_id}; label values above {MAX_LABEL_ID} do not fit a 16-bit label map "
+            "or a Segment Number",
         )
     where = f"{pos} (labelID {label_id})"
 
@@ -304,6 +315,12 @@ def load_metadata(source: str | os.PathLike | dict, *, name: str | None = None) 
     else:
         path = Path(source)
         try:
+            size = path.stat().st_size if path.is_file() else 0
+            if size > MAX_JSON_BYTES:  # refused before reading: its parse would take gigabytes
+                raise MetadataError(
+                    f"metadata file {str(path)!r} is {size / 2**20:.0f} MiB; dcmqi metadata for 65,535 segments "
+                    f"is far smaller (at most {MAX_JSON_BYTES >> 20} MiB is read)"
+                )
             text = path.read_text(encoding="utf-8-sig")
         except FileNotFoundError:
             raise MetadataError(f"metadata file {str(path)!r} does not exist") from None
@@ -319,6 +336,11 @@ def load_metadata(source: str | os.PathLike | dict, *, name: str | None = None) 
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise MetadataError(f"{src}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise MetadataError(
+                f"{src}: JSON nested too deeply to be dcmqi metadata (lists or objects within "
+                "lists or objects, thousands of levels deep)"
+            ) from None
         if not isinstance(doc, dict):
             raise ctx("", f"the top level must be a JSON object, got {type(doc).__name__}. {_SHAPE_HELP}")
 

@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 
 from labelmap._util.atomic import atomic_path
+from labelmap._util.resources import check_grid
 from labelmap.errors import LabelmapError
 from labelmap.formats.base import (
     LabelFormat,
@@ -197,6 +198,8 @@ def read_nifti(path: PathLike, *, narrow: bool = False) -> tuple[np.ndarray, Geo
                 f"the header's dimensions {list(img.shape)} of {header.get_data_dtype()} need {n_bytes} bytes of "
                 f"data but the file holds {max(available, 0)}; the file is truncated - write or copy it again",
             )
+    # refused before inflating or allocating: a small .nii.gz may claim terabytes
+    check_grid(tuple(img.shape), header.get_data_dtype().itemsize, "NIfTI image", path=p)
     try:
         proxy: Any = img.dataobj  # nibabel's ArrayProxy (typed as any array-like)
         raw = np.asarray(proxy.get_unscaled())

@@ -24,6 +24,7 @@ import numpy as np
 from labelmap import kernels
 from labelmap._util.atomic import OutputSet, atomic_path
 from labelmap._util.deflate import GzipFiller, gzip_compress, gzip_decompress_into
+from labelmap._util.resources import check_grid
 from labelmap.errors import ImageFormatError, LabelmapError
 from labelmap.formats.base import LabelFormat, PathLike, checked_array, describe_read_error, native, output_errors
 from labelmap.formats.nrrd_header import fail, geometry_from_header, header_lines, quick_dtype, quick_header
@@ -62,6 +63,7 @@ def _read_attached(p: Path, narrow: bool = False) -> tuple[np.ndarray, dict] | N
     got = p.stat().st_size - offset if header["encoding"] == "raw" else need
     gz = header["encoding"] in ("gzip", "gz")
     if got >= need:
+        check_grid(tuple(sizes[::-1]), dtype.itemsize, "NRRD image", path=p)  # before inflating a small file's claim
         with open(p, "rb") as fh:
             fh.seek(offset)
             if narrow and gz and dtype.kind in "iu" and dtype.itemsize > 1 and dtype.byteorder in ("=", "<", "|"):
@@ -162,6 +164,10 @@ def read_data_and_header(
             import nrrd
 
             _check_data_file(p, fail)
+            with open(p, "rb") as fh:
+                head = nrrd.read_header(fh)
+            dtype = np.dtype(nrrd.reader._determine_datatype(head))
+            check_grid(tuple(int(n) for n in head.get("sizes", ())[::-1]), dtype.itemsize, "NRRD image", path=p)
             fast = nrrd.read(str(p), index_order="C")
         return fast
     except LabelmapError:

@@ -16,6 +16,7 @@ import numpy as np
 
 from labelmap import kernels
 from labelmap._util.arrays import has_duplicates
+from labelmap._util.resources import check_grid
 from labelmap.errors import SegFormatError, UnsupportedError
 from labelmap.geometry import DEFAULT_TOLERANCE_MM
 from labelmap.model import Geometry, LabelVolume, SegmentDescription, SeriesAttributes
@@ -86,6 +87,7 @@ def _stack_frames(
             if np.array_equal(order, np.arange(shape[0])):
                 return frames.astype(dtype, copy=False)
             return frames[order].astype(dtype, copy=False)
+    check_grid(shape, np.dtype(dtype).itemsize, "label volume")
     volume = np.full(shape, fill, dtype=dtype) if fill else np.zeros(shape, dtype=dtype)
     volume[k] = frames
     return volume

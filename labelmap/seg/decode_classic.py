@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from labelmap._util.resources import check_grid
+
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
@@ -76,6 +78,7 @@ class ClassicSeg:
         top = max(numbers) if numbers else 0
         dtype = np.uint8 if (self.frames is not None or top <= 0xFF) else np.uint16
         if out is None or out.dtype != dtype:
+            check_grid(self.geometry.shape, np.dtype(dtype).itemsize, "segment volume")
             out = np.zeros(self.geometry.shape, dtype=dtype)
         elif self._last[0] is out:  # a reused buffer: clear only the slices the previous call painted
             out[self._last[1]] = 0

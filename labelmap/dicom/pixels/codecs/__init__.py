@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from labelmap._util.resources import check_grid
 from labelmap.dicom.pixels.native import dtype_for
 from labelmap.dicom.uids import SYNTAX_TABLE, WRITABLE, TransferSyntax, lookup
 from labelmap.errors import InputError, MissingDependencyError, SegFormatError, UnsupportedError
@@ -229,6 +230,7 @@ def decode_frames(
     # the output is allocated once the first frame has shown that rows x columns are real
     # (damaged Rows / Columns must not allocate gigabytes before any frame is decoded)
     first = decode(0)
+    check_grid((len(fragments_per_frame), rows, columns), np.dtype(dtype).itemsize, "decoded frames")
     out = np.empty((len(fragments_per_frame), rows, columns), dtype=dtype)
     out[0] = first
 
