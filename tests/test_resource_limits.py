@@ -341,3 +341,101 @@ def test_json_of_a_gigabyte_is_refused_unread(tmp_path):
         fh.truncate(1 << 30)  # sparse: nothing is written
     with pytest.raises(MetadataError, match="is 1024 MiB"):
         load_metadata(path)
+
+
+# --------------------------------------------------------------------------- counts
+_EMPTY_ITEM = struct.pack("<HHI", 0xFFFE, 0xE000, 0)
+_SEQ_END = struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+
+
+def _with_per_frame_items(src: Path, dst: Path, extra: int) -> None:
+    """``src`` whose (defined-length) Per-frame Functional Groups Sequence gets ``extra`` empty items."""
+    raw = src.read_bytes()
+    i = raw.index(b"\x00\x52\x30\x92SQ")
+    (n,) = struct.unpack_from("<I", raw, i + 8)
+    assert n != 0xFFFFFFFF
+    body = raw[i + 12 : i + 12 + n] + _EMPTY_ITEM * extra
+    dst.write_bytes(raw[:i] + struct.pack("<HH2sHI", 0x5200, 0x9230, b"SQ", 0, len(body)) + body + raw[i + 12 + n :])
+
+
+def _encapsulated(src: Path, dst: Path, value: bytes) -> None:
+    raw = src.read_bytes()
+    pos = _pixel_pos(raw)
+    dst.write_bytes(raw[:pos] + struct.pack("<HH2sHI", 0x7FE0, 0x10, b"OB", 0, 0xFFFFFFFF) + value + _SEQ_END)
+
+
+@pytest.fixture(scope="module")
+def rle_file(tmp_path_factory) -> Path:
+    _, files = write_files(tmp_path_factory.mktemp("rle"), which=["lm8-rle"])
+    return files["lm8-rle"]
+
+
+@pytest.mark.parametrize("command", ["seg2itk", "validate"])
+def test_million_empty_per_frame_items(seg_files, tmp_path, command):
+    bomb = tmp_path / "items.dcm"
+    _with_per_frame_items(seg_files["lm8-none"], bomb, 1_000_000)
+    args = [command, bomb] + (["-o", tmp_path / "out"] if command == "seg2itk" else [])
+    rc, out, err, peak, seconds = run_limited(*args)
+    line = "Per-frame Functional Groups Sequence has more than 1,032 items (Number of Frames is 4)"
+    if command == "seg2itk":
+        assert_clean_error(rc, out, err, line)
+    else:
+        assert rc == 1 and line in out and "Traceback" not in err, (out, err)
+    assert peak < 300, peak
+
+
+def test_million_empty_fragments(rle_file, tmp_path):
+    bomb = tmp_path / "fragments.dcm"
+    _encapsulated(rle_file, bomb, _EMPTY_ITEM * 1_000_000)
+    rc, out, err, peak, _ = run_limited("seg2itk", bomb, "-o", tmp_path / "out")
+    assert_clean_error(rc, out, err, "encapsulated Pixel Data has more than 1,280 fragments for 4 frames")
+    assert peak < 300, peak
+
+
+def test_basic_offset_table_of_millions(rle_file, tmp_path):
+    bomb = tmp_path / "bot.dcm"
+    n = 1_000_000
+    _encapsulated(rle_file, bomb, struct.pack("<HHI", 0xFFFE, 0xE000, 4 * n) + b"\xff" * (4 * n) + _EMPTY_ITEM)
+    rc, out, err, peak, _ = run_limited("seg2itk", bomb, "-o", tmp_path / "out")
+    assert_clean_error(rc, out, err, "Basic Offset Table has 1,000,000 entries, more than 1,280")
+
+
+def test_sequences_nested_ten_thousand_deep(seg_files, tmp_path):
+    raw = seg_files["lm8-none"].read_bytes()
+    pos = _pixel_pos(raw)
+    opener = struct.pack("<HH2sHI", 0x5201, 0x1001, b"SQ", 0, 0xFFFFFFFF) + struct.pack(
+        "<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF
+    )
+    closer = struct.pack("<HHI", 0xFFFE, 0xE00D, 0) + _SEQ_END
+    creator = struct.pack("<HH2sH", 0x5201, 0x10, b"LO", 8) + b"HOSTILE "
+    bomb = tmp_path / "deep.dcm"
+    bomb.write_bytes(raw[:pos] + creator + opener * 10_000 + closer * 10_000 + raw[pos:])
+    rc, out, err, _, _ = run_limited("seg2itk", bomb, "-o", tmp_path / "out")
+    assert_clean_error(rc, out, err, "sequences nested deeper than 48 levels")
+
+
+def test_private_sequence_of_millions_is_not_parsed(seg_files, tmp_path):
+    """A private top-level sequence is kept as bytes, never turned into millions of data sets."""
+    raw = seg_files["lm8-none"].read_bytes()
+    pos = _pixel_pos(raw)
+    n = 3_000_000
+    creator = struct.pack("<HH2sH", 0x5201, 0x10, b"LO", 8) + b"HOSTILE "
+    seq = struct.pack("<HH2sHI", 0x5201, 0x1001, b"SQ", 0, 8 * n) + _EMPTY_ITEM * n
+    bomb = tmp_path / "private.dcm"
+    bomb.write_bytes(raw[:pos] + creator + seq + raw[pos:])
+    rc, out, err, peak, _ = run_limited("seg2itk", bomb, "-o", tmp_path / "out")
+    assert rc == 0, err
+    assert peak < 300, peak
+
+
+@pytest.mark.slow
+def test_public_sequence_of_millions_is_refused(seg_files, tmp_path):
+    raw = seg_files["lm8-none"].read_bytes()
+    pos = _pixel_pos(raw)
+    n = 1_100_000
+    seq = struct.pack("<HH2sHI", 0x0040, 0xA730, b"SQ", 0, 8 * n) + _EMPTY_ITEM * n
+    bomb = tmp_path / "public.dcm"
+    bomb.write_bytes(raw[:pos] + seq + raw[pos:])
+    rc, out, err, peak, seconds = run_limited("seg2itk", bomb, "-o", tmp_path / "out")
+    assert_clean_error(rc, out, err, "more than 1,048,576 sequence items")
+    assert peak < 500 and seconds < 30, (peak, seconds)

@@ -71,6 +71,8 @@ __all__ = ["FileHeader", "FrameValues", "PixelDataInfo", "read_multiframe_header
 # Template operations: (kind, constant prefix, len(prefix), field or None).
 _OP_CONST, _OP_VAR2, _OP_VAR4, _OP_OPEN, _OP_CLOSE = range(5)
 _MAX_TEMPLATES = 4
+#: Per-frame items (and Pixel Data fragments) read at most, whatever Number of Frames says.
+MAX_FRAMES = 1 << 22
 
 _U32 = struct.Struct("<I").unpack_from
 
@@ -310,9 +312,19 @@ def _match(ops, buf: Buffer, pos: int, caps: list) -> int:
 
 
 def _parse_per_frame(
-    walker: Walker, vpos: int, length: int, implicit: bool, fields: dict[tuple[int, ...], int]
+    walker: Walker,
+    vpos: int,
+    length: int,
+    implicit: bool,
+    fields: dict[tuple[int, ...], int],
+    declared: int | None = None,
 ) -> tuple[int, FrameValues]:
-    """Walk the Per-frame Functional Groups Sequence value; returns (end, captured values of ``fields``)."""
+    """Walk the Per-frame Functional Groups Sequence value; returns (end, captured values of ``fields``).
+
+    ``declared``: the Number of Frames read before it; far more items than that (or than
+    :data:`MAX_FRAMES` without it) stop the walk, so millions of empty items cost no time.
+    """
+    most = MAX_FRAMES if declared is None else min(MAX_FRAMES, 2 * declared + 1024)
     buf, size = walker.buf, walker.size
     seq_end = None if length == UNDEFINED_LENGTH else vpos + length
     limit = size if seq_end is None else seq_end
@@ -348,6 +360,9 @@ def _parse_per_frame(
             columns[field].append((frame, value))
         frame += 1
         pos = new
+        if frame > most:
+            said = "" if declared is None else f" (Number of Frames is {declared})"
+            raise walker.limit(vpos, f"Per-frame Functional Groups Sequence has more than {most:,} items{said}")
     return pos, FrameValues(frame, columns)
 
 
@@ -391,11 +406,33 @@ class FileHeader:
         )
 
 
-def _encapsulated(walker: Walker, vpos: int) -> tuple[int, tuple[int, ...], tuple[tuple[int, int], ...]]:
-    """Walk encapsulated Pixel Data items; returns (end, basic offset table, fragments)."""
+def _declared_frames(elements: dict | None) -> int | None:
+    """Number of Frames (0028,0008) among the top-level elements read so far, when it is a number."""
+    element = None if elements is None else elements.get(0x00280008)
+    if element is None:
+        return None
+    try:
+        value = element.value
+        return max(int(value[0] if isinstance(value, list) else value), 1)
+    except (TypeError, ValueError, IndexError, NeedsPydicom):
+        return None
+
+
+def _encapsulated(
+    walker: Walker, vpos: int, declared: int | None = None
+) -> tuple[int, tuple[int, ...], tuple[tuple[int, int], ...]]:
+    """Walk encapsulated Pixel Data items; returns (end, basic offset table, fragments).
+
+    More fragments than 64 per declared frame (or than :data:`MAX_FRAMES` without a Number of
+    Frames) are refused: each costs memory and time, and no encoder splits frames that finely.
+    """
+    most = MAX_FRAMES if declared is None else min(MAX_FRAMES, 64 * declared + 1024)
     items: list[tuple[int, int]] = []  # (offset, length) of the Basic Offset Table, then of each fragment
     pos = vpos
     while True:
+        if len(items) > most:
+            said = "" if declared is None else f" for {declared} frames"
+            raise walker.limit(vpos, f"encapsulated Pixel Data has more than {most:,} fragments{said}")
         tag, _, length, ivpos = walker.header(pos, walker.size, True)
         if tag == SEQUENCE_DELIMITER:
             break
@@ -413,6 +450,8 @@ def _encapsulated(walker: Walker, vpos: int) -> tuple[int, tuple[int, ...], tupl
         items.append((ivpos, length))
         pos = ivpos + length
     (start, size), *frags = items or [(0, 0)]
+    if size // 4 > most:
+        raise walker.limit(vpos, f"Basic Offset Table has {size // 4:,} entries, more than {most:,}")
     bot = tuple(np.frombuffer(bytes(walker.buf[start : start + size]), dtype="<u4").tolist())
     return ivpos, bot, tuple(frags)
 
@@ -502,11 +541,11 @@ def _read(
                 raise walker.error(
                     pos, f"Per-frame Functional Groups Sequence has VR {vr.decode('latin-1')}, expected SQ"
                 )
-            end, values = _parse_per_frame(walker, vpos, length, implicit, fields)
+            end, values = _parse_per_frame(walker, vpos, length, implicit, fields, _declared_frames(elements))
         elif tag == PIXEL_DATA:
             vr_s = vr.decode("latin-1") if vr else ""
             if length == UNDEFINED_LENGTH:
-                end, bot, frags = _encapsulated(walker, vpos)
+                end, bot, frags = _encapsulated(walker, vpos, _declared_frames(elements))
                 pixel = PixelDataInfo(file_path, ts, True, True, vr_s, vpos, end - vpos, inflated, frags, bot)
             elif compacted is not None and left is not None and left[0] == pos:  # the value was left in the file
                 end = vpos
@@ -522,6 +561,11 @@ def _read(
                 pixel = PixelDataInfo(file_path, ts, True, False, vr_s, vpos, length, inflated)
         elif skippable(tag, vr, length):  # a large value nobody reads: never copied
             end = walker.value_end(pos, tag, vpos, length, walker.size)
+        elif tag >> 16 & 1 and tag >> 16 != 0xFFFF and length != UNDEFINED_LENGTH:
+            # private: kept as bytes for pydicom, never parsed here (nothing reads it; a private
+            # sequence of millions of items would cost a data set each)
+            end = walker.value_end(pos, tag, vpos, length, walker.size)
+            kept.append(bytes(buf[pos:end]))
         else:
             if elements is not None:
                 try:

@@ -12,6 +12,7 @@ Anything the reader would get wrong (a character set other than ASCII, Latin-1 o
 
 from __future__ import annotations
 
+import mmap
 import os
 import struct
 from collections.abc import Collection
@@ -218,7 +219,7 @@ def read_image_header(
     (their headers still checked), which is 4x faster on CT headers of ~60 elements.
 
     Returns (meta, data set, damage): ``damage`` says why the Pixel Data is incomplete (the
-    file ends before or inside it), else None.  Reads the first 64 KB, and the whole file
+    file ends before or inside it), else None.  Reads the first 64 KB, and maps the file
     only when the elements run further.
 
     Raises
@@ -237,11 +238,17 @@ def read_image_header(
         except DicomFormatError:
             if len(buf) >= size:
                 raise
-            return _image_header(buf + fh.read(), name, size, tags)
+        # the elements run further: map the file (values skipped by length are never touched)
+        try:
+            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:  # an address-space limit below the file's size
+            raise DicomFormatError(f"cannot map the file ({exc})", path=name) from None
+        with mm:
+            return _image_header(mm, name, size, tags)
 
 
 def _image_header(
-    buf: bytes, name: str, size: int, tags: Collection[int] | None = None
+    buf: Buffer, name: str, size: int, tags: Collection[int] | None = None
 ) -> tuple[LiteDataset, LiteDataset, str | None]:
     meta, pos = read_meta(buf, name)
     ts = str(meta.get("TransferSyntaxUID", "") or "").rstrip("\x00 ")

@@ -22,9 +22,12 @@ from labelmap.dicom.dictionary import (
     describe_tag,
     tag_str,
 )
-from labelmap.errors import DicomFormatError
+from labelmap.errors import DicomFormatError, ResourceError
 
-__all__ = ["Buffer", "Header", "Walker"]
+__all__ = ["MAX_ITEMS", "Buffer", "Header", "Walker"]
+
+#: Sequence items one file may hold outside the per-frame groups (each becomes a data set in memory).
+MAX_ITEMS = 1 << 20
 
 Buffer = bytes | mmap.mmap
 #: (tag, VR bytes or None for Implicit VR and item tags, value length, value offset)
@@ -42,15 +45,20 @@ class Walker:
     (e.g. ``" of the inflated data set"``).
     """
 
-    __slots__ = ("buf", "size", "name", "where")
+    __slots__ = ("buf", "size", "name", "where", "items")
 
     def __init__(self, buf: Buffer, name: str, where: str = "") -> None:
         self.buf, self.size, self.name, self.where = buf, len(buf), name, where
+        self.items = 0  # items walked, against MAX_ITEMS
 
     # -- errors ------------------------------------------------------------------------
     def error(self, pos: int, message: str) -> DicomFormatError:
         """The error for damage found at byte ``pos``."""
         return DicomFormatError(f"{message} at byte offset {pos}{self.where}", path=self.name)
+
+    def limit(self, pos: int, message: str) -> ResourceError:
+        """The error for a count past what one file may hold (items, frames, fragments): no reader retries it."""
+        return ResourceError(f"{message} at byte offset {pos}{self.where}", path=self.name)
 
     def past(self, pos: int, what: str, end: int, limit: int) -> DicomFormatError:
         """The error for ``what`` (at ``pos``) running to ``end``, beyond ``limit``."""
@@ -120,6 +128,9 @@ class Walker:
         tag, _, length, vpos = self.header(pos, limit, True)
         if tag != ITEM:
             raise self.error(pos, f"expected an item tag (FFFE,E000), found {tag_str(tag)}")
+        self.items += 1
+        if self.items > MAX_ITEMS:
+            raise self.limit(pos, f"more than {MAX_ITEMS:,} sequence items (each costs memory to hold; a bomb?)")
         if length == UNDEFINED_LENGTH:
             return vpos, None, limit
         end = vpos + length
