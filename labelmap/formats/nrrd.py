@@ -164,10 +164,14 @@ def read_data_and_header(
             import nrrd
 
             _check_data_file(p, fail)
-            with open(p, "rb") as fh:
-                head = nrrd.read_header(fh)
-            dtype = np.dtype(nrrd.reader._determine_datatype(head))
-            check_grid(tuple(int(n) for n in head.get("sizes", ())[::-1]), dtype.itemsize, "NRRD image", path=p)
+            try:  # the claimed size first; a header pynrrd cannot take is for nrrd.read to explain
+                with open(p, "rb") as fh:
+                    head = nrrd.read_header(fh)
+                grid = tuple(int(n) for n in head["sizes"][::-1])
+                itemsize = np.dtype(nrrd.reader._determine_datatype(head)).itemsize
+            except Exception:
+                grid, itemsize = (), 0
+            check_grid(grid, itemsize, "NRRD image", path=p)
             fast = nrrd.read(str(p), index_order="C")
         return fast
     except LabelmapError:
