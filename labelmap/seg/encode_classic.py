@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from labelmap import kernels
-from labelmap._util.resources import Resources
+from labelmap._util.resources import Resources, check_memory
 from labelmap.dicom.dataset import WriteDataset
 from labelmap.errors import InputError, MetadataError, UnsupportedError
 from labelmap.model import Geometry, SegmentDescription, SeriesAttributes, SourceSeries
@@ -174,6 +174,10 @@ def encode_classic(
         ds.MaximumFractionalValue = 255
     add_geometry_and_references(ds, geometry, frame_slices, source, source_index, frame_numbers)
     npx = geometry.shape[1] * geometry.shape[2]
+    check_memory(  # refused before allocating: N segments on every slice make N x slices frames
+        len(frame_slices) * npx // (1 if fractional else 8),
+        f"{len(frame_slices)} {spec.type} frames of {geometry.shape[1]} x {geometry.shape[2]}",
+    )
     if fractional:
         pixels = np.empty((len(frame_slices), npx), dtype=np.uint8)
         for f, (k, m) in enumerate(zip(frame_slices, frame_layers)):

@@ -191,10 +191,17 @@ class FilePixels(PixelSource):
                 raise seg_error(exc) from None
             return None
         source: Any = info.buffer
-        if source is None:
-            with open(info.path, "rb") as fh:
-                source = fh.read()
+        if source is None:  # mapped, not read: only the fragments' pages are touched
+            import mmap
+
+            try:
+                with open(info.path, "rb") as fh:
+                    source = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError) as exc:
+                raise SegFormatError(f"{self.name}: cannot map the file ({exc})") from None
         fragments = [b"".join(bytes(source[o : o + size]) for o, size in frags) for frags in per_frame]
+        if source is not info.buffer:
+            source.close()
         try:
             frames = decode_frames(fragments, ts, rows=rows, columns=columns, bits_allocated=bits)
         except SegFormatError as exc:

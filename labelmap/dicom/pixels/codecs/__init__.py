@@ -229,8 +229,8 @@ def decode_frames(
 
     # the output is allocated once the first frame has shown that rows x columns are real
     # (damaged Rows / Columns must not allocate gigabytes before any frame is decoded)
-    first = decode(0)
     check_grid((len(fragments_per_frame), rows, columns), np.dtype(dtype).itemsize, "decoded frames")
+    first = decode(0)
     out = np.empty((len(fragments_per_frame), rows, columns), dtype=dtype)
     out[0] = first
 
