@@ -536,6 +536,8 @@ def _read(
     pos = start
     while pos < walker.size:
         tag, vr, length, vpos = walker.header(pos, walker.size, implicit)
+        if tag == 0:  # (0000,0000) is no data element: zero padding, else every 8 zero bytes would be one
+            raise walker.error(pos, "zero bytes where a data element should start (padding after the data set?)")
         if tag == PER_FRAME_GROUPS:
             if vr not in (None, b"SQ", b"UN"):
                 raise walker.error(

@@ -242,6 +242,8 @@ def _compact(reader: _Reader, implicit: bool) -> Compacted:
         group, elem, vr, short = _HEAD.unpack_from(buf, pos)
         tag = group << 16 | elem
         vr_b: bytes | None = vr
+        if tag == 0 or (not implicit and group != 0xFFFE and not (vr.isalpha() and vr.isupper())):
+            return Compacted(out.finish(), left)  # zeros or junk, not an element: the walker reports it
         if implicit or group == 0xFFFE:
             vr_b, length, vpos = None, _U32(buf, pos + 4)[0], pos + 8
         elif vr in LONG_VRS:

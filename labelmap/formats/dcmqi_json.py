@@ -359,6 +359,12 @@ def load_metadata(source: str | os.PathLike | dict, *, name: str | None = None) 
         raise ctx("", f"'segmentAttributes' is missing. {_SHAPE_HELP}")
     if not isinstance(attrs, list) or not attrs:
         raise ctx("segmentAttributes", f"must be a non-empty list of lists. {_SHAPE_HELP}")
+    total = sum(len(inner) for inner in attrs if isinstance(inner, list))
+    if total > MAX_LABEL_ID:  # refused before parsing a million entries one by one
+        raise ctx(
+            "segmentAttributes",
+            f"holds {total:,} segment objects; a SEG holds at most {MAX_LABEL_ID:,} segments (16-bit Segment Numbers)",
+        )
     segments: list[tuple[SegmentDescription, ...]] = []
     for i, inner in enumerate(attrs):
         if not isinstance(inner, list):

@@ -19,7 +19,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
-from labelmap.dicom.uids import NATIVE_SYNTAXES
+from labelmap.dicom.uids import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, NATIVE_SYNTAXES
 from labelmap.errors import LabelmapError
 from labelmap.seg.perframe import PerFrameTable
 from labelmap.seg.pixels import PixelSource
@@ -130,7 +130,7 @@ def load_context(source: str | os.PathLike[str] | Dataset, name: str, deep: bool
         ds=ds,
         table=table,
         pixel_source=seg.pixels,
-        per_frame_items=_items_to_check(name, table, pydicom_items, deep),
+        per_frame_items=_items_to_check(name, table, pydicom_items, deep, ts, pixels),
         seg_type=seg_type,
         spec=spec,
         transfer_syntax=ts,
@@ -148,14 +148,39 @@ def load_context(source: str | os.PathLike[str] | Dataset, name: str, deep: bool
     )
 
 
-def _items_to_check(name: str, table: Any, pydicom_items: list | None, deep: bool | None) -> list | None:
-    """The per-frame items to check one by one: all of them up to DEEP_FRAME_LIMIT frames or with ``deep``."""
+def _items_to_check(
+    name: str, table: Any, pydicom_items: list | None, deep: bool | None, ts: str | None = None, location: Any = None
+) -> list | None:
+    """The per-frame items to check one by one: all of them up to DEEP_FRAME_LIMIT frames or with ``deep``.
+
+    A Deflated file's items are read from the data set the bulk reader inflated in bounded pieces
+    (pydicom would inflate it whole: a deflate bomb of a few MB holds gigabytes); a file of 1 GiB
+    or more is not read again (the bulk reader's checks stand).
+    """
     n = table.n_frames if table is not None else 0
     wanted = deep if deep is not None else (pydicom_items is not None or n <= DEEP_FRAME_LIMIT)
     if not n or not wanted:
         return None
     if pydicom_items is not None:
         return pydicom_items
+    if ts == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
+        buffer = getattr(location, "buffer", None)
+        if buffer is None:
+            return None
+        from io import BytesIO
+
+        from pydicom.filereader import read_dataset
+
+        try:
+            ds = read_dataset(BytesIO(bytes(buffer)), False, True, stop_when=lambda tag, vr, length: tag == 0x7FE00010)
+            return items(get(ds, "PerFrameFunctionalGroupsSequence"))
+        except Exception:
+            return None
+    try:
+        if os.path.getsize(name) >= 1 << 30:
+            return None
+    except OSError:
+        return None
     try:
         return items(get(pydicom.dcmread(name, stop_before_pixels=True), "PerFrameFunctionalGroupsSequence"))
     except Exception:
