@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import stat
 import subprocess
 import sys
@@ -29,12 +30,23 @@ REPO = Path(__file__).resolve().parents[2]
 SEG_WRITERS = {"itk2seg", "bin2label", "itkimage2segimage", "bin2labelsegimage"}
 DIR_WRITERS = {"seg2itk", "segimage2itkimage"}
 
-# The child sets its address-space limit and then becomes the CLI (exec keeps rlimits). This
-# stands in for preexec_fn, which is unsafe while other threads of this process build inputs.
-_LAUNCH = (
-    "import os, resource, sys; lim = int(sys.argv[1]); resource.setrlimit(resource.RLIMIT_AS, (lim, lim)); "
-    "os.execv(sys.executable, [sys.executable, '-m', 'labelmap.cli', *sys.argv[2:]])"
-)
+# A small launcher forks the CLI and waits for it with wait4: the CLI's rusage then starts from the
+# launcher's few MB.  (ru_maxrss of a process forked from this test process and exec'd would include
+# this process's resident set at the fork, since the kernel carries the high-water mark across exec.)
+# The CLI sets its address-space limit before exec (exec keeps rlimits); this stands in for
+# preexec_fn, which is unsafe while other threads of this process build inputs.  The launcher writes
+# "<exit status> <peak RSS in KiB>" to the report file.
+_LAUNCH = """
+import os, resource, sys
+limit, report, argv = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+pid = os.fork()
+if pid == 0:
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    os.execv(sys.executable, [sys.executable, '-m', 'labelmap.cli', *argv])
+_, status, usage = os.wait4(pid, 0)
+with open(report, 'w') as f:
+    f.write(f'{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}')
+"""
 
 
 @dataclass(frozen=True)
@@ -117,42 +129,42 @@ def run_cli(argv: list[str], cwd: Path, timeout: float = MAX_SECONDS) -> Outcome
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("COLUMNS", "200")
     out_path, err_path = cwd / ".hostile-stdout", cwd / ".hostile-stderr"
+    report = cwd / ".hostile-status"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-c", _LAUNCH, str(ADDRESS_SPACE), *argv],
+            [sys.executable, "-c", _LAUNCH, str(ADDRESS_SPACE), str(report), *argv],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
             cwd=cwd,
             env=env,
+            start_new_session=True,  # its own process group: a timeout kills launcher and CLI together
         )
     start = time.monotonic()
     timed_out = False
-    delay = 0.005
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() - start > timeout:
-            timed_out = True
-            proc.kill()
-            pid, status, usage = os.wait4(proc.pid, 0)
-            break
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.05)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
     seconds = time.monotonic() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait for it again
+    rc, peak_kib = None, 0
+    if report.exists():
+        status, rss = report.read_text().split()
+        rc, peak_kib = int(status), int(rss)
+        report.unlink()
     stdout = out_path.read_bytes().decode("utf-8", "replace")
     stderr = err_path.read_bytes().decode("utf-8", "replace")
     out_path.unlink()
     err_path.unlink()
     return Outcome(
         argv=argv,
-        rc=None if timed_out else proc.returncode,
+        rc=None if timed_out else rc,
         stdout=stdout,
         stderr=stderr,
         seconds=seconds,
-        peak_rss=usage.ru_maxrss * 1024,
+        peak_rss=peak_kib * 1024,
         timed_out=timed_out,
     )
 
