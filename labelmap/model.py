@@ -33,7 +33,8 @@ Numbering = Literal["label", "sequential", "auto"]
 SegType = Literal["labelmap", "binary", "fractional", "auto"]
 
 #: Patient / study / frame-of-reference attributes a SEG copies from its source series
-#: (BodyPartExamined is series-level: the JSON's value wins over the source's).
+#: (BodyPartExamined is series-level: the JSON's value wins over the source's, except in the dcmqi-compatible
+#: itkimage2segimage, where a non-empty source value wins as in dcmqi).
 SOURCE_ATTRIBUTES: tuple[str, ...] = (
     "SpecificCharacterSet",
     "PatientName",

@@ -72,6 +72,7 @@ def itkimage2segimage(
         numbering="label" if use_label_id else "sequential",
         keep_empty_slices=skip == 0,
         compression=compress,
+        source_body_part=True,
     )
     labels = [Path(p) for p in opt.split_paths("--inputImageList", input_image_list, "label image")]
     report = itk_to_seg(labels, dicom, input_metadata, output_dicom, options=options)

@@ -338,6 +338,10 @@ def itk_to_seg(
     if len(volumes) > len(names):  # the layers of one self-describing file
         names = [f"{names[0]} layer {m}" for m in range(len(volumes))]
     series = md.series if md is not None else SeriesAttributes()
+    if options.source_body_part:  # dcmqi: the first source image's non-empty BodyPartExamined wins
+        source_part = str(source.dataset.get("BodyPartExamined", None) or "").strip(" \0")
+        if source_part:
+            series = replace(series, body_part_examined=source_part)
     return write_seg(volumes, source, output, series=series, options=options, names=names, resources=resources)
 
 

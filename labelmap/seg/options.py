@@ -42,6 +42,9 @@ class WriteOptions:
     keep_absent_segments
         Write a segment whose label has no voxel in the image as an empty segment; by default
         (as dcmqi) it is left out, and the others are numbered as if it were not described.
+    source_body_part
+        dcmqi's rule for BodyPartExamined: a non-empty value in the source series wins over the
+        JSON's; by default the JSON's value wins and the source's is used only when the JSON has none.
     """
 
     seg_type: SegType = "labelmap"
@@ -54,3 +57,4 @@ class WriteOptions:
     tol_mm: float = DEFAULT_TOLERANCE_MM
     force_16bit: bool = False
     keep_absent_segments: bool = False
+    source_body_part: bool = False
