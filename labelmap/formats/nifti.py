@@ -17,6 +17,11 @@ Affine rule on read (the README quotes this):
    (it flips only x and centres the volume); we follow ITK because ITK/Slicer/
    dcmqi is the ecosystem DICOM SEG users compare against.
 
+A zero in ``pixdim[1:4]`` is harmless next to a valid sform (the sform holds the
+voxel size; rule 1) and is refused when the qform would be used (its voxel size
+is pixdim).  nibabel's header-fix messages, which its logger would print on
+stderr, are collected while a file is read and judged by these rules instead.
+
 NIfTI affines are RAS; they are converted to LPS by negating rows 0 and 1
 (x and y) of the 4x4 affine.  Spacing is the norm of each 3x3 column, direction
 the normalised column.  Left-handed grids (det(direction) = -1) are kept as
@@ -50,6 +55,10 @@ argument is ignored.  Output is atomic.
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -113,6 +122,39 @@ def select_affine(header: Any, path: Any = "<image>") -> tuple[np.ndarray, str]:
     return np.diag([-spacing[0], -spacing[1], spacing[2], 1.0]), "pixdim"
 
 
+class _NibabelMessages(logging.Filter):
+    """Keeps nibabel's header-fix messages ("pixdim[1,2,3] should be non-zero; setting 0 dims to 1"),
+    which its logger prints to stderr, for the thread reading a file; other threads' pass unchanged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.local = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        caught = getattr(self.local, "caught", None)
+        if caught is None:
+            return True
+        caught.append(record.getMessage())
+        return False
+
+
+_NIBABEL_FILTER = _NibabelMessages()
+
+
+@contextmanager
+def _nibabel_messages() -> Iterator[list[str]]:
+    """Collect (instead of printing) what nibabel logs while this thread reads a file."""
+    logger = logging.getLogger("nibabel.global")
+    if _NIBABEL_FILTER not in logger.filters:
+        logger.addFilter(_NIBABEL_FILTER)
+    caught: list[str] = []
+    _NIBABEL_FILTER.local.caught = caught
+    try:
+        yield caught
+    finally:
+        _NIBABEL_FILTER.local.caught = None
+
+
 def _geometry_from_affine(aff_ras: np.ndarray, shape_kji: tuple[int, int, int], two_d: bool, path: Any) -> Geometry:
     aff = _RAS_TO_LPS @ aff_ras
     m3 = aff[:3, :3].copy()
@@ -161,17 +203,18 @@ def read_nifti(path: PathLike, *, narrow: bool = False) -> tuple[np.ndarray, Geo
         raise _fail(p, "file not found")
     if p.is_dir():
         raise _fail(p, "is a folder, not a file")
-    try:
-        img = nib.load(str(p), mmap=False)  # never hand out a memory map of the file
-    except (LabelmapError, MemoryError):
-        raise
-    except Exception as exc:
-        size = p.stat().st_size
-        if 0 < size < 348 and not p.name.lower().endswith(".gz"):
-            raise _fail(
-                p, f"it is {size} bytes, shorter than a NIfTI header (348 bytes); the file is truncated"
-            ) from exc
-        raise _fail(p, describe_read_error(exc)) from exc
+    with _nibabel_messages() as fixes:  # nibabel's header fixes, judged below instead of printed
+        try:
+            img = nib.load(str(p), mmap=False)  # never hand out a memory map of the file
+        except (LabelmapError, MemoryError):
+            raise
+        except Exception as exc:
+            size = p.stat().st_size
+            if 0 < size < 348 and not p.name.lower().endswith(".gz"):
+                raise _fail(
+                    p, f"it is {size} bytes, shorter than a NIfTI header (348 bytes); the file is truncated"
+                ) from exc
+            raise _fail(p, describe_read_error(exc)) from exc
     if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
         raise _fail(p, f"nibabel read it as {type(img).__name__}, not NIfTI")
     header = img.header
@@ -187,7 +230,14 @@ def read_nifti(path: PathLike, *, narrow: bool = False) -> tuple[np.ndarray, Geo
         raise _fail(p, f"{len(shape)}-D image; only 2-D and 3-D images are supported")
     two_d = len(shape) == 2
 
-    aff_ras, _which = select_affine(header, p)
+    aff_ras, which = select_affine(header, p)
+    if which == "qform" and any("pixdim[1,2,3] should be non-zero" in m for m in fixes):
+        # the qform takes its voxel size from pixdim, which nibabel has silently set to 1
+        raise _fail(
+            p,
+            "pixdim[1,2,3] (the voxel size the qform uses) has a zero entry and there is no sform; "
+            "write the image with its real voxel size or a valid sform",
+        )
 
     n_bytes = int(np.prod(img.shape, dtype=np.float64)) * header.get_data_dtype().itemsize
     if not p.name.lower().endswith(".gz"):
