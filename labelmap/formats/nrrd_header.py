@@ -94,10 +94,17 @@ def geometry_from_header(header: dict, data_shape: tuple[int, ...], path: Any) -
         if dirs.ndim != 2 or dirs.shape[0] != ndim:
             raise fail(path, f"'space directions' has {dirs.shape[0] if dirs.ndim else 0} vectors for {ndim} axes")
         if not np.all(np.isfinite(dirs)):
+            axis = int(np.nonzero(~np.all(np.isfinite(dirs), axis=1))[0][0])
+            if np.all(np.isnan(dirs[axis])):  # how pynrrd reads 'none' (a non-spatial axis)
+                raise fail(
+                    path,
+                    f"'space directions' has a 'none' (or all-NaN) vector for axis {axis}; "
+                    "multi-component or 4-D images are not supported, and a spatial axis needs a finite vector",
+                )
             raise fail(
                 path,
-                "'space directions' has a 'none' entry (a non-spatial axis); "
-                "multi-component or 4-D images are not supported",
+                f"'space directions' vector {axis} {_vec(dirs[axis])} is not finite (NaN or infinity); "
+                "every axis needs a finite direction and spacing",
             )
         sdim = dirs.shape[1]
         if sdim not in (2, 3) or (sdim == 2 and ndim == 3):
@@ -113,8 +120,10 @@ def geometry_from_header(header: dict, data_shape: tuple[int, ...], path: Any) -
         origin = np.zeros(3)
         if origin_raw is not None:
             o = np.asarray(origin_raw, dtype=np.float64).ravel()
-            if o.size != sdim or not np.all(np.isfinite(o)):
+            if o.size != sdim:
                 raise fail(path, f"'space origin' {o.tolist()} does not fit a {sdim}-D space")
+            if not np.all(np.isfinite(o)):
+                raise fail(path, f"'space origin' {_vec(o)} is not finite (NaN or infinity)")
             origin[:sdim] = o
         origin = origin * flip
     else:
@@ -123,7 +132,14 @@ def geometry_from_header(header: dict, data_shape: tuple[int, ...], path: Any) -
         if sp is not None:
             sp = np.asarray(sp, dtype=np.float64).ravel()
             if sp.size == ndim:
-                spacing = np.where(np.isfinite(sp) & (sp != 0), np.abs(sp), 1.0)
+                bad = [f"{v:g}" for v in sp if not np.isfinite(v) or v == 0]
+                if bad:
+                    raise fail(
+                        path,
+                        f"'spacings' {' '.join(f'{v:g}' for v in sp)} has a zero or non-finite value "
+                        f"({', '.join(bad)}); every axis needs a finite, non-zero spacing",
+                    )
+                spacing = np.abs(sp)
         unit = np.eye(3)[:ndim]
         origin = np.zeros(3)
 
