@@ -18,9 +18,10 @@ Affine rule on read (the README quotes this):
    dcmqi is the ecosystem DICOM SEG users compare against.
 
 A zero in ``pixdim[1:4]`` is harmless next to a valid sform (the sform holds the
-voxel size; rule 1) and is refused when the qform would be used (its voxel size
-is pixdim).  nibabel's header-fix messages, which its logger would print on
-stderr, are collected while a file is read and judged by these rules instead.
+voxel size; rule 1) and is refused when the qform or the pixdim-only grid would be
+used (their voxel size is pixdim), as is a non-finite one.  nibabel's header-fix
+messages, which its logger would print on stderr, are collected while a file is
+read and judged by these rules instead.
 
 NIfTI affines are RAS; they are converted to LPS by negating rows 0 and 1
 (x and y) of the 4x4 affine.  Spacing is the norm of each 3x3 column, direction
@@ -231,12 +232,15 @@ def read_nifti(path: PathLike, *, narrow: bool = False) -> tuple[np.ndarray, Geo
     two_d = len(shape) == 2
 
     aff_ras, which = select_affine(header, p)
-    if which == "qform" and any("pixdim[1,2,3] should be non-zero" in m for m in fixes):
-        # the qform takes its voxel size from pixdim, which nibabel has silently set to 1
+    pixdim = np.asarray(header["pixdim"][1:4], dtype=np.float64)
+    zero = any("pixdim[1,2,3] should be non-zero" in m for m in fixes)  # nibabel has set those to 1
+    if which != "sform" and (zero or not np.all(np.isfinite(pixdim))):
+        # the qform and the pixdim-only grid take their voxel size from pixdim
+        role = "the qform uses" if which == "qform" else "without sform or qform"
         raise _fail(
             p,
-            "pixdim[1,2,3] (the voxel size the qform uses) has a zero entry and there is no sform; "
-            "write the image with its real voxel size or a valid sform",
+            f"pixdim[1,2,3] (the voxel size {role}) has a {'zero' if zero else 'non-finite'} entry and there is "
+            "no valid sform; write the image with its real voxel size or a valid sform",
         )
 
     n_bytes = int(np.prod(img.shape, dtype=np.float64)) * header.get_data_dtype().itemsize

@@ -25,14 +25,15 @@ _PIXDIM_1_3 = 80  # byte offset of pixdim[1..3] (float32) in a NIfTI-1 header
 _QFORM_CODE, _SFORM_CODE = 252, 254  # int16
 
 
-def _patched(path: Path, *, sform_code: int | None = None) -> Path:
-    """Zero pixdim[1..3] of an uncompressed NIfTI-1 file (and set its sform_code), bypassing nibabel."""
+def _patched(path: Path, *, sform_code: int | None = None, qform_code: int | None = None, value=0.0) -> Path:
+    """Set pixdim[1..3] of an uncompressed NIfTI-1 file to ``value`` (and its form codes), bypassing nibabel."""
     with open(path, "r+b") as f:
         f.seek(_PIXDIM_1_3)
-        f.write(struct.pack("<3f", 0.0, 0.0, 0.0))
-        if sform_code is not None:
-            f.seek(_SFORM_CODE)
-            f.write(struct.pack("<h", sform_code))
+        f.write(struct.pack("<3f", value, value, value))
+        for offset, code in ((_SFORM_CODE, sform_code), (_QFORM_CODE, qform_code)):
+            if code is not None:
+                f.seek(offset)
+                f.write(struct.pack("<h", code))
     return path
 
 
@@ -74,12 +75,19 @@ def test_zero_pixdim_with_sform_cli_has_no_nibabel_line(case):
 
 def test_zero_pixdim_with_only_a_qform_is_refused(case):
     _patched(case["lab"], sform_code=0)
-    with pytest.raises(ImageFormatError, match=r"pixdim\[1,2,3\].*zero.*no sform"):
+    with pytest.raises(ImageFormatError, match=r"pixdim\[1,2,3\].*zero.*no valid sform"):
         read_nifti(case["lab"])
     out = case["tmp"] / "out.dcm"
     proc = _cli("itk2seg", case["lab"], "-d", case["ct"], "-m", case["meta"], "-o", out)
     assert proc.returncode == 1
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "lab.nii" in lines[0], proc.stderr
-    assert "no sform" in lines[0]
+    assert "no valid sform" in lines[0]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("value, what", [(0.0, "zero"), (float("nan"), "non-finite")])
+def test_bad_pixdim_without_forms_is_refused(case, value, what):
+    _patched(case["lab"], sform_code=0, qform_code=0, value=value)
+    with pytest.raises(ImageFormatError, match=rf"without sform or qform\) has a {what} entry"):
+        read_nifti(case["lab"])
