@@ -129,10 +129,16 @@ def _referenced_series(opened: OpenedSeg) -> str:
 
 
 def _source_from_references(opened: OpenedSeg, classic: ClassicSeg) -> tuple[SourceSeries, np.ndarray]:
-    """A SourceSeries made of the instances a SEG's frames reference, and the instance index per grid slice."""
+    """A SourceSeries made of the instances a SEG's frames reference, and the instance index per grid slice.
+
+    A frame of a multi-frame source (Enhanced CT / MR) is one entry with its Referenced Frame Number,
+    which the new SEG's Source Image items carry over.
+    """
     ds, info = opened.header, opened.info
     index = np.full(classic.geometry.shape[0], -1, dtype=np.int64)
-    seen: dict[str, tuple[int, str, int]] = {}  # instance UID -> (its index, class UID, first frame), in order
+    frames = info.source_frames
+    # (instance UID, frame number) -> (its index, class UID, first SEG frame), in order
+    seen: dict[tuple[str, int | None], tuple[int, str, int]] = {}
     for f, ref in enumerate(info.source_instances):
         if ref is None:
             continue
@@ -141,21 +147,23 @@ def _source_from_references(opened: OpenedSeg, classic: ClassicSeg) -> tuple[Sou
                 raise SegFormatError(
                     f"{opened.name}: frame {f + 1}: {keyword} {uid!r} of its source image is not a valid UID"
                 )
-        if ref[1] not in seen:
-            seen[ref[1]] = (len(seen), str(ref[0]), f)  # str(): checked above, a UID string
+        key = (ref[1], frames[f] if f < len(frames) else None)
+        if key not in seen:
+            seen[key] = (len(seen), str(ref[0]), f)  # str(): checked above, a UID string
         k = int(classic.frame_slices[f])
         if index[k] < 0:
-            index[k] = seen[ref[1]][0]
+            index[k] = seen[key][0]
     series_uid = _referenced_series(opened)
     source = SourceSeries(
         series_instance_uid=series_uid,
         sop_class_uids=tuple(c for _, c, _ in seen.values()),
-        sop_instance_uids=tuple(seen),
+        sop_instance_uids=tuple(uid for uid, _ in seen),
         positions=np.array([info.positions[f] for _, _, f in seen.values()]).reshape(-1, 3),
         orientation=np.asarray(info.orientation, dtype=float),
         pixel_spacing=info.pixel_spacing,
         rows=info.rows,
         columns=info.columns,
         dataset=ds,
+        frame_numbers=tuple(number for _, number in seen) if any(n is not None for _, n in seen) else (),
     )
     return source, index

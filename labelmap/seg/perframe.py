@@ -44,7 +44,9 @@ __all__ = [
 ]
 
 # Fields decoded from each per-frame item: path of sequence tags below the item, then the leaf.
-_F_POSITION, _F_SEGMENT, _F_ORIENT, _F_SPACING, _F_THICK, _F_BETWEEN, _F_SOP_UID, _F_SOP_CLASS, _F_DIM = range(9)
+_F_POSITION, _F_SEGMENT, _F_ORIENT, _F_SPACING, _F_THICK, _F_BETWEEN, _F_SOP_UID, _F_SOP_CLASS, _F_DIM, _F_SOP_FRAME = (
+    range(10)
+)
 #: field path -> column of the bulk reader's :class:`~labelmap.dicom.bulk.FrameValues`
 FIELD_PATHS: dict[tuple[int, ...], int] = {
     (0x00209113, 0x00200032): _F_POSITION,  # PlanePositionSequence > ImagePositionPatient
@@ -56,6 +58,7 @@ FIELD_PATHS: dict[tuple[int, ...], int] = {
     (0x00089124, 0x00082112, 0x00081155): _F_SOP_UID,  # DerivationImage > SourceImage > RefSOPInstanceUID
     (0x00089124, 0x00082112, 0x00081150): _F_SOP_CLASS,  # DerivationImage > SourceImage > RefSOPClassUID
     (0x00209111, 0x00209157): _F_DIM,  # FrameContentSequence > DimensionIndexValues
+    (0x00089124, 0x00082112, 0x00081160): _F_SOP_FRAME,  # DerivationImage > SourceImage > RefFrameNumber
 }
 
 
@@ -84,6 +87,8 @@ class PerFrameTable:
     source_instance_uids: list[str | None]  # DerivationImage > SourceImage > ReferencedSOPInstanceUID
     source_class_uids: list[str | None]  # DerivationImage > SourceImage > ReferencedSOPClassUID
     dimension_index_values: list[tuple[int, ...]] | None  # FrameContent > DimensionIndexValues
+    #: DerivationImage > SourceImage > ReferencedFrameNumber (the first one; a multi-frame source's frame)
+    source_frame_numbers: list[int | None] | None = None
 
     @classmethod
     def from_values(cls, name: str, values: FrameValues) -> PerFrameTable:
@@ -125,6 +130,7 @@ class PerFrameTable:
             source_instance_uids=_uid_column(cols[_F_SOP_UID], n_frames),
             source_class_uids=_uid_column(cols[_F_SOP_CLASS], n_frames),
             dimension_index_values=dims,
+            source_frame_numbers=_frame_number_column(cols[_F_SOP_FRAME], n_frames) if cols[_F_SOP_FRAME] else None,
         )
 
     @classmethod
@@ -193,6 +199,7 @@ class PerFrameTable:
         dims: list[tuple[int, ...]] = []
         uids: list[str | None] = []
         classes: list[str | None] = []
+        frame_numbers: list[int | None] = []
         source = ("DerivationImageSequence", "SourceImageSequence")
         for f, item in enumerate(items):
             number = first(item, ("SegmentIdentificationSequence", "ReferencedSegmentNumber"))
@@ -217,6 +224,8 @@ class PerFrameTable:
             for column, keyword in ((uids, "ReferencedSOPInstanceUID"), (classes, "ReferencedSOPClassUID")):
                 value = first(item, (*source, keyword))
                 column.append(str(value).strip() or None if value not in (_ABSENT, None) else None)
+            value = first(item, (*source, "ReferencedFrameNumber"))
+            frame_numbers.append(None if value in (_ABSENT, None) else _frame_number(str(np.atleast_1d(value)[0])))
         positions = floats(("PlanePositionSequence", "ImagePositionPatient"), 3)
         return cls(
             n_frames=n,
@@ -228,6 +237,7 @@ class PerFrameTable:
             spacing_between_slices=floats(("PixelMeasuresSequence", "SpacingBetweenSlices"), 1),
             source_instance_uids=uids,
             source_class_uids=classes,
+            source_frame_numbers=frame_numbers if any(v is not None for v in frame_numbers) else None,
             dimension_index_values=dims if seen_dims else None,
         )
 
@@ -274,6 +284,23 @@ def _ds_column(name: str, label: str, entries: list, n_frames: int, width: int) 
         except ValueError:
             raise SegFormatError(f"{label} {text!r} is not a decimal string", path=name, frame=frame + 1) from None
     return out if width > 1 else out[:, 0]
+
+
+def _frame_number(text: str) -> int | None:
+    """The first number of a Referenced Frame Number (IS) value; None when it is not a positive integer
+    (the validator reports it)."""
+    try:
+        number = int(text.split("\\")[0].strip(" \x00"))
+    except ValueError:
+        return None
+    return number if number > 0 else None
+
+
+def _frame_number_column(entries: list, n_frames: int) -> list[int | None]:
+    out: list[int | None] = [None] * n_frames
+    for frame, value in entries:
+        out[frame] = _frame_number(value.decode("ascii", "replace"))
+    return out
 
 
 def _uid_column(entries: list, n_frames: int) -> list[str | None]:

@@ -43,6 +43,7 @@ class FrameInfo(FrameGeometry):
 
     segment_numbers: np.ndarray | None = None  # (F,) Referenced Segment Number, None for LABELMAP
     source_instances: tuple[tuple[str | None, str] | None, ...] = ()  # (class UID, instance UID) per frame
+    source_frames: tuple[int | None, ...] = ()  # Referenced Frame Number of a multi-frame source, per frame
 
 
 @dataclass(frozen=True, eq=False)
@@ -381,7 +382,8 @@ def frame_info(header: Any, table: PerFrameTable, name: str) -> FrameInfo:
     sources = tuple(
         (c, u) if u is not None else None for c, u in zip(table.source_class_uids, table.source_instance_uids)
     )
-    return FrameInfo(positions, orientations[0], spacing, rows, columns, slice_spacing, seg_numbers, sources)
+    frames = tuple(table.source_frame_numbers) if table.source_frame_numbers is not None else ()
+    return FrameInfo(positions, orientations[0], spacing, rows, columns, slice_spacing, seg_numbers, sources, frames)
 
 
 def _shared_item(header: Any, seq: str) -> Any:

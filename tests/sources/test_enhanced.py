@@ -216,3 +216,48 @@ def test_enhanced_with_zero_frames_is_one_error(tmp_path):
     ds.save_as(path)
     with pytest.raises(DicomSeriesError, match="ct.dcm: NumberOfFrames .*: NumberOfFrames is 0"):
         load_series([tmp_path / "enh"])
+
+
+# --------------------------------------------------------------------------- bin2label keeps frame numbers
+def _frame_refs(path) -> list[tuple[float, str, int | None]]:
+    """(z of the frame, referenced instance, its Referenced Frame Number) per frame of a SEG."""
+    out = []
+    for item in pydicom.dcmread(path).PerFrameFunctionalGroupsSequence:
+        source = item.DerivationImageSequence[0].SourceImageSequence[0]
+        number = source.get("ReferencedFrameNumber", None)
+        z = float(item.PlanePositionSequence[0].ImagePositionPatient[2])
+        out.append((z, source.ReferencedSOPInstanceUID, None if number is None else int(number)))
+    return out
+
+
+@pytest.mark.parametrize("keep_empty_slices", [False, True])
+def test_bin2label_keeps_referenced_frame_numbers(tmp_path, keep_empty_slices):
+    """bin2label on a BINARY SEG of an Enhanced CT: each Source Image item keeps its Referenced Frame Number."""
+    from labelmap.pipeline.bin2label import binary_to_labelmap
+    from labelmap.pipeline.options import WriteOptions
+
+    files = write_ct_series(tmp_path / "single", GEOMETRY)
+    order = [2, 4, 0, 1, 3]  # frame f + 1 holds slice order[f]
+    ct = enhanced_from_series(files, tmp_path / "enh" / "ct.dcm", order=order)
+    ct_uid = pydicom.dcmread(ct, stop_before_pixels=True).SOPInstanceUID
+    lab, meta, labels = _labels(tmp_path)
+    binary = tmp_path / "binary.dcm"
+    itk_to_seg([lab], [tmp_path / "enh"], meta, binary, options=WriteOptions(seg_type="binary"))
+    out = tmp_path / "labelmap.dcm"
+    binary_to_labelmap(binary, out, options=WriteOptions(keep_empty_slices=keep_empty_slices))
+
+    assert [v for v in validate_seg(out) if v.severity == "error"] == []
+    refs = _frame_refs(out)
+    assert sorted({z for z, _, _ in refs}) == sorted({z for z, _, _ in _frame_refs(binary)})  # one grid
+    z_of = GEOMETRY.slice_positions()[:, 2]
+    for z, uid, number in refs:
+        k = int(np.argmin(np.abs(z_of - z)))
+        assert uid == ct_uid and number == order.index(k) + 1
+    # the same frame numbers as the BINARY's frames at the same positions
+    binary_numbers = {round(z, 4): number for z, _, number in _frame_refs(binary)}
+    assert all(binary_numbers.get(round(z, 4), number) == number for z, _, number in refs)
+    ds = pydicom.dcmread(out)
+    instances = ds.ReferencedSeriesSequence[0].ReferencedInstanceSequence
+    assert [(r.ReferencedSOPClassUID, r.ReferencedSOPInstanceUID) for r in instances] == [(ENHANCED_CT, ct_uid)]
+    decoded = read_seg(out, reference=[tmp_path / "enh"])
+    np.testing.assert_array_equal(decoded.volume.array, labels)
