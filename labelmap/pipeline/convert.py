@@ -28,6 +28,8 @@ from labelmap.pipeline.options import ReadOptions, WriteOptions
 from labelmap.pipeline.reports import ReadReport, WriteReport
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from pydicom import Dataset
 
     from labelmap.dicom.dataset import WriteDataset
@@ -329,7 +331,8 @@ def itk_to_seg(
             label_paths = [label_paths[i] for i in order]
         per_file = [[s] for s in md.segments]
 
-    def read() -> list[LabelVolume]:
+    def read(pending: Future[SourceSeries]) -> list[LabelVolume]:
+        _check_headers(label_paths, pending, options.tol_mm)
         return [v for p, s in zip(label_paths, per_file) for v in read_file(p, segments=s, narrow=True).volumes]
 
     source, volumes = _read_with_source(dicom, series_uid, options.compression, read)
@@ -381,10 +384,13 @@ def _one_file_layers(decoded: DecodedSegmentation, fmt) -> list[LabelVolume]:  #
 
 
 def _read_with_source(
-    dicom: Sequence[PathLike], series_uid: str | None, compression: str, read: Callable[[], list[LabelVolume]]
+    dicom: Sequence[PathLike],
+    series_uid: str | None,
+    compression: str,
+    read: Callable[[Future[SourceSeries]], list[LabelVolume]],
 ) -> tuple[SourceSeries, list[LabelVolume]]:
-    """``read()`` the label files while a second thread reads the series headers (inflating releases
-    the GIL) and imports the frame codec the write will need; errors surface from ``.result()``."""
+    """``read(pending source)`` the label files while a second thread reads the series headers (inflating
+    releases the GIL) and imports the frame codec the write will need; errors surface from ``.result()``."""
     from concurrent.futures import ThreadPoolExecutor
 
     from labelmap.dicom.uids import lookup
@@ -405,8 +411,41 @@ def _read_with_source(
         pending = pool.submit(load_source, dicom, series_uid=series_uid)
         if ts is not None and ts.codec is not None:
             pool.submit(warm_codec, ts)
-        volumes = read()
+        volumes = read(pending)
         return pending.result(), volumes
+
+
+#: Label data (bytes, as the headers claim) from which the label files wait for the source series, to
+#: be checked against it before their bodies are read; smaller bodies are read while the series loads.
+HEADER_FIRST_BYTES = 256 << 20
+
+
+def _check_headers(paths: Sequence[Path], pending: Future[SourceSeries], tol_mm: float) -> None:
+    """Refuse label files whose grids cannot lie on the source series from their headers, before their
+    bodies are read (a large gzip body costs seconds and its size in memory).
+
+    The check waits for the series when the files claim at least :data:`HEADER_FIRST_BYTES`; smaller
+    bodies are read while it loads and the same check runs on the volumes
+    (:func:`labelmap.seg.plan.prepare_inputs`), with the same message.  A header the reader would refuse
+    anyway, or a series that fails to load, leaves the errors to where they are reported today.
+    """
+    from labelmap.formats.header_grid import read_header_grid
+    from labelmap.seg.plan import check_grids
+
+    heads = [read_header_grid(p) for p in paths]
+    known = [h for h in heads if h is not None]
+    if len(known) < len(heads) or sum(h.nbytes for h in known) < HEADER_FIRST_BYTES:
+        return
+    try:
+        source = pending.result()
+    except Exception:  # the series' own error is raised after the labels are read, as ever
+        return
+    names = [str(p) for p in paths]
+    layers = sum(h.layers for h in known)
+    if layers > len(names):  # the layers of one self-describing file, named as itk_to_seg names them
+        names = [f"{names[0]} layer {m}" for m in range(layers)]
+    geometries = [h.geometry for h in known for _ in range(h.layers)]
+    check_grids(geometries, source, names=names, tol_mm=tol_mm)
 
 
 def _file_mapping_order(paths: Sequence[str], mapping: Sequence[str]) -> list[int]:

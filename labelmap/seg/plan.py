@@ -12,13 +12,13 @@ import numpy as np
 
 from labelmap import kernels
 from labelmap.errors import HINTS, InputError, MetadataError, OverlapError, SliceMatchError
-from labelmap.geometry import reorient
+from labelmap.geometry import place_on_source, reorient
 from labelmap.model import Geometry, LabelVolume, Numbering, SegmentDescription, SourceSeries
 from labelmap.seg.encode_classic import Layer, one_segment, to_fractional_uint8
 from labelmap.seg.options import WriteOptions
 from labelmap.seg.placement import onto_source
 
-__all__ = ["PreparedInputs", "prepare_inputs", "overlap_pairs", "describe_pairs", "merge_layers"]
+__all__ = ["PreparedInputs", "prepare_inputs", "check_grids", "overlap_pairs", "describe_pairs", "merge_layers"]
 
 
 @dataclass(eq=False)
@@ -322,6 +322,41 @@ def prepare_inputs(
             ]
             prepared.segments = [replace(s, number=renumbered[s.number]) for s in segments]
     return prepared
+
+
+def check_grids(geometries: Sequence[Geometry], source: SourceSeries, *, names: Sequence[str], tol_mm: float) -> None:
+    """Refuse label grids that cannot lie on ``source``, from the grids alone (no voxel data).
+
+    The checks :func:`prepare_inputs` makes of the grids, with its messages: each grid reoriented
+    onto the source's rows and columns, then placed on the series' lattice.  A one-voxel grid
+    (3D Slicer's file without data, judged from its value) leaves the decision to :func:`prepare_inputs`.
+
+    Parameters
+    ----------
+    geometries
+        The label grids, as read (one per input volume).
+    source
+        The source series.
+    names
+        What to call each grid in messages, as :func:`prepare_inputs` is given them.
+    tol_mm
+        How far (mm) a voxel centre may lie from the series' lattice.
+
+    Raises
+    ------
+    GeometryError, SliceMatchError
+        A grid whose axes are not the source's, that is off its lattice, or lies entirely outside it.
+    """
+    if any(int(np.prod(g.shape)) == 1 for g in geometries):
+        return
+    row, col = source.orientation[:3].tolist(), source.orientation[3:].tolist()
+    one = np.zeros((1, 1, 1), dtype=np.uint8)  # reorient's grid does not depend on the array
+    grids = [reorient(one, g, row, col, source=name)[1] for g, name in zip(geometries, names)]
+    try:
+        place_on_source(grids, source, tol_mm=tol_mm, names=names)
+    except SliceMatchError as exc:
+        cause, hint = _source_hint(grids[0], source)
+        raise SliceMatchError(f"{exc}; {cause}", hint=hint) from None
 
 
 def _source_hint(geometry: Geometry, source: SourceSeries) -> tuple[str, str | None]:
