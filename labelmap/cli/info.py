@@ -31,6 +31,30 @@ def printable(value: object) -> str:
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
+#: Above this many segments the table is printed as plain aligned columns: rich lays out each row
+#: in turn (about a millisecond each), which for 65,535 segments would take about a minute.
+PLAIN_TABLE_ROWS = 2000
+_COLUMNS = ("#", "label", "category", "type", "code", "voxels")
+
+
+def _plain_table(segments: list[dict]) -> str:
+    """The segment table as text: a title, a header, a rule and one line per segment (no wrapping)."""
+    rows = [
+        (str(seg["number"]), *(printable(seg[k]) for k in ("label", "category", "type", "code")), f"{seg['voxels']:,}")
+        for seg in segments
+    ]
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(_COLUMNS)]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in (0, 5) else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
+
+    out = [f"{len(segments)} segments", line(_COLUMNS), "  ".join("-" * w for w in widths)]
+    out.extend(line(r) for r in rows)
+    return "\n".join(out) + "\n"
+
+
 def describe_seg(path: str | os.PathLike[str]) -> None:
     """Print :func:`seg_summary` of ``path``: the header facts, then a table of the segments.
 
@@ -73,6 +97,9 @@ def describe_seg(path: str | os.PathLike[str]) -> None:
         soft_wrap=True,
     )
     console.print(f"  {'Orientation':<20} {escape(printable(s['orientation']))}", soft_wrap=True)
+    if len(s["segments"]) > PLAIN_TABLE_ROWS:
+        console.file.write(_plain_table(s["segments"]))
+        return
     table = Table(title=f"{len(s['segments'])} segments")
     for col in ("#", "label", "category", "type", "code", "voxels"):
         table.add_column(col, justify="right" if col in ("#", "voxels") else "left")

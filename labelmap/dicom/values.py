@@ -39,6 +39,9 @@ _SKIP = frozenset((PER_FRAME_GROUPS, PIXEL_DATA)) | EXTENDED_OFFSET_TABLES
 _NUMBER_VRS = frozenset(NUMBER_CODES) | {"IS", "DS", "AT"}
 
 _MISSING = object()
+_VR_SETS: dict[str, frozenset[str]] = {}
+# the VR each known tag must have (KEYWORDS by tag), looked up once per element
+_EXPECTED_VR = {tag: KEYWORDS[keyword][1] for tag, keyword in KEYWORD_OF.items() if keyword in KEYWORDS}
 
 
 @contextlib.contextmanager
@@ -67,7 +70,9 @@ def _values(value: Any) -> list:
 
 def _kind_problem(vr: str, value: Any, expected: str) -> str | None:
     """Why ``value`` (of VR ``vr``) cannot stand for an attribute of VR ``expected``, or None."""
-    vrs = set(vr.split(" or "))  # pydicom keeps ambiguous VRs ("US or SS") in data sets built in memory
+    vrs = _VR_SETS.get(vr)
+    if vrs is None:  # pydicom keeps ambiguous VRs ("US or SS") in data sets built in memory
+        vrs = _VR_SETS[vr] = frozenset(vr.split(" or "))
     if expected == "SQ":
         if "SQ" not in vrs or (not isinstance(value, list) and type(value).__name__ != "Sequence"):
             return f"has VR {vr}, expected a sequence (SQ)"
@@ -103,15 +108,16 @@ def check_header(ds: Any, name: str, *, per_frame: bool = False) -> None:
 def _check(ds: Any, name: str, where: str, depth: int, skip: frozenset = frozenset()) -> None:
     if depth > MAX_DEPTH:
         raise DicomFormatError(f"{name}: sequences nested deeper than {MAX_DEPTH} levels{where}")
+    lite = isinstance(ds, LiteDataset)
     try:
-        tags = [element.tag for element in ds] if isinstance(ds, LiteDataset) else [int(t) for t in ds.keys()]
+        tags = sorted(ds._elements) if lite else [int(t) for t in ds.keys()]
     except Exception as exc:  # pydicom parses raw sequence items here: any damage shows up as any type
         raise DicomFormatError(f"{name}: data set{where} cannot be parsed ({type(exc).__name__}: {exc})") from None
     for tag in tags:
         if depth == 0 and tag in skip:
             continue
         try:
-            element = ds[tag]
+            element = ds._elements[tag] if lite else ds[tag]
             value = element.value
             vr = str(element.VR)
         except NeedsPydicom as exc:
@@ -120,9 +126,9 @@ def _check(ds: Any, name: str, where: str, depth: int, skip: frozenset = frozens
             raise DicomFormatError(
                 f"{name}: attribute {describe_tag(tag)}{where} cannot be decoded ({type(exc).__name__}: {exc})"
             ) from None
-        known = KEYWORDS.get(KEYWORD_OF.get(tag, ""))
-        if known is not None:
-            problem = _kind_problem(vr, value, known[1])
+        expected = _EXPECTED_VR.get(tag)
+        if expected is not None:
+            problem = _kind_problem(vr, value, expected)
             if problem:
                 raise DicomFormatError(f"{name}: attribute {describe_tag(tag)}{where} {problem}")
         if vr == "SQ" and value is not None:

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from labelmap._util.atomic import atomic_path
+from labelmap._util.jsontext import dumps_indented
 from labelmap._util.color import check_triplet, cielab_to_rgb, rgb_to_cielab
 from labelmap.errors import MetadataError
 from labelmap.model import Code, SegmentDescription, SeriesAttributes
@@ -449,7 +450,7 @@ def write_metadata(
     file_mapping: Sequence[str] | None = None,
 ) -> None:
     """Write the dcmqi metadata JSON (indent 2, UTF-8) atomically."""
-    text = json.dumps(metadata_to_dict(series, segments, file_mapping=file_mapping), indent=2, ensure_ascii=False)
+    text = dumps_indented(metadata_to_dict(series, segments, file_mapping=file_mapping))
     with atomic_path(path) as tmp:
         tmp.write_text(text + "\n", encoding="utf-8")
 
@@ -523,6 +524,6 @@ def write_meta_json(
     path: str | os.PathLike, series: SeriesAttributes, groups: Sequence[Sequence[SegmentDescription]]
 ) -> None:
     """Write :func:`meta_json_dict` (indent 2, UTF-8) atomically."""
-    text = json.dumps(meta_json_dict(series, groups), indent=2, ensure_ascii=False)
+    text = dumps_indented(meta_json_dict(series, groups))
     with atomic_path(path) as tmp:
         tmp.write_text(text + "\n", encoding="utf-8")

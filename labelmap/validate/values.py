@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydicom.dataset import Dataset
+from pydicom.tag import BaseTag, Tag
 
 
 class Absent:
@@ -23,10 +24,27 @@ MISSING = Absent()
 INVALID = Absent()
 
 
+_TAGS: dict[str, BaseTag] = {}  # keyword -> tag, so a lookup does not search pydicom's dictionary each time
+
+
 def get(ds: Dataset | None, keyword: str) -> Any:
     """The value of ``keyword``: :data:`MISSING` when absent, :data:`INVALID` when it cannot be decoded."""
     if ds is None:
         return MISSING
+    elements = getattr(ds, "_dict", None) if isinstance(ds, Dataset) else None
+    tag = _TAGS.get(keyword)
+    if tag is None and elements is not None:
+        try:
+            tag = _TAGS[keyword] = Tag(keyword)
+        except Exception:
+            tag = None
+    if tag is not None and isinstance(elements, dict):
+        if tag not in elements:
+            return MISSING
+        try:
+            return ds[tag].value
+        except Exception:
+            return INVALID
     try:
         if keyword not in ds:
             return MISSING

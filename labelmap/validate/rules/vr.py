@@ -9,6 +9,7 @@ left to the general rule, which reports them in its own words.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 from pydicom.datadict import dictionary_VM
@@ -24,6 +25,7 @@ _GENERAL = frozenset(
     (0x00700080, 0x00080018, 0x0020000D, 0x0020000E, 0x00200052)
 )  # ContentLabel, SOP/Study/Series Instance UID, Frame of Reference UID
 _SKIP = frozenset((0x52009230, 0x7FE00010))  # Per-frame Functional Groups (see deep), Pixel Data
+_TOP_SKIP = _SKIP | _GENERAL
 _CHARSET_RULE = (
     "PS3.5 6.1.2.5: characters beyond the default repertoire (ASCII) need a Specific Character Set (0008,0005)"
 )
@@ -46,6 +48,7 @@ def _declared(ds: Dataset, inherited: bool) -> bool:
     return inherited if own is None else bool(own)
 
 
+@functools.lru_cache(maxsize=4096)  # per tag, not per element: 65,535 segments repeat a few tags
 def _multiplicity(tag: int) -> tuple[int, int | None] | None:
     """PS3.6 Value Multiplicity of ``tag`` as (minimum, maximum or None), None when unknown."""
     try:
@@ -66,7 +69,7 @@ def _items(
 ) -> Iterator[Violation]:
     charset = _declared(ds, charset)
     for tag in [int(t) for t in ds.keys()]:
-        if top and tag in _SKIP | _GENERAL:
+        if top and tag in _TOP_SKIP:
             continue
         try:
             elem = ds[tag]
