@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from labelmap._util.atomic import atomic_path
-from labelmap._util.jsontext import dumps_indented
 from labelmap._util.color import check_triplet, cielab_to_rgb, rgb_to_cielab
+from labelmap._util.jsontext import dumps_indented
 from labelmap.errors import MetadataError
 from labelmap.model import Code, SegmentDescription, SeriesAttributes
 
