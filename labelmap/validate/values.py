@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag, Tag
 
@@ -39,9 +40,12 @@ def get(ds: Dataset | None, keyword: str) -> Any:
         except Exception:
             tag = None
     if tag is not None and isinstance(elements, dict):
-        if tag not in elements:
+        element = elements.get(tag)
+        if element is None:
             return MISSING
         try:
+            if not isinstance(element, RawDataElement):
+                return element.value  # decoded before: what ds[tag] would give, without its checks
             return ds[tag].value
         except Exception:
             return INVALID

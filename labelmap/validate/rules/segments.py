@@ -109,23 +109,27 @@ def _segment(item: Dataset, i: int, first_use: Mapping[int, int], no_cielab: boo
         yield bad("RecommendedDisplayCIELabValue", f"{lab!r} does not hold 3 values (L*, a*, b*)", f"{SEG_IMAGE}: VM 3")
 
 
+_CODE_KEYWORDS = ("CodeValue", "LongCodeValue", "URNCodeValue", "CodingSchemeDesignator", "CodeMeaning")
+
+
 def _code(item: Dataset, path: str, segment: int | None) -> Iterator[Violation]:
     """Code Sequence macro (8.8) of a Segment Description."""
     bad = partial(violation, item=path, segment=segment)
-    if all(is_empty(get(item, kw)) for kw in ("CodeValue", "LongCodeValue", "URNCodeValue")):
+    values = {kw: get(item, kw) for kw in _CODE_KEYWORDS}  # each read once: 65,535 segments hold 2 codes or more
+    if all(is_empty(values[kw]) for kw in ("CodeValue", "LongCodeValue", "URNCodeValue")):
         yield bad("CodeValue", "is absent (nor Long Code Value or URN Code Value)", f"{CODE}: Type 1C ({SEGMENT})")
-    long_value = text(get(item, "LongCodeValue"))
+    long_value = text(values["LongCodeValue"])
     if long_value and not is_urn(long_value) and len(long_value) <= 16:
         yield bad(
             "LongCodeValue",
             f"holds {long_value!r}, 16 characters or fewer",
             f"{CODE}: a code value of up to 16 characters goes in Code Value, not Long Code Value",
         )
-    present = [kw for kw in ("CodeValue", "LongCodeValue", "URNCodeValue") if not is_empty(get(item, kw))]
+    present = [kw for kw in ("CodeValue", "LongCodeValue", "URNCodeValue") if not is_empty(values[kw])]
     if len(present) > 1:
         yield bad(present[1], f"is present with {present[0]}", f"{CODE}: the code value is in one of them only")
-    coded = not all(is_empty(get(item, kw)) for kw in ("CodeValue", "LongCodeValue"))
-    if coded and is_empty(get(item, "CodingSchemeDesignator")):
+    coded = not all(is_empty(values[kw]) for kw in ("CodeValue", "LongCodeValue"))
+    if coded and is_empty(values["CodingSchemeDesignator"]):
         yield bad("CodingSchemeDesignator", "is absent or empty", f"{CODE}: Type 1C ({SEGMENT})")
-    if is_empty(get(item, "CodeMeaning")):
+    if is_empty(values["CodeMeaning"]):
         yield bad("CodeMeaning", "is absent or empty", f"{CODE}: Type 1 ({SEGMENT})")
