@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import pydicom
 import pytest
 from _validate import Broken, assert_breaks, segment_item, show
 from pydicom.dataelem import RawDataElement
@@ -184,3 +185,18 @@ CODE_MACRO = [
 @pytest.mark.parametrize("case", CODE_MACRO, ids=[c.id for c in CODE_MACRO])
 def test_code_value_placement(broken_file, case):
     assert_breaks(validate_seg(broken_file(case)), case)
+
+
+def test_empty_element_of_an_unknown_vr_does_not_stop_the_rule(made, tmp_path):
+    """A damaged VR ('LK') on an empty value: pydicom cannot convert it; the rule goes on (found by random damage)."""
+    ds = pydicom.dcmread(made("labelmap-rle"))
+    ds.PositionReferenceIndicator = ""
+    path = tmp_path / "lk.dcm"
+    ds.save_as(path)
+    data = bytearray(path.read_bytes())
+    at = data.find(b"\x20\x00\x40\x10LO\x00\x00")
+    assert at > 0
+    data[at + 4 : at + 6] = b"LK"
+    path.write_bytes(bytes(data))
+    found = validate_seg(path)
+    assert not any("could not finish" in v.message for v in found), [show(v) for v in found]

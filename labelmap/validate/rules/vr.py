@@ -75,7 +75,7 @@ def _items(
             elem = ds[tag]
             vr, value = str(elem.VR), elem.value
         except Exception:  # pydicom cannot decode it as its VR (e.g. IS "abc"): say so
-            raw = ds.get_item(tag)
+            raw = ds.get_item(tag, keep_deferred=True)  # an empty value must not be re-read (and re-raise)
             vr = str(getattr(raw, "VR", "") or "")
             if vr in VRS:
                 shown = bytes(getattr(raw, "value", b"") or b"")[:40]
