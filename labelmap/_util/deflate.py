@@ -42,9 +42,12 @@ _READER = getattr(_zng, "_GzipReader", None) or getattr(_izlib, "_GzipReader", N
 
 
 def gzip_compress(data: Buffer, *, fast: bool = True) -> bytes:
-    """A gzip member holding ``data`` (fast: ISA-L level 1 / zlib level 1; else zlib level 6)."""
+    """A gzip member holding ``data`` (fast: ISA-L level 1 / zlib level 1; else zlib level 6).
+
+    The header's time stamp is 0, so the same labels give the same bytes (reproducible outputs).
+    """
     if fast and _igzip is not None:
-        return _igzip.compress(data, compresslevel=1)
+        return _igzip.compress(data, compresslevel=1, mtime=0)
     import gzip
 
     return gzip.compress(bytes(data), compresslevel=1 if fast else 6, mtime=0)

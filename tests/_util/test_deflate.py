@@ -206,3 +206,12 @@ def test_gzip_filler_survives_a_reader_it_cannot_construct(monkeypatch):
     out = np.empty(len(data), dtype=np.uint8)
     assert _deflate.gzip_decompress_into(gzip.compress(data), out) == len(data)
     assert out.tobytes() == data
+
+
+def test_gzip_members_carry_no_time_stamp():
+    """Same labels, same bytes: the gzip header's MTIME field (bytes 4-7) is zero on every path."""
+    data = np.arange(5000, dtype=np.uint16).tobytes()
+    for fast in (True, False):
+        blob = _deflate.gzip_compress(data, fast=fast)
+        assert blob[:2] == b"\x1f\x8b" and blob[4:8] == b"\0\0\0\0"
+        assert gzip.decompress(blob) == data
