@@ -8,8 +8,8 @@ package; RAS exists only inside the NIfTI reader and writer.  Arrays are indexed
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -22,6 +22,11 @@ __all__ = [
     "LabelVolume",
     "SeriesAttributes",
     "SourceSeries",
+    "SlideGeometry",
+    "SlideLabels",
+    "ArraySlideLabels",
+    "SlideLabelImage",
+    "as_slide_labels",
     "DEFAULT_RGB",
     "SOURCE_ATTRIBUTES",
 ]
@@ -268,3 +273,186 @@ class SourceSeries:
 
     def __len__(self) -> int:
         return len(self.sop_instance_uids)
+
+
+# ---------------------------------------------------------------------------------------------
+# Slide microscopy: a 2-D total pixel matrix cut into tiles (VL Whole Slide Microscopy, tiled SEG)
+
+
+@dataclass(frozen=True)
+class SlideGeometry:
+    """A total pixel matrix on the slide: its size, tile size, pixel spacing, origin and orientation.
+
+    Units are DICOM's for slides: X and Y in millimetres, Z in micrometres (PS3.3 C.8.12.14).
+    ``pixel_spacing`` is (between rows, between columns), as Pixel Spacing; ``origin`` is the
+    slide position (X mm, Y mm, Z um) of pixel (1, 1), as Total Pixel Matrix Origin Sequence;
+    ``orientation`` is Image Orientation (Slide): the direction of increasing column index,
+    then of increasing row index.  Tiles are ``tile_rows`` x ``tile_columns``; edge tiles are
+    padded, so the tile grid may overhang the matrix.
+    """
+
+    rows: int
+    columns: int
+    tile_rows: int
+    tile_columns: int
+    pixel_spacing: tuple[float, float]
+    origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    orientation: tuple[float, float, float, float, float, float] = (0.0, -1.0, 0.0, -1.0, 0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        for name in ("rows", "columns", "tile_rows", "tile_columns"):
+            value = getattr(self, name)
+            if int(value) != value or value < 1:
+                raise ValueError(f"SlideGeometry.{name} must be a positive integer, got {value!r}")
+            object.__setattr__(self, name, int(value))
+        spacing = tuple(float(v) for v in self.pixel_spacing)
+        if len(spacing) != 2 or not all(np.isfinite(v) and v > 0 for v in spacing):
+            raise ValueError(f"SlideGeometry.pixel_spacing must be two positive numbers, got {self.pixel_spacing!r}")
+        origin = tuple(float(v) for v in self.origin)
+        orientation = tuple(float(v) for v in self.orientation)
+        if len(origin) != 3 or not all(np.isfinite(origin)):
+            raise ValueError(f"SlideGeometry.origin must be three finite numbers, got {self.origin!r}")
+        if len(orientation) != 6 or not all(np.isfinite(orientation)):
+            raise ValueError(f"SlideGeometry.orientation must be six finite numbers, got {self.orientation!r}")
+        object.__setattr__(self, "pixel_spacing", spacing)
+        object.__setattr__(self, "origin", origin)
+        object.__setattr__(self, "orientation", orientation)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, columns) of the total pixel matrix."""
+        return (self.rows, self.columns)
+
+    @property
+    def tiles_down(self) -> int:
+        """Tile rows of the grid (the last one padded when ``rows`` is not a multiple)."""
+        return -(-self.rows // self.tile_rows)
+
+    @property
+    def tiles_across(self) -> int:
+        """Tile columns of the grid."""
+        return -(-self.columns // self.tile_columns)
+
+    @property
+    def n_tiles(self) -> int:
+        """Tiles in the grid: frames per segment of a TILED_FULL SEG."""
+        return self.tiles_down * self.tiles_across
+
+    def position(self, row: int, column: int) -> tuple[float, float, float]:
+        """Slide position (X mm, Y mm, Z um) of the 1-based matrix pixel (``row``, ``column``)."""
+        o = self.orientation
+        dc = (column - 1) * self.pixel_spacing[1]
+        dr = (row - 1) * self.pixel_spacing[0]
+        return (
+            self.origin[0] + dc * o[0] + dr * o[3],
+            self.origin[1] + dc * o[1] + dr * o[4],
+            self.origin[2] + 1000.0 * (dc * o[2] + dr * o[5]),
+        )
+
+    def tile_position(self, tile_row: int, tile_column: int) -> tuple[int, int]:
+        """1-based (Row, Column) Position In Total Image Pixel Matrix of a 0-based tile's top-left pixel."""
+        return (tile_row * self.tile_rows + 1, tile_column * self.tile_columns + 1)
+
+    def with_tiles(self, tile_rows: int, tile_columns: int) -> SlideGeometry:
+        """The same matrix cut into tiles of another size."""
+        return replace(self, tile_rows=tile_rows, tile_columns=tile_columns)
+
+    def downsampled(self, rows: int, columns: int) -> SlideGeometry:
+        """The same slide area as a matrix of ``rows`` x ``columns`` (a pyramid level made from this one).
+
+        Spacing grows by the size ratio per axis; origin, orientation and tile size are kept.
+        """
+        return replace(
+            self,
+            rows=rows,
+            columns=columns,
+            pixel_spacing=(self.pixel_spacing[0] * self.rows / rows, self.pixel_spacing[1] * self.columns / columns),
+        )
+
+    def max_deviation(self, other: SlideGeometry) -> float:
+        """Largest distance in mm between the two grids' corner pixels (inf when sizes differ)."""
+        if self.shape != other.shape:
+            return float("inf")
+        worst = 0.0
+        for r, c in ((1, 1), (1, self.columns), (self.rows, 1), (self.rows, self.columns)):
+            a, b = np.array(self.position(r, c)), np.array(other.position(r, c))
+            a[2] /= 1000.0
+            b[2] /= 1000.0
+            worst = max(worst, float(np.abs(a - b).max()))
+        return worst
+
+
+@runtime_checkable
+class SlideLabels(Protocol):
+    """A 2-D label image read lazily by rows: what the slide writer consumes, never whole in memory.
+
+    ``read_rows(start, stop)`` returns rows ``start:stop`` (0-based, ``stop`` exclusive) as a
+    C-contiguous (stop - start, columns) array of ``dtype``; numpy arrays, memory maps and
+    any array-like that slices by rows are wrapped by :func:`as_slide_labels`.
+    """
+
+    @property
+    def shape(self) -> tuple[int, int]: ...
+
+    @property
+    def dtype(self) -> np.dtype: ...
+
+    def read_rows(self, start: int, stop: int) -> np.ndarray: ...
+
+
+@dataclass(frozen=True, eq=False)
+class ArraySlideLabels:
+    """:class:`SlideLabels` over an array-like (numpy array, ``np.memmap``, zarr, dask) sliced by rows."""
+
+    array: Any
+    name: str = "<array>"
+
+    def __post_init__(self) -> None:
+        if len(getattr(self.array, "shape", ())) != 2:
+            raise ValueError(f"a slide label image must be 2-D (rows, columns), got shape {self.array.shape!r}")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.array.shape[0]), int(self.array.shape[1]))
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.array.dtype)
+
+    def read_rows(self, start: int, stop: int) -> np.ndarray:
+        return np.ascontiguousarray(np.asarray(self.array[start:stop]))
+
+
+def as_slide_labels(obj: Any, name: str = "<array>") -> SlideLabels:
+    """``obj`` as :class:`SlideLabels`: kept when it already is one, else a 2-D array-like wrapped."""
+    if isinstance(obj, SlideLabels) and not hasattr(obj, "__array__"):
+        return obj
+    return ArraySlideLabels(obj, name)
+
+
+@dataclass(frozen=True, eq=False)
+class SlideLabelImage:
+    """Slide labels with the descriptions of the segments they hold (the slide sibling of LabelVolume).
+
+    ``layers`` holds one :class:`SlideLabels` for a label map (values = segment numbers), or one
+    per segment for BINARY (non-zero = inside) / FRACTIONAL (0..1 floats or 0..255 integers),
+    in the order of ``segments``.  ``geometry`` is known when the input carries it (2-D NRRD
+    spacing, OME-TIFF physical size); the source level's geometry is what the SEG uses.
+    """
+
+    layers: tuple[SlideLabels, ...]
+    segments: tuple[SegmentDescription, ...] = ()
+    geometry: SlideGeometry | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "segments", tuple(self.segments))
+        if not self.layers:
+            raise ValueError("SlideLabelImage needs at least one layer")
+        shapes = {tuple(layer.shape) for layer in self.layers}
+        if len(shapes) != 1:
+            raise ValueError(f"the layers of a slide label image differ in size: {sorted(shapes)}")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.layers[0].shape)  # type: ignore[return-value]
