@@ -58,22 +58,11 @@ def read_header_grid(path: PathLike) -> HeaderGrid | None:
 
 
 def _nrrd(p: Path, *, layered: bool) -> HeaderGrid | None:
-    from labelmap.formats.nrrd_header import geometry_from_header, quick_dtype, quick_header
+    from labelmap.formats.nrrd_header import geometry_from_header, read_header
 
     if not p.is_file():
         return None
-    with open(p, "rb") as fh:
-        quick = quick_header(fh)
-    dtype = None if quick is None else quick_dtype(quick[0])
-    if quick is not None and dtype is not None:
-        header, offset = quick
-    else:
-        import nrrd
-
-        with open(p, "rb") as fh:
-            header = nrrd.read_header(fh)
-            offset = fh.tell()
-        dtype = np.dtype(nrrd.reader._determine_datatype(header))
+    header, offset, dtype = read_header(p)
     shape = tuple(int(n) for n in header["sizes"])[::-1]  # C order: (k, j, i) or (layers last) (k, j, i, m)
     nbytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
     if dtype.kind not in ("iub" if layered else "iufb"):

@@ -27,7 +27,7 @@ from labelmap._util.deflate import GzipFiller, gzip_compress, gzip_decompress_in
 from labelmap._util.resources import check_grid
 from labelmap.errors import ImageFormatError, LabelmapError
 from labelmap.formats.base import LabelFormat, PathLike, checked_array, describe_read_error, native, output_errors
-from labelmap.formats.nrrd_header import fail, geometry_from_header, header_lines, quick_dtype, quick_header
+from labelmap.formats.nrrd_header import fail, geometry_from_header, header_lines, read_header
 from labelmap.model import Geometry
 
 __all__ = ["FORMAT", "read_nrrd", "write_nrrd"]
@@ -40,22 +40,11 @@ def _read_attached(p: Path, narrow: bool = False) -> tuple[np.ndarray, dict] | N
     Returns None when the file needs pynrrd's general reader (detached data,
     skips, other encodings); errors surface as in pynrrd.  ``narrow``: see :func:`read_nrrd`.
     """
-    with open(p, "rb") as fh:
-        quick = quick_header(fh)
-    dtype = None if quick is None else quick_dtype(quick[0])
-    if quick is not None and dtype is not None:
-        header, offset = quick
-    else:
-        import nrrd
-
-        with open(p, "rb") as fh:
-            header = nrrd.read_header(fh)
-            attached = not ("data file" in header or "datafile" in header)
-            unskipped = not (header.get("line skip", 0) or header.get("byte skip", 0))
-            if not (attached and unskipped and header.get("encoding") in ("gzip", "gz", "raw")):
-                return None
-            offset = fh.tell()
-        dtype = np.dtype(nrrd.reader._determine_datatype(header))
+    header, offset, dtype = read_header(p)
+    attached = not ("data file" in header or "datafile" in header)
+    unskipped = not (header.get("line skip", 0) or header.get("byte skip", 0))
+    if not (attached and unskipped and header.get("encoding") in ("gzip", "gz", "raw")):
+        return None
     sizes = [int(n) for n in header["sizes"]]
     count = int(np.prod(sizes))
     need = count * dtype.itemsize

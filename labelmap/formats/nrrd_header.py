@@ -258,6 +258,25 @@ def quick_header(fh: IO[bytes]) -> tuple[dict, int] | None:
     return header, fh.tell()
 
 
+def read_header(path) -> tuple[dict, int, np.dtype]:
+    """An NRRD file's header, the offset where its body starts and its pixel type.
+
+    Our quick parser reads attached raw / gzip files; pynrrd reads the rest (its offset is then
+    where the header ends, which is the body only for attached data without skips).
+    """
+    with open(path, "rb") as fh:
+        quick = quick_header(fh)
+    dtype = None if quick is None else quick_dtype(quick[0])
+    if quick is not None and dtype is not None:
+        return quick[0], quick[1], dtype
+    import nrrd
+
+    with open(path, "rb") as fh:
+        header = nrrd.read_header(fh)
+        offset = fh.tell()
+    return header, offset, np.dtype(nrrd.reader._determine_datatype(header))
+
+
 def quick_dtype(header: dict) -> np.dtype | None:
     code = _TYPE_NAMES.get(str(header.get("type", "")).strip())
     order = "|" if code is not None and code[1] == "1" else {"little": "<", "big": ">"}.get(header.get("endian", ""))
