@@ -24,7 +24,7 @@ from labelmap.errors import LabelmapError, MetadataError, ResourceError, SegForm
 from labelmap.geometry import DEFAULT_TOLERANCE_MM, FrameGeometry, place
 from labelmap.model import Geometry, SegmentDescription, SeriesAttributes
 from labelmap.seg.palette import read_palette
-from labelmap.seg.perframe import PerFrameTable, check_header, header_dataset, int_value
+from labelmap.seg.perframe import PerFrameTable, check_header, header_dataset, int_value, seg_errors
 from labelmap.seg.pixels import DatasetPixels, FilePixels, PixelSource
 from labelmap.seg.segments import segment_from_dataset
 from labelmap.seg.types import SEG_SOP_CLASSES
@@ -183,7 +183,7 @@ def _from_file(name: str, *, lenient: bool) -> SegFile:
 
     _check_regular(name)
     try:
-        source, table, location = read_seg_header(name)
+        source, table, location = _lenient_header(name) if lenient else read_seg_header(name)
         header = header_dataset(source) if lenient or source.ds is None else source.ds
     except ResourceError:
         raise  # pydicom would read the whole of what was refused as too large
@@ -196,9 +196,27 @@ def _from_file(name: str, *, lenient: bool) -> SegFile:
     pixels = FilePixels(name, location, "ExtendedOffsetTable" in header)
     if lenient:
         return SegFile(header, name, table, pixels, None, source)
+    if table is None:  # read_seg_header refuses a file without per-frame items
+        raise SegFormatError("no Per-frame Functional Groups Sequence (5200,9230); not a multi-frame SEG", path=name)
     check_header(header, name)
     _check_sop_class(header, name)
     return OpenedSeg(header, name, table, pixels, None, source, frame_info(header, table, name))
+
+
+@seg_errors
+def _lenient_header(name: str) -> tuple[FileHeader, PerFrameTable | None, Any]:
+    """:func:`read_seg_header` for the validator: a file without per-frame items (a TILED_FULL slide SEG
+    may have none) gives no table instead of an error, however large or deflated it is."""
+    from labelmap.dicom.bulk import read_multiframe_header
+    from labelmap.seg.perframe import FIELD_PATHS
+
+    try:
+        header, values, pixel = read_multiframe_header(name, FIELD_PATHS)
+    except FileNotFoundError:
+        raise SegFormatError("file not found", path=name) from None
+    except IsADirectoryError:
+        raise SegFormatError("is a folder, expected a DICOM SEG file", path=name) from None
+    return header, None if values is None else PerFrameTable.from_values(name, values), pixel
 
 
 def _through_pydicom(name: str, error: LabelmapError, *, lenient: bool) -> SegFile:

@@ -26,7 +26,7 @@ STRICT_ENV = "LABELMAP_VALIDATE_STRICT"
 RULES: tuple[tuple[str, Callable[[SegContext], Iterator[Violation]]], ...] = tuple(
     (name, importlib.import_module(f"labelmap.validate.rules.{name}").check)
     for name in "sop general image_pixel palette segments functional_groups geometry segment_identification "
-    "references dimensions per_frame_items syntax pixels vr".split()
+    "references dimensions slide per_frame_items syntax pixels vr".split()
 )
 #: The rule text of a rule's crash.
 _CRASHED = "the file is damaged in a way the validator could not describe more precisely"
