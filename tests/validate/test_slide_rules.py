@@ -429,3 +429,22 @@ def test_volume_segs_get_no_slide_findings(tmp_path):
 def test_sample_labels_fit_the_tiles():
     labels = sample_labels()
     assert labels.shape == SHAPE and not labels[: TILE[0], : TILE[1]].any() and len(np.unique(labels)) == 4
+
+
+def test_large_compressed_frames_are_not_decoded_whole(tmp_path, monkeypatch):
+    """A slide SEG decoding to more than DECODE_LIMIT bytes: values unchecked (one warning), items still checked."""
+    from labelmap.validate.rules import pixels
+
+    monkeypatch.setattr(pixels, "DECODE_LIMIT", 1000)
+    path = _file(tmp_path, "labelmap-full-rle", drop_last_frame_rle)
+    found = validate_seg(path)
+    assert [(v.keyword, v.severity) for v in found] == [("NumberOfFrames", "error"), ("PixelData", "warning")], show(
+        found
+    )
+    assert "not checked" in found[1].message
+
+
+def drop_last_frame_rle(ds: Dataset) -> None:
+    frames = list(generate_frames(ds.PixelData, number_of_frames=int(ds.NumberOfFrames)))
+    ds.NumberOfFrames = len(frames) - 1
+    ds.PixelData = encapsulated(frames[:-1])

@@ -18,6 +18,8 @@ from labelmap.validate.tables import ENCODING, FG, PALETTE, PIXEL, SEG_IMAGE
 from labelmap.validate.values import as_int, get, upper_text
 
 _pixel_data = partial(violation, "PixelData")
+#: Compressed frames decoding to more bytes than this are not decoded (their values are not checked).
+DECODE_LIMIT = 1 << 30
 
 
 def check(ctx: SegContext) -> Iterator[Violation]:
@@ -63,6 +65,15 @@ def check(ctx: SegContext) -> Iterator[Violation]:
             yield _pixel_data(
                 f"pixel values not checked: labelmap has no decoder for {uid_name(ts)}",
                 "decoding the frames needs a codec for the transfer syntax",
+                "warning",
+            )
+            return
+        decoded = n * npx * max(bits // 8, 1)
+        if decoded > DECODE_LIMIT:
+            yield _pixel_data(
+                f"pixel values not checked: {n} frames of {rows} x {columns} decode to {decoded / 1e9:.1f} GB, "
+                f"more than the validator decodes at once ({DECODE_LIMIT >> 20} MiB); the items were checked",
+                "decoding the frames of a large (slide) SEG whole would need that much memory",
                 "warning",
             )
             return
