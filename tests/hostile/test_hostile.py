@@ -12,6 +12,7 @@ import cases_labels
 import cases_paths
 import cases_scale
 import cases_seg
+import cases_slide
 import cases_sources
 import pytest
 from _harness import Run, problems
@@ -25,6 +26,7 @@ ALL = [
     *cases_dcmqi.CASES,
     *cases_existing.CASES,
     *cases_scale.CASES,
+    *cases_slide.CASES,
 ]
 
 
