@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-slow test-all lint demo bench compare big clean tools
+.PHONY: test test-slow test-all lint demo bench compare big slide-bench big-slide clean tools
 
 $(STAMP): pyproject.toml setup.py labelmap/_core.pyx
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,15 @@ compare: $(STAMP)
 # 1024x1024x600, 200 labels: peak memory of write and read against the label volume (about 2 GB of disk)
 big: $(STAMP)
 	$(BIN)/python benchmarks/big.py
+
+# 20,000 x 20,000 slide: LABELMAP TILED_FULL RLE write and read against highdicom (about 1 GB of disk)
+slide-bench: $(STAMP)
+	$(BIN)/python benchmarks/slide.py
+
+# 100,000 x 80,000 uint16 slide -> LABELMAP SEG -> OME-TIFF, checked band by band (about 2 GB of disk in
+# $$LABELMAP_SLIDE_DATA, default benchmarks/.data; the label TIFF is generated once, 1-2 minutes)
+big-slide: $(STAMP)
+	$(BIN)/python benchmarks/big_slide.py
 
 clean:
 	rm -rf build $(VENV) labelmap/_core.c labelmap/*.so demo-output
