@@ -7,6 +7,7 @@ extensions = [
     Extension(
         "labelmap._core",
         ["labelmap/_core.pyx"],
+        depends=["labelmap/_tiles.pxi"],
         extra_compile_args=["-O3"],
     )
 ]

@@ -56,3 +56,25 @@ def narrow_to_u8(
 def rle_encode(
     frames: npt.NDArray[np.uint8] | npt.NDArray[np.uint16], out: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64]
 ) -> None: ...
+
+# frame tiling of slide bands (labelmap/_tiles.pxi)
+_Band = npt.NDArray[np.uint8] | npt.NDArray[np.uint16]
+
+def band_to_tiles(band: _Band, tiles: _Band, present: npt.NDArray[np.uint8], t0: int, t1: int) -> None: ...
+def tiles_to_band(tiles: _Band, band: _Band, t0: int, t1: int) -> None: ...
+def count_values(band: _Band, seen: npt.NDArray[np.uint8], counts: npt.NDArray[np.int64]) -> None: ...
+def pack_tile_bits(
+    band: _Band,
+    tile_rows: int,
+    tile_columns: int,
+    value: int,
+    out: npt.NDArray[np.uint8],
+    bit_offset: int,
+    present: npt.NDArray[np.uint8],
+    t0: int,
+    t1: int,
+) -> None: ...
+def unpack_tile_bits(data: npt.NDArray[np.uint8], bit_offset: int, out: npt.NDArray[np.uint8]) -> None: ...
+def downsample_nearest(
+    band: _Band, row_index: npt.NDArray[np.int64], col_index: npt.NDArray[np.int64], out: _Band, i0: int, i1: int
+) -> None: ...

@@ -787,3 +787,8 @@ def rle_encode(const rle_t[:, :, ::1] frames, uint8_t[::1] out, int64_t[::1] off
         for f in range(nf):
             pos += _rle_frame(&frames[f, 0, 0], rows, cols, &out[pos])
             offsets[f + 1] = pos
+
+
+# Frame tiling of slide label bands (band_to_tiles, tiles_to_band, count_values, pack_tile_bits,
+# unpack_tile_bits, downsample_nearest): kept in its own file, compiled into this module.
+include "_tiles.pxi"

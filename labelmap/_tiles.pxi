@@ -1,0 +1,226 @@
+# Included by labelmap/_core.pyx (one extension): frame tiling of slide label bands.
+#
+# A band is up to ``tile_rows`` rows of a slide's total pixel matrix (h, W); its tiles
+# are the (tile_rows, tile_columns) frames of one tile row in TILED_FULL order (left to
+# right), zero past h rows and W columns.  Band views may have any row stride but
+# contiguous columns (the wrappers in labelmap/kernels/tiles.py check it).  Callers
+# guarantee shapes, dtypes and bounds: nothing here validates user input.
+
+ctypedef fused tsrc_t:
+    uint8_t
+    uint16_t
+
+ctypedef fused tdst_t:
+    uint8_t
+    uint16_t
+
+
+def band_to_tiles(const tsrc_t[:, :] band, tdst_t[:, :, ::1] tiles, uint8_t[::1] present,
+                  Py_ssize_t t0, Py_ssize_t t1):
+    """Cut tiles t0 .. t1-1 of ``band`` (h, W) into ``tiles[t]`` (tile_rows, tile_columns), zero-padded.
+
+    ``present[t]`` becomes 1 when a source pixel of tile t is non-zero.  h <= tile_rows;
+    a narrowing copy keeps the low byte (the caller guarantees values fit).
+    """
+    cdef Py_ssize_t h = band.shape[0]
+    cdef Py_ssize_t width = band.shape[1]
+    cdef Py_ssize_t tr = tiles.shape[1]
+    cdef Py_ssize_t tc = tiles.shape[2]
+    cdef Py_ssize_t t, r, c, c0, cw
+    cdef const tsrc_t* s
+    cdef tdst_t* d
+    cdef tsrc_t acc
+    with nogil:
+        for t in range(t0, t1):
+            c0 = t * tc
+            cw = width - c0 if width - c0 < tc else tc
+            acc = 0
+            for r in range(h):
+                s = &band[r, c0]
+                d = &tiles[t, r, 0]
+                if tsrc_t is tdst_t:
+                    # one read: copy and OR in the same (vectorised) loop
+                    for c in range(cw):
+                        d[c] = s[c]
+                        acc = acc | s[c]
+                else:
+                    for c in range(cw):
+                        d[c] = <tdst_t>s[c]
+                        acc = acc | s[c]
+                if cw < tc:
+                    memset(&d[cw], 0, (tc - cw) * sizeof(tdst_t))
+            if h < tr:
+                memset(&tiles[t, h, 0], 0, (tr - h) * tc * sizeof(tdst_t))
+            present[t] = acc != 0
+
+
+def tiles_to_band(const tsrc_t[:, :, ::1] tiles, tdst_t[:, :] band, Py_ssize_t t0, Py_ssize_t t1):
+    """Copy tiles t0 .. t1-1 into ``band`` (h, W), cropping their padding (h <= tile_rows)."""
+    cdef Py_ssize_t h = band.shape[0]
+    cdef Py_ssize_t width = band.shape[1]
+    cdef Py_ssize_t tc = tiles.shape[2]
+    cdef Py_ssize_t t, r, c, c0, cw
+    cdef const tsrc_t* s
+    cdef tdst_t* d
+    with nogil:
+        for t in range(t0, t1):
+            c0 = t * tc
+            cw = width - c0 if width - c0 < tc else tc
+            for r in range(h):
+                s = &tiles[t, r, 0]
+                d = &band[r, c0]
+                if tsrc_t is tdst_t:
+                    memcpy(d, s, cw * sizeof(tdst_t))
+                else:
+                    for c in range(cw):
+                        d[c] = <tdst_t>s[c]
+
+
+def count_values(const tsrc_t[:, :] band, uint8_t[::1] seen, int64_t[::1] counts):
+    """Add the histogram of ``band`` (rows of at least one pixel) to ``counts``.
+
+    ``seen`` and ``counts`` have one entry per possible value (256 or 65536); ``seen``
+    is scratch (the values met are set to 1).  Long runs of one value cost one step.
+    """
+    cdef Py_ssize_t r
+    cdef Py_ssize_t h = band.shape[0]
+    cdef Py_ssize_t width = band.shape[1]
+    with nogil:
+        for r in range(h):
+            _presence_row(&band[r, 0], width, &seen[0], &counts[0])
+
+
+cdef inline void _pack_nz16(const uint16_t* src, Py_ssize_t n, uint8_t* out, int64_t bit) noexcept nogil:
+    """OR the bits ``src[p] != 0`` (p < n) into ``out`` from stream bit ``bit``."""
+    cdef Py_ssize_t p = 0
+    cdef int64_t byte = bit >> 3
+    cdef int sh = <int>(bit & 7)
+    cdef uint8_t acc = 0
+    if sh:
+        while sh < 8 and p < n:
+            acc |= <uint8_t>(src[p] != 0) << sh
+            p += 1
+            sh += 1
+        out[byte] |= acc
+        byte += 1
+    while p + 8 <= n:
+        out[byte] = (<uint8_t>(src[p] != 0)
+                     | <uint8_t>(src[p + 1] != 0) << 1
+                     | <uint8_t>(src[p + 2] != 0) << 2
+                     | <uint8_t>(src[p + 3] != 0) << 3
+                     | <uint8_t>(src[p + 4] != 0) << 4
+                     | <uint8_t>(src[p + 5] != 0) << 5
+                     | <uint8_t>(src[p + 6] != 0) << 6
+                     | <uint8_t>(src[p + 7] != 0) << 7)
+        p += 8
+        byte += 1
+    if p < n:
+        acc = 0
+        sh = 0
+        while p < n:
+            acc |= <uint8_t>(src[p] != 0) << sh
+            p += 1
+            sh += 1
+        out[byte] |= acc
+
+
+cdef inline bint _any_bits(const uint8_t* out, int64_t start, int64_t stop) noexcept nogil:
+    """True when a stream bit in start .. stop-1 is set."""
+    cdef int64_t b0 = start >> 3
+    cdef int64_t b1 = stop >> 3
+    cdef int64_t b
+    cdef uint8_t acc = 0
+    if b0 == b1:
+        return (out[b0] >> (start & 7)) & ((1 << (stop - start)) - 1) != 0
+    if out[b0] >> (start & 7):
+        return True
+    for b in range(b0 + 1, b1):
+        acc |= out[b]
+    if acc:
+        return True
+    return (stop & 7) != 0 and (out[b1] & ((1 << (stop & 7)) - 1)) != 0
+
+
+def pack_tile_bits(const tsrc_t[:, :] band, Py_ssize_t tile_rows, Py_ssize_t tile_columns,
+                   int64_t value, uint8_t[::1] out, int64_t bit_offset, uint8_t[::1] present,
+                   Py_ssize_t t0, Py_ssize_t t1):
+    """OR the 1-bit frames of tiles t0 .. t1-1 of ``band`` into ``out``, LSB first.
+
+    Tile t's pixel (r, c) is stream bit ``bit_offset + (t * tile_rows + r) * tile_columns + c``:
+    ``band[r, t * tile_columns + c] == value`` (``value`` < 0: ``!= 0``), 0 in the padding.
+    Those bits of ``out`` must be zero; ``present[t]`` becomes 1 when tile t has a set bit.
+    Calls on disjoint tile ranges share at most the byte where the ranges meet.
+    """
+    cdef Py_ssize_t h = band.shape[0]
+    cdef Py_ssize_t width = band.shape[1]
+    cdef int64_t npx = <int64_t>tile_rows * tile_columns
+    cdef Py_ssize_t t, r, c0, cw
+    cdef int64_t s
+    with nogil:
+        for t in range(t0, t1):
+            c0 = t * tile_columns
+            cw = width - c0 if width - c0 < tile_columns else tile_columns
+            s = bit_offset + t * npx
+            for r in range(h):
+                if value < 0:
+                    if tsrc_t is uint8_t:
+                        _pack_nz(&band[r, c0], cw, &out[0], s + r * tile_columns)
+                    else:
+                        _pack_nz16(&band[r, c0], cw, &out[0], s + r * tile_columns)
+                else:
+                    _pack_eq(&band[r, c0], <tsrc_t>value, cw, &out[0], s + r * tile_columns)
+            present[t] = _any_bits(&out[0], s, s + npx)
+
+
+cdef uint8_t _SPREAD[256][8]
+
+
+cdef void _init_spread() noexcept:
+    cdef int b, k
+    for b in range(256):
+        for k in range(8):
+            _SPREAD[b][k] = (b >> k) & 1
+
+
+_init_spread()
+
+
+def unpack_tile_bits(const uint8_t[::1] data, int64_t bit_offset, uint8_t[::1] out):
+    """``out[i]`` = stream bit ``bit_offset + i`` of ``data`` (0 or 1), LSB first.
+
+    ``data`` holds at least ceil((bit_offset + len(out)) / 8) bytes.
+    """
+    cdef Py_ssize_t n = out.shape[0]
+    cdef Py_ssize_t groups = n >> 3
+    cdef Py_ssize_t j, i
+    cdef int64_t b0 = bit_offset >> 3
+    cdef int sh = <int>(bit_offset & 7)
+    cdef int64_t bit
+    cdef uint8_t b
+    with nogil:
+        if sh == 0:
+            for j in range(groups):
+                memcpy(&out[j << 3], _SPREAD[data[b0 + j]], 8)
+        else:
+            # a group's 8 bits end in the next byte, which the stream holds
+            for j in range(groups):
+                b = <uint8_t>((data[b0 + j] >> sh) | (data[b0 + j + 1] << (8 - sh)))
+                memcpy(&out[j << 3], _SPREAD[b], 8)
+        for i in range(groups << 3, n):
+            bit = bit_offset + i
+            out[i] = (data[bit >> 3] >> (bit & 7)) & 1
+
+
+def downsample_nearest(const tsrc_t[:, :] band, const int64_t[::1] row_index,
+                       const int64_t[::1] col_index, tsrc_t[:, :] out, Py_ssize_t i0, Py_ssize_t i1):
+    """``out[i, j] = band[row_index[i], col_index[j]]`` for rows i0 .. i1-1 (indices in range)."""
+    cdef Py_ssize_t i, j
+    cdef Py_ssize_t nc = col_index.shape[0]
+    cdef const tsrc_t* s
+    cdef tsrc_t* d
+    with nogil:
+        for i in range(i0, i1):
+            s = &band[row_index[i], 0]
+            d = &out[i, 0]
+            for j in range(nc):
+                d[j] = s[col_index[j]]
