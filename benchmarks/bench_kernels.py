@@ -359,3 +359,164 @@ class DeflateChunks(_KernelBase):
         return sum(len(b) for b in deflate_chunks(self.labels.data, level=1))
 
     track_deflate_level_1_bytes.unit = "bytes"
+
+
+# ----------------------------------------------------------------------------- slide bands
+#: band widths: a 100,000-pixel-wide slide; 4,000 with LABELMAP_BENCH_SMALL=1
+BAND_WIDTHS = [4_000] if _cases.small_only() else [4_000, 100_000]
+
+
+def nuclei_band(rows: int, width: int, seed: int = _cases.SEED) -> np.ndarray:
+    """A uint16 slide band like a cell-class map: 20 classes in blobs of 8 x 8 to 24 x 24 pixels
+    over tissue (the middle half of the width), background elsewhere."""
+    rng = np.random.default_rng(seed)
+    cells = rng.integers(1, 21, (-(-rows // 8), -(-width // 8)), dtype=np.uint16)
+    cells[rng.random(cells.shape) < 0.6] = 0
+    band = np.repeat(np.repeat(cells, 8, axis=0), 8, axis=1)[:rows, :width]
+    band[:, : width // 4] = 0
+    band[:, 3 * width // 4 :] = 0
+    return np.ascontiguousarray(band)
+
+
+class SlideBand:
+    """Frame tiling of one 512-row band of a slide (512 x 512 tiles): labelmap.kernels.tiles.
+
+    Measured on the 2-core development VM (shared with other jobs), 512 x 100,000 uint16 into
+    a reused tile buffer: band_to_tiles 37 ms (2.8 GB/s of band read; a fresh output array
+    costs 40 ms more in page faults, hence ``out=``), uint16 -> uint8 35 ms.
+    """
+
+    params = [["uint8", "uint16"], BAND_WIDTHS]
+    param_names = ["dtype", "width"]
+    timeout = 600
+
+    def setup(self, dtype, width):
+        from labelmap.kernels import band_to_tiles
+
+        self.band = nuclei_band(512, width).astype(dtype)
+        self.tiles, _ = band_to_tiles(self.band, 512, 512)
+        self.out8 = np.ones_like(self.tiles, dtype=np.uint8)
+        self.out = np.ones_like(self.tiles)
+        self.back = np.ones_like(self.band)
+        self.counts = np.zeros(256 if dtype == "uint8" else 65536, dtype=np.int64)
+        self.packed, _ = self.pack()
+        self.rows = np.arange(0, 512, 2)
+        self.cols = np.arange(0, width, 2)
+        self.small = np.ones((self.rows.size, self.cols.size), dtype=dtype)
+
+    def pack(self):
+        from labelmap.kernels import pack_tile_bits
+
+        return pack_tile_bits(self.band, 512, 512, value=3)
+
+    def time_band_to_tiles(self, dtype, width):
+        from labelmap.kernels import band_to_tiles
+
+        band_to_tiles(self.band, 512, 512, out=self.out)
+
+    def time_band_to_tiles_one_thread(self, dtype, width):
+        from labelmap.kernels import band_to_tiles
+
+        band_to_tiles(self.band, 512, 512, out=self.out, threads=1)
+
+    def time_band_to_tiles_narrowed_to_uint8(self, dtype, width):
+        from labelmap.kernels import band_to_tiles
+
+        band_to_tiles(self.band, 512, 512, dtype=np.uint8, out=self.out8)
+
+    def time_band_to_tiles_new_array(self, dtype, width):
+        from labelmap.kernels import band_to_tiles
+
+        band_to_tiles(self.band, 512, 512)
+
+    def time_tiles_to_band(self, dtype, width):
+        from labelmap.kernels import tiles_to_band
+
+        tiles_to_band(self.tiles, width, out=self.back)
+
+    def time_count_values(self, dtype, width):
+        from labelmap.kernels import count_values
+
+        count_values(self.band, self.counts)
+
+    def time_pack_tile_bits(self, dtype, width):
+        self.pack()
+
+    def time_unpack_tile_bits(self, dtype, width):
+        from labelmap.kernels import unpack_tile_bits
+
+        unpack_tile_bits(self.packed, len(self.tiles), 512, 512)
+
+    def time_downsample_nearest_by_2(self, dtype, width):
+        from labelmap.kernels import downsample_nearest
+
+        downsample_nearest(self.band, self.rows, self.cols, out=self.small)
+
+    def peakmem_band_to_tiles(self, dtype, width):
+        from labelmap.kernels import band_to_tiles
+
+        band_to_tiles(self.band, 512, 512)
+
+
+class SlideTileCodecs:
+    """The slide writer's frame codecs on one 256-row band cut into 256 x 256 uint8 tiles: RLE
+    (the default; :func:`labelmap.kernels.rle_encode_frames`) and Deflated Image Frame
+    Compression (``--compression deflate`` for slides), on every core and on one.
+
+    Measured on the 2-core development VM: RLE of nuclei-like tiles about 2,800 Mpx/s on one
+    core, 13,000 Mpx/s for background tiles (well above the 200 Mpx/s a 100,000 x 80,000 slide in
+    20 s needs).
+    """
+
+    params = [BAND_WIDTHS]
+    param_names = ["width"]
+    timeout = 600
+
+    def setup(self, width):
+        from labelmap.kernels import band_to_tiles
+
+        self.tiles, _ = band_to_tiles(nuclei_band(256, width), 256, 256, dtype=np.uint8)
+
+    def time_rle(self, width):
+        from labelmap.kernels import rle_encode_frames
+
+        rle_encode_frames(self.tiles)
+
+    def time_rle_one_thread(self, width):
+        from labelmap.kernels import rle_encode_frames
+
+        rle_encode_frames(self.tiles, threads=1)
+
+    def time_deflate_frame(self, width):
+        from labelmap.dicom.pixels.codecs import encode_frames
+
+        encode_frames(self.tiles, "deflate-frame", bits_allocated=8)
+
+    def time_deflate_frame_one_thread(self, width):
+        from labelmap.dicom.pixels.codecs import encode_frames
+
+        encode_frames(self.tiles, "deflate-frame", bits_allocated=8, threads=1)
+
+    def time_deflate_frame_decode(self, width):
+        from labelmap.dicom.pixels.codecs import decode_frames
+
+        decode_frames(self.deflated(), "deflate-frame", rows=256, columns=256, bits_allocated=8)
+
+    def deflated(self) -> list[bytes]:
+        from labelmap.dicom.pixels.codecs import encode_frames
+
+        if not hasattr(self, "_deflated"):
+            self._deflated = encode_frames(self.tiles, "deflate-frame", bits_allocated=8)
+        return self._deflated
+
+    def track_rle_bytes(self, width):
+        from labelmap.kernels import rle_encode_frames
+
+        return sum(len(b) for b in rle_encode_frames(self.tiles))
+
+    track_rle_bytes.unit = "bytes"
+
+    def track_deflate_frame_bytes(self, width):
+        return sum(len(b) for b in self.deflated())
+
+    track_deflate_frame_bytes.unit = "bytes"

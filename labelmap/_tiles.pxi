@@ -90,35 +90,88 @@ def count_values(const tsrc_t[:, :] band, uint8_t[::1] seen, int64_t[::1] counts
             _presence_row(&band[r, 0], width, &seen[0], &counts[0])
 
 
-cdef inline void _pack_nz16(const uint16_t* src, Py_ssize_t n, uint8_t* out, int64_t bit) noexcept nogil:
-    """OR the bits ``src[p] != 0`` (p < n) into ``out`` from stream bit ``bit``."""
+cdef inline uint8_t _match(tsrc_t x, bint eq, tsrc_t val) noexcept nogil:
+    """1 when pixel ``x`` is inside the frame: ``x == val`` (eq), else ``x != 0``."""
+    return <uint8_t>(x == val) if eq else <uint8_t>(x != 0)
+
+
+cdef inline void _pack_row(const tsrc_t* src, Py_ssize_t n, bint eq, tsrc_t val,
+                           uint8_t* out, int64_t bit) noexcept nogil:
+    """OR the bits of ``src[p]`` (p < n) matching (see _match) into ``out`` from stream bit ``bit``.
+
+    Whole output bytes take 8 pixels at once: each pixel lane of a 64-bit word is folded
+    onto its lowest bit (non-zero after XOR with the value: a mismatch), and one multiply
+    gathers the lanes' bits into a byte (no carries between the partial products).
+    """
     cdef Py_ssize_t p = 0
     cdef int64_t byte = bit >> 3
     cdef int sh = <int>(bit & 7)
     cdef uint8_t acc = 0
+    cdef uint64_t w, x, y, pat
+    cdef int little = 1
     if sh:
         while sh < 8 and p < n:
-            acc |= <uint8_t>(src[p] != 0) << sh
+            acc |= _match(src[p], eq, val) << sh
             p += 1
             sh += 1
         out[byte] |= acc
         byte += 1
+    if (<uint8_t*>&little)[0] == 1:
+        if tsrc_t is uint8_t:
+            pat = <uint64_t>val * 0x0101010101010101ULL if eq else 0
+            while p + 8 <= n:
+                memcpy(&w, &src[p], 8)
+                x = w ^ pat
+                x |= x >> 4
+                x |= x >> 2
+                x |= x >> 1
+                x &= 0x0101010101010101ULL
+                if eq:
+                    x ^= 0x0101010101010101ULL
+                out[byte] = <uint8_t>((x * 0x0102040810204080ULL) >> 56)
+                p += 8
+                byte += 1
+        else:
+            pat = <uint64_t>val * 0x0001000100010001ULL if eq else 0
+            while p + 8 <= n:
+                memcpy(&w, &src[p], 8)
+                x = w ^ pat
+                x |= x >> 8
+                x |= x >> 4
+                x |= x >> 2
+                x |= x >> 1
+                x &= 0x0001000100010001ULL
+                memcpy(&w, &src[p + 4], 8)
+                y = w ^ pat
+                y |= y >> 8
+                y |= y >> 4
+                y |= y >> 2
+                y |= y >> 1
+                y &= 0x0001000100010001ULL
+                if eq:
+                    x ^= 0x0001000100010001ULL
+                    y ^= 0x0001000100010001ULL
+                # lane i (bit 16 i) lands on bit 45 + i
+                out[byte] = <uint8_t>((((x * 0x0000200040008001ULL) >> 45) & 0xF)
+                                      | ((((y * 0x0000200040008001ULL) >> 45) & 0xF) << 4))
+                p += 8
+                byte += 1
     while p + 8 <= n:
-        out[byte] = (<uint8_t>(src[p] != 0)
-                     | <uint8_t>(src[p + 1] != 0) << 1
-                     | <uint8_t>(src[p + 2] != 0) << 2
-                     | <uint8_t>(src[p + 3] != 0) << 3
-                     | <uint8_t>(src[p + 4] != 0) << 4
-                     | <uint8_t>(src[p + 5] != 0) << 5
-                     | <uint8_t>(src[p + 6] != 0) << 6
-                     | <uint8_t>(src[p + 7] != 0) << 7)
+        out[byte] = (_match(src[p], eq, val)
+                     | _match(src[p + 1], eq, val) << 1
+                     | _match(src[p + 2], eq, val) << 2
+                     | _match(src[p + 3], eq, val) << 3
+                     | _match(src[p + 4], eq, val) << 4
+                     | _match(src[p + 5], eq, val) << 5
+                     | _match(src[p + 6], eq, val) << 6
+                     | _match(src[p + 7], eq, val) << 7)
         p += 8
         byte += 1
     if p < n:
         acc = 0
         sh = 0
         while p < n:
-            acc |= <uint8_t>(src[p] != 0) << sh
+            acc |= _match(src[p], eq, val) << sh
             p += 1
             sh += 1
         out[byte] |= acc
@@ -162,13 +215,8 @@ def pack_tile_bits(const tsrc_t[:, :] band, Py_ssize_t tile_rows, Py_ssize_t til
             cw = width - c0 if width - c0 < tile_columns else tile_columns
             s = bit_offset + t * npx
             for r in range(h):
-                if value < 0:
-                    if tsrc_t is uint8_t:
-                        _pack_nz(&band[r, c0], cw, &out[0], s + r * tile_columns)
-                    else:
-                        _pack_nz16(&band[r, c0], cw, &out[0], s + r * tile_columns)
-                else:
-                    _pack_eq(&band[r, c0], <tsrc_t>value, cw, &out[0], s + r * tile_columns)
+                _pack_row(&band[r, c0], cw, value >= 0, <tsrc_t>(value if value >= 0 else 0),
+                          &out[0], s + r * tile_columns)
             present[t] = _any_bits(&out[0], s, s + npx)
 
 

@@ -1,7 +1,8 @@
 """Transfer syntaxes (PS3.5 8, 10; PS3.6 A) in one table, and our implementation UIDs.
 
 :data:`SYNTAX_TABLE` is the only place a transfer-syntax UID is spelled: the syntaxes
-labelmap writes (their ``name`` is the ``--compression`` choice) and the ones a reader or
+labelmap writes (their ``name`` is the ``--compression`` choice; ``deflate-frame`` is written
+for slides only) and the ones a reader or
 validator must recognise but labelmap does not write.  Plain strings and no imports, so
 the read path and the CLI can use them without pydicom.
 """
@@ -24,6 +25,7 @@ __all__ = [
     "DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN",
     "EXPLICIT_VR_BIG_ENDIAN",
     "RLE_LOSSLESS",
+    "DEFLATED_IMAGE_FRAME",
     "IMPLEMENTATION_CLASS_UID",
     "IMPLEMENTATION_VERSION_NAME",
 ]
@@ -51,6 +53,8 @@ class TransferSyntax(NamedTuple):
     retired: bool = False
     #: module of :mod:`labelmap.dicom.pixels.codecs` that codes its frames (None: no codec here)
     codec: str | None = None
+    #: written for slide SEGs only (few readers know it): not a volume ``--compression`` choice
+    slides_only: bool = False
 
     @property
     def native(self) -> bool:
@@ -96,13 +100,21 @@ SYNTAX_TABLE: tuple[TransferSyntax, ...] = (
         "High-Throughput JPEG 2000 with RPCL Options Image Compression (Lossless Only)",
     ),
     _encapsulated("htj2k-any", "1.2.840.10008.1.2.4.203", "High-Throughput JPEG 2000 Image Compression", "maybe-lossy"),
-    _encapsulated("deflated-frames", "1.2.840.10008.1.2.8.1", "Deflated Image Frame Compression"),
+    # raw DEFLATE per frame (PS3.5 A.4.13, 2025): written for slides (``--compression deflate`` there)
+    TransferSyntax(
+        "deflate-frame",
+        "1.2.840.10008.1.2.8.1",
+        "Deflated Image Frame Compression",
+        encapsulated=True,
+        codec="deflate_frame",
+        slides_only=True,
+    ),
 )
 
 _BY_KEY: dict[str, TransferSyntax] = {**{ts.uid: ts for ts in SYNTAX_TABLE}, **{ts.name: ts for ts in SYNTAX_TABLE}}
 
-#: Names of the syntaxes labelmap writes (the ``--compression`` choices).
-WRITABLE: tuple[str, ...] = tuple(ts.name for ts in SYNTAX_TABLE if ts.writable)
+#: Names of the syntaxes labelmap writes for volumes (the ``--compression`` choices).
+WRITABLE: tuple[str, ...] = tuple(ts.name for ts in SYNTAX_TABLE if ts.writable and not ts.slides_only)
 #: UIDs of the syntaxes whose Pixel Data is native (Big Endian and Deflated included).
 NATIVE_SYNTAXES = frozenset(ts.uid for ts in SYNTAX_TABLE if ts.native)
 
@@ -111,6 +123,7 @@ IMPLICIT_VR_LITTLE_ENDIAN = _BY_KEY["implicit"].uid
 DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN = _BY_KEY["deflate"].uid
 EXPLICIT_VR_BIG_ENDIAN = _BY_KEY["big-endian"].uid
 RLE_LOSSLESS = _BY_KEY["rle"].uid
+DEFLATED_IMAGE_FRAME = _BY_KEY["deflate-frame"].uid
 
 #: Our implementation class UID (a UUID-derived 2.25 UID fixed for this project).
 IMPLEMENTATION_CLASS_UID = "2.25.208844935137218410958916425468497361822"

@@ -219,7 +219,7 @@ def tiles_to_band(
     return result
 
 
-def count_values(band, counts: np.ndarray) -> np.ndarray:
+def count_values(band, counts: np.ndarray, *, threads: int | None = None) -> np.ndarray:
     """Add the histogram of ``band`` to ``counts`` in place (e.g. segment pixel counts of a slide).
 
     Parameters
@@ -228,6 +228,9 @@ def count_values(band, counts: np.ndarray) -> np.ndarray:
         (h, W) uint8, bool or uint16 label rows (any number of rows; rows may be strided).
     counts
         Writeable C-contiguous int64 array of 256 entries (uint8/bool) or 65536 (uint16).
+    threads
+        Threads for bands of 4 MiB or more (a share of the rows each, with its own counts);
+        None, 0 or less: every core.
 
     Returns
     -------
@@ -250,8 +253,18 @@ def count_values(band, counts: np.ndarray) -> np.ndarray:
         raise ValueError(f"count_values: a {arr.dtype} band needs counts of shape ({need},), got {counts.shape}")
     if not counts.flags.c_contiguous or not counts.flags.writeable:
         raise ValueError("count_values: counts must be a writeable C-contiguous array")
-    if src.size:
-        _core.count_values(src, np.zeros(need, dtype=np.uint8), counts)
+    if not src.size:
+        return counts
+    parts = parts_for(threads, src.nbytes, _SPLIT_BYTES, src.shape[0])
+    bounds = [src.shape[0] * i // parts for i in range(parts + 1)]
+    partial = [counts] + [np.zeros(need, dtype=np.int64) for _ in range(parts - 1)]
+
+    def run(i: int) -> None:
+        _core.count_values(src[bounds[i] : bounds[i + 1]], np.zeros(need, dtype=np.uint8), partial[i])
+
+    run_parts(run, parts, "count-values")
+    for extra in partial[1:]:
+        counts += extra
     return counts
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from labelmap import kernels
-from labelmap.dicom.uids import NATIVE_SYNTAXES, RLE_LOSSLESS
+from labelmap.dicom.uids import DEFLATED_IMAGE_FRAME, NATIVE_SYNTAXES, RLE_LOSSLESS, lookup
 from labelmap.dicom.values import quiet_pydicom
 from labelmap.errors import DicomFormatError, LabelmapError, SegFormatError, UnsupportedError
 from labelmap.seg.perframe import seg_error, seg_errors
@@ -78,7 +78,9 @@ class PixelSource:
         from labelmap.dicom.pixels.codecs import check_available
 
         ts = UID(self.transfer_syntax or "")
-        if not ts.is_transfer_syntax:
+        # our table first: pydicom 3.0 does not know every syntax we code (Deflated Image Frame
+        # Compression), and asking it about one raises
+        if lookup(ts) is None and not ts.is_transfer_syntax:
             raise SegFormatError(f"{self.name}: Transfer Syntax UID {ts or '(missing)'} is not a known transfer syntax")
         check_available(ts, purpose="reading")
         fast = self._fast_decode(ts, shape, bits)
@@ -179,15 +181,15 @@ class FilePixels(PixelSource):
         from labelmap.dicom.pixels.codecs import decode_frames
 
         info = self._info
-        if not info.encapsulated or self._eot:
-            return None
+        if not info.encapsulated or (self._eot and ts != DEFLATED_IMAGE_FRAME):
+            return None  # (Deflated Image Frame Compression has one fragment per frame: no table needed)
         n, rows, columns = shape
         try:
             per_frame = info.frame_fragments(n)
         except DicomFormatError as exc:
             # every frame needs a fragment; RLE frames split over fragments cannot be told apart
             # without the offset table; pydicom can find JPEG frames by their markers
-            if len(info.fragments) < n or ts == RLE_LOSSLESS:
+            if len(info.fragments) < n or ts in (RLE_LOSSLESS, DEFLATED_IMAGE_FRAME):
                 raise seg_error(exc) from None
             return None
         source: Any = info.buffer
@@ -243,6 +245,27 @@ class DatasetPixels(PixelSource):
             what = "empty" if data is None else type(data).__name__
             raise SegFormatError(f"{self.name}: Pixel Data (7FE0,0010) is {what}, not bytes")
         return np.frombuffer(data, dtype=np.uint8)
+
+    def _fast_decode(self, ts: UID, shape: Shape, bits: int) -> np.ndarray | None:
+        """Deflated Image Frame Compression, which pydicom 3.0 cannot decode: one fragment per frame."""
+        if ts != DEFLATED_IMAGE_FRAME:
+            return None
+        from pydicom.encaps import generate_frames
+
+        from labelmap.dicom.pixels.codecs import decode_frames
+
+        n, rows, columns = shape
+        try:
+            fragments = list(generate_frames(self._ds.PixelData, number_of_frames=n))
+        except Exception as exc:  # pydicom raises several types on damaged items
+            raise SegFormatError(f"{self.name}: cannot split the encapsulated Pixel Data into frames ({exc})") from None
+        if len(fragments) != n:
+            raise SegFormatError(f"{self.name}: Pixel Data holds {len(fragments)} frames, expected {n}")
+        try:
+            frames = decode_frames(fragments, ts, rows=rows, columns=columns, bits_allocated=bits)
+        except SegFormatError as exc:
+            raise SegFormatError(f"{self.name}: {exc}") from None
+        return frames.reshape(shape)
 
     def _pixel_array(self) -> np.ndarray:
         return np.asarray(self._ds.pixel_array)

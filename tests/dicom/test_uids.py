@@ -40,7 +40,7 @@ def test_writable_syntaxes_are_the_compression_choices():
 
     assert tuple(c.value for c in Compression) == WRITABLE
     assert all(lookup(name).fidelity == "lossless" for name in WRITABLE)
-    assert [ts.codec for ts in SYNTAX_TABLE if ts.codec] == ["rle", "jpegls", "j2k"]
+    assert [ts.codec for ts in SYNTAX_TABLE if ts.codec] == ["rle", "jpegls", "j2k", "deflate_frame"]
     assert NATIVE_SYNTAXES == {
         pydicom.uid.ExplicitVRLittleEndian,
         pydicom.uid.ImplicitVRLittleEndian,
@@ -61,7 +61,8 @@ def test_recognised_syntaxes_are_classified():
     assert lossy == {pydicom.uid.JPEGBaseline8Bit, pydicom.uid.JPEGExtended12Bit, pydicom.uid.JPEGLSNearLossless}
     assert maybe == {pydicom.uid.JPEG2000, pydicom.uid.HTJ2K}
     assert lookup(pydicom.uid.ExplicitVRBigEndian).retired and not lookup("big-endian").writable
-    assert not lookup("deflated-frames").writable and lookup("deflated-frames").encapsulated
+    frames = lookup("deflate-frame")
+    assert frames.writable and frames.slides_only and frames.encapsulated and frames.name not in WRITABLE
     assert lookup("1.2.3") is None and title_of("1.2.3") == "1.2.3" and title_of("rle") == "rle"
 
 

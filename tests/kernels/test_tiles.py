@@ -182,11 +182,13 @@ def test_tiles_to_band_misuse():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_count_values_adds_a_histogram(dtype):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_count_values_adds_a_histogram(dtype, threads, split_small):
     band = _labels(233, 777, dtype, seed=1)[:, 3:]  # strided rows
     counts = np.zeros(65536 if dtype == np.uint16 else 256, np.int64)
     counts[0] = 5
-    got = kernels.count_values(band, counts)
+    got = kernels.count_values(band, counts, threads=threads)
+    assert split_small == [threads]
     assert got is counts
     want = np.bincount(band.astype(np.int64).ravel(), minlength=counts.size)
     want[0] += 5

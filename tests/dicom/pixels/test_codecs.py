@@ -194,9 +194,9 @@ def test_rejects_non_frame_syntaxes_and_bad_input():
 
 def test_registry_is_the_table_and_codecs_declare_their_bits():
     assert set(CODECS) == {ts.uid for ts in SYNTAX_TABLE if ts.codec}
-    assert [lookup(uid).name for uid in CODECS] == ["rle", "jpegls", "j2k"]
+    assert [lookup(uid).name for uid in CODECS] == ["rle", "jpegls", "j2k", "deflate-frame"]
     bits = {lookup(uid).name: codec_module(lookup(uid)).BITS for uid in CODECS}
-    assert bits == {"rle": (8, 16), "jpegls": (8, 16), "j2k": (1, 8, 16)}
+    assert bits == {"rle": (8, 16), "jpegls": (8, 16), "j2k": (1, 8, 16), "deflate-frame": (1, 8, 16)}
     for uid in CODECS:
         module = codec_module(lookup(uid))
         assert is_available(uid) == all(has_module(m) for m, _ in module.DEPENDENCIES)

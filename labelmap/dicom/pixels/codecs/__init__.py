@@ -2,9 +2,10 @@
 
 Every syntax labelmap writes is lossless (bit-exact).  ``none`` and ``implicit`` keep native
 frames; ``deflate`` deflates the whole data set after the file meta (the writer does it: no
-frame codec).  The frames of ``rle``, ``jpegls`` and ``j2k`` are coded one by one by the
-module :data:`CODECS` maps their UID to (pydicom's shape: the ``codec`` of the syntax's row in
-:data:`labelmap.dicom.uids.SYNTAX_TABLE`, imported on first use).  Each codec module declares
+frame codec).  The frames of ``rle``, ``jpegls``, ``j2k`` and (for slides) ``deflate-frame``
+are coded one by one by the module :data:`CODECS` maps their UID to (pydicom's shape: the
+``codec`` of the syntax's row in :data:`labelmap.dicom.uids.SYNTAX_TABLE`, imported on first
+use).  Each codec module declares
 
 * ``DEPENDENCIES``: the (import name, pip package) pairs it needs to encode and decode;
 * ``BITS``: the Bits Allocated it codes (so the syntaxes 1-bit frames may use follow from
@@ -16,8 +17,9 @@ and imports its package inside those functions, so importing it is cheap.
 
 Threads: none of the codec packages measured releases the GIL while it codes, so a thread
 pool only adds overhead: ``threads=None`` codes serially; an explicit ``threads > 1`` uses a
-pool (:func:`map_frames`) where the codec is thread-safe.  RLE encoding is the exception: its
-kernel runs without the GIL and splits the frames itself.
+pool (:func:`map_frames`) where the codec is thread-safe.  RLE and Deflated Image Frame
+encoding are the exceptions: their kernel / zlib run without the GIL and split the frames
+themselves.
 """
 
 from __future__ import annotations
@@ -113,10 +115,17 @@ def check_available(ts: str, *, purpose: str) -> None:
             )
 
 
-def syntaxes_for_bits(bits: Iterable[int]) -> tuple[TransferSyntax, ...]:
-    """The writable syntaxes for frames of these Bits Allocated: the native ones and those whose codec takes them."""
+def syntaxes_for_bits(bits: Iterable[int], *, slides: bool = False) -> tuple[TransferSyntax, ...]:
+    """The writable syntaxes for frames of these Bits Allocated: the native ones and those whose codec takes them.
+
+    ``slides``: include the syntaxes written for slide SEGs only (Deflated Image Frame Compression).
+    """
     wanted = set(bits)
-    return tuple(ts for ts in SYNTAX_TABLE if ts.writable and (ts.native or wanted <= set(codec_module(ts).BITS)))
+    return tuple(
+        ts
+        for ts in SYNTAX_TABLE
+        if ts.writable and (slides or not ts.slides_only) and (ts.native or wanted <= set(codec_module(ts).BITS))
+    )
 
 
 def _codec(ts: TransferSyntax, bits: int, purpose: str) -> Any:
@@ -163,12 +172,12 @@ def encode_frames(frames: np.ndarray, ts: str, *, bits_allocated: int, threads: 
     frames
         uint8 (``bits_allocated`` 8, or 1 with values 0/1) or uint16 (``bits_allocated`` 16).
     ts
-        A frame codec syntax, by name (``rle``, ``jpegls``, ``j2k``) or UID.
+        A frame codec syntax, by name (``rle``, ``jpegls``, ``j2k``, ``deflate-frame``) or UID.
     threads
         None (default) codes serially, since none of the codec packages releases the GIL;
         ``n > 1`` uses a thread pool of ``n`` for thread-safe codecs; ``0`` or less one per
         core.  RLE is coded by labelmap's kernel without the GIL, all frames in one call:
-        None lets it use every core for 4 MiB of frames or more.
+        None lets it use every core for 4 MiB of frames or more (``deflate-frame``: 1 MiB).
 
     Raises
     ------
