@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -448,3 +449,50 @@ def drop_last_frame_rle(ds: Dataset) -> None:
     frames = list(generate_frames(ds.PixelData, number_of_frames=int(ds.NumberOfFrames)))
     ds.NumberOfFrames = len(frames) - 1
     ds.PixelData = encapsulated(frames[:-1])
+
+
+def deflate_frames(value: int | None = None) -> object:
+    """Native frames re-encoded as Deflated Image Frame Compression (raw deflate, one fragment each);
+    ``value`` put in one pixel of frame 6.  pydicom 3.0 cannot write that syntax: the file is saved as
+    RLE and its Transfer Syntax UID patched afterwards (:func:`with_deflate_frame_syntax`)."""
+
+    def change(ds: Dataset) -> None:
+        n, r, c = int(ds.NumberOfFrames), int(ds.Rows), int(ds.Columns)
+        frames = np.frombuffer(bytes(ds.PixelData)[: n * r * c], np.uint8).reshape(n, r, c).copy()
+        if value is not None:
+            frames[5, 3, 3] = value
+        fragments = []
+        for frame in frames:
+            packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+            data = packer.compress(frame.tobytes()) + packer.flush()
+            fragments.append(data + b"\0" * (len(data) % 2))
+        ds.PixelData = encapsulated(fragments)
+        ds["PixelData"].is_undefined_length = True
+        ds.file_meta.TransferSyntaxUID = pydicom.uid.RLELossless
+
+    return change
+
+
+def with_deflate_frame_syntax(path: Path) -> Path:
+    data = path.read_bytes()
+    old, new = pydicom.uid.RLELossless.encode() + b"\0", DEFLATE_FRAME.encode() + b"\0"
+    at = data.index(old)
+    data = data[: at - 2] + struct.pack("<H", len(new)) + new + data[at + len(old) :]
+    group = data.index(b"\x02\x00\x00\x00UL")
+    (length,) = struct.unpack_from("<I", data, group + 8)
+    path.write_bytes(data[: group + 8] + struct.pack("<I", length + len(new) - len(old)) + data[group + 12 :])
+    return path
+
+
+DEFLATE_FRAME = "1.2.840.10008.1.2.8.1"
+
+
+@pytest.mark.parametrize("value", [None, 7], ids=["clean", "undescribed-value"])
+def test_deflated_image_frames_are_decoded_and_noted(tmp_path, value):
+    """Deflated Image Frame Compression: one 'few readers' warning, and the frames are decoded (a pixel value
+    without a Segment Sequence item is found)."""
+    path = with_deflate_frame_syntax(_file(tmp_path, "labelmap-full", deflate_frames(value)))
+    found = validate_seg(path)
+    expected = [("TransferSyntaxUID", "warning")] + ([("SegmentSequence", "error")] if value else [])
+    assert sorted((v.keyword, v.severity) for v in found) == sorted(expected), show(found)
+    assert "few readers" in next(v.message for v in found if v.keyword == "TransferSyntaxUID")

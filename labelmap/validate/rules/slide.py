@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from labelmap.dicom.uids import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN, SYNTAX_TABLE
+from labelmap.dicom.uids import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, DEFLATED_IMAGE_FRAME, EXPLICIT_VR_BIG_ENDIAN
 from labelmap.seg.types import SegmentationType
 from labelmap.validate.context import SegContext
 from labelmap.validate.report import Severity, Violation, frames_text, values_text, violation
@@ -41,8 +41,6 @@ _FIELDS: dict[tuple[int, ...], int] = {
     (0x0048021A, 0x0040073A): 3,  # Y (mm)
     (0x0048021A, 0x0040074A): 4,  # Z (um)
 }
-#: Deflated Image Frame Compression (PS3.5 A.4.13), when the syntax table knows it.
-_DEFLATE_FRAME = next((ts.uid for ts in SYNTAX_TABLE if ts.name == "deflate-frame"), None)
 
 
 @dataclass(frozen=True)
@@ -526,7 +524,7 @@ def _viewers(ctx: SegContext) -> Iterator[Violation]:
                 "PS3.3 A.51 Segmentation IOD: no Optical Path or Multi-Resolution Navigation module",
             )
     ts = ctx.transfer_syntax
-    if _DEFLATE_FRAME is not None and ts == _DEFLATE_FRAME:
+    if ts == DEFLATED_IMAGE_FRAME:
         yield warn(
             "TransferSyntaxUID",
             "is Deflated Image Frame Compression: few readers know it yet (pydicom 3.0, highdicom 0.28, "
