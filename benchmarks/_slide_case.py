@@ -217,10 +217,12 @@ class SlideCase:
 
     root: Path
     slide: _slide_data.SyntheticSlide
+    npy_dtype: str = "uint16"
 
     @property
     def npy(self) -> Path:
-        return self.root / "labels.npy"
+        """The labels as ``.npy`` of ``npy_dtype`` (``labels.npy`` for uint16, ``labels-uint8.npy``)."""
+        return self.root / ("labels.npy" if self.npy_dtype == "uint16" else f"labels-{self.npy_dtype}.npy")
 
     @property
     def tiff(self) -> Path:
@@ -247,18 +249,20 @@ def make_case(
     *,
     seed: int = _slide_data.SEED,
     npy: bool = True,
+    npy_dtype: str = "uint16",
     tiff: bool = False,
 ) -> SlideCase:
     """The slide case ``rows`` x ``columns`` under ``workdir``: the WSI source, metadata, and the labels as
-    ``.npy`` and/or tiled TIFF; each file is reused when present (written under a temporary name first)."""
+    ``.npy`` (of ``npy_dtype``) and/or tiled uint16 TIFF; each file is reused when present (written under a
+    temporary name first)."""
     slide = _slide_data.SyntheticSlide(rows, columns, seed)
-    case = SlideCase(data_dir(workdir) / slide.name, slide)
+    case = SlideCase(data_dir(workdir) / slide.name, slide, npy_dtype)
     case.root.mkdir(parents=True, exist_ok=True)
     write_wsi(slide, case.wsi)
     if not case.metadata.exists():
         write_metadata(case.metadata)
     if npy:
-        _slide_data.write_npy(slide, case.npy)
+        _slide_data.write_npy(slide, case.npy, npy_dtype)
     if tiff:
         _slide_data.write_tiff(slide, case.tiff)
     return case

@@ -251,13 +251,14 @@ def _atomic(path: Path) -> Path:
     return path.with_name(path.name + ".part")
 
 
-def write_npy(slide: SyntheticSlide, path: str | os.PathLike) -> Path:
-    """The label map as a ``.npy`` file (written band by band through a memory map); reused when present."""
+def write_npy(slide: SyntheticSlide, path: str | os.PathLike, dtype: str = "uint16") -> Path:
+    """The label map as a ``.npy`` file of ``dtype`` (uint16, or uint8: the values fit), written band by band
+    through a memory map; reused when present."""
     path = Path(path)
     if path.exists():
         return path
     tmp = _atomic(path)
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint16, shape=slide.shape)
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.dtype(dtype), shape=slide.shape)
     for row0, band in slide.iter_bands():
         out[row0 : row0 + band.shape[0]] = band
     out.flush()

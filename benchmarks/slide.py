@@ -4,10 +4,11 @@
     python benchmarks/slide.py [--rows 20000 --columns 20000 --runs 3] [--workdir DIR]
                                [--variants rle,deflate,jpegls] [--only labelmap,highdicom] [--quick]
 
-The case (issue #12's comparison): a synthetic 20,000 x 20,000 uint16 slide label map (20 classes:
-stroma, glands, nuclei over ~40 % tissue; ``_slide_data.py``) saved as ``.npy``, its VL Whole Slide
-Microscopy source level (headers and one tiny repeated frame) and dcmqi JSON, all deterministic and
-cached in ``--workdir`` (default $LABELMAP_SLIDE_DATA, else ``benchmarks/.data``; about 0.9 GB).
+The case (issue #12's comparison): a synthetic 20,000 x 20,000 slide label map (20 classes: stroma,
+glands, nuclei over ~40 % tissue; ``_slide_data.py``) saved as ``.npy`` (uint8 by default, as the
+issue's highdicom reference of ~950 MB implies; ``--dtype uint16`` for 800 MB of labels), its VL Whole
+Slide Microscopy source level (headers and one tiny repeated frame) and dcmqi JSON, all deterministic and
+cached in ``--workdir`` (default $LABELMAP_SLIDE_DATA, else ``benchmarks/.data``; 0.4-0.8 GB).
 
 Timed, each as its own process, tools alternating within each run, medians over the runs:
 
@@ -24,7 +25,7 @@ blocks), and every TIFF written by a read must equal the labels band by band.  P
 command's own (GNU time ``%M``; see compare.run_process).  The issue's targets: our RLE write at least
 10x faster than highdicom's with at most a quarter of its peak memory.  ``--quick``: 2,000 x 3,000,
 one run.  The table is printed as markdown and saved with the raw timings as
-``<workdir>/<case>/slide-compare.md`` and ``.json``; the exit code is 1 if a command fails or a check differs.
+``<workdir>/<case>/slide-compare-<dtype>.md`` and ``.json``; the exit code is 1 if a command fails or a check differs.
 """
 
 from __future__ import annotations
@@ -293,6 +294,9 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=_slide_data.SEED)
     parser.add_argument(
+        "--dtype", choices=["uint8", "uint16"], default="uint8", help="the .npy labels' type (default uint8)"
+    )
+    parser.add_argument(
         "--workdir", type=Path, default=None, help="case cache + outputs (default $LABELMAP_SLIDE_DATA)"
     )
     parser.add_argument("--variants", default="rle", help=f"our --compression values among {','.join(VARIANTS)}")
@@ -311,10 +315,10 @@ def main(argv=None) -> int:
         variants.insert(0, "rle")  # the compared cell and the read inputs
 
     t0 = time.perf_counter()
-    case = _slide_case.make_case(args.workdir, args.rows, args.columns, seed=args.seed)
+    case = _slide_case.make_case(args.workdir, args.rows, args.columns, seed=args.seed, npy_dtype=args.dtype)
     _compile_bytecode()
     print(f"case ready in {time.perf_counter() - t0:.1f} s: {case.root}", file=sys.stderr)
-    out_root = case.root / "outputs"
+    out_root = case.root / f"outputs-{args.dtype}"
     logs = case.root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     entries = build(case, out_root, variants, only)
@@ -345,7 +349,7 @@ def main(argv=None) -> int:
         failed |= run_checks(case, entries)
     rows = summarize(entries)
     info = {
-        "case": f"{args.rows} x {args.columns} uint16 label map, {_slide_data.N_CLASSES} classes, seed {args.seed}",
+        "case": f"{args.rows} x {args.columns} {args.dtype} labels, {_slide_data.N_CLASSES} classes, seed {args.seed}",
         "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         "load_before": load_before,
         "load_after": _loadavg(),
@@ -359,7 +363,7 @@ def main(argv=None) -> int:
     info["targets"] = _targets(rows)
     text = markdown(rows, info)
     print(text)
-    stem = case.root / "slide-compare"
+    stem = case.root / f"slide-compare-{args.dtype}"
     Path(f"{stem}.md").write_text(text)
     Path(f"{stem}.json").write_text(json.dumps({"info": info, "rows": rows}, indent=2))
     print(f"saved {stem}.md and {stem}.json", file=sys.stderr)
