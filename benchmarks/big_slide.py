@@ -151,8 +151,8 @@ def main(argv=None) -> int:
         failed |= not ok
         missed |= not met
         note = ("met" if met else "NOT met") if ok else f"failed: {m.stderr_first}"
-        rows.append((label, m.seconds, m.peak_rss_mb, _fmt_size(size) if ok else "-", note))
-        print(f"    {m.seconds:.1f} s, {m.peak_rss_mb:.0f} MB: {note}", flush=True)
+        rows.append((label, m.seconds, m.cpu_seconds, m.peak_rss_mb, _fmt_size(size) if ok else "-", note))
+        print(f"    {m.seconds:.1f} s ({m.cpu_seconds:.1f} s CPU), {m.peak_rss_mb:.0f} MB: {note}", flush=True)
         if not ok:
             break
 
@@ -179,10 +179,10 @@ def main(argv=None) -> int:
         f"({'generated' if fresh else 'cached'}, {made:.0f} s)",
         f"- targets: each step <= {args.max_seconds:g} s and <= {args.max_mb:g} MB peak RSS",
         "",
-        "| step | s | peak RSS MB | output | target |",
-        "|---|---:|---:|---:|---|",
+        "| step | s | CPU s | peak RSS MB | output | target |",
+        "|---|---:|---:|---:|---:|---|",
     ]
-    lines += [f"| {r[0]} | {r[1]:.1f} | {r[2]:.0f} | {r[3]} | {r[4]} |" for r in rows]
+    lines += [f"| {r[0]} | {r[1]:.1f} | {r[2]:.1f} | {r[3]:.0f} | {r[4]} | {r[5]} |" for r in rows]
     lines += ["", f"Read-back equal to the input: {check}"]
     text = "\n".join(lines) + "\n"
     print("\n" + text)

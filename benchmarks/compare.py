@@ -109,6 +109,8 @@ class Measurement:
     peak_rss_mb: float
     returncode: int
     stderr_first: str
+    #: user + system seconds of the command (GNU time's included): steadier than wall time on a busy machine
+    cpu_seconds: float = 0.0
 
 
 TIME_BIN = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
@@ -164,7 +166,8 @@ def run_process(cmd: list[str], log_prefix: Path, timeout: float = TIMEOUT_S) ->
                 f" ({first})" if text else ""
             )
         returncode = returncode or 1
-    return Measurement(seconds, rss_kb / 1024.0, returncode, first[:160])
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measurement(seconds, rss_kb / 1024.0, returncode, first[:160], cpu)
 
 
 def _kill_group(pid: int) -> None:

@@ -106,6 +106,10 @@ class Entry:
         ok = [m.seconds for m in self.runs if m.returncode == 0]
         return statistics.median(ok) if ok and not self.failure else None
 
+    def cpu(self) -> float | None:
+        ok = [m.cpu_seconds for m in self.runs if m.returncode == 0]
+        return statistics.median(ok) if ok and not self.failure else None
+
     def peak(self) -> float | None:
         ok = [m.peak_rss_mb for m in self.runs if m.returncode == 0]
         return statistics.median(ok) if ok and not self.failure else None
@@ -128,7 +132,8 @@ def _run(entry: Entry, logs: Path, run: int, timeout: float) -> None:
         return
     entry.output_bytes = _size_of(out)
     print(
-        f"[run {run}] {entry.key}: {m.seconds:.2f} s, {m.peak_rss_mb:.0f} MB, {_fmt_size(entry.output_bytes)}",
+        f"[run {run}] {entry.key}: {m.seconds:.2f} s ({m.cpu_seconds:.2f} s CPU), {m.peak_rss_mb:.0f} MB, "
+        f"{_fmt_size(entry.output_bytes)}",
         file=sys.stderr,
         flush=True,
     )
@@ -219,6 +224,7 @@ def summarize(entries: list[Entry]) -> list[dict]:
                 "variant": e.variant,
                 "status": status,
                 "median_s": med,
+                "cpu_s": e.cpu(),
                 "runs_s": [round(m.seconds, 3) for m in e.runs],
                 "peak_rss_mb": peak,
                 "speed_vs_highdicom": speed,
@@ -239,25 +245,26 @@ def markdown(rows: list[dict], info: dict) -> str:
         "- versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()),
         f"- runs: {info['runs']} (tools alternate within each run; medians shown)",
         "",
-        "| operation | tool | variant | median s | speed vs highdicom | peak RSS MB | memory vs highdicom "
+        "| operation | tool | variant | median s | CPU s | speed vs highdicom | peak RSS MB | memory vs highdicom "
         "| output | check |",
-        "|---|---|---|---:|---:|---:|---:|---:|---|",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         if r["median_s"] is None:
-            lines.append(f"| {r['operation']} | {r['tool']} | {r['variant']} | {r['status']} | | | | | |")
+            lines.append(f"| {r['operation']} | {r['tool']} | {r['variant']} | {r['status']} | | | | | | |")
             continue
         speed = "" if r["speed_vs_highdicom"] is None else f"{r['speed_vs_highdicom']:.1f}x"
         mem = "" if r["memory_vs_highdicom"] is None else f"{r['memory_vs_highdicom']:.2f}"
         lines.append(
-            f"| {r['operation']} | {r['tool']} | {r['variant']} | {r['median_s']:.2f} | {speed} | "
+            f"| {r['operation']} | {r['tool']} | {r['variant']} | {r['median_s']:.2f} | {r['cpu_s']:.2f} | {speed} | "
             f"{r['peak_rss_mb']:.0f} | {mem} | {_fmt_size(r['output_bytes'])} | {r['check']} |"
         )
     lines += [
         "",
         "speed vs highdicom = highdicom's median / this median (> 1: faster); memory vs highdicom = this",
         "peak RSS / highdicom's (< 1: less), both against highdicom's cell of the same operation and input.",
-        "Whole processes (start-up and imports included); peak RSS = each command's own maximum resident set.",
+        "Whole processes (start-up and imports included); CPU s = user + system time (steadier than the wall",
+        "clock on a shared machine); peak RSS = each command's own maximum resident set.",
         "check: write = highdicom reads the SEG back to the labels (our deflate: checked through our read);",
         "read = the TIFF equals the labels. Issue #12 targets: write >= 10x, memory <= 0.25.",
     ]
