@@ -35,6 +35,7 @@ from labelmap.sources.slices import (
     unique_instances,
     where,
 )
+from labelmap.sources.slide_headers import WSI_SOP_CLASS
 
 if TYPE_CHECKING:  # headers are parsed without pydicom; it reads only the files the lite parser leaves
     from pydicom.dataset import Dataset
@@ -246,13 +247,15 @@ def load_series(paths: Sequence[str | os.PathLike], *, series_uid: str | None = 
     #: DICOM files without image geometry that end before their Pixel Data (truncated copies?)
     #: or that name a series but have no ImagePositionPatient
     incomplete: list[SliceHeader] = []
-    non_dicom = non_image = unreadable = 0
+    non_dicom = non_image = unreadable = slides = 0
     for f in files:
         h = _read_one(f)
         if h is None:
             non_dicom += 1
         elif isinstance(h, str):
             unreadable += 1
+        elif h.sop_class_uid == WSI_SOP_CLASS:  # a slide is no volume: labelmap.sources.slide reads it
+            slides += 1
         elif _is_single_frame_image(h) or (_is_multiframe_image(h) and h.series_instance_uid):
             images.append(h)
         else:
@@ -266,6 +269,14 @@ def load_series(paths: Sequence[str | os.PathLike], *, series_uid: str | None = 
         if special:
             parts.append(f"{special} entr(y/ies) that are not regular files (FIFOs, sockets, devices, broken links)")
         notes.append(f"ignored in the DICOM input: {' and '.join(parts)}")
+    if slides:
+        if not images:
+            raise DicomSeriesError(
+                f"{where} holds a whole-slide image ({slides} VL Whole Slide Microscopy file(s)), not a CT / MR "
+                "series: a label volume needs the series it was drawn on, and a slide's labels are a 2-D image "
+                "(.tif, .ome.tif, .png, .npy, 2-D .nrrd) of one pyramid level's size"
+            )
+        notes.append(f"ignored in the DICOM input: {slides} VL Whole Slide Microscopy file(s) (a slide, not a series)")
     if not images:
         detail = f"{len(files)} file(s) scanned"
         if files:

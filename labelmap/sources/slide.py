@@ -20,6 +20,7 @@ from typing import Any
 from labelmap.errors import DicomSeriesError, InputError
 from labelmap.model import SlideGeometry
 from labelmap.sources.files import find_files
+from labelmap.sources.headers import HEAD_BYTES
 from labelmap.sources.slide_headers import NOT_LEVELS, WSI_SOP_CLASS, Sniffed, read_wsi_header, sniff_file
 from labelmap.sources.slide_levels import Instance, Level, merge_level
 
@@ -135,8 +136,12 @@ def is_slide_source(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> b
         files, _ = find_files(_as_list(paths))
     except DicomSeriesError:
         return False
+    uid = WSI_SOP_CLASS.encode()
     for path in files:
         try:
+            with open(path, "rb") as fh:  # the SOP class UID sits in a file's first few hundred bytes
+                if uid not in fh.read(HEAD_BYTES):
+                    continue
             found = sniff_file(path)
         except (OSError, DicomSeriesError):
             continue

@@ -26,6 +26,7 @@ from pydicom.sequence import Sequence as DicomSequence
 
 from labelmap.errors import DicomSeriesError, InputError, LabelmapError, UnsupportedError
 from labelmap.model import SlideGeometry
+from labelmap.pipeline.convert import load_source
 from labelmap.sources.slide import SlideSource, is_slide_source, load_slide
 
 SIZES = [(301, 257), (151, 129), (76, 65)]
@@ -400,6 +401,16 @@ def test_random_damage_to_a_header_is_a_labelmap_error_or_a_slide(tmp_path, seed
             assert "\n" not in str(exc)
         else:
             assert source.levels[0].geometry.rows >= 1
+
+
+def test_a_volume_source_refuses_a_slide_and_passes_over_one_beside_its_series(tmp_path):
+    pyramid(tmp_path / "slide")
+    text = one_line_error(DicomSeriesError, load_source, tmp_path / "slide")
+    assert "whole-slide image (3 VL Whole Slide Microscopy file(s))" in text and ".ome.tif" in text
+    write_ct(tmp_path)
+    series = load_source(tmp_path)
+    assert len(series) == 3 and (series.rows, series.columns) == (12, 11)
+    assert any("3 VL Whole Slide Microscopy file(s)" in note for note in series.notes)
 
 
 # --------------------------------------------------------------------------- cost
