@@ -37,10 +37,14 @@ PLAIN_TABLE_ROWS = 2000
 _COLUMNS = ("#", "label", "category", "type", "code", "voxels")
 
 
+def _count(seg: dict) -> str:
+    return "-" if seg["voxels"] is None else f"{seg['voxels']:,}"
+
+
 def _plain_table(segments: list[dict]) -> str:
     """The segment table as text: a title, a header, a rule and one line per segment (no wrapping)."""
     rows = [
-        (str(seg["number"]), *(printable(seg[k]) for k in ("label", "category", "type", "code")), f"{seg['voxels']:,}")
+        (str(seg["number"]), *(printable(seg[k]) for k in ("label", "category", "type", "code")), _count(seg))
         for seg in segments
     ]
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(_COLUMNS)]
@@ -79,6 +83,9 @@ def describe_seg(path: str | os.PathLike[str]) -> None:
         f"[bold]{escape(printable(s['file']))}[/bold]" + (f"  ({size:,} bytes)" if size is not None else ""),
         soft_wrap=True,
     )
+    if s.get("slide"):
+        _describe_slide(console, s)
+        return
     for key, label in (
         ("sop_class", "SOP Class"),
         ("segmentation_type", "Segmentation Type"),
@@ -105,8 +112,51 @@ def describe_seg(path: str | os.PathLike[str]) -> None:
         table.add_column(col, justify="right" if col in ("#", "voxels") else "left")
     for seg in s["segments"]:
         table.add_row(
-            str(seg["number"]),
-            *(escape(printable(seg[k])) for k in ("label", "category", "type", "code")),
-            f"{seg['voxels']:,}",
+            str(seg["number"]), *(escape(printable(seg[k])) for k in ("label", "category", "type", "code")), _count(seg)
         )
+    console.print(table)
+
+
+def _describe_slide(console, s: dict) -> None:  # console: rich.console.Console
+    """The header lines of a slide SEG (matrix, tiles, organisation, spacing, origin), then its segments."""
+    from rich.markup import escape
+
+    rows, columns = s["matrix"]
+    spacing = s["pixel_spacing_um"]
+    x, y, z = s["origin"]
+    lines = [
+        ("SOP Class", s["sop_class"]),
+        ("Segmentation Type", s["segmentation_type"]),
+        ("Transfer Syntax", s["transfer_syntax"]),
+        ("Organization", s["organization"]),
+        ("Frames", s["frames"]),
+        ("Bits Allocated", s["bits_allocated"]),
+        ("Pixel Padding Value", s["pixel_padding_value"]),
+        ("Total Pixel Matrix", f"{columns:,} x {rows:,} px (columns x rows)"),
+        (
+            "Tiles",
+            f"{s['tile'][1]} x {s['tile'][0]} px, {s['tiles'][1]} x {s['tiles'][0]} = "
+            f"{s['tiles'][0] * s['tiles'][1]:,} tiles",
+        ),
+        ("Pixel Spacing", f"{spacing[0]:g} x {spacing[1]:g} um (between rows x between columns)"),
+        ("Origin", f"X {x:g} mm, Y {y:g} mm, Z {z:g} um"),
+        ("Orientation", s["orientation"]),
+    ]
+    if s.get("pyramid_uid"):
+        lines.append(("Pyramid UID", s["pyramid_uid"]))
+    for label, value in lines:
+        console.print(f"  {label:<20} {escape(printable(value))}", soft_wrap=True)
+    for warning in s["warnings"]:
+        console.print(f"  warning: {escape(printable(warning))}", soft_wrap=True)
+    segments = s["segments"]
+    if len(segments) > PLAIN_TABLE_ROWS:
+        console.file.write(_plain_table(segments))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(segments)} segments (pixels not counted for slides)")
+    for col in _COLUMNS[:-1]:
+        table.add_column(col, justify="right" if col == "#" else "left")
+    for seg in segments:
+        table.add_row(str(seg["number"]), *(escape(printable(seg[k])) for k in ("label", "category", "type", "code")))
     console.print(table)

@@ -65,7 +65,7 @@ from labelmap.errors import DicomFormatError
 if TYPE_CHECKING:  # pydicom is imported only when a pydicom Dataset is asked for
     from pydicom.dataset import FileDataset
 
-__all__ = ["FileHeader", "FrameValues", "PixelDataInfo", "read_multiframe_header"]
+__all__ = ["FileHeader", "FrameValues", "PixelDataInfo", "read_header_before_pixels", "read_multiframe_header"]
 
 
 # Template operations: (kind, constant prefix, len(prefix), field or None).
@@ -584,3 +584,51 @@ def _read(
     ds = LiteDataset(elements) if elements is not None else None
     header = FileHeader(name, meta, ds, ts, implicit, preamble, meta_bytes, b"".join(kept))
     return header, values, pixel
+
+
+def read_header_before_pixels(
+    path: str | os.PathLike, fields: dict[tuple[int, ...], int]
+) -> tuple[FileHeader, FrameValues | None, int]:
+    """:func:`read_multiframe_header` without touching the Pixel Data value: (header, values, Pixel Data offset).
+
+    The file is mapped and its top-level elements walked up to Pixel Data (7FE0,0010), whose
+    element header is at the offset returned (the file's size when it has none); only the bytes
+    before it are parsed, so the pages of a large Pixel Data value are never read.  For tiled
+    images whose frames are then read a few at a time (:mod:`labelmap.dicom.pixel_index`).
+
+    Raises
+    ------
+    OSError
+        The file cannot be opened.
+    NeedsPydicom
+        Deflated or Big Endian data sets (use :func:`read_multiframe_header`).
+    DicomFormatError
+        A damaged file, naming the byte offset.
+    """
+    name = str(path)
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size == 0:
+            raise DicomFormatError("empty file, not DICOM", path=name)
+        try:
+            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:
+            raise DicomFormatError(f"cannot map the file ({exc})", path=name) from None
+    with mm:
+        meta, start = read_meta(mm, name)
+        ts = _transfer_syntax(meta, name)
+        if ts == _DEFLATED_LE:
+            raise NeedsPydicom(f"transfer syntax {ts}")
+        implicit = ts == _IMPLICIT_LE
+        walker = Walker(mm, name)
+        pos = start
+        while pos < size:
+            if pos + 8 <= size and _TAG_AT(mm, pos) == (PIXEL_DATA >> 16, PIXEL_DATA & 0xFFFF):
+                break
+            head = walker.header(pos, size, implicit)
+            pos = walker.skip(pos, head, size, implicit, 0)
+        header, values, _ = _read(bytes(mm[:pos]), Path(path), name, fields)
+    return header, values, pos
+
+
+_TAG_AT = struct.Struct("<HH").unpack_from

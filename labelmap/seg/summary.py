@@ -12,7 +12,7 @@ from labelmap.dicom.values import quiet_pydicom
 from labelmap.seg.read import int_value, open_seg, segment_descriptions
 from labelmap.seg.types import SEG_SOP_CLASSES
 
-__all__ = ["seg_summary"]
+__all__ = ["seg_summary", "slide_summary"]
 
 
 def seg_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -34,6 +34,10 @@ def seg_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
     SegFormatError
         The file is not a readable DICOM SEG.
     """
+    from labelmap.seg.tiled_read import is_slide_seg
+
+    if is_slide_seg(path):
+        return slide_summary(path)
     with quiet_pydicom():
         opened = open_seg(path)
         ds, name = opened.header, opened.name  # (checked when opened; read with int_value)
@@ -84,6 +88,66 @@ def seg_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
                 for s in sorted(segments, key=lambda s: s.number)
             ],
         }
+
+
+def slide_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The facts ``info`` prints about a slide (tiled) SEG, from its headers only (no frame is decoded).
+
+    Parameters
+    ----------
+    path
+        A slide SEG file.
+
+    Returns
+    -------
+    dict
+        ``slide: True``, file, size, SOP Class, type, syntax, frames, bits, organisation, matrix
+        and tile size, tiles, spacing (mm and um), origin, orientation, warnings and per segment
+        its number, label and codes (``voxels`` None: not counted).
+
+    Raises
+    ------
+    SegFormatError
+        The file is not a readable slide SEG.
+    """
+    from labelmap.seg.tiled_read import open_slide_seg
+
+    with quiet_pydicom():
+        slide = open_slide_seg(path)
+    g, ds = slide.geometry, slide.header
+    return {
+        "slide": True,
+        "file": slide.name,
+        "size_bytes": Path(slide.name).stat().st_size,
+        "sop_class": f"{ds.SOPClassUID} ({SEG_SOP_CLASSES.get(str(ds.SOPClassUID), '?')})",
+        "segmentation_type": slide.seg_type,
+        "transfer_syntax": _syntax_name(slide.transfer_syntax),
+        "frames": slide.n_frames,
+        "bits_allocated": slide.bits,
+        "photometric_interpretation": str(ds.get("PhotometricInterpretation", "")),
+        "pixel_padding_value": slide.pixel_padding_value,
+        "organization": slide.organization or "(none: sparse)",
+        "matrix": (g.rows, g.columns),
+        "tile": (g.tile_rows, g.tile_columns),
+        "tiles": (g.tiles_down, g.tiles_across),
+        "pixel_spacing": g.pixel_spacing,
+        "pixel_spacing_um": (g.pixel_spacing[0] * 1000.0, g.pixel_spacing[1] * 1000.0),
+        "origin": g.origin,
+        "orientation": [round(float(v), 6) for v in g.orientation],
+        "pyramid_uid": str(ds.get("PyramidUID", "") or "") or None,
+        "warnings": list(slide.warnings),
+        "segments": [
+            {
+                "number": s.number,
+                "label": s.display_label,
+                "category": s.category.meaning,
+                "type": s.type.meaning + (f" ({s.type_modifier.meaning})" if s.type_modifier else ""),
+                "code": f"{s.type.scheme} {s.type.value}",
+                "voxels": None,
+            }
+            for s in sorted(slide.segments, key=lambda s: s.number)
+        ],
+    }
 
 
 def _syntax_name(uid: str | None) -> str:
