@@ -1,4 +1,4 @@
-"""Tiled SEG fixtures for the read tests: a small VL Whole Slide Microscopy source built with pydicom, highdicom's
+"""Tiled SEG fixtures for the read tests: a small VL Whole Slide Microscopy source built with pydicom,
 highdicom's tiled SEGs of it, and hand-built SEGs (pydicom) for the damaged cases."""
 
 from __future__ import annotations

@@ -430,7 +430,14 @@ def open_slide_levels(paths: str | os.PathLike[str] | Sequence[str | os.PathLike
     for item in items:
         p = Path(item)
         if p.is_dir():
-            files.extend(sorted(f for f in p.rglob("*") if f.is_file() and is_slide_seg(f)))
+            found = sorted(f for f in p.rglob("*") if f.is_file() and is_slide_seg(f))
+            if not found:
+                raise SegFormatError(
+                    "is a folder holding no slide SEG; give a SEG file, or a folder of the levels of a slide SEG "
+                    "pyramid",
+                    path=str(p),
+                )
+            files.extend(found)
         else:
             files.append(p)
     if not files:

@@ -271,3 +271,19 @@ def test_native_pixel_data_too_short(tmp_path):
         SegFormatError, match=r"Pixel Data holds 500 bytes but 9 frames of 10 x 10 8-bit pixels need 900"
     ):
         open_slide_seg(path)
+
+
+@pytest.mark.parametrize("syntax", ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1.99"])
+def test_implicit_and_deflated_data_sets(tmp_path, syntax):
+    import pydicom
+
+    labels = blobs(300, 260, 3, seed=8)
+    path = highdicom_seg(tmp_path / "s.dcm", labels, "BINARY", "TILED_SPARSE", tile=(64, 64))
+    ds = pydicom.dcmread(path)
+    ds.file_meta.TransferSyntaxUID = syntax
+    out = tmp_path / "t.dcm"
+    ds.save_as(out, implicit_vr=syntax == "1.2.840.10008.1.2", little_endian=True)
+    assert is_slide_seg(out)
+    slide = open_slide_seg(out)
+    for layer, number in enumerate((1, 2, 3)):
+        np.testing.assert_array_equal(slide.read_matrix(layer), (labels == number).astype(np.uint8))
