@@ -70,6 +70,14 @@ class SlideSeg:
         assert head.pixels is not None
         self._pixels = head.pixels
         self.transfer_syntax = head.pixels.transfer_syntax
+        from labelmap._util.resources import check_memory
+
+        g = head.geometry
+        check_memory(  # the bands in flight (two ahead, the caller's, a narrowed copy)
+            4 * g.tile_rows * g.columns * (2 if head.bits == 16 else 1),
+            f"bands of {g.tile_rows} x {g.columns} pixels",
+            path=head.name,
+        )
         self._decoder = self._make_decoder()
         self._small: dict[bytes, np.ndarray] = {}  # decoded tiles of small codestreams (empty tiles)
         self._check_native_length()
