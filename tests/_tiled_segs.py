@@ -182,6 +182,7 @@ def hand_seg(  # noqa: PLR0913 - each damage is a keyword
     total_matrix: bool = True,
     segment_numbers: list[int] | None = None,
     spacing_mm: float = 0.0005,
+    deflate_frames: bool = False,
 ) -> Path:
     """A slide SEG written frame by frame with pydicom: ``frames`` (F, tile rows, tile columns) uint8 at the
     1-based (row, column) ``positions`` (None: no per-frame groups), optional X/Y offsets and Referenced
@@ -256,6 +257,17 @@ def hand_seg(  # noqa: PLR0913 - each damage is a keyword
             items.append(item)
         ds.PerFrameFunctionalGroupsSequence = items
     data = np.ascontiguousarray(frames, dtype=np.uint8)
+    if deflate_frames:  # Deflated Image Frame Compression, which pydicom does not know: written as JPEG-LS, renamed
+        from pydicom.encaps import encapsulate
+
+        from labelmap.dicom.pixels.codecs import encode_frames
+
+        ds.PixelData = encapsulate(encode_frames(data, "deflate-frame", bits_allocated=bits))
+        ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.80"
+        pydicom.dcmwrite(path, ds, enforce_file_format=True)
+        raw = Path(path).read_bytes().replace(b"1.2.840.10008.1.2.4.80", b"1.2.840.10008.1.2.8.1\0", 1)
+        Path(path).write_bytes(raw)
+        return Path(path)
     if bits == 1:
         raw = np.packbits(data.reshape(-1), bitorder="little").tobytes()
     else:

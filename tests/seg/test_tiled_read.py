@@ -287,3 +287,34 @@ def test_implicit_and_deflated_data_sets(tmp_path, syntax):
     slide = open_slide_seg(out)
     for layer, number in enumerate((1, 2, 3)):
         np.testing.assert_array_equal(slide.read_matrix(layer), (labels == number).astype(np.uint8))
+
+
+@pytest.mark.parametrize("seg_type", ["LABELMAP", "BINARY"])
+@pytest.mark.parametrize("organization", ["TILED_FULL", "TILED_SPARSE"])
+def test_deflated_image_frame_compression(tmp_path, seg_type, organization):
+    tile = (10, 10)
+    rows, columns = 21, 22
+    positions = [(r, c) for r in (1, 11, 21) for c in (1, 11, 21)]
+    frames = _tiles(9, tile, seed=4)
+    if seg_type == "BINARY":
+        frames = (frames > 1).astype(np.uint8)
+    sparse = organization == "TILED_SPARSE"
+    path = hand_seg(
+        tmp_path / "d.dcm",
+        rows=rows,
+        columns=columns,
+        tile=tile,
+        frames=frames,
+        positions=positions if sparse else None,
+        organization=organization,
+        seg_type=seg_type,
+        segment_numbers=[1] if seg_type == "BINARY" else None,
+        deflate_frames=True,
+    )
+    slide = open_slide_seg(path)
+    assert slide.transfer_syntax == "1.2.840.10008.1.2.8.1"
+    expected = np.zeros((rows, columns), np.uint8)
+    for frame, (r, c) in zip(frames, positions):
+        h, w = min(10, rows - r + 1), min(10, columns - c + 1)
+        expected[r - 1 : r - 1 + h, c - 1 : c - 1 + w] = frame[:h, :w]
+    np.testing.assert_array_equal(slide.read_matrix(), expected)
