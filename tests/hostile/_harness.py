@@ -283,7 +283,7 @@ def _check_label_folder(folder: Path) -> list[str]:
     if not folder.is_dir():
         return [f"exit 0 but no output folder {folder}"]
     names = sorted(p.name for p in folder.iterdir())
-    images = [folder / n for n in names if n.endswith((".nrrd", ".nii", ".nii.gz", ".nhdr"))]
+    images = [folder / n for n in names if n.endswith((".nrrd", ".nii", ".nii.gz", ".nhdr", ".tif", ".tiff"))]
     if not images:
         return [f"exit 0 but no label image in {folder}: {names}"]
     found = []
@@ -291,7 +291,12 @@ def _check_label_folder(folder: Path) -> list[str]:
         if path.stat().st_size > 300_000_000:
             continue  # not read into the test process
         try:
-            read_labels(path)
+            if path.name.endswith((".tif", ".tiff")):  # a slide SEG's total pixel matrix (OME-TIFF)
+                import tifffile
+
+                tifffile.imread(path)
+            else:
+                read_labels(path)
         except Exception as exc:
             found.append(f"{path.name} does not read back: {exc}")
     for path in folder.glob("*.json"):

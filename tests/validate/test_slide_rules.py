@@ -496,3 +496,19 @@ def test_deflated_image_frames_are_decoded_and_noted(tmp_path, value):
     expected = [("TransferSyntaxUID", "warning")] + ([("SegmentSequence", "error")] if value else [])
     assert sorted((v.keyword, v.severity) for v in found) == sorted(expected), show(found)
     assert "few readers" in next(v.message for v in found if v.keyword == "TransferSyntaxUID")
+
+
+def test_row_column_swap_is_named(tmp_path):
+    """Offsets that fit Row and Column swapped (highdicom's 2020 SM SEGs) are named as such."""
+
+    def swap(ds: Dataset) -> None:
+        for pos in per_frame_positions(ds):
+            row, col = int(pos.RowPositionInTotalImagePixelMatrix), int(pos.ColumnPositionInTotalImagePixelMatrix)
+            if row != col and col <= int(ds.TotalPixelMatrixRows):
+                pos.RowPositionInTotalImagePixelMatrix, pos.ColumnPositionInTotalImagePixelMatrix = col, row
+                x, y, _ = position(row, col)  # the offsets stay those of the unswapped position
+                pos.XOffsetInSlideCoordinateSystem, pos.YOffsetInSlideCoordinateSystem = f"{x:.10f}", f"{y:.10f}"
+
+    found = validate_seg(_file(tmp_path, "labelmap-sparse", swap))
+    offsets = [v for v in found if v.keyword == "XOffsetInSlideCoordinateSystem"]
+    assert offsets and "match Row and Column swapped" in offsets[0].message, show(found)

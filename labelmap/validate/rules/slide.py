@@ -450,12 +450,17 @@ def _tiled_sparse(ctx: SegContext, matrix: Matrix, frames: SlideFrames | None) -
         wrong = np.flatnonzero(have & (diff > tol))
         if wrong.size:
             f = int(wrong[0])
+            swapped = _expected_xyz(matrix, cols[wrong], rows[wrong])
+            swap = swapped is not None and bool(
+                (np.abs(frames.xyz[wrong, :2] - swapped[:, :2]).max(axis=1) <= tol).all()
+            )
             yield violation(
                 "XOffsetInSlideCoordinateSystem",
                 f"X/Y {frames.xyz[f, 0]:.6f}/{frames.xyz[f, 1]:.6f} mm in {frames_text(wrong + 1)} is "
                 f"{diff[f] / min(matrix.spacing):.1f} pixel(s) from where Row/Column {rows[f]}/{cols[f]} lies "
                 f"({expected[f, 0]:.6f}/{expected[f, 1]:.6f} mm by the origin, orientation and spacing); readers "
-                "that place frames by X/Y and those that use Row/Column disagree",
+                "that place frames by X/Y and those that use Row/Column disagree"
+                + ("; the offsets match Row and Column swapped (as in highdicom's 2020 files)" if swap else ""),
                 f"{PLANE_SLIDE}: X/Y offsets of the frame's top left pixel, consistent with its Row/Column",
                 "warning",
                 path=_where(f + 1, "XOffsetInSlideCoordinateSystem"),
