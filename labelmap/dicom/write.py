@@ -34,7 +34,7 @@ from labelmap.dicom.uids import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_
 from labelmap.dicom.vr import VRS, check, check_value, normalise_cs
 from labelmap.errors import InputError
 
-__all__ = ["InvalidValue", "UnencodableText", "check_values", "encode_file_meta", "write_seg_file"]
+__all__ = ["InvalidValue", "UnencodableText", "check_values", "encode_file_meta", "encode_header", "write_seg_file"]
 
 ITEM_BYTES = b"\xfe\xff\x00\xe0"
 
@@ -231,18 +231,7 @@ def write_seg_file(
     if ts == IMPLICIT_VR_LITTLE_ENDIAN:
         ds.to_pydicom().save_as(path, enforce_file_format=True)
         return
-    pre, post = WriteDataset(), WriteDataset()
-    for elem in ds:
-        if elem.tag == PER_FRAME_GROUPS:
-            continue
-        if elem.tag > PIXEL_DATA:
-            raise ValueError("elements after Pixel Data are not supported by the bulk writer")
-        (pre if elem.tag < PER_FRAME_GROUPS else post)._elements[elem.tag] = elem
-    charset = ds.get("SpecificCharacterSet", None)  # settled by check_values: it holds every value
-    try:
-        head, tail = _encode_part(pre, charset), _encode_part(post, charset)
-    except _NeedsUnicode as exc:  # not expected after check_values; never written as question marks
-        raise UnencodableText(exc.args[0], charset, exc.args[1]) from None
+    head, tail = encode_header(ds)
     # the pixels are passed as a view of the caller's array (not copied), and deflated where they lie
     parts: list[bytes | memoryview] = [head, b"" if ds.frames is None else ds.frames.encode(), tail]
     if ds.pixels is not None and "PixelData" not in ds:
@@ -258,6 +247,29 @@ def write_seg_file(
         raw.write(b"\0" * 128 + b"DICM" + encode_file_meta(ds.file_meta))
         for part in parts:
             raw.write(part)
+
+
+def encode_header(ds: WriteDataset) -> tuple[bytes, bytes]:
+    """The elements of ``ds`` before and after the Per-frame Functional Groups Sequence (Explicit VR LE),
+    Pixel Data and the per-frame items left out; call :func:`check_values` first.
+
+    Raises
+    ------
+    UnencodableText
+        Text outside the data set's Specific Character Set.
+    """
+    pre, post = WriteDataset(), WriteDataset()
+    for elem in ds:
+        if elem.tag == PER_FRAME_GROUPS:
+            continue
+        if elem.tag > PIXEL_DATA:
+            raise ValueError("elements after Pixel Data are not supported by the bulk writer")
+        (pre if elem.tag < PER_FRAME_GROUPS else post)._elements[elem.tag] = elem
+    charset = ds.get("SpecificCharacterSet", None)  # settled by check_values: it holds every value
+    try:
+        return _encode_part(pre, charset), _encode_part(post, charset)
+    except _NeedsUnicode as exc:  # not expected after check_values; never written as question marks
+        raise UnencodableText(exc.args[0], charset, exc.args[1]) from None
 
 
 def encode_file_meta(meta: WriteDataset) -> bytes:

@@ -41,6 +41,8 @@ class WriteReport(_Report):
     seconds: float
     skipped_slices: int
     warnings: list[str] = field(default_factory=list)
+    #: slide pyramids: the files of the levels below ``output`` (level 1, 2, ...)
+    pyramid_levels: list[Path] = field(default_factory=list)
 
 
 @dataclass

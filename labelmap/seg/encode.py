@@ -45,6 +45,7 @@ __all__ = [
     "LabelmapPlan",
     "plan_labelmap",
     "common_dataset",
+    "base_dataset",
     "add_geometry_and_references",
     "attach_pixels",
     "save_dataset",
@@ -112,8 +113,17 @@ def common_dataset(
 
     ``shape`` is the grid's (slices, rows, columns); ``bits`` the Bits Allocated (and Stored) of the frames.
     """
+    return base_dataset(source.dataset, series, seg_type, (int(shape[-2]), int(shape[-1])), bits)
+
+
+def base_dataset(
+    src, series: SeriesAttributes, seg_type: SegmentationType, frame_shape: tuple[int, int], bits: int
+) -> WriteDataset:
+    """:func:`common_dataset` from a source header (pydicom or lite data set): what volume and slide SEGs share.
+
+    ``frame_shape`` is (Rows, Columns) of the frames.
+    """
     ds = WriteDataset()
-    src = source.dataset
     for keyword in _COPIED_FROM_SOURCE:
         copy_attribute(ds, src, keyword)
     if "SpecificCharacterSet" in ds and not str(ds.SpecificCharacterSet or "").strip(" \\"):
@@ -166,7 +176,7 @@ def common_dataset(
     ds.ContentDescription = series.content_description or ""
     ds.ContentCreatorName = series.content_creator_name
     ds.SamplesPerPixel = 1
-    ds.Rows, ds.Columns = shape[-2:]
+    ds.Rows, ds.Columns = frame_shape
     ds.BitsAllocated = ds.BitsStored = bits
     ds.HighBit = bits - 1
     ds.PixelRepresentation = 0

@@ -45,6 +45,21 @@ class WriteOptions:
     source_body_part
         dcmqi's rule for BodyPartExamined: a non-empty value in the source series wins over the
         JSON's; by default the JSON's value wins and the source's is used only when the JSON has none.
+    tiled
+        Slide SEGs: ``"full"`` (TILED_FULL: every tile, implicit order, no per-frame items) or
+        ``"sparse"`` (TILED_SPARSE: empty tiles omitted, each frame's position in its items).
+    tile_size
+        Slide SEGs: (rows, columns) of the frames; None: the source level's tile size.
+    level
+        Slide SEGs: the source pyramid level (0 = largest) the labels lie on; None: the level
+        whose size equals the label image's.
+    pyramid
+        Slide SEGs: one SEG per source level from the labels' level down, in one series with a
+        Pyramid UID, downsampled by nearest neighbour in the same pass.
+    tiled_compression
+        Slide SEGs: the transfer syntax (a ``--compression`` name; ``"deflate"`` means Deflated
+        Image Frame Compression, raw deflate per frame); None: RLE for LABELMAP and FRACTIONAL,
+        native for BINARY.  ``compression`` applies to volumes only.
     """
 
     seg_type: SegType = "labelmap"
@@ -58,3 +73,8 @@ class WriteOptions:
     force_16bit: bool = False
     keep_absent_segments: bool = False
     source_body_part: bool = False
+    tiled: str = "full"
+    tile_size: tuple[int, int] | None = None
+    level: int | None = None
+    pyramid: bool = False
+    tiled_compression: str | None = None
