@@ -33,7 +33,7 @@ from labelmap.errors import ImageFormatError, LabelmapError, UnsupportedError
 from labelmap.formats.base import PathLike, describe_read_error, output_errors, read_error
 from labelmap.formats.nrrd_header import quick_dtype, quick_header
 from labelmap.formats.slide_bands import checked_bands, stored_dtype
-from labelmap.formats.slide_simple import ArrayLayer, checked_file
+from labelmap.formats.slide_simple import ArrayLayer, checked_file, map_file
 from labelmap.model import SlideGeometry
 
 __all__ = ["GzipRowsLayer", "read_nrrd_labels", "write_nrrd_labels", "WHOLE_LIMIT"]
@@ -291,8 +291,8 @@ def read_nrrd_labels(path: PathLike) -> tuple[list[Any], SlideGeometry | None]:
                 f"the data holds {max(0, data_size - offset)} bytes but the header's sizes {sizes} of "
                 f"{dtype.name} need {need}; the file is truncated - write or copy it again",
             )
-        data = np.memmap(data_path, dtype=dtype, mode="r", offset=offset, shape=shape)
-        return [ArrayLayer(data, p)], hint
+        data, mapping = map_file(data_path, offset, dtype, shape)
+        return [ArrayLayer(data, p, mapping)], hint
     if encoding in ("gzip", "gz") and byte_skip == 0:
         return [GzipRowsLayer(p, data_path, offset, shape, dtype)], hint
     return _whole(p, dtype, shape, need, hint, f"encoding {encoding!r}")

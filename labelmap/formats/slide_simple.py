@@ -8,6 +8,7 @@ hint to use a tiled TIFF or ``.npy`` instead.
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 from functools import partial
@@ -19,6 +20,7 @@ import numpy as np
 from labelmap._util.resources import check_grid
 from labelmap.errors import ImageFormatError, MissingDependencyError
 from labelmap.formats.base import PathLike, read_error
+from labelmap.formats.slide_bands import BandPool
 from labelmap.model import SlideGeometry
 
 __all__ = ["ArrayLayer", "read_npy_labels", "read_png_labels", "PNG_MAX_PIXELS", "checked_file"]
@@ -32,16 +34,26 @@ fail_png = partial(read_error, "PNG file")
 fail_npy = partial(read_error, "NumPy file")
 
 
-class ArrayLayer:
-    """:class:`~labelmap.model.SlideLabels` over a 2-D array or memory map: rows in native byte order, C order.
+#: A mapped file's pages are dropped from this process after this many bytes were read through it.
+_RELEASE_BYTES = 64 << 20
 
-    ``read_rows`` copies only the rows asked for (a memory-mapped file is read there).
+
+class ArrayLayer:
+    """:class:`~labelmap.model.SlideLabels` over a 2-D array or a mapped file: rows in native byte order, C order.
+
+    ``read_rows`` copies only the rows asked for.  When the array lies on ``mapping`` (a file
+    mapped by :func:`map_file`), the pages read are handed back every 64 MB read
+    (``MADV_DONTNEED``): they stay in the page cache, but do not pile up in this process's
+    resident set, so reading a 16 GB ``.npy`` costs a band, not the file.
     """
 
-    def __init__(self, array: np.ndarray, path: Path | None = None) -> None:
+    def __init__(self, array: np.ndarray, path: Path | None = None, mapping: mmap.mmap | None = None) -> None:
         if array.ndim != 2:
             raise ValueError(f"a slide label layer is 2-D, got shape {array.shape}")
         self._array = array
+        self._mapping = mapping
+        self._read = 0
+        self._pool = BandPool()
         self.path = path
 
     @property
@@ -61,12 +73,28 @@ class ArrayLayer:
         if not 0 <= start <= stop <= self.shape[0]:
             raise ValueError(f"rows {start}:{stop} are outside the image's {self.shape[0]} rows")
         check_grid((stop - start, self.shape[1]), self.dtype.itemsize, "label band", path=self.path)
-        out = np.empty((stop - start, self.shape[1]), dtype=self.dtype)
-        try:
-            out[...] = self._array[start:stop]
-        except OSError as exc:  # a mapped file cut short while it is read (SIGBUS is not caught)
-            raise read_error("label image", self.path, f"cannot read rows {start}:{stop} ({exc})") from None
+        out = self._pool.empty((stop - start, self.shape[1]), self.dtype)
+        out[...] = self._array[start:stop]
+        if self._mapping is not None:
+            self._read += out.nbytes
+            if self._read >= _RELEASE_BYTES and hasattr(self._mapping, "madvise"):
+                self._read = 0
+                self._mapping.madvise(mmap.MADV_DONTNEED)
         return out
+
+
+def map_file(
+    path: Path, offset: int, dtype: np.dtype, shape: tuple[int, ...], fortran: bool = False
+) -> tuple[np.ndarray, mmap.mmap]:
+    """A read-only array of ``shape`` at ``offset`` of ``path``, on a mapping of the file (checked to be long enough
+    by the caller), and the mapping (for :class:`ArrayLayer` to release pages)."""
+    with open(path, "rb") as fh:
+        mapping = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    count = 1
+    for n in shape:
+        count *= int(n)
+    flat = np.frombuffer(mapping, dtype=dtype, count=count, offset=offset)
+    return flat.reshape(shape, order="F" if fortran else "C"), mapping
 
 
 def checked_file(p: Path, fail: Any) -> int:
@@ -118,31 +146,36 @@ def read_npy_labels(path: PathLike) -> tuple[list[ArrayLayer], SlideGeometry | N
     if head != b"\x93NUMPY":
         raise fail_npy(p, f"not a NumPy .npy file (it starts with {head!r}; .npz archives are not supported)")
     try:
-        array = np.load(p, mmap_mode="r", allow_pickle=False)
-    except ValueError as exc:
-        text = str(exc)
-        if "object" in text.lower() or "pickle" in text.lower():
-            raise fail_npy(p, "it holds Python objects, not a label array") from None
-        if "mmap length" in text or "larger than" in text or "cannot" in text:
-            raise fail_npy(
-                p, f"the data is shorter than its header says ({size} bytes in all): the file is truncated"
-            ) from None
-        raise fail_npy(p, f"damaged .npy header ({text})") from None
-    except (OSError, EOFError) as exc:
-        raise fail_npy(p, f"damaged .npy file ({exc})") from None
-    if not isinstance(array, np.ndarray):  # pragma: no cover - np.load of a .npy gives an array
-        raise fail_npy(p, "not a single array")
-    _check_dtype(array.dtype, p, fail_npy)
-    if array.ndim not in (2, 3):
+        with open(p, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+            else:
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+            offset = fh.tell()
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        raise fail_npy(p, f"damaged .npy header ({exc})") from None
+    if dtype.hasobject:
+        raise fail_npy(p, "it holds Python objects, not a label array")
+    _check_dtype(dtype, p, fail_npy)
+    if len(shape) not in (2, 3):
+        raise fail_npy(
+            p, f"a {len(shape)}-D array of shape {shape}; slide labels are (rows, columns) or (layers, rows, columns)"
+        )
+    if 0 in shape:
+        raise fail_npy(p, f"the array is zero-sized (shape {shape})")
+    need = dtype.itemsize
+    for n in shape:
+        need *= int(n)
+    if size - offset < need:
         raise fail_npy(
             p,
-            f"a {array.ndim}-D array of shape {array.shape}; "
-            "slide labels are (rows, columns) or (layers, rows, columns)",
+            f"the data holds {size - offset} bytes but its header's shape {shape} of {dtype} needs {need}: "
+            "the file is truncated - write or copy it again",
         )
-    if 0 in array.shape:
-        raise fail_npy(p, f"the array is zero-sized (shape {array.shape})")
+    array, mapping = map_file(p, offset, dtype, shape, fortran)
     planes = [array] if array.ndim == 2 else [array[k] for k in range(array.shape[0])]
-    return [ArrayLayer(plane, p) for plane in planes], None
+    return [ArrayLayer(plane, p, mapping) for plane in planes], None
 
 
 # --------------------------------------------------------------------------- PNG

@@ -245,39 +245,73 @@ class TiffSlideLabels:
         self._cached = (seg_row, buf)
         return buf
 
+    def _row_bytes(self, offsets: list[int], counts: list[int]) -> tuple[memoryview | None, int]:
+        """The bytes of a segment row's segments in one ``pread`` when they lie close together
+        (writers store them in order), as (view, file offset of its first byte); else (None, 0)."""
+        spans = [(o, o + c) for o, c in zip(offsets, counts) if c]
+        if not spans:
+            return None, 0
+        lo = min(a for a, _ in spans)
+        hi = max(b for _, b in spans)
+        if hi - lo > 2 * sum(counts) + (1 << 20):
+            return None, 0
+        return memoryview(self._raw.read(lo, hi - lo)), lo
+
     def _decode_row(self, seg_row: int, target: np.ndarray) -> None:
-        """Decode every segment of ``seg_row`` into ``target`` (its rows, all columns), on threads."""
+        """Decode every segment of ``seg_row`` into ``target`` (its rows, all columns), on threads.
+
+        Runs of neighbouring segments that hold one value (empty, or compressed bytes seen to
+        hold one value before) are filled with one call; the others are decoded.
+        """
         p = self._page
         n = p.across
         first = seg_row * n
+        offsets = p.offsets[first : first + n].tolist()
+        counts = p.counts[first : first + n].tolist()
+        blob, base = self._row_bytes(offsets, counts)
         parts = parts_for(self._threads, target.nbytes, _THREAD_BYTES, n)
+        width = p.seg_columns
 
         def work(i: int) -> None:
-            for s in range(first + n * i // parts, first + n * (i + 1) // parts):
-                self._decode_segment(s, seg_row, target)
+            run_start, run_value = -1, None
+
+            def flush(stop: int) -> None:
+                if run_start >= 0:
+                    target[:, run_start * width : stop * width].fill(run_value)
+
+            for j in range(n * i // parts, n * (i + 1) // parts):
+                count = counts[j]
+                value = 0 if count == 0 else None
+                raw: bytes | memoryview = b""
+                if count:
+                    if blob is not None and offsets[j] - base + count <= len(blob):
+                        raw = blob[offsets[j] - base : offsets[j] - base + count]
+                    else:
+                        raw = self._raw.read(offsets[j], count)
+                    if count <= _CONSTANT_RAW:
+                        raw = bytes(raw)
+                        value = self._constants.get(raw)
+                if value is None:
+                    flush(j)
+                    run_start = -1
+                    self._decode_segment(first + j, seg_row, target, raw)
+                elif run_start < 0 or value != run_value:
+                    flush(j)
+                    run_start, run_value = j, value
+            flush(n * (i + 1) // parts)
 
         run_parts(work, parts, "tiff-decode")
 
-    def _decode_segment(self, index: int, seg_row: int, target: np.ndarray) -> None:
+    def _decode_segment(self, index: int, seg_row: int, target: np.ndarray, raw: bytes | memoryview) -> None:
         p = self._page
         col = (index - seg_row * p.across) * p.seg_columns
         width = min(p.seg_columns, p.columns - col)
         region = target[:, col : col + width]
         count = int(p.counts[index])
-        if count == 0:  # an empty (sparse) segment: background
-            region.fill(0)
-            return
-        raw = self._raw.read(int(p.offsets[index]), count)
         if len(raw) < count:
             raise self._damaged(index, seg_row, f"the file ends {count - len(raw)} bytes into it (truncated)")
-        small = count <= _CONSTANT_RAW
-        if small:
-            value = self._constants.get(raw)
-            if value is not None:
-                region.fill(value)
-                return
         try:
-            segment = self._inflate(raw, seg_row) if p.fast else self._tifffile_decode(raw, index)
+            segment = self._inflate(raw, seg_row) if p.fast else self._tifffile_decode(bytes(raw), index)
         except LabelmapError:
             raise
         except Exception as exc:  # zlib / imagecodecs / tifffile: the segment's data is damaged
@@ -285,13 +319,13 @@ class TiffSlideLabels:
         if segment.shape[0] < region.shape[0] or segment.shape[1] < width:
             raise self._damaged(index, seg_row, f"it decodes to {segment.shape[0]} x {segment.shape[1]} pixels")
         region[...] = segment[: region.shape[0], :width]
-        if small and len(self._constants) < _CONSTANT_CACHE:
+        if count <= _CONSTANT_RAW and len(self._constants) < _CONSTANT_CACHE:
             flat = segment.reshape(-1)
             first = flat[0]
             if (flat == first).all():
-                self._constants[raw] = first.item()
+                self._constants[bytes(raw)] = first.item()
 
-    def _inflate(self, raw: bytes, seg_row: int) -> np.ndarray:
+    def _inflate(self, raw: bytes | memoryview, seg_row: int) -> np.ndarray:
         """A deflate segment inflated by zlib-ng (never more than its decoded size), predictor undone."""
         p = self._page
         need = p.segment_bytes(seg_row)
