@@ -14,44 +14,74 @@ ctypedef fused tdst_t:
     uint8_t
     uint16_t
 
+cdef extern from *:
+    """
+    /* d[i] = s[i] (narrowed or widened) for i < n; returns the OR of the s[i].  restrict: the
+       tile and the band never overlap, so the compiler vectorises copy and OR in one pass */
+    #if defined(_MSC_VER)
+    #define LM_RESTRICT __restrict
+    #else
+    #define LM_RESTRICT __restrict__
+    #endif
+    #define LM_COPY_OR(NAME, S, D) \
+    static inline S NAME(const S* LM_RESTRICT s, D* LM_RESTRICT d, Py_ssize_t n) { \
+        S acc = 0; \
+        for (Py_ssize_t i = 0; i < n; i++) { d[i] = (D)s[i]; acc |= s[i]; } \
+        return acc; \
+    }
+    LM_COPY_OR(lm_copy_or_8_8, uint8_t, uint8_t)
+    LM_COPY_OR(lm_copy_or_8_16, uint8_t, uint16_t)
+    LM_COPY_OR(lm_copy_or_16_8, uint16_t, uint8_t)
+    LM_COPY_OR(lm_copy_or_16_16, uint16_t, uint16_t)
+    """
+    uint8_t _copy_or_8_8 "lm_copy_or_8_8"(const uint8_t* s, uint8_t* d, Py_ssize_t n) noexcept nogil
+    uint8_t _copy_or_8_16 "lm_copy_or_8_16"(const uint8_t* s, uint16_t* d, Py_ssize_t n) noexcept nogil
+    uint16_t _copy_or_16_8 "lm_copy_or_16_8"(const uint16_t* s, uint8_t* d, Py_ssize_t n) noexcept nogil
+    uint16_t _copy_or_16_16 "lm_copy_or_16_16"(const uint16_t* s, uint16_t* d, Py_ssize_t n) noexcept nogil
+
+
+cdef inline tsrc_t _copy_or(const tsrc_t* s, tdst_t* d, Py_ssize_t n) noexcept nogil:
+    if tsrc_t is uint8_t:
+        if tdst_t is uint8_t:
+            return _copy_or_8_8(s, d, n)
+        else:
+            return _copy_or_8_16(s, d, n)
+    else:
+        if tdst_t is uint8_t:
+            return _copy_or_16_8(s, d, n)
+        else:
+            return _copy_or_16_16(s, d, n)
+
 
 def band_to_tiles(const tsrc_t[:, :] band, tdst_t[:, :, ::1] tiles, uint8_t[::1] present,
                   Py_ssize_t t0, Py_ssize_t t1):
     """Cut tiles t0 .. t1-1 of ``band`` (h, W) into ``tiles[t]`` (tile_rows, tile_columns), zero-padded.
 
     ``present[t]`` becomes 1 when a source pixel of tile t is non-zero.  h <= tile_rows;
-    a narrowing copy keeps the low byte (the caller guarantees values fit).
+    a narrowing copy keeps the low byte (the caller guarantees values fit).  The band is read
+    row by row, in memory order (each row feeds every tile of the range).
     """
     cdef Py_ssize_t h = band.shape[0]
     cdef Py_ssize_t width = band.shape[1]
     cdef Py_ssize_t tr = tiles.shape[1]
     cdef Py_ssize_t tc = tiles.shape[2]
-    cdef Py_ssize_t t, r, c, c0, cw
-    cdef const tsrc_t* s
+    cdef Py_ssize_t t, r, c0, cw
     cdef tdst_t* d
-    cdef tsrc_t acc
     with nogil:
         for t in range(t0, t1):
-            c0 = t * tc
-            cw = width - c0 if width - c0 < tc else tc
-            acc = 0
-            for r in range(h):
-                s = &band[r, c0]
+            present[t] = 0
+        for r in range(h):
+            for t in range(t0, t1):
+                c0 = t * tc
+                cw = width - c0 if width - c0 < tc else tc
                 d = &tiles[t, r, 0]
-                if tsrc_t is tdst_t:
-                    # one read: copy and OR in the same (vectorised) loop
-                    for c in range(cw):
-                        d[c] = s[c]
-                        acc = acc | s[c]
-                else:
-                    for c in range(cw):
-                        d[c] = <tdst_t>s[c]
-                        acc = acc | s[c]
+                if _copy_or(&band[r, c0], d, cw):
+                    present[t] = 1
                 if cw < tc:
                     memset(&d[cw], 0, (tc - cw) * sizeof(tdst_t))
-            if h < tr:
+        if h < tr:
+            for t in range(t0, t1):
                 memset(&tiles[t, h, 0], 0, (tr - h) * tc * sizeof(tdst_t))
-            present[t] = acc != 0
 
 
 def tiles_to_band(const tsrc_t[:, :, ::1] tiles, tdst_t[:, :] band, Py_ssize_t t0, Py_ssize_t t1):
@@ -63,10 +93,11 @@ def tiles_to_band(const tsrc_t[:, :, ::1] tiles, tdst_t[:, :] band, Py_ssize_t t
     cdef const tsrc_t* s
     cdef tdst_t* d
     with nogil:
-        for t in range(t0, t1):
-            c0 = t * tc
-            cw = width - c0 if width - c0 < tc else tc
-            for r in range(h):
+        # band rows in memory order: each is written whole, from every tile of the range
+        for r in range(h):
+            for t in range(t0, t1):
+                c0 = t * tc
+                cw = width - c0 if width - c0 < tc else tc
                 s = &tiles[t, r, 0]
                 d = &band[r, c0]
                 if tsrc_t is tdst_t:

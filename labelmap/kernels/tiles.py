@@ -358,8 +358,11 @@ def pack_tile_bits(
         out[0] &= (1 << off) - 1
         out[1:need] = 0
     present = np.empty(n, dtype=np.uint8)
-    bounds = _tile_parts(threads, src.nbytes, n)
-    parts = len(bounds) - 1
+    # neighbouring parts may share the byte where they meet (bits are ORed in): cut twice as
+    # many parts as threads, run the even ones at once, then the odd ones
+    threads_used = parts_for(threads, src.nbytes, _SPLIT_BYTES, n // 2)
+    parts = min(2 * threads_used, n) if threads_used > 1 else 1
+    bounds = [n * i // parts for i in range(parts + 1)]
 
     def run(i: int) -> None:
         _core.pack_tile_bits(src, tr, tc, target, out, off, present, bounds[i], bounds[i + 1])
@@ -367,8 +370,6 @@ def pack_tile_bits(
     if parts == 1:
         run(0)
     else:
-        # neighbouring parts may share the byte where they meet (bits are ORed in):
-        # run every other part at once, then the rest
         evens = list(range(0, parts, 2))
         odds = list(range(1, parts, 2))
         run_parts(lambda i: run(evens[i]), len(evens), "pack-tile-bits")

@@ -239,7 +239,7 @@ def test_pack_tile_bits_on_threads_shares_the_bytes_where_parts_meet(threads, bi
     np.testing.assert_array_equal(packed, want)
     np.testing.assert_array_equal(present, want_present)
     if threads > 1:
-        assert sum(split_small[-2:]) == threads  # evens, then odds
+        assert split_small[-2:] == [threads, threads]  # 2 x threads parts: the evens at once, then the odds
 
 
 def test_pack_tile_bits_continues_a_stream_in_out():
