@@ -541,11 +541,22 @@ def _check_extents(path: Path, info: _Page, size: int, where: str, kind: str) ->
             f"{where}{kind} {k + 1} of {len(info.counts)} ends at byte {int(ends[k])}, past the end of the file "
             f"({size} bytes): the file is truncated - write or copy it again",
         )
-    if info.compression == 1:
+    if info.compression == 1 or info.compression in _DEFLATE:
         rows = np.full(info.down, info.seg_rows, dtype=np.int64)
         if not info.tiled:
             rows[-1] = info.rows - (info.down - 1) * info.seg_rows
         need = np.repeat(rows * -(-info.seg_columns * info.bits // 8), info.across)
+    if info.compression in _DEFLATE:
+        # deflate expands at most 1032 times: a segment claiming more pixels than that cannot exist
+        impossible = np.nonzero(used & (need > info.counts * _DEFLATE_RATIO + 4096))[0]
+        if len(impossible):
+            k = int(impossible[0])
+            raise fail(
+                path,
+                f"{where}deflate {kind} {k + 1} of {int(info.counts[k])} bytes cannot hold the {int(need[k])} bytes "
+                "its pixels need (deflate expands at most 1032 times); the file is damaged",
+            )
+    if info.compression == 1:
         short = np.nonzero(used & (info.counts < need))[0]
         if len(short):
             k = int(short[0])

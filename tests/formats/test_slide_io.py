@@ -283,13 +283,15 @@ def test_damaged_tile_names_the_tile(tmp_path):
     _one_line(exc, "bad.tif", "tile 4 (tile row 2, column 2) is damaged")
 
 
-def _minimal_tiff(path: Path, width: int, length: int, strip_bytes: int, data: bytes = b"") -> None:
+def _minimal_tiff(
+    path: Path, width: int, length: int, strip_bytes: int, data: bytes = b"", compression: int = 1
+) -> None:
     """A hand-made classic TIFF: one uncompressed 8-bit strip of the given claimed size."""
     entries = [
         (256, 4, 1, width),  # ImageWidth
         (257, 4, 1, length),  # ImageLength
         (258, 3, 1, 8),  # BitsPerSample
-        (259, 3, 1, 1),  # Compression: none
+        (259, 3, 1, compression),  # Compression (1: none)
         (262, 3, 1, 1),  # Photometric: min-is-black
         (273, 4, 1, 8 + 2 + 12 * 8 + 4),  # StripOffsets: right after the IFD
         (277, 3, 1, 1),  # SamplesPerPixel
@@ -320,6 +322,15 @@ def test_huge_claimed_size_is_refused_before_allocating(tmp_path, strip_bytes, w
         tracemalloc.stop()
     _one_line(exc, "claims.tif", words)
     assert peak < 50 << 20
+
+
+def test_deflate_strip_claiming_more_than_deflate_can_hold(tmp_path):
+    """One deflate strip of 10^6 x 10^6 pixels in 100 bytes cannot exist: refused at open, not when read."""
+    path = tmp_path / "claims.tif"
+    _minimal_tiff(path, 1_000_000, 1_000_000, 100, data=b"\0" * 100, compression=8)
+    with pytest.raises(ImageFormatError) as exc:
+        read_slide_labels(path)
+    _one_line(exc, "claims.tif", "deflate strip 1 of 100 bytes cannot hold", "damaged")
 
 
 def test_sparse_200000_square_tiff_reads_one_band_without_the_whole(tmp_path):
