@@ -63,6 +63,8 @@ def _nrrd(p: Path, *, layered: bool) -> HeaderGrid | None:
     if not p.is_file():
         return None
     header, offset, dtype = read_header(p)
+    if dtype is None:
+        return None
     shape = tuple(int(n) for n in header["sizes"])[::-1]  # C order: (k, j, i) or (layers last) (k, j, i, m)
     nbytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
     if dtype.kind not in ("iub" if layered else "iufb"):

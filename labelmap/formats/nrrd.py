@@ -43,7 +43,7 @@ def _read_attached(p: Path, narrow: bool = False) -> tuple[np.ndarray, dict] | N
     header, offset, dtype = read_header(p)
     attached = not ("data file" in header or "datafile" in header)
     unskipped = not (header.get("line skip", 0) or header.get("byte skip", 0))
-    if not (attached and unskipped and header.get("encoding") in ("gzip", "gz", "raw")):
+    if dtype is None or not (attached and unskipped and header.get("encoding") in ("gzip", "gz", "raw")):
         return None
     sizes = [int(n) for n in header["sizes"]]
     count = int(np.prod(sizes))

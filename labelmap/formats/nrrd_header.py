@@ -258,11 +258,12 @@ def quick_header(fh: IO[bytes]) -> tuple[dict, int] | None:
     return header, fh.tell()
 
 
-def read_header(path) -> tuple[dict, int, np.dtype]:
+def read_header(path) -> tuple[dict, int, np.dtype | None]:
     """An NRRD file's header, the offset where its body starts and its pixel type.
 
     Our quick parser reads attached raw / gzip files; pynrrd reads the rest (its offset is then
-    where the header ends, which is the body only for attached data without skips).
+    where the header ends, which is the body only for attached data without skips).  The type is
+    None when the header cannot give one (a field missing): pynrrd's full reader then explains.
     """
     with open(path, "rb") as fh:
         quick = quick_header(fh)
@@ -274,7 +275,10 @@ def read_header(path) -> tuple[dict, int, np.dtype]:
     with open(path, "rb") as fh:
         header = nrrd.read_header(fh)
         offset = fh.tell()
-    return header, offset, np.dtype(nrrd.reader._determine_datatype(header))
+    try:
+        return header, offset, np.dtype(nrrd.reader._determine_datatype(header))
+    except (KeyError, TypeError, ValueError, nrrd.NRRDError):
+        return header, offset, None
 
 
 def quick_dtype(header: dict) -> np.dtype | None:
