@@ -279,11 +279,18 @@ def _value_vr(tag: int, vr: bytes | None) -> str:
 
 
 def _elements(
-    stream: _Stream, pos: int, implicit: bool, tags: frozenset[int] | None, *, meta: bool, lenient: bool
+    stream: _Stream,
+    pos: int,
+    implicit: bool,
+    tags: frozenset[int] | None,
+    *,
+    meta: bool,
+    lenient: bool,
+    stop: int = PIXEL_DATA,
 ) -> tuple[dict[int, LiteElement], int, bytes]:
     """Walk top-level elements from ``pos``: (wanted elements, where the walk stopped, bytes there).
 
-    The walk stops at Pixel Data (or any tag after it), at the end of the data, or, with
+    The walk stops at Pixel Data or at ``stop`` (or any tag after), at the end of the data, or, with
     ``meta``, at the first element that is not of group 0x0002.  ``lenient``: an unusual
     Specific Character Set is read as Latin-1 instead of raising NeedsPydicom.
     """
@@ -305,7 +312,7 @@ def _elements(
             raise _error(stream, pos, f"file truncated inside an element header ({avail} of 8 bytes)")
         group, elem = _TAG(buf, rel)
         tag = group << 16 | elem
-        if (meta and group != 0x0002) or tag >= PIXEL_DATA:
+        if (meta and group != 0x0002) or tag >= stop:
             return elements, pos, bytes(buf[rel : rel + 12])
         if tag <= previous:  # PS3.5 7.1: ascending order; also ends walks through runs of zeros
             raise _error(
@@ -369,7 +376,7 @@ def _elements(
 
 
 def read_source_header(
-    path: str | os.PathLike, tags: frozenset[int] | None = None, *, lenient: bool = False
+    path: str | os.PathLike, tags: frozenset[int] | None = None, *, lenient: bool = False, stop: int = PIXEL_DATA
 ) -> SourceHeader | None:
     """The elements before Pixel Data of a DICOM file, or None when the file is not DICOM.
 
@@ -383,6 +390,9 @@ def read_source_header(
     lenient
         Read an unusual Specific Character Set as Latin-1 instead of raising NeedsPydicom (the
         structure is still checked: a caller can then let pydicom decode the text safely).
+    stop
+        End the walk at the first top-level tag >= ``stop`` (default Pixel Data).  A walk that
+        ends before Pixel Data cannot tell whether the pixels are whole: ``damage`` is then None.
 
     Returns
     -------
@@ -442,12 +452,16 @@ def read_source_header(
             start = 0
         implicit = ts == _IMPLICIT_LE
         try:
-            elements, pos, at = _elements(stream, start, implicit, tags, meta=False, lenient=deflated or lenient)
+            elements, pos, at = _elements(
+                stream, start, implicit, tags, meta=False, lenient=deflated or lenient, stop=min(stop, PIXEL_DATA)
+            )
         except DicomFormatError:
             if not claims:
                 return None
             raise
-        if deflated or stream.size is None:
+        if at and _TAG(at, 0)[0] << 16 | _TAG(at, 0)[1] < PIXEL_DATA:  # stopped early at ``stop``: not known
+            damage = None
+        elif deflated or stream.size is None:
             damage = None if at else "it ends before its Pixel Data"
         else:
             damage = pixel_damage(at, pos, size, implicit)

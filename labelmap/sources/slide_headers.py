@@ -103,7 +103,8 @@ def sniff_file(path: Path) -> Sniffed | None:
         The file cannot be read.
     """
     try:
-        head = read_source_header(path, _SNIFF_TAGS)
+        # the walk ends at the Per-frame Functional Groups: a TILED_SPARSE level may hold 10^5 items there
+        head = read_source_header(path, _SNIFF_TAGS, stop=_PER_FRAME)
     except NeedsPydicom:  # Big Endian or an unusual character set: pydicom decodes the few values needed
         return _sniff_with_pydicom(path)
     except DicomFormatError as exc:

@@ -358,6 +358,25 @@ def test_sparse_or_untyped_levels_are_read_by_their_headers(tmp_path, organizati
     assert [level.geometry.shape for level in source.levels] == SIZES
 
 
+def test_per_frame_functional_groups_are_never_walked(tmp_path):
+    """A TILED_SPARSE level's per-frame items (10^5 on real slides, undefined lengths) cost nothing: even junk there
+    does not matter, since neither the sniff nor pydicom reads past (5200,9230)."""
+    (path,) = pyramid(tmp_path, sizes=[(200, 150)], tile=(10, 10), dimension_organization="TILED_SPARSE")
+    ds = pydicom.dcmread(path)
+    per_frame = ds["PerFrameFunctionalGroupsSequence"]
+    per_frame.is_undefined_length = True
+    for item in per_frame.value:
+        item.is_undefined_length_sequence_item = True
+    ds.save_as(path)
+    data = bytearray(path.read_bytes())
+    start = data.index(b"\x00\x52\x30\x92SQ")  # (5200,9230) in Explicit VR Little Endian
+    data[start + 100 : start + 5000] = b"\xff" * 4900
+    path.write_bytes(bytes(data))
+    level = load_slide(path).levels[0]
+    assert level.geometry.shape == (200, 150) and level.number_of_frames == 300
+    assert level.dimension_organization_type == "TILED_SPARSE"
+
+
 def test_a_simple_concatenation_is_one_level(tmp_path):
     paths = pyramid(tmp_path, concatenation_parts=[3, 2, 1])
     source = load_slide(list(reversed(paths)))
