@@ -35,7 +35,7 @@ def _one_of(flag: str, value: object, allowed: tuple[object, ...], given: object
         raise InputError(f"{flag} must be {choices}, got {value if given is None else given!r}")
 
 
-def itkimage2segimage(
+def itkimage2segimage(  # noqa: PLR0913 - a command's parameters are its flags
     input_image_list: list[str] = typer.Option(..., "--inputImageList", help="Comma-separated label images."),
     input_metadata: Path = typer.Option(..., "--inputMetadata", help="dcmqi metadata JSON."),
     output_dicom: Path = typer.Option(..., "--outputDICOM", help="Output SEG file."),
@@ -46,36 +46,70 @@ def itkimage2segimage(
     segmentation_type: str = typer.Option("binary", "--segmentationType", help="binary (dcmqi's default) or labelmap."),
     use_label_id: bool = typer.Option(False, "--useLabelIDAsSegmentNumber", help="Segment Number = label value."),
     skip: int = opt.SKIP,
-    compress: str = typer.Option("none", "--compress", help="none or deflate."),
+    compress: str | None = typer.Option(
+        None,
+        "--compress",
+        help="none or deflate (default none). Slides also rle, jpegls, j2k; default rle (BINARY none); deflate = "
+        "per frame.",
+        show_default=False,
+    ),
     references_geometry_check: int = typer.Option(
         1, "--referencesGeometryCheck", help="Accepted for compatibility; geometry is always checked."
     ),
     no_dicom_value_checks: bool = typer.Option(False, "--noDicomValueChecks", help="Accepted for compatibility."),
+    level: int | None = opt.LEVEL,
+    tiled: opt.Tiled | None = opt.TILED,
+    tile_size: str | None = opt.TILE_SIZE,
+    pyramid: bool = opt.PYRAMID,
     verbose: bool = opt.VERBOSE,
 ) -> None:
     """dcmqi-compatible: same flags, list syntax and defaults as dcmqi 1.5.7's itkimage2segimage."""
     from labelmap.errors import InputError
-    from labelmap.pipeline.convert import itk_to_seg
     from labelmap.pipeline.options import WriteOptions
+    from labelmap.sources.slide import is_slide_source
 
     seg_type = segmentation_type.lower()
     _one_of("--segmentationType", seg_type, ("binary", "labelmap"), segmentation_type)
     _one_of("--skip", skip, (0, 1))
-    _one_of("--compress", compress, ("none", "deflate"))
     check_output_file(output_dicom, "--outputDICOM")
     dicom = [input_dicom_directory] if input_dicom_directory is not None else []
     dicom.extend(Path(p) for p in opt.split_paths("--inputDICOMList", input_dicom_list, "source DICOM file"))
     if not dicom:
         raise InputError("give the source series with --inputDICOMDirectory or --inputDICOMList")
+    slide = is_slide_source(dicom)
+    if slide:
+        _one_of("--compress", compress, (None, "none", "rle", "jpegls", "j2k", "deflate"))
+    else:
+        _one_of("--compress", compress or "none", ("none", "deflate"))
     options = WriteOptions(
         seg_type="labelmap" if seg_type == "labelmap" else "binary",
         numbering="label" if use_label_id else "sequential",
         keep_empty_slices=skip == 0,
-        compression=compress,
+        compression=compress or "none",
         source_body_part=True,
     )
     labels = [Path(p) for p in opt.split_paths("--inputImageList", input_image_list, "label image")]
-    report = itk_to_seg(labels, dicom, input_metadata, output_dicom, options=options)
+    if slide:
+        from dataclasses import replace
+
+        from labelmap.pipeline.slide import slide_to_seg
+
+        options = replace(
+            options,
+            tiled=tiled.value if tiled is not None else "full",
+            tile_size=opt.parse_tile_size(tile_size),
+            level=level,
+            pyramid=pyramid,
+            tiled_compression=compress,
+        )
+        report = slide_to_seg(labels, dicom, output_dicom, metadata=input_metadata, options=options)
+    else:
+        problem = opt.slide_flags_problem(level, tiled, tile_size, pyramid)
+        if problem is not None:
+            raise InputError(problem)
+        from labelmap.pipeline.convert import itk_to_seg
+
+        report = itk_to_seg(labels, dicom, input_metadata, output_dicom, options=options)
     Printer().wrote_seg(word_notes(report, HINT_TEXT))
 
 

@@ -71,15 +71,20 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
         "--keep-absent-segments",
         help="Write JSON entries whose label has no voxel as empty segments (default: left out, as dcmqi does).",
     ),
-    compression: opt.Compression = opt.COMPRESSION,
+    compression: opt.Compression | None = opt.WRITE_COMPRESSION,
     deflate_level: int = opt.DEFLATE_LEVEL,
     series_uid: str | None = opt.SERIES_UID,
     tolerance: float = opt.TOLERANCE,
+    level: int | None = opt.LEVEL,
+    tiled: opt.Tiled | None = opt.TILED,
+    tile_size: str | None = opt.TILE_SIZE,
+    pyramid: bool = opt.PYRAMID,
     quiet: bool = opt.QUIET,
 ) -> None:
-    """Label image(s) + dcmqi JSON + source DICOM series -> DICOM SEG."""
-    from labelmap.pipeline.convert import itk_to_seg
+    """Label image(s) + dcmqi JSON + source DICOM series (or whole-slide image) -> DICOM SEG."""
+    from labelmap.errors import InputError
     from labelmap.pipeline.options import WriteOptions
+    from labelmap.sources.slide import is_slide_source
 
     out = Printer(quiet)
     check_output_file(output, "--output")
@@ -88,12 +93,34 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
         numbering="sequential" if renumber else "auto",
         palette=palette,
         keep_empty_slices=keep_empty_slices,
-        compression=compression.value,
+        compression=compression.value if compression is not None else "deflate",
         deflate_level=deflate_level,
         fractional_type=fractional_type.value,
         tol_mm=tolerance,
         keep_absent_segments=keep_absent_segments,
     )
+    if is_slide_source(dicom):
+        from dataclasses import replace
+
+        from labelmap.pipeline.slide import slide_to_seg
+
+        options = replace(
+            options,
+            tiled=tiled.value if tiled is not None else "full",
+            tile_size=opt.parse_tile_size(tile_size),
+            level=level,
+            pyramid=pyramid,
+            tiled_compression=compression.value if compression is not None else None,
+        )
+        with out.status("writing slide SEG"):
+            report = slide_to_seg(labels, dicom, output, metadata=metadata, options=options, series_uid=series_uid)
+        out.wrote_seg(word_notes(report, HINT_TEXT))
+        return
+    problem = opt.slide_flags_problem(level, tiled, tile_size, pyramid)
+    if problem is not None:
+        raise InputError(problem)
+    from labelmap.pipeline.convert import itk_to_seg
+
     with out.status("writing DICOM SEG"):
         report = itk_to_seg(labels, dicom, metadata, output, options=options, series_uid=series_uid)
     out.wrote_seg(word_notes(report, HINT_TEXT))

@@ -27,6 +27,8 @@ SegType = Enum(
 )
 #: ``--fractional-type`` choices.
 FractionalType = Enum("FractionalType", {"probability": "probability", "occupancy": "occupancy"}, type=str)
+#: ``--tiled`` choices (slide SEGs).
+Tiled = Enum("Tiled", {"full": "full", "sparse": "sparse"}, type=str)
 #: ``--format`` choices of ``seg2itk`` (segnrrd: one 3D Slicer .seg.nrrd holding every segment).
 OutFormat = Enum("OutFormat", {"nrrd": "nrrd", "nifti": "nifti", "segnrrd": "segnrrd"}, type=str)
 
@@ -113,6 +115,15 @@ COMPRESSION = typer.Option(
     help="Transfer syntax, all lossless (deflate: smallest file that every peer reads, at the speed of none; "
     "see README).",
 )
+#: itk2seg's --compression: unset means deflate for volumes, rle (BINARY: none) for slides.
+WRITE_COMPRESSION = typer.Option(
+    None,
+    "--compression",
+    help="Transfer syntax, all lossless. Volumes: default deflate (smallest file that every peer reads, at the "
+    "speed of none). Slides: default rle (BINARY: none); deflate = Deflated Image Frame Compression, per frame; "
+    "see README.",
+    show_default=False,
+)
 DEFLATE_LEVEL = typer.Option(
     6, "--deflate-level", min=1, max=9, help="Deflate effort 1-9 (8: about 10 % smaller, slower)."
 )
@@ -121,6 +132,53 @@ TOLERANCE = typer.Option(
     DEFAULT_TOLERANCE, "--tolerance", min=0.0, help="Largest allowed mismatch between planes and source images, mm."
 )
 PREFIX = typer.Option("", "--prefix", "-p", help="File name prefix: <prefix>-1.nrrd, <prefix>-meta.json.")
+
+# --------------------------------------------------------------------------- slide flags (a whole-slide --dicom)
+LEVEL = typer.Option(
+    None, "--level", min=0, help="Slide: the pyramid level the labels lie on (default: the one of their size)."
+)
+TILED = typer.Option(
+    None, "--tiled", help="Slide: full (TILED_FULL, default) or sparse (empty tiles left out).", show_default=False
+)
+TILE_SIZE = typer.Option(None, "--tile-size", help="Slide: frame size N or RxC (default: the source level's tiles).")
+PYRAMID = typer.Option(False, "--pyramid", help="Slide: one SEG per level from the labels' level down (-L1, -L2 ...).")
+
+
+def parse_tile_size(text: str | None) -> tuple[int, int] | None:
+    """``--tile-size`` as (rows, columns): ``N`` or ``RxC``.
+
+    Raises
+    ------
+    InputError
+        Anything else, or sizes outside 1..65535.
+    """
+    from labelmap.errors import InputError
+
+    if text is None:
+        return None
+    parts = text.lower().replace("\u00d7", "x").split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) == 1:
+        values *= 2
+    if len(values) != 2 or not all(1 <= v <= 65535 for v in values):
+        raise InputError(f"--tile-size {text!r}: give N or RxC, each 1..65535 (e.g. 256 or 512x256)")
+    return values[0], values[1]
+
+
+def slide_flags_problem(level: int | None, tiled: object, tile_size: str | None, pyramid: bool) -> str | None:
+    """The slide-only flags given for a volume source, as a message, or None."""
+    given = [
+        flag
+        for flag, value in (("--level", level), ("--tiled", tiled), ("--tile-size", tile_size), ("--pyramid", pyramid))
+        if value not in (None, False)
+    ]
+    if not given:
+        return None
+    return f"{', '.join(given)} apply to whole-slide sources only; the --dicom source is not a slide"
+
 
 # --------------------------------------------------------------------------- dcmqi flags
 SKIP = typer.Option(1, "--skip", help="1: skip empty slices; 0: keep them.")

@@ -189,6 +189,16 @@ def _emit(p: Pass, coder: _Coder, level: LevelFrames, first: int, band: np.ndarr
     bits = coder.bits
     tile_dtype = np.dtype(np.uint16) if bits == 16 else np.dtype(np.uint8)
     for s, value in enumerate(p.values):
+        spool = level.spools[first + s]
+        if isinstance(spool, BitSpool) and not coder.sparse:  # native BINARY TILED_FULL: packed by the kernel
+            from labelmap.kernels.tiles import pack_tile_bits
+
+            packed, present = pack_tile_bits(
+                band, g.tile_rows, g.tile_columns, value=value, bit_offset=spool.bit_offset
+            )
+            level.present[first + s][tile_row] = present
+            spool.append(packed, present.size * g.tile_rows * g.tile_columns)
+            continue
         if value is None:
             src = band if bits != 1 else band != 0
         else:

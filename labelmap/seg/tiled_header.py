@@ -96,11 +96,20 @@ def _pixel_measures(reference: SlideReference) -> WriteDataset:
         measures = src.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0]
     except (AttributeError, IndexError, KeyError, TypeError):
         pass
-    if measures is None or not copy_attribute(item, measures, "PixelSpacing"):
+    if measures is None or not copy_attribute(item, measures, "PixelSpacing") or not _valid(item, "PixelSpacing"):
+        # written as read when valid (viewers match levels by spacing); a value too long for DS is rewritten
         item.PixelSpacing = [ds_text(v) for v in reference.geometry.pixel_spacing]
-    if measures is not None:
-        copy_attribute(item, measures, "SliceThickness")
+    if measures is not None and copy_attribute(item, measures, "SliceThickness") and not _valid(item, "SliceThickness"):
+        del item.SliceThickness
     return item
+
+
+def _valid(item: WriteDataset, keyword: str) -> bool:
+    from labelmap.dicom.dictionary import MULTIPLICITY
+    from labelmap.dicom.vr import check
+
+    element = item[keyword]
+    return check(element.VR, element.value, vm=MULTIPLICITY.get(keyword, (1, 1))) is None
 
 
 def slide_dataset(
@@ -154,6 +163,7 @@ def slide_dataset(
     src = reference.dataset
     ds = base_dataset(src, series, seg_type, (geometry.tile_rows, geometry.tile_columns), bits)
     ds.ImageType = ["DERIVED", "PRIMARY"]
+    ds.PatientOrientation = ""  # Type 2C: no patient-relative orientation on a slide (empty, as allowed)
     if copy_attribute(ds, src, "ContainerIdentifier"):
         for keyword in _SPECIMEN_SEQUENCES:
             _copy_sequence(ds, src, keyword)
@@ -165,7 +175,7 @@ def slide_dataset(
         if z:
             origin.ZOffsetInSlideCoordinateSystem = ds_text(z)
         ds.TotalPixelMatrixOriginSequence = [origin]
-    if not copy_attribute(ds, src, "ImageOrientationSlide"):
+    if not copy_attribute(ds, src, "ImageOrientationSlide") or not _valid(ds, "ImageOrientationSlide"):
         ds.ImageOrientationSlide = [ds_text(v) for v in geometry.orientation]
     ds.TotalPixelMatrixFocalPlanes = 1
     ds.SharedFunctionalGroupsSequence = [new_item(PixelMeasuresSequence=[_pixel_measures(reference)])]
