@@ -97,6 +97,24 @@ class FrameSpool(Spool):
         self.write(_ITEM.pack(0xFFFE, 0xE000, n + pad) + bytes(fragment) + (b"\0" if pad else b""))
         self.lengths.append(n + pad)
 
+    def add_many(self, fragments: Sequence[bytes]) -> None:
+        """Append several frames' codestreams (one write for all of them).
+
+        Raises
+        ------
+        ValueError
+            An empty codestream.
+        """
+        parts: list[bytes] = []
+        for fragment in fragments:
+            n = len(fragment)
+            if n == 0:
+                raise ValueError("a frame's codestream is empty; encapsulated frames are never zero-length")
+            pad = n % 2
+            parts += [_ITEM.pack(0xFFFE, 0xE000, n + pad), fragment, b"\0" if pad else b""]
+            self.lengths.append(n + pad)
+        self.write(b"".join(parts))
+
     @property
     def frames(self) -> int:
         return len(self.lengths)

@@ -119,15 +119,15 @@ class _Coder:
         if self.syntax.encapsulated:
             assert isinstance(spool, FrameSpool)
             idx = np.flatnonzero(present)
-            coded = self._encode(tiles[idx]) if idx.size else []
-            if self.sparse:
-                for fragment in coded:
-                    spool.add(fragment)
-                return
-            empty = self.empty(tiles.shape[1], tiles.shape[2])
-            it = iter(coded)
-            for p in present.tolist():
-                spool.add(next(it) if p else empty)
+            if idx.size == present.size:
+                coded = self._encode(tiles)
+            else:
+                coded = self._encode(tiles[idx]) if idx.size else []
+            if not self.sparse and idx.size < present.size:
+                empty = self.empty(tiles.shape[1], tiles.shape[2])
+                it = iter(coded)
+                coded = [next(it) if p else empty for p in present.tolist()]
+            spool.add_many(coded)
             return
         chosen = tiles[present] if self.sparse else tiles
         if isinstance(spool, BitSpool):

@@ -86,6 +86,8 @@ def test_extended_offset_table_when_offsets_pass_the_limit(tmp_path):
 def test_zero_length_fragment_is_refused(tmp_path):
     with FrameSpool(tmp_path) as spool, pytest.raises(ValueError, match="zero-length"):
         spool.add(b"")
+    with FrameSpool(tmp_path) as spool, pytest.raises(ValueError, match="zero-length"):
+        spool.add_many([b"ab", b""])
 
 
 @pytest.mark.parametrize("chunks", [[100, 100, 100], [3, 100, 5, 1, 77], [8, 16, 24], [1] * 13])
