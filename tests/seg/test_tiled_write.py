@@ -306,3 +306,35 @@ def test_native_over_4_gib_is_refused_before_reading(slides, tmp_path):
             options=WriteOptions(tiled_compression="none"),
         )
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("slide_key", list(SLIDES))
+@pytest.mark.parametrize("tiled", ["full", "sparse"])
+@pytest.mark.parametrize("seg_type", list(SegmentationType))
+def test_deflate_means_per_frame_deflate_read_back_by_ours(slides, tmp_path, slide_key, tiled, seg_type):
+    """Deflated Image Frame Compression (highdicom cannot read it): every type, read back by labelmap's reader."""
+    from labelmap.seg.tiled_read import open_slide_seg
+
+    slide = slides[slide_key]
+    labels = _labels(slide.levels[0].geometry.shape)
+    if seg_type == SegmentationType.LABELMAP:
+        image = SlideLabelImage([as_slide_labels(labels)], [_segment(n) for n in (1, 2, 3)])
+        expected = [labels]
+    elif seg_type == SegmentationType.BINARY:
+        image = SlideLabelImage([as_slide_labels(labels)], [_segment(n) for n in (1, 2, 3)])
+        expected = [(labels == v).astype(np.uint8) for v in (1, 2, 3)]
+    else:
+        maps = [(labels == v).astype(np.uint8) * (40 * v) for v in (1, 2, 3)]
+        image = SlideLabelImage([as_slide_labels(m) for m in maps], [_segment(n) for n in (1, 2, 3)])
+        expected = maps
+    out = tmp_path / "seg.dcm"
+    options = WriteOptions(tiled=tiled, tiled_compression="deflate")
+    write_slide_seg(image, [_target(slide, out)], seg_type=seg_type, options=options)
+    ds = pydicom.dcmread(out, stop_before_pixels=True)
+    assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.8.1"
+    seg = open_slide_seg(out)
+    for layer, want in enumerate(expected):
+        got = seg.read_matrix(layer)
+        if seg_type == SegmentationType.BINARY:  # inside = non-zero (the reader may store the segment number)
+            got, want = got != 0, want != 0
+        np.testing.assert_array_equal(got, want.astype(got.dtype))
