@@ -25,7 +25,8 @@ from labelmap.seg.perframe import PerFrameTable
 from labelmap.seg.pixels import PixelSource
 from labelmap.seg.read import open_seg
 from labelmap.seg.types import SegmentationType, SegTypeSpec, spec_for
-from labelmap.validate.values import MISSING, Absent, as_int, first_item, get, items, text, upper_text
+from labelmap.validate.slide_frames import SlideFrames, is_slide, read_slide_frames, tile_ids
+from labelmap.validate.values import Absent, as_int, first_item, get, items, text, upper_text
 
 #: Files with more frames get their per-frame items checked by values only (``deep=None``).
 DEEP_FRAME_LIMIT = 2000
@@ -88,8 +89,10 @@ class SegContext:
     segment_numbers: Mapping[int, int]  # Segment Number -> its Segment Sequence item (1-based), first use
     frame_segments: np.ndarray | None  # BINARY/FRACTIONAL: Referenced Segment Number per frame (0: none)
     planes: Mapping[str, PlaneValues] | None  # by attribute keyword (patient-space files with per-frame items)
-    position_ids: np.ndarray | None  # per frame: index of its distinct Image Position Patient
+    position_ids: np.ndarray | None  # per frame: index of its distinct Image Position Patient (slides: tile)
     pixel_layout: PixelLayout
+    slide: bool = False  # a tiled (slide microscopy) SEG
+    slide_frames: SlideFrames | None = None  # slides: Plane Position (Slide) per frame
 
     @property
     def type_spec(self) -> SegTypeSpec:
@@ -112,10 +115,7 @@ def load_context(source: str | os.PathLike[str] | Dataset, name: str, deep: bool
     bits = as_int(get(ds, "BitsAllocated"))
     n_frames = as_int(get(ds, "NumberOfFrames"))
     shared = first_item(ds, "SharedFunctionalGroupsSequence")
-    slide = (
-        any(get(ds, kw) is not MISSING for kw in ("ImageOrientationSlide", "TotalPixelMatrixRows"))
-        or get(shared, "PlanePositionSlideSequence") is not MISSING
-    )
+    slide = is_slide(ds, shared)
     found = [(as_int(get(item, "SegmentNumber")), i) for i, item in enumerate(items(get(ds, "SegmentSequence")), 1)]
     numbers = {number: i for number, i in reversed(found) if number is not None}  # reversed: the first use wins
     planes = _planes(table, shared) if table is not None and not slide else None
@@ -124,13 +124,30 @@ def load_context(source: str | os.PathLike[str] | Dataset, name: str, deep: bool
     if positions is not None and np.isfinite(positions).all():
         # LABELMAP: one frame per position; BINARY/FRACTIONAL: one frame per (segment, position)
         position_ids = np.unique(np.round(positions, 3), axis=0, return_inverse=True)[1].reshape(-1)
+    items_to_check = _items_to_check(name, table, pydicom_items, deep, ts, pixels)
+    tiled_full = upper_text(ds, "DimensionOrganizationType") == "TILED_FULL"
+    slide_frames = None
+    if slide:
+        n = table.n_frames if table is not None else None
+        from_file = not isinstance(source, Dataset)
+        slide_frames = read_slide_frames(name, n, items_to_check, from_file=from_file, transfer_syntax=ts)
+        tile = (as_int(get(ds, "Rows")), as_int(get(ds, "Columns")))
+        n = n if n is not None else as_int(get(ds, "NumberOfFrames"))
+        position_ids = tile_ids(ds, slide_frames, n, tiled_full, tile)
+    frame_segments = _frame_segments(table, shared, spec)
+    if slide and tiled_full and frame_segments is None and position_ids is not None and spec is not None:
+        # TILED_FULL BINARY/FRACTIONAL: frames grouped by segment in ascending Segment Number (C.7.6.17.3)
+        ascending = sorted(v for v in numbers if v > 0)
+        per_segment = int(position_ids.max()) + 1
+        if spec.segment_identification and ascending and len(position_ids) == per_segment * len(ascending):
+            frame_segments = np.repeat(np.array(ascending, dtype=np.int64), per_segment)
     return SegContext(
         name=name,
         is_dataset=isinstance(source, Dataset),
         ds=ds,
         table=table,
         pixel_source=seg.pixels,
-        per_frame_items=_items_to_check(name, table, pydicom_items, deep, ts, pixels),
+        per_frame_items=items_to_check,
         seg_type=seg_type,
         spec=spec,
         transfer_syntax=ts,
@@ -139,12 +156,14 @@ def load_context(source: str | os.PathLike[str] | Dataset, name: str, deep: bool
         bits=bits if spec is not None and (bits is None or bits in spec.bits) else None,
         n_frames=n_frames if n_frames is not None and n_frames >= 1 else None,
         shared=shared,
-        tiled_full=upper_text(ds, "DimensionOrganizationType") == "TILED_FULL",
+        tiled_full=tiled_full,
         segment_numbers=numbers,
-        frame_segments=_frame_segments(table, shared, spec),
+        frame_segments=frame_segments,
         planes=planes,
         position_ids=position_ids,
         pixel_layout=_pixel_layout(ds, pixels, ts),
+        slide=slide,
+        slide_frames=slide_frames,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag, Tag
@@ -100,3 +101,14 @@ def first_item(ds: Dataset | None, keyword: str) -> Dataset | None:
     """The first item of sequence ``keyword`` (None when it has none)."""
     found = items(get(ds, keyword))
     return found[0] if found else None
+
+
+def floats(value: Any, width: int) -> np.ndarray | None:
+    """The value as ``width`` finite floats (None when absent, not numbers, or another count)."""
+    if isinstance(value, Absent) or value is None:
+        return None
+    try:
+        out = np.array([float(v) for v in np.atleast_1d(value)], dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return out if out.size == width and np.isfinite(out).all() else None

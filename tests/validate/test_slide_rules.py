@@ -22,7 +22,6 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
 
 from labelmap.validate import check_seg, validate_seg
-from labelmap.validate.rules.slide import is_slide
 
 
 @dataclass(frozen=True)
@@ -352,7 +351,7 @@ def test_clean_tiled_segs_have_no_findings(tmp_path, kind, orientation):
 def is_slide_file(path: Path) -> bool:
     from labelmap.validate.context import load_context
 
-    return is_slide(load_context(path, str(path), None))
+    return load_context(path, str(path), None).slide
 
 
 @pytest.mark.parametrize("deep", [True, False], ids=["pydicom-items", "bulk-reader"])
@@ -424,7 +423,7 @@ def test_volume_segs_get_no_slide_findings(tmp_path):
         "DimensionOrganizationType",
     ):
         delattr(ds, kw)
-    assert not is_slide(load_context(ds, "ds", None))
+    assert not load_context(ds, "ds", None).slide
 
 
 def test_sample_labels_fit_the_tiles():
@@ -512,3 +511,30 @@ def test_row_column_swap_is_named(tmp_path):
     found = validate_seg(_file(tmp_path, "labelmap-sparse", swap))
     offsets = [v for v in found if v.keyword == "XOffsetInSlideCoordinateSystem"]
     assert offsets and "match Row and Column swapped" in offsets[0].message, show(found)
+
+
+def overlap_segments(ds: Dataset) -> None:
+    """Segment 2 takes one pixel of segment 1 (TILED_FULL: frame t and frame t + tiles are one tile)."""
+    n, r, c = int(ds.NumberOfFrames), int(ds.Rows), int(ds.Columns)
+    bits = np.unpackbits(np.frombuffer(ds.PixelData, np.uint8), bitorder="little")[: n * r * c].reshape(n, r, c)
+    tiles = n // len(ds.SegmentSequence)
+    k, y, x = np.argwhere(bits[:tiles])[0]
+    bits[tiles + k, y, x] = 1
+    data = np.packbits(bits.reshape(-1), bitorder="little").tobytes()
+    ds.PixelData = data + b"\0" * (len(data) % 2)
+
+
+@pytest.mark.parametrize(
+    "kind,change,severity,says",
+    [
+        ("binary-full", overlap_segments, "error", "segments overlap: 1 and 2 (1 pixels)"),
+        ("binary-full", lambda d: setattr(d, "SegmentsOverlap", "YES"), "warning", "no two segments share"),
+        ("binary-sparse", lambda d: setattr(d, "SegmentsOverlap", "YES"), "warning", "no two segments share"),
+    ],
+    ids=["full-overlap-said-no", "full-yes-without-overlap", "sparse-yes-without-overlap"],
+)
+def test_binary_tiles_compared_for_segments_overlap(tmp_path, kind, change, severity, says):
+    """Frames of one tile are compared like frames of one position in a volume (the tile ids of the context)."""
+    found = validate_seg(_file(tmp_path, kind, change))
+    hits = [v for v in found if v.keyword == "SegmentsOverlap" and v.severity == severity and says in v.message]
+    assert hits, show(found)

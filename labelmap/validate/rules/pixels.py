@@ -150,7 +150,7 @@ def _labelmap_pixels(ctx: SegContext, frames: np.ndarray) -> Iterator[Violation]
                 "warning",
             )
     positions = ctx.position_ids
-    if positions is not None and len(positions) == len(frames):
+    if positions is not None and len(positions) == len(frames) and not ctx.slide:  # slides: rules/slide.py
         rule = "a label map has one frame per position; overlapping labels need separate instances"
         yield from _one_position(positions, f"{SEG_IMAGE} (Supplement 243): {rule}")
 
@@ -202,7 +202,8 @@ def _binary_pixels(ctx: SegContext, packed: np.ndarray, n: int, npx: int) -> Ite
     seg_idx = np.array([index[int(s)] for s in segments], dtype=np.int64)
     stride = int(positions.max()) + 1
     rule = f"{FG}: a segment has one frame per position (readers disagree otherwise)"
-    yield from _one_position(seg_idx * stride + positions, rule, lambda dup: numbers[dup // stride])
+    if not ctx.slide:  # slides: rules/slide.py names frames at one Row/Column
+        yield from _one_position(seg_idx * stride + positions, rule, lambda dup: numbers[dup // stride])
     overlap = kernels.frame_overlap(packed, positions, seg_idx, len(numbers), npx)
     pairs = [(numbers[a], numbers[b], c) for (a, b), c in zip(overlap.pairs.tolist(), overlap.counts.tolist())]
     overlap_flag = upper_text(ctx.ds, "SegmentsOverlap")

@@ -14,44 +14,24 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 import numpy as np
 
-from labelmap.dicom.uids import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, DEFLATED_IMAGE_FRAME, EXPLICIT_VR_BIG_ENDIAN
+from labelmap.dicom.uids import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, DEFLATED_IMAGE_FRAME
 from labelmap.seg.types import SegmentationType
 from labelmap.validate.context import SegContext
 from labelmap.validate.report import Severity, Violation, frames_text, values_text, violation
+from labelmap.validate.slide_frames import COLUMN_POSITION, POSITION, ROW_POSITION, SlideFrames
 from labelmap.validate.tables import ENCODING, FG, PER_FRAME
-from labelmap.validate.values import MISSING, Absent, as_int, first_item, get, items, text, upper_text
+from labelmap.validate.values import MISSING, as_int, first_item, floats, get, items, text
 
 TILE_ORG = "PS3.3 C.8.12.14 Microscope Slide Layer Tile Organization Module"
 TILED = "PS3.3 C.7.6.17.3 Spatial Location and Optical Path of Tiled Images"
 PLANE_SLIDE = "PS3.3 C.8.12.6.1 Plane Position (Slide) Macro"
 VIEWER = "Slim / dicom-microscopy-viewer"
-_POS = "PlanePositionSlideSequence"
-_ROW, _COL = 0x0048021F, 0x0048021E  # Row / Column Position In Total Image Pixel Matrix
+_POS, _ROW, _COL = POSITION, ROW_POSITION, COLUMN_POSITION
 _SEGMENT_NUMBER = 0x0062000B
 _OPTICAL = ("NumberOfOpticalPaths", "OpticalPathSequence", "OpticalPathIdentificationSequence")
-#: (sequence, leaf) tag paths below a per-frame item, for the bulk reader
-_FIELDS: dict[tuple[int, ...], int] = {
-    (0x0048021A, _ROW): 0,
-    (0x0048021A, _COL): 1,
-    (0x0048021A, 0x0040072A): 2,  # X Offset In Slide Coordinate System (mm)
-    (0x0048021A, 0x0040073A): 3,  # Y (mm)
-    (0x0048021A, 0x0040074A): 4,  # Z (um)
-}
-
-
-@dataclass(frozen=True)
-class SlideFrames:
-    """Plane Position (Slide) of each frame: Row/Column (1-based) and X/Y (mm), Z (um); None/NaN when absent."""
-
-    present: np.ndarray  # (F,) bool: the frame has a Plane Position (Slide) item
-    rows: np.ndarray  # (F,) int64 (0 where absent or not an integer)
-    columns: np.ndarray  # (F,) int64
-    has_row_column: np.ndarray  # (F,) bool: both Row and Column Position are integers
-    xyz: np.ndarray  # (F, 3) float, NaN where absent
 
 
 @dataclass(frozen=True)
@@ -65,23 +45,10 @@ class Matrix:
     orientation: np.ndarray | None  # 6 direction cosines, checked orthonormal
 
 
-def is_slide(ctx: SegContext) -> bool:
-    """True for a SEG of a slide: a total pixel matrix, Image Orientation (Slide), TILED_* or slide positions."""
-    ds = ctx.ds
-    if any(get(ds, kw) is not MISSING for kw in ("TotalPixelMatrixRows", "TotalPixelMatrixColumns")):
-        return True
-    if get(ds, "ImageOrientationSlide") is not MISSING or get(ctx.shared, _POS) is not MISSING:
-        return True
-    if upper_text(ds, "DimensionOrganizationType") in ("TILED_FULL", "TILED_SPARSE"):
-        return True
-    pointers = {as_int(get(item, "DimensionIndexPointer")) for item in items(get(ds, "DimensionIndexSequence"))}
-    return bool(pointers & {_ROW, _COL})
-
-
 def check(ctx: SegContext) -> Iterator[Violation]:
-    if not is_slide(ctx):
+    if not ctx.slide:
         return
-    frames = _read_slide_frames(ctx)
+    frames = ctx.slide_frames
     matrix = yield from _tile_organization(ctx, frames)
     if ctx.tiled_full:
         yield from _tiled_full(ctx, matrix, frames)
@@ -92,16 +59,6 @@ def check(ctx: SegContext) -> Iterator[Violation]:
 
 
 # --------------------------------------------------------------------------- the module
-def _floats(value: Any, width: int) -> np.ndarray | None:
-    if isinstance(value, Absent) or value is None:
-        return None
-    try:
-        out = np.array([float(v) for v in np.atleast_1d(value)], dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    return out if out.size == width and np.isfinite(out).all() else None
-
-
 def _tile_organization(ctx: SegContext, frames: SlideFrames | None) -> Generator[Violation, None, Matrix]:
     """The module's attributes and values; returns what later rules use."""
     ds, full = ctx.ds, ctx.tiled_full
@@ -138,12 +95,12 @@ def _tile_organization(ctx: SegContext, frames: SlideFrames | None) -> Generator
         item = origin_items[0]
         xy = []
         for kw in ("XOffsetInSlideCoordinateSystem", "YOffsetInSlideCoordinateSystem"):
-            value = _floats(get(item, kw), 1)
+            value = floats(get(item, kw), 1)
             if value is None:
                 state = "is absent" if get(item, kw) is MISSING else "is not a number"
                 yield bad(kw, state, f"{TILE_ORG}: Type 1 (mm)", item="TotalPixelMatrixOriginSequence[1]")
             xy.append(None if value is None else float(value[0]))
-        z = _floats(get(item, "ZOffsetInSlideCoordinateSystem"), 1)
+        z = floats(get(item, "ZOffsetInSlideCoordinateSystem"), 1)
         if xy[0] is not None and xy[1] is not None:
             origin = (xy[0], xy[1], 0.0 if z is None else float(z[0]))
         if len(origin_items) > 1:
@@ -164,7 +121,7 @@ def _tile_organization(ctx: SegContext, frames: SlideFrames | None) -> Generator
                 f"{TILE_ORG}: Type 1C, required for TILED_FULL and when Plane Position (Slide) is present",
             )
     else:
-        values = _floats(raw, 6)
+        values = floats(raw, 6)
         rule = f"{TILE_ORG}: Image Orientation (Slide), two orthogonal unit direction cosines"
         if values is None:
             yield bad("ImageOrientationSlide", f"is {values_text(np.atleast_1d(raw))}, expected 6 numbers", rule)
@@ -209,7 +166,7 @@ def _pixel_measures(ctx: SegContext) -> Generator[Violation, None, tuple[float, 
         )
         return None
     raw = get(measures, "PixelSpacing")
-    values = _floats(raw, 2)
+    values = floats(raw, 2)
     if values is None or (values <= 0).any():
         found = "is absent" if raw is MISSING else f"is {values_text(np.atleast_1d(raw))}"
         yield violation(
@@ -220,66 +177,6 @@ def _pixel_measures(ctx: SegContext) -> Generator[Violation, None, tuple[float, 
         )
         return None
     return (float(values[0]), float(values[1]))
-
-
-# --------------------------------------------------------------------------- per-frame positions
-def _read_slide_frames(ctx: SegContext) -> SlideFrames | None:
-    if ctx.table is None:
-        return None
-    n = ctx.table.n_frames
-    present = np.zeros(n, bool)
-    rows = np.zeros(n, np.int64)
-    cols = np.zeros(n, np.int64)
-    has_rc = np.zeros(n, bool)
-    xyz = np.full((n, 3), np.nan)
-    if ctx.per_frame_items is not None and len(ctx.per_frame_items) == n:
-        for f, item in enumerate(ctx.per_frame_items):
-            pos = first_item(item, _POS)
-            if pos is None:
-                continue
-            present[f] = True
-            r, c = (
-                as_int(get(pos, "RowPositionInTotalImagePixelMatrix")),
-                as_int(get(pos, "ColumnPositionInTotalImagePixelMatrix")),
-            )
-            if r is not None and c is not None:
-                rows[f], cols[f], has_rc[f] = r, c, True
-            for k, kw in enumerate(
-                ("XOffsetInSlideCoordinateSystem", "YOffsetInSlideCoordinateSystem", "ZOffsetInSlideCoordinateSystem")
-            ):
-                value = _floats(get(pos, kw), 1)
-                if value is not None:
-                    xyz[f, k] = value[0]
-        return SlideFrames(present, rows, cols, has_rc, xyz)
-    if ctx.is_dataset or ctx.transfer_syntax == EXPLICIT_VR_BIG_ENDIAN:
-        return None
-    from labelmap.dicom.bulk import read_multiframe_header
-
-    try:
-        _, values, _ = read_multiframe_header(ctx.name, _FIELDS)
-    except Exception:
-        return None  # the context read this file; a failure here leaves the positions unchecked
-    if values is None or values.n_frames != n:
-        return None
-    integers = []
-    for column in (0, 1):
-        got: dict[int, int] = {}
-        for f, raw in values.columns[column]:
-            if len(raw) == 4:
-                got[f] = int.from_bytes(raw, "little", signed=True)
-        integers.append(got)
-    for f in set(integers[0]) & set(integers[1]):
-        rows[f], cols[f], has_rc[f] = integers[0][f], integers[1][f], True
-    for column in (0, 1, 2, 3, 4):
-        for f, _ in values.columns[column]:
-            present[f] = True
-    for k in (0, 1, 2):
-        for f, raw in values.columns[2 + k]:
-            try:
-                xyz[f, k] = float(raw.replace(b"\0", b" ").strip() or "nan")
-            except ValueError:
-                pass
-    return SlideFrames(present, rows, cols, has_rc, xyz)
 
 
 def _where(f: int, keyword: str = "RowPositionInTotalImagePixelMatrix") -> str:
