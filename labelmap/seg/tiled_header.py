@@ -263,6 +263,17 @@ def sparse_items(
     content_head += struct.pack("<I", 8 + 4 * n_dims) + tag_bytes(0x00209157) + b"UL" + struct.pack("<H", 4 * n_dims)
     across = geometry.tiles_across
     column_text = [struct.pack("<i", geometry.tile_position(0, c)[1]) for c in range(across)]
+    encoded: dict[tuple[int, float], bytes] = {}  # (tag, value) -> element: slides are mostly axis-aligned
+
+    def offset(tag: int, value: float) -> bytes:
+        key = (tag, value)
+        found = encoded.get(key)
+        if found is None:
+            if len(encoded) > 65536:  # a rotated slide repeats few values: keep the memory bounded
+                encoded.clear()
+            found = encoded[key] = short_element(tag, b"DS", pad_text(ds_text(value)))
+        return found
+
     for s, mask in enumerate(present):
         number = None if segment_numbers is None else int(segment_numbers[s])
         ident = b""
@@ -280,9 +291,9 @@ def sparse_items(
                 dims = ([number] if number is not None else []) + [int(row_rank[tr]), int(column_rank[c])]
                 x, y, z = geometry.position(row_pos, geometry.tile_position(tr, c)[1])
                 plane = (
-                    short_element(0x0040072A, b"DS", pad_text(ds_text(x)))
-                    + short_element(0x0040073A, b"DS", pad_text(ds_text(y)))
-                    + short_element(0x0040074A, b"DS", pad_text(ds_text(z)))
+                    offset(0x0040072A, x)
+                    + offset(0x0040073A, y)
+                    + offset(0x0040074A, z)
                     + short_element(_COLUMN_POSITION, b"SL", column_text[c])
                     + row_bytes
                 )

@@ -338,3 +338,29 @@ def test_deflate_means_per_frame_deflate_read_back_by_ours(slides, tmp_path, sli
         if seg_type == SegmentationType.BINARY:  # inside = non-zero (the reader may store the segment number)
             got, want = got != 0, want != 0
         np.testing.assert_array_equal(got, want.astype(got.dtype))
+
+
+@pytest.mark.parametrize("orientation", [(1.0, 0.0, 0.0, 0.0, 1.0, 0.0), (0.8, 0.6, 0.0, -0.6, 0.8, 0.0)])
+def test_sparse_offsets_follow_any_slide_orientation(tmp_path, orientation):
+    """X/Y of each frame are the slide position of its top-left pixel whatever Image Orientation (Slide) says."""
+    folder = tmp_path / "wsi"
+    write_wsi_pyramid(folder, sizes=((21, 22),), tile=(10, 10), photometric="MONOCHROME2", orientation=orientation)
+    slide = load_slide(folder)
+    g = slide.levels[0].geometry
+    labels = _labels(g.shape)
+    out = tmp_path / "seg.dcm"
+    image = SlideLabelImage([as_slide_labels(labels)], [_segment(n) for n in (1, 2, 3)])
+    write_slide_seg(
+        image, [_target(slide, out)], seg_type=SegmentationType.LABELMAP, options=WriteOptions(tiled="sparse")
+    )
+    ds = pydicom.dcmread(out)
+    assert [float(v) for v in ds.ImageOrientationSlide] == pytest.approx(orientation)
+    for item in ds.PerFrameFunctionalGroupsSequence:
+        pos = item.PlanePositionSlideSequence[0]
+        x, y, _ = g.position(
+            int(pos.RowPositionInTotalImagePixelMatrix), int(pos.ColumnPositionInTotalImagePixelMatrix)
+        )
+        assert (float(pos.XOffsetInSlideCoordinateSystem), float(pos.YOffsetInSlideCoordinateSystem)) == pytest.approx(
+            (x, y), abs=1e-9
+        )
+    np.testing.assert_array_equal(hd.seg.segread(out).get_total_pixel_matrix(combine_segments=True), labels)
