@@ -71,13 +71,15 @@ def _content(path: PathLike) -> tuple[str, str] | None:
     return next(((kind, suffix) for magic, kind, suffix in _MAGICS if head.startswith(magic)), None)
 
 
-def read_slide_labels(path: PathLike) -> tuple[list[SlideLabels], SlideGeometry | None]:
+def read_slide_labels(path: PathLike, *, threads: int | None = None) -> tuple[list[SlideLabels], SlideGeometry | None]:
     """Open a 2-D label image for reading by rows: its layers and the geometry it states.
 
     Parameters
     ----------
     path
         ``.tif`` / ``.tiff`` / ``.ome.tif`` / ``.btf``, ``.png``, ``.nrrd`` / ``.nhdr`` or ``.npy``.
+    threads
+        Threads decoding a band of a TIFF (None: every core; see :class:`~labelmap._util.resources.Resources`).
 
     Returns
     -------
@@ -105,7 +107,7 @@ def read_slide_labels(path: PathLike) -> tuple[list[SlideLabels], SlideGeometry 
             f"slide label images are {', '.join(SLIDE_READ_SUFFIXES)}"
         )
     try:
-        return _read(kind, path)
+        return _read(kind, path, threads)
     except ImageFormatError:
         found = _content(path)
         if found is not None and _TITLES.get(kind, "").split()[0] not in found[0]:
@@ -113,11 +115,11 @@ def read_slide_labels(path: PathLike) -> tuple[list[SlideLabels], SlideGeometry 
         raise
 
 
-def _read(kind: str, path: PathLike) -> tuple[list[Any], SlideGeometry | None]:
+def _read(kind: str, path: PathLike, threads: int | None) -> tuple[list[Any], SlideGeometry | None]:
     if kind == "tiff":
         from labelmap.formats.slide_tiff import read_tiff_labels
 
-        return read_tiff_labels(path)
+        return read_tiff_labels(path, threads=threads)
     if kind == "png":
         from labelmap.formats.slide_simple import read_png_labels
 
