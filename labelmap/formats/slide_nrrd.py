@@ -32,7 +32,7 @@ from labelmap._util.threads import parts_for, run_parts
 from labelmap.errors import ImageFormatError, LabelmapError, UnsupportedError
 from labelmap.formats.base import PathLike, describe_read_error, output_errors, read_error
 from labelmap.formats.nrrd_header import quick_dtype, quick_header
-from labelmap.formats.slide_bands import checked_bands, stored_dtype
+from labelmap.formats.slide_bands import BandPool, checked_bands, stored_dtype
 from labelmap.formats.slide_simple import ArrayLayer, checked_file, map_file
 from labelmap.model import SlideGeometry
 
@@ -65,6 +65,7 @@ class GzipRowsLayer:
         self._stream: Any = None
         self._fh: IO[bytes] | None = None
         self._row = 0  # rows consumed from the stream
+        self._pool = BandPool()
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -120,10 +121,10 @@ class GzipRowsLayer:
             raise ValueError(f"rows {start}:{stop} are outside the image's {rows} rows")
         row_bytes = columns * self._file_dtype.itemsize
         check_grid((stop - start, columns), self._file_dtype.itemsize, "label band", path=self.path)
-        out = np.empty((stop - start, columns), dtype=self._file_dtype)
         if start == stop:
-            return out.astype(self.dtype, copy=False)
+            return np.empty((0, columns), dtype=self.dtype)
         with self._lock:
+            out = self._pool.empty((stop - start, columns), self._file_dtype)
             try:
                 if self._stream is None or start < self._row:
                     self._open()

@@ -54,6 +54,7 @@ class ArrayLayer:
         self._mapping = mapping
         self._read = 0
         self._pool = BandPool()
+        self._lock = threading.Lock()
         self.path = path
 
     @property
@@ -73,13 +74,14 @@ class ArrayLayer:
         if not 0 <= start <= stop <= self.shape[0]:
             raise ValueError(f"rows {start}:{stop} are outside the image's {self.shape[0]} rows")
         check_grid((stop - start, self.shape[1]), self.dtype.itemsize, "label band", path=self.path)
-        out = self._pool.empty((stop - start, self.shape[1]), self.dtype)
-        out[...] = self._array[start:stop]
-        if self._mapping is not None:
-            self._read += out.nbytes
-            if self._read >= _RELEASE_BYTES and hasattr(self._mapping, "madvise"):
-                self._read = 0
-                self._mapping.madvise(mmap.MADV_DONTNEED)
+        with self._lock:  # the band pool and the page count are this layer's state
+            out = self._pool.empty((stop - start, self.shape[1]), self.dtype)
+            out[...] = self._array[start:stop]
+            if self._mapping is not None:
+                self._read += out.nbytes
+                if self._read >= _RELEASE_BYTES and hasattr(self._mapping, "madvise"):
+                    self._read = 0
+                    self._mapping.madvise(mmap.MADV_DONTNEED)
         return out
 
 

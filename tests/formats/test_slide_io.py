@@ -690,3 +690,29 @@ def test_imagej_micron_unit_gives_the_spacing(tmp_path):
     layers, hint = read_slide_labels(path)
     _check_bands(layers[0], a)
     assert hint is not None and hint.pixel_spacing == pytest.approx((0.0005, 0.00025))
+
+
+@pytest.mark.parametrize("name", ["t.tif", "n.npy", "g.nrrd"])
+def test_next_band_read_on_a_thread_while_the_caller_holds_this_one(tmp_path, name):
+    """The slide writer's pattern: band k+1 is read on a second thread while band k is used; pooled
+    bands (1 MiB and more) must never be handed out while held."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    a = _labels((2000, 2100), np.uint16, seed=9)
+    path = tmp_path / name
+    if name.endswith(".tif"):
+        tifffile.imwrite(path, a, compression="zlib", tile=(256, 256), photometric="minisblack")
+    elif name.endswith(".npy"):
+        np.save(path, a)
+    else:
+        write_slide_labels(path, _bands(a), shape=a.shape, dtype=a.dtype)
+    layer = read_slide_labels(path)[0][0]
+    starts = list(range(0, 2000, 256))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(layer.read_rows, 0, 256)
+        for i, r0 in enumerate(starts):
+            band = pending.result()
+            if i + 1 < len(starts):
+                pending = pool.submit(layer.read_rows, starts[i + 1], min(2000, starts[i + 1] + 256))
+            np.testing.assert_array_equal(band, a[r0 : r0 + 256])
+            band[:] = 0  # the caller may write into its band: the next read must not see it
