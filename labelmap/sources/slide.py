@@ -118,7 +118,7 @@ class SlideSource:
                 return level
         raise InputError(
             f"the label image is {rows} x {columns} pixels but no level of the slide has that size; its levels are "
-            f"{self.listing}: give labels of one level's size (or choose the level with --level N)"
+            f"{self.listing}: give a label image of one level's size"
         )
 
 

@@ -222,6 +222,17 @@ def test_a_copy_of_an_instance_counts_once(tmp_path):
     assert any("another copy" in note for note in source.notes)
 
 
+def test_a_character_set_the_lite_reader_leaves_to_pydicom(tmp_path):
+    paths = pyramid(tmp_path)
+    ds = pydicom.dcmread(paths[0])
+    ds.SpecificCharacterSet = "ISO_IR 144"  # Cyrillic: decoded by pydicom
+    ds.ContainerIdentifier = "Стекло-1"
+    ds.save_as(paths[0])
+    assert is_slide_source(paths[0])
+    level = load_slide(tmp_path).levels[0]
+    assert level.dataset.ContainerIdentifier == "Стекло-1" and level.geometry.shape == SIZES[0]
+
+
 # --------------------------------------------------------------------------- bad headers
 @pytest.mark.parametrize(
     ("keyword", "expected"),
