@@ -15,7 +15,6 @@ a reduced-resolution copy.  Pages must hold one sample per pixel (a label image,
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -34,6 +33,7 @@ from labelmap.errors import ImageFormatError, LabelmapError, MissingDependencyEr
 from labelmap.formats.base import PathLike, read_error
 from labelmap.formats.slide_bands import BandPool
 from labelmap.formats.slide_simple import checked_file
+from labelmap.formats.slide_tiff_meta import tiff_spacing
 from labelmap.model import SlideGeometry
 
 __all__ = ["TiffSlideLabels", "read_tiff_labels", "tifffile_module", "TIFF_MAGICS"]
@@ -566,28 +566,9 @@ def _check_extents(path: Path, info: _Page, size: int, where: str, kind: str) ->
 
 
 # --------------------------------------------------------------------------- geometry hint
-#: OME length units -> millimetres
-_OME_UNITS = {
-    "pm": 1e-9,
-    "nm": 1e-6,
-    "µm": 1e-3,
-    "μm": 1e-3,
-    "um": 1e-3,
-    "mm": 1.0,
-    "cm": 10.0,
-    "m": 1000.0,
-    "Å": 1e-7,
-    "in": 25.4,
-}
-
-
 def _geometry_hint(tif: Any, page: Any, info: _Page) -> SlideGeometry | None:
     """Size, tile size and pixel spacing (mm) when the file states the spacing."""
-    spacing = None
-    if tif.is_ome and tif.ome_metadata:
-        spacing = ome_spacing(tif.ome_metadata)
-    if spacing is None:
-        spacing = _resolution_spacing(tif, page.keyframe)
+    spacing = tiff_spacing(tif, page.keyframe)
     if spacing is None:
         return None
     tile = (info.seg_rows, info.seg_columns) if info.tiled else (256, 256)
@@ -595,53 +576,3 @@ def _geometry_hint(tif: Any, page: Any, info: _Page) -> SlideGeometry | None:
         return SlideGeometry(info.rows, info.columns, tile[0], tile[1], pixel_spacing=spacing)
     except ValueError:
         return None
-
-
-def ome_spacing(xml: str) -> tuple[float, float] | None:
-    """(between rows, between columns) in mm from the first OME ``Pixels``' PhysicalSizeY / X.
-
-    Units default to micrometres, as OME says; a missing size takes the other one's (square
-    pixels); None when neither is given or a value cannot be used.
-    """
-    import xml.etree.ElementTree as ET
-
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError:
-        return None
-    pixels = next((e for e in root.iter() if e.tag == "Pixels" or e.tag.endswith("}Pixels")), None)
-    if pixels is None:
-        return None
-
-    def size(axis: str) -> float | None:
-        text = pixels.get(f"PhysicalSize{axis}")
-        scale = _OME_UNITS.get(pixels.get(f"PhysicalSize{axis}Unit", "µm").strip())
-        try:
-            value = float(text) * scale if text is not None and scale is not None else None
-        except ValueError:
-            return None
-        return value if value is not None and math.isfinite(value) and value > 0 else None
-
-    x, y = size("X"), size("Y")
-    if x is None and y is None:
-        return None
-    return (y or x, x or y)  # type: ignore[return-value]
-
-
-def _resolution_spacing(tif: Any, key: Any) -> tuple[float, float] | None:
-    """Spacing from XResolution / YResolution: cm or inch when ResolutionUnit says so, or ImageJ's micron."""
-    tags = key.tags
-    if "XResolution" not in tags or "YResolution" not in tags:
-        return None
-    xres, yres = (float(v) for v in key.resolution)
-    if not (math.isfinite(xres) and math.isfinite(yres) and xres > 0 and yres > 0):
-        return None
-    unit = int(key.resolutionunit) if "ResolutionUnit" in tags else None
-    mm = {2: 25.4, 3: 10.0}.get(unit or 0)
-    if mm is None and tif.is_imagej:
-        meta = tif.imagej_metadata or {}
-        name = str(meta.get("unit", "")).strip().replace("\\u00B5", "µ")
-        mm = {"micron": 1e-3, "µm": 1e-3, "um": 1e-3, "nm": 1e-6, "mm": 1.0, "cm": 10.0}.get(name)
-    if mm is None:
-        return None
-    return (mm / yres, mm / xres)
