@@ -1,19 +1,28 @@
-"""Slide SEGs against highdicom 0.28 (issue #12's judging): highdicom's tiled SEGs on synthetic WSI pyramids.
+"""Slide SEGs against highdicom 0.28, both ways, and frame geometry checked by hand (issue #12's judging).
 
-highdicom writes LABELMAP, BINARY and FRACTIONAL SEGs, TILED_FULL and TILED_SPARSE, in every syntax it
-writes for the type, on a pydicom-written two-level pyramid (tests/_slides.py) of odd size with a
-rotated and an identity Image Orientation (Slide); ``validate`` finds no error in any of them.
+a. Our LABELMAP / BINARY / FRACTIONAL SEGs, TILED_FULL and TILED_SPARSE, written through the CLI from
+   synthetic WSI pyramids (tests/_slides.py) at odd sizes, read by highdicom to exactly the input.
+b. Every frame of ours placed by hand with pydicom: frame k of TILED_FULL is tile k of the implicit
+   order; a sparse frame's Row/Column and X/Y offsets equal positions computed here from the source
+   level's origin, spacing and Image Orientation (Slide) (rotated and identity orientations).
+c. highdicom's tiled SEGs (every type, full and sparse, native / RLE / JPEG-LS / JPEG 2000 where
+   highdicom writes them).
+d. ``validate`` reports no error on any of these files (highdicom's: only the Patient Orientation warning).
+e. ``--pyramid``: one SEG per source level, origin and spacing copied, labels downsampled as Pillow's NEAREST.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pydicom
 import pytest
+from pydicom.encaps import generate_frames
 
+from labelmap.cli import main
 from labelmap.demo.sample import sample_metadata
 from labelmap.validate import validate_seg
 
@@ -29,6 +38,9 @@ TILE = (64, 48)
 SPACING_MM = 0.0005
 ORIGIN = (20.0, 40.0, 0.0)
 VALUES = [1, 2, 3, 5]
+DEFLATE_FRAME = "1.2.840.10008.1.2.8.1"
+#: our --compression choice -> whether highdicom 0.28 (pydicom 3) can decode that syntax
+SYNTAXES = {"none": True, "rle": True, "jpegls": True, "j2k": True, "deflate": False}
 
 
 # --------------------------------------------------------------------------- inputs
@@ -78,6 +90,139 @@ def inputs(tmp_path_factory):
     return labels, image, meta, fractions, fmeta
 
 
+def level_info(path: Path) -> dict:
+    """Origin (X mm, Y mm, Z um), spacing (rows, columns) and orientation of a source level, read here."""
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    origin = ds.TotalPixelMatrixOriginSequence[0]
+    z = float(origin.get("ZOffsetInSlideCoordinateSystem", 0) or 0)
+    spacing = [float(v) for v in ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].PixelSpacing]
+    return {
+        "origin": np.array(
+            [float(origin.XOffsetInSlideCoordinateSystem), float(origin.YOffsetInSlideCoordinateSystem), z]
+        ),
+        "spacing": spacing,
+        "orientation": np.array([float(v) for v in ds.ImageOrientationSlide]),
+        "shape": (int(ds.TotalPixelMatrixRows), int(ds.TotalPixelMatrixColumns)),
+        "for": ds.FrameOfReferenceUID,
+        "container": ds.get("ContainerIdentifier"),
+    }
+
+
+def slide_xy(info: dict, row: int, col: int) -> np.ndarray:
+    """X, Y (mm) of 1-based matrix pixel (row, col): origin + (col-1) dc rowdir + (row-1) dr coldir."""
+    o = info["orientation"]
+    return info["origin"][:2] + (col - 1) * info["spacing"][1] * o[:2] + (row - 1) * info["spacing"][0] * o[3:5]
+
+
+def write_ours(tmp_path: Path, source, inputs, seg_type: str, tiled: str, compression: str, *extra) -> Path:
+    folder, _, _ = source
+    labels, image, meta, fractions, fmeta = inputs
+    out = tmp_path / f"{seg_type}-{tiled}-{compression}.dcm"
+    files, metadata = ([str(p) for p, _ in fractions], fmeta) if seg_type == "fractional" else ([str(image)], meta)
+    argv = ["itk2seg", *files, "-d", str(folder), "-m", str(metadata), "-o", str(out), "--type", seg_type]
+    argv += ["--tiled", tiled, "--compression", compression, "-q", *extra]
+    assert main(argv) == 0
+    return out
+
+
+# --------------------------------------------------------------------------- frames by hand
+def frames_by_hand(ds: pydicom.Dataset) -> np.ndarray:
+    """(frames, rows, columns) decoded with pydicom (raw deflate per fragment for Deflated Image Frame)."""
+    n, r, c = int(ds.NumberOfFrames), int(ds.Rows), int(ds.Columns)
+    ts = str(ds.file_meta.TransferSyntaxUID)
+    if ts == DEFLATE_FRAME:
+        dtype = np.uint16 if int(ds.BitsAllocated) == 16 else np.uint8
+        out = []
+        for frame in generate_frames(ds.PixelData, number_of_frames=n):
+            raw = zlib.decompress(frame, -15)
+            if int(ds.BitsAllocated) == 1:
+                out.append(np.unpackbits(np.frombuffer(raw, np.uint8), bitorder="little")[: r * c].reshape(r, c))
+            else:
+                out.append(np.frombuffer(raw, dtype)[: r * c].reshape(r, c))
+        return np.stack(out)
+    if int(ds.BitsAllocated) == 1 and not ds.file_meta.TransferSyntaxUID.is_compressed:
+        bits = np.unpackbits(np.frombuffer(ds.PixelData, np.uint8), bitorder="little")
+        return bits[: n * r * c].reshape(n, r, c)
+    return ds.pixel_array.reshape(n, r, c)
+
+
+def padded_tile(plane: np.ndarray, row: int, col: int, tile: tuple[int, int]) -> np.ndarray:
+    out = np.zeros(tile, plane.dtype)
+    part = plane[row - 1 : row - 1 + tile[0], col - 1 : col - 1 + tile[1]]
+    out[: part.shape[0], : part.shape[1]] = part
+    return out
+
+
+def planes_of(seg_type: str, labels: np.ndarray, fractions) -> list[tuple[int | None, np.ndarray]]:
+    """(Segment Number, expected stored plane) in segment order."""
+    if seg_type == "labelmap":
+        return [(None, labels)]
+    if seg_type == "binary":
+        return [(k, (labels == v).astype(np.uint8)) for k, v in enumerate(VALUES, 1)]
+    return [(k, frac) for k, (_, frac) in enumerate(fractions, 1)]
+
+
+def check_frames_by_hand(seg: Path, source, inputs, seg_type: str) -> None:
+    """Every frame's position and pixels, against the input and the source level, computed here."""
+    labels, *_, fractions, _ = inputs
+    ds = pydicom.dcmread(seg)
+    info = level_info(source[1][0])
+    assert (int(ds.TotalPixelMatrixRows), int(ds.TotalPixelMatrixColumns)) == labels.shape == info["shape"]
+    seg_origin = ds.TotalPixelMatrixOriginSequence[0]
+    np.testing.assert_allclose(
+        [float(seg_origin.XOffsetInSlideCoordinateSystem), float(seg_origin.YOffsetInSlideCoordinateSystem)],
+        info["origin"][:2],
+        atol=1e-5,
+    )
+    spacing = [float(v) for v in ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].PixelSpacing]
+    np.testing.assert_allclose(spacing, info["spacing"], atol=1e-9)
+    np.testing.assert_allclose([float(v) for v in ds.ImageOrientationSlide], info["orientation"], atol=1e-9)
+    assert ds.FrameOfReferenceUID == info["for"]
+    if info["container"] is not None:
+        assert ds.ContainerIdentifier == info["container"]
+    numbers = [int(s.SegmentNumber) for s in ds.SegmentSequence]
+    assert numbers == sorted(numbers)
+    tile = (int(ds.Rows), int(ds.Columns))
+    frames = frames_by_hand(ds)
+    planes = planes_of(seg_type, labels, fractions)
+    across, down = -(-labels.shape[1] // tile[1]), -(-labels.shape[0] // tile[0])
+    if ds.DimensionOrganizationType == "TILED_FULL":
+        assert "PerFrameFunctionalGroupsSequence" not in ds or all(
+            "PlanePositionSlideSequence" not in item for item in ds.PerFrameFunctionalGroupsSequence
+        )
+        assert len(frames) == len(planes) * across * down
+        for k, frame in enumerate(frames):
+            number, plane = planes[k // (across * down)]
+            t = k % (across * down)
+            row, col = (t // across) * tile[0] + 1, (t % across) * tile[1] + 1
+            np.testing.assert_array_equal(frame, padded_tile(plane, row, col, tile), err_msg=f"frame {k + 1}")
+        return
+    assert ds.DimensionOrganizationType == "TILED_SPARSE"
+    seen = set()
+    for k, (item, frame) in enumerate(zip(ds.PerFrameFunctionalGroupsSequence, frames)):
+        pos = item.PlanePositionSlideSequence[0]
+        row, col = int(pos.RowPositionInTotalImagePixelMatrix), int(pos.ColumnPositionInTotalImagePixelMatrix)
+        assert (row - 1) % tile[0] == 0 and (col - 1) % tile[1] == 0, (k, row, col)
+        np.testing.assert_allclose(
+            [float(pos.XOffsetInSlideCoordinateSystem), float(pos.YOffsetInSlideCoordinateSystem)],
+            slide_xy(info, row, col),
+            atol=1e-6,
+            err_msg=f"frame {k + 1} at {row}/{col}",
+        )
+        number = int(item.SegmentIdentificationSequence[0].ReferencedSegmentNumber) if seg_type != "labelmap" else None
+        plane = dict(planes)[number] if number is not None else labels
+        np.testing.assert_array_equal(frame, padded_tile(plane, row, col, tile), err_msg=f"frame {k + 1}")
+        seen.add((number, row, col))
+    expected = {
+        (number, r * tile[0] + 1, c * tile[1] + 1)
+        for number, plane in planes
+        for r in range(down)
+        for c in range(across)
+        if padded_tile(plane, r * tile[0] + 1, c * tile[1] + 1, tile).any()
+    }
+    assert seen == expected  # every non-empty tile once, no empty one
+
+
 def read_by_highdicom(seg: Path, seg_type: str) -> list[np.ndarray]:
     """highdicom's total pixel matrix: the label map, or one stored plane per segment."""
     s = hd.seg.segread(seg)
@@ -95,6 +240,59 @@ def show(violations) -> str:
     return "\n".join(v.format("SEG") for v in violations) or "(none)"
 
 
+def assert_no_errors(path: Path) -> None:
+    errors = [v.format(path.name) for v in validate_seg(path) if v.severity == "error"]
+    assert not errors, "\n".join(errors)
+
+
+# --------------------------------------------------------------------------- a + b + d: ours
+CASES = [
+    ("labelmap", tiled, compression)
+    for tiled in ("full", "sparse")
+    for compression in ("rle", "jpegls", "j2k", "deflate", "none")
+] + [("binary", tiled, c) for tiled in ("full", "sparse") for c in ("none", "j2k", "deflate")]
+CASES += [("fractional", tiled, c) for tiled in ("full", "sparse") for c in ("rle", "none")]
+
+
+@pytest.mark.parametrize("seg_type,tiled,compression", CASES, ids=["-".join(c) for c in CASES])
+def test_ours_read_by_highdicom_and_placed_by_hand(tmp_path, source, inputs, seg_type, tiled, compression):
+    seg = write_ours(tmp_path, source, inputs, seg_type, tiled, compression)
+    assert_no_errors(seg)
+    check_frames_by_hand(seg, source, inputs, seg_type)
+    if not SYNTAXES[compression]:
+        return  # no peer decodes Deflated Image Frame Compression yet (README)
+    labels, *_, fractions, _ = inputs
+    got = read_by_highdicom(seg, seg_type)
+    want = [plane for _, plane in planes_of(seg_type, labels, fractions)]
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_our_pyramid_levels_match_the_source_levels(tmp_path, source, inputs):
+    """--pyramid: one SEG per source level, origin and spacing copied (Slim's 1e-5 mm rule), Pillow-NEAREST labels."""
+    from PIL import Image
+
+    seg = write_ours(tmp_path, source, inputs, "labelmap", "full", "rle", "--pyramid")
+    level1 = seg.with_name(seg.stem + "-L1" + seg.suffix)
+    assert level1.is_file()
+    labels = inputs[0]
+    for path, src in ((seg, source[1][0]), (level1, source[1][1])):
+        assert_no_errors(path)
+        ds, info = pydicom.dcmread(path, stop_before_pixels=True), level_info(src)
+        assert (int(ds.TotalPixelMatrixRows), int(ds.TotalPixelMatrixColumns)) == info["shape"]
+        o = ds.TotalPixelMatrixOriginSequence[0]
+        xy = [float(o.XOffsetInSlideCoordinateSystem), float(o.YOffsetInSlideCoordinateSystem)]
+        np.testing.assert_allclose(xy, info["origin"][:2], atol=1e-5)
+        spacing = [float(v) for v in ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].PixelSpacing]
+        np.testing.assert_allclose(spacing, info["spacing"], atol=1e-5)
+    assert pydicom.dcmread(seg).PyramidUID == pydicom.dcmread(level1).PyramidUID
+    rows, cols = SIZES[1]
+    expected = np.asarray(Image.fromarray(labels).resize((cols, rows), Image.NEAREST))
+    np.testing.assert_array_equal(read_by_highdicom(level1, "labelmap")[0], expected)
+
+
+# --------------------------------------------------------------------------- c + d: highdicom's
 def highdicom_seg(path: Path, source_file: Path, labels: np.ndarray, seg_type: str, organization: str, syntax) -> Path:
     src = pydicom.dcmread(source_file)
     category = hd.sr.CodedConcept("123037004", "SCT", "Anatomical Structure")

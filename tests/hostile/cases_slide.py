@@ -163,7 +163,7 @@ def zero_length_fragment(ds: Dataset) -> None:
         items.append(b"\xfe\xff\x00\xe0" + struct.pack("<I", len(f)) + f)
         at += 8 + len(f)
     bot = b"\xfe\xff\x00\xe0" + struct.pack("<I", 4 * len(frames)) + struct.pack(f"<{len(frames)}I", *offsets)
-    ds.PixelData = bot + b"".join(items) + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+    ds.PixelData = bot + b"".join(items)  # pydicom writes the sequence delimiter
 
 
 def seg_reads(name: str, make: Callable[[Base, Path], Path]) -> list[Case]:

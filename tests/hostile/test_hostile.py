@@ -51,3 +51,11 @@ def test_the_list_is_long_and_its_ids_unique():
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
     assert len(ids) > 120
     assert set(KNOWN) <= set(ids), sorted(set(KNOWN) - set(ids))
+
+
+def test_a_label_image_of_no_level_names_the_levels(hostile_runner):
+    """The slide error lists every level's size, so the user can pick one (issue #12)."""
+    case = next(c for c in cases_slide.CASES if c.id == "slide/label-size-matches-no-level")
+    _, outcome = hostile_runner.result(case)
+    listed = all(f"{r} x {c}" in outcome.stderr or f"{c} x {r}" in outcome.stderr for r, c in cases_slide.SIZES)
+    assert outcome.rc == 1 and listed, outcome.describe()

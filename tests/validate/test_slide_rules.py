@@ -113,14 +113,15 @@ def empty_fragment(ds: Dataset) -> None:
 
 
 def encapsulated(frames: list[bytes]) -> bytes:
-    """Encapsulated Pixel Data of one fragment per frame, empty ones kept (pydicom's encapsulate refuses them)."""
+    """Encapsulated Pixel Data of one fragment per frame, empty ones kept (pydicom's encapsulate refuses them);
+    without the sequence delimiter, which pydicom writes."""
     offsets, at = [], 0
     for f in frames:
         offsets.append(at)
         at += 8 + len(f)
     out = [b"\xfe\xff\x00\xe0" + struct.pack("<I", 4 * len(frames)) + struct.pack(f"<{len(frames)}I", *offsets)]
     out += [b"\xfe\xff\x00\xe0" + struct.pack("<I", len(f)) + f for f in frames]
-    return b"".join(out) + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+    return b"".join(out)
 
 
 def drop(keyword: str, where: str = "") -> object:
