@@ -117,18 +117,35 @@ def segimage2itkimage(
     input_dicom: Path = typer.Option(..., "--inputDICOM", help="Input SEG file."),
     output_directory: Path = typer.Option(..., "--outputDirectory", help="Existing output folder."),
     prefix: str = opt.PREFIX,
-    output_type: str = typer.Option("nrrd", "--outputType", "-t", help="nrrd, nii or nifti (.nii.gz)."),
+    output_type: str = typer.Option(
+        "nrrd", "--outputType", "-t", help="nrrd, nii or nifti (.nii.gz); a slide SEG: nrrd (2-D) or ome-tiff."
+    ),
     merge_segments: bool = typer.Option(
         False, "--mergeSegments", help="Fewest non-overlapping files (a LABELMAP is one already)."
     ),
+    level: int | None = opt.READ_LEVEL,
     verbose: bool = opt.VERBOSE,
 ) -> None:
-    """dcmqi-compatible: same flags and output names as dcmqi 1.5.7's segimage2itkimage."""
+    """dcmqi-compatible: same flags and output names as dcmqi 1.5.7's segimage2itkimage (slide SEGs too)."""
+    from labelmap.cli.native import read_slide_seg
     from labelmap.errors import InputError
     from labelmap.pipeline.convert import seg_to_itk
     from labelmap.pipeline.options import ReadOptions
 
     kind = output_type.lower()
+    slide_fmt = {"nrrd": "nrrd", "ome-tiff": "ome-tiff", "tiff": "ome-tiff"}.get(kind, kind)
+    if read_slide_seg(
+        input_dicom,
+        output_directory,
+        fmt=slide_fmt,
+        prefix=prefix,
+        merge=merge_segments,
+        level=level,
+        reference=None,
+        out=Printer(),
+        create_dir=False,
+    ):
+        return
     if kind not in ("nrrd", "nii", "nifti"):
         raise InputError(f"--outputType {output_type!r} is not supported; use nrrd, nii or nifti")
     fmt = "nrrd" if kind == "nrrd" else "nifti"

@@ -131,11 +131,13 @@ def seg2itk(
     output_dir: Path = typer.Option(
         ..., "--output-dir", "-o", help="Folder for the label image(s) and meta.json (created when missing)."
     ),
-    fmt: opt.OutFormat = typer.Option(
-        opt.OutFormat.nrrd,
+    fmt: opt.OutFormat | None = typer.Option(
+        None,
         "--format",
         "-f",
-        help="Output image format (segnrrd: one 3D Slicer <prefix or SEG name>.seg.nrrd with every segment).",
+        help="Output image format: nrrd (default; for a slide SEG a 2-D NRRD), nifti, segnrrd (one 3D Slicer "
+        "<prefix or SEG name>.seg.nrrd with every segment), ome-tiff (slide SEGs' default).",
+        show_default=False,
     ),
     prefix: str = opt.PREFIX,
     reference: list[Path] | None = typer.Option(
@@ -151,19 +153,81 @@ def seg2itk(
         "--merge-segments",
         help="BINARY/FRACTIONAL: the fewest files of non-overlapping segments instead of one per segment.",
     ),
+    level: int | None = opt.READ_LEVEL,
     quiet: bool = opt.QUIET,
 ) -> None:
-    """DICOM SEG -> label image(s) + dcmqi meta.json."""
+    """DICOM SEG -> label image(s) + dcmqi meta.json (a slide SEG: its total pixel matrix, OME-TIFF by default)."""
     from labelmap.pipeline.convert import seg_to_itk
     from labelmap.pipeline.options import ReadOptions
 
     out = Printer(quiet)
+    if read_slide_seg(
+        seg,
+        output_dir,
+        fmt=fmt.value if fmt else "ome-tiff",
+        prefix=prefix,
+        merge=merge_segments,
+        level=level,
+        reference=reference,
+        out=out,
+        create_dir=True,
+    ):
+        return
+    if fmt is not None and fmt.value == "ome-tiff":
+        from labelmap.errors import InputError
+
+        raise InputError(f"{str(seg)!r} is not a slide SEG; --format ome-tiff is for slide (tiled) SEGs")
     options = ReadOptions(
-        fmt=fmt.value, prefix=prefix, merge_segments=merge_segments, tol_mm=tolerance, create_dir=True
+        fmt=fmt.value if fmt else "nrrd",
+        prefix=prefix,
+        merge_segments=merge_segments,
+        tol_mm=tolerance,
+        create_dir=True,
     )
     with out.status("reading DICOM SEG"):
         report = seg_to_itk(seg, output_dir, options=options, reference=reference or None, series_uid=series_uid)
     out.wrote_labels(report)
+
+
+def read_slide_seg(
+    seg: Path,
+    output_dir: Path,
+    *,
+    fmt: str,
+    prefix: str,
+    merge: bool,
+    level: int | None,
+    reference: object,
+    out: Printer,
+    create_dir: bool,
+) -> bool:
+    """Read ``seg`` as a slide SEG (a file with a Total Pixel Matrix, or a folder of SEG pyramid levels) and
+    print the report; False when it is not one (the volume reader takes it, and refuses ``--level``)."""
+    from labelmap.errors import InputError
+
+    if not _is_slide(seg):
+        if level is not None:
+            raise InputError(f"--level is for slide SEG pyramids; {str(seg)!r} is not a slide SEG")
+        return False
+    if reference:
+        raise InputError("--reference puts a volume SEG on a CT grid; a slide SEG has its own total pixel matrix")
+    if fmt not in ("ome-tiff", "nrrd"):
+        raise InputError(f"a slide SEG is written as OME-TIFF (default) or a 2-D NRRD (--format nrrd), not {fmt}")
+    from labelmap.pipeline.slide_read import seg_to_slide
+
+    with out.status("reading slide SEG"):
+        report = seg_to_slide(
+            seg, output_dir, level=level, merge_segments=merge, fmt=fmt, prefix=prefix, create_dir=create_dir
+        )
+    out.wrote_labels(report)
+    return True
+
+
+def _is_slide(seg: Path) -> bool:
+    """A slide SEG file, or a folder holding one (a folder without is left to the volume reader's error)."""
+    from labelmap.seg.tiled_read import find_slide_segs, is_slide_seg
+
+    return bool(find_slide_segs(seg)) if seg.is_dir() else is_slide_seg(seg)
 
 
 def bin2label(

@@ -29,8 +29,14 @@ SegType = Enum(
 FractionalType = Enum("FractionalType", {"probability": "probability", "occupancy": "occupancy"}, type=str)
 #: ``--tiled`` choices (slide SEGs).
 Tiled = Enum("Tiled", {"full": "full", "sparse": "sparse"}, type=str)
-#: ``--format`` choices of ``seg2itk`` (segnrrd: one 3D Slicer .seg.nrrd holding every segment).
-OutFormat = Enum("OutFormat", {"nrrd": "nrrd", "nifti": "nifti", "segnrrd": "segnrrd"}, type=str)
+#: ``--format`` choices of ``seg2itk`` (segnrrd: one 3D Slicer .seg.nrrd holding every segment; ome-tiff: slide SEGs).
+OutFormat = Enum(
+    "OutFormat", {"nrrd": "nrrd", "nifti": "nifti", "segnrrd": "segnrrd", "ome-tiff": "ome-tiff"}, type=str
+)
+#: ``--level`` of the readers (seg2itk, segimage2itkimage): the pyramid level of a slide SEG to read.
+READ_LEVEL = typer.Option(
+    None, "--level", min=0, help="Slide SEG pyramid (a folder or files of levels): the level to read, 0 = largest."
+)
 
 
 # --------------------------------------------------------------------------- value checks (every command)

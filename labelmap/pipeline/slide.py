@@ -4,7 +4,8 @@
 :mod:`labelmap.formats.slide_io`, arrays wrapped by :func:`labelmap.model.as_slide_labels`),
 describes it with the same dcmqi JSON as volumes, picks the source level by the label
 image's size (or ``options.level``) and writes one SEG, or one per level with
-``options.pyramid``, all files or none.
+``options.pyramid``, all files or none.  The read side, :func:`seg_to_slide` (a slide SEG's
+total pixel matrix to OME-TIFF / 2-D NRRD by bands), lives in :mod:`labelmap.pipeline.slide_read`.
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ from labelmap.model import (
 )
 from labelmap.pipeline.options import WriteOptions
 from labelmap.pipeline.reports import WriteReport
+from labelmap.pipeline.slide_read import seg_to_slide
 
 if TYPE_CHECKING:
     from labelmap.seg.types import SegmentationType
     from labelmap.sources.slide import SlideLevel, SlideSource
 
-__all__ = ["slide_to_seg", "pyramid_names"]
+__all__ = ["slide_to_seg", "pyramid_names", "seg_to_slide"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 

@@ -24,7 +24,7 @@ from labelmap.model import SegmentDescription, SeriesAttributes, SlideGeometry
 from labelmap.seg.perframe import seg_error
 from labelmap.seg.tiled_index import SlideHeader, read_slide_header
 
-__all__ = ["SlideSeg", "open_slide_seg", "open_slide_levels", "is_slide_seg"]
+__all__ = ["SlideSeg", "find_slide_segs", "is_slide_seg", "open_slide_levels", "open_slide_seg"]
 
 #: Codestreams up to this size (empty or one-label tiles, repeated across a slide) are decoded once ...
 _SMALL_CODESTREAM = 1024
@@ -425,6 +425,11 @@ def is_slide_seg(path: str | os.PathLike[str]) -> bool:
     return False
 
 
+def find_slide_segs(folder: str | os.PathLike[str]) -> list[Path]:
+    """The slide SEG files in ``folder`` and its subfolders (sorted), each recognised by :func:`is_slide_seg`."""
+    return sorted(f for f in Path(folder).rglob("*") if f.is_file() and is_slide_seg(f))
+
+
 def open_slide_levels(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[SlideSeg]:
     """The slide SEGs among files and folders (searched recursively), largest matrix first: a SEG pyramid.
 
@@ -438,7 +443,7 @@ def open_slide_levels(paths: str | os.PathLike[str] | Sequence[str | os.PathLike
     for item in items:
         p = Path(item)
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and is_slide_seg(f))
+            found = find_slide_segs(p)
             if not found:
                 raise SegFormatError(
                     "is a folder holding no slide SEG; give a SEG file, or a folder of the levels of a slide SEG "
