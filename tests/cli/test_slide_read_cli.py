@@ -108,3 +108,47 @@ def test_level_on_a_volume_seg_is_refused(tmp_path, capsys):
     rc, _, err = run_cli(capsys, "seg2itk", case["seg"], "-o", tmp_path / "out", "--format", "ome-tiff")
     assert rc == 1 and "not a slide SEG" in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args", [(), ("--tiled", "sparse", "--compression", "deflate", "--tile-size", "100")])
+def test_round_trip_itk2seg_then_seg2itk(tmp_path, capsys, args):
+    import json
+
+    from _slides import write_wsi_pyramid
+
+    from labelmap.demo.sample import sample_metadata
+
+    sizes = ((1001, 777), (501, 389))
+    write_wsi_pyramid(tmp_path / "wsi", sizes=sizes, tile=(256, 256), photometric="MONOCHROME2")
+    labels = blobs(1001, 777, 3, seed=21)
+    np.save(tmp_path / "labels.npy", labels)
+    (tmp_path / "m.json").write_text(json.dumps(sample_metadata([1, 2, 3])))
+    seg = tmp_path / "segs" / "s.dcm"
+    seg.parent.mkdir()
+    rc, _, err = run_cli(
+        capsys,
+        "itk2seg",
+        tmp_path / "labels.npy",
+        "--dicom",
+        tmp_path / "wsi",
+        "-m",
+        tmp_path / "m.json",
+        "-o",
+        seg,
+        "--pyramid",
+        *args,
+    )
+    assert rc == 0, err
+    rc, _, err = run_cli(capsys, "seg2itk", seg.parent, "-o", tmp_path / "l0")
+    assert rc == 0, err
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "l0" / "1.ome.tif"), labels)
+    meta = json.loads((tmp_path / "l0" / "meta.json").read_text())
+    assert [s["labelID"] for s in meta["segmentAttributes"][0]] == [1, 2, 3]
+    rc, _, err = run_cli(capsys, "seg2itk", seg.parent, "-o", tmp_path / "l1", "--level", "1", "--format", "nrrd")
+    assert rc == 0, err
+    import nrrd
+
+    data, _ = nrrd.read(str(tmp_path / "l1" / "1.nrrd"))
+    rows = np.minimum(((np.arange(501) + 0.5) * 1001 / 501).astype(int), 1000)
+    cols = np.minimum(((np.arange(389) + 0.5) * 777 / 389).astype(int), 776)
+    np.testing.assert_array_equal(data.T, labels[rows][:, cols])  # level 1: nearest neighbour of level 0
