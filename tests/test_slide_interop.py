@@ -7,7 +7,8 @@ b. Every frame of ours placed by hand with pydicom: frame k of TILED_FULL is til
    level's origin, spacing and Image Orientation (Slide) (rotated and identity orientations).
 c. highdicom's tiled SEGs (every type, full and sparse, native / RLE / JPEG-LS / JPEG 2000 where
    highdicom writes them).
-d. ``validate`` reports no error on any of these files (highdicom's: only the Patient Orientation warning).
+d. ``validate`` finds nothing in our files (but the Deflated Image Frame note) and no error in highdicom's
+   (only the Patient Orientation warning).
 e. ``--pyramid``: one SEG per source level, origin and spacing copied, labels downsampled as Pillow's NEAREST.
 """
 
@@ -240,9 +241,10 @@ def show(violations) -> str:
     return "\n".join(v.format("SEG") for v in violations) or "(none)"
 
 
-def assert_no_errors(path: Path) -> None:
-    errors = [v.format(path.name) for v in validate_seg(path) if v.severity == "error"]
-    assert not errors, "\n".join(errors)
+def assert_clean(path: Path) -> None:
+    """Our files: no finding at all, but the note on Deflated Image Frame Compression (few readers)."""
+    found = [v for v in validate_seg(path) if not (v.keyword == "TransferSyntaxUID" and "few readers" in v.message)]
+    assert not found, show(found)
 
 
 # --------------------------------------------------------------------------- a + b + d: ours
@@ -257,7 +259,7 @@ CASES += [("fractional", tiled, c) for tiled in ("full", "sparse") for c in ("rl
 @pytest.mark.parametrize("seg_type,tiled,compression", CASES, ids=["-".join(c) for c in CASES])
 def test_ours_read_by_highdicom_and_placed_by_hand(tmp_path, source, inputs, seg_type, tiled, compression):
     seg = write_ours(tmp_path, source, inputs, seg_type, tiled, compression)
-    assert_no_errors(seg)
+    assert_clean(seg)
     check_frames_by_hand(seg, source, inputs, seg_type)
     if not SYNTAXES[compression]:
         return  # no peer decodes Deflated Image Frame Compression yet (README)
@@ -278,7 +280,7 @@ def test_our_pyramid_levels_match_the_source_levels(tmp_path, source, inputs):
     assert level1.is_file()
     labels = inputs[0]
     for path, src in ((seg, source[1][0]), (level1, source[1][1])):
-        assert_no_errors(path)
+        assert_clean(path)
         ds, info = pydicom.dcmread(path, stop_before_pixels=True), level_info(src)
         assert (int(ds.TotalPixelMatrixRows), int(ds.TotalPixelMatrixColumns)) == info["shape"]
         o = ds.TotalPixelMatrixOriginSequence[0]
