@@ -80,7 +80,7 @@ def ours_available() -> tuple[str, str]:
         return bool(spec and spec.origin and f"def {name}(" in Path(spec.origin).read_text())
 
     write = "" if has("labelmap.pipeline.slide", "slide_to_seg") else "n/a: no slide writer on this checkout"
-    read = "" if has("labelmap.seg.tiled_read", "open_slide_seg") else "n/a: no slide reader on this checkout"
+    read = "" if has("labelmap.pipeline.slide_read", "seg_to_slide") else "n/a: no slide reader on this checkout"
     return write, read
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = ["bench_kernels", "bench_read", "bench_write"]
+MODULES = ["bench_kernels", "bench_read", "bench_slide", "bench_write"]
 
 
 @pytest.fixture(scope="module")
@@ -82,4 +82,4 @@ def test_asv_benchmarks_run(bench_package, module_name):
             finally:
                 if hasattr(bench, "teardown"):
                     bench.teardown(*args)
-    assert ran >= {"bench_kernels": 19, "bench_read": 10, "bench_write": 14}[module_name]
+    assert ran >= {"bench_kernels": 19, "bench_read": 10, "bench_slide": 12, "bench_write": 14}[module_name]
