@@ -300,6 +300,8 @@ def write_slide_seg(
             ds.SeriesInstanceUID = series_uid
             if pyramid_uid is not None:
                 ds.PyramidUID = pyramid_uid
+                if series.series_description:
+                    ds.PyramidLabel = series.series_description[:64]
                 ds.InstanceNumber = str(k + 1)
             set_file_meta(ds, syntax.uid)
             per_frame = None

@@ -258,6 +258,7 @@ def test_pyramid_levels_are_nearest_downsampled_in_one_pass(slides, tmp_path):
     for k, path in enumerate(paths):
         ds = pydicom.dcmread(path, stop_before_pixels=True)
         assert ds.PyramidUID == "1.2.3.4" and ds.SeriesInstanceUID == "1.2.3.5" and ds.InstanceNumber == k + 1
+        assert ds.PyramidLabel == "Segmentation"  # the series description
         src = slide.levels[k].dataset
         assert (
             ds.ReferencedSeriesSequence[0].ReferencedInstanceSequence[0].ReferencedSOPInstanceUID == src.SOPInstanceUID
