@@ -6,7 +6,7 @@ b. Every frame of ours placed by hand with pydicom: frame k of TILED_FULL is til
    order; a sparse frame's Row/Column and X/Y offsets equal positions computed here from the source
    level's origin, spacing and Image Orientation (Slide) (rotated and identity orientations).
 c. highdicom's tiled SEGs (every type, full and sparse, native / RLE / JPEG-LS / JPEG 2000 where
-   highdicom writes them).
+   highdicom writes them) read by our ``seg2itk`` equal highdicom's own read.
 d. ``validate`` finds nothing in our files (but the Deflated Image Frame note) and no error in highdicom's
    (only the Patient Orientation warning).
 e. ``--pyramid``: one SEG per source level, origin and spacing copied, labels downsampled as Pillow's NEAREST.
@@ -362,3 +362,29 @@ def test_highdicom_seg_validates(tmp_path, source, inputs, seg_type, organizatio
         else:
             for plane, value in zip(planes, VALUES):
                 np.testing.assert_array_equal(plane != 0, inputs[0] == value)
+
+
+def read_ours(seg: Path, out: Path) -> list[np.ndarray]:
+    """Our seg2itk's OME-TIFF outputs (1.ome.tif, 2.ome.tif, ...) in order."""
+    assert main(["seg2itk", str(seg), "-o", str(out), "-q"]) == 0
+    files = sorted(out.glob("*.ome.tif"), key=lambda p: int(p.name.split(".")[0].split("-")[-1]))
+    assert files, sorted(p.name for p in out.iterdir())
+    assert json.loads((out / "meta.json").read_text())["segmentAttributes"]
+    return [tifffile.imread(p) for p in files]
+
+
+@pytest.mark.parametrize("seg_type,organization,syntax", HD_CASES, ids=["-".join(c) for c in HD_CASES])
+def test_highdicom_seg_read_by_us(tmp_path, source, inputs, seg_type, organization, syntax):
+    labels = inputs[0]
+    seg = highdicom_seg(tmp_path / "hd.dcm", source[1][0], labels, seg_type, organization, HD_SYNTAXES[syntax])
+    theirs = read_by_highdicom(seg, seg_type)
+    ours = read_ours(seg, tmp_path / "out")
+    if seg_type == "labelmap":
+        np.testing.assert_array_equal(ours[0], theirs[0])
+        return
+    assert len(ours) == len(theirs)
+    for k, (a, b) in enumerate(zip(ours, theirs), 1):
+        if seg_type == "binary":
+            np.testing.assert_array_equal(a != 0, b != 0, err_msg=f"segment {k}")
+        else:
+            np.testing.assert_array_equal(a, b, err_msg=f"segment {k}")
