@@ -57,11 +57,11 @@ compare: $(STAMP)
 big: $(STAMP)
 	$(BIN)/python benchmarks/big.py
 
-# 20,000 x 20,000 slide: LABELMAP TILED_FULL RLE write and read against highdicom (about 1 GB of disk)
+# 20,000 x 20,000 slide: LABELMAP TILED_FULL RLE write and read against highdicom (about 0.5 GB of disk)
 slide-bench: $(STAMP)
 	$(BIN)/python benchmarks/slide.py
 
-# 100,000 x 80,000 uint16 slide -> LABELMAP SEG -> OME-TIFF, checked band by band (about 2 GB of disk in
+# 100,000 x 80,000 uint16 slide -> LABELMAP SEG -> OME-TIFF, checked band by band (about 0.9 GB of disk in
 # $$LABELMAP_SLIDE_DATA, default benchmarks/.data; the label TIFF is generated once, 1-2 minutes)
 big-slide: $(STAMP)
 	$(BIN)/python benchmarks/big_slide.py

@@ -7,7 +7,7 @@
 The label map (20 classes drawn as nuclei- and gland-sized blobs over ~40 % tissue, ``_slide_data.py``)
 is generated once, band by band on two threads, as a tiled (256 x 256) zlib BigTIFF (about 0.4 GB;
 about 1.5-2 minutes), with its VL WSI source level and dcmqi JSON; they are cached in ``--workdir``
-(default $LABELMAP_SLIDE_DATA, else ``benchmarks/.data``).  Outputs need about 1 GB more.
+(default $LABELMAP_SLIDE_DATA, else ``benchmarks/.data``).  Outputs need about 0.5 GB more.
 
 Steps, each its own process (wall time and the command's peak RSS, as compare.py measures them):
 
