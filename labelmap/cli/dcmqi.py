@@ -104,7 +104,7 @@ def itkimage2segimage(  # noqa: PLR0913 - a command's parameters are its flags
         )
         report = slide_to_seg(labels, dicom, output_dicom, metadata=input_metadata, options=options)
     else:
-        problem = opt.slide_flags_problem(level, tiled, tile_size, pyramid)
+        problem = opt.slide_flags_problem(level, tiled, tile_size, pyramid) or opt.slide_image_problem(labels, dicom)
         if problem is not None:
             raise InputError(problem)
         from labelmap.pipeline.convert import itk_to_seg

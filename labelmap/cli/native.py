@@ -116,7 +116,7 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
             report = slide_to_seg(labels, dicom, output, metadata=metadata, options=options, series_uid=series_uid)
         out.wrote_seg(word_notes(report, HINT_TEXT))
         return
-    problem = opt.slide_flags_problem(level, tiled, tile_size, pyramid)
+    problem = opt.slide_flags_problem(level, tiled, tile_size, pyramid) or opt.slide_image_problem(labels, dicom)
     if problem is not None:
         raise InputError(problem)
     from labelmap.pipeline.convert import itk_to_seg

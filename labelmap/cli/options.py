@@ -7,6 +7,8 @@ module stays cheap (typer only; no numpy or pydicom).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from enum import Enum
 
 import typer
@@ -184,6 +186,22 @@ def slide_flags_problem(level: int | None, tiled: object, tile_size: str | None,
     if not given:
         return None
     return f"{', '.join(given)} apply to whole-slide sources only; the --dicom source is not a slide"
+
+
+def slide_image_problem(labels: Sequence[os.PathLike | str], dicom: Sequence[os.PathLike | str]) -> str | None:
+    """A 2-D slide label image (TIFF, PNG, .npy) given with a source that is no slide, as a message, or None."""
+    from labelmap.formats.slide_io import SLIDE_READ_SUFFIXES
+
+    two_d = [s for s in SLIDE_READ_SUFFIXES if s not in (".nrrd", ".nhdr")]
+    image = next((p for p in labels if str(p).lower().endswith(tuple(two_d))), None)
+    if image is None:
+        return None
+    source = ", ".join(str(d) for d in dicom[:3]) + (" ..." if len(dicom) > 3 else "")
+    return (
+        f"{str(image)!r} is a 2-D slide label image, but the source {source} holds no VL Whole Slide Microscopy "
+        "image; give the slide's folder with the DICOM source option (a CT or MR series takes a label volume: "
+        ".nrrd, .nhdr, .nii, .nii.gz)"
+    )
 
 
 # --------------------------------------------------------------------------- dcmqi flags

@@ -59,3 +59,9 @@ def test_a_label_image_of_no_level_names_the_levels(hostile_runner):
     _, outcome = hostile_runner.result(case)
     listed = all(f"{r} x {c}" in outcome.stderr or f"{c} x {r}" in outcome.stderr for r, c in cases_slide.SIZES)
     assert outcome.rc == 1 and listed, outcome.describe()
+
+
+def test_a_slide_label_image_on_a_ct_says_the_source_is_no_slide(hostile_runner):
+    case = next(c for c in cases_slide.CASES if c.id == "slide/ct-source-with-2d-label")
+    _, outcome = hostile_runner.result(case)
+    assert outcome.rc == 1 and "no VL Whole Slide Microscopy image" in outcome.stderr, outcome.describe()
