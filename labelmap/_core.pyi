@@ -78,3 +78,6 @@ def unpack_tile_bits(data: npt.NDArray[np.uint8], bit_offset: int, out: npt.NDAr
 def downsample_nearest(
     band: _Band, row_index: npt.NDArray[np.int64], col_index: npt.NDArray[np.int64], out: _Band, i0: int, i1: int
 ) -> None: ...
+def rle_decode_segment(
+    segment: bytes | bytearray | memoryview, out: np.ndarray, offset: int, stride: int, count: int
+) -> int: ...

@@ -792,3 +792,4 @@ def rle_encode(const rle_t[:, :, ::1] frames, uint8_t[::1] out, int64_t[::1] off
 # Frame tiling of slide label bands (band_to_tiles, tiles_to_band, count_values, pack_tile_bits,
 # unpack_tile_bits, downsample_nearest): kept in its own file, compiled into this module.
 include "_tiles.pxi"
+include "_rle.pxi"

@@ -8,7 +8,7 @@ from labelmap import _core
 from labelmap._util.threads import parts_for, run_parts
 from labelmap.errors import InputError
 
-__all__ = ["rle_capacity", "rle_encode_frames"]
+__all__ = ["rle_capacity", "rle_encode_frames", "rle_decode_planes"]
 
 #: Frames of at least this many bytes in all are encoded on several threads, a share of the
 #: frames each (the kernel runs without the GIL; benchmarks/bench_kernels.py RleEncodeFrames).
@@ -90,3 +90,29 @@ def rle_encode_frames(frames: np.ndarray, *, threads: int | None = None) -> list
         starts = (offs + a * cap).tolist()
         result.extend(view[s:e].tobytes() for s, e in zip(starts, starts[1:]))
     return result
+
+
+def rle_decode_planes(segments: list[bytes], rows: int, columns: int) -> np.ndarray | None:
+    """The (rows, columns) frame of an RLE Lossless codestream's segments, decoded without the GIL.
+
+    One segment gives uint8, two give little-endian uint16 (the first holds the high bytes,
+    PS3.5 G.2).  Returns None when a segment decodes to more or fewer than ``rows * columns``
+    bytes (a damaged frame, for the caller to name).
+
+    Raises
+    ------
+    ValueError
+        For another segment count, or a frame without pixels.
+    """
+    n = len(segments)
+    if n not in (1, 2):
+        raise ValueError(f"rle_decode_planes: expected 1 or 2 segments, got {n}")
+    npx = int(rows) * int(columns)
+    if npx <= 0:
+        raise ValueError(f"rle_decode_planes: a frame of {rows} x {columns} pixels holds no pixel")
+    out = np.empty(npx * n, dtype=np.uint8)
+    for i, segment in enumerate(segments):
+        # segment i is byte plane n - 1 - i: most significant first, into a little-endian buffer
+        if _core.rle_decode_segment(segment, out, n - 1 - i, n, npx) != npx:
+            return None
+    return out.view("<u2" if n == 2 else np.uint8).reshape(int(rows), int(columns))

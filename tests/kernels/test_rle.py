@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 import pytest
 from _checks import misuse, spy_parts
@@ -93,6 +95,14 @@ def _decode_pylibjpeg(stream: bytes, rows: int, cols: int, dtype) -> np.ndarray:
     return np.frombuffer(decoded, dtype=np.dtype(dtype).newbyteorder("<")).reshape(rows, cols)
 
 
+def _decode_ours(stream: bytes, rows: int, cols: int, dtype) -> np.ndarray:
+    from labelmap.dicom.pixels.codecs.rle import decoder
+
+    out = decoder(rows, cols, 8 * np.dtype(dtype).itemsize)(stream)
+    assert out.dtype == np.dtype(dtype).newbyteorder("<") and out.shape == (rows, cols)
+    return out
+
+
 def _check_rle(frames: np.ndarray, encoded: list[bytes]) -> None:
     """Byte-identical to the reference, within the capacity bound, and decoded exactly by both decoders."""
     n, rows, cols = frames.shape
@@ -104,6 +114,7 @@ def _check_rle(frames: np.ndarray, encoded: list[bytes]) -> None:
         assert len(stream) % 2 == 0 and len(stream) <= cap
         np.testing.assert_array_equal(_decode_pydicom(stream, rows, cols, frames.dtype), frame)
         np.testing.assert_array_equal(_decode_pylibjpeg(stream, rows, cols, frames.dtype), frame)
+        np.testing.assert_array_equal(_decode_ours(stream, rows, cols, frames.dtype), frame)
 
 
 @pytest.mark.parametrize("shape", RLE_SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -242,3 +253,75 @@ def test_rle_bool_frames_and_errors():
         kernels.rle_encode_frames(np.zeros((2, 3), np.uint8))
     with misuse(ValueError, "no pixel"):
         kernels.rle_encode_frames(np.zeros((2, 0, 3), np.uint8))
+
+
+# --- RLE Lossless decoding by labelmap's own kernel ---
+
+
+def _stream(*segments: bytes) -> bytes:
+    offsets, pos = [], 64
+    for seg in segments:
+        offsets.append(pos)
+        pos += len(seg)
+    return struct.pack("<16I", len(segments), *offsets, *[0] * (15 - len(segments))) + b"".join(segments)
+
+
+def test_rle_decoder_reads_every_packbits_header_kind():
+    """Literal runs (0..127), replicate runs (-1..-127), the no-op -128 and trailing pad bytes."""
+    from labelmap.dicom.pixels.codecs.rle import decoder
+
+    # row of 10: literal 3 (1,2,3), no-op, replicate 7 x 9; then a pad byte after the frame's end
+    segment = bytes([2, 1, 2, 3, 0x80, (256 - 6), 9, 0])
+    np.testing.assert_array_equal(decoder(1, 10, 8)(_stream(segment)), [[1, 2, 3, 9, 9, 9, 9, 9, 9, 9]])
+    high, low = bytes([(256 - 3), 1]), bytes([3, 0, 1, 2, 0xFF])
+    np.testing.assert_array_equal(decoder(2, 2, 16)(_stream(high, low)), [[256, 257], [258, 511]])
+
+
+def test_rle_decoder_matches_pydicoms_encoder_on_random_frames():
+    """Frames encoded by pydicom's own RLE encoder (runs of 2 replicated) decode to the input."""
+    from pydicom.pixels.encoders.native import _encode_segment
+
+    from labelmap.dicom.pixels.codecs.rle import decoder
+
+    rng = np.random.default_rng(5)
+    for rows, cols, bits in ((21, 22, 8), (23, 38, 16), (1, 300, 8), (3, 130, 16)):
+        dtype = np.uint8 if bits == 8 else np.dtype("<u2")
+        frame = np.repeat(rng.integers(0, 4 if bits == 8 else 70000 // 2, (rows, cols // 2 + 1)), 2, axis=1)[:, :cols]
+        frame = frame.astype(dtype)
+        raw, n = frame.tobytes(), bits // 8
+        stream = _stream(*(bytes(_encode_segment(raw[plane::n], cols)) for plane in reversed(range(n))))
+        np.testing.assert_array_equal(decoder(rows, cols, bits)(stream), frame)
+
+
+@pytest.mark.parametrize(
+    ("segments", "message"),
+    [
+        ((bytes([(256 - 20), 1]),), "does not decode to exactly 2 x 5 pixels"),
+        ((bytes([30]) + bytes(31),), "does not decode to exactly 2 x 5 pixels"),
+        ((bytes([2, 1, 2, 3]),), "does not decode to exactly 2 x 5 pixels"),
+        ((bytes([2, 1]),), "does not decode to exactly 2 x 5 pixels"),
+        ((b"",), "segment offsets .* not increasing"),
+    ],
+)
+def test_rle_decoder_refuses_damaged_frames(segments, message):
+    """A run past the frame's end, too few bytes for it, a literal cut by the segment's end, an empty segment."""
+    from labelmap.dicom.pixels.codecs.rle import decoder
+    from labelmap.errors import SegFormatError
+
+    with pytest.raises(SegFormatError, match=message):
+        decoder(2, 5, 8)(_stream(*segments))
+
+
+def test_rle_decoder_releases_the_gil_on_threads():
+    """Frames decoded on two threads give the same frames as one by one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from labelmap.dicom.pixels.codecs.rle import decoder
+
+    frames = _rle_frames("labels", (256, 256), np.uint8, seed=3)
+    streams = kernels.rle_encode_frames(np.concatenate([frames] * 4))
+    dec = decoder(256, 256, 8)
+    with ThreadPoolExecutor(2) as pool:
+        out = list(pool.map(dec, streams))
+    for a, b in zip(out, np.concatenate([frames] * 4)):
+        np.testing.assert_array_equal(a, b)
