@@ -245,23 +245,24 @@ def _run_pass(
     base = levels[0].geometry
 
     def read(r0: int) -> np.ndarray:
+        # on the read-ahead thread: the value count (a nogil kernel) overlaps the previous band's tiling
         r1 = min(r0 + base.tile_rows, base.rows)
         raw = np.asarray(p.layer.read_rows(r0, r1))
         if raw.shape != (r1 - r0, base.columns):
             expected = (r1 - r0, base.columns)
             raise InputError(f"{p.name}: rows {r0 + 1}..{r1} read as shape {raw.shape}, expected {expected}")
-        return raw
+        band = raw if dtype is None else _as_labels(raw, dtype, p.name, r0)
+        if counts is not None:
+            count_values(band, counts)
+        return band
 
     starts = list(range(0, base.rows, base.tile_rows))
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(read, starts[0])
         for i, r0 in enumerate(starts):
-            raw = pending.result()
+            band = pending.result()
             if i + 1 < len(starts):
                 pending = pool.submit(read, starts[i + 1])
-            band = raw if dtype is None else _as_labels(raw, dtype, p.name, r0)
-            if counts is not None:
-                count_values(band, counts)
             if p.transform is not None:
                 band = p.transform(band)
             _emit(p, coder, levels[0], firsts[0], band, i)
