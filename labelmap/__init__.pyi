@@ -30,7 +30,11 @@ from labelmap.model import Geometry as Geometry
 from labelmap.model import LabelVolume as LabelVolume
 from labelmap.model import SegmentDescription as SegmentDescription
 from labelmap.model import SeriesAttributes as SeriesAttributes
+from labelmap.model import SlideGeometry as SlideGeometry
+from labelmap.model import SlideLabelImage as SlideLabelImage
+from labelmap.model import SlideLabels as SlideLabels
 from labelmap.model import SourceSeries as SourceSeries
+from labelmap.model import as_slide_labels as as_slide_labels
 from labelmap.pipeline.bin2label import binary_to_labelmap as binary_to_labelmap
 from labelmap.pipeline.convert import encode_seg as encode_seg
 from labelmap.pipeline.convert import itk_to_seg as itk_to_seg
@@ -44,7 +48,12 @@ from labelmap.pipeline.options import ReadOptions as ReadOptions
 from labelmap.pipeline.options import WriteOptions as WriteOptions
 from labelmap.pipeline.reports import ReadReport as ReadReport
 from labelmap.pipeline.reports import WriteReport as WriteReport
+from labelmap.pipeline.slide import slide_to_seg as slide_to_seg
+from labelmap.pipeline.slide_api import read_slide_seg as read_slide_seg
+from labelmap.pipeline.slide_api import slide_labels_from_tiles as slide_labels_from_tiles
 from labelmap.seg.summary import seg_summary as seg_summary
+from labelmap.seg.tiled_read import open_slide_seg as open_slide_seg
+from labelmap.sources.slide import load_slide as load_slide
 from labelmap.validate import check_seg as check_seg
 from labelmap.validate import validate_seg as validate_seg
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union, cast
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from labelmap._util.atomic import check_not_input, check_output_target
 from labelmap._util.resources import Resources
 from labelmap.errors import InputError, MetadataError, UnsupportedError
 from labelmap.geometry import DEFAULT_TOLERANCE_MM
-from labelmap.model import Geometry, LabelVolume, SegmentDescription, SeriesAttributes, SourceSeries
+from labelmap.model import Geometry, LabelVolume, SegmentDescription, SeriesAttributes, SlideLabelImage, SourceSeries
 from labelmap.pipeline.options import ReadOptions, WriteOptions
 from labelmap.pipeline.reports import ReadReport, WriteReport
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from labelmap.dicom.uids import TransferSyntax
     from labelmap.seg.decoded import DecodedSegmentation
     from labelmap.seg.plan import PreparedInputs
+    from labelmap.sources.slide import SlideSource
 
 __all__ = [
     "read_labels",
@@ -164,6 +165,11 @@ def encode_seg(
     from labelmap.seg.encode_classic import encode_classic
     from labelmap.seg.plan import merge_layers, prepare_inputs
 
+    if isinstance(volumes, SlideLabelImage) or _is_slide_source(source):
+        raise UnsupportedError(
+            "slide SEGs are written straight to a file, tile row by tile row, never held as a Dataset; use "
+            "labelmap.write_seg or labelmap.slide_to_seg"
+        )
     if isinstance(volumes, LabelVolume):
         volumes = [volumes]
     prepared = prepare_inputs(volumes, source, names=names, options=options)
@@ -189,8 +195,8 @@ def encode_seg(
 
 
 def write_seg(
-    volumes: LabelVolume | Sequence[LabelVolume],
-    source: SourceSeries,
+    volumes: LabelVolume | Sequence[LabelVolume] | SlideLabelImage,
+    source: SourceSeries | SlideSource,
     output: PathLike,
     *,
     series: SeriesAttributes = SeriesAttributes(),
@@ -204,6 +210,8 @@ def write_seg(
     ----------
     volumes, source, series, options, names, resources
         As for :func:`encode_seg` (``options.deflate_level`` applies to ``compression="deflate"``).
+        A :class:`~labelmap.model.SlideLabelImage` (with its segments) and / or a
+        :class:`~labelmap.sources.slide.SlideSource` write a slide SEG (:func:`~labelmap.pipeline.slide.slide_to_seg`).
     output
         The SEG file to write.
 
@@ -217,6 +225,11 @@ def write_seg(
     LabelmapError
         As :func:`encode_seg`; :class:`~labelmap.errors.OutputError` when ``output`` cannot be written.
     """
+    if isinstance(volumes, SlideLabelImage) or _is_slide_source(source):
+        from labelmap.pipeline.slide import slide_to_seg
+
+        return slide_to_seg(volumes, source, output, series=series, options=options, resources=resources)  # type: ignore[arg-type]
+    source = cast(SourceSeries, source)
     t0 = time.perf_counter()
     ds, prepared = encode_seg(
         volumes, source, series=series, options=options, names=names, materialize=False, resources=resources
@@ -256,9 +269,24 @@ def save_seg(
     )
 
 
+def _is_slide_source(source: Any) -> bool:
+    """A loaded slide, or paths holding a VL Whole Slide Microscopy image (a cheap sniff of the files' first bytes)."""
+    if isinstance(source, (SourceSeries, Geometry)) or source is None:
+        return False
+    from labelmap.sources.slide import SlideSource, is_slide_source
+
+    if isinstance(source, SlideSource):
+        return True
+    if isinstance(source, (str, os.PathLike)) or (
+        isinstance(source, (list, tuple)) and all(isinstance(p, (str, os.PathLike)) for p in source)
+    ):
+        return is_slide_source(source)
+    return False
+
+
 def itk_to_seg(
-    labels: Sequence[PathLike],
-    dicom: Sequence[PathLike],
+    labels: Sequence[PathLike] | SlideLabelImage | Any,
+    dicom: Sequence[PathLike] | SlideSource,
     metadata: PathLike | dict | None,
     output: PathLike,
     *,
@@ -273,9 +301,12 @@ def itk_to_seg(
     labels
         The label files, in the order of the JSON's ``segmentAttributes``; or one file whose
         format describes its own segments (a Slicer ``.seg.nrrd``: its layers are the label volumes; a
-        JSON's ``segmentAttributes[i]`` entries replace or add to layer i's descriptions).
+        JSON's ``segmentAttributes[i]`` entries replace or add to layer i's descriptions).  For a
+        whole-slide ``dicom``, what :func:`~labelmap.pipeline.slide.slide_to_seg` takes: 2-D label
+        files, array-likes, :class:`~labelmap.model.SlideLabels` or a SlideLabelImage.
     dicom
-        The source series: folders (searched recursively) and/or files.
+        The source series: folders (searched recursively) and/or files.  A whole slide (a VL Whole
+        Slide Microscopy image among them, or a loaded SlideSource) writes a slide SEG.
     metadata
         The dcmqi metadata JSON (a path or its parsed dict); None only for a ``.seg.nrrd``.
     output
@@ -300,6 +331,14 @@ def itk_to_seg(
     from labelmap.formats import read_labels as read_file
     from labelmap.formats.dcmqi_json import load_metadata
 
+    if _is_slide_source(dicom):
+        from labelmap.pipeline.slide import slide_to_seg
+
+        given = list(labels) if isinstance(labels, (list, tuple)) else labels
+        return slide_to_seg(
+            given, dicom, output, metadata=metadata, options=options, series_uid=series_uid, resources=resources
+        )
+    labels, dicom = cast("Sequence[PathLike]", labels), cast("Sequence[PathLike]", dicom)
     if not labels:
         raise InputError("no label image given; pass the NRRD / NIfTI label file(s)")
     check_output_target(output, [*labels] + ([] if metadata is None or isinstance(metadata, dict) else [metadata]))
@@ -480,8 +519,13 @@ def read_seg(
     reference: None | PathLike | Sequence[PathLike] | SourceSeries | Geometry = None,
     series_uid: str | None = None,
     tol_mm: float = DEFAULT_TOLERANCE_MM,
-) -> DecodedSegmentation:
+) -> DecodedSegmentation | SlideLabelImage:
     """Decode a SEG file or Dataset.
+
+    A slide SEG file (tiled, with a Total Pixel Matrix) gives a :class:`~labelmap.model.SlideLabelImage`
+    instead, read lazily (:func:`~labelmap.pipeline.slide_api.read_slide_seg`: ``.layers`` decode only
+    the tile rows asked for, ``.segments``, ``.geometry`` the SEG's SlideGeometry); ``reference``
+    does not apply to it.
 
     Every type gives a :class:`~labelmap.seg.decoded.DecodedSegmentation` (``.segments``,
     ``.geometry``, ``.volume_of(numbers)``, ``.iter_segment_volumes()``, ``.layers()``):
@@ -491,6 +535,29 @@ def read_seg(
     series folder / files, a SourceSeries or a Geometry) puts the output on that
     full grid, skipped slices filled the same way (0 for BINARY / FRACTIONAL).
     """
+    if isinstance(seg, (str, os.PathLike)):
+        from labelmap.seg.tiled_read import is_slide_seg
+
+        if is_slide_seg(seg):
+            if reference is not None:
+                raise InputError(
+                    f"{os.fspath(seg)} is a slide SEG: its geometry is its own Total Pixel Matrix, a reference "
+                    "series does not apply; read it without reference"
+                )
+            from labelmap.pipeline.slide_api import read_slide_seg
+
+            return read_slide_seg(seg)
+    return _read_volume_seg(seg, reference=reference, series_uid=series_uid, tol_mm=tol_mm)
+
+
+def _read_volume_seg(
+    seg: PathLike | Dataset,
+    *,
+    reference: None | PathLike | Sequence[PathLike] | SourceSeries | Geometry = None,
+    series_uid: str | None = None,
+    tol_mm: float = DEFAULT_TOLERANCE_MM,
+) -> DecodedSegmentation:
+    """:func:`read_seg` on a volume SEG."""
     from labelmap.dicom.values import quiet_pydicom
     from labelmap.seg.decode import decode_labelmap
     from labelmap.seg.read import open_seg
@@ -609,7 +676,7 @@ def seg_to_itk(
         source = reference
     else:  # the series' files are kept: no output may replace one
         source = load_source(reference, series_uid=series_uid)
-    decoded = read_seg(seg, reference=source, series_uid=series_uid, tol_mm=options.tol_mm)
+    decoded = _read_volume_seg(seg, reference=source, series_uid=series_uid, tol_mm=options.tol_mm)
     created = missing_dirs(output_dir) if options.create_dir else []
     out_dir = check_output_dir(output_dir, create=options.create_dir)  # created once the SEG has been read
     # every file is written to a temporary and renamed only when all are written (all or nothing);
