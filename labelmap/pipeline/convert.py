@@ -647,6 +647,8 @@ def seg_to_itk(
     reference, series_uid
         A source series (folder / files) to put the output on its full grid, skipped
         slices filled with background; the series to use when the folder holds several.
+        A slide SEG file goes to :func:`~labelmap.pipeline.slide_read.seg_to_slide` (its own
+        Total Pixel Matrix, no reference; ``options.fmt`` "nrrd" (2-D NRRD) or "ome-tiff").
     resources
         Threads the conversion may use (None: each step's default).
 
@@ -664,6 +666,11 @@ def seg_to_itk(
     from labelmap.formats import LabelSet, output_format
     from labelmap.formats.dcmqi_json import write_meta_json
 
+    if isinstance(seg, (str, os.PathLike)):
+        from labelmap.seg.tiled_read import is_slide_seg
+
+        if is_slide_seg(seg):
+            return _slide_seg_to_files(seg, output_dir, options, reference, resources)
     t0 = time.perf_counter()
     prefix = options.prefix
     _check_prefix(prefix)
@@ -676,7 +683,7 @@ def seg_to_itk(
         source = reference
     else:  # the series' files are kept: no output may replace one
         source = load_source(reference, series_uid=series_uid)
-    decoded = _read_volume_seg(seg, reference=source, series_uid=series_uid, tol_mm=options.tol_mm)
+    decoded = cast("DecodedSegmentation", read_seg(seg, reference=source, series_uid=series_uid, tol_mm=options.tol_mm))
     created = missing_dirs(output_dir) if options.create_dir else []
     out_dir = check_output_dir(output_dir, create=options.create_dir)  # created once the SEG has been read
     # every file is written to a temporary and renamed only when all are written (all or nothing);
@@ -717,4 +724,31 @@ def seg_to_itk(
         filled_slices=decoded.filled_slices,
         seconds=time.perf_counter() - t0,
         warnings=notes,
+    )
+
+
+def _slide_seg_to_files(
+    seg: PathLike, output_dir: PathLike, options: ReadOptions, reference: Any, resources: Resources | None
+) -> ReadReport:
+    """:func:`seg_to_itk` on a slide SEG: its total pixel matrix written by bands (seg_to_slide)."""
+    from labelmap.pipeline.slide_read import seg_to_slide
+
+    if reference is not None:
+        raise InputError(
+            f"{os.fspath(seg)} is a slide SEG: its geometry is its own Total Pixel Matrix, a reference series "
+            "does not apply; convert it without reference"
+        )
+    if options.fmt not in ("ome-tiff", "nrrd"):
+        raise UnsupportedError(
+            f"{os.fspath(seg)} is a slide SEG, written as OME-TIFF (fmt='ome-tiff') or a 2-D NRRD (fmt='nrrd'), "
+            f"not {options.fmt}"
+        )
+    return seg_to_slide(
+        seg,
+        output_dir,
+        merge_segments=options.merge_segments,
+        fmt=options.fmt,
+        prefix=options.prefix,
+        create_dir=options.create_dir,
+        threads=None if resources is None else resources.threads,
     )

@@ -181,3 +181,16 @@ def test_volumes_unchanged(tmp_path):
     decoded = labelmap.read_seg(tmp_path / "x.dcm", reference=[ct])
     assert not isinstance(decoded, SlideLabelImage)
     np.testing.assert_array_equal(decoded.volume_of([1]), arr)
+
+
+def test_seg_to_itk_on_a_slide_seg_writes_its_matrix(small_slide, tmp_path):
+    labels = _labels(SMALL)
+    out = tmp_path / "seg.dcm"
+    labelmap.itk_to_seg([labels], [small_slide], sample_metadata([1, 2, 4]), out)
+    report = labelmap.seg_to_itk(out, tmp_path / "back", options=labelmap.ReadOptions(fmt="ome-tiff"))
+    import tifffile
+
+    assert len(report.outputs) == 1 and report.outputs[0].name.endswith(".ome.tif")
+    np.testing.assert_array_equal(tifffile.imread(report.outputs[0]), labels)
+    with pytest.raises(InputError, match="a reference series does not apply"):
+        labelmap.seg_to_itk(out, tmp_path / "again", reference=small_slide)
