@@ -114,20 +114,25 @@ def sniff_file(path: Path) -> Sniffed | None:
     ds, meta = head.dataset, head.meta
     try:
         sop_class = _text(ds.get("SOPClassUID")) or (_text(meta.get("MediaStorageSOPClassUID")) if meta else "")
-        return Sniffed(
-            path=str(path),
-            sop_class_uid=sop_class,
-            sop_instance_uid=_text(ds.get("SOPInstanceUID")),
-            series_instance_uid=_text(ds.get("SeriesInstanceUID")),
-            modality=_text(ds.get("Modality")),
-            series_number=_text(ds.get("SeriesNumber")),
-            series_description=_text(ds.get("SeriesDescription")),
-            image_type=_image_type(ds.get("ImageType")),
-            damage=head.damage,
-            image=not not_an_image(sop_class),
-        )
+        return _sniffed(path, ds, sop_class, head.damage)
     except NeedsPydicom:
         return _sniff_with_pydicom(path)
+
+
+def _sniffed(path: Path, ds: Any, sop_class: str, damage: str | None) -> Sniffed:
+    """What a header (ours or pydicom's) says of a file."""
+    return Sniffed(
+        path=str(path),
+        sop_class_uid=sop_class,
+        sop_instance_uid=_text(ds.get("SOPInstanceUID")),
+        series_instance_uid=_text(ds.get("SeriesInstanceUID")),
+        modality=_text(ds.get("Modality")),
+        series_number=_text(ds.get("SeriesNumber")),
+        series_description=_text(ds.get("SeriesDescription")),
+        image_type=_image_type(ds.get("ImageType")),
+        damage=damage,
+        image=not not_an_image(sop_class),
+    )
 
 
 def _sniff_with_pydicom(path: Path) -> Sniffed | None:
@@ -136,18 +141,7 @@ def _sniff_with_pydicom(path: Path) -> Sniffed | None:
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True, force=True, specific_tags=sorted(_SNIFF_TAGS))
         sop_class = _text(ds.get("SOPClassUID"))
-        return Sniffed(
-            path=str(path),
-            sop_class_uid=sop_class,
-            sop_instance_uid=_text(ds.get("SOPInstanceUID")),
-            series_instance_uid=_text(ds.get("SeriesInstanceUID")),
-            modality=_text(ds.get("Modality")),
-            series_number=_text(ds.get("SeriesNumber")),
-            series_description=_text(ds.get("SeriesDescription")),
-            image_type=_image_type(ds.get("ImageType")),
-            damage=None,
-            image=not not_an_image(sop_class),
-        )
+        return _sniffed(path, ds, sop_class, None)
     except OSError:
         raise
     except Exception as exc:  # pydicom raises assorted errors on junk
