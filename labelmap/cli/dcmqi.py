@@ -66,6 +66,7 @@ def itkimage2segimage(  # noqa: PLR0913 - a command's parameters are its flags
     """dcmqi-compatible: same flags, list syntax and defaults as dcmqi 1.5.7's itkimage2segimage."""
     from labelmap.errors import InputError
     from labelmap.pipeline.options import WriteOptions
+    from labelmap.pipeline.slide_api import labels_are_volumes
     from labelmap.sources.slide import is_slide_source
 
     seg_type = segmentation_type.lower()
@@ -76,7 +77,8 @@ def itkimage2segimage(  # noqa: PLR0913 - a command's parameters are its flags
     dicom.extend(Path(p) for p in opt.split_paths("--inputDICOMList", input_dicom_list, "source DICOM file"))
     if not dicom:
         raise InputError("give the source series with --inputDICOMDirectory or --inputDICOMList")
-    slide = is_slide_source(dicom)
+    image_paths = [Path(p) for p in opt.split_paths("--inputImageList", input_image_list, "label image")]
+    slide = is_slide_source(dicom) and not labels_are_volumes(image_paths)
     if slide:
         _one_of("--compress", compress, (None, "none", "rle", "jpegls", "j2k", "deflate"))
     else:
@@ -88,7 +90,7 @@ def itkimage2segimage(  # noqa: PLR0913 - a command's parameters are its flags
         compression=compress or "none",
         source_body_part=True,
     )
-    labels = [Path(p) for p in opt.split_paths("--inputImageList", input_image_list, "label image")]
+    labels = image_paths
     if slide:
         from dataclasses import replace
 

@@ -84,6 +84,7 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
     """Label image(s) + dcmqi JSON + source DICOM series (or whole-slide image) -> DICOM SEG."""
     from labelmap.errors import InputError
     from labelmap.pipeline.options import WriteOptions
+    from labelmap.pipeline.slide_api import labels_are_volumes
     from labelmap.sources.slide import is_slide_source
 
     out = Printer(quiet)
@@ -99,7 +100,7 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
         tol_mm=tolerance,
         keep_absent_segments=keep_absent_segments,
     )
-    if is_slide_source(dicom):
+    if is_slide_source(dicom) and not labels_are_volumes(labels):
         from dataclasses import replace
 
         from labelmap.pipeline.slide import slide_to_seg

@@ -330,8 +330,9 @@ def itk_to_seg(
     """
     from labelmap.formats import read_labels as read_file
     from labelmap.formats.dcmqi_json import load_metadata
+    from labelmap.pipeline.slide_api import labels_are_volumes
 
-    if _is_slide_source(dicom):
+    if _is_slide_source(dicom) and not labels_are_volumes(labels):  # a folder may hold a CT and a slide
         from labelmap.pipeline.slide import slide_to_seg
 
         given = list(labels) if isinstance(labels, (list, tuple)) else labels

@@ -124,3 +124,23 @@ def test_slide_flags_with_a_volume_source_are_refused(tmp_path, capsys):
         capsys, "itk2seg", volume["lab"], "-d", volume["ct"], "-m", volume["meta"], "-o", out, "--tiled", "sparse"
     )
     assert rc == 1 and "--tiled apply to whole-slide sources only" in err and not out.exists()
+
+
+@pytest.mark.parametrize("family", ["native", "dcmqi"])
+def test_a_label_volume_with_a_folder_holding_a_ct_and_a_slide_uses_the_ct(tmp_path, capsys, family):
+    """A 3-D label image picks the CT/MR series of a mixed source folder, never its slide."""
+    from _cli import dcmqi_write_args
+
+    volume = make_case(tmp_path / "case")
+    write_wsi_pyramid(volume["ct"] / "slide", sizes=((64, 48),), tile=(32, 32), photometric="MONOCHROME2")
+    out = tmp_path / "seg.dcm"
+    if family == "native":
+        args = ["itk2seg", volume["lab"], "--dicom", volume["ct"], "-m", volume["meta"], "-o", out]
+    else:
+        args = dcmqi_write_args(volume, out)
+    rc, _, err = run_cli(capsys, *args)
+    assert rc == 0, err
+    ds = pydicom.dcmread(out, stop_before_pixels=True)
+    assert "TotalPixelMatrixRows" not in ds and ds.NumberOfFrames > 1
+    referenced = pydicom.dcmread(next((volume["ct"]).glob("*.dcm")), stop_before_pixels=True)
+    assert ds.ReferencedSeriesSequence[0].SeriesInstanceUID == referenced.SeriesInstanceUID
