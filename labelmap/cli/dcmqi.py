@@ -78,7 +78,7 @@ def itkimage2segimage(  # noqa: PLR0913 - a command's parameters are its flags
     if not dicom:
         raise InputError("give the source series with --inputDICOMDirectory or --inputDICOMList")
     image_paths = [Path(p) for p in opt.split_paths("--inputImageList", input_image_list, "label image")]
-    slide = is_slide_source(dicom) and not labels_are_volumes(image_paths)
+    slide = not labels_are_volumes(image_paths) and is_slide_source(dicom)  # volumes never sniff for a slide
     if slide:
         _one_of("--compress", compress, (None, "none", "rle", "jpegls", "j2k", "deflate"))
     else:

@@ -100,7 +100,7 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
         tol_mm=tolerance,
         keep_absent_segments=keep_absent_segments,
     )
-    if is_slide_source(dicom) and not labels_are_volumes(labels):
+    if not labels_are_volumes(labels) and is_slide_source(dicom):  # label volumes never sniff for a slide
         from dataclasses import replace
 
         from labelmap.pipeline.slide import slide_to_seg

@@ -269,6 +269,15 @@ def save_seg(
     )
 
 
+def _is_loaded_slide(source: Any) -> bool:
+    """A :class:`~labelmap.sources.slide.SlideSource` (never a sniff of files)."""
+    if isinstance(source, (SourceSeries, Geometry, str, os.PathLike, list, tuple)) or source is None:
+        return False
+    from labelmap.sources.slide import SlideSource
+
+    return isinstance(source, SlideSource)
+
+
 def _is_slide_source(source: Any) -> bool:
     """A loaded slide, or paths holding a VL Whole Slide Microscopy image (a cheap sniff of the files' first bytes)."""
     if isinstance(source, (SourceSeries, Geometry)) or source is None:
@@ -332,7 +341,10 @@ def itk_to_seg(
     from labelmap.formats.dcmqi_json import load_metadata
     from labelmap.pipeline.slide_api import labels_are_volumes
 
-    if _is_slide_source(dicom) and not labels_are_volumes(labels):  # a folder may hold a CT and a slide
+    # label volumes never sniff the source for a slide (a folder may hold a CT and a slide); a loaded
+    # slide with them goes to the slide writer, which says they are not 2-D
+    volumes_given = labels_are_volumes(labels)
+    if (volumes_given and _is_loaded_slide(dicom)) or (not volumes_given and _is_slide_source(dicom)):
         from labelmap.pipeline.slide import slide_to_seg
 
         given = list(labels) if isinstance(labels, (list, tuple)) else labels

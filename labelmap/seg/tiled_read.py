@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -401,28 +402,54 @@ def is_slide_seg(path: str | os.PathLike[str]) -> bool:
             meta, pos = read_meta(mm, str(path))
             ts = str(meta.get("TransferSyntaxUID", "") or "").rstrip("\x00 ")
             if ts == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
-                try:
+                # the attributes sought come before the Segment Sequence: inflate a bounded prefix only
+                prefix = _inflate_prefix(mm, pos, _DEFLATED_PREFIX)
+                found = _has_matrix(Walker(prefix, str(path)), prefix, 0, False, SEG_SOP_CLASSES)
+                if found is not None or len(prefix) < _DEFLATED_PREFIX:
+                    return bool(found)
+                try:  # a header longer than the prefix before (0048,0007): read it whole
                     return read_slide_header(path) is not None
                 except LabelmapError:
                     return False
-            implicit = ts == IMPLICIT_VR_LITTLE_ENDIAN
-            walker = Walker(mm, str(path))
-            sop_ok = False
-            while pos + 8 <= walker.size:
-                head = walker.header(pos, walker.size, implicit)
-                tag, _, length, vpos = head
-                if tag > 0x00480007:
-                    return False
-                if tag == 0x00080016:
-                    sop_ok = (
-                        bytes(mm[vpos : vpos + length]).rstrip(b"\x00 ").decode("ascii", "replace") in SEG_SOP_CLASSES
-                    )
-                if tag == 0x00480007:
-                    return sop_ok
-                pos = walker.skip(pos, head, walker.size, implicit, 0)
-        except (LabelmapError, ValueError, IndexError, KeyError, UnicodeError):
+            found = _has_matrix(Walker(mm, str(path)), mm, pos, ts == IMPLICIT_VR_LITTLE_ENDIAN, SEG_SOP_CLASSES)
+            return bool(found)
+        except (LabelmapError, ValueError, IndexError, KeyError, UnicodeError, zlib.error):
             return False
     return False
+
+
+def _inflate_prefix(buf: Any, pos: int, limit: int, chunk: int = 1 << 18) -> bytes:
+    """At most ``limit`` bytes of the raw deflate stream starting at ``buf[pos]`` (read ``chunk`` at a time)."""
+    d = zlib.decompressobj(-15)
+    parts: list[bytes] = []
+    got = 0
+    while got < limit and pos < len(buf) and not d.eof:
+        piece = d.decompress(buf[pos : pos + chunk], limit - got)
+        pos += chunk
+        parts.append(piece)
+        got += len(piece)
+    return b"".join(parts)
+
+
+#: inflated bytes of a deflated file's start searched for Total Pixel Matrix Rows
+_DEFLATED_PREFIX = 1 << 22
+
+
+def _has_matrix(walker: Any, buf: Any, pos: int, implicit: bool, sop_classes: Any) -> bool | None:
+    """True when the elements from ``pos`` name a SEG SOP class and hold Total Pixel Matrix Rows, False when
+    they pass (0048,0007) without it, None when ``buf`` ends first."""
+    sop_ok = False
+    while pos + 8 <= walker.size:
+        head = walker.header(pos, walker.size, implicit)
+        tag, _, length, vpos = head
+        if tag > 0x00480007:
+            return False
+        if tag == 0x00080016:
+            sop_ok = bytes(buf[vpos : vpos + length]).rstrip(b"\x00 ").decode("ascii", "replace") in sop_classes
+        if tag == 0x00480007:
+            return sop_ok
+        pos = walker.skip(pos, head, walker.size, implicit, 0)
+    return None
 
 
 def find_slide_segs(folder: str | os.PathLike[str]) -> list[Path]:
