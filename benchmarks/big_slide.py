@@ -35,7 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from compare import _compile_bytecode, _cpu_model, _fmt_size, _mem_total_gib, _venv_bin, run_process  # noqa: E402
+from compare import _compile_bytecode, _cpu_model, _fmt_size, _loadavg, _mem_total_gib, _venv_bin, run_process  # noqa: E402
 
 import _slide_case  # noqa: E402
 import _slide_data  # noqa: E402
@@ -86,13 +86,6 @@ def compare_tiffs(a: Path, b: Path, *, height: int = 1024) -> str:
     if rows != shapes[0][0][0]:
         return f"read {rows} of {shapes[0][0][0]} rows"
     return "equal"
-
-
-def _loadavg() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "?"
 
 
 def main(argv=None) -> int:

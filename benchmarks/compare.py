@@ -92,6 +92,14 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _loadavg() -> str:
+    """The 1, 5 and 15 minute load averages, for the report header ("?" where /proc has none)."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
 def _mem_total_gib() -> str:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():

@@ -51,6 +51,7 @@ from compare import (  # noqa: E402
     _compile_bytecode,
     _cpu_model,
     _fmt_size,
+    _loadavg,
     _mem_total_gib,
     _size_of,
     _venv_bin,
@@ -285,13 +286,6 @@ def _targets(rows: list[dict]) -> list[str]:
                 f"memory {m:.2f} of highdicom's ({'met' if m <= 0.25 else 'NOT met'}, <= 0.25)"
             )
     return out
-
-
-def _loadavg() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "?"
 
 
 def main(argv=None) -> int:
