@@ -177,25 +177,59 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
 
 
+class Outcome:
+    """What one command run came to: exit ``code``, the ``error`` line's text (after ``error: ``, None on
+    success), the command's return value (its report) and the exception behind a failure."""
+
+    __slots__ = ("code", "error", "value", "exc")
+
+    def __init__(self, code: int, error: str | None = None, value: Any = None, exc: BaseException | None = None):
+        self.code, self.error, self.value, self.exc = code, error, value, exc
+
+
 def _run(args: list[str]) -> int:
-    """:func:`main` inside the guarded streams."""
-    import os
+    """:func:`main` inside the guarded streams: run, print the error line, return the exit code."""
     import signal
     import threading
-    import warnings
 
-    from labelmap.errors import LabelmapError
-
-    def fail(text: str) -> int:
-        typer.echo("error: " + " ".join(text.split()), err=True)
-        return 1
-
-    _RUNNING.clear()
     restore = {}  # SIGTERM and SIGHUP (a closed terminal) end a run like Ctrl-C, where nobody else handles them
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
             if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
                 restore[signum] = signal.signal(signum, _interrupt)
+    try:
+        outcome = execute(args)
+    finally:
+        for signum, handler in restore.items():
+            signal.signal(signum, handler)
+    if outcome.error is not None:
+        typer.echo("error: " + outcome.error, err=True)
+    return outcome.code
+
+
+def execute(args: list[str]) -> Outcome:
+    """Run one command line in this process and say how it ended, printing no error (a batch job's runner
+    records it): every failure becomes the one line the command line would print after ``error: ``.
+
+    Parameters
+    ----------
+    args
+        The command line without the program name.
+
+    Returns
+    -------
+    Outcome
+        Code 0 and the command's report, or code 1 with the error text and the exception.
+    """
+    import os
+    import warnings
+
+    from labelmap.errors import LabelmapError
+
+    def fail(text: str, exc: BaseException) -> Outcome:
+        return Outcome(1, " ".join(text.split()), exc=exc)
+
+    _RUNNING.clear()
     try:
         # Library warnings (pydicom's value checks on damaged input, numpy) would add stray stderr
         # lines; the converter checks what it relies on itself and reports it as one error line.
@@ -204,39 +238,37 @@ def _run(args: list[str]) -> int:
             command = _checked_params(typer.main.get_command(app))
             rv = command.main(args=args, standalone_mode=False, prog_name="labelmap-convert")
     except LabelmapError as exc:
-        typer.echo(error_line(exc, hint_texts(args)), err=True)
-        return 1
-    except (KeyboardInterrupt, Interrupted):
-        return fail(f"interrupted during {_running(args)}; no output was written or replaced")
-    except MemoryError:
+        return Outcome(1, error_line(exc, hint_texts(args))[len("error: ") :], exc=exc)
+    except (KeyboardInterrupt, Interrupted) as exc:
+        return fail(f"interrupted during {_running(args)}; no output was written or replaced", exc)
+    except MemoryError as exc:
         return fail(
             f"out of memory during {_running(args)}; the input is larger than this machine can convert, "
-            "or damaged (a header claiming a huge size)"
+            "or damaged (a header claiming a huge size)",
+            exc,
         )
-    except RecursionError:
-        return fail(f"{_running(args)}: the input is nested too deeply to process (recursion limit)")
+    except RecursionError as exc:
+        return fail(f"{_running(args)}: the input is nested too deeply to process (recursion limit)", exc)
     except OSError as exc:
         # the environment, not the program: a full disk, a permission, a vanished file
         where = f"{exc.filename!r}: " if exc.filename else ""
         if exc.filename2:
             where = f"{exc.filename!r} -> {exc.filename2!r}: "
         reason = str(exc.strerror or exc)
-        return fail(f"{_running(args)}: {where}{reason}; check the path, its permissions and the free disk space")
+        return fail(f"{_running(args)}: {where}{reason}; check the path, its permissions and the free disk space", exc)
     except Exception as exc:
         # typer / click signalling: Exit carries a code; usage errors format their own message
         if type(exc).__name__ == "Exit" and hasattr(exc, "exit_code"):
-            return int(exc.exit_code or 0)
+            return Outcome(int(exc.exit_code or 0))
         if type(exc).__name__ == "Abort":
-            return fail("aborted")
+            return fail("aborted", exc)
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
-            return fail(f"{exc.format_message()} (see --help)")
+            return fail(f"{exc.format_message()} (see --help)", exc)
         if os.environ.get("LABELMAP_DEBUG", "") not in ("", "0"):
             raise
         return fail(
             f"internal error during {_running(args)}: {type(exc).__name__}: {exc} - please report it with the "
-            "command line (LABELMAP_DEBUG=1 shows the traceback)"
+            "command line (LABELMAP_DEBUG=1 shows the traceback)",
+            exc,
         )
-    finally:
-        for signum, handler in restore.items():
-            signal.signal(signum, handler)
-    return rv if isinstance(rv, int) else 0
+    return Outcome(rv, value=None) if isinstance(rv, int) else Outcome(0, value=rv)

@@ -15,7 +15,7 @@ from labelmap.cli import options as opt
 from labelmap.cli.output import Printer, check_output_file
 
 if TYPE_CHECKING:
-    from labelmap.pipeline.reports import WriteReport
+    from labelmap.pipeline.reports import ReadReport, WriteReport
     from labelmap.validate import SegValidation
 
 #: Advice per hint code (:data:`labelmap.errors.HINTS`), in the native commands' flags.
@@ -80,7 +80,7 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
     tile_size: str | None = opt.TILE_SIZE,
     pyramid: bool = opt.PYRAMID,
     quiet: bool = opt.QUIET,
-) -> None:
+) -> object:  # its WriteReport (typer resolves annotations at run time)
     """Label image(s) + dcmqi JSON + source DICOM series (or whole-slide image) -> DICOM SEG."""
     from labelmap.errors import InputError
     from labelmap.pipeline.options import WriteOptions
@@ -116,7 +116,7 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
         with out.status("writing slide SEG"):
             report = slide_to_seg(labels, dicom, output, metadata=metadata, options=options, series_uid=series_uid)
         out.wrote_seg(word_notes(report, HINT_TEXT))
-        return
+        return report
     problem = opt.slide_flags_problem(level, tiled, tile_size, pyramid) or opt.slide_image_problem(labels, dicom)
     if problem is not None:
         raise InputError(problem)
@@ -125,6 +125,7 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
     with out.status("writing DICOM SEG"):
         report = itk_to_seg(labels, dicom, metadata, output, options=options, series_uid=series_uid)
     out.wrote_seg(word_notes(report, HINT_TEXT))
+    return report
 
 
 def seg2itk(
@@ -156,13 +157,13 @@ def seg2itk(
     ),
     level: int | None = opt.READ_LEVEL,
     quiet: bool = opt.QUIET,
-) -> None:
+) -> object:  # its ReadReport
     """DICOM SEG -> label image(s) + dcmqi meta.json (a slide SEG: its total pixel matrix, OME-TIFF by default)."""
     from labelmap.pipeline.convert import seg_to_itk
     from labelmap.pipeline.options import ReadOptions
 
     out = Printer(quiet)
-    if read_slide_seg(
+    slide_report = read_slide_seg(
         seg,
         output_dir,
         fmt=fmt.value if fmt else "ome-tiff",
@@ -172,8 +173,9 @@ def seg2itk(
         reference=reference,
         out=out,
         create_dir=True,
-    ):
-        return
+    )
+    if slide_report is not None:
+        return slide_report
     if fmt is not None and fmt.value == "ome-tiff":
         from labelmap.errors import InputError
 
@@ -188,6 +190,7 @@ def seg2itk(
     with out.status("reading DICOM SEG"):
         report = seg_to_itk(seg, output_dir, options=options, reference=reference or None, series_uid=series_uid)
     out.wrote_labels(report)
+    return report
 
 
 def read_slide_seg(
@@ -201,15 +204,15 @@ def read_slide_seg(
     reference: object,
     out: Printer,
     create_dir: bool,
-) -> bool:
+) -> ReadReport | None:
     """Read ``seg`` as a slide SEG (a file with a Total Pixel Matrix, or a folder of SEG pyramid levels) and
-    print the report; False when it is not one (the volume reader takes it, and refuses ``--level``)."""
+    print the report; None when it is not one (the volume reader takes it, and refuses ``--level``)."""
     from labelmap.errors import InputError
 
     if not _is_slide(seg):
         if level is not None:
             raise InputError(f"--level is for slide SEG pyramids; {str(seg)!r} is not a slide SEG")
-        return False
+        return None
     if reference:
         raise InputError("--reference puts a volume SEG on a CT grid; a slide SEG has its own total pixel matrix")
     if fmt not in ("ome-tiff", "nrrd"):
@@ -221,7 +224,7 @@ def read_slide_seg(
             seg, output_dir, level=level, merge_segments=merge, fmt=fmt, prefix=prefix, create_dir=create_dir
         )
     out.wrote_labels(report)
-    return True
+    return report
 
 
 def _is_slide(seg: Path) -> bool:
