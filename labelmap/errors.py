@@ -34,6 +34,8 @@ __all__ = [
     "MissingDependencyError",
     "OutputError",
     "ResourceError",
+    "ManifestError",
+    "ClusterError",
 ]
 
 #: Hint codes and the front-end-neutral advice each stands for (the API's wording; the
@@ -169,3 +171,11 @@ class OutputError(LabelmapError, OSError):
 
 class ResourceError(LabelmapError, ValueError):
     """The input would need more memory (or time) than this machine or the configured limit allows."""
+
+
+class ManifestError(LabelmapError, ValueError):
+    """A batch manifest (or discovery template) that cannot be run: a bad column, cell, row or option."""
+
+
+class ClusterError(LabelmapError, RuntimeError):
+    """The batch's cluster cannot be started or reached, or fails its preflight (versions, shared folder)."""

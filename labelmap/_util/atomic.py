@@ -4,14 +4,17 @@
 images and ``meta.json`` of ``seg2itk``): nothing is renamed until every file is
 written, and a failure (a full disk, an error on the 5th of 8 files, Ctrl-C) leaves the
 folder as it was - no new files, existing ones untouched.  Temporary names are short
-(``.lm-<8 hex>.tmp`` plus the target's format suffix, e.g. ``.nii.gz``) whatever the
-target's name, so a target name near the 255-byte limit still gets a temporary.
+(``.lm-<8 hex>-<8 hex tag of the target's name>.tmp`` plus the target's format suffix, e.g.
+``.nii.gz``) whatever the target's name, so a target name near the 255-byte limit still gets a
+temporary; the tag lets a rerun find and remove what a killed run left of its own target
+(:func:`stale_temporaries`) without touching other jobs' temporaries in the same folder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import re
 import secrets
@@ -32,11 +35,13 @@ __all__ = [
     "is_temporary",
     "kind_of",
     "missing_dirs",
+    "stale_temporaries",
+    "target_tag",
 ]
 
 #: Every temporary file this package creates starts with this (and is hidden).
 TEMP_PREFIX = ".lm-"
-_TEMP = re.compile(r"\.lm-[0-9a-f]{8}\.(tmp|old)")
+_TEMP = re.compile(r"\.lm-[0-9a-f]{8}(?:-([0-9a-f]{8}))?\.(tmp|old)")
 #: A suffix a writer may look at (``.gz``, ``.nii``, ``.nrrd``): short and alphanumeric.
 _SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,8}$")
 
@@ -44,6 +49,40 @@ _SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,8}$")
 def is_temporary(name: str) -> bool:
     """True when ``name`` is one of this package's temporary file names."""
     return _TEMP.match(name) is not None
+
+
+def target_tag(name: str) -> str:
+    """The 8-hex tag of a target file name that its temporaries carry."""
+    return hashlib.blake2s(name.encode("utf-8", "surrogateescape"), digest_size=4).hexdigest()
+
+
+def stale_temporaries(target: str | os.PathLike[str], *, every: bool = False) -> list[Path]:
+    """Temporaries left beside ``target`` by a run that was killed (SIGKILL skips the cleanup).
+
+    Parameters
+    ----------
+    target
+        An output file: its own temporaries and backups are found by their tag.
+    every
+        Every temporary in the folder ``target`` (an output folder that one job owns).
+
+    Returns
+    -------
+    list of Path
+        The leftovers (empty when the folder does not exist).
+    """
+    target = Path(target)
+    folder, tag = (target, None) if every else (target.parent, target_tag(target.name))
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        m = _TEMP.match(name)
+        if m is not None and (tag is None or m.group(1) == tag):
+            found.append(folder / name)
+    return sorted(found)
 
 
 def kind_of(mode: int) -> str:
@@ -74,7 +113,9 @@ def _kept_suffix(name: str) -> str:
 def _new_temp(parent: Path, target: Path, kind: str = "tmp") -> Path:
     """Create (exclusively, mode 0666 minus the umask) and return a fresh temporary file in ``parent``."""
     for _ in range(100):
-        tmp = parent / f"{TEMP_PREFIX}{secrets.token_hex(4)}.{kind}{_kept_suffix(target.name)}"
+        tmp = (
+            parent / f"{TEMP_PREFIX}{secrets.token_hex(4)}-{target_tag(target.name)}.{kind}{_kept_suffix(target.name)}"
+        )
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
         except FileExistsError:
@@ -422,7 +463,7 @@ class OutputSet:
         """A hard link to ``target``'s current file (restored if the commit fails); None where the
         file system has no hard links (the commit is then all-or-nothing up to a failing rename)."""
         for _ in range(100):
-            backup = target.parent / f"{TEMP_PREFIX}{secrets.token_hex(4)}.old"
+            backup = target.parent / f"{TEMP_PREFIX}{secrets.token_hex(4)}-{target_tag(target.name)}.old"
             try:
                 os.link(target, backup, follow_symlinks=False)
             except FileExistsError:
