@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from labelmap.cli import dcmqi, native
+from labelmap.cli.batch import command as batch_command
 
 if TYPE_CHECKING:
     from labelmap.errors import LabelmapError
@@ -28,10 +29,12 @@ app = typer.Typer(
 )
 
 #: Command name -> the module of its family (which defines it and its :data:`HINT_TEXT`), in ``--help`` order.
-_ORDER = "itk2seg seg2itk info validate demo itkimage2segimage segimage2itkimage bin2label bin2labelsegimage"
-COMMANDS: dict[str, ModuleType] = {name: native if hasattr(native, name) else dcmqi for name in _ORDER.split()}
+_ORDER = "itk2seg seg2itk info validate batch demo itkimage2segimage segimage2itkimage bin2label bin2labelsegimage"
+COMMANDS: dict[str, ModuleType] = {
+    name: batch_command if name == "batch" else native if hasattr(native, name) else dcmqi for name in _ORDER.split()
+}
 for _name, _family in COMMANDS.items():
-    app.command(_name)(getattr(_family, _name))
+    app.command(_name, context_settings=getattr(_family, "CONTEXT_SETTINGS", None))(getattr(_family, _name))
 
 
 def hint_texts(argv: list[str]) -> dict[str, str]:
