@@ -8,7 +8,7 @@ end and a job failed; 130 interrupted (SIGINT); 143 SIGTERM.  Importing this mod
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -88,8 +88,8 @@ def batch(  # noqa: PLR0913 - a command's parameters are its flags
     started = time.monotonic()
     tokens = [manifest, *ctx.args] if manifest is not None else list(ctx.args)
     positional, defaults = _split_positional(tokens)
-    templates = {"labels": labels, "dicom": dicom, "metadata": metadata, "seg": seg, "output": output}
-    templates = {k: v for k, v in templates.items() if v}
+    given = {"labels": labels, "dicom": dicom, "metadata": metadata, "seg": seg, "output": output}
+    templates = {k: v for k, v in given.items() if v}
     if deterministic_uids:
         defaults.append("--deterministic-uids")
     _check_choice(positional, templates, workers, scheduler, scheduler_file, write_manifest)
@@ -255,7 +255,7 @@ def _run(
     started: float,
     *,
     quiet: bool,
-    spec_args: dict[str, object],
+    spec_args: dict[str, Any],
     manifest_dir: str,
 ) -> int:
     """Run the jobs not skipped, write the report (also when interrupted), print the summary; the exit status."""
@@ -278,11 +278,7 @@ def _run(
     try:
         if todo:
             outcome = run_jobs(
-                todo,
-                EngineSpec(**spec_args),
-                manifest_dir=manifest_dir,
-                on_result=on_result,
-                on_tick=progress.tick,  # type: ignore[arg-type]
+                todo, EngineSpec(**spec_args), manifest_dir=manifest_dir, on_result=on_result, on_tick=progress.tick
             )
     finally:
         progress.close()
