@@ -186,7 +186,12 @@ def _check_choice(
     if len(positional) > 1:
         raise ManifestError(f"one manifest per batch; got {', '.join(repr(p) for p in positional)}")
     if positional and templates:
-        raise ManifestError("give a MANIFEST.csv or --labels/--seg templates, not both")
+        flags = ", ".join(f"--{name}" for name in templates)
+        what = "are templates" if len(templates) > 1 else "is a template"
+        raise ManifestError(
+            f"give a MANIFEST.csv or templates, not both: {flags} {what} for a batch without a manifest; "
+            "a manifest gives them in its columns"
+        )
     if not positional and not templates:
         raise ManifestError(
             "give a MANIFEST.csv, or templates such as --labels 'seg/{id}.nii.gz' --dicom 'ct/{id}' ..."
