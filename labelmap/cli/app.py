@@ -7,6 +7,7 @@ of the command that was run (native or dcmqi-compatible).
 
 from __future__ import annotations
 
+import functools
 import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -138,6 +139,13 @@ def _checked_params(command: Any) -> Any:
     return command
 
 
+@functools.lru_cache(maxsize=1)
+def _command() -> Any:
+    """The click group of :data:`app` with checked parameters, built once per process: building it costs
+    10-40 ms, as much as a small conversion, and a batch worker runs thousands of command lines."""
+    return _checked_params(typer.main.get_command(app))
+
+
 #: The command being run and its first parameter's value (its main input), for messages.
 _RUNNING: list[Any] = []
 
@@ -238,8 +246,7 @@ def execute(args: list[str]) -> Outcome:
         # lines; the converter checks what it relies on itself and reports it as one error line.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            command = _checked_params(typer.main.get_command(app))
-            rv = command.main(args=args, standalone_mode=False, prog_name="labelmap-convert")
+            rv = _command().main(args=args, standalone_mode=False, prog_name="labelmap-convert")
     except LabelmapError as exc:
         return Outcome(1, error_line(exc, hint_texts(args))[len("error: ") :], exc=exc)
     except (KeyboardInterrupt, Interrupted) as exc:
