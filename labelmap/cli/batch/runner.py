@@ -8,6 +8,7 @@ Whatever happens inside (a bad input, a full disk, a bug) becomes a :class:`JobR
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import socket
 import time
@@ -93,7 +94,7 @@ def run_job(job: Job, threads: int = 0, retries: int = 0) -> JobResult:
     start = time.perf_counter()
     result = JobResult(index=job.index, id=job.id, status="failed", output=job.output)
     result.worker = f"{socket.gethostname()}:{os.getpid()}"
-    argv = list(job.argv) + (["--threads", str(threads)] if threads > 0 else [])
+    argv = list(job.argv) + (["--threads", str(threads)] if threads > 0 and _takes_threads(job.command) else [])
     try:
         remove_stale(job)
         if job.command == "itk2seg":  # a manifest's output folders are created (single itk2seg requires them)
@@ -113,6 +114,16 @@ def run_job(job: Job, threads: int = 0, retries: int = 0) -> JobResult:
         result.error = _one_line(exc)
     result.seconds = time.perf_counter() - start
     return result
+
+
+@functools.lru_cache(maxsize=4)
+def _takes_threads(command: str) -> bool:
+    """Whether ``command`` has a ``--threads`` flag (every converting command has; kept as a check so a
+    worker of another labelmap version never fails every job on it)."""
+    from labelmap.cli.app import _command
+
+    sub = _command().commands.get(command)
+    return sub is not None and any(getattr(p, "name", None) == "threads" for p in sub.params)
 
 
 def _one_line(exc: BaseException) -> str:
