@@ -204,7 +204,7 @@ def _header(names: list[str], where: str) -> str:
         if name not in required and name not in optional:
             allowed = ", ".join((*required, *optional))
             raise ManifestError(f"{where} line 1: unknown column {name!r}; an {command} manifest has {allowed}")
-    missing = [c for c in required if c not in seen]
+    missing = [c for c in required if c not in seen and c != "metadata"]  # rows of lone .seg.nrrd files need none
     if missing:
         raise ManifestError(f"{where} line 1: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
     return command

@@ -54,6 +54,14 @@ def test_bom_comments_blank_lines_and_several_files_per_cell(collection):
     assert job.id == "row4" and job.argv[1:3] == (str(c["lab"]), str(cases[1]["lab"]))
 
 
+def test_seg_nrrd_rows_need_no_metadata_column(tmp_path):
+    path = _write(tmp_path / "s.csv", "labels,dicom,output\na.seg.nrrd,ct,a.dcm\nb.nrrd,ct,b.dcm\n")
+    with pytest.raises(ManifestError, match="line 3, column 'metadata': empty"):
+        read_manifest(path)
+    path = _write(tmp_path / "s.csv", "labels,dicom,output\na.seg.nrrd,ct,a.dcm\n")
+    assert "--metadata" not in read_manifest(path).jobs[0].argv
+
+
 def test_seg2itk_manifest(collection):
     root, _ = collection
     plan = read_manifest(_write(root / "s.csv", "seg,output,reference\na.dcm,out/a,case0/ct\n"))
@@ -68,6 +76,7 @@ def test_seg2itk_manifest(collection):
     [
         ("", "is empty"),
         ("labels,dicom,metadata\n", "missing column output"),
+        ("labels,metadata\n", "missing columns dicom, output"),
         ("labels,dicom,metadata,output,colour\n", "unknown column 'colour'"),
         ("labels,dicom,metadata,output,output\n", "column 'output' appears twice"),
         ("labels,seg,output\n", "both 'labels' and 'seg'"),
