@@ -61,6 +61,7 @@ def itkimage2segimage(  # noqa: PLR0913 - a command's parameters are its flags
     tiled: opt.Tiled | None = opt.TILED,
     tile_size: str | None = opt.TILE_SIZE,
     pyramid: bool = opt.PYRAMID,
+    deterministic_uids: bool = opt.DETERMINISTIC_UIDS,
     verbose: bool = opt.VERBOSE,
 ) -> None:
     """dcmqi-compatible: same flags, list syntax and defaults as dcmqi 1.5.7's itkimage2segimage."""
@@ -89,6 +90,7 @@ def itkimage2segimage(  # noqa: PLR0913 - a command's parameters are its flags
         keep_empty_slices=skip == 0,
         compression=compress or "none",
         source_body_part=True,
+        deterministic_uids=deterministic_uids,
     )
     labels = image_paths
     if slide:

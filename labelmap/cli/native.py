@@ -79,6 +79,7 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
     tiled: opt.Tiled | None = opt.TILED,
     tile_size: str | None = opt.TILE_SIZE,
     pyramid: bool = opt.PYRAMID,
+    deterministic_uids: bool = opt.DETERMINISTIC_UIDS,
     quiet: bool = opt.QUIET,
 ) -> object:  # its WriteReport (typer resolves annotations at run time)
     """Label image(s) + dcmqi JSON + source DICOM series (or whole-slide image) -> DICOM SEG."""
@@ -99,6 +100,7 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
         fractional_type=fractional_type.value,
         tol_mm=tolerance,
         keep_absent_segments=keep_absent_segments,
+        deterministic_uids=deterministic_uids,
     )
     if not labels_are_volumes(labels) and is_slide_source(dicom):  # label volumes never sniff for a slide
         from dataclasses import replace
@@ -242,8 +244,9 @@ def bin2label(
     compression: opt.Compression = opt.COMPRESSION,
     deflate_level: int = opt.DEFLATE_LEVEL,
     keep_empty_slices: bool = opt.KEEP_EMPTY_SLICES,
+    deterministic_uids: bool = opt.DETERMINISTIC_UIDS,
     quiet: bool = opt.QUIET,
-) -> None:
+) -> object:  # its WriteReport
     """BINARY SEG -> LABELMAP SEG (refuses overlapping segments, naming the pairs)."""
     from labelmap.pipeline.bin2label import binary_to_labelmap
     from labelmap.pipeline.options import WriteOptions
@@ -255,10 +258,12 @@ def bin2label(
         compression=compression.value,
         deflate_level=deflate_level,
         keep_empty_slices=keep_empty_slices,
+        deterministic_uids=deterministic_uids,
     )
     with out.status("re-encoding as LABELMAP"):
         report = binary_to_labelmap(seg, output, options=options)
     out.wrote_seg(report)
+    return report
 
 
 def info(seg: Path = opt.SEG_FILE) -> None:

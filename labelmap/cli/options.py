@@ -139,6 +139,12 @@ SERIES_UID = typer.Option(None, "--series-uid", help="Series to use when the fol
 TOLERANCE = typer.Option(
     DEFAULT_TOLERANCE, "--tolerance", min=0.0, help="Largest allowed mismatch between planes and source images, mm."
 )
+DETERMINISTIC_UIDS = typer.Option(
+    False,
+    "--deterministic-uids",
+    help="Derive the SEG's UIDs from the inputs' content, the options and labelmap's version (2.25 form): a "
+    "rerun writes the same UIDs, so an archive does not keep two copies (see README).",
+)
 PREFIX = typer.Option("", "--prefix", "-p", help="File name prefix: <prefix>-1.nrrd, <prefix>-meta.json.")
 
 # --------------------------------------------------------------------------- slide flags (a whole-slide --dicom)

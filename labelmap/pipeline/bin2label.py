@@ -23,6 +23,7 @@ from labelmap.pipeline.options import WriteOptions
 if TYPE_CHECKING:
     from pydicom import Dataset
 
+    from labelmap.dicom.uid_source import UidSource
     from labelmap.pipeline.reports import WriteReport
     from labelmap.seg.decode_classic import ClassicSeg
     from labelmap.seg.read import OpenedSeg
@@ -47,7 +48,9 @@ def binary_to_labelmap(
         The LABELMAP SEG file to write.
     options
         ``palette``, ``force_16bit``, ``compression``, ``deflate_level``, ``keep_empty_slices``
-        and ``tol_mm`` are used.
+        and ``tol_mm`` are used; ``deterministic_uids`` derives the new UIDs from the BINARY SEG's
+        SOP Instance UID and bytes (a Dataset: its segments and label values), the options and
+        labelmap's version.
     resources
         Threads the conversion may use (None: each step's default).
 
@@ -91,10 +94,34 @@ def binary_to_labelmap(
     volume = LabelVolume(array, classic.geometry, tuple(classic.segments))
     plan = plan_labelmap(array, keep_empty_slices=options.keep_empty_slices, source=name)
     series = series_attributes(ds)
+    uids = _derived_uids(seg, opened, volume, options) if options.deterministic_uids else None
     out_ds = encode_labelmap(
-        volume, source, source_index, series=series, options=options, plan=plan, materialize=False, resources=resources
+        volume,
+        source,
+        source_index,
+        series=series,
+        options=options,
+        plan=plan,
+        materialize=False,
+        resources=resources,
+        uids=uids,
     )
     return save_seg(out_ds, output, t0, options, resources, classic.geometry.shape[0], volume.segments, plan.notes)
+
+
+def _derived_uids(seg: PathLike | Dataset, opened: OpenedSeg, volume: LabelVolume, options: WriteOptions) -> UidSource:
+    """The UID source of a deterministic bin2label: the input's SOP Instance UID and file bytes (streamed);
+    for a Dataset, which has no bytes, its label values, grid, segments and series attributes."""
+    from labelmap.pipeline import uid_seed
+    from labelmap.seg.read import series_attributes
+
+    seed = uid_seed.new_seed("bin2label", options)
+    seed.add("input SOP Instance UID", str(opened.header.get("SOPInstanceUID", "") or ""))
+    if isinstance(seg, (str, os.PathLike)):
+        seed.add_file("input SEG", seg)
+    else:
+        uid_seed.add_volumes(seed, [volume], series_attributes(opened.header))
+    return uid_seed.uid_source(seed)
 
 
 def _referenced_series(opened: OpenedSeg) -> str:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from pydicom import Dataset
 
     from labelmap.dicom.dataset import WriteDataset
+    from labelmap.dicom.uid_source import UidSource
     from labelmap.dicom.uids import TransferSyntax
     from labelmap.seg.decoded import DecodedSegmentation
     from labelmap.seg.plan import PreparedInputs
@@ -128,6 +129,7 @@ def encode_seg(
     names: Sequence[str] | None = None,
     materialize: bool = True,
     resources: Resources | None = None,
+    uids: UidSource | None = None,
 ) -> tuple[WriteDataset | Dataset, PreparedInputs]:
     """Encode label volume(s) as a SEG referencing ``source``.
 
@@ -150,6 +152,10 @@ def encode_seg(
         (per-frame items and pixels kept for the bulk writer, :func:`labelmap.seg.encode.save_dataset`).
     resources
         Threads the encoding may use (None: each step's default).
+    uids
+        Mints the SEG's UIDs.  None: random ones, or with ``options.deterministic_uids`` UIDs derived
+        from the volumes' values, grids and segments, the source series, ``series``, the options and
+        labelmap's version (:mod:`labelmap.pipeline.uid_seed`).
 
     Returns
     -------
@@ -172,8 +178,15 @@ def encode_seg(
         )
     if isinstance(volumes, LabelVolume):
         volumes = [volumes]
+    if uids is None and options.deterministic_uids:
+        from labelmap.pipeline import uid_seed
+
+        seed = uid_seed.add_volumes(uid_seed.new_seed("volumes", options), volumes, series)
+        uids = uid_seed.uid_source(uid_seed.add_source(seed, source))
     prepared = prepare_inputs(volumes, source, names=names, options=options)
-    common: dict[str, Any] = dict(series=series, options=options, materialize=materialize, resources=resources)
+    common: dict[str, Any] = dict(
+        series=series, options=options, materialize=materialize, resources=resources, uids=uids
+    )
     ds: WriteDataset | Dataset
     if prepared.seg_type == "LABELMAP":
         array, presence = merge_layers(prepared)
@@ -203,12 +216,13 @@ def write_seg(
     options: WriteOptions = WriteOptions(),
     names: Sequence[str] | None = None,
     resources: Resources | None = None,
+    uids: UidSource | None = None,
 ) -> WriteReport:
     """:func:`encode_seg`, then write the file atomically.
 
     Parameters
     ----------
-    volumes, source, series, options, names, resources
+    volumes, source, series, options, names, resources, uids
         As for :func:`encode_seg` (``options.deflate_level`` applies to ``compression="deflate"``).
         A :class:`~labelmap.model.SlideLabelImage` (with its segments) and / or a
         :class:`~labelmap.sources.slide.SlideSource` write a slide SEG (:func:`~labelmap.pipeline.slide.slide_to_seg`).
@@ -228,11 +242,11 @@ def write_seg(
     if isinstance(volumes, SlideLabelImage) or _is_slide_source(source):
         from labelmap.pipeline.slide import slide_to_seg
 
-        return slide_to_seg(volumes, source, output, series=series, options=options, resources=resources)  # type: ignore[arg-type]
+        return slide_to_seg(volumes, source, output, series=series, options=options, resources=resources, uids=uids)  # type: ignore[arg-type]
     source = cast(SourceSeries, source)
     t0 = time.perf_counter()
     ds, prepared = encode_seg(
-        volumes, source, series=series, options=options, names=names, materialize=False, resources=resources
+        volumes, source, series=series, options=options, names=names, materialize=False, resources=resources, uids=uids
     )
     return save_seg(ds, output, t0, options, resources, prepared.geometry.shape[0], prepared.segments, prepared.notes)
 
@@ -330,7 +344,9 @@ def itk_to_seg(
     Returns
     -------
     WriteReport
-        What was written, with the warnings.
+        What was written, with the warnings.  With ``options.deterministic_uids`` its UIDs derive
+        from the label files' and metadata file's bytes, the source series' UIDs, the options,
+        ``series_uid`` and labelmap's version (:mod:`labelmap.pipeline.uid_seed`).
 
     Raises
     ------
@@ -397,7 +413,17 @@ def itk_to_seg(
         source_part = str(source.dataset.get("BodyPartExamined", None) or "").strip(" \0")
         if source_part:
             series = replace(series, body_part_examined=source_part)
-    return write_seg(volumes, source, output, series=series, options=options, names=names, resources=resources)
+    uids = None
+    if options.deterministic_uids:  # from the files' bytes, streamed (not from the decoded volumes)
+        from labelmap.pipeline import uid_seed
+
+        seed = uid_seed.add_metadata(uid_seed.new_seed("itk2seg", options, series_uid), metadata)
+        for m, path in enumerate(label_paths):
+            seed.add_file(f"label file {m}", path)
+        uids = uid_seed.uid_source(uid_seed.add_source(seed, source))
+    return write_seg(
+        volumes, source, output, series=series, options=options, names=names, resources=resources, uids=uids
+    )
 
 
 # --------------------------------------------------------------------------- self-describing label files

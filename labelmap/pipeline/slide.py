@@ -35,6 +35,7 @@ from labelmap.pipeline.reports import WriteReport
 from labelmap.pipeline.slide_read import seg_to_slide
 
 if TYPE_CHECKING:
+    from labelmap.dicom.uid_source import UidSource
     from labelmap.seg.types import SegmentationType
     from labelmap.sources.slide import SlideLevel, SlideSource
 
@@ -157,6 +158,7 @@ def slide_to_seg(
     series: SeriesAttributes | None = None,
     series_uid: str | None = None,
     resources: Resources | None = None,
+    uids: UidSource | None = None,
 ) -> WriteReport:
     """2-D label image(s) + dcmqi JSON + a whole-slide image -> slide SEG file(s).
 
@@ -183,6 +185,11 @@ def slide_to_seg(
         The slide series to use when the source folder holds several.
     resources
         Threads the conversion may use.
+    uids
+        Mints the files' UIDs.  None: random ones, or with ``options.deterministic_uids`` UIDs
+        derived from the label files' bytes (arrays: their values), the metadata, the slide's
+        UIDs, the series attributes, the options and labelmap's version
+        (:mod:`labelmap.pipeline.uid_seed`).
 
     Returns
     -------
@@ -194,7 +201,7 @@ def slide_to_seg(
     LabelmapError
         One line naming the file, level, value, segment or option; nothing is left behind.
     """
-    from labelmap.dicom.dataset import new_uid
+    from labelmap.dicom.uid_source import UidSource
     from labelmap.dicom.uids import title_of
     from labelmap.seg.tiled import SlideTarget, write_slide_seg
     from labelmap.seg.tiled_header import SlideReference
@@ -247,6 +254,9 @@ def slide_to_seg(
     notes = list(slide.notes)
     series_attrs = series if series is not None else (md.series if md is not None else SeriesAttributes())
     threads = None if resources is None else resources.threads
+    if uids is None and options.deterministic_uids:
+        uids = _derived_uids(given or layers, segments, metadata, slide, series_attrs, options, series_uid)
+    uids = UidSource() if uids is None else uids
     with OutputSet() as out:
         targets = []
         for lv, path in zip(chosen, outputs):
@@ -262,8 +272,9 @@ def slide_to_seg(
             series=series_attrs,
             options=options,
             names=names,
-            pyramid_uid=new_uid() if options.pyramid else None,
+            pyramid_uid=uids.uid("PyramidUID") if options.pyramid else None,
             threads=threads,
+            uids=uids,
         )
     first = outputs[0]
     return WriteReport(
@@ -279,6 +290,30 @@ def slide_to_seg(
         warnings=notes + written.notes,
         pyramid_levels=outputs[1:],
     )
+
+
+def _derived_uids(  # noqa: PLR0913 - everything the seed covers
+    labels: Any,
+    segments: Sequence[SegmentDescription],
+    metadata: Any,
+    slide: SlideSource,
+    series: SeriesAttributes,
+    options: WriteOptions,
+    series_uid: Any,
+) -> UidSource:
+    """Deterministic UIDs of a slide write: label files by their bytes (layers band by band), the
+    segments, the metadata, the slide's Series and SOP Instance UIDs, the series attributes, options
+    and version."""
+    from dataclasses import asdict
+
+    from labelmap.pipeline import uid_seed
+
+    seed = uid_seed.add_metadata(uid_seed.new_seed("slide", options, series_uid), metadata)
+    uid_seed.add_slide_labels(seed, labels)
+    seed.add_json("segments", [asdict(s) for s in segments])
+    seed.add("source slide", str(slide.series_instance_uid or ""))
+    seed.add_json("source levels", sorted(str(lv.sop_instance_uid) for lv in slide.levels))
+    return uid_seed.uid_source(seed.add_json("series attributes", asdict(series)))
 
 
 def _load(source: Any, series_uid: str | None) -> SlideSource:

@@ -17,7 +17,8 @@ import numpy as np
 from labelmap import __version__, kernels
 from labelmap._util.arrays import unique
 from labelmap._util.resources import Resources
-from labelmap.dicom.dataset import WriteDataset, copy_attribute, new_uid
+from labelmap.dicom.dataset import WriteDataset, copy_attribute
+from labelmap.dicom.uid_source import UidSource
 from labelmap.dicom.uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, WRITABLE, TransferSyntax, lookup
 from labelmap.dicom.write import UnencodableText, check_values, write_seg_file
 from labelmap.errors import DicomSeriesError, InputError, MetadataError
@@ -107,22 +108,34 @@ def ds_text(value: float) -> str:
 
 
 def common_dataset(
-    source: SourceSeries, series: SeriesAttributes, seg_type: SegmentationType, shape: Sequence[int], bits: int
+    source: SourceSeries,
+    series: SeriesAttributes,
+    seg_type: SegmentationType,
+    shape: Sequence[int],
+    bits: int,
+    uids: UidSource | None = None,
 ) -> WriteDataset:
     """The attributes every SEG we write shares: patient, study, series, equipment, image, segmentation.
 
-    ``shape`` is the grid's (slices, rows, columns); ``bits`` the Bits Allocated (and Stored) of the frames.
+    ``shape`` is the grid's (slices, rows, columns); ``bits`` the Bits Allocated (and Stored) of the frames;
+    ``uids`` mints the new UIDs (None: random ones).
     """
-    return base_dataset(source.dataset, series, seg_type, (int(shape[-2]), int(shape[-1])), bits)
+    return base_dataset(source.dataset, series, seg_type, (int(shape[-2]), int(shape[-1])), bits, uids)
 
 
 def base_dataset(
-    src, series: SeriesAttributes, seg_type: SegmentationType, frame_shape: tuple[int, int], bits: int
+    src,
+    series: SeriesAttributes,
+    seg_type: SegmentationType,
+    frame_shape: tuple[int, int],
+    bits: int,
+    uids: UidSource | None = None,
 ) -> WriteDataset:
     """:func:`common_dataset` from a source header (pydicom or lite data set): what volume and slide SEGs share.
 
-    ``frame_shape`` is (Rows, Columns) of the frames.
+    ``frame_shape`` is (Rows, Columns) of the frames; ``uids`` mints the new UIDs (None: random ones).
     """
+    uids = UidSource() if uids is None else uids
     ds = WriteDataset()
     for keyword in _COPIED_FROM_SOURCE:
         copy_attribute(ds, src, keyword)
@@ -144,17 +157,17 @@ def base_dataset(
             setattr(ds, keyword, "")
     for keyword in ("StudyInstanceUID", "FrameOfReferenceUID"):  # Type 1: never written empty
         if not str(ds.get(keyword, None) or "").strip("\0 "):
-            setattr(ds, keyword, new_uid())
+            setattr(ds, keyword, uids.uid(keyword, key="source"))  # one per write (every level of a pyramid)
     now = _dt.datetime.now()
     date, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S.%f")
     ds.SOPClassUID = SEG_TYPES[seg_type].sop_class
-    ds.SOPInstanceUID = new_uid()
+    ds.SOPInstanceUID = uids.uid("SOPInstanceUID")
     ds.ImageType = ["DERIVED", "PRIMARY"]
     ds.InstanceCreationDate, ds.InstanceCreationTime = date, time
     ds.SeriesDate, ds.SeriesTime = date, time
     ds.ContentDate, ds.ContentTime = date, time
     ds.Modality = "SEG"
-    ds.SeriesInstanceUID = new_uid()
+    ds.SeriesInstanceUID = uids.uid("SeriesInstanceUID", key="series")
     ds.SeriesNumber = series.series_number
     ds.SeriesDescription = series.series_description
     ds.InstanceNumber = series.instance_number
@@ -192,6 +205,7 @@ def add_geometry_and_references(
     source: SourceSeries,
     source_index: np.ndarray,
     frame_segments: np.ndarray | None = None,
+    uids: UidSource | None = None,
 ) -> PerFrameSpec:
     """Shared and per-frame functional groups, dimensions and the Common Instance Reference.
 
@@ -200,6 +214,7 @@ def add_geometry_and_references(
     (classic SEG) adds the Segment Identification Sequence per frame and makes the
     dimension index (Referenced Segment Number, Image Position Patient).
     The per-frame items stay a :class:`PerFrameSpec` (``ds.frames``), written in bulk.
+    ``uids`` mints the Dimension Organization UID (None: a random one).
     """
     g = geometry
     frame_slices = np.asarray(frame_slices, dtype=np.int64)
@@ -233,7 +248,7 @@ def add_geometry_and_references(
     dims = ranks[:, None] if segments is None else np.stack([segments, ranks], axis=1)
     ds.frames = spec = PerFrameSpec(frame_slices, segments, dims, position_text, sources)
     ds.NumberOfFrames = len(frame_slices)
-    dim_uid = new_uid()
+    dim_uid = (UidSource() if uids is None else uids).uid("DimensionOrganizationUID")
     ds.DimensionOrganizationSequence = [new_item(DimensionOrganizationUID=dim_uid)]
     # (index pointer, functional group pointer, label) of each dimension
     pointers = [(0x0062000B, 0x0062000A, "ReferencedSegmentNumber")] if frame_segments is not None else []
@@ -273,6 +288,7 @@ def encode_labelmap(
     plan: LabelmapPlan | None = None,
     materialize: bool = True,
     resources: Resources | None = None,
+    uids: UidSource | None = None,
 ) -> WriteDataset | Dataset:
     """Encode a LABELMAP SEG (Label Map Segmentation Storage) dataset.
 
@@ -293,7 +309,9 @@ def encode_labelmap(
         True returns a pydicom Dataset; False the :class:`WriteDataset` that
         :func:`save_dataset` writes in bulk without pydicom.
     resources
-        Threads for the frame codecs (None: their own default).
+        Threads for the kernels and frame codecs (None: their own default).
+    uids
+        Mints the SEG's UIDs (None: random ones; see :class:`~labelmap.dicom.uid_source.UidSource`).
 
     Returns
     -------
@@ -325,11 +343,12 @@ def encode_labelmap(
     max_number = max(n for n, _ in items)
     bits = 16 if options.force_16bit or max_number > 0xFF else 8
 
-    ds = common_dataset(source, series, SegmentationType.LABELMAP, array.shape, bits)
+    uids = UidSource() if uids is None else uids
+    ds = common_dataset(source, series, SegmentationType.LABELMAP, array.shape, bits, uids)
     ds.SegmentsOverlap = "NO"
     if plan.has_background:
         ds.PixelPaddingValue = 0
-    ds.SegmentSequence = [segment_to_dataset(seg, number=n, cielab=not options.palette) for n, seg in items]
+    ds.SegmentSequence = [segment_to_dataset(seg, number=n, cielab=not options.palette, uids=uids) for n, seg in items]
     if options.palette:
         ds.PhotometricInterpretation = "PALETTE COLOR"
         colours: dict[int, tuple[int, int, int]] = {n: seg.rgb or DEFAULT_RGB for n, seg in items}
@@ -342,7 +361,7 @@ def encode_labelmap(
     # frames in ascending order along the normal
     g = volume.geometry
     frames = plan.frames[np.argsort(g.slice_positions()[plan.frames] @ g.normal, kind="stable")]
-    add_geometry_and_references(ds, volume.geometry, frames, source, source_index)
+    add_geometry_and_references(ds, volume.geometry, frames, source, source_index, uids=uids)
     pixels = frames_array_of(array, frames, np.uint8 if bits == 8 else np.dtype("<u2"))
     return attach_pixels(
         ds, pixels, "OB" if bits == 8 else "OW", options.compression, materialize=materialize, resources=resources

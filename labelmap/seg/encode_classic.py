@@ -17,6 +17,7 @@ import numpy as np
 from labelmap import kernels
 from labelmap._util.resources import Resources, check_memory
 from labelmap.dicom.dataset import WriteDataset
+from labelmap.dicom.uid_source import UidSource
 from labelmap.errors import InputError, MetadataError, UnsupportedError
 from labelmap.model import Geometry, SegmentDescription, SeriesAttributes, SourceSeries
 from labelmap.seg.encode import add_geometry_and_references, attach_pixels, common_dataset
@@ -100,6 +101,7 @@ def encode_classic(
     segments_overlap: Literal["YES", "NO", "UNDEFINED"] = "UNDEFINED",
     materialize: bool = True,
     resources: Resources | None = None,
+    uids: UidSource | None = None,
 ) -> WriteDataset | Dataset:
     """Encode a BINARY or FRACTIONAL Segmentation Storage dataset from label layers on the source grid.
 
@@ -118,7 +120,7 @@ def encode_classic(
         ``keep_empty_slices``, ``compression`` and (FRACTIONAL) ``fractional_type`` are used.
     segments_overlap
         The Segments Overlap value to write.
-    materialize, resources
+    materialize, resources, uids
         As for :func:`labelmap.seg.encode.encode_labelmap`.
 
     Returns
@@ -165,14 +167,15 @@ def encode_classic(
     if len(frame_slices) == 0:
         raise InputError("no segment has any voxel, so a classic SEG would have no frames", hint="keep_empty_slices")
     (bits,) = spec.bits  # BINARY 1, FRACTIONAL 8
-    ds = common_dataset(source, series, spec.type, geometry.shape, bits)
+    uids = UidSource() if uids is None else uids
+    ds = common_dataset(source, series, spec.type, geometry.shape, bits, uids)
     ds.PhotometricInterpretation = spec.photometric[0]  # MONOCHROME2, the only one
     ds.SegmentsOverlap = segments_overlap
-    ds.SegmentSequence = [segment_to_dataset(s, number=s.number) for s in segments]
+    ds.SegmentSequence = [segment_to_dataset(s, number=s.number, uids=uids) for s in segments]
     if fractional:
         ds.SegmentationFractionalType = fractional_type
         ds.MaximumFractionalValue = 255
-    add_geometry_and_references(ds, geometry, frame_slices, source, source_index, frame_numbers)
+    add_geometry_and_references(ds, geometry, frame_slices, source, source_index, frame_numbers, uids)
     npx = geometry.shape[1] * geometry.shape[2]
     check_memory(  # refused before allocating: N segments on every slice make N x slices frames
         len(frame_slices) * npx // (1 if fractional else 8),

@@ -60,6 +60,11 @@ class WriteOptions:
         Slide SEGs: the transfer syntax (a ``--compression`` name; ``"deflate"`` means Deflated
         Image Frame Compression, raw deflate per frame); None: RLE for LABELMAP and FRACTIONAL,
         native for BINARY.  ``compression`` applies to volumes only.
+    deterministic_uids
+        Derive every UID the writer mints (SOP Instance, Series Instance, Dimension Organization,
+        Tracking, Pyramid ...) from the inputs' content, these options and labelmap's version
+        instead of minting random ones, so that rerunning a conversion writes the same UIDs
+        (:mod:`labelmap.pipeline.uid_seed`).  A new labelmap version gives new UIDs.
     """
 
     seg_type: SegType = "labelmap"
@@ -78,3 +83,4 @@ class WriteOptions:
     level: int | None = None
     pyramid: bool = False
     tiled_compression: str | None = None
+    deterministic_uids: bool = False

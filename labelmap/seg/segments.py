@@ -7,7 +7,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from labelmap._util.color import check_triplet, cielab_to_rgb, rgb_to_cielab
-from labelmap.dicom.dataset import WriteDataset, WriteElement, new_uid
+from labelmap.dicom.dataset import WriteDataset, WriteElement
+from labelmap.dicom.uid_source import UidSource
 from labelmap.dicom.vr import Problem, check, code_value_keyword, normalise_cs
 from labelmap.errors import MetadataError
 from labelmap.model import DEFAULT_RGB, Code, SegmentDescription, SeriesAttributes
@@ -174,12 +175,16 @@ def check_metadata_values(
                 raise MetadataError(f"{name}: segmentAttributes[{i}][{j}].{key}: {found}")
 
 
-def segment_to_dataset(seg: SegmentDescription, *, number: int, cielab: bool = True) -> WriteDataset:
+def segment_to_dataset(
+    seg: SegmentDescription, *, number: int, cielab: bool = True, uids: UidSource | None = None
+) -> WriteDataset:
     """One Segment Sequence item for ``seg`` as Segment Number ``number`` (a writer's data set;
     ``.to_pydicom()`` gives pydicom's form).
 
     Modifiers are nested in their parent code items.  ``cielab=False`` leaves
-    out RecommendedDisplayCIELabValue (PALETTE COLOR LABELMAP files).
+    out RecommendedDisplayCIELabValue (PALETTE COLOR LABELMAP files).  A Tracking ID without a
+    Tracking UID gets one from ``uids`` (None: a random one), the same for this Segment Number
+    on every call with the same source (every level of a pyramid).
     """
     if not 0 <= int(number) <= 65535:  # 0 only for a LABELMAP background segment
         raise MetadataError(f"segment number must be in 0..65535, got {number}")
@@ -214,7 +219,7 @@ def segment_to_dataset(seg: SegmentDescription, *, number: int, cielab: bool = T
             region.AnatomicRegionModifierSequence = [_code_item(seg.anatomic_region_modifier)]
         ds.AnatomicRegionSequence = [region]
     if seg.tracking_id or seg.tracking_uid:  # each is Type 1C on the other
-        ds.TrackingUID = seg.tracking_uid or new_uid()
+        ds.TrackingUID = seg.tracking_uid or (UidSource() if uids is None else uids).uid("TrackingUID", key=number)
         ds.TrackingID = seg.tracking_id or ds.TrackingUID
     _write_contexts(ds, seg)
     if cielab:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from labelmap.dicom.dataset import new_uid
 from labelmap.dicom.stream import BOT_LIMIT, NATIVE_LIMIT, Spool, set_file_meta, write_frames_file
+from labelmap.dicom.uid_source import UidSource
 from labelmap.dicom.uids import WRITABLE, TransferSyntax, lookup
 from labelmap.errors import InputError, MetadataError, UnsupportedError
 from labelmap.model import SeriesAttributes, SlideGeometry, SlideLabelImage
@@ -170,6 +170,7 @@ def write_slide_seg(
     series_instance_uid: str | None = None,
     threads: int | None = None,
     bot_limit: int = BOT_LIMIT,
+    uids: UidSource | None = None,
 ) -> SlideWritten:
     """Write one slide SEG per target (the first on the labels' own grid, the others smaller levels).
 
@@ -194,6 +195,8 @@ def write_slide_seg(
         Threads for the kernels and codecs.
     bot_limit
         Largest frame offset of a Basic Offset Table (tests force the Extended Offset Table with less).
+    uids
+        Mints the files' UIDs (None: random ones; see :class:`~labelmap.dicom.uid_source.UidSource`).
 
     Returns
     -------
@@ -270,7 +273,8 @@ def write_slide_seg(
         background = seg_type == SegmentationType.LABELMAP and (bool(counts[0]) or padded)
         if seg_type == SegmentationType.LABELMAP and not any(p.count for p in passes):
             background = True
-        series_uid = series_instance_uid or new_uid()
+        uids = UidSource() if uids is None else uids
+        series_uid = series_instance_uid or uids.uid("SeriesInstanceUID", key="series")
         numbers = [s.number for s in sorted(image.segments, key=lambda s: s.number)]
         one_map = seg_type == SegmentationType.BINARY and len(image.layers) == 1
         overlap = "NO" if len(image.segments) == 1 or one_map else "UNDEFINED"
@@ -296,6 +300,7 @@ def write_slide_seg(
                 palette=options.palette,
                 fractional_type=options.fractional_type.upper(),
                 overlap=overlap,
+                uids=uids,
             )
             ds.SeriesInstanceUID = series_uid
             if pyramid_uid is not None:

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from labelmap.dicom.dataset import WriteDataset, WriteElement, copy_attribute, new_uid
+from labelmap.dicom.dataset import WriteDataset, WriteElement, copy_attribute
+from labelmap.dicom.uid_source import UidSource
 from labelmap.dicom.write import ITEM_BYTES, pad_text, sequence_bytes, short_element, tag_bytes
 from labelmap.model import DEFAULT_RGB, SegmentDescription, SeriesAttributes, SlideGeometry
 from labelmap.seg.encode import base_dataset, ds_text
@@ -112,7 +113,7 @@ def _valid(item: WriteDataset, keyword: str) -> bool:
     return check(element.VR, element.value, vm=MULTIPLICITY.get(keyword, (1, 1))) is None
 
 
-def slide_dataset(
+def slide_dataset(  # noqa: PLR0913 - the header's parts are its parameters
     reference: SlideReference,
     geometry: SlideGeometry,
     *,
@@ -126,6 +127,7 @@ def slide_dataset(
     palette: bool = False,
     fractional_type: str = "PROBABILITY",
     overlap: str = "UNDEFINED",
+    uids: UidSource | None = None,
 ) -> WriteDataset:
     """The SEG header of one slide level, Pixel Data and per-frame items excepted.
 
@@ -151,6 +153,8 @@ def slide_dataset(
         LABELMAP: PALETTE COLOR with the segments' colours.
     fractional_type, overlap
         FRACTIONAL's Segmentation Fractional Type; Segments Overlap of BINARY / FRACTIONAL.
+    uids
+        Mints the new UIDs (None: random ones); one source for every level of a pyramid.
 
     Returns
     -------
@@ -161,7 +165,8 @@ def slide_dataset(
 
     spec = SEG_TYPES[seg_type]
     src = reference.dataset
-    ds = base_dataset(src, series, seg_type, (geometry.tile_rows, geometry.tile_columns), bits)
+    uids = UidSource() if uids is None else uids
+    ds = base_dataset(src, series, seg_type, (geometry.tile_rows, geometry.tile_columns), bits, uids)
     ds.ImageType = ["DERIVED", "PRIMARY"]
     ds.PatientOrientation = ""  # Type 2C: no patient-relative orientation on a slide (empty, as allowed)
     if copy_attribute(ds, src, "ContainerIdentifier"):
@@ -180,7 +185,7 @@ def slide_dataset(
     ds.TotalPixelMatrixFocalPlanes = 1
     ds.SharedFunctionalGroupsSequence = [new_item(PixelMeasuresSequence=[_pixel_measures(reference)])]
     ds.NumberOfFrames = frames
-    dim_uid = new_uid()
+    dim_uid = uids.uid("DimensionOrganizationUID")
     ds.DimensionOrganizationSequence = [new_item(DimensionOrganizationUID=dim_uid)]
     ds.DimensionOrganizationType = "TILED_SPARSE" if sparse else "TILED_FULL"
     if sparse:
@@ -215,7 +220,7 @@ def slide_dataset(
         items += [(s.number, s) for s in ordered]
         if background:
             ds.PixelPaddingValue = 0
-        ds.SegmentSequence = [segment_to_dataset(s, number=n, cielab=not palette) for n, s in items]
+        ds.SegmentSequence = [segment_to_dataset(s, number=n, cielab=not palette, uids=uids) for n, s in items]
         if palette:
             ds.PhotometricInterpretation = "PALETTE COLOR"
             colours: dict[int, tuple[int, int, int]] = {n: s.rgb or DEFAULT_RGB for n, s in items}
@@ -227,7 +232,7 @@ def slide_dataset(
     else:
         ds.PhotometricInterpretation = "MONOCHROME2"
         ds.SegmentsOverlap = overlap
-        ds.SegmentSequence = [segment_to_dataset(s, number=s.number) for s in ordered]
+        ds.SegmentSequence = [segment_to_dataset(s, number=s.number, uids=uids) for s in ordered]
         if seg_type == SegmentationType.FRACTIONAL:
             ds.SegmentationFractionalType = fractional_type
             ds.MaximumFractionalValue = 255
