@@ -1084,6 +1084,7 @@ OUTPUT_COMMANDS = {
     ],
     "bin2label": lambda c, o: ["bin2label", c["binary"], "-o", o],
     "bin2labelsegimage": lambda c, o: ["bin2labelsegimage", "--inputDICOM", c["binary"], "--outputDICOM", o],
+    "preview": lambda c, o: ["preview", c["binary"], "-o", o],
 }
 
 
@@ -1149,7 +1150,7 @@ def test_output_is_an_input(case, tmp_path, capsys, command):
     shutil.copy(case["lab"], lab)
     shutil.copy(case["binary"], binary)
     local = dict(case, lab=lab, binary=binary)
-    target = binary if command.startswith("bin2") else lab
+    target = binary if command.startswith("bin2") or command == "preview" else lab
     before = target.read_bytes()
     rc, stdout, err = run_cli(capsys, *OUTPUT_COMMANDS[command](local, target))
     one_line_error(rc, stdout, err, [target.name, "also an input", "another output name"])

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["rgb_to_cielab", "cielab_to_rgb", "check_triplet"]
+__all__ = ["rgb_to_cielab", "cielab_to_rgb", "check_triplet", "distinct_rgb"]
 
 
 def _f32(x: float) -> float:
@@ -88,3 +88,19 @@ def cielab_to_rgb(lab: Sequence[int]) -> tuple[int, int, int]:
         c = 1.055 * c ** (1 / 2.4) - 0.055 if c > 0.0031308 else 12.92 * c
         out.append(min(255, max(0, _c_round(c * 255))))
     return (out[0], out[1], out[2])
+
+
+def distinct_rgb(number: int) -> tuple[int, int, int]:
+    """A stable colour for a segment without a recommended one: far from its neighbours' and never grey.
+
+    Hues step by the golden ratio from the number (neighbouring numbers land far apart on the colour
+    wheel), in three lightness and saturation levels; the same number always gives the same colour.
+    """
+    import colorsys
+
+    n = int(number)
+    hue = (n * 0.618033988749895) % 1.0
+    light = (0.5, 0.62, 0.4)[n % 3]
+    sat = (0.85, 0.7, 0.95)[(n // 3) % 3]
+    r, g, b = colorsys.hls_to_rgb(hue, light, sat)
+    return (int(round(r * 255)), int(round(g * 255)), int(round(b * 255)))

@@ -1,4 +1,4 @@
-"""The native commands: itk2seg, seg2itk, bin2label, info, validate, demo.
+"""The native commands: itk2seg, seg2itk, preview, bin2label, info, validate, demo.
 
 Each parses its flags, builds the library's option objects, calls the pipeline and
 prints the report.  Heavy modules (numpy, pydicom) are imported inside the commands.
@@ -15,7 +15,7 @@ from labelmap.cli import options as opt
 from labelmap.cli.output import Printer, check_output_file
 
 if TYPE_CHECKING:
-    from labelmap.pipeline.reports import ReadReport, WriteReport
+    from labelmap.pipeline.reports import PreviewReport, ReadReport, WriteReport
     from labelmap.validate import SegValidation
 
 #: Advice per hint code (:data:`labelmap.errors.HINTS`), in the native commands' flags.
@@ -158,6 +158,11 @@ def seg2itk(
         help="BINARY/FRACTIONAL: the fewest files of non-overlapping segments instead of one per segment.",
     ),
     level: int | None = opt.READ_LEVEL,
+    preview: bool = typer.Option(
+        False,
+        "--preview",
+        help="Also draw the SEG as <prefix or SEG name>.preview.png beside the outputs (see preview).",
+    ),
     quiet: bool = opt.QUIET,
 ) -> object:  # its ReadReport
     """DICOM SEG -> label image(s) + dcmqi meta.json (a slide SEG: its total pixel matrix, OME-TIFF by default)."""
@@ -177,6 +182,8 @@ def seg2itk(
         create_dir=True,
     )
     if slide_report is not None:
+        if preview:
+            _preview_beside(seg, output_dir, prefix, None, None, tolerance, out)
         return slide_report
     if fmt is not None and fmt.value == "ome-tiff":
         from labelmap.errors import InputError
@@ -192,6 +199,86 @@ def seg2itk(
     with out.status("reading DICOM SEG"):
         report = seg_to_itk(seg, output_dir, options=options, reference=reference or None, series_uid=series_uid)
     out.wrote_labels(report)
+    if preview:
+        _preview_beside(seg, output_dir, prefix, reference, series_uid, tolerance, out)
+    return report
+
+
+def _preview_beside(
+    seg: Path,
+    output_dir: Path,
+    prefix: str,
+    reference: list[Path] | None,
+    series_uid: str | None,
+    tol: float,
+    out: Printer,
+) -> None:
+    """``seg2itk --preview``: the preview of ``seg`` as ``<output_dir>/<prefix or SEG name>.preview.png``."""
+    import re
+
+    from labelmap.pipeline.preview import preview_seg
+
+    stem = prefix or re.sub(r"(\.seg)?(\.dcm)?$", "", seg.name, flags=re.I) or "segmentation"
+    with out.status("drawing the preview"):
+        report = preview_seg(
+            seg, output_dir / f"{stem}.preview.png", reference=reference or None, series_uid=series_uid, tol_mm=tol
+        )
+    _wrote_preview(out, report)
+
+
+def _wrote_preview(out: Printer, r: PreviewReport) -> None:
+    """The warnings and the one-line summary of a preview."""
+    from labelmap.cli.output import shown, size_text
+
+    out.warn(r.warnings)
+    count = len(r.slices)
+    out.echo(
+        f"wrote {shown(r.output)} ({r.width} x {r.height} px, {count} slice{'' if count == 1 else 's'}, "
+        f"{r.segments} segments, {size_text(r.size_bytes)}) in {r.seconds:.2f} s"
+    )
+
+
+def preview(  # noqa: PLR0913 - a command's parameters are its flags
+    seg: Path = typer.Argument(..., help="DICOM SEG file (or a folder holding a slide SEG pyramid's levels)."),
+    output: Path = typer.Option(..., "--output", "-o", help="PNG file to write."),
+    reference: list[Path] | None = typer.Option(
+        None, "--reference", "-r", help="Source series (folder or files): segments drawn over its images, on its grid."
+    ),
+    slices: str | None = typer.Option(
+        None,
+        "--slices",
+        help="N: that many evenly spaced slices holding a segment (default 12); all; or 0-based slice indices "
+        "and ranges: 3,7,10-12.",
+    ),
+    window: str | None = typer.Option(
+        None, "--window", help="C,W: display window of the source images (default: theirs, else 1st-99th percentile)."
+    ),
+    fractional: opt.FractionalDraw = typer.Option(
+        opt.FractionalDraw.threshold,
+        "--fractional",
+        help="FRACTIONAL: threshold (drawn at >= half the maximum) or alpha (opacity follows the value).",
+    ),
+    series_uid: str | None = opt.SERIES_UID,
+    tolerance: float = opt.TOLERANCE,
+    quiet: bool = opt.QUIET,
+) -> object:  # its PreviewReport
+    """Draw a SEG as a PNG: slices with each segment in its colour, a legend (numbers, names, voxels), a title."""
+    from labelmap.pipeline.preview import preview_seg
+
+    out = Printer(quiet)
+    check_output_file(output, "--output")
+    with out.status("drawing the preview"):
+        report = preview_seg(
+            seg,
+            output,
+            reference=reference or None,
+            slices=opt.parse_slices(slices),
+            window=opt.parse_window(window),
+            fractional=fractional.value,
+            series_uid=series_uid,
+            tol_mm=tolerance,
+        )
+    _wrote_preview(out, report)
     return report
 
 

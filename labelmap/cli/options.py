@@ -213,3 +213,73 @@ def slide_image_problem(labels: Sequence[os.PathLike | str], dicom: Sequence[os.
 # --------------------------------------------------------------------------- dcmqi flags
 SKIP = typer.Option(1, "--skip", help="1: skip empty slices; 0: keep them.")
 VERBOSE = typer.Option(False, "--verbose", help="More output.")
+
+
+# --------------------------------------------------------------------------- preview
+#: ``--fractional`` choices of ``preview``.
+FractionalDraw = Enum("FractionalDraw", {"threshold": "threshold", "alpha": "alpha"}, type=str)
+
+
+def parse_slices(text: str | None) -> int | list[int] | None:
+    """``--slices``: a count (``12``), ``all``, or 0-based slice indices and ranges (``3,7,10-12``).
+
+    A single number is a count; a list (any comma) or a range names slices (``5,`` is slice 5 alone).
+
+    Raises
+    ------
+    InputError
+        Anything else, naming the item at fault.
+    """
+    import sys
+
+    from labelmap.errors import InputError
+
+    if text is None:
+        return None
+    value = text.strip().lower()
+    if value == "all":
+        return sys.maxsize
+    if value.isdigit():
+        return int(value)
+    picks: list[int] = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item and "," in value:
+            continue
+        first, dash, last = item.partition("-")
+        if first.isdigit() and (not dash or last.isdigit()):
+            lo, hi = int(first), int(last) if dash else int(first)
+            if hi < lo:
+                raise InputError(f"--slices {text!r}: range {item!r} runs backwards; write {hi}-{lo}")
+            picks.extend(range(lo, hi + 1))
+            continue
+        raise InputError(
+            f"--slices {text!r}: {item!r} is not a slice index or range; give a count (12), 'all', or 0-based "
+            "indices and ranges (3,7,10-12)"
+        )
+    if not picks:
+        raise InputError(f"--slices {text!r} names no slice; give a count (12), 'all', or indices (3,7,10-12)")
+    return picks
+
+
+def parse_window(text: str | None) -> tuple[float, float] | None:
+    """``--window C,W``: the display window's center and width (width > 0).
+
+    Raises
+    ------
+    InputError
+        Not two finite numbers, or a width that is not positive.
+    """
+    import math
+
+    from labelmap.errors import InputError
+
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        center, width = (float(p) for p in parts)
+    except ValueError:
+        raise InputError(f"--window {text!r}: give the center and width as two numbers, e.g. --window 40,400") from None
+    if not (math.isfinite(center) and math.isfinite(width)) or width <= 0:
+        raise InputError(f"--window {text!r}: the center must be a number and the width a positive number")
+    return center, width

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["WriteReport", "ReadReport"]
+__all__ = ["WriteReport", "ReadReport", "PreviewReport"]
 
 
 def _plain(value: Any) -> Any:
@@ -54,5 +54,19 @@ class ReadReport(_Report):
     shape: tuple[int, int, int]
     segments: int
     filled_slices: int
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PreviewReport(_Report):
+    """What a preview (``labelmap-convert preview``) drew: the PNG, its size in pixels and bytes, the slices."""
+
+    output: Path
+    width: int
+    height: int
+    size_bytes: int
+    slices: list[int]  # 0-based slice indices drawn (a slide: [0])
+    segments: int  # in the legend
     seconds: float
     warnings: list[str] = field(default_factory=list)
