@@ -30,7 +30,9 @@ app = typer.Typer(
 )
 
 #: Command name -> the module of its family (which defines it and its :data:`HINT_TEXT`), in ``--help`` order.
-_ORDER = "itk2seg seg2itk preview info validate batch demo itkimage2segimage segimage2itkimage bin2label bin2labelsegimage"
+_ORDER = (
+    "itk2seg seg2itk preview info validate batch demo itkimage2segimage segimage2itkimage bin2label bin2labelsegimage"
+)
 COMMANDS: dict[str, ModuleType] = {
     name: batch_command if name == "batch" else native if hasattr(native, name) else dcmqi for name in _ORDER.split()
 }
