@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-slow test-all lint demo bench compare big slide-bench big-slide clean tools
+.PHONY: test test-slow test-all lint demo bench compare big slide-bench preview-bench big-slide clean tools
 
 $(STAMP): pyproject.toml setup.py labelmap/_core.pyx labelmap/_tiles.pxi labelmap/_rle.pxi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ big: $(STAMP)
 	$(BIN)/python benchmarks/big.py
 
 # 20,000 x 20,000 slide: LABELMAP TILED_FULL RLE write and read against highdicom (about 0.5 GB of disk)
+# labelmap-convert preview on the reference case, against seg2itk of the same SEG in the same run
+preview-bench: $(STAMP)
+	$(BIN)/python benchmarks/preview.py
+
 slide-bench: $(STAMP)
 	$(BIN)/python benchmarks/slide.py
 

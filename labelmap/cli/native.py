@@ -258,6 +258,9 @@ def preview(  # noqa: PLR0913 - a command's parameters are its flags
         "--fractional",
         help="FRACTIONAL: threshold (drawn at >= half the maximum) or alpha (opacity follows the value).",
     ),
+    tile_size: int | None = typer.Option(
+        None, "--tile-size", help="Pixels along each slice tile's longer side (default 256; a slide's thumbnail: 1024)."
+    ),
     series_uid: str | None = opt.SERIES_UID,
     tolerance: float = opt.TOLERANCE,
     quiet: bool = opt.QUIET,
@@ -277,6 +280,7 @@ def preview(  # noqa: PLR0913 - a command's parameters are its flags
             fractional=fractional.value,
             series_uid=series_uid,
             tol_mm=tolerance,
+            tile_size=tile_size,
         )
     _wrote_preview(out, report)
     return report

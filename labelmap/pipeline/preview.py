@@ -201,7 +201,10 @@ class _Frames:
     overlap_pixels: int = 0  # pixels of the drawn frames that hold several segments
     notes: tuple[str, ...] = ()
 
-    def layers(self, frames: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    def layers(
+        self, frames: Sequence[int], rows: np.ndarray, cols: np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """The layers of the given frames (one slice's), sampled at ``rows`` x ``cols`` of the frame."""
         raise NotImplementedError
 
 
@@ -226,8 +229,10 @@ class _LabelmapFrames(_Frames):
                 f"pixel values {stray[:10]} occur in the frames but no segment describes them; they are not drawn",
             )
 
-    def layers(self, frames: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray | None]]:
-        return [(self.lut[self.frames[f]], None) for f in frames]
+    def layers(
+        self, frames: Sequence[int], rows: np.ndarray, cols: np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        return [(self.lut[self.frames[f][np.ix_(rows, cols)]], None) for f in frames]
 
 
 def _bit_counts(packed: np.ndarray, n_frames: int, npx: int, chunk: int = 256) -> np.ndarray:
@@ -285,19 +290,22 @@ class _ClassicFrames(_Frames):
         byte0, byte1 = bit0 // 8, (bit0 + npx + 7) // 8
         return unpack_tile_bits(self.packed[byte0:byte1], 1, self.rows, self.columns, bit_offset=bit0 % 8)[0] != 0
 
-    def layers(self, frames: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    def layers(
+        self, frames: Sequence[int], rows: np.ndarray, cols: np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray | None]]:
         order = sorted(frames, key=lambda f: (int(self.numbers[f]), f))
-        shape = (self.rows, self.columns)
+        shape = (len(rows), len(cols))
+        at = np.ix_(rows, cols)
         if not self.binary and self.fractional == "alpha":
             out: list[tuple[np.ndarray, np.ndarray | None]] = []
             for f in order:
-                value = self.values[f]
+                value = self.values[f][at]
                 numbers = np.where(value > 0, np.uint16(self.numbers[f]), np.uint16(0)).astype(np.uint16)
                 out.append((numbers, (value.astype(np.float32) / np.float32(self.max_value)).clip(0, 1)))
             return out
         lab = np.zeros(shape, dtype=np.uint16)
         for f in order:
-            mask = self._mask(f) if self.binary else self.values[f].astype(np.int32) * 2 >= self.max_value
+            mask = self._mask(f)[at] if self.binary else self.values[f][at].astype(np.int32) * 2 >= self.max_value
             self.overlap_pixels += int(np.count_nonzero(mask & (lab > 0)))
             lab[mask] = self.numbers[f]
         return [(lab, None)]
@@ -373,6 +381,7 @@ def _volume_picture(  # noqa: PLR0913 - the preview's options
     fractional: Fractional,
     series_uid: str | None,
     tol_mm: float,
+    tile_size: int = VOLUME_TILE,
 ) -> Picture:
     from labelmap.dicom.values import quiet_pydicom
     from labelmap.seg.read import int_value, open_seg, segment_descriptions
@@ -413,7 +422,7 @@ def _volume_picture(  # noqa: PLR0913 - the preview's options
     holding[k[frames.frame_has]] = True
     picks = choose_slices(n_slices, holding, slices, what="the reference series" if source else "the SEG's grid")
     rows, columns = geometry.shape[1:]
-    height, width = display_size(rows, columns, (geometry.spacing[1], geometry.spacing[0]))
+    height, width = display_size(rows, columns, (geometry.spacing[1], geometry.spacing[0]), tile_size)
     ri, ci = _nearest(rows, height), _nearest(columns, width)
     greys: list[np.ndarray | None] = [None] * len(picks)
     used_window: tuple[float, float] | None = None
@@ -430,10 +439,7 @@ def _volume_picture(  # noqa: PLR0913 - the preview's options
     tiles = []
     for kk, grey in zip(picks, greys):
         at = np.flatnonzero(k == kk)
-        layers = tuple(
-            (numbers[np.ix_(ri, ci)], None if w is None else w[np.ix_(ri, ci)])
-            for numbers, w in frames.layers(at.tolist())
-        )
+        layers = tuple(frames.layers(at.tolist(), ri, ci))
         extra: dict[str, Any] = {"position": [round(float(v), 6) for v in geometry.slice_positions()[kk]]}
         if source is not None:
             extra["sop_instance_uid"] = source.sop_instance_uids[kk]
@@ -518,6 +524,7 @@ def preview_seg(  # noqa: PLR0913 - the preview's options
     fractional: Fractional = "threshold",
     series_uid: str | None = None,
     tol_mm: float = DEFAULT_TOLERANCE_MM,
+    tile_size: int | None = None,
 ) -> PreviewReport:
     """Draw a SEG as a PNG: a montage of slices with each segment in its colour, a legend and a title.
 
@@ -541,6 +548,9 @@ def preview_seg(  # noqa: PLR0913 - the preview's options
     fractional
         FRACTIONAL segments: "threshold" (drawn where the value is at least half the maximum) or
         "alpha" (opacity follows the value).
+    tile_size
+        Pixels along the longer side of each slice's tile (default :data:`VOLUME_TILE`), or of a slide's
+        thumbnail (default :data:`SLIDE_THUMBNAIL`); 16 to 4096.
     series_uid, tol_mm
         The series to take from a reference folder holding several (default: the one the SEG
         references); the tolerance placing frames on the reference grid.
@@ -562,6 +572,8 @@ def preview_seg(  # noqa: PLR0913 - the preview's options
     require_pillow()
     if fractional not in ("threshold", "alpha"):
         raise InputError(f"fractional must be 'threshold' or 'alpha', not {fractional!r}")
+    if tile_size is not None and not 16 <= int(tile_size) <= 4096:
+        raise InputError(f"--tile-size {tile_size}: give 16 to 4096 pixels")
     if window is not None and not (np.isfinite(window).all() and window[1] > 0):
         raise InputError(f"--window {window[0]:g},{window[1]:g}: the width must be a positive number")
     check_output_target(output, [seg] if os.path.isfile(seg) else [])
@@ -575,7 +587,7 @@ def preview_seg(  # noqa: PLR0913 - the preview's options
             raise InputError(f"{os.fspath(seg)} is a slide SEG: one thumbnail, no slices to choose")
         from labelmap.pipeline.preview_slide import slide_picture
 
-        picture = slide_picture(seg, longest=SLIDE_THUMBNAIL)
+        picture = slide_picture(seg, longest=SLIDE_THUMBNAIL if tile_size is None else int(tile_size))
     else:
         picture = _volume_picture(
             seg,
@@ -585,6 +597,7 @@ def preview_seg(  # noqa: PLR0913 - the preview's options
             fractional=fractional,
             series_uid=series_uid,
             tol_mm=tol_mm,
+            tile_size=VOLUME_TILE if tile_size is None else int(tile_size),
         )
     width, height = save_picture(picture, output)
     return PreviewReport(

@@ -32,6 +32,10 @@ MARGIN = 10
 GAP = 8
 #: Legend entries drawn (all of them are in the ``labelmap:legend`` text chunk).
 LEGEND_MAX = 400
+#: The legend runs to about this many rows before the picture widens for another column ...
+LEGEND_ROWS = 25
+#: ... up to this many columns.
+LEGEND_COLUMNS = 6
 #: Background of the picture outside the tiles (tiles without a source image are black).
 BACKGROUND = (40, 40, 40)
 TEXT = (235, 235, 235)
@@ -78,12 +82,11 @@ def _font(size: int = FONT_SIZE) -> Any:
 
 
 def _safe(text: str, font: Any) -> str:
-    """``text`` as the font can draw it: characters a bitmap font cannot encode become ``?``."""
-    try:
-        font.getbbox(text)
+    """``text`` as the font can draw it: characters the bitmap font (Pillow without FreeType) cannot encode
+    become ``?``; a FreeType font takes any text (glyphs it lacks are drawn as boxes)."""
+    if type(font).__name__ == "FreeTypeFont" or text.isascii():
         return text
-    except (UnicodeError, ValueError):
-        return text.encode("latin-1", "replace").decode("latin-1")
+    return text.encode("latin-1", "replace").decode("latin-1")
 
 
 def _text_width(text: str, font: Any) -> int:
@@ -91,10 +94,11 @@ def _text_width(text: str, font: Any) -> int:
     return int(box[2] - box[0])
 
 
-def _fit(text: str, font: Any, width: int) -> str:
-    """``text``, shortened with "..." to at most ``width`` pixels."""
-    if _text_width(text, font) <= width:
-        return text
+def _fit(text: str, font: Any, width: int) -> tuple[str, int]:
+    """``text``, shortened with "..." to at most ``width`` pixels, and its width."""
+    full = _text_width(text, font)
+    if full <= width:
+        return text, full
     lo, hi = 0, len(text)
     while lo < hi:  # the longest prefix that fits with the ellipsis
         mid = (lo + hi + 1) // 2
@@ -102,7 +106,7 @@ def _fit(text: str, font: Any, width: int) -> str:
             lo = mid
         else:
             hi = mid - 1
-    return text[:lo] + "..."
+    return text[:lo] + "...", _text_width(text[:lo] + "...", font)
 
 
 def _luts(picture: Picture) -> tuple[np.ndarray, np.ndarray]:
@@ -169,13 +173,17 @@ def render(picture: Picture) -> tuple[Any, dict[str, Any]]:
     cell_h = (max(t.height for t in tiles) if tiles else 0) + line
     title = [_safe(s, font) for s in (*picture.title, *picture.notes)]
     grid_w = cols * cell_w + (cols - 1) * GAP
-    width = max(grid_w, 360, *(_text_width(s, font) for s in title)) + 2 * MARGIN
-    width = min(width, max(grid_w + 2 * MARGIN, 2400))
-    # legend: columns of equal width (swatch, number, label, voxels), as many as fit
+    # legend: columns of equal width (swatch, number, label, voxels); the picture widens (up to
+    # LEGEND_COLUMNS columns) rather than let a long legend run down far below the tiles
     shown = picture.legend[:LEGEND_MAX]
     swatch = line - 4
-    texts = [_fit(_safe(_legend_text(e), font), font, LEGEND_TEXT) for e in shown]
-    entry_w = min(max([_text_width(t, font) for t in texts] + [40]) + swatch + 6 + 16, width - 2 * MARGIN)
+    fitted = [_fit(_safe(_legend_text(e), font), font, LEGEND_TEXT) for e in shown]
+    texts = [t for t, _ in fitted]
+    entry_w = max([w for _, w in fitted] + [40]) + swatch + 6 + 16
+    wanted = min(LEGEND_COLUMNS, math.ceil(len(shown) / LEGEND_ROWS)) * entry_w - 16
+    width = max(grid_w, 360, wanted, *(_text_width(s, font) for s in title)) + 2 * MARGIN
+    width = min(width, max(grid_w + 2 * MARGIN, 2400))
+    entry_w = min(entry_w, width - 2 * MARGIN)
     legend_cols = max(1, (width - 2 * MARGIN + 16) // entry_w)
     per_col = max(1, math.ceil(len(shown) / legend_cols))
     legend_rows = per_col + (1 if len(picture.legend) > len(shown) else 0)

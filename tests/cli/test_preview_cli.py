@@ -125,3 +125,18 @@ def test_missing_pillow_names_the_pip_line(case, tmp_path, monkeypatch, capsys):
         require_pillow()
     line = run_cli_error(capsys, ["preview", case["seg"], "-o", tmp_path / "p.png"], tmp_path)
     assert "pip install pillow" in line
+
+
+def test_seg2itk_preview_of_a_slide_seg(tmp_path, capsys):
+    from _slide_segs import tiled_seg
+
+    seg = tiled_seg(tmp_path / "tissue.dcm")
+    rc, stdout, stderr = run_cli(capsys, "seg2itk", seg, "-o", tmp_path / "out", "--preview", "--tile-size", "9")
+    assert rc == 1 and "--tile-size" in stderr  # a flag of preview, not of seg2itk
+    rc, stdout, stderr = run_cli(capsys, "seg2itk", seg, "-o", tmp_path / "out", "--preview")
+    assert rc == 0, stderr
+    png = tmp_path / "out" / "tissue.preview.png"
+    assert png.is_file() and "tissue.preview.png" in stdout
+    assert json.loads(text_chunks(png)["labelmap:seg"])["slide"] is True
+    line = run_cli_error(capsys, ["preview", seg, "-o", tmp_path / "p.png", "--tile-size", "9"], tmp_path / "none")
+    assert "--tile-size 9" in line

@@ -274,3 +274,53 @@ def test_slide_seg_thumbnail(tmp_path, seg_type):
         int(v): int(c) for v, c in zip(values, counts) if v
     }
     assert "slide SEG" in chunks["Title"]
+
+
+def test_segments_without_a_recommended_colour_get_stable_distinct_ones(tmp_path):
+    import pydicom
+
+    from labelmap._util.color import distinct_rgb
+
+    geometry = axial_geometry(shape=(5, 22, 21))
+    labels = phantom(geometry, 4, 1)
+    ct, images, md_path, md = write_inputs(tmp_path, geometry, [labels])
+    seg = tmp_path / "plain.seg.dcm"
+    args = ["itk2seg", images[0], "-d", ct, "-m", md_path, "-o", seg, "--compression", "none"]
+    assert run_cli_quiet(args) == 0
+    ds = pydicom.dcmread(seg)
+    for item in ds.SegmentSequence:
+        del item.RecommendedDisplayCIELabValue
+    ds.save_as(seg)
+    out = tmp_path / "p.png"
+    preview_seg(seg, out, tile_size=64)
+    rgb, layout, legend, _ = read_png(out)
+    drawn = [e for e in legend if e["drawn"]]
+    assert drawn and all(tuple(e["rgb"]) == distinct_rgb(e["number"]) for e in drawn)
+    assert len({tuple(e["rgb"]) for e in drawn}) == len(drawn)
+    assert max(layout["tiles"][0]["height"], layout["tiles"][0]["width"]) == 64
+    lut = colour_lut(legend)
+    for tile in layout["tiles"]:
+        rows, cols = sources(tile)
+        np.testing.assert_array_equal(pixels_of(rgb, tile), lut[labels[slice_of(geometry, tile)][np.ix_(rows, cols)]])
+
+
+def test_slide_pyramid_folder_draws_the_smallest_level_at_least_the_thumbnail(tmp_path):
+    from _slide_segs import tiled_seg
+
+    base = np.zeros((44, 48), np.uint8)
+    base[5:20, 6:30] = 1
+    base[25:40, 20:44] = 2
+    folder = tmp_path / "pyramid"
+    folder.mkdir()
+    for level, factor in enumerate((40, 20, 10)):  # 1760 x 1920, 880 x 960, 440 x 480
+        labels = np.kron(base, np.ones((factor, factor), np.uint8))
+        tiled_seg(folder / f"level{level}.dcm", labels=labels, tile=(256, 256), spacing=(5e-5 * factor, 5e-5 * factor))
+    out = tmp_path / "p.png"
+    preview_seg(folder, out, tile_size=900)
+    rgb, layout, legend, chunks = read_png(out)
+    (tile,) = layout["tiles"]
+    assert tile["level"] == 1 and (tile["rows"], tile["columns"]) == (880, 960)  # the smallest >= 900 pixels
+    expected = np.kron(base, np.ones((20, 20), np.uint8))
+    rows, cols = sources(tile)
+    np.testing.assert_array_equal(pixels_of(rgb, tile), colour_lut(legend)[expected[np.ix_(rows, cols)]])
+    assert "level 1 of 3" in chunks["Description"]
