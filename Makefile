@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-slow test-all lint demo bench compare big slide-bench preview-bench big-slide clean tools
+.PHONY: test test-slow test-all lint demo bench compare big slide-bench preview-bench big-slide batch-bench clean tools
 
 $(STAMP): pyproject.toml setup.py labelmap/_core.pyx labelmap/_tiles.pxi labelmap/_rle.pxi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,12 @@ slide-bench: $(STAMP)
 # $$LABELMAP_SLIDE_DATA, default benchmarks/.data; the label TIFF is generated once, 1-2 minutes)
 big-slide: $(STAMP)
 	$(BIN)/python benchmarks/big_slide.py
+
+# issue #13: 50 small (128x128x40) and 12 reference (512x512x300) cases through `batch`, a loop of our CLI and
+# loops of dcmqi (pip script and executable), then a 126,000-row manifest planned with --dry-run (about 2 GB
+# of disk in $$LABELMAP_BATCH_DATA, default benchmarks/.data/batch; the collections are generated once, ~1 min)
+batch-bench: $(STAMP)
+	$(BIN)/python benchmarks/batch.py
 
 clean:
 	rm -rf build $(VENV) labelmap/_core.c labelmap/*.so demo-output

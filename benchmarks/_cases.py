@@ -96,10 +96,22 @@ def _ct_dir(workdir: Path, size: int, slices: int, seed: int) -> Path:
 
 def make_ct(workdir: Path, size: int, slices: int, seed: int = SEED) -> Path:
     """The synthetic CT series of a grid, written once per (size, slices, seed) and shared by cases."""
+    return write_ct(_ct_dir(Path(workdir), size, slices, seed), size, slices, seed)
+
+
+def write_ct(out: Path, size: int, slices: int, seed: int = SEED, marker: Path | None = None) -> Path:
+    """Write the synthetic CT series of a grid into the folder ``out`` unless it is complete already.
+
+    The series (its UIDs and noise) depends only on ``seed``.  It is written beside ``out`` and
+    renamed, then the file ``marker`` (default ``out/.complete``) is written, so an interrupted
+    generation is redone.  A marker outside ``out`` leaves the folder holding DICOM files only, as
+    a collection's series folders do (dcmqi says it skips any other file it finds there).
+    """
     from labelmap.demo.sample import write_ct_series
 
-    out = _ct_dir(Path(workdir), size, slices, seed)
-    if (out / ".complete").exists():
+    out = Path(out)
+    marker = out / ".complete" if marker is None else Path(marker)
+    if marker.exists() and out.is_dir():
         return out
     if out.exists():
         shutil.rmtree(out)
@@ -107,18 +119,18 @@ def make_ct(workdir: Path, size: int, slices: int, seed: int = SEED) -> Path:
     if tmp.exists():
         shutil.rmtree(tmp)
     write_ct_series(tmp, geometry_for(size, slices), seed=seed)
-    (tmp / ".complete").write_text("ok\n")
     tmp.rename(out)
+    marker.write_text("ok\n")
     return out
 
 
 def make_case(
     workdir: str | os.PathLike, size: int, slices: int, n_labels: int, seed: int = SEED, dtype: str = "uint16"
 ) -> Case:
-    """Generate (or reuse) the case ``case_name(...)`` under ``workdir`` (labels stored as ``dtype``)."""
-    from labelmap import LabelVolume, write_labels
-    from labelmap.demo.sample import organ_phantom, sample_metadata
+    """Generate (or reuse) the case ``case_name(...)`` under ``workdir`` (labels stored as ``dtype``).
 
+    Its ``ct`` is a link to the series of its grid and seed, which cases of other label counts share.
+    """
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     root = workdir / case_name(size, slices, n_labels, seed, dtype)
@@ -127,17 +139,44 @@ def make_case(
     if (root / ".complete").exists() and case.ct.exists():
         return case
     root.mkdir(parents=True, exist_ok=True)
-    geometry = geometry_for(size, slices)
-    labels = organ_phantom(geometry, n_labels, seed=seed, dtype=np.dtype(dtype).type)
-    values = np.unique(labels)
-    values = values[values != 0]
-    write_labels(case.labels, LabelVolume(labels, geometry), compress=True)
-    case.metadata.write_text(json.dumps(sample_metadata([int(v) for v in values]), indent=2))
+    _write_labels(case, dtype)
     if case.ct.is_symlink() or case.ct.exists():
         case.ct.unlink()
     case.ct.symlink_to(os.path.relpath(ct, root))
     (root / ".complete").write_text("ok\n")
     return case
+
+
+def make_own_case(
+    root: str | os.PathLike, size: int, slices: int, n_labels: int, seed: int = SEED, dtype: str = "uint16"
+) -> Case:
+    """Generate (or reuse) a case in the folder ``root`` with its own CT series folder ``root/ct``.
+
+    What a collection of cases for a batch holds: every case's series (UIDs, noise) and labels
+    derive from its ``seed``, so no two cases of different seeds share a file or a UID.
+    """
+    root = Path(root).resolve()
+    case = Case(root, size, slices, n_labels, seed)
+    if (root / ".complete").exists() and case.ct.is_dir():
+        return case
+    root.mkdir(parents=True, exist_ok=True)
+    write_ct(case.ct, size, slices, seed, marker=root / ".ct-complete")
+    _write_labels(case, dtype)
+    (root / ".complete").write_text("ok\n")
+    return case
+
+
+def _write_labels(case: Case, dtype: str) -> None:
+    """The case's organ phantom (gzip NRRD) and the dcmqi JSON of the label values it holds."""
+    from labelmap import LabelVolume, write_labels
+    from labelmap.demo.sample import organ_phantom, sample_metadata
+
+    geometry = geometry_for(case.size, case.slices)
+    labels = organ_phantom(geometry, case.n_labels, seed=case.seed, dtype=np.dtype(dtype).type)
+    values = np.unique(labels)
+    values = values[values != 0]
+    write_labels(case.labels, LabelVolume(labels, geometry), compress=True)
+    case.metadata.write_text(json.dumps(sample_metadata([int(v) for v in values]), indent=2))
 
 
 def make_fractional(case: Case, n: int | None = None) -> tuple[list[Path], Path]:

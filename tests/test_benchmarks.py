@@ -5,8 +5,12 @@ benchmark, teardown), so an API change cannot leave the suite broken until someo
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import itertools
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -83,3 +87,69 @@ def test_asv_benchmarks_run(bench_package, module_name):
                 if hasattr(bench, "teardown"):
                     bench.teardown(*args)
     assert ran >= {"bench_kernels": 19, "bench_read": 10, "bench_slide": 18, "bench_write": 14}[module_name]
+
+
+def test_batch_benchmark_checks_every_output(tmp_path, monkeypatch):
+    """batch.py's output check: each case's file must be a LABELMAP SEG of its own series with all labels."""
+    from labelmap.cli.app import execute
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    batch = importlib.import_module("batch")
+    col = batch.make_collection(tmp_path / "data", "tiny", 2, 32, 5, 3)
+    assert len(set(col.series_uids)) == 2 and all(c.ct.is_dir() and not c.ct.is_symlink() for c in col.cases)
+    assert not [p for p in col.cases[0].ct.iterdir() if p.suffix != ".dcm"]  # the series folder holds DICOM only
+    out = tmp_path / "out"
+    out.mkdir()
+    manifest = batch.write_manifest(tmp_path / "m.csv", col, out)
+    assert manifest.read_text().splitlines()[0] == "id,labels,dicom,metadata,output"
+    for case in col.cases:
+        argv = ["itk2seg", str(case.labels), "--dicom", str(case.ct), "-m", str(col.metadata)]
+        outcome = execute([*argv, "-o", str(out / f"{case.root.name}.seg.dcm"), *batch.OUR_FLAGS, "-q"])
+        assert outcome.code == 0, outcome.error
+    assert batch.check_outputs(col, out) == "ok"
+    report = tmp_path / "r.csv"
+    report.write_text("id,status,error\ncase000,ok,\ncase001,failed,boom\n")
+    assert batch.check_outputs(col, out, report) == "report has 2 rows, 1 not ok: case001 failed boom"
+    first, second = (out / f"{i}.seg.dcm" for i in col.ids)
+    first.rename(tmp_path / "x")
+    second.rename(first)
+    (tmp_path / "x").rename(second)
+    assert "references series" in batch.check_outputs(col, out)
+    first.unlink()
+    assert batch.check_outputs(col, out) == "case000.seg.dcm missing"
+
+
+@pytest.mark.slow
+def test_batch_benchmark_quick(tmp_path):
+    """benchmarks/batch.py --quick runs every converter on a tiny collection, checks their outputs and plans."""
+    have_batch = importlib.util.find_spec("labelmap.cli.batch.command") is not None
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "batch.py"), "--quick", "--workdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    saved = json.loads((tmp_path / "batch-compare.json").read_text())
+    rows = {r["tool"]: r for r in saved["rows"]}
+    assert set(rows) == {"batch", "batch-w1", "loop", "dcmqi-pip", "dcmqi-bin"}
+    ran = [t for t in rows if have_batch or not t.startswith("batch")]
+    for tool in ran:
+        row = rows[tool]
+        assert row["status"] == "ok", (tool, row["status"])
+        assert row["jobs"] == 4 and row["median_s"] > 0 and row["jobs_per_s"] > 0, row
+        assert row["checks"] == ["ok"], (tool, row["checks"])  # 4 LABELMAP SEGs of their own series
+        assert len(list((tmp_path / "runs" / "small" / tool).glob("case*.seg.dcm"))) == 4
+    assert rows["loop"]["vs_dcmqi-bin"] > 0 and rows["loop"]["vs_dcmqi-pip"] > 0
+    text = (tmp_path / "batch-compare.md").read_text()
+    assert "| small (4 jobs) | labelmap itk2seg, shell loop |" in text
+    assert "load average before / after" in text
+    if not have_batch:  # until the batch command lands, its rows say so
+        assert rows["batch"]["status"].startswith("n/a") and saved["plan"]["status"].startswith("n/a")
+        return
+    assert rows["batch"]["vs_dcmqi-bin"] > 0 and rows["batch"]["vs_loop"] > 0
+    plan = saved["plan"]
+    assert plan["status"] == "ok" and plan["rows"] == 2000 and plan["median_s"] > 0 and plan["peak_rss_mb"] > 0
+    assert "plan of 2,000 rows" in text  # the bars are stated
