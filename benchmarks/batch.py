@@ -187,15 +187,19 @@ def write_plan_manifest(path: Path, rows: int) -> Path:
 
 
 # --------------------------------------------------------------------------- commands
-def ours_available() -> str:
-    """'' when this checkout has the batch command, else why not (found without importing it)."""
-    try:
-        spec = importlib.util.find_spec("labelmap.cli.batch.command")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None:
-        return "n/a: no batch command on this checkout"
-    if importlib.util.find_spec("distributed") is None:
+def ours_available(engine: bool = True) -> str:
+    """'' when this checkout has the batch command (and its engine), else why not (found without importing them).
+
+    ``--dry-run`` needs no engine: it only reads, checks and plans the manifest.
+    """
+    for module in ("labelmap.cli.batch.command", "labelmap.cli.batch.engine")[: 2 if engine else 1]:
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None:
+            return f"n/a: no {module} on this checkout"
+    if engine and importlib.util.find_spec("distributed") is None:
         return "n/a: dask.distributed not installed (pip install 'labelmap[batch]')"
     return ""
 
@@ -246,6 +250,7 @@ class Entry:
     unavailable: str = ""
     runs: list[Measurement] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
+    loads: list[str] = field(default_factory=list)  # the 1-minute load average as each run started
     failure: str = ""
 
     @property
@@ -353,6 +358,7 @@ def run_entry(entry: Entry, logs: Path, run: int, timeout: float) -> None:
     if entry.report is not None and entry.report.exists():
         entry.report.unlink()
     load = _loadavg().split()[0]
+    entry.loads.append(load)
     slug = f"{entry.collection.name}-{entry.tool}-run{run}"
     m = run_process(entry.cmd, logs / slug, timeout=timeout)
     entry.runs.append(m)
@@ -429,6 +435,7 @@ def summarize(entries: list[Entry]) -> list[dict]:
                 **ratios,
                 "runs_s": [round(m.seconds, 3) for m in e.runs],
                 "checks": e.checks,
+                "loads": e.loads,
                 "command": e.cmd[:-1] + ["<loop script>"] if e.cmd[:2] == ["bash", "-c"] else e.cmd,
             }
         )
@@ -453,6 +460,12 @@ def targets(rows: list[dict], plan: dict | None) -> list[str]:
         v = r["vs_loop"]
         if v is not None:
             out.append(f"- {r['collection']}: batch {v:.2f}x our CLI loop ({'met' if v > 1 else 'NOT met'}, > 1x)")
+        one = next((w for w in rows if w["collection"] == r["collection"] and w["tool"] == "batch-w1"), None)
+        if one is not None and one["median_s"] is not None:
+            out.append(
+                f"- {r['collection']}: batch (default workers) {one['median_s'] / r['median_s']:.2f}x "
+                "batch --workers 1 (no bar)"
+            )
     if plan and plan["median_s"] is not None:
         s, mb = plan["median_s"], plan["peak_rss_mb"]
         out.append(
@@ -565,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = None
     if PLAN in only and args.plan_rows > 0:
         manifest = write_plan_manifest(workdir / f"plan-{args.plan_rows}.csv", args.plan_rows)
-        plan = Plan(args.plan_rows, [lm, "batch", str(manifest), "--dry-run"], unavailable=ours_available())
+        plan = Plan(args.plan_rows, [lm, "batch", str(manifest), "--dry-run"], unavailable=ours_available(engine=False))
     _compile_bytecode()
     print(f"collections ready in {time.perf_counter() - t0:.1f} s under {workdir}", file=sys.stderr, flush=True)
 
