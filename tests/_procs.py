@@ -63,8 +63,8 @@ class Watched:
     """A child process whose descendants are recorded while it runs (a thread polls them), so that a
     test can check afterwards that none outlived it; it is always stopped by pid."""
 
-    def __init__(self, args: list[str], **kwargs: object) -> None:
-        self.proc = subprocess.Popen(args, env=env(), **kwargs)  # type: ignore[call-overload]
+    def __init__(self, args: list[str], extra_env: dict[str, str] | None = None, **kwargs: object) -> None:
+        self.proc = subprocess.Popen(args, env={**env(), **(extra_env or {})}, **kwargs)  # type: ignore[call-overload]
         self.seen: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
