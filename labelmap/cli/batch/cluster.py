@@ -16,6 +16,7 @@ import socket
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,16 @@ from labelmap.errors import ClusterError, InputError
 if TYPE_CHECKING:
     from labelmap.cli.batch.engine import EngineSpec
 
-__all__ = ["Session", "start_local", "connect", "one_line", "PIP_LINE", "WORKER_PRELOAD", "IN_FLIGHT_PER_THREAD"]
+__all__ = [
+    "Session",
+    "Stopped",
+    "start_local",
+    "connect",
+    "one_line",
+    "PIP_LINE",
+    "WORKER_PRELOAD",
+    "IN_FLIGHT_PER_THREAD",
+]
 
 #: What installs the engine's optional dependencies.
 PIP_LINE = 'pip install "labelmap[batch]"'
@@ -91,12 +101,15 @@ class Session:
         for pid in self.worker_pids():
             _kill(pid)
 
-    def in_flight(self) -> int:
-        """How many jobs to keep submitted: :data:`IN_FLIGHT_PER_THREAD` per worker thread."""
+    def in_flight(self, previous: int = IN_FLIGHT_PER_THREAD) -> int:
+        """How many jobs to keep submitted: :data:`IN_FLIGHT_PER_THREAD` per worker thread
+        (``previous`` while the scheduler does not answer)."""
+        if self.client.status != "running":
+            return previous
         try:
-            threads = sum(self.client.nthreads().values())
+            threads = sum(self.client.nthreads(callback_timeout=2).values())
         except Exception:
-            threads = 1
+            return previous
         return IN_FLIGHT_PER_THREAD * max(1, threads)
 
     def started(self, keys: list[str]) -> set[str]:
@@ -203,7 +216,7 @@ def start_local(dd: Any, spec: EngineSpec, workers: int) -> Session:
     return Session(client, cluster, threads)
 
 
-def _scheduler_address(spec: EngineSpec, timeout: float) -> str:
+def _scheduler_address(spec: EngineSpec, timeout: float, waiting: Callable[[], bool]) -> str:
     """The scheduler's address: given, or read from the scheduler file (waiting up to ``timeout`` s for
     it to appear, as a scheduler started by the same job script may still be starting)."""
     if spec.scheduler:
@@ -217,6 +230,8 @@ def _scheduler_address(spec: EngineSpec, timeout: float) -> str:
                 f"`dask scheduler --scheduler-file {path}` or give --scheduler ADDRESS",
                 path=path,
             )
+        if waiting():
+            raise Stopped
         time.sleep(0.1)
     try:
         address = json.loads(path.read_text(encoding="utf-8"))["address"]
@@ -251,9 +266,23 @@ def _probe(address: str, timeout: float) -> None:
         ) from None
 
 
-def connect(dd: Any, spec: EngineSpec, manifest_dir: str, connect_timeout: float, worker_wait: float) -> Session:
-    """A client of an existing cluster that passed the preflight (see :func:`_preflight`)."""
-    address = _scheduler_address(spec, connect_timeout)
+class Stopped(Exception):
+    """A signal arrived while waiting for an existing cluster (its file, its first worker)."""
+
+
+def connect(
+    dd: Any,
+    spec: EngineSpec,
+    manifest_dir: str,
+    connect_timeout: float,
+    worker_wait: float,
+    waiting: Callable[[], bool] = lambda: False,
+) -> Session:
+    """A client of an existing cluster that passed the preflight (see :func:`_preflight`).
+
+    ``waiting`` is called about twice a second during the waits (for the scheduler file, for a worker):
+    True means a signal arrived, and :class:`Stopped` is raised."""
+    address = _scheduler_address(spec, connect_timeout, waiting)
     _probe(address, connect_timeout)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Client warns about version mismatches: the preflight says it
@@ -264,14 +293,14 @@ def connect(dd: Any, spec: EngineSpec, manifest_dir: str, connect_timeout: float
                 f"cannot connect to the Dask scheduler at {address}: {one_line(exc)}; check the address"
             ) from None
         try:
-            _preflight(client, address, manifest_dir, worker_wait)
+            _preflight(client, address, manifest_dir, worker_wait, waiting)
         except BaseException:
             client.close()
             raise
     return Session(client, None, spec.threads_per_job)
 
 
-def _preflight(client: Any, address: str, manifest_dir: str, worker_wait: float) -> None:
+def _preflight(client: Any, address: str, manifest_dir: str, worker_wait: float, waiting: Callable[[], bool]) -> None:
     """An existing cluster must have a worker, see the manifest's folder and run the same labelmap,
     dask and distributed as this machine.
 
@@ -280,13 +309,19 @@ def _preflight(client: Any, address: str, manifest_dir: str, worker_wait: float)
     ClusterError
         The first check that fails, in one line with what to do.
     """
-    try:
-        client.wait_for_workers(1, timeout=worker_wait)
-    except Exception:
-        raise ClusterError(
-            f"no Dask worker joined the scheduler at {address} within {worker_wait:g} s; start workers "
-            f"with `dask worker {address}`"
-        ) from None
+    deadline = time.monotonic() + worker_wait
+    while True:
+        try:
+            client.wait_for_workers(1, timeout=max(0.01, min(0.5, deadline - time.monotonic())))
+            break
+        except Exception:
+            if waiting():
+                raise Stopped from None
+            if time.monotonic() >= deadline:
+                raise ClusterError(
+                    f"no Dask worker joined the scheduler at {address} within {worker_wait:g} s; start "
+                    f"workers with `dask worker {address}`"
+                ) from None
     seen = client.run(os.path.isdir, manifest_dir, on_error="return")
     blind = sorted(w for w, ok in seen.items() if ok is not True)
     if blind:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from labelmap.cli.batch.cluster import PIP_LINE, Session, connect, one_line, start_local
+from labelmap.cli.batch.cluster import PIP_LINE, Session, Stopped, connect, one_line, start_local
 from labelmap.cli.batch.jobs import Job, JobResult
 from labelmap.errors import InputError, MissingDependencyError
 
@@ -36,10 +36,17 @@ __all__ = ["EngineSpec", "EngineOutcome", "run_jobs", "default_workers", "load_d
 
 #: How local worker processes start (see the module docstring for the measurement behind it).
 START_METHOD = "fork"
+#: Tasks a local worker is sent per thread: 1.0 = only the one it runs (see :func:`run_jobs`).
+LOCAL_SATURATION = 1.0
 #: Seconds between ``on_tick`` calls (the contract is at least once a second) and between checks for
 #: a signal while waiting for a result.
 _TICK = 0.5
 _POLL = 0.1
+#: A job in flight when the client lost its scheduler.
+_LOST = (
+    "lost the connection to the Dask scheduler (it stopped, or the network failed); the job may have run: "
+    "run the batch again with --resume"
+)
 
 
 @dataclass(frozen=True)
@@ -261,19 +268,42 @@ def run_jobs(
     if not spec.remote:
         # one job per worker thread at a time: a worker that dies then takes only its running job
         # with it, so a poison job never gets an innocent neighbour counted as suspicious
-        config["distributed.scheduler.worker-saturation"] = 1.0
+        config["distributed.scheduler.worker-saturation"] = LOCAL_SATURATION
     with _Signals() as signals, dask.config.set(config):
         if spec.remote:
-            session = connect(dd, spec, manifest_dir, connect_timeout, worker_wait)
+
+            def waiting() -> bool:
+                if on_tick is not None:
+                    on_tick()
+                return signals.signum is not None
+
+            try:
+                session = connect(dd, spec, manifest_dir, connect_timeout, worker_wait, waiting)
+            except Stopped:
+                return EngineOutcome(signals.signum)
         else:
             session = start_local(dd, spec, workers)
         signals.on_second = session.kill_workers
+        batch = _Batch(session, func, spec, signals, on_result, on_tick, grace)
         try:
-            batch = _Batch(session, func, spec, signals, on_result, on_tick, grace)
             return batch.run(itertools.chain([first], pending))
         finally:
-            signals.on_second = session.kill_workers
             session.close()
+            if session.local:  # jobs the stop did not wait for were killed with their workers
+                _remove_temporaries([job for _, job in batch.inflight.values()])
+
+
+def _remove_temporaries(jobs: list[Job]) -> None:
+    """Remove what killed jobs left beside their targets (SIGKILL skips a writer's own cleanup)."""
+    if not jobs:
+        return
+    from labelmap.cli.batch.runner import remove_stale
+
+    for job in jobs:
+        try:
+            remove_stale(job)
+        except Exception:  # pragma: no cover - best effort: the job's next run removes them too
+            pass
 
 
 def _check_spec(spec: EngineSpec) -> None:
@@ -353,7 +383,7 @@ class _Batch:
         if force or now - self.last_tick >= _TICK:
             self.last_tick = now
             if not self.stopping and not self.session.local:
-                self.limit = self.session.in_flight()  # workers come and go on a shared cluster
+                self.limit = self.session.in_flight(self.limit)  # workers come and go on a shared cluster
             self.session.worker_pids()
             if self.on_tick is not None:
                 self.on_tick()
@@ -386,7 +416,9 @@ class _Batch:
         if status == "cancelled":
             if self.stopping:
                 return None
-            return _failed(job, "cancelled by the Dask cluster (its scheduler restarted or lost this client)")
+            if getattr(self.session.client, "status", "running") != "running":
+                return _failed(job, _LOST)
+            return _failed(job, "cancelled by the Dask cluster (its scheduler restarted or cancelled it)")
         try:
             value = future.result(timeout=60)
         except BaseException as exc:  # noqa: BLE001 - anything a cluster can raise becomes a row

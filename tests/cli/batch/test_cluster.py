@@ -246,3 +246,45 @@ def test_a_worker_with_other_versions_fails_the_preflight(tmp_path, fake, words)
         assert not list(tmp_path.glob("j*.txt"))
     finally:
         other.stop()
+
+
+@pytest.mark.slow
+def test_a_scheduler_that_dies_mid_batch_fails_the_jobs_in_one_line_each(tmp_path):
+    doomed = DaskPair(tmp_path)
+    try:
+        results = {}
+
+        def on_result(r):
+            results[r.index] = r
+            if len(results) == 2:
+                os.kill(doomed.scheduler.proc.pid, signal.SIGKILL)
+
+        start = time.monotonic()
+        outcome = run_jobs(make_jobs(tmp_path, 12, 0.2), EngineSpec(scheduler=doomed.address),
+                           manifest_dir=str(tmp_path), on_result=on_result, func=write_job)  # fmt: skip
+        assert time.monotonic() - start < 20
+    finally:
+        doomed.stop()
+    assert outcome.signal is None and sorted(results) == list(range(12))
+    lost = [r for r in results.values() if r.status == "failed"]
+    assert lost and all(r.error.startswith("lost the connection to the Dask scheduler") for r in lost)
+    assert all("--resume" in r.error and "\n" not in r.error for r in lost)
+
+
+@pytest.mark.filterwarnings("ignore:Port 8787")
+def test_ctrl_c_while_waiting_for_a_worker_stops_at_once(tmp_path):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as empty:  # a scheduler alone
+        args = python(str(TESTS / "_batchjobs.py"), "3", "0", str(tmp_path), "--scheduler", empty.scheduler_address)
+        w = Watched(args, stdout=-1, stderr=-1, text=True, start_new_session=True)
+        try:
+            time.sleep(2.0)  # connected by now, waiting up to 60 s for a worker
+            w.signal_group(signal.SIGINT)
+            rc, waited = w.finish(10)
+            out, err = w.proc.communicate()
+        finally:
+            w.stop()
+    assert rc == 0 and err == "" and waited < 3, (rc, out, err, waited)
+    assert out.strip().split("\n")[-1] == "outcome 2 -"
+    assert not list(tmp_path.glob("j*"))

@@ -156,13 +156,6 @@ def test_without_distributed_the_error_names_the_pip_line(tmp_path, monkeypatch)
     assert PIP_LINE in str(info.value) and PIP_LINE == 'pip install "labelmap[batch]"'
 
 
-def _threads_flag() -> bool:
-    from labelmap.cli.app import execute
-
-    return "No such option" not in (execute(["itk2seg", "--threads", "1"]).error or "")
-
-
-@pytest.mark.skipif(not _threads_flag(), reason="itk2seg --threads (the UIDS helper's) is not on this branch yet")
 def test_real_conversions_through_run_job(tmp_path, capfd):
     case = make_case(tmp_path)
     jobs = []
