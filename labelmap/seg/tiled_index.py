@@ -144,6 +144,8 @@ def read_slide_header(path: str | os.PathLike[str]) -> SlideHeader:
         raise SegFormatError("is a folder, expected a DICOM SEG file", path=name) from None
     except DicomFormatError as exc:
         raise seg_error(exc) from None
+    except NeedsPydicom as exc:  # a value the header reader does not decode, in a file that is damaged anyway
+        raise SegFormatError(f"cannot be read as a slide SEG header ({exc})", path=name) from None
     except OSError as exc:
         raise SegFormatError(f"cannot be read ({exc.strerror or exc})", path=name) from None
     return replace(head, pixels=pixels)

@@ -385,7 +385,7 @@ def is_slide_seg(path: str | os.PathLike[str]) -> bool:
     Elements are walked by their lengths up to Total Pixel Matrix Rows (0048,0007), nothing
     after it is read; any problem answers False (the full reader then names it).
     """
-    from labelmap.dicom.read import read_meta
+    from labelmap.dicom.read import NeedsPydicom, read_meta
     from labelmap.dicom.uids import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN
     from labelmap.dicom.walk import Walker
     from labelmap.seg.types import SEG_SOP_CLASSES
@@ -413,8 +413,8 @@ def is_slide_seg(path: str | os.PathLike[str]) -> bool:
                     return False
             found = _has_matrix(Walker(mm, str(path)), mm, pos, ts == IMPLICIT_VR_LITTLE_ENDIAN, SEG_SOP_CLASSES)
             return bool(found)
-        except (LabelmapError, ValueError, IndexError, KeyError, UnicodeError, zlib.error):
-            return False
+        except (LabelmapError, NeedsPydicom, ValueError, IndexError, KeyError, UnicodeError, zlib.error):
+            return False  # an odd value the quick walk does not decode: not taken for a slide (the reader names it)
     return False
 
 
