@@ -12,17 +12,11 @@ content as a pydicom Dataset for API callers and for the paths pydicom still wri
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from labelmap.dicom.dictionary import KEYWORDS, TEXT_VRS, KeywordAccess, tag_of, tag_str
 
-__all__ = ["WriteDataset", "WriteElement", "new_uid", "copy_attribute"]
-
-
-def new_uid() -> str:
-    """A new UID under the 2.25 (UUID) root, as PS3.5 B.2 describes."""
-    return f"2.25.{uuid.uuid4().int}"
+__all__ = ["WriteDataset", "WriteElement", "copy_attribute"]
 
 
 class WriteElement:

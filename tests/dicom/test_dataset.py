@@ -7,9 +7,10 @@ import re
 import pydicom
 import pytest
 
-from labelmap.dicom.dataset import WriteDataset, copy_attribute, new_uid
+from labelmap.dicom.dataset import WriteDataset, copy_attribute
 from labelmap.dicom.dictionary import KEYWORDS
 from labelmap.dicom.read import LiteDataset, LiteElement
+from labelmap.dicom.uid_source import UidSource
 
 
 def test_keyword_attributes_follow_the_tag_table():
@@ -51,7 +52,7 @@ def test_raw_copies_keep_the_source_bytes_and_value():
 
 def test_to_pydicom_keeps_every_element():
     ds = WriteDataset()
-    ds.SOPInstanceUID = new_uid()
+    ds.SOPInstanceUID = UidSource().uid("SOPInstanceUID")
     ds.DimensionIndexPointer = 0x00200032
     ds.RecommendedDisplayCIELabValue = [1, 2, 3]
     ds.PixelData = b"\xfe\xff\x00\xe0\x00\x00\x00\x00"
@@ -65,7 +66,8 @@ def test_to_pydicom_keeps_every_element():
 
 
 def test_new_uids_are_valid_and_distinct():
-    uids = {new_uid() for _ in range(100)}
+    source = UidSource()
+    uids = {source.uid("SOPInstanceUID") for _ in range(100)}
     assert len(uids) == 100
     for uid in uids:
         assert len(uid) <= 64 and re.fullmatch(r"2\.25\.(0|[1-9][0-9]*)", uid)
