@@ -29,7 +29,10 @@ class Resources:
     """Threads one conversion may use for its parallel parts (inflate, kernels, codecs, header reads).
 
     The default is every core of the machine; a batch of N worker processes gives each
-    job ``Resources(threads=cores // N)`` so that the pool does not oversubscribe it.
+    job ``Resources(threads=cores // N)`` (the CLI's ``--threads``) so that the pool does not
+    oversubscribe it.  The pipelines hand ``threads`` to the label scans (the planner's and the
+    LABELMAP decoder's presence), the tile and RLE kernels, the frame codecs, slide label reads
+    and the deflating writer; the result never depends on it.
     """
 
     threads: int = 0

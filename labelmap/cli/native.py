@@ -80,6 +80,7 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
     tile_size: str | None = opt.TILE_SIZE,
     pyramid: bool = opt.PYRAMID,
     deterministic_uids: bool = opt.DETERMINISTIC_UIDS,
+    threads: int = opt.THREADS,
     quiet: bool = opt.QUIET,
 ) -> object:  # its WriteReport (typer resolves annotations at run time)
     """Label image(s) + dcmqi JSON + source DICOM series (or whole-slide image) -> DICOM SEG."""
@@ -90,6 +91,7 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
 
     out = Printer(quiet)
     check_output_file(output, "--output")
+    resources = opt.resources(threads)
     options = WriteOptions(
         seg_type=seg_type.value,
         numbering="sequential" if renumber else "auto",
@@ -116,7 +118,9 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
             tiled_compression=compression.value if compression is not None else None,
         )
         with out.status("writing slide SEG"):
-            report = slide_to_seg(labels, dicom, output, metadata=metadata, options=options, series_uid=series_uid)
+            report = slide_to_seg(
+                labels, dicom, output, metadata=metadata, options=options, series_uid=series_uid, resources=resources
+            )
         out.wrote_seg(word_notes(report, HINT_TEXT))
         return report
     problem = opt.slide_flags_problem(level, tiled, tile_size, pyramid) or opt.slide_image_problem(labels, dicom)
@@ -125,7 +129,9 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
     from labelmap.pipeline.convert import itk_to_seg
 
     with out.status("writing DICOM SEG"):
-        report = itk_to_seg(labels, dicom, metadata, output, options=options, series_uid=series_uid)
+        report = itk_to_seg(
+            labels, dicom, metadata, output, options=options, series_uid=series_uid, resources=resources
+        )
     out.wrote_seg(word_notes(report, HINT_TEXT))
     return report
 
@@ -163,6 +169,7 @@ def seg2itk(
         "--preview",
         help="Also draw the SEG as <prefix or SEG name>.preview.png beside the outputs (see preview).",
     ),
+    threads: int = opt.THREADS,
     quiet: bool = opt.QUIET,
 ) -> object:  # its ReadReport
     """DICOM SEG -> label image(s) + dcmqi meta.json (a slide SEG: its total pixel matrix, OME-TIFF by default)."""
@@ -180,6 +187,7 @@ def seg2itk(
         reference=reference,
         out=out,
         create_dir=True,
+        threads=threads or None,
     )
     if slide_report is not None:
         if preview:
@@ -197,7 +205,14 @@ def seg2itk(
         create_dir=True,
     )
     with out.status("reading DICOM SEG"):
-        report = seg_to_itk(seg, output_dir, options=options, reference=reference or None, series_uid=series_uid)
+        report = seg_to_itk(
+            seg,
+            output_dir,
+            options=options,
+            reference=reference or None,
+            series_uid=series_uid,
+            resources=opt.resources(threads),
+        )
     out.wrote_labels(report)
     if preview:
         _preview_beside(seg, output_dir, prefix, reference, series_uid, tolerance, out)
@@ -297,9 +312,11 @@ def read_slide_seg(
     reference: object,
     out: Printer,
     create_dir: bool,
+    threads: int | None = None,
 ) -> ReadReport | None:
     """Read ``seg`` as a slide SEG (a file with a Total Pixel Matrix, or a folder of SEG pyramid levels) and
-    print the report; None when it is not one (the volume reader takes it, and refuses ``--level``)."""
+    print the report; None when it is not one (the volume reader takes it, and refuses ``--level``).
+    ``threads``: the band decoding's (None: every core)."""
     from labelmap.errors import InputError
 
     if not _is_slide(seg):
@@ -314,7 +331,14 @@ def read_slide_seg(
 
     with out.status("reading slide SEG"):
         report = seg_to_slide(
-            seg, output_dir, level=level, merge_segments=merge, fmt=fmt, prefix=prefix, create_dir=create_dir
+            seg,
+            output_dir,
+            level=level,
+            merge_segments=merge,
+            fmt=fmt,
+            prefix=prefix,
+            create_dir=create_dir,
+            threads=threads,
         )
     out.wrote_labels(report)
     return report
@@ -336,6 +360,7 @@ def bin2label(
     deflate_level: int = opt.DEFLATE_LEVEL,
     keep_empty_slices: bool = opt.KEEP_EMPTY_SLICES,
     deterministic_uids: bool = opt.DETERMINISTIC_UIDS,
+    threads: int = opt.THREADS,
     quiet: bool = opt.QUIET,
 ) -> object:  # its WriteReport
     """BINARY SEG -> LABELMAP SEG (refuses overlapping segments, naming the pairs)."""
@@ -352,7 +377,7 @@ def bin2label(
         deterministic_uids=deterministic_uids,
     )
     with out.status("re-encoding as LABELMAP"):
-        report = binary_to_labelmap(seg, output, options=options)
+        report = binary_to_labelmap(seg, output, options=options, resources=opt.resources(threads))
     out.wrote_seg(report)
     return report
 

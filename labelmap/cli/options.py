@@ -145,6 +145,13 @@ DETERMINISTIC_UIDS = typer.Option(
     help="Derive the SEG's UIDs from the inputs' content, the options and labelmap's version (2.25 form): a "
     "rerun writes the same UIDs, so an archive does not keep two copies (see README).",
 )
+THREADS = typer.Option(
+    0,
+    "--threads",
+    min=0,
+    help="Threads for this conversion's kernels, frame codecs and deflate (0: every core). A batch of N worker "
+    "processes passes cores / N, so the workers do not oversubscribe the machine.",
+)
 PREFIX = typer.Option("", "--prefix", "-p", help="File name prefix: <prefix>-1.nrrd, <prefix>-meta.json.")
 
 # --------------------------------------------------------------------------- slide flags (a whole-slide --dicom)
@@ -156,6 +163,13 @@ TILED = typer.Option(
 )
 TILE_SIZE = typer.Option(None, "--tile-size", help="Slide: frame size N or RxC (default: the source level's tiles).")
 PYRAMID = typer.Option(False, "--pyramid", help="Slide: one SEG per level from the labels' level down (-L1, -L2 ...).")
+
+
+def resources(threads: int):  # -> Resources | None (numpy-free import at module level)
+    """``--threads N`` as the pipelines' ``resources``: None for 0 (each step's default: every core)."""
+    from labelmap._util.resources import Resources
+
+    return Resources(threads=threads) if threads else None
 
 
 def parse_tile_size(text: str | None) -> tuple[int, int] | None:

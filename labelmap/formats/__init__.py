@@ -73,7 +73,9 @@ def output_format(name: str) -> LabelFormat:
     raise InputError(f"unknown output format {name!r}; use {', '.join(names[:-1])} or {names[-1]}")
 
 
-def read_labels(path: PathLike, *, narrow: bool = False, segments: LayerSegments | None = None) -> LabelSet:
+def read_labels(
+    path: PathLike, *, narrow: bool = False, segments: LayerSegments | None = None, threads: int | None = None
+) -> LabelSet:
     """Read a label file in the format its name says.
 
     Parameters
@@ -84,6 +86,8 @@ def read_labels(path: PathLike, *, narrow: bool = False, segments: LayerSegments
         Integer labels all in 0..255 may come back as uint8 whatever the file's type.
     segments
         Descriptions of the file's layers, one list per layer (see :meth:`LabelFormat.read`).
+    threads
+        Threads for the label scans of a file describing its segments (None: every core).
 
     Returns
     -------
@@ -98,7 +102,7 @@ def read_labels(path: PathLike, *, narrow: bool = False, segments: LayerSegments
     """
     fmt = format_for(path)
     try:
-        return fmt.read(path, narrow=narrow, segments=segments)
+        return fmt.read(path, narrow=narrow, segments=segments, threads=threads)
     except ImageFormatError:
         hint = _misnamed(fmt, path)
         if hint is None:
@@ -106,8 +110,8 @@ def read_labels(path: PathLike, *, narrow: bool = False, segments: LayerSegments
         raise fmt.fail(path, hint) from None
 
 
-def write_labels(path: PathLike, labels: LabelSet, *, compress: bool = True) -> None:
-    """Write ``labels`` in the format ``path``'s name says, atomically.
+def write_labels(path: PathLike, labels: LabelSet, *, compress: bool = True, threads: int | None = None) -> None:
+    """Write ``labels`` in the format ``path``'s name says, atomically (``threads``: as for :func:`read_labels`).
 
     Raises
     ------
@@ -116,7 +120,7 @@ def write_labels(path: PathLike, labels: LabelSet, *, compress: bool = True) -> 
     OutputError
         The file cannot be written.
     """
-    format_for(path).write(path, labels, compress=compress)
+    format_for(path).write(path, labels, compress=compress, threads=threads)
 
 
 def _misnamed(fmt: LabelFormat, path: PathLike) -> str | None:

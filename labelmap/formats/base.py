@@ -78,12 +78,15 @@ class LabelFormat(ABC):
     def sniff(self, head: bytes) -> bool:
         """True when ``head`` (a file's first bytes, decompressed) starts a file of this format."""
 
-    def read(self, path: PathLike, *, narrow: bool = False, segments: LayerSegments | None = None) -> LabelSet:
+    def read(
+        self, path: PathLike, *, narrow: bool = False, segments: LayerSegments | None = None, threads: int | None = None
+    ) -> LabelSet:
         """Read ``path`` into volumes in LPS, arrays ``[k, j, i]``.
 
         ``narrow``: integer labels all in 0..255 may come back as uint8 whatever the file's type.
         ``segments``: descriptions of the file's layers, one list per layer (label_id = voxel value
         in that layer); where the file describes its own, these replace or add to them.
+        ``threads``: for the label scans of formats that describe their segments (None: every core).
 
         Raises
         ------
@@ -92,8 +95,9 @@ class LabelFormat(ABC):
         """
         return LabelSet.of(*self.read_image(path, narrow=narrow), segments)
 
-    def write(self, path: PathLike, labels: LabelSet, *, compress: bool = True) -> None:
-        """Write ``labels`` to ``path`` atomically (``compress``: gzip where the format chooses).
+    def write(self, path: PathLike, labels: LabelSet, *, compress: bool = True, threads: int | None = None) -> None:
+        """Write ``labels`` to ``path`` atomically (``compress``: gzip where the format chooses;
+        ``threads`` as for :meth:`read`).
 
         Raises
         ------

@@ -315,7 +315,9 @@ def _check_described(arrays: list[np.ndarray], counts: list[np.ndarray], per_lay
             )
 
 
-def read_segnrrd(path: PathLike, *, metadata: LayerSegments | None = None, narrow: bool = False) -> list[LabelVolume]:
+def read_segnrrd(
+    path: PathLike, *, metadata: LayerSegments | None = None, narrow: bool = False, threads: int | None = None
+) -> list[LabelVolume]:
     """Read a ``.seg.nrrd``: one LabelVolume per layer, ``segments[*].label_id`` = the LabelValue.
 
     ``metadata``: dcmqi ``segmentAttributes`` (one inner list per layer, labelID =
@@ -330,7 +332,7 @@ def read_segnrrd(path: PathLike, *, metadata: LayerSegments | None = None, narro
     raw_layers, geometry = _split_layers(data, header, p)
     names = [str(p)] if len(raw_layers) == 1 else [f"{p} layer {m}" for m in range(len(raw_layers))]
     arrays = [kernels.as_label_array(a, source=n) for a, n in zip(raw_layers, names)]
-    counts = [kernels.label_presence(a, source=n)[1] for a, n in zip(arrays, names)]
+    counts = [kernels.label_presence(a, source=n, threads=threads)[1] for a, n in zip(arrays, names)]
     per_layer = _described(header, len(arrays), p)
     _check_extents(header, arrays, p)
     if per_layer is None:  # no segment keys: every value is a segment
@@ -383,7 +385,7 @@ def _tags_text(seg: SegmentDescription) -> str:
 _EXTENT_BLOCK = 8
 
 
-def _extents(array: np.ndarray, values: Sequence[int]) -> dict[int, tuple[int, ...]]:
+def _extents(array: np.ndarray, values: Sequence[int], threads: int | None = None) -> dict[int, tuple[int, ...]]:
     """(i0, i1, j0, j1, k0, k1) of each value; (0, -1, 0, -1, 0, -1) when absent.
 
     Values are first mapped to dense indices (uint8 for up to 255 values) so the
@@ -402,10 +404,10 @@ def _extents(array: np.ndarray, values: Sequence[int]) -> dict[int, tuple[int, .
     for k0 in range(0, array.shape[0], _EXTENT_BLOCK):
         block = dense[k0 : k0 + _EXTENT_BLOCK]
         for acc, axes in zip(along, ((2, 0, 1), (1, 0, 2))):
-            seen = kernels.label_presence(np.ascontiguousarray(block.transpose(axes)))[0]
+            seen = kernels.label_presence(np.ascontiguousarray(block.transpose(axes)), threads=threads)[0]
             acc[:, : seen.shape[1]] |= seen
     along.append(np.zeros((array.shape[0], n_idx), bool))
-    seen = kernels.label_presence(dense)[0]
+    seen = kernels.label_presence(dense, threads=threads)[0]
     along[2][:, : seen.shape[1]] = seen
     out = {}
     for idx, v in enumerate(values, start=1):
@@ -417,7 +419,9 @@ def _extents(array: np.ndarray, values: Sequence[int]) -> dict[int, tuple[int, .
     return out
 
 
-def _header(stack: np.ndarray, geometry: Geometry, layers: Sequence[LabelVolume], compress: bool) -> bytes:
+def _header(
+    stack: np.ndarray, geometry: Geometry, layers: Sequence[LabelVolume], compress: bool, threads: int | None = None
+) -> bytes:
     lines = header_lines(stack, geometry, compress, layers=stack.ndim == 4) + [
         "Segmentation_ContainedRepresentationNames:=Binary labelmap|",
         "Segmentation_MasterRepresentation:=Binary labelmap",
@@ -427,7 +431,7 @@ def _header(stack: np.ndarray, geometry: Geometry, layers: Sequence[LabelVolume]
         ((seg, m) for m, layer in enumerate(layers) for seg in layer.segments),
         key=lambda sm: (sm[0].number or 1 << 20, sm[1], sm[0].label_id),
     )
-    extents = [_extents(layer.array, [s.label_id for s in layer.segments]) for layer in layers]
+    extents = [_extents(layer.array, [s.label_id for s in layer.segments], threads) for layer in layers]
     for n, (seg, m) in enumerate(ordered):
         rgb = seg.rgb or (cielab_to_rgb(seg.cielab) if seg.cielab is not None else DEFAULT_RGB)
         fields = {
@@ -445,7 +449,7 @@ def _header(stack: np.ndarray, geometry: Geometry, layers: Sequence[LabelVolume]
     return ("\n".join(lines) + "\n\n").encode("utf-8")
 
 
-def _check_layers(layers: Sequence[LabelVolume], target: Path) -> np.ndarray:
+def _check_layers(layers: Sequence[LabelVolume], target: Path, threads: int | None = None) -> np.ndarray:
     """The layers stacked as (k, j, i[, layer]) uint8/uint16 after checking they fit one file."""
 
     def fail(msg: str) -> InputError:
@@ -468,7 +472,7 @@ def _check_layers(layers: Sequence[LabelVolume], target: Path) -> np.ndarray:
     arrays = []
     for m, layer in enumerate(layers):
         arr = kernels.as_label_array(layer.array, source=f"layer {m}")
-        counts = kernels.label_presence(arr)[1]
+        counts = kernels.label_presence(arr, threads=threads)[1]
         known = {s.label_id for s in layer.segments}
         stray = [v for v in _values(counts) if v not in known]
         if stray:
@@ -478,17 +482,19 @@ def _check_layers(layers: Sequence[LabelVolume], target: Path) -> np.ndarray:
     return np.ascontiguousarray(arrays[0]) if len(arrays) == 1 else np.stack(arrays, axis=-1)
 
 
-def write_segnrrd(path: PathLike, layers: Sequence[LabelVolume], *, compress: bool = True) -> None:
+def write_segnrrd(
+    path: PathLike, layers: Sequence[LabelVolume], *, compress: bool = True, threads: int | None = None
+) -> None:
     """Write ``layers`` (one LabelVolume each, ``label_id`` = LabelValue) as one ``.seg.nrrd``, atomically.
 
     One layer gives a 3-D file, several a 4-D file (layers first).  Segments are
-    listed in Segment Number order (then layer, value).
+    listed in Segment Number order (then layer, value).  ``threads``: the label scans' (None: every core).
     """
     target = Path(path)
     if target.name.lower().endswith(".nhdr"):
         raise InputError(f"{str(target)!r}: a .seg.nrrd is written with attached data; name it .seg.nrrd")
-    stack = _check_layers(layers, target)
-    head = _header(stack, layers[0].geometry, layers, compress)
+    stack = _check_layers(layers, target, threads)
+    head = _header(stack, layers[0].geometry, layers, compress, threads)
     write_attached(target, head, np.ascontiguousarray(stack, dtype=stack.dtype.newbyteorder("<")), compress=compress)
 
 
@@ -502,11 +508,13 @@ class SegNrrdFormat(NrrdFormat):
     output_suffix = ".seg.nrrd"
     describes_segments = True
 
-    def read(self, path: PathLike, *, narrow: bool = False, segments: LayerSegments | None = None) -> LabelSet:
-        return LabelSet(tuple(read_segnrrd(path, metadata=segments, narrow=narrow)), described=True)
+    def read(
+        self, path: PathLike, *, narrow: bool = False, segments: LayerSegments | None = None, threads: int | None = None
+    ) -> LabelSet:
+        return LabelSet(tuple(read_segnrrd(path, metadata=segments, narrow=narrow, threads=threads)), described=True)
 
-    def write(self, path: PathLike, labels: LabelSet, *, compress: bool = True) -> None:
-        write_segnrrd(path, labels.volumes, compress=compress)
+    def write(self, path: PathLike, labels: LabelSet, *, compress: bool = True, threads: int | None = None) -> None:
+        write_segnrrd(path, labels.volumes, compress=compress, threads=threads)
 
 
 FORMAT = SegNrrdFormat()

@@ -92,7 +92,8 @@ def binary_to_labelmap(
     array = classic.volume_of([s.number for s in classic.segments])
     source, source_index = _source_from_references(opened, classic)
     volume = LabelVolume(array, classic.geometry, tuple(classic.segments))
-    plan = plan_labelmap(array, keep_empty_slices=options.keep_empty_slices, source=name)
+    threads = None if resources is None else resources.threads
+    plan = plan_labelmap(array, keep_empty_slices=options.keep_empty_slices, source=name, threads=threads)
     series = series_attributes(ds)
     uids = _derived_uids(seg, opened, volume, options) if options.deterministic_uids else None
     out_ds = encode_labelmap(

@@ -183,7 +183,8 @@ def encode_seg(
 
         seed = uid_seed.add_volumes(uid_seed.new_seed("volumes", options), volumes, series)
         uids = uid_seed.uid_source(uid_seed.add_source(seed, source))
-    prepared = prepare_inputs(volumes, source, names=names, options=options)
+    threads = None if resources is None else resources.threads
+    prepared = prepare_inputs(volumes, source, names=names, options=options, threads=threads)
     common: dict[str, Any] = dict(
         series=series, options=options, materialize=materialize, resources=resources, uids=uids
     )
@@ -401,7 +402,12 @@ def itk_to_seg(
 
     def read(pending: Future[SourceSeries]) -> list[LabelVolume]:
         _check_headers(label_paths, pending, options.tol_mm)
-        return [v for p, s in zip(label_paths, per_file) for v in read_file(p, segments=s, narrow=True).volumes]
+        threads = None if resources is None else resources.threads
+        return [
+            v
+            for p, s in zip(label_paths, per_file)
+            for v in read_file(p, segments=s, narrow=True, threads=threads).volumes
+        ]
 
     source, volumes = _read_with_source(dicom, series_uid, options.compression, read)
     check_not_input(output, source.files, what="a file of the source series")
@@ -558,8 +564,9 @@ def read_seg(
     reference: None | PathLike | Sequence[PathLike] | SourceSeries | Geometry = None,
     series_uid: str | None = None,
     tol_mm: float = DEFAULT_TOLERANCE_MM,
+    resources: Resources | None = None,
 ) -> DecodedSegmentation | SlideLabelImage:
-    """Decode a SEG file or Dataset.
+    """Decode a SEG file or Dataset (``resources``: the threads its label scans and band decoding may use).
 
     A slide SEG file (tiled, with a Total Pixel Matrix) gives a :class:`~labelmap.model.SlideLabelImage`
     instead, read lazily (:func:`~labelmap.pipeline.slide_api.read_slide_seg`: ``.layers`` decode only
@@ -574,6 +581,7 @@ def read_seg(
     series folder / files, a SourceSeries or a Geometry) puts the output on that
     full grid, skipped slices filled the same way (0 for BINARY / FRACTIONAL).
     """
+    threads = None if resources is None else resources.threads
     if isinstance(seg, (str, os.PathLike)):
         from labelmap.seg.tiled_read import is_slide_seg
 
@@ -585,8 +593,8 @@ def read_seg(
                 )
             from labelmap.pipeline.slide_api import read_slide_seg
 
-            return read_slide_seg(seg)
-    return _read_volume_seg(seg, reference=reference, series_uid=series_uid, tol_mm=tol_mm)
+            return read_slide_seg(seg, threads=threads)
+    return _read_volume_seg(seg, reference=reference, series_uid=series_uid, tol_mm=tol_mm, threads=threads)
 
 
 def _read_volume_seg(
@@ -595,8 +603,9 @@ def _read_volume_seg(
     reference: None | PathLike | Sequence[PathLike] | SourceSeries | Geometry = None,
     series_uid: str | None = None,
     tol_mm: float = DEFAULT_TOLERANCE_MM,
+    threads: int | None = None,
 ) -> DecodedSegmentation:
-    """:func:`read_seg` on a volume SEG."""
+    """:func:`read_seg` on a volume SEG (``threads``: the label scan's, None: every core)."""
     from labelmap.dicom.values import quiet_pydicom
     from labelmap.seg.decode import decode_labelmap
     from labelmap.seg.read import open_seg
@@ -607,7 +616,7 @@ def _read_volume_seg(
         opened = open_seg(seg)
         ref_geometry = _reference_geometry(reference, series_uid=series_uid, tol_mm=tol_mm)
         if str(opened.header.get("SegmentationType", "")) == "LABELMAP":
-            return decode_labelmap(opened, reference=ref_geometry, tol_mm=tol_mm)
+            return decode_labelmap(opened, reference=ref_geometry, tol_mm=tol_mm, threads=threads)
         from labelmap.seg.decode_classic import decode_classic
 
         return decode_classic(opened, reference=ref_geometry, tol_mm=tol_mm)
@@ -722,7 +731,9 @@ def seg_to_itk(
         source = reference
     else:  # the series' files are kept: no output may replace one
         source = load_source(reference, series_uid=series_uid)
-    decoded = cast("DecodedSegmentation", read_seg(seg, reference=source, series_uid=series_uid, tol_mm=options.tol_mm))
+    threads = None if resources is None else resources.threads
+    read = read_seg(seg, reference=source, series_uid=series_uid, tol_mm=options.tol_mm, resources=resources)
+    decoded = cast("DecodedSegmentation", read)
     created = missing_dirs(output_dir) if options.create_dir else []
     out_dir = check_output_dir(output_dir, create=options.create_dir)  # created once the SEG has been read
     # every file is written to a temporary and renamed only when all are written (all or nothing);
@@ -733,7 +744,7 @@ def seg_to_itk(
             stem = prefix or re.sub(r"(\.seg)?(\.dcm)?$", "", Path(seg).name, flags=re.I) or "segmentation"
             images, meta_path = [out_dir / f"{stem}{ext}"], output_names(out_dir, prefix, 1, ext)[1]
             _check_not_inputs([*images, meta_path], seg, source)
-            out_format.write(out.stage(images[0]), LabelSet(tuple(layers), described=True))
+            out_format.write(out.stage(images[0]), LabelSet(tuple(layers), described=True), threads=threads)
             groups = [list(layer.segments) for layer in layers]
             shape = layers[0].geometry.shape
         else:  # LABELMAP: one image of Segment Numbers

@@ -56,7 +56,9 @@ def _is_path(obj: Any) -> bool:
     return isinstance(obj, (str, os.PathLike))
 
 
-def _read_labels(labels: Any) -> tuple[list[SlideLabels], list[str], list[tuple[str, SlideGeometry]], Any]:
+def _read_labels(
+    labels: Any, threads: int | None = None
+) -> tuple[list[SlideLabels], list[str], list[tuple[str, SlideGeometry]], Any]:
     """(layers, layer names, (file, geometry hint) of the files stating a spacing, the given SlideLabelImage)."""
     hints: list[tuple[str, SlideGeometry]] = []
     if isinstance(labels, SlideLabelImage):
@@ -70,7 +72,7 @@ def _read_labels(labels: Any) -> tuple[list[SlideLabels], list[str], list[tuple[
         layers: list[SlideLabels] = []
         names: list[str] = []
         for path in paths:
-            found, hint = read_slide_labels(path)
+            found, hint = read_slide_labels(path, threads=threads)
             layers.extend(found)
             names.extend([str(path)] if len(found) == 1 else [f"{path} layer {m + 1}" for m in range(len(found))])
             if hint is not None:
@@ -222,7 +224,7 @@ def slide_to_seg(
 
         md = load_metadata(metadata)
         check_metadata_values(md.series, md.segments, "metadata" if isinstance(metadata, dict) else str(metadata))
-    layers, names, hints, image = _read_labels(labels)
+    layers, names, hints, image = _read_labels(labels, None if resources is None else resources.threads)
     if md is not None:
         segments: list[SegmentDescription] = [s for inner in md.segments for s in inner]
     elif image is not None and image.segments:

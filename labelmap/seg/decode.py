@@ -104,6 +104,7 @@ def decode_labelmap(
     *,
     reference: Geometry | None = None,
     tol_mm: float = DEFAULT_TOLERANCE_MM,
+    threads: int | None = None,
 ) -> DecodedSeg:
     """Decode a LABELMAP SEG into a volume of its stored pixel values (Segment Numbers).
 
@@ -124,7 +125,7 @@ def decode_labelmap(
     bits = int_value(ds, "BitsAllocated", name, minimum=1)
     frames = opened.pixels.frames(opened.shape, bits)
     numbers = {s.number for s in segments}
-    _, counts = kernels.label_presence(frames, source=name)
+    _, counts = kernels.label_presence(frames, source=name, threads=threads)
     present = np.flatnonzero(counts)
     undescribed = [int(v) for v in present if int(v) not in numbers]
     if undescribed:

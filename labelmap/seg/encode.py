@@ -77,14 +77,16 @@ def plan_labelmap(
     keep_empty_slices: bool = False,
     source: str = "label image",
     presence: np.ndarray | None = None,
+    threads: int | None = None,
 ) -> LabelmapPlan:
     """Choose the frames of a LABELMAP: slices holding a non-zero value (or all of them).
 
-    ``presence`` (``kernels.label_presence(array)[0]``) skips the scan when known.
+    ``presence`` (``kernels.label_presence(array)[0]``) skips the scan when known; ``threads`` are the
+    scan's (None: every core).
     """
     counts = None
     if presence is None:
-        presence, counts = kernels.label_presence(array, source=source)
+        presence, counts = kernels.label_presence(array, source=source, threads=threads)
     notes: tuple[str, ...] = ()
     if keep_empty_slices:
         frames = np.arange(array.shape[0])
@@ -325,7 +327,8 @@ def encode_labelmap(
     """
     array = kernels.as_label_array(volume.array)
     if plan is None:
-        plan = plan_labelmap(array, keep_empty_slices=options.keep_empty_slices)
+        threads = None if resources is None else resources.threads
+        plan = plan_labelmap(array, keep_empty_slices=options.keep_empty_slices, threads=threads)
     by_number: dict[int, SegmentDescription] = {}
     for seg in volume.segments:
         if seg.number in by_number:

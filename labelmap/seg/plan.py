@@ -195,6 +195,7 @@ def prepare_inputs(
     *,
     names: Sequence[str] | None = None,
     options: WriteOptions = WriteOptions(),
+    threads: int | None = None,
 ) -> PreparedInputs:
     """Reorient every input onto the source grid, match slices, number segments, measure overlap.
 
@@ -256,7 +257,7 @@ def prepare_inputs(
         if fractional:
             one_segment(name, volume.segments)
         else:
-            presence_m, counts = kernels.label_presence(arrays[m], source=name)
+            presence_m, counts = kernels.label_presence(arrays[m], source=name, threads=threads)
             presences[m] = presence_m
             missing = _check_coverage(
                 [int(v) for v in np.flatnonzero(counts)], volume.segments, name, presence_m, counts

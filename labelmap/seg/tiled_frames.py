@@ -194,7 +194,7 @@ def _emit(p: Pass, coder: _Coder, level: LevelFrames, first: int, band: np.ndarr
             from labelmap.kernels.tiles import pack_tile_bits
 
             packed, present = pack_tile_bits(
-                band, g.tile_rows, g.tile_columns, value=value, bit_offset=spool.bit_offset
+                band, g.tile_rows, g.tile_columns, value=value, bit_offset=spool.bit_offset, threads=coder.threads
             )
             level.present[first + s][tile_row] = present
             spool.append(packed, present.size * g.tile_rows * g.tile_columns)
@@ -205,7 +205,9 @@ def _emit(p: Pass, coder: _Coder, level: LevelFrames, first: int, band: np.ndarr
             src = band == value
         if bits == 16 and src.dtype == np.uint8:
             src = src.astype(np.uint16)
-        tiles, present = band_to_tiles(src, g.tile_rows, g.tile_columns, dtype=None if bits == 1 else tile_dtype)
+        tiles, present = band_to_tiles(
+            src, g.tile_rows, g.tile_columns, dtype=None if bits == 1 else tile_dtype, threads=coder.threads
+        )
         if bits == 1:
             tiles = tiles.view(np.uint8)
         level.present[first + s][tile_row] = present
@@ -253,7 +255,7 @@ def _run_pass(
             raise InputError(f"{p.name}: rows {r0 + 1}..{r1} read as shape {raw.shape}, expected {expected}")
         band = raw if dtype is None else _as_labels(raw, dtype, p.name, r0)
         if counts is not None:
-            count_values(band, counts)
+            count_values(band, counts, threads=coder.threads)
         return band
 
     starts = list(range(0, base.rows, base.tile_rows))
