@@ -238,3 +238,23 @@ def test_slide_pyramid_same_inputs_same_uids(slide_case, tmp_path, capsys):
     # another tiling option -> other UIDs; no flag -> random ones
     assert all_differ(level0, write("c", "--deterministic-uids", "--tiled", "sparse")[0])
     assert all_differ(level0, write("d")[0])
+
+
+def test_bin2label_of_a_dataset_derives_uids_from_its_content(case, tmp_path, capsys):
+    """A pydicom Dataset has no file bytes: its SOP Instance UID, label values and segments seed the UIDs."""
+    from labelmap.pipeline.bin2label import binary_to_labelmap
+    from labelmap.pipeline.options import WriteOptions
+
+    binary = tmp_path / "binary.dcm"
+    itk2seg(capsys, case, binary, "--type", "binary")
+    options = WriteOptions(deterministic_uids=True)
+    for name in ("a", "b"):
+        binary_to_labelmap(pydicom.dcmread(binary), tmp_path / f"{name}.dcm", options=options)
+    first = uids_of(tmp_path / "a.dcm")
+    assert first == uids_of(tmp_path / "b.dcm")
+    edited = pydicom.dcmread(binary)
+    edited.SegmentSequence[0].SegmentLabel = "renamed"
+    binary_to_labelmap(edited, tmp_path / "c.dcm", options=options)
+    changed = uids_of(tmp_path / "c.dcm")
+    del first["TrackingUIDs"], changed["TrackingUIDs"]  # the input's, kept
+    assert all_differ(first, changed)
