@@ -46,6 +46,8 @@ from labelmap.pipeline.convert import write_labels as write_labels
 from labelmap.pipeline.convert import write_seg as write_seg
 from labelmap.pipeline.options import ReadOptions as ReadOptions
 from labelmap.pipeline.options import WriteOptions as WriteOptions
+from labelmap.pipeline.preview import preview_seg as preview_seg
+from labelmap.pipeline.reports import PreviewReport as PreviewReport
 from labelmap.pipeline.reports import ReadReport as ReadReport
 from labelmap.pipeline.reports import WriteReport as WriteReport
 from labelmap.pipeline.slide import slide_to_seg as slide_to_seg

@@ -99,7 +99,8 @@ class Picture:
     legend: tuple[LegendEntry, ...]
     alpha: float
     facts: dict[str, Any]
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # lines under the title
+    warnings: tuple[str, ...] = ()  # for the report (the CLI's warning lines)
 
 
 # --------------------------------------------------------------------------- small rules
@@ -472,12 +473,19 @@ def _volume_picture(  # noqa: PLR0913 - the preview's options
             )
         )
     notes = list(frames.notes)
+    warnings = list(frames.notes)
     overlap = str(header.get("SegmentsOverlap", "") or "")
-    if seg_type != "LABELMAP" and (frames.overlap_pixels or overlap in ("YES", "UNDEFINED")):
-        found = f"{frames.overlap_pixels:,} drawn pixels hold several segments; " if frames.overlap_pixels else ""
+    if seg_type != "LABELMAP":
+        found = f"; {frames.overlap_pixels:,} drawn pixels hold several segments" if frames.overlap_pixels else ""
         notes.append(
-            f"Segments Overlap {overlap or '(absent)'}: {found}a higher-numbered segment is drawn over a lower one"
+            f"Segments Overlap {overlap or '(absent)'}{found}: segments are drawn in Segment Number order, where "
+            "they overlap a later (higher-numbered) one drawn over an earlier one"
         )
+        if frames.overlap_pixels:
+            warnings.append(
+                f"{name}: {frames.overlap_pixels:,} drawn pixels hold several segments; the preview shows the "
+                "highest-numbered one there"
+            )
     if seg_type == "FRACTIONAL":
         notes.append(
             f"FRACTIONAL ({header.get('SegmentationFractionalType', 'PROBABILITY')}, "
@@ -510,7 +518,7 @@ def _volume_picture(  # noqa: PLR0913 - the preview's options
         "fractional": fractional if seg_type == "FRACTIONAL" else None,
     }
     alpha = OVERLAY_ALPHA if source is not None else 1.0
-    return Picture(title, tuple(tiles), tuple(legend), alpha, facts, tuple(notes))
+    return Picture(title, tuple(tiles), tuple(legend), alpha, facts, tuple(notes), tuple(warnings))
 
 
 # --------------------------------------------------------------------------- entry point
@@ -608,7 +616,7 @@ def preview_seg(  # noqa: PLR0913 - the preview's options
         slices=[t.slice for t in picture.tiles],
         segments=len(picture.legend),
         seconds=time.perf_counter() - t0,
-        warnings=list(picture.notes),
+        warnings=list(picture.warnings),
     )
 
 

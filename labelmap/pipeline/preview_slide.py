@@ -99,11 +99,18 @@ def slide_picture(seg: str | os.PathLike[str], *, longest: int) -> Picture:
         LegendEntry(number=s.number, label=s.display_label, rgb=segment_rgb(s), voxels=counts.get(s.number, 0))
         for s in segments
     )
-    notes = []
-    if overlap:
+    notes, warnings = [], []
+    if slide.seg_type != "LABELMAP":
+        found = f"; {overlap:,} thumbnail pixels hold several segments" if overlap else ""
         notes.append(
-            f"{overlap:,} thumbnail pixels hold several segments; a higher-numbered segment is drawn over a lower one"
+            f"segments are drawn in Segment Number order{found}: where they overlap a later (higher-numbered) one "
+            "is drawn over an earlier one"
         )
+        if overlap:
+            warnings.append(
+                f"{slide.name}: {overlap:,} thumbnail pixels hold several segments; the preview shows the "
+                "highest-numbered one there"
+            )
     if slide.seg_type == "FRACTIONAL":
         notes.append("FRACTIONAL: drawn where the value is at least half the maximum; pixels counted above 0")
     size = Path(slide.name).stat().st_size
@@ -122,7 +129,7 @@ def slide_picture(seg: str | os.PathLike[str], *, longest: int) -> Picture:
         "level": level,
         "slide": True,
     }
-    return Picture(title, (tile,), legend, 1.0, facts, tuple(notes))
+    return Picture(title, (tile,), legend, 1.0, facts, tuple(notes), tuple(warnings))
 
 
 def _max_fractional(slide: SlideSeg) -> int:

@@ -210,7 +210,7 @@ def test_binary_with_overlap_draws_the_later_segment_over_the_earlier(tmp_path):
     rgb, layout, legend, chunks = read_png(out)
     assert "BINARY SEG" in chunks["Title"]
     assert "drawn over" in chunks["Description"] and "Segments Overlap YES" in chunks["Description"]
-    assert any("drawn over" in w for w in report.warnings)
+    assert any("hold several segments" in w for w in report.warnings)
     lut = colour_lut(legend)
     for tile in layout["tiles"]:
         k = slice_of(geometry, tile)
@@ -324,3 +324,22 @@ def test_slide_pyramid_folder_draws_the_smallest_level_at_least_the_thumbnail(tm
     rows, cols = sources(tile)
     np.testing.assert_array_equal(pixels_of(rgb, tile), colour_lut(legend)[expected[np.ix_(rows, cols)]])
     assert "level 1 of 3" in chunks["Description"]
+
+
+@pytest.mark.parametrize("extra, offset", [(["--palette"], 0), ([], 300)], ids=["palette", "16-bit"])
+def test_palette_colours_and_16_bit_segment_numbers(tmp_path, extra, offset):
+    geometry = axial_geometry(shape=(5, 22, 21))
+    labels = phantom(geometry, 3, 4).astype(np.uint16)
+    labels[labels > 0] += offset  # label values above 255 are 16-bit Segment Numbers
+    ct, images, md_path, md = write_inputs(tmp_path, geometry, [labels])
+    seg = tmp_path / "x.seg.dcm"
+    assert run_cli_quiet(["itk2seg", images[0], "-d", ct, "-m", md_path, "-o", seg, *extra]) == 0
+    out = tmp_path / "x.png"
+    preview_seg(seg, out)
+    rgb, layout, legend, _ = read_png(out)
+    values, counts = np.unique(labels, return_counts=True)
+    check_legend(rgb, layout, legend, md, dict(zip(values.tolist(), counts.tolist())))
+    lut = colour_lut(legend)
+    for tile in layout["tiles"]:
+        rows, cols = sources(tile)
+        np.testing.assert_array_equal(pixels_of(rgb, tile), lut[labels[slice_of(geometry, tile)][np.ix_(rows, cols)]])
