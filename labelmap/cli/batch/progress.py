@@ -46,6 +46,9 @@ class Progress:
             TimeRemainingColumn(),
             console=Console(stderr=True),
             transient=True,
+            # no refresh thread: local workers are forked from this process, and a thread holding the
+            # terminal's lock at a fork would leave the child's copy locked; update() and tick() redraw
+            auto_refresh=False,
         )
         self._bar.start()
         self._task = self._bar.add_task("batch", total=self.total, counts=self._counts(), rate="")
@@ -66,13 +69,17 @@ class Progress:
         if result.status == "failed":
             self._print(f"failed {result.id}: {result.error}")
         if self._bar is not None:
-            self._bar.update(self._task, completed=self.done, counts=self._counts(), rate=self._rate())
+            self._bar.update(self._task, completed=self.done, counts=self._counts(), rate=self._rate(), refresh=True)
         else:
             self._maybe_line()
 
     def tick(self) -> None:
-        """Called while waiting: a plain line when 30 s passed without one."""
-        if not self.quiet and self._bar is None:
+        """Called while waiting: the bar's clock redrawn, or a plain line when 30 s passed without one."""
+        if self.quiet:
+            return
+        if self._bar is not None:
+            self._bar.refresh()
+        else:
             self._maybe_line()
 
     def _maybe_line(self) -> None:
