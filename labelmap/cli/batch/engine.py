@@ -256,9 +256,6 @@ def run_jobs(
     _check_spec(spec)
     if first is None:
         return EngineOutcome()
-    dd = load_distributed()
-    import dask
-
     if func is None:
         from labelmap.cli.batch.runner import run_job
 
@@ -269,28 +266,39 @@ def run_jobs(
         # one job per worker thread at a time: a worker that dies then takes only its running job
         # with it, so a poison job never gets an innocent neighbour counted as suspicious
         config["distributed.scheduler.worker-saturation"] = LOCAL_SATURATION
-    with _Signals() as signals, dask.config.set(config):
-        if spec.remote:
+    with _Signals() as signals:  # from here a signal ends the batch in order (also during the import)
+        dd = load_distributed()
+        if signals.signum is not None:
+            return EngineOutcome(signals.signum)
+        import dask
 
-            def waiting() -> bool:
-                if on_tick is not None:
-                    on_tick()
-                return signals.signum is not None
-
+        with dask.config.set(config):
+            if spec.remote:
+                try:
+                    session = connect(dd, spec, manifest_dir, connect_timeout, worker_wait, _waiting(signals, on_tick))
+                except Stopped:
+                    return EngineOutcome(signals.signum)
+            else:
+                session = start_local(dd, spec, workers)
+            signals.on_second = session.kill_workers
+            batch = _Batch(session, func, spec, signals, on_result, on_tick, grace)
             try:
-                session = connect(dd, spec, manifest_dir, connect_timeout, worker_wait, waiting)
-            except Stopped:
-                return EngineOutcome(signals.signum)
-        else:
-            session = start_local(dd, spec, workers)
-        signals.on_second = session.kill_workers
-        batch = _Batch(session, func, spec, signals, on_result, on_tick, grace)
-        try:
-            return batch.run(itertools.chain([first], pending))
-        finally:
-            session.close()
-            if session.local:  # jobs the stop did not wait for were killed with their workers
-                _remove_temporaries([job for _, job in batch.inflight.values()])
+                return batch.run(itertools.chain([first], pending))
+            finally:
+                session.close()
+                if session.local:  # jobs the stop did not wait for were killed with their workers
+                    _remove_temporaries([job for _, job in batch.inflight.values()])
+
+
+def _waiting(signals: _Signals, on_tick: Callable[[], None] | None) -> Callable[[], bool]:
+    """While waiting for an existing cluster: tick the progress; True once a signal arrived."""
+
+    def waiting() -> bool:
+        if on_tick is not None:
+            on_tick()
+        return signals.signum is not None
+
+    return waiting
 
 
 def _remove_temporaries(jobs: list[Job]) -> None:
