@@ -193,6 +193,9 @@ def start_local(dd: Any, spec: EngineSpec, workers: int) -> Session:
             raise InputError(
                 f"memory limit {spec.memory_limit!r} is not a size; give one such as 4GB or 500MB"
             ) from None
+    from labelmap.cli.batch.worker import warm_up
+
+    warm_up()  # once, here: the forked workers (and restarted ones) inherit the converter imported
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cluster = dd.LocalCluster(

@@ -265,3 +265,12 @@ def test_handlers_are_restored_after_the_batch(tmp_path):
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     _run(make_jobs(tmp_path, 2), EngineSpec(workers=1), func=write_job)
     assert {s: signal.getsignal(s) for s in before} == before
+
+
+def test_the_worker_warm_up_list_names_real_modules():
+    import importlib
+
+    from labelmap.cli.batch.worker import WARM_MODULES
+
+    for name in WARM_MODULES:
+        importlib.import_module(name)  # a renamed module would silently cost every worker's first job
