@@ -54,6 +54,17 @@ def poison_job(job: Job, threads: int = 0, retries: int = 0) -> JobResult:
     return write_job(job, threads, retries)
 
 
+def hungry_job(job: Job, threads: int = 0, retries: int = 0) -> JobResult:
+    """A job whose id starts with ``hungry`` touches ``argv[0]`` MB (past a worker's memory limit)."""
+    if job.id.startswith("hungry"):
+        import numpy as np
+
+        block = np.ones(int(float(job.argv[0]) * 2**20), dtype=np.uint8)
+        time.sleep(5)  # hold it while the nanny looks
+        del block
+    return write_job(job, threads, retries)
+
+
 def raising_job(job: Job, threads: int = 0, retries: int = 0) -> JobResult:
     """A job function with a bug: it raises (run_job never does; the engine must still cope)."""
     if job.index % 2:

@@ -196,6 +196,9 @@ def start_local(dd: Any, spec: EngineSpec, workers: int) -> Session:
     from labelmap.cli.batch.worker import warm_up
 
     warm_up()  # once, here: the forked workers (and restarted ones) inherit the converter imported
+    # Python 3.12+ warns on every fork of a process with threads (the client's event loop runs in one);
+    # the worker process only runs the forking thread's code, and a nanny forks again on a restart.
+    warnings.filterwarnings("ignore", message=r".*use of fork\(\) may lead to deadlocks", category=DeprecationWarning)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cluster = dd.LocalCluster(

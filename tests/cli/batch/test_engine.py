@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("distributed")
 
 import pydicom
-from _batchjobs import make_jobs, pid_of, poison_job, raising_job, write_job
+from _batchjobs import hungry_job, make_jobs, pid_of, poison_job, raising_job, write_job
 from _procs import TESTS, Watched, descendants, python, wait_gone
 
 from labelmap._util.resources import machine_threads
@@ -105,6 +105,18 @@ def test_a_poison_job_fails_after_four_worker_deaths_and_the_batch_goes_on(tmp_p
     assert bad.status == "failed" and bad.id == "poison3" and bad.attempts == 4
     assert bad.error == "the worker running this job died 4 times (out of memory or a crash)"
     assert {results[i].status for i in range(8) if i != 3} == {"ok"}
+    _no_stray_output(capfd)
+
+
+@pytest.mark.slow
+def test_a_job_over_the_memory_limit_is_failed_and_the_batch_goes_on(tmp_path, capfd):
+    jobs = make_jobs(tmp_path, 4)
+    jobs[1] = Job(1, "hungry1", "test", ("900",), str(tmp_path / "h.txt"), ())
+    outcome, results = _run(jobs, EngineSpec(workers=2, memory_limit="600MB"), func=hungry_job)
+    assert outcome.signal is None and sorted(results) == list(range(4))
+    assert results[1].status == "failed"
+    assert results[1].error == "the worker running this job died 4 times (out of memory or a crash)"
+    assert {results[i].status for i in (0, 2, 3)} == {"ok"}
     _no_stray_output(capfd)
 
 
