@@ -12,6 +12,7 @@ made from bands of its matrix (or a smaller pyramid level), never the whole matr
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -47,6 +48,9 @@ PathLike = Union[str, "os.PathLike[str]"]
 DEFAULT_SLICES = 12
 #: A volume SEG's slices are drawn this many pixels along their longer side (physical aspect kept).
 VOLUME_TILE = 256
+#: Without --tile-size, tiles shrink (to no less than MIN_TILE) when more than fit this width at VOLUME_TILE.
+MONTAGE_WIDTH = 2048
+MIN_TILE = 96
 #: A slide SEG's thumbnail, longer side in pixels.
 SLIDE_THUMBNAIL = 1024
 #: Opacity of segments drawn over a source image (over black they are drawn opaque).
@@ -341,7 +345,12 @@ def _reference_of(
     from labelmap.errors import DicomSeriesError
 
     referenced = _referenced_series(header)
-    shown = os.fspath(reference) if isinstance(reference, (str, os.PathLike)) else "the reference"
+    if isinstance(reference, (str, os.PathLike)):
+        shown = os.fspath(reference)
+    elif isinstance(reference, (list, tuple)) and reference:
+        shown = ", ".join(os.fspath(p) for p in reference[:3]) + (", ..." if len(reference) > 3 else "")
+    else:
+        shown = "the reference"
     try:
         source = pending.result()
     except DicomSeriesError as exc:
@@ -382,7 +391,7 @@ def _volume_picture(  # noqa: PLR0913 - the preview's options
     fractional: Fractional,
     series_uid: str | None,
     tol_mm: float,
-    tile_size: int = VOLUME_TILE,
+    tile_size: int | None = None,
 ) -> Picture:
     from labelmap.dicom.values import quiet_pydicom
     from labelmap.seg.read import int_value, open_seg, segment_descriptions
@@ -423,6 +432,8 @@ def _volume_picture(  # noqa: PLR0913 - the preview's options
     holding[k[frames.frame_has]] = True
     picks = choose_slices(n_slices, holding, slices, what="the reference series" if source else "the SEG's grid")
     rows, columns = geometry.shape[1:]
+    if tile_size is None:  # many tiles are drawn smaller: the montage stays about MONTAGE_WIDTH pixels wide
+        tile_size = max(MIN_TILE, min(VOLUME_TILE, MONTAGE_WIDTH // math.ceil(math.sqrt(len(picks)))))
     height, width = display_size(rows, columns, (geometry.spacing[1], geometry.spacing[0]), tile_size)
     ri, ci = _nearest(rows, height), _nearest(columns, width)
     greys: list[np.ndarray | None] = [None] * len(picks)
@@ -557,7 +568,8 @@ def preview_seg(  # noqa: PLR0913 - the preview's options
         FRACTIONAL segments: "threshold" (drawn where the value is at least half the maximum) or
         "alpha" (opacity follows the value).
     tile_size
-        Pixels along the longer side of each slice's tile (default :data:`VOLUME_TILE`), or of a slide's
+        Pixels along the longer side of each slice's tile (default :data:`VOLUME_TILE`, smaller when more
+        than 64 slices are drawn: the montage stays about :data:`MONTAGE_WIDTH` wide), or of a slide's
         thumbnail (default :data:`SLIDE_THUMBNAIL`); 16 to 4096.
     series_uid, tol_mm
         The series to take from a reference folder holding several (default: the one the SEG
@@ -605,7 +617,7 @@ def preview_seg(  # noqa: PLR0913 - the preview's options
             fractional=fractional,
             series_uid=series_uid,
             tol_mm=tol_mm,
-            tile_size=VOLUME_TILE if tile_size is None else int(tile_size),
+            tile_size=None if tile_size is None else int(tile_size),
         )
     width, height = save_picture(picture, output)
     return PreviewReport(

@@ -8,8 +8,8 @@ chunk ``labelmap:tiles`` (JSON), so pixels map back to slices without redoing th
 pixel (x, y) of a tile at (tile x, tile y) with ``width`` x ``height`` shows row
 ``floor((y - tile y + 0.5) * rows / height)`` and column ``floor((x - tile x + 0.5) * columns / width)``
 of slice ``slice`` (0-based along the slice normal).  ``labelmap:legend`` lists every segment
-(number, label, rgb, voxels, drawn), ``labelmap:seg`` the SEG's facts; ``Title`` and
-``Description`` hold the title lines.
+(number, label, rgb, voxels, drawn), ``labelmap:seg`` the SEG's facts; ``Title`` holds the first
+title line, ``Description`` the title lines, the notes and one line per segment (number, label, voxels).
 """
 
 from __future__ import annotations
@@ -268,7 +268,13 @@ def save_picture(picture: Picture, output: str | os.PathLike[str]) -> tuple[int,
     ]
     info = PngInfo()
     info.add_itxt("Title", picture.title[0])
-    info.add_itxt("Description", "\n".join((*picture.title, *picture.notes)))
+    unit = "pixels" if picture.facts.get("slide") else "voxels"
+    lines = [
+        f"{e.number}  {e.label}  {'-' if e.voxels is None else f'{e.voxels:,}'} {unit}"
+        + (f" ({e.note})" if e.note else "")
+        for e in picture.legend
+    ]
+    info.add_itxt("Description", "\n".join((*picture.title, *picture.notes, "Segments:", *lines)), zip=True)
     info.add_text("Software", f"labelmap {__version__}")
     info.add_itxt("labelmap:tiles", json.dumps(layout, separators=(",", ":")), zip=True)
     info.add_itxt("labelmap:legend", json.dumps(legend, ensure_ascii=False, separators=(",", ":")), zip=True)

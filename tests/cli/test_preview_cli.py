@@ -83,7 +83,7 @@ def test_reference_of_another_series(case, tmp_path, capsys):
     other = tmp_path / "other"
     write_ct_series(other, case["geometry"], seed=7)  # same grid, another series
     line = run_cli_error(capsys, ["preview", case["seg"], "-o", tmp_path / "p.png", "-r", other], tmp_path)
-    assert "was made from series" in line and "--reference" in line
+    assert "was made from series" in line and "--reference" in line and line.startswith(f"error: {other}: ")
 
 
 def test_reference_folder_with_several_series_takes_the_segs(case, tmp_path, capsys):

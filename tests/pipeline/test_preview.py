@@ -142,6 +142,10 @@ def test_labelmap_over_black_shows_each_segment_where_it_is(tmp_path, kind):
     values, counts = np.unique(labels, return_counts=True)
     check_legend(rgb, layout, legend, md, dict(zip(values.tolist(), counts.tolist())))
     assert seen - {0} == set(values.tolist()) - {0}  # every segment is in some tile
+    described = {s["labelID"]: s["SegmentLabel"] for s in md["segmentAttributes"][0]}
+    lines = chunks["Description"].splitlines()
+    for number, label in described.items():  # the legend as text too, one line per segment
+        assert f"{number}  {label}  {int((labels == number).sum()):,} voxels" in lines
     facts = json.loads(chunks["labelmap:seg"])
     assert facts["segmentation_type"] == "LABELMAP" and facts["frames"] == len(holding)
     assert "LABELMAP SEG" in chunks["Title"] and f"{len(holding)} frames" in chunks["Title"]
@@ -156,6 +160,17 @@ def test_slices_option_picks_slices_and_counts(tmp_path):
     assert [t["slice"] for t in layout["tiles"]] == [0, 3, 6]  # on the CT's grid: empty slices too
     assert [t["frames"] for t in layout["tiles"]][0] == []
     assert len(preview_seg(seg, out, slices=2).slices) == 2
+
+
+def test_many_slices_are_drawn_smaller(tmp_path):
+    geometry = axial_geometry(shape=(70, 22, 21))
+    ct, seg, labels, _ = labelmap_case(tmp_path, geometry)
+    out = tmp_path / "many.png"
+    report = preview_seg(seg, out, reference=ct, slices=range(70))  # every slice of the CT's grid
+    _, layout, _, _ = read_png(out)
+    assert report.slices == list(range(70))
+    assert max(layout["tiles"][0]["height"], layout["tiles"][0]["width"]) == 2048 // 9  # 9 columns of tiles
+    assert report.width <= 2048 + 9 * 8 + 20
 
 
 def test_reference_draws_over_the_windowed_source(tmp_path):
