@@ -267,14 +267,13 @@ def test_fractional_thresholded_or_alpha_weighted(tmp_path, mode):
 
 
 # --------------------------------------------------------------------------- slide SEGs
-@pytest.mark.parametrize("seg_type", ["LABELMAP", "BINARY"])
+@pytest.mark.parametrize("seg_type", ["LABELMAP", "BINARY", "FRACTIONAL"])
 def test_slide_seg_thumbnail(tmp_path, seg_type):
     from _slide_segs import sample_labels, tiled_seg
 
     labels = sample_labels()
-    seg = tiled_seg(
-        tmp_path / "slide.dcm", seg_type=seg_type, organization="TILED_SPARSE" if seg_type == "BINARY" else "TILED_FULL"
-    )
+    sparse = seg_type == "BINARY"
+    seg = tiled_seg(tmp_path / "slide.dcm", seg_type=seg_type, organization="TILED_SPARSE" if sparse else "TILED_FULL")
     out = tmp_path / "slide.png"
     report = preview_seg(seg, out)
     assert report.slices == [0]
