@@ -5,7 +5,6 @@ benchmark, teardown), so an API change cannot leave the suite broken until someo
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import inspect
 import itertools
 import json
@@ -122,7 +121,6 @@ def test_batch_benchmark_checks_every_output(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_batch_benchmark_quick(tmp_path):
     """benchmarks/batch.py --quick runs every converter on a tiny collection, checks their outputs and plans."""
-    have_batch = all(importlib.util.find_spec(f"labelmap.cli.batch.{m}") for m in ("command", "engine"))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "batch.py"), "--quick", "--workdir", str(tmp_path)],
@@ -135,9 +133,7 @@ def test_batch_benchmark_quick(tmp_path):
     saved = json.loads((tmp_path / "batch-compare.json").read_text())
     rows = {r["tool"]: r for r in saved["rows"]}
     assert set(rows) == {"batch", "batch-w1", "loop", "dcmqi-pip", "dcmqi-bin"}
-    ran = [t for t in rows if have_batch or not t.startswith("batch")]
-    for tool in ran:
-        row = rows[tool]
+    for tool, row in rows.items():
         assert row["status"] == "ok", (tool, row["status"])
         assert row["jobs"] == 4 and row["median_s"] > 0 and row["jobs_per_s"] > 0, row
         assert row["checks"] == ["ok"], (tool, row["checks"])  # 4 LABELMAP SEGs of their own series
@@ -149,7 +145,5 @@ def test_batch_benchmark_quick(tmp_path):
     plan = saved["plan"]
     assert plan["status"] == "ok" and plan["rows"] == 2000 and plan["median_s"] > 0 and plan["peak_rss_mb"] > 0
     assert "plan of 2,000 rows" in text  # the bars are stated
-    if not have_batch:  # until the engine lands, the batch rows say so
-        assert rows["batch"]["status"].startswith("n/a"), rows["batch"]
-        return
     assert rows["batch"]["vs_dcmqi-bin"] > 0 and rows["batch"]["vs_loop"] > 0
+    assert "small: batch " in text and "x the dcmqi executable loop (" in text
