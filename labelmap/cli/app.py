@@ -162,9 +162,17 @@ def _running(argv: list[str]) -> str:
     return next((a for a in argv if not a.startswith("-")), "labelmap-convert")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C; ``signum`` says which (a batch exits 128 + signum)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 def _interrupt(signum: int, frame: object) -> None:
     """SIGTERM / SIGHUP end a run like Ctrl-C: temporaries are removed, no output is half-written."""
-    raise KeyboardInterrupt
+    raise Terminated(signum)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -96,9 +96,9 @@ def batch(  # noqa: PLR0913 - a command's parameters are its flags
     cut = _parse_shard(shard)
     try:
         plan = _plan(positional[0] if positional else None, templates, defaults)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         typer.echo("error: interrupted while reading the manifest; nothing ran", err=True)
-        return 130
+        return _signal_status(exc)
     if write_manifest is not None:
         from labelmap.cli.batch.manifest import write_manifest as write
 
@@ -280,11 +280,14 @@ def _run(
         progress.update(result)
 
     outcome = None
+    stopped: int | None = None
     try:
         if todo:
             outcome = run_jobs(
                 todo, EngineSpec(**spec_args), manifest_dir=manifest_dir, on_result=on_result, on_tick=progress.tick
             )
+    except KeyboardInterrupt as exc:  # a signal before the engine took them over (nothing ran yet)
+        stopped = _signal_status(exc)
     finally:
         progress.close()
         rows = complete(jobs, results)
@@ -296,6 +299,15 @@ def _run(
     line = summary(rows, time.monotonic() - started, report_path)
     if not quiet or any(r.status == "failed" for r in rows):
         typer.echo(line)
+    if stopped is not None:
+        return stopped
     if outcome is not None and outcome.signal is not None:
         return 128 + int(outcome.signal)
     return 2 if any(r.status == "failed" for r in rows) else 0
+
+
+def _signal_status(exc: BaseException) -> int:
+    """130 for Ctrl-C, 128 + the signal for SIGTERM / SIGHUP (raised as the app's ``Terminated``)."""
+    import signal
+
+    return 128 + int(getattr(exc, "signum", signal.SIGINT))

@@ -149,8 +149,9 @@ def _silence_logs() -> None:
 class _Signals:
     """SIGINT / SIGTERM / SIGHUP while the batch runs: the handlers only record, the loop acts.
 
-    A signal ignored when the batch started stays ignored (a background job of a non-interactive
-    shell inherits SIGINT ignored; ``nohup`` ignores SIGHUP): SIGTERM always works.  A second signal
+    SIGHUP ignored when the batch started stays ignored (``nohup``); SIGINT and SIGTERM are always
+    handled, also when a non-interactive shell started the batch in the background with SIGINT ignored
+    (``kill -INT`` then still stops it in order).  A second signal
     calls :attr:`on_second` (kill the local workers) right in the handler, whatever the loop waits on.
     """
 
@@ -167,8 +168,8 @@ class _Signals:
         names = ("SIGINT", "SIGTERM", "SIGHUP")
         for signum in (getattr(signal, n) for n in names if hasattr(signal, n)):
             current = signal.getsignal(signum)
-            if current == signal.SIG_IGN and signum != signal.SIGTERM:
-                continue
+            if current == signal.SIG_IGN and signum == getattr(signal, "SIGHUP", None):
+                continue  # nohup's choice is kept; SIGINT is handled even when a background start ignored it
             self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
@@ -279,7 +280,12 @@ def run_jobs(
                 except Stopped:
                     return EngineOutcome(signals.signum)
             else:
-                session = start_local(dd, spec, workers)
+                try:
+                    session = start_local(dd, spec, workers)
+                except Exception:
+                    if signals.signum is not None:  # a signal while the workers were starting (it reaches them)
+                        return EngineOutcome(signals.signum)
+                    raise
             signals.on_second = session.kill_workers
             batch = _Batch(session, func, spec, signals, on_result, on_tick, grace)
             try:

@@ -256,15 +256,32 @@ def test_a_second_ctrl_c_kills_the_workers_at_once(tmp_path):
     assert not list(tmp_path.glob("j*.txt"))
 
 
-def test_sigint_ignored_in_a_background_batch_sigterm_still_stops_it(tmp_path):
+def test_sigint_stops_a_batch_started_with_sigint_ignored(tmp_path):
+    """A non-interactive shell starts `batch &` with SIGINT ignored; an explicit `kill -INT` must still stop it
+    in order (report, exit 130), so scripts and harnesses can interrupt a background batch."""
+
     def ignore_sigint():  # what a non-interactive shell does for `batch &`
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     w = _batch(tmp_path, 30, 0.2, preexec_fn=ignore_sigint)
     try:
         lines = _read_until_results(w, 1)
-        w.signal_group(signal.SIGINT)
-        lines += _read_until_results(w, 4)  # still running after Ctrl-C
+        os.kill(w.proc.pid, signal.SIGINT)
+        results, waited = _interrupted(w, lines, signal.SIGINT)
+    finally:
+        w.stop()
+    assert waited < 5 and 1 <= len(results) < 30
+
+
+def test_sighup_ignored_by_nohup_stays_ignored_sigterm_stops(tmp_path):
+    def ignore_sighup():  # nohup
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    w = _batch(tmp_path, 30, 0.2, preexec_fn=ignore_sighup)
+    try:
+        lines = _read_until_results(w, 1)
+        os.kill(w.proc.pid, signal.SIGHUP)
+        lines += _read_until_results(w, 4)  # still running after the hang-up
         os.kill(w.proc.pid, signal.SIGTERM)
         results, waited = _interrupted(w, lines, signal.SIGTERM)
     finally:
