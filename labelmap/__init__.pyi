@@ -23,8 +23,12 @@ from labelmap.formats.dcmqi_json import Metadata as Metadata
 from labelmap.formats.dcmqi_json import load_metadata as load_metadata
 from labelmap.formats.dcmqi_json import metadata_to_dict as metadata_to_dict
 from labelmap.formats.dcmqi_json import write_metadata as write_metadata
+from labelmap.formats.nifti_memory import from_nifti as from_nifti
+from labelmap.formats.nifti_memory import to_nifti as to_nifti
 from labelmap.formats.segnrrd import read_segnrrd as read_segnrrd
 from labelmap.formats.segnrrd import write_segnrrd as write_segnrrd
+from labelmap.formats.sitk import from_sitk as from_sitk
+from labelmap.formats.sitk import to_sitk as to_sitk
 from labelmap.model import Code as Code
 from labelmap.model import Geometry as Geometry
 from labelmap.model import LabelVolume as LabelVolume

@@ -98,26 +98,16 @@ def _nrrd(p: Path, *, layered: bool) -> HeaderGrid | None:
 def _nifti(p: Path) -> HeaderGrid | None:
     import nibabel as nib
 
-    from labelmap.formats.nifti import _geometry_from_affine, _nibabel_messages, select_affine
+    from labelmap.formats.nifti_grid import nibabel_messages, nifti_geometry
 
     if not p.is_file():
         return None
-    with _nibabel_messages() as fixes:  # kept off stderr, as the reader keeps them
+    with nibabel_messages() as fixes:  # kept off stderr, as the reader keeps them
         img = nib.load(str(p), mmap=False)  # the header only: the data is read when asked for
     if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
         return None
-    shape = tuple(int(s) for s in img.shape)
-    while len(shape) > 3 and shape[-1] == 1:
-        shape = shape[:-1]
-    if len(shape) not in (2, 3):
-        return None
-    two_d = len(shape) == 2
-    xyz = shape + (1,) if two_d else shape
-    aff_ras, which = select_affine(img.header, p)
-    pixdim = np.asarray(img.header["pixdim"][1:4], dtype=np.float64)
-    zero = any("pixdim[1,2,3] should be non-zero" in m for m in fixes)
-    if which != "sform" and (zero or not np.all(np.isfinite(pixdim))):
-        return None  # a voxel size the reader refuses
+    # the reader's grid, or its refusal (a voxel size, a dimension): read_header_grid turns that into None
+    geometry = nifti_geometry(img.header, tuple(img.shape), p, fixes=fixes)[2]
     if img.header.get_data_dtype().kind not in "iufb":
         return None  # a pixel type the reader refuses (RGB, complex)
     itemsize = img.header.get_data_dtype().itemsize
@@ -125,4 +115,4 @@ def _nifti(p: Path) -> HeaderGrid | None:
     if not p.name.lower().endswith(".gz") and p.stat().st_size - int(img.header.get_data_offset()) < nbytes:
         return None  # truncated: the reader says so without reading
     check_grid(tuple(img.shape), itemsize, "NIfTI image", path=p)  # too large: the reader refuses it first
-    return HeaderGrid(_geometry_from_affine(aff_ras, (xyz[2], xyz[1], xyz[0]), two_d, p), 1, nbytes)
+    return HeaderGrid(geometry, 1, nbytes)

@@ -67,20 +67,32 @@ def _space_flip(header: dict, path: Any, spacedim: int | None) -> np.ndarray:
     )
 
 
-def geometry_from_header(header: dict, data_shape: tuple[int, ...], path: Any) -> Geometry:
+def geometry_from_header(
+    header: dict, data_shape: tuple[int, ...], path: Any, error: Callable[[Any, str], Exception] = fail
+) -> Geometry:
+    """The LPS grid a NRRD header describes for data of ``data_shape`` (C order: (k, j, i) or (j, i)).
+
+    Also the grid of a SimpleITK image (:mod:`labelmap.formats.sitk`), whose origin, spacing and direction
+    are what ITK writes as this header: ``error(path, reason)`` makes its errors.
+
+    Raises
+    ------
+    ImageFormatError
+        Non-spatial axes, not 2-D / 3-D, an unsupported space, non-finite or zero vectors, a sheared grid.
+    """
     ndim = len(data_shape)  # data is C order: (k, j, i) or (j, i)
     kinds = header.get("kinds")
     if kinds is not None:
         bad = [str(k) for k in kinds if str(k).strip().lower() not in _DOMAIN_KINDS]
         if bad:
-            raise fail(
+            raise error(
                 path,
                 f"axis kinds {list(map(str, kinds))} include non-spatial axes ({', '.join(bad)}); "
                 "multi-component, vector and 4-D (multi-layer) images are not supported - "
                 "only scalar 3-D label images",
             )
     if ndim not in (2, 3):
-        raise fail(
+        raise error(
             path, f"{ndim}-D image (sizes {list(data_shape[::-1])}); only 2-D and 3-D scalar images are supported"
         )
 
@@ -92,38 +104,38 @@ def geometry_from_header(header: dict, data_shape: tuple[int, ...], path: Any) -
     if dirs is not None:
         dirs = np.asarray(dirs, dtype=np.float64)
         if dirs.ndim != 2 or dirs.shape[0] != ndim:
-            raise fail(path, f"'space directions' has {dirs.shape[0] if dirs.ndim else 0} vectors for {ndim} axes")
+            raise error(path, f"'space directions' has {dirs.shape[0] if dirs.ndim else 0} vectors for {ndim} axes")
         if not np.all(np.isfinite(dirs)):
             axis = int(np.nonzero(~np.all(np.isfinite(dirs), axis=1))[0][0])
             if np.all(np.isnan(dirs[axis])):  # how pynrrd reads 'none' (a non-spatial axis)
-                raise fail(
+                raise error(
                     path,
                     f"'space directions' has a 'none' (or all-NaN) vector for axis {axis}; "
                     "multi-component or 4-D images are not supported, and a spatial axis needs a finite vector",
                 )
-            raise fail(
+            raise error(
                 path,
                 f"'space directions' vector {axis} {_vec(dirs[axis])} is not finite (NaN or infinity); "
                 "every axis needs a finite direction and spacing",
             )
         sdim = dirs.shape[1]
         if sdim not in (2, 3) or (sdim == 2 and ndim == 3):
-            raise fail(path, f"space directions of dimension {sdim} are not supported for a {ndim}-D image")
+            raise error(path, f"space directions of dimension {sdim} are not supported for a {ndim}-D image")
         vecs = np.zeros((ndim, 3))
         vecs[:, :sdim] = dirs
         vecs = vecs * flip[np.newaxis, :]
         spacing = np.linalg.norm(vecs, axis=1)
         if np.any(spacing <= 0):
-            raise fail(path, f"'space directions' has a zero-length vector: {dirs.tolist()}")
+            raise error(path, f"'space directions' has a zero-length vector: {dirs.tolist()}")
         unit = vecs / spacing[:, np.newaxis]
         origin_raw = header.get("space origin")
         origin = np.zeros(3)
         if origin_raw is not None:
             o = np.asarray(origin_raw, dtype=np.float64).ravel()
             if o.size != sdim:
-                raise fail(path, f"'space origin' {o.tolist()} does not fit a {sdim}-D space")
+                raise error(path, f"'space origin' {o.tolist()} does not fit a {sdim}-D space")
             if not np.all(np.isfinite(o)):
-                raise fail(path, f"'space origin' {_vec(o)} is not finite (NaN or infinity)")
+                raise error(path, f"'space origin' {_vec(o)} is not finite (NaN or infinity)")
             origin[:sdim] = o
         origin = origin * flip
     else:
@@ -134,7 +146,7 @@ def geometry_from_header(header: dict, data_shape: tuple[int, ...], path: Any) -
             if sp.size == ndim:
                 bad = [f"{v:g}" for v in sp if not np.isfinite(v) or v == 0]
                 if bad:
-                    raise fail(
+                    raise error(
                         path,
                         f"'spacings' {' '.join(f'{v:g}' for v in sp)} has a zero or non-finite value "
                         f"({', '.join(bad)}); every axis needs a finite, non-zero spacing",
@@ -147,7 +159,7 @@ def geometry_from_header(header: dict, data_shape: tuple[int, ...], path: Any) -
         normal = np.cross(unit[0], unit[1])
         n = np.linalg.norm(normal)
         if n < 1e-6:
-            raise fail(path, "the two axis directions are parallel")
+            raise error(path, "the two axis directions are parallel")
         unit = np.vstack([unit, normal / n])
         spacing = np.concatenate([spacing, [1.0]])
 
@@ -155,7 +167,7 @@ def geometry_from_header(header: dict, data_shape: tuple[int, ...], path: Any) -
     gram = unit @ unit.T
     off = np.abs(gram - np.eye(3)).max()
     if off > ORTHOGONALITY_TOLERANCE:
-        raise fail(
+        raise error(
             path,
             f"the axis directions are not orthogonal (sheared grid, largest |cos| = {off:.3g}); "
             "resample the image to an orthogonal grid first",
@@ -165,7 +177,7 @@ def geometry_from_header(header: dict, data_shape: tuple[int, ...], path: Any) -
     try:
         return Geometry(origin=origin, direction=unit.T, spacing=spacing, shape=(k, j, i))
     except ValueError as exc:
-        raise fail(path, str(exc)) from None
+        raise error(path, str(exc)) from None
 
 
 # NRRD type names (the NRRD file format specification, "type") -> NumPy

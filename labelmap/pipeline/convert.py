@@ -309,7 +309,7 @@ def _is_slide_source(source: Any) -> bool:
 
 
 def itk_to_seg(
-    labels: Sequence[PathLike] | SlideLabelImage | Any,
+    labels: Sequence[PathLike | LabelVolume | Any] | SlideLabelImage | Any,
     dicom: Sequence[PathLike] | SlideSource,
     metadata: PathLike | dict | None,
     output: PathLike,
@@ -323,7 +323,10 @@ def itk_to_seg(
     Parameters
     ----------
     labels
-        The label files, in the order of the JSON's ``segmentAttributes``; or one file whose
+        The label files, in the order of the JSON's ``segmentAttributes`` (any of them may instead be a label
+        image in memory: a LabelVolume, a nibabel NIfTI image or a SimpleITK image, taken by the file
+        readers' rules, :func:`~labelmap.formats.nifti_memory.from_nifti` / :func:`~labelmap.formats.sitk.from_sitk`;
+        messages call it ``<nibabel image 1>``); or one file whose
         format describes its own segments (a Slicer ``.seg.nrrd``: its layers are the label volumes; a
         JSON's ``segmentAttributes[i]`` entries replace or add to layer i's descriptions).  For a
         whole-slide ``dicom``, what :func:`~labelmap.pipeline.slide.slide_to_seg` takes: 2-D label
@@ -368,13 +371,14 @@ def itk_to_seg(
         return slide_to_seg(
             given, dicom, output, metadata=metadata, options=options, series_uid=series_uid, resources=resources
         )
-    labels, dicom = cast("Sequence[PathLike]", labels), cast("Sequence[PathLike]", dicom)
-    if not labels:
+    dicom = cast("Sequence[PathLike]", dicom)
+    items, names = _label_inputs(labels)
+    if not items:
         raise InputError("no label image given; pass the NRRD / NIfTI label file(s)")
-    check_output_target(output, [*labels] + ([] if metadata is None or isinstance(metadata, dict) else [metadata]))
+    files = [x for x in items if isinstance(x, Path)]
+    check_output_target(output, [*files] + ([] if metadata is None or isinstance(metadata, dict) else [metadata]))
     check_not_input(output, dicom, what="a file of the source series")  # folders: checked once read
-    label_paths = [Path(p) for p in labels]
-    described = _described_input(labels)
+    described = _described_input(items)
     if described is None and metadata is None:
         raise InputError(
             "no metadata JSON given; NRRD / NIfTI label files need a dcmqi metadata JSON describing their labels",
@@ -385,33 +389,34 @@ def itk_to_seg(
         from labelmap.seg.segments import check_metadata_values
 
         check_metadata_values(md.series, md.segments, "metadata" if isinstance(metadata, dict) else str(metadata))
-    # per file: the descriptions of its layers (a .seg.nrrd: the JSON's, replacing or adding to its own)
+    # per input: the descriptions of its layers (a .seg.nrrd: the JSON's, replacing or adding to its own)
     per_file: list[Sequence[Sequence[SegmentDescription]] | None] = [None if md is None else md.segments]
     if described is None and md is not None:
-        if len(md.segments) != len(label_paths):
+        if len(md.segments) != len(items):
             meta_name = "the metadata JSON" if isinstance(metadata, dict) else f"metadata file {str(metadata)!r}"
             raise MetadataError(
                 f"{meta_name}: segmentAttributes has {len(md.segments)} inner list(s) but "
-                f"{len(label_paths)} label file(s) were given ({', '.join(p.name for p in label_paths)}); "
-                "give one inner list per label file, in the same order"
+                f"{len(items)} label image(s) were given ({', '.join(Path(n).name for n in names)}); "
+                "give one inner list per label image, in the same order"
             )
         if md.file_mapping:
-            order = _file_mapping_order([os.fspath(p) for p in labels], md.file_mapping)
-            label_paths = [label_paths[i] for i in order]
+            order = _file_mapping_order(names, md.file_mapping)
+            items, names = [items[i] for i in order], [names[i] for i in order]
         per_file = [[s] for s in md.segments]
 
     def read(pending: Future[SourceSeries]) -> list[LabelVolume]:
-        _check_headers(label_paths, pending, options.tol_mm)
+        _check_headers(files, pending, options.tol_mm)
         threads = None if resources is None else resources.threads
-        return [
-            v
-            for p, s in zip(label_paths, per_file)
-            for v in read_file(p, segments=s, narrow=True, threads=threads).volumes
-        ]
+        volumes: list[LabelVolume] = []
+        for item, layers in zip(items, per_file):
+            if isinstance(item, Path):
+                volumes += read_file(item, segments=layers, narrow=True, threads=threads).volumes
+            else:  # in memory: the JSON describes its values, as it would its file's
+                volumes.append(LabelVolume(item.array, item.geometry, tuple(layers[0]) if layers else item.segments))
+        return volumes
 
     source, volumes = _read_with_source(dicom, series_uid, options.compression, read)
     check_not_input(output, source.files, what="a file of the source series")
-    names = [str(p) for p in label_paths]
     if len(volumes) > len(names):  # the layers of one self-describing file
         names = [f"{names[0]} layer {m}" for m in range(len(volumes))]
     series = md.series if md is not None else SeriesAttributes()
@@ -433,11 +438,32 @@ def itk_to_seg(
 
 
 # --------------------------------------------------------------------------- self-describing label files
-def _described_input(labels: Sequence[PathLike]) -> Path | None:
+def _label_inputs(labels: Any) -> tuple[list[Path | LabelVolume], list[str]]:
+    """itk_to_seg's label inputs: each a file (a Path) or an image in memory (LabelVolume, nibabel, SimpleITK:
+    a LabelVolume by the file readers' rules), and the names messages give them (the path, or ``<nibabel
+    image 2>``)."""
+    from labelmap.formats.memory import is_memory_image, memory_name, memory_volume
+
+    given = [labels] if is_memory_image(labels) or isinstance(labels, (str, os.PathLike)) else list(labels)
+    items: list[Path | LabelVolume] = []
+    names = []
+    for n, item in enumerate(given):
+        if is_memory_image(item):
+            items.append(memory_volume(item))
+            names.append(memory_name(item, n))
+        else:
+            items.append(Path(item))
+            names.append(str(item))
+    return items, names
+
+
+def _described_input(labels: Sequence[PathLike | LabelVolume]) -> Path | None:
     """The label file among ``labels`` whose format describes its own segments (it must be the only one), or None."""
     from labelmap.formats import find_format
 
     for path in labels:
+        if isinstance(path, LabelVolume):
+            continue
         fmt = find_format(path)
         if fmt is not None and fmt.describes_segments:
             if len(labels) > 1:

@@ -334,12 +334,17 @@ def slide_labels_from_tiles(
 
 
 def labels_are_volumes(labels: Any) -> bool:
-    """True when a label input is a 3-D volume (NIfTI, a .seg.nrrd, an NRRD with three axes longer than one).
+    """True when a label input is a 3-D volume (NIfTI, a .seg.nrrd, an NRRD with three axes longer than one, a
+    LabelVolume, nibabel or SimpleITK image in memory).
 
     A source folder holding both a CT/MR series and a slide is then read for its series, not its slide.
     """
-    if isinstance(labels, (str, os.PathLike)):
+    from labelmap.formats.memory import is_memory_image
+
+    if isinstance(labels, (str, os.PathLike)) or is_memory_image(labels):
         labels = [labels]
+    if isinstance(labels, (list, tuple)) and any(is_memory_image(p) for p in labels):
+        return True  # LabelVolume, nibabel and SimpleITK images in memory are volumes
     if not isinstance(labels, (list, tuple)) or not all(isinstance(p, (str, os.PathLike)) for p in labels):
         return False  # arrays and slide label images are not files
     for p in labels:
