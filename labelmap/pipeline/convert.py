@@ -394,10 +394,11 @@ def itk_to_seg(
     if described is None and md is not None:
         if len(md.segments) != len(items):
             meta_name = "the metadata JSON" if isinstance(metadata, dict) else f"metadata file {str(metadata)!r}"
+            kind = "label file" if len(files) == len(items) else "label image"
             raise MetadataError(
                 f"{meta_name}: segmentAttributes has {len(md.segments)} inner list(s) but "
-                f"{len(items)} label image(s) were given ({', '.join(Path(n).name for n in names)}); "
-                "give one inner list per label image, in the same order"
+                f"{len(items)} {kind}(s) were given ({', '.join(Path(n).name for n in names)}); "
+                f"give one inner list per {kind}, in the same order"
             )
         if md.file_mapping:
             order = _file_mapping_order(names, md.file_mapping)
