@@ -430,8 +430,15 @@ def itk_to_seg(
         from labelmap.pipeline import uid_seed
 
         seed = uid_seed.add_metadata(uid_seed.new_seed("itk2seg", options, series_uid), metadata)
-        for m, path in enumerate(label_paths):
-            seed.add_file(f"label file {m}", path)
+        for m, item in enumerate(items):
+            if isinstance(item, Path):
+                seed.add_file(f"label file {m}", item)
+            else:  # an image in memory: its values and grid (its descriptions are the metadata's)
+                grid = item.geometry
+                seed.add_array(f"label image {m}", item.array)
+                seed.add_json(
+                    f"label image {m} grid", [grid.origin.tolist(), grid.direction.tolist(), grid.spacing.tolist()]
+                )
         uids = uid_seed.uid_source(uid_seed.add_source(seed, source))
     return write_seg(
         volumes, source, output, series=series, options=options, names=names, resources=resources, uids=uids

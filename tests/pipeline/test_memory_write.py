@@ -187,3 +187,20 @@ def test_itk_to_seg_names_an_image_in_memory_in_its_errors(case, tmp_path):
     with pytest.raises(labelmap.LabelmapError, match="<label volume 1>"):
         labelmap.itk_to_seg([moved], [case["ct"]], case["meta"], tmp_path / "y.dcm")
     assert not list(tmp_path.glob("*.dcm"))
+
+
+def test_deterministic_uids_from_an_image_in_memory(case, tmp_path):
+    """--deterministic-uids: an in-memory image seeds the UIDs by its values and grid (the same image twice gives
+    the same UIDs, another image others)."""
+    options = labelmap.WriteOptions(deterministic_uids=True)
+    volume = labelmap.LabelVolume(case["labels"], case["geometry"])
+    changed = case["labels"].copy()
+    changed[changed == 1] = 2
+    uids = []
+    for n, labels in enumerate((case["labels"], case["labels"].copy(), changed)):
+        out = tmp_path / f"d{n}.dcm"
+        labelmap.itk_to_seg(
+            [labelmap.LabelVolume(labels, volume.geometry)], [case["ct"]], case["meta"], out, options=options
+        )
+        uids.append(pydicom.dcmread(str(out)).SOPInstanceUID)
+    assert uids[0] == uids[1] != uids[2]
