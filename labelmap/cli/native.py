@@ -191,7 +191,7 @@ def seg2itk(
     )
     if slide_report is not None:
         if preview:
-            _preview_beside(seg, output_dir, prefix, None, None, tolerance, out)
+            _preview_beside(seg, output_dir, prefix, None, None, tolerance, out, threads)
         return slide_report
     if fmt is not None and fmt.value == "ome-tiff":
         from labelmap.errors import InputError
@@ -215,7 +215,7 @@ def seg2itk(
         )
     out.wrote_labels(report)
     if preview:
-        _preview_beside(seg, output_dir, prefix, reference, series_uid, tolerance, out)
+        _preview_beside(seg, output_dir, prefix, reference, series_uid, tolerance, out, threads)
     return report
 
 
@@ -227,6 +227,7 @@ def _preview_beside(
     series_uid: str | None,
     tol: float,
     out: Printer,
+    threads: int = 0,
 ) -> None:
     """``seg2itk --preview``: the preview of ``seg`` as ``<output_dir>/<prefix or SEG name>.preview.png``."""
     import re
@@ -236,7 +237,12 @@ def _preview_beside(
     stem = prefix or re.sub(r"(\.seg)?(\.dcm)?$", "", seg.name, flags=re.I) or "segmentation"
     with out.status("drawing the preview"):
         report = preview_seg(
-            seg, output_dir / f"{stem}.preview.png", reference=reference or None, series_uid=series_uid, tol_mm=tol
+            seg,
+            output_dir / f"{stem}.preview.png",
+            reference=reference or None,
+            series_uid=series_uid,
+            tol_mm=tol,
+            resources=opt.resources(threads),
         )
     _wrote_preview(out, report)
 
@@ -278,6 +284,7 @@ def preview(  # noqa: PLR0913 - a command's parameters are its flags
     ),
     series_uid: str | None = opt.SERIES_UID,
     tolerance: float = opt.TOLERANCE,
+    threads: int = opt.THREADS,
     quiet: bool = opt.QUIET,
 ) -> object:  # its PreviewReport
     """Draw a SEG as a PNG: slices with each segment in its colour, a legend (numbers, names, voxels), a title."""
@@ -296,6 +303,7 @@ def preview(  # noqa: PLR0913 - a command's parameters are its flags
             series_uid=series_uid,
             tol_mm=tolerance,
             tile_size=tile_size,
+            resources=opt.resources(threads),
         )
     _wrote_preview(out, report)
     return report

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
 
+from labelmap._util.resources import Resources
 from labelmap.errors import InputError, UnsupportedError
 from labelmap.geometry import DEFAULT_TOLERANCE_MM
 from labelmap.model import Geometry, SegmentDescription, SourceSeries
@@ -214,11 +215,18 @@ class _Frames:
 
 
 class _LabelmapFrames(_Frames):
-    def __init__(self, opened: OpenedSeg, segments: Sequence[SegmentDescription], padding: int | None, bits: int):
+    def __init__(
+        self,
+        opened: OpenedSeg,
+        segments: Sequence[SegmentDescription],
+        padding: int | None,
+        bits: int,
+        threads: int | None = None,
+    ):
         from labelmap import kernels
 
         self.frames = opened.pixels.frames(opened.shape, bits)
-        presence, counts = kernels.label_presence(self.frames, source=opened.name)
+        presence, counts = kernels.label_presence(self.frames, source=opened.name, threads=threads)
         self.counts = {int(v): int(c) for v, c in enumerate(counts.tolist()) if c}
         lut = np.zeros(1 << bits, dtype=np.uint16)
         for s in segments:
@@ -392,6 +400,7 @@ def _volume_picture(  # noqa: PLR0913 - the preview's options
     series_uid: str | None,
     tol_mm: float,
     tile_size: int | None = None,
+    threads: int | None = None,
 ) -> Picture:
     from labelmap.dicom.values import quiet_pydicom
     from labelmap.seg.read import int_value, open_seg, segment_descriptions
@@ -421,7 +430,7 @@ def _volume_picture(  # noqa: PLR0913 - the preview's options
         padding = int_value(header, "PixelPaddingValue", name, default=None) if seg_type == "LABELMAP" else None
         frames: _Frames
         if seg_type == "LABELMAP":
-            frames = _LabelmapFrames(opened, segments, padding, bits)
+            frames = _LabelmapFrames(opened, segments, padding, bits, threads)
         else:
             mfv = 1
             if seg_type == "FRACTIONAL":
@@ -544,6 +553,7 @@ def preview_seg(  # noqa: PLR0913 - the preview's options
     series_uid: str | None = None,
     tol_mm: float = DEFAULT_TOLERANCE_MM,
     tile_size: int | None = None,
+    resources: Resources | None = None,
 ) -> PreviewReport:
     """Draw a SEG as a PNG: a montage of slices with each segment in its colour, a legend and a title.
 
@@ -571,6 +581,8 @@ def preview_seg(  # noqa: PLR0913 - the preview's options
         Pixels along the longer side of each slice's tile (default :data:`VOLUME_TILE`, smaller when more
         than 64 slices are drawn: the montage stays about :data:`MONTAGE_WIDTH` wide), or of a slide's
         thumbnail (default :data:`SLIDE_THUMBNAIL`); 16 to 4096.
+    resources
+        Threads for counting the frames and decoding a slide's bands (None: every core).
     series_uid, tol_mm
         The series to take from a reference folder holding several (default: the one the SEG
         references); the tolerance placing frames on the reference grid.
@@ -590,6 +602,7 @@ def preview_seg(  # noqa: PLR0913 - the preview's options
 
     t0 = time.perf_counter()
     require_pillow()
+    threads = None if resources is None else resources.threads
     if fractional not in ("threshold", "alpha"):
         raise InputError(f"fractional must be 'threshold' or 'alpha', not {fractional!r}")
     if tile_size is not None and not 16 <= int(tile_size) <= 4096:
@@ -607,7 +620,8 @@ def preview_seg(  # noqa: PLR0913 - the preview's options
             raise InputError(f"{os.fspath(seg)} is a slide SEG: one thumbnail, no slices to choose")
         from labelmap.pipeline.preview_slide import slide_picture
 
-        picture = slide_picture(seg, longest=SLIDE_THUMBNAIL if tile_size is None else int(tile_size))
+        longest = SLIDE_THUMBNAIL if tile_size is None else int(tile_size)
+        picture = slide_picture(seg, longest=longest, threads=threads)
     else:
         picture = _volume_picture(
             seg,
@@ -618,6 +632,7 @@ def preview_seg(  # noqa: PLR0913 - the preview's options
             series_uid=series_uid,
             tol_mm=tol_mm,
             tile_size=None if tile_size is None else int(tile_size),
+            threads=threads,
         )
     width, height = save_picture(picture, output)
     return PreviewReport(

@@ -31,7 +31,7 @@ def _choose_level(levels: list[SlideSeg], longest: int) -> tuple[int, SlideSeg]:
     return pick, levels[pick]
 
 
-def slide_picture(seg: str | os.PathLike[str], *, longest: int) -> Picture:
+def slide_picture(seg: str | os.PathLike[str], *, longest: int, threads: int | None = None) -> Picture:
     """A :class:`~labelmap.pipeline.preview.Picture` of one thumbnail of a slide SEG (file or pyramid folder).
 
     Raises
@@ -60,8 +60,8 @@ def slide_picture(seg: str | os.PathLike[str], *, longest: int) -> Picture:
         hist = np.zeros(256 if slide.dtype == np.uint8 else 1 << 16, dtype=np.int64)
         from labelmap.kernels.tiles import count_values
 
-        for row0, band in slide.iter_bands(0):
-            count_values(band, hist)
+        for row0, band in slide.iter_bands(0, threads=threads):
+            count_values(band, hist, threads=threads)
             sel = (ri >= row0) & (ri < row0 + len(band))
             if sel.any():
                 thumb[sel] = lut[band[ri[sel] - row0][:, ci]]
@@ -70,7 +70,7 @@ def slide_picture(seg: str | os.PathLike[str], *, longest: int) -> Picture:
         mfv = _max_fractional(slide)
         for layer, s in enumerate(slide.segments):  # sorted by number: a later segment is drawn over an earlier one
             total = 0
-            for row0, band in slide.iter_bands(layer):
+            for row0, band in slide.iter_bands(layer, threads=threads):
                 total += int(np.count_nonzero(band))
                 sel = (ri >= row0) & (ri < row0 + len(band))
                 if sel.any():

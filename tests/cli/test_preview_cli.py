@@ -140,3 +140,17 @@ def test_seg2itk_preview_of_a_slide_seg(tmp_path, capsys):
     assert json.loads(text_chunks(png)["labelmap:seg"])["slide"] is True
     line = run_cli_error(capsys, ["preview", seg, "-o", tmp_path / "p.png", "--tile-size", "9"], tmp_path / "none")
     assert "--tile-size 9" in line
+
+
+def test_threads_do_not_change_the_picture(case, tmp_path, capsys):
+    from _slide_segs import tiled_seg
+
+    slide = tiled_seg(tmp_path / "slide.dcm")
+    for seg in (case["seg"], slide):
+        pictures = []
+        for threads in ("0", "1", "3"):
+            out = tmp_path / f"t{threads}.png"
+            rc, _, stderr = run_cli(capsys, "preview", seg, "-o", out, "--threads", threads, "-q")
+            assert rc == 0, stderr
+            pictures.append(out.read_bytes())
+        assert pictures[0] == pictures[1] == pictures[2]
