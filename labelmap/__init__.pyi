@@ -5,6 +5,8 @@ attach_stub style), so mypy, IDEs and the runtime share one list: one ``from ...
 line per name.
 """
 
+from labelmap._util.progress import Progress as Progress
+from labelmap._util.progress import ProgressLog as ProgressLog
 from labelmap._util.resources import Resources as Resources
 from labelmap.errors import DicomFormatError as DicomFormatError
 from labelmap.errors import DicomSeriesError as DicomSeriesError

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from labelmap._util.progress import Progress
 
 __all__ = [
     "MEMORY_LIMIT_ENV",
@@ -26,16 +30,20 @@ def machine_threads() -> int:
 
 @dataclass(frozen=True)
 class Resources:
-    """Threads one conversion may use for its parallel parts (inflate, kernels, codecs, header reads).
+    """Threads one conversion may use for its parallel parts (inflate, kernels, codecs, header reads),
+    and who hears how far it has got.
 
     The default is every core of the machine; a batch of N worker processes gives each
     job ``Resources(threads=cores // N)`` (the CLI's ``--threads``) so that the pool does not
     oversubscribe it.  The pipelines hand ``threads`` to the label scans (the planner's and the
     LABELMAP decoder's presence), the tile and RLE kernels, the frame codecs, slide label reads
     and the deflating writer; the result never depends on it.
+    ``progress`` (a :class:`~labelmap._util.progress.Progress`, e.g. the command line's bar) is
+    told each step and how much of it is done; None (the default): nothing is reported.
     """
 
     threads: int = 0
+    progress: Progress | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         threads = int(self.threads)

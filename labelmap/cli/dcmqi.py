@@ -106,14 +106,20 @@ def itkimage2segimage(  # noqa: PLR0913 - a command's parameters are its flags
             pyramid=pyramid,
             tiled_compression=compress,
         )
-        report = slide_to_seg(labels, dicom, output_dicom, metadata=input_metadata, options=options)
+        with Printer().progress("writing slide SEG") as bar:
+            report = slide_to_seg(
+                labels, dicom, output_dicom, metadata=input_metadata, options=options, resources=opt.resources(0, bar)
+            )
     else:
         problem = opt.slide_flags_problem(level, tiled, tile_size, pyramid) or opt.slide_image_problem(labels, dicom)
         if problem is not None:
             raise InputError(problem)
         from labelmap.pipeline.convert import itk_to_seg
 
-        report = itk_to_seg(labels, dicom, input_metadata, output_dicom, options=options)
+        with Printer().progress("writing DICOM SEG") as bar:
+            report = itk_to_seg(
+                labels, dicom, input_metadata, output_dicom, options=options, resources=opt.resources(0, bar)
+            )
     Printer().wrote_seg(word_notes(report, HINT_TEXT))
 
 
@@ -156,7 +162,8 @@ def segimage2itkimage(
     options = ReadOptions(
         fmt=fmt, prefix=prefix, merge_segments=merge_segments, create_dir=False, dcmqi_pixel_types=True
     )
-    report = seg_to_itk(input_dicom, output_directory, options=options)
+    with Printer().progress("reading DICOM SEG") as bar:
+        report = seg_to_itk(input_dicom, output_directory, options=options, resources=opt.resources(0, bar))
     Printer().wrote_labels(report)
 
 
@@ -183,5 +190,6 @@ def bin2labelsegimage(
     options = WriteOptions(
         palette=use_palette, force_16bit=force_16bit, compression=compress, keep_empty_slices=skip == 0
     )
-    report = binary_to_labelmap(input_dicom, output_dicom, options=options)
+    with Printer().progress("re-encoding as LABELMAP") as bar:
+        report = binary_to_labelmap(input_dicom, output_dicom, options=options, resources=opt.resources(0, bar))
     Printer().wrote_seg(report)

@@ -91,7 +91,6 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
 
     out = Printer(quiet)
     check_output_file(output, "--output")
-    resources = opt.resources(threads)
     options = WriteOptions(
         seg_type=seg_type.value,
         numbering="sequential" if renumber else "auto",
@@ -117,7 +116,8 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
             pyramid=pyramid,
             tiled_compression=compression.value if compression is not None else None,
         )
-        with out.status("writing slide SEG"):
+        with out.progress("writing slide SEG") as bar:
+            resources = opt.resources(threads, bar)
             report = slide_to_seg(
                 labels, dicom, output, metadata=metadata, options=options, series_uid=series_uid, resources=resources
             )
@@ -128,7 +128,8 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
         raise InputError(problem)
     from labelmap.pipeline.convert import itk_to_seg
 
-    with out.status("writing DICOM SEG"):
+    with out.progress("writing DICOM SEG") as bar:
+        resources = opt.resources(threads, bar)
         report = itk_to_seg(
             labels, dicom, metadata, output, options=options, series_uid=series_uid, resources=resources
         )
@@ -204,14 +205,14 @@ def seg2itk(
         tol_mm=tolerance,
         create_dir=True,
     )
-    with out.status("reading DICOM SEG"):
+    with out.progress("reading DICOM SEG") as bar:
         report = seg_to_itk(
             seg,
             output_dir,
             options=options,
             reference=reference or None,
             series_uid=series_uid,
-            resources=opt.resources(threads),
+            resources=opt.resources(threads, bar),
         )
     out.wrote_labels(report)
     if preview:
@@ -337,7 +338,7 @@ def read_slide_seg(
         raise InputError(f"a slide SEG is written as OME-TIFF (default) or a 2-D NRRD (--format nrrd), not {fmt}")
     from labelmap.pipeline.slide_read import seg_to_slide
 
-    with out.status("reading slide SEG"):
+    with out.progress("reading slide SEG") as bar:
         report = seg_to_slide(
             seg,
             output_dir,
@@ -347,6 +348,7 @@ def read_slide_seg(
             prefix=prefix,
             create_dir=create_dir,
             threads=threads,
+            progress=bar,
         )
     out.wrote_labels(report)
     return report
@@ -384,8 +386,8 @@ def bin2label(
         keep_empty_slices=keep_empty_slices,
         deterministic_uids=deterministic_uids,
     )
-    with out.status("re-encoding as LABELMAP"):
-        report = binary_to_labelmap(seg, output, options=options, resources=opt.resources(threads))
+    with out.progress("re-encoding as LABELMAP") as bar:
+        report = binary_to_labelmap(seg, output, options=options, resources=opt.resources(threads, bar))
     out.wrote_seg(report)
     return report
 

@@ -165,11 +165,12 @@ TILE_SIZE = typer.Option(None, "--tile-size", help="Slide: frame size N or RxC (
 PYRAMID = typer.Option(False, "--pyramid", help="Slide: one SEG per level from the labels' level down (-L1, -L2 ...).")
 
 
-def resources(threads: int):  # -> Resources | None (numpy-free import at module level)
-    """``--threads N`` as the pipelines' ``resources``: None for 0 (each step's default: every core)."""
+def resources(threads: int, progress: object = None):  # -> Resources | None (numpy-free import at module level)
+    """``--threads N`` and the progress bar (``Printer.progress``) as the pipelines' ``resources``: None for
+    0 threads and no bar (each step's default: every core; nothing reported)."""
     from labelmap._util.resources import Resources
 
-    return Resources(threads=threads) if threads else None
+    return Resources(threads=threads, progress=progress) if threads or progress is not None else None  # type: ignore[arg-type]
 
 
 def parse_tile_size(text: str | None) -> tuple[int, int] | None:

@@ -19,17 +19,21 @@ import os
 import struct
 import tempfile
 from array import array
-from collections.abc import Sequence
-from typing import BinaryIO
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from labelmap._util.atomic import TEMP_PREFIX
+from labelmap._util.progress import BYTES
 from labelmap.dicom.dataset import WriteDataset
 from labelmap.dicom.dictionary import PER_FRAME_GROUPS, PIXEL_DATA, SEQUENCE_DELIMITER_BYTES
 from labelmap.dicom.uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from labelmap.dicom.write import check_values, encode_file_meta, encode_header, tag_bytes
 from labelmap.errors import InputError
+
+if TYPE_CHECKING:
+    from labelmap._util.progress import Progress
 
 __all__ = ["BOT_LIMIT", "NATIVE_LIMIT", "Spool", "FrameSpool", "BitSpool", "set_file_meta", "write_frames_file"]
 
@@ -190,6 +194,8 @@ def write_frames_file(
     per_frame: Spool | None = None,
     pixel_vr: str = "OB",
     bot_limit: int = BOT_LIMIT,
+    progress: Progress | None = None,
+    step: str = "writing the SEG",
 ) -> bool:
     """Write ``ds`` (Explicit VR Little Endian header) with its per-frame items and Pixel Data from spools.
 
@@ -211,6 +217,8 @@ def write_frames_file(
     bot_limit
         Largest frame offset written to a Basic Offset Table; past it an Extended Offset Table
         is written (a parameter so tests can force that path on small files).
+    progress, step
+        ``progress`` is told the step ``step`` (counted in bytes) and advanced per spool copied (None: no calls).
 
     Returns
     -------
@@ -247,6 +255,14 @@ def write_frames_file(
                 "transfer syntax or --tiled sparse"
             )
     head, tail = encode_header(ds)
+    done = None
+    if progress is not None:
+        total = sum(map(spool_bytes, pixels)) + (per_frame.size if per_frame is not None else 0)
+        progress.step(step, total, BYTES)
+
+        def done(n: int, progress: Progress = progress) -> None:
+            progress.advance(n, nbytes=n)
+
     with open(path, "wb", buffering=0) as out:
         _write_all(out, b"\0" * 128 + b"DICM" + encode_file_meta(ds.file_meta) + head)
         if per_frame is not None:
@@ -257,17 +273,21 @@ def write_frames_file(
                 )
             _write_all(out, tag_bytes(PER_FRAME_GROUPS) + b"SQ\0\0" + struct.pack("<I", per_frame.size))
             per_frame.copy_to(out)
+            if done is not None:
+                done(per_frame.size)
         _write_all(out, tail)
         if encapsulated:
             _write_all(out, tag_bytes(PIXEL_DATA) + b"OB\0\0\xff\xff\xff\xff" + bot)
             for spool in pixels:
                 spool.copy_to(out)
+                if done is not None:
+                    done(spool.size)
             _write_all(out, SEQUENCE_DELIMITER_BYTES)
         else:
             pad = native % 2
             header = tag_bytes(PIXEL_DATA) + pixel_vr.encode("ascii") + b"\0\0" + struct.pack("<I", native + pad)
             _write_all(out, header)
-            _write_native(out, pixels)
+            _write_native(out, pixels, done)
             if pad:
                 _write_all(out, b"\0")
     return extended
@@ -292,12 +312,22 @@ def _native_size(pixels: Sequence[Spool]) -> int:
     return size + (bits + 7) // 8
 
 
-def _write_native(out: BinaryIO, pixels: Sequence[Spool]) -> None:
+def spool_bytes(spool: Spool) -> int:
+    """The bytes of Pixel Data a spool holds (a bit spool's last partial byte included)."""
+    return spool.nbytes if isinstance(spool, BitSpool) else spool.size
+
+
+def _write_native(out: BinaryIO, pixels: Sequence[Spool], done: Callable[[int], None] | None = None) -> None:
     """Byte spools copied; bit spools joined bit by bit: copied when a spool starts on a byte boundary,
-    shifted through numpy when it starts inside a byte (which only tiles of odd pixel counts cause)."""
+    shifted through numpy when it starts inside a byte (which only tiles of odd pixel counts cause).
+    ``done(n)`` is called after each spool with its :func:`spool_bytes`."""
     bits = 0  # bits of the current run of bit spools
     partial = 0  # the incomplete last byte of that run, not yet written
+    copied = 0  # bytes of the previous spool, reported once it is written
     for spool in pixels:
+        if done is not None and copied:
+            done(copied)
+        copied = spool_bytes(spool)
         if not isinstance(spool, BitSpool):
             if bits % 8:
                 _write_all(out, bytes((partial,)))
@@ -334,6 +364,8 @@ def _write_native(out: BinaryIO, pixels: Sequence[Spool]) -> None:
         bits = end
     if bits % 8:
         _write_all(out, bytes((partial,)))
+    if done is not None and copied:
+        done(copied)
 
 
 def _byte_at(spool: Spool, index: int) -> int:

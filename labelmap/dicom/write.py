@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import os
 import struct
+from typing import TYPE_CHECKING
 
+from labelmap._util.progress import BYTES
 from labelmap.dicom.dataset import WriteDataset
 from labelmap.dicom.dictionary import (
     BYTES_VRS,
@@ -34,9 +36,14 @@ from labelmap.dicom.uids import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_
 from labelmap.dicom.vr import VRS, check, check_value, normalise_cs
 from labelmap.errors import InputError
 
+if TYPE_CHECKING:
+    from labelmap._util.progress import Progress
+
 __all__ = ["InvalidValue", "UnencodableText", "check_values", "encode_file_meta", "encode_header", "write_seg_file"]
 
 ITEM_BYTES = b"\xfe\xff\x00\xe0"
+#: Bytes written between two progress reports.
+_REPORT_EVERY = 16 << 20
 
 
 class UnencodableText(InputError):
@@ -202,7 +209,12 @@ def sequence_bytes(tag: int, *items: bytes) -> bytes:
 
 
 def write_seg_file(
-    ds: WriteDataset, path: os.PathLike[str] | str, *, deflate_level: int = 6, threads: int | None = None
+    ds: WriteDataset,
+    path: os.PathLike[str] | str,
+    *,
+    deflate_level: int = 6,
+    threads: int | None = None,
+    progress: Progress | None = None,
 ) -> None:
     """Write ``ds`` with its per-frame items (``ds.frames``) and native pixels (``ds.pixels``) to ``path``.
 
@@ -218,6 +230,9 @@ def write_seg_file(
     threads
         Threads deflating at once (zlib-ng and ISA-L release the GIL); None: every core
         (:class:`~labelmap._util.resources.Resources`).
+    progress
+        Told the steps ``compressing`` (Deflated) and ``writing the SEG`` (in bytes, every 16 MB);
+        None: no calls.
 
     Raises
     ------
@@ -242,11 +257,27 @@ def write_seg_file(
     if ts == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
         from labelmap._util.deflate import deflate_chunks
 
+        if progress is not None:
+            progress.step("compressing")
         parts = list(deflate_chunks(parts, level=deflate_level, threads=threads))
     with open(path, "wb") as raw:
         raw.write(b"\0" * 128 + b"DICM" + encode_file_meta(ds.file_meta))
-        for part in parts:
-            raw.write(part)
+        if progress is None:
+            for part in parts:
+                raw.write(part)
+        else:
+            _write_reporting(raw, parts, progress)
+
+
+def _write_reporting(raw, parts: list[bytes | memoryview], progress: Progress) -> None:
+    """Write ``parts`` in pieces of at most 16 MB, telling ``progress`` after each."""
+    views = [memoryview(p).cast("B") for p in parts]
+    progress.step("writing the SEG", sum(v.nbytes for v in views), BYTES)
+    for view in views:
+        for start in range(0, view.nbytes, _REPORT_EVERY):
+            piece = view[start : start + _REPORT_EVERY]
+            raw.write(piece)
+            progress.advance(piece.nbytes, nbytes=piece.nbytes)
 
 
 def encode_header(ds: WriteDataset) -> tuple[bytes, bytes]:

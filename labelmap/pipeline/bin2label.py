@@ -52,7 +52,7 @@ def binary_to_labelmap(
         SOP Instance UID and bytes (a Dataset: its segments and label values), the options and
         labelmap's version.
     resources
-        Threads the conversion may use (None: each step's default).
+        Threads the conversion may use (None: each step's default) and who hears its progress (``progress``).
 
     Returns
     -------
@@ -73,7 +73,10 @@ def binary_to_labelmap(
     from labelmap.seg.read import open_seg, series_attributes
 
     t0 = time.perf_counter()
+    progress = None if resources is None else resources.progress
     check_output_target(output, [] if not isinstance(seg, (str, os.PathLike)) else [seg])
+    if progress is not None:
+        progress.step("reading the BINARY SEG")
     opened = open_seg(seg)
     ds, name = opened.header, opened.name  # lite top level from a file: pydicom stays unloaded
     seg_type = str(ds.get("SegmentationType", ""))
@@ -89,6 +92,8 @@ def binary_to_labelmap(
             f"{name}: segments overlap, which a LABELMAP cannot store: {describe_pairs(pairs)}; "
             "keep the BINARY SEG or split the segments"
         )
+    if progress is not None:
+        progress.step("encoding the LABELMAP frames")
     array = classic.volume_of([s.number for s in classic.segments])
     source, source_index = _source_from_references(opened, classic)
     volume = LabelVolume(array, classic.geometry, tuple(classic.segments))

@@ -246,6 +246,8 @@ def write_seg(
         return slide_to_seg(volumes, source, output, series=series, options=options, resources=resources, uids=uids)  # type: ignore[arg-type]
     source = cast(SourceSeries, source)
     t0 = time.perf_counter()
+    if resources is not None and resources.progress is not None:
+        resources.progress.step("encoding the frames")
     ds, prepared = encode_seg(
         volumes, source, series=series, options=options, names=names, materialize=False, resources=resources, uids=uids
     )
@@ -267,7 +269,11 @@ def save_seg(
     from labelmap.seg.encode import save_dataset
 
     save_dataset(
-        ds, output, deflate_level=options.deflate_level, threads=None if resources is None else resources.threads
+        ds,
+        output,
+        deflate_level=options.deflate_level,
+        threads=None if resources is None else resources.threads,
+        progress=None if resources is None else resources.progress,
     )
     out, seg_type, frames = Path(output), str(ds.SegmentationType), int(ds.NumberOfFrames)
     return WriteReport(
@@ -343,7 +349,8 @@ def itk_to_seg(
     series_uid
         The source series to use when ``dicom`` holds several.
     resources
-        Threads the conversion may use (None: each step's default).
+        Threads the conversion may use (None: each step's default) and who hears its progress
+        (``Resources.progress``: reading, encoding, compressing, writing the SEG in bytes).
 
     Returns
     -------
@@ -404,6 +411,9 @@ def itk_to_seg(
             order = _file_mapping_order(names, md.file_mapping)
             items, names = [items[i] for i in order], [names[i] for i in order]
         per_file = [[s] for s in md.segments]
+
+    if resources is not None and resources.progress is not None:
+        resources.progress.step("reading the label images and the source series")
 
     def read(pending: Future[SourceSeries]) -> list[LabelVolume]:
         _check_headers(files, pending, options.tol_mm)
@@ -732,7 +742,8 @@ def seg_to_itk(
         A slide SEG file goes to :func:`~labelmap.pipeline.slide_read.seg_to_slide` (its own
         Total Pixel Matrix, no reference; ``options.fmt`` "nrrd" (2-D NRRD) or "ome-tiff").
     resources
-        Threads the conversion may use (None: each step's default).
+        Threads the conversion may use (None: each step's default) and who hears its progress
+        (reading the SEG, then each label image written).
 
     Returns
     -------
@@ -754,6 +765,7 @@ def seg_to_itk(
         if is_slide_seg(seg):
             return _slide_seg_to_files(seg, output_dir, options, reference, resources)
     t0 = time.perf_counter()
+    progress = None if resources is None else resources.progress
     prefix = options.prefix
     _check_prefix(prefix)
     out_format = output_format(options.fmt)
@@ -764,8 +776,12 @@ def seg_to_itk(
     if reference is None or isinstance(reference, (SourceSeries, Geometry)):
         source = reference
     else:  # the series' files are kept: no output may replace one
+        if progress is not None:
+            progress.step("reading the reference series")
         source = load_source(reference, series_uid=series_uid)
     threads = None if resources is None else resources.threads
+    if progress is not None:
+        progress.step("reading the SEG")
     read = read_seg(seg, reference=source, series_uid=series_uid, tol_mm=options.tol_mm, resources=resources)
     decoded = cast("DecodedSegmentation", read)
     created = missing_dirs(output_dir) if options.create_dir else []
@@ -778,7 +794,12 @@ def seg_to_itk(
             stem = prefix or re.sub(r"(\.seg)?(\.dcm)?$", "", Path(seg).name, flags=re.I) or "segmentation"
             images, meta_path = [out_dir / f"{stem}{ext}"], output_names(out_dir, prefix, 1, ext)[1]
             _check_not_inputs([*images, meta_path], seg, source)
-            out_format.write(out.stage(images[0]), LabelSet(tuple(layers), described=True), threads=threads)
+            if progress is not None:
+                progress.step(f"writing {images[0].name}", 1, "images")
+            staged = out.stage(images[0])
+            out_format.write(staged, LabelSet(tuple(layers), described=True), threads=threads)
+            if progress is not None:
+                progress.advance(1, nbytes=_size(staged))
             groups = [list(layer.segments) for layer in layers]
             shape = layers[0].geometry.shape
         else:  # LABELMAP: one image of Segment Numbers
@@ -788,11 +809,16 @@ def seg_to_itk(
             _check_not_inputs([*images, meta_path], seg, source)
             buffer = None
             groups = []
+            if progress is not None:
+                progress.step("writing label images", len(images), "images")
             for path, group in zip(images, layer_groups):
                 buffer = decoded.volume_of([s.number for s in group], buffer)
                 pixels = _dcmqi_pixels(decoded, buffer) if options.dcmqi_pixel_types else buffer
-                write_labels(out.stage(path), LabelVolume(pixels, decoded.geometry))
+                staged = out.stage(path)
+                write_labels(staged, LabelVolume(pixels, decoded.geometry))
                 groups.append([replace(s, label_id=s.number) for s in group])
+                if progress is not None:
+                    progress.advance(1, nbytes=_size(staged))
             shape = decoded.geometry.shape
         write_meta_json(out.stage(meta_path), decoded.series, groups)
     notes = list(decoded.notes)
@@ -809,6 +835,14 @@ def seg_to_itk(
         seconds=time.perf_counter() - t0,
         warnings=notes,
     )
+
+
+def _size(path: PathLike) -> int:
+    """A written file's size in bytes (0 when it cannot be read: progress is never worth a failure)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _slide_seg_to_files(
@@ -835,4 +869,5 @@ def _slide_seg_to_files(
         prefix=options.prefix,
         create_dir=options.create_dir,
         threads=None if resources is None else resources.threads,
+        progress=None if resources is None else resources.progress,
     )

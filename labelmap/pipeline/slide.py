@@ -186,7 +186,8 @@ def slide_to_seg(
     series_uid
         The slide series to use when the source folder holds several.
     resources
-        Threads the conversion may use.
+        Threads the conversion may use, and who hears its progress (``Resources.progress``: the frames
+        made, band by band, then each file written).
     uids
         Mints the files' UIDs.  None: random ones, or with ``options.deterministic_uids`` UIDs
         derived from the label files' bytes (arrays: their values), the metadata, the slide's
@@ -209,6 +210,9 @@ def slide_to_seg(
     from labelmap.seg.tiled_header import SlideReference
 
     t0 = time.perf_counter()
+    progress = None if resources is None else resources.progress
+    if progress is not None:
+        progress.step("reading the slide and the label images")
     given: list[Any] = [labels] if _is_path(labels) else []
     if isinstance(labels, (list, tuple)) and labels and all(map(_is_path, labels)):
         given = list(labels)
@@ -277,6 +281,7 @@ def slide_to_seg(
             pyramid_uid=uids.uid("PyramidUID") if options.pyramid else None,
             threads=threads,
             uids=uids,
+            progress=progress,
         )
     first = outputs[0]
     return WriteReport(

@@ -22,6 +22,7 @@ from labelmap.model import SegmentDescription
 from labelmap.pipeline.reports import ReadReport
 
 if TYPE_CHECKING:
+    from labelmap._util.progress import Progress
     from labelmap.seg.tiled_read import SlideSeg
 
 __all__ = ["SLIDE_FORMATS", "seg_to_slide", "select_level", "slide_layers"]
@@ -118,6 +119,23 @@ def _group_bands(
         yield row0, out
 
 
+def _reporting(
+    bands: Iterator[tuple[int, np.ndarray]], tile_rows: int, tiles_across: int, progress: Progress
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``bands`` as they are, telling ``progress`` the tiles of each as it goes to the writer (a writer
+    stops asking after the last band, so nothing after a ``yield`` is sure to run)."""
+    for row0, band in bands:
+        progress.advance(-(-band.shape[-2] // tile_rows) * tiles_across)
+        yield row0, band
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def seg_to_slide(
     seg: PathLike | Sequence[PathLike],
     output_dir: PathLike,
@@ -128,6 +146,7 @@ def seg_to_slide(
     prefix: str = "",
     create_dir: bool = True,
     threads: int | None = None,
+    progress: Progress | None = None,
 ) -> ReadReport:
     """Slide SEG -> label image(s) of its total pixel matrix + dcmqi ``meta.json`` in ``output_dir``.
 
@@ -157,6 +176,9 @@ def seg_to_slide(
         Create ``output_dir`` when missing (once the SEG has been read).
     threads
         Decoding and compressing threads (None: one per core).
+    progress
+        Told the steps (finding overlapping segments when merging, then the tiles of every output
+        image, per band, and each file's bytes once written); None: no calls.
 
     Returns
     -------
@@ -183,6 +205,8 @@ def seg_to_slide(
         check_output_dir(output_dir)  # a bad folder fails before the SEG is read
     levels = open_slide_levels(seg)
     slide = select_level(levels, level)
+    if progress is not None and merge_segments and slide.seg_type != "LABELMAP" and slide.layers > 1:
+        progress.step("finding overlapping segments")
     groups = slide_layers(slide, merge_segments, threads)
     created = missing_dirs(output_dir) if create_dir else []
     out_dir = check_output_dir(output_dir, create=create_dir)
@@ -191,6 +215,8 @@ def seg_to_slide(
         _check_not_inputs([*images, meta_path], other.name, None)
     g = slide.geometry
     described: list[list[SegmentDescription]] = []
+    if progress is not None:
+        progress.step("writing label images", len(groups) * g.n_tiles, "tiles")
     with OutputSet(created=created) as out:
         for path, group in zip(images, groups):
             if slide.seg_type == "LABELMAP":
@@ -200,9 +226,11 @@ def seg_to_slide(
                 segments = [slide.segments[k] for k in group]
                 top = max(s.number for s in segments)
                 dtype = np.dtype(np.uint8 if slide.seg_type == "FRACTIONAL" or top <= 0xFF else np.uint16)
+            staged = out.stage(path)
+            bands = _group_bands(slide, group, dtype, threads)
             write_slide_labels(
-                out.stage(path),
-                _group_bands(slide, group, dtype, threads),
+                staged,
+                bands if progress is None else _reporting(bands, g.tile_rows, g.tiles_across, progress),
                 shape=g.shape,
                 dtype=dtype,
                 geometry=g,
@@ -211,6 +239,8 @@ def seg_to_slide(
                 threads=threads,
             )
             described.append([replace(s, label_id=s.number) for s in segments])
+            if progress is not None:
+                progress.advance(0, nbytes=_size(staged))
         write_meta_json(out.stage(meta_path), slide.series, described)
     return ReadReport(
         outputs=images,

@@ -41,6 +41,8 @@ from labelmap.seg.types import SEG_TYPES, SegmentationType
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
+    from labelmap._util.progress import Progress
+
 __all__ = [
     "encode_labelmap",
     "LabelmapPlan",
@@ -447,13 +449,21 @@ def _transfer_syntax(name: str) -> TransferSyntax:
     return ts
 
 
-def save_dataset(ds: WriteDataset | Dataset, path, *, deflate_level: int = 6, threads: int | None = None) -> None:
+def save_dataset(
+    ds: WriteDataset | Dataset,
+    path,
+    *,
+    deflate_level: int = 6,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> None:
     """Write ``ds`` as a DICOM file atomically (temporary file, then rename).
 
     A :class:`WriteDataset` goes to the bulk writer; a pydicom Dataset (``materialize=True``
     results, possibly edited by the caller) to pydicom.  ``deflate_level`` (1-9) applies to
     the Deflated transfer syntax: 6 is the balanced default; 8 gives about 10 % smaller
-    label maps for 3x the deflate time; ``threads`` deflate at once (None: every core).
+    label maps for 3x the deflate time; ``threads`` deflate at once (None: every core).  ``progress``
+    hears the bulk writer's steps (:func:`~labelmap.dicom.write.write_seg_file`).
     """
     from labelmap._util.atomic import atomic_path
 
@@ -462,7 +472,7 @@ def save_dataset(ds: WriteDataset | Dataset, path, *, deflate_level: int = 6, th
     with atomic_path(path) as tmp:
         if isinstance(ds, WriteDataset):
             try:
-                write_seg_file(ds, tmp, deflate_level=int(deflate_level), threads=threads)
+                write_seg_file(ds, tmp, deflate_level=int(deflate_level), threads=threads, progress=progress)
             except UnencodableText as exc:
                 raise InputError(
                     f"text {exc.text[:64]!r} cannot be written in the source series' Specific Character Set "

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from labelmap.seg.options import WriteOptions
 from labelmap.seg.tiled_frames import LevelFrames, Pass, make_frames
 from labelmap.seg.tiled_header import SlideReference, slide_dataset, sparse_items
 from labelmap.seg.types import SEG_TYPES, SegmentationType
+
+if TYPE_CHECKING:
+    from labelmap._util.progress import Progress
 
 __all__ = ["SlideTarget", "SlideWritten", "slide_syntax", "write_slide_seg"]
 
@@ -171,6 +175,7 @@ def write_slide_seg(
     threads: int | None = None,
     bot_limit: int = BOT_LIMIT,
     uids: UidSource | None = None,
+    progress: Progress | None = None,
 ) -> SlideWritten:
     """Write one slide SEG per target (the first on the labels' own grid, the others smaller levels).
 
@@ -197,6 +202,8 @@ def write_slide_seg(
         Largest frame offset of a Basic Offset Table (tests force the Extended Offset Table with less).
     uids
         Mints the files' UIDs (None: random ones; see :class:`~labelmap.dicom.uid_source.UidSource`).
+    progress
+        Told the steps: making the frames (per band), then writing each file (per spool); None: no calls.
 
     Returns
     -------
@@ -255,7 +262,15 @@ def write_slide_seg(
     written = SlideWritten(seg_type, bits, syntax, len(image.segments))
     try:
         make_frames(
-            passes, levels, syntax=syntax, bits=bits, sparse=sparse, spool_dir=spool_dir, counts=counts, threads=threads
+            passes,
+            levels,
+            syntax=syntax,
+            bits=bits,
+            sparse=sparse,
+            spool_dir=spool_dir,
+            counts=counts,
+            threads=threads,
+            progress=progress,
         )
         if any(p.count for p in passes):
             described = {s.label_id for s in image.segments}
@@ -323,6 +338,8 @@ def write_slide_seg(
                     per_frame=per_frame,
                     pixel_vr="OW" if bits == 16 and not syntax.encapsulated else "OB",
                     bot_limit=bot_limit,
+                    progress=progress,
+                    step=f"writing level {k} of {len(targets)}" if len(targets) > 1 else "writing the SEG",
                 )
             finally:
                 if per_frame is not None:

@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from labelmap.dicom.stream import BitSpool, FrameSpool, Spool
 from labelmap.dicom.uids import TransferSyntax
 from labelmap.errors import InputError
 from labelmap.model import SlideGeometry, SlideLabels
+
+if TYPE_CHECKING:
+    from labelmap._util.progress import Progress
 
 __all__ = ["LevelFrames", "Pass", "make_frames", "working_dtype"]
 
@@ -146,6 +150,7 @@ def make_frames(
     spool_dir: str | os.PathLike[str],
     counts: np.ndarray | None = None,
     threads: int | None = None,
+    progress: Progress | None = None,
 ) -> None:
     """Run every pass over its layer, filling each level's spools (one per stream, in pass order) and presence.
 
@@ -163,8 +168,14 @@ def make_frames(
         int64 histogram (65,536 entries) the passes with ``count`` add their raw bands to.
     threads
         Threads for the tile kernels and codecs (None: their defaults).
+    progress
+        Told the step ``making frames`` (the base level's frames of every stream), advanced per band
+        with its frames and the bytes the spools grew by (None: no calls).
     """
     coder = _Coder(syntax, bits, sparse, threads)
+    if progress is not None:
+        base = levels[0].geometry
+        progress.step("making frames", sum(len(p.values) for p in passes) * base.n_tiles, "frames")
     for p in passes:
         floats = np.dtype(p.layer.dtype).kind == "f" and p.transform is not None  # FRACTIONAL probabilities
         dtype = np.dtype(np.uint8) if floats else working_dtype(p.layer, p.name)
@@ -176,7 +187,7 @@ def make_frames(
             firsts.append(len(level.spools) - len(p.values))
             level._buffer, level._band_row, level._filled = None, 0, 0
         local = np.zeros(256 if dtype == np.uint8 else 65536, dtype=np.int64) if p.count else None
-        _run_pass(p, levels, firsts, coder, None if floats else dtype, local)
+        _run_pass(p, levels, firsts, coder, None if floats else dtype, local, progress)
         if local is not None and counts is not None:
             counts[: local.size] += local
 
@@ -240,8 +251,10 @@ def _run_pass(
     coder: _Coder,
     dtype: np.dtype | None,
     counts: np.ndarray | None,
+    progress: Progress | None = None,
 ) -> None:
-    """Read ``p.layer`` band by band (the next band on a second thread) and emit every level's frames."""
+    """Read ``p.layer`` band by band (the next band on a second thread) and emit every level's frames;
+    ``progress`` hears of each band's base-level frames and the bytes the spools grew by."""
     from labelmap.kernels.tiles import count_values, downsample_nearest
 
     base = levels[0].geometry
@@ -259,6 +272,8 @@ def _run_pass(
         return band
 
     starts = list(range(0, base.rows, base.tile_rows))
+    band_frames = len(p.values) * base.tiles_across
+    spooled = _spooled(levels) if progress is not None else 0
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(read, starts[0])
         for i, r0 in enumerate(starts):
@@ -275,3 +290,12 @@ def _run_pass(
                 if b > a:
                     rows = downsample_nearest(band, level.row_index[a:b] - r0, level.col_index)
                     _feed(p, coder, level, first, rows, a)
+            if progress is not None:
+                now = _spooled(levels)
+                progress.advance(band_frames, nbytes=now - spooled)
+                spooled = now
+
+
+def _spooled(levels: Sequence[LevelFrames]) -> int:
+    """Bytes written to every level's spools so far."""
+    return sum(s.size for level in levels for s in level.spools)
