@@ -241,3 +241,18 @@ def test_not_a_nifti_image():
         labelmap.from_nifti(np.zeros((2, 2, 2)))
     with pytest.raises(InputError, match="MGHImage"):
         labelmap.from_nifti(nib.MGHImage(np.zeros((2, 2, 2), np.uint8), np.eye(4)))
+
+
+def test_nibabel_header_fixes_are_judged_never_printed(capfd):
+    """nibabel logs 'pixdim[1,2,3] should be non-zero' when it checks such a header: from_nifti collects it (and
+    refuses or uses the sform, as the reader does) without a line on stderr."""
+    data = np.zeros((4, 5, 6), np.uint8)
+    refused = nib.Nifti1Image(data, None)
+    refused.header["qform_code"] = 1
+    refused.header["pixdim"][1:4] = 0.0
+    with pytest.raises(ImageFormatError, match="zero entry"):
+        labelmap.from_nifti(refused)
+    placed = nib.Nifti1Image(data, np.diag([2.0, 2.0, 2.0, 1.0]))  # the sform holds the voxel size
+    placed.header["pixdim"][1:4] = 0.0
+    np.testing.assert_array_equal(labelmap.from_nifti(placed).geometry.spacing, [2.0, 2.0, 2.0])
+    assert capfd.readouterr() == ("", "")
