@@ -271,6 +271,7 @@ def _run(
     from labelmap.cli.batch.report import complete, summary, write_report
 
     todo = [j for j in jobs if j.index not in results]
+    started_wall = time.time()
     progress = Progress(len(jobs), quiet=quiet)
     for r in results.values():
         progress.update(r)
@@ -291,6 +292,7 @@ def _run(
     finally:
         progress.close()
         rows = complete(jobs, results)
+        _finished_while_stopping(rows, jobs, since=started_wall)
         if outcome is not None and outcome.running_at_stop:
             for row in rows:
                 if row.index in outcome.running_at_stop and row.status == "cancelled":
@@ -304,6 +306,22 @@ def _run(
     if outcome is not None and outcome.signal is not None:
         return 128 + int(outcome.signal)
     return 2 if any(r.status == "failed" for r in rows) else 0
+
+
+def _finished_while_stopping(rows: list[JobResult], jobs: list[Job], *, since: float) -> None:
+    """A job without a result whose output appeared during this run finished as the batch stopped (its
+    worker was signalled too, or the result was still on its way): ``ok``, not ``cancelled``.  Outputs
+    are renamed into place whole, so one that exists is complete."""
+    from labelmap.cli.batch.resume import output_state
+
+    by_index = {j.index: j for j in jobs}
+    for row in rows:
+        if row.status != "cancelled":
+            continue
+        state = output_state(by_index[row.index])
+        if state is not None and state[0] >= since:
+            row.status, row.output_bytes = "ok", state[1]
+            row.warnings = ["finished while the batch was stopping; its details were not collected"]
 
 
 def _signal_status(exc: BaseException) -> int:

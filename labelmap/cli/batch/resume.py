@@ -12,10 +12,10 @@ import os
 from labelmap._util.atomic import is_temporary
 from labelmap.cli.batch.jobs import Job
 
-__all__ = ["up_to_date"]
+__all__ = ["up_to_date", "output_state"]
 
 
-def _output_state(job: Job) -> tuple[float, int] | None:
+def output_state(job: Job) -> tuple[float, int] | None:
     """(oldest modification time, bytes) of the job's output, None when there is none."""
     try:
         st = os.stat(job.output)
@@ -36,7 +36,7 @@ def _output_state(job: Job) -> tuple[float, int] | None:
 def up_to_date(job: Job) -> int | None:
     """The output's size when ``job`` need not run again (its output is at least as new as each input),
     else None (no output, an input newer, or an input missing: the run will say which)."""
-    state = _output_state(job)
+    state = output_state(job)
     if state is None:
         return None
     mtime, size = state

@@ -81,7 +81,10 @@ def _check_outputs(rows: list[dict[str, str]], cases: list[dict], folder: Path) 
             ds = pydicom.dcmread(out)
             assert ds.SOPClassUID == LABELMAP_SOP_CLASS
             assert ds.ReferencedSeriesSequence[0].SeriesInstanceUID == cases[i % 2]["series_uid"]
-            assert int(row["frames"]) == int(ds.NumberOfFrames)
+            if row["frames"]:
+                assert int(row["frames"]) == int(ds.NumberOfFrames)
+            else:  # its worker was signalled too (SIGTERM to the group) before the result came back
+                assert "finished while the batch was stopping" in row["warnings"]
         else:
             assert not out.exists(), row
     assert not [p for p in folder.rglob("*") if p.name.startswith(".lm-") or p.name.endswith(".part")]

@@ -160,3 +160,18 @@ def test_report_paths(tmp_path, monkeypatch):
     with pytest.raises(ManifestError, match="is a folder"):
         (tmp_path / "d.csv").mkdir()
         check_report_path("d.csv")
+
+
+def test_an_output_that_appeared_while_stopping_is_ok_not_cancelled(tmp_path):
+    from labelmap.cli.batch.command import _finished_while_stopping
+
+    jobs = [Job(i, f"j{i}", "itk2seg", ("itk2seg",), str(tmp_path / f"{i}.dcm"), ()) for i in range(3)]
+    (tmp_path / "0.dcm").write_bytes(b"old")
+    old = time.time() - 100
+    os.utime(tmp_path / "0.dcm", (old, old))  # from an earlier run: not this batch's work
+    since = time.time() - 1
+    (tmp_path / "1.dcm").write_bytes(b"whole")
+    rows = complete(jobs, {})
+    _finished_while_stopping(rows, jobs, since=since)
+    assert [(r.status, r.output_bytes) for r in rows] == [("cancelled", None), ("ok", 5), ("cancelled", None)]
+    assert "finished while the batch was stopping" in rows[1].warnings[0]
