@@ -8,6 +8,7 @@ package; RAS exists only inside the NIfTI reader and writer.  Arrays are indexed
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -246,6 +247,34 @@ class LabelVolume:
                 f"LabelVolume.array shape {self.array.shape} differs from geometry shape {self.geometry.shape}"
             )
         object.__setattr__(self, "segments", tuple(self.segments))
+
+    # In-memory interop: thin spellings of labelmap.from_nifti / to_nifti / from_sitk / to_sitk, which share
+    # the file readers' and writers' geometry code (labelmap.formats.nifti_memory, labelmap.formats.sitk).
+    @classmethod
+    def from_nifti(cls, img: Any, segments: Sequence[SegmentDescription] = ()) -> LabelVolume:
+        """The label volume of a nibabel NIfTI image, exactly as reading its file would give it."""
+        from labelmap.formats.nifti_memory import from_nifti
+
+        return from_nifti(img, segments)
+
+    def to_nifti(self) -> Any:
+        """This volume as the nibabel Nifti1Image our NIfTI writer would save."""
+        from labelmap.formats.nifti_memory import to_nifti
+
+        return to_nifti(self)
+
+    @classmethod
+    def from_sitk(cls, img: Any, segments: Sequence[SegmentDescription] = ()) -> LabelVolume:
+        """The label volume of a SimpleITK image (optional package; the error names the pip line)."""
+        from labelmap.formats.sitk import from_sitk
+
+        return from_sitk(img, segments)
+
+    def to_sitk(self) -> Any:
+        """This volume as a SimpleITK image (LPS origin, spacing and direction of its geometry)."""
+        from labelmap.formats.sitk import to_sitk
+
+        return to_sitk(self)
 
 
 @dataclass(frozen=True, eq=False)

@@ -256,3 +256,28 @@ def test_nibabel_header_fixes_are_judged_never_printed(capfd):
     placed.header["pixdim"][1:4] = 0.0
     np.testing.assert_array_equal(labelmap.from_nifti(placed).geometry.spacing, [2.0, 2.0, 2.0])
     assert capfd.readouterr() == ("", "")
+
+
+def test_label_volume_methods_are_the_module_functions(tmp_path):
+    """The issue's spelling: LabelVolume.from_nifti(img) / .to_nifti() (and the SimpleITK pair) give the same."""
+    import nibabel as nib
+    import numpy as np
+
+    from labelmap import LabelVolume, from_nifti, to_nifti
+
+    data = np.arange(21 * 22 * 5, dtype=np.uint16).reshape(21, 22, 5) % 7
+    affine = np.diag([-0.7, -0.8, 2.5, 1.0])
+    img = nib.Nifti1Image(data, affine)
+    volume = LabelVolume.from_nifti(img)
+    expected = from_nifti(img)
+    assert np.array_equal(volume.array, expected.array)
+    assert np.allclose(volume.geometry.affine, expected.geometry.affine)
+    back = volume.to_nifti()
+    assert np.array_equal(np.asarray(back.dataobj), np.asarray(to_nifti(expected).dataobj))
+    assert np.allclose(back.affine, to_nifti(expected).affine)
+    sitk = pytest.importorskip("SimpleITK")
+    image = volume.to_sitk()
+    assert isinstance(image, sitk.Image)
+    again = LabelVolume.from_sitk(image)
+    assert np.array_equal(again.array, volume.array)
+    assert np.allclose(again.geometry.affine, volume.geometry.affine, atol=1e-6)
