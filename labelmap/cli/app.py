@@ -29,6 +29,25 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+def _print_version(value: bool) -> None:
+    """``--version``: the package version, then exit (eager: no command runs)."""
+    if value:
+        from labelmap import __version__
+
+        typer.echo(f"labelmap-convert {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_print_version, help="Show the version and exit."
+    ),
+) -> None:
+    """Convert NRRD / NIfTI label maps + dcmqi JSON to and from DICOM Segmentation (LABELMAP)."""
+
+
 #: Command name -> the module of its family (which defines it and its :data:`HINT_TEXT`), in ``--help`` order.
 _ORDER = (
     "itk2seg seg2itk preview info validate batch demo itkimage2segimage segimage2itkimage bin2label bin2labelsegimage"

@@ -394,3 +394,10 @@ def test_cli_process_turns_off_numpy_huge_page_advice(tmp_path):
     env["NUMPY_MADVISE_HUGEPAGE"] = "1"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip().splitlines()[-1] == "HP True"
+
+
+def test_version_prints_the_package_version(capsys):
+    from labelmap import __version__
+
+    rc, out, err = run_cli(capsys, "--version")
+    assert (rc, out, err) == (0, f"labelmap-convert {__version__}\n", "")
