@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test test-slow test-all lint demo bench compare big slide-bench preview-bench big-slide batch-bench clean tools
 
-$(STAMP): pyproject.toml setup.py labelmap/_core.pyx labelmap/_tiles.pxi labelmap/_rle.pxi
+$(STAMP): pyproject.toml setup.py labelmap/_core.pyx labelmap/_tiles.pxi labelmap/_rle.pxi labelmap/_walk.pxi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip 'setuptools>=77'
 	$(BIN)/python -m pip install --quiet -e '.[test,batch]'
@@ -28,7 +28,7 @@ tools:
 lint: $(STAMP)
 	$(BIN)/ruff check labelmap tests benchmarks
 	$(BIN)/ruff format --check labelmap tests benchmarks
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/cython-lint labelmap/_core.pyx labelmap/_tiles.pxi labelmap/_rle.pxi  # it runs pycodestyle from PATH
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/cython-lint labelmap/_core.pyx labelmap/_tiles.pxi labelmap/_rle.pxi labelmap/_walk.pxi  # it runs pycodestyle from PATH
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 

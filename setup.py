@@ -7,7 +7,7 @@ extensions = [
     Extension(
         "labelmap._core",
         ["labelmap/_core.pyx"],
-        depends=["labelmap/_tiles.pxi", "labelmap/_rle.pxi"],
+        depends=["labelmap/_tiles.pxi", "labelmap/_rle.pxi", "labelmap/_walk.pxi"],
         extra_compile_args=["-O3"],
     )
 ]

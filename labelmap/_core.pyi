@@ -81,3 +81,19 @@ def downsample_nearest(
 def rle_decode_segment(
     segment: bytes | bytearray | memoryview, out: np.ndarray, offset: int, stride: int, count: int
 ) -> int: ...
+
+# the clean top-level element walk of a DICOM header (labelmap/_walk.pxi)
+def walk_header(
+    buf: bytes,
+    pos: int,
+    implicit: bool,
+    meta: bool,
+    stop: int,
+    wanted: npt.NDArray[np.uint32],
+    everything: bool,
+    sequences: npt.NDArray[np.uint32],
+    previous: int,
+    budget: int,
+    max_depth: int,
+    out: npt.NDArray[np.int64],
+) -> tuple[int, int, int, int, int]: ...

@@ -793,3 +793,5 @@ def rle_encode(const rle_t[:, :, ::1] frames, uint8_t[::1] out, int64_t[::1] off
 # unpack_tile_bits, downsample_nearest): kept in its own file, compiled into this module.
 include "_tiles.pxi"
 include "_rle.pxi"
+# The clean top-level element walk of a DICOM header (walk_header), for labelmap/kernels/walk.py.
+include "_walk.pxi"

@@ -24,8 +24,11 @@ import zlib
 from dataclasses import dataclass
 from typing import IO, Any, Literal
 
+import numpy as np
+
 from labelmap.dicom.dictionary import (
     LONG_VRS,
+    MAX_DEPTH,
     PIXEL_DATA,
     SPECIFIC_CHARACTER_SET,
     TAG_VR,
@@ -36,8 +39,9 @@ from labelmap.dicom.read import LiteDataset, LiteElement, NeedsPydicom, pixel_da
 from labelmap.dicom.uids import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN as _DEFLATED_LE
 from labelmap.dicom.uids import EXPLICIT_VR_BIG_ENDIAN as _EXPLICIT_BE
 from labelmap.dicom.uids import IMPLICIT_VR_LITTLE_ENDIAN as _IMPLICIT_LE
-from labelmap.dicom.walk import Header, Walker
+from labelmap.dicom.walk import MAX_ITEMS, Header, Walker
 from labelmap.errors import DicomFormatError
+from labelmap.kernels.walk import WALK_PYTHON, WALK_STOP, tag_array, walk_header
 
 __all__ = [
     "HEAD_BYTES",
@@ -70,6 +74,14 @@ _U16 = struct.Struct("<H").unpack_from
 _U32 = struct.Struct("<I").unpack_from
 #: a bare Implicit VR element of group 0x0008 longer than this is not believed
 _MAX_FIRST_LENGTH = 1 << 20
+#: Walk plain elements in :func:`labelmap.kernels.walk_header` (tests turn it off to compare with
+#: the Python walk, which reads every element the kernel leaves to it)
+_FAST = True
+#: tags the dictionary reads as sequences (a wanted one in Implicit VR or as UN is parsed in Python)
+_SEQUENCE_TAGS = tag_array(tag for tag, vr in TAG_VR.items() if vr == "SQ")
+#: the VR of a kernel's VR code (first byte << 8 | second byte)
+_VR_TEXT = {vr[0] << 8 | vr[1]: vr.decode("ascii") for vr in _VRS}
+_WANTED: dict[frozenset[int], np.ndarray] = {}
 
 
 def sniff(head: bytes, size: int) -> Kind | None:
@@ -278,6 +290,44 @@ def _value_vr(tag: int, vr: bytes | None) -> str:
     return known if text == "UN" and known is not None else text
 
 
+def _kernel_walk(
+    buf: bytes,
+    base: int,
+    pos: int,
+    implicit: bool,
+    meta: bool,
+    stop: int,
+    tags: np.ndarray | None,
+    previous: int,
+    walker: Walker,
+    out: np.ndarray,
+    elements: dict[int, LiteElement],
+    encoding: str | None,
+) -> tuple[int, int, int]:
+    """Walk the plain elements from ``pos`` in the kernel, adding the wanted ones to ``elements``:
+    (status, where it stopped, the last tag walked).  What it leaves is the Python walk's."""
+    walk = walk_header(
+        buf,
+        pos - base,
+        implicit=implicit,
+        meta=meta,
+        stop=stop,
+        wanted=tags,
+        sequences=_SEQUENCE_TAGS,
+        previous=previous,
+        budget=MAX_ITEMS - walker.items,
+        max_depth=MAX_DEPTH,
+        out=out,
+    )
+    for tag, code, vpos, length in walk.elements:
+        vr = _VR_TEXT[code] if code else "UN"
+        if vr == "UN":  # as _value_vr: Implicit VR and UN of a known tag read with the dictionary's VR
+            vr = TAG_VR.get(tag) or "UN"
+        elements[tag] = LiteElement(tag, vr, bytes(buf[vpos : vpos + length]), encoding or "latin-1")
+    walker.items += walk.items
+    return walk.status, base + walk.pos, walk.previous
+
+
 def _elements(
     stream: _Stream,
     pos: int,
@@ -298,6 +348,9 @@ def _elements(
     encoding: str | None = None
     previous = -1
     buf, base, walker = stream.buf, stream.base, stream.walker()
+    kernel_tags = None if tags is None else _wanted(tags)
+    out = np.empty((64 if tags is None else len(tags) + 1, 4), np.int64)
+    declined = -1  # the kernel left the element at this offset to the Python walk below
     while True:
         rel = pos - base
         if rel + 12 > len(buf) or rel < 0:
@@ -310,6 +363,14 @@ def _elements(
             return elements, pos, b""
         if avail < 8:
             raise _error(stream, pos, f"file truncated inside an element header ({avail} of 8 bytes)")
+        if _FAST and pos != declined:
+            status, pos, previous = _kernel_walk(buf, base, pos, implicit, meta, stop, kernel_tags, previous, walker,
+                                                 out, elements, encoding)  # fmt: skip
+            if status == WALK_STOP:
+                return elements, pos, bytes(buf[pos - base : pos - base + 12])
+            if status == WALK_PYTHON:
+                declined = pos
+            continue
         group, elem = _TAG(buf, rel)
         tag = group << 16 | elem
         if (meta and group != 0x0002) or tag >= stop:
@@ -373,6 +434,16 @@ def _elements(
                 buf, base, walker = stream.buf, stream.base, stream.walker()
                 rel, size = pos - base, len(buf)
                 head = walker.header(rel, size, implicit)
+
+
+def _wanted(tags: frozenset[int]) -> np.ndarray:
+    """The wanted tags as the kernel searches them (a few sets are asked for: kept)."""
+    arr = _WANTED.get(tags)
+    if arr is None:
+        if len(_WANTED) >= 64:
+            _WANTED.clear()
+        arr = _WANTED[tags] = tag_array(tags)
+    return arr
 
 
 def read_source_header(
