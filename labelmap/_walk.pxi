@@ -135,9 +135,9 @@ cdef Py_ssize_t _skip_elements(const uint8_t* b, Py_ssize_t pos, Py_ssize_t end,
 def walk_header(const uint8_t[::1] buf, Py_ssize_t pos, bint implicit, bint meta, uint32_t stop,
                 const uint32_t[::1] wanted, bint everything, const uint32_t[::1] sequences,
                 int64_t previous, int64_t budget, int max_depth, int64_t[:, ::1] out):
-    """Walk top-level elements from pos: (status, recorded, pos, previous tag, items skipped).
+    """Walk top-level elements from pos: (status, rows, pos, previous tag, items skipped).
 
-    Rows of out get (tag, VR code or 0, value offset, value length) of each wanted element
+    rows is a list of tuples, one per recorded element (out is their scratch space); rows of out get (tag, VR code or 0, value offset, value length) of each wanted element
     (everything, or tags in the ascending wanted) whose value is plain bytes; a wanted element
     that is a sequence (explicit SQ, or UN / Implicit VR of a tag in the ascending sequences),
     the Specific Character Set, or of undefined length stops the walk (WALK_PYTHON) as does
@@ -152,6 +152,7 @@ def walk_header(const uint8_t[::1] buf, Py_ssize_t pos, bint implicit, bint meta
     cdef uint32_t tag, length, code
     cdef int kind, status
     cdef int64_t items = 0, trial
+    cdef Py_ssize_t i
     cdef bint want
     with nogil:
         while True:
@@ -212,4 +213,5 @@ def walk_header(const uint8_t[::1] buf, Py_ssize_t pos, bint implicit, bint meta
                 items = trial
             pos = end
             previous = tag
-    return status, n, pos, previous, items
+    rows = [(out[i, 0], out[i, 1], out[i, 2], out[i, 3]) for i in range(n)]
+    return status, rows, pos, previous, items

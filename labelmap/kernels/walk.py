@@ -9,13 +9,17 @@ unusual, so every error and every odd file is still read by that one walker.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from labelmap import _core
 
-__all__ = ["WALK_FULL", "WALK_PYTHON", "WALK_STOP", "Walk", "tag_array", "walk_header"]
+__all__ = ["WALK_FULL", "WALK_KERNEL", "WALK_PYTHON", "WALK_STOP", "Walk", "tag_array", "walk_header"]
+
+#: False when the built ``labelmap._core`` predates the kernel (an editable install whose
+#: extension was not rebuilt: ``make .venv/.installed``); callers then walk in Python only.
+WALK_KERNEL = hasattr(_core, "walk_header")
 
 #: the walk reached the stop tag (or, in the File Meta, an element of another group)
 WALK_STOP = 0
@@ -25,15 +29,14 @@ WALK_PYTHON = 1
 WALK_FULL = 2
 
 
-@dataclass(frozen=True)
-class Walk:
+class Walk(NamedTuple):
     """What :func:`walk_header` did: ``status``, rows of ``(tag, VR code, value offset, value length)``
     of the wanted elements walked, where it stopped, the last tag walked and the items skipped.
 
     The VR code is the two VR bytes as ``first << 8 | second`` (0 in Implicit VR)."""
 
     status: int
-    elements: list[list[int]]
+    elements: list[tuple[int, int, int, int]]
     pos: int
     previous: int
     items: int
@@ -99,18 +102,16 @@ def walk_header(
     Raises
     ------
     ValueError
-        For ``out`` not (N, 4) int64 C-contiguous with N > 0, tags not 1-D uint32, or ``stop``
-        not a 32-bit tag.
+        For ``out`` not (N, 4) int64 C-contiguous with N > 0, tags not 1-D contiguous uint32,
+        ``stop`` not a 32-bit tag or a negative ``pos``.
     """
-    if out.dtype != np.int64 or out.ndim != 2 or out.shape[1] != 4 or out.shape[0] == 0 or not out.flags.c_contiguous:
-        raise ValueError(f"walk_header: out must be (N > 0, 4) C-contiguous int64, got {out.dtype} {out.shape}")
-    tags = _EMPTY if wanted is None else wanted
-    for name, arr in (("wanted", tags), ("sequences", sequences)):
-        if arr.dtype != np.uint32 or arr.ndim != 1 or not arr.flags.c_contiguous:
-            raise ValueError(f"walk_header: {name} must be a 1-D contiguous uint32 array, got {arr.dtype}")
+    # dtype, dimensions and contiguity are checked by the kernel's typed memoryviews (ValueError)
+    if len(out.shape) != 2 or out.shape[0] == 0 or out.shape[1] != 4:
+        raise ValueError(f"walk_header: out must be (N > 0, 4) int64, got shape {out.shape}")
     if not 0 <= stop <= 0xFFFFFFFF:
         raise ValueError(f"walk_header: stop must be a 32-bit tag, got {stop}")
-    status, n, end, last, items = _core.walk_header(
-        buf, pos, implicit, meta, stop, tags, wanted is None, sequences, previous, budget, max_depth, out
-    )
-    return Walk(status, out[:n].tolist() if n else [], end, last, items)
+    if not 0 <= pos:
+        raise ValueError(f"walk_header: pos must not be negative, got {pos}")
+    tags = _EMPTY if wanted is None else wanted
+    return Walk(*_core.walk_header(buf, pos, implicit, meta, stop, tags, wanted is None, sequences, previous, budget,
+                                   max_depth, out))  # fmt: skip

@@ -41,7 +41,7 @@ from labelmap.dicom.uids import EXPLICIT_VR_BIG_ENDIAN as _EXPLICIT_BE
 from labelmap.dicom.uids import IMPLICIT_VR_LITTLE_ENDIAN as _IMPLICIT_LE
 from labelmap.dicom.walk import MAX_ITEMS, Header, Walker
 from labelmap.errors import DicomFormatError
-from labelmap.kernels.walk import WALK_PYTHON, WALK_STOP, tag_array, walk_header
+from labelmap.kernels.walk import WALK_KERNEL, WALK_PYTHON, WALK_STOP, tag_array, walk_header
 
 __all__ = [
     "HEAD_BYTES",
@@ -75,8 +75,8 @@ _U32 = struct.Struct("<I").unpack_from
 #: a bare Implicit VR element of group 0x0008 longer than this is not believed
 _MAX_FIRST_LENGTH = 1 << 20
 #: Walk plain elements in :func:`labelmap.kernels.walk_header` (tests turn it off to compare with
-#: the Python walk, which reads every element the kernel leaves to it)
-_FAST = True
+#: the Python walk, which reads every element the kernel leaves to it); off with a stale build
+_FAST = WALK_KERNEL
 #: tags the dictionary reads as sequences (a wanted one in Implicit VR or as UN is parsed in Python)
 _SEQUENCE_TAGS = tag_array(tag for tag, vr in TAG_VR.items() if vr == "SQ")
 #: the VR of a kernel's VR code (first byte << 8 | second byte)

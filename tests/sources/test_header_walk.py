@@ -21,12 +21,15 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 import labelmap.sources.headers as headers
 from labelmap.dicom.dictionary import MAX_DEPTH, PIXEL_DATA, TAG_VR
-from labelmap.kernels.walk import WALK_FULL, WALK_PYTHON, WALK_STOP, tag_array, walk_header
+from labelmap.kernels.walk import WALK_FULL, WALK_KERNEL, WALK_PYTHON, WALK_STOP, tag_array, walk_header
 from labelmap.sources.series import _READ_TAG_NUMBERS
 
 from _geometries import axial_geometry, las_geometry, make_ct_series, oblique_geometry, tilted_geometry
 from _segfiles import write_files
 
+pytestmark = pytest.mark.skipif(
+    not WALK_KERNEL, reason="labelmap._core predates walk_header: rebuild it (make .venv/.installed)"
+)
 SEQUENCES = tag_array(tag for tag, vr in TAG_VR.items() if vr == "SQ")
 
 
@@ -49,7 +52,7 @@ def _outcome(fast: bool, call) -> tuple:
     except Exception as exc:  # the comparison is the point: both walks must fail alike
         return ("error", type(exc).__name__, str(exc), getattr(exc, "tag", None))
     finally:
-        headers._FAST = True
+        headers._FAST = WALK_KERNEL
     if result is None:
         return ("none",)
     if isinstance(result, headers.SourceHeader):
@@ -276,7 +279,7 @@ def test_an_item_tag_at_top_level_is_past_pixel_data_or_left_to_python():
 def test_walk_header_checks_its_arguments():
     with pytest.raises(ValueError, match="out must be"):
         _walk(PIXELS, rows=0)
-    with pytest.raises(ValueError, match="wanted must be"):
+    with pytest.raises(ValueError, match="dtype mismatch"):
         _walk(PIXELS, wanted=np.array([1, 2], np.int64))
     with pytest.raises(ValueError, match="stop must be"):
         walk_header(
