@@ -135,14 +135,17 @@ _NOT_IMAGES = tuple(
 _DICOMDIR = "1.2.840.10008.1.3.10"
 
 
+#: a UID equal to one of these, or starting with one of the prefixes, is not an image (one test per call)
+_NOT_IMAGE_UIDS = frozenset((*_NOT_IMAGES, _DICOMDIR))
+_NOT_IMAGE_PREFIXES = tuple(p if p.endswith(".") else p + "." for p in _NOT_IMAGES)
+
+
 def not_an_image(sop_class: object) -> bool:
     """Whether a SOP Class UID names an object that is never a source image (SEG, SR, DICOMDIR ...)."""
     if not isinstance(sop_class, str):
         return False
     uid = sop_class.rstrip("\0 ")
-    return uid == _DICOMDIR or any(
-        uid == p or uid.startswith(p + ("" if p.endswith(".") else ".")) for p in _NOT_IMAGES
-    )
+    return uid in _NOT_IMAGE_UIDS or uid.startswith(_NOT_IMAGE_PREFIXES)
 
 
 @dataclass(frozen=True, eq=False)

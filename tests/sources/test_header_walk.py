@@ -316,3 +316,27 @@ def test_damaged_copies_read_the_same_or_fail_the_same(files, key, tmp_path):
         _same(path, None)
         _same(path, _READ_TAG_NUMBERS, data_set=True)
     assert "part10" in kinds  # not every mutant fails to read
+
+
+@pytest.mark.parametrize(
+    "uid, expected",
+    [
+        ("1.2.840.10008.5.1.4.1.1.66.4", True),  # Segmentation
+        ("1.2.840.10008.5.1.4.1.1.66", True),  # Raw Data
+        ("1.2.840.10008.5.1.4.1.1.481.3", True),  # RT Structure Set
+        ("1.2.840.10008.5.1.4.1.1.481.10", True),  # RT Physician Intent and later
+        ("1.2.840.10008.5.1.4.1.1.88.22", True),  # Enhanced SR
+        ("1.2.840.10008.5.1.4.1.1.11.1", True),  # Grayscale Softcopy Presentation State
+        ("1.2.840.10008.5.1.4.1.1.9.1.1", True),  # 12-lead ECG
+        ("1.2.840.10008.5.1.4.1.1.104.1\0", True),  # Encapsulated PDF, padded
+        ("1.2.840.10008.1.3.10 ", True),  # DICOMDIR
+        ("1.2.840.10008.5.1.4.1.1.2", False),  # CT
+        ("1.2.840.10008.5.1.4.1.1.1", False),  # CR (not "11.")
+        ("1.2.840.10008.5.1.4.1.1.481.1", False),  # RT Image is an image
+        ("1.2.840.10008.5.1.4.1.1.661", False),  # a longer number, not a child of 66
+        ("", False),
+        (None, False),
+    ],
+)
+def test_objects_that_are_never_images_are_told_by_their_sop_class(uid, expected):
+    assert headers.not_an_image(uid) is expected
