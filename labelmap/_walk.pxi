@@ -137,8 +137,8 @@ def walk_header(const uint8_t[::1] buf, Py_ssize_t pos, bint implicit, bint meta
                 int64_t previous, int64_t budget, int max_depth, int64_t[:, ::1] out):
     """Walk top-level elements from pos: (status, rows, pos, previous tag, items skipped).
 
-    rows is a list of tuples, one per recorded element (out is their scratch space); rows of out get (tag, VR code or 0, value offset, value length) of each wanted element
-    (everything, or tags in the ascending wanted) whose value is plain bytes; a wanted element
+    rows holds a tuple (tag, VR code or 0, value offset, value length), built in out first, for
+    each wanted element (everything, or tags in the ascending wanted) whose value is plain bytes; a wanted element
     that is a sequence (explicit SQ, or UN / Implicit VR of a tag in the ascending sequences),
     the Specific Character Set, or of undefined length stops the walk (WALK_PYTHON) as does
     anything unusual: a header or value not whole in buf, a tag not above previous, an item
