@@ -37,8 +37,8 @@ def test_a_signal_while_the_batch_starts(manifest, tmp_path, signum, after):
         w.stop()
     assert wait_gone(w.seen, timeout=5) == [], "processes left behind"
     assert "Traceback" not in err and "internal error" not in err, err
-    if rc == 0:  # the machine was fast enough to finish both jobs before the signal: nothing to check
-        return
+    if rc == 0 or (rc == -int(signum) and " 0 cancelled" in out):
+        return  # the batch had finished both jobs (and said so) before the signal: nothing to check
     assert rc == 128 + int(signum), (rc, out, err)
     if report.exists():  # a signal during start-up, before the manifest was read, leaves none
         with open(report, newline="") as fh:
