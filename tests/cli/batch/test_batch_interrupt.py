@@ -94,7 +94,9 @@ def _clean_stderr(err: str) -> None:
     assert "Traceback" not in err and "distributed." not in err and "Exception" not in err, err
 
 
-@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    "signum, status", [(signal.SIGINT, 130), pytest.param(signal.SIGTERM, 143, marks=pytest.mark.slow)]
+)
 def test_a_signal_to_the_process_group_mid_batch(tmp_path, cases, signum, status):
     manifest = _manifest(tmp_path, cases, 300)
     w = _start(manifest, "--workers", "2")
@@ -135,6 +137,7 @@ def test_sigterm_to_the_batch_process_alone(tmp_path, cases):
     _check_outputs(rows, cases, tmp_path)
 
 
+@pytest.mark.slow  # fast: test_engine's and test_cluster's killed workers
 def test_a_killed_worker_mid_batch_loses_no_job(tmp_path, cases):
     manifest = _manifest(tmp_path, cases, 40)
     w = _start(manifest, "--workers", "2")

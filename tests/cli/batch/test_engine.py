@@ -223,7 +223,7 @@ def _interrupted(w, lines, signum, *, timeout=15.0):
     return results, waited
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [pytest.param(signal.SIGINT, marks=pytest.mark.slow), signal.SIGTERM])
 def test_a_signal_finishes_running_jobs_cancels_the_rest_and_leaves_nothing(tmp_path, signum):
     w = _batch(tmp_path, 40, 0.3)
     try:
