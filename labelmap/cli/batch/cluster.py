@@ -300,6 +300,8 @@ def connect(
             ) from None
         try:
             _preflight(client, address, manifest_dir, worker_wait, waiting)
+            if spec.worker_resource:
+                _check_resource(client, address, spec.worker_resource)
         except BaseException:
             client.close()
             raise
@@ -352,6 +354,16 @@ def _preflight(client: Any, address: str, manifest_dir: str, worker_wait: float,
                 "same version on every worker"
             )
     _check_versions(client, address)
+
+
+def _check_resource(client: Any, address: str, name: str) -> None:
+    """Jobs restricted to a resource no worker offers would wait for ever: refuse them now."""
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    if not any(name in (w.get("resources") or {}) for w in workers.values()):
+        raise ClusterError(
+            f"no Dask worker at {address} offers the resource {name!r}; start workers with "
+            f"`dask worker {address} --resources {name}=1` or leave out --worker-resource"
+        )
 
 
 def _check_versions(client: Any, address: str) -> None:

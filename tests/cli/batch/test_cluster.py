@@ -167,6 +167,14 @@ def test_a_worker_that_cannot_see_the_manifest_folder_fails_the_preflight(pair, 
     assert not list(tmp_path.glob("j*.txt"))  # nothing ran
 
 
+def test_a_resource_no_worker_offers_fails_the_preflight(pair, tmp_path):
+    with pytest.raises(ClusterError) as info:
+        run_jobs(make_jobs(tmp_path, 1), EngineSpec(scheduler=pair.address, worker_resource="labelmap"),
+                 manifest_dir=str(tmp_path), on_result=lambda r: None, func=write_job)  # fmt: skip
+    assert "offers the resource 'labelmap'" in str(info.value) and "--resources labelmap=1" in str(info.value)
+    assert not list(tmp_path.glob("j*.txt"))
+
+
 @pytest.mark.filterwarnings("ignore:Port 8787")
 def test_a_cluster_without_workers_fails_the_preflight_in_time(tmp_path):
     from distributed import LocalCluster

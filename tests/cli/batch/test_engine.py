@@ -196,23 +196,24 @@ def _batch(tmp_path, n, seconds, *extra, **popen):
     return Watched(args, stdout=-1, stderr=-1, text=True, start_new_session=True, **popen)
 
 
-def _read_until_results(w, count, timeout=30.0):
-    """Lines of the batch's stdout until ``count`` results were printed."""
-    lines = []
+def _read_until_results(w, count, text="", timeout=30.0):
+    """The batch's stdout (``text`` so far, and more) until ``count`` results were printed.  Read from
+    the pipe's file descriptor, not its buffered reader: ``communicate()`` later reads the descriptor
+    too and would not see lines a buffered ``readline`` had read ahead."""
     deadline = time.monotonic() + timeout
-    while sum(x.startswith("result") for x in lines) < count:
-        assert time.monotonic() < deadline, f"no results in time: {lines}"
-        line = w.proc.stdout.readline()
-        assert line, f"the batch ended early: {lines} {w.proc.stderr.read()}"
-        lines.append(line.strip())
-    return lines
+    while sum(x.startswith("result") for x in text.split("\n")[:-1]) < count:
+        assert time.monotonic() < deadline, f"no results in time: {text!r}"
+        chunk = os.read(w.proc.stdout.fileno(), 65536).decode()
+        assert chunk, f"the batch ended early: {text!r}"
+        text += chunk
+    return text
 
 
-def _interrupted(w, lines, signum, *, timeout=15.0):
-    """Wait for the interrupted batch; its result lines, outcome line and stderr."""
+def _interrupted(w, text, signum, *, timeout=15.0):
+    """Wait for the interrupted batch (``text``: its stdout read so far); its results and the wait."""
     rc, waited = w.finish(timeout)
     rest, err = w.proc.communicate()
-    lines += rest.split("\n")
+    lines = (text + rest).split("\n")
     w.stop()
     assert rc == 0, (rc, lines, err)
     assert err == "", f"stray stderr: {err!r}"
@@ -227,9 +228,9 @@ def _interrupted(w, lines, signum, *, timeout=15.0):
 def test_a_signal_finishes_running_jobs_cancels_the_rest_and_leaves_nothing(tmp_path, signum):
     w = _batch(tmp_path, 40, 0.3)
     try:
-        lines = _read_until_results(w, 1)
+        text = _read_until_results(w, 1)
         w.signal_group(signum) if signum == signal.SIGINT else os.kill(w.proc.pid, signum)
-        results, waited = _interrupted(w, lines, signum)
+        results, waited = _interrupted(w, text, signum)
     finally:
         w.stop()
     assert waited < 5
@@ -249,7 +250,7 @@ def test_a_second_ctrl_c_kills_the_workers_at_once(tmp_path):
         w.signal_group(signal.SIGINT)
         time.sleep(0.3)
         w.signal_group(signal.SIGINT)
-        results, waited = _interrupted(w, [], signal.SIGINT, timeout=10)
+        results, waited = _interrupted(w, "", signal.SIGINT, timeout=10)
     finally:
         w.stop()
     assert results == [] and waited < 5
@@ -265,9 +266,9 @@ def test_sigint_stops_a_batch_started_with_sigint_ignored(tmp_path):
 
     w = _batch(tmp_path, 30, 0.2, preexec_fn=ignore_sigint)
     try:
-        lines = _read_until_results(w, 1)
+        text = _read_until_results(w, 1)
         os.kill(w.proc.pid, signal.SIGINT)
-        results, waited = _interrupted(w, lines, signal.SIGINT)
+        results, waited = _interrupted(w, text, signal.SIGINT)
     finally:
         w.stop()
     assert waited < 5 and 1 <= len(results) < 30
@@ -279,11 +280,11 @@ def test_sighup_ignored_by_nohup_stays_ignored_sigterm_stops(tmp_path):
 
     w = _batch(tmp_path, 30, 0.2, preexec_fn=ignore_sighup)
     try:
-        lines = _read_until_results(w, 1)
+        text = _read_until_results(w, 1)
         os.kill(w.proc.pid, signal.SIGHUP)
-        lines += _read_until_results(w, 4)  # still running after the hang-up
+        text = _read_until_results(w, 4, text)  # still running after the hang-up
         os.kill(w.proc.pid, signal.SIGTERM)
-        results, waited = _interrupted(w, lines, signal.SIGTERM)
+        results, waited = _interrupted(w, text, signal.SIGTERM)
     finally:
         w.stop()
     assert 4 <= len(results) < 30
