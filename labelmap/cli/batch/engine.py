@@ -257,17 +257,17 @@ def run_jobs(
     _check_spec(spec)
     if first is None:
         return EngineOutcome()
-    if func is None:
-        from labelmap.cli.batch.runner import run_job
-
-        func = run_job
     workers = spec.workers or default_workers()
     config: dict[str, Any] = {"distributed.worker.multiprocessing-method": START_METHOD}
     if not spec.remote:
         # one job per worker thread at a time: a worker that dies then takes only its running job
         # with it, so a poison job never gets an innocent neighbour counted as suspicious
         config["distributed.scheduler.worker-saturation"] = LOCAL_SATURATION
-    with _Signals() as signals:  # from here a signal ends the batch in order (also during the import)
+    with _Signals() as signals:  # from here a signal ends the batch in order (also during the imports)
+        if func is None:
+            from labelmap.cli.batch.runner import run_job
+
+            func = run_job
         dd = load_distributed()
         if signals.signum is not None:
             return EngineOutcome(signals.signum)
