@@ -11,7 +11,7 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-__all__ = ["dask_setup", "quiet_signals", "warm_up", "WARM_MODULES"]
+__all__ = ["dask_setup", "quiet_signals", "quiet_stderr", "warm_up", "WARM_MODULES"]
 
 
 def quiet_signals() -> None:
@@ -67,6 +67,25 @@ def warm_up() -> None:
         build()
 
 
+def quiet_stderr() -> None:
+    """Send this worker's stderr to /dev/null (``LABELMAP_DEBUG=1`` keeps it): its logs are silenced
+    already, but a worker whose cluster closes while it starts up (a nanny restarting it after a
+    death) can still print a traceback from multiprocessing's bootstrap.  The batch reports worker
+    deaths itself, so nothing a local worker could print is for the user."""
+    import os
+    import sys
+
+    if os.environ.get("LABELMAP_DEBUG"):
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+    except OSError:  # pragma: no cover
+        pass
+
+
 def dask_setup(worker: Any) -> None:
     """Dask's preload hook, called once per worker process start (also after a restart by its nanny).
 
@@ -76,4 +95,5 @@ def dask_setup(worker: Any) -> None:
         The ``distributed.Worker`` being started (unused: the settings are per process).
     """
     quiet_signals()
+    quiet_stderr()
     warm_up()
