@@ -157,12 +157,12 @@ def _split_positional(tokens: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _value_flags() -> set[str]:
-    from labelmap.cli.app import app
+    from labelmap.cli.app import _command
 
-    group = typer.main.get_command(app)
+    group = _command()
     names: set[str] = set()
     for name in ("itk2seg", "seg2itk"):
-        for param in group.commands[name].params:  # type: ignore[attr-defined]
+        for param in group.commands[name].params:
             if (
                 getattr(param, "opts", None)
                 and not getattr(param, "is_flag", False)

@@ -84,11 +84,9 @@ class OptionChecker:
             if flag in ("--help", "-h"):
                 return f"{flag} is not an option of a job"
         if self._parser is None:
-            import typer
+            from labelmap.cli.app import _command
 
-            from labelmap.cli.app import app
-
-            self._parser = typer.main.get_command(app).commands[self.command]  # type: ignore[attr-defined]
+            self._parser = _command().commands[self.command]
         dummy = ["X", "--dicom", "X", "--output", "X"] if self.command == "itk2seg" else ["X", "--output-dir", "X"]
         try:
             ctx = self._parser.make_context(self.command, [*dummy, *tokens])
