@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Sequence
+from numbers import Integral
 from typing import Any
-
-import numpy as np
 
 __all__ = ["rgb_to_cielab", "cielab_to_rgb", "check_triplet", "distinct_rgb"]
 
 
 def _f32(x: float) -> float:
-    """Round to single precision, as dcmqi stores its intermediates in ``float``."""
-    return float(np.float32(x))
+    """Round to single precision, as dcmqi stores its intermediates in ``float`` (a C cast, as numpy's)."""
+    return struct.unpack("<f", struct.pack("<f", x))[0]
 
 
 def _c_round(x: float) -> int:
@@ -26,7 +26,7 @@ def check_triplet(values: Any, what: str, hi: int) -> tuple[int, int, int]:
         vals = tuple(values)
     except TypeError:
         raise ValueError(f"{what} must be three integers, got {values!r}") from None
-    if len(vals) != 3 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals):
+    if len(vals) != 3 or not all(isinstance(v, Integral) and not isinstance(v, bool) for v in vals):
         raise ValueError(f"{what} must be three integers, got {values!r}")
     if not all(0 <= int(v) <= hi for v in vals):
         raise ValueError(f"{what} values must be in 0..{hi}, got {list(vals)}")

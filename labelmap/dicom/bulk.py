@@ -41,8 +41,6 @@ from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from labelmap.dicom.compact import COMPACT_FROM, Compacted, compact_file, inflate_data_set, skippable
 from labelmap.dicom.dictionary import (
     ITEM,
@@ -62,7 +60,8 @@ from labelmap.dicom.uids import IMPLICIT_VR_LITTLE_ENDIAN as _IMPLICIT_LE
 from labelmap.dicom.walk import Buffer, Header, Walker
 from labelmap.errors import DicomFormatError
 
-if TYPE_CHECKING:  # pydicom is imported only when a pydicom Dataset is asked for
+if TYPE_CHECKING:  # pydicom only when a pydicom Dataset is asked for, numpy when Pixel Data is read as an array
+    import numpy as np
     from pydicom.dataset import FileDataset
 
 __all__ = ["FileHeader", "FrameValues", "PixelDataInfo", "read_header_before_pixels", "read_multiframe_header"]
@@ -122,6 +121,8 @@ class PixelDataInfo:
 
     def read_native(self) -> np.ndarray:
         """The native Pixel Data value as a 1-D uint8 array (file read or buffer view)."""
+        import numpy as np  # the header reader itself is numpy-free (labelmap.pipeline.lean_read)
+
         if not self.present or self.encapsulated:
             raise DicomFormatError("no native Pixel Data to read", path=self.path)
         if self.buffer is not None:
@@ -452,7 +453,7 @@ def _encapsulated(
     (start, size), *frags = items or [(0, 0)]
     if size // 4 > most:
         raise walker.limit(vpos, f"Basic Offset Table has {size // 4:,} entries, more than {most:,}")
-    bot = tuple(np.frombuffer(bytes(walker.buf[start : start + size]), dtype="<u4").tolist())
+    bot = struct.unpack_from(f"<{size // 4}I", walker.buf, start)
     return ivpos, bot, tuple(frags)
 
 

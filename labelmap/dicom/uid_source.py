@@ -19,8 +19,6 @@ import os
 import uuid
 from typing import Any
 
-import numpy as np
-
 __all__ = ["UidSource", "UidSeed"]
 
 #: Bytes per read when a file is hashed (one buffer, reused).
@@ -63,6 +61,8 @@ class UidSeed:
 
     def add_array(self, name: str, array: Any) -> UidSeed:
         """Add an array's dtype, shape and values (a contiguous array is hashed in place; others row by row)."""
+        import numpy as np  # only seeds from arrays need it: the readers import this module too
+
         arr = np.asarray(array)
         digest = hashlib.sha256(f"{arr.dtype.str}{arr.shape}".encode())
         whole = arr.ndim == 0 or arr.flags.c_contiguous

@@ -8,11 +8,17 @@ is ("rename it to end in .nii").  Arrays are indexed ``[k, j, i]``; geometry is 
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from labelmap.errors import ImageFormatError, InputError
-from labelmap.formats import nifti, nrrd, segnrrd
-from labelmap.formats.base import LabelFormat, LabelSet, LayerSegments, PathLike
+
+if TYPE_CHECKING:
+    from labelmap.formats import nifti as nifti
+    from labelmap.formats import nrrd as nrrd
+    from labelmap.formats import segnrrd as segnrrd
+    from labelmap.formats.base import LabelFormat, LabelSet, LayerSegments, PathLike
 
 __all__ = [
     "FORMATS",
@@ -25,8 +31,36 @@ __all__ = [
     "write_labels",
 ]
 
-#: The formats, in the order a misnamed file's content is matched and ``--format`` lists them.
-FORMATS: tuple[LabelFormat, ...] = (nrrd.FORMAT, nifti.FORMAT, segnrrd.FORMAT)
+#: The formats, in the order a misnamed file's content is matched and ``--format`` lists them
+#: (``FORMATS``, built on first use: the format modules import numpy, which the numpy-free modules of
+#: this package, :mod:`~labelmap.formats.dcmqi_json` and :mod:`~labelmap.formats.nrrd_text`, must not pay).
+FORMATS: tuple[LabelFormat, ...]
+_SUBMODULES = ("nifti", "nrrd", "segnrrd")
+_BASE_NAMES = ("LabelFormat", "LabelSet", "LayerSegments", "PathLike")
+
+
+def _formats() -> tuple[LabelFormat, ...]:
+    """:data:`FORMATS`, importing the format modules the first time."""
+    found = globals().get("FORMATS")
+    if found is None:
+        from labelmap.formats import nifti, nrrd, segnrrd
+
+        found = globals()["FORMATS"] = (nrrd.FORMAT, nifti.FORMAT, segnrrd.FORMAT)
+    return found
+
+
+def __getattr__(name: str) -> Any:
+    """``FORMATS``, the format modules and :mod:`~labelmap.formats.base`'s names, imported on first use."""
+    if name == "FORMATS":
+        return _formats()
+    if name in _SUBMODULES:
+        return importlib.import_module(f"labelmap.formats.{name}")
+    if name in _BASE_NAMES:
+        value = getattr(importlib.import_module("labelmap.formats.base"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'labelmap.formats' has no attribute {name!r}")
+
 
 _HEAD = 540  # bytes enough for every format's sniff (a NIfTI-2 header)
 
@@ -34,8 +68,8 @@ _HEAD = 540  # bytes enough for every format's sniff (a NIfTI-2 header)
 def find_format(path: PathLike) -> LabelFormat | None:
     """The format whose suffix ends ``path``'s name (the longest such suffix), or None."""
     name = Path(path).name.lower()
-    hits = [(len(s), n) for n, f in enumerate(FORMATS) for s in f.suffixes if name.endswith(s)]
-    return FORMATS[max(hits)[1]] if hits else None
+    hits = [(len(s), n) for n, f in enumerate(_formats()) for s in f.suffixes if name.endswith(s)]
+    return _formats()[max(hits)[1]] if hits else None
 
 
 def format_for(path: PathLike) -> LabelFormat:
@@ -48,7 +82,7 @@ def format_for(path: PathLike) -> LabelFormat:
     """
     found = find_format(path)
     if found is None:
-        every = [s for f in FORMATS for s in f.suffixes]
+        every = [s for f in _formats() for s in f.suffixes]
         shortest = [s for s in every if not any(t != s and s.endswith(t) for t in every)]
         raise ImageFormatError(
             f"cannot tell the image format of {str(path)!r} from its extension; "
@@ -66,10 +100,10 @@ def output_format(name: str) -> LabelFormat:
         No format has that name.
     """
     key = name.lower().lstrip(".")
-    for fmt in FORMATS:
+    for fmt in _formats():
         if key == fmt.name or key in fmt.aliases:
             return fmt
-    names = [f.name for f in FORMATS]
+    names = [f.name for f in _formats()]
     raise InputError(f"unknown output format {name!r}; use {', '.join(names[:-1])} or {names[-1]}")
 
 
@@ -137,7 +171,7 @@ def _misnamed(fmt: LabelFormat, path: PathLike) -> str | None:
         return "the file is empty (0 bytes)"
     if fmt.sniff(head):
         return None
-    other = next((f for f in FORMATS if f.sniff(head)), None)
+    other = next((f for f in _formats() if f.sniff(head)), None)
     if other is not None:
         return f"it is a {other.kind} file; rename it to end in {other.suffixes[0]}"
     if len(head) >= 132 and head[128:132] == b"DICM":
@@ -150,7 +184,7 @@ def _misnamed(fmt: LabelFormat, path: PathLike) -> str | None:
             inner = gz.read(_HEAD)
     except (OSError, EOFError, zlib.error):
         inner = b""
-    other = next((f for f in FORMATS if f.sniff(inner)), None)
+    other = next((f for f in _formats() if f.sniff(inner)), None)
     if other is None:
         return None if gzipped else f"it is gzip-compressed data, not a {fmt.kind} file"
     if other.kind == fmt.kind:

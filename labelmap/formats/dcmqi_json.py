@@ -46,8 +46,8 @@ from typing import Any
 from labelmap._util.atomic import atomic_path
 from labelmap._util.color import check_triplet, cielab_to_rgb, rgb_to_cielab
 from labelmap._util.jsontext import dumps_indented
+from labelmap.descriptions import Code, SegmentDescription, SeriesAttributes
 from labelmap.errors import MetadataError
-from labelmap.model import Code, SegmentDescription, SeriesAttributes
 
 __all__ = [
     "Metadata",

@@ -31,6 +31,7 @@ from typing import IO, Any
 import numpy as np
 
 from labelmap.formats.base import read_error
+from labelmap.formats.nrrd_text import header_text_lines, vector_text
 from labelmap.model import Geometry
 
 __all__ = ["geometry_from_header", "header_lines", "quick_dtype", "quick_header"]
@@ -299,12 +300,8 @@ def quick_dtype(header: dict) -> np.dtype | None:
     return None if code is None or order is None else np.dtype(order + code)
 
 
-#: NRRD's names of the float types (integer types go by NumPy's name)
-_FLOAT_NAMES = {"float32": "float", "float64": "double"}
-
-
 def _vec(v: np.ndarray) -> str:
-    return "(" + ",".join(repr(float(x)) for x in v) + ")"
+    return vector_text(v)
 
 
 def header_lines(array: np.ndarray, geometry: Geometry, compress: bool, *, layers: bool = False) -> list[str]:
@@ -313,17 +310,4 @@ def header_lines(array: np.ndarray, geometry: Geometry, compress: bool, *, layer
     ``layers``: ``array`` is 4-D with a leading list axis (a multi-layer Slicer segmentation).
     """
     vecs = (geometry.direction * geometry.spacing[np.newaxis, :]).T  # rows: i, j, k axis vectors
-    return [
-        "NRRD0004",
-        "# Complete NRRD file format specification at:",
-        "# http://teem.sourceforge.net/nrrd/format.html",
-        f"type: {_FLOAT_NAMES.get(array.dtype.name, array.dtype.name)}",
-        f"dimension: {array.ndim}",
-        "space: left-posterior-superior",
-        "sizes: " + " ".join(str(n) for n in array.shape[::-1]),
-        "space directions: " + ("none " if layers else "") + " ".join(_vec(v) for v in vecs),
-        "kinds: " + ("list " if layers else "") + "domain domain domain",
-        "endian: little",
-        "encoding: " + ("gzip" if compress else "raw"),
-        "space origin: " + _vec(geometry.origin),
-    ]
+    return header_text_lines(array.dtype.name, array.shape[::-1], list(vecs), geometry.origin, compress, layers=layers)

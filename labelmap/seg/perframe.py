@@ -11,19 +11,34 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from functools import wraps
 from io import BytesIO
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from labelmap.dicom import values as dicom_values
 from labelmap.dicom.dictionary import PER_FRAME_GROUPS
 from labelmap.dicom.write import ITEM_BYTES, pad_text, sequence_bytes, short_element, tag_bytes
-from labelmap.errors import DicomFormatError, SegFormatError
+from labelmap.errors import SegFormatError
+from labelmap.seg.header import (  # re-exported: the numpy-free half lives there
+    _F_BETWEEN,
+    _F_DIM,
+    _F_ORIENT,
+    _F_POSITION,
+    _F_SEGMENT,
+    _F_SOP_CLASS,
+    _F_SOP_FRAME,
+    _F_SOP_UID,
+    _F_SPACING,
+    _F_THICK,
+    FIELD_PATHS,
+    check_header,
+    int_value,
+    seg_error,
+    seg_errors,
+)
 
 if TYPE_CHECKING:  # the write path never loads the bulk reader, nor pydicom
     from pydicom.dataset import FileDataset
@@ -42,24 +57,6 @@ __all__ = [
     "check_header",
     "int_value",
 ]
-
-# Fields decoded from each per-frame item: path of sequence tags below the item, then the leaf.
-_F_POSITION, _F_SEGMENT, _F_ORIENT, _F_SPACING, _F_THICK, _F_BETWEEN, _F_SOP_UID, _F_SOP_CLASS, _F_DIM, _F_SOP_FRAME = (
-    range(10)
-)
-#: field path -> column of the bulk reader's :class:`~labelmap.dicom.bulk.FrameValues`
-FIELD_PATHS: dict[tuple[int, ...], int] = {
-    (0x00209113, 0x00200032): _F_POSITION,  # PlanePositionSequence > ImagePositionPatient
-    (0x0062000A, 0x0062000B): _F_SEGMENT,  # SegmentIdentificationSequence > ReferencedSegmentNumber
-    (0x00209116, 0x00200037): _F_ORIENT,  # PlaneOrientationSequence > ImageOrientationPatient
-    (0x00289110, 0x00280030): _F_SPACING,  # PixelMeasuresSequence > PixelSpacing
-    (0x00289110, 0x00180050): _F_THICK,  # PixelMeasuresSequence > SliceThickness
-    (0x00289110, 0x00180088): _F_BETWEEN,  # PixelMeasuresSequence > SpacingBetweenSlices
-    (0x00089124, 0x00082112, 0x00081155): _F_SOP_UID,  # DerivationImage > SourceImage > RefSOPInstanceUID
-    (0x00089124, 0x00082112, 0x00081150): _F_SOP_CLASS,  # DerivationImage > SourceImage > RefSOPClassUID
-    (0x00209111, 0x00209157): _F_DIM,  # FrameContentSequence > DimensionIndexValues
-    (0x00089124, 0x00082112, 0x00081160): _F_SOP_FRAME,  # DerivationImage > SourceImage > RefFrameNumber
-}
 
 
 # --------------------------------------------------------------------------- reading
@@ -329,28 +326,6 @@ def _int_column(name: str, label: str, entries: list, n_frames: int, dtype: str)
     return out
 
 
-def seg_error(exc: DicomFormatError) -> SegFormatError:
-    """A byte-level error of a SEG file as a :class:`SegFormatError` (same text and fields)."""
-    return exc if isinstance(exc, SegFormatError) else SegFormatError(exc.what, **exc.fields())
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def seg_errors(function: Callable[P, R]) -> Callable[P, R]:
-    """``function`` with its DicomFormatError raised as SegFormatError (see :func:`seg_error`)."""
-
-    @wraps(function)
-    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return function(*args, **kwargs)
-        except DicomFormatError as exc:
-            raise seg_error(exc) from None
-
-    return checked
-
-
 @seg_errors
 def read_seg_header(path: str | os.PathLike[str]) -> tuple[FileHeader, PerFrameTable, PixelDataInfo]:
     """Read a SEG file's header: (top level without per-frame groups and Pixel Data, table, pixel location).
@@ -381,11 +356,6 @@ def read_seg_header(path: str | os.PathLike[str]) -> tuple[FileHeader, PerFrameT
 def header_dataset(header: FileHeader) -> FileDataset:
     """``header.to_pydicom()``, its errors as :class:`SegFormatError`."""
     return header.to_pydicom()
-
-
-#: :mod:`labelmap.dicom.values`' checked access, raising :class:`SegFormatError` for a SEG.
-check_header = seg_errors(dicom_values.check_header)
-int_value = seg_errors(dicom_values.int_value)
 
 
 # --------------------------------------------------------------------------- writing

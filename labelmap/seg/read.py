@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -20,14 +20,19 @@ import numpy as np
 from labelmap.dicom.read import LiteDataset
 from labelmap.dicom.uids import EXPLICIT_VR_BIG_ENDIAN
 from labelmap.dicom.values import quiet_pydicom
-from labelmap.errors import LabelmapError, MetadataError, ResourceError, SegFormatError, UnsupportedError
+from labelmap.errors import LabelmapError, ResourceError, SegFormatError, UnsupportedError
 from labelmap.geometry import DEFAULT_TOLERANCE_MM, FrameGeometry, place
-from labelmap.model import Geometry, SegmentDescription, SeriesAttributes
-from labelmap.seg.palette import read_palette
-from labelmap.seg.perframe import PerFrameTable, check_header, header_dataset, int_value, seg_errors
+from labelmap.model import Geometry
+from labelmap.seg.header import (
+    check_header,
+    check_sop_class,
+    int_value,
+    seg_errors,
+    segment_descriptions,
+    series_attributes,
+)
+from labelmap.seg.perframe import PerFrameTable, header_dataset
 from labelmap.seg.pixels import DatasetPixels, FilePixels, PixelSource
-from labelmap.seg.segments import segment_from_dataset
-from labelmap.seg.types import SEG_SOP_CLASSES
 
 if TYPE_CHECKING:  # files are read without pydicom; Datasets given by callers use it
     from pydicom.dataset import Dataset
@@ -265,62 +270,7 @@ def _from_dataset(ds: Dataset, name: str, *, lenient: bool) -> SegFile:
     return OpenedSeg(ds, name, table, pixels, items, None, frame_info(ds, table, name))
 
 
-def _check_sop_class(ds: Any, name: str) -> None:
-    sop = str(ds.get("SOPClassUID", ""))
-    if sop not in SEG_SOP_CLASSES:
-        raise SegFormatError(
-            f"{name}: SOP Class UID {sop or '(missing)'} is not a Segmentation "
-            f"({', '.join(f'{v} {k}' for k, v in SEG_SOP_CLASSES.items())})"
-        )
-
-
-# --------------------------------------------------------------------------- top-level values
-def series_attributes(ds: Dataset, *, defaults: bool = True) -> SeriesAttributes:
-    """The dcmqi JSON top-level fields, read from a SEG (each field's keyword is its name in CamelCase).
-
-    An attribute the SEG lacks (or leaves empty) takes dcmqi's default for writing, or with
-    ``defaults=False`` is ``""`` (None for the optional ones), as dcmqi's reader reports it.
-    """
-    values: dict[str, Any] = {}
-    for f in fields(SeriesAttributes):
-        keyword = "".join(word.upper() if word == "id" else word.capitalize() for word in f.name.split("_"))
-        value = ds.get(keyword, None)
-        if value not in (None, ""):
-            values[f.name] = str(value)
-        else:
-            values[f.name] = f.default if defaults or f.default is None else ""
-    return SeriesAttributes(**values)
-
-
-def segment_descriptions(ds: Dataset, name: str) -> list[SegmentDescription]:
-    """Segment Sequence items as descriptions, colours from the palette when PALETTE COLOR."""
-    items = ds.get("SegmentSequence")
-    if not items:
-        raise SegFormatError(f"{name}: missing or empty Segment Sequence (0062,0002)")
-    palette = read_palette(ds) if ds.get("PhotometricInterpretation") == "PALETTE COLOR" else {}
-    out: list[SegmentDescription] = []
-    seen: dict[int, int] = {}
-    for idx, item in enumerate(items):
-        where = f" in Segment Sequence item {idx + 1}"
-        if "SegmentNumber" not in item:
-            raise SegFormatError(f"{name}: Segment Sequence item {idx + 1} has no SegmentNumber")
-        int_value(item, "SegmentNumber", name, where=where, minimum=0, maximum=0xFFFF)
-        try:
-            seg = segment_from_dataset(item)
-        except MetadataError as exc:
-            raise SegFormatError(f"{name}: Segment Sequence item {idx + 1}: {exc}") from None
-        except (TypeError, ValueError, AttributeError, IndexError) as exc:  # a damaged item (kinds checked above)
-            raise SegFormatError(f"{name}: Segment Sequence item {idx + 1} cannot be read ({exc})") from None
-        if seg.number in seen:
-            raise SegFormatError(
-                f"{name}: segment number {seg.number} is described twice in the Segment Sequence (items "
-                f"{seen[seg.number] + 1} and {idx + 1})"
-            )
-        seen[seg.number] = idx
-        if palette and seg.number in palette and seg.cielab is None:
-            seg = replace(seg, rgb=palette[seg.number])
-        out.append(seg)
-    return out
+_check_sop_class = check_sop_class
 
 
 # --------------------------------------------------------------------------- per-frame values

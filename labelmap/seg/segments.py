@@ -7,11 +7,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from labelmap._util.color import check_triplet, cielab_to_rgb, rgb_to_cielab
+from labelmap.descriptions import DEFAULT_RGB, Code, SegmentDescription, SeriesAttributes
 from labelmap.dicom.dataset import WriteDataset, WriteElement
 from labelmap.dicom.uid_source import UidSource
 from labelmap.dicom.vr import Problem, check, code_value_keyword, normalise_cs
 from labelmap.errors import MetadataError
-from labelmap.model import DEFAULT_RGB, Code, SegmentDescription, SeriesAttributes
 
 if TYPE_CHECKING:  # readers are given pydicom items or lite data sets
     from pydicom.dataset import Dataset
