@@ -88,7 +88,7 @@ def check_sop_class(ds: Any, name: str) -> None:
         )
 
 
-def series_attributes(ds: Dataset, *, defaults: bool = True) -> SeriesAttributes:
+def series_attributes(ds: Dataset | Any, *, defaults: bool = True) -> SeriesAttributes:
     """The dcmqi JSON top-level fields, read from a SEG (each field's keyword is its name in CamelCase).
 
     An attribute the SEG lacks (or leaves empty) takes dcmqi's default for writing, or with
@@ -105,7 +105,7 @@ def series_attributes(ds: Dataset, *, defaults: bool = True) -> SeriesAttributes
     return SeriesAttributes(**values)
 
 
-def segment_descriptions(ds: Dataset, name: str) -> list[SegmentDescription]:
+def segment_descriptions(ds: Dataset | Any, name: str) -> list[SegmentDescription]:
     """Segment Sequence items as descriptions, colours from the palette when PALETTE COLOR."""
     items = ds.get("SegmentSequence")
     if not items:
