@@ -59,6 +59,7 @@ from labelmap.pipeline.reports import WriteReport as WriteReport
 from labelmap.pipeline.slide import slide_to_seg as slide_to_seg
 from labelmap.pipeline.slide_api import read_slide_seg as read_slide_seg
 from labelmap.pipeline.slide_api import slide_labels_from_tiles as slide_labels_from_tiles
+from labelmap.seg.highdicom_interop import to_highdicom as to_highdicom
 from labelmap.seg.summary import seg_summary as seg_summary
 from labelmap.seg.tiled_read import open_slide_seg as open_slide_seg
 from labelmap.sources.slide import load_slide as load_slide

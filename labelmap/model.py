@@ -387,11 +387,14 @@ class SlideLabelImage:
     per segment for BINARY (non-zero = inside) / FRACTIONAL (0..1 floats or 0..255 integers),
     in the order of ``segments``.  ``geometry`` is known when the input carries it (2-D NRRD
     spacing, OME-TIFF physical size); the source level's geometry is what the SEG uses.
+    ``read_from`` is the absolute path of the slide SEG it was read from (None otherwise), what
+    ``labelmap.to_highdicom`` hands to highdicom.
     """
 
     layers: tuple[SlideLabels, ...]
     segments: tuple[SegmentDescription, ...] = ()
     geometry: SlideGeometry | None = None
+    read_from: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
@@ -405,3 +408,9 @@ class SlideLabelImage:
     @property
     def shape(self) -> tuple[int, int]:
         return tuple(self.layers[0].shape)  # type: ignore[return-value]
+
+    def to_highdicom(self, *, lazy_frame_retrieval: bool = False) -> Any:
+        """The slide SEG this was read from (:attr:`read_from`) as a ``highdicom.seg.Segmentation``."""
+        from labelmap.seg.highdicom_interop import to_highdicom
+
+        return to_highdicom(self, lazy_frame_retrieval=lazy_frame_retrieval)

@@ -624,6 +624,10 @@ def read_seg(
     :class:`~labelmap.seg.decode_classic.ClassicSeg` (also ``.overlap()``).  ``reference`` (a
     series folder / files, a SourceSeries or a Geometry) puts the output on that
     full grid, skipped slices filled the same way (0 for BINARY / FRACTIONAL).
+
+    Every result records what it was read from (``.read_from``: the file's absolute path, or the
+    Dataset given) and converts to a ``highdicom.seg.Segmentation`` with ``.to_highdicom()``
+    (:func:`~labelmap.seg.highdicom_interop.to_highdicom`: highdicom reads that same file or Dataset).
     """
     threads = None if resources is None else resources.threads
     if isinstance(seg, (str, os.PathLike)):

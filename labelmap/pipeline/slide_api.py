@@ -132,7 +132,7 @@ def read_slide_seg(
         ``layers``: one :class:`SlideSegLayer` for a LABELMAP (Segment Numbers), one per segment for
         BINARY (0/1) / FRACTIONAL (stored values); ``segments`` as the SEG describes them (layer i
         holds ``segments[i]`` for BINARY / FRACTIONAL); ``geometry`` the SEG's
-        :class:`~labelmap.model.SlideGeometry`.
+        :class:`~labelmap.model.SlideGeometry`; ``read_from`` the SEG file's absolute path.
 
     Raises
     ------
@@ -154,7 +154,7 @@ def read_slide_seg(
             raise InputError(f"level {level} does not exist; the SEG pyramid's levels are {listing}")
         slide = levels[level]
     layers = tuple(SlideSegLayer(slide, i, threads=threads) for i in range(slide.layers))
-    return SlideLabelImage(layers, slide.segments, slide.geometry)
+    return SlideLabelImage(layers, slide.segments, slide.geometry, read_from=os.path.abspath(slide.name))
 
 
 # --------------------------------------------------------------------------- tile iterator -> labels

@@ -24,6 +24,7 @@ from labelmap.seg.read import OpenedSeg, int_value, open_seg, segment_descriptio
 from labelmap.seg.segments import is_background
 
 if TYPE_CHECKING:
+    from highdicom.seg import Segmentation
     from pydicom.dataset import Dataset
 
 __all__ = ["DecodedSeg", "decode_labelmap"]
@@ -43,6 +44,15 @@ class DecodedSeg:
     fill_value: int = 0  # what the filled slices hold (the Pixel Padding Value, else 0)
     bits_allocated: int = 8  # of the stored frames
     notes: tuple[str, ...] = ()  # warnings for the caller's report
+    #: what it was read from (the file's absolute path, or the pydicom Dataset given): see :meth:`to_highdicom`
+    read_from: str | Dataset | None = None
+
+    def to_highdicom(self, *, lazy_frame_retrieval: bool = False) -> Segmentation:
+        """The same SEG as a ``highdicom.seg.Segmentation``, read by highdicom from :attr:`read_from`
+        (see :func:`~labelmap.seg.highdicom_interop.to_highdicom`)."""
+        from labelmap.seg.highdicom_interop import to_highdicom
+
+        return to_highdicom(self, lazy_frame_retrieval=lazy_frame_retrieval)
 
     @property
     def segments(self) -> list[SegmentDescription]:
@@ -172,4 +182,5 @@ def decode_labelmap(
         fill_value=fill,
         bits_allocated=bits,
         notes=notes,
+        read_from=opened.read_from,
     )

@@ -18,6 +18,7 @@ import numpy as np
 from labelmap._util.resources import check_grid
 
 if TYPE_CHECKING:
+    from highdicom.seg import Segmentation
     from pydicom.dataset import Dataset
 
 from labelmap import kernels
@@ -47,11 +48,20 @@ class ClassicSeg:
     max_fractional_value: int | None = None
     filled_slices: int = 0
     notes: tuple[str, ...] = ()  # warnings for the caller's report
+    #: what it was read from (the file's absolute path, or the pydicom Dataset given): see :meth:`to_highdicom`
+    read_from: str | Dataset | None = None
     _last: tuple = field(default=(None, None), repr=False)  # (buffer, slices painted into it last)
 
     @property
     def npx(self) -> int:
         return self.geometry.shape[1] * self.geometry.shape[2]
+
+    def to_highdicom(self, *, lazy_frame_retrieval: bool = False) -> Segmentation:
+        """The same SEG as a ``highdicom.seg.Segmentation``, read by highdicom from :attr:`read_from`
+        (see :func:`~labelmap.seg.highdicom_interop.to_highdicom`)."""
+        from labelmap.seg.highdicom_interop import to_highdicom
+
+        return to_highdicom(self, lazy_frame_retrieval=lazy_frame_retrieval)
 
     def overlap(self) -> kernels.Overlap:
         """Overlapping pairs of segments and their voxels, indices in ``segments`` order."""
@@ -165,4 +175,5 @@ def decode_classic(
         fractional_type=frac_type,
         max_fractional_value=mfv,
         filled_slices=geometry.shape[0] - len(unique(k)),
+        read_from=opened.read_from,
     )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from labelmap.model import Geometry, SegmentDescription, SeriesAttributes
+
+if TYPE_CHECKING:
+    from highdicom.seg import Segmentation
 
 __all__ = ["DecodedSegmentation"]
 
@@ -42,6 +45,15 @@ class DecodedSegmentation(Protocol):
 
     @property
     def geometry(self) -> Geometry: ...
+
+    @property
+    def read_from(self) -> Any:
+        """What the SEG was read from: the file's absolute path, or the pydicom Dataset given."""
+        ...
+
+    def to_highdicom(self, *, lazy_frame_retrieval: bool = False) -> Segmentation:
+        """The same SEG as highdicom reads it from :attr:`read_from` (a ``highdicom.seg.Segmentation``)."""
+        ...
 
     def volume_of(self, numbers: list[int], out: np.ndarray | None = None) -> np.ndarray:
         """A volume holding the given segments (voxel = Segment Number; FRACTIONAL: the stored value)."""

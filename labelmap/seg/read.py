@@ -68,6 +68,11 @@ class SegFile:
     items: list | None
     source: FileHeader | None  # the bulk reader's header of a file (builds the pydicom Dataset)
 
+    @property
+    def read_from(self) -> str | Dataset:
+        """Where the SEG came from: the file's absolute path, or the pydicom Dataset that was given."""
+        return os.path.abspath(self.name) if self.source is not None else self.header
+
     @cached_property
     def ds(self) -> Dataset:
         """The top level as a pydicom Dataset (built, and pydicom imported, on first use)."""
