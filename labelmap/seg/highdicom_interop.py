@@ -11,6 +11,7 @@ only when called.
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 from labelmap.errors import InputError, MissingDependencyError, SegFormatError, UnsupportedError
@@ -101,8 +102,9 @@ def _origin(seg: Any) -> Any:
     """The path or Dataset to hand to highdicom: ``seg`` itself, or the ``read_from`` of a read result."""
     if isinstance(seg, (str, os.PathLike)):
         return seg
-    if type(seg).__module__.startswith("pydicom"):
-        return seg
+    pydicom = sys.modules.get("pydicom")  # not loaded: ``seg`` is no Dataset
+    if pydicom is not None and isinstance(seg, pydicom.Dataset):
+        return seg  # a highdicom Segmentation too (a Dataset subclass): highdicom copies it
     if isinstance(seg, SlideLabelImage) or hasattr(seg, "volume_of"):
         origin = getattr(seg, "read_from", None)
         if origin is None:

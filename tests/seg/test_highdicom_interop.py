@@ -132,6 +132,7 @@ def test_from_a_dataset_leaves_it_unchanged(files):
     assert type(ds) is pydicom.FileDataset and ds == before  # highdicom worked on a copy
     check_volume(labelmap.to_highdicom(ds), decoded)  # the Dataset itself, and a path, convert alike
     check_volume(labelmap.to_highdicom(paths["lm16-none"]), decoded)
+    check_volume(labelmap.to_highdicom(seg), decoded)  # a Segmentation is a Dataset: highdicom copies it
 
 
 def test_reference_grid_does_not_change_the_segmentation(files):
