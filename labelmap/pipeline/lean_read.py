@@ -174,6 +174,7 @@ def _plan(name: str, output_dir: str, prefix: str) -> _Plan:
         raise _Outside("Bits Allocated")
     size = bits // 8
     need = n_frames * rows * columns * size
+    data: Any  # a view of the file or data set, or the decoded frames
     if native:
         data = _native_frames(pixel, need, st.st_size)
     else:
@@ -286,8 +287,12 @@ def _shared_numbers(ds: Any, seq: str, keyword: str) -> tuple[float, ...] | None
     return numbers
 
 
-def _native_frames(pixel: Any, need: int, file_size: int) -> bytes:
-    """The frames of native Pixel Data (PixelSource.frames): ``need`` bytes, checked against the value and file."""
+def _native_frames(pixel: Any, need: int, file_size: int) -> memoryview:
+    """The frames of native Pixel Data (PixelSource.frames): ``need`` bytes, checked against the value and file.
+
+    A view, not a copy: of the inflated data set, or of a read-only map of the file (as the full
+    reader maps it), whose pages come straight from the page cache.
+    """
     if not pixel.present or pixel.encapsulated:
         raise _Outside("no native Pixel Data")
     if not need <= pixel.length <= need + need % 2:
@@ -295,17 +300,21 @@ def _native_frames(pixel: Any, need: int, file_size: int) -> bytes:
     if pixel.buffer is not None:
         if pixel.offset + need > len(pixel.buffer):
             raise _Outside("Pixel Data past the inflated data set")
-        return bytes(memoryview(pixel.buffer)[pixel.offset : pixel.offset + need])
+        return memoryview(pixel.buffer)[pixel.offset : pixel.offset + need]
     if pixel.offset + pixel.length > file_size:
         raise _Outside("Pixel Data past the end of the file")
+    if not need:
+        return memoryview(b"")
+    import mmap
+
     with open(pixel.path, "rb") as fh:
-        data = os.pread(fh.fileno(), need, pixel.offset)
-    if len(data) != need:
-        raise _Outside("a short read")
-    return data
+        if os.fstat(fh.fileno()).st_size != file_size:
+            raise _Outside("the file changed while it was read")
+        mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    return memoryview(mapped)[pixel.offset : pixel.offset + need]
 
 
-def _all_described(data: bytes, size: int, numbers: set[int]) -> bool:
+def _all_described(data: Any, size: int, numbers: set[int]) -> bool:
     """Whether every value the frames hold is one of ``numbers`` (decode_labelmap's check, by the loop of
     labelmap._core that kernels.label_presence runs)."""
     from array import array
@@ -328,7 +337,7 @@ def _all_described(data: bytes, size: int, numbers: set[int]) -> bool:
     return presence.find(1) < 0
 
 
-def _stack(data: bytes, size: int, out_size: int, k: list[int], n_slices: int, npix: int, fill: int) -> Any:
+def _stack(data: Any, size: int, out_size: int, k: list[int], n_slices: int, npix: int, fill: int) -> Any:
     """The volume holding frame f at slice k[f] (decode._stack_frames), in ``out_size`` bytes a voxel."""
     if out_size != size:
         if size == 2:  # every value fits 8 bits (they are described segment numbers <= 255): the low bytes
@@ -441,11 +450,14 @@ def _grid(
             if not t < MAX_GRID_SLICES - 1:
                 raise _Outside("a grid of too many slices")
             kk = round(t)
+            if abs(t - kk) * step > TOLERANCE_MM + _MARGIN * scale:  # off by more than the tolerance along k
+                worst = math.inf  # whichever way np.rint rounds
+                break
             if abs(t - kk) > 0.5 - _MARGIN:  # np.rint could round the other way
                 raise _Outside("a frame half-way between two slices")
             worst = max(worst, math.dist(d, (kk * step * k_dir[0], kk * step * k_dir[1], kk * step * k_dir[2])))
             ks.append(kk)
-        if worst <= TOLERANCE_MM - _MARGIN * scale and min(ks) >= 0:
+        if worst <= TOLERANCE_MM - _MARGIN * scale and min(ks) >= 0:  # (ks is complete: worst is finite)
             return origin, vectors(k_dir, step), ks, max(ks) + 1  # type: ignore[return-value]
         if worst <= TOLERANCE_MM + _MARGIN * scale:
             raise _Outside("a frame at the tolerance")
@@ -453,11 +465,15 @@ def _grid(
 
 
 def _smallest_gap(ordered: list[tuple[float, ...]], origin: tuple[float, ...], k_dir: tuple[float, ...]) -> float:
-    """``np.diff((distinct - origin) @ k_dir).min()``, when every way of summing the products agrees."""
+    """``np.diff((distinct - origin) @ k_dir).min()``, when every way of summing the products agrees (a matrix
+    product goes to BLAS ``dgemv``, whose kernels sum in other orders than ``ddot``)."""
     along: list[float] = []
     for p in ordered:
         d = _sub(p, origin)
-        variants = _dot_variants(d, k_dir) | {d[0] * k_dir[0] + (d[1] * k_dir[1] + d[2] * k_dir[2])}
+        variants = _dot_variants(d, k_dir) | {
+            d[0] * k_dir[0] + (d[1] * k_dir[1] + d[2] * k_dir[2]),  # pairwise
+            _exact_fma(d[2], k_dir[2], _exact_fma(d[0], k_dir[0], d[1] * k_dir[1])),  # OpenBLAS dgemv (AVX2)
+        }
         if len(variants) != 1:
             raise _Outside("a slice step whose last bit depends on the BLAS")
         along.append(variants.pop())
@@ -468,7 +484,9 @@ def _smallest_gap(ordered: list[tuple[float, ...]], origin: tuple[float, ...], k
 _FRAME_CODECS = ("1.2.840.10008.1.2.5", "1.2.840.10008.1.2.8.1")  # RLE Lossless, Deflated Image Frame Compression
 
 
-def _decoded_frames(pixel: Any, ts: str, n_frames: int, rows: int, columns: int, bits: int, file_size: int) -> bytes:
+def _decoded_frames(
+    pixel: Any, ts: str, n_frames: int, rows: int, columns: int, bits: int, file_size: int
+) -> bytearray:
     """Frames of RLE Lossless or Deflated Image Frame Compression, one fragment each (FilePixels._fast_decode)."""
     if not pixel.present or not pixel.encapsulated or len(pixel.fragments) != n_frames:
         raise _Outside("not one fragment per frame")
@@ -497,7 +515,7 @@ def _decoded_frames(pixel: Any, ts: str, n_frames: int, rows: int, columns: int,
                 _rle_frame(fragment, out, f * npx * size, npx, size)
             else:
                 _inflate_frame(fragment, out, f * npx * size, npx * size)
-    return bytes(out)
+    return out
 
 
 def _rle_frame(data: Any, out: bytearray, start: int, npx: int, size: int) -> None:

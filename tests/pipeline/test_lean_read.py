@@ -157,6 +157,28 @@ def test_an_existing_folder_and_files_replaced(tmp_path):
     _assert_same(seg, tmp_path)
 
 
+@pytest.mark.parametrize("where", sorted(GEOMETRIES))
+@pytest.mark.parametrize("spacing", ["absent", "wrong"])
+def test_slice_step_from_the_positions(tmp_path, where, spacing):
+    """Without a usable Spacing Between Slices / Slice Thickness the step is the smallest gap between frames."""
+    import pydicom
+
+    shape = (6, 22, 21)
+    seg = _write_ours(tmp_path, GEOMETRIES[where](shape), _labels(shape, (1, 3), empty=(2,)), (1, 3))
+    ds = pydicom.dcmread(seg)
+    measures = ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0]
+    if spacing == "absent":
+        del measures.SliceThickness, measures.SpacingBetweenSlices
+    else:  # twice the real step: the frames are not on its grid, the full path falls back to the gaps
+        measures.SpacingBetweenSlices = measures.SliceThickness = 2 * float(measures.SliceThickness)
+    ds.save_as(seg)
+    lane, full, lane_dir, _ = _both(seg, tmp_path)
+    if where == "oblique" and lane is None:  # a step whose last bit depends on the BLAS: declined
+        assert not lane_dir.parent.exists()
+        return
+    _assert_same(seg, tmp_path / "again")
+
+
 # --------------------------------------------------------------------------- dcmqi and highdicom
 @pytest.mark.skipif(not DCMQI.exists(), reason="dcmqi executables are not installed in the venv")
 @pytest.mark.parametrize("compress", [None, "deflate"])
