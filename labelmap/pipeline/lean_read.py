@@ -26,7 +26,7 @@ import os
 import stat
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -87,22 +87,24 @@ def read_to_nrrd(seg: str | os.PathLike[str], output_dir: str | os.PathLike[str]
 
 
 # --------------------------------------------------------------------------- reading
-@dataclass(frozen=True)
 class _Plan:
-    """What the lane writes: the label bytes, their grid and the descriptions for meta.json."""
+    """What the lane writes: the label bytes (C order [k, j, i], little endian), their grid (the i, j, k axis
+    vectors: spacing x direction) and the descriptions for meta.json.  (A plain class: a dataclass costs
+    its import time in every process.)"""
 
-    seg: str
-    output_dir: str
-    prefix: str
-    volume: Any  # bytes-like, C order [k, j, i], little endian
-    type_name: str  # uint8 / uint16
-    shape: tuple[int, int, int]
-    vectors: tuple[tuple[float, float, float], ...]  # i, j, k axis vectors (spacing x direction)
-    origin: tuple[float, float, float]
-    series: Any
-    segments: list
-    filled: int
-    fill: int
+    def __init__(self, **values: Any) -> None:
+        self.seg: str = values["seg"]
+        self.output_dir: str = values["output_dir"]
+        self.prefix: str = values["prefix"]
+        self.volume: Any = values["volume"]
+        self.type_name: str = values["type_name"]
+        self.shape: tuple[int, int, int] = values["shape"]
+        self.vectors: tuple[tuple[float, float, float], ...] = values["vectors"]
+        self.origin: tuple[float, float, float] = values["origin"]
+        self.series: Any = values["series"]
+        self.segments: list = values["segments"]
+        self.filled: int = values["filled"]
+        self.fill: int = values["fill"]
 
 
 def _plan(name: str, output_dir: str, prefix: str) -> _Plan:

@@ -17,7 +17,6 @@ from labelmap.descriptions import SegmentDescription, SeriesAttributes
 from labelmap.dicom import values as dicom_values
 from labelmap.errors import DicomFormatError, MetadataError, SegFormatError
 from labelmap.seg.segments import segment_from_dataset
-from labelmap.seg.types import SEG_SOP_CLASSES
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -81,6 +80,8 @@ int_value = seg_errors(dicom_values.int_value)
 
 def check_sop_class(ds: Any, name: str) -> None:
     sop = str(ds.get("SOPClassUID", ""))
+    from labelmap.seg.types import SEG_SOP_CLASSES  # its enums and table: on use
+
     if sop not in SEG_SOP_CLASSES:
         raise SegFormatError(
             f"{name}: SOP Class UID {sop or '(missing)'} is not a Segmentation "
