@@ -286,6 +286,66 @@ def test_a_bad_prefix_or_output_is_declined(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_a_palette_seg_is_declined(tmp_path):
+    shape = (3, 22, 21)
+    seg = _write_ours(tmp_path, axial_geometry(shape=shape), _labels(shape, (1, 2)), (1, 2), palette=True)
+    _declined(seg, tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["duplicate", "off-grid", "tilted"])
+def test_frames_off_a_regular_grid_are_declined(tmp_path, damage):
+    """Frame positions the full reader refuses (or reads onto another grid) never take the lane."""
+    import pydicom
+
+    shape = (4, 22, 21)
+    seg = _write_ours(tmp_path, axial_geometry(shape=shape), _labels(shape, (1, 2)), (1, 2))
+    ds = pydicom.dcmread(seg)
+    items = ds.PerFrameFunctionalGroupsSequence
+    first = [float(v) for v in items[0].PlanePositionSequence[0].ImagePositionPatient]
+    moved = {
+        "duplicate": first,
+        "off-grid": [first[0], first[1], first[2] + 2.5 * 1.4],
+        "tilted": [first[0] + 0.3, first[1], first[2] + 2.5],
+    }[damage]
+    items[1].PlanePositionSequence[0].ImagePositionPatient = moved
+    ds.save_as(seg)
+    _declined(seg, tmp_path)
+
+
+def test_ctrl_c_leaves_nothing_behind(tmp_path, monkeypatch):
+    """KeyboardInterrupt while the outputs are written passes through; temporaries and the new folder go."""
+    from labelmap.formats import dcmqi_json
+
+    shape = (3, 22, 21)
+    seg = _write_ours(tmp_path, axial_geometry(shape=shape), _labels(shape, (1, 2)), (1, 2))
+    before = set(tmp_path.rglob("*"))
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dcmqi_json, "write_meta_json", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        read_to_nrrd(seg, tmp_path / "new" / "out", prefix="")
+    assert set(tmp_path.rglob("*")) == before
+
+
+def test_a_failed_write_gives_none_and_leaves_nothing(tmp_path, monkeypatch):
+    from labelmap.formats import dcmqi_json
+
+    shape = (3, 22, 21)
+    seg = _write_ours(tmp_path, axial_geometry(shape=shape), _labels(shape, (1, 2)), (1, 2))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "1.nrrd").write_bytes(b"kept")
+    before = {p: p.read_bytes() if p.is_file() else None for p in tmp_path.rglob("*")}
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(dcmqi_json, "write_meta_json", disk_full)
+    assert read_to_nrrd(seg, tmp_path / "out", prefix="") is None
+    assert {p: p.read_bytes() if p.is_file() else None for p in tmp_path.rglob("*")} == before
+
+
 def test_deflated_image_frames_read_the_same(tmp_path):
     """Deflated Image Frame Compression (our volume writer does not write it): re-encoded with pydicom."""
     import pydicom
