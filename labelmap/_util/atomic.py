@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import re
-import secrets
 import stat
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
 from labelmap.errors import LabelmapError, OutputError
+
+try:  # the C module hashlib wraps: the same digests without loading OpenSSL's (4 ms of a command's start-up)
+    from _blake2 import blake2s as _blake2s
+except ImportError:  # pragma: no cover - an interpreter built without it
+    from hashlib import blake2s as _blake2s
 
 __all__ = [
     "TEMP_PREFIX",
@@ -51,9 +54,14 @@ def is_temporary(name: str) -> bool:
     return _TEMP.match(name) is not None
 
 
+def _token() -> str:
+    """8 random hex digits (what ``secrets.token_hex(4)`` gives, without importing secrets)."""
+    return os.urandom(4).hex()
+
+
 def target_tag(name: str) -> str:
     """The 8-hex tag of a target file name that its temporaries carry."""
-    return hashlib.blake2s(name.encode("utf-8", "surrogateescape"), digest_size=4).hexdigest()
+    return _blake2s(name.encode("utf-8", "surrogateescape"), digest_size=4).hexdigest()
 
 
 def stale_temporaries(target: str | os.PathLike[str], *, every: bool = False) -> list[Path]:
@@ -113,9 +121,7 @@ def _kept_suffix(name: str) -> str:
 def _new_temp(parent: Path, target: Path, kind: str = "tmp") -> Path:
     """Create (exclusively, mode 0666 minus the umask) and return a fresh temporary file in ``parent``."""
     for _ in range(100):
-        tmp = (
-            parent / f"{TEMP_PREFIX}{secrets.token_hex(4)}-{target_tag(target.name)}.{kind}{_kept_suffix(target.name)}"
-        )
+        tmp = parent / f"{TEMP_PREFIX}{_token()}-{target_tag(target.name)}.{kind}{_kept_suffix(target.name)}"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
         except FileExistsError:
@@ -463,7 +469,7 @@ class OutputSet:
         """A hard link to ``target``'s current file (restored if the commit fails); None where the
         file system has no hard links (the commit is then all-or-nothing up to a failing rename)."""
         for _ in range(100):
-            backup = target.parent / f"{TEMP_PREFIX}{secrets.token_hex(4)}-{target_tag(target.name)}.old"
+            backup = target.parent / f"{TEMP_PREFIX}{_token()}-{target_tag(target.name)}.old"
             try:
                 os.link(target, backup, follow_symlinks=False)
             except FileExistsError:

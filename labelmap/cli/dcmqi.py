@@ -67,8 +67,8 @@ def itkimage2segimage(  # noqa: PLR0913 - a command's parameters are its flags
     """dcmqi-compatible: same flags, list syntax and defaults as dcmqi 1.5.7's itkimage2segimage."""
     from labelmap.errors import InputError
     from labelmap.pipeline.options import WriteOptions
-    from labelmap.pipeline.slide_api import labels_are_volumes
-    from labelmap.sources.slide import is_slide_source
+    from labelmap.pipeline.slide_sniff import labels_are_volumes
+    from labelmap.sources.slide_sniff import is_slide_source
 
     seg_type = segmentation_type.lower()
     _one_of("--segmentationType", seg_type, ("binary", "labelmap"), segmentation_type)

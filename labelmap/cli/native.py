@@ -86,8 +86,8 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
     """Label image(s) + dcmqi JSON + source DICOM series (or whole-slide image) -> DICOM SEG."""
     from labelmap.errors import InputError
     from labelmap.pipeline.options import WriteOptions
-    from labelmap.pipeline.slide_api import labels_are_volumes
-    from labelmap.sources.slide import is_slide_source
+    from labelmap.pipeline.slide_sniff import labels_are_volumes
+    from labelmap.sources.slide_sniff import is_slide_source
 
     out = Printer(quiet)
     check_output_file(output, "--output")
@@ -356,7 +356,7 @@ def read_slide_seg(
 
 def _is_slide(seg: Path) -> bool:
     """A slide SEG file, or a folder holding one (a folder without is left to the volume reader's error)."""
-    from labelmap.seg.tiled_read import find_slide_segs, is_slide_seg
+    from labelmap.seg.tiled_sniff import find_slide_segs, is_slide_seg
 
     return bool(find_slide_segs(seg)) if seg.is_dir() else is_slide_seg(seg)
 

@@ -44,7 +44,6 @@ rounds a spacing to 0 or moves a corner by more than 0.01 mm.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -125,37 +124,50 @@ def select_affine(header: Any, path: Any = "<image>", fail: Fail = file_fail) ->
     return np.diag([-spacing[0], -spacing[1], spacing[2], 1.0]), "pixdim"
 
 
-class _NibabelMessages(logging.Filter):
-    """Keeps nibabel's header-fix messages ("pixdim[1,2,3] should be non-zero; setting 0 dims to 1"),
-    which its logger prints to stderr, for the thread reading a header; other threads' pass unchanged."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.local = threading.local()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        caught = getattr(self.local, "caught", None)
-        if caught is None:
-            return True
-        caught.append(record.getMessage())
-        return False
+_FILTER_LOCK = threading.Lock()
+_NIBABEL_FILTER: Any = None  # the one filter on nibabel's logger (built on first use: logging costs 5 ms to import)
 
 
-_NIBABEL_FILTER = _NibabelMessages()
+def _nibabel_filter() -> Any:
+    """The filter that keeps nibabel's header-fix messages ("pixdim[1,2,3] should be non-zero; setting 0 dims
+    to 1"), which its logger prints to stderr, for the thread reading a header; other threads' pass unchanged."""
+    global _NIBABEL_FILTER
+    with _FILTER_LOCK:
+        if _NIBABEL_FILTER is not None:
+            return _NIBABEL_FILTER
+        import logging
+
+        class _NibabelMessages(logging.Filter):
+            def __init__(self) -> None:
+                super().__init__()
+                self.local = threading.local()
+
+            def filter(self, record: logging.LogRecord) -> bool:
+                caught = getattr(self.local, "caught", None)
+                if caught is None:
+                    return True
+                caught.append(record.getMessage())
+                return False
+
+        _NIBABEL_FILTER = _NibabelMessages()
+        return _NIBABEL_FILTER
 
 
 @contextmanager
 def nibabel_messages() -> Iterator[list[str]]:
     """Collect (instead of printing) what nibabel logs while this thread reads or checks a header."""
+    import logging
+
     logger = logging.getLogger("nibabel.global")
-    if _NIBABEL_FILTER not in logger.filters:
-        logger.addFilter(_NIBABEL_FILTER)
+    kept = _nibabel_filter()
+    if kept not in logger.filters:
+        logger.addFilter(kept)
     caught: list[str] = []
-    _NIBABEL_FILTER.local.caught = caught
+    kept.local.caught = caught
     try:
         yield caught
     finally:
-        _NIBABEL_FILTER.local.caught = None
+        kept.local.caught = None
 
 
 def geometry_from_ras(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -291,22 +292,22 @@ def save_seg(
 
 
 def _is_loaded_slide(source: Any) -> bool:
-    """A :class:`~labelmap.sources.slide.SlideSource` (never a sniff of files)."""
+    """A :class:`~labelmap.sources.slide.SlideSource` (never a sniff of files; one exists only once its module
+    is loaded, so a volume conversion never imports the slide reader to ask)."""
     if isinstance(source, (SourceSeries, Geometry, str, os.PathLike, list, tuple)) or source is None:
         return False
-    from labelmap.sources.slide import SlideSource
-
-    return isinstance(source, SlideSource)
+    slide = sys.modules.get("labelmap.sources.slide")
+    return slide is not None and isinstance(source, slide.SlideSource)
 
 
 def _is_slide_source(source: Any) -> bool:
     """A loaded slide, or paths holding a VL Whole Slide Microscopy image (a cheap sniff of the files' first bytes)."""
     if isinstance(source, (SourceSeries, Geometry)) or source is None:
         return False
-    from labelmap.sources.slide import SlideSource, is_slide_source
-
-    if isinstance(source, SlideSource):
+    if _is_loaded_slide(source):
         return True
+    from labelmap.sources.slide_sniff import is_slide_source
+
     if isinstance(source, (str, os.PathLike)) or (
         isinstance(source, (list, tuple)) and all(isinstance(p, (str, os.PathLike)) for p in source)
     ):
@@ -366,7 +367,7 @@ def itk_to_seg(
     """
     from labelmap.formats import read_labels as read_file
     from labelmap.formats.dcmqi_json import load_metadata
-    from labelmap.pipeline.slide_api import labels_are_volumes
+    from labelmap.pipeline.slide_sniff import labels_are_volumes
 
     # label volumes never sniff the source for a slide (a folder may hold a CT and a slide); a loaded
     # slide with them goes to the slide writer, which says they are not 2-D
@@ -631,7 +632,7 @@ def read_seg(
     """
     threads = None if resources is None else resources.threads
     if isinstance(seg, (str, os.PathLike)):
-        from labelmap.seg.tiled_read import is_slide_seg
+        from labelmap.seg.tiled_sniff import is_slide_seg
 
         if is_slide_seg(seg):
             if reference is not None:
@@ -764,7 +765,7 @@ def seg_to_itk(
     from labelmap.formats.dcmqi_json import write_meta_json
 
     if isinstance(seg, (str, os.PathLike)):
-        from labelmap.seg.tiled_read import is_slide_seg
+        from labelmap.seg.tiled_sniff import is_slide_seg
 
         if is_slide_seg(seg):
             return _slide_seg_to_files(seg, output_dir, options, reference, resources)

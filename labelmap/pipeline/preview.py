@@ -649,6 +649,6 @@ def preview_seg(  # noqa: PLR0913 - the preview's options
 
 def _is_slide(seg: PathLike) -> bool:
     """A slide SEG file, or a folder holding slide SEGs (a pyramid's levels)."""
-    from labelmap.seg.tiled_read import find_slide_segs, is_slide_seg
+    from labelmap.seg.tiled_sniff import find_slide_segs, is_slide_seg
 
     return bool(find_slide_segs(seg)) if os.path.isdir(seg) else is_slide_seg(seg)

@@ -18,11 +18,12 @@ import numpy as np
 
 from labelmap.errors import InputError
 from labelmap.model import SlideLabelImage
+from labelmap.pipeline.slide_sniff import labels_are_volumes
 
 if TYPE_CHECKING:
     from labelmap.seg.tiled_read import SlideSeg
 
-__all__ = ["SlideSegLayer", "TileStreamLabels", "read_slide_seg", "slide_labels_from_tiles"]
+__all__ = ["SlideSegLayer", "TileStreamLabels", "labels_are_volumes", "read_slide_seg", "slide_labels_from_tiles"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -331,34 +332,3 @@ def slide_labels_from_tiles(
         too many tiles, reads out of order).
     """
     return TileStreamLabels(tiles, shape, tile_shape, dtype, name)
-
-
-def labels_are_volumes(labels: Any) -> bool:
-    """True when a label input is a 3-D volume (NIfTI, a .seg.nrrd, an NRRD with three axes longer than one, a
-    LabelVolume, nibabel or SimpleITK image in memory).
-
-    A source folder holding both a CT/MR series and a slide is then read for its series, not its slide.
-    """
-    from labelmap.formats.memory import is_memory_image
-
-    if isinstance(labels, (str, os.PathLike)) or is_memory_image(labels):
-        labels = [labels]
-    if isinstance(labels, (list, tuple)) and any(is_memory_image(p) for p in labels):
-        return True  # LabelVolume, nibabel and SimpleITK images in memory are volumes
-    if not isinstance(labels, (list, tuple)) or not all(isinstance(p, (str, os.PathLike)) for p in labels):
-        return False  # arrays and slide label images are not files
-    for p in labels:
-        name = str(p).lower()
-        if name.endswith((".nii", ".nii.gz", ".seg.nrrd")):
-            return True
-        if name.endswith((".nrrd", ".nhdr")):
-            from labelmap.formats.nrrd_header import read_header
-
-            try:
-                header = read_header(p)[0]
-                sizes = [int(n) for n in header.get("sizes", ())]
-            except Exception:  # unreadable: the reader chosen by the source says why
-                continue
-            if len(sizes) >= 3 and sum(n > 1 for n in sizes) >= 3:
-                return True
-    return False

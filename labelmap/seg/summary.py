@@ -34,7 +34,7 @@ def seg_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
     SegFormatError
         The file is not a readable DICOM SEG.
     """
-    from labelmap.seg.tiled_read import is_slide_seg
+    from labelmap.seg.tiled_sniff import is_slide_seg
 
     if is_slide_seg(path):
         return slide_summary(path)

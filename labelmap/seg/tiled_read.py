@@ -10,9 +10,7 @@ at a few bands whatever the slide's size.
 
 from __future__ import annotations
 
-import mmap
 import os
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +22,7 @@ from labelmap.errors import DicomFormatError, LabelmapError, SegFormatError, Uns
 from labelmap.model import SegmentDescription, SeriesAttributes, SlideGeometry
 from labelmap.seg.perframe import seg_error
 from labelmap.seg.tiled_index import SlideHeader, read_slide_header
+from labelmap.seg.tiled_sniff import find_slide_segs, is_slide_seg
 
 __all__ = ["SlideSeg", "find_slide_segs", "is_slide_seg", "open_slide_levels", "open_slide_seg"]
 
@@ -377,84 +376,6 @@ def open_slide_seg(path: str | os.PathLike[str]) -> SlideSeg:
         Several focal planes, or frames in a transfer syntax labelmap does not decode.
     """
     return SlideSeg(read_slide_header(path))
-
-
-def is_slide_seg(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is a DICOM Segmentation with a Total Pixel Matrix (a cheap look at its first elements).
-
-    Elements are walked by their lengths up to Total Pixel Matrix Rows (0048,0007), nothing
-    after it is read; any problem answers False (the full reader then names it).
-    """
-    from labelmap.dicom.read import NeedsPydicom, read_meta
-    from labelmap.dicom.uids import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN
-    from labelmap.dicom.walk import Walker
-    from labelmap.seg.types import SEG_SOP_CLASSES
-
-    try:
-        with open(path, "rb") as fh:
-            if not os.path.isfile(path) or os.fstat(fh.fileno()).st_size < 132:
-                return False
-            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-    except (OSError, ValueError):
-        return False
-    with mm:
-        try:
-            meta, pos = read_meta(mm, str(path))
-            ts = str(meta.get("TransferSyntaxUID", "") or "").rstrip("\x00 ")
-            if ts == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
-                # the attributes sought come before the Segment Sequence: inflate a bounded prefix only
-                prefix = _inflate_prefix(mm, pos, _DEFLATED_PREFIX)
-                found = _has_matrix(Walker(prefix, str(path)), prefix, 0, False, SEG_SOP_CLASSES)
-                if found is not None or len(prefix) < _DEFLATED_PREFIX:
-                    return bool(found)
-                try:  # a header longer than the prefix before (0048,0007): read it whole
-                    return read_slide_header(path) is not None
-                except LabelmapError:
-                    return False
-            found = _has_matrix(Walker(mm, str(path)), mm, pos, ts == IMPLICIT_VR_LITTLE_ENDIAN, SEG_SOP_CLASSES)
-            return bool(found)
-        except (LabelmapError, NeedsPydicom, ValueError, IndexError, KeyError, UnicodeError, zlib.error):
-            return False  # an odd value the quick walk does not decode: not taken for a slide (the reader names it)
-    return False
-
-
-def _inflate_prefix(buf: Any, pos: int, limit: int, chunk: int = 1 << 18) -> bytes:
-    """At most ``limit`` bytes of the raw deflate stream starting at ``buf[pos]`` (read ``chunk`` at a time)."""
-    d = zlib.decompressobj(-15)
-    parts: list[bytes] = []
-    got = 0
-    while got < limit and pos < len(buf) and not d.eof:
-        piece = d.decompress(buf[pos : pos + chunk], limit - got)
-        pos += chunk
-        parts.append(piece)
-        got += len(piece)
-    return b"".join(parts)
-
-
-#: inflated bytes of a deflated file's start searched for Total Pixel Matrix Rows
-_DEFLATED_PREFIX = 1 << 22
-
-
-def _has_matrix(walker: Any, buf: Any, pos: int, implicit: bool, sop_classes: Any) -> bool | None:
-    """True when the elements from ``pos`` name a SEG SOP class and hold Total Pixel Matrix Rows, False when
-    they pass (0048,0007) without it, None when ``buf`` ends first."""
-    sop_ok = False
-    while pos + 8 <= walker.size:
-        head = walker.header(pos, walker.size, implicit)
-        tag, _, length, vpos = head
-        if tag > 0x00480007:
-            return False
-        if tag == 0x00080016:
-            sop_ok = bytes(buf[vpos : vpos + length]).rstrip(b"\x00 ").decode("ascii", "replace") in sop_classes
-        if tag == 0x00480007:
-            return sop_ok
-        pos = walker.skip(pos, head, walker.size, implicit, 0)
-    return None
-
-
-def find_slide_segs(folder: str | os.PathLike[str]) -> list[Path]:
-    """The slide SEG files in ``folder`` and its subfolders (sorted), each recognised by :func:`is_slide_seg`."""
-    return sorted(f for f in Path(folder).rglob("*") if f.is_file() and is_slide_seg(f))
 
 
 def open_slide_levels(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[SlideSeg]:

@@ -35,7 +35,7 @@ from labelmap.sources.slices import (
     unique_instances,
     where,
 )
-from labelmap.sources.slide_headers import WSI_SOP_CLASS
+from labelmap.sources.slide_sniff import WSI_SOP_CLASS
 
 if TYPE_CHECKING:  # headers are parsed without pydicom; it reads only the files the lite parser leaves
     from pydicom.dataset import Dataset

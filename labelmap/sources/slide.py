@@ -20,9 +20,9 @@ from typing import Any
 from labelmap.errors import DicomSeriesError, InputError
 from labelmap.model import SlideGeometry
 from labelmap.sources.files import find_files
-from labelmap.sources.headers import HEAD_BYTES
-from labelmap.sources.slide_headers import NOT_LEVELS, WSI_SOP_CLASS, Sniffed, read_wsi_header, sniff_file
+from labelmap.sources.slide_headers import NOT_LEVELS, Sniffed, read_wsi_header, sniff_file
 from labelmap.sources.slide_levels import Instance, Level, merge_level
+from labelmap.sources.slide_sniff import WSI_SOP_CLASS, is_slide_source
 
 __all__ = ["WSI_SOP_CLASS", "SlideLevel", "SlidePart", "SlideSource", "is_slide_source", "load_slide"]
 
@@ -124,30 +124,6 @@ class SlideSource:
 
 def _as_list(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str | os.PathLike]:
     return [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-
-
-def is_slide_source(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> bool:
-    """Whether a VL Whole Slide Microscopy Image file is among ``paths`` (folders walked recursively).
-
-    Cheap: each file's first bytes, never pydicom for ordinary files, stopping at the first slide
-    file.  Missing paths and unreadable or damaged files count as "not a slide".
-    """
-    try:
-        files, _ = find_files(_as_list(paths))
-    except DicomSeriesError:
-        return False
-    uid = WSI_SOP_CLASS.encode()
-    for path in files:
-        try:
-            with open(path, "rb") as fh:  # the SOP class UID sits in a file's first few hundred bytes
-                if uid not in fh.read(HEAD_BYTES):
-                    continue
-            found = sniff_file(path)
-        except (OSError, DicomSeriesError):
-            continue
-        if found is not None and found.is_wsi:
-            return True
-    return False
 
 
 def _where(paths: list[str | os.PathLike]) -> str:

@@ -21,11 +21,10 @@ from labelmap.dicom.read import NeedsPydicom
 from labelmap.errors import DicomFormatError, DicomSeriesError
 from labelmap.model import SlideGeometry
 from labelmap.sources.headers import not_an_image, read_source_header
+from labelmap.sources.slide_sniff import WSI_SOP_CLASS
 
 __all__ = ["WSI_SOP_CLASS", "NOT_LEVELS", "Sniffed", "instance_geometry", "read_wsi_header", "sniff_file"]
 
-#: VL Whole Slide Microscopy Image Storage
-WSI_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.77.1.6"
 #: Image Type value 3 of whole-slide images that are not pyramid levels
 NOT_LEVELS = ("LABEL", "OVERVIEW", "THUMBNAIL")
 #: Largest Total Pixel Matrix Rows / Columns (UL): legal, and only ever used as a number
