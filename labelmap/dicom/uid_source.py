@@ -13,8 +13,6 @@ hash), at most 44 characters.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import uuid
 from typing import Any
@@ -32,6 +30,8 @@ class UidSeed:
     __slots__ = ("_hash",)
 
     def __init__(self, domain: str) -> None:
+        import hashlib  # here, not at the top: random UIDs (the default) never hash (4 ms of start-up)
+
         self._hash = hashlib.sha256()
         self.add("labelmap uid seed", domain)
 
@@ -45,10 +45,14 @@ class UidSeed:
 
     def add_json(self, name: str, value: Any) -> UidSeed:
         """Add a JSON-able value in canonical form (sorted keys; other objects by ``str``)."""
+        import json
+
         return self.add(name, json.dumps(value, sort_keys=True, separators=(",", ":"), default=str))
 
     def add_file(self, name: str, path: str | os.PathLike[str]) -> UidSeed:
         """Add a file's size and SHA-256, read in 1 MiB pieces into one reused buffer."""
+        import hashlib
+
         digest = hashlib.sha256()
         buffer = bytearray(_CHUNK)
         view = memoryview(buffer)
@@ -61,6 +65,8 @@ class UidSeed:
 
     def add_array(self, name: str, array: Any) -> UidSeed:
         """Add an array's dtype, shape and values (a contiguous array is hashed in place; others row by row)."""
+        import hashlib
+
         import numpy as np  # only seeds from arrays need it: the readers import this module too
 
         arr = np.asarray(array)
@@ -124,6 +130,8 @@ class UidSource:
     def _mint(self, message: str) -> str:
         if self._seed is None:
             return f"2.25.{uuid.uuid4().int}"
+        import hashlib
+
         value = int.from_bytes(hashlib.sha256(self._seed + message.encode("utf-8")).digest()[:16], "big")
         # RFC 9562: version 8 (custom) in bits 48-51, variant 10 in bits 64-65 (from the most significant)
         value = (value & ~(0xF << 76)) | (0x8 << 76)

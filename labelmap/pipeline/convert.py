@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Union, cast
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, Union, cast
 
 import numpy as np
 
@@ -29,13 +30,12 @@ from labelmap.pipeline.options import ReadOptions, WriteOptions
 from labelmap.pipeline.reports import ReadReport, WriteReport
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     from pydicom import Dataset
 
     from labelmap.dicom.dataset import WriteDataset
     from labelmap.dicom.uid_source import UidSource
     from labelmap.dicom.uids import TransferSyntax
+    from labelmap.formats.header_grid import HeaderGrid
     from labelmap.seg.decoded import DecodedSegmentation
     from labelmap.seg.plan import PreparedInputs
     from labelmap.sources.slide import SlideSource
@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
+_T = TypeVar("_T")
 
 
 # --------------------------------------------------------------------------- inputs
@@ -416,8 +417,12 @@ def itk_to_seg(
     if resources is not None and resources.progress is not None:
         resources.progress.step("reading the label images and the source series")
 
-    def read(pending: Future[SourceSeries]) -> list[LabelVolume]:
-        _check_headers(files, pending, options.tol_mm)
+    from labelmap.formats.header_grid import read_header_grid
+
+    heads = [read_header_grid(p) for p in files]
+
+    def read(pending: Pending[SourceSeries]) -> list[LabelVolume]:
+        _check_headers(files, heads, pending, options.tol_mm)
         threads = None if resources is None else resources.threads
         volumes: list[LabelVolume] = []
         for item, layers in zip(items, per_file):
@@ -427,7 +432,8 @@ def itk_to_seg(
                 volumes.append(LabelVolume(item.array, item.geometry, tuple(layers[0]) if layers else item.segments))
         return volumes
 
-    source, volumes = _read_with_source(dicom, series_uid, options.compression, read)
+    claimed = sum(h.nbytes if h is not None else THREAD_MIN_BYTES for h in heads)  # an unknown one: a thread
+    source, volumes = _read_with_source(dicom, series_uid, options.compression, read, claimed)
     check_not_input(output, source.files, what="a file of the source series")
     if len(volumes) > len(names):  # the layers of one self-describing file
         names = [f"{names[0]} layer {m}" for m in range(len(volumes))]
@@ -512,36 +518,89 @@ def _one_file_layers(decoded: DecodedSegmentation, fmt) -> list[LabelVolume]:  #
     ] or [LabelVolume(np.zeros(decoded.geometry.shape, np.uint8), decoded.geometry)]
 
 
+class Pending(Generic[_T]):
+    """A value computed on first ``result()`` (here), or on a background thread started at once: a small
+    stand-in for ``concurrent.futures.Future``, whose import (with logging's) costs a command 7 ms."""
+
+    def __init__(self, compute: Callable[[], _T], *, background: bool = False) -> None:
+        self._compute: Callable[[], _T] | None = compute
+        self._value: _T | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(target=self._run, name="labelmap-source", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        compute, self._compute = self._compute, None
+        if compute is None:
+            return
+        try:
+            self._value = compute()
+        except BaseException as exc:  # raised from result(), on the caller's thread
+            self._error = exc
+
+    def wait(self) -> None:
+        """Wait for the background thread, if there is one (nothing is computed or raised here)."""
+        if self._thread is not None:
+            self._thread.join()
+
+    def result(self) -> _T:
+        """The value (computed now when no thread computes it), or the exception computing it raised."""
+        if self._thread is not None:
+            self._thread.join()
+        else:
+            self._run()
+        if self._error is not None:
+            raise self._error
+        return cast("_T", self._value)
+
+
+#: Label data (bytes, as the headers claim) from which the source series is read on a second thread while
+#: the label files inflate.  Below it the two run one after the other: the series' headers are parsed in
+#: Python (under the GIL), so the thread only overlaps the inflating, and each return of the GIL to the
+#: inflating thread may wait a switch interval (5 ms); on 256x256x120 (16 MB) the thread lost 5-20 ms.
+THREAD_MIN_BYTES = 64 << 20
+
+
 def _read_with_source(
     dicom: Sequence[PathLike],
     series_uid: str | None,
     compression: str,
-    read: Callable[[Future[SourceSeries]], list[LabelVolume]],
+    read: Callable[[Pending[SourceSeries]], list[LabelVolume]],
+    claimed: int = THREAD_MIN_BYTES,
 ) -> tuple[SourceSeries, list[LabelVolume]]:
-    """``read(pending source)`` the label files while a second thread reads the series headers (inflating
-    releases the GIL) and imports the frame codec the write will need; errors surface from ``.result()``."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """``read(pending source)`` the label files, then the series headers, or (``claimed`` label bytes of at
+    least :data:`THREAD_MIN_BYTES`, or a frame codec to import) the series on a second thread meanwhile,
+    which also imports the frame codec the write will need; errors surface from ``.result()``, after the
+    label files' own."""
     from labelmap.dicom.uids import lookup
 
-    def warm_codec(ts: TransferSyntax) -> None:
-        import importlib
-
-        from labelmap.dicom.pixels.codecs import codec_module
-
-        try:
-            for module, _ in codec_module(ts).DEPENDENCIES:
-                importlib.import_module(module)
-        except ImportError:  # reported where the codec is used, with the package to install
-            pass
-
     ts = lookup(compression)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(load_source, dicom, series_uid=series_uid)
-        if ts is not None and ts.codec is not None:
-            pool.submit(warm_codec, ts)
+    codec = ts is not None and ts.codec is not None
+    in_background = codec or claimed >= THREAD_MIN_BYTES
+    pending = Pending(lambda: load_source(dicom, series_uid=series_uid), background=in_background)
+    warm = Pending(lambda: _warm_codec(ts), background=True) if codec and ts is not None else None
+    try:
         volumes = read(pending)
         return pending.result(), volumes
+    finally:  # no thread outlives the call, whatever it raised
+        pending.wait()
+        if warm is not None:
+            warm.wait()
+
+
+def _warm_codec(ts: TransferSyntax) -> None:
+    """Import the frame codec ``ts`` needs (a codec package missing is reported where it is used)."""
+    import importlib
+
+    from labelmap.dicom.pixels.codecs import codec_module
+
+    try:
+        for module, _ in codec_module(ts).DEPENDENCIES:
+            importlib.import_module(module)
+    except ImportError:  # reported where the codec is used, with the package to install
+        pass
 
 
 #: Label data (bytes, as the headers claim) from which the label files wait for the source series, to
@@ -549,22 +608,23 @@ def _read_with_source(
 HEADER_FIRST_BYTES = 256 << 20
 
 
-def _check_headers(paths: Sequence[Path], pending: Future[SourceSeries], tol_mm: float) -> None:
-    """Refuse label files whose grids cannot lie on the source series from their headers, before their
-    bodies are read (a large gzip body costs seconds and its size in memory).
+def _check_headers(
+    paths: Sequence[Path], heads: Sequence[HeaderGrid | None], pending: Pending[SourceSeries], tol_mm: float
+) -> None:
+    """Refuse label files whose grids cannot lie on the source series from their headers (``heads``, read
+    by :func:`~labelmap.formats.header_grid.read_header_grid`), before their bodies are read (a large gzip
+    body costs seconds and its size in memory).
 
     The check waits for the series when the files claim at least :data:`HEADER_FIRST_BYTES`; smaller
     bodies are read while it loads and the same check runs on the volumes
     (:func:`labelmap.seg.plan.prepare_inputs`), with the same message.  A header the reader would refuse
     anyway, or a series that fails to load, leaves the errors to where they are reported today.
     """
-    from labelmap.formats.header_grid import read_header_grid
-    from labelmap.seg.plan import check_grids
-
-    heads = [read_header_grid(p) for p in paths]
     known = [h for h in heads if h is not None]
     if len(known) < len(heads) or sum(h.nbytes for h in known) < HEADER_FIRST_BYTES:
         return
+    from labelmap.seg.plan import check_grids
+
     try:
         source = pending.result()
     except Exception:  # the series' own error is raised after the labels are read, as ever

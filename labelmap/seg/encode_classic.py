@@ -9,7 +9,6 @@ boundaries (no padding between frames).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -19,8 +18,9 @@ from labelmap._util.resources import Resources, check_memory
 from labelmap.dicom.dataset import WriteDataset
 from labelmap.dicom.uid_source import UidSource
 from labelmap.errors import InputError, MetadataError, UnsupportedError
-from labelmap.model import Geometry, SegmentDescription, SeriesAttributes, SourceSeries
+from labelmap.model import Geometry, SeriesAttributes, SourceSeries
 from labelmap.seg.encode import add_geometry_and_references, attach_pixels, common_dataset
+from labelmap.seg.layers import Layer, one_segment, to_fractional_uint8
 from labelmap.seg.options import WriteOptions
 from labelmap.seg.segments import segment_to_dataset
 from labelmap.seg.types import SEG_TYPES, SegmentationType, allowed_syntaxes
@@ -28,28 +28,7 @@ from labelmap.seg.types import SEG_TYPES, SegmentationType, allowed_syntaxes
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
-__all__ = ["Layer", "classic_frames", "encode_classic", "one_segment"]
-
-
-@dataclass(frozen=True, eq=False)
-class Layer:
-    """One input label array (already on the source grid) and the segments it holds.
-
-    For BINARY a segment's voxels are ``array == segment.label_id``; for
-    FRACTIONAL the layer holds one segment and ``array`` its uint8 values.
-    """
-
-    array: np.ndarray
-    segments: tuple[SegmentDescription, ...]
-    name: str = "label image"
-    presence: np.ndarray | None = None  # kernels.label_presence(array)[0], when already known
-
-    def value_presence(self) -> np.ndarray:
-        """presence[k, v]: value v occurs in slice k (computed once)."""
-        if self.presence is None:
-            object.__setattr__(self, "presence", kernels.label_presence(self.array, source=self.name)[0])
-        assert self.presence is not None
-        return self.presence
+__all__ = ["Layer", "classic_frames", "encode_classic", "one_segment", "to_fractional_uint8"]
 
 
 def classic_frames(
@@ -79,14 +58,6 @@ def classic_frames(
     lengths = [len(e[3]) for e in entries]
     numbers, frame_layers, values = (np.repeat(np.array([e[i] for e in entries], np.int64), lengths) for i in range(3))
     return frame_slices, numbers, frame_layers, values
-
-
-def one_segment(name: str, segments: Sequence[SegmentDescription]) -> None:
-    """Raise :class:`MetadataError` unless a FRACTIONAL input file describes exactly one segment."""
-    if len(segments) != 1:
-        raise MetadataError(
-            f"{name}: a FRACTIONAL input file holds one segment, but its metadata list has {len(segments)} entries"
-        )
 
 
 def encode_classic(
@@ -197,24 +168,3 @@ def encode_classic(
             )
         pixels = packed[:n_bytes]
     return attach_pixels(ds, pixels, "OB", options.compression, materialize=materialize, resources=resources)
-
-
-def to_fractional_uint8(array: np.ndarray, *, source: str) -> np.ndarray:
-    """Probability / occupancy values as stored: floats in [0, 1] -> round(255 p); uint8 (or ints <= 255) kept."""
-    arr = np.asarray(array)
-    if arr.dtype.kind == "f":
-        if arr.size and (not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1):
-            lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
-            raise InputError(
-                f"{source}: fractional values must lie in [0, 1], found {lo:g} .. {hi:g} (or NaN); "
-                "scale the map or give uint8 0..255"
-            )
-        # in float64: float32 products can land exactly on .5 and round the wrong way
-        return np.ascontiguousarray(np.rint(arr.astype(np.float64, copy=False) * 255.0).astype(np.uint8))
-    if arr.dtype.kind in "iub":
-        if arr.size and (arr.min() < 0 or arr.max() > 255):
-            raise InputError(
-                f"{source}: integer fractional values must lie in 0..255, found {arr.min()} .. {arr.max()}"
-            )
-        return np.ascontiguousarray(arr, dtype=np.uint8)
-    raise InputError(f"{source}: data type {arr.dtype} cannot hold fractional values")

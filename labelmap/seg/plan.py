@@ -14,7 +14,7 @@ from labelmap import kernels
 from labelmap.errors import HINTS, InputError, MetadataError, OverlapError, SliceMatchError
 from labelmap.geometry import place_on_source, reorient
 from labelmap.model import Geometry, LabelVolume, Numbering, SegmentDescription, SourceSeries
-from labelmap.seg.encode_classic import Layer, one_segment, to_fractional_uint8
+from labelmap.seg.layers import Layer, one_segment, to_fractional_uint8
 from labelmap.seg.options import WriteOptions
 from labelmap.seg.placement import onto_source
 

@@ -132,7 +132,7 @@ def _passes(image: SlideLabelImage, seg_type: SegmentationType, names: Sequence[
 
 
 def _fractional(band: np.ndarray) -> np.ndarray:
-    from labelmap.seg.encode_classic import to_fractional_uint8
+    from labelmap.seg.layers import to_fractional_uint8
 
     return to_fractional_uint8(band, source="fractional layer")
 
