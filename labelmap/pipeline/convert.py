@@ -170,7 +170,6 @@ def encode_seg(
         Inputs that cannot be written as asked (see :func:`labelmap.seg.plan.prepare_inputs`).
     """
     from labelmap.seg.encode import encode_labelmap, plan_labelmap
-    from labelmap.seg.encode_classic import encode_classic
     from labelmap.seg.plan import merge_layers, prepare_inputs
 
     if isinstance(volumes, SlideLabelImage) or _is_slide_source(source):
@@ -205,6 +204,8 @@ def encode_seg(
         overlap: Literal["YES", "NO", "UNDEFINED"] = "YES" if prepared.overlap.any() else "NO"
         if prepared.seg_type == "FRACTIONAL":
             overlap = "UNDEFINED" if len(prepared.layers) > 1 else "NO"
+        from labelmap.seg.encode_classic import encode_classic
+
         layers, geometry, index = prepared.layers, prepared.geometry, prepared.source_index
         ds = encode_classic(prepared.seg_type, layers, geometry, source, index, segments_overlap=overlap, **common)
     return ds, prepared

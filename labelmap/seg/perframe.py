@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from labelmap.dicom.dictionary import PER_FRAME_GROUPS
-from labelmap.dicom.write import ITEM_BYTES, pad_text, sequence_bytes, short_element, tag_bytes
 from labelmap.errors import SegFormatError
 from labelmap.seg.header import (  # re-exported: the numpy-free half lives there
     _F_BETWEEN,
@@ -361,6 +360,8 @@ def header_dataset(header: FileHeader) -> FileDataset:
 # --------------------------------------------------------------------------- writing
 def _code(value: str, scheme: str, meaning: str) -> bytes:
     """The elements of a Code Sequence item."""
+    from labelmap.dicom.write import pad_text, short_element
+
     return (
         short_element(0x00080100, b"SH", pad_text(value))
         + short_element(0x00080102, b"SH", pad_text(scheme))
@@ -368,9 +369,15 @@ def _code(value: str, scheme: str, meaning: str) -> bytes:
     )
 
 
-# Derivation Code (CID 7203) and Purpose of Reference (CID 7202) of every source image reference.
-_DERIVATION_CODE = sequence_bytes(0x00089215, _code("113076", "DCM", "Segmentation"))
-_PURPOSE = sequence_bytes(0x0040A170, _code("121322", "DCM", "Source image for image processing operation"))
+def _source_codes() -> tuple[bytes, bytes]:
+    """The Derivation Code (CID 7203) and Purpose of Reference (CID 7202) of every source image reference,
+    encoded (here, not at import: a read never encodes and never imports the writer)."""
+    from labelmap.dicom.write import sequence_bytes
+
+    return (
+        sequence_bytes(0x00089215, _code("113076", "DCM", "Segmentation")),
+        sequence_bytes(0x0040A170, _code("121322", "DCM", "Source image for image processing operation")),
+    )
 
 
 @dataclass(eq=False)
@@ -396,6 +403,9 @@ class PerFrameSpec:
 
     def encode(self) -> bytes:
         """The whole (5200,9230) element, Explicit VR Little Endian, defined lengths."""
+        from labelmap.dicom.write import ITEM_BYTES, pad_text, sequence_bytes, short_element, tag_bytes
+
+        derivation_code, purpose = _source_codes()
         per_slice: dict[int, tuple[bytes, bytes]] = {}
         dims = np.ascontiguousarray(self.dimension_values, dtype="<u4")
         n_dims = dims.shape[1]
@@ -421,9 +431,9 @@ class PerFrameSpec:
                         + short_element(0x00081155, b"UI", pad_text(src[1], b"\0"))
                         + (b"" if src[2] is None else short_element(0x00081160, b"IS", pad_text(str(src[2]))))
                         + short_element(0x0028135A, b"CS", b"YES ")
-                        + _PURPOSE
+                        + purpose
                     )
-                    derivation = sequence_bytes(0x00089124, sequence_bytes(0x00082112, source_item) + _DERIVATION_CODE)
+                    derivation = sequence_bytes(0x00089124, sequence_bytes(0x00082112, source_item) + derivation_code)
                 position = sequence_bytes(
                     0x00209113, short_element(0x00200032, b"DS", pad_text("\\".join(self.position_text[k])))
                 )

@@ -10,11 +10,12 @@ from labelmap._util.color import check_triplet, cielab_to_rgb, rgb_to_cielab
 from labelmap.descriptions import DEFAULT_RGB, Code, SegmentDescription, SeriesAttributes
 from labelmap.dicom.dataset import WriteDataset, WriteElement
 from labelmap.dicom.uid_source import UidSource
-from labelmap.dicom.vr import Problem, check, code_value_keyword, normalise_cs
 from labelmap.errors import MetadataError
 
 if TYPE_CHECKING:  # readers are given pydicom items or lite data sets
     from pydicom.dataset import Dataset
+
+    from labelmap.dicom.vr import Problem
 
 __all__ = [
     "new_item",
@@ -54,6 +55,8 @@ def _code_item(code: Code) -> WriteDataset:
     """A Code Sequence item; a code value longer than 16 characters goes to Long Code Value and a
     URN / URL to URN Code Value, as PS3.3 Table 8.8-1a asks (Coding Scheme Designator kept)."""
     item = WriteDataset()
+    from labelmap.dicom.vr import code_value_keyword  # the VR rules: for writing and checking, not reading
+
     setattr(item, code_value_keyword(code.value), code.value)
     item.CodingSchemeDesignator, item.CodeMeaning = code.scheme, code.meaning
     return item
@@ -96,6 +99,8 @@ _FIXES = {"TrackingUniqueIdentifier": "leave it out and a new UID is made, or gi
 
 
 def _problem(vr: str, value: Any, key: str) -> Problem | None:
+    from labelmap.dicom.vr import Problem, check, normalise_cs
+
     if vr == "CS" and isinstance(value, str) and normalise_cs(value) is not None:
         return None  # written in upper case (documented normalisation)
     found = check(vr, value)
@@ -127,6 +132,8 @@ def segment_problems(seg: SegmentDescription) -> Iterator[tuple[str, Problem]]:
 @lru_cache(maxsize=1024)
 def _code_problem(code: Code) -> tuple[str, Problem] | None:
     """The first part of ``code`` that breaks its VR, or None (codes repeat across segments: cached)."""
+    from labelmap.dicom.vr import code_value_keyword
+
     value_vr = {"CodeValue": "SH", "LongCodeValue": "UC", "URNCodeValue": "UR"}[code_value_keyword(code.value)]
     for part, vr, value in (
         ("CodeValue", value_vr, code.value),
