@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-slow test-all lint demo bench compare big slide-bench preview-bench big-slide batch-bench clean tools
+.PHONY: test test-slow test-all lint demo bench compare startup-bench big slide-bench preview-bench big-slide batch-bench clean tools
 
 $(STAMP): pyproject.toml setup.py labelmap/_core.pyx labelmap/_tiles.pxi labelmap/_rle.pxi labelmap/_walk.pxi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ bench: $(STAMP)
 
 compare: $(STAMP)
 	$(BIN)/python benchmarks/compare.py
+
+# where a command's fixed cost goes (interpreter, site, numpy, typer, our modules, work) on 256x256x120
+startup-bench: $(STAMP)
+	$(BIN)/python benchmarks/startup.py
 
 # 1024x1024x600, 200 labels: peak memory of write and read against the label volume (about 2 GB of disk)
 big: $(STAMP)
