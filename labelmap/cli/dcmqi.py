@@ -10,29 +10,10 @@ from pathlib import Path
 import typer
 
 from labelmap.cli import options as opt
-from labelmap.cli.native import word_notes
-from labelmap.cli.output import Printer, check_output_file
-
-#: Advice per hint code (:data:`labelmap.errors.HINTS`), in dcmqi's flags.
-HINT_TEXT = {
-    "renumber": "leave out --useLabelIDAsSegmentNumber",
-    "keep_empty_slices": "use --skip 0 or --segmentationType labelmap",
-    "type_fractional": "labelmap-convert itk2seg --type fractional writes probability maps",
-    "type_binary": "use --segmentationType binary",
-    "tolerance": "labelmap-convert itk2seg --tolerance MM accepts small differences",
-    "palette_labelmap_only": "--usePalette applies to LABELMAP only",
-    "metadata": "pass it with --inputMetadata",
-    "keep_absent_segments": "labelmap-convert itk2seg --keep-absent-segments keeps them as empty segments",
-}
-
-
-def _one_of(flag: str, value: object, allowed: tuple[object, ...], given: object = None) -> None:
-    """Refuse a flag value dcmqi does not take: ``--skip must be 0 or 1, got 2``."""
-    from labelmap.errors import InputError
-
-    if value not in allowed:
-        choices = f"{', '.join(map(str, allowed[:-1]))} or {allowed[-1]}"
-        raise InputError(f"{flag} must be {choices}, got {value if given is None else given!r}")
+from labelmap.cli import run_dcmqi
+from labelmap.cli.output import Printer
+from labelmap.cli.run_dcmqi import HINT_TEXT as HINT_TEXT
+from labelmap.cli.run_dcmqi import one_of as _one_of
 
 
 def itkimage2segimage(  # noqa: PLR0913 - a command's parameters are its flags
@@ -65,62 +46,25 @@ def itkimage2segimage(  # noqa: PLR0913 - a command's parameters are its flags
     verbose: bool = opt.VERBOSE,
 ) -> None:
     """dcmqi-compatible: same flags, list syntax and defaults as dcmqi 1.5.7's itkimage2segimage."""
-    from labelmap.errors import InputError
-    from labelmap.pipeline.options import WriteOptions
-    from labelmap.pipeline.slide_sniff import labels_are_volumes
-    from labelmap.sources.slide_sniff import is_slide_source
-
-    seg_type = segmentation_type.lower()
-    _one_of("--segmentationType", seg_type, ("binary", "labelmap"), segmentation_type)
-    _one_of("--skip", skip, (0, 1))
-    check_output_file(output_dicom, "--outputDICOM")
-    dicom = [input_dicom_directory] if input_dicom_directory is not None else []
-    dicom.extend(Path(p) for p in opt.split_paths("--inputDICOMList", input_dicom_list, "source DICOM file"))
-    if not dicom:
-        raise InputError("give the source series with --inputDICOMDirectory or --inputDICOMList")
-    image_paths = [Path(p) for p in opt.split_paths("--inputImageList", input_image_list, "label image")]
-    slide = not labels_are_volumes(image_paths) and is_slide_source(dicom)  # volumes never sniff for a slide
-    if slide:
-        _one_of("--compress", compress, (None, "none", "rle", "jpegls", "j2k", "deflate"))
-    else:
-        _one_of("--compress", compress or "none", ("none", "deflate"))
-    options = WriteOptions(
-        seg_type="labelmap" if seg_type == "labelmap" else "binary",
-        numbering="label" if use_label_id else "sequential",
-        keep_empty_slices=skip == 0,
-        compression=compress or "none",
-        source_body_part=True,
+    run_dcmqi.itkimage2segimage(
+        input_image_list=input_image_list,
+        input_metadata=input_metadata,
+        output_dicom=output_dicom,
+        input_dicom_directory=input_dicom_directory,
+        input_dicom_list=input_dicom_list,
+        segmentation_type=segmentation_type,
+        use_label_id=use_label_id,
+        skip=skip,
+        compress=compress,
+        references_geometry_check=references_geometry_check,
+        no_dicom_value_checks=no_dicom_value_checks,
+        level=level,
+        tiled=tiled.value if tiled is not None else None,
+        tile_size=tile_size,
+        pyramid=pyramid,
         deterministic_uids=deterministic_uids,
+        verbose=verbose,
     )
-    labels = image_paths
-    if slide:
-        from dataclasses import replace
-
-        from labelmap.pipeline.slide import slide_to_seg
-
-        options = replace(
-            options,
-            tiled=tiled.value if tiled is not None else "full",
-            tile_size=opt.parse_tile_size(tile_size),
-            level=level,
-            pyramid=pyramid,
-            tiled_compression=compress,
-        )
-        with Printer().progress("writing slide SEG") as bar:
-            report = slide_to_seg(
-                labels, dicom, output_dicom, metadata=input_metadata, options=options, resources=opt.resources(0, bar)
-            )
-    else:
-        problem = opt.slide_flags_problem(level, tiled, tile_size, pyramid) or opt.slide_image_problem(labels, dicom)
-        if problem is not None:
-            raise InputError(problem)
-        from labelmap.pipeline.convert import itk_to_seg
-
-        with Printer().progress("writing DICOM SEG") as bar:
-            report = itk_to_seg(
-                labels, dicom, input_metadata, output_dicom, options=options, resources=opt.resources(0, bar)
-            )
-    Printer().wrote_seg(word_notes(report, HINT_TEXT))
 
 
 def segimage2itkimage(
@@ -137,34 +81,15 @@ def segimage2itkimage(
     verbose: bool = opt.VERBOSE,
 ) -> None:
     """dcmqi-compatible: same flags and output names as dcmqi 1.5.7's segimage2itkimage (slide SEGs too)."""
-    from labelmap.cli.native import read_slide_seg
-    from labelmap.errors import InputError
-    from labelmap.pipeline.convert import seg_to_itk
-    from labelmap.pipeline.options import ReadOptions
-
-    kind = output_type.lower()
-    slide_fmt = {"nrrd": "nrrd", "ome-tiff": "ome-tiff", "tiff": "ome-tiff"}.get(kind, kind)
-    if read_slide_seg(
-        input_dicom,
-        output_directory,
-        fmt=slide_fmt,
+    run_dcmqi.segimage2itkimage(
+        input_dicom=input_dicom,
+        output_directory=output_directory,
         prefix=prefix,
-        merge=merge_segments,
+        output_type=output_type,
+        merge_segments=merge_segments,
         level=level,
-        reference=None,
-        out=Printer(),
-        create_dir=False,
-    ):
-        return
-    if kind not in ("nrrd", "nii", "nifti"):
-        raise InputError(f"--outputType {output_type!r} is not supported; use nrrd, nii or nifti")
-    fmt = "nrrd" if kind == "nrrd" else "nifti"
-    options = ReadOptions(
-        fmt=fmt, prefix=prefix, merge_segments=merge_segments, create_dir=False, dcmqi_pixel_types=True
+        verbose=verbose,
     )
-    with Printer().progress("reading DICOM SEG") as bar:
-        report = seg_to_itk(input_dicom, output_directory, options=options, resources=opt.resources(0, bar))
-    Printer().wrote_labels(report)
 
 
 def bin2labelsegimage(

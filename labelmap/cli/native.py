@@ -1,7 +1,9 @@
-"""The native commands: itk2seg, seg2itk, preview, bin2label, info, validate, demo.
+"""The native commands: itk2seg, seg2itk, preview, bin2label, info, validate, demo (typer).
 
 Each parses its flags, builds the library's option objects, calls the pipeline and
-prints the report.  Heavy modules (numpy, pydicom) are imported inside the commands.
+prints the report; itk2seg and seg2itk are thin wrappers of their typer-free bodies in
+:mod:`labelmap.cli.run_native` (which the launcher calls too).  Heavy modules (numpy,
+pydicom) are imported inside the commands.
 """
 
 from __future__ import annotations
@@ -12,32 +14,15 @@ from typing import TYPE_CHECKING
 import typer
 
 from labelmap.cli import options as opt
+from labelmap.cli import run_native
 from labelmap.cli.output import Printer, check_output_file
+from labelmap.cli.run_native import HINT_TEXT as HINT_TEXT
+from labelmap.cli.run_native import read_slide_seg as read_slide_seg
+from labelmap.cli.run_native import word_notes as word_notes
+from labelmap.cli.run_native import wrote_preview as _wrote_preview
 
 if TYPE_CHECKING:
-    from labelmap.pipeline.reports import PreviewReport, ReadReport, WriteReport
     from labelmap.validate import SegValidation
-
-#: Advice per hint code (:data:`labelmap.errors.HINTS`), in the native commands' flags.
-HINT_TEXT = {
-    "renumber": "--renumber",
-    "keep_empty_slices": "use --keep-empty-slices or write a LABELMAP",
-    "type_fractional": "use --type fractional for probability maps",
-    "type_binary": "write a classic SEG with --type binary or --type auto",
-    "tolerance": "--tolerance MM accepts small differences",
-    "palette_labelmap_only": "--palette applies to LABELMAP only",
-    "metadata": "pass it with --metadata; only a Slicer .seg.nrrd carries its own",
-    "keep_absent_segments": "use --keep-absent-segments to keep them",
-}
-
-
-def word_notes(report: WriteReport, hint_text: dict[str, str]) -> WriteReport:
-    """The report with its warnings' API advice (keep_absent_segments) worded in the command's flags."""
-    from labelmap.errors import HINTS
-
-    api = f"({HINTS['keep_absent_segments']})"
-    report.warnings[:] = [w.replace(api, f"({hint_text['keep_absent_segments']})") for w in report.warnings]
-    return report
 
 
 def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
@@ -84,57 +69,29 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
     quiet: bool = opt.QUIET,
 ) -> object:  # its WriteReport (typer resolves annotations at run time)
     """Label image(s) + dcmqi JSON + source DICOM series (or whole-slide image) -> DICOM SEG."""
-    from labelmap.errors import InputError
-    from labelmap.pipeline.options import WriteOptions
-    from labelmap.pipeline.slide_sniff import labels_are_volumes
-    from labelmap.sources.slide_sniff import is_slide_source
-
-    out = Printer(quiet)
-    check_output_file(output, "--output")
-    options = WriteOptions(
+    return run_native.itk2seg(
+        labels=labels,
+        dicom=dicom,
+        metadata=metadata,
+        output=output,
         seg_type=seg_type.value,
-        numbering="sequential" if renumber else "auto",
+        fractional_type=fractional_type.value,
         palette=palette,
         keep_empty_slices=keep_empty_slices,
-        compression=compression.value if compression is not None else "deflate",
-        deflate_level=deflate_level,
-        fractional_type=fractional_type.value,
-        tol_mm=tolerance,
+        renumber=renumber,
         keep_absent_segments=keep_absent_segments,
+        compression=compression.value if compression is not None else None,
+        deflate_level=deflate_level,
+        series_uid=series_uid,
+        tolerance=tolerance,
+        level=level,
+        tiled=tiled.value if tiled is not None else None,
+        tile_size=tile_size,
+        pyramid=pyramid,
         deterministic_uids=deterministic_uids,
+        threads=threads,
+        quiet=quiet,
     )
-    if not labels_are_volumes(labels) and is_slide_source(dicom):  # label volumes never sniff for a slide
-        from dataclasses import replace
-
-        from labelmap.pipeline.slide import slide_to_seg
-
-        options = replace(
-            options,
-            tiled=tiled.value if tiled is not None else "full",
-            tile_size=opt.parse_tile_size(tile_size),
-            level=level,
-            pyramid=pyramid,
-            tiled_compression=compression.value if compression is not None else None,
-        )
-        with out.progress("writing slide SEG") as bar:
-            resources = opt.resources(threads, bar)
-            report = slide_to_seg(
-                labels, dicom, output, metadata=metadata, options=options, series_uid=series_uid, resources=resources
-            )
-        out.wrote_seg(word_notes(report, HINT_TEXT))
-        return report
-    problem = opt.slide_flags_problem(level, tiled, tile_size, pyramid) or opt.slide_image_problem(labels, dicom)
-    if problem is not None:
-        raise InputError(problem)
-    from labelmap.pipeline.convert import itk_to_seg
-
-    with out.progress("writing DICOM SEG") as bar:
-        resources = opt.resources(threads, bar)
-        report = itk_to_seg(
-            labels, dicom, metadata, output, options=options, series_uid=series_uid, resources=resources
-        )
-    out.wrote_seg(word_notes(report, HINT_TEXT))
-    return report
 
 
 def seg2itk(
@@ -174,89 +131,19 @@ def seg2itk(
     quiet: bool = opt.QUIET,
 ) -> object:  # its ReadReport
     """DICOM SEG -> label image(s) + dcmqi meta.json (a slide SEG: its total pixel matrix, OME-TIFF by default)."""
-    from labelmap.pipeline.convert import seg_to_itk
-    from labelmap.pipeline.options import ReadOptions
-
-    out = Printer(quiet)
-    slide_report = read_slide_seg(
-        seg,
-        output_dir,
-        fmt=fmt.value if fmt else "ome-tiff",
+    return run_native.seg2itk(
+        seg=seg,
+        output_dir=output_dir,
+        fmt=fmt.value if fmt is not None else None,
         prefix=prefix,
-        merge=merge_segments,
-        level=level,
         reference=reference,
-        out=out,
-        create_dir=True,
-        threads=threads or None,
-    )
-    if slide_report is not None:
-        if preview:
-            _preview_beside(seg, output_dir, prefix, None, None, tolerance, out, threads)
-        return slide_report
-    if fmt is not None and fmt.value == "ome-tiff":
-        from labelmap.errors import InputError
-
-        raise InputError(f"{str(seg)!r} is not a slide SEG; --format ome-tiff is for slide (tiled) SEGs")
-    options = ReadOptions(
-        fmt=fmt.value if fmt else "nrrd",
-        prefix=prefix,
+        series_uid=series_uid,
+        tolerance=tolerance,
         merge_segments=merge_segments,
-        tol_mm=tolerance,
-        create_dir=True,
-    )
-    with out.progress("reading DICOM SEG") as bar:
-        report = seg_to_itk(
-            seg,
-            output_dir,
-            options=options,
-            reference=reference or None,
-            series_uid=series_uid,
-            resources=opt.resources(threads, bar),
-        )
-    out.wrote_labels(report)
-    if preview:
-        _preview_beside(seg, output_dir, prefix, reference, series_uid, tolerance, out, threads)
-    return report
-
-
-def _preview_beside(
-    seg: Path,
-    output_dir: Path,
-    prefix: str,
-    reference: list[Path] | None,
-    series_uid: str | None,
-    tol: float,
-    out: Printer,
-    threads: int = 0,
-) -> None:
-    """``seg2itk --preview``: the preview of ``seg`` as ``<output_dir>/<prefix or SEG name>.preview.png``."""
-    import re
-
-    from labelmap.pipeline.preview import preview_seg
-
-    stem = prefix or re.sub(r"(\.seg)?(\.dcm)?$", "", seg.name, flags=re.I) or "segmentation"
-    with out.status("drawing the preview"):
-        report = preview_seg(
-            seg,
-            output_dir / f"{stem}.preview.png",
-            reference=reference or None,
-            series_uid=series_uid,
-            tol_mm=tol,
-            resources=opt.resources(threads),
-        )
-    _wrote_preview(out, report)
-
-
-def _wrote_preview(out: Printer, r: PreviewReport) -> None:
-    """The warnings and the one-line summary of a preview."""
-    from labelmap.cli.output import shown, size_text
-
-    out.warn(r.warnings)
-    count = len(r.slices)
-    out.echo(
-        f"wrote {shown(r.output)} ({r.width} x {r.height} px, {count} slice{'' if count == 1 else 's'}, "
-        f"{r.segments} segments, {size_text(r.size_bytes)}) in {r.seconds:.2f} s"
+        level=level,
+        preview=preview,
+        threads=threads,
+        quiet=quiet,
     )
 
 
@@ -308,57 +195,6 @@ def preview(  # noqa: PLR0913 - a command's parameters are its flags
         )
     _wrote_preview(out, report)
     return report
-
-
-def read_slide_seg(
-    seg: Path,
-    output_dir: Path,
-    *,
-    fmt: str,
-    prefix: str,
-    merge: bool,
-    level: int | None,
-    reference: object,
-    out: Printer,
-    create_dir: bool,
-    threads: int | None = None,
-) -> ReadReport | None:
-    """Read ``seg`` as a slide SEG (a file with a Total Pixel Matrix, or a folder of SEG pyramid levels) and
-    print the report; None when it is not one (the volume reader takes it, and refuses ``--level``).
-    ``threads``: the band decoding's (None: every core)."""
-    from labelmap.errors import InputError
-
-    if not _is_slide(seg):
-        if level is not None:
-            raise InputError(f"--level is for slide SEG pyramids; {str(seg)!r} is not a slide SEG")
-        return None
-    if reference:
-        raise InputError("--reference puts a volume SEG on a CT grid; a slide SEG has its own total pixel matrix")
-    if fmt not in ("ome-tiff", "nrrd"):
-        raise InputError(f"a slide SEG is written as OME-TIFF (default) or a 2-D NRRD (--format nrrd), not {fmt}")
-    from labelmap.pipeline.slide_read import seg_to_slide
-
-    with out.progress("reading slide SEG") as bar:
-        report = seg_to_slide(
-            seg,
-            output_dir,
-            level=level,
-            merge_segments=merge,
-            fmt=fmt,
-            prefix=prefix,
-            create_dir=create_dir,
-            threads=threads,
-            progress=bar,
-        )
-    out.wrote_labels(report)
-    return report
-
-
-def _is_slide(seg: Path) -> bool:
-    """A slide SEG file, or a folder holding one (a folder without is left to the volume reader's error)."""
-    from labelmap.seg.tiled_sniff import find_slide_segs, is_slide_seg
-
-    return bool(find_slide_segs(seg)) if seg.is_dir() else is_slide_seg(seg)
 
 
 def bin2label(
