@@ -13,29 +13,67 @@ launcher prints it only under those conditions and lets typer render the help ot
 from __future__ import annotations
 
 import sys
-from typing import Any, NamedTuple
+
+TYPE_CHECKING = False  # typing itself is not imported: --help starts without it
+if TYPE_CHECKING:
+    from typing import Any
 
 
-class Param(NamedTuple):
-    """One parameter of a command as the launcher parses it."""
+class Param:
+    """One parameter of a command as the launcher parses it (a plain class: no typing import).
 
-    #: The command function's parameter name (the keyword its body takes).
-    name: str
-    #: Option strings (``--output``, ``-o``); empty for a positional argument.
-    opts: tuple[str, ...]
-    #: ``path`` | ``str`` | ``int`` | ``float`` | ``choice`` | ``flag``.
-    kind: str
-    #: A repeatable option, or an argument taking every positional (a list); False: one value.
-    multiple: bool
-    #: Must be given.
-    required: bool
-    #: The value the command receives when it is not given (choices as their value string).
-    default: Any = None
-    #: ``choice``: the accepted values (case-sensitive).
-    choices: tuple[str, ...] = ()
-    #: ``int`` / ``float``: the closed range (None: unbounded).
-    low: float | None = None
-    high: float | None = None
+    Attributes
+    ----------
+    name
+        The command function's parameter name (the keyword its body takes).
+    opts
+        Option strings (``--output``, ``-o``); empty for a positional argument.
+    kind
+        ``path`` | ``str`` | ``int`` | ``float`` | ``choice`` | ``flag``.
+    multiple
+        A repeatable option, or an argument taking every positional (a list); False: one value.
+    required
+        Must be given.
+    default
+        The value the command receives when it is not given (choices as their value string).
+    choices
+        ``choice``: the accepted values (case-sensitive).
+    low, high
+        ``int`` / ``float``: the closed range (None: unbounded).
+    """
+
+    __slots__ = ("name", "opts", "kind", "multiple", "required", "default", "choices", "low", "high")
+
+    def __init__(
+        self,
+        name: str,
+        opts: tuple[str, ...],
+        kind: str,
+        multiple: bool,
+        required: bool,
+        default: Any = None,
+        choices: tuple[str, ...] = (),
+        low: float | None = None,
+        high: float | None = None,
+    ) -> None:
+        self.name, self.opts, self.kind, self.multiple, self.required = name, opts, kind, multiple, required
+        self.default, self.choices, self.low, self.high = default, choices, low, high
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, field) for field in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Param and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return f"Param{self._values()!r}"
+
+
+#: :class:`Param`'s optional fields and their defaults (the generated source leaves these out).
+_OPTIONAL = {"choices": (), "low": None, "high": None}
 
 
 #: The commands the launcher parses itself (every other command line goes to the typer app).
@@ -311,9 +349,7 @@ def generated_source() -> str:
         lines.append(f"    {name!r}: (")
         for p in params:
             extra = "".join(
-                f", {field}={getattr(p, field)!r}"
-                for field in ("choices", "low", "high")
-                if getattr(p, field) != Param._field_defaults[field]
+                f", {field}={getattr(p, field)!r}" for field in _OPTIONAL if getattr(p, field) != _OPTIONAL[field]
             )
             lines.append(
                 f"        Param({p.name!r}, {p.opts!r}, {p.kind!r}, {p.multiple!r}, {p.required!r}, {p.default!r}"

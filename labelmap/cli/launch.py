@@ -13,10 +13,11 @@ Starting this way saves typer, click and the command modules (about 50-100 ms a 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing itself is not imported: --version and --help start without it
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     from labelmap.cli.flags import Param
 

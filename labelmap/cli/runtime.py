@@ -6,12 +6,14 @@ mapping, the running command's name for messages.  Importing it stays cheap (no 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from labelmap.cli.hints import hint_texts
 
+TYPE_CHECKING = False  # typing itself is not imported: --version and --help start without it
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from labelmap.errors import LabelmapError
 
 

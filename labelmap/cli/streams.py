@@ -3,12 +3,13 @@ cannot break (typer-free and cheap: the launcher enters them for ``--version`` t
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import sys
-from collections.abc import Iterator
-from typing import TextIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 
 class _QuietFd(io.RawIOBase):
@@ -66,27 +67,39 @@ def _guarded(stream: TextIO | None, fd: int) -> TextIO:
     )
 
 
-@contextlib.contextmanager
-def guarded_streams() -> Iterator[None]:
+class guarded_streams:  # a plain class, not contextlib's decorator: --version does not import functools
     """For a command's own process: stdout and stderr that a closed descriptor, a closed pipe
     (``| head -1``) or a full device cannot break, and no "Exception ignored ... BrokenPipeError"
-    at exit.  Streams already replaced (a test's capture, an embedding program) are left alone."""
-    if sys.stdout is not sys.__stdout__ or sys.stderr is not sys.__stderr__:
-        yield
-        return
-    _open_std_fds()
-    saved: tuple[TextIO | None, TextIO | None] = (sys.stdout, sys.stderr)
-    with contextlib.suppress(Exception):
-        for stream in saved:
-            if stream is not None:
-                stream.flush()
-    sys.stdout, sys.stderr = _guarded(saved[0], 1), _guarded(saved[1], 2)
-    try:
-        yield
-    finally:
+    at exit.  Streams already replaced (a test's capture, an embedding program) are left alone.
+    Use as ``with guarded_streams(): ...``."""
+
+    __slots__ = ("_saved",)
+
+    def __init__(self) -> None:
+        self._saved: tuple[TextIO | None, TextIO | None] | None = None
+
+    def __enter__(self) -> None:
+        if sys.stdout is not sys.__stdout__ or sys.stderr is not sys.__stderr__:
+            return
+        _open_std_fds()
+        saved = self._saved = (sys.stdout, sys.stderr)
+        try:
+            for stream in saved:
+                if stream is not None:
+                    stream.flush()
+        except Exception:
+            pass
+        sys.stdout, sys.stderr = _guarded(saved[0], 1), _guarded(saved[1], 2)
+
+    def __exit__(self, *exc_info: object) -> None:
+        saved = self._saved
+        if saved is None:
+            return
         for guarded in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
+            try:
                 guarded.flush()
+            except Exception:
+                pass
         # the originals hold nothing unwritten: the interpreter's flush at exit cannot fail; a stream
         # that was None (a descriptor closed at start) is now the guarded one on /dev/null
         sys.stdout = saved[0] if saved[0] is not None else sys.stdout
