@@ -8,6 +8,7 @@ line does the same whichever way it was parsed.  Heavy modules are imported insi
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -140,7 +141,8 @@ def seg2itk(  # noqa: PLR0913 - a command's parameters are its flags
 
     Parameters are the command's flags (see ``labelmap-convert seg2itk --help``); ``fmt`` None when
     ``--format`` is not given.  A plain volume LABELMAP read to NRRD first tries the numpy-free lane
-    (:func:`labelmap.pipeline.lean_read.read_to_nrrd`), which writes the same files and report.
+    (:func:`labelmap.pipeline.lean_read.read_to_nrrd`), which writes the same files and report, where
+    no progress bar would be drawn (``quiet``, or stderr not a terminal).
 
     Returns
     -------
@@ -153,7 +155,8 @@ def seg2itk(  # noqa: PLR0913 - a command's parameters are its flags
         Bad input or flags, as one line (the caller prints it).
     """
     out = Printer(quiet)
-    if fmt in (None, "nrrd") and _lean_envelope(reference, series_uid, tolerance, merge_segments, level, preview):
+    plain = fmt in (None, "nrrd") and _lean_envelope(reference, series_uid, tolerance, merge_segments, level, preview)
+    if plain and (quiet or not sys.stderr.isatty()):  # the lane draws no progress bar: only where none would be
         lean = _lean_read(seg, output_dir, prefix)
         if lean is not None:
             out.wrote_labels(lean)

@@ -327,19 +327,44 @@ def test_seg2itk_lane_outside_its_envelope_or_declined_runs_the_full_reader(case
         asked.clear()
         assert launch.main(["seg2itk", seg, "-o", str(tmp_path / "o2"), "-q", *extra]) == 0
         assert asked == []
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)  # a terminal: the full reader's bar
+    asked.clear()
+    assert launch.main(["seg2itk", seg, "-o", str(tmp_path / "o3")]) == 0
+    assert asked == []
+    assert launch.main(["seg2itk", seg, "-o", str(tmp_path / "o4"), "-q"]) == 0  # quiet: no bar either way
+    assert asked == [(seg, str(tmp_path / "o4"), "")]
     capsys.readouterr()
 
 
-def test_seg2itk_lane_report_is_printed_as_the_full_reader_prints_it(case, tmp_path, capsys):
-    lean_read = pytest.importorskip("labelmap.pipeline.lean_read", reason="the numpy-free lane is not on main yet")
+def test_seg2itk_lane_report_is_printed_as_the_full_reader_prints_it(case, tmp_path, capsys, monkeypatch):
+    """Within its envelope the lane writes the files and prints the line the full reader would."""
+    pytest.importorskip("labelmap.pipeline.lean_read", reason="the numpy-free lane is not on main yet")
+    from labelmap.cli import run_native
+
+    real, reports = run_native._lean_read, []
+
+    def spy(seg, output_dir, prefix):
+        reports.append(real(seg, output_dir, prefix))
+        return reports[-1]
+
     seg = str(case["seg"])
-    assert lean_read.read_to_nrrd(seg, str(tmp_path / "lane"), prefix="") is not None  # the lane takes this SEG
-    assert launch.main(["seg2itk", seg, "-o", str(tmp_path / "a")]) == 0
-    lane_out = _normal(capsys.readouterr().out)
-    assert cli_app.main(["seg2itk", seg, "-o", str(tmp_path / "b"), "--merge-segments"]) == 0  # the full reader
-    full_out = _normal(capsys.readouterr().out)
-    assert lane_out.replace(str(tmp_path / "a"), "D") == full_out.replace(str(tmp_path / "b"), "D")
-    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    runs = {}
+    for name, lane in (("lane", spy), ("full", lambda seg, output_dir, prefix: None)):
+        monkeypatch.setattr(run_native, "_lean_read", lane)
+        args = ["seg2itk", seg, "-o", "out", "-p", "p", "--threads", "1"]
+        runs[name] = _in_folder(launch.main, tmp_path / name, args, capsys, monkeypatch)
+    assert len(reports) == 1 and reports[0] is not None  # the lane took this SEG
+    assert runs["lane"] == runs["full"]
+    assert runs["lane"][0] == 0 and set(runs["lane"][3]) == {"existing", "out", "out/p-1.nrrd", "out/p-meta.json"}
+
+
+def test_the_suite_s_entry_point_is_the_launcher():
+    """Every test that runs ``labelmap.cli.main`` (signals, streams, bad input ...) goes through the launcher."""
+    import labelmap.cli
+
+    from _cli import main as suite_main
+
+    assert labelmap.cli.main is launch.main is suite_main
 
 
 # --------------------------------------------------------------------------- processes: no typer, same bytes
