@@ -23,9 +23,11 @@ def test_startup_benchmark_smoke(tmp_path):
     for part in PARTS:
         row = next(line for title, line in rows.items() if title.startswith(part))
         cells = [float(c) for c in row.strip("|").split("|")[1:]]
-        assert len(cells) == len(COMMANDS) and all(c > 0 for c in cells), row
+        # a second --version / --help call through the typer-free launcher takes well under 0.05 ms: shown as 0.0
+        assert len(cells) == len(COMMANDS) and all(c > 0 or part.startswith("work") for c in cells), row
+        assert all(c >= 0 for c in cells), row
     numpy = [float(c) for c in rows["numpy"].strip("|").split("|")[1:]]
-    assert all(n > 0 for n in numpy[2:]), rows["numpy"]  # the conversions import numpy
+    assert all(n > 0 for n in numpy[2:4]), rows["numpy"]  # the writes import numpy (seg2itk: the numpy-free lane)
     for command in COMMANDS:  # each command lists its slowest modules
         at = lines.index(f"{command}: slowest labelmap modules (own import, ms)")
         assert lines[at + 4].startswith("| labelmap"), lines[at : at + 6]
