@@ -82,6 +82,9 @@ PARSED = [
     ITK + ["--series-uid", "-q"],  # an option's value may start with a dash
     ITK + ["--series-uid=", "--tile-size", "x"],
     ["itk2seg", "-", "-d", "ct", "-o", "x.dcm"],  # a lone dash is a positional
+    ["itk2seg", "lab\udcff.nrrd", "-d", "ct", "-o", "x y.dcm"],  # a file name that is not UTF-8, a space
+    ["seg2itk", "seg.dcm", "-o", "=out", "-p", "-"],
+    ["seg2itk", "seg.dcm", "--output-dir", "--prefix"],  # a value that looks like an option is a value
     SEG,
     SEG + ["-q", "-f", "nifti", "-p", "pre", "--threads", "1"],
     ["seg2itk", "-o", "out", "seg.dcm", "--format=segnrrd", "--prefix="],
@@ -145,6 +148,9 @@ HANDED_ON = [
     SEG + ["-f", "NRRD"],
     SEG + ["--format"],
     ["seg2itk", "-o", "out"],
+    ["seg2itk", "seg.dcm", "-o"],
+    ["itk2seg", "--version"],
+    SEG + ["-q", "--merge-segments", "-f", "ome-tiff", "--level", "-1"],
     DCMQI_W + ["stray"],
     DCMQI_W + ["--skip", "x"],
     ["itkimage2segimage", "--inputMetadata", "m.json", "--outputDICOM", "x.dcm"],
