@@ -483,3 +483,59 @@ def test_meta_json_of_a_launched_read_is_dcmqi_json(case, tmp_path, capsys):
     assert launch.main(["seg2itk", str(case["seg"]), "-o", str(tmp_path), "-q"]) == 0
     assert json.loads((tmp_path / "meta.json").read_text())["segmentAttributes"]
     assert capsys.readouterr() == ("", "")
+
+
+# --------------------------------------------------------------------------- random command lines
+_VALUES = {
+    "path": ["lab.nrrd", "ct", "out", "new/x.dcm", "", "fifo", "-q", "a=b"],
+    "int": ["0", "1", "2", "9", "10", "-1", "x", " 3", "1.5", "+4"],
+    "float": ["0", "0.5", "-1", "nan", "inf", "1e-3", "x", "2"],
+    "str": ["", "a", "-x", "a,b", "lab.nrrd"],
+}
+_STRAY = ["--bogus", "-h", "--help", "--", "-z", "stray", "-qq", "--quiet=1", "-"]
+
+
+def _random_line(rng, name: str) -> list[str]:
+    """A command line of ``name`` from its flag table: random options (any form, order, repetition),
+    values valid and not, now and then a required one left out or a stray token."""
+    table = flags.COMMANDS[name]
+    tokens: list[str] = []
+    for p in table:
+        if p.required and rng.random() < 0.05:
+            continue
+        if not p.required and rng.random() < 0.6:
+            continue
+        for _ in range(1 + (rng.random() < 0.2)):
+            if not p.opts:
+                tokens.append(rng.choice(_VALUES["path"][:4]))
+                continue
+            opt = rng.choice(p.opts)
+            if p.kind == "flag":
+                tokens.append(opt)
+                continue
+            pool = list(p.choices) + ["BAD", p.choices[0].upper()] if p.kind == "choice" else _VALUES[p.kind]
+            value = rng.choice(pool) if rng.random() < 0.3 else (pool[0] if p.kind != "choice" else p.choices[-1])
+            if opt.startswith("--") and rng.random() < 0.3:
+                tokens.append(f"{opt}={value}")
+            else:
+                tokens.extend([opt, value])
+    groups = [tokens[i : i + 2] for i in range(0, len(tokens), 2)] if rng.random() < 0.3 else [tokens]
+    rng.shuffle(groups)  # options in another order (pairs kept together)
+    line = [t for group in groups for t in group]
+    if rng.random() < 0.15:
+        line.insert(rng.randrange(len(line) + 1), rng.choice(_STRAY))
+    return [name, *line]
+
+
+@pytest.mark.parametrize("name", flags.HOT)
+def test_random_command_lines_give_what_typer_gives(files, recorded, capsys, name):
+    import random
+
+    rng = random.Random(f"launch-{name}")
+    parsed = 0
+    for _ in range(150):
+        args = _random_line(rng, name)
+        launched = _through(launch.main, capsys, recorded, args)
+        assert launched == _through(cli_app.main, capsys, recorded, args), args
+        parsed += launch.parse(args) is not None
+    assert parsed > 30  # a good share ran through the launcher's own parsing
