@@ -12,6 +12,7 @@ refusing stacks with missing slices or positions that are not on a line.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -69,10 +70,11 @@ def _floats(ds: Dataset, keyword: str, n: int) -> np.ndarray | None:
     """``n`` finite numbers, else None (absent, empty or undecodable)."""
     value = ds.get(keyword)
     try:
-        arr = np.array([float(v) for v in (value if not isinstance(value, (str, bytes, float, int)) else [value])])
+        numbers = [float(v) for v in (value if not isinstance(value, (str, bytes, float, int)) else [value])]
     except (TypeError, ValueError):  # None, "" or text that is no number
         return None
-    return arr if arr.shape == (n,) and np.all(np.isfinite(arr)) else None
+    # checked as Python floats: three small numpy calls per value cost more than the header's parsing
+    return np.array(numbers) if len(numbers) == n and all(map(math.isfinite, numbers)) else None
 
 
 def _int_or_none(ds: Dataset, keyword: str) -> int | None:
@@ -390,7 +392,17 @@ def _build_series(series_uid: str, slices: list[SliceHeader], notes: list[str] |
     notes = [] if notes is None else notes
     planes = [check_image_plane(h) for h in slices]
     ref, plane = slices[0], planes[0]
-    for h, p in zip(slices[1:], planes[1:]):
+    # the checks below on every slice at once; the loop then words the first slice that fails one
+    orientations = np.array([p.orientation for p in planes], dtype=np.float64)
+    spacings = np.array([p.spacing for p in planes], dtype=np.float64)
+    sizes = np.array([(p.rows, p.columns) for p in planes])
+    bad = (
+        (np.max(np.abs(orientations - orientations[0]), axis=1) > ORIENTATION_TOL)
+        | np.any(sizes != sizes[0], axis=1)
+        | (np.max(np.abs(spacings - spacings[0]), axis=1) > SPACING_TOL)
+    )
+    first_bad = int(np.argmax(bad)) if bad.any() else len(slices)
+    for h, p in zip(slices[first_bad : first_bad + 1], planes[first_bad : first_bad + 1]):
         if np.max(np.abs(p.orientation - plane.orientation)) > ORIENTATION_TOL:
             raise DicomSeriesError(
                 f"slices of series {series_uid} have different orientations: {where(ref)} has "
@@ -419,7 +431,8 @@ def _build_series(series_uid: str, slices: list[SliceHeader], notes: list[str] |
     positions = np.array([h.position for h in slices], dtype=np.float64)
     dist = positions @ normal
     # Stable sort on (distance, file name) keeps the result independent of scan order.
-    order = sorted(range(len(slices)), key=lambda m: (dist[m], slices[m].file))
+    along = dist.tolist()  # Python floats: the same order, without a numpy scalar per comparison
+    order = sorted(range(len(slices)), key=lambda m: (along[m], slices[m].file))
     slices = [slices[m] for m in order]
     positions = positions[order]
     close = np.nonzero(np.diff(dist[order]) < POSITION_TOL)[0]
