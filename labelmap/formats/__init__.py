@@ -65,11 +65,25 @@ def __getattr__(name: str) -> Any:
 _HEAD = 540  # bytes enough for every format's sniff (a NIfTI-2 header)
 
 
+#: Each format module in :data:`FORMATS`' order with its FORMAT's name, aliases and suffixes (tests hold them to
+#: the modules'), so a file name or ``--format`` picks a format without importing the other format modules.
+_TABLE: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("nrrd", "nrrd", (), (".nrrd", ".nhdr")),
+    ("nifti", "nifti", ("nii", "nii.gz"), (".nii", ".nii.gz")),
+    ("segnrrd", "segnrrd", ("seg.nrrd",), (".seg.nrrd", ".seg.nhdr")),
+)
+
+
+def _format(module: str) -> LabelFormat:
+    found: LabelFormat = importlib.import_module(f"labelmap.formats.{module}").FORMAT
+    return found
+
+
 def find_format(path: PathLike) -> LabelFormat | None:
     """The format whose suffix ends ``path``'s name (the longest such suffix), or None."""
     name = Path(path).name.lower()
-    hits = [(len(s), n) for n, f in enumerate(_formats()) for s in f.suffixes if name.endswith(s)]
-    return _formats()[max(hits)[1]] if hits else None
+    hits = [(len(s), n) for n, (_, _, _, suffixes) in enumerate(_TABLE) for s in suffixes if name.endswith(s)]
+    return _format(_TABLE[max(hits)[1]][0]) if hits else None
 
 
 def format_for(path: PathLike) -> LabelFormat:
@@ -100,10 +114,10 @@ def output_format(name: str) -> LabelFormat:
         No format has that name.
     """
     key = name.lower().lstrip(".")
-    for fmt in _formats():
-        if key == fmt.name or key in fmt.aliases:
-            return fmt
-    names = [f.name for f in _formats()]
+    for module, fmt_name, aliases, _ in _TABLE:
+        if key == fmt_name or key in aliases:
+            return _format(module)
+    names = [row[1] for row in _TABLE]
     raise InputError(f"unknown output format {name!r}; use {', '.join(names[:-1])} or {names[-1]}")
 
 

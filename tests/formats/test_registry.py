@@ -116,3 +116,28 @@ def test_read_errors_name_the_file(tmp_path):
         (tmp_path / name).write_bytes(b"\x00garbage" * 10)
         with pytest.raises(ImageFormatError, match=name.replace(".", r"\.")):
             read_image(tmp_path / name)
+
+
+def test_name_table_is_the_formats_own():
+    """The table that picks a format by name without importing the others says what each FORMAT says."""
+    from labelmap import formats
+
+    own = [(type(f).__module__.rsplit(".", 1)[1], f.name, tuple(f.aliases), tuple(f.suffixes)) for f in FORMATS]
+    assert list(formats._TABLE) == own
+
+
+def test_a_name_imports_only_its_format():
+    """Picking the NRRD format by a file name or --format imports neither the NIfTI nor the Slicer module."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from labelmap.formats import find_format, output_format; "
+        "assert find_format('a/b.NRRD').name == 'nrrd' and output_format('.nrrd').name == 'nrrd'; "
+        "assert find_format('x.seg.nrrd').name == 'segnrrd' and find_format('x.txt') is None; "
+        "print(sorted(m for m in sys.modules if m.startswith('labelmap.formats.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = eval(done.stdout)  # a list of module names
+    assert "labelmap.formats.nrrd" in loaded and "labelmap.formats.segnrrd" in loaded
+    assert "labelmap.formats.nifti" not in loaded and "labelmap.formats.nifti_grid" not in loaded
