@@ -94,14 +94,12 @@ argv = json.loads(sys.argv[1])
 
 
 def run():
-    import contextlib, io
     from labelmap.cli import main
 
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        try:
-            code = main(list(argv))
-        except SystemExit as exc:
-            code = exc.code
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
     if code not in (0, None):
         raise SystemExit(f"exit status {code}: {argv}")
 
@@ -112,13 +110,15 @@ first = time.perf_counter() - start
 start = time.perf_counter()
 run()
 second = time.perf_counter() - start
-print(json.dumps({"own": own, "first": first, "second": second}))
+with open(sys.argv[2], "w") as out:
+    out.write(json.dumps({"own": own, "first": first, "second": second}))
 """
 
 #: What ``site`` costs at start-up (its ``.pth`` files, sitecustomize), timed inside a process started without it.
 SITE = "import time; t = time.perf_counter(); import site; site.main(); print(time.perf_counter() - t)"
 
-#: Whole process, as the console script runs it.
+#: Whole process, as the console script runs it (``-P``: like a script, the current folder is not on the
+#: import path, so a checkout's ``labelmap`` there does not shadow the one on PYTHONPATH).
 WHOLE = "import sys; from labelmap.cli import main; sys.argv[0] = 'labelmap-convert'; sys.exit(main())"
 
 
@@ -141,13 +141,13 @@ def _seconds(cmd: list[str], env: dict[str, str]) -> float:
     return spent
 
 
-def _profile(argv: list[str], env: dict[str, str]) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, json.dumps(argv)], env=env, capture_output=True, text=True, check=False
-    )
+def _profile(argv: list[str], env: dict[str, str], result: Path) -> dict:
+    """The child's module times and calls; its output goes to /dev/null, as a command's in a pipeline would."""
+    cmd = [sys.executable, "-P", "-c", CHILD, json.dumps(argv), str(result)]
+    done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"profiling {argv} failed: {done.stderr.strip()[-400:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(result.read_text())
 
 
 def commands(case, out: Path) -> dict[str, list[str]]:
@@ -162,7 +162,7 @@ def commands(case, out: Path) -> dict[str, list[str]]:
     }
 
 
-def measure(cmds: dict[str, list[str]], runs: int, env: dict[str, str]) -> tuple[dict, dict]:
+def measure(cmds: dict[str, list[str]], runs: int, env: dict[str, str], result: Path) -> tuple[dict, dict]:
     """Medians (seconds) per command of each part, and of each labelmap module's own import."""
     bare = {"interpreter": [], "site": []}
     parts: dict[str, dict[str, list[float]]] = {name: {} for name in cmds}
@@ -172,8 +172,8 @@ def measure(cmds: dict[str, list[str]], runs: int, env: dict[str, str]) -> tuple
         done = subprocess.run([sys.executable, "-S", "-c", SITE], env=env, capture_output=True, text=True, check=True)
         bare["site"].append(float(done.stdout))
         for name, argv in cmds.items():  # alternating commands within a run, as compare.py does
-            whole = _seconds([sys.executable, "-c", WHOLE, *argv], env)
-            found = _profile(argv, env)
+            whole = _seconds([sys.executable, "-P", "-c", WHOLE, *argv], env)
+            found = _profile(argv, env, result)
             sums = {"numpy": 0.0, "typer": 0.0, "labelmap": 0.0, "other": 0.0}
             for module, spent in found["own"].items():
                 sums[group(module)] += spent
@@ -247,8 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, NUMPY_MADVISE_HUGEPAGE=os.environ.get("NUMPY_MADVISE_HUGEPAGE", "0"))
     cmds = commands(case, out)
-    _seconds([sys.executable, "-c", WHOLE, *cmds["itk2seg deflate"]], env)  # the SEG seg2itk reads
-    medians, own = measure(cmds, args.runs, env)
+    _seconds([sys.executable, "-P", "-c", WHOLE, *cmds["itk2seg deflate"]], env)  # the SEG seg2itk reads
+    medians, own = measure(cmds, args.runs, env, out / "child.json")
     print(f"case {case.root.name}; {args.runs} runs, medians in ms; python {sys.version.split()[0]}\n")
     print(table(medians, own, args.top))
     if args.json:
