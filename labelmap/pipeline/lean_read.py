@@ -369,10 +369,17 @@ def _exact_fma(a: float, b: float, c: float) -> float:
 
 
 def _dot_variants(a: tuple[float, ...], b: tuple[float, ...]) -> set[float]:
-    """The dot product of two 3-vectors as a BLAS ``ddot`` sums it: in order, with or without fused multiply-adds."""
-    plain = (a[0] * b[0] + a[1] * b[1]) + a[2] * b[2]
-    fused = _exact_fma(a[2], b[2], _exact_fma(a[1], b[1], a[0] * b[0]))
-    return {plain, fused}
+    """The dot product of two 3-vectors in every order a BLAS kernel plausibly sums it: in order, pairwise, or
+    with fused multiply-adds (OpenBLAS ``ddot`` in order, its AVX2 ``dgemv`` from the middle product).  One
+    value: numpy's result, whatever library it was built with; several: the caller declines the file."""
+    p0, p1, p2 = a[0] * b[0], a[1] * b[1], a[2] * b[2]
+    return {
+        (p0 + p1) + p2,
+        p0 + (p1 + p2),
+        _exact_fma(a[2], b[2], _exact_fma(a[1], b[1], p0)),
+        _exact_fma(a[2], b[2], _exact_fma(a[0], b[0], p1)),
+        _exact_fma(a[0], b[0], _exact_fma(a[1], b[1], p2)),
+    }
 
 
 def _unit(v: tuple[float, float, float]) -> tuple[float, float, float]:
@@ -472,10 +479,7 @@ def _smallest_gap(ordered: list[tuple[float, ...]], origin: tuple[float, ...], k
     along: list[float] = []
     for p in ordered:
         d = _sub(p, origin)
-        variants = _dot_variants(d, k_dir) | {
-            d[0] * k_dir[0] + (d[1] * k_dir[1] + d[2] * k_dir[2]),  # pairwise
-            _exact_fma(d[2], k_dir[2], _exact_fma(d[0], k_dir[0], d[1] * k_dir[1])),  # OpenBLAS dgemv (AVX2)
-        }
+        variants = _dot_variants(d, k_dir)
         if len(variants) != 1:
             raise _Outside("a slice step whose last bit depends on the BLAS")
         along.append(variants.pop())
