@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 from labelmap._util.resources import Resources
@@ -27,6 +26,8 @@ def run_parts(work: Callable[[int], object], parts: int, name: str) -> None:
     if parts <= 1:
         work(0)
         return
+    import threading  # only when parts run at once: a one-part job (and an import) need no threads
+
     failure: list[BaseException] = []
 
     def worker(i: int) -> None:

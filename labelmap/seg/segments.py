@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 from labelmap._util.color import check_triplet, cielab_to_rgb, rgb_to_cielab
 from labelmap.descriptions import DEFAULT_RGB, Code, SegmentDescription, SeriesAttributes
 from labelmap.dicom.dataset import WriteDataset, WriteElement
-from labelmap.dicom.uid_source import UidSource
 from labelmap.errors import MetadataError
 
 if TYPE_CHECKING:  # readers are given pydicom items or lite data sets
     from pydicom.dataset import Dataset
 
+    from labelmap.dicom.uid_source import UidSource  # (a writer's: uuid and platform are not a reader's to load)
     from labelmap.dicom.vr import Problem
 
 __all__ = [
@@ -226,7 +226,14 @@ def segment_to_dataset(
             region.AnatomicRegionModifierSequence = [_code_item(seg.anatomic_region_modifier)]
         ds.AnatomicRegionSequence = [region]
     if seg.tracking_id or seg.tracking_uid:  # each is Type 1C on the other
-        ds.TrackingUID = seg.tracking_uid or (UidSource() if uids is None else uids).uid("TrackingUID", key=number)
+        if seg.tracking_uid:
+            ds.TrackingUID = seg.tracking_uid
+        else:
+            if uids is None:
+                from labelmap.dicom.uid_source import UidSource
+
+                uids = UidSource()
+            ds.TrackingUID = uids.uid("TrackingUID", key=number)
         ds.TrackingID = seg.tracking_id or ds.TrackingUID
     _write_contexts(ds, seg)
     if cielab:
