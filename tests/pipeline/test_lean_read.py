@@ -196,13 +196,16 @@ def test_dcmqi_files_read_the_same(tmp_path, compress, where):
     _assert_same(seg, tmp_path)
 
 
-def test_highdicom_files_read_the_same(tmp_path):
+@pytest.mark.parametrize("syntax", ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.5"])
+@pytest.mark.parametrize("where", ["axial", "oblique"])
+def test_highdicom_files_read_the_same(tmp_path, syntax, where):
     shape = (4, 22, 21)
-    geometry = axial_geometry(shape=shape)
     pixels = _labels(shape, (1, 2, 5))
     try:
-        _, seg = write_highdicom_seg(tmp_path, geometry, pixels, seg_type="LABELMAP", numbers=(1, 2, 5))
-    except (AttributeError, ValueError, TypeError) as exc:  # a highdicom that does not write LABELMAP
+        geometry = GEOMETRIES[where](shape)
+        kw = {"seg_type": "LABELMAP", "numbers": (1, 2, 5), "transfer_syntax_uid": syntax}
+        _, seg = write_highdicom_seg(tmp_path, geometry, pixels, **kw)
+    except (AttributeError, ValueError, TypeError) as exc:  # a highdicom that does not write this LABELMAP
         pytest.skip(f"highdicom does not write this LABELMAP: {exc}")
     _assert_same(seg, tmp_path)
 
