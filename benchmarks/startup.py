@@ -38,12 +38,11 @@ TYPER = frozenset(("typer", "click", "rich", "shellingham", "annotated_doc", "py
 #: The child: time each module's own import (its nested imports subtracted), then run the command twice.
 CHILD = r"""
 import sys, time, json
-import importlib.abc
 own = {}
 stack = []
 
 
-class Timed(importlib.abc.MetaPathFinder):
+class Timed:  # a finder needs only find_spec (importlib.abc would import pathlib before the timing starts)
     def find_spec(self, name, path, target=None):
         for finder in sys.meta_path:
             find = getattr(finder, "find_spec", None)

@@ -14,13 +14,20 @@ hash), at most 44 characters.
 from __future__ import annotations
 
 import os
-import uuid
 from typing import Any
 
 __all__ = ["UidSource", "UidSeed"]
 
 #: Bytes per read when a file is hashed (one buffer, reused).
 _CHUNK = 1 << 20
+
+
+def _random_uuid() -> int:
+    """A random (version 4) UUID as its 128-bit number: what ``uuid.uuid4().int`` gives, without importing
+    uuid (1.5 ms of a command's start-up)."""
+    value = int.from_bytes(os.urandom(16), "big")
+    value = (value & ~(0xF << 76)) | (0x4 << 76)  # RFC 9562: version 4 in bits 48-51 ...
+    return (value & ~(0x3 << 62)) | (0x2 << 62)  # ... and variant 10 in bits 64-65 (from the most significant)
 
 
 class UidSeed:
@@ -129,7 +136,7 @@ class UidSource:
 
     def _mint(self, message: str) -> str:
         if self._seed is None:
-            return f"2.25.{uuid.uuid4().int}"
+            return f"2.25.{_random_uuid()}"
         import hashlib
 
         value = int.from_bytes(hashlib.sha256(self._seed + message.encode("utf-8")).digest()[:16], "big")
