@@ -11,6 +11,9 @@ generated case (:mod:`_cases`, cached under the work folder), every run starts f
 - the command in a process whose import system times each module's own body (its imports of other
   modules excluded), which then runs the command a second time: the second call is the work alone.
 
+Each run first removes the command's output (``-o``), as ``compare.py`` does: a file replaced by rename
+costs more than a new one (ext4 starts writing the new file back when a rename replaces another).
+
 Module times are grouped into numpy, typer (typer, click and what they import), labelmap (ours, with the
 slowest ``--top`` listed) and other (the standard library and other packages); each cell is the median
 over ``--runs``.  The timing hook costs a few microseconds per module, so the groups add up to a little
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -93,8 +97,12 @@ argv = json.loads(sys.argv[1])
 
 
 def run():
+    import os, shutil
     from labelmap.cli import main
 
+    if "-o" in argv:  # as compare.py: each run writes where nothing is (no file to replace, no folder to fill)
+        out = argv[argv.index("-o") + 1]
+        shutil.rmtree(out) if os.path.isdir(out) else os.path.exists(out) and os.remove(out)
     try:
         code = main(list(argv))
     except SystemExit as exc:
@@ -140,6 +148,16 @@ def _seconds(cmd: list[str], env: dict[str, str]) -> float:
     return spent
 
 
+def _clear(argv: list[str]) -> None:
+    """Remove the command's output (``-o``) first, as compare.py does before each run."""
+    if "-o" in argv:
+        out = Path(argv[argv.index("-o") + 1])
+        if out.is_dir():
+            shutil.rmtree(out)
+        elif out.exists():
+            out.unlink()
+
+
 def _profile(argv: list[str], env: dict[str, str], result: Path) -> dict:
     """The child's module times and calls; its output goes to /dev/null, as a command's in a pipeline would."""
     cmd = [sys.executable, "-P", "-c", CHILD, json.dumps(argv), str(result)]
@@ -171,6 +189,7 @@ def measure(cmds: dict[str, list[str]], runs: int, env: dict[str, str], result: 
         done = subprocess.run([sys.executable, "-S", "-c", SITE], env=env, capture_output=True, text=True, check=True)
         bare["site"].append(float(done.stdout))
         for name, argv in cmds.items():  # alternating commands within a run, as compare.py does
+            _clear(argv)
             whole = _seconds([sys.executable, "-P", "-c", WHOLE, *argv], env)
             found = _profile(argv, env, result)
             sums = {"numpy": 0.0, "typer": 0.0, "labelmap": 0.0, "other": 0.0}
