@@ -55,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         parsed = parse(args)
         if parsed is not None:
-            return _run(args, *parsed)
+            code = _without_gc(lambda: _run(args, *parsed))
+            if argv is None and _is_the_program():
+                _exit_now(code)
+            return code
     from labelmap.cli.app import main as typer_main
 
     return typer_main(args)
@@ -219,6 +222,48 @@ def _run(args: list[str], name: str, values: dict[str, Any]) -> int:
 
     with guarded_streams():
         return runtime.run(args, call)
+
+
+def _without_gc(call: Callable[[], int]) -> int:
+    """``call()`` with the cyclic garbage collector paused (its state restored after): a conversion's start
+    creates some 10^5 objects (numpy's and our modules) that collection after collection walks again
+    (about 10 ms of a 256x256x120 write), while the conversion itself leaves little cyclic garbage (the
+    peak memory of a 512x512x300 write is the same with the collector off)."""
+    import gc
+
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return call()
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _is_the_program() -> bool:
+    """This process is ``labelmap-convert`` (the console script) or ``python -m labelmap.cli``, not a
+    program calling :func:`main` (a test, a notebook)."""
+    top = sys.modules.get("__main__")
+    spec = getattr(top, "__spec__", None)
+    script = str(getattr(top, "__file__", "") or "")
+    return script.replace("\\", "/").rsplit("/", 1)[-1] == "labelmap-convert" or (
+        spec is not None and spec.name == "labelmap.cli.__main__"
+    )
+
+
+def _exit_now(code: int) -> None:
+    """End the process with ``code`` once its output is flushed, without the interpreter's teardown (freeing
+    numpy and every module's objects one by one: about 20 ms): the command has closed its files and joined
+    its threads, and registers no exit handlers."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):  # a closed pipe: the interpreter's own exit would fail to flush too
+            code = code or 120
+    os._exit(code)
 
 
 def _top_level(args: list[str]) -> int | None:
