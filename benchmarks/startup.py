@@ -7,7 +7,7 @@ For ``--version``, ``--help``, ``itk2seg`` (LABELMAP, uncompressed and deflated)
 generated case (:mod:`_cases`, cached under the work folder), every run starts fresh processes:
 
 - ``python -S -c pass`` (the interpreter), and ``site.main()`` timed in such a process (the ``.pth`` files);
-- the command itself, whole, as the console script runs it (``labelmap.cli.main``);
+- the command itself, whole, as ``python -m labelmap.cli`` (what the console script runs);
 - the command in a process whose import system times each module's own body (its imports of other
   modules excluded), which then runs the command a second time: the second call is the work alone.
 
@@ -124,9 +124,9 @@ with open(sys.argv[2], "w") as out:
 #: What ``site`` costs at start-up (its ``.pth`` files, sitecustomize), timed inside a process started without it.
 SITE = "import time; t = time.perf_counter(); import site; site.main(); print(time.perf_counter() - t)"
 
-#: Whole process, as the console script runs it (``-P``: like a script, the current folder is not on the
-#: import path, so a checkout's ``labelmap`` there does not shadow the one on PYTHONPATH).
-WHOLE = "import sys; from labelmap.cli import main; sys.argv[0] = 'labelmap-convert'; sys.exit(main())"
+#: Whole process, as ``python -m labelmap.cli`` (``-P``: like the console script, the current folder is not on
+#: the import path, so a checkout's ``labelmap`` there does not shadow the one on PYTHONPATH).
+WHOLE = ["-P", "-m", "labelmap.cli"]
 
 
 def group(module: str) -> str:
@@ -190,7 +190,7 @@ def measure(cmds: dict[str, list[str]], runs: int, env: dict[str, str], result: 
         bare["site"].append(float(done.stdout))
         for name, argv in cmds.items():  # alternating commands within a run, as compare.py does
             _clear(argv)
-            whole = _seconds([sys.executable, "-P", "-c", WHOLE, *argv], env)
+            whole = _seconds([sys.executable, *WHOLE, *argv], env)
             found = _profile(argv, env, result)
             sums = {"numpy": 0.0, "typer": 0.0, "labelmap": 0.0, "other": 0.0}
             for module, spent in found["own"].items():
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, NUMPY_MADVISE_HUGEPAGE=os.environ.get("NUMPY_MADVISE_HUGEPAGE", "0"))
     cmds = commands(case, out)
-    _seconds([sys.executable, "-P", "-c", WHOLE, *cmds["itk2seg deflate"]], env)  # the SEG seg2itk reads
+    _seconds([sys.executable, *WHOLE, *cmds["itk2seg deflate"]], env)  # the SEG seg2itk reads
     medians, own = measure(cmds, args.runs, env, out / "child.json")
     print(f"case {case.root.name}; {args.runs} runs, medians in ms; python {sys.version.split()[0]}\n")
     print(table(medians, own, args.top))
