@@ -90,18 +90,9 @@ def itkimage2segimage(  # noqa: PLR0913 - a command's parameters are its flags
     )
     labels = image_paths
     if slide:
-        from dataclasses import replace
-
         from labelmap.pipeline.slide import slide_to_seg
 
-        options = replace(
-            options,
-            tiled=tiled if tiled is not None else "full",
-            tile_size=opt.parse_tile_size(tile_size),
-            level=level,
-            pyramid=pyramid,
-            tiled_compression=compress,
-        )
+        options = opt.slide_write_options(options, tiled, tile_size, level, pyramid, compress)
         with Printer().progress("writing slide SEG") as bar:
             report = slide_to_seg(
                 labels, dicom, output_dicom, metadata=input_metadata, options=options, resources=opt.resources(0, bar)

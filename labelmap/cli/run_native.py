@@ -90,18 +90,9 @@ def itk2seg(  # noqa: PLR0913 - a command's parameters are its flags
         deterministic_uids=deterministic_uids,
     )
     if not labels_are_volumes(labels) and is_slide_source(dicom):  # label volumes never sniff for a slide
-        from dataclasses import replace
-
         from labelmap.pipeline.slide import slide_to_seg
 
-        options = replace(
-            options,
-            tiled=tiled if tiled is not None else "full",
-            tile_size=opt.parse_tile_size(tile_size),
-            level=level,
-            pyramid=pyramid,
-            tiled_compression=compression,
-        )
+        options = opt.slide_write_options(options, tiled, tile_size, level, pyramid, compression)
         with out.progress("writing slide SEG") as bar:
             resources = opt.resources(threads, bar)
             report = slide_to_seg(

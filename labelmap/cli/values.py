@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from labelmap.pipeline.options import WriteOptions
 
 #: Same value as :data:`labelmap.geometry.DEFAULT_TOLERANCE_MM` (not imported: it loads numpy; a test ties them).
 DEFAULT_TOLERANCE = 0.01
@@ -114,6 +118,29 @@ def parse_tile_size(text: str | None) -> tuple[int, int] | None:
     if len(values) != 2 or not all(1 <= v <= 65535 for v in values):
         raise InputError(f"--tile-size {text!r}: give N or RxC, each 1..65535 (e.g. 256 or 512x256)")
     return values[0], values[1]
+
+
+def slide_write_options(
+    options: WriteOptions,
+    tiled: str | None,
+    tile_size: str | None,
+    level: int | None,
+    pyramid: bool,
+    compression: str | None,
+) -> WriteOptions:  # noqa: PLR0913
+    """``options`` (WriteOptions) with the slide flags of itk2seg / itkimage2segimage applied: TILED_FULL unless
+    ``--tiled`` says otherwise, the parsed ``--tile-size``, the source level, ``--pyramid`` and the frame
+    compression exactly as given (None: the slide writer's own default)."""
+    from dataclasses import replace
+
+    return replace(
+        options,
+        tiled=tiled if tiled is not None else "full",
+        tile_size=parse_tile_size(tile_size),
+        level=level,
+        pyramid=pyramid,
+        tiled_compression=compression,
+    )
 
 
 def slide_flags_problem(level: int | None, tiled: object, tile_size: str | None, pyramid: bool) -> str | None:
