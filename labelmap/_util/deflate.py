@@ -11,14 +11,22 @@ import importlib
 import zlib
 from collections.abc import Iterator, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from labelmap._util.threads import parts_for, run_parts
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["gzip_compress", "gzip_decompress_into", "gzip_pieces", "GzipFiller", "deflate_chunks", "raw_compressor"]
+__all__ = [
+    "decompressor",
+    "gzip_compress",
+    "gzip_decompress_into",
+    "gzip_pieces",
+    "GzipFiller",
+    "deflate_chunks",
+    "raw_compressor",
+]
 
 Buffer = bytes | bytearray | memoryview
 
@@ -53,6 +61,13 @@ def gzip_compress(data: Buffer, *, fast: bool = True) -> bytes:
     return gzip.compress(bytes(data), compresslevel=1 if fast else 6, mtime=0)
 
 
+def decompressor(wbits: int) -> tuple[Any, type[Exception]]:
+    """A ``decompressobj(wbits)`` of the fastest inflater installed (zlib-ng, else ISA-L, else zlib) and
+    that library's error class (zlib-compatible)."""
+    lib: Any = _zng if _zng is not None else (_izlib if _izlib is not None else zlib)
+    return lib.decompressobj(wbits), lib.error
+
+
 def gzip_pieces(data: Buffer, limit: int, chunk: int = 1 << 20) -> Iterator[bytes]:
     """The inflated content of gzip member(s) in pieces of at most ``chunk`` bytes, up to ``limit`` bytes.
 
@@ -60,11 +75,10 @@ def gzip_pieces(data: Buffer, limit: int, chunk: int = 1 << 20) -> Iterator[byte
     unless ``limit`` bytes were already produced; trailing garbage after a member is ignored,
     as gzip does.  Fewer than ``limit`` bytes in all is for the caller to report.
     """
-    lib = _zng if _zng is not None else (_izlib if _izlib is not None else zlib)
     pos = 0
     rest = memoryview(data)
     while pos < limit and len(rest):
-        d = lib.decompressobj(31)
+        d, error = decompressor(31)
         while pos < limit:
             piece = d.decompress(rest, min(chunk, limit - pos))
             rest = memoryview(d.unconsumed_tail)
@@ -75,7 +89,7 @@ def gzip_pieces(data: Buffer, limit: int, chunk: int = 1 << 20) -> Iterator[byte
                 break
         if not d.eof:
             if pos < limit:
-                raise lib.error("gzip stream ends before its end marker (truncated?)")
+                raise error("gzip stream ends before its end marker (truncated?)")
             break
         rest = memoryview(d.unused_data)
         if len(rest) and bytes(rest[:2]) != b"\x1f\x8b":

@@ -525,38 +525,23 @@ def _decoded_frames(
 
 
 def _rle_frame(data: Any, out: bytearray, start: int, npx: int, size: int) -> None:
-    """One RLE Lossless frame into ``out[start:]`` (codecs.rle: header check, then the PackBits kernel)."""
-    import struct
-
+    """One RLE Lossless frame into ``out[start:]``: its checked segments (frame_streams), then the PackBits kernel."""
     from labelmap import _core
+    from labelmap.dicom.pixels.frame_streams import rle_segments
 
-    if len(data) < 64:
-        raise _Outside("an RLE frame shorter than its header")
-    header = struct.unpack_from("<16I", data)
-    count, offsets = header[0], header[1:]
-    if count != size:
-        raise _Outside("an RLE frame of another segment count")
-    bounds = [*offsets[:count], len(data)]
-    if bounds[0] != 64 or any(b <= a for a, b in zip(bounds, bounds[1:])):
-        raise _Outside("RLE segment offsets")
     decode: Any = _core.rle_decode_segment  # typed for arrays; takes any buffer
-    view = memoryview(data).cast("B")
     target = memoryview(out)[start : start + npx * size]
-    for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
+    for i, segment in enumerate(rle_segments(memoryview(data).cast("B"), size)):
         # segment i is byte plane size - 1 - i: most significant first, into little-endian words
-        if decode(view[a:b], target, size - 1 - i, size, npx) != npx:
+        if decode(segment, target, size - 1 - i, size, npx) != npx:
             raise _Outside("a damaged RLE frame")
 
 
 def _inflate_frame(data: Any, out: bytearray, start: int, expected: int) -> None:
-    """One Deflated Image Frame Compression frame (codecs.deflate_frame.inflate_frame's checks)."""
-    import zlib
+    """One Deflated Image Frame Compression frame into ``out[start:]`` (frame_streams' bounded inflate)."""
+    from labelmap.dicom.pixels.frame_streams import inflate_frame
 
-    d = zlib.decompressobj(-15)
-    raw = d.decompress(data, expected + 1)
-    if len(raw) != expected or not d.eof or d.unused_data.strip(b"\0"):
-        raise _Outside("a damaged deflated frame")
-    out[start : start + expected] = raw
+    out[start : start + expected] = inflate_frame(data, expected)
 
 
 # --------------------------------------------------------------------------- writing

@@ -22,8 +22,8 @@ from types import ModuleType
 import numpy as np
 
 from labelmap._util.threads import parts_for, run_parts
+from labelmap.dicom.pixels.frame_streams import inflate_frame
 from labelmap.dicom.pixels.native import dtype_for
-from labelmap.errors import SegFormatError
 
 __all__ = [
     "DEPENDENCIES",
@@ -72,46 +72,6 @@ def deflate_frame(data, level: int = LEVEL) -> bytes:
     """One frame's bytes as a raw DEFLATE stream padded to even length with a NUL byte."""
     out = raw_deflate(data, level)
     return out + b"\0" if len(out) % 2 else out
-
-
-def _inflater():
-    lib = _zng if _zng is not None else (_isal if _isal is not None else zlib)
-    return lib.decompressobj(-15), lib.error
-
-
-def inflate_frame(data, expected: int) -> bytes:
-    """Inflate one frame's raw DEFLATE stream of exactly ``expected`` bytes, never more.
-
-    Raises
-    ------
-    SegFormatError
-        When the stream is damaged, ends early (truncated), inflates to fewer or more than
-        ``expected`` bytes, or is followed by anything but NUL padding.
-    """
-    d, error = _inflater()
-    try:
-        out = d.decompress(data, expected + 1)  # one byte more than allowed tells a bomb from a fit
-    except error as exc:
-        raise SegFormatError(f"a Deflated Image Frame Compression frame is damaged ({exc})") from None
-    if len(out) > expected:
-        raise SegFormatError(
-            f"a Deflated Image Frame Compression frame inflates to more than the {expected} bytes "
-            "its Rows x Columns hold"
-        )
-    if not d.eof:
-        raise SegFormatError(
-            f"a Deflated Image Frame Compression frame of {len(data)} bytes ends before its last deflate block "
-            f"(truncated? {len(out)} of {expected} bytes inflated)"
-        )
-    if len(out) < expected:
-        raise SegFormatError(
-            f"a Deflated Image Frame Compression frame inflates to {len(out)} bytes, expected {expected}"
-        )
-    if d.unused_data.strip(b"\0"):
-        raise SegFormatError(
-            f"a Deflated Image Frame Compression frame has {len(d.unused_data)} bytes after its deflate stream"
-        )
-    return out
 
 
 def frame_bytes(rows: int, columns: int, bits: int) -> int:

@@ -13,11 +13,11 @@ thread), bounded by the frame size; pylibjpeg-rle is not needed.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 
 import numpy as np
 
+from labelmap.dicom.pixels.frame_streams import rle_segments
 from labelmap.errors import SegFormatError
 
 __all__ = ["DEPENDENCIES", "BITS", "encode", "decoder"]
@@ -35,23 +35,6 @@ def encode(frames: np.ndarray, bits: int, threads: int | None) -> list[bytes]:
     return rle_encode_frames(frames, threads=threads)
 
 
-def _segments(data: bytes | memoryview, expected: int) -> list:
-    """The segments of an RLE Lossless frame (PS3.5 G.5), after checking its 64-byte header."""
-    if len(data) < 64:
-        raise SegFormatError(f"an RLE Lossless frame of {len(data)} bytes is shorter than its 64-byte header")
-    header = struct.unpack_from("<16I", data)
-    count, offsets = header[0], header[1:]
-    if count != expected:
-        raise SegFormatError(f"an RLE Lossless frame has {count} segments, expected {expected}")
-    bounds = [*offsets[:count], len(data)]
-    if bounds[0] != 64 or any(b <= a for a, b in zip(bounds, bounds[1:])):
-        raise SegFormatError(
-            f"an RLE Lossless frame header has segment offsets {list(offsets[:count])} that are not increasing "
-            f"from 64 within its {len(data)} bytes"
-        )
-    return [data[a:b] for a, b in zip(bounds, bounds[1:])]
-
-
 def decoder(rows: int, columns: int, bits: int) -> Callable[[bytes], np.ndarray]:
     """A function decoding one RLE Lossless codestream to a (rows, columns) frame.
 
@@ -64,7 +47,7 @@ def decoder(rows: int, columns: int, bits: int) -> Callable[[bytes], np.ndarray]
 
     def dec(data: bytes) -> np.ndarray:
         view = memoryview(data).cast("B")
-        frame = rle_decode_planes(_segments(view, nseg), rows, columns)
+        frame = rle_decode_planes(rle_segments(view, nseg), rows, columns)
         if frame is None:
             raise SegFormatError(
                 f"an RLE Lossless frame does not decode to exactly {rows} x {columns} pixels (damaged frame)"
